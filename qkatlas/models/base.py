@@ -1,0 +1,197 @@
+"""The uniform interface every model family exposes to the rest of qkatlas.
+
+An adapter wraps one loaded vision transformer and answers, per layer and head, the questions the
+method needs (DESIGN §2): the query/key weights, the LayerNorm feeding them, the prefix tokens, the
+patch grid and the model's own preprocessing. It also runs batches while capturing, at every block,
+the residual stream entering the block and the LayerNorm output that feeds ``W_q``/``W_k``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import torch
+from torch import nn
+
+PrefixKind = Literal["cls", "distillation", "register"]
+ResizeMode = Literal["shortest", "exact"]
+
+#: Called once per block during a captured forward pass with
+#: ``(layer, residual [B, N, d], normed [B, N, d])``: the residual stream entering the block and the
+#: output of the block's first LayerNorm (what ``W_q``/``W_k`` see). ``N`` includes prefix tokens.
+CaptureFn = Callable[[int, torch.Tensor, torch.Tensor], None]
+
+
+class UnsupportedModelError(ValueError):
+    """The model's attention is not a plain bilinear form of LayerNorm outputs (or it is unknown)."""
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How the model turns a photo into its input, read from the model's own config.
+
+    ``resize_mode="shortest"`` scales the shorter side to ``resize`` (keeping aspect), then
+    centre-crops ``crop × crop``; ``"exact"`` resizes straight to ``crop × crop`` (HF ViT processors).
+    """
+
+    crop: int
+    resize: int
+    resize_mode: ResizeMode
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    interpolation: Literal["bilinear", "bicubic", "nearest"] = "bicubic"
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Preprocessing:
+        return cls(
+            crop=int(data["crop"]),  # type: ignore[call-overload]
+            resize=int(data["resize"]),  # type: ignore[call-overload]
+            resize_mode=data["resize_mode"],  # type: ignore[arg-type]
+            mean=tuple(data["mean"]),  # type: ignore[arg-type]
+            std=tuple(data["std"]),  # type: ignore[arg-type]
+            interpolation=data.get("interpolation", "bicubic"),  # type: ignore[arg-type]
+        )
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Static facts about a loaded model. ``grid`` is patches per side: ``image_size // patch_size``."""
+
+    model_id: str
+    family: str
+    n_layers: int
+    n_heads: int
+    d_model: int
+    d_head: int
+    patch_size: int
+    image_size: int
+    prefix_kinds: tuple[PrefixKind, ...]
+    revision: str | None = None
+    random_init: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def n_prefix(self) -> int:
+        return len(self.prefix_kinds)
+
+    @property
+    def grid(self) -> int:
+        return self.image_size // self.patch_size
+
+    @property
+    def n_patches(self) -> int:
+        return self.grid * self.grid
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["prefix_kinds"] = list(self.prefix_kinds)
+        data.update(n_prefix=self.n_prefix, grid=self.grid)
+        return data
+
+
+@dataclass(frozen=True)
+class LayerWeights:
+    """Per-head query/key parameters of one block, in float64.
+
+    Shapes: ``w_q, w_k: [H, d_h, d]`` (PyTorch ``out × in`` rows of head ``h``), ``b_q, b_k: [H, d_h]``,
+    ``ln_weight, ln_bias: [d]`` (γ, β of the LayerNorm feeding the projections).
+    """
+
+    w_q: torch.Tensor
+    w_k: torch.Tensor
+    b_q: torch.Tensor
+    b_k: torch.Tensor
+    ln_weight: torch.Tensor
+    ln_bias: torch.Tensor
+    ln_eps: float
+
+
+class ViTAdapter(ABC):
+    """One loaded ViT-style model behind the interface the method needs."""
+
+    spec: ModelSpec
+    preprocessing: Preprocessing
+    module: nn.Module
+
+    @abstractmethod
+    def layer_weights(self, layer: int) -> LayerWeights:
+        """Query/key weights and LayerNorm of block ``layer``, float64 on the CPU."""
+
+    @abstractmethod
+    def _blocks(self) -> list[nn.Module]:
+        """The transformer blocks, in order."""
+
+    @abstractmethod
+    def _block_norm(self, block: nn.Module) -> nn.Module:
+        """The LayerNorm whose output feeds the block's query/key projections."""
+
+    @abstractmethod
+    def _run(self, pixels: torch.Tensor) -> None:
+        """Run the encoder on normalized pixels ``[B, 3, S, S]`` (outputs are discarded)."""
+
+    @abstractmethod
+    def attention_probs(self, pixels: torch.Tensor) -> list[torch.Tensor]:
+        """The model's *own* attention probabilities, per layer ``[B, H, N, N]`` (fp32)."""
+
+    def weights(self) -> list[LayerWeights]:
+        return [self.layer_weights(layer) for layer in range(self.spec.n_layers)]
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.module.parameters()).device
+
+    def to(self, device: torch.device | str) -> ViTAdapter:
+        self.module.to(device)
+        return self
+
+    @contextlib.contextmanager
+    def _hooks(self, on_layer: CaptureFn) -> Iterator[None]:
+        residuals: dict[int, torch.Tensor] = {}
+        handles = []
+        for layer, block in enumerate(self._blocks()):
+
+            def pre_hook(
+                _m: nn.Module,
+                args: tuple[torch.Tensor, ...],
+                kwargs: dict[str, torch.Tensor],
+                layer: int = layer,
+            ) -> None:
+                # HF blocks may receive the hidden states as a keyword argument.
+                residuals[layer] = args[0] if args else kwargs["hidden_states"]
+
+            def norm_hook(
+                _m: nn.Module, _a: tuple[torch.Tensor, ...], out: torch.Tensor, layer: int = layer
+            ) -> None:
+                on_layer(layer, residuals.pop(layer), out)
+
+            handles.append(block.register_forward_pre_hook(pre_hook, with_kwargs=True))
+            handles.append(self._block_norm(block).register_forward_hook(norm_hook))
+        try:
+            yield
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    @torch.inference_mode()
+    def run_with_capture(self, pixels: torch.Tensor, on_layer: CaptureFn) -> None:
+        """Forward ``pixels [B, 3, S, S]``, calling ``on_layer`` at every block (see ``CaptureFn``)."""
+        with self._hooks(on_layer):
+            self._run(pixels)
+
+    @torch.inference_mode()
+    def forward(self, pixels: torch.Tensor) -> None:
+        """The plain forward pass (the baseline the benchmarks compare against)."""
+        self._run(pixels)
+
+    def normalize(self, images: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """uint8 crops ``[B, 3, S, S]`` (as the model sees them) → normalized float pixels."""
+        mean = torch.tensor(self.preprocessing.mean, device=images.device, dtype=dtype).view(1, 3, 1, 1)
+        std = torch.tensor(self.preprocessing.std, device=images.device, dtype=dtype).view(1, 3, 1, 1)
+        return (images.to(dtype) / 255.0 - mean) / std
