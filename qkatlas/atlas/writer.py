@@ -1,0 +1,77 @@
+"""Writing an atlas into a temporary directory and publishing it with one rename."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import numpy as np
+from numpy.lib.format import open_memmap
+from PIL import Image
+
+from qkatlas.atlas import format as fmt
+from qkatlas.svd import Decomposition
+
+
+def write_json_atomic(path: Path, payload: object) -> None:
+    """Write JSON so that a crash leaves either the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(json.dumps(payload, indent=1, allow_nan=False))
+    os.replace(tmp, path)
+
+
+class AtlasWriter:
+    """Fills ``directory`` (inside ``<root>/.partial/``) with the files of docs/atlas-format.md."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        for sub in ("svd", "topk", "maps", fmt.THUMBS_DIR):
+            (directory / sub).mkdir(parents=True, exist_ok=True)
+
+    def _path(self, name: str) -> Path:
+        return self.directory / fmt.ARRAYS[name][0]
+
+    def _save(self, name: str, array: np.ndarray) -> None:
+        np.save(self._path(name), array.astype(fmt.ARRAYS[name][1], copy=False))
+
+    def write_decomposition(self, dec: Decomposition) -> None:
+        self._save("U", dec.U)
+        self._save("V", dec.V)
+        self._save("sigma", dec.sigma)
+        self._save("cos", dec.cos)
+        self._save("degenerate", dec.degenerate)
+        self._save("query_offset", dec.query_offset)
+
+    def write_topk(self, indices: np.ndarray, scores: np.ndarray) -> None:
+        """``indices, scores: [B, L, H, M, 2, K]``; unfilled slots get index -1 and score NaN."""
+        self._save("topk_indices", indices)
+        self._save("topk_scores", np.where(indices < 0, np.nan, scores))
+
+    def open_maps(self, shape: tuple[int, ...]) -> tuple[np.memmap, np.memmap]:
+        """Disk-backed ``float16`` query and key map arrays of ``shape``, zero-filled."""
+        return (
+            open_memmap(self._path("maps_query"), mode="w+", dtype=np.float16, shape=shape),
+            open_memmap(self._path("maps_key"), mode="w+", dtype=np.float16, shape=shape),
+        )
+
+    def write_thumbnail(self, index: int, image: np.ndarray) -> None:
+        """``image``: uint8 ``[S, S, 3]``, the crop exactly as the model saw it."""
+        Image.fromarray(image).save(self.directory / fmt.thumbnail_name(index), quality=92)
+
+    def write_json(self, name: str, payload: object) -> None:
+        write_json_atomic(self.directory / name, payload)
+
+    def publish(self, manifest: dict[str, object], final: Path) -> Path:
+        """Write the manifest last, then move the atlas to ``final`` (replacing an older one)."""
+        self.write_json(fmt.MANIFEST, manifest)
+        old = None
+        if final.exists():
+            old = final.parent / fmt.PARTIAL_DIR / f"{final.name}.replaced-{uuid.uuid4().hex[:8]}"
+            os.replace(final, old)
+        os.replace(self.directory, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return final

@@ -1,0 +1,56 @@
+"""The running top-K against a brute-force full ranking."""
+
+import numpy as np
+import torch
+
+from qkatlas.topk import RunningTopK
+
+
+def _brute_force(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """scores [N, C] -> per column, (index, score) of the k best, ties to the lower index."""
+    n_images, n_columns = scores.shape
+    indices = np.full((n_columns, k), -1)
+    best = np.full((n_columns, k), -np.inf)
+    for column in range(n_columns):
+        ranked = sorted(range(n_images), key=lambda i: (-scores[i, column], i))[:k]
+        indices[column, : len(ranked)] = ranked
+        best[column, : len(ranked)] = scores[ranked, column]
+    return indices, best
+
+
+def test_streamed_top_k_equals_brute_force_with_ties_and_nans():
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 6, size=(53, 40)).astype(np.float32)  # many ties
+    scores[rng.random(scores.shape) < 0.05] = np.nan
+    clean = np.nan_to_num(scores, nan=-np.inf)
+    topk = RunningTopK(n_columns=40, k=7, device="cpu")
+    for start in range(0, 53, 8):
+        batch = torch.from_numpy(scores[start : start + 8])
+        topk.update(batch, torch.arange(start, start + len(batch)))
+    indices, best = _brute_force(clean, 7)
+    np.testing.assert_array_equal(topk.indices.numpy(), indices)
+    np.testing.assert_array_equal(topk.scores.numpy(), best)
+
+
+def test_fewer_images_than_k_leaves_empty_slots():
+    topk = RunningTopK(n_columns=2, k=5, device="cpu")
+    topk.update(torch.tensor([[1.0, -2.0], [3.0, -1.0]]), torch.tensor([4, 9]))
+    assert topk.indices.tolist() == [[9, 4, -1, -1, -1], [9, 4, -1, -1, -1]]
+
+
+def test_merging_shards_in_any_order_equals_one_pass():
+    rng = np.random.default_rng(1)
+    scores = rng.integers(0, 4, size=(30, 5)).astype(np.float32)
+    whole = RunningTopK(5, 6, "cpu")
+    whole.update(torch.from_numpy(scores), torch.arange(30))
+    shards = []
+    for rank in range(3):
+        shard = RunningTopK(5, 6, "cpu")
+        rows = np.arange(rank, 30, 3)  # interleaved sharding, like a distributed sampler
+        shard.update(torch.from_numpy(scores[rows]), torch.from_numpy(rows))
+        shards.append(shard)
+    merged = shards[2]
+    merged.merge(shards[0])
+    merged.merge(shards[1])
+    np.testing.assert_array_equal(merged.indices.numpy(), whole.indices.numpy())
+    np.testing.assert_array_equal(merged.scores.numpy(), whole.scores.numpy())
