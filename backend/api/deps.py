@@ -1,0 +1,118 @@
+"""Dependencies: the service objects, and path/query parameters resolved to atlas locations.
+
+Out-of-range layer/head/mode/rank → 404 (the resource does not exist); malformed values (negative,
+not a number, not an allowed option) → 422 from validation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Path, Query, Request
+
+from backend.schemas import Basis, Channel, Palette, Sign
+from backend.services.container import Services
+from qkatlas.atlas import Atlas
+
+MODEL_SLUG_PATTERN = r"^[a-z0-9._-]{1,200}$"
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def not_found(what: str) -> HTTPException:
+    return HTTPException(status_code=404, detail=f"{what} not found")
+
+
+def get_atlas(
+    services: ServicesDep,
+    model: Annotated[
+        str, Path(description="Atlas slug (see `GET /api/models`).", pattern=MODEL_SLUG_PATTERN)
+    ],
+) -> Atlas:
+    atlas = services.atlases.get(model)
+    if atlas is None:
+        raise not_found(f"model {model!r}")
+    return atlas
+
+
+AtlasDep = Annotated[Atlas, Depends(get_atlas)]
+
+
+@dataclass(frozen=True)
+class HeadRef:
+    atlas: Atlas
+    layer: int
+    head: int
+
+
+def get_head(
+    atlas: AtlasDep,
+    layer: Annotated[int, Path(ge=0, le=10_000)],
+    head: Annotated[int, Path(ge=0, le=10_000)],
+) -> HeadRef:
+    if layer >= atlas.n_layers:
+        raise not_found(f"layer {layer} (the model has {atlas.n_layers})")
+    if head >= atlas.n_heads:
+        raise not_found(f"head {head} (the model has {atlas.n_heads} per layer)")
+    return HeadRef(atlas, layer, head)
+
+
+HeadDep = Annotated[HeadRef, Depends(get_head)]
+
+
+@dataclass(frozen=True)
+class ModeRef:
+    atlas: Atlas
+    layer: int
+    head: int
+    mode: int
+
+
+def get_mode(head: HeadDep, mode: Annotated[int, Path(ge=0, le=100_000)]) -> ModeRef:
+    if mode >= head.atlas.n_modes:
+        raise not_found(f"mode {mode} (each head has {head.atlas.n_modes})")
+    return ModeRef(head.atlas, head.layer, head.head, mode)
+
+
+ModeDep = Annotated[ModeRef, Depends(get_mode)]
+
+
+def get_basis(
+    atlas: AtlasDep,
+    basis: Annotated[Basis, Query(description="Which tokens are projected (DESIGN §2).")] = Basis.faithful,
+) -> Basis:
+    if basis.value not in atlas.bases:
+        raise not_found(f"basis {basis.value!r} in this atlas")
+    return basis
+
+
+BasisDep = Annotated[Basis, Depends(get_basis)]
+SignQuery = Annotated[Sign, Query(description="`pos` = (u, v), `neg` = (−u, −v).")]
+
+
+@dataclass(frozen=True)
+class OverlayOptions:
+    channel: Channel
+    palette: Palette
+    blend: float
+
+
+def get_overlay_options(
+    channel: Annotated[Channel, Query(description="Which maps to draw.")] = Channel.both,
+    palette: Annotated[Palette, Query(description="Colours of the query and key maps.")] = Palette.red_cyan,
+    blend: Annotated[
+        float,
+        Query(ge=0.0, le=1.0, description="Brightness of the grey photo under the maps (0 = maps only)."),
+    ] = 0.5,
+) -> OverlayOptions:
+    return OverlayOptions(channel, palette, blend)
+
+
+OverlayDep = Annotated[OverlayOptions, Depends(get_overlay_options)]

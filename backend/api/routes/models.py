@@ -1,0 +1,111 @@
+"""Browsing an atlas's models, layers and heads. Never runs a model: everything comes from the atlas."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi import APIRouter
+
+from backend.api.deps import AtlasDep, BasisDep, HeadDep, ServicesDep
+from backend.schemas import (
+    Basis,
+    DatasetInfo,
+    ErrorBody,
+    HeadDetail,
+    LayerSummary,
+    ModelDetail,
+    ModelSummary,
+    ModeSummary,
+    SignScores,
+    Spectra,
+)
+from qkatlas.atlas import Atlas
+
+router = APIRouter(tags=["models"], responses={404: {"model": ErrorBody}})
+
+
+def finite_or_none(value: float) -> float | None:
+    """JSON has no NaN: a missing score (no image in the top-K) is null."""
+    return float(value) if math.isfinite(value) else None
+
+
+def _summary_fields(atlas: Atlas) -> dict[str, Any]:
+    model = atlas.manifest["model"]
+    dataset = atlas.manifest["dataset"]
+    return {
+        "slug": atlas.slug,
+        "model_slug": atlas.model_slug,
+        "model_id": atlas.model_id,
+        "family": model["family"],
+        "n_layers": atlas.n_layers,
+        "n_heads": atlas.n_heads,
+        "n_modes": atlas.n_modes,
+        "d_model": model["d_model"],
+        "d_head": model["d_head"],
+        "patch_size": model["patch_size"],
+        "image_size": atlas.image_size,
+        "grid": atlas.grid,
+        "prefix_kinds": list(model["prefix_kinds"]),
+        "top_k": atlas.top_k,
+        "bases": [Basis(b) for b in atlas.bases],
+        "dataset": DatasetInfo(
+            name=dataset["name"], n_images=dataset["n_images"], n_skipped=dataset.get("n_skipped", 0)
+        ),
+        "random_init": bool(model.get("random_init", False)),
+    }
+
+
+@router.get("/models", response_model=list[ModelSummary])
+async def list_models(services: ServicesDep) -> list[ModelSummary]:
+    return [ModelSummary(**_summary_fields(atlas)) for atlas in services.atlases.atlases]
+
+
+@router.get("/models/{model}", response_model=ModelDetail)
+async def get_model(atlas: AtlasDep) -> ModelDetail:
+    summary = atlas.summary
+    layers = [
+        LayerSummary(
+            layer=layer,
+            normalized_depth=summary["normalized_depth"][layer],
+            weighted_cos=summary["layer_weighted_cos"][layer],
+            unweighted_cos=summary["layer_unweighted_cos"][layer],
+            weighted_cos_scaled=summary["layer_weighted_cos_scaled"][layer],
+        )
+        for layer in range(atlas.n_layers)
+    ]
+    return ModelDetail(
+        **_summary_fields(atlas),
+        layers=layers,
+        head_weighted_cos=summary["head_weighted_cos"],
+        baseline_95=summary["baseline_95"],
+        spectra=Spectra(
+            sigma=atlas.sigma_all.tolist(),
+            cos=atlas.cos_all.tolist(),
+            degenerate=atlas.degenerate_all.tolist(),
+        ),
+    )
+
+
+@router.get("/models/{model}/layers/{layer}/heads/{head}", response_model=HeadDetail)
+async def get_head(ref: HeadDep, basis: BasisDep) -> HeadDetail:
+    atlas, layer, head = ref.atlas, ref.layer, ref.head
+    sigma, cos, degenerate = atlas.sigma(layer, head), atlas.cos(layer, head), atlas.degenerate(layer, head)
+    best = atlas.best_scores(basis.value, layer, head)
+    return HeadDetail(
+        model=atlas.slug,
+        layer=layer,
+        head=head,
+        basis=basis,
+        weighted_cos=atlas.summary["head_weighted_cos"][layer][head],
+        modes=[
+            ModeSummary(
+                mode=mode,
+                sigma=float(sigma[mode]),
+                cos=float(cos[mode]),
+                degenerate=bool(degenerate[mode]),
+                best_score=SignScores(pos=finite_or_none(best[mode, 0]), neg=finite_or_none(best[mode, 1])),
+            )
+            for mode in range(atlas.n_modes)
+        ],
+    )

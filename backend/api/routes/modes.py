@@ -1,0 +1,128 @@
+"""A mode of a head with its top images, and the overlays and raw maps of those images."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Path, Response
+
+from backend.api.deps import BasisDep, ModeDep, ModeRef, OverlayDep, ServicesDep, SignQuery, not_found
+from backend.api.responses import ATLAS_CACHE_CONTROL, PNG_RESPONSE, png
+from backend.schemas import Basis, ErrorBody, ModeDetail, ModeMaps, Sign, TopImage
+from backend.services.atlases import image_id
+from backend.services.overlays import mode_maps, overlay_png
+from qkatlas.atlas import Atlas
+
+router = APIRouter(tags=["modes"], responses={404: {"model": ErrorBody}})
+
+RankPath = Annotated[int, Path(ge=0, le=100_000, description="0 = the best image of the mode.")]
+
+
+def _mode_path(ref: ModeRef) -> str:
+    return f"/api/models/{ref.atlas.slug}/layers/{ref.layer}/heads/{ref.head}/modes/{ref.mode}"
+
+
+def _source_name(source: str) -> str:
+    """The image's name in its dataset, never an absolute path of the machine that built the atlas."""
+    path = PurePosixPath(source.replace("\\", "/"))
+    return path.name if path.is_absolute() or ".." in path.parts else str(path)
+
+
+@router.get("/models/{model}/layers/{layer}/heads/{head}/modes/{mode}", response_model=ModeDetail)
+async def get_mode(ref: ModeDep, basis: BasisDep, sign: SignQuery = Sign.pos) -> ModeDetail:
+    atlas, layer, head, mode = ref.atlas, ref.layer, ref.head, ref.mode
+    sigma = atlas.sigma(layer, head)
+    query = urlencode({"sign": sign.value, "basis": basis.value})
+    top_images = []
+    for rank, (index, score) in enumerate(atlas.top_images(basis.value, layer, head, mode, sign.value)):
+        meta = atlas.image_meta(index) or {}
+        image = image_id(atlas, index)
+        top = f"{_mode_path(ref)}/top/{rank}"
+        top_images.append(
+            TopImage(
+                rank=rank,
+                image_id=image,
+                dataset_index=index,
+                score=score,
+                label=meta.get("label"),
+                source=_source_name(str(meta.get("source", ""))),
+                thumbnail_url=f"/api/images/{image}",
+                overlay_url=f"{top}/overlay.png?{query}",
+                maps_url=f"{top}/maps?{query}",
+            )
+        )
+    total = float(sigma.sum())
+    return ModeDetail(
+        model=atlas.slug,
+        layer=layer,
+        head=head,
+        mode=mode,
+        sign=sign,
+        basis=basis,
+        sigma=float(sigma[mode]),
+        sigma_fraction=float(sigma[mode]) / total if total > 0 else 0.0,
+        cos=float(atlas.cos(layer, head)[mode]),
+        degenerate=bool(atlas.degenerate(layer, head)[mode]),
+        top_images=top_images,
+    )
+
+
+def _winner(ref: ModeRef, basis: Basis, sign: Sign, rank: int) -> int:
+    """The dataset index of the ``rank``-th image of the signed mode (404 past the filled slots)."""
+    winners = ref.atlas.top_images(basis.value, ref.layer, ref.head, ref.mode, sign.value)
+    if rank >= len(winners):
+        raise not_found(f"rank {rank} (this mode has {len(winners)} top images)")
+    return winners[rank][0]
+
+
+def _photo(atlas: Atlas, index: int) -> bytes | None:
+    path = atlas.thumbnail_path(index)
+    return path.read_bytes() if path is not None else None
+
+
+@router.get(
+    "/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/top/{rank}/overlay.png",
+    response_class=Response,
+    responses=PNG_RESPONSE,
+)
+async def get_mode_overlay(
+    ref: ModeDep,
+    rank: RankPath,
+    basis: BasisDep,
+    options: OverlayDep,
+    services: ServicesDep,
+    sign: SignQuery = Sign.pos,
+) -> Response:
+    index = _winner(ref, basis, sign, rank)
+    atlas = ref.atlas
+    key = (
+        f"qk:overlay:{atlas.slug}:{basis.value}:{ref.layer}:{ref.head}:{ref.mode}:{sign.value}:{rank}:"
+        f"{options.channel.value}:{options.palette.value}:{options.blend:.3f}"
+    )
+    data = await services.cache.get(key)
+    if data is None:
+        query, key_map = atlas.maps(basis.value, ref.layer, ref.head, ref.mode, sign.value, rank)
+        data = overlay_png(
+            query,
+            key_map,
+            size=atlas.image_size,
+            channel=options.channel,
+            palette=options.palette,
+            blend=options.blend,
+            photo=_photo(atlas, index) if options.blend > 0 else None,
+        )
+        await services.cache.set(key, data, services.settings.overlay_ttl_s)
+    return png(data, ATLAS_CACHE_CONTROL)
+
+
+@router.get(
+    "/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/top/{rank}/maps", response_model=ModeMaps
+)
+async def get_mode_maps(
+    ref: ModeDep, rank: RankPath, basis: BasisDep, sign: SignQuery = Sign.pos
+) -> ModeMaps:
+    _winner(ref, basis, sign, rank)
+    query, key = ref.atlas.maps(basis.value, ref.layer, ref.head, ref.mode, sign.value, rank)
+    return mode_maps(query, key, ref.atlas.image_size)

@@ -1,0 +1,245 @@
+"""Uploaded images: store, show as each model sees it, and analyse with an atlas's model.
+
+Maps, rankings and attention rows are computed on the first request for an (upload, model) and
+cached with the upload's remaining TTL (see ``backend.services.analysis``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Request, Response, UploadFile
+
+from backend.api.deps import (
+    AtlasDep,
+    BasisDep,
+    HeadDep,
+    ModeDep,
+    ModeRef,
+    OverlayDep,
+    ServicesDep,
+    SignQuery,
+    not_found,
+)
+from backend.api.responses import PNG_RESPONSE, png, private_cache_control
+from backend.schemas import (
+    AttentionSplit,
+    Basis,
+    ErrorBody,
+    ModeContribution,
+    ModeMaps,
+    RankedMode,
+    Sign,
+    Upload,
+    UploadHeadModes,
+)
+from backend.services.container import Services
+from backend.services.overlays import mode_maps, overlay_png
+from backend.services.uploads import UPLOAD_ID_PATTERN, UploadInfo
+
+router = APIRouter(tags=["uploads"], responses={404: {"model": ErrorBody}})
+
+CONTRIBUTION_RULE = (
+    "C_n = sigma_n * max(pos score, neg score) per (layer, head): qkatlas's reconstruction of the "
+    "paper's 'contribution to the attention score', which the paper does not define"
+)
+
+
+def _upload(info: UploadInfo) -> Upload:
+    return Upload(
+        id=info.id,
+        width=info.width,
+        height=info.height,
+        n_bytes=info.n_bytes,
+        expires_in_s=info.expires_in_s(),
+    )
+
+
+@router.post(
+    "/uploads",
+    response_model=Upload,
+    status_code=201,
+    responses={
+        400: {"model": ErrorBody, "description": "Truncated or corrupt image"},
+        413: {"model": ErrorBody, "description": "File or image too large"},
+        415: {"model": ErrorBody, "description": "Not a supported raster image"},
+        429: {"model": ErrorBody, "description": "Too many uploads from this address"},
+    },
+)
+async def create_upload(
+    request: Request,
+    services: ServicesDep,
+    file: Annotated[UploadFile, File(description="JPEG, PNG, WebP, GIF, BMP or TIFF.")],
+) -> Upload:
+    settings = services.settings
+    client = request.client.host if request.client else "unknown"
+    if not await services.uploads.allow(
+        client, limit=settings.upload_rate_limit, window_s=settings.upload_rate_window_s
+    ):
+        raise HTTPException(
+            429,
+            "too many uploads; try again later",
+            headers={"Retry-After": str(settings.upload_rate_window_s)},
+        )
+    data = await file.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise HTTPException(413, f"file too large (limit {settings.max_upload_bytes:,} bytes)")
+    return _upload(await services.uploads.add(data))
+
+
+async def get_upload_info(
+    services: ServicesDep,
+    upload_id: Annotated[str, Path(pattern=UPLOAD_ID_PATTERN, description="From `POST /api/uploads`.")],
+) -> UploadInfo:
+    info = await services.uploads.info(upload_id)
+    if info is None:
+        raise not_found("upload (it may have expired)")
+    return info
+
+
+UploadDep = Annotated[UploadInfo, Depends(get_upload_info)]
+
+
+@router.get("/uploads/{upload_id}", response_model=Upload)
+async def get_upload(upload: UploadDep) -> Upload:
+    return _upload(upload)
+
+
+@router.get("/uploads/{upload_id}/models/{model}/image.png", response_class=Response, responses=PNG_RESPONSE)
+async def get_upload_image(upload: UploadDep, atlas: AtlasDep, services: ServicesDep) -> Response:
+    data = await services.analysis.model_image(upload, atlas)
+    return png(data, private_cache_control(upload.expires_in_s()))
+
+
+@router.get(
+    "/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}",
+    response_model=UploadHeadModes,
+    responses={503: {"model": ErrorBody, "description": "The model cannot be run here"}},
+)
+async def get_upload_head(
+    upload: UploadDep,
+    ref: HeadDep,
+    basis: BasisDep,
+    services: ServicesDep,
+) -> UploadHeadModes:
+    atlas, layer, head = ref.atlas, ref.layer, ref.head
+    analysis = await services.analysis.head(upload, atlas, layer, head)
+    scores, contribution = analysis.scores[basis.value], analysis.contribution[basis.value]
+    sigma, cos, degenerate = atlas.sigma(layer, head), atlas.cos(layer, head), atlas.degenerate(layer, head)
+    order = np.argsort(-np.nan_to_num(contribution, nan=-np.inf), kind="stable")
+    return UploadHeadModes(
+        upload_id=upload.id,
+        model=atlas.slug,
+        layer=layer,
+        head=head,
+        basis=basis,
+        contribution_rule=CONTRIBUTION_RULE,
+        modes=[
+            RankedMode(
+                rank=rank,
+                mode=int(mode),
+                sigma=float(sigma[mode]),
+                cos=float(cos[mode]),
+                degenerate=bool(degenerate[mode]),
+                pos_score=float(scores[mode, 0]),
+                neg_score=float(scores[mode, 1]),
+                sign=Sign.pos if scores[mode, 0] >= scores[mode, 1] else Sign.neg,
+                contribution=float(contribution[mode]),
+            )
+            for rank, mode in enumerate(order)
+        ],
+        key_salience=analysis.key_salience.astype(np.float32).tolist(),
+    )
+
+
+MODEL_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorBody, "description": "The model cannot be run here"}
+}
+
+
+async def _signed_maps(
+    upload: UploadInfo, ref: ModeRef, basis: Basis, sign: Sign, services: Services
+) -> tuple[np.ndarray, np.ndarray]:
+    analysis = await services.analysis.head(upload, ref.atlas, ref.layer, ref.head)
+    query = analysis.query[basis.value][ref.mode].astype(np.float32)
+    key = analysis.key[basis.value][ref.mode].astype(np.float32)
+    # Stored maps are those of the pos mode (u, v); the neg mode (−u, −v) has the negated maps.
+    return (query, key) if sign is Sign.pos else (-query, -key)
+
+
+@router.get(
+    "/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/maps",
+    response_model=ModeMaps,
+    responses=MODEL_UNAVAILABLE,
+)
+async def get_upload_mode_maps(
+    upload: UploadDep, ref: ModeDep, basis: BasisDep, services: ServicesDep, sign: SignQuery = Sign.pos
+) -> ModeMaps:
+    query, key = await _signed_maps(upload, ref, basis, sign, services)
+    return mode_maps(query, key, ref.atlas.image_size)
+
+
+@router.get(
+    "/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/overlay.png",
+    response_class=Response,
+    responses={**PNG_RESPONSE, **MODEL_UNAVAILABLE},
+)
+async def get_upload_mode_overlay(
+    upload: UploadDep,
+    ref: ModeDep,
+    basis: BasisDep,
+    options: OverlayDep,
+    services: ServicesDep,
+    sign: SignQuery = Sign.pos,
+) -> Response:
+    query, key = await _signed_maps(upload, ref, basis, sign, services)
+    photo = await services.analysis.model_image(upload, ref.atlas) if options.blend > 0 else None
+    data = await asyncio.to_thread(
+        overlay_png,
+        query,
+        key,
+        size=ref.atlas.image_size,
+        channel=options.channel,
+        palette=options.palette,
+        blend=options.blend,
+        photo=photo,
+    )
+    return png(data, private_cache_control(upload.expires_in_s()))
+
+
+@router.get(
+    "/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}/attention",
+    response_model=AttentionSplit,
+    responses=MODEL_UNAVAILABLE,
+)
+async def get_upload_attention(
+    upload: UploadDep,
+    ref: HeadDep,
+    services: ServicesDep,
+    query_patch: Annotated[
+        int, Query(ge=0, le=1_000_000, description="Row-major index of the query patch in the grid.")
+    ],
+) -> AttentionSplit:
+    atlas = ref.atlas
+    if Basis.exact.value not in atlas.bases:
+        raise not_found("exact basis in this atlas")
+    if query_patch >= atlas.grid * atlas.grid:
+        raise not_found(f"query patch {query_patch} (the grid has {atlas.grid}×{atlas.grid} patches)")
+    row = await services.analysis.attention(upload, atlas, ref.layer, ref.head, query_patch)
+    prefix_kinds = list(atlas.manifest["model"]["prefix_kinds"])
+    return AttentionSplit(
+        upload_id=upload.id,
+        model=atlas.slug,
+        layer=ref.layer,
+        head=ref.head,
+        query_patch=query_patch,
+        grid=atlas.grid,
+        prefix_kinds=prefix_kinds,
+        attention=row.attention.tolist(),
+        patch_attention=row.attention[len(prefix_kinds) :].reshape(atlas.grid, atlas.grid).tolist(),
+        reconstructed=row.reconstructed.tolist(),
+        key_term=row.key_term.tolist(),
+        modes=[ModeContribution(mode=n, logits=logits.tolist()) for n, logits in enumerate(row.mode_logits)],
+    )

@@ -1,0 +1,188 @@
+"""One cache interface, two implementations: Redis, and an in-process store with TTLs.
+
+The service keeps uploads, upload analyses, rendered overlays and rate-limit counters here, always
+with a TTL, so nothing outlives it. ``RedisCache`` never fails a request: while Redis is unreachable
+it serves from a bounded in-process store (reported as ``unavailable`` by ``/api/health``) and tries
+Redis again after a short back-off, so it reconnects on its own when Redis returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from redis import asyncio as aioredis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+from backend.schemas import RedisState
+
+log = logging.getLogger(__name__)
+
+
+class Cache(ABC):
+    @abstractmethod
+    async def get(self, key: str) -> bytes | None: ...
+
+    @abstractmethod
+    async def set_many(self, items: dict[str, bytes], ttl_s: int) -> None:
+        """Store every item with the same TTL (seconds)."""
+
+    async def set(self, key: str, value: bytes, ttl_s: int) -> None:
+        await self.set_many({key: value}, ttl_s)
+
+    @abstractmethod
+    async def incr(self, key: str, ttl_s: int) -> int:
+        """Increment a counter and return its new value; the counter expires ``ttl_s`` after creation."""
+
+    @abstractmethod
+    async def state(self) -> RedisState: ...
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+
+@dataclass
+class _Entry:
+    value: bytes
+    expires: float
+
+
+class MemoryCache(Cache):
+    """In-process LRU with per-entry expiry and a bound on the total size of the values."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._counters: dict[str, tuple[int, float]] = {}
+        self._bytes = 0
+        self._max_bytes = max_bytes
+
+    def _drop(self, key: str) -> None:
+        entry = self._entries.pop(key)
+        self._bytes -= len(entry.value)
+
+    async def get(self, key: str) -> bytes | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.expires <= time.monotonic():
+            self._drop(key)
+            return None
+        self._entries.move_to_end(key)
+        return entry.value
+
+    async def set_many(self, items: dict[str, bytes], ttl_s: int) -> None:
+        expires = time.monotonic() + ttl_s
+        for key, value in items.items():
+            if key in self._entries:
+                self._drop(key)
+            if len(value) > self._max_bytes:
+                continue
+            self._entries[key] = _Entry(value, expires)
+            self._bytes += len(value)
+        self._evict()
+
+    def _evict(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, e in self._entries.items() if e.expires <= now]:
+            self._drop(key)
+        while self._bytes > self._max_bytes:
+            self._drop(next(iter(self._entries)))
+        for key in [k for k, (_, expires) in self._counters.items() if expires <= now]:
+            del self._counters[key]
+
+    async def incr(self, key: str, ttl_s: int) -> int:
+        now = time.monotonic()
+        count, expires = self._counters.get(key, (0, now + ttl_s))
+        if expires <= now:
+            count, expires = 0, now + ttl_s
+        self._counters[key] = (count + 1, expires)
+        if len(self._counters) > 100_000:
+            self._evict()
+        return count + 1
+
+    async def state(self) -> RedisState:
+        return RedisState.not_configured
+
+
+class RedisCache(Cache):
+    """Redis, falling back to an in-process store while Redis is unreachable."""
+
+    def __init__(self, url: str, fallback: MemoryCache, retry_after_s: float = 1.0) -> None:
+        self._redis = aioredis.Redis.from_url(
+            url,
+            socket_connect_timeout=0.5,
+            socket_timeout=2.0,
+            retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1),
+        )
+        self._fallback = fallback
+        self._retry_after_s = retry_after_s
+        self._down_until = 0.0
+
+    def _up(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def _mark_down(self, error: Exception) -> None:
+        if self._up():
+            log.warning("Redis unreachable (%s); serving from the in-process cache", type(error).__name__)
+        self._down_until = time.monotonic() + self._retry_after_s
+
+    async def get(self, key: str) -> bytes | None:
+        if self._up():
+            try:
+                value = await self._redis.get(key)
+            except (RedisError, OSError) as error:
+                self._mark_down(error)
+            else:
+                if isinstance(value, bytes):
+                    return value
+        # Items written while Redis was down live in the fallback until their TTL.
+        return await self._fallback.get(key)
+
+    async def set_many(self, items: dict[str, bytes], ttl_s: int) -> None:
+        if self._up():
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for key, value in items.items():
+                        pipe.set(key, value, ex=ttl_s)
+                    await pipe.execute()
+                return
+            except (RedisError, OSError) as error:
+                self._mark_down(error)
+        await self._fallback.set_many(items, ttl_s)
+
+    async def incr(self, key: str, ttl_s: int) -> int:
+        if self._up():
+            try:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    pipe.incr(key)
+                    pipe.expire(key, ttl_s, nx=True)
+                    count, _ = await pipe.execute()
+                return int(count)
+            except (RedisError, OSError) as error:
+                self._mark_down(error)
+        return await self._fallback.incr(key, ttl_s)
+
+    async def state(self) -> RedisState:
+        """Ping Redis now (even during the back-off), so health reflects a recovery at once."""
+        try:
+            await self._redis.ping()
+        except (RedisError, OSError) as error:
+            self._mark_down(error)
+            return RedisState.unavailable
+        if not self._up():
+            log.warning("Redis is reachable again")
+        self._down_until = 0.0
+        return RedisState.ok
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def make_cache(redis_url: str | None, memory_bytes: int) -> Cache:
+    memory = MemoryCache(memory_bytes)
+    return memory if redis_url is None else RedisCache(redis_url, memory)

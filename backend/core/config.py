@@ -1,0 +1,38 @@
+"""Service settings, from the command line or ``QKATLAS_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QKATLAS_")
+
+    atlas_dir: Path = Field(description="Every complete atlas under this directory is served.")
+    redis_url: str | None = Field(
+        default=None, description="e.g. redis://localhost:6379/0; None = in-process cache."
+    )
+    upload_ttl_s: int = Field(default=86_400, gt=0, description="Uploads and their results live this long.")
+    overlay_ttl_s: int = Field(
+        default=86_400, gt=0, description="Rendered atlas overlays are cached this long."
+    )
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_pixels: int = Field(
+        default=40_000_000, gt=0, description="Larger images are refused before decoding."
+    )
+    upload_rate_limit: int = Field(default=30, ge=1, description="Uploads per client address per window.")
+    upload_rate_window_s: int = Field(default=60, ge=1)
+    memory_cache_bytes: int = Field(
+        default=512 * 1024 * 1024, gt=0, description="Bound of the in-process cache (also Redis' fallback)."
+    )
+    analysis_workers: int = Field(default=1, ge=1, description="Threads running upload analyses.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    frontend_dist: Path | None = Field(
+        default=_REPO_ROOT / "frontend" / "dist", description="Built dashboard served at / (if present)."
+    )

@@ -1,0 +1,128 @@
+"""The FastAPI application: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import backend
+from backend.api.routes import health, images, models, modes, uploads
+from backend.core.cache import make_cache
+from backend.core.config import Settings
+from backend.services.analysis import ModelUnavailable, UploadGone
+from backend.services.container import Services
+from backend.services.uploads import UploadRejected
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api"
+#: Room for the multipart envelope around an upload of ``max_upload_bytes``.
+_MULTIPART_OVERHEAD = 64 * 1024
+
+
+def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+class _UploadSizeLimit:
+    """Refuse upload bodies over the limit with 413 before (or while) they are read, never after."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or not scope["path"].startswith("/api/uploads")
+        ):
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_body_bytes
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _error(413, f"upload too large (limit {limit - _MULTIPART_OVERHEAD:,} bytes)")(
+                scope, receive, send
+            )
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise HTTPException(413, f"upload too large (limit {limit - _MULTIPART_OVERHEAD:,} bytes)")
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(UploadRejected)
+    async def _rejected(_request: Request, error: UploadRejected) -> JSONResponse:
+        return _error(error.status, error.reason)
+
+    @app.exception_handler(UploadGone)
+    async def _gone(_request: Request, _error_: UploadGone) -> JSONResponse:
+        return _error(404, "upload not found (it may have expired)")
+
+    @app.exception_handler(ModelUnavailable)
+    async def _unavailable(_request: Request, error: ModelUnavailable) -> JSONResponse:
+        return _error(503, str(error))
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, _error_: Exception) -> JSONResponse:
+        # Logged with its traceback here; the client only learns that it failed.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error(500, "internal error")
+
+
+def _serve_frontend(app: FastAPI, dist: Path) -> None:
+    """The built dashboard at ``/``; unknown paths get ``index.html`` (client-side routing)."""
+    root = dist.resolve()
+    index = root / "index.html"
+
+    @app.get("/{path:path}", include_in_schema=False)
+    async def _frontend(path: str) -> Response:
+        if path == "api" or path.startswith("api/"):
+            return _error(404, "Not Found")
+        candidate = (root / path).resolve()
+        if path and candidate.is_relative_to(root) and candidate.is_file():
+            return FileResponse(candidate)
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+
+def create_app(settings: Settings) -> FastAPI:
+    services = Services.create(settings, make_cache(settings.redis_url, settings.memory_cache_bytes))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await services.close()
+
+    app = FastAPI(
+        title="qkatlas",
+        version=backend.__version__,
+        summary="Query-key singular modes of vision transformers: browse the atlas, analyse your images.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+        generate_unique_id_function=lambda route: route.name,
+    )
+    app.state.services = services
+    for module in (health, models, modes, images, uploads):
+        app.include_router(module.router, prefix=API_PREFIX)
+    _add_error_handlers(app)
+    app.add_middleware(_UploadSizeLimit, max_body_bytes=settings.max_upload_bytes + _MULTIPART_OVERHEAD)
+    if settings.frontend_dist is not None and (settings.frontend_dist / "index.html").is_file():
+        _serve_frontend(app, settings.frontend_dist)
+    return app

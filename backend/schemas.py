@@ -1,0 +1,255 @@
+"""Response models of the HTTP API.
+
+These classes *are* the OpenAPI schema (``backend/openapi.json``) from which the dashboard's
+TypeScript client is generated, so their names and field docs are part of the public interface.
+Indices are 0-based everywhere (DESIGN §2); arrays over the patch grid are row-major ``[T][T]``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+# Overlay options are part of the API schema; qkatlas.render defines them (re-exported here).
+from qkatlas.render import Channel as Channel
+from qkatlas.render import Palette as Palette
+
+
+class Sign(StrEnum):
+    """Which signed mode: ``pos`` is ``(u, v)``, ``neg`` is ``(−u, −v)``."""
+
+    pos = "pos"
+    neg = "neg"
+
+
+class Basis(StrEnum):
+    """Which tokens are projected: ``faithful`` (the paper's residual stream) or ``exact`` (LN output)."""
+
+    faithful = "faithful"
+    exact = "exact"
+
+
+class RedisState(StrEnum):
+    ok = "ok"
+    unavailable = "unavailable"
+    not_configured = "not_configured"
+
+
+class ErrorBody(BaseModel):
+    """Every non-validation error: a human-readable message (never a path or a traceback)."""
+
+    detail: str
+
+
+# --- health -----------------------------------------------------------------------------------
+
+
+class AtlasFailure(BaseModel):
+    directory: str = Field(description="Name of the atlas directory under the atlas root.")
+    reason: str
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"] = Field(
+        description="`degraded` when a configured Redis is unreachable or an atlas failed to load."
+    )
+    version: str
+    device: str = Field(description="Where upload analysis runs: `cpu` or `cuda`/`cuda:N`.")
+    redis: RedisState
+    atlases: list[str] = Field(description="Slugs of the atlases being served.")
+    failed_atlases: list[AtlasFailure]
+
+
+# --- models (atlases) -------------------------------------------------------------------------
+
+
+class DatasetInfo(BaseModel):
+    name: str
+    n_images: int
+    n_skipped: int
+
+
+class ModelSummary(BaseModel):
+    """One served atlas: a model and the dataset searched for its top images."""
+
+    slug: str = Field(
+        description="URL-safe id of the atlas (`<model_slug>__<dataset>`); the `{model}` path key."
+    )
+    model_slug: str = Field(description="URL-safe id of the model alone.")
+    model_id: str = Field(description="The original model id (hub id, timm name or checkpoint).")
+    family: str
+    n_layers: int
+    n_heads: int
+    n_modes: int = Field(description="Modes per head (= d_head).")
+    d_model: int
+    d_head: int
+    patch_size: int
+    image_size: int = Field(description="Side of the crop the model sees, in pixels.")
+    grid: int = Field(description="Patches per side, T = image_size / patch_size.")
+    prefix_kinds: list[str] = Field(description="Non-patch tokens before the patches (`cls`, ...).")
+    top_k: int
+    bases: list[Basis]
+    dataset: DatasetInfo
+    random_init: bool = Field(description="The weights are random (a test or demo atlas).")
+
+
+class LayerSummary(BaseModel):
+    layer: int
+    normalized_depth: float = Field(description="layer / (n_layers − 1).")
+    weighted_cos: float = Field(description="Mean over heads of the σ-weighted cosine Σ (σ_n/Σσ) cos_n.")
+    unweighted_cos: float = Field(description="Mean over heads and modes of cos_n.")
+    weighted_cos_scaled: float = Field(
+        description="The paper's released-code variant: weighted cosine divided by d_head."
+    )
+
+
+class Spectra(BaseModel):
+    sigma: list[list[list[float]]] = Field(description="σ of every mode, [layer][head][mode].")
+    cos: list[list[list[float]]] = Field(description="u·v of every mode, [layer][head][mode].")
+    degenerate: list[list[list[bool]]] = Field(
+        description="σ within 1e-3 (relative) of a neighbour: the mode's vectors are not unique."
+    )
+
+
+class ModelDetail(ModelSummary):
+    layers: list[LayerSummary]
+    head_weighted_cos: list[list[float]] = Field(description="σ-weighted cosine per head, [layer][head].")
+    baseline_95: float = Field(description="Random directions' 95 % cosine band is ±this (1.96/√d).")
+    spectra: Spectra
+
+
+class SignScores(BaseModel):
+    pos: float | None = Field(description="Best attention score among the top images; null if none.")
+    neg: float | None
+
+
+class ModeSummary(BaseModel):
+    mode: int
+    sigma: float
+    cos: float
+    degenerate: bool
+    best_score: SignScores
+
+
+class HeadDetail(BaseModel):
+    model: str
+    layer: int
+    head: int
+    basis: Basis
+    weighted_cos: float
+    modes: list[ModeSummary]
+
+
+class TopImage(BaseModel):
+    rank: int = Field(description="0 = the image that excites the mode most.")
+    image_id: str = Field(description="Global image id, `<atlas slug>~<dataset index>`.")
+    dataset_index: int
+    score: float = Field(description="Attention score (paper rule: max P_U · max P_V for pos).")
+    label: str | None = Field(description="Class label when the dataset has one.")
+    source: str = Field(description="The image's file name in the dataset.")
+    thumbnail_url: str = Field(description="The image as the model saw it (JPEG).")
+    overlay_url: str = Field(description="Query/key overlay PNG; accepts the overlay query options.")
+    maps_url: str = Field(description="Raw query/key maps as JSON.")
+
+
+class ModeDetail(BaseModel):
+    model: str
+    layer: int
+    head: int
+    mode: int
+    sign: Sign
+    basis: Basis
+    sigma: float
+    sigma_fraction: float = Field(description="σ_n / Σ_m σ_m within the head.")
+    cos: float
+    degenerate: bool
+    top_images: list[TopImage]
+
+
+class ClipRange(BaseModel):
+    """The map's 30th and 95th percentiles: the renderer clips to them and scales to [0, 1]."""
+
+    low: float
+    high: float
+
+
+class ModeMaps(BaseModel):
+    """Query map P_U and key map P_V of one signed mode on one image (patch tokens, row-major)."""
+
+    grid: int
+    image_size: int
+    query: list[list[float]]
+    key: list[list[float]]
+    query_clip: ClipRange
+    key_clip: ClipRange
+
+
+# --- uploads ----------------------------------------------------------------------------------
+
+
+class Upload(BaseModel):
+    id: str = Field(description="Derived from the SHA-256 of the file: the same file gets the same id.")
+    width: int = Field(description="Width of the decoded image (after EXIF orientation).")
+    height: int
+    n_bytes: int
+    expires_in_s: int = Field(description="Seconds until the upload and its results are forgotten.")
+
+
+class RankedMode(BaseModel):
+    rank: int
+    mode: int
+    sigma: float
+    cos: float
+    degenerate: bool
+    pos_score: float
+    neg_score: float
+    sign: Sign = Field(description="The sign with the larger score on this image.")
+    contribution: float = Field(description="C_n = σ_n · max(pos_score, neg_score).")
+
+
+class UploadHeadModes(BaseModel):
+    """The modes of one head ranked by their contribution to this image (qkatlas's reconstruction)."""
+
+    upload_id: str
+    model: str
+    layer: int
+    head: int
+    basis: Basis
+    contribution_rule: str = Field(description="How `contribution` is computed, and that it is ours.")
+    modes: list[RankedMode]
+    key_salience: list[list[float]] = Field(
+        description="Exact basis: the head's key-only logit term per patch, which survives the softmax."
+    )
+
+
+class ModeContribution(BaseModel):
+    mode: int
+    logits: list[float] = Field(
+        description="σ_n P_U[i,n] P_V[j,n] / √d_h for every key token j (exact basis)."
+    )
+
+
+class AttentionSplit(BaseModel):
+    """The model's real attention row of one query patch, split into per-mode logit contributions.
+
+    Exact basis (DESIGN §2): softmax_j(Σ_n modes[n].logits[j]) = `reconstructed` equals the model's
+    own `attention` up to float error, because the logit terms constant in j cancel in the softmax.
+    Key tokens are the prefix tokens (`prefix_kinds`) first, then the patches row-major.
+    """
+
+    upload_id: str
+    model: str
+    layer: int
+    head: int
+    query_patch: int = Field(description="Row-major index of the query patch in the grid.")
+    grid: int
+    prefix_kinds: list[str]
+    attention: list[float] = Field(description="The model's own softmax attention over all key tokens.")
+    patch_attention: list[list[float]] = Field(description="The patch part of `attention`, [T][T].")
+    reconstructed: list[float] = Field(description="softmax of the summed mode logits (≈ `attention`).")
+    key_term: list[float] = Field(
+        description="The part of the summed mode logits that every query shares (the head's key salience)."
+    )
+    modes: list[ModeContribution]

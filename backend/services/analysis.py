@@ -1,0 +1,240 @@
+"""Upload analysis: run an atlas's model on an uploaded image, off the event loop, once per key.
+
+The model of an atlas is rebuilt lazily from its manifest on the best device (CUDA when present) and
+checked against the atlas's own spectrum, so an upload is never analysed with different weights than
+the atlas shows. One analysis (both bases, every layer, head and mode) runs per (upload, atlas);
+concurrent requests share it (single flight), and its results go to the cache per (layer, head), with
+the upload's remaining TTL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+
+from backend.core.cache import Cache
+from backend.services.singleflight import SingleFlight
+from backend.services.uploads import UploadInfo, UploadStore
+from qkatlas.analysis import analyze_image, attention_edge_split
+from qkatlas.atlas import Atlas
+from qkatlas.images import to_model_input
+from qkatlas.models import load_model_for_atlas
+from qkatlas.models.base import Preprocessing, ViTAdapter
+from qkatlas.render import encode_png
+from qkatlas.svd import Decomposition, decompose
+
+log = logging.getLogger(__name__)
+
+
+class UploadGone(Exception):
+    """The upload expired (or was evicted) between the request's check and the computation."""
+
+
+class ModelUnavailable(Exception):
+    """The atlas's model cannot be rebuilt here, or its weights do not match the atlas."""
+
+
+def resolve_device(device: Literal["auto", "cpu", "cuda"]) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _to_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
+def _from_bytes(raw: bytes) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(raw), allow_pickle=False) as data:
+        return {name: data[name] for name in data.files}
+
+
+@dataclass(frozen=True)
+class HeadAnalysis:
+    """One head of one upload under one atlas's model, for every basis of the atlas.
+
+    ``query[basis]``, ``key[basis]``: ``[M, T, T]`` maps of the *pos* modes (the neg maps are their
+    negatives); ``scores[basis]``: ``[M, 2]`` (pos, neg); ``contribution[basis]``: ``[M]``;
+    ``key_salience``: ``[T, T]`` (exact basis).
+    """
+
+    query: dict[str, np.ndarray]
+    key: dict[str, np.ndarray]
+    scores: dict[str, np.ndarray]
+    contribution: dict[str, np.ndarray]
+    key_salience: np.ndarray
+
+    def to_bytes(self) -> bytes:
+        arrays = {"key_salience": self.key_salience}
+        for name in ("query", "key", "scores", "contribution"):
+            for basis, value in getattr(self, name).items():
+                arrays[f"{name}.{basis}"] = value
+        return _to_bytes(arrays)
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> HeadAnalysis:
+        arrays = _from_bytes(raw)
+        fields: dict[str, dict[str, np.ndarray]] = {"query": {}, "key": {}, "scores": {}, "contribution": {}}
+        for name, value in arrays.items():
+            if "." in name:
+                field, basis = name.split(".", 1)
+                fields[field][basis] = value
+        return cls(key_salience=arrays["key_salience"], **fields)
+
+
+@dataclass(frozen=True)
+class AttentionRow:
+    """``qkatlas.analysis.EdgeSplit`` as stored: arrays over all key tokens (``mode_logits [M, N]``)."""
+
+    attention: np.ndarray
+    mode_logits: np.ndarray
+    key_term: np.ndarray
+    reconstructed: np.ndarray
+
+
+def _analysis_key(upload_id: str, atlas: Atlas, layer: int, head: int) -> str:
+    return f"qk:analysis:{upload_id}:{atlas.slug}:{layer}:{head}"
+
+
+class AnalysisRunner:
+    def __init__(
+        self, cache: Cache, uploads: UploadStore, *, device: Literal["auto", "cpu", "cuda"], workers: int
+    ) -> None:
+        self._cache = cache
+        self._uploads = uploads
+        self.device = resolve_device(device)
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="qk-analysis")
+        self._models: dict[str, tuple[ViTAdapter, Decomposition]] = {}
+        self._models_lock = threading.Lock()
+        self._flights = SingleFlight()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # --- running in the executor -----------------------------------------------------------------
+
+    def _model(self, atlas: Atlas) -> tuple[ViTAdapter, Decomposition]:
+        with self._models_lock:
+            loaded = self._models.get(atlas.slug)
+            if loaded is None:
+                loaded = self._load_model(atlas)
+                self._models[atlas.slug] = loaded
+            return loaded
+
+    def _load_model(self, atlas: Atlas) -> tuple[ViTAdapter, Decomposition]:
+        log.info("loading the model of %s on %s", atlas.slug, self.device)
+        try:
+            adapter = load_model_for_atlas(atlas.manifest).to(self.device)
+        except Exception as error:  # missing checkpoint, unsupported layout, out of memory ...
+            log.exception("cannot load the model of %s", atlas.slug)
+            raise ModelUnavailable(
+                f"the model of this atlas cannot be loaded ({type(error).__name__})"
+            ) from None
+        adapter.module.eval()
+        dec = decompose(adapter.weights())
+        if dec.sigma.shape != atlas.sigma_all.shape or not np.allclose(
+            dec.sigma, atlas.sigma_all, rtol=1e-4, atol=1e-6
+        ):
+            raise ModelUnavailable("the model's weights do not match this atlas; refusing to analyse")
+        return adapter, dec
+
+    def _model_input(self, data: bytes, atlas: Atlas) -> torch.Tensor:
+        image = self._uploads.decode(data)
+        return to_model_input(image, Preprocessing.from_dict(atlas.manifest["preprocessing"]))
+
+    def _analyze(self, data: bytes, atlas: Atlas) -> dict[tuple[int, int], HeadAnalysis]:
+        adapter, dec = self._model(atlas)
+        result = analyze_image(adapter, dec, self._model_input(data, atlas))
+        heads = {}
+        for layer in range(atlas.n_layers):
+            for head in range(atlas.n_heads):
+                heads[layer, head] = HeadAnalysis(
+                    query={b: m[layer, head].astype(np.float16) for b, m in result.query.items()},
+                    key={b: m[layer, head].astype(np.float16) for b, m in result.key.items()},
+                    scores={b: s[layer, head].astype(np.float32) for b, s in result.scores.items()},
+                    contribution={
+                        b: c[layer, head].astype(np.float32) for b, c in result.contribution.items()
+                    },
+                    key_salience=result.key_salience[layer, head].astype(np.float32),
+                )
+        return heads
+
+    def _attention(self, data: bytes, atlas: Atlas, layer: int, head: int, query_patch: int) -> AttentionRow:
+        adapter, dec = self._model(atlas)
+        split = attention_edge_split(adapter, dec, self._model_input(data, atlas), layer, head, query_patch)
+        return AttentionRow(
+            attention=np.asarray(split.attention, np.float32),
+            mode_logits=np.asarray(split.mode_logits, np.float32),
+            key_term=np.asarray(split.key_term, np.float32),
+            reconstructed=np.asarray(split.reconstructed, np.float32),
+        )
+
+    # --- on the event loop -----------------------------------------------------------------------
+
+    async def _data(self, upload: UploadInfo) -> bytes:
+        data = await self._uploads.data(upload.id)
+        if data is None:
+            raise UploadGone
+        return data
+
+    async def _in_executor(self, fn, *args):  # type: ignore[no-untyped-def]
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def head(self, upload: UploadInfo, atlas: Atlas, layer: int, head: int) -> HeadAnalysis:
+        raw = await self._cache.get(_analysis_key(upload.id, atlas, layer, head))
+        if raw is not None:
+            return HeadAnalysis.from_bytes(raw)
+
+        async def compute() -> dict[tuple[int, int], HeadAnalysis]:
+            heads: dict[tuple[int, int], HeadAnalysis] = await self._in_executor(
+                self._analyze, await self._data(upload), atlas
+            )
+            blobs = {_analysis_key(upload.id, atlas, *at): result.to_bytes() for at, result in heads.items()}
+            await self._cache.set_many(blobs, max(1, upload.expires_in_s()))
+            return heads
+
+        heads = await self._flights.run(f"analysis:{upload.id}:{atlas.slug}", compute)
+        return heads[layer, head]
+
+    async def attention(
+        self, upload: UploadInfo, atlas: Atlas, layer: int, head: int, query_patch: int
+    ) -> AttentionRow:
+        key = f"qk:attention:{upload.id}:{atlas.slug}:{layer}:{head}:{query_patch}"
+        raw = await self._cache.get(key)
+        if raw is not None:
+            return AttentionRow(**_from_bytes(raw))
+
+        async def compute() -> AttentionRow:
+            row: AttentionRow = await self._in_executor(
+                self._attention, await self._data(upload), atlas, layer, head, query_patch
+            )
+            await self._cache.set(key, _to_bytes(vars(row)), max(1, upload.expires_in_s()))
+            return row
+
+        return await self._flights.run(key, compute)
+
+    async def model_image(self, upload: UploadInfo, atlas: Atlas) -> bytes:
+        """The upload as the atlas's model sees it (after its resize and centre crop), as PNG."""
+        key = f"qk:upload-image:{upload.id}:{atlas.slug}"
+        png = await self._cache.get(key)
+        if png is not None:
+            return png
+
+        async def compute() -> bytes:
+            data = await self._data(upload)
+            crop = await asyncio.to_thread(self._model_input, data, atlas)
+            encoded = await asyncio.to_thread(encode_png, crop.permute(1, 2, 0).numpy())
+            await self._cache.set(key, encoded, max(1, upload.expires_in_s()))
+            return encoded
+
+        return await self._flights.run(key, compute)

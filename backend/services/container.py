@@ -1,0 +1,37 @@
+"""The service objects one app instance shares (created at startup, closed at shutdown)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backend.core.cache import Cache
+from backend.core.config import Settings
+from backend.services.analysis import AnalysisRunner
+from backend.services.atlases import AtlasRegistry
+from backend.services.uploads import UploadStore
+
+
+@dataclass
+class Services:
+    settings: Settings
+    cache: Cache
+    atlases: AtlasRegistry
+    uploads: UploadStore
+    analysis: AnalysisRunner
+
+    @classmethod
+    def create(cls, settings: Settings, cache: Cache) -> Services:
+        uploads = UploadStore(cache, ttl_s=settings.upload_ttl_s, max_pixels=settings.max_pixels)
+        return cls(
+            settings=settings,
+            cache=cache,
+            atlases=AtlasRegistry.load(settings.atlas_dir),
+            uploads=uploads,
+            analysis=AnalysisRunner(
+                cache, uploads, device=settings.device, workers=settings.analysis_workers
+            ),
+        )
+
+    async def close(self) -> None:
+        self.analysis.close()
+        await self.cache.close()

@@ -1,0 +1,51 @@
+"""Maps and overlays of one signed mode on one image, shared by atlas images and uploads."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from backend.schemas import ClipRange, ModeMaps
+from qkatlas.render import Channel, Palette, clip_range, encode_png, render_overlay
+
+
+def mode_maps(query: np.ndarray, key: np.ndarray, image_size: int) -> ModeMaps:
+    query, key = np.asarray(query, np.float32), np.asarray(key, np.float32)
+    (q_low, q_high), (k_low, k_high) = clip_range(query), clip_range(key)
+    return ModeMaps(
+        grid=query.shape[0],
+        image_size=image_size,
+        query=query.tolist(),
+        key=key.tolist(),
+        query_clip=ClipRange(low=q_low, high=q_high),
+        key_clip=ClipRange(low=k_low, high=k_high),
+    )
+
+
+def overlay_png(
+    query: np.ndarray,
+    key: np.ndarray,
+    *,
+    size: int,
+    channel: Channel,
+    palette: Palette,
+    blend: float,
+    photo: bytes | None,
+) -> bytes:
+    """PNG overlay; ``photo`` is the encoded image as the model saw it (only decoded when blending)."""
+    pixels = None
+    if photo is not None and blend > 0.0:
+        with Image.open(io.BytesIO(photo)) as image:
+            pixels = np.asarray(image.convert("RGB"))
+    rgb = render_overlay(
+        np.asarray(query, np.float32),
+        np.asarray(key, np.float32),
+        size=size,
+        channel=channel,
+        palette=palette,
+        photo=pixels,
+        blend=blend if pixels is not None else 0.0,
+    )
+    return encode_png(rgb)

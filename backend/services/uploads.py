@@ -1,0 +1,98 @@
+"""Uploaded images: validated, keyed by content hash, kept only in the cache and only for the TTL.
+
+An upload id is the first 32 hex digits (128 bits) of the SHA-256 of the file: the same file always
+gets the same id, and an id cannot be guessed without having the file. The original bytes and a
+small metadata record live in the cache with the upload TTL; everything derived from an upload
+(analyses, rendered images) is stored with the *remaining* TTL of the upload, so nothing outlives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+
+from PIL import Image
+
+from backend.core.cache import Cache
+from qkatlas.images import ImageDecodeError, decode_image
+
+UPLOAD_ID_PATTERN = r"^[0-9a-f]{32}$"
+
+
+@dataclass(frozen=True)
+class UploadInfo:
+    id: str
+    width: int
+    height: int
+    n_bytes: int
+    expires_at: float  # Unix time
+
+    def expires_in_s(self) -> int:
+        return max(0, int(self.expires_at - time.time()))
+
+
+class UploadRejected(Exception):
+    """The file is not an acceptable image. ``status`` is the HTTP status, ``reason`` the message."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _status_for(error: ImageDecodeError) -> int:
+    """415 for what is not a supported raster image, 413 for too many pixels, 400 for broken data."""
+    if error.reason.startswith("not "):
+        return 415
+    if error.reason.startswith("image too large"):
+        return 413
+    return 400
+
+
+def _key(upload_id: str) -> str:
+    return f"qk:upload:{upload_id}"
+
+
+def _meta_key(upload_id: str) -> str:
+    return f"qk:upload-meta:{upload_id}"
+
+
+class UploadStore:
+    def __init__(self, cache: Cache, *, ttl_s: int, max_pixels: int) -> None:
+        self._cache = cache
+        self._ttl_s = ttl_s
+        self._max_pixels = max_pixels
+
+    def decode(self, data: bytes) -> Image.Image:
+        """Decode stored or uploaded bytes (CPU-bound: call off the event loop)."""
+        try:
+            return decode_image(data, max_pixels=self._max_pixels)
+        except ImageDecodeError as error:
+            raise UploadRejected(_status_for(error), error.reason) from None
+
+    async def add(self, data: bytes) -> UploadInfo:
+        image = await asyncio.to_thread(self.decode, data)
+        upload_id = hashlib.sha256(data).hexdigest()[:32]
+        info = UploadInfo(upload_id, image.width, image.height, len(data), time.time() + self._ttl_s)
+        await self._cache.set_many(
+            {_key(upload_id): data, _meta_key(upload_id): json.dumps(asdict(info)).encode()}, self._ttl_s
+        )
+        return info
+
+    async def info(self, upload_id: str) -> UploadInfo | None:
+        raw = await self._cache.get(_meta_key(upload_id))
+        if raw is None:
+            return None
+        info = UploadInfo(**json.loads(raw))
+        return info if info.expires_in_s() > 0 else None
+
+    async def data(self, upload_id: str) -> bytes | None:
+        return await self._cache.get(_key(upload_id))
+
+    async def allow(self, client: str, *, limit: int, window_s: int) -> bool:
+        """Fixed-window rate limit on uploads per client address."""
+        window = int(time.time() // window_s)
+        return await self._cache.incr(f"qk:ratelimit:uploads:{client}:{window}", window_s) <= limit
