@@ -93,6 +93,9 @@ class ModelSummary(BaseModel):
     bases: list[Basis]
     dataset: DatasetInfo
     random_init: bool = Field(description="The weights are random (a test or demo atlas).")
+    planted: bool = Field(
+        description="The hand-set planted-mode demo model (modes respond to known colours)."
+    )
 
 
 class LayerSummary(BaseModel):
@@ -125,12 +128,23 @@ class SignScores(BaseModel):
     neg: float | None
 
 
+class ImageRef(BaseModel):
+    image_id: str = Field(description="Global image id, `<atlas slug>~<dataset index>`.")
+    thumbnail_url: str = Field(description="The image as the model saw it (JPEG).")
+
+
+class SignImages(BaseModel):
+    pos: ImageRef | None = Field(description="The mode's best image for this sign; null if none.")
+    neg: ImageRef | None
+
+
 class ModeSummary(BaseModel):
     mode: int
     sigma: float
     cos: float
     degenerate: bool
     best_score: SignScores
+    best_image: SignImages
 
 
 class HeadDetail(BaseModel):

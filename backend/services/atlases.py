@@ -20,6 +20,10 @@ def image_id(atlas: Atlas, index: int) -> str:
     return f"{atlas.slug}{IMAGE_ID_SEPARATOR}{index}"
 
 
+def thumbnail_url(image: str) -> str:
+    return f"/api/images/{image}"
+
+
 def parse_image_id(value: str) -> tuple[str, int]:
     slug, _, index = value.rpartition(IMAGE_ID_SEPARATOR)
     return slug, int(index)

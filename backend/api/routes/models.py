@@ -13,13 +13,17 @@ from backend.schemas import (
     DatasetInfo,
     ErrorBody,
     HeadDetail,
+    ImageRef,
     LayerSummary,
     ModelDetail,
     ModelSummary,
     ModeSummary,
+    Sign,
+    SignImages,
     SignScores,
     Spectra,
 )
+from backend.services.atlases import image_id, thumbnail_url
 from qkatlas.atlas import Atlas
 
 router = APIRouter(tags=["models"], responses={404: {"model": ErrorBody}})
@@ -53,7 +57,16 @@ def _summary_fields(atlas: Atlas) -> dict[str, Any]:
             name=dataset["name"], n_images=dataset["n_images"], n_skipped=dataset.get("n_skipped", 0)
         ),
         "random_init": bool(model.get("random_init", False)),
+        "planted": bool(atlas.manifest.get("model_source", {}).get("planted", False)),
     }
+
+
+def _best_image(atlas: Atlas, basis: Basis, layer: int, head: int, mode: int, sign: Sign) -> ImageRef | None:
+    winners = atlas.top_images(basis.value, layer, head, mode, sign.value)
+    if not winners:
+        return None
+    image = image_id(atlas, winners[0][0])
+    return ImageRef(image_id=image, thumbnail_url=thumbnail_url(image))
 
 
 @router.get("/models", response_model=list[ModelSummary])
@@ -105,6 +118,10 @@ async def get_head(ref: HeadDep, basis: BasisDep) -> HeadDetail:
                 cos=float(cos[mode]),
                 degenerate=bool(degenerate[mode]),
                 best_score=SignScores(pos=finite_or_none(best[mode, 0]), neg=finite_or_none(best[mode, 1])),
+                best_image=SignImages(
+                    pos=_best_image(atlas, basis, layer, head, mode, Sign.pos),
+                    neg=_best_image(atlas, basis, layer, head, mode, Sign.neg),
+                ),
             )
             for mode in range(atlas.n_modes)
         ],

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Response
 from backend.api.deps import BasisDep, ModeDep, ModeRef, OverlayDep, ServicesDep, SignQuery, not_found
 from backend.api.responses import ATLAS_CACHE_CONTROL, PNG_RESPONSE, png
 from backend.schemas import Basis, ErrorBody, ModeDetail, ModeMaps, Sign, TopImage
-from backend.services.atlases import image_id
+from backend.services.atlases import image_id, thumbnail_url
 from backend.services.overlays import mode_maps, overlay_png
 from qkatlas.atlas import Atlas
 
@@ -48,7 +48,7 @@ async def get_mode(ref: ModeDep, basis: BasisDep, sign: SignQuery = Sign.pos) ->
                 score=score,
                 label=meta.get("label"),
                 source=_source_name(str(meta.get("source", ""))),
-                thumbnail_url=f"/api/images/{image}",
+                thumbnail_url=thumbnail_url(image),
                 overlay_url=f"{top}/overlay.png?{query}",
                 maps_url=f"{top}/maps?{query}",
             )
