@@ -30,12 +30,18 @@ class UnsupportedModelError(ValueError):
     """The model's attention is not a plain bilinear form of LayerNorm outputs (or it is unknown)."""
 
 
+class ModelLoadError(RuntimeError):
+    """The model could not be loaded: unknown id, unreadable checkpoint, or the hub is unreachable."""
+
+
 @dataclass(frozen=True)
 class Preprocessing:
     """How the model turns a photo into its input, read from the model's own config.
 
     ``resize_mode="shortest"`` scales the shorter side to ``resize`` (keeping aspect), then
-    centre-crops ``crop × crop``; ``"exact"`` resizes straight to ``crop × crop`` (HF ViT processors).
+    centre-crops ``crop × crop``; ``"exact"`` resizes to ``resize × resize`` ignoring aspect, then
+    centre-crops ``crop × crop`` — straight to ``crop × crop`` when ``resize == crop`` (HF ViT
+    processors; HF DeiT and timm ``crop_mode="squash"`` use ``resize > crop``).
     """
 
     crop: int
@@ -119,6 +125,8 @@ class ViTAdapter(ABC):
     spec: ModelSpec
     preprocessing: Preprocessing
     module: nn.Module
+    #: How the model was loaded (``qkatlas.models.model_source``); set by ``load_model``.
+    source: dict[str, object] | None = None
 
     @abstractmethod
     def layer_weights(self, layer: int) -> LayerWeights:
