@@ -106,7 +106,7 @@ def _load(
         return load_timm(
             name, model_id=model_id, random_init=random_init, revision=revision, overrides=overrides
         )
-    from .hf_common import load_hf_hub
+    from .hf_loading import load_hf_hub
 
     return load_hf_hub(model_id, random_init=random_init, revision=revision, overrides=overrides)
 
@@ -128,7 +128,7 @@ def _load_local(
             directory, config, model_id=model_id, random_init=random_init, overrides=overrides
         )
     if "model_type" in config:
-        from .hf_common import load_hf_directory
+        from .hf_loading import load_hf_directory
 
         return load_hf_directory(directory, model_id=model_id, random_init=random_init, overrides=overrides)
     raise ModelLoadError(f"{config_path} has neither 'architecture' (timm) nor 'model_type' (Hugging Face)")
