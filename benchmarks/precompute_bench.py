@@ -1,0 +1,225 @@
+"""Precompute benchmarks: every figure is a ratio against a baseline measured in the same run.
+
+    python benchmarks/precompute_bench.py                      # CPU: small ViT, small batches
+    python benchmarks/precompute_bench.py --model vit_base_patch16_224 --batch-size 256   # on a GPU
+
+Prints (and writes as JSON with --json): forward-only vs precompute throughput on the same batches;
+the paper's per-image loop (batch 1, per-head projections) vs precompute; decode ceiling vs end to end
+from JPEG files; factored vs full SVD of every head; peak RSS of the job for two image counts.
+Weights are random (no download); timings do not depend on the values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from precompute.job import ModeScorer, _autocast, resolve_device
+from qkatlas.images import iter_batches, open_image_source
+from qkatlas.models import load_model
+from qkatlas.models.base import ViTAdapter
+from qkatlas.projection import BASES
+from qkatlas.svd import decompose, full_svd
+from qkatlas.topk import RunningTopK
+
+DEFAULT_IMAGES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "imagenet-samples"
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _rate(n_images: int, run: Callable[[], None], device: torch.device, repeats: int) -> float:
+    run()  # warm-up
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        run()
+    _sync(device)
+    return n_images * repeats / (time.perf_counter() - start)
+
+
+def forward_vs_precompute(adapter: ViTAdapter, batch: torch.Tensor, repeats: int) -> dict[str, float]:
+    device = adapter.device
+    pixels_dtype = torch.float32
+
+    def forward() -> None:
+        with _autocast(device):
+            adapter.forward(adapter.normalize(batch, pixels_dtype))
+
+    dec = decompose(adapter.weights())
+    results = {"forward_img_s": _rate(len(batch), forward, device, repeats)}
+    for label, bases in (
+        ("precompute", BASES),
+        ("precompute_faithful_only", ("faithful",)),
+        ("precompute_exact_only", ("exact",)),
+    ):
+        scorer = ModeScorer(adapter, dec, bases)
+        spec = adapter.spec
+        topk = RunningTopK(len(bases) * spec.n_layers * spec.n_heads * spec.d_head * 2, 16, device)
+
+        def step(scorer: ModeScorer = scorer, topk: RunningTopK = topk) -> None:
+            topk.update(scorer.scores(batch), torch.arange(len(batch), device=device))
+
+        results[f"{label}_img_s"] = _rate(len(batch), step, device, repeats)
+        results[f"{label}_vs_forward"] = results[f"{label}_img_s"] / results["forward_img_s"]
+    return results
+
+
+def paper_loop(adapter: ViTAdapter, batch: torch.Tensor, n_images: int) -> float:
+    """The paper's per-image reference loop: batch 1, per-head projections, Python top-K heaps."""
+    dec = decompose(adapter.weights())
+    spec, device = adapter.spec, adapter.device
+    u = torch.from_numpy(dec.U).float().to(device)  # [L, H, M, d]
+    v = torch.from_numpy(dec.V).float().to(device)
+    heaps: dict[tuple[int, int, int, int], list[tuple[float, int]]] = {}
+
+    def one_image(index: int) -> None:
+        captured: list[torch.Tensor] = []
+        adapter.run_with_capture(
+            adapter.normalize(batch[index % len(batch)].unsqueeze(0)), lambda _l, r, _n: captured.append(r)
+        )
+        for layer, residual in enumerate(captured):
+            patches = residual[0, spec.n_prefix :].float()
+            for head in range(spec.n_heads):
+                q = patches @ u[layer, head].T
+                k = patches @ v[layer, head].T
+                pos = (q.max(0).values * k.max(0).values).tolist()
+                neg = (q.min(0).values * k.min(0).values).tolist()
+                for mode in range(spec.d_head):
+                    for sign, score in ((0, pos[mode]), (1, neg[mode])):
+                        heap = heaps.setdefault((layer, head, mode, sign), [])
+                        heapq.heappush(heap, (score, index))
+                        if len(heap) > 16:
+                            heapq.heappop(heap)
+
+    one_image(0)
+    _sync(device)
+    start = time.perf_counter()
+    for index in range(n_images):
+        one_image(index)
+    _sync(device)
+    return n_images / (time.perf_counter() - start)
+
+
+def decode_vs_end_to_end(
+    adapter: ViTAdapter, images: Path, batch_size: int, workers: int, limit: int
+) -> dict[str, float]:
+    source = open_image_source(images, limit=limit)
+    prep = adapter.preprocessing
+    start = time.perf_counter()
+    n = sum(len(b.indices) for b in iter_batches(source, prep, batch_size=batch_size, workers=workers))
+    decode = n / (time.perf_counter() - start)
+    dec = decompose(adapter.weights())
+    scorer = ModeScorer(adapter, dec, BASES)
+    spec = adapter.spec
+    topk = RunningTopK(len(BASES) * spec.n_layers * spec.n_heads * spec.d_head * 2, 16, adapter.device)
+    start = time.perf_counter()
+    for batch in iter_batches(
+        source, prep, batch_size=batch_size, workers=workers, pin_memory=adapter.device.type == "cuda"
+    ):
+        topk.update(scorer.scores(batch.images), batch.indices)
+    _sync(adapter.device)
+    end_to_end = n / (time.perf_counter() - start)
+    return {
+        "decode_ceiling_img_s": decode,
+        "end_to_end_img_s": end_to_end,
+        "end_to_end_vs_decode": end_to_end / decode,
+        "n_files": n,
+    }
+
+
+def svd_timing(repeats: int = 3) -> dict[str, float]:
+    """All 144 heads of ViT-B/16 (random weights), factored vs full, float64 on the CPU."""
+    adapter = load_model("vit_base_patch16_224", random_init=True)
+    weights = adapter.weights()
+    factored = min(_timed(lambda: decompose(weights)) for _ in range(repeats))
+    w_q = torch.stack([w.w_q for w in weights])
+    w_k = torch.stack([w.w_k for w in weights])
+    full = _timed(lambda: full_svd(w_q, w_k))
+    return {"svd_factored_s": factored, "svd_full_s": full, "svd_speedup": full / factored}
+
+
+def _timed(run: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def peak_rss_of_job(model: str, images: Path, n_images: int, batch_size: int, workers: int, device: str) -> float:
+    """Run the real job in a subprocess over ``n_images`` (files repeated) and return its peak RSS in MiB."""
+    files = sorted(item.path for item in open_image_source(images).items)
+    with tempfile.TemporaryDirectory() as tmp:
+        listing = Path(tmp) / "images.txt"
+        listing.write_text("".join(f"{files[i % len(files)]}\n" for i in range(n_images)))
+        code = (
+            "import resource, sys; from precompute.cli import main; "
+            "rc = main(sys.argv[1:]); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code, "--model", model, "--random-init", "--images", str(listing), "--out", tmp,
+             "--batch-size", str(batch_size), "--workers", str(workers), "--device", device, "--no-progress"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return int(result.stdout.strip().splitlines()[-1]) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="vit_small_patch16_224")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--images", type=Path, default=DEFAULT_IMAGES, help="JPEG folder for the decode benchmark")
+    parser.add_argument("--limit", type=int, default=256, help="JPEG files for the decode benchmark")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--paper-images", type=int, default=4)
+    parser.add_argument("--rss-counts", default="64,256")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+
+    device = resolve_device(args.device)
+    adapter = load_model(args.model, random_init=True).to(device)
+    adapter.module.eval()
+    size = adapter.preprocessing.crop
+    batch = torch.randint(0, 256, (args.batch_size, 3, size, size), dtype=torch.uint8, device=device)
+    report: dict[str, object] = {
+        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+        + (torch.cuda.get_device_name() if device.type == "cuda" else "CPU"),
+        "model": args.model,
+        "batch_size": args.batch_size,
+        "device": str(device),
+    }
+    report.update(forward_vs_precompute(adapter, batch, args.repeats))
+    paper = paper_loop(adapter, batch, args.paper_images)
+    report.update(paper_loop_img_s=paper, precompute_vs_paper_loop=report["precompute_img_s"] / paper)  # type: ignore[operator]
+    if args.images.is_dir():
+        report.update(decode_vs_end_to_end(adapter, args.images, args.batch_size, args.workers, args.limit))
+    report.update(svd_timing())
+    counts = [int(c) for c in args.rss_counts.split(",")]
+    if args.images.is_dir():
+        rss = {
+            n: peak_rss_of_job(args.model, args.images, n, args.batch_size, args.workers, str(device)) for n in counts
+        }
+        report["peak_rss_mib"] = rss
+    for key, value in report.items():
+        print(f"{key:32s} {value:.3f}" if isinstance(value, float) else f"{key:32s} {value}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=3)
+    main()

@@ -1,0 +1,123 @@
+"""Analysing one image with a model: every map of every mode, per-image mode ranking, edge splits.
+
+Used by the service for uploaded images (DESIGN §2 "Per-image mode ranking"), and by tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from qkatlas.models.base import ViTAdapter
+from qkatlas.projection import BASES, Basis, ModeProjector, signed_scores
+from qkatlas.svd import Decomposition
+
+
+@dataclass(frozen=True)
+class ImageAnalysis:
+    """Maps and scores of one image. ``query[basis], key[basis]: [L, H, M, T, T]`` are the maps of
+    the ``pos`` mode (the ``neg`` mode's maps are their negatives); ``scores[basis]: [L, H, M, 2]``
+    (pos, neg) by the paper's rule; ``contribution[basis]: [L, H, M]`` is our reconstruction of the
+    paper's per-image ranking, ``C_n = σ_n · max(pos, neg)``; ``key_salience: [L, H, T, T]`` is the
+    exact basis's key-only logit term ``(W_q β + b_q)ᵀ W_k (x_j − β)`` (survives the softmax)."""
+
+    query: dict[Basis, np.ndarray]
+    key: dict[Basis, np.ndarray]
+    scores: dict[Basis, np.ndarray]
+    contribution: dict[Basis, np.ndarray]
+    key_salience: np.ndarray
+
+
+@dataclass(frozen=True)
+class EdgeSplit:
+    """One query patch's attention row in the exact basis and its per-mode decomposition.
+
+    Keys are all tokens (prefix tokens first, then patches row-major): ``attention [N]`` is the
+    model's own softmax row; ``mode_logits [M, N]`` is ``σ_n P_U[i,n] P_V[j,n] / √d_h``;
+    ``reconstructed [N] = softmax(Σ_n mode_logits)`` equals ``attention`` up to float error (the
+    logit terms constant in j cancel in the softmax); ``key_term [N]`` is the part of
+    ``Σ_n mode_logits`` that every query shares, ``(W_q β + b_q)ᵀ W_k (x_j − β) / √d_h``.
+    """
+
+    attention: np.ndarray
+    mode_logits: np.ndarray
+    key_term: np.ndarray
+    reconstructed: np.ndarray
+    n_prefix: int
+
+
+def _capture(adapter: ViTAdapter, image: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Run one uint8 image ``[3, S, S]``; per layer ``(residual, normed)`` each ``[N, d]`` float32."""
+    captured: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def keep(_layer: int, residual: torch.Tensor, normed: torch.Tensor) -> None:
+        captured.append((residual[0].float(), normed[0].float()))
+
+    pixels = adapter.normalize(image.unsqueeze(0).to(adapter.device))
+    adapter.run_with_capture(pixels, keep)
+    return captured
+
+
+def _key_only_direction(adapter: ViTAdapter, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per head, the vector ``w`` with key-only term ``w · (x_j − β)``: ``[H, d]``, and ``β [d]``."""
+    weights = adapter.layer_weights(layer)
+    query_of_beta = torch.einsum("hed,d->he", weights.w_q, weights.ln_bias) + weights.b_q  # [H, d_h]
+    return torch.einsum("he,hed->hd", query_of_beta, weights.w_k), weights.ln_bias
+
+
+@torch.inference_mode()
+def analyze_image(adapter: ViTAdapter, dec: Decomposition, image: torch.Tensor) -> ImageAnalysis:
+    """All maps, scores and contributions of one uint8 image ``[3, S, S]`` (as the model sees it)."""
+    spec = adapter.spec
+    projector = ModeProjector(dec, adapter.device, torch.float32)
+    shape = (spec.n_layers, spec.n_heads, spec.d_head, spec.grid, spec.grid)
+    query = {basis: np.empty(shape, np.float32) for basis in BASES}
+    key = {basis: np.empty(shape, np.float32) for basis in BASES}
+    scores = {basis: np.empty((*shape[:3], 2), np.float32) for basis in BASES}
+    salience = np.empty((spec.n_layers, spec.n_heads, spec.grid, spec.grid), np.float32)
+    for layer, (residual, normed) in enumerate(_capture(adapter, image)):
+        inputs: tuple[tuple[Basis, torch.Tensor], ...] = (("faithful", residual), ("exact", normed))
+        for basis, tokens in inputs:
+            patches = tokens[spec.n_prefix :].unsqueeze(0)
+            q, k = projector.project(layer, patches, basis)  # [1, P, D]
+            query[basis][layer] = q[0].T.reshape(shape[1:]).cpu().numpy()
+            key[basis][layer] = k[0].T.reshape(shape[1:]).cpu().numpy()
+            scores[basis][layer] = signed_scores(q, k)[0].reshape(*shape[1:3], 2).cpu().numpy()
+        direction, beta = _key_only_direction(adapter, layer)
+        patches = normed[spec.n_prefix :].double().cpu() - beta
+        salience[layer] = (direction @ patches.T).reshape(spec.n_heads, spec.grid, spec.grid).numpy()
+    contribution = {basis: dec.sigma * scores[basis].max(axis=-1) for basis in BASES}
+    return ImageAnalysis(query, key, scores, contribution, salience)
+
+
+@torch.inference_mode()
+def attention_edge_split(
+    adapter: ViTAdapter, dec: Decomposition, image: torch.Tensor, layer: int, head: int, query_patch: int
+) -> EdgeSplit:
+    """Split the real attention row of patch ``query_patch`` (row-major) into per-mode logits."""
+    spec = adapter.spec
+    if not 0 <= query_patch < spec.n_patches:
+        raise IndexError(f"query patch {query_patch} outside the {spec.grid}×{spec.grid} grid")
+    normed = _capture(adapter, image)[layer][1].double().cpu()  # [N, d]
+    u = torch.from_numpy(dec.U[layer, head])  # [M, d]
+    v = torch.from_numpy(dec.V[layer, head])
+    sigma = torch.from_numpy(dec.sigma[layer, head])
+    query_token = spec.n_prefix + query_patch
+    query_side = u @ normed[query_token] + torch.from_numpy(dec.query_offset[layer, head])  # [M]
+    key_side = normed @ v.T  # [N, M]
+    scale = spec.d_head**-0.5
+    mode_logits = (sigma * query_side).unsqueeze(1) * key_side.T * scale  # [M, N]
+    direction, beta = _key_only_direction(adapter, layer)
+    key_term = (normed - beta) @ direction[head] * scale
+    reconstructed = torch.softmax(mode_logits.sum(0), dim=0)
+    pixels = adapter.normalize(image.unsqueeze(0).to(adapter.device))
+    attention = adapter.attention_probs(pixels)[layer][0, head, query_token]
+    return EdgeSplit(
+        attention=attention.double().cpu().numpy(),
+        mode_logits=mode_logits.numpy(),
+        key_term=key_term.numpy(),
+        reconstructed=reconstructed.numpy(),
+        n_prefix=spec.n_prefix,
+    )

@@ -1,0 +1,100 @@
+"""Shared fixtures: natural photos from scikit-image and atlases built by the real precompute job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+#: A tiny random-init timm ViT: 2 blocks, width 48, 3 heads of 16 — fast on 2 CPU cores.
+TINY_VIT = "vit_tiny_patch16_224"
+TINY_OVERRIDES = {"depth": 2, "embed_dim": 48, "num_heads": 3, "img_size": 64}
+
+_PHOTOS = (
+    "astronaut",
+    "camera",
+    "cat",
+    "chelsea",
+    "coffee",
+    "coins",
+    "colorwheel",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "logo",
+    "moon",
+    "page",
+    "retina",
+    "rocket",
+    "brick",
+    "grass",
+)
+
+
+def write_photos(directory: Path, names: tuple[str, ...] = _PHOTOS) -> list[Path]:
+    """Write scikit-image's bundled photos (CC0/public domain) as JPEG (PNG when they have alpha)."""
+    import skimage.data
+
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in names:
+        array = np.asarray(getattr(skimage.data, name)())
+        if array.dtype == bool:
+            array = array.astype(np.uint8) * 255
+        image = Image.fromarray(array)
+        path = directory / (f"{name}.png" if image.mode == "RGBA" else f"{name}.jpg")
+        image.save(path)
+        paths.append(path)
+    return paths
+
+
+def build_atlas(out: Path, model: str, images: Path, *extra: str, overrides: dict | None = None) -> Path:
+    """Run the real CLI in-process and return the atlas directory it wrote."""
+    from precompute.cli import main
+    from qkatlas.atlas import find_atlases
+
+    before = {p.name for p in out.iterdir()} if out.exists() else set()
+    args = ["--model", model, "--images", str(images), "--out", str(out), "--no-progress", "--workers", "0"]
+    for key, value in (overrides or {}).items():
+        args += ["--override", f"{key}={value}"]
+    assert main([*args, *extra]) == 0
+    atlases, failures = find_atlases(out)
+    assert not failures, failures
+    new = [a.path for a in atlases if a.path.name not in before]
+    return new[0] if new else next(a.path for a in atlases if a.manifest["model_source"]["id"] == model)
+
+
+@pytest.fixture(scope="session")
+def photo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("photos")
+    write_photos(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def planted_image_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from qkatlas.models.planted import generate_planted_images
+
+    directory = tmp_path_factory.mktemp("planted-images")
+    generate_planted_images(directory, n=24, seed=0)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def atlas_root(tmp_path_factory: pytest.TempPathFactory, photo_dir: Path, planted_image_dir: Path) -> Path:
+    """One root holding a tiny random-init ViT atlas over the photos and a planted-model atlas."""
+    root = tmp_path_factory.mktemp("atlases")
+    build_atlas(
+        root,
+        TINY_VIT,
+        photo_dir,
+        "--random-init",
+        "--top-k",
+        "4",
+        "--batch-size",
+        "5",
+        overrides=TINY_OVERRIDES,
+    )
+    build_atlas(root, "planted", planted_image_dir, "--top-k", "4", "--batch-size", "8")
+    return root

@@ -1,0 +1,98 @@
+"""The exact basis rebuilds each model's *own* attention probabilities from its modes (DESIGN §2).
+
+The model computes its attention with its own modules (biases, LayerNorm γ/β, fused qkv); we rebuild
+``softmax_j(Σ_n σ_n P_U[i,n] P_V[j,n] / √d_h)`` from the modes alone and compare.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from qkatlas.analysis import analyze_image, attention_edge_split
+from qkatlas.images import load_image_file, to_model_input
+from qkatlas.models import load_model
+from qkatlas.projection import ModeProjector
+from qkatlas.svd import decompose
+
+pytestmark = pytest.mark.integration
+
+TINY = {"depth": 2, "embed_dim": 48, "num_heads": 3}
+HF_TINY = {"num_hidden_layers": 2, "hidden_size": 48, "num_attention_heads": 3, "intermediate_size": 96}
+
+MODELS = {
+    "timm-vit": ("vit_tiny_patch16_224", {**TINY, "img_size": 64}),
+    "timm-deit-distilled": ("deit_tiny_distilled_patch16_224", {**TINY, "img_size": 64}),
+    "timm-clip": ("vit_base_patch16_clip_224.openai", {**TINY, "img_size": 64}),
+    "timm-dinov2-reg": ("vit_small_patch14_reg4_dinov2", {**TINY, "img_size": 56}),
+    "hf-vit": ("google/vit-base-patch16-224", {**HF_TINY, "image_size": 64}),
+    "hf-dino": ("facebook/dino-vits16", {**HF_TINY, "image_size": 64}),
+    "hf-deit-distilled": ("facebook/deit-tiny-distilled-patch16-224", {**HF_TINY, "image_size": 64}),
+    "hf-clip": ("openai/clip-vit-base-patch16", {**HF_TINY, "image_size": 64}),
+    "hf-dinov2-registers": ("facebook/dinov2-with-registers-small", {**HF_TINY, "image_size": 56}),
+}
+
+
+def _randomize_biases_and_norms(module: torch.nn.Module) -> None:
+    """Random-init checkpoints often have zero biases and unit γ; make every term of the logit count."""
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, param in module.named_parameters():
+            if name.endswith("bias") or "norm" in name.lower():
+                param.add_(0.3 * torch.randn(param.shape, generator=gen))
+
+
+@pytest.mark.parametrize("family", list(MODELS))
+def test_modes_rebuild_the_models_own_attention(family: str, photo_dir: Path) -> None:
+    model_id, overrides = MODELS[family]
+    adapter = load_model(model_id, random_init=True, seed=1, overrides=overrides)
+    _randomize_biases_and_norms(adapter.module)
+    adapter.module.eval()
+    dec = decompose(adapter.weights())
+    projector = ModeProjector(dec, "cpu", torch.float64)
+    images = [load_image_file(photo_dir / name) for name in ("astronaut.jpg", "coffee.jpg")]
+    batch = torch.stack([to_model_input(image, adapter.preprocessing) for image in images])
+    pixels = adapter.normalize(batch)
+    normed: list[torch.Tensor] = []
+    adapter.run_with_capture(pixels, lambda _l, _r, n: normed.append(n.double()))
+    expected = adapter.attention_probs(pixels)
+    spec = adapter.spec
+    for layer in range(spec.n_layers):
+        query, key = projector.project(layer, normed[layer], "exact")  # all tokens, prefix included
+        query = query.double().view(*query.shape[:2], spec.n_heads, spec.d_head)
+        key = key.double().view(*key.shape[:2], spec.n_heads, spec.d_head)
+        sigma = torch.from_numpy(dec.sigma[layer])  # [H, M]
+        logits = torch.einsum("bihm,hm,bjhm->bhij", query, sigma, key) * spec.d_head**-0.5
+        rebuilt = logits.softmax(dim=-1)
+        assert rebuilt.shape == expected[layer].shape
+        torch.testing.assert_close(rebuilt.float(), expected[layer].float(), atol=1e-4, rtol=0)
+
+
+def test_edge_split_sums_to_the_real_attention_row(photo_dir: Path) -> None:
+    adapter = load_model("vit_tiny_patch16_224", random_init=True, seed=2, overrides={**TINY, "img_size": 64})
+    _randomize_biases_and_norms(adapter.module)
+    dec = decompose(adapter.weights())
+    image = to_model_input(load_image_file(photo_dir / "chelsea.jpg"), adapter.preprocessing)
+    split = attention_edge_split(adapter, dec, image, layer=1, head=2, query_patch=5)
+    np.testing.assert_allclose(split.reconstructed, split.attention, atol=1e-5)
+    assert split.mode_logits.shape == (dec.shape[2], adapter.spec.n_prefix + adapter.spec.n_patches)
+    assert split.attention.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_image_analysis_ranks_modes_by_contribution(photo_dir: Path) -> None:
+    adapter = load_model("vit_tiny_patch16_224", random_init=True, seed=3, overrides={**TINY, "img_size": 64})
+    dec = decompose(adapter.weights())
+    image = to_model_input(load_image_file(photo_dir / "rocket.jpg"), adapter.preprocessing)
+    result = analyze_image(adapter, dec, image)
+    spec = adapter.spec
+    for basis in ("faithful", "exact"):
+        q, k = result.query[basis], result.key[basis]
+        assert q.shape == (spec.n_layers, spec.n_heads, spec.d_head, spec.grid, spec.grid)
+        pos = q.max(axis=(-1, -2)) * k.max(axis=(-1, -2))
+        neg = q.min(axis=(-1, -2)) * k.min(axis=(-1, -2))
+        np.testing.assert_allclose(result.scores[basis][..., 0], pos, rtol=1e-5)
+        np.testing.assert_allclose(result.contribution[basis], dec.sigma * np.maximum(pos, neg), rtol=1e-5)
+    assert result.key_salience.shape == (spec.n_layers, spec.n_heads, spec.grid, spec.grid)

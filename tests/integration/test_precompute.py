@@ -1,0 +1,210 @@
+"""The precompute job end to end, checked against independent computations.
+
+The reference here is brute force in numpy: capture each image's tokens one at a time, project them
+onto the atlas's stored ``u``/``v`` vectors, score every mode, and rank all images exhaustively.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from qkatlas.atlas import Atlas
+from qkatlas.images import load_image_file, open_image_source, to_model_input
+from qkatlas.models import load_model_for_atlas
+from tests.conftest import TINY_OVERRIDES, TINY_VIT, build_atlas, write_photos
+
+pytestmark = pytest.mark.integration
+
+#: Families with different prefix layouts: CLS; CLS + distillation; CLS + 4 registers.
+PREFIX_LAYOUTS = {
+    "cls": (TINY_VIT, TINY_OVERRIDES, 1),
+    "cls+distillation": (
+        "deit_tiny_distilled_patch16_224",
+        {"depth": 2, "embed_dim": 48, "num_heads": 3, "img_size": 64},
+        2,
+    ),
+    "cls+registers": (
+        "vit_small_patch14_reg4_dinov2",
+        {"depth": 2, "embed_dim": 48, "num_heads": 3, "img_size": 56},
+        5,
+    ),
+}
+
+
+def _brute_force_projections(atlas: Atlas, images: list[Path]) -> dict[str, np.ndarray]:
+    """Per basis, P_U and P_V of every image: ``[N_images, L, H, M, P]`` (float64)."""
+    adapter = load_model_for_atlas(atlas.manifest)
+    spec = adapter.spec
+    u = atlas._arrays["U"].astype(np.float64)  # [L, H, M, d]
+    v = atlas._arrays["V"].astype(np.float64)
+    offset = atlas._arrays["query_offset"]
+    out: dict[str, list[np.ndarray]] = {"faithful_q": [], "faithful_k": [], "exact_q": [], "exact_k": []}
+    for path in images:
+        pixels = to_model_input(load_image_file(path), adapter.preprocessing)
+        captured: list[tuple[np.ndarray, np.ndarray]] = []
+
+        def keep(_layer: int, residual: torch.Tensor, normed: torch.Tensor, into: list = captured) -> None:
+            into.append((residual[0].double().numpy(), normed[0].double().numpy()))
+
+        adapter.run_with_capture(adapter.normalize(pixels.unsqueeze(0)), keep)
+        for basis, position in (("faithful", 0), ("exact", 1)):
+            patches = np.stack([c[position][spec.n_prefix :] for c in captured])  # [L, P, d]
+            q = np.einsum("lhmd,lpd->lhmp", u, patches)
+            if basis == "exact":
+                q = q + offset[..., None]
+            out[f"{basis}_q"].append(q)
+            out[f"{basis}_k"].append(np.einsum("lhmd,lpd->lhmp", v, patches))
+    return {key: np.stack(value) for key, value in out.items()}
+
+
+@pytest.mark.parametrize("layout", list(PREFIX_LAYOUTS))
+def test_top_k_and_maps_equal_brute_force(tmp_path: Path, photo_dir: Path, layout: str) -> None:
+    model, overrides, n_prefix = PREFIX_LAYOUTS[layout]
+    atlas = Atlas.open(
+        build_atlas(
+            tmp_path,
+            model,
+            photo_dir,
+            "--random-init",
+            "--top-k",
+            "3",
+            "--batch-size",
+            "5",
+            overrides=overrides,
+        )
+    )
+    assert atlas.manifest["model"]["n_prefix"] == n_prefix
+    images = [item.path for item in open_image_source(photo_dir).items]
+    reference = _brute_force_projections(atlas, images)
+    k = atlas.top_k
+    for b, basis in enumerate(atlas.bases):
+        q, key = reference[f"{basis}_q"], reference[f"{basis}_k"]
+        for s, (qs, ks) in enumerate(((q, key), (-q, -key))):  # pos, then the neg mode (−u, −v)
+            scores = qs.max(-1) * ks.max(-1)  # [N, L, H, M]
+            order = np.argsort(-scores, axis=0, kind="stable")[:k]  # ties → lower index first
+            stored = atlas._arrays["topk_indices"][b, ..., s, :]  # [L, H, M, K]
+            np.testing.assert_array_equal(np.moveaxis(order, 0, -1), stored)
+            best = np.take_along_axis(scores, order, axis=0)
+            np.testing.assert_allclose(np.moveaxis(best, 0, -1), atlas._arrays["topk_scores"][b, ..., s, :], rtol=2e-4)
+            # The stored maps of each winner are that image's maps for the signed mode (float16).
+            winners_q = np.take_along_axis(qs, order[..., None], axis=0)  # [K, L, H, M, P]
+            stored_q = atlas._arrays["maps_query"][b, ..., s, :, :, :].reshape(*stored.shape, -1)
+            np.testing.assert_allclose(
+                np.moveaxis(winners_q, 0, -2), stored_q, atol=2e-3 * np.abs(winners_q).max() + 1e-3
+            )
+            winners_k = np.take_along_axis(ks, order[..., None], axis=0)
+            stored_k = atlas._arrays["maps_key"][b, ..., s, :, :, :].reshape(*stored.shape, -1)
+            np.testing.assert_allclose(
+                np.moveaxis(winners_k, 0, -2), stored_k, atol=2e-3 * np.abs(winners_k).max() + 1e-3
+            )
+
+
+def test_thumbnails_and_metadata_of_winners(atlas_root: Path) -> None:
+    atlas = next(Atlas.open(p) for p in atlas_root.iterdir() if p.name.startswith(TINY_VIT))
+    winners = {i for i in np.unique(atlas._arrays["topk_indices"]) if i >= 0}
+    assert winners
+    for index in winners:
+        meta = atlas.image_meta(int(index))
+        assert meta is not None and meta["source"].endswith((".jpg", ".png"))
+        thumb = atlas.thumbnail_path(int(index))
+        assert thumb is not None
+        with open(thumb, "rb") as handle:
+            assert handle.read(2) == b"\xff\xd8"
+
+
+def _atlas_contents(path: Path) -> dict[str, object]:
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest.pop("run")
+    files = {
+        str(p.relative_to(path)): p.read_bytes()
+        for p in sorted(path.rglob("*"))
+        if p.is_file() and p.name != "manifest.json"
+    }
+    return {"manifest": manifest, "files": files}
+
+
+def test_resume_after_kill_reproduces_uninterrupted_run(tmp_path: Path, photo_dir: Path) -> None:
+    listing = tmp_path / "images.txt"  # 64 entries so that the run lasts long enough to be killed
+    photos = sorted(photo_dir.iterdir())
+    listing.write_text("".join(f"{photos[i % len(photos)]}\n" for i in range(64)))
+    args = [
+        sys.executable, "-m", "precompute", "--model", TINY_VIT, "--random-init", "--images", str(listing),
+        "--top-k", "3", "--batch-size", "2", "--workers", "0", "--checkpoint-every", "0", "--no-progress",
+    ]  # fmt: skip
+    for key, value in TINY_OVERRIDES.items():
+        args += ["--override", f"{key}={value}"]
+    reference = build_atlas(
+        tmp_path / "whole", TINY_VIT, listing, "--random-init", "--top-k", "3", "--batch-size", "2",
+        overrides=TINY_OVERRIDES,
+    )  # fmt: skip
+
+    out = tmp_path / "killed"
+    process = subprocess.Popen([*args, "--out", str(out)])
+    checkpoint = out / ".partial" / reference.name / "checkpoint.pt"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (out / reference.name).exists(), "the run finished before it could be killed"
+    state = torch.load(checkpoint, weights_only=False)
+    assert 0 < state["position"] < 64
+
+    resumed = subprocess.run([*args, "--out", str(out), "--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _atlas_contents(out / reference.name) == _atlas_contents(reference)
+    assert not (out / ".partial" / reference.name).exists()
+
+
+def test_corrupt_images_are_skipped_and_reported(tmp_path: Path) -> None:
+    images = tmp_path / "images"
+    write_photos(images, ("astronaut", "coffee", "camera"))
+    (images / "broken.jpg").write_bytes((images / "coffee.jpg").read_bytes()[:2000])
+    (images / "notes.jpg").write_text("not an image at all")
+    atlas = Atlas.open(
+        build_atlas(tmp_path / "out", TINY_VIT, images, "--random-init", "--top-k", "2", overrides=TINY_OVERRIDES)
+    )
+    skipped = {entry["source"]: entry["reason"] for entry in atlas.manifest["skipped"]}
+    assert set(skipped) == {"broken.jpg", "notes.jpg"}
+    assert all(reason for reason in skipped.values())
+    assert atlas.manifest["dataset"]["n_images"] == 5
+    assert atlas.manifest["dataset"]["n_skipped"] == 2
+    skipped_ids = {entry["index"] for entry in atlas.manifest["skipped"]}
+    assert not skipped_ids & set(np.unique(atlas._arrays["topk_indices"]).tolist())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", TINY_VIT, "--random-init", "--images", "{empty}"], "empty image source"),
+        (
+            ["--model", "no_such_model_anywhere", "--random-init", "--images", "{photos}"],
+            "no_such_model_anywhere",
+        ),
+        (["--model", TINY_VIT, "--random-init", "--images", "{missing}"], "not found"),
+    ],
+)
+def test_bad_invocations_fail_fast_with_a_clear_message(
+    tmp_path: Path, photo_dir: Path, args: list[str], message: str
+) -> None:
+    (tmp_path / "empty").mkdir()
+    paths = {"empty": tmp_path / "empty", "photos": photo_dir, "missing": tmp_path / "missing"}
+    args = [a.format(**paths) for a in args]
+    result = subprocess.run(
+        [sys.executable, "-m", "precompute", *args, "--out", str(tmp_path / "out"), "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr.lower() or message in result.stderr
+    assert "Traceback" not in result.stderr
