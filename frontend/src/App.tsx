@@ -1,0 +1,35 @@
+/** Routes: every view is a URL. Pages load lazily so the first page ships only what it needs. */
+import { lazy } from "react";
+import { BrowserRouter, Route, Routes } from "react-router";
+import { Layout } from "./components/Layout";
+
+const HomePage = lazy(() => import("./routes/HomePage"));
+const ModelPage = lazy(() => import("./routes/ModelPage"));
+const HeadPage = lazy(() => import("./routes/HeadPage"));
+const ModePage = lazy(() => import("./routes/ModePage"));
+const UploadPage = lazy(() => import("./routes/UploadPage"));
+const NotFoundPage = lazy(() => import("./routes/NotFoundPage"));
+
+export function AppRoutes() {
+  return (
+    <Routes>
+      <Route element={<Layout />}>
+        <Route index element={<HomePage />} />
+        <Route path="m/:model" element={<ModelPage />} />
+        <Route path="m/:model/:layerSeg/:headSeg" element={<HeadPage />} />
+        <Route path="m/:model/:layerSeg/:headSeg/:modeSeg" element={<ModePage />} />
+        <Route path="upload" element={<UploadPage />} />
+        <Route path="upload/:uploadId" element={<UploadPage />} />
+        <Route path="*" element={<NotFoundPage />} />
+      </Route>
+    </Routes>
+  );
+}
+
+export function App() {
+  return (
+    <BrowserRouter>
+      <AppRoutes />
+    </BrowserRouter>
+  );
+}

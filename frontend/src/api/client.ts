@@ -1,0 +1,27 @@
+/**
+ * The one HTTP client of the dashboard, generated from the backend's OpenAPI schema
+ * (`npm run gen:client` writes `schema.d.ts`; `npm run check:client` fails when it drifts).
+ * URLs are relative: in production the backend serves this app, in development Vite proxies `/api`.
+ */
+import createClient from "openapi-fetch";
+import type { components, paths } from "./schema";
+
+export const api = createClient<paths>({
+  baseUrl: typeof location === "undefined" ? "http://localhost" : location.origin,
+  // Resolve `fetch` per call so tests (and polyfills) installed after import are honoured.
+  fetch: (request: Request) => globalThis.fetch(request),
+});
+
+export type Schemas = components["schemas"];
+export type ModelSummary = Schemas["ModelSummary"];
+export type ModelDetail = Schemas["ModelDetail"];
+export type HeadDetail = Schemas["HeadDetail"];
+export type ModeSummary = Schemas["ModeSummary"];
+export type ModeDetail = Schemas["ModeDetail"];
+export type TopImage = Schemas["TopImage"];
+export type Upload = Schemas["Upload"];
+export type UploadHeadModes = Schemas["UploadHeadModes"];
+export type RankedMode = Schemas["RankedMode"];
+export type AttentionSplit = Schemas["AttentionSplit"];
+export type Channel = Schemas["Channel"];
+export type Palette = Schemas["Palette"];

@@ -1,0 +1,134 @@
+/**
+ * The layers × heads grid coloured by each head's σ-weighted cosine, on a diverging scale symmetric
+ * about 0 and stretched to the largest |value| so that small differences stay visible. Each cell is a link to its
+ * head; one cell is in the tab order and the arrow keys move between cells (roving focus). The value
+ * of the hovered or focused cell shows in the readout.
+ */
+import { type KeyboardEvent, useRef, useState } from "react";
+import { Link } from "react-router";
+import { cosineColor } from "../lib/color";
+import { fmt, modeName } from "../lib/format";
+
+export interface HeadGridProps {
+  /** [layer][head] weighted cosines. */
+  values: number[][];
+  hrefFor: (layer: number, head: number) => string;
+}
+
+interface Cell {
+  layer: number;
+  head: number;
+}
+
+const MOVES: Record<string, [number, number]> = {
+  ArrowUp: [-1, 0],
+  ArrowDown: [1, 0],
+  ArrowLeft: [0, -1],
+  ArrowRight: [0, 1],
+};
+
+export function HeadGrid({ values, hrefFor }: HeadGridProps) {
+  const nLayers = values.length;
+  const nHeads = values[0]?.length ?? 0;
+  const [active, setActive] = useState<Cell>({ layer: 0, head: 0 });
+  const [shown, setShown] = useState<Cell | null>(null);
+  const tableRef = useRef<HTMLTableElement>(null);
+  const scale = colorScale(values);
+
+  const focusCell = (cell: Cell) => {
+    setActive(cell);
+    setShown(cell);
+    tableRef.current?.querySelector<HTMLElement>(`[data-cell="${cell.layer}-${cell.head}"]`)?.focus();
+  };
+
+  const onKeyDown = (event: KeyboardEvent) => {
+    const move = MOVES[event.key];
+    let next: Cell | null = null;
+    if (move) {
+      next = {
+        layer: Math.min(nLayers - 1, Math.max(0, active.layer + move[0])),
+        head: Math.min(nHeads - 1, Math.max(0, active.head + move[1])),
+      };
+    } else if (event.key === "Home") next = { layer: active.layer, head: 0 };
+    else if (event.key === "End") next = { layer: active.layer, head: nHeads - 1 };
+    if (next) {
+      event.preventDefault();
+      focusCell(next);
+    }
+  };
+
+  const readout = shown ?? active;
+  const readValue = values[readout.layer]?.[readout.head];
+  return (
+    <div className="head-grid">
+      <p className="head-grid-readout" aria-live="polite">
+        <strong>{modeName(readout.layer, readout.head)}</strong> weighted cosine {fmt(readValue)}
+      </p>
+      <div className="table-scroll">
+        <table ref={tableRef} onKeyDown={onKeyDown} data-own-arrows="">
+          <caption className="visually-hidden">
+            Weighted cosine of every head; rows are layers, columns are heads. Use the arrow keys to move.
+          </caption>
+          <thead>
+            <tr>
+              <td />
+              {Array.from({ length: nHeads }, (_, h) => (
+                <th key={h} scope="col">
+                  H{h}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {values.map((row, layer) => (
+              <tr key={layer}>
+                <th scope="row">L{layer}</th>
+                {row.map((value, head) => {
+                  const isActive = active.layer === layer && active.head === head;
+                  return (
+                    <td key={head}>
+                      <Link
+                        to={hrefFor(layer, head)}
+                        data-cell={`${layer}-${head}`}
+                        tabIndex={isActive ? 0 : -1}
+                        className="head-cell"
+                        style={{ background: cosineColor(value / scale) }}
+                        aria-label={`${modeName(layer, head)}, weighted cosine ${fmt(value)}`}
+                        title={`${modeName(layer, head)}: ${fmt(value)}`}
+                        onFocus={() => {
+                          setActive({ layer, head });
+                          setShown({ layer, head });
+                        }}
+                        onMouseEnter={() => setShown({ layer, head })}
+                      />
+                    </td>
+                  );
+                })}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <CosineLegend scale={scale} />
+    </div>
+  );
+}
+
+function colorScale(values: number[][]): number {
+  const largest = Math.max(0, ...values.flat().map((v) => (Number.isFinite(v) ? Math.abs(v) : 0)));
+  return largest > 0 ? largest : 1;
+}
+
+function CosineLegend({ scale }: { scale: number }) {
+  return (
+    <div className="cos-legend" aria-hidden="true">
+      <span>−{fmt(scale, 2)}</span>
+      <span
+        className="cos-legend-ramp"
+        style={{ background: `linear-gradient(to right, ${cosineColor(-1)}, ${cosineColor(0)}, ${cosineColor(1)})` }}
+      />
+      <span>+{fmt(scale, 2)}</span>
+      <span className="cos-legend-label">weighted cosine (contextualizing ← → grouping)</span>
+    </div>
+  );
+}

@@ -1,0 +1,47 @@
+/** Which maps an overlay shows, in which colours, and how bright the photo under them is. */
+import type { Channel, Palette } from "../api/client";
+import { CHANNEL_OPTIONS, type OverlayOptions, PALETTE_OPTIONS, paletteNames } from "../lib/overlay";
+import { SegmentedControl } from "./SegmentedControl";
+
+export function OverlayControls({
+  value,
+  onChange,
+}: {
+  value: OverlayOptions;
+  onChange: (next: OverlayOptions) => void;
+}) {
+  const names = paletteNames(value.palette);
+  return (
+    <div className="controls">
+      <SegmentedControl<Channel>
+        label="Maps"
+        value={value.channel}
+        options={CHANNEL_OPTIONS}
+        onChange={(channel) => onChange({ ...value, channel })}
+      />
+      <SegmentedControl<Palette>
+        label="Palette"
+        value={value.palette}
+        options={PALETTE_OPTIONS}
+        onChange={(palette) => onChange({ ...value, palette })}
+      />
+      <label className="range">
+        <span>Photo under the maps</span>
+        <input
+          type="range"
+          min={0}
+          max={1}
+          step={0.1}
+          value={value.blend}
+          onChange={(e) => onChange({ ...value, blend: Number(e.target.value) })}
+          aria-valuetext={`${Math.round(value.blend * 100)} %`}
+        />
+      </label>
+      <p className="legend-line">
+        <span className={`swatch swatch-query ${value.palette}`} aria-hidden="true" /> {names.query}: query map (tokens
+        like u) · <span className={`swatch swatch-key ${value.palette}`} aria-hidden="true" /> {names.key}: key map
+        (tokens like v) · white: both
+      </p>
+    </div>
+  );
+}

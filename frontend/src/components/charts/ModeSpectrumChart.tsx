@@ -1,0 +1,56 @@
+/** One head's modes: σ as bars and the cosine u·v as a line (right axis); a bar opens its mode. */
+import { Bar, CartesianGrid, Cell, ComposedChart, Line, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { fmt } from "../../lib/format";
+import { ChartFrame } from "./ChartFrame";
+
+export interface ModePoint {
+  mode: number;
+  sigma: number;
+  cos: number;
+  degenerate: boolean;
+}
+
+export interface ModeSpectrumChartProps {
+  title: string;
+  modes: ModePoint[];
+  selected?: number | undefined;
+  onSelect?: ((mode: number) => void) | undefined;
+  height?: number;
+}
+
+export function ModeSpectrumChart({ title, modes, selected, onSelect, height = 260 }: ModeSpectrumChartProps) {
+  const table = {
+    columns: ["mode", "σ", "cos u·v", "degenerate"],
+    rows: modes.map((m) => [m.mode, fmt(m.sigma), fmt(m.cos), m.degenerate ? "yes" : "no"]),
+  };
+  const summary = `σ (bars) and cosine u·v (line) of the ${modes.length} modes of this head.`;
+  return (
+    <ChartFrame title={title} summary={summary} table={table}>
+      <ResponsiveContainer width="100%" height={height}>
+        <ComposedChart data={modes} margin={{ top: 8, right: 8, bottom: 24, left: 8 }}>
+          <CartesianGrid strokeDasharray="3 3" className="chart-grid" />
+          <XAxis dataKey="mode" label={{ value: "mode n", position: "insideBottom", offset: -14 }} />
+          <YAxis yAxisId="sigma" tickFormatter={(v: number) => fmt(v, 2)} width={56} label={{ value: "σ", angle: -90, position: "insideLeft", offset: 12 }} />
+          <YAxis yAxisId="cos" orientation="right" domain={[-1, 1]} ticks={[-1, -0.5, 0, 0.5, 1]} width={40} />
+          <Tooltip formatter={(v, name) => [fmt(Number(v)), name]} labelFormatter={(m) => `mode ${String(m)}`} />
+          <Bar
+            yAxisId="sigma"
+            dataKey="sigma"
+            name="σ"
+            isAnimationActive={false}
+            onClick={(entry: { payload?: ModePoint }) => entry.payload && onSelect?.(entry.payload.mode)}
+            cursor={onSelect ? "pointer" : undefined}
+          >
+            {modes.map((m) => (
+              <Cell
+                key={m.mode}
+                className={m.mode === selected ? "bar-selected" : m.degenerate ? "bar-degenerate" : "bar-sigma"}
+              />
+            ))}
+          </Bar>
+          <Line yAxisId="cos" dataKey="cos" name="cos u·v" className="line-cos" dot={{ r: 2 }} isAnimationActive={false} />
+        </ComposedChart>
+      </ResponsiveContainer>
+    </ChartFrame>
+  );
+}

@@ -1,0 +1,65 @@
+/** Singular spectra: σ against mode index, one line per layer (or per head of one layer). */
+import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { fmt } from "../../lib/format";
+import { ChartFrame } from "./ChartFrame";
+
+export interface SpectrumLine {
+  label: string;
+  values: number[];
+  /** Line colour; callers colour by depth so early and late layers read apart. */
+  color: string;
+}
+
+export interface SpectrumChartProps {
+  title: string;
+  lines: SpectrumLine[];
+  logScale?: boolean;
+  height?: number;
+}
+
+export function SpectrumChart({ title, lines, logScale = false, height = 280 }: SpectrumChartProps) {
+  const nModes = Math.max(0, ...lines.map((l) => l.values.length));
+  const rows = Array.from({ length: nModes }, (_, mode) => {
+    const row: Record<string, number> = { mode };
+    lines.forEach((l, i) => {
+      const v = l.values[mode];
+      if (v !== undefined && (!logScale || v > 0)) row[`s${i}`] = v;
+    });
+    return row;
+  });
+  const table = {
+    columns: ["mode", ...lines.map((l) => l.label)],
+    rows: rows.map((r) => [r.mode ?? 0, ...lines.map((_, i) => fmt(r[`s${i}`]))]),
+  };
+  const summary = `Singular values σ of each mode, ${lines.length} lines: ${lines.map((l) => l.label).join(", ")}.`;
+  return (
+    <ChartFrame title={title} summary={summary} table={table}>
+      <ResponsiveContainer width="100%" height={height}>
+        <LineChart data={rows} margin={{ top: 8, right: 16, bottom: 24, left: 8 }}>
+          <CartesianGrid strokeDasharray="3 3" className="chart-grid" />
+          <XAxis dataKey="mode" type="number" domain={[0, Math.max(0, nModes - 1)]} label={{ value: "mode n", position: "insideBottom", offset: -14 }} />
+          <YAxis
+            scale={logScale ? "log" : "linear"}
+            domain={logScale ? ["auto", "auto"] : [0, "auto"]}
+            allowDataOverflow={false}
+            tickFormatter={(v: number) => fmt(v, 2)}
+            label={{ value: "σ", angle: -90, position: "insideLeft", offset: 12 }}
+            width={64}
+          />
+          <Tooltip formatter={(v) => fmt(Number(v))} labelFormatter={(m) => `mode ${String(m)}`} />
+          {lines.map((l, i) => (
+            <Line
+              key={l.label}
+              dataKey={`s${i}`}
+              name={l.label}
+              stroke={l.color}
+              dot={false}
+              strokeWidth={1.5}
+              isAnimationActive={false}
+            />
+          ))}
+        </LineChart>
+      </ResponsiveContainer>
+    </ChartFrame>
+  );
+}

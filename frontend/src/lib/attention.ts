@@ -1,0 +1,38 @@
+/**
+ * Which modes drive one query patch's attention row (exact basis). The logit of key j is
+ * Σ_n l_n[j] + r[j] + (terms constant in j); constants cancel in the softmax, so a mode "drives" the
+ * row by how much it raises the logits of the keys the row attends to above its own mean over keys:
+ * drive_n = Σ_j a_j (l_n[j] − mean_j l_n[j]). Positive: the mode pulls attention to where it went.
+ */
+
+export interface ModeLogits {
+  mode: number;
+  logits: number[];
+}
+
+export interface ModeDrive {
+  mode: number;
+  drive: number;
+}
+
+export function centredDrive(attention: number[], logits: number[]): number {
+  if (logits.length === 0) return 0;
+  const mean = logits.reduce((s, v) => s + v, 0) / logits.length;
+  return attention.reduce((s, a, j) => s + a * ((logits[j] ?? mean) - mean), 0);
+}
+
+export function modeDrives(attention: number[], modes: ModeLogits[]): ModeDrive[] {
+  return modes
+    .map((m) => ({ mode: m.mode, drive: centredDrive(attention, m.logits) }))
+    .sort((a, b) => Math.abs(b.drive) - Math.abs(a.drive) || a.mode - b.mode);
+}
+
+/** A row-major patch index ↔ (row, column) on a T × T grid. */
+export function patchIndex(row: number, col: number, grid: number): number {
+  return row * grid + col;
+}
+
+export function patchCoords(index: number, grid: number): { row: number; col: number } {
+  return { row: Math.floor(index / grid), col: index % grid };
+}
+

@@ -1,0 +1,33 @@
+/** Builds the depth-curve series of the home and model charts from model details. */
+import type { DepthSeries } from "../components/charts/CosineDepthChart";
+
+export type CurveVariant = "weighted" | "unweighted" | "scaled";
+
+export const CURVE_VARIANTS: { value: CurveVariant; label: string; axis: string }[] = [
+  { value: "weighted", label: "σ-weighted cosine", axis: "weighted cosine" },
+  { value: "unweighted", label: "unweighted mean cosine", axis: "mean cosine" },
+  { value: "scaled", label: "released-code variant (÷ d_head)", axis: "weighted cosine ÷ d_head" },
+];
+
+export interface CurveSource {
+  slug: string;
+  label: string;
+  d_head: number;
+  baseline_95: number;
+  layers: { normalized_depth: number; weighted_cos: number; unweighted_cos: number; weighted_cos_scaled: number }[];
+}
+
+export function depthSeries(source: CurveSource, variant: CurveVariant): DepthSeries {
+  const pick = {
+    weighted: (l: CurveSource["layers"][number]) => l.weighted_cos,
+    unweighted: (l: CurveSource["layers"][number]) => l.unweighted_cos,
+    scaled: (l: CurveSource["layers"][number]) => l.weighted_cos_scaled,
+  }[variant];
+  return {
+    id: source.slug,
+    label: source.label,
+    points: source.layers.map((l) => ({ depth: l.normalized_depth, value: pick(l) })),
+    // The released-code variant divides the cosine by d_head; its band scales the same way.
+    baseline: variant === "scaled" ? source.baseline_95 / source.d_head : source.baseline_95,
+  };
+}

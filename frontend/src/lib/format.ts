@@ -1,0 +1,19 @@
+/** Number and name formatting shared by every page. */
+
+export function modeName(layer: number, head?: number, mode?: number): string {
+  let name = `L${layer}`;
+  if (head !== undefined) name += ` H${head}`;
+  if (mode !== undefined) name += ` M${mode}`;
+  return name;
+}
+
+export function fmt(value: number | null | undefined, digits = 3): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "–";
+  const abs = Math.abs(value);
+  if (abs !== 0 && (abs >= 1e4 || abs < 1e-3)) return value.toExponential(2);
+  return value.toFixed(digits);
+}
+
+export function percent(fraction: number): string {
+  return `${(fraction * 100).toFixed(1)} %`;
+}

@@ -1,0 +1,66 @@
+/**
+ * Page-level keyboard navigation. `←`/`→` or `k`/`j` step through modes (or heads where a page has
+ * no modes); `Shift` with either steps through heads. Keys the focused control
+ * handles itself (typing, arrows in a radio group or the head grid) are left alone.
+ */
+import { useEffect, useRef } from "react";
+
+export interface KeyNavHandlers {
+  prev?: (() => void) | undefined;
+  next?: (() => void) | undefined;
+  prevOuter?: (() => void) | undefined;
+  nextOuter?: (() => void) | undefined;
+}
+
+export type KeyNavAction = keyof KeyNavHandlers;
+
+const TEXT_INPUTS = new Set(["text", "search", "email", "url", "number", "password", "tel"]);
+
+/** Whether the focused element handles this key itself (text entry, or arrows in a radio group). */
+function ownsKey(target: EventTarget | null, key: string): boolean {
+  if (!(target instanceof HTMLElement)) return false;
+  if (target instanceof HTMLTextAreaElement || target.isContentEditable) return true;
+  if (target instanceof HTMLInputElement && TEXT_INPUTS.has(target.type)) return true;
+  const arrow = key.startsWith("Arrow");
+  if (arrow && (target instanceof HTMLInputElement || target instanceof HTMLSelectElement)) return true;
+  return arrow && target.closest("[data-own-arrows]") !== null;
+}
+
+export function keyNavAction(event: Pick<KeyboardEvent, "key" | "shiftKey" | "altKey" | "ctrlKey" | "metaKey">): KeyNavAction | null {
+  if (event.altKey || event.ctrlKey || event.metaKey) return null;
+  switch (event.key) {
+    case "ArrowRight":
+      return event.shiftKey ? "nextOuter" : "next";
+    case "ArrowLeft":
+      return event.shiftKey ? "prevOuter" : "prev";
+    case "j":
+      return "next";
+    case "k":
+      return "prev";
+    case "J":
+      return "nextOuter";
+    case "K":
+      return "prevOuter";
+    default:
+      return null;
+  }
+}
+
+export function useKeyNav(handlers: KeyNavHandlers): void {
+  // The latest handlers, without re-subscribing on every render.
+  const latest = useRef(handlers);
+  latest.current = handlers;
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (event.defaultPrevented || ownsKey(event.target, event.key)) return;
+      const action = keyNavAction(event);
+      const handler = action ? latest.current[action] : undefined;
+      if (handler) {
+        event.preventDefault();
+        handler();
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
+}

@@ -1,0 +1,75 @@
+/** URL builders and parsers: every view of the dashboard is a URL (issue 4). */
+
+export type Sign = "pos" | "neg";
+export type Basis = "faithful" | "exact";
+
+export const SIGNS: readonly Sign[] = ["pos", "neg"];
+export const BASES: readonly Basis[] = ["faithful", "exact"];
+
+export interface ModeQuery {
+  sign: Sign;
+  basis: Basis;
+}
+
+export const DEFAULT_MODE_QUERY: ModeQuery = { sign: "pos", basis: "faithful" };
+
+const enc = encodeURIComponent;
+
+export function modelPath(model: string): string {
+  return `/m/${enc(model)}`;
+}
+
+export function headPath(model: string, layer: number, head: number): string {
+  return `${modelPath(model)}/L${layer}/H${head}`;
+}
+
+export function modePath(
+  model: string,
+  layer: number,
+  head: number,
+  mode: number,
+  query: ModeQuery = DEFAULT_MODE_QUERY,
+): string {
+  const params = new URLSearchParams({ sign: query.sign, basis: query.basis });
+  return `${headPath(model, layer, head)}/M${mode}?${params.toString()}`;
+}
+
+export interface UploadView {
+  model?: string | undefined;
+  layer?: number | undefined;
+  head?: number | undefined;
+  basis?: Basis | undefined;
+  patch?: number | null | undefined;
+}
+
+export function uploadPath(uploadId?: string, view: UploadView = {}): string {
+  if (!uploadId) return "/upload";
+  const params = new URLSearchParams();
+  if (view.model) params.set("model", view.model);
+  if (view.layer !== undefined) params.set("layer", String(view.layer));
+  if (view.head !== undefined) params.set("head", String(view.head));
+  if (view.basis) params.set("basis", view.basis);
+  if (view.patch !== undefined && view.patch !== null) params.set("patch", String(view.patch));
+  const qs = params.toString();
+  return `/upload/${enc(uploadId)}${qs ? `?${qs}` : ""}`;
+}
+
+/** Parses a prefixed index segment such as `L8` (prefix `L`); `null` when malformed. */
+export function parseIndexSegment(segment: string | undefined, prefix: string): number | null {
+  if (!segment) return null;
+  const match = new RegExp(`^${prefix}(\\d{1,6})$`).exec(segment);
+  return match?.[1] === undefined ? null : Number(match[1]);
+}
+
+/** Parses a non-negative integer query value; `null` when absent or malformed. */
+export function parseIndexParam(value: string | null): number | null {
+  return value !== null && /^\d{1,6}$/.test(value) ? Number(value) : null;
+}
+
+export function parseSign(value: string | null): Sign {
+  return value === "neg" ? "neg" : "pos";
+}
+
+export function parseBasis(value: string | null): Basis {
+  return value === "exact" ? "exact" : "faithful";
+}

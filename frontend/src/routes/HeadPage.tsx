@@ -1,0 +1,162 @@
+/** Head: σ and cosine of every mode in one chart, and the list of modes. */
+import { lazy, Suspense } from "react";
+import { Link, useNavigate, useSearchParams } from "react-router";
+import { api, type HeadDetail, type ModelSummary } from "../api/client";
+import { useApi } from "../api/useApi";
+import { useModelSummary } from "../api/useModelSummary";
+import { Breadcrumbs } from "../components/Breadcrumbs";
+import { KeyHints } from "../components/KeyHints";
+import { ModelTitle } from "../components/ModelHeader";
+import { SegmentedControl } from "../components/SegmentedControl";
+import { DegenerateBadge } from "../components/SignBadge";
+import { Empty, Loaded, Loading } from "../components/Status";
+import { StepLinks } from "../components/StepLinks";
+import { fmt, modeName } from "../lib/format";
+import { useKeyNav } from "../lib/keyboard";
+import { stepHead } from "../lib/neighbours";
+import { type Basis, headPath, modelPath, modePath, parseBasis } from "../lib/paths";
+import { useDocumentTitle } from "../lib/useDocumentTitle";
+import { useModelRoute } from "../lib/useModelRoute";
+import NotFoundPage from "./NotFoundPage";
+
+const ModeSpectrumChart = lazy(() =>
+  import("../components/charts/ModeSpectrumChart").then((m) => ({ default: m.ModeSpectrumChart })),
+);
+
+export default function HeadPage() {
+  const { model, layer, head, malformed } = useModelRoute();
+  const summary = useModelSummary(model);
+  if (malformed || layer === null || head === null) return <NotFoundPage />;
+  return (
+    <Loaded state={summary} label="Loading model…">
+      {(s) => <HeadView summary={s} layer={layer} head={head} />}
+    </Loaded>
+  );
+}
+
+function HeadView({ summary, layer, head }: { summary: ModelSummary; layer: number; head: number }) {
+  const [search, setSearch] = useSearchParams();
+  const navigate = useNavigate();
+  const basis = parseBasis(search.get("basis"));
+  const model = summary.slug;
+  useDocumentTitle(`${modeName(layer, head)} · ${summary.model_id}`);
+
+  const detail = useApi(
+    (signal) =>
+      api.GET("/api/models/{model}/layers/{layer}/heads/{head}", {
+        params: { path: { model, layer, head }, query: { basis } },
+        signal,
+      }),
+    [model, layer, head, basis],
+  );
+
+  const withBasis = (path: string) => (basis === "faithful" ? path : `${path}?basis=${basis}`);
+  const prev = stepHead({ layer, head }, -1, summary.n_layers, summary.n_heads);
+  const next = stepHead({ layer, head }, 1, summary.n_layers, summary.n_heads);
+  useKeyNav({
+    prev: prev ? () => navigate(withBasis(headPath(model, prev.layer, prev.head))) : undefined,
+    next: next ? () => navigate(withBasis(headPath(model, next.layer, next.head))) : undefined,
+  });
+
+  return (
+    <>
+      <Breadcrumbs
+        items={[
+          { label: "Models", to: "/" },
+          { label: summary.model_id, to: modelPath(model) },
+          { label: modeName(layer, head) },
+        ]}
+      />
+      <ModelTitle model={summary}>
+        Head {modeName(layer, head)} <span className="subtitle">{summary.model_id}</span>
+      </ModelTitle>
+      <div className="toolbar">
+        <StepLinks
+          label="Neighbouring heads"
+          prev={{ label: prev ? modeName(prev.layer, prev.head) : "first head", to: prev ? withBasis(headPath(model, prev.layer, prev.head)) : null }}
+          next={{ label: next ? modeName(next.layer, next.head) : "last head", to: next ? withBasis(headPath(model, next.layer, next.head)) : null }}
+        />
+        {summary.bases.length > 1 ? (
+          <SegmentedControl<Basis>
+            label="Basis"
+            value={basis}
+            options={summary.bases.map((b) => ({ value: b, label: b }))}
+            onChange={(b) => setSearch(b === "faithful" ? {} : { basis: b }, { replace: true })}
+          />
+        ) : null}
+      </div>
+      <KeyHints inner="head" />
+      <Loaded state={detail} label="Loading modes…">
+        {(d) => <HeadModes detail={d} basis={basis} />}
+      </Loaded>
+    </>
+  );
+}
+
+function HeadModes({ detail, basis }: { detail: HeadDetail; basis: Basis }) {
+  const navigate = useNavigate();
+  const link = (mode: number) => modePath(detail.model, detail.layer, detail.head, mode, { sign: "pos", basis });
+  if (detail.modes.length === 0) return <Empty>This head has no modes.</Empty>;
+  return (
+    <>
+      <p>
+        σ-weighted cosine of this head: <strong>{fmt(detail.weighted_cos)}</strong>
+      </p>
+      <Suspense fallback={<Loading label="Loading chart…" />}>
+        <ModeSpectrumChart
+          title={`σ and cosine of the ${detail.modes.length} modes (click a bar to open the mode)`}
+          modes={detail.modes}
+          onSelect={(mode) => navigate(link(mode))}
+        />
+      </Suspense>
+      <section aria-labelledby="modes-heading">
+        <h2 id="modes-heading">Modes</h2>
+        <div className="table-scroll">
+          <table className="data-table">
+            <thead>
+              <tr>
+                <th scope="col">mode</th>
+                <th scope="col">best image</th>
+                <th scope="col">σ</th>
+                <th scope="col">cos u·v</th>
+                <th scope="col">best score, pos</th>
+                <th scope="col">best score, neg</th>
+              </tr>
+            </thead>
+            <tbody>
+              {detail.modes.map((m) => (
+                <tr key={m.mode}>
+                  <th scope="row">
+                    <Link to={link(m.mode)}>{modeName(detail.layer, detail.head, m.mode)}</Link>{" "}
+                    {m.degenerate ? <DegenerateBadge /> : null}
+                  </th>
+                  <td>
+                    {m.best_image.pos ? (
+                      <Link to={link(m.mode)} tabIndex={-1} aria-hidden="true">
+                        <img className="thumb" src={m.best_image.pos.thumbnail_url} alt="" width={56} height={56} loading="lazy" />
+                      </Link>
+                    ) : (
+                      <span className="muted">none</span>
+                    )}
+                  </td>
+                  <td>{fmt(m.sigma)}</td>
+                  <td>{fmt(m.cos)}</td>
+                  <td>
+                    <Link to={modePath(detail.model, detail.layer, detail.head, m.mode, { sign: "pos", basis })}>
+                      {fmt(m.best_score.pos)}
+                    </Link>
+                  </td>
+                  <td>
+                    <Link to={modePath(detail.model, detail.layer, detail.head, m.mode, { sign: "neg", basis })}>
+                      {fmt(m.best_score.neg)}
+                    </Link>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,167 @@
+/** Mode: σ, cosine, rank, the top-K images with their query/key overlays, and stepping controls. */
+import { useNavigate, useSearchParams } from "react-router";
+import { api, type ModeDetail, type ModelSummary } from "../api/client";
+import { useApi } from "../api/useApi";
+import { useModelSummary } from "../api/useModelSummary";
+import { Breadcrumbs } from "../components/Breadcrumbs";
+import { Facts } from "../components/Facts";
+import { CopyLinkButton } from "../components/CopyLinkButton";
+import { KeyHints } from "../components/KeyHints";
+import { ModelTitle } from "../components/ModelHeader";
+import { OverlayControls } from "../components/OverlayControls";
+import { SegmentedControl } from "../components/SegmentedControl";
+import { Empty, Loaded } from "../components/Status";
+import { StepLinks } from "../components/StepLinks";
+import { TopImageCard } from "../components/TopImageCard";
+import { fmt, modeName, percent } from "../lib/format";
+import { useKeyNav } from "../lib/keyboard";
+import { type ModeView, modeViewSearch, parseModeView } from "../lib/modeView";
+import { stepHead, stepIndex } from "../lib/neighbours";
+import { type Basis, headPath, modelPath, type Sign } from "../lib/paths";
+import { useDocumentTitle } from "../lib/useDocumentTitle";
+import { useModelRoute } from "../lib/useModelRoute";
+import NotFoundPage from "./NotFoundPage";
+
+interface Position {
+  layer: number;
+  head: number;
+  mode: number;
+}
+
+export default function ModePage() {
+  const { model, layer, head, mode, malformed } = useModelRoute();
+  const summary = useModelSummary(model);
+  if (malformed || layer === null || head === null || mode === null) return <NotFoundPage />;
+  return (
+    <Loaded state={summary} label="Loading model…">
+      {(s) => <ModeView summary={s} pos={{ layer, head, mode }} />}
+    </Loaded>
+  );
+}
+
+function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
+  const [search] = useSearchParams();
+  const navigate = useNavigate();
+  const view = parseModeView(search);
+  const model = summary.slug;
+  const name = modeName(pos.layer, pos.head, pos.mode);
+  useDocumentTitle(`${name} ${view.sign} · ${summary.model_id}`);
+
+  const href = (p: Position, v: ModeView = view) => `${headPath(model, p.layer, p.head)}/M${p.mode}${modeViewSearch(v)}`;
+  const setView = (v: ModeView) => navigate(href(pos, v), { replace: true });
+
+  const prevMode = stepIndex(pos.mode, -1, summary.n_modes);
+  const nextMode = stepIndex(pos.mode, 1, summary.n_modes);
+  const prevHead = stepHead(pos, -1, summary.n_layers, summary.n_heads);
+  const nextHead = stepHead(pos, 1, summary.n_layers, summary.n_heads);
+  const modeLink = (m: number | null) => (m === null ? null : href({ ...pos, mode: m }));
+  const headLink = (h: { layer: number; head: number } | null) => (h === null ? null : href({ ...h, mode: pos.mode }));
+  const go = (to: string | null) => (to ? () => navigate(to) : undefined);
+  useKeyNav({
+    prev: go(modeLink(prevMode)),
+    next: go(modeLink(nextMode)),
+    prevOuter: go(headLink(prevHead)),
+    nextOuter: go(headLink(nextHead)),
+  });
+
+  const detail = useApi(
+    (signal) =>
+      api.GET("/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}", {
+        params: { path: { model, ...pos }, query: { sign: view.sign, basis: view.basis } },
+        signal,
+      }),
+    [model, pos.layer, pos.head, pos.mode, view.sign, view.basis],
+  );
+
+  return (
+    <>
+      <Breadcrumbs
+        items={[
+          { label: "Models", to: "/" },
+          { label: summary.model_id, to: modelPath(model) },
+          { label: modeName(pos.layer, pos.head), to: headPath(model, pos.layer, pos.head) },
+          { label: `M${pos.mode}` },
+        ]}
+      />
+      <ModelTitle model={summary}>
+        Mode {name} <span className="subtitle">{summary.model_id}</span>
+      </ModelTitle>
+      <div className="toolbar">
+        <StepLinks
+          label="Neighbouring modes"
+          prev={{ label: prevMode === null ? "first mode" : `M${prevMode}`, to: modeLink(prevMode) }}
+          next={{ label: nextMode === null ? "last mode" : `M${nextMode}`, to: modeLink(nextMode) }}
+        />
+        <StepLinks
+          label="Neighbouring heads"
+          prev={{ label: prevHead ? modeName(prevHead.layer, prevHead.head) : "first head", to: headLink(prevHead) }}
+          next={{ label: nextHead ? modeName(nextHead.layer, nextHead.head) : "last head", to: headLink(nextHead) }}
+        />
+        <CopyLinkButton />
+      </div>
+      <KeyHints inner="mode" outer="head" />
+      <div className="controls">
+        <SegmentedControl<Sign>
+          label="Sign"
+          value={view.sign}
+          options={[
+            { value: "pos", label: "pos (u, v)" },
+            { value: "neg", label: "neg (−u, −v)" },
+          ]}
+          onChange={(sign) => setView({ ...view, sign })}
+        />
+        <SegmentedControl<Basis>
+          label="Basis"
+          value={view.basis}
+          options={(["faithful", "exact"] as const).map((b) => ({
+            value: b,
+            label: b,
+            disabled: !summary.bases.includes(b),
+          }))}
+          onChange={(basis) => setView({ ...view, basis })}
+        />
+      </div>
+      <OverlayControls value={view} onChange={(o) => setView({ ...view, ...o })} />
+      <Loaded state={detail} label="Loading top images…">
+        {(d) => <ModeBody detail={d} summary={summary} view={view} name={name} />}
+      </Loaded>
+    </>
+  );
+}
+
+function ModeBody({ detail, summary, view, name }: { detail: ModeDetail; summary: ModelSummary; view: ModeView; name: string }) {
+  return (
+    <>
+      {detail.degenerate ? (
+        <div className="status status-warn" role="note">
+          <strong>Degenerate mode.</strong> Its σ is within 0.1 % of a neighbour&apos;s, so its vectors u and v are not
+          unique: only the span it shares with that neighbour is meaningful, not these maps on their own.
+        </div>
+      ) : null}
+      <Facts
+        inline
+        className="mode-stats"
+        items={[
+          ["σ", fmt(detail.sigma)],
+          ["share of the head's σ", percent(detail.sigma_fraction)],
+          ["cos u·v", fmt(detail.cos)],
+          ["rank by σ", `${detail.mode + 1} of ${summary.n_modes}`],
+        ]}
+      />
+      <section aria-labelledby="top-heading">
+        <h2 id="top-heading">
+          Top {detail.top_images.length} images, {view.sign === "pos" ? "positive" : "negative"} sign, {view.basis} basis
+        </h2>
+        {detail.top_images.length === 0 ? (
+          <Empty>No image of the dataset excites this signed mode.</Empty>
+        ) : (
+          <ol className="image-grid">
+            {detail.top_images.map((image) => (
+              <TopImageCard key={image.image_id} image={image} modeLabel={`${name} ${view.sign}`} options={view} />
+            ))}
+          </ol>
+        )}
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,208 @@
+/**
+ * Upload: send an image, then, for a chosen model, layer and head, the modes ranked for it, each
+ * with its maps on the image beside the mode's top dataset images; in the exact basis, the attention
+ * row of a chosen patch and the modes that drive it. `/upload/{id}?model=…` is a shareable link
+ * while the upload is cached.
+ */
+import { useCallback, useState } from "react";
+import { useNavigate, useParams, useSearchParams } from "react-router";
+import { api, type ModelSummary, type Upload, type UploadHeadModes } from "../api/client";
+import { uploadImageUrl } from "../api/uploadUrls";
+import { useApi } from "../api/useApi";
+import { useUploadFile } from "../api/useUploadFile";
+import { AttentionExplorer } from "../components/AttentionExplorer";
+import { CopyLinkButton } from "../components/CopyLinkButton";
+import { DemoBadge } from "../components/DemoBadge";
+import { KeyHints } from "../components/KeyHints";
+import { OverlayControls } from "../components/OverlayControls";
+import { PatchHeatmap } from "../components/PatchHeatmap";
+import { RankedModeCard } from "../components/RankedModeCard";
+import { Empty, ErrorNotice, Loaded } from "../components/Status";
+import { UploadDropzone } from "../components/UploadDropzone";
+import { UploadHeadPicker } from "../components/UploadHeadPicker";
+import { modeName } from "../lib/format";
+import { useKeyNav } from "../lib/keyboard";
+import { stepHead } from "../lib/neighbours";
+import { DEFAULT_OVERLAY, type OverlayOptions } from "../lib/overlay";
+import { uploadPath } from "../lib/paths";
+import { useDocumentTitle } from "../lib/useDocumentTitle";
+import { resolveUploadView, type UploadViewState } from "../lib/uploadView";
+
+const SHOWN_MODES = 6;
+const DATASET_IMAGES = 3;
+
+export default function UploadPage() {
+  useDocumentTitle("Upload an image");
+  const { uploadId } = useParams();
+  const navigate = useNavigate();
+  const [search] = useSearchParams();
+  const onDone = useCallback(
+    (upload: Upload) => navigate(uploadPath(upload.id, { model: search.get("model") ?? undefined })),
+    [navigate, search],
+  );
+  const [state, send] = useUploadFile(onDone);
+  return (
+    <>
+      <h1>Analyse your own image</h1>
+      <UploadDropzone state={state} onFile={(file) => void send(file)} />
+      {uploadId ? <UploadAnalysis uploadId={uploadId} /> : null}
+    </>
+  );
+}
+
+function UploadAnalysis({ uploadId }: { uploadId: string }) {
+  const upload = useApi(
+    (signal) => api.GET("/api/uploads/{upload_id}", { params: { path: { upload_id: uploadId } }, signal }),
+    [uploadId],
+  );
+  const models = useApi((signal) => api.GET("/api/models", { signal }), []);
+  if (upload.status === "error" && upload.httpStatus === 404) {
+    return <ErrorNotice title="This upload is not available" message="It may have expired. Upload the image again." />;
+  }
+  return (
+    <Loaded state={upload} label="Loading your upload…">
+      {(u) => (
+        <Loaded state={models} label="Loading models…">
+          {(list) =>
+            list.length === 0 ? <Empty>No atlas is being served, so there is no model to analyse with.</Empty> : <UploadView upload={u} models={list} />
+          }
+        </Loaded>
+      )}
+    </Loaded>
+  );
+}
+
+function UploadView({ upload, models }: { upload: Upload; models: ModelSummary[] }) {
+  const [search] = useSearchParams();
+  const navigate = useNavigate();
+  const [options, setOptions] = useState<OverlayOptions>(DEFAULT_OVERLAY);
+  const view = resolveUploadView(search, models)!;
+  const { model, layer, head, basis, patch } = view;
+
+  const go = (next: Partial<Omit<UploadViewState, "model"> & { model: string }>, replace = true) => {
+    const merged = { model: model.slug, layer, head, basis, patch, ...next };
+    navigate(uploadPath(upload.id, merged), { replace });
+  };
+  const prev = stepHead({ layer, head }, -1, model.n_layers, model.n_heads);
+  const next = stepHead({ layer, head }, 1, model.n_layers, model.n_heads);
+  useKeyNav({
+    prev: prev ? () => go({ ...prev, patch: null }) : undefined,
+    next: next ? () => go({ ...next, patch: null }) : undefined,
+  });
+
+  const imageSrc = uploadImageUrl(upload.id, model.slug);
+  return (
+    <section aria-labelledby="analysis-heading" className="upload-analysis">
+      <div className="page-title">
+        <h2 id="analysis-heading">
+          Your image in {modeName(layer, head)} of {model.model_id}
+        </h2>
+        <DemoBadge model={model} />
+      </div>
+      <p className="muted small">
+        {upload.width}×{upload.height} px · kept for {Math.round(upload.expires_in_s / 3600)} more hours · this page&apos;s
+        link works for anyone until then. <CopyLinkButton />
+      </p>
+      <UploadHeadPicker
+        models={models}
+        value={view}
+        onChange={(v) => go({ ...v, patch: v.basis === "exact" ? patch : null })}
+      />
+      <KeyHints inner="head" />
+      <OverlayControls value={options} onChange={setOptions} />
+      {basis === "exact" ? (
+        <AttentionExplorer
+          target={{ uploadId: upload.id, model: model.slug, layer, head, grid: model.grid, imageSrc }}
+          patch={patch}
+          onPick={(p) => go({ patch: p })}
+        />
+      ) : null}
+      <RankedModes upload={upload} view={view} options={options} imageSrc={imageSrc} />
+    </section>
+  );
+}
+
+function RankedModes({
+  upload,
+  view,
+  options,
+  imageSrc,
+}: {
+  upload: Upload;
+  view: UploadViewState;
+  options: OverlayOptions;
+  imageSrc: string;
+}) {
+  const { model, layer, head, basis } = view;
+  const ranked = useApi(
+    (signal) =>
+      api.GET("/api/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}", {
+        params: { path: { upload_id: upload.id, model: model.slug, layer, head }, query: { basis } },
+        signal,
+      }),
+    [upload.id, model.slug, layer, head, basis],
+  );
+  return (
+    <section aria-labelledby="ranked-heading">
+      <h2 id="ranked-heading">Modes ranked for your image</h2>
+      <Loaded state={ranked} label="Analysing your image with the model…">
+        {(r) => <RankedList ranked={r} options={options} imageSrc={imageSrc} grid={model.grid} />}
+      </Loaded>
+    </section>
+  );
+}
+
+function RankedList({
+  ranked,
+  options,
+  imageSrc,
+  grid,
+}: {
+  ranked: UploadHeadModes;
+  options: OverlayOptions;
+  imageSrc: string;
+  grid: number;
+}) {
+  const [showAll, setShowAll] = useState(false);
+  const shown = showAll ? ranked.modes : ranked.modes.slice(0, SHOWN_MODES);
+  const ctx = {
+    uploadId: ranked.upload_id,
+    model: ranked.model,
+    layer: ranked.layer,
+    head: ranked.head,
+    basis: ranked.basis,
+    options,
+    datasetImages: DATASET_IMAGES,
+  };
+  return (
+    <>
+      <p className="muted small">Ranking: {ranked.contribution_rule}.</p>
+      {ranked.basis === "exact" && ranked.key_salience.length > 0 ? (
+        <figure className="key-salience">
+          <PatchHeatmap
+            src={imageSrc}
+            alt="Key salience of this head on your image: the key-only logit term (magenta: higher)"
+            grid={grid}
+            values={ranked.key_salience}
+            size={200}
+          />
+          <figcaption>Key salience: the key-only term of the logit, which survives the softmax.</figcaption>
+        </figure>
+      ) : null}
+      {ranked.modes.length === 0 ? (
+        <Empty>This head has no modes.</Empty>
+      ) : (
+        <ol className="ranked-list">
+          {shown.map((m) => (
+            <RankedModeCard key={m.mode} ranked={m} ctx={ctx} />
+          ))}
+        </ol>
+      )}
+      {ranked.modes.length > SHOWN_MODES ? (
+        <button type="button" className="button" onClick={() => setShowAll((v) => !v)} aria-expanded={showAll}>
+          {showAll ? `Show the top ${SHOWN_MODES} only` : `Show all ${ranked.modes.length} modes`}
+        </button>
+      ) : null}
+    </>
+  );
+}

@@ -1,0 +1,101 @@
+import { fireEvent, screen, waitFor } from "@testing-library/react";
+import { describe, expect, it } from "vitest";
+import { headDetail, modeDetail, modelDetail, modelSummary, uploadHeadModes } from "../test/fixtures";
+import { mockApi, renderAt } from "../test/mockApi";
+
+const MODEL = "/api/models/planted__shapes";
+
+describe("pages", () => {
+  it("Home lists the models with the demo label", async () => {
+    mockApi({ "/api/models": { body: [modelSummary()] }, [MODEL]: { body: modelDetail() } });
+    renderAt("/");
+    expect(await screen.findByRole("link", { name: "planted-vit" })).toBeTruthy();
+    expect(screen.getByText("offline demo · random weights")).toBeTruthy();
+    expect(await screen.findByText(/all models/)).toBeTruthy();
+  });
+
+  it("Home says so when no atlas is served", async () => {
+    mockApi({ "/api/models": { body: [] } });
+    renderAt("/");
+    expect(await screen.findByText(/No atlas is being served/)).toBeTruthy();
+  });
+
+  it("Model page shows the head grid", async () => {
+    mockApi({ [MODEL]: { body: modelDetail() } });
+    renderAt("/m/planted__shapes");
+    const cell = await screen.findByRole("link", { name: "L1 H1, weighted cosine -0.200" });
+    expect(cell.getAttribute("href")).toBe("/m/planted__shapes/L1/H1");
+  });
+
+  it("Head page lists modes with their best image and links", async () => {
+    mockApi({ "/api/models": { body: [modelSummary()] }, [`${MODEL}/layers/1/heads/2`]: { body: headDetail() } });
+    renderAt("/m/planted__shapes/L1/H2");
+    const link = await screen.findByRole("link", { name: "L1 H2 M3" });
+    expect(link.getAttribute("href")).toBe("/m/planted__shapes/L1/H2/M3?sign=pos&basis=faithful");
+    expect(screen.getAllByText("degenerate").length).toBeGreaterThan(0);
+    expect(document.querySelectorAll("img.thumb")).toHaveLength(4);
+  });
+
+  it("Mode page shows the top images with the overlay options of its URL", async () => {
+    const fetchMock = mockApi({
+      "/api/models": { body: [modelSummary()] },
+      [`${MODEL}/layers/1/heads/2/modes/1`]: { body: modeDetail({ degenerate: true }) },
+    });
+    renderAt("/m/planted__shapes/L1/H2/M1?sign=pos&basis=faithful&channel=query&palette=orange_blue");
+    const images = await screen.findAllByRole("img", { name: /query map \(orange\) of L1 H2 M1 pos/ });
+    expect(images).toHaveLength(2);
+    expect(images[0]!.getAttribute("src")).toContain("channel=query&palette=orange_blue&blend=0.50");
+    expect(screen.getByText(/Degenerate mode/)).toBeTruthy();
+    expect(screen.getByText("red square")).toBeTruthy();
+    const request = fetchMock.mock.calls.map(([r]) => (r as Request).url).find((u) => u.includes("/modes/1"));
+    expect(request).toContain("sign=pos&basis=faithful");
+  });
+
+  it("Mode page steps to the next mode with j", async () => {
+    mockApi({
+      "/api/models": { body: [modelSummary()] },
+      [`${MODEL}/layers/1/heads/2/modes/1`]: { body: modeDetail() },
+      [`${MODEL}/layers/1/heads/2/modes/2`]: { body: modeDetail({ mode: 2 }) },
+    });
+    renderAt("/m/planted__shapes/L1/H2/M1?sign=pos&basis=faithful");
+    await screen.findByRole("heading", { name: /Mode L1 H2 M1/ });
+    fireEvent.keyDown(window, { key: "j" });
+    expect(await screen.findByRole("heading", { name: /Mode L1 H2 M2/ })).toBeTruthy();
+  });
+
+  it("a malformed mode URL is not found", async () => {
+    mockApi({ "/api/models": { body: [modelSummary()] } });
+    renderAt("/m/planted__shapes/L1/Hx/M1");
+    expect(await screen.findByRole("heading", { name: "Page not found" })).toBeTruthy();
+  });
+
+  it("Upload shows the API's message for a refused file", async () => {
+    mockApi({ "POST /api/uploads": { status: 415, body: { detail: "not a supported raster image" } } });
+    renderAt("/upload");
+    const input = (await screen.findByLabelText(/choose an image/i)) as HTMLInputElement;
+    fireEvent.change(input, { target: { files: [new File(["hello"], "a.txt", { type: "text/plain" })] } });
+    expect((await screen.findByRole("alert")).textContent).toContain("not a supported raster image");
+  });
+
+  it("an upload link shows the ranked modes", async () => {
+    mockApi({
+      "/api/uploads/abc123": { body: { id: "abc123", width: 64, height: 64, n_bytes: 10, expires_in_s: 3600 } },
+      "/api/models": { body: [modelSummary()] },
+      [`/api/uploads/abc123/models/planted__shapes/layers/0/heads/0`]: { body: uploadHeadModes() },
+      [`${MODEL}/layers/0/heads/0/modes/2`]: { body: modeDetail() },
+      [`${MODEL}/layers/0/heads/0/modes/0`]: { body: modeDetail() },
+    });
+    renderAt("/upload/abc123?model=planted__shapes&layer=0&head=0");
+    const first = await screen.findByRole("link", { name: "L0 H0 M2 pos" });
+    expect(first.getAttribute("href")).toBe("/m/planted__shapes/L0/H0/M2?sign=pos&basis=faithful");
+    const yours = screen.getAllByRole("img", { name: /on your image/ });
+    expect(yours[0]!.getAttribute("src")).toContain("/api/uploads/abc123/models/planted__shapes/layers/0/heads/0/modes/2/overlay.png");
+    await waitFor(() => expect(screen.getAllByRole("img", { name: /on dataset image/ }).length).toBeGreaterThan(0));
+  });
+
+  it("an expired upload link says so", async () => {
+    mockApi({ "/api/uploads/gone": { status: 404, body: { detail: "upload not found" } }, "/api/models": { body: [] } });
+    renderAt("/upload/gone");
+    expect((await screen.findByRole("alert")).textContent).toContain("may have expired");
+  });
+});

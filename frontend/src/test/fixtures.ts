@@ -1,0 +1,119 @@
+/** Typed API payloads for component tests (shapes from the generated client). */
+import type { HeadDetail, ModeDetail, ModelDetail, ModelSummary, UploadHeadModes } from "../api/client";
+
+export function modelSummary(overrides: Partial<ModelSummary> = {}): ModelSummary {
+  return {
+    slug: "planted__shapes",
+    model_slug: "planted",
+    model_id: "planted-vit",
+    family: "planted",
+    n_layers: 2,
+    n_heads: 3,
+    n_modes: 4,
+    d_model: 16,
+    d_head: 4,
+    patch_size: 16,
+    image_size: 64,
+    grid: 4,
+    prefix_kinds: ["cls"],
+    top_k: 2,
+    bases: ["faithful", "exact"],
+    dataset: { name: "shapes", n_images: 10, n_skipped: 0 },
+    random_init: true,
+    planted: false,
+    ...overrides,
+  };
+}
+
+export function modelDetail(overrides: Partial<ModelDetail> = {}): ModelDetail {
+  const base = modelSummary();
+  return {
+    ...base,
+    layers: [0, 1].map((layer) => ({
+      layer,
+      normalized_depth: layer,
+      weighted_cos: 0.5 - 0.4 * layer,
+      unweighted_cos: 0.3 - 0.2 * layer,
+      weighted_cos_scaled: (0.5 - 0.4 * layer) / 4,
+    })),
+    head_weighted_cos: [
+      [0.5, 0.4, 0.6],
+      [0.1, -0.2, 0.0],
+    ],
+    baseline_95: 0.49,
+    spectra: {
+      sigma: [0, 1].map(() => [0, 1, 2].map(() => [4, 3, 2, 1])),
+      cos: [0, 1].map(() => [0, 1, 2].map(() => [0.5, 0.2, 0.1, 0])),
+      degenerate: [0, 1].map(() => [0, 1, 2].map(() => [false, false, false, false])),
+    },
+    ...overrides,
+  };
+}
+
+export function headDetail(): HeadDetail {
+  return {
+    model: "planted__shapes",
+    layer: 1,
+    head: 2,
+    basis: "faithful",
+    weighted_cos: 0.25,
+    modes: [0, 1, 2, 3].map((mode) => ({
+      mode,
+      sigma: 4 - mode,
+      cos: 0.1 * mode,
+      degenerate: mode === 3,
+      best_score: { pos: 2 - mode * 0.1, neg: mode === 0 ? null : 1 },
+      best_image: { pos: { image_id: `planted__shapes~${mode}`, thumbnail_url: `/api/images/planted__shapes~${mode}` }, neg: null },
+    })),
+  };
+}
+
+export function modeDetail(overrides: Partial<ModeDetail> = {}): ModeDetail {
+  return {
+    model: "planted__shapes",
+    layer: 1,
+    head: 2,
+    mode: 1,
+    sign: "pos",
+    basis: "faithful",
+    sigma: 3,
+    sigma_fraction: 0.3,
+    cos: 0.2,
+    degenerate: false,
+    top_images: [0, 1].map((rank) => ({
+      rank,
+      image_id: `planted__shapes~${rank + 5}`,
+      dataset_index: rank + 5,
+      score: 9 - rank,
+      label: rank === 0 ? "red square" : null,
+      source: `img${rank}.png`,
+      thumbnail_url: `/api/images/planted__shapes~${rank + 5}`,
+      overlay_url: `/api/models/planted__shapes/layers/1/heads/2/modes/1/top/${rank}/overlay.png?sign=pos&basis=faithful`,
+      maps_url: `/api/models/planted__shapes/layers/1/heads/2/modes/1/top/${rank}/maps?sign=pos&basis=faithful`,
+    })),
+    ...overrides,
+  };
+}
+
+export function uploadHeadModes(): UploadHeadModes {
+  return {
+    upload_id: "abc123",
+    model: "planted__shapes",
+    layer: 0,
+    head: 0,
+    basis: "faithful",
+    contribution_rule: "C_n = sigma_n * max(pos, neg)",
+    modes: [2, 0].map((mode, rank) => ({
+      rank,
+      mode,
+      sigma: 3,
+      cos: 0.1,
+      degenerate: false,
+      pos_score: 2,
+      neg_score: 1,
+      sign: "pos" as const,
+      contribution: 6 - rank,
+    })),
+    key_salience: [],
+  };
+}

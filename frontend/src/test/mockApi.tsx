@@ -1,0 +1,29 @@
+/** A fake `fetch` answering API paths from a table, and rendering the app at a URL. */
+import { render } from "@testing-library/react";
+import { MemoryRouter } from "react-router";
+import { vi } from "vitest";
+import { AppRoutes } from "../App";
+
+export type Route = { status?: number; body: unknown } | ((request: Request) => { status?: number; body: unknown });
+
+export function mockApi(routes: Record<string, Route>) {
+  const fetchMock = vi.fn(async (input: Request | string) => {
+    const request = typeof input === "string" ? new Request(input) : input;
+    const url = new URL(request.url);
+    const key = `${request.method} ${url.pathname}`;
+    const route = routes[key] ?? routes[url.pathname];
+    const answer = typeof route === "function" ? route(request) : route;
+    if (!answer) return Response.json({ detail: `no mock for ${key}` }, { status: 404 });
+    return Response.json(answer.body, { status: answer.status ?? 200 });
+  });
+  vi.stubGlobal("fetch", fetchMock);
+  return fetchMock;
+}
+
+export function renderAt(url: string) {
+  return render(
+    <MemoryRouter initialEntries={[url]}>
+      <AppRoutes />
+    </MemoryRouter>,
+  );
+}
