@@ -38,19 +38,13 @@ class _UploadSizeLimit:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or not scope["path"].startswith("/api/uploads")
-        ):
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith("/api/uploads"):
             await self.app(scope, receive, send)
             return
         limit = self.max_body_bytes
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _error(413, f"upload too large (limit {limit - _MULTIPART_OVERHEAD:,} bytes)")(
-                scope, receive, send
-            )
+            await _error(413, f"upload too large (limit {limit - _MULTIPART_OVERHEAD:,} bytes)")(scope, receive, send)
             return
         received = 0
 
@@ -72,7 +66,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(UploadGone)
     async def _gone(_request: Request, _error_: UploadGone) -> JSONResponse:
-        return _error(404, "upload not found (it may have expired)")
+        return _error(404, "no such upload (it may have expired)")
 
     @app.exception_handler(ModelUnavailable)
     async def _unavailable(_request: Request, error: ModelUnavailable) -> JSONResponse:

@@ -74,9 +74,7 @@ class DatasetInfo(BaseModel):
 class ModelSummary(BaseModel):
     """One served atlas: a model and the dataset searched for its top images."""
 
-    slug: str = Field(
-        description="URL-safe id of the atlas (`<model_slug>__<dataset>`); the `{model}` path key."
-    )
+    slug: str = Field(description="URL-safe id of the atlas (`<model_slug>__<dataset>`); the `{model}` path key.")
     model_slug: str = Field(description="URL-safe id of the model alone.")
     model_id: str = Field(description="The original model id (hub id, timm name or checkpoint).")
     family: str
@@ -93,9 +91,7 @@ class ModelSummary(BaseModel):
     bases: list[Basis]
     dataset: DatasetInfo
     random_init: bool = Field(description="The weights are random (a test or demo atlas).")
-    planted: bool = Field(
-        description="The hand-set planted-mode demo model (modes respond to known colours)."
-    )
+    planted: bool = Field(description="The hand-set planted-mode demo model (modes respond to known colours).")
 
 
 class LayerSummary(BaseModel):
@@ -240,9 +236,7 @@ class UploadHeadModes(BaseModel):
 
 class ModeContribution(BaseModel):
     mode: int
-    logits: list[float] = Field(
-        description="σ_n P_U[i,n] P_V[j,n] / √d_h for every key token j (exact basis)."
-    )
+    logits: list[float] = Field(description="σ_n P_U[i,n] P_V[j,n] / √d_h for every key token j (exact basis).")
 
 
 class AttentionSplit(BaseModel):

@@ -93,11 +93,7 @@ def render_overlay(
     if not 0.0 <= blend <= 1.0:
         raise ValueError(f"blend must be in [0, 1], got {blend}")
     query_colour, key_colour = (np.asarray(c, dtype=np.float32) for c in PALETTE_COLOURS[Palette(palette)])
-    q = (
-        normalize_map(query)
-        if channel in (Channel.query, Channel.both)
-        else np.zeros(query.shape, np.float32)
-    )
+    q = normalize_map(query) if channel in (Channel.query, Channel.both) else np.zeros(query.shape, np.float32)
     k = normalize_map(key) if channel in (Channel.key, Channel.both) else np.zeros(key.shape, np.float32)
     colour = np.minimum(q[..., None] * query_colour + k[..., None] * key_colour, 1.0)
     out = _upsample(colour, size)

@@ -26,19 +26,17 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def not_found(what: str) -> HTTPException:
-    return HTTPException(status_code=404, detail=f"{what} not found")
+def not_found(detail: str) -> HTTPException:
+    return HTTPException(status_code=404, detail=detail)
 
 
 def get_atlas(
     services: ServicesDep,
-    model: Annotated[
-        str, Path(description="Atlas slug (see `GET /api/models`).", pattern=MODEL_SLUG_PATTERN)
-    ],
+    model: Annotated[str, Path(description="Atlas slug (see `GET /api/models`).", pattern=MODEL_SLUG_PATTERN)],
 ) -> Atlas:
     atlas = services.atlases.get(model)
     if atlas is None:
-        raise not_found(f"model {model!r}")
+        raise not_found(f"no model {model!r}")
     return atlas
 
 
@@ -58,9 +56,9 @@ def get_head(
     head: Annotated[int, Path(ge=0, le=10_000)],
 ) -> HeadRef:
     if layer >= atlas.n_layers:
-        raise not_found(f"layer {layer} (the model has {atlas.n_layers})")
+        raise not_found(f"no layer {layer}: the model has {atlas.n_layers} layers")
     if head >= atlas.n_heads:
-        raise not_found(f"head {head} (the model has {atlas.n_heads} per layer)")
+        raise not_found(f"no head {head}: the model has {atlas.n_heads} heads per layer")
     return HeadRef(atlas, layer, head)
 
 
@@ -77,7 +75,7 @@ class ModeRef:
 
 def get_mode(head: HeadDep, mode: Annotated[int, Path(ge=0, le=100_000)]) -> ModeRef:
     if mode >= head.atlas.n_modes:
-        raise not_found(f"mode {mode} (each head has {head.atlas.n_modes})")
+        raise not_found(f"no mode {mode}: each head has {head.atlas.n_modes} modes")
     return ModeRef(head.atlas, head.layer, head.head, mode)
 
 
@@ -89,7 +87,7 @@ def get_basis(
     basis: Annotated[Basis, Query(description="Which tokens are projected (DESIGN §2).")] = Basis.faithful,
 ) -> Basis:
     if basis.value not in atlas.bases:
-        raise not_found(f"basis {basis.value!r} in this atlas")
+        raise not_found(f"this atlas has no {basis.value!r} basis")
     return basis
 
 

@@ -8,6 +8,7 @@ Redis again after a short back-off, so it reconnects on its own when Redis retur
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -113,15 +114,28 @@ class RedisCache(Cache):
     """Redis, falling back to an in-process store while Redis is unreachable."""
 
     def __init__(self, url: str, fallback: MemoryCache, retry_after_s: float = 1.0) -> None:
-        self._redis = aioredis.Redis.from_url(
-            url,
-            socket_connect_timeout=0.5,
-            socket_timeout=2.0,
-            retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1),
-        )
+        self._url = url
+        self._clients: dict[asyncio.AbstractEventLoop, aioredis.Redis] = {}
         self._fallback = fallback
         self._retry_after_s = retry_after_s
         self._down_until = 0.0
+
+    @property
+    def _redis(self) -> aioredis.Redis:
+        """The client of the running event loop (asyncio connections cannot cross loops)."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = aioredis.Redis.from_url(
+                self._url,
+                socket_connect_timeout=0.5,
+                socket_timeout=2.0,
+                # One quick retry reconnects a connection that a Redis restart broke.
+                retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1),
+            )
+            self._clients = {lp: c for lp, c in self._clients.items() if not lp.is_closed()}
+            self._clients[loop] = client
+        return client
 
     def _up(self) -> bool:
         return time.monotonic() >= self._down_until
@@ -180,7 +194,9 @@ class RedisCache(Cache):
         return RedisState.ok
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
 
 
 def make_cache(redis_url: str | None, memory_bytes: int) -> Cache:

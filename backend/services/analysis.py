@@ -137,9 +137,7 @@ class AnalysisRunner:
             adapter = load_model_for_atlas(atlas.manifest).to(self.device)
         except Exception as error:  # missing checkpoint, unsupported layout, out of memory ...
             log.exception("cannot load the model of %s", atlas.slug)
-            raise ModelUnavailable(
-                f"the model of this atlas cannot be loaded ({type(error).__name__})"
-            ) from None
+            raise ModelUnavailable(f"the model of this atlas cannot be loaded ({type(error).__name__})") from None
         adapter.module.eval()
         dec = decompose(adapter.weights())
         if dec.sigma.shape != atlas.sigma_all.shape or not np.allclose(
@@ -162,9 +160,7 @@ class AnalysisRunner:
                     query={b: m[layer, head].astype(np.float16) for b, m in result.query.items()},
                     key={b: m[layer, head].astype(np.float16) for b, m in result.key.items()},
                     scores={b: s[layer, head].astype(np.float32) for b, s in result.scores.items()},
-                    contribution={
-                        b: c[layer, head].astype(np.float32) for b, c in result.contribution.items()
-                    },
+                    contribution={b: c[layer, head].astype(np.float32) for b, c in result.contribution.items()},
                     key_salience=result.key_salience[layer, head].astype(np.float32),
                 )
         return heads

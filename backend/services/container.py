@@ -27,9 +27,7 @@ class Services:
             cache=cache,
             atlases=AtlasRegistry.load(settings.atlas_dir),
             uploads=uploads,
-            analysis=AnalysisRunner(
-                cache, uploads, device=settings.device, workers=settings.analysis_workers
-            ),
+            analysis=AnalysisRunner(cache, uploads, device=settings.device, workers=settings.analysis_workers),
         )
 
     async def close(self) -> None:

@@ -21,6 +21,10 @@ from qkatlas.images import ImageDecodeError, decode_image
 
 UPLOAD_ID_PATTERN = r"^[0-9a-f]{32}$"
 
+#: Models resize the shorter side to ~224 px keeping the aspect ratio; past this ratio that resize
+#: alone would allocate gigabytes (a 100000 × 1 strip), so such images are refused.
+MAX_ASPECT_RATIO = 100
+
 
 @dataclass(frozen=True)
 class UploadInfo:
@@ -69,9 +73,14 @@ class UploadStore:
     def decode(self, data: bytes) -> Image.Image:
         """Decode stored or uploaded bytes (CPU-bound: call off the event loop)."""
         try:
-            return decode_image(data, max_pixels=self._max_pixels)
+            image = decode_image(data, max_pixels=self._max_pixels)
         except ImageDecodeError as error:
             raise UploadRejected(_status_for(error), error.reason) from None
+        if max(image.size) > MAX_ASPECT_RATIO * min(image.size):
+            raise UploadRejected(
+                400, f"image too narrow ({image.width}×{image.height}; aspect ratio limit {MAX_ASPECT_RATIO}:1)"
+            )
+        return image
 
     async def add(self, data: bytes) -> UploadInfo:
         image = await asyncio.to_thread(self.decode, data)

@@ -18,9 +18,7 @@ router = APIRouter(tags=["images"], responses={404: {"model": ErrorBody}})
 async def get_image(
     image_id: Annotated[
         str,
-        Path(
-            pattern=IMAGE_ID_PATTERN, description="`<atlas slug>~<dataset index>`, from a mode's top images."
-        ),
+        Path(pattern=IMAGE_ID_PATTERN, description="`<atlas slug>~<dataset index>`, from a mode's top images."),
     ],
     services: ServicesDep,
 ) -> Response:
@@ -28,7 +26,5 @@ async def get_image(
     atlas = services.atlases.get(slug)
     path = atlas.thumbnail_path(index) if atlas is not None else None
     if path is None:
-        raise not_found(f"image {image_id!r}")
-    return Response(
-        path.read_bytes(), media_type="image/jpeg", headers={"Cache-Control": ATLAS_CACHE_CONTROL}
-    )
+        raise not_found(f"no image {image_id!r}")
+    return Response(path.read_bytes(), media_type="image/jpeg", headers={"Cache-Control": ATLAS_CACHE_CONTROL})

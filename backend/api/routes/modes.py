@@ -73,7 +73,7 @@ def _winner(ref: ModeRef, basis: Basis, sign: Sign, rank: int) -> int:
     """The dataset index of the ``rank``-th image of the signed mode (404 past the filled slots)."""
     winners = ref.atlas.top_images(basis.value, ref.layer, ref.head, ref.mode, sign.value)
     if rank >= len(winners):
-        raise not_found(f"rank {rank} (this mode has {len(winners)} top images)")
+        raise not_found(f"no rank {rank}: this mode has {len(winners)} top images")
     return winners[rank][0]
 
 
@@ -117,12 +117,8 @@ async def get_mode_overlay(
     return png(data, ATLAS_CACHE_CONTROL)
 
 
-@router.get(
-    "/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/top/{rank}/maps", response_model=ModeMaps
-)
-async def get_mode_maps(
-    ref: ModeDep, rank: RankPath, basis: BasisDep, sign: SignQuery = Sign.pos
-) -> ModeMaps:
+@router.get("/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/top/{rank}/maps", response_model=ModeMaps)
+async def get_mode_maps(ref: ModeDep, rank: RankPath, basis: BasisDep, sign: SignQuery = Sign.pos) -> ModeMaps:
     _winner(ref, basis, sign, rank)
     query, key = ref.atlas.maps(basis.value, ref.layer, ref.head, ref.mode, sign.value, rank)
     return mode_maps(query, key, ref.atlas.image_size)

@@ -95,7 +95,7 @@ async def get_upload_info(
 ) -> UploadInfo:
     info = await services.uploads.info(upload_id)
     if info is None:
-        raise not_found("upload (it may have expired)")
+        raise not_found("no such upload (it may have expired)")
     return info
 
 
@@ -224,9 +224,9 @@ async def get_upload_attention(
 ) -> AttentionSplit:
     atlas = ref.atlas
     if Basis.exact.value not in atlas.bases:
-        raise not_found("exact basis in this atlas")
+        raise not_found("this atlas has no 'exact' basis")
     if query_patch >= atlas.grid * atlas.grid:
-        raise not_found(f"query patch {query_patch} (the grid has {atlas.grid}×{atlas.grid} patches)")
+        raise not_found(f"no query patch {query_patch}: the grid has {atlas.grid}×{atlas.grid} patches")
     row = await services.analysis.attention(upload, atlas, ref.layer, ref.head, query_patch)
     prefix_kinds = list(atlas.manifest["model"]["prefix_kinds"])
     return AttentionSplit(

@@ -1,0 +1,232 @@
+"""Browsing the atlas through the API: health, models, heads, modes, overlays, maps, images."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from qkatlas.atlas import Atlas
+from qkatlas.models.planted import PLANTED_MODES
+from qkatlas.render import normalize_map
+
+pytestmark = pytest.mark.integration
+
+
+def _mode_url(atlas: Atlas, layer: int = 0, head: int = 0, mode: int = 0) -> str:
+    return f"/api/models/{atlas.slug}/layers/{layer}/heads/{head}/modes/{mode}"
+
+
+def _assert_clean_error(response, status: int) -> None:  # type: ignore[no-untyped-def]
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    text = response.text
+    assert "Traceback" not in text and "/tmp" not in text and "/work" not in text and ".py" not in text
+
+
+def test_health_lists_atlases_and_device(client: TestClient, atlases: dict[str, Atlas]) -> None:
+    body = client.get("/api/health").json()
+    assert body["status"] == "ok"
+    assert body["device"] == "cpu"
+    assert body["redis"] == "not_configured"
+    assert sorted(body["atlases"]) == sorted(a.slug for a in atlases.values())
+    assert body["failed_atlases"] == []
+
+
+def test_broken_atlas_is_reported_and_the_others_keep_serving(
+    tmp_path: Path, atlas_root: Path, atlases: dict[str, Atlas], make_client
+) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "good").symlink_to(atlases["planted"].path)
+    broken = root / "broken"
+    broken.mkdir()
+    (broken / "manifest.json").write_text(json.dumps(atlases["planted"].manifest))
+    client = make_client(atlas_dir=root)
+    body = client.get("/api/health").json()
+    assert body["status"] == "degraded"
+    assert body["atlases"] == [atlases["planted"].slug]
+    [failure] = body["failed_atlases"]
+    assert failure["directory"] == "broken" and failure["reason"]
+    assert str(tmp_path) not in json.dumps(body)
+    assert client.get(_mode_url(atlases["planted"])).status_code == 200
+
+
+def test_models_list_describes_every_atlas(client: TestClient, atlases: dict[str, Atlas]) -> None:
+    models = {m["slug"]: m for m in client.get("/api/models").json()}
+    tiny = models[atlases["tiny"].slug]
+    assert tiny["model_id"] == "vit_tiny_patch16_224"
+    assert (tiny["n_layers"], tiny["n_heads"], tiny["n_modes"], tiny["grid"]) == (2, 3, 16, 4)
+    assert tiny["bases"] == ["faithful", "exact"]
+    assert tiny["random_init"] is True and tiny["planted"] is False
+    assert tiny["dataset"]["n_images"] == 16
+    assert models[atlases["planted"].slug]["planted"] is True
+
+
+def test_model_detail_has_layer_summaries_matrix_and_spectra(client: TestClient, atlases: dict[str, Atlas]) -> None:
+    atlas = atlases["tiny"]
+    body = client.get(f"/api/models/{atlas.slug}").json()
+    assert [layer["layer"] for layer in body["layers"]] == [0, 1]
+    assert body["layers"][1]["normalized_depth"] == 1.0
+    assert np.allclose(body["head_weighted_cos"], atlas.summary["head_weighted_cos"])
+    assert np.allclose(body["spectra"]["sigma"], atlas.sigma_all)
+    assert np.allclose(body["spectra"]["cos"], atlas.cos_all)
+    assert np.array_equal(body["spectra"]["degenerate"], atlas.degenerate_all)
+    assert body["baseline_95"] == pytest.approx(1.96 / np.sqrt(48))
+
+
+def test_head_lists_every_mode_with_best_scores_and_images(client: TestClient, atlases: dict[str, Atlas]) -> None:
+    atlas = atlases["planted"]
+    body = client.get(f"/api/models/{atlas.slug}/layers/0/heads/0", params={"basis": "exact"}).json()
+    assert body["basis"] == "exact" and len(body["modes"]) == atlas.n_modes
+    mode0 = body["modes"][0]
+    assert mode0["sigma"] == pytest.approx(9.0) and mode0["cos"] == pytest.approx(0.0, abs=1e-6)
+    best_index, best_score = atlas.top_images("exact", 0, 0, 0, "pos")[0]
+    assert mode0["best_score"]["pos"] == pytest.approx(best_score)
+    assert mode0["best_image"]["pos"]["image_id"] == f"{atlas.slug}~{best_index}"
+    assert client.get(mode0["best_image"]["pos"]["thumbnail_url"]).status_code == 200
+
+
+@pytest.mark.parametrize("planted", PLANTED_MODES, ids=lambda p: p.description)
+@pytest.mark.parametrize("basis", ["faithful", "exact"])
+def test_planted_mode_ranks_an_image_with_its_colours_first(
+    client: TestClient, atlases: dict[str, Atlas], planted, basis: str
+) -> None:  # type: ignore[no-untyped-def]
+    atlas = atlases["planted"]
+    url = _mode_url(atlas, planted.layer, planted.head, planted.mode)
+    body = client.get(url, params={"sign": "pos", "basis": basis}).json()
+    assert body["sigma"] == pytest.approx(planted.sigma)
+    top = body["top_images"]
+    assert len(top) == atlas.top_k and [t["rank"] for t in top] == list(range(atlas.top_k))
+    assert all(a["score"] >= b["score"] for a, b in itertools.pairwise(top))
+    first = top[0]
+    assert planted.query in first["label"] and planted.key in first["label"], first
+    # The maps light up where the colours are: query on the query colour, key on the key colour.
+    maps = client.get(first["maps_url"]).json()
+    thumb = np.asarray(Image.open(io.BytesIO(client.get(first["thumbnail_url"]).content)).convert("RGB"), float)
+    cell = atlas.image_size // atlas.grid
+    means = thumb.reshape(atlas.grid, cell, atlas.grid, cell, 3).mean(axis=(1, 3))
+    channel = {"red": 0, "green": 1, "blue": 2}
+    for name, colour in (("query", planted.query), ("key", planted.key)):
+        grid = np.asarray(maps[name])
+        hottest = np.unravel_index(np.argmax(grid), grid.shape)
+        rgb = means[hottest]
+        assert rgb[channel[colour]] == rgb.max() and rgb.max() - rgb.min() > 80, (name, colour, rgb)
+
+
+def test_mode_detail_fields_and_urls(client: TestClient, atlases: dict[str, Atlas]) -> None:
+    atlas = atlases["tiny"]
+    body = client.get(_mode_url(atlas, 1, 2, 3), params={"sign": "neg", "basis": "exact"}).json()
+    assert (body["layer"], body["head"], body["mode"], body["sign"], body["basis"]) == (1, 2, 3, "neg", "exact")
+    sigma = atlas.sigma(1, 2)
+    assert body["sigma_fraction"] == pytest.approx(sigma[3] / sigma.sum())
+    winners = atlas.top_images("exact", 1, 2, 3, "neg")
+    assert [(t["dataset_index"], t["score"]) for t in body["top_images"]] == [(i, pytest.approx(s)) for i, s in winners]
+    for top in body["top_images"]:
+        assert top["image_id"] == f"{atlas.slug}~{top['dataset_index']}"
+        assert not top["source"].startswith("/")
+        assert "sign=neg" in top["overlay_url"] and "basis=exact" in top["overlay_url"]
+        maps = client.get(top["maps_url"]).json()
+        query, key = atlas.maps("exact", 1, 2, 3, "neg", top["rank"])
+        assert np.allclose(maps["query"], query) and np.allclose(maps["key"], key)
+        assert maps["grid"] == atlas.grid and maps["image_size"] == atlas.image_size
+        assert maps["query_clip"]["low"] == pytest.approx(float(np.percentile(query, 30)))
+
+
+def test_overlay_png_matches_the_renderer_and_options(client: TestClient, atlases: dict[str, Atlas]) -> None:
+    atlas = atlases["planted"]
+    url = f"{_mode_url(atlas)}/top/0/overlay.png"
+    response = client.get(url, params={"blend": 0})
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    assert "max-age" in response.headers["cache-control"]
+    rgb = np.asarray(Image.open(io.BytesIO(response.content)))
+    assert rgb.shape == (atlas.image_size, atlas.image_size, 3)
+    query, _key = atlas.maps("faithful", 0, 0, 0, "pos", 0)
+    cell = atlas.image_size // atlas.grid
+    red = rgb[::cell, ::cell, 0] / 255.0
+    assert np.allclose(red, normalize_map(query), atol=1 / 255 + 1e-6)
+    # Options change the picture; the same options give the same (cached) bytes.
+    variants = {
+        (channel, palette, blend): client.get(
+            url, params={"channel": channel, "palette": palette, "blend": blend}
+        ).content
+        for channel in ("query", "key", "both")
+        for palette in ("red_cyan", "orange_blue")
+        for blend in (0, 0.7)
+    }
+    assert len(set(variants.values())) == len(variants)
+    assert (
+        client.get(url, params={"channel": "key", "palette": "orange_blue", "blend": 0.7}).content
+        == variants[("key", "orange_blue", 0.7)]
+    )
+
+
+def test_image_thumbnail_is_the_crop_the_model_saw(client: TestClient, atlases: dict[str, Atlas]) -> None:
+    atlas = atlases["tiny"]
+    index = atlas.top_images("faithful", 0, 0, 0, "pos")[0][0]
+    response = client.get(f"/api/images/{atlas.slug}~{index}")
+    assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(response.content)).size == (atlas.image_size, atlas.image_size)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/models/no-such-model",
+        "/api/models/{slug}/layers/2/heads/0",
+        "/api/models/{slug}/layers/0/heads/3",
+        "/api/models/{slug}/layers/0/heads/0/modes/16",
+        "/api/models/{slug}/layers/0/heads/0/modes/0/top/4/overlay.png",
+        "/api/models/{slug}/layers/0/heads/0/modes/0/top/99/maps",
+        "/api/images/{slug}~99999",
+        "/api/images/no-such-atlas~0",
+        "/api/uploads/0123456789abcdef0123456789abcdef",
+        "/api/no-such-endpoint",
+    ],
+)
+def test_unknown_resources_are_404_json(client: TestClient, atlases: dict[str, Atlas], path: str) -> None:
+    _assert_clean_error(client.get(path.format(slug=atlases["tiny"].slug)), 404)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/models/{slug}/layers/-1/heads/0",
+        "/api/models/{slug}/layers/x/heads/0",
+        "/api/models/{slug}/layers/0/heads/0/modes/0?sign=up",
+        "/api/models/{slug}/layers/0/heads/0/modes/0?basis=other",
+        "/api/models/{slug}/layers/0/heads/0/modes/0/top/0/overlay.png?blend=2",
+        "/api/models/{slug}/layers/0/heads/0/modes/0/top/0/overlay.png?channel=value",
+        "/api/models/{slug}/layers/0/heads/0/modes/0/top/0/overlay.png?palette=rainbow",
+        "/api/models/Bad%20Slug",
+        "/api/images/not-an-id",
+        "/api/uploads/not-a-hash",
+    ],
+)
+def test_malformed_parameters_are_422(client: TestClient, atlases: dict[str, Atlas], path: str) -> None:
+    response = client.get(path.format(slug=atlases["tiny"].slug))
+    assert response.status_code == 422, response.text
+    assert isinstance(response.json()["detail"], list)
+
+
+def test_frontend_is_served_with_spa_fallback_and_api_404_stays_json(tmp_path: Path, make_client) -> None:  # type: ignore[no-untyped-def]
+    dist = tmp_path / "dist"
+    (dist / "assets").mkdir(parents=True)
+    (dist / "index.html").write_text("<!doctype html><title>qkatlas</title>")
+    (dist / "assets" / "app.js").write_text("console.log(1)")
+    (tmp_path / "secret.txt").write_text("outside")
+    client = make_client(frontend_dist=dist)
+    assert client.get("/").text.startswith("<!doctype html>")
+    assert client.get("/models/x/layers/0/heads/1/modes/2").text.startswith("<!doctype html>")
+    assert client.get("/assets/app.js").text == "console.log(1)"
+    assert "outside" not in client.get("/../secret.txt").text
+    assert "outside" not in client.get("/%2e%2e/secret.txt").text
+    _assert_clean_error(client.get("/api/nope"), 404)
+    _assert_clean_error(client.get("/api/models/no-such-model"), 404)
+    assert client.get("/api/health").status_code == 200

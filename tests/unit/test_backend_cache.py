@@ -1,0 +1,47 @@
+"""The in-process cache (the embedded default, and Redis' fallback): TTLs, size bound, counters."""
+
+from __future__ import annotations
+
+import asyncio
+
+from backend.core.cache import MemoryCache
+from backend.schemas import RedisState
+
+
+def test_values_expire_after_their_ttl() -> None:
+    async def scenario() -> None:
+        cache = MemoryCache(1024)
+        await cache.set("a", b"1", ttl_s=1)
+        assert await cache.get("a") == b"1"
+        await asyncio.sleep(1.05)
+        assert await cache.get("a") is None
+
+    asyncio.run(scenario())
+
+
+def test_size_bound_evicts_least_recently_used() -> None:
+    async def scenario() -> None:
+        cache = MemoryCache(max_bytes=10)
+        await cache.set_many({"a": b"1234", "b": b"5678"}, ttl_s=60)
+        assert await cache.get("a") == b"1234"  # a is now the most recently used
+        await cache.set("c", b"9012", ttl_s=60)
+        assert await cache.get("b") is None
+        assert await cache.get("a") == b"1234" and await cache.get("c") == b"9012"
+        await cache.set("huge", b"x" * 11, ttl_s=60)  # larger than the whole cache: not stored
+        assert await cache.get("huge") is None
+
+    asyncio.run(scenario())
+
+
+def test_counters_count_within_a_window_and_reset_after_it() -> None:
+    async def scenario() -> None:
+        cache = MemoryCache(1024)
+        assert [await cache.incr("k", ttl_s=1) for _ in range(3)] == [1, 2, 3]
+        await asyncio.sleep(1.05)
+        assert await cache.incr("k", ttl_s=1) == 1
+
+    asyncio.run(scenario())
+
+
+def test_state_is_not_configured() -> None:
+    assert asyncio.run(MemoryCache(1).state()) is RedisState.not_configured
