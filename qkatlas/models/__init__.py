@@ -103,17 +103,13 @@ def _load(
         name = model_id
         for prefix in _TIMM_PREFIXES:
             name = name.removeprefix(prefix)
-        return load_timm(
-            name, model_id=model_id, random_init=random_init, revision=revision, overrides=overrides
-        )
+        return load_timm(name, model_id=model_id, random_init=random_init, revision=revision, overrides=overrides)
     from .hf_loading import load_hf_hub
 
     return load_hf_hub(model_id, random_init=random_init, revision=revision, overrides=overrides)
 
 
-def _load_local(
-    directory: Path, model_id: str, *, random_init: bool, overrides: dict[str, Any] | None
-) -> ViTAdapter:
+def _load_local(directory: Path, model_id: str, *, random_init: bool, overrides: dict[str, Any] | None) -> ViTAdapter:
     config_path = directory / "config.json"
     if not config_path.is_file():
         raise ModelLoadError(f"{directory} has no config.json; not a timm or Hugging Face checkpoint")
@@ -124,9 +120,7 @@ def _load_local(
     if "architecture" in config:
         from .timm_vit import load_timm_directory
 
-        return load_timm_directory(
-            directory, config, model_id=model_id, random_init=random_init, overrides=overrides
-        )
+        return load_timm_directory(directory, config, model_id=model_id, random_init=random_init, overrides=overrides)
     if "model_type" in config:
         from .hf_loading import load_hf_directory
 

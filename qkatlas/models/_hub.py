@@ -12,6 +12,8 @@ import contextlib
 import functools
 import socket
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TypeVar
 from urllib.parse import urlparse
 
@@ -23,19 +25,30 @@ _PROBE_TIMEOUT_S = 3.0
 _T = TypeVar("_T")
 
 
-@functools.cache
-def hub_reachable() -> bool:
-    """Whether a TCP connection to the hub endpoint opens within a few seconds (checked once)."""
-    if hub_constants.HF_HUB_OFFLINE:
-        return False
-    endpoint = urlparse(hub_constants.ENDPOINT)
-    host = endpoint.hostname or "huggingface.co"
-    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+def _connects(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=_PROBE_TIMEOUT_S):
             return True
     except OSError:
         return False
+
+
+@functools.cache
+def hub_reachable() -> bool:
+    """Whether a TCP connection to the hub endpoint opens within a few seconds (checked once per
+    process; name resolution included, which ``socket`` timeouts do not bound, hence the thread)."""
+    if hub_constants.HF_HUB_OFFLINE:
+        return False
+    endpoint = urlparse(hub_constants.ENDPOINT)
+    host = endpoint.hostname or "huggingface.co"
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(_connects, host, port).result(timeout=_PROBE_TIMEOUT_S + 1)
+    except FutureTimeout:
+        return False
+    finally:
+        pool.shutdown(wait=False)
 
 
 @contextlib.contextmanager

@@ -174,9 +174,7 @@ class ViTAdapter(ABC):
                 # HF blocks may receive the hidden states as a keyword argument.
                 residuals[layer] = args[0] if args else kwargs["hidden_states"]
 
-            def norm_hook(
-                _m: nn.Module, _a: tuple[torch.Tensor, ...], out: torch.Tensor, layer: int = layer
-            ) -> None:
+            def norm_hook(_m: nn.Module, _a: tuple[torch.Tensor, ...], out: torch.Tensor, layer: int = layer) -> None:
                 on_layer(layer, residuals.pop(layer), out)
 
             handles.append(block.register_forward_pre_hook(pre_hook, with_kwargs=True))

@@ -197,9 +197,7 @@ class TimmViTAdapter(ViTAdapter):
         captured: list[torch.Tensor] = []
         fused = [attn.fused_attn for attn in attentions]
         handles = [
-            attn.attn_drop.register_forward_hook(
-                lambda _m, args, _out: captured.append(args[0].detach().float())
-            )
+            attn.attn_drop.register_forward_hook(lambda _m, args, _out: captured.append(args[0].detach().float()))
             for attn in attentions
         ]
         try:

@@ -1,0 +1,204 @@
+"""The real loading paths on checkpoints saved locally (timm's hub layout and ``save_pretrained``),
+refusals of layouts the method does not cover, and fast failure offline (CPU, no network)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import timm
+import torch
+from transformers import (
+    BeitConfig,
+    BeitModel,
+    BitImageProcessor,
+    CLIPConfig,
+    CLIPImageProcessor,
+    CLIPModel,
+    DeiTImageProcessor,
+    ViTImageProcessor,
+)
+
+from qkatlas.models import (
+    ModelLoadError,
+    UnsupportedModelError,
+    load_model,
+    load_model_for_atlas,
+    model_source,
+)
+from qkatlas.models._hub import hub_reachable
+from qkatlas.models.base import ViTAdapter
+
+pytestmark = pytest.mark.integration
+
+_TINY_HF = {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 2, "intermediate_size": 64}
+
+
+def _assert_same_weights(loaded: ViTAdapter, original: ViTAdapter) -> None:
+    assert loaded.spec.n_layers == original.spec.n_layers
+    for layer in range(original.spec.n_layers):
+        a, b = loaded.layer_weights(layer), original.layer_weights(layer)
+        for name in ("w_q", "w_k", "b_q", "b_k", "ln_weight", "ln_bias"):
+            torch.testing.assert_close(getattr(a, name), getattr(b, name), rtol=0, atol=0)
+        assert a.ln_eps == b.ln_eps
+    pixels = torch.randn(1, 3, original.spec.image_size, original.spec.image_size)
+    for own, reloaded in zip(original.attention_probs(pixels), loaded.attention_probs(pixels), strict=True):
+        torch.testing.assert_close(reloaded, own)
+
+
+@pytest.mark.parametrize(
+    ("model_id", "overrides"),
+    [
+        ("vit_tiny_patch16_224.augreg_in21k", {"depth": 2, "embed_dim": 64, "num_heads": 2, "img_size": 64}),
+        (
+            "vit_small_patch14_reg4_dinov2.lvd142m",
+            {"depth": 2, "embed_dim": 64, "num_heads": 2, "img_size": 56},
+        ),
+        ("deit_tiny_distilled_patch16_224.fb_in1k", {"depth": 2, "embed_dim": 64, "num_heads": 2}),
+    ],
+)
+def test_timm_checkpoint_round_trip(tmp_path: Path, model_id: str, overrides: dict[str, Any]):
+    original = load_model(model_id, random_init=True, seed=3, overrides=overrides)
+    timm.models.save_for_hf(original.module, str(tmp_path), safe_serialization=True)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert "architecture" in config and (tmp_path / "model.safetensors").is_file()
+
+    loaded = load_model(str(tmp_path))
+    assert not loaded.spec.random_init
+    assert loaded.spec.prefix_kinds == original.spec.prefix_kinds
+    assert loaded.spec.grid == original.spec.grid
+    assert loaded.preprocessing == original.preprocessing
+    _assert_same_weights(loaded, original)
+    assert model_source(loaded)["id"] == str(tmp_path)
+
+
+def _save_hf(adapter: ViTAdapter, directory: Path, processor: Any) -> None:
+    adapter.module.save_pretrained(directory)  # type: ignore[operator]
+    processor.save_pretrained(directory)
+
+
+HF_CASES = [
+    (
+        "google/vit-base-patch16-224",
+        {**_TINY_HF, "image_size": 64},
+        ViTImageProcessor(size={"height": 64, "width": 64}, image_mean=[0.1, 0.2, 0.3]),
+    ),
+    (
+        "facebook/deit-tiny-distilled-patch16-224",
+        {**_TINY_HF, "image_size": 64},
+        DeiTImageProcessor(size={"height": 72, "width": 72}, crop_size={"height": 64, "width": 64}),
+    ),
+    (
+        "openai/clip-vit-base-patch16",
+        {**_TINY_HF, "image_size": 64},
+        CLIPImageProcessor(size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64}),
+    ),
+    (
+        "facebook/dinov2-with-registers-small",
+        _TINY_HF,
+        BitImageProcessor(size={"shortest_edge": 80}, crop_size={"height": 70, "width": 70}),
+    ),
+]
+
+
+@pytest.mark.parametrize(("model_id", "overrides", "processor"), HF_CASES, ids=[c[0] for c in HF_CASES])
+def test_hf_checkpoint_round_trip(tmp_path: Path, model_id: str, overrides: dict[str, Any], processor: Any):
+    original = load_model(model_id, random_init=True, seed=4, overrides=overrides)
+    _save_hf(original, tmp_path, processor)
+    loaded = load_model(str(tmp_path))
+    assert loaded.spec.family == original.spec.family
+    assert loaded.spec.prefix_kinds == original.spec.prefix_kinds
+    expected = processor.to_dict()
+    crop = expected["crop_size"]["height"] if expected.get("do_center_crop") else expected["size"]["height"]
+    assert loaded.preprocessing.crop == crop
+    assert loaded.preprocessing.mean == pytest.approx(tuple(expected["image_mean"]))
+    if loaded.spec.family == "hf-dinov2-registers":
+        assert loaded.spec.image_size == 70 and loaded.spec.grid == 5  # runs at the processor crop
+        return  # the original ran at 224 px: compare weights only
+    _assert_same_weights(loaded, original)
+
+
+def test_hf_full_clip_checkpoint_loads_its_vision_tower(tmp_path: Path):
+    torch.manual_seed(0)
+    config = CLIPConfig(
+        text_config={"num_hidden_layers": 1, "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 32},
+        vision_config={**_TINY_HF, "image_size": 32, "patch_size": 16},
+        projection_dim=16,
+    )
+    full = CLIPModel(config)
+    full.save_pretrained(tmp_path)
+    loaded = load_model(str(tmp_path))
+    assert loaded.spec.family == "hf-clip" and loaded.spec.grid == 2
+    expected = full.vision_model.encoder.layers[1].self_attn.k_proj.weight.detach().double()
+    torch.testing.assert_close(loaded.layer_weights(1).w_k.reshape(64, 64), expected, rtol=0, atol=0)
+
+
+def test_local_directory_random_init_reads_only_the_config(tmp_path: Path):
+    original = load_model("facebook/dino-vits16", random_init=True, seed=5, overrides=_TINY_HF)
+    original.module.save_pretrained(tmp_path)  # type: ignore[operator]
+    (tmp_path / "model.safetensors").unlink()  # random init must not need the weights
+    rebuilt = load_model(str(tmp_path), random_init=True, seed=5)
+    assert rebuilt.spec.random_init and rebuilt.spec.n_layers == 2
+    # Same config and seed as the original random init: the same weights.
+    torch.testing.assert_close(rebuilt.layer_weights(1).w_q, original.layer_weights(1).w_q, rtol=0, atol=0)
+
+
+def test_load_model_for_atlas_rebuilds_the_same_weights():
+    overrides = {"depth": 2, "embed_dim": 64, "num_heads": 2, "img_size": 64}
+    adapter = load_model("vit_small_patch16_224.dino", random_init=True, seed=9, overrides=overrides)
+    manifest = {"model_source": json.loads(json.dumps(model_source(adapter)))}
+    rebuilt = load_model_for_atlas(manifest)
+    _assert_same_weights(rebuilt, adapter)
+    assert rebuilt.spec.model_id == adapter.spec.model_id
+
+
+def test_planted_source_round_trip():
+    adapter = load_model("planted")
+    rebuilt = load_model_for_atlas({"model_source": model_source(adapter)})
+    _assert_same_weights(rebuilt, adapter)
+
+
+@pytest.mark.parametrize(
+    ("model_id", "overrides", "reason"),
+    [
+        ("vit_tiny_patch16_224", {"depth": 1, "qk_norm": True}, "qk_norm"),
+        ("beit_base_patch16_224", {"depth": 1, "embed_dim": 64, "num_heads": 2}, "relative position bias"),
+        ("resnet18", {}, "not a plain ViT-style"),
+        ("eva02_tiny_patch14_224.mim_in22k", {"depth": 1}, "EVA"),
+    ],
+)
+def test_timm_refusals(model_id: str, overrides: dict[str, Any], reason: str):
+    with pytest.raises(UnsupportedModelError, match=reason):
+        load_model(model_id, random_init=True, overrides=overrides)
+
+
+def test_hf_relative_position_bias_is_refused(tmp_path: Path):
+    config = BeitConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=32, image_size=32)
+    BeitModel(config).save_pretrained(tmp_path)
+    with pytest.raises(UnsupportedModelError, match="relative position bias"):
+        load_model(str(tmp_path))
+
+
+@pytest.mark.parametrize("model_id", ["no_such_model_xyz", "not-a-model.tag"])
+def test_unknown_id_is_a_load_error(model_id: str):
+    with pytest.raises(ModelLoadError, match="unknown model id"):
+        load_model(model_id, random_init=True)
+
+
+def test_directory_without_config_is_a_load_error(tmp_path: Path):
+    with pytest.raises(ModelLoadError, match=r"config\.json"):
+        load_model(str(tmp_path))
+
+
+@pytest.mark.skipif(hub_reachable(), reason="the hub is reachable here; this checks offline behaviour")
+@pytest.mark.parametrize(
+    "model_id", ["facebook/dino-vits16", "vit_tiny_patch16_224.augreg_in21k", "someorg/unknown-model"]
+)
+def test_pretrained_load_fails_fast_offline(model_id: str):
+    started = time.monotonic()
+    with pytest.raises(ModelLoadError, match="random-init"):
+        load_model(model_id)
+    assert time.monotonic() - started < 20
