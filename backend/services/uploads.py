@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import time
 from dataclasses import asdict, dataclass
 
@@ -35,7 +36,8 @@ class UploadInfo:
     expires_at: float  # Unix time
 
     def expires_in_s(self) -> int:
-        return max(0, int(self.expires_at - time.time()))
+        """Whole seconds left, rounded up (0 once expired): the TTL for anything derived from it."""
+        return max(0, math.ceil(self.expires_at - time.time()))
 
 
 class UploadRejected(Exception):
@@ -96,7 +98,7 @@ class UploadStore:
         if raw is None:
             return None
         info = UploadInfo(**json.loads(raw))
-        return info if info.expires_in_s() > 0 else None
+        return info if info.expires_at > time.time() else None
 
     async def data(self, upload_id: str) -> bytes | None:
         return await self._cache.get(_key(upload_id))
