@@ -13,9 +13,10 @@ import asyncio
 import io
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import torch
@@ -32,6 +33,7 @@ from qkatlas.render import encode_png
 from qkatlas.svd import Decomposition, decompose
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class UploadGone(Exception):
@@ -113,13 +115,17 @@ class AnalysisRunner:
         self._cache = cache
         self._uploads = uploads
         self.device = resolve_device(device)
-        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="qk-analysis")
+        self._workers = workers
+        self._executor: ThreadPoolExecutor | None = None
         self._models: dict[str, tuple[ViTAdapter, Decomposition]] = {}
         self._models_lock = threading.Lock()
         self._flights = SingleFlight()
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop the worker threads (a later request starts new ones: the app may be restarted)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
 
     # --- running in the executor -----------------------------------------------------------------
 
@@ -183,7 +189,9 @@ class AnalysisRunner:
             raise UploadGone
         return data
 
-    async def _in_executor(self, fn, *args):  # type: ignore[no-untyped-def]
+    async def _in_executor(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="qk-analysis")
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def head(self, upload: UploadInfo, atlas: Atlas, layer: int, head: int) -> HeadAnalysis:
@@ -192,9 +200,7 @@ class AnalysisRunner:
             return HeadAnalysis.from_bytes(raw)
 
         async def compute() -> dict[tuple[int, int], HeadAnalysis]:
-            heads: dict[tuple[int, int], HeadAnalysis] = await self._in_executor(
-                self._analyze, await self._data(upload), atlas
-            )
+            heads = await self._in_executor(self._analyze, await self._data(upload), atlas)
             blobs = {_analysis_key(upload.id, atlas, *at): result.to_bytes() for at, result in heads.items()}
             await self._cache.set_many(blobs, max(1, upload.expires_in_s()))
             return heads
@@ -211,9 +217,7 @@ class AnalysisRunner:
             return AttentionRow(**_from_bytes(raw))
 
         async def compute() -> AttentionRow:
-            row: AttentionRow = await self._in_executor(
-                self._attention, await self._data(upload), atlas, layer, head, query_patch
-            )
+            row = await self._in_executor(self._attention, await self._data(upload), atlas, layer, head, query_patch)
             await self._cache.set(key, _to_bytes(vars(row)), max(1, upload.expires_in_s()))
             return row
 
