@@ -79,7 +79,7 @@ function DatasetTopImages({
       }),
     [model, layer, head, mode, sign, basis],
   );
-  if (detail.status === "loading") return <p className="muted small" role="status">Loading dataset images…</p>;
+  if (detail.status === "loading") return <p className="muted small loading-images" role="status">Loading dataset images…</p>;
   if (detail.status === "error") return <p className="muted small">Dataset images unavailable: {detail.message}</p>;
   const images = detail.data.top_images.slice(0, limit);
   if (images.length === 0) return <p className="muted small">No dataset image excites this mode.</p>;

@@ -11,7 +11,7 @@ export function Loading({ label = "Loading…" }: { label?: string }) {
   );
 }
 
-export function ErrorNotice({ message, title = "Something went wrong" }: { message: string; title?: string }) {
+export function ErrorNotice({ message, title = "Something went wrong" }: { message: string; title?: string | undefined }) {
   return (
     <div className="status status-error" role="alert">
       <strong>{title}.</strong> {message}
@@ -34,6 +34,8 @@ export function Loaded<T>({
   children: (data: T) => ReactNode;
 }) {
   if (state.status === "loading") return <Loading label={label} />;
-  if (state.status === "error") return <ErrorNotice message={state.message} />;
+  if (state.status === "error") {
+    return <ErrorNotice title={state.httpStatus === 404 ? "Not found" : undefined} message={state.message} />;
+  }
   return <>{children(state.data)}</>;
 }

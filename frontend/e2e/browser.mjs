@@ -1,0 +1,92 @@
+// Shared browser plumbing for the end-to-end tests: Debian's Chromium driven by playwright-core
+// (no browser download), axe-core injected from node_modules, screenshots to a fixed folder.
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+export const BASE_URL = process.env.QKATLAS_URL ?? "http://127.0.0.1:8000";
+export const SCREENSHOTS = resolve(process.env.QKATLAS_SCREENSHOTS ?? join(here, "../../artifacts/screenshots"));
+export const DESKTOP = { width: 1280, height: 900 };
+export const PHONE = { width: 390, height: 844 };
+
+const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-dev-shm-usage",
+];
+
+export async function launch() {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+}
+
+/**
+ * A page with a fresh context; it records console errors and failed API requests (any 5xx is a
+ * failure of the product), which the caller asserts on.
+ */
+export async function openPage(browser, { viewport = DESKTOP, colorScheme = "light" } = {}) {
+  const context = await browser.newContext({ viewport, colorScheme, permissions: ["clipboard-read", "clipboard-write"] });
+  const page = await context.newPage();
+  page.setDefaultTimeout(30_000);
+  const problems = [];
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("response", (response) => {
+    if (response.status() >= 500) problems.push(`HTTP ${response.status()} ${response.url()}`);
+  });
+  return { page, context, problems };
+}
+
+export function url(path) {
+  return new URL(path, BASE_URL).toString();
+}
+
+export async function screenshot(page, name) {
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/**
+ * Waits until the page has no loading indicator and every <img> (lazy ones made eager, including
+ * those that appear while waiting) has finished; returns the sources of any that broke.
+ */
+export async function brokenImages(page) {
+  await page.waitForFunction(
+    () => {
+      document.querySelectorAll("img[loading=lazy]").forEach((img) => (img.loading = "eager"));
+      const loading = document.querySelector(".status-loading, [role=status].loading-images");
+      return !loading && [...document.images].every((img) => img.complete);
+    },
+    null,
+    { timeout: 60_000, polling: 250 },
+  );
+  return page.evaluate(() =>
+    [...document.images].filter((img) => img.naturalWidth === 0).map((img) => img.getAttribute("src")),
+  );
+}
+
+const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+
+/** Runs axe-core on the page; returns the serious and critical violations, summarized. */
+export async function axeViolations(page) {
+  await page.addScriptTag({ content: AXE_SOURCE });
+  const results = await page.evaluate(() =>
+    // eslint-disable-next-line no-undef
+    window.axe.run(document, { resultTypes: ["violations"] }),
+  );
+  return results.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")})`);
+}
