@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from precompute.job import JobConfig, JobResult, run_job
-from qkatlas.models import ModelLoadError
+from precompute.progress import RedisProgress
+from qkatlas.atlas.format import atlas_slug
+from qkatlas.images import default_source_name
+from qkatlas.models import ModelLoadError, model_slug
 from qkatlas.models.base import UnsupportedModelError
 from qkatlas.projection import BASES
 
@@ -37,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m precompute",
         description="Decompose every attention head of a ViT and find each mode's top images; write an atlas.",
+        epilog="The paper's analyses: 'python -m precompute o3 --help', 'python -m precompute reproduce --help'.",
     )
     parser.add_argument("--model", required=True, help="HF id, timm name, local checkpoint dir, or 'planted'")
     parser.add_argument("--images", required=True, help="image folder tree, flat folder, or text file of paths")
@@ -63,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bases", type=_bases, default=BASES, help="faithful,exact (default both)")
     parser.add_argument("--checkpoint-every", type=float, default=30.0, metavar="SECONDS")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--progress-redis",
+        default=os.environ.get("QKATLAS_REDIS_URL"),
+        metavar="URL",
+        help="also publish progress to this Redis (default: $QKATLAS_REDIS_URL), shown by the dashboard",
+    )
     return parser
 
 
@@ -79,6 +89,9 @@ def _print_summary(result: JobResult) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in SUBCOMMANDS:
+        return run_subcommand(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     if args.top_k < 1 or args.batch_size < 1 or (args.limit is not None and args.limit < 1):
         print("error: --top-k, --batch-size and --limit must be positive", file=sys.stderr)
@@ -101,10 +114,40 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint_every_s=args.checkpoint_every,
         show_progress=not args.no_progress,
     )
+    reporter = _progress_reporter(args.progress_redis, config)
     try:
-        result = run_job(config)
+        result = run_job(config, on_progress=reporter)
     except (ModelLoadError, UnsupportedModelError, ValueError, RuntimeError) as exc:
+        if reporter:
+            reporter.finish("failed", str(exc))
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    _print_summary(result)
+    if reporter:
+        reporter.finish("done")
+    if result is not None:  # None on the non-zero ranks of a distributed run
+        _print_summary(result)
     return 0
+
+
+def _progress_reporter(url: str | None, config: JobConfig) -> RedisProgress | None:
+    if not url or int(os.environ.get("RANK", "0")) != 0:
+        return None
+    dataset = config.dataset_name or default_source_name(config.images)
+    slug = atlas_slug(model_slug(config.model_id), dataset)
+    return RedisProgress(url, slug, config.model_id, dataset)
+
+
+#: ``python -m precompute <subcommand> ...`` runs a paper analysis (docs/paper-analyses.md); anything
+#: else is the atlas job above.
+SUBCOMMANDS = ("o3", "reproduce")
+
+
+def run_subcommand(name: str, argv: list[str]) -> int:
+    """Dispatch a subcommand (imported lazily: the atlas job does not need them)."""
+    if name == "o3":
+        from precompute.o3_command import o3_main
+
+        return o3_main(argv)
+    from precompute.reproduce import reproduce_main
+
+    return reproduce_main(argv)

@@ -164,7 +164,7 @@ class ModeScorer:
         self._projections(batch.images, store)
 
 
-def _fingerprint(config: JobConfig, source: ImageSource, adapter: ViTAdapter) -> dict[str, Any]:
+def _fingerprint(config: JobConfig, source: ImageSource, adapter: ViTAdapter, world: int) -> dict[str, Any]:
     """What must match for a checkpoint to be resumed."""
     return {
         "model_source": model_source(adapter),
@@ -172,6 +172,7 @@ def _fingerprint(config: JobConfig, source: ImageSource, adapter: ViTAdapter) ->
         "batch_size": config.batch_size,
         "top_k": config.top_k,
         "bases": list(config.bases),
+        "world_size": world,
     }
 
 
@@ -188,20 +189,20 @@ def _load_checkpoint(path: Path, fingerprint: dict[str, Any]) -> dict[str, Any] 
     if state["fingerprint"] != fingerprint:
         raise RuntimeError(
             f"the checkpoint in {path.parent} was made with different settings (model, images, batch size, "
-            "top-k or bases); rerun without --resume to start over"
+            "top-k, bases or number of processes); rerun without --resume to start over"
         )
     return state
 
 
 @contextlib.contextmanager
-def _progress(config: JobConfig, total: int, initial: int, desc: str) -> Iterator[tqdm]:
+def _progress(config: JobConfig, total: int, initial: int, desc: str, enabled: bool = True) -> Iterator[tqdm]:
     bar = tqdm(
         total=total,
         initial=initial,
         desc=desc,
         unit="img",
         dynamic_ncols=True,
-        disable=not config.show_progress,
+        disable=not (config.show_progress and enabled),
     )
     try:
         yield bar
@@ -209,78 +210,133 @@ def _progress(config: JobConfig, total: int, initial: int, desc: str) -> Iterato
         bar.close()
 
 
-def run_job(config: JobConfig, on_progress: ProgressFn | None = None) -> JobResult:
-    """Build (or resume) one atlas. Raises ``ValueError``/``RuntimeError`` with a clear message."""
-    started = datetime.now(UTC)
-    clock = time.perf_counter()
-    source = open_image_source(config.images, name=config.dataset_name, limit=config.limit)
-    device = resolve_device(config.device)
-    adapter = load_model(
-        config.model_id, random_init=config.random_init, seed=config.seed, overrides=config.overrides or None
-    ).to(device)
-    adapter.module.eval()
-    dec = decompose(adapter.weights())
-    spec = adapter.spec
-    slug = fmt.atlas_slug(model_slug(config.model_id), source.name)
-    partial = config.out / fmt.PARTIAL_DIR / slug
-    fingerprint = _fingerprint(config, source, adapter)
-    state = _load_checkpoint(partial / CHECKPOINT, fingerprint) if config.resume else None
-    if state is None and partial.exists():
-        shutil.rmtree(partial)
-    partial.mkdir(parents=True, exist_ok=True)
+@dataclass(frozen=True)
+class _Shard:
+    """This process's share of the images under ``torchrun``: whole batches, round-robin.
 
-    n_items, n_bases, n_columns = len(source.items), len(config.bases), spec.n_heads * spec.d_head
-    scorer = ModeScorer(adapter, dec, config.bases)
-    topk = RunningTopK(n_bases * spec.n_layers * n_columns * 2, config.top_k, device)
+    Sharding by whole batches means every image is scored in exactly the batch it would share in a
+    single-process run, so the merged top-K is bit-identical to the single-process one.
+    """
+
+    rank: int
+    world: int
+
+    @classmethod
+    def from_environment(cls) -> _Shard:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        return cls(rank=int(os.environ.get("RANK", "0")), world=world)
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def items(self, n_items: int, batch_size: int) -> list[int]:
+        n_batches = -(-n_items // batch_size)
+        return [
+            i
+            for batch in range(self.rank, n_batches, self.world)
+            for i in range(batch * batch_size, min((batch + 1) * batch_size, n_items))
+        ]
+
+    def device(self, requested: str) -> torch.device:
+        device = resolve_device(requested)
+        if device.type == "cuda" and self.world > 1:
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return device
+
+
+def _gather_top_k(topk: RunningTopK, skipped: list[dict[str, Any]], shard: _Shard) -> list[dict[str, Any]]:
+    """Merge every rank's top-K into rank 0's (associative, so the order does not matter)."""
+    import torch.distributed as dist
+
+    device = topk.scores.device
+    scores = [torch.empty_like(topk.scores) for _ in range(shard.world)]
+    indices = [torch.empty_like(topk.indices) for _ in range(shard.world)]
+    dist.all_gather(scores, topk.scores.contiguous())
+    dist.all_gather(indices, topk.indices.contiguous())
+    all_skipped: list[list[dict[str, Any]]] = [[] for _ in range(shard.world)]
+    dist.all_gather_object(all_skipped, skipped)
+    for rank in range(shard.world):
+        if rank != shard.rank:
+            other = RunningTopK(topk.scores.shape[0], topk.k, device)
+            other.load_state_dict({"scores": scores[rank], "indices": indices[rank]})
+            topk.merge(other)
+    return sorted((entry for part in all_skipped for entry in part), key=lambda entry: entry["index"])
+
+
+def _stream(
+    config: JobConfig,
+    source: ImageSource,
+    adapter: ViTAdapter,
+    scorer: ModeScorer,
+    topk: RunningTopK,
+    selection: list[int],
+    checkpoint: Path,
+    fingerprint: dict[str, Any],
+    state: dict[str, Any] | None,
+    on_progress: ProgressFn | None,
+    show_progress: bool,
+) -> tuple[list[dict[str, Any]], float]:
+    """Phase 1: score this process's images once, checkpointing the top-K as it goes.
+
+    Returns the skipped images and the scoring rate (images/s) of this session.
+    """
     position, skipped = 0, []
     if state is not None:
         topk.load_state_dict(state["topk"])
         position, skipped = state["position"], state["skipped"]
 
-    # Phase 1: stream every image once.
+    def save() -> None:
+        state = {"fingerprint": fingerprint, "topk": topk.state_dict(), "position": position, "skipped": skipped}
+        _save_checkpoint(checkpoint, state)
+
+    n_selected = len(selection)
     last_checkpoint = time.monotonic()
-    stream_clock, start_position = time.perf_counter(), position
-    with _progress(config, n_items, position, "scoring") as bar:
+    clock, start_position = time.perf_counter(), position
+    with _progress(config, n_selected, position, "scoring", show_progress) as bar:
         for batch in iter_batches(
             source,
             adapter.preprocessing,
             batch_size=config.batch_size,
             workers=config.workers,
+            indices=selection,
             start=position,
+            pin_memory=adapter.device.type == "cuda",
         ):
             if len(batch.indices):
                 topk.update(scorer.scores(batch.images), batch.indices)
             skipped.extend({"index": i, "source": s, "reason": r} for i, s, r in batch.skipped)
-            consumed = min(config.batch_size, n_items - position)
+            consumed = min(config.batch_size, n_selected - position)
             position += consumed
             bar.update(consumed)
             if on_progress:
-                on_progress("stream", position, n_items)
+                on_progress("stream", position, n_selected)
             if time.monotonic() - last_checkpoint >= config.checkpoint_every_s:
-                state = {
-                    "fingerprint": fingerprint,
-                    "topk": topk.state_dict(),
-                    "position": position,
-                    "skipped": skipped,
-                }
-                _save_checkpoint(partial / CHECKPOINT, state)
+                save()
                 last_checkpoint = time.monotonic()
-    stream_seconds = time.perf_counter() - stream_clock
-    state = {"fingerprint": fingerprint, "topk": topk.state_dict(), "position": position, "skipped": skipped}
-    _save_checkpoint(partial / CHECKPOINT, state)
-    n_decoded = n_items - len(skipped)
-    if n_decoded == 0:
-        raise RuntimeError(f"none of the {n_items} images in {config.images} could be decoded")
+    seconds = time.perf_counter() - clock
+    save()
+    return skipped, (position - start_position) / seconds if seconds > 0 else 0.0
 
-    # Phase 2: a second look at the winners only, for their maps and thumbnails.
-    writer = AtlasWriter(partial)
-    ranked_shape = (n_bases, spec.n_layers, spec.n_heads, spec.d_head, 2, config.top_k)
+
+def _write_winners(
+    config: JobConfig,
+    source: ImageSource,
+    adapter: ViTAdapter,
+    scorer: ModeScorer,
+    topk: RunningTopK,
+    writer: AtlasWriter,
+    on_progress: ProgressFn | None,
+) -> list[int]:
+    """Phase 2: a second look at the winning images only, for their maps and thumbnails."""
+    spec, device = adapter.spec, adapter.device
+    n_bases, n_columns = len(config.bases), spec.n_heads * spec.d_head
     winners = topk.indices.view(n_bases, spec.n_layers, n_columns, 2, config.top_k)
+    ranked_shape = (n_bases, spec.n_layers, spec.n_heads, spec.d_head, 2, config.top_k)
     maps_query, maps_key = writer.open_maps((*ranked_shape, spec.grid, spec.grid))
     flat_shape = (n_bases, spec.n_layers, n_columns, 2, config.top_k, spec.n_patches)
-    maps_query_flat, maps_key_flat = maps_query.reshape(flat_shape), maps_key.reshape(flat_shape)
-    winner_ids = torch.unique(winners[winners >= 0]).cpu().tolist()
-    lookup = torch.full((n_items,), -1, dtype=torch.int64, device=device)
+    winner_ids: list[int] = torch.unique(winners[winners >= 0]).cpu().tolist()
+    lookup = torch.full((len(source.items),), -1, dtype=torch.int64, device=device)
     with _progress(config, len(winner_ids), 0, "winners' maps") as bar:
         for batch in iter_batches(
             source,
@@ -290,11 +346,11 @@ def run_job(config: JobConfig, on_progress: ProgressFn | None = None) -> JobResu
             indices=winner_ids,
         ):
             if batch.skipped:
-                index, name, reason = batch.skipped[0]
+                _, name, reason = batch.skipped[0]
                 raise RuntimeError(f"image {name} decoded in the first pass but not now ({reason}); was it changed?")
             rows = batch.indices.to(device)
             lookup[rows] = torch.arange(len(rows), device=device)
-            scorer.write_maps(batch, winners, lookup, maps_query_flat, maps_key_flat)
+            scorer.write_maps(batch, winners, lookup, maps_query.reshape(flat_shape), maps_key.reshape(flat_shape))
             lookup[rows] = -1
             for index, image in zip(batch.indices.tolist(), batch.images, strict=True):
                 writer.write_thumbnail(index, image.permute(1, 2, 0).numpy())
@@ -303,18 +359,69 @@ def run_job(config: JobConfig, on_progress: ProgressFn | None = None) -> JobResu
                 on_progress("maps", bar.n, len(winner_ids))
     maps_query.flush()
     maps_key.flush()
-    del maps_query, maps_key, maps_query_flat, maps_key_flat
-
-    writer.write_decomposition(dec)
     writer.write_topk(
         topk.indices.view(ranked_shape).cpu().numpy(), topk.scores.view(ranked_shape).float().cpu().numpy()
     )
+    return winner_ids
+
+
+def run_job(config: JobConfig, on_progress: ProgressFn | None = None) -> JobResult | None:
+    """Build (or resume) one atlas. Raises ``ValueError``/``RuntimeError`` with a clear message.
+
+    Under ``torchrun`` every rank scores its shard and rank 0 merges, writes and returns the result;
+    the other ranks return ``None``.
+    """
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    shard = _Shard.from_environment()
+    source = open_image_source(config.images, name=config.dataset_name, limit=config.limit)
+    device = shard.device(config.device)
+    if shard.world > 1:
+        import torch.distributed as dist
+
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    adapter = load_model(
+        config.model_id, random_init=config.random_init, seed=config.seed, overrides=config.overrides or None
+    ).to(device)
+    adapter.module.eval()
+    dec = decompose(adapter.weights())
+    spec = adapter.spec
+    slug = fmt.atlas_slug(model_slug(config.model_id), source.name)
+    partial = config.out / fmt.PARTIAL_DIR / slug
+    checkpoint = partial / (CHECKPOINT if shard.world == 1 else f"checkpoint-rank{shard.rank}.pt")
+    fingerprint = _fingerprint(config, source, adapter, shard.world)
+    state = _load_checkpoint(checkpoint, fingerprint) if config.resume else None
+    if state is None and shard.is_main and partial.exists():
+        shutil.rmtree(partial)
+    if shard.world > 1:
+        dist.barrier()
+    partial.mkdir(parents=True, exist_ok=True)
+
+    n_items = len(source.items)
+    scorer = ModeScorer(adapter, dec, config.bases)
+    topk = RunningTopK(len(config.bases) * spec.n_layers * spec.n_heads * spec.d_head * 2, config.top_k, device)
+    selection = shard.items(n_items, config.batch_size)
+    skipped, rate = _stream(
+        config, source, adapter, scorer, topk, selection, checkpoint, fingerprint, state, on_progress, shard.is_main
+    )
+    if shard.world > 1:
+        skipped = _gather_top_k(topk, skipped, shard)
+        rate *= shard.world  # every rank streams at about the same rate
+        dist.destroy_process_group()
+        if not shard.is_main:
+            return None
+    if len(skipped) == n_items:
+        raise RuntimeError(f"none of the {n_items} images in {config.images} could be decoded")
+
+    writer = AtlasWriter(partial)
+    winner_ids = _write_winners(config, source, adapter, scorer, topk, writer, on_progress)
+    writer.write_decomposition(dec)
     writer.write_json(fmt.SUMMARY, summarize(dec))
     items = source.items
     writer.write_json(fmt.IMAGES, {str(i): {"source": items[i].source, "label": items[i].label} for i in winner_ids})
-    (partial / CHECKPOINT).unlink()
+    for stale in partial.glob("checkpoint*.pt"):
+        stale.unlink()
     wall = time.perf_counter() - clock
-    rate = (n_items - start_position) / stream_seconds if stream_seconds > 0 else 0.0
     manifest = {
         "format_version": fmt.FORMAT_VERSION,
         "slug": slug,
@@ -341,6 +448,7 @@ def run_job(config: JobConfig, on_progress: ProgressFn | None = None) -> JobResu
             "dtype": "bfloat16" if device.type == "cuda" else "float32",
             "batch_size": config.batch_size,
             "workers": config.workers,
+            "processes": shard.world,
             "started": started.isoformat(),
             "finished": datetime.now(UTC).isoformat(),
             "wall_seconds": wall,

@@ -34,6 +34,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as tvf
 
+from qkatlas.atlas.format import slugify
 from qkatlas.models.base import Preprocessing
 
 __all__ = [
@@ -88,9 +89,7 @@ class ImageDecodeError(ValueError):
 # --------------------------------------------------------------------------------------------------
 
 
-def decode_image(
-    data: bytes | bytearray | memoryview, *, max_pixels: int = DEFAULT_MAX_PIXELS
-) -> Image.Image:
+def decode_image(data: bytes | bytearray | memoryview, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """Decode encoded image bytes into a fully loaded RGB image.
 
     Applies the EXIF orientation; converts greyscale (1, L, LA, I;16, I, F), CMYK, YCbCr and palette
@@ -125,9 +124,7 @@ def decode_image(
     if width <= 0 or height <= 0:
         raise ImageDecodeError("image has zero width or height")
     if width * height > max_pixels:
-        raise ImageDecodeError(
-            f"image too large ({width}×{height} = {width * height:,} pixels, limit {max_pixels:,})"
-        )
+        raise ImageDecodeError(f"image too large ({width}×{height} = {width * height:,} pixels, limit {max_pixels:,})")
     try:
         # Decode every pixel now, so truncation and corruption surface here and not in a later
         # resize. This relies on Pillow's default ImageFile.LOAD_TRUNCATED_IMAGES = False, which
@@ -258,7 +255,8 @@ def to_model_input(image: Image.Image, prep: Preprocessing) -> torch.Tensor:
 
     ``resize_mode="shortest"``: the shorter side is resized to ``prep.resize`` (aspect kept; the long
     side truncated like torchvision/timm do), then a centre ``crop × crop`` is cut. ``"exact"``: resized
-    straight to ``crop × crop`` (Hugging Face image processors). Both use ``prep.interpolation`` with
+    to ``resize × resize`` ignoring aspect (Hugging Face processors, timm's "squash"), then centre-cropped
+    to ``crop × crop`` (a no-op when ``resize == crop``). Both use ``prep.interpolation`` with
     Pillow's antialiased resampling, so the result matches the timm/transformers eval pipelines and is
     deterministic.
     """
@@ -266,13 +264,13 @@ def to_model_input(image: Image.Image, prep: Preprocessing) -> torch.Tensor:
         image = _to_rgb(image)
     interpolation = _INTERPOLATION[prep.interpolation]
     if prep.resize_mode == "shortest":
-        resized = tvf.resize(image, [prep.resize], interpolation=interpolation, antialias=True)
-        cropped = tvf.center_crop(resized, [prep.crop, prep.crop])
+        size = [prep.resize]
     elif prep.resize_mode == "exact":
-        cropped = tvf.resize(image, [prep.crop, prep.crop], interpolation=interpolation, antialias=True)
+        size = [prep.resize, prep.resize]
     else:
         raise ValueError(f"unknown resize_mode {prep.resize_mode!r}")
-    tensor = tvf.pil_to_tensor(cropped)
+    resized = tvf.resize(image, size, interpolation=interpolation, antialias=True)
+    tensor = tvf.pil_to_tensor(tvf.center_crop(resized, [prep.crop, prep.crop]))
     return tensor.contiguous()
 
 
@@ -340,13 +338,10 @@ def open_image_source(spec: str | Path, *, name: str | None = None, limit: int |
     layout: Literal["tree", "flat", "list"]
     if root.is_dir():
         items, layout = _folder_items(root)
-        default_name = root.name
     elif root.suffix.lower() in IMAGE_EXTENSIONS:
         items, layout = [ImageItem(source=root.name, path=root, label=None)], "list"
-        default_name = root.stem
     else:
         items, layout = _list_file_items(root), "list"
-        default_name = root.stem
     if not items:
         kinds = "/".join(sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS))
         what = f"no image files ({kinds}) under {root}" if layout != "list" else f"no paths listed in {root}"
@@ -354,15 +349,17 @@ def open_image_source(spec: str | Path, *, name: str | None = None, limit: int |
     if limit is not None:
         items = items[:limit]
     return ImageSource(
-        name=name if name is not None else (_slugify(default_name) or "images"),
+        name=name if name is not None else default_source_name(root),
         root=str(root),
         layout=layout,
         items=tuple(items),
     )
 
 
-def _slugify(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+def default_source_name(spec: str | Path) -> str:
+    """The dataset name of a source when none is given: its folder name or file stem, slugified."""
+    path = Path(spec).expanduser().resolve()
+    return slugify(path.name if path.is_dir() else path.stem)
 
 
 def _folder_items(root: Path) -> tuple[list[ImageItem], Literal["tree", "flat"]]:
@@ -541,12 +538,8 @@ class _Collate:
     def __call__(self, decoded: list[_Decoded]) -> Batch:
         indices = [index for index, image, _ in decoded if image is not None]
         images = [image for _, image, _ in decoded if image is not None]
-        skipped = [
-            (index, self.sources[index], reason or "") for index, image, reason in decoded if image is None
-        ]
-        stacked = (
-            torch.stack(images) if images else torch.empty((0, 3, self.crop, self.crop), dtype=torch.uint8)
-        )
+        skipped = [(index, self.sources[index], reason or "") for index, image, reason in decoded if image is None]
+        stacked = torch.stack(images) if images else torch.empty((0, 3, self.crop, self.crop), dtype=torch.uint8)
         return Batch(torch.tensor(indices, dtype=torch.int64), stacked, skipped)
 
 

@@ -68,12 +68,7 @@ def _png_bomb(width: int, height: int) -> bytes:
     parts = [compressor.compress(row) for _ in range(height)]
     idat = b"".join(parts) + compressor.flush()
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", idat)
-        + _png_chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
 
 
 def _assert_refused(data: bytes, *needles: str) -> str:
@@ -380,9 +375,7 @@ def test_shortest_keeps_aspect_on_tall_images() -> None:
 # ---------------------------------------------------------------------------------------------- sources
 
 
-def _write_image(
-    path: Path, colour: tuple[int, int, int] = (10, 200, 30), size: tuple[int, int] = (24, 16)
-) -> Path:
+def _write_image(path: Path, colour: tuple[int, int, int] = (10, 200, 30), size: tuple[int, int] = (24, 16)) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}[path.suffix.lower()]
     path.write_bytes(_encode(Image.new("RGB", size, colour), fmt))
@@ -464,12 +457,7 @@ def test_list_file(tmp_path: Path) -> None:
     _write_image(tmp_path / "lists" / "two.webp")
     list_file = tmp_path / "lists" / "My Set.txt"
     list_file.write_text(
-        "# a hand-picked set\n"
-        "\n"
-        "imgs/one.jpg\tgolden retriever\n"
-        f"{elsewhere}\n"
-        "  two.webp  \t  cat \n"
-        "missing.jpg\n"
+        f"# a hand-picked set\n\nimgs/one.jpg\tgolden retriever\n{elsewhere}\n  two.webp  \t  cat \nmissing.jpg\n"
     )
     source = open_image_source(list_file)
     assert source.layout == "list" and source.name == "my-set"
@@ -586,3 +574,11 @@ def test_indices_selection_and_start(mixed_source: ImageSource) -> None:
 
 def test_count_batches() -> None:
     assert [count_batches(n, 4) for n in (0, 1, 4, 5, 8, 9)] == [0, 1, 1, 2, 2, 3]
+
+
+def test_exact_mode_squashes_to_resize_then_centre_crops_like_hf_deit() -> None:
+    rng = np.random.default_rng(4)
+    image = Image.fromarray(rng.integers(0, 256, size=(90, 200, 3), dtype=np.uint8))
+    prep = Preprocessing(crop=48, resize=56, resize_mode="exact", mean=(0.5,) * 3, std=(0.5,) * 3)
+    expected = np.asarray(image.resize((56, 56), Image.Resampling.BICUBIC).crop((4, 4, 52, 52)))
+    np.testing.assert_array_equal(to_model_input(image, prep).permute(1, 2, 0).numpy(), expected)

@@ -1,0 +1,370 @@
+"""``python -m precompute reproduce``: the paper's figures in one command (docs/paper-analyses.md).
+
+For every model (default: the paper's 13, DESIGN §3) it decomposes every head and writes
+
+- ``fig3_weighted_cosine.{png,svg,csv}``: per-layer σ-weighted cosine vs normalized depth, all models,
+  with each width's random baseline band ``±1.96/√d`` (paper Fig. 3);
+- ``spectra/<model-slug>.{png,svg,csv}``: every head's spectrum, ``σ_n`` and ``cos_n`` per mode;
+- with ``--o3 DIR``, ``fig2_o3.{png,svg,csv}``: same-object / different-object / background attention
+  ratios of the target and distractor queries vs normalized depth (paper Fig. 2), and each model's
+  ``o3.json`` under ``OUT/atlases`` (in its atlas when ``--images`` built one);
+- with ``--images SOURCE``, each model's full atlas under ``OUT/atlases`` (the precompute job).
+
+Weights come from the hub. When it is unreachable (or with ``--random-init``) the same pipeline runs
+on random weights built from each model's real config, and says so in stdout, in every figure title
+and in the first line of every CSV: ``RANDOM WEIGHTS — offline``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gc
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from precompute.cli import _override as parse_override
+from precompute.job import JobConfig, resolve_device, run_job
+from precompute.o3_command import format_o3_table, run_o3
+from qkatlas.models import ModelLoadError, load_model, model_slug
+from qkatlas.models._hub import hub_reachable
+from qkatlas.models.base import UnsupportedModelError
+from qkatlas.o3 import QUERIES, REGIONS, store_o3_result
+from qkatlas.svd import Decomposition, decompose, summarize
+
+#: The paper's 13 models (DESIGN §3), as Hugging Face ids.
+PAPER_MODELS = (
+    "google/vit-base-patch16-224",
+    "google/vit-base-patch32-384",
+    "google/vit-large-patch16-224",
+    "google/vit-large-patch32-384",
+    "google/vit-huge-patch14-224-in21k",
+    "facebook/dino-vits16",
+    "facebook/dino-vitb16",
+    "openai/clip-vit-base-patch16",
+    "openai/clip-vit-base-patch32",
+    "openai/clip-vit-large-patch14",
+    "facebook/deit-tiny-distilled-patch16-224",
+    "facebook/deit-small-distilled-patch16-224",
+    "facebook/deit-base-distilled-patch16-224",
+)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Which weights the run uses; ``random_reason`` is None for the real (hub) weights."""
+
+    random_reason: str | None
+
+    @property
+    def random_init(self) -> bool:
+        return self.random_reason is not None
+
+    @property
+    def label(self) -> str:
+        """Printed in stdout, every figure title and the first line of every CSV."""
+        if self.random_reason is None:
+            return "pretrained weights"
+        return f"RANDOM WEIGHTS — {self.random_reason}"
+
+
+def choose_weights(force_random: bool) -> Weights:
+    """Random weights when asked to or when the hub is unreachable (a few-second probe), else real."""
+    if force_random:
+        return Weights("--random-init")
+    if not hub_reachable():
+        return Weights("offline")
+    return Weights(None)
+
+
+@dataclass
+class ModelResult:
+    """What the figures need of one model: ``summary`` is ``qkatlas.svd.summarize`` of ``dec``."""
+
+    model_id: str
+    slug: str
+    dec: Decomposition
+    summary: dict[str, Any]
+    o3: dict[str, Any] | None
+    seconds: float
+
+
+def build_reproduce_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m precompute reproduce",
+        description=(
+            "Reproduce the paper's figures: Fig. 3 (weighted cosine vs depth) and per-head spectra for every "
+            "model, plus Fig. 2 (odd-one-out attention) with --o3; PNG, SVG and CSV. Offline, it runs on "
+            "random weights and says so."
+        ),
+    )
+    parser.add_argument("--out", required=True, type=Path, help="output folder for figures, CSVs and atlases/")
+    parser.add_argument("--o3", type=Path, default=None, help="O3 folder (images/, targ_images/, dist_images/)")
+    parser.add_argument(
+        "--models", nargs="+", default=list(PAPER_MODELS), metavar="ID", help="model ids (default: the paper's 13)"
+    )
+    parser.add_argument("--images", default=None, help="also build each model's atlas over this image source")
+    parser.add_argument("--random-init", action="store_true", help="random weights even when the hub is reachable")
+    parser.add_argument("--seed", type=int, default=0, help="seed for random weights")
+    parser.add_argument(
+        "--override",
+        type=parse_override,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override applied to every model, e.g. depth=2 (small test instances)",
+    )
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--o3-limit", type=int, default=None, metavar="N", help="use only the first N O3 examples")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def analyse_model(model_id: str, args: argparse.Namespace, weights: Weights) -> ModelResult:
+    """SVD (and with ``--images`` the atlas, with ``--o3`` the O3 analysis) of one model."""
+    clock = time.perf_counter()
+    overrides = dict(args.override) or None
+    adapter = load_model(model_id, random_init=weights.random_init, seed=args.seed, overrides=overrides)
+    dec = decompose(adapter.weights())
+    atlas_root = args.out / "atlases"
+    if args.images is not None:
+        config = JobConfig(
+            model_id=model_id,
+            images=args.images,
+            out=atlas_root,
+            device=args.device,
+            random_init=weights.random_init,
+            seed=args.seed,
+            overrides=dict(args.override),
+            show_progress=not args.no_progress,
+        )
+        result = run_job(config)
+        if result is not None:
+            print(f"  atlas written to {result.atlas_dir}")
+    o3 = None
+    if args.o3 is not None:
+        adapter.to(resolve_device(args.device))
+        o3 = run_o3(adapter, args.o3, batch_size=8, limit=args.o3_limit, progress=not args.no_progress)
+        for path in store_o3_result(o3, atlas_root):
+            print(f"  O3 results written to {path}")
+    return ModelResult(model_id, model_slug(model_id), dec, summarize(dec), o3, time.perf_counter() - clock)
+
+
+# --------------------------------------------------------------------------------------------------
+# Output files
+# --------------------------------------------------------------------------------------------------
+
+
+def _titled(title: str, weights: Weights) -> str:
+    return title if not weights.random_init else f"{title}\n{weights.label}"
+
+
+def _save_figure(figure: Figure, stem: Path) -> list[Path]:
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
+    for path in paths:
+        figure.savefig(path, dpi=150, bbox_inches="tight")
+    return paths
+
+
+def _write_csv(path: Path, weights: Weights, header: Sequence[str], rows: Sequence[Sequence[object]]) -> Path:
+    """A CSV whose first line is a ``#`` comment naming the weights (then a header row, then data)."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        handle.write(f"# {weights.label}\n")
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def write_fig3(results: Sequence[ModelResult], out: Path, weights: Weights) -> list[Path]:
+    """Weighted cosine vs normalized depth for all models, with each width's ±1.96/√d band."""
+    figure = Figure(figsize=(9, 5.5), layout="constrained")
+    axes = figure.add_subplot()
+    colours = _colours(len(results))
+    for d_model in sorted({r.dec.shape[3] for r in results}):
+        band = 1.96 / np.sqrt(d_model)
+        axes.axhspan(-band, band, color="0.5", alpha=0.12, lw=0)
+        axes.annotate(f"±1.96/√{d_model}", (1.0, band), fontsize=7, color="0.35", ha="right", va="bottom")
+    for result, colour in zip(results, colours, strict=True):
+        axes.plot(result.summary["normalized_depth"], result.summary["layer_weighted_cos"], "-o", ms=3, color=colour)
+        axes.lines[-1].set_label(result.model_id)
+    axes.axhline(0.0, color="0.3", lw=0.6)
+    axes.set(xlabel="normalized depth ℓ/(L−1)", ylabel="σ-weighted cosine (mean over heads)", xlim=(-0.02, 1.02))
+    axes.set_title(_titled("Weighted cosine of query-key singular modes vs depth (paper Fig. 3)", weights))
+    axes.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    paths = _save_figure(figure, out / "fig3_weighted_cosine")
+    rows = [
+        (r.model_id, layer, depth, r.summary["layer_weighted_cos"][layer], r.summary["baseline_95"], *r.dec.shape[2:])
+        for r in results
+        for layer, depth in enumerate(r.summary["normalized_depth"])
+    ]
+    header = ("model", "layer", "normalized_depth", "weighted_cos", "baseline_95", "d_head", "d_model")
+    return [*paths, _write_csv(out / "fig3_weighted_cosine.csv", weights, header, rows)]
+
+
+def write_spectra(result: ModelResult, out: Path, weights: Weights) -> list[Path]:
+    """Every head's spectrum as two heatmaps (rows = layer·head, columns = mode): σ_n / σ_0 and cos_n."""
+    n_layers, n_heads, n_modes, _ = result.dec.shape
+    sigma = result.dec.sigma.reshape(n_layers * n_heads, n_modes)
+    cos = result.dec.cos.reshape(n_layers * n_heads, n_modes)
+    height = min(max(4.0, n_layers * n_heads / 36), 16.0)
+    figure = Figure(figsize=(11, height), layout="constrained")
+    panels = (
+        ("σ_n / σ_0", sigma / np.maximum(sigma[:, :1], np.finfo(np.float64).tiny), "viridis", (0.0, 1.0)),
+        ("cos_n = u_n·v_n", cos, "RdBu_r", (-1.0, 1.0)),
+    )
+    for column, (name, values, colormap, (low, high)) in enumerate(panels):
+        axes = figure.add_subplot(1, 2, column + 1)
+        image = axes.imshow(values, aspect="auto", cmap=colormap, vmin=low, vmax=high, interpolation="nearest")
+        step = max(1, n_layers // 12)
+        axes.set_yticks([layer * n_heads + (n_heads - 1) / 2 for layer in range(0, n_layers, step)])
+        axes.set_yticklabels([f"L{layer}" for layer in range(0, n_layers, step)], fontsize=7)
+        axes.set(xlabel="mode n (0 = largest σ)", ylabel=f"layer (each row one of {n_heads} heads)", title=name)
+        for boundary in range(1, n_layers):
+            axes.axhline(boundary * n_heads - 0.5, color="0.5", lw=0.4)
+        figure.colorbar(image, ax=axes, fraction=0.05)
+    figure.suptitle(_titled(f"{result.model_id}: per-head spectra", weights))
+    stem = out / "spectra" / result.slug
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = _save_figure(figure, stem)
+    dec = result.dec
+    rows = [
+        (
+            layer,
+            head,
+            mode,
+            dec.sigma[layer, head, mode],
+            dec.cos[layer, head, mode],
+            int(dec.degenerate[layer, head, mode]),
+        )
+        for layer in range(n_layers)
+        for head in range(n_heads)
+        for mode in range(n_modes)
+    ]
+    header = ("layer", "head", "mode", "sigma", "cos", "degenerate")
+    return [*paths, _write_csv(stem.with_suffix(".csv"), weights, header, rows)]
+
+
+def write_fig2(results: Sequence[ModelResult], out: Path, weights: Weights) -> list[Path]:
+    """Same-object / different-object / background ratios vs depth: rows = query, columns = region."""
+    with_o3 = [r for r in results if r.o3 is not None]
+    figure = Figure(figsize=(14, 7.5), layout="constrained")
+    grid = figure.subplots(len(QUERIES), len(REGIONS), sharex=True, sharey=True, squeeze=False)
+    colours = _colours(len(with_o3))
+    for q, query in enumerate(QUERIES):
+        for g, region in enumerate(REGIONS):
+            axes = grid[q, g]
+            for result, colour in zip(with_o3, colours, strict=True):
+                assert result.o3 is not None
+                axes.plot(result.o3["normalized_depth"], result.o3[query]["layer"][region], "-o", ms=3, color=colour)
+                if q == 0 and g == 0:
+                    axes.lines[-1].set_label(result.model_id)
+            chance = float(np.mean([r.o3[query]["chance"][region] for r in with_o3 if r.o3 is not None]))
+            axes.axhline(chance, color="0.4", ls="--", lw=0.8)
+            axes.set_title(f"{query.replace('_', ' ')}: {region.replace('_', ' ')}", fontsize=10)
+            if q == len(QUERIES) - 1:
+                axes.set_xlabel("normalized depth ℓ/(L−1)")
+    grid[0, 0].set_ylim(0.0, 1.0)
+    figure.supylabel("share of the query's attention over patches (mean over heads and images)")
+    figure.legend(fontsize=7, loc="outside right center", frameon=False)
+    figure.suptitle(
+        _titled("Odd-one-out: where target and distractor queries attend (paper Fig. 2; dashed: uniform)", weights)
+    )
+    paths = _save_figure(figure, out / "fig2_o3")
+    rows = []
+    for result in with_o3:
+        assert result.o3 is not None
+        for query in QUERIES:
+            table = result.o3[query]
+            for layer, depth in enumerate(result.o3["normalized_depth"]):
+                rows.append(
+                    (
+                        result.model_id,
+                        query,
+                        layer,
+                        depth,
+                        *(table["layer"][region][layer] for region in REGIONS),
+                        *(table["layer_std"][region][layer] for region in REGIONS),
+                        *(table["chance"][region] for region in REGIONS),
+                        result.o3["dataset"]["n_used"],
+                    )
+                )
+    header = (
+        "model",
+        "query",
+        "layer",
+        "normalized_depth",
+        *REGIONS,
+        *(f"{region}_std" for region in REGIONS),
+        *(f"chance_{region}" for region in REGIONS),
+        "n_images",
+    )
+    return [*paths, _write_csv(out / "fig2_o3.csv", weights, header, rows)]
+
+
+def _colours(n: int) -> list[tuple[float, float, float, float]]:
+    from matplotlib import colormaps
+
+    palette = colormaps["tab20" if n > 10 else "tab10"]
+    return [palette(i % palette.N) for i in range(n)]
+
+
+# --------------------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------------------
+
+
+def reproduce_main(argv: list[str]) -> int:
+    args = build_reproduce_parser().parse_args(argv)
+    if args.o3_limit is not None and args.o3_limit < 1:
+        print("error: --o3-limit must be positive", file=sys.stderr)
+        return 2
+    clock = time.perf_counter()
+    weights = choose_weights(args.random_init)
+    if weights.random_init:
+        why = "the model hub is unreachable" if weights.random_reason == "offline" else "--random-init was given"
+        print(
+            f"{weights.label}: {why}, so every model below is built from its real config with random weights. "
+            "The figures show the method's pipeline, NOT the paper's findings."
+        )
+    args.out.mkdir(parents=True, exist_ok=True)
+    results: list[ModelResult] = []
+    failures: list[tuple[str, str]] = []
+    written: list[Path] = []
+    for number, model_id in enumerate(args.models, start=1):
+        print(f"[{number}/{len(args.models)}] {model_id}", flush=True)
+        try:
+            result = analyse_model(model_id, args, weights)
+        except (ModelLoadError, UnsupportedModelError, ValueError, RuntimeError) as exc:
+            print(f"  failed: {exc}", file=sys.stderr)
+            failures.append((model_id, str(exc)))
+            continue
+        finally:
+            gc.collect()
+        curve = result.summary["layer_weighted_cos"]
+        n_layers, n_heads, d_head, d_model = result.dec.shape
+        print(
+            f"  {n_layers} layers × {n_heads} heads, d={d_model}, d_head={d_head}: weighted cosine "
+            f"{curve[0]:+.3f} (first) → {min(curve):+.3f} (min) → {curve[-1]:+.3f} (last); {result.seconds:.1f} s"
+        )
+        if result.o3 is not None:
+            print(format_o3_table(result.o3))
+        written += write_spectra(result, args.out, weights)
+        results.append(result)
+    if results:
+        written += write_fig3(results, args.out, weights)
+        if args.o3 is not None and any(r.o3 is not None for r in results):
+            written += write_fig2(results, args.out, weights)
+    print(f"{len(results)} of {len(args.models)} models done in {time.perf_counter() - clock:.1f} s ({weights.label})")
+    for path in written:
+        print(f"  wrote {path}")
+    for model_id, reason in failures:
+        print(f"  FAILED {model_id}: {reason}", file=sys.stderr)
+    return 0 if results and not failures else 1
