@@ -4,49 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+
+from qkatlas.sample_photos import write_sample_photos
 
 #: A tiny random-init timm ViT: 2 blocks, width 48, 3 heads of 16 — fast on 2 CPU cores.
 TINY_VIT = "vit_tiny_patch16_224"
 TINY_OVERRIDES = {"depth": 2, "embed_dim": 48, "num_heads": 3, "img_size": 64}
-
-_PHOTOS = (
-    "astronaut",
-    "camera",
-    "cat",
-    "chelsea",
-    "coffee",
-    "coins",
-    "colorwheel",
-    "hubble_deep_field",
-    "immunohistochemistry",
-    "logo",
-    "moon",
-    "page",
-    "retina",
-    "rocket",
-    "brick",
-    "grass",
-)
-
-
-def write_photos(directory: Path, names: tuple[str, ...] = _PHOTOS) -> list[Path]:
-    """Write scikit-image's bundled photos (CC0/public domain) as JPEG (PNG when they have alpha)."""
-    import skimage.data
-
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name in names:
-        array = np.asarray(getattr(skimage.data, name)())
-        if array.dtype == bool:
-            array = array.astype(np.uint8) * 255
-        image = Image.fromarray(array)
-        path = directory / (f"{name}.png" if image.mode == "RGBA" else f"{name}.jpg")
-        image.save(path)
-        paths.append(path)
-    return paths
 
 
 def build_atlas(out: Path, model: str, images: Path, *extra: str, overrides: dict | None = None) -> Path:
@@ -68,7 +32,7 @@ def build_atlas(out: Path, model: str, images: Path, *extra: str, overrides: dic
 @pytest.fixture(scope="session")
 def photo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("photos")
-    write_photos(directory)
+    write_sample_photos(directory)
     return directory
 
 

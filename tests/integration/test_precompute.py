@@ -20,7 +20,8 @@ import torch
 from qkatlas.atlas import Atlas
 from qkatlas.images import load_image_file, open_image_source, to_model_input
 from qkatlas.models import load_model_for_atlas
-from tests.conftest import TINY_OVERRIDES, TINY_VIT, build_atlas, write_photos
+from qkatlas.sample_photos import write_sample_photos
+from tests.conftest import TINY_OVERRIDES, TINY_VIT, build_atlas
 
 pytestmark = pytest.mark.integration
 
@@ -167,7 +168,7 @@ def test_resume_after_kill_reproduces_uninterrupted_run(tmp_path: Path, photo_di
 
 def test_corrupt_images_are_skipped_and_reported(tmp_path: Path) -> None:
     images = tmp_path / "images"
-    write_photos(images, ("astronaut", "coffee", "camera"))
+    write_sample_photos(images, ("astronaut", "coffee", "camera"))
     (images / "broken.jpg").write_bytes((images / "coffee.jpg").read_bytes()[:2000])
     (images / "notes.jpg").write_text("not an image at all")
     atlas = Atlas.open(
