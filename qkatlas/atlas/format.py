@@ -60,3 +60,26 @@ def atlas_slug(model_slug: str, dataset_name: str) -> str:
 
 def thumbnail_name(index: int) -> str:
     return f"{THUMBS_DIR}/{index:08d}.jpg"
+
+
+#: Odd-One-Out results (``qkatlas.o3``) stored inside an atlas directory.
+O3 = "o3.json"
+
+
+def o3_sidecar_name(model_slug: str) -> str:
+    """File name, directly in the atlas root, of O3 results computed before any atlas of the model."""
+    return f"{model_slug}__o3.json"
+
+
+def same_model_source(a: dict | None, b: dict | None) -> bool:  # type: ignore[type-arg]
+    """Whether two ``model_source`` records rebuild the same weights: same id, revision, overrides and
+    ``random_init``, and for random weights the same seed (absent keys count as their defaults)."""
+    if a is None or b is None:
+        return False
+
+    def weights(source: dict) -> tuple[object, ...]:  # type: ignore[type-arg]
+        random_init = bool(source.get("random_init", False))
+        seed = int(source.get("seed") or 0) if random_init else None
+        return source.get("id"), source.get("revision"), source.get("overrides") or {}, random_init, seed
+
+    return weights(a) == weights(b)

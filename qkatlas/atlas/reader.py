@@ -70,6 +70,22 @@ class Atlas:
     def summary(self) -> dict[str, Any]:
         return json.loads((self.path / fmt.SUMMARY).read_text())  # type: ignore[no-any-return]
 
+    @property
+    def o3(self) -> dict[str, Any] | None:
+        """The Odd-One-Out results of this atlas's model (docs/atlas-format.md "o3.json"), or None.
+
+        Read from ``o3.json`` in the atlas, else from ``<atlas root>/<model-slug>__o3.json`` when that
+        was computed from the same weights. Read on every call: ``precompute o3`` may add it later.
+        """
+        for path in (self.path / fmt.O3, self.path.parent / fmt.o3_sidecar_name(self.model_slug)):
+            try:
+                result: dict[str, Any] = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if fmt.same_model_source(result.get("model_source"), self.manifest.get("model_source")):
+                return result
+        return None
+
     @cached_property
     def _images(self) -> dict[str, dict[str, Any]]:
         return json.loads((self.path / fmt.IMAGES).read_text())  # type: ignore[no-any-return]
