@@ -53,6 +53,8 @@ TARGET_DIR = "targ_images"
 DISTRACTOR_DIR = "dist_images"
 #: Grey value (0-255) from which a full-resolution mask pixel belongs to the object.
 MASK_THRESHOLD = 128
+#: Most memory the model's attention maps of one batch may take (``analyse_o3`` shrinks the batch).
+ATTENTION_BUDGET_BYTES = 2 * 1024**3
 #: The two queries, and the three regions each query's attention is split into (in array order).
 QUERIES = ("target_query", "distractor_query")
 REGIONS = ("same_object", "different_object", "background")
@@ -279,14 +281,20 @@ def analyse_o3(
 ) -> dict[str, Any]:
     """Run the analysis over ``dataset`` and return the ``o3.json`` payload (docs/atlas-format.md).
 
-    ``on_progress(done, total)`` is called after every batch. Unusable examples (unreadable files,
-    empty masks) are listed under ``skipped``.
+    ``batch_size`` images go through the model at once, fewer when their attention maps (all layers,
+    ``[B, H, N, N]`` each) would exceed ``ATTENTION_BUDGET_BYTES``. ``on_progress(done, total)`` is
+    called after every example. Unusable examples (unreadable files, empty masks) are listed under
+    ``skipped``.
 
     Raises:
         ValueError: no example of the folder could be used.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
+    spec = adapter.spec
+    tokens = spec.n_prefix + spec.n_patches
+    per_image = spec.n_layers * spec.n_heads * tokens * tokens * 4  # fp32 attention of one image
+    batch_size = max(1, min(batch_size, ATTENTION_BUDGET_BYTES // per_image))
     adapter.module.eval()
     skipped = list(dataset.skipped)
     ratios: list[np.ndarray] = []  # [B, 2, L, H, 3] per batch
@@ -310,7 +318,6 @@ def analyse_o3(
     layer_per_image = all_ratios.mean(axis=3)  # [I, 2, L, 3]
     area = np.stack([item.coverage.mean(axis=1) for item in used])  # [I, 3] target, distractor, background
     chance = {"target_query": area.mean(axis=0), "distractor_query": area[:, [1, 0, 2]].mean(axis=0)}
-    spec = adapter.spec
     source = model_source(adapter)
     grid = spec.grid
     queries: dict[str, Any] = {}
