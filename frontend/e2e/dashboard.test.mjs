@@ -1,15 +1,23 @@
 // End-to-end tests of the dashboard against the real backend (run by tests/e2e/test_dashboard.py,
-// which builds an atlas, starts Redis and the backend, and sets QKATLAS_URL / QKATLAS_MODEL /
-// QKATLAS_PHOTO). Run by hand: QKATLAS_URL=http://127.0.0.1:8000 ... npm run e2e
+// which builds the atlases, starts Redis and the backend, and sets QKATLAS_URL and QKATLAS_PHOTO).
+// Browsing uses the planted-mode atlas (QKATLAS_MODEL, or the served atlas flagged `planted`), whose
+// layer 0, head 0, mode 0 is known: red patches attend to blue ones.
+// By hand: QKATLAS_URL=http://127.0.0.1:8000 QKATLAS_PHOTO=photo.jpg npm run e2e
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { axeViolations, brokenImages, launch, openPage, PHONE, screenshot, url } from "./browser.mjs";
 
-const MODEL = process.env.QKATLAS_MODEL ?? "planted__planted";
 const PHOTO = process.env.QKATLAS_PHOTO;
 
 let browser;
+let MODEL;
+let MODEL_NAME;
 before(async () => {
+  const models = await (await fetch(url("/api/models"))).json();
+  const model = models.find((m) => m.slug === process.env.QKATLAS_MODEL) ?? models.find((m) => m.planted);
+  assert.ok(model, "a planted-mode atlas is served");
+  MODEL = model.slug;
+  MODEL_NAME = model.model_id;
   browser = await launch();
 });
 after(async () => {
@@ -40,25 +48,29 @@ describe("browsing", () => {
       await page.getByText(/offline demo/).first().waitFor();
       await screenshot(page, "01-home");
 
-      await page.locator(".model-card").filter({ hasText: MODEL.split("__")[0] }).getByRole("link").first().click();
+      await page.getByRole("link", { name: MODEL_NAME, exact: true }).click();
       await page.waitForURL(`**/m/${MODEL}`);
       await page.locator(".head-cell").first().waitFor();
       await page.locator(".chart .recharts-wrapper > svg").first().waitFor();
       await screenshot(page, "02-model");
 
-      await page.getByRole("link", { name: /^L0 H1, weighted cosine/ }).click();
-      await page.waitForURL(`**/m/${MODEL}/L0/H1`);
-      await expectHeading(page, /Head L0 H1/);
+      await page.getByRole("link", { name: /^L0 H0, weighted cosine/ }).click();
+      await page.waitForURL(`**/m/${MODEL}/L0/H0`);
+      await expectHeading(page, /Head L0 H0/);
       await page.getByRole("table").filter({ hasText: "best image" }).waitFor();
       assert.deepEqual(await brokenImages(page), []);
       await screenshot(page, "03-head");
 
-      await page.getByRole("link", { name: "L0 H1 M0", exact: true }).click();
-      await page.waitForURL(`**/m/${MODEL}/L0/H1/M0?sign=pos&basis=faithful`);
-      await expectHeading(page, /Mode L0 H1 M0/);
+      await page.getByRole("link", { name: "L0 H0 M0", exact: true }).click();
+      await page.waitForURL(`**/m/${MODEL}/L0/H0/M0?sign=pos&basis=faithful`);
+      await expectHeading(page, /Mode L0 H0 M0/);
       await page.locator(".image-grid img").first().waitFor();
       assert.deepEqual(await brokenImages(page), []);
       assert.ok((await page.locator(".image-grid img").count()) > 0, "the mode shows its top images");
+      // The planted mode (red → blue) ranks an image with red and blue patches first.
+      const best = await page.locator(".image-card .label").first().innerText();
+      assert.match(best, /red/);
+      assert.match(best, /blue/);
       await screenshot(page, "04-mode");
     });
   });
@@ -207,7 +219,8 @@ describe("upload", () => {
 });
 
 describe("layout and accessibility", () => {
-  const pages = [
+  // A function: MODEL is known only once `before` has asked the API.
+  const pages = () => [
     ["home", "/"],
     ["model", `/m/${MODEL}`],
     ["head", `/m/${MODEL}/L0/H0`],
@@ -218,7 +231,7 @@ describe("layout and accessibility", () => {
   for (const colorScheme of ["light", "dark"]) {
     test(`axe finds no serious or critical violations (${colorScheme})`, async () => {
       await withPage({ colorScheme }, async (page) => {
-        for (const [, path] of pages) {
+        for (const [, path] of pages()) {
           await page.goto(url(path));
           await page.locator("main h1").waitFor();
           await page.waitForFunction(() => !document.querySelector(".status-loading"), null, { timeout: 60_000 });
@@ -230,7 +243,7 @@ describe("layout and accessibility", () => {
 
   test("every page is usable at 390 px (no horizontal scrolling), in dark mode too", async () => {
     await withPage({ viewport: PHONE }, async (page) => {
-      for (const [name, path] of pages) {
+      for (const [name, path] of pages()) {
         await page.goto(url(path));
         await page.locator("main h1").waitFor();
         await page.waitForFunction(() => !document.querySelector(".status-loading"), null, { timeout: 60_000 });

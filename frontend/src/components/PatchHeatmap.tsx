@@ -1,6 +1,5 @@
 /**
- * An image with a T × T patch grid drawn over it: optional heat values (normalized to their own
- * range), an optional selected patch, and — when `onPick` is given — patch picking by click or by
+ * An image with a T × T patch grid drawn over it: optional heat values, an optional selected patch, and — when `onPick` is given — patch picking by click or by
  * keyboard (arrow keys move the cursor, Enter or Space picks).
  */
 import { type KeyboardEvent, useState } from "react";
@@ -12,21 +11,32 @@ export interface PatchHeatmapProps {
   alt: string;
   grid: number;
   values?: number[][] | undefined;
+  scale?: HeatScale;
   selected?: number | null | undefined;
   onPick?: ((patch: number) => void) | undefined;
   size?: number;
 }
 
-function normalize(values: number[][]): (v: number) => number {
+/**
+ * `fraction`: non-negative values (attention) as a fraction of the largest, so a flat row looks flat;
+ * `range`: values defined up to a constant (logits) stretched from their minimum to their maximum.
+ */
+export type HeatScale = "fraction" | "range";
+
+function normalize(values: number[][], scale: HeatScale): (v: number) => number {
   const flat = values.flat().filter(Number.isFinite);
+  if (scale === "fraction") {
+    const largest = Math.max(0, ...flat);
+    return largest > 0 ? (v) => Math.max(0, v) / largest : () => 0;
+  }
   const lo = Math.min(...flat);
   const hi = Math.max(...flat);
   return hi > lo ? (v) => (v - lo) / (hi - lo) : () => 0;
 }
 
-export function PatchHeatmap({ src, alt, grid, values, selected, onPick, size = 320 }: PatchHeatmapProps) {
+export function PatchHeatmap({ src, alt, grid, values, scale = "fraction", selected, onPick, size = 320 }: PatchHeatmapProps) {
   const [cursor, setCursor] = useState(selected ?? patchIndex(Math.floor(grid / 2), Math.floor(grid / 2), grid));
-  const scale = values ? normalize(values) : null;
+  const toUnit = values ? normalize(values, scale) : null;
   const cur = patchCoords(cursor, grid);
 
   const onKeyDown = (event: KeyboardEvent) => {
@@ -66,9 +76,9 @@ export function PatchHeatmap({ src, alt, grid, values, selected, onPick, size = 
             }
           : { "aria-hidden": true })}
       >
-        {scale && values
+        {toUnit && values
           ? values.map((row, r) =>
-              row.map((v, c) => <rect key={`${r}-${c}`} x={c} y={r} width={1} height={1} fill={heatColor(scale(v))} />),
+              row.map((v, c) => <rect key={`${r}-${c}`} x={c} y={r} width={1} height={1} fill={heatColor(toUnit(v))} />),
             )
           : null}
         {onPick

@@ -5,7 +5,7 @@ export function ThemeToggle() {
   const dark = theme === "dark";
   return (
     <button type="button" className="theme-toggle" aria-pressed={dark} onClick={toggle}>
-      <span aria-hidden="true">{dark ? "☾" : "☀"}</span> Dark mode
+      <span aria-hidden="true">{dark ? "☾" : "☀"}</span> <span className="theme-toggle-text">Dark mode</span>
     </button>
   );
 }

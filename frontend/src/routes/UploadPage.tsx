@@ -184,6 +184,7 @@ function RankedList({
             alt="Key salience of this head on your image: the key-only logit term (magenta: higher)"
             grid={grid}
             values={ranked.key_salience}
+            scale="range"
             size={200}
           />
           <figcaption>Key salience: the key-only term of the logit, which survives the softmax.</figcaption>

@@ -1,5 +1,5 @@
 /** Singular spectra: σ against mode index, one line per layer (or per head of one layer). */
-import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { fmt } from "../../lib/format";
 import { ChartFrame } from "./ChartFrame";
 
@@ -9,6 +9,9 @@ export interface SpectrumLine {
   /** Line colour; callers colour by depth so early and late layers read apart. */
   color: string;
 }
+
+/** Beyond this many lines a legend is noise; the colours (by depth) and the table still tell them apart. */
+const MAX_LEGEND_ITEMS = 16;
 
 export interface SpectrumChartProps {
   title: string;
@@ -47,6 +50,7 @@ export function SpectrumChart({ title, lines, logScale = false, height = 280 }: 
             width={64}
           />
           <Tooltip formatter={(v) => fmt(Number(v))} labelFormatter={(m) => `mode ${String(m)}`} />
+          {lines.length <= MAX_LEGEND_ITEMS ? <Legend verticalAlign="top" height={28} /> : null}
           {lines.map((l, i) => (
             <Line
               key={l.label}
