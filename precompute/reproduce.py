@@ -200,12 +200,30 @@ def write_fig3(results: Sequence[ModelResult], out: Path, weights: Weights) -> l
     axes.set_title(_titled("Weighted cosine of query-key singular modes vs depth (paper Fig. 3)", weights))
     axes.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     paths = _save_figure(figure, out / "fig3_weighted_cosine")
+    # weighted_cos_scaled: the paper's released code also divides by d_head (a labelled variant, DESIGN §2).
     rows = [
-        (r.model_id, layer, depth, r.summary["layer_weighted_cos"][layer], r.summary["baseline_95"], *r.dec.shape[2:])
+        (
+            r.model_id,
+            layer,
+            depth,
+            r.summary["layer_weighted_cos"][layer],
+            r.summary["layer_weighted_cos_scaled"][layer],
+            r.summary["baseline_95"],
+            *r.dec.shape[2:],
+        )
         for r in results
         for layer, depth in enumerate(r.summary["normalized_depth"])
     ]
-    header = ("model", "layer", "normalized_depth", "weighted_cos", "baseline_95", "d_head", "d_model")
+    header = (
+        "model",
+        "layer",
+        "normalized_depth",
+        "weighted_cos",
+        "weighted_cos_scaled",
+        "baseline_95",
+        "d_head",
+        "d_model",
+    )
     return [*paths, _write_csv(out / "fig3_weighted_cosine.csv", weights, header, rows)]
 
 

@@ -228,11 +228,13 @@ def test_reproduce_offline_runs_on_random_weights_and_says_so(
     depth = TINY_OVERRIDES["depth"]
     assert [(r["model"], int(r["layer"])) for r in fig3] == [(m, layer) for m in models for layer in range(depth)]
     assert float(fig3[0]["baseline_95"]) == pytest.approx(1.96 / np.sqrt(TINY_OVERRIDES["embed_dim"]))
+    d_head = int(fig3[0]["d_head"])
+    assert float(fig3[0]["weighted_cos_scaled"]) == pytest.approx(float(fig3[0]["weighted_cos"]) / d_head)
     with (out / "spectra" / f"{TINY_VIT}.csv").open() as handle:
         handle.readline()
         spectra = list(csv.DictReader(handle))
-    heads, d_head = TINY_OVERRIDES["num_heads"], TINY_OVERRIDES["embed_dim"] // TINY_OVERRIDES["num_heads"]
-    assert len(spectra) == depth * heads * d_head
+    assert d_head == TINY_OVERRIDES["embed_dim"] // TINY_OVERRIDES["num_heads"]
+    assert len(spectra) == depth * TINY_OVERRIDES["num_heads"] * d_head
     assert all(float(row["sigma"]) > 0 and -1 <= float(row["cos"]) <= 1 for row in spectra)
     for model in models:
         assert (out / "atlases" / f"{model}__o3.json").is_file()
