@@ -1,7 +1,8 @@
 """Dependencies: the service objects, and path/query parameters resolved to atlas locations.
 
-Out-of-range layer/head/mode/rank → 404 (the resource does not exist); malformed values (negative,
-not a number, not an allowed option) → 422 from validation.
+All are ``async``: they do no blocking work, and FastAPI would run sync ones in its thread pool (a
+thread hop per dependency per request). Out-of-range layer/head/mode/rank → 404 (the resource does
+not exist); malformed values (negative, not a number, not an allowed option) → 422 from validation.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from qkatlas.atlas import Atlas
 MODEL_SLUG_PATTERN = r"^[a-z0-9._-]{1,200}$"
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -30,7 +31,7 @@ def not_found(detail: str) -> HTTPException:
     return HTTPException(status_code=404, detail=detail)
 
 
-def get_atlas(
+async def get_atlas(
     services: ServicesDep,
     model: Annotated[str, Path(description="Atlas slug (see `GET /api/models`).", pattern=MODEL_SLUG_PATTERN)],
 ) -> Atlas:
@@ -50,7 +51,7 @@ class HeadRef:
     head: int
 
 
-def get_head(
+async def get_head(
     atlas: AtlasDep,
     layer: Annotated[int, Path(ge=0, le=10_000)],
     head: Annotated[int, Path(ge=0, le=10_000)],
@@ -73,7 +74,7 @@ class ModeRef:
     mode: int
 
 
-def get_mode(head: HeadDep, mode: Annotated[int, Path(ge=0, le=100_000)]) -> ModeRef:
+async def get_mode(head: HeadDep, mode: Annotated[int, Path(ge=0, le=100_000)]) -> ModeRef:
     if mode >= head.atlas.n_modes:
         raise not_found(f"no mode {mode}: each head has {head.atlas.n_modes} modes")
     return ModeRef(head.atlas, head.layer, head.head, mode)
@@ -82,7 +83,7 @@ def get_mode(head: HeadDep, mode: Annotated[int, Path(ge=0, le=100_000)]) -> Mod
 ModeDep = Annotated[ModeRef, Depends(get_mode)]
 
 
-def get_basis(
+async def get_basis(
     atlas: AtlasDep,
     basis: Annotated[Basis, Query(description="Which tokens are projected (DESIGN §2).")] = Basis.faithful,
 ) -> Basis:
@@ -102,7 +103,7 @@ class OverlayOptions:
     blend: float
 
 
-def get_overlay_options(
+async def get_overlay_options(
     channel: Annotated[Channel, Query(description="Which maps to draw.")] = Channel.both,
     palette: Annotated[Palette, Query(description="Colours of the query and key maps.")] = Palette.red_cyan,
     blend: Annotated[
