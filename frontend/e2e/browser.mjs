@@ -54,7 +54,9 @@ export function url(path) {
   return new URL(path, BASE_URL).toString();
 }
 
+/** Saves a full-page screenshot once nothing is loading any more. */
 export async function screenshot(page, name) {
+  await page.waitForFunction(() => !document.querySelector(".status-loading"), null, { timeout: 60_000 });
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
