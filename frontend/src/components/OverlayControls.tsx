@@ -1,7 +1,13 @@
-/** Which maps an overlay shows, in which colours, and how bright the photo under them is. */
+/**
+ * Which maps an overlay shows, in which colours, and how bright the photo under them is. The blend
+ * slider reports its value once it rests, so dragging it does not request every overlay per step.
+ */
+import { useEffect, useState } from "react";
 import type { Channel, Palette } from "../api/client";
 import { CHANNEL_OPTIONS, type OverlayOptions, PALETTE_OPTIONS, paletteNames } from "../lib/overlay";
 import { SegmentedControl } from "./SegmentedControl";
+
+const BLEND_SETTLE_MS = 250;
 
 export function OverlayControls({
   value,
@@ -11,6 +17,13 @@ export function OverlayControls({
   onChange: (next: OverlayOptions) => void;
 }) {
   const names = paletteNames(value.palette);
+  const [blend, setBlend] = useState(value.blend);
+  useEffect(() => setBlend(value.blend), [value.blend]);
+  useEffect(() => {
+    if (blend === value.blend) return undefined;
+    const timer = setTimeout(() => onChange({ ...value, blend }), BLEND_SETTLE_MS);
+    return () => clearTimeout(timer);
+  }, [blend, value, onChange]);
   return (
     <div className="controls">
       <SegmentedControl<Channel>
@@ -32,9 +45,9 @@ export function OverlayControls({
           min={0}
           max={1}
           step={0.1}
-          value={value.blend}
-          onChange={(e) => onChange({ ...value, blend: Number(e.target.value) })}
-          aria-valuetext={`${Math.round(value.blend * 100)} %`}
+          value={blend}
+          onChange={(e) => setBlend(Number(e.target.value))}
+          aria-valuetext={`${Math.round(blend * 100)} %`}
         />
       </label>
       <p className="legend-line">

@@ -23,19 +23,29 @@ export function Empty({ children }: { children: ReactNode }) {
   return <div className="status status-empty">{children}</div>;
 }
 
-/** Renders `children(data)` once loaded; otherwise the loading or error state. */
+/**
+ * Renders `children(data)` once loaded; otherwise the loading or error state. A page's main load
+ * passes `pageTitle`, so that a failed page still has its heading.
+ */
 export function Loaded<T>({
   state,
   label,
+  pageTitle,
   children,
 }: {
   state: Loadable<T>;
   label?: string;
+  pageTitle?: string;
   children: (data: T) => ReactNode;
 }) {
   if (state.status === "loading") return <Loading label={label} />;
   if (state.status === "error") {
-    return <ErrorNotice title={state.httpStatus === 404 ? "Not found" : undefined} message={state.message} />;
+    return (
+      <>
+        {pageTitle ? <h1>{pageTitle}</h1> : null}
+        <ErrorNotice title={state.httpStatus === 404 ? "Not found" : undefined} message={state.message} />
+      </>
+    );
   }
   return <>{children(state.data)}</>;
 }

@@ -17,3 +17,11 @@ export function fmt(value: number | null | undefined, digits = 3): string {
 export function percent(fraction: number): string {
   return `${(fraction * 100).toFixed(1)} %`;
 }
+
+/** A remaining time, coarsely: "23 hours", "40 minutes", "30 seconds". */
+export function duration(seconds: number): string {
+  const unit = (n: number, name: string) => `${n} ${name}${n === 1 ? "" : "s"}`;
+  if (seconds >= 7200) return unit(Math.floor(seconds / 3600), "hour");
+  if (seconds >= 120) return unit(Math.floor(seconds / 60), "minute");
+  return unit(Math.max(0, Math.floor(seconds)), "second");
+}

@@ -28,7 +28,7 @@ export default function HeadPage() {
   const summary = useModelSummary(model);
   if (malformed || layer === null || head === null) return <NotFoundPage />;
   return (
-    <Loaded state={summary} label="Loading model…">
+    <Loaded state={summary} label="Loading model…" pageTitle={model}>
       {(s) => <HeadView summary={s} layer={layer} head={head} />}
     </Loaded>
   );

@@ -33,7 +33,7 @@ export default function ModePage() {
   const summary = useModelSummary(model);
   if (malformed || layer === null || head === null || mode === null) return <NotFoundPage />;
   return (
-    <Loaded state={summary} label="Loading model…">
+    <Loaded state={summary} label="Loading model…" pageTitle={model}>
       {(s) => <ModeView summary={s} pos={{ layer, head, mode }} />}
     </Loaded>
   );

@@ -25,7 +25,7 @@ export default function ModelPage() {
   useDocumentTitle(model);
   const detail = useApi((signal) => api.GET("/api/models/{model}", { params: { path: { model } }, signal }), [model]);
   return (
-    <Loaded state={detail} label="Loading model…">
+    <Loaded state={detail} label="Loading model…" pageTitle={model}>
       {(d) => <ModelView detail={d} />}
     </Loaded>
   );

@@ -20,7 +20,7 @@ import { RankedModeCard } from "../components/RankedModeCard";
 import { Empty, ErrorNotice, Loaded } from "../components/Status";
 import { UploadDropzone } from "../components/UploadDropzone";
 import { UploadHeadPicker } from "../components/UploadHeadPicker";
-import { modeName } from "../lib/format";
+import { duration, modeName } from "../lib/format";
 import { useKeyNav } from "../lib/keyboard";
 import { stepHead } from "../lib/neighbours";
 import { DEFAULT_OVERLAY, type OverlayOptions } from "../lib/overlay";
@@ -100,8 +100,8 @@ function UploadView({ upload, models }: { upload: Upload; models: ModelSummary[]
         <DemoBadge model={model} />
       </div>
       <p className="muted small">
-        {upload.width}×{upload.height} px · kept for {Math.round(upload.expires_in_s / 3600)} more hours · this page&apos;s
-        link works for anyone until then. <CopyLinkButton />
+        {upload.width}×{upload.height} px · kept for {duration(upload.expires_in_s)} more · this page&apos;s link works for
+        anyone until then. <CopyLinkButton />
       </p>
       <UploadHeadPicker
         models={models}
