@@ -76,12 +76,21 @@ _INTERPOLATION = {
 }
 
 
-class ImageDecodeError(ValueError):
-    """The bytes are not an image qkatlas can use. ``reason`` is short, human and never a path."""
+#: Past this aspect ratio, resizing the shorter side to a model's ~224 px would allocate gigabytes
+#: (a 100000 × 1 strip), so such images are refused from their header.
+MAX_ASPECT_RATIO = 100
 
-    def __init__(self, reason: str) -> None:
+DecodeErrorKind = Literal["unsupported", "too_large", "corrupt"]
+
+
+class ImageDecodeError(ValueError):
+    """The bytes are not an image qkatlas can use. ``reason`` is short, human and never a path;
+    ``kind`` says why: not a supported raster image, too many pixels, or broken data."""
+
+    def __init__(self, reason: str, kind: DecodeErrorKind = "corrupt") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.kind = kind
 
 
 # --------------------------------------------------------------------------------------------------
@@ -113,9 +122,9 @@ def decode_image(data: bytes | bytearray | memoryview, *, max_pixels: int = DEFA
         # Pillow's own hard limit (2 × Image.MAX_IMAGE_PIXELS) also applies when max_pixels is larger.
         pillow_limit = 2 * (Image.MAX_IMAGE_PIXELS or max_pixels)
         limit = min(max_pixels, pillow_limit)
-        raise ImageDecodeError(f"image too large (more than {limit:,} pixels)") from None
+        raise ImageDecodeError(f"image too large (more than {limit:,} pixels)", "too_large") from None
     except UnidentifiedImageError:
-        raise ImageDecodeError(_unidentified_reason(bytes(data[:512]))) from None
+        raise _unidentified_error(bytes(data[:512])) from None
     except Exception as exc:  # Pillow's plugins raise many types on malformed headers
         raise ImageDecodeError(_corrupt_reason(exc)) from None
 
@@ -124,7 +133,11 @@ def decode_image(data: bytes | bytearray | memoryview, *, max_pixels: int = DEFA
     if width <= 0 or height <= 0:
         raise ImageDecodeError("image has zero width or height")
     if width * height > max_pixels:
-        raise ImageDecodeError(f"image too large ({width}×{height} = {width * height:,} pixels, limit {max_pixels:,})")
+        raise ImageDecodeError(
+            f"image too large ({width}×{height} = {width * height:,} pixels, limit {max_pixels:,})", "too_large"
+        )
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise ImageDecodeError(f"image too narrow ({width}×{height}; aspect ratio limit {MAX_ASPECT_RATIO}:1)")
     try:
         # Decode every pixel now, so truncation and corruption surface here and not in a later
         # resize. This relies on Pillow's default ImageFile.LOAD_TRUNCATED_IMAGES = False, which
@@ -159,9 +172,13 @@ def _allowed_formats() -> tuple[str, ...]:
     return tuple(fmt for fmt in _ALLOWED_FORMATS if fmt in Image.OPEN)
 
 
-def _unidentified_reason(head: bytes) -> str:
+def _unidentified_error(head: bytes) -> ImageDecodeError:
     if _declares_zero_size(head):
-        return "image has zero width or height"
+        return ImageDecodeError("image has zero width or height", "corrupt")
+    return ImageDecodeError(_unrecognised_reason(head), "unsupported")
+
+
+def _unrecognised_reason(head: bytes) -> str:
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if text.startswith((b"<svg", b"<?xml")) or b"<svg" in text:
         return "not a raster image (SVG/XML)"

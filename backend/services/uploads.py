@@ -18,13 +18,9 @@ from dataclasses import asdict, dataclass
 from PIL import Image
 
 from backend.core.cache import Cache
-from qkatlas.images import ImageDecodeError, decode_image
+from qkatlas.images import DecodeErrorKind, ImageDecodeError, decode_image
 
 UPLOAD_ID_PATTERN = r"^[0-9a-f]{32}$"
-
-#: Models resize the shorter side to ~224 px keeping the aspect ratio; past this ratio that resize
-#: alone would allocate gigabytes (a 100000 × 1 strip), so such images are refused.
-MAX_ASPECT_RATIO = 100
 
 
 @dataclass(frozen=True)
@@ -49,13 +45,8 @@ class UploadRejected(Exception):
         self.reason = reason
 
 
-def _status_for(error: ImageDecodeError) -> int:
-    """415 for what is not a supported raster image, 413 for too many pixels, 400 for broken data."""
-    if error.reason.startswith("not "):
-        return 415
-    if error.reason.startswith("image too large"):
-        return 413
-    return 400
+#: 415 for what is not a supported raster image, 413 for too many pixels, 400 for broken data.
+_STATUS: dict[DecodeErrorKind, int] = {"unsupported": 415, "too_large": 413, "corrupt": 400}
 
 
 def _key(upload_id: str) -> str:
@@ -77,11 +68,7 @@ class UploadStore:
         try:
             image = decode_image(data, max_pixels=self._max_pixels)
         except ImageDecodeError as error:
-            raise UploadRejected(_status_for(error), error.reason) from None
-        if max(image.size) > MAX_ASPECT_RATIO * min(image.size):
-            raise UploadRejected(
-                400, f"image too narrow ({image.width}×{image.height}; aspect ratio limit {MAX_ASPECT_RATIO}:1)"
-            )
+            raise UploadRejected(_STATUS[error.kind], error.reason) from None
         return image
 
     async def add(self, data: bytes) -> UploadInfo:

@@ -582,3 +582,24 @@ def test_exact_mode_squashes_to_resize_then_centre_crops_like_hf_deit() -> None:
     prep = Preprocessing(crop=48, resize=56, resize_mode="exact", mean=(0.5,) * 3, std=(0.5,) * 3)
     expected = np.asarray(image.resize((56, 56), Image.Resampling.BICUBIC).crop((4, 4, 52, 52)))
     np.testing.assert_array_equal(to_model_input(image, prep).permute(1, 2, 0).numpy(), expected)
+
+
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "unsupported"),
+        (b"hello, plain text", "unsupported"),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 40, "corrupt"),
+    ],
+)
+def test_decode_errors_say_what_kind_of_problem(data: bytes, kind: str) -> None:
+    with pytest.raises(ImageDecodeError) as caught:
+        decode_image(data)
+    assert caught.value.kind == kind
+
+
+def test_extreme_aspect_ratios_are_refused_from_the_header() -> None:
+    buffer = io.BytesIO()
+    Image.new("L", (20_000, 10)).save(buffer, format="PNG")
+    with pytest.raises(ImageDecodeError, match="too narrow"):
+        decode_image(buffer.getvalue())
