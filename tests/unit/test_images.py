@@ -589,10 +589,14 @@ def test_exact_mode_squashes_to_resize_then_centre_crops_like_hf_deit() -> None:
     [
         (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "unsupported"),
         (b"hello, plain text", "unsupported"),
-        (b"\xff\xd8\xff\xe0" + b"\x00" * 40, "corrupt"),
+        (None, "corrupt"),  # a truncated JPEG
     ],
 )
-def test_decode_errors_say_what_kind_of_problem(data: bytes, kind: str) -> None:
+def test_decode_errors_say_what_kind_of_problem(data: bytes | None, kind: str) -> None:
+    if data is None:
+        buffer = io.BytesIO()
+        Image.fromarray(skimage.data.astronaut()).save(buffer, format="JPEG")
+        data = buffer.getvalue()[:3000]
     with pytest.raises(ImageDecodeError) as caught:
         decode_image(data)
     assert caught.value.kind == kind
