@@ -73,7 +73,7 @@ export function CosineDepthChart({ title, series, yLabel, height = 320 }: Cosine
             width={64}
           />
           <Tooltip formatter={(v) => fmt(Number(v))} labelFormatter={(d) => `depth ${fmt(Number(d), 2)}`} />
-          {series.length > 1 ? <Legend verticalAlign="top" height={28} /> : null}
+          {series.length > 1 ? <Legend verticalAlign="top" itemSorter={(item) => series.findIndex((s) => s.label === item.value)} /> : null}
           {series.map((s, i) => (
             <Line
               key={s.id}

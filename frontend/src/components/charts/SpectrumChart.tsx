@@ -50,7 +50,7 @@ export function SpectrumChart({ title, lines, logScale = false, height = 280 }: 
             width={64}
           />
           <Tooltip formatter={(v) => fmt(Number(v))} labelFormatter={(m) => `mode ${String(m)}`} />
-          {lines.length <= MAX_LEGEND_ITEMS ? <Legend verticalAlign="top" height={28} /> : null}
+          {lines.length <= MAX_LEGEND_ITEMS ? <Legend verticalAlign="top" itemSorter={(item) => Number(String(item.dataKey).slice(1))} /> : null}
           {lines.map((l, i) => (
             <Line
               key={l.label}
