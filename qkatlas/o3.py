@@ -73,6 +73,14 @@ DEFINITIONS = {
 }
 
 
+class O3ExampleError(ValueError):
+    """An O3 example that cannot be analysed (its masks do not fit the image). ``reason`` is short."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class O3Item:
     """One O3 example: the photo and its two masks."""
@@ -209,8 +217,8 @@ def prepare_item(item: O3Item, adapter: ViTAdapter) -> PreparedImage:
     """Decode, resize and crop an example and its masks; pick its two queries.
 
     Raises:
-        ImageDecodeError: a file is unreadable, a mask does not match its image's size, or a mask
-            covers no patch of the crop.
+        ImageDecodeError: a file is unreadable.
+        O3ExampleError: a mask does not match its image's size, or covers no patch of the crop.
     """
     image = load_image_file(item.image)
     prep, spec = adapter.preprocessing, adapter.spec
@@ -218,14 +226,14 @@ def prepare_item(item: O3Item, adapter: ViTAdapter) -> PreparedImage:
     for label, path in (("target", item.target_mask), ("distractor", item.distractor_mask)):
         mask = load_image_file(path)
         if mask.size != image.size:
-            raise ImageDecodeError(
+            raise O3ExampleError(
                 f"{label} mask is {mask.size[0]}×{mask.size[1]}, image {image.size[0]}×{image.size[1]}"
             )
         grids.append(area_downscale(mask_as_model_sees_it(mask, prep), spec.patch_size))
     target_query, distractor_query = pick_query(grids[0]), pick_query(grids[1])
     if target_query is None or distractor_query is None:
         empty = "target" if target_query is None else "distractor"
-        raise ImageDecodeError(f"{empty} mask covers no patch of the model's crop")
+        raise O3ExampleError(f"{empty} mask covers no patch of the model's crop")
     return PreparedImage(
         name=item.name,
         pixels=to_model_input(image, prep),
@@ -262,7 +270,7 @@ def _prepared(dataset: O3Dataset, adapter: ViTAdapter, skipped: list[dict[str, s
     for item in dataset.items:
         try:
             yield prepare_item(item, adapter)
-        except ImageDecodeError as exc:
+        except (ImageDecodeError, O3ExampleError) as exc:
             skipped.append({"name": item.name, "reason": exc.reason})
             yield None
 
