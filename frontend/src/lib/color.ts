@@ -38,5 +38,5 @@ export function seriesColor(index: number): string {
 /** Sequential scale for a non-negative map in [0, 1] (attention rows): transparent → magenta. */
 export function heatColor(t: number): string {
   const v = Math.max(0, Math.min(1, t));
-  return `rgba(255, 0, 170, ${(0.85 * v).toFixed(3)})`;
+  return `rgba(255, 0, 170, ${(0.7 * v).toFixed(3)})`;
 }
