@@ -62,6 +62,31 @@ class Health(BaseModel):
     failed_atlases: list[AtlasFailure]
 
 
+# --- precompute progress ----------------------------------------------------------------------
+
+
+class PrecomputeJob(BaseModel):
+    """A precompute job that reports to this service's Redis (``--progress-redis``)."""
+
+    slug: str = Field(description="The atlas being built.")
+    model_id: str
+    dataset: str
+    state: Literal["running", "done", "failed"]
+    phase: Literal["stream", "maps"] = Field(description="`stream`: scoring every image; `maps`: the winners' maps.")
+    done: int
+    total: int
+    images_per_second: float | None
+    eta_seconds: float | None
+    started: str
+    updated: str | None
+    message: str | None = Field(description="Why it failed, when it did.")
+
+
+class PrecomputeProgress(BaseModel):
+    redis: RedisState = Field(description="Jobs report through Redis; without it the list is always empty.")
+    jobs: list[PrecomputeJob]
+
+
 # --- models (atlases) -------------------------------------------------------------------------
 
 

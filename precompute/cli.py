@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from precompute.job import JobConfig, JobResult, run_job
-from precompute.progress import RedisProgress
 from qkatlas.atlas.format import atlas_slug
 from qkatlas.images import default_source_name
 from qkatlas.models import ModelLoadError, model_slug
 from qkatlas.models.base import UnsupportedModelError
+from qkatlas.progress import RedisProgress
 from qkatlas.projection import BASES
 
 

@@ -337,6 +337,7 @@ def _write_winners(
     flat_shape = (n_bases, spec.n_layers, n_columns, 2, config.top_k, spec.n_patches)
     winner_ids: list[int] = torch.unique(winners[winners >= 0]).cpu().tolist()
     lookup = torch.full((len(source.items),), -1, dtype=torch.int64, device=device)
+    written = 0
     with _progress(config, len(winner_ids), 0, "winners' maps") as bar:
         for batch in iter_batches(
             source,
@@ -354,9 +355,10 @@ def _write_winners(
             lookup[rows] = -1
             for index, image in zip(batch.indices.tolist(), batch.images, strict=True):
                 writer.write_thumbnail(index, image.permute(1, 2, 0).numpy())
+            written += len(rows)
             bar.update(len(rows))
             if on_progress:
-                on_progress("maps", bar.n, len(winner_ids))
+                on_progress("maps", written, len(winner_ids))
     maps_query.flush()
     maps_key.flush()
     writer.write_topk(

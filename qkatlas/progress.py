@@ -1,4 +1,4 @@
-"""Publishing a running job's progress to Redis, where the service (and so the dashboard) reads it.
+"""Precompute progress in Redis: the job writes it, the service (and so the dashboard) reads it.
 
 Key ``qkatlas:progress:<slug>`` holds a JSON object (see ``ProgressReport``) with a one-hour TTL that
 every update renews. Redis trouble never stops the job: a failed write is dropped and retried at the

@@ -42,9 +42,7 @@ class ModeProjector:
             device, torch.float32
         )  # [L, D]
 
-    def project(
-        self, layer: int, activations: torch.Tensor, basis: Basis
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def project(self, layer: int, activations: torch.Tensor, basis: Basis) -> tuple[torch.Tensor, torch.Tensor]:
         """``activations [B, N, d]`` → ``(P_U, P_V)``, each ``[B, N, D]`` float32, ``D = H·M``.
 
         Column ``h·M + n`` holds mode ``n`` of head ``h``. ``activations`` must be the residual stream

@@ -80,9 +80,7 @@ def decompose(weights: list[LayerWeights], degeneracy_rtol: float = DEGENERACY_R
     w_k = torch.stack([w.w_k for w in weights]).to(torch.float64)
     b_q = torch.stack([w.b_q for w in weights]).to(torch.float64)  # [L, H, d_h]
     u, sigma, v = _factored_svd(w_q, w_k)
-    u_rows, v_rows = canonicalize_signs(
-        u.transpose(-1, -2).numpy(), v.transpose(-1, -2).numpy()
-    )  # [L, H, M, d]
+    u_rows, v_rows = canonicalize_signs(u.transpose(-1, -2).numpy(), v.transpose(-1, -2).numpy())  # [L, H, M, d]
     # c = W_q⁺ b_q is the point whose query equals the bias: W_q c = b_q (W_q has full row rank).
     c = (torch.linalg.pinv(w_q) @ b_q.unsqueeze(-1)).squeeze(-1).numpy()  # [L, H, d]
     sigma_np = sigma.numpy()

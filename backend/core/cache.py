@@ -41,6 +41,10 @@ class Cache(ABC):
         """Increment a counter and return its new value; the counter expires ``ttl_s`` after creation."""
 
     @abstractmethod
+    async def get_prefix(self, prefix: str, limit: int = 100) -> dict[str, bytes]:
+        """Up to ``limit`` live entries whose key starts with ``prefix``."""
+
+    @abstractmethod
     async def state(self) -> RedisState: ...
 
     async def close(self) -> None:  # noqa: B027 - optional hook
@@ -95,6 +99,11 @@ class MemoryCache(Cache):
             self._drop(next(iter(self._entries)))
         for key in [k for k, (_, expires) in self._counters.items() if expires <= now]:
             del self._counters[key]
+
+    async def get_prefix(self, prefix: str, limit: int = 100) -> dict[str, bytes]:
+        now = time.monotonic()
+        found = {k: e.value for k, e in self._entries.items() if k.startswith(prefix) and e.expires > now}
+        return dict(list(found.items())[:limit])
 
     async def incr(self, key: str, ttl_s: int) -> int:
         now = time.monotonic()
@@ -168,6 +177,18 @@ class RedisCache(Cache):
             except (RedisError, OSError) as error:
                 self._mark_down(error)
         await self._fallback.set_many(items, ttl_s)
+
+    async def get_prefix(self, prefix: str, limit: int = 100) -> dict[str, bytes]:
+        if self._up():
+            try:
+                keys = [key async for key in self._redis.scan_iter(match=f"{prefix}*", count=100)][:limit]
+                values = await self._redis.mget(keys) if keys else []
+                return {
+                    key.decode(): value for key, value in zip(keys, values, strict=True) if isinstance(value, bytes)
+                }
+            except (RedisError, OSError) as error:
+                self._mark_down(error)
+        return await self._fallback.get_prefix(prefix, limit)
 
     async def incr(self, key: str, ttl_s: int) -> int:
         if self._up():

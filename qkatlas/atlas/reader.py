@@ -57,9 +57,7 @@ class Atlas:
             except (OSError, ValueError) as exc:
                 raise AtlasError(f"{relative}: {exc.__class__.__name__}") from None
             if array.shape != shapes[name] or array.dtype != np.dtype(dtype):
-                raise AtlasError(
-                    f"{relative}: shape {array.shape} {array.dtype}, expected {shapes[name]} {dtype}"
-                )
+                raise AtlasError(f"{relative}: shape {array.shape} {array.dtype}, expected {shapes[name]} {dtype}")
             arrays[name] = array
         for name in (fmt.SUMMARY, fmt.IMAGES):
             if not (path / name).is_file():
@@ -114,9 +112,7 @@ class Atlas:
 
     def mode_vectors(self, layer: int, head: int, mode: int) -> tuple[np.ndarray, np.ndarray]:
         """``(u_n, v_n)``, each ``[d]`` float32, canonical sign."""
-        return np.asarray(self._arrays["U"][layer, head, mode]), np.asarray(
-            self._arrays["V"][layer, head, mode]
-        )
+        return np.asarray(self._arrays["U"][layer, head, mode]), np.asarray(self._arrays["V"][layer, head, mode])
 
     def _basis(self, basis: str) -> int:
         try:
@@ -133,13 +129,9 @@ class Atlas:
 
     def best_scores(self, basis: str, layer: int, head: int) -> np.ndarray:
         """``[M, 2]``: the best score of every mode of the head for each sign (NaN when none)."""
-        return np.asarray(
-            self._arrays["topk_scores"][self._basis(basis), layer, head, :, :, 0], dtype=np.float64
-        )
+        return np.asarray(self._arrays["topk_scores"][self._basis(basis), layer, head, :, :, 0], dtype=np.float64)
 
-    def maps(
-        self, basis: str, layer: int, head: int, mode: int, sign: str, rank: int
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def maps(self, basis: str, layer: int, head: int, mode: int, sign: str, rank: int) -> tuple[np.ndarray, np.ndarray]:
         """Query and key maps ``[T, T]`` float32 of the ``rank``-th winner of a signed mode."""
         at = (self._basis(basis), layer, head, mode, SIGN_AXIS[sign], rank)
         return (

@@ -259,6 +259,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/progress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Progress
+         * @description Running and recently finished precompute jobs (each report expires an hour after its last update).
+         */
+        get: operations["get_progress"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -669,6 +689,56 @@ export interface components {
          * @enum {string}
          */
         Palette: "red_cyan" | "orange_blue";
+        /**
+         * PrecomputeJob
+         * @description A precompute job that reports to this service's Redis (``--progress-redis``).
+         */
+        PrecomputeJob: {
+            /**
+             * Slug
+             * @description The atlas being built.
+             */
+            slug: string;
+            /** Model Id */
+            model_id: string;
+            /** Dataset */
+            dataset: string;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "running" | "done" | "failed";
+            /**
+             * Phase
+             * @description `stream`: scoring every image; `maps`: the winners' maps.
+             * @enum {string}
+             */
+            phase: "stream" | "maps";
+            /** Done */
+            done: number;
+            /** Total */
+            total: number;
+            /** Images Per Second */
+            images_per_second: number | null;
+            /** Eta Seconds */
+            eta_seconds: number | null;
+            /** Started */
+            started: string;
+            /** Updated */
+            updated: string | null;
+            /**
+             * Message
+             * @description Why it failed, when it did.
+             */
+            message: string | null;
+        };
+        /** PrecomputeProgress */
+        PrecomputeProgress: {
+            /** @description Jobs report through Redis; without it the list is always empty. */
+            redis: components["schemas"]["RedisState"];
+            /** Jobs */
+            jobs: components["schemas"]["PrecomputeJob"][];
+        };
         /** RankedMode */
         RankedMode: {
             /** Rank */
@@ -1586,6 +1656,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_progress: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PrecomputeProgress"];
                 };
             };
         };
