@@ -65,7 +65,12 @@ class AtlasWriter:
         write_json_atomic(self.directory / name, payload)
 
     def publish(self, manifest: dict[str, object], final: Path) -> Path:
-        """Write the manifest last, then move the atlas to ``final`` (replacing an older one)."""
+        """Write the manifest last, then move the atlas to ``final`` (replacing an older one).
+
+        Results that depend only on the weights (``o3.json``) carry over from the atlas being replaced
+        when it was built from the same weights.
+        """
+        _carry_weight_results(final, self.directory, manifest)
         self.write_json(fmt.MANIFEST, manifest)
         old = None
         if final.exists():
@@ -75,3 +80,13 @@ class AtlasWriter:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         return final
+
+
+def _carry_weight_results(previous: Path, new: Path, manifest: dict[str, object]) -> None:
+    try:
+        previous_manifest = json.loads((previous / fmt.MANIFEST).read_text())
+    except (OSError, ValueError):
+        return
+    same = fmt.same_model_source(previous_manifest.get("model_source"), manifest.get("model_source"))  # type: ignore[arg-type]
+    if same and (previous / fmt.O3).is_file():
+        shutil.copyfile(previous / fmt.O3, new / fmt.O3)

@@ -209,3 +209,15 @@ def test_bad_invocations_fail_fast_with_a_clear_message(
     assert result.returncode != 0
     assert message in result.stderr.lower() or message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_rebuilding_keeps_weight_only_results_only_for_the_same_weights(tmp_path: Path) -> None:
+    images = tmp_path / "images"
+    write_sample_photos(images, ("astronaut", "coffee"))
+    options = ("--random-init", "--top-k", "1")
+    atlas = build_atlas(tmp_path / "out", TINY_VIT, images, *options, overrides=TINY_OVERRIDES)
+    (atlas / "o3.json").write_text('{"kind": "o3"}')
+    assert build_atlas(tmp_path / "out", TINY_VIT, images, *options, overrides=TINY_OVERRIDES) == atlas
+    assert (atlas / "o3.json").read_text() == '{"kind": "o3"}'
+    build_atlas(tmp_path / "out", TINY_VIT, images, *options, "--seed", "1", overrides=TINY_OVERRIDES)
+    assert not (atlas / "o3.json").exists()
