@@ -117,6 +117,7 @@ class ModelSummary(BaseModel):
     dataset: DatasetInfo
     random_init: bool = Field(description="The weights are random (a test or demo atlas).")
     planted: bool = Field(description="The hand-set planted-mode demo model (modes respond to known colours).")
+    has_o3: bool = Field(description="Odd-One-Out results exist for this model (`GET /api/models/{model}/o3`).")
 
 
 class LayerSummary(BaseModel):
@@ -142,6 +143,63 @@ class ModelDetail(ModelSummary):
     head_weighted_cos: list[list[float]] = Field(description="σ-weighted cosine per head, [layer][head].")
     baseline_95: float = Field(description="Random directions' 95 % cosine band is ±this (1.96/√d).")
     spectra: Spectra
+
+
+# --- Odd-One-Out attention preference (paper Fig. 2) --------------------------------------------
+
+
+class O3Shares(BaseModel):
+    """Where a query's attention goes; the three shares of one attention row sum to 1."""
+
+    same_object: float = Field(description="On the query's own kind of object (target for the target query).")
+    different_object: float = Field(description="On the other kind of object.")
+    background: float = Field(description="Neither object.")
+
+
+class O3QueryLayer(BaseModel):
+    """One query's attention split in one layer."""
+
+    mean: O3Shares = Field(description="Mean over images and heads.")
+    std: O3Shares = Field(description="Spread: standard deviation over images of the head-averaged shares.")
+    heads: list[O3Shares] | None = Field(description="Mean over images per head, [head]; null if not stored.")
+
+
+class O3Layer(BaseModel):
+    layer: int
+    normalized_depth: float = Field(description="layer / (n_layers − 1).")
+    target_query: O3QueryLayer = Field(description="The query patch best covered by the singleton target.")
+    distractor_query: O3QueryLayer = Field(description="The query patch best covered by the distractors.")
+
+
+class O3Chance(BaseModel):
+    """What uniform attention would give: the mean area share of each region (drawn dashed)."""
+
+    target_query: O3Shares
+    distractor_query: O3Shares
+
+
+class O3Dataset(BaseModel):
+    name: str = Field(description="Name of the O3 folder the results were computed from.")
+    n_images: int
+    n_used: int
+    n_skipped: int = Field(description="Examples left out (missing, unreadable or empty masks).")
+
+
+class O3Result(BaseModel):
+    """Odd-One-Out attention preference of the atlas's model, from its real attention (DESIGN §2).
+
+    The per-image list of ``o3.json`` (query positions and areas of every example, thousands of
+    entries for the full O3 set) is not served: the curves need only the per-layer and per-head means.
+    """
+
+    model: str = Field(description="Atlas slug.")
+    model_id: str
+    n_layers: int
+    n_heads: int
+    dataset: O3Dataset
+    definitions: dict[str, str] = Field(description="The rules of the analysis, as text.")
+    chance: O3Chance
+    layers: list[O3Layer]
 
 
 class SignScores(BaseModel):

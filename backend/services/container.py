@@ -8,6 +8,7 @@ from backend.core.cache import Cache
 from backend.core.config import Settings
 from backend.services.analysis import AnalysisRunner
 from backend.services.atlases import AtlasRegistry
+from backend.services.o3 import O3Results
 from backend.services.uploads import UploadStore
 
 
@@ -18,6 +19,7 @@ class Services:
     atlases: AtlasRegistry
     uploads: UploadStore
     analysis: AnalysisRunner
+    o3: O3Results
 
     @classmethod
     def create(cls, settings: Settings, cache: Cache) -> Services:
@@ -28,6 +30,7 @@ class Services:
             atlases=AtlasRegistry.load(settings.atlas_dir),
             uploads=uploads,
             analysis=AnalysisRunner(cache, uploads, device=settings.device, workers=settings.analysis_workers),
+            o3=O3Results(),
         )
 
     async def close(self) -> None:

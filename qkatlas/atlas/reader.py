@@ -69,13 +69,18 @@ class Atlas:
         return json.loads((self.path / fmt.SUMMARY).read_text())  # type: ignore[no-any-return]
 
     @property
+    def o3_paths(self) -> tuple[Path, Path]:
+        """Where ``o3`` looks, in order: the atlas's ``o3.json``, then the root-level sidecar file."""
+        return self.path / fmt.O3, self.path.parent / fmt.o3_sidecar_name(self.model_slug)
+
+    @property
     def o3(self) -> dict[str, Any] | None:
         """The Odd-One-Out results of this atlas's model (docs/atlas-format.md "o3.json"), or None.
 
         Read from ``o3.json`` in the atlas, else from ``<atlas root>/<model-slug>__o3.json`` when that
         was computed from the same weights. Read on every call: ``precompute o3`` may add it later.
         """
-        for path in (self.path / fmt.O3, self.path.parent / fmt.o3_sidecar_name(self.model_slug)):
+        for path in self.o3_paths:
             try:
                 result: dict[str, Any] = json.loads(path.read_text())
             except (OSError, ValueError):

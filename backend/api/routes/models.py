@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from backend.api.deps import AtlasDep, BasisDep, HeadDep, ServicesDep
+from backend.api.deps import AtlasDep, BasisDep, HeadDep, ServicesDep, not_found
 from backend.schemas import (
     Basis,
     DatasetInfo,
@@ -18,12 +18,14 @@ from backend.schemas import (
     ModelDetail,
     ModelSummary,
     ModeSummary,
+    O3Result,
     Sign,
     SignImages,
     SignScores,
     Spectra,
 )
 from backend.services.atlases import image_id, thumbnail_url
+from backend.services.container import Services
 from qkatlas.atlas import Atlas
 
 router = APIRouter(tags=["models"], responses={404: {"model": ErrorBody}})
@@ -34,7 +36,7 @@ def finite_or_none(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _summary_fields(atlas: Atlas) -> dict[str, Any]:
+def _summary_fields(atlas: Atlas, services: Services) -> dict[str, Any]:
     model = atlas.manifest["model"]
     dataset = atlas.manifest["dataset"]
     return {
@@ -58,6 +60,7 @@ def _summary_fields(atlas: Atlas) -> dict[str, Any]:
         ),
         "random_init": bool(model.get("random_init", False)),
         "planted": bool(atlas.manifest.get("model_source", {}).get("planted", False)),
+        "has_o3": services.o3.get(atlas) is not None,
     }
 
 
@@ -71,11 +74,11 @@ def _best_image(atlas: Atlas, basis: Basis, layer: int, head: int, mode: int, si
 
 @router.get("/models", response_model=list[ModelSummary])
 async def list_models(services: ServicesDep) -> list[ModelSummary]:
-    return [ModelSummary(**_summary_fields(atlas)) for atlas in services.atlases.atlases]
+    return [ModelSummary(**_summary_fields(atlas, services)) for atlas in services.atlases.atlases]
 
 
 @router.get("/models/{model}", response_model=ModelDetail)
-async def get_model(atlas: AtlasDep) -> ModelDetail:
+async def get_model(atlas: AtlasDep, services: ServicesDep) -> ModelDetail:
     summary = atlas.summary
     layers = [
         LayerSummary(
@@ -88,7 +91,7 @@ async def get_model(atlas: AtlasDep) -> ModelDetail:
         for layer in range(atlas.n_layers)
     ]
     return ModelDetail(
-        **_summary_fields(atlas),
+        **_summary_fields(atlas, services),
         layers=layers,
         head_weighted_cos=summary["head_weighted_cos"],
         baseline_95=summary["baseline_95"],
@@ -98,6 +101,15 @@ async def get_model(atlas: AtlasDep) -> ModelDetail:
             degenerate=atlas.degenerate_all.tolist(),
         ),
     )
+
+
+@router.get("/models/{model}/o3", response_model=O3Result)
+async def get_o3(atlas: AtlasDep, services: ServicesDep) -> O3Result:
+    """Odd-One-Out attention preference (paper Fig. 2), written by `python -m precompute o3`."""
+    result = services.o3.get(atlas)
+    if result is None:
+        raise not_found(f"model {atlas.slug!r} has no odd-one-out results (run `python -m precompute o3 --model ...`)")
+    return result
 
 
 @router.get("/models/{model}/layers/{layer}/heads/{head}", response_model=HeadDetail)

@@ -55,6 +55,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/models/{model}/o3": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get O3
+         * @description Odd-One-Out attention preference (paper Fig. 2), written by `python -m precompute o3`.
+         */
+        get: operations["get_o3"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/models/{model}/layers/{layer}/heads/{head}": {
         parameters: {
             query?: never;
@@ -599,6 +619,11 @@ export interface components {
              * @description The hand-set planted-mode demo model (modes respond to known colours).
              */
             planted: boolean;
+            /**
+             * Has O3
+             * @description Odd-One-Out results exist for this model (`GET /api/models/{model}/o3`).
+             */
+            has_o3: boolean;
             /** Layers */
             layers: components["schemas"]["LayerSummary"][];
             /**
@@ -680,6 +705,117 @@ export interface components {
              * @description The hand-set planted-mode demo model (modes respond to known colours).
              */
             planted: boolean;
+            /**
+             * Has O3
+             * @description Odd-One-Out results exist for this model (`GET /api/models/{model}/o3`).
+             */
+            has_o3: boolean;
+        };
+        /**
+         * O3Chance
+         * @description What uniform attention would give: the mean area share of each region (drawn dashed).
+         */
+        O3Chance: {
+            target_query: components["schemas"]["O3Shares"];
+            distractor_query: components["schemas"]["O3Shares"];
+        };
+        /** O3Dataset */
+        O3Dataset: {
+            /**
+             * Name
+             * @description Name of the O3 folder the results were computed from.
+             */
+            name: string;
+            /** N Images */
+            n_images: number;
+            /** N Used */
+            n_used: number;
+            /**
+             * N Skipped
+             * @description Examples left out (missing, unreadable or empty masks).
+             */
+            n_skipped: number;
+        };
+        /** O3Layer */
+        O3Layer: {
+            /** Layer */
+            layer: number;
+            /**
+             * Normalized Depth
+             * @description layer / (n_layers − 1).
+             */
+            normalized_depth: number;
+            /** @description The query patch best covered by the singleton target. */
+            target_query: components["schemas"]["O3QueryLayer"];
+            /** @description The query patch best covered by the distractors. */
+            distractor_query: components["schemas"]["O3QueryLayer"];
+        };
+        /**
+         * O3QueryLayer
+         * @description One query's attention split in one layer.
+         */
+        O3QueryLayer: {
+            /** @description Mean over images and heads. */
+            mean: components["schemas"]["O3Shares"];
+            /** @description Spread: standard deviation over images of the head-averaged shares. */
+            std: components["schemas"]["O3Shares"];
+            /**
+             * Heads
+             * @description Mean over images per head, [head]; null if not stored.
+             */
+            heads: components["schemas"]["O3Shares"][] | null;
+        };
+        /**
+         * O3Result
+         * @description Odd-One-Out attention preference of the atlas's model, from its real attention (DESIGN §2).
+         *
+         *     The per-image list of ``o3.json`` (query positions and areas of every example, thousands of
+         *     entries for the full O3 set) is not served: the curves need only the per-layer and per-head means.
+         */
+        O3Result: {
+            /**
+             * Model
+             * @description Atlas slug.
+             */
+            model: string;
+            /** Model Id */
+            model_id: string;
+            /** N Layers */
+            n_layers: number;
+            /** N Heads */
+            n_heads: number;
+            dataset: components["schemas"]["O3Dataset"];
+            /**
+             * Definitions
+             * @description The rules of the analysis, as text.
+             */
+            definitions: {
+                [key: string]: string;
+            };
+            chance: components["schemas"]["O3Chance"];
+            /** Layers */
+            layers: components["schemas"]["O3Layer"][];
+        };
+        /**
+         * O3Shares
+         * @description Where a query's attention goes; the three shares of one attention row sum to 1.
+         */
+        O3Shares: {
+            /**
+             * Same Object
+             * @description On the query's own kind of object (target for the target query).
+             */
+            same_object: number;
+            /**
+             * Different Object
+             * @description On the other kind of object.
+             */
+            different_object: number;
+            /**
+             * Background
+             * @description Neither object.
+             */
+            background: number;
         };
         /**
          * Palette
@@ -992,6 +1128,47 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModelDetail"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_o3: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Atlas slug (see `GET /api/models`). */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["O3Result"];
                 };
             };
             /** @description Not Found */
