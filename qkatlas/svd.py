@@ -41,26 +41,12 @@ class Decomposition:
         return n_layers, n_heads, n_modes, d_model
 
 
-def _factored_svd(w_q: torch.Tensor, w_k: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """SVD of ``W_q^T W_k`` for a stack of heads. ``w_q, w_k: [..., d_h, d]``.
-
-    Returns ``U [..., d, d_h]``, ``S [..., d_h]``, ``V [..., d, d_h]`` with ``W_q^T W_k = U diag(S) V^T``.
-    """
-    q_a, r_a = torch.linalg.qr(w_q.transpose(-1, -2))
-    q_b, r_b = torch.linalg.qr(w_k.transpose(-1, -2))
-    core_u, sigma, core_vh = torch.linalg.svd(r_a @ r_b.transpose(-1, -2))
-    return q_a @ core_u, sigma, q_b @ core_vh.transpose(-1, -2)
-
-
-def canonicalize_signs(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Flip each mode's ``(u_n, v_n)`` jointly so that ``u_n``'s largest-magnitude entry is positive.
-
-    ``u, v: [..., M, d]``. The pair ``(-u, -v)`` is the same term of ``M``, so this only picks a
-    deterministic representative; the other one is the ``neg`` sign of the mode.
-    """
-    pivot = np.take_along_axis(u, np.abs(u).argmax(axis=-1)[..., None], axis=-1)
-    flip = np.where(pivot < 0, -1.0, 1.0)
-    return u * flip, v * flip
+def canonical_flips(u_columns: torch.Tensor) -> torch.Tensor:
+    """``[..., d, M]`` (mode n in column n) → ``[..., M]`` of ±1 making each column's largest-magnitude
+    entry positive. Flipping ``(u_n, v_n)`` jointly gives the same term of ``M``, so this only picks a
+    deterministic representative; the other one is the ``neg`` sign of the mode."""
+    pivot = u_columns.gather(-2, u_columns.abs().argmax(dim=-2, keepdim=True)).squeeze(-2)
+    return torch.where(pivot < 0, -1.0, 1.0).to(u_columns.dtype)
 
 
 def degenerate_modes(sigma: np.ndarray, rtol: float = DEGENERACY_RTOL) -> np.ndarray:
@@ -79,18 +65,25 @@ def decompose(weights: list[LayerWeights], degeneracy_rtol: float = DEGENERACY_R
     w_q = torch.stack([w.w_q for w in weights]).to(torch.float64)  # [L, H, d_h, d]
     w_k = torch.stack([w.w_k for w in weights]).to(torch.float64)
     b_q = torch.stack([w.b_q for w in weights]).to(torch.float64)  # [L, H, d_h]
-    u, sigma, v = _factored_svd(w_q, w_k)
-    u_rows, v_rows = canonicalize_signs(u.transpose(-1, -2).numpy(), v.transpose(-1, -2).numpy())  # [L, H, M, d]
-    # c = W_q⁺ b_q is the point whose query equals the bias: W_q c = b_q (W_q has full row rank).
-    c = (torch.linalg.pinv(w_q) @ b_q.unsqueeze(-1)).squeeze(-1).numpy()  # [L, H, d]
+    q_a, r_a = torch.linalg.qr(w_q.transpose(-1, -2))  # W_q^T = Q_a R_a
+    q_b, r_b = torch.linalg.qr(w_k.transpose(-1, -2))
+    core_u, sigma, core_vh = torch.linalg.svd(r_a @ r_b.transpose(-1, -2))
+    u = q_a @ core_u  # [L, H, d, M], column n = u_n
+    flip = canonical_flips(u)  # [L, H, M]
+    u = u.mul_(flip.unsqueeze(-2)).transpose(-1, -2)  # rows
+    v = (q_b @ (core_vh.transpose(-1, -2) * flip.unsqueeze(-2))).transpose(-1, -2)
+    # c = W_q⁺ b_q is the minimum-norm point whose query is the bias (W_q c = b_q; W_q = R_aᵀ Q_aᵀ has
+    # full row rank): c = Q_a R_a⁻ᵀ b_q, so u_n · c = u'_n · (R_a⁻ᵀ b_q) without forming c.
+    y = torch.linalg.solve_triangular(r_a.transpose(-1, -2), b_q.unsqueeze(-1), upper=False)
+    offset = (core_u.transpose(-1, -2) @ y).squeeze(-1) * flip  # [L, H, M]
     sigma_np = sigma.numpy()
     return Decomposition(
-        U=u_rows,
-        V=v_rows,
+        U=u.numpy(),
+        V=v.numpy(),
         sigma=sigma_np,
-        cos=np.einsum("lhmd,lhmd->lhm", u_rows, v_rows),
+        cos=(u * v).sum(-1).numpy(),
         degenerate=degenerate_modes(sigma_np, degeneracy_rtol),
-        query_offset=np.einsum("lhmd,lhd->lhm", u_rows, c),
+        query_offset=offset.numpy(),
     )
 
 
