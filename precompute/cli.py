@@ -18,7 +18,7 @@ from qkatlas.progress import RedisProgress
 from qkatlas.projection import BASES
 
 
-def _override(text: str) -> tuple[str, Any]:
+def parse_override(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
@@ -36,6 +36,21 @@ def _bases(text: str) -> tuple[str, ...]:
     return bases
 
 
+def add_weight_options(parser: argparse.ArgumentParser) -> None:
+    """The options every subcommand shares to choose the weights and the device."""
+    parser.add_argument("--random-init", action="store_true", help="random weights from the config (offline)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for --random-init")
+    parser.add_argument(
+        "--override",
+        type=parse_override,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model config override, e.g. depth=2 (repeatable; values parsed as JSON)",
+    )
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m precompute",
@@ -47,22 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, type=Path, help="atlas root; the atlas is written to OUT/<slug>")
     parser.add_argument("--top-k", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    add_weight_options(parser)
     parser.add_argument(
         "--workers", type=int, default=max(1, min(8, (os.cpu_count() or 2) - 1)), help="decoding processes"
     )
     parser.add_argument("--limit", type=int, default=None, help="use only the first N images")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    parser.add_argument("--random-init", action="store_true", help="random weights from the config (offline)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for --random-init")
-    parser.add_argument(
-        "--override",
-        type=_override,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="model config override, e.g. depth=2 (repeatable; values parsed as JSON)",
-    )
     parser.add_argument("--dataset-name", default=None, help="defaults to the image folder's name")
     parser.add_argument("--bases", type=_bases, default=BASES, help="faithful,exact (default both)")
     parser.add_argument("--checkpoint-every", type=float, default=30.0, metavar="SECONDS")

@@ -9,7 +9,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from precompute.cli import _override as parse_override
+from precompute.cli import add_weight_options
 from precompute.job import resolve_device
 from qkatlas.models import ModelLoadError, load_model
 from qkatlas.models.base import UnsupportedModelError, ViTAdapter
@@ -30,17 +30,7 @@ def build_o3_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", required=True, help="HF id, timm name, local checkpoint dir, or 'planted'")
     parser.add_argument("--o3", required=True, type=Path, help="O3 folder: images/, targ_images/, dist_images/")
     parser.add_argument("--out", type=Path, default=DEFAULT_ATLAS_ROOT, help="atlas root (default: ./atlases)")
-    parser.add_argument("--random-init", action="store_true", help="random weights from the config (offline)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for --random-init")
-    parser.add_argument(
-        "--override",
-        type=parse_override,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="model config override, e.g. depth=2 (repeatable; values parsed as JSON)",
-    )
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    add_weight_options(parser)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--limit", type=int, default=None, help="use only the first N examples")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from precompute.cli import _override as parse_override
+from precompute.cli import add_weight_options
 from precompute.job import JobConfig, resolve_device, run_job
 from precompute.o3_command import format_o3_table, run_o3
 from qkatlas.models import ModelLoadError, load_model, model_slug
@@ -111,17 +111,7 @@ def build_reproduce_parser() -> argparse.ArgumentParser:
         "--models", nargs="+", default=list(PAPER_MODELS), metavar="ID", help="model ids (default: the paper's 13)"
     )
     parser.add_argument("--images", default=None, help="also build each model's atlas over this image source")
-    parser.add_argument("--random-init", action="store_true", help="random weights even when the hub is reachable")
-    parser.add_argument("--seed", type=int, default=0, help="seed for random weights")
-    parser.add_argument(
-        "--override",
-        type=parse_override,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="config override applied to every model, e.g. depth=2 (small test instances)",
-    )
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    add_weight_options(parser)  # --random-init forces random weights even when the hub is reachable
     parser.add_argument("--o3-limit", type=int, default=None, metavar="N", help="use only the first N O3 examples")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
