@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 
 const BUDGET_KB = 300;
-const FIRST_PAGE = ["index.html", "src/routes/HomePage.tsx", "src/components/charts/CosineDepthChart.tsx"];
+const FIRST_PAGE = ["index.html", "src/routes/HomePage.tsx", "src/components/charts/DepthChart.tsx"];
 
 const dist = resolve(dirname(fileURLToPath(import.meta.url)), "../dist");
 const manifest = JSON.parse(readFileSync(join(dist, ".vite/manifest.json"), "utf8"));

@@ -1,11 +1,13 @@
 import { Suspense } from "react";
 import { Link, NavLink, Outlet } from "react-router";
+import { ProgressProvider } from "../api/useProgress";
+import { ProgressIndicator } from "./ProgressPanel";
 import { Loading } from "./Status";
 import { ThemeToggle } from "./ThemeToggle";
 
 export function Layout() {
   return (
-    <>
+    <ProgressProvider>
       <a className="skip-link" href="#main">
         Skip to content
       </a>
@@ -22,6 +24,7 @@ export function Layout() {
           </NavLink>
           <NavLink to="/upload">Upload</NavLink>
         </nav>
+        <ProgressIndicator />
         <ThemeToggle />
       </header>
       <main id="main" tabIndex={-1}>
@@ -33,6 +36,6 @@ export function Layout() {
         Query-key singular modes of vision transformers. Indices are 0-based; a mode is named{" "}
         <code>L8 H9 M2</code>.
       </footer>
-    </>
+    </ProgressProvider>
   );
 }

@@ -1,5 +1,5 @@
 /** Builds the depth-curve series of the home and model charts from model details. */
-import type { DepthSeries } from "../components/charts/CosineDepthChart";
+import type { DepthSeries } from "../components/charts/DepthChart";
 
 export type CurveVariant = "weighted" | "unweighted" | "scaled";
 
@@ -14,7 +14,7 @@ export interface CurveSource {
   label: string;
   d_head: number;
   baseline_95: number;
-  layers: { normalized_depth: number; weighted_cos: number; unweighted_cos: number; weighted_cos_scaled: number }[];
+  layers: { layer: number; normalized_depth: number; weighted_cos: number; unweighted_cos: number; weighted_cos_scaled: number }[];
 }
 
 export function depthSeries(source: CurveSource, variant: CurveVariant): DepthSeries {
@@ -26,7 +26,7 @@ export function depthSeries(source: CurveSource, variant: CurveVariant): DepthSe
   return {
     id: source.slug,
     label: source.label,
-    points: source.layers.map((l) => ({ depth: l.normalized_depth, value: pick(l) })),
+    points: source.layers.map((l) => ({ layer: l.layer, depth: l.normalized_depth, value: pick(l) })),
     // The released-code variant divides the cosine by d_head; its band scales the same way.
     baseline: variant === "scaled" ? source.baseline_95 / source.d_head : source.baseline_95,
   };

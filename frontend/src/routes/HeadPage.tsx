@@ -107,6 +107,8 @@ function HeadModes({ detail, basis }: { detail: HeadDetail; basis: Basis }) {
           title={`σ and cosine of the ${detail.modes.length} modes (click a bar to open the mode)`}
           modes={detail.modes}
           onSelect={(mode) => navigate(link(mode))}
+          fileName={[detail.model, `L${detail.layer}-H${detail.head}`, "mode-spectrum"]}
+          context={{ model: detail.model, layer: String(detail.layer), head: String(detail.head) }}
         />
       </Suspense>
       <section aria-labelledby="modes-heading">

@@ -1,25 +1,32 @@
 /** Home: the served models, and weighted cosine vs normalized depth for all of them (Fig. 3). */
 import { lazy, Suspense, useState } from "react";
 import { Link } from "react-router";
-import { api, type ModelDetail } from "../api/client";
-import { useApi } from "../api/useApi";
+import { api, type ModelDetail, type ModelSummary, type O3Result } from "../api/client";
+import { type ApiResult, useApi } from "../api/useApi";
 import { ModelCard } from "../components/ModelCard";
+import { ProgressPanel } from "../components/ProgressPanel";
 import { SegmentedControl } from "../components/SegmentedControl";
 import { Empty, ErrorNotice, Loaded, Loading } from "../components/Status";
 import { CURVE_VARIANTS, type CurveVariant, depthSeries } from "../lib/depthSeries";
+import { O3_QUERIES, O3_REGIONS, type O3Query, type O3Region, o3Series } from "../lib/o3Series";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
 
-const CosineDepthChart = lazy(() =>
-  import("../components/charts/CosineDepthChart").then((m) => ({ default: m.CosineDepthChart })),
-);
+const DepthChart = lazy(() => import("../components/charts/DepthChart").then((m) => ({ default: m.DepthChart })));
 
-async function loadDetails(slugs: string[], signal: AbortSignal) {
-  const results = await Promise.all(
-    slugs.map((model) => api.GET("/api/models/{model}", { params: { path: { model } }, signal })),
-  );
+/** All of `requests`' data, or the first failure. */
+async function all<T>(requests: Promise<ApiResult<T>>[]): Promise<ApiResult<T[]>> {
+  const results = await Promise.all(requests);
   const failed = results.find((r) => r.data === undefined);
-  if (failed) return failed;
-  return { data: results.map((r) => r.data as ModelDetail), response: results[0]!.response };
+  if (failed) return { error: failed.error, response: failed.response };
+  return { data: results.map((r) => r.data as T), response: results[0]!.response };
+}
+
+function loadDetails(slugs: string[], signal: AbortSignal) {
+  return all<ModelDetail>(slugs.map((model) => api.GET("/api/models/{model}", { params: { path: { model } }, signal })));
+}
+
+function loadO3(slugs: string[], signal: AbortSignal) {
+  return all<O3Result>(slugs.map((model) => api.GET("/api/models/{model}/o3", { params: { path: { model } }, signal })));
 }
 
 export default function HomePage() {
@@ -27,6 +34,7 @@ export default function HomePage() {
   const models = useApi((signal) => api.GET("/api/models", { signal }), []);
   return (
     <>
+      <ProgressPanel />
       <section className="intro">
         <h1>Query-key singular modes of vision transformers</h1>
         <p>
@@ -52,6 +60,7 @@ export default function HomePage() {
                 </ul>
               </section>
               <AllModelsCurve slugs={list.map((m) => m.slug)} />
+              {list.some((m) => m.has_o3) ? <AllModelsO3 models={list.filter((m) => m.has_o3)} /> : null}
             </>
           )
         }
@@ -81,10 +90,49 @@ function AllModelsCurve({ slugs }: { slugs: string[] }) {
       {details.status === "error" ? <ErrorNotice message={details.message} /> : null}
       {details.status === "ok" ? (
         <Suspense fallback={<Loading label="Loading chart…" />}>
-          <CosineDepthChart
+          <DepthChart
             title={`${meta.label} vs normalized depth, all models`}
             yLabel={meta.axis}
+            seriesColumn="model"
+            fileName={["all-models", `${variant}-cosine-depth`]}
             series={details.data.map((d) => depthSeries({ ...d, label: d.model_id }, variant))}
+          />
+        </Suspense>
+      ) : null}
+    </section>
+  );
+}
+
+/** One odd-one-out share across depth for every model that has the results (paper Fig. 2). */
+function AllModelsO3({ models }: { models: ModelSummary[] }) {
+  const [query, setQuery] = useState<O3Query>("target_query");
+  const [region, setRegion] = useState<O3Region>("same_object");
+  const results = useApi((signal) => loadO3(models.map((m) => m.slug), signal), [models.map((m) => m.slug).join(",")]);
+  const queryLabel = O3_QUERIES.find((q) => q.value === query)!.label;
+  const regionLabel = O3_REGIONS.find((r) => r.value === region)!.label;
+  return (
+    <section aria-labelledby="o3-heading">
+      <h2 id="o3-heading">Odd-one-out attention across depth</h2>
+      <p className="muted">
+        Share of a query patch&apos;s attention on the same kind of object, on the other kind, or on the background, in
+        images with one odd object among similar distractors. Dashed: what uniform attention would give.
+      </p>
+      <div className="controls">
+        <SegmentedControl label="Query" value={query} options={O3_QUERIES} onChange={setQuery} />
+        <SegmentedControl label="Share" value={region} options={O3_REGIONS} onChange={setRegion} />
+      </div>
+      {results.status === "loading" ? <Loading label="Loading odd-one-out results…" /> : null}
+      {results.status === "error" ? <ErrorNotice message={results.message} /> : null}
+      {results.status === "ok" ? (
+        <Suspense fallback={<Loading label="Loading chart…" />}>
+          <DepthChart
+            title={`${regionLabel} share of the ${queryLabel}'s attention, all models`}
+            yLabel={`${regionLabel} share`}
+            seriesColumn="model"
+            fileName={["all-models", "o3", query.replace("_", "-"), region.replace("_", "-")]}
+            context={{ query: queryLabel }}
+            yDomain={[0, 1]}
+            series={results.data.map((r) => o3Series(r, query, region, r.model_id, r.model))}
           />
         </Suspense>
       ) : null}

@@ -6,16 +6,15 @@ import { Breadcrumbs } from "../components/Breadcrumbs";
 import { HeadGrid } from "../components/HeadGrid";
 import { ModelFacts, ModelTitle } from "../components/ModelHeader";
 import { SegmentedControl } from "../components/SegmentedControl";
-import { Loaded, Loading } from "../components/Status";
+import { ErrorNotice, Loaded, Loading } from "../components/Status";
 import { depthSeries } from "../lib/depthSeries";
+import { O3_QUERIES, o3QuerySeries } from "../lib/o3Series";
 import { headPath } from "../lib/paths";
 import { spectrumLines } from "../lib/spectra";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
 import { useModelRoute } from "../lib/useModelRoute";
 
-const CosineDepthChart = lazy(() =>
-  import("../components/charts/CosineDepthChart").then((m) => ({ default: m.CosineDepthChart })),
-);
+const DepthChart = lazy(() => import("../components/charts/DepthChart").then((m) => ({ default: m.DepthChart })));
 const SpectrumChart = lazy(() =>
   import("../components/charts/SpectrumChart").then((m) => ({ default: m.SpectrumChart })),
 );
@@ -47,9 +46,12 @@ function ModelView({ detail }: { detail: ModelDetail }) {
         <section aria-labelledby="curve-heading">
           <h2 id="curve-heading">Cosine across depth</h2>
           <Suspense fallback={<Loading label="Loading chart…" />}>
-            <CosineDepthChart
+            <DepthChart
               title="Layer mean of the cosine u·v"
               yLabel="cosine"
+              seriesColumn="quantity"
+              fileName={[detail.slug, "cosine-depth"]}
+              context={{ model: detail.model_id }}
               height={280}
               series={[
                 depthSeries({ ...detail, label: "σ-weighted" }, "weighted"),
@@ -60,7 +62,50 @@ function ModelView({ detail }: { detail: ModelDetail }) {
         </section>
         <Spectra detail={detail} />
       </div>
+      {detail.has_o3 ? <OddOneOut detail={detail} /> : null}
     </>
+  );
+}
+
+/** The paper's Fig. 2 for this model: where the target's and a distractor's query patch attend. */
+function OddOneOut({ detail }: { detail: ModelDetail }) {
+  const model = detail.slug;
+  const result = useApi((signal) => api.GET("/api/models/{model}/o3", { params: { path: { model } }, signal }), [model]);
+  return (
+    <section aria-labelledby="o3-heading">
+      <h2 id="o3-heading">Odd-one-out attention</h2>
+      <p className="muted">
+        Images with one odd object (the target) among similar distractors. For the patch most covered by the target and
+        the one most covered by a distractor, the share of the model&apos;s real attention on the same kind of object, on
+        the other kind, and on the background, averaged over heads and images. Dashed: what uniform attention would give.
+      </p>
+      {result.status === "loading" ? <Loading label="Loading odd-one-out results…" /> : null}
+      {result.status === "error" ? <ErrorNotice message={result.message} /> : null}
+      {result.status === "ok" ? (
+        <>
+          <p className="muted">
+            {result.data.dataset.n_used.toLocaleString("en")} images of {result.data.dataset.name}
+            {result.data.dataset.n_skipped > 0 ? ` (${result.data.dataset.n_skipped} skipped)` : ""}.
+          </p>
+          <div className="two-col">
+            {O3_QUERIES.map(({ value, label }) => (
+              <Suspense key={value} fallback={<Loading label="Loading chart…" />}>
+                <DepthChart
+                  title={`Attention of the ${label}`}
+                  yLabel="share of attention"
+                  seriesColumn="share"
+                  fileName={[model, "o3", value.replace("_", "-")]}
+                  context={{ model: detail.model_id, query: label }}
+                  yDomain={[0, 1]}
+                  height={280}
+                  series={o3QuerySeries(result.data, value)}
+                />
+              </Suspense>
+            ))}
+          </div>
+        </>
+      ) : null}
+    </section>
   );
 }
 
@@ -101,6 +146,8 @@ function Spectra({ detail }: { detail: ModelDetail }) {
           title={layer === "all" ? "Mean σ per mode, one line per layer" : `σ per mode, heads of layer ${layer}`}
           lines={lines}
           logScale={scale === "log"}
+          fileName={[detail.slug, "spectra", layer === "all" ? "layers" : `L${layer}`]}
+          context={{ model: detail.model_id }}
         />
       </Suspense>
     </section>

@@ -1,6 +1,6 @@
 import { fireEvent, screen, waitFor } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import { headDetail, modeDetail, modelDetail, modelSummary, uploadHeadModes } from "../test/fixtures";
+import { headDetail, modeDetail, modelDetail, modelSummary, o3Result, uploadHeadModes } from "../test/fixtures";
 import { mockApi, renderAt } from "../test/mockApi";
 
 const MODEL = "/api/models/planted__shapes";
@@ -12,6 +12,37 @@ describe("pages", () => {
     expect(await screen.findByRole("link", { name: "planted-vit" })).toBeTruthy();
     expect(screen.getByText("offline demo · random weights")).toBeTruthy();
     expect(await screen.findByText(/all models/)).toBeTruthy();
+  });
+
+  it("Home draws the odd-one-out chart of the models that have results", async () => {
+    mockApi({
+      "/api/models": { body: [modelSummary({ has_o3: true })] },
+      [MODEL]: { body: modelDetail({ has_o3: true }) },
+      [`${MODEL}/o3`]: { body: o3Result() },
+    });
+    renderAt("/");
+    expect(await screen.findByText("same object share of the target query's attention, all models")).toBeTruthy();
+    expect(screen.getByRole("group", { name: "Download “same object share of the target query's attention, all models”" })).toBeTruthy();
+  });
+
+  it("Model page has the three odd-one-out curves of both queries, every chart downloadable", async () => {
+    mockApi({ [MODEL]: { body: modelDetail({ has_o3: true }) }, [`${MODEL}/o3`]: { body: o3Result() } });
+    renderAt("/m/planted__shapes");
+    expect(await screen.findByText("Attention of the target query")).toBeTruthy();
+    expect(await screen.findByText("Attention of the distractor query")).toBeTruthy();
+    expect(screen.getByText(/4 images of o3-synthetic \(1 skipped\)/)).toBeTruthy();
+    await waitFor(() => expect(document.querySelectorAll("figure.chart")).toHaveLength(4));
+    for (const figure of document.querySelectorAll("figure.chart")) {
+      expect(figure.querySelectorAll(".chart-download button")).toHaveLength(2);
+    }
+  });
+
+  it("Model page without odd-one-out results does not ask for them", async () => {
+    const fetchMock = mockApi({ [MODEL]: { body: modelDetail() } });
+    renderAt("/m/planted__shapes");
+    await screen.findByRole("heading", { name: "Singular spectra" });
+    expect(screen.queryByRole("heading", { name: "Odd-one-out attention" })).toBeNull();
+    expect(fetchMock.mock.calls.some(([r]) => (r as Request).url.endsWith("/o3"))).toBe(false);
   });
 
   it("Home says so when no atlas is served", async () => {

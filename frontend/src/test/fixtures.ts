@@ -1,5 +1,5 @@
 /** Typed API payloads for component tests (shapes from the generated client). */
-import type { HeadDetail, ModeDetail, ModelDetail, ModelSummary, UploadHeadModes } from "../api/client";
+import type { HeadDetail, ModeDetail, ModelDetail, ModelSummary, O3Result, PrecomputeJob, UploadHeadModes } from "../api/client";
 
 export function modelSummary(overrides: Partial<ModelSummary> = {}): ModelSummary {
   return {
@@ -21,6 +21,7 @@ export function modelSummary(overrides: Partial<ModelSummary> = {}): ModelSummar
     dataset: { name: "shapes", n_images: 10, n_skipped: 0 },
     random_init: true,
     planted: false,
+    has_o3: false,
     ...overrides,
   };
 }
@@ -115,5 +116,50 @@ export function uploadHeadModes(): UploadHeadModes {
       contribution: 6 - rank,
     })),
     key_salience: [],
+  };
+}
+
+export function o3Result(overrides: Partial<O3Result> = {}): O3Result {
+  const shares = (same: number, different: number) => ({ same_object: same, different_object: different, background: 1 - same - different });
+  return {
+    model: "planted__shapes",
+    model_id: "planted-vit",
+    n_layers: 2,
+    n_heads: 3,
+    dataset: { name: "o3-synthetic", n_images: 5, n_used: 4, n_skipped: 1 },
+    definitions: { average: "per layer: mean over heads" },
+    chance: { target_query: shares(0.1, 0.25), distractor_query: shares(0.25, 0.1) },
+    layers: [0, 1].map((layer) => {
+      const query = (same: number, different: number) => ({
+        mean: shares(same, different),
+        std: shares(0.05, 0.05),
+        heads: [0, 1, 2].map(() => shares(same, different)),
+      });
+      return {
+        layer,
+        normalized_depth: layer,
+        target_query: query(0.6 - 0.3 * layer, 0.2 + 0.3 * layer),
+        distractor_query: query(0.5, 0.1),
+      };
+    }),
+    ...overrides,
+  };
+}
+
+export function precomputeJob(overrides: Partial<PrecomputeJob> = {}): PrecomputeJob {
+  return {
+    slug: "facebook--dino-vits16__imagenette",
+    model_id: "facebook/dino-vits16",
+    dataset: "imagenette",
+    state: "running",
+    phase: "stream",
+    done: 1200,
+    total: 3925,
+    images_per_second: 85.2,
+    eta_seconds: 32,
+    started: "2025-01-01T10:00:00+00:00",
+    updated: "2025-01-01T10:00:14+00:00",
+    message: null,
+    ...overrides,
   };
 }

@@ -1,26 +1,46 @@
-/** A chart's figure: caption, an accessible summary, the chart, and its data as a table. */
-import type { ReactNode } from "react";
+/**
+ * A chart's figure: caption, download buttons (PNG and CSV), an accessible summary, the chart, and
+ * the data it draws as a table. Every chart of the dashboard is drawn in one.
+ */
+import { type ReactNode, useRef } from "react";
+import type { Cell, DataTable, TableContext } from "../../lib/chartExport";
+import { fmt } from "../../lib/format";
+import { ChartDownload } from "./ChartDownload";
 
-export interface DataTable {
-  columns: string[];
-  rows: (string | number)[][];
+export type { DataTable } from "../../lib/chartExport";
+
+function cellText(value: Cell): string {
+  if (value === null) return "–";
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  if (typeof value === "number") return Number.isInteger(value) ? String(value) : fmt(value);
+  return value;
 }
 
 export function ChartFrame({
   title,
   summary,
   table,
+  fileName,
+  context,
   children,
 }: {
   title: string;
   summary: string;
   table: DataTable;
+  /** What the chart is, for the download file names, e.g. `[model slug, "cosine-depth"]`. */
+  fileName: string[];
+  /** Columns with one value for the whole chart (the model of a model page), first in the CSV. */
+  context?: TableContext | undefined;
   children: ReactNode;
 }) {
+  const canvas = useRef<HTMLDivElement>(null);
   return (
     <figure className="chart">
-      <figcaption>{title}</figcaption>
-      <div className="chart-canvas" role="img" aria-label={summary}>
+      <div className="chart-head">
+        <figcaption>{title}</figcaption>
+        <ChartDownload title={title} fileName={fileName} table={table} context={context} chart={canvas} />
+      </div>
+      <div className="chart-canvas" role="img" aria-label={summary} ref={canvas}>
         {children}
       </div>
       <details className="chart-data">
@@ -40,7 +60,7 @@ export function ChartFrame({
               {table.rows.map((row, i) => (
                 <tr key={i}>
                   {row.map((cell, j) => (
-                    <td key={j}>{cell}</td>
+                    <td key={j}>{cellText(cell)}</td>
                   ))}
                 </tr>
               ))}

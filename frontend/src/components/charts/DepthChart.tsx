@@ -1,6 +1,8 @@
 /**
- * Weighted cosine vs normalized depth ℓ/(L−1), one line per model, with each model's random
- * baseline band ±1.96/√d (the paper's Fig. 3).
+ * Quantities against normalized depth ℓ/(L−1), one line per series, so that models of different
+ * depth share one axis: the cosine curves (the paper's Fig. 3, with each model's random baseline
+ * band ±1.96/√d) and the odd-one-out attention shares (Fig. 2, with the uniform-attention level
+ * of each share dashed).
  */
 import {
   CartesianGrid,
@@ -14,11 +16,13 @@ import {
   XAxis,
   YAxis,
 } from "recharts";
+import type { Cell, TableContext } from "../../lib/chartExport";
 import { seriesColor } from "../../lib/color";
 import { fmt } from "../../lib/format";
 import { ChartFrame } from "./ChartFrame";
 
 export interface DepthPoint {
+  layer: number;
   depth: number;
   value: number;
 }
@@ -27,37 +31,71 @@ export interface DepthSeries {
   id: string;
   label: string;
   points: DepthPoint[];
-  /** Half-width of the 95 % band of random cosines in this model's width: 1.96/√d. */
-  baseline: number;
+  /** Half-width of the 95 % band of random cosines in this model's width (1.96/√d), shaded. */
+  baseline?: number | undefined;
+  /** The value of uniform attention, drawn as a dashed line in the series' colour. */
+  chance?: number | undefined;
 }
 
-export interface CosineDepthChartProps {
+export interface DepthChartProps {
   title: string;
   series: DepthSeries[];
   yLabel: string;
+  /** Heading of the series column of the data ("model", "share", ...). */
+  seriesColumn: string;
+  fileName: string[];
+  context?: TableContext | undefined;
+  /** Fixed y range (shares: [0, 1]); automatic otherwise. */
+  yDomain?: [number, number] | undefined;
   height?: number;
 }
 
 function uniqueBaselines(series: DepthSeries[]): number[] {
-  return [...new Set(series.map((s) => s.baseline))].sort((a, b) => b - a);
+  const values = series.flatMap((s) => (s.baseline === undefined ? [] : [s.baseline]));
+  return [...new Set(values)].sort((a, b) => b - a);
 }
 
-export function CosineDepthChart({ title, series, yLabel, height = 320 }: CosineDepthChartProps) {
+function describe(series: DepthSeries[], yLabel: string, baselines: number[]): string {
+  const n = series.length;
+  let text = `${yLabel} against normalized depth, ${n} line${n === 1 ? "" : "s"}: ${series.map((s) => s.label).join(", ")}.`;
+  if (baselines.length > 0) text += ` The shaded band is the random baseline ±${baselines.map((b) => fmt(b)).join(", ±")}.`;
+  if (series.some((s) => s.chance !== undefined)) text += " Dashed lines: what uniform attention would give.";
+  return text;
+}
+
+export function DepthChart({ title, series, yLabel, seriesColumn, fileName, context, yDomain, height = 320 }: DepthChartProps) {
   const baselines = uniqueBaselines(series);
-  const summary = `${yLabel} against normalized depth for ${series.length} model${series.length === 1 ? "" : "s"}; the shaded band is the random baseline ±${baselines.map((b) => fmt(b)).join(", ±")}.`;
+  const withBaseline = baselines.length > 0;
+  const withChance = series.some((s) => s.chance !== undefined);
   const table = {
-    columns: ["model", "normalized depth", yLabel],
-    rows: series.flatMap((s) => s.points.map((p) => [s.label, fmt(p.depth, 2), fmt(p.value)])),
+    columns: [
+      seriesColumn,
+      "layer",
+      "normalized depth",
+      yLabel,
+      ...(withBaseline ? ["random baseline ±"] : []),
+      ...(withChance ? ["uniform attention"] : []),
+    ],
+    rows: series.flatMap((s) =>
+      s.points.map((p): Cell[] => [
+        s.label,
+        p.layer,
+        p.depth,
+        p.value,
+        ...(withBaseline ? [s.baseline ?? null] : []),
+        ...(withChance ? [s.chance ?? null] : []),
+      ]),
+    ),
   };
   return (
-    <ChartFrame title={title} summary={summary} table={table}>
+    <ChartFrame title={title} summary={describe(series, yLabel, baselines)} table={table} fileName={fileName} context={context}>
       <ResponsiveContainer width="100%" height={height}>
         <LineChart margin={{ top: 8, right: 16, bottom: 24, left: 8 }}>
           <CartesianGrid strokeDasharray="3 3" className="chart-grid" />
           {baselines.map((b) => (
             <ReferenceArea key={b} y1={-b} y2={b} className="chart-band" ifOverflow="extendDomain" />
           ))}
-          <ReferenceLine y={0} className="chart-zero" />
+          {withBaseline ? <ReferenceLine y={0} className="chart-zero" /> : null}
           <XAxis
             type="number"
             dataKey="depth"
@@ -67,13 +105,15 @@ export function CosineDepthChart({ title, series, yLabel, height = 320 }: Cosine
           />
           <YAxis
             type="number"
-            domain={["auto", "auto"]}
+            domain={yDomain ?? ["auto", "auto"]}
             tickFormatter={(v: number) => fmt(v, 2)}
             label={{ value: yLabel, angle: -90, position: "insideLeft", offset: 12, style: { textAnchor: "middle" } }}
             width={64}
           />
           <Tooltip formatter={(v) => fmt(Number(v))} labelFormatter={(d) => `depth ${fmt(Number(d), 2)}`} />
-          {series.length > 1 ? <Legend verticalAlign="top" itemSorter={(item) => series.findIndex((s) => s.label === item.value)} /> : null}
+          {series.length > 1 ? (
+            <Legend verticalAlign="top" itemSorter={(item) => series.findIndex((s) => s.label === item.value)} />
+          ) : null}
           {series.map((s, i) => (
             <Line
               key={s.id}
@@ -86,6 +126,26 @@ export function CosineDepthChart({ title, series, yLabel, height = 320 }: Cosine
               isAnimationActive={false}
             />
           ))}
+          {series.map((s, i) =>
+            s.chance === undefined ? null : (
+              <Line
+                key={`${s.id}-chance`}
+                data={[
+                  { depth: 0, value: s.chance },
+                  { depth: 1, value: s.chance },
+                ]}
+                dataKey="value"
+                name={`${s.label} (uniform attention)`}
+                stroke={seriesColor(i)}
+                strokeWidth={1.5}
+                strokeDasharray="6 4"
+                dot={false}
+                activeDot={false}
+                legendType="none"
+                isAnimationActive={false}
+              />
+            ),
+          )}
         </LineChart>
       </ResponsiveContainer>
     </ChartFrame>

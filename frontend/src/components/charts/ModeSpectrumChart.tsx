@@ -1,5 +1,6 @@
 /** One head's modes: σ as bars and the cosine u·v as a line (right axis); a bar opens its mode. */
 import { Bar, CartesianGrid, Cell, ComposedChart, Line, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import type { TableContext } from "../../lib/chartExport";
 import { fmt } from "../../lib/format";
 import { ChartFrame } from "./ChartFrame";
 
@@ -15,17 +16,19 @@ export interface ModeSpectrumChartProps {
   modes: ModePoint[];
   selected?: number | undefined;
   onSelect?: ((mode: number) => void) | undefined;
+  fileName: string[];
+  context?: TableContext | undefined;
   height?: number;
 }
 
-export function ModeSpectrumChart({ title, modes, selected, onSelect, height = 260 }: ModeSpectrumChartProps) {
+export function ModeSpectrumChart({ title, modes, selected, onSelect, fileName, context, height = 260 }: ModeSpectrumChartProps) {
   const table = {
     columns: ["mode", "σ", "cos u·v", "degenerate"],
-    rows: modes.map((m) => [m.mode, fmt(m.sigma), fmt(m.cos), m.degenerate ? "yes" : "no"]),
+    rows: modes.map((m) => [m.mode, m.sigma, m.cos, m.degenerate]),
   };
   const summary = `σ (bars) and cosine u·v (line) of the ${modes.length} modes of this head.`;
   return (
-    <ChartFrame title={title} summary={summary} table={table}>
+    <ChartFrame title={title} summary={summary} table={table} fileName={fileName} context={context}>
       <ResponsiveContainer width="100%" height={height}>
         <ComposedChart data={modes} margin={{ top: 8, right: 8, bottom: 24, left: 8 }}>
           <CartesianGrid strokeDasharray="3 3" className="chart-grid" />

@@ -1,5 +1,6 @@
 /** Singular spectra: σ against mode index, one line per layer (or per head of one layer). */
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import type { TableContext } from "../../lib/chartExport";
 import { fmt } from "../../lib/format";
 import { ChartFrame } from "./ChartFrame";
 
@@ -17,10 +18,12 @@ export interface SpectrumChartProps {
   title: string;
   lines: SpectrumLine[];
   logScale?: boolean;
+  fileName: string[];
+  context?: TableContext | undefined;
   height?: number;
 }
 
-export function SpectrumChart({ title, lines, logScale = false, height = 280 }: SpectrumChartProps) {
+export function SpectrumChart({ title, lines, logScale = false, fileName, context, height = 280 }: SpectrumChartProps) {
   const nModes = Math.max(0, ...lines.map((l) => l.values.length));
   const rows = Array.from({ length: nModes }, (_, mode) => {
     const row: Record<string, number> = { mode };
@@ -32,11 +35,11 @@ export function SpectrumChart({ title, lines, logScale = false, height = 280 }: 
   });
   const table = {
     columns: ["mode", ...lines.map((l) => l.label)],
-    rows: rows.map((r) => [r.mode ?? 0, ...lines.map((_, i) => fmt(r[`s${i}`]))]),
+    rows: rows.map((r) => [r.mode ?? 0, ...lines.map((_, i) => r[`s${i}`] ?? null)]),
   };
   const summary = `Singular values σ of each mode, ${lines.length} lines: ${lines.map((l) => l.label).join(", ")}.`;
   return (
-    <ChartFrame title={title} summary={summary} table={table}>
+    <ChartFrame title={title} summary={summary} table={table} fileName={fileName} context={context}>
       <ResponsiveContainer width="100%" height={height}>
         <LineChart data={rows} margin={{ top: 8, right: 16, bottom: 24, left: 8 }}>
           <CartesianGrid strokeDasharray="3 3" className="chart-grid" />

@@ -1,0 +1,45 @@
+/** "Download PNG / CSV" of one chart: the PNG from its SVG at 2x, the CSV from the data it draws. */
+import { type RefObject, useState } from "react";
+import { chartPng, type DataTable, downloadBlob, exportFileName, type TableContext, toCsv } from "../../lib/chartExport";
+
+export interface ChartDownloadProps {
+  title: string;
+  /** What the chart is, for the file names (`qkatlas-<parts>.png`), e.g. `[model, "cosine-depth"]`. */
+  fileName: string[];
+  table: DataTable;
+  context?: TableContext | undefined;
+  /** The element the chart is drawn in. */
+  chart: RefObject<HTMLElement | null>;
+}
+
+export function ChartDownload({ title, fileName, table, context, chart }: ChartDownloadProps) {
+  const [problem, setProblem] = useState<string | null>(null);
+  const downloadPng = async () => {
+    setProblem(null);
+    try {
+      if (!chart.current) throw new Error("the chart has not been drawn yet");
+      downloadBlob(await chartPng(chart.current, title), exportFileName(fileName, "png"));
+    } catch (error) {
+      setProblem(error instanceof Error ? error.message : String(error));
+    }
+  };
+  const downloadCsv = () => {
+    const csv = toCsv(table, context);
+    downloadBlob(new Blob([csv], { type: "text/csv;charset=utf-8" }), exportFileName(fileName, "csv"));
+  };
+  return (
+    <div className="chart-download" role="group" aria-label={`Download “${title}”`}>
+      <button type="button" className="button button-small" onClick={() => void downloadPng()}>
+        Download PNG
+      </button>
+      <button type="button" className="button button-small" onClick={downloadCsv}>
+        Download CSV
+      </button>
+      {problem ? (
+        <span role="alert" className="chart-download-problem">
+          PNG failed: {problem}.
+        </span>
+      ) : null}
+    </div>
+  );
+}

@@ -1,0 +1,92 @@
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import type { ReactElement } from "react";
+import { describe, expect, it, vi } from "vitest";
+import { o3QuerySeries } from "../../lib/o3Series";
+import { o3Result } from "../../test/fixtures";
+import { DepthChart } from "./DepthChart";
+import { ModeSpectrumChart } from "./ModeSpectrumChart";
+import { SpectrumChart } from "./SpectrumChart";
+
+/** Clicks "Download CSV" in the chart's download group; returns the file's name and text. */
+async function downloadCsv(title: string): Promise<{ name: string; text: string }> {
+  const blobs: Blob[] = [];
+  vi.spyOn(URL, "createObjectURL").mockImplementation((blob) => {
+    blobs.push(blob as Blob);
+    return "blob:test";
+  });
+  const clicked: string[] = [];
+  vi.spyOn(HTMLAnchorElement.prototype, "click").mockImplementation(function (this: HTMLAnchorElement) {
+    clicked.push(this.download);
+  });
+  const group = screen.getByRole("group", { name: `Download “${title}”` });
+  fireEvent.click(within(group).getByRole("button", { name: "Download CSV" }));
+  await waitFor(() => expect(clicked).toHaveLength(1));
+  return { name: clicked[0]!, text: await blobs[0]!.text() };
+}
+
+const CHARTS: [string, ReactElement][] = [
+  [
+    "cosine",
+    <DepthChart
+      title="cosine"
+      yLabel="weighted cosine"
+      seriesColumn="model"
+      fileName={["all-models", "weighted-cosine-depth"]}
+      series={[{ id: "a", label: "model/a", baseline: 0.28, points: [{ layer: 0, depth: 0, value: 0.5 }, { layer: 1, depth: 1, value: 0.1 }] }]}
+    />,
+  ],
+  ["spectra", <SpectrumChart title="spectra" fileName={["m", "spectra"]} lines={[{ label: "L0", values: [2, 1], color: "red" }]} />],
+  [
+    "modes",
+    <ModeSpectrumChart title="modes" fileName={["m", "modes"]} modes={[{ mode: 0, sigma: 2, cos: 0.5, degenerate: false }]} />,
+  ],
+];
+
+describe("chart downloads", () => {
+  it.each(CHARTS)("the %s chart has the PNG and CSV buttons", (title, chart) => {
+    render(chart);
+    const group = screen.getByRole("group", { name: `Download “${title}”` });
+    expect(within(group).getByRole("button", { name: "Download PNG" })).toBeTruthy();
+    expect(within(group).getByRole("button", { name: "Download CSV" })).toBeTruthy();
+  });
+
+  it("the cosine CSV has the drawn points, the model and the baseline", async () => {
+    render(CHARTS[0]![1]);
+    const { name, text } = await downloadCsv("cosine");
+    expect(name).toBe("qkatlas-all-models-weighted-cosine-depth.csv");
+    expect(text.split("\r\n")).toEqual([
+      "model,layer,normalized depth,weighted cosine,random baseline ±",
+      "model/a,0,0,0.5,0.28",
+      "model/a,1,1,0.1,0.28",
+      "",
+    ]);
+  });
+
+  it("the odd-one-out CSV has every share of every layer with the model, query and uniform level", async () => {
+    const result = o3Result();
+    render(
+      <DepthChart
+        title="target"
+        yLabel="share of attention"
+        seriesColumn="share"
+        fileName={["planted__shapes", "o3", "target-query"]}
+        context={{ model: "planted-vit", query: "target query" }}
+        yDomain={[0, 1]}
+        series={o3QuerySeries(result, "target_query")}
+      />,
+    );
+    const { name, text } = await downloadCsv("target");
+    expect(name).toBe("qkatlas-planted__shapes-o3-target-query.csv");
+    const [header, ...rows] = text.trim().split("\r\n");
+    expect(header).toBe("model,query,share,layer,normalized depth,share of attention,uniform attention");
+    expect(rows).toHaveLength(6);
+    expect(rows[0]).toBe("planted-vit,target query,same object,0,0,0.6,0.1");
+    expect(rows[3]).toBe("planted-vit,target query,different object,1,1,0.5,0.25");
+  });
+
+  it("the mode spectrum CSV keeps raw values and the degenerate flag", async () => {
+    render(CHARTS[2]![1]);
+    const { text } = await downloadCsv("modes");
+    expect(text).toBe("mode,σ,cos u·v,degenerate\r\n0,2,0.5,false\r\n");
+  });
+});
