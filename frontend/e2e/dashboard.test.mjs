@@ -4,20 +4,26 @@
 // layer 0, head 0, mode 0 is known: red patches attend to blue ones.
 // By hand: QKATLAS_URL=http://127.0.0.1:8000 QKATLAS_PHOTO=photo.jpg npm run e2e
 import assert from "node:assert/strict";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { axeViolations, brokenImages, launch, openPage, PHONE, screenshot, url } from "./browser.mjs";
+import { axeViolations, brokenImages, launch, openPage, PHONE, SCREENSHOTS, screenshot, url } from "./browser.mjs";
 
 const PHOTO = process.env.QKATLAS_PHOTO;
+// "<model id> on <dataset>" of a job the wrapper reported as running into the backend's Redis.
+const RUNNING_JOB = process.env.QKATLAS_RUNNING_JOB;
 
 let browser;
 let MODEL;
 let MODEL_NAME;
+let HAS_O3;
 before(async () => {
   const models = await (await fetch(url("/api/models"))).json();
   const model = models.find((m) => m.slug === process.env.QKATLAS_MODEL) ?? models.find((m) => m.planted);
   assert.ok(model, "a planted-mode atlas is served");
   MODEL = model.slug;
   MODEL_NAME = model.model_id;
+  HAS_O3 = model.has_o3;
   browser = await launch();
 });
 after(async () => {
@@ -44,7 +50,7 @@ describe("browsing", () => {
     await withPage({}, async (page) => {
       await page.goto(url("/"));
       await expectHeading(page, /singular modes/);
-      await page.getByRole("figure").filter({ hasText: "all models" }).locator(".recharts-wrapper > svg").waitFor();
+      await page.getByRole("figure").filter({ hasText: "cosine vs normalized depth, all models" }).locator(".recharts-wrapper > svg").waitFor();
       await page.getByText(/offline demo/).first().waitFor();
       await screenshot(page, "01-home");
 
@@ -109,6 +115,84 @@ describe("browsing", () => {
       const text = await page.getByRole("alert").innerText();
       assert.match(text, /^Not found\./);
       assert.ok(text.includes((await api.json()).detail), text);
+    });
+  });
+});
+
+/** Clicks a chart's download button and returns the download's file name and bytes. */
+async function download(page, figure, what) {
+  const [event] = await Promise.all([page.waitForEvent("download"), figure.getByRole("button", { name: `Download ${what}` }).click()]);
+  assert.equal(await event.failure(), null);
+  return { name: event.suggestedFilename(), bytes: await readFile(await event.path()) };
+}
+
+describe("charts, odd-one-out results and progress", () => {
+  test("the model page draws the odd-one-out curves of both queries", async (t) => {
+    if (!HAS_O3) return t.skip("the planted atlas has no odd-one-out results (run precompute o3)");
+    await withPage({}, async (page) => {
+      await page.goto(url(`/m/${MODEL}`));
+      await page.getByRole("heading", { name: "Odd-one-out attention" }).waitFor();
+      for (const query of ["target", "distractor"]) {
+        const figure = page.getByRole("figure").filter({ hasText: `Attention of the ${query} query` });
+        await figure.locator(".recharts-wrapper > svg").waitFor();
+        // Same object, different object, background, and the three uniform-attention levels.
+        assert.equal(await figure.locator(".recharts-line").count(), 6);
+        for (const share of ["same object", "different object", "background"]) {
+          await figure.locator(".recharts-legend-item-text", { hasText: share }).first().waitFor();
+        }
+      }
+      await page.getByRole("heading", { name: "Odd-one-out attention" }).scrollIntoViewIfNeeded();
+      await screenshot(page, "13-model-odd-one-out");
+    });
+  });
+
+  test("every chart offers PNG and CSV downloads with the chart's data", async () => {
+    await withPage({}, async (page) => {
+      await page.goto(url(`/m/${MODEL}`));
+      await page.locator(".chart .recharts-wrapper > svg").first().waitFor();
+      const figures = page.locator("figure.chart");
+      await page.waitForFunction((n) => document.querySelectorAll("figure.chart .recharts-wrapper > svg").length >= n, HAS_O3 ? 4 : 2);
+      for (let i = 0; i < (await figures.count()); i++) {
+        const group = figures.nth(i).getByRole("group", { name: /^Download/ });
+        assert.equal(await group.getByRole("button").count(), 2, `chart ${i} has the PNG and CSV buttons`);
+      }
+
+      const cosine = page.getByRole("figure").filter({ hasText: "Layer mean of the cosine" });
+      const csv = await download(page, cosine, "CSV");
+      assert.equal(csv.name, `qkatlas-${MODEL}-cosine-depth.csv`);
+      const [header, first] = csv.bytes.toString("utf8").split("\r\n");
+      assert.equal(header, "model,quantity,layer,normalized depth,cosine,random baseline ±");
+      assert.ok(first.startsWith(`${MODEL_NAME},σ-weighted,0,0,`), first);
+
+      const png = await download(page, cosine, "PNG");
+      assert.equal(png.name, `qkatlas-${MODEL}-cosine-depth.png`);
+      assert.deepEqual([...png.bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], "a PNG file");
+      const svgWidth = await cosine.locator(".recharts-wrapper > svg").evaluate((svg) => svg.getBoundingClientRect().width);
+      assert.ok(png.bytes.readUInt32BE(16) >= 2 * svgWidth, `rendered at 2x (${png.bytes.readUInt32BE(16)} px for ${svgWidth} px)`);
+      await writeFile(join(SCREENSHOTS, "14-downloaded-chart.png"), png.bytes); // to look at
+
+      if (HAS_O3) {
+        const target = page.getByRole("figure").filter({ hasText: "Attention of the target query" });
+        const o3 = await download(page, target, "CSV");
+        assert.equal(o3.name, `qkatlas-${MODEL}-o3-target-query.csv`);
+        const lines = o3.bytes.toString("utf8").trim().split("\r\n");
+        assert.equal(lines[0], "model,query,share,layer,normalized depth,share of attention,uniform attention");
+        assert.equal(lines.length, 1 + 3 * 2, "three shares of the planted model's two layers");
+      }
+    });
+  });
+
+  test("a running precompute job shows on Home and in the header", async (t) => {
+    if (!RUNNING_JOB) return t.skip("QKATLAS_RUNNING_JOB not set");
+    await withPage({}, async (page) => {
+      await page.goto(url("/"));
+      const panel = page.locator("section").filter({ has: page.getByRole("heading", { name: "Precompute jobs" }) });
+      await panel.getByText(RUNNING_JOB).waitFor();
+      await panel.getByText("1,000 / 3,000 images (33.3 %)").waitFor();
+      await panel.getByText(/images\/s/).waitFor();
+      await panel.getByText(/left$/).waitFor();
+      await page.getByRole("banner").getByRole("link", { name: /Precompute 33\.3 %/ }).waitFor();
+      if (HAS_O3) await page.getByRole("figure").filter({ hasText: "share of the target query's attention, all models" }).locator(".recharts-wrapper > svg").waitFor();
     });
   });
 });

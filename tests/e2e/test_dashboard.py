@@ -1,10 +1,12 @@
 """Browser tests of the dashboard against the real stack.
 
 The session's atlases (a tiny random-init ViT and the planted-mode model, built by the precompute job
-in ``tests/conftest.py``) are served by ``python -m backend`` with a real ``redis-server`` and the
-production build of the dashboard; ``frontend/e2e/dashboard.test.mjs`` then drives Debian's Chromium
-through playwright-core (browse, permalinks, uploads, keyboard, axe-core, 390 px) and saves a
-screenshot of every page to ``artifacts/screenshots/``.
+in ``tests/conftest.py``; the planted one given odd-one-out results by ``precompute o3`` over the
+synthetic O3 set) are served by ``python -m backend`` with a real ``redis-server`` and the production
+build of the dashboard. A running precompute job is reported into that Redis the way the job reports
+it. ``frontend/e2e/dashboard.test.mjs`` then drives Debian's Chromium through playwright-core (browse,
+permalinks, uploads, keyboard, chart downloads, progress, odd-one-out curves, axe-core, 390 px) and
+saves a screenshot of every page to ``artifacts/screenshots/``.
 """
 
 from __future__ import annotations
@@ -22,12 +24,18 @@ from pathlib import Path
 
 import pytest
 
+from precompute.cli import main as precompute_main
+from qkatlas.progress import RedisProgress
+from tests.integration.test_o3_analysis import write_synthetic_o3
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 FRONTEND = ROOT / "frontend"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+#: The running job reported into Redis for the progress panel (model id, dataset).
+FAKE_JOB = ("planted", "e2e-progress")
 
 
 def _free_port() -> int:
@@ -94,8 +102,29 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+def served_atlases(atlas_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session's atlas root (other tests see no O3 results) where ``precompute o3`` has
+    added odd-one-out results to the planted atlas."""
+    root = tmp_path_factory.mktemp("served") / "atlases"
+    shutil.copytree(atlas_root, root)
+    o3 = write_synthetic_o3(tmp_path_factory.mktemp("o3-synthetic"), n=6)
+    assert precompute_main(["o3", "--model", "planted", "--o3", str(o3), "--out", str(root), "--no-progress"]) == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def running_job(redis_url: str) -> None:
+    """A job a third of the way through its image stream, reported as the precompute job does."""
+    model_id, dataset = FAKE_JOB
+    report = RedisProgress(redis_url, f"{model_id}__{dataset}", model_id, dataset)
+    report("stream", 0, 3000)
+    time.sleep(0.6)  # the reported rate and ETA come from the time between updates
+    report("stream", 1000, 3000)
+
+
+@pytest.fixture(scope="module")
 def server(
-    atlas_root: Path, redis_url: str, frontend_dist: Path, tmp_path_factory: pytest.TempPathFactory
+    served_atlases: Path, redis_url: str, frontend_dist: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     port = _free_port()
     log = tmp_path_factory.mktemp("backend") / "backend.log"
@@ -104,7 +133,7 @@ def server(
         "-m",
         "backend",
         "--atlas-dir",
-        str(atlas_root),
+        str(served_atlases),
         "--port",
         str(port),
         "--redis-url",
@@ -136,7 +165,7 @@ def server(
         _stop(process)
 
 
-def test_dashboard_end_to_end(server: str, photo_dir: Path) -> None:
+def test_dashboard_end_to_end(server: str, running_job: None, photo_dir: Path) -> None:
     photo = photo_dir / "chelsea.jpg"
     assert photo.exists()
     env = {
@@ -145,6 +174,7 @@ def test_dashboard_end_to_end(server: str, photo_dir: Path) -> None:
         "QKATLAS_PHOTO": str(photo),
         "QKATLAS_SCREENSHOTS": str(SCREENSHOTS),
         "CHROMIUM_PATH": CHROMIUM,
+        "QKATLAS_RUNNING_JOB": " on ".join(FAKE_JOB),
     }
     result = subprocess.run(
         ["node", "--test", "--test-reporter=spec", "e2e/dashboard.test.mjs"],

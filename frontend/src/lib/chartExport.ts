@@ -145,11 +145,12 @@ function placeLegend(entries: LegendEntry[], measure: (text: string) => number, 
 }
 
 /**
- * The chart inside `container` as a PNG at `scale`x: `title` on top, then the legend, then the SVG
- * on the chart's own background, with the colours of the current theme.
+ * The chart inside `container` as a PNG at `scale`x: `title` on top (and `subtitle`, e.g. the model,
+ * under it), then the legend, then the SVG on the chart's own background, in the current theme.
  */
-export async function chartPng(container: Element, title: string, scale = 2): Promise<Blob> {
-  const svg = container.querySelector<SVGSVGElement>(".recharts-wrapper > svg, svg");
+export async function chartPng(container: Element, title: string, subtitle = "", scale = 2): Promise<Blob> {
+  // The chart's own surface, not the first <svg> in document order (legend icons are SVGs too).
+  const svg = container.querySelector<SVGSVGElement>(".recharts-wrapper > svg.recharts-surface");
   if (!svg) throw new Error("the chart has not been drawn yet");
   const { width, height } = svg.getBoundingClientRect();
   const canvas = document.createElement("canvas");
@@ -159,7 +160,7 @@ export async function chartPng(container: Element, title: string, scale = 2): Pr
   const font = style.fontFamily || "sans-serif";
   const foreground = style.color || "#000000";
   const pad = 12;
-  const titleHeight = 24;
+  const titleHeight = subtitle ? 42 : 24;
   context.font = `12px ${font}`;
   const legend = placeLegend(legendEntries(container), (t) => context.measureText(t).width, width);
   const legendHeight = legend.length > 0 ? (Math.max(...legend.map((e) => e.row)) + 1) * LEGEND_ROW : 0;
@@ -173,8 +174,9 @@ export async function chartPng(container: Element, title: string, scale = 2): Pr
   context.fillStyle = foreground;
   context.textBaseline = "middle";
   context.font = `600 14px ${font}`;
-  context.fillText(title, pad, pad + titleHeight / 2);
+  context.fillText(title, pad, pad + 12);
   context.font = `12px ${font}`;
+  if (subtitle) context.fillText(subtitle, pad, pad + 31);
   for (const entry of legend) {
     const x = pad + entry.x;
     const y = pad + titleHeight + entry.row * LEGEND_ROW + LEGEND_ROW / 2;

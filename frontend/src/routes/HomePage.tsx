@@ -34,7 +34,6 @@ export default function HomePage() {
   const models = useApi((signal) => api.GET("/api/models", { signal }), []);
   return (
     <>
-      <ProgressPanel />
       <section className="intro">
         <h1>Query-key singular modes of vision transformers</h1>
         <p>
@@ -45,6 +44,7 @@ export default function HomePage() {
           <Link to="/upload">upload an image</Link>.
         </p>
       </section>
+      <ProgressPanel />
       <Loaded state={models} label="Loading models…">
         {(list) =>
           list.length === 0 ? (

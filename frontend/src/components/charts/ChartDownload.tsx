@@ -18,7 +18,10 @@ export function ChartDownload({ title, fileName, table, context, chart }: ChartD
     setProblem(null);
     try {
       if (!chart.current) throw new Error("the chart has not been drawn yet");
-      downloadBlob(await chartPng(chart.current, title), exportFileName(fileName, "png"));
+      const subtitle = Object.entries(context ?? {})
+        .map(([name, value]) => `${name}: ${value}`)
+        .join(" · ");
+      downloadBlob(await chartPng(chart.current, title, subtitle), exportFileName(fileName, "png"));
     } catch (error) {
       setProblem(error instanceof Error ? error.message : String(error));
     }
