@@ -195,27 +195,35 @@ def main() -> None:
     adapter.module.eval()
     size = adapter.preprocessing.crop
     batch = torch.randint(0, 256, (args.batch_size, 3, size, size), dtype=torch.uint8, device=device)
-    report: dict[str, object] = {
-        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+    report: dict[str, object] = {}
+
+    def record(**values: object) -> None:
+        """Print each figure as soon as it is measured (the whole run takes minutes on a CPU)."""
+        for key, value in values.items():
+            print(f"{key:36s} {value:.3f}" if isinstance(value, float) else f"{key:36s} {value}", flush=True)
+        report.update(values)
+
+    record(
+        machine=f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
         + (torch.cuda.get_device_name() if device.type == "cuda" else "CPU"),
-        "model": args.model,
-        "batch_size": args.batch_size,
-        "device": str(device),
-    }
-    report.update(forward_vs_precompute(adapter, batch, args.repeats))
+        model=args.model,
+        batch_size=args.batch_size,
+        device=str(device),
+    )
+    record(**forward_vs_precompute(adapter, batch, args.repeats))
     paper = paper_loop(adapter, batch, args.paper_images)
-    report.update(paper_loop_img_s=paper, precompute_vs_paper_loop=report["precompute_img_s"] / paper)  # type: ignore[operator]
+    record(paper_loop_img_s=paper, precompute_vs_paper_loop=report["precompute_img_s"] / paper)  # type: ignore[operator]
     if args.images.is_dir():
-        report.update(decode_vs_end_to_end(adapter, args.images, args.batch_size, args.workers, args.limit))
-    report.update(svd_timing())
-    counts = [int(c) for c in args.rss_counts.split(",")]
+        record(**decode_vs_end_to_end(adapter, args.images, args.batch_size, args.workers, args.limit))
+    record(**svd_timing())
     if args.images.is_dir():
-        rss = {
-            n: peak_rss_of_job(args.model, args.images, n, args.batch_size, args.workers, str(device)) for n in counts
-        }
-        report["peak_rss_mib"] = rss
-    for key, value in report.items():
-        print(f"{key:32s} {value:.3f}" if isinstance(value, float) else f"{key:32s} {value}")
+        counts = [int(c) for c in args.rss_counts.split(",")]
+        record(
+            peak_rss_mib={
+                n: peak_rss_of_job(args.model, args.images, n, args.batch_size, args.workers, str(device))
+                for n in counts
+            }
+        )
     if args.json:
         args.json.write_text(json.dumps(report, indent=1, default=str))
 
