@@ -171,6 +171,25 @@ describe("charts, odd-one-out results and progress", () => {
       assert.ok(png.bytes.readUInt32BE(16) >= 2 * svgWidth, `rendered at 2x (${png.bytes.readUInt32BE(16)} px for ${svgWidth} px)`);
       await writeFile(join(SCREENSHOTS, "14-downloaded-chart.png"), png.bytes); // to look at
 
+      // The layers × heads grid is a chart too: one CSV row per head, and a 2x PNG of its heatmap.
+      const grid = page.locator("figure.chart.head-grid");
+      assert.equal(await grid.getByRole("group", { name: /^Download/ }).getByRole("button").count(), 2, "the grid has the PNG and CSV buttons");
+      const gridCsv = await download(page, grid, "CSV");
+      assert.equal(gridCsv.name, `qkatlas-${MODEL}-head-grid.csv`);
+      const gridLines = gridCsv.bytes.toString("utf8").trim().split("\r\n");
+      assert.equal(gridLines[0], "model,layer,head,weighted cosine");
+      assert.ok(gridLines[1].startsWith(`${MODEL_NAME},0,0,`), gridLines[1]);
+      assert.equal(gridLines.length - 1, await grid.locator(".head-cell").count(), "one row per head");
+      const gridPng = await download(page, grid, "PNG");
+      assert.equal(gridPng.name, `qkatlas-${MODEL}-head-grid.png`);
+      assert.deepEqual([...gridPng.bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], "a PNG file");
+      // 30 × 22 px cells with 2 px gaps, at 2x.
+      const [nLayers, nHeads] = [1, 2].map((column) => 1 + Math.max(...gridLines.slice(1).map((line) => Number(line.split(",")[column]))));
+      const [pngWidth, pngHeight] = [gridPng.bytes.readUInt32BE(16), gridPng.bytes.readUInt32BE(20)];
+      assert.ok(pngWidth >= 2 * 32 * nHeads && pngHeight >= 2 * 24 * nLayers, `rendered at 2x (${pngWidth} × ${pngHeight} px for ${nLayers} × ${nHeads} heads)`);
+      assert.equal(await grid.getByRole("alert").count(), 0, "the PNG did not fail");
+      await writeFile(join(SCREENSHOTS, "15-downloaded-head-grid.png"), gridPng.bytes); // to look at
+
       if (HAS_O3) {
         const target = page.getByRole("figure").filter({ hasText: "Attention of the target query" });
         const o3 = await download(page, target, "CSV");

@@ -21,6 +21,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -61,12 +62,18 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
+def _missing(reason: str) -> NoReturn:
+    """Skip for want of ``reason`` locally; fail in CI (``CI`` set), which installs all of it, so that a
+    broken setup never passes as a silent skip."""
+    (pytest.fail if os.environ.get("CI") else pytest.skip)(reason)
+
+
 @pytest.fixture(scope="module")
 def frontend_dist() -> Path:
     if not (FRONTEND / "node_modules").is_dir():
-        pytest.skip("frontend dependencies are not installed (cd frontend && npm ci)")
+        _missing("frontend dependencies are not installed (cd frontend && npm ci)")
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+        _missing(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     dist = FRONTEND / "dist"
     if not (dist / "index.html").exists():
         subprocess.run(["npm", "run", "build"], cwd=FRONTEND, check=True, capture_output=True)
@@ -76,7 +83,7 @@ def frontend_dist() -> Path:
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+        _missing("redis-server is not installed (apt-get install redis-server)")
     port = _free_port()
     workdir = tmp_path_factory.mktemp("redis")
     process = subprocess.Popen(

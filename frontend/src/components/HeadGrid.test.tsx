@@ -1,12 +1,26 @@
-import { fireEvent, render, screen } from "@testing-library/react";
+import { fireEvent, render, screen, within } from "@testing-library/react";
 import { MemoryRouter } from "react-router";
 import { describe, expect, it } from "vitest";
+import { headGridHeatmap, headGridTable } from "../lib/headGrid";
+import { downloadCsv } from "../test/downloads";
 import { HeadGrid } from "./HeadGrid";
+
+const VALUES = [
+  [0.5, 0.1],
+  [-0.2, 0.123456789],
+];
+const TITLE = "weighted cosine per head";
 
 function renderGrid() {
   return render(
     <MemoryRouter>
-      <HeadGrid values={[[0.5, 0.1], [-0.2, 0.3]]} hrefFor={(l, h) => `/m/x/L${l}/H${h}`} />
+      <HeadGrid
+        values={VALUES}
+        hrefFor={(l, h) => `/m/x/L${l}/H${h}`}
+        title={TITLE}
+        fileName={["planted__shapes", "head-grid"]}
+        context={{ model: "planted/shapes" }}
+      />
     </MemoryRouter>,
   );
 }
@@ -30,5 +44,53 @@ describe("HeadGrid", () => {
     expect(document.activeElement).toBe(below);
     expect(below.tabIndex).toBe(0);
     expect(screen.getByText("L1 H0").closest("p")?.textContent).toContain("-0.200");
+  });
+
+  it("is a captioned figure with the PNG and CSV buttons", () => {
+    renderGrid();
+    expect(screen.getByRole("figure").querySelector("figcaption")?.textContent).toBe(TITLE);
+    const group = screen.getByRole("group", { name: `Download “${TITLE}”` });
+    expect(within(group).getByRole("button", { name: "Download PNG" })).toBeTruthy();
+    expect(within(group).getByRole("button", { name: "Download CSV" })).toBeTruthy();
+  });
+
+  it("downloads one CSV row per head, the model first, values at full precision", async () => {
+    renderGrid();
+    const { name, text } = await downloadCsv(TITLE);
+    expect(name).toBe("qkatlas-planted__shapes-head-grid.csv");
+    expect(text.split("\r\n")).toEqual([
+      "model,layer,head,weighted cosine",
+      "planted/shapes,0,0,0.5",
+      "planted/shapes,0,1,0.1",
+      "planted/shapes,1,0,-0.2",
+      "planted/shapes,1,1,0.123456789",
+      "",
+    ]);
+  });
+});
+
+describe("head grid export data", () => {
+  it("has one row per (layer, head), layer by layer", () => {
+    expect(headGridTable([[1, 2, 3]]).rows).toEqual([
+      [0, 0, 1],
+      [0, 1, 2],
+      [0, 2, 3],
+    ]);
+    expect(headGridTable([]).rows).toEqual([]);
+  });
+
+  it("colours the PNG's cells exactly as the grid on screen, with its labels and scale", () => {
+    renderGrid();
+    const heatmap = headGridHeatmap(VALUES);
+    expect(heatmap.rowLabels).toEqual(["L0", "L1"]);
+    expect(heatmap.columnLabels).toEqual(["H0", "H1"]);
+    expect(heatmap.legend.min).toBe("−0.50");
+    expect(heatmap.legend.max).toBe("+0.50");
+    VALUES.forEach((row, layer) =>
+      row.forEach((value, head) => {
+        const cell = screen.getByRole("link", { name: new RegExp(`^L${layer} H${head},`) });
+        expect(heatmap.colour(value)).toBe(cell.style.background);
+      }),
+    );
   });
 });

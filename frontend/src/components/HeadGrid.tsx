@@ -2,17 +2,33 @@
  * The layers × heads grid coloured by each head's σ-weighted cosine, on a diverging scale symmetric
  * about 0 and stretched to the largest |value| so that small differences stay visible. Each cell is a link to its
  * head; one cell is in the tab order and the arrow keys move between cells (roving focus). The value
- * of the hovered or focused cell shows in the readout.
+ * of the hovered or focused cell shows in the readout. Like every chart, it has the shared
+ * "Download PNG / CSV" control: the CSV has one row per head, the PNG draws the same cells and scale.
  */
 import { type KeyboardEvent, useRef, useState } from "react";
 import { Link } from "react-router";
-import { cosineColor } from "../lib/color";
+import { heatmapPng, type TableContext } from "../lib/chartExport";
 import { fmt, modeName } from "../lib/format";
+import {
+  HEAD_GRID_LEGEND,
+  HEAD_GRID_STOPS,
+  headCellColor,
+  headGridHeatmap,
+  headGridScale,
+  headGridTable,
+} from "../lib/headGrid";
+import { ChartDownload } from "./charts/ChartDownload";
 
 export interface HeadGridProps {
   /** [layer][head] weighted cosines. */
   values: number[][];
   hrefFor: (layer: number, head: number) => string;
+  /** The figure's caption, also the PNG's title. */
+  title?: string;
+  /** What the grid is, for the download file names, e.g. `[model slug, "head-grid"]`. */
+  fileName: string[];
+  /** Columns with one value for the whole grid (the model), first in the CSV. */
+  context?: TableContext | undefined;
 }
 
 interface Cell {
@@ -27,13 +43,20 @@ const MOVES: Record<string, [number, number]> = {
   ArrowRight: [0, 1],
 };
 
-export function HeadGrid({ values, hrefFor }: HeadGridProps) {
+export function HeadGrid({
+  values,
+  hrefFor,
+  title = "σ-weighted cosine of every head (rows: layers, columns: heads)",
+  fileName,
+  context,
+}: HeadGridProps) {
   const nLayers = values.length;
   const nHeads = values[0]?.length ?? 0;
   const [active, setActive] = useState<Cell>({ layer: 0, head: 0 });
   const [shown, setShown] = useState<Cell | null>(null);
   const tableRef = useRef<HTMLTableElement>(null);
-  const scale = colorScale(values);
+  const figureRef = useRef<HTMLElement>(null);
+  const scale = headGridScale(values);
 
   const focusCell = (cell: Cell) => {
     setActive(cell);
@@ -60,7 +83,18 @@ export function HeadGrid({ values, hrefFor }: HeadGridProps) {
   const readout = shown ?? active;
   const readValue = values[readout.layer]?.[readout.head];
   return (
-    <div className="head-grid">
+    <figure className="chart head-grid" ref={figureRef}>
+      <div className="chart-head">
+        <figcaption>{title}</figcaption>
+        <ChartDownload
+          title={title}
+          fileName={fileName}
+          table={headGridTable(values)}
+          context={context}
+          chart={figureRef}
+          drawPng={(figure, pngTitle, subtitle) => heatmapPng(figure, headGridHeatmap(values), pngTitle, subtitle)}
+        />
+      </div>
       <p className="head-grid-readout" aria-live="polite">
         <strong>{modeName(readout.layer, readout.head)}</strong> weighted cosine {fmt(readValue)}
       </p>
@@ -92,7 +126,7 @@ export function HeadGrid({ values, hrefFor }: HeadGridProps) {
                         data-cell={`${layer}-${head}`}
                         tabIndex={isActive ? 0 : -1}
                         className="head-cell"
-                        style={{ background: cosineColor(value / scale) }}
+                        style={{ background: headCellColor(value, scale) }}
                         aria-label={`${modeName(layer, head)}, weighted cosine ${fmt(value)}`}
                         title={`${modeName(layer, head)}: ${fmt(value)}`}
                         onFocus={() => {
@@ -110,13 +144,8 @@ export function HeadGrid({ values, hrefFor }: HeadGridProps) {
         </table>
       </div>
       <CosineLegend scale={scale} />
-    </div>
+    </figure>
   );
-}
-
-function colorScale(values: number[][]): number {
-  const largest = Math.max(0, ...values.flat().map((v) => (Number.isFinite(v) ? Math.abs(v) : 0)));
-  return largest > 0 ? largest : 1;
 }
 
 function CosineLegend({ scale }: { scale: number }) {
@@ -125,10 +154,10 @@ function CosineLegend({ scale }: { scale: number }) {
       <span>−{fmt(scale, 2)}</span>
       <span
         className="cos-legend-ramp"
-        style={{ background: `linear-gradient(to right, ${cosineColor(-1)}, ${cosineColor(0)}, ${cosineColor(1)})` }}
+        style={{ background: `linear-gradient(to right, ${HEAD_GRID_STOPS.join(", ")})` }}
       />
       <span>+{fmt(scale, 2)}</span>
-      <span className="cos-legend-label">weighted cosine (contextualizing ← → grouping)</span>
+      <span className="cos-legend-label">{HEAD_GRID_LEGEND}</span>
     </div>
   );
 }

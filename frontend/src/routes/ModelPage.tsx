@@ -40,7 +40,12 @@ function ModelView({ detail }: { detail: ModelDetail }) {
       <section aria-labelledby="grid-heading">
         <h2 id="grid-heading">Heads</h2>
         <p className="muted">Each cell is one head, coloured by its σ-weighted cosine. Open a head to see its modes.</p>
-        <HeadGrid values={detail.head_weighted_cos} hrefFor={(layer, head) => headPath(detail.slug, layer, head)} />
+        <HeadGrid
+          values={detail.head_weighted_cos}
+          hrefFor={(layer, head) => headPath(detail.slug, layer, head)}
+          fileName={[detail.slug, "head-grid"]}
+          context={{ model: detail.model_id }}
+        />
       </section>
       <div className="two-col">
         <section aria-labelledby="curve-heading">

@@ -31,7 +31,9 @@ describe("pages", () => {
     expect(await screen.findByText("Attention of the target query")).toBeTruthy();
     expect(await screen.findByText("Attention of the distractor query")).toBeTruthy();
     expect(screen.getByText(/4 images of o3-synthetic \(1 skipped\)/)).toBeTruthy();
-    await waitFor(() => expect(document.querySelectorAll("figure.chart")).toHaveLength(4));
+    // The head grid, the cosine curve, the spectra and the two odd-one-out charts.
+    await waitFor(() => expect(document.querySelectorAll("figure.chart")).toHaveLength(5));
+    expect(document.querySelector("figure.chart.head-grid .chart-download")).toBeTruthy();
     for (const figure of document.querySelectorAll("figure.chart")) {
       expect(figure.querySelectorAll(".chart-download button")).toHaveLength(2);
     }

@@ -1,4 +1,7 @@
-/** "Download PNG / CSV" of one chart: the PNG from its SVG at 2x, the CSV from the data it draws. */
+/**
+ * "Download PNG / CSV" of one chart: the PNG from its SVG at 2x (or drawn by `drawPng`), the CSV from
+ * the data it draws.
+ */
 import { type RefObject, useState } from "react";
 import { chartPng, type DataTable, downloadBlob, exportFileName, type TableContext, toCsv } from "../../lib/chartExport";
 
@@ -10,9 +13,11 @@ export interface ChartDownloadProps {
   context?: TableContext | undefined;
   /** The element the chart is drawn in. */
   chart: RefObject<HTMLElement | null>;
+  /** Draws the PNG (title, subtitle, chart) in the theme of `chart`; by default, from the chart's SVG. */
+  drawPng?: ((chart: HTMLElement, title: string, subtitle: string) => Promise<Blob>) | undefined;
 }
 
-export function ChartDownload({ title, fileName, table, context, chart }: ChartDownloadProps) {
+export function ChartDownload({ title, fileName, table, context, chart, drawPng = chartPng }: ChartDownloadProps) {
   const [problem, setProblem] = useState<string | null>(null);
   const downloadPng = async () => {
     setProblem(null);
@@ -21,7 +26,7 @@ export function ChartDownload({ title, fileName, table, context, chart }: ChartD
       const subtitle = Object.entries(context ?? {})
         .map(([name, value]) => `${name}: ${value}`)
         .join(" · ");
-      downloadBlob(await chartPng(chart.current, title, subtitle), exportFileName(fileName, "png"));
+      downloadBlob(await drawPng(chart.current, title, subtitle), exportFileName(fileName, "png"));
     } catch (error) {
       setProblem(error instanceof Error ? error.message : String(error));
     }

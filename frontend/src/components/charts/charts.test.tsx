@@ -1,28 +1,12 @@
-import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import { render, screen, within } from "@testing-library/react";
 import type { ReactElement } from "react";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { o3QuerySeries } from "../../lib/o3Series";
+import { downloadCsv } from "../../test/downloads";
 import { o3Result } from "../../test/fixtures";
 import { DepthChart } from "./DepthChart";
 import { ModeSpectrumChart } from "./ModeSpectrumChart";
 import { SpectrumChart } from "./SpectrumChart";
-
-/** Clicks "Download CSV" in the chart's download group; returns the file's name and text. */
-async function downloadCsv(title: string): Promise<{ name: string; text: string }> {
-  const blobs: Blob[] = [];
-  vi.spyOn(URL, "createObjectURL").mockImplementation((blob) => {
-    blobs.push(blob as Blob);
-    return "blob:test";
-  });
-  const clicked: string[] = [];
-  vi.spyOn(HTMLAnchorElement.prototype, "click").mockImplementation(function (this: HTMLAnchorElement) {
-    clicked.push(this.download);
-  });
-  const group = screen.getByRole("group", { name: `Download “${title}”` });
-  fireEvent.click(within(group).getByRole("button", { name: "Download CSV" }));
-  await waitFor(() => expect(clicked).toHaveLength(1));
-  return { name: clicked[0]!, text: await blobs[0]!.text() };
-}
 
 const CHARTS: [string, ReactElement][] = [
   [
