@@ -164,9 +164,10 @@ def peak_rss_of_job(model: str, images: Path, n_images: int, batch_size: int, wo
     with tempfile.TemporaryDirectory() as tmp:
         listing = Path(tmp) / "images.txt"
         listing.write_text("".join(f"{files[i % len(files)]}\n" for i in range(n_images)))
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the (large) parent across fork + exec.
         code = (
-            "import resource, sys; from precompute.cli import main; "
-            "rc = main(sys.argv[1:]); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)"
+            "import sys; from precompute.cli import main; rc = main(sys.argv[1:]); "
+            "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM'))); sys.exit(rc)"
         )
         result = subprocess.run(
             [sys.executable, "-c", code, "--model", model, "--random-init", "--images", str(listing), "--out", tmp,
