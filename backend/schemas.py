@@ -72,7 +72,10 @@ class PrecomputeJob(BaseModel):
     model_id: str
     dataset: str
     state: Literal["running", "done", "failed"]
-    phase: Literal["stream", "maps"] = Field(description="`stream`: scoring every image; `maps`: the winners' maps.")
+    phase: Literal["stream", "maps"] = Field(
+        description="`stream`: scoring every image (the winners' maps are kept as it goes); `maps`: writing the "
+        "thumbnails of winners that another node scored (multi-node runs)."
+    )
     done: int
     total: int
     images_per_second: float | None

@@ -67,11 +67,10 @@ def forward_vs_precompute(adapter: ViTAdapter, batch: torch.Tensor, repeats: int
         ("precompute_exact_only", ("exact",)),
     ):
         scorer = ModeScorer(adapter, dec, bases)
-        spec = adapter.spec
-        topk = RunningTopK(len(bases) * spec.n_layers * spec.n_heads * spec.d_head * 2, 16, device)
+        topk = scorer.new_top_k(16)
 
         def step(scorer: ModeScorer = scorer, topk: RunningTopK = topk) -> None:
-            topk.update(scorer.scores(batch), torch.arange(len(batch), device=device))
+            scorer.score(batch, torch.arange(len(batch), device=device), topk)
 
         results[f"{label}_img_s"] = _rate(len(batch), step, device, repeats)
         results[f"{label}_vs_forward"] = results[f"{label}_img_s"] / results["forward_img_s"]
@@ -124,13 +123,12 @@ def decode_vs_end_to_end(
     decode = n / (time.perf_counter() - start)
     dec = decompose(adapter.weights())
     scorer = ModeScorer(adapter, dec, BASES)
-    spec = adapter.spec
-    topk = RunningTopK(len(BASES) * spec.n_layers * spec.n_heads * spec.d_head * 2, 16, adapter.device)
+    topk = scorer.new_top_k(16)
     start = time.perf_counter()
     for batch in iter_batches(
         source, prep, batch_size=batch_size, workers=workers, pin_memory=adapter.device.type == "cuda"
     ):
-        topk.update(scorer.scores(batch.images), batch.indices)
+        scorer.score(batch.images, batch.indices, topk)
     _sync(adapter.device)
     end_to_end = n / (time.perf_counter() - start)
     return {

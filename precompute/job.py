@@ -1,11 +1,14 @@
-"""The precompute job: weights → SVD → stream images → running top-K → winners' maps → atlas.
+"""The precompute job: weights → SVD → stream images once → running top-K with the winners' maps → atlas.
 
-Phase 1 streams every image once through the model with hooks on every block; each hook projects the
+Every image is streamed once through the model with hooks on every block; each hook projects the
 block's tokens onto all heads' modes with one matmul per basis and merges the batch's scores into a
-running top-K that lives on the device. Memory is flat in the number of images. The job checkpoints
-the (small) top-K state as it goes; ``resume`` continues from the last checkpoint and, because the
-ranking is a pure function of the scores seen, reproduces the uninterrupted result.
-Phase 2 takes a second look at the winning images only, storing their maps and thumbnails.
+running top-K that lives on the device. Each top-K slot carries its image's query and key maps
+(float16), taken from the projections that scored it, and an image's thumbnail is written when it
+first enters a top-K, so the winners need no second pass (DESIGN §4 describes one; this saves a
+forward pass per distinct winner, which on small datasets is almost every image). Memory is flat in
+the number of images. The job checkpoints the top-K state (with the maps) as it goes; ``resume``
+continues from the last checkpoint and, because the ranking is a pure function of the scores seen,
+reproduces the uninterrupted result.
 """
 
 from __future__ import annotations
@@ -21,13 +24,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
 from qkatlas.atlas import AtlasWriter
 from qkatlas.atlas import format as fmt
-from qkatlas.images import Batch, ImageSource, iter_batches, open_image_source
+from qkatlas.images import ImageSource, iter_batches, open_image_source
 from qkatlas.models import load_model, model_slug, model_source
 from qkatlas.models.base import ViTAdapter
 from qkatlas.projection import BASES, Basis, ModeProjector, signed_scores
@@ -36,7 +38,8 @@ from qkatlas.topk import RunningTopK
 
 CHECKPOINT = "checkpoint.pt"
 
-#: ``(phase, done, total)`` — phase is ``"stream"`` or ``"maps"``; used for Redis progress reports.
+#: ``(phase, done, total)``: ``"stream"`` while scoring, ``"maps"`` while writing the thumbnails of winners
+#: that another node scored (distributed runs only). Used for Redis progress reports.
 ProgressFn = Callable[[str, int, int], None]
 
 
@@ -94,10 +97,11 @@ def _versions() -> dict[str, str]:
 
 
 class ModeScorer:
-    """Runs batches through the model and returns every signed mode's score per image.
+    """Runs batches through the model and merges every signed mode's score into a running top-K.
 
-    Scores have shape ``[B, n_bases, L, D, 2]`` (``D = H·M``), which flattens to the top-K's columns
-    in the atlas order ``(basis, layer, head, mode, sign)``.
+    The top-K has one column per ``(basis, layer, head, mode, sign)`` in that (atlas) order and carries
+    each winner's query and key maps (float16, ``[2, P]`` per slot), taken from the same projections
+    that scored it, so no second pass over the winners is needed.
     """
 
     def __init__(self, adapter: ViTAdapter, dec: Decomposition, bases: tuple[Basis, ...]) -> None:
@@ -108,60 +112,66 @@ class ModeScorer:
         self.projector = ModeProjector(dec, self.device, dtype)
         self.n_prefix = adapter.spec.n_prefix
 
-    def _projections(
-        self, images: torch.Tensor, on_layer: Callable[[int, int, torch.Tensor, torch.Tensor], None]
-    ) -> None:
-        """Calls ``on_layer(layer, basis_index, P_U, P_V)`` with patch-token maps ``[B, P, D]``."""
+    def new_top_k(self, k: int) -> RunningTopK:
+        spec = self.adapter.spec
+        n_columns = len(self.bases) * spec.n_layers * self.projector.n_columns * 2
+        return RunningTopK(n_columns, k, self.device, payload_shape=(2, spec.n_patches))
 
-        def project(layer: int, residual: torch.Tensor, normed: torch.Tensor) -> None:
-            for basis_index, basis in enumerate(self.bases):
-                tokens = residual if basis == "faithful" else normed
-                query, key = self.projector.project(layer, tokens[:, self.n_prefix :], basis)
-                on_layer(layer, basis_index, query, key)
+    def score(self, images: torch.Tensor, indices: torch.Tensor, topk: RunningTopK) -> torch.Tensor:
+        """Score uint8 ``images [B, 3, S, S]`` (dataset ``indices [B]``) into ``topk``.
+
+        Returns the batch rows that entered some top-K (whose thumbnails the atlas needs).
+        """
+        block = self.projector.n_columns * 2  # columns of one (basis, layer): (head·mode, sign)
+        indices = indices.to(self.device)
+        entered: list[torch.Tensor] = []
+        signs = torch.tensor([1.0, -1.0], device=self.device)
+
+        def merge(layer: int, basis_index: int, query: torch.Tensor, key: torch.Tensor) -> None:
+            start = (basis_index * self.projector.n_layers + layer) * block
+
+            def fetch(columns: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+                mode, flip = columns // 2, signs[columns % 2].unsqueeze(1)  # neg maps are the negated pos maps
+                return torch.stack([query[rows, :, mode] * flip, key[rows, :, mode] * flip], dim=1)
+
+            scores = signed_scores(query, key).flatten(1)  # [B, D·2]
+            entered.append(topk.update(scores, indices, slice(start, start + block), fetch))
 
         pixels = self.adapter.normalize(images.to(self.device, non_blocking=True))
         with _autocast(self.device):
-            self.adapter.run_with_capture(pixels, project)
+            self.adapter.run_with_capture(pixels, lambda layer, r, n: self._project(layer, r, n, merge))
+        return torch.cat(entered).unique()
 
-    def scores(self, images: torch.Tensor) -> torch.Tensor:
-        """``images``: uint8 ``[B, 3, S, S]`` → scores ``[B, n_bases · L · D · 2]``."""
-        n_layers, n_columns = self.projector.n_layers, self.projector.n_columns
-        out = torch.empty(len(images), len(self.bases), n_layers, n_columns, 2, device=self.device)
-
-        def store(layer: int, basis_index: int, query: torch.Tensor, key: torch.Tensor) -> None:
-            out[:, basis_index, layer] = signed_scores(query, key)
-
-        self._projections(images, store)
-        return out.flatten(1)
-
-    def write_maps(
+    def _project(
         self,
-        batch: Batch,
-        winners: torch.Tensor,
-        lookup: torch.Tensor,
-        maps_query: np.ndarray,
-        maps_key: np.ndarray,
+        layer: int,
+        residual: torch.Tensor,
+        normed: torch.Tensor,
+        on_projection: Callable[[int, int, torch.Tensor, torch.Tensor], None],
     ) -> None:
-        """Store the maps of every top-K entry whose image is in ``batch``.
+        """One matmul per basis: every head's ``P_U``, ``P_V`` over patch tokens, ``[B, P, D]`` each."""
+        for basis_index, basis in enumerate(self.bases):
+            tokens = residual if basis == "faithful" else normed
+            query, key = self.projector.project(layer, tokens[:, self.n_prefix :], basis)
+            on_projection(layer, basis_index, query, key)
 
-        ``winners: [n_bases, L, D, 2, K]`` dataset indices; ``lookup``: dataset index → row in the
-        batch (or -1); ``maps_*``: ``[n_bases, L, D, 2, K, P]`` views of the atlas arrays.
-        """
-        signs = torch.tensor([1.0, -1.0], device=self.device)
 
-        def store(layer: int, basis_index: int, query: torch.Tensor, key: torch.Tensor) -> None:
-            entries = winners[basis_index, layer]  # [D, 2, K]
-            rows = torch.where(entries >= 0, lookup[entries.clamp(min=0)], -1)
-            column, sign, rank = (rows >= 0).nonzero(as_tuple=True)
-            if len(column) == 0:
-                return
-            image_rows = rows[column, sign, rank]
-            flip = signs[sign].unsqueeze(1)  # the neg mode's maps are the negated pos maps
-            at = (basis_index, layer, column.cpu().numpy(), sign.cpu().numpy(), rank.cpu().numpy())
-            maps_query[at] = (query[image_rows, :, column] * flip).half().cpu().numpy()
-            maps_key[at] = (key[image_rows, :, column] * flip).half().cpu().numpy()
+class _Thumbnails:
+    """Thumbnails of the images that entered some top-K, written as they enter.
 
-        self._projections(batch.images, store)
+    Resumed runs reuse the files already written (each is written atomically); thumbnails of images
+    that later dropped out of every top-K are removed when the atlas is finished.
+    """
+
+    def __init__(self, writer: AtlasWriter) -> None:
+        self.writer = writer
+        self.written = writer.thumbnail_indices()
+
+    def add(self, index: int, image: torch.Tensor) -> None:
+        """``image``: uint8 ``[3, S, S]`` as the model saw it."""
+        if index not in self.written:
+            self.writer.write_thumbnail(index, image.permute(1, 2, 0).cpu().numpy())
+            self.written.add(index)
 
 
 def _fingerprint(config: JobConfig, source: ImageSource, adapter: ViTAdapter, world: int) -> dict[str, Any]:
@@ -246,20 +256,22 @@ class _Shard:
 
 
 def _gather_top_k(topk: RunningTopK, skipped: list[dict[str, Any]], shard: _Shard) -> list[dict[str, Any]]:
-    """Merge every rank's top-K into rank 0's (associative, so the order does not matter)."""
+    """Merge every rank's top-K (with the winners' maps) into this rank's; associative, so order-free."""
     import torch.distributed as dist
 
-    device = topk.scores.device
-    scores = [torch.empty_like(topk.scores) for _ in range(shard.world)]
-    indices = [torch.empty_like(topk.indices) for _ in range(shard.world)]
-    dist.all_gather(scores, topk.scores.contiguous())
-    dist.all_gather(indices, topk.indices.contiguous())
+    state = topk.state_dict()
+    gathered: dict[str, list[torch.Tensor]] = {}
+    for name, tensor in state.items():
+        local = tensor.to(topk.scores.device).contiguous()
+        gathered[name] = [torch.empty_like(local) for _ in range(shard.world)]
+        dist.all_gather(gathered[name], local)
     all_skipped: list[list[dict[str, Any]]] = [[] for _ in range(shard.world)]
     dist.all_gather_object(all_skipped, skipped)
+    payload_shape = tuple(state["payload"].shape[2:]) if "payload" in state else ()
     for rank in range(shard.world):
         if rank != shard.rank:
-            other = RunningTopK(topk.scores.shape[0], topk.k, device)
-            other.load_state_dict({"scores": scores[rank], "indices": indices[rank]})
+            other = RunningTopK(topk.scores.shape[0], topk.k, topk.scores.device, payload_shape=payload_shape)
+            other.load_state_dict({name: parts[rank] for name, parts in gathered.items()})
             topk.merge(other)
     return sorted((entry for part in all_skipped for entry in part), key=lambda entry: entry["index"])
 
@@ -274,10 +286,11 @@ def _stream(
     checkpoint: Path,
     fingerprint: dict[str, Any],
     state: dict[str, Any] | None,
+    thumbnails: _Thumbnails,
     on_progress: ProgressFn | None,
     show_progress: bool,
 ) -> tuple[list[dict[str, Any]], float]:
-    """Phase 1: score this process's images once, checkpointing the top-K as it goes.
+    """Score this process's images once, checkpointing the top-K (with the winners' maps) as it goes.
 
     Returns the skipped images and the scoring rate (images/s) of this session.
     """
@@ -304,7 +317,8 @@ def _stream(
             pin_memory=adapter.device.type == "cuda",
         ):
             if len(batch.indices):
-                topk.update(scorer.scores(batch.images), batch.indices)
+                for row in scorer.score(batch.images, batch.indices, topk).tolist():
+                    thumbnails.add(int(batch.indices[row]), batch.images[row])
             skipped.extend({"index": i, "source": s, "reason": r} for i, s, r in batch.skipped)
             consumed = min(config.batch_size, n_selected - position)
             position += consumed
@@ -319,48 +333,38 @@ def _stream(
     return skipped, (position - start_position) / seconds if seconds > 0 else 0.0
 
 
-def _write_winners(
+def _finish_winners(
     config: JobConfig,
     source: ImageSource,
     adapter: ViTAdapter,
-    scorer: ModeScorer,
     topk: RunningTopK,
     writer: AtlasWriter,
+    thumbnails: _Thumbnails,
     on_progress: ProgressFn | None,
 ) -> list[int]:
-    """Phase 2: a second look at the winning images only, for their maps and thumbnails."""
-    spec, device = adapter.spec, adapter.device
-    n_bases, n_columns = len(config.bases), spec.n_heads * spec.d_head
-    winners = topk.indices.view(n_bases, spec.n_layers, n_columns, 2, config.top_k)
-    ranked_shape = (n_bases, spec.n_layers, spec.n_heads, spec.d_head, 2, config.top_k)
-    maps_query, maps_key = writer.open_maps((*ranked_shape, spec.grid, spec.grid))
-    flat_shape = (n_bases, spec.n_layers, n_columns, 2, config.top_k, spec.n_patches)
-    winner_ids: list[int] = torch.unique(winners[winners >= 0]).cpu().tolist()
-    lookup = torch.full((len(source.items),), -1, dtype=torch.int64, device=device)
-    written = 0
-    with _progress(config, len(winner_ids), 0, "winners' maps") as bar:
-        for batch in iter_batches(
-            source,
-            adapter.preprocessing,
-            batch_size=config.batch_size,
-            workers=config.workers,
-            indices=winner_ids,
-        ):
-            if batch.skipped:
-                _, name, reason = batch.skipped[0]
-                raise RuntimeError(f"image {name} decoded in the first pass but not now ({reason}); was it changed?")
-            rows = batch.indices.to(device)
-            lookup[rows] = torch.arange(len(rows), device=device)
-            scorer.write_maps(batch, winners, lookup, maps_query.reshape(flat_shape), maps_key.reshape(flat_shape))
-            lookup[rows] = -1
-            for index, image in zip(batch.indices.tolist(), batch.images, strict=True):
-                writer.write_thumbnail(index, image.permute(1, 2, 0).numpy())
-            written += len(rows)
-            bar.update(len(rows))
-            if on_progress:
-                on_progress("maps", written, len(winner_ids))
-    maps_query.flush()
-    maps_key.flush()
+    """Write the top-K, the winners' maps and thumbnails; return the winners' dataset indices.
+
+    Thumbnails are normally all written during the stream; images scored by another node of a
+    distributed run are decoded here (no model) to write theirs.
+    """
+    spec = adapter.spec
+    ranked_shape = (len(config.bases), spec.n_layers, spec.n_heads, spec.d_head, 2, config.top_k)
+    winner_ids: list[int] = torch.unique(topk.indices[topk.indices >= 0]).cpu().tolist()
+    missing = sorted(set(winner_ids) - thumbnails.written)
+    for batch in iter_batches(
+        source, adapter.preprocessing, batch_size=config.batch_size, workers=config.workers, indices=missing
+    ):
+        if batch.skipped:
+            _, name, reason = batch.skipped[0]
+            raise RuntimeError(f"image {name} decoded when it was scored but not now ({reason}); was it changed?")
+        for index, image in zip(batch.indices.tolist(), batch.images, strict=True):
+            thumbnails.add(index, image)
+        if on_progress:
+            on_progress("maps", len(set(missing) & thumbnails.written), len(missing))
+    writer.remove_thumbnails_except(set(winner_ids))
+    assert topk.payload is not None
+    maps = topk.payload.view(*ranked_shape, 2, spec.grid, spec.grid).cpu().numpy()
+    writer.write_maps(maps[..., 0, :, :], maps[..., 1, :, :])
     writer.write_topk(
         topk.indices.view(ranked_shape).cpu().numpy(), topk.scores.view(ranked_shape).float().cpu().numpy()
     )
@@ -397,14 +401,26 @@ def run_job(config: JobConfig, on_progress: ProgressFn | None = None) -> JobResu
         shutil.rmtree(partial)
     if shard.world > 1:
         dist.barrier()
-    partial.mkdir(parents=True, exist_ok=True)
+    writer = AtlasWriter(partial)
+    thumbnails = _Thumbnails(writer)
 
     n_items = len(source.items)
     scorer = ModeScorer(adapter, dec, config.bases)
-    topk = RunningTopK(len(config.bases) * spec.n_layers * spec.n_heads * spec.d_head * 2, config.top_k, device)
+    topk = scorer.new_top_k(config.top_k)
     selection = shard.items(n_items, config.batch_size)
     skipped, rate = _stream(
-        config, source, adapter, scorer, topk, selection, checkpoint, fingerprint, state, on_progress, shard.is_main
+        config,
+        source,
+        adapter,
+        scorer,
+        topk,
+        selection,
+        checkpoint,
+        fingerprint,
+        state,
+        thumbnails,
+        on_progress,
+        shard.is_main,
     )
     if shard.world > 1:
         skipped = _gather_top_k(topk, skipped, shard)
@@ -415,8 +431,7 @@ def run_job(config: JobConfig, on_progress: ProgressFn | None = None) -> JobResu
     if len(skipped) == n_items:
         raise RuntimeError(f"none of the {n_items} images in {config.images} could be decoded")
 
-    writer = AtlasWriter(partial)
-    winner_ids = _write_winners(config, source, adapter, scorer, topk, writer, on_progress)
+    winner_ids = _finish_winners(config, source, adapter, topk, writer, thumbnails, on_progress)
     writer.write_decomposition(dec)
     writer.write_json(fmt.SUMMARY, summarize(dec))
     items = source.items

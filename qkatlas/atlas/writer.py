@@ -9,7 +9,6 @@ import uuid
 from pathlib import Path
 
 import numpy as np
-from numpy.lib.format import open_memmap
 from PIL import Image
 
 from qkatlas.atlas import format as fmt
@@ -50,16 +49,28 @@ class AtlasWriter:
         self._save("topk_indices", indices)
         self._save("topk_scores", np.where(indices < 0, np.nan, scores))
 
-    def open_maps(self, shape: tuple[int, ...]) -> tuple[np.memmap, np.memmap]:
-        """Disk-backed ``float16`` query and key map arrays of ``shape``, zero-filled."""
-        return (
-            open_memmap(self._path("maps_query"), mode="w+", dtype=np.float16, shape=shape),
-            open_memmap(self._path("maps_key"), mode="w+", dtype=np.float16, shape=shape),
-        )
+    def write_maps(self, query: np.ndarray, key: np.ndarray) -> None:
+        """Query and key maps of every top-K entry, ``[B, L, H, M, 2, K, T, T]`` (stored as float16)."""
+        self._save("maps_query", query)
+        self._save("maps_key", key)
 
     def write_thumbnail(self, index: int, image: np.ndarray) -> None:
-        """``image``: uint8 ``[S, S, 3]``, the crop exactly as the model saw it."""
-        Image.fromarray(image).save(self.directory / fmt.thumbnail_name(index), quality=92)
+        """``image``: uint8 ``[S, S, 3]``, the crop exactly as the model saw it (written atomically)."""
+        path = self.directory / fmt.thumbnail_name(index)
+        tmp = path.with_name(f".{path.name}.tmp")
+        Image.fromarray(image).save(tmp, format="JPEG", quality=92)
+        os.replace(tmp, path)
+
+    def thumbnail_indices(self) -> set[int]:
+        """Dataset indices of the thumbnails written so far."""
+        return {int(path.stem) for path in (self.directory / fmt.THUMBS_DIR).glob("*.jpg")}
+
+    def remove_thumbnails_except(self, keep: set[int]) -> None:
+        """Drop the thumbnails of images that are no longer winners, and any half-written file."""
+        for index in self.thumbnail_indices() - keep:
+            (self.directory / fmt.thumbnail_name(index)).unlink()
+        for partial in (self.directory / fmt.THUMBS_DIR).glob(".*.tmp"):
+            partial.unlink()
 
     def write_json(self, name: str, payload: object) -> None:
         write_json_atomic(self.directory / name, payload)

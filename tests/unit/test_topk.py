@@ -54,3 +54,30 @@ def test_merging_shards_in_any_order_equals_one_pass():
     merged.merge(shards[1])
     np.testing.assert_array_equal(merged.indices.numpy(), whole.indices.numpy())
     np.testing.assert_array_equal(merged.scores.numpy(), whole.scores.numpy())
+
+
+def test_payload_follows_its_entry_through_batches_and_merges():
+    """Each slot's payload must stay with its (column, image) entry however the slots reshuffle."""
+    rng = np.random.default_rng(2)
+    scores = rng.normal(size=(40, 6)).astype(np.float32)
+
+    def tag(columns: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        return (images * 100 + columns).float().unsqueeze(1)  # [n, 1]
+
+    def stream(rows: np.ndarray) -> RunningTopK:
+        topk = RunningTopK(6, 5, "cpu", payload_shape=(1,), payload_dtype=torch.float32)
+        for start in range(0, len(rows), 7):
+            chunk = torch.from_numpy(rows[start : start + 7])
+            entered = topk.update(
+                torch.from_numpy(scores[chunk.numpy()]), chunk, fetch=lambda c, j, chunk=chunk: tag(c, chunk[j])
+            )
+            assert set(entered.tolist()) <= set(range(len(chunk)))
+        return topk
+
+    whole = stream(np.arange(40))
+    expected = whole.indices * 100 + torch.arange(6).unsqueeze(1)
+    np.testing.assert_array_equal(whole.payload[..., 0].numpy(), expected.float().numpy())
+    merged = stream(np.arange(0, 40, 2))
+    merged.merge(stream(np.arange(1, 40, 2)))
+    np.testing.assert_array_equal(merged.indices.numpy(), whole.indices.numpy())
+    np.testing.assert_array_equal(merged.payload.numpy(), whole.payload.numpy())

@@ -846,7 +846,7 @@ export interface components {
             state: "running" | "done" | "failed";
             /**
              * Phase
-             * @description `stream`: scoring every image; `maps`: the winners' maps.
+             * @description `stream`: scoring every image (the winners' maps are kept as it goes); `maps`: writing the thumbnails of winners that another node scored (multi-node runs).
              * @enum {string}
              */
             phase: "stream" | "maps";

@@ -17,7 +17,7 @@ def test_a_finished_job_is_listed_with_its_counts(
     assert body["redis"] == "ok"
     (job,) = body["jobs"]
     assert job["slug"] == f"planted__{planted_image_dir.name}"
-    assert (job["state"], job["phase"]) == ("done", "maps")
+    assert (job["state"], job["phase"]) == ("done", "stream")
     assert job["done"] == job["total"] > 0
     assert redis_server.client().ttl(f"qkatlas:progress:{job['slug']}") > 0
     assert (tmp_path / job["slug"] / "manifest.json").is_file()  # the reported slug is the atlas's
