@@ -349,7 +349,8 @@ def _finish_winners(
     """
     spec = adapter.spec
     ranked_shape = (len(config.bases), spec.n_layers, spec.n_heads, spec.d_head, 2, config.top_k)
-    winner_ids: list[int] = torch.unique(topk.indices[topk.indices >= 0]).cpu().tolist()
+    scores, indices, payload = topk.ranked()
+    winner_ids: list[int] = torch.unique(indices[indices >= 0]).cpu().tolist()
     missing = sorted(set(winner_ids) - thumbnails.written)
     for batch in iter_batches(
         source, adapter.preprocessing, batch_size=config.batch_size, workers=config.workers, indices=missing
@@ -362,12 +363,10 @@ def _finish_winners(
         if on_progress:
             on_progress("maps", len(set(missing) & thumbnails.written), len(missing))
     writer.remove_thumbnails_except(set(winner_ids))
-    assert topk.payload is not None
-    maps = topk.payload.view(*ranked_shape, 2, spec.grid, spec.grid).cpu().numpy()
+    assert payload is not None
+    maps = payload.view(*ranked_shape, 2, spec.grid, spec.grid).cpu().numpy()
     writer.write_maps(maps[..., 0, :, :], maps[..., 1, :, :])
-    writer.write_topk(
-        topk.indices.view(ranked_shape).cpu().numpy(), topk.scores.view(ranked_shape).float().cpu().numpy()
-    )
+    writer.write_topk(indices.view(ranked_shape).cpu().numpy(), scores.view(ranked_shape).float().cpu().numpy())
     return winner_ids
 
 

@@ -22,8 +22,11 @@ FetchPayload = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 class RunningTopK:
     """``scores, indices: [C, K]``; unfilled slots hold ``-inf`` and index ``-1``.
 
-    With ``payload_shape``, ``payload: [C, K, *payload_shape]`` holds each slot's payload (zeros when
-    unfilled).
+    Slots are kept in no particular order: an entry stays in its slot until it is evicted, and a new
+    entry takes an evicted slot, so a merge touches only what changes (with a payload, copying the
+    kept entries' payloads around would cost far more than the merge itself). ``ranked()`` gives the
+    columns in ranking order. With ``payload_shape``, ``payload: [C, K, *payload_shape]`` holds each
+    slot's payload (zeros when unfilled).
     """
 
     def __init__(
@@ -40,7 +43,6 @@ class RunningTopK:
         self.payload = (
             torch.zeros((n_columns, k, *payload_shape), dtype=payload_dtype, device=device) if payload_shape else None
         )
-        self._identity = torch.arange(k, device=device)
 
     def update(
         self,
@@ -77,33 +79,34 @@ class RunningTopK:
         k = self.k
         all_scores = torch.cat([self.scores[columns], scores], dim=1)
         all_indices = torch.cat([self.indices[columns], indices], dim=1)
-        # Unfilled slots (index -1) must lose every tie, so treat their index as +inf.
-        tie_key = torch.where(all_indices < 0, torch.iinfo(torch.int64).max, all_indices)
-        by_index = tie_key.argsort(dim=1, stable=True)
-        by_score = all_scores.gather(1, by_index).argsort(dim=1, descending=True, stable=True)[:, :k]
-        source = by_index.gather(1, by_score)  # [C_block, K]: positions in [current K | new]
-        self.scores[columns] = all_scores.gather(1, source)
-        self.indices[columns] = all_indices.gather(1, source)
+        best = _rank(all_scores, all_indices)[:, :k]  # [C_block, K]: positions in [current K | new]
+        # Current entries that stay keep their slots; new entries fill the evicted slots. Row-major
+        # nonzero() lists both per column in the same count, so they pair up column by column.
+        kept = torch.zeros(best.shape[0], k + 1, dtype=torch.bool, device=best.device)
+        kept.scatter_(1, torch.where(best < k, best, k), True)  # column k collects the new entries
+        kept = kept[:, :k]
+        evicted_column, evicted_slot = (~kept).nonzero(as_tuple=True)
+        entering_column, entering_rank = (best >= k).nonzero(as_tuple=True)
+        candidate = best[entering_column, entering_rank]
+        block_scores, block_indices = self.scores[columns], self.indices[columns]
+        block_scores[evicted_column, evicted_slot] = all_scores[entering_column, candidate]
+        block_indices[evicted_column, evicted_slot] = all_indices[entering_column, candidate]
         if self.payload is not None:
             if fetch is None:
                 raise ValueError("this top-K carries a payload: merging needs the candidates' payload")
-            self._move_payload(columns, source, fetch)
-        return (source[source >= k] - k).unique()
+            if len(entering_column):
+                payload = fetch(entering_column, candidate - k)
+                self.payload[columns][evicted_column, evicted_slot] = payload.to(self.payload.dtype)
+        return (candidate - k).unique()
 
-    def _move_payload(self, columns: slice, source: torch.Tensor, fetch: FetchPayload) -> None:
-        assert self.payload is not None
-        k = self.k
-        changed = (source != self._identity).any(dim=1).nonzero().squeeze(1)  # columns whose slots moved
-        if len(changed) == 0:
-            return
-        block = self.payload[columns]
-        moved_source = source[changed]  # [n, K]
-        kept = moved_source.clamp(max=k - 1).view(*moved_source.shape, *([1] * (block.dim() - 2)))
-        moved = block[changed].gather(1, kept.expand(-1, -1, *block.shape[2:]))
-        column, slot = (moved_source >= k).nonzero(as_tuple=True)
-        if len(column):
-            moved[column, slot] = fetch(changed[column], moved_source[column, slot] - k).to(block.dtype)
-        block[changed] = moved
+    def ranked(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """``(scores, indices, payload)`` with every column in ranking order (best first)."""
+        order = _rank(self.scores, self.indices)
+        payload = None
+        if self.payload is not None:
+            at = order.view(*order.shape, *([1] * (self.payload.dim() - 2)))
+            payload = self.payload.gather(1, at.expand(-1, -1, *self.payload.shape[2:]))
+        return self.scores.gather(1, order), self.indices.gather(1, order), payload
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         state = {"scores": self.scores.cpu(), "indices": self.indices.cpu()}
@@ -120,3 +123,12 @@ class RunningTopK:
         self.indices = state["indices"].to(self.indices.device)
         if self.payload is not None:
             self.payload = state["payload"].to(self.payload.device)
+
+
+def _rank(scores: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """Per row, the positions ordered by score (descending), ties by lower index; unfilled (index -1,
+    score -inf) last."""
+    tie_key = torch.where(indices < 0, torch.iinfo(torch.int64).max, indices)
+    by_index = tie_key.argsort(dim=1, stable=True)
+    by_score = scores.gather(1, by_index).argsort(dim=1, descending=True, stable=True)
+    return by_index.gather(1, by_score)

@@ -28,14 +28,15 @@ def test_streamed_top_k_equals_brute_force_with_ties_and_nans():
         batch = torch.from_numpy(scores[start : start + 8])
         topk.update(batch, torch.arange(start, start + len(batch)))
     indices, best = _brute_force(clean, 7)
-    np.testing.assert_array_equal(topk.indices.numpy(), indices)
-    np.testing.assert_array_equal(topk.scores.numpy(), best)
+    scores, ranked, _ = topk.ranked()
+    np.testing.assert_array_equal(ranked.numpy(), indices)
+    np.testing.assert_array_equal(scores.numpy(), best)
 
 
 def test_fewer_images_than_k_leaves_empty_slots():
     topk = RunningTopK(n_columns=2, k=5, device="cpu")
     topk.update(torch.tensor([[1.0, -2.0], [3.0, -1.0]]), torch.tensor([4, 9]))
-    assert topk.indices.tolist() == [[9, 4, -1, -1, -1], [9, 4, -1, -1, -1]]
+    assert topk.ranked()[1].tolist() == [[9, 4, -1, -1, -1], [9, 4, -1, -1, -1]]
 
 
 def test_merging_shards_in_any_order_equals_one_pass():
@@ -52,8 +53,8 @@ def test_merging_shards_in_any_order_equals_one_pass():
     merged = shards[2]
     merged.merge(shards[0])
     merged.merge(shards[1])
-    np.testing.assert_array_equal(merged.indices.numpy(), whole.indices.numpy())
-    np.testing.assert_array_equal(merged.scores.numpy(), whole.scores.numpy())
+    for mine, theirs in zip(merged.ranked()[:2], whole.ranked()[:2], strict=True):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
 
 
 def test_payload_follows_its_entry_through_batches_and_merges():
@@ -75,9 +76,10 @@ def test_payload_follows_its_entry_through_batches_and_merges():
         return topk
 
     whole = stream(np.arange(40))
-    expected = whole.indices * 100 + torch.arange(6).unsqueeze(1)
-    np.testing.assert_array_equal(whole.payload[..., 0].numpy(), expected.float().numpy())
+    _, indices, payload = whole.ranked()
+    expected = indices * 100 + torch.arange(6).unsqueeze(1)
+    np.testing.assert_array_equal(payload[..., 0].numpy(), expected.float().numpy())
     merged = stream(np.arange(0, 40, 2))
     merged.merge(stream(np.arange(1, 40, 2)))
-    np.testing.assert_array_equal(merged.indices.numpy(), whole.indices.numpy())
-    np.testing.assert_array_equal(merged.payload.numpy(), whole.payload.numpy())
+    for mine, theirs in zip(merged.ranked(), whole.ranked(), strict=True):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
