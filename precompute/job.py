@@ -127,33 +127,25 @@ class ModeScorer:
         entered: list[torch.Tensor] = []
         signs = torch.tensor([1.0, -1.0], device=self.device)
 
-        def merge(layer: int, basis_index: int, query: torch.Tensor, key: torch.Tensor) -> None:
-            start = (basis_index * self.projector.n_layers + layer) * block
+        def on_layer(layer: int, residual: torch.Tensor, normed: torch.Tensor) -> None:
+            for basis_index, basis in enumerate(self.bases):  # one matmul per basis for every head
+                tokens = residual if basis == "faithful" else normed
+                query, key = self.projector.project(layer, tokens[:, self.n_prefix :], basis)  # [B, P, D]
 
-            def fetch(columns: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-                mode, flip = columns // 2, signs[columns % 2].unsqueeze(1)  # neg maps are the negated pos maps
-                return torch.stack([query[rows, :, mode] * flip, key[rows, :, mode] * flip], dim=1)
+                def fetch(
+                    columns: torch.Tensor, rows: torch.Tensor, query: torch.Tensor = query, key: torch.Tensor = key
+                ) -> torch.Tensor:
+                    mode, flip = columns // 2, signs[columns % 2].unsqueeze(1)  # neg maps: the negated pos maps
+                    return torch.stack([query[rows, :, mode] * flip, key[rows, :, mode] * flip], dim=1)
 
-            scores = signed_scores(query, key).flatten(1)  # [B, D·2]
-            entered.append(topk.update(scores, indices, slice(start, start + block), fetch))
+                start = (basis_index * self.projector.n_layers + layer) * block
+                scores = signed_scores(query, key).flatten(1)  # [B, D·2]
+                entered.append(topk.update(scores, indices, slice(start, start + block), fetch))
 
         pixels = self.adapter.normalize(images.to(self.device, non_blocking=True))
         with _autocast(self.device):
-            self.adapter.run_with_capture(pixels, lambda layer, r, n: self._project(layer, r, n, merge))
+            self.adapter.run_with_capture(pixels, on_layer)
         return torch.cat(entered).unique()
-
-    def _project(
-        self,
-        layer: int,
-        residual: torch.Tensor,
-        normed: torch.Tensor,
-        on_projection: Callable[[int, int, torch.Tensor, torch.Tensor], None],
-    ) -> None:
-        """One matmul per basis: every head's ``P_U``, ``P_V`` over patch tokens, ``[B, P, D]`` each."""
-        for basis_index, basis in enumerate(self.bases):
-            tokens = residual if basis == "faithful" else normed
-            query, key = self.projector.project(layer, tokens[:, self.n_prefix :], basis)
-            on_projection(layer, basis_index, query, key)
 
 
 class _Thumbnails:
