@@ -39,7 +39,11 @@ export async function launch() {
  * failure of the product), which the caller asserts on.
  */
 export async function openPage(browser, { viewport = DESKTOP, colorScheme = "light" } = {}) {
-  const context = await browser.newContext({ viewport, colorScheme, permissions: ["clipboard-read", "clipboard-write"] });
+  const context = await browser.newContext({
+    viewport,
+    colorScheme,
+    permissions: ["clipboard-read", "clipboard-write"],
+  });
   const page = await context.newPage();
   page.setDefaultTimeout(30_000);
   const problems = [];
@@ -84,11 +88,14 @@ const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 /** Runs axe-core on the page; returns the serious and critical violations, summarized. */
 export async function axeViolations(page) {
   await page.addScriptTag({ content: AXE_SOURCE });
-  const results = await page.evaluate(() =>
-    // eslint-disable-next-line no-undef
-    window.axe.run(document, { resultTypes: ["violations"] }),
-  );
+  const results = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
   return results.violations
     .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")})`);
+    .map(
+      (v) =>
+        `${v.impact} ${v.id}: ${v.help} (${v.nodes
+          .map((n) => n.target.join(" "))
+          .slice(0, 3)
+          .join(", ")})`,
+    );
 }

@@ -50,8 +50,15 @@ describe("browsing", () => {
     await withPage({}, async (page) => {
       await page.goto(url("/"));
       await expectHeading(page, /singular modes/);
-      await page.getByRole("figure").filter({ hasText: "cosine vs normalized depth, all models" }).locator(".recharts-wrapper > svg").waitFor();
-      await page.getByText(/offline demo/).first().waitFor();
+      await page
+        .getByRole("figure")
+        .filter({ hasText: "cosine vs normalized depth, all models" })
+        .locator(".recharts-wrapper > svg")
+        .waitFor();
+      await page
+        .getByText(/offline demo/)
+        .first()
+        .waitFor();
       await screenshot(page, "01-home");
 
       await page.getByRole("link", { name: MODEL_NAME, exact: true }).click();
@@ -121,7 +128,10 @@ describe("browsing", () => {
 
 /** Clicks a chart's download button and returns the download's file name and bytes. */
 async function download(page, figure, what) {
-  const [event] = await Promise.all([page.waitForEvent("download"), figure.getByRole("button", { name: `Download ${what}` }).click()]);
+  const [event] = await Promise.all([
+    page.waitForEvent("download"),
+    figure.getByRole("button", { name: `Download ${what}` }).click(),
+  ]);
   assert.equal(await event.failure(), null);
   return { name: event.suggestedFilename(), bytes: await readFile(await event.path()) };
 }
@@ -151,7 +161,10 @@ describe("charts, odd-one-out results and progress", () => {
       await page.goto(url(`/m/${MODEL}`));
       await page.locator(".chart .recharts-wrapper > svg").first().waitFor();
       const figures = page.locator("figure.chart");
-      await page.waitForFunction((n) => document.querySelectorAll("figure.chart .recharts-wrapper > svg").length >= n, HAS_O3 ? 4 : 2);
+      await page.waitForFunction(
+        (n) => document.querySelectorAll("figure.chart .recharts-wrapper > svg").length >= n,
+        HAS_O3 ? 4 : 2,
+      );
       for (let i = 0; i < (await figures.count()); i++) {
         const group = figures.nth(i).getByRole("group", { name: /^Download/ });
         assert.equal(await group.getByRole("button").count(), 2, `chart ${i} has the PNG and CSV buttons`);
@@ -167,13 +180,25 @@ describe("charts, odd-one-out results and progress", () => {
       const png = await download(page, cosine, "PNG");
       assert.equal(png.name, `qkatlas-${MODEL}-cosine-depth.png`);
       assert.deepEqual([...png.bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], "a PNG file");
-      const svgWidth = await cosine.locator(".recharts-wrapper > svg").evaluate((svg) => svg.getBoundingClientRect().width);
-      assert.ok(png.bytes.readUInt32BE(16) >= 2 * svgWidth, `rendered at 2x (${png.bytes.readUInt32BE(16)} px for ${svgWidth} px)`);
+      const svgWidth = await cosine
+        .locator(".recharts-wrapper > svg")
+        .evaluate((svg) => svg.getBoundingClientRect().width);
+      assert.ok(
+        png.bytes.readUInt32BE(16) >= 2 * svgWidth,
+        `rendered at 2x (${png.bytes.readUInt32BE(16)} px for ${svgWidth} px)`,
+      );
       await writeFile(join(SCREENSHOTS, "14-downloaded-chart.png"), png.bytes); // to look at
 
       // The layers × heads grid is a chart too: one CSV row per head, and a 2x PNG of its heatmap.
       const grid = page.locator("figure.chart.head-grid");
-      assert.equal(await grid.getByRole("group", { name: /^Download/ }).getByRole("button").count(), 2, "the grid has the PNG and CSV buttons");
+      assert.equal(
+        await grid
+          .getByRole("group", { name: /^Download/ })
+          .getByRole("button")
+          .count(),
+        2,
+        "the grid has the PNG and CSV buttons",
+      );
       const gridCsv = await download(page, grid, "CSV");
       assert.equal(gridCsv.name, `qkatlas-${MODEL}-head-grid.csv`);
       const gridLines = gridCsv.bytes.toString("utf8").trim().split("\r\n");
@@ -182,11 +207,20 @@ describe("charts, odd-one-out results and progress", () => {
       assert.equal(gridLines.length - 1, await grid.locator(".head-cell").count(), "one row per head");
       const gridPng = await download(page, grid, "PNG");
       assert.equal(gridPng.name, `qkatlas-${MODEL}-head-grid.png`);
-      assert.deepEqual([...gridPng.bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], "a PNG file");
+      assert.deepEqual(
+        [...gridPng.bytes.subarray(0, 8)],
+        [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
+        "a PNG file",
+      );
       // 30 × 22 px cells with 2 px gaps, at 2x.
-      const [nLayers, nHeads] = [1, 2].map((column) => 1 + Math.max(...gridLines.slice(1).map((line) => Number(line.split(",")[column]))));
+      const [nLayers, nHeads] = [1, 2].map(
+        (column) => 1 + Math.max(...gridLines.slice(1).map((line) => Number(line.split(",")[column]))),
+      );
       const [pngWidth, pngHeight] = [gridPng.bytes.readUInt32BE(16), gridPng.bytes.readUInt32BE(20)];
-      assert.ok(pngWidth >= 2 * 32 * nHeads && pngHeight >= 2 * 24 * nLayers, `rendered at 2x (${pngWidth} × ${pngHeight} px for ${nLayers} × ${nHeads} heads)`);
+      assert.ok(
+        pngWidth >= 2 * 32 * nHeads && pngHeight >= 2 * 24 * nLayers,
+        `rendered at 2x (${pngWidth} × ${pngHeight} px for ${nLayers} × ${nHeads} heads)`,
+      );
       assert.equal(await grid.getByRole("alert").count(), 0, "the PNG did not fail");
       await writeFile(join(SCREENSHOTS, "15-downloaded-head-grid.png"), gridPng.bytes); // to look at
 
@@ -210,8 +244,16 @@ describe("charts, odd-one-out results and progress", () => {
       await panel.getByText("1,000 / 3,000 images (33.3 %)").waitFor();
       await panel.getByText(/images\/s/).waitFor();
       await panel.getByText(/left$/).waitFor();
-      await page.getByRole("banner").getByRole("link", { name: /Precompute 33\.3 %/ }).waitFor();
-      if (HAS_O3) await page.getByRole("figure").filter({ hasText: "share of the target query's attention, all models" }).locator(".recharts-wrapper > svg").waitFor();
+      await page
+        .getByRole("banner")
+        .getByRole("link", { name: /Precompute 33\.3 %/ })
+        .waitFor();
+      if (HAS_O3)
+        await page
+          .getByRole("figure")
+          .filter({ hasText: "share of the target query's attention, all models" })
+          .locator(".recharts-wrapper > svg")
+          .waitFor();
     });
   });
 });
@@ -312,7 +354,9 @@ describe("upload", () => {
       });
       const expected = (await api.json()).detail;
       assert.ok(api.status() >= 400 && api.status() < 500, `API answered ${api.status()}`);
-      await page.getByLabel(/Choose an image/).setInputFiles({ name: "notes.jpg", mimeType: "image/jpeg", buffer: body });
+      await page
+        .getByLabel(/Choose an image/)
+        .setInputFiles({ name: "notes.jpg", mimeType: "image/jpeg", buffer: body });
       const alert = page.getByRole("alert");
       await alert.waitFor();
       assert.ok((await alert.innerText()).includes(expected), `alert shows "${expected}"`);

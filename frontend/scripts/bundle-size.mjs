@@ -1,6 +1,6 @@
 // Gzipped JavaScript the first page (Home, with its chart) loads, from the production build's
 // chunk graph (dist/.vite/manifest.json): the entry, the Home route and the chart it opens, with
-// everything they import statically. Fails above the budget (issue 4: 300 KB).
+// everything they import statically. Fails above the budget (300 KB).
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";

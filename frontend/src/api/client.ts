@@ -25,5 +25,7 @@ export type Upload = Schemas["Upload"];
 export type UploadHeadModes = Schemas["UploadHeadModes"];
 export type RankedMode = Schemas["RankedMode"];
 export type AttentionSplit = Schemas["AttentionSplit"];
+export type Basis = Schemas["Basis"];
+export type Sign = Schemas["Sign"];
 export type Channel = Schemas["Channel"];
 export type Palette = Schemas["Palette"];

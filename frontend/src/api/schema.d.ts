@@ -317,8 +317,9 @@ export interface components {
          * AttentionSplit
          * @description The model's real attention row of one query patch, split into per-mode logit contributions.
          *
-         *     Exact basis (DESIGN §2): softmax_j(Σ_n modes[n].logits[j]) = `reconstructed` equals the model's
-         *     own `attention` up to float error, because the logit terms constant in j cancel in the softmax.
+         *     Exact basis (docs/method.md#edge-split-in-the-exact-basis): softmax_j(Σ_n modes[n].logits[j]) =
+         *     `reconstructed` equals the model's own `attention` up to float error, because the logit terms
+         *     constant in j cancel in the softmax.
          *     Key tokens are the prefix tokens (`prefix_kinds`) first, then the patches row-major.
          */
         AttentionSplit: {
@@ -767,7 +768,8 @@ export interface components {
         };
         /**
          * O3Result
-         * @description Odd-One-Out attention preference of the atlas's model, from its real attention (DESIGN §2).
+         * @description Odd-One-Out attention preference of the atlas's model, from its real attention
+         *     (docs/method.md#odd-one-out-analysis).
          *
          *     The per-image list of ``o3.json`` (query positions and areas of every example, thousands of
          *     entries for the full O3 set) is not served: the curves need only the per-layer and per-head means.
@@ -846,10 +848,10 @@ export interface components {
             state: "running" | "done" | "failed";
             /**
              * Phase
-             * @description `stream`: scoring every image (the winners' maps are kept as it goes); `maps`: writing the thumbnails of winners that another node scored (multi-node runs).
+             * @description `stream`: scoring every image (the winners' maps are kept as it goes); `thumbnails`: writing the thumbnails of winners that another node scored (multi-node runs).
              * @enum {string}
              */
-            phase: "stream" | "maps";
+            phase: "stream" | "thumbnails";
             /** Done */
             done: number;
             /** Total */
@@ -1194,7 +1196,7 @@ export interface operations {
     get_head: {
         parameters: {
             query?: {
-                /** @description Which tokens are projected (DESIGN §2). */
+                /** @description Which tokens are projected (docs/method.md#projection-bases). */
                 basis?: components["schemas"]["Basis"];
             };
             header?: never;
@@ -1242,7 +1244,7 @@ export interface operations {
             query?: {
                 /** @description `pos` = (u, v), `neg` = (−u, −v). */
                 sign?: components["schemas"]["Sign"];
-                /** @description Which tokens are projected (DESIGN §2). */
+                /** @description Which tokens are projected (docs/method.md#projection-bases). */
                 basis?: components["schemas"]["Basis"];
             };
             header?: never;
@@ -1291,7 +1293,7 @@ export interface operations {
             query?: {
                 /** @description `pos` = (u, v), `neg` = (−u, −v). */
                 sign?: components["schemas"]["Sign"];
-                /** @description Which tokens are projected (DESIGN §2). */
+                /** @description Which tokens are projected (docs/method.md#projection-bases). */
                 basis?: components["schemas"]["Basis"];
                 /** @description Which maps to draw. */
                 channel?: components["schemas"]["Channel"];
@@ -1348,7 +1350,7 @@ export interface operations {
             query?: {
                 /** @description `pos` = (u, v), `neg` = (−u, −v). */
                 sign?: components["schemas"]["Sign"];
-                /** @description Which tokens are projected (DESIGN §2). */
+                /** @description Which tokens are projected (docs/method.md#projection-bases). */
                 basis?: components["schemas"]["Basis"];
             };
             header?: never;
@@ -1600,7 +1602,7 @@ export interface operations {
     get_upload_head: {
         parameters: {
             query?: {
-                /** @description Which tokens are projected (DESIGN §2). */
+                /** @description Which tokens are projected (docs/method.md#projection-bases). */
                 basis?: components["schemas"]["Basis"];
             };
             header?: never;
@@ -1659,7 +1661,7 @@ export interface operations {
             query?: {
                 /** @description `pos` = (u, v), `neg` = (−u, −v). */
                 sign?: components["schemas"]["Sign"];
-                /** @description Which tokens are projected (DESIGN §2). */
+                /** @description Which tokens are projected (docs/method.md#projection-bases). */
                 basis?: components["schemas"]["Basis"];
             };
             header?: never;
@@ -1719,7 +1721,7 @@ export interface operations {
             query?: {
                 /** @description `pos` = (u, v), `neg` = (−u, −v). */
                 sign?: components["schemas"]["Sign"];
-                /** @description Which tokens are projected (DESIGN §2). */
+                /** @description Which tokens are projected (docs/method.md#projection-bases). */
                 basis?: components["schemas"]["Basis"];
                 /** @description Which maps to draw. */
                 channel?: components["schemas"]["Channel"];

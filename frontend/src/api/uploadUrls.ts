@@ -4,7 +4,7 @@
  */
 import type { OverlayOptions } from "../lib/overlay";
 import { overlaySrc } from "../lib/overlay";
-import type { Basis, Sign } from "../lib/paths";
+import type { Basis, Sign } from "./client";
 
 const enc = encodeURIComponent;
 

@@ -3,8 +3,8 @@
  * patches, and which modes drive it (see lib/attention for the rule).
  */
 import { Link } from "react-router";
-import { api, type AttentionSplit } from "../api/client";
-import { useApi } from "../api/useApi";
+import type { AttentionSplit } from "../api/client";
+import { apiQuery, useLoadable } from "../api/queries";
 import { modeDrives, patchCoords } from "../lib/attention";
 import { fmt, modeName } from "../lib/format";
 import { modePath } from "../lib/paths";
@@ -46,7 +46,11 @@ export function AttentionExplorer({
           selected={patch}
           onPick={onPick}
         />
-        {patch === null ? <p className="muted">No patch chosen yet.</p> : <AttentionRow target={target} patch={patch} />}
+        {patch === null ? (
+          <p className="muted">No patch chosen yet.</p>
+        ) : (
+          <AttentionRow target={target} patch={patch} />
+        )}
       </div>
     </section>
   );
@@ -54,13 +58,11 @@ export function AttentionExplorer({
 
 function AttentionRow({ target, patch }: { target: AttentionTarget; patch: number }) {
   const { uploadId, model, layer, head } = target;
-  const split = useApi(
-    (signal) =>
-      api.GET("/api/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}/attention", {
-        params: { path: { upload_id: uploadId, model, layer, head }, query: { query_patch: patch } },
-        signal,
-      }),
-    [uploadId, model, layer, head, patch],
+  const split = useLoadable(
+    apiQuery("/api/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}/attention", {
+      path: { upload_id: uploadId, model, layer, head },
+      query: { query_patch: patch },
+    }),
   );
   return (
     <Loaded state={split} label="Computing the attention row…">
@@ -88,13 +90,15 @@ function AttentionView({ split, target }: { split: AttentionSplit; target: Atten
       />
       <p className="small">
         Query patch row {row + 1}, column {col + 1}.
-        {nPrefix > 0 ? ` ${fmt(prefixShare * 100, 1)} % of its attention goes to prefix tokens (${split.prefix_kinds.join(", ")}).` : ""}{" "}
+        {nPrefix > 0
+          ? ` ${fmt(prefixShare * 100, 1)} % of its attention goes to prefix tokens (${split.prefix_kinds.join(", ")}).`
+          : ""}{" "}
         The modes rebuild this row to within {fmt(error)} (largest difference).
       </p>
       <h3>Modes driving this row</h3>
       <p className="muted small">
-        Σ<sub>j</sub> a<sub>j</sub> (l<sub>n</sub>[j] − mean l<sub>n</sub>): how much mode n raises the logits of the keys
-        this patch attends to. The modes split the logits exactly; the part every query shares (the head&apos;s key
+        Σ<sub>j</sub> a<sub>j</sub> (l<sub>n</sub>[j] − mean l<sub>n</sub>): how much mode n raises the logits of the
+        keys this patch attends to. The modes split the logits exactly; the part every query shares (the head&apos;s key
         salience) is included in them and shown on its own below.
       </p>
       <ol className="drive-list">

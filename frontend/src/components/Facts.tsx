@@ -3,7 +3,15 @@ import type { ReactNode } from "react";
 
 export type Fact = [label: string, value: ReactNode];
 
-export function Facts({ items, inline = false, className = "" }: { items: Fact[]; inline?: boolean; className?: string }) {
+export function Facts({
+  items,
+  inline = false,
+  className = "",
+}: {
+  items: Fact[];
+  inline?: boolean;
+  className?: string;
+}) {
   return (
     <dl className={`facts${inline ? " facts-inline" : ""} ${className}`.trim()}>
       {items.map(([label, value]) => (

@@ -7,7 +7,8 @@
  */
 import { type KeyboardEvent, useRef, useState } from "react";
 import { Link } from "react-router";
-import { heatmapPng, type TableContext } from "../lib/chartExport";
+import { heatmapPng } from "../lib/chartPng";
+import type { TableContext } from "../lib/csvExport";
 import { fmt, modeName } from "../lib/format";
 import {
   HEAD_GRID_LEGEND,

@@ -33,8 +33,7 @@ export function Layout() {
         </Suspense>
       </main>
       <footer className="site-footer">
-        Query-key singular modes of vision transformers. Indices are 0-based; a mode is named{" "}
-        <code>L8 H9 M2</code>.
+        Query-key singular modes of vision transformers. Indices are 0-based; a mode is named <code>L8 H9 M2</code>.
       </footer>
     </ProgressProvider>
   );

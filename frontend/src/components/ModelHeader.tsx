@@ -13,7 +13,10 @@ export function ModelFacts({ model }: { model: ModelSummary }) {
         ["layers × heads", `${model.n_layers} × ${model.n_heads}`],
         ["d / d_head", `${model.d_model} / ${model.d_head}`],
         ["input", `${model.image_size} px, ${model.grid}×${model.grid} patches`],
-        ["dataset", `${model.dataset.name} (${model.dataset.n_images.toLocaleString("en")} images, top ${model.top_k} kept)`],
+        [
+          "dataset",
+          `${model.dataset.name} (${model.dataset.n_images.toLocaleString("en")} images, top ${model.top_k} kept)`,
+        ],
         ["bases", model.bases.join(", ")],
       ]}
     />

@@ -18,7 +18,13 @@ export function OverlayControls({
 }) {
   const names = paletteNames(value.palette);
   const [blend, setBlend] = useState(value.blend);
-  useEffect(() => setBlend(value.blend), [value.blend]);
+  // A new value from outside (e.g. the URL) moves the slider: state adjusted while rendering, as
+  // React's docs do for a changed prop, rather than in an effect after the render.
+  const [outside, setOutside] = useState(value.blend);
+  if (value.blend !== outside) {
+    setOutside(value.blend);
+    setBlend(value.blend);
+  }
   useEffect(() => {
     if (blend === value.blend) return undefined;
     const timer = setTimeout(() => onChange({ ...value, blend }), BLEND_SETTLE_MS);

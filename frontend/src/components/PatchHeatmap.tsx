@@ -34,7 +34,16 @@ function normalize(values: number[][], scale: HeatScale): (v: number) => number 
   return hi > lo ? (v) => (v - lo) / (hi - lo) : () => 0;
 }
 
-export function PatchHeatmap({ src, alt, grid, values, scale = "fraction", selected, onPick, size = 320 }: PatchHeatmapProps) {
+export function PatchHeatmap({
+  src,
+  alt,
+  grid,
+  values,
+  scale = "fraction",
+  selected,
+  onPick,
+  size = 320,
+}: PatchHeatmapProps) {
   const [cursor, setCursor] = useState(selected ?? patchIndex(Math.floor(grid / 2), Math.floor(grid / 2), grid));
   const toUnit = values ? normalize(values, scale) : null;
   const cur = patchCoords(cursor, grid);
@@ -78,7 +87,9 @@ export function PatchHeatmap({ src, alt, grid, values, scale = "fraction", selec
       >
         {toUnit && values
           ? values.map((row, r) =>
-              row.map((v, c) => <rect key={`${r}-${c}`} x={c} y={r} width={1} height={1} fill={heatColor(toUnit(v))} />),
+              row.map((v, c) => (
+                <rect key={`${r}-${c}`} x={c} y={r} width={1} height={1} fill={heatColor(toUnit(v))} />
+              )),
             )
           : null}
         {onPick

@@ -29,7 +29,7 @@ describe("precompute progress", () => {
     expect(screen.getByRole("link", { name: /Precompute 30\.6 %/ }).getAttribute("href")).toBe("/");
     expect(screen.getByRole("progressbar", { name: /scoring every image/ })).toBeTruthy();
 
-    job = precomputeJob({ state: "done", phase: "maps", done: 3925, eta_seconds: null });
+    job = precomputeJob({ state: "done", phase: "thumbnails", done: 3925, eta_seconds: null });
     await act(() => vi.advanceTimersByTimeAsync(PROGRESS_POLL_MS));
     expect(await screen.findByText("3,925 / 3,925 images (100.0 %)")).toBeTruthy();
     expect(screen.queryByRole("link", { name: /Precompute/ })).toBeNull();
@@ -41,7 +41,9 @@ describe("precompute progress", () => {
   it("shows why a job failed", async () => {
     mockApi({
       "/api/models": { body: [modelSummary()] },
-      "/api/progress": { body: { redis: "ok", jobs: [precomputeJob({ state: "failed", message: "empty image source" })] } },
+      "/api/progress": {
+        body: { redis: "ok", jobs: [precomputeJob({ state: "failed", message: "empty image source" })] },
+      },
     });
     renderAt("/");
     expect(await screen.findByText("empty image source")).toBeTruthy();

@@ -6,7 +6,7 @@ import { duration, percent } from "../lib/format";
 
 const PHASES: Record<PrecomputeJob["phase"], string> = {
   stream: "scoring every image",
-  maps: "storing the winners' maps",
+  thumbnails: "writing the winners' thumbnails",
 };
 
 function fraction(job: PrecomputeJob): number {
@@ -30,7 +30,9 @@ function JobRow({ job }: { job: PrecomputeJob }) {
         {job.state === "running" && job.images_per_second !== null ? (
           <span>{job.images_per_second.toFixed(job.images_per_second < 10 ? 1 : 0)} images/s</span>
         ) : null}
-        {job.state === "running" && job.eta_seconds !== null ? <span>about {duration(job.eta_seconds)} left</span> : null}
+        {job.state === "running" && job.eta_seconds !== null ? (
+          <span>about {duration(job.eta_seconds)} left</span>
+        ) : null}
       </p>
       {job.state === "failed" && job.message ? <p className="job-message">{job.message}</p> : null}
     </li>

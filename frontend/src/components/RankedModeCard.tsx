@@ -1,11 +1,11 @@
 /** One mode ranked for the user's image: its maps on that image beside the mode's top dataset images. */
 import { Link } from "react-router";
-import { api, type RankedMode } from "../api/client";
+import type { Basis, RankedMode, Sign } from "../api/client";
+import { apiQuery, useLoadable } from "../api/queries";
 import { uploadOverlayUrl } from "../api/uploadUrls";
-import { useApi } from "../api/useApi";
 import { fmt, modeName } from "../lib/format";
 import { type OverlayOptions, overlaySrc } from "../lib/overlay";
-import { type Basis, modePath } from "../lib/paths";
+import { modePath } from "../lib/paths";
 import { DegenerateBadge } from "./SignBadge";
 import { overlayAlt } from "./TopImageCard";
 
@@ -66,20 +66,23 @@ function DatasetTopImages({
   layer: number;
   head: number;
   mode: number;
-  sign: RankedMode["sign"];
+  sign: Sign;
   basis: Basis;
   options: OverlayOptions;
   limit: number;
 }) {
-  const detail = useApi(
-    (signal) =>
-      api.GET("/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}", {
-        params: { path: { model, layer, head, mode }, query: { sign, basis } },
-        signal,
-      }),
-    [model, layer, head, mode, sign, basis],
+  const detail = useLoadable(
+    apiQuery("/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}", {
+      path: { model, layer, head, mode },
+      query: { sign, basis },
+    }),
   );
-  if (detail.status === "loading") return <p className="muted small loading-images" role="status">Loading dataset images…</p>;
+  if (detail.status === "loading")
+    return (
+      <p className="muted small loading-images" role="status">
+        Loading dataset images…
+      </p>
+    );
   if (detail.status === "error") return <p className="muted small">Dataset images unavailable: {detail.message}</p>;
   const images = detail.data.top_images.slice(0, limit);
   if (images.length === 0) return <p className="muted small">No dataset image excites this mode.</p>;
@@ -89,7 +92,10 @@ function DatasetTopImages({
         <figure key={image.image_id}>
           <img
             src={overlaySrc(image.overlay_url, options)}
-            alt={overlayAlt(`${modeName(layer, head, mode)} ${sign} on dataset image ${image.rank + 1} (${image.label ?? image.source})`, options)}
+            alt={overlayAlt(
+              `${modeName(layer, head, mode)} ${sign} on dataset image ${image.rank + 1} (${image.label ?? image.source})`,
+              options,
+            )}
             width={224}
             height={224}
             loading="lazy"

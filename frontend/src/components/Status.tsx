@@ -1,6 +1,6 @@
 /** Loading, error and empty states, announced to assistive technology. */
 import type { ReactNode } from "react";
-import type { Loadable } from "../api/useApi";
+import type { Loadable } from "../api/queries";
 
 export function Loading({ label = "Loading…" }: { label?: string }) {
   return (
@@ -11,7 +11,13 @@ export function Loading({ label = "Loading…" }: { label?: string }) {
   );
 }
 
-export function ErrorNotice({ message, title = "Something went wrong" }: { message: string; title?: string | undefined }) {
+export function ErrorNotice({
+  message,
+  title = "Something went wrong",
+}: {
+  message: string;
+  title?: string | undefined;
+}) {
   return (
     <div className="status status-error" role="alert">
       <strong>{title}.</strong> {message}

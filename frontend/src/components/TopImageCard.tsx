@@ -14,7 +14,15 @@ export function overlayAlt(what: string, options: OverlayOptions): string {
   return `${maps} of ${what}`;
 }
 
-export function TopImageCard({ image, modeLabel, options }: { image: TopImage; modeLabel: string; options: OverlayOptions }) {
+export function TopImageCard({
+  image,
+  modeLabel,
+  options,
+}: {
+  image: TopImage;
+  modeLabel: string;
+  options: OverlayOptions;
+}) {
   const title = image.label ?? image.source;
   return (
     <li className="image-card">

@@ -21,7 +21,9 @@ describe("UploadDropzone", () => {
   });
 
   it("shows progress and the API's error message", () => {
-    const { rerender } = render(<UploadDropzone state={{ status: "uploading", name: "a.jpg", size: 2_000_000 }} onFile={vi.fn()} />);
+    const { rerender } = render(
+      <UploadDropzone state={{ status: "uploading", name: "a.jpg", size: 2_000_000 }} onFile={vi.fn()} />,
+    );
     expect(screen.getByRole("status").textContent).toContain("Uploading a.jpg (2.0 MB)");
     rerender(<UploadDropzone state={{ status: "error", message: "not an image", httpStatus: 415 }} onFile={vi.fn()} />);
     expect(screen.getByRole("alert").textContent).toContain("not an image");

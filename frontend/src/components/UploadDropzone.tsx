@@ -73,11 +73,11 @@ export function UploadDropzone({ state, onFile }: { state: UploadState; onFile: 
         <label htmlFor={inputId} className="button button-primary">
           Choose an image…
         </label>
-        <p className="muted small">JPEG, PNG, WebP, GIF, BMP or TIFF, up to 10 MB. Uploads are forgotten after 24 hours.</p>
+        <p className="muted small">
+          JPEG, PNG, WebP, GIF, BMP or TIFF, up to 10 MB. Uploads are forgotten after 24 hours.
+        </p>
       </div>
-      {state.status === "uploading" ? (
-        <Loading label={`Uploading ${state.name} (${megabytes(state.size)})…`} />
-      ) : null}
+      {state.status === "uploading" ? <Loading label={`Uploading ${state.name} (${megabytes(state.size)})…`} /> : null}
       {state.status === "error" ? (
         <div className="status status-error" role="alert">
           <strong>Upload refused{state.httpStatus ? ` (HTTP ${state.httpStatus})` : ""}.</strong> {state.message}

@@ -1,6 +1,6 @@
 /** Chooses the model, layer, head and basis an upload is analysed with. */
-import type { ModelSummary } from "../api/client";
-import type { Basis } from "../lib/paths";
+import type { Basis, ModelSummary } from "../api/client";
+import { BASES } from "../api/enums";
 import { SegmentedControl } from "./SegmentedControl";
 
 export interface UploadSelection {
@@ -26,7 +26,10 @@ export function UploadHeadPicker({
     <div className="controls">
       <label className="select">
         <span>Model</span>
-        <select value={model.slug} onChange={(e) => onChange({ model: e.target.value, layer: 0, head: 0, basis: "faithful" })}>
+        <select
+          value={model.slug}
+          onChange={(e) => onChange({ model: e.target.value, layer: 0, head: 0, basis: "faithful" })}
+        >
           {models.map((m) => (
             <option key={m.slug} value={m.slug}>
               {m.model_id}
@@ -58,7 +61,7 @@ export function UploadHeadPicker({
       <SegmentedControl<Basis>
         label="Basis"
         value={basis}
-        options={(["faithful", "exact"] as const).map((b) => ({ value: b, label: b, disabled: !model.bases.includes(b) }))}
+        options={BASES.map((b) => ({ value: b, label: b, disabled: !model.bases.includes(b) }))}
         onChange={(b) => change({ basis: b })}
       />
     </div>

@@ -12,11 +12,14 @@ describe("mode drives of an attention row", () => {
   });
 
   it("sorts modes by the size of their drive", () => {
-    const drives = modeDrives([0.9, 0.1], [
-      { mode: 0, logits: [0, 0] },
-      { mode: 1, logits: [0, 4] },
-      { mode: 2, logits: [1, 0] },
-    ]);
+    const drives = modeDrives(
+      [0.9, 0.1],
+      [
+        { mode: 0, logits: [0, 0] },
+        { mode: 1, logits: [0, 4] },
+        { mode: 2, logits: [1, 0] },
+      ],
+    );
     expect(drives.map((d) => d.mode)).toEqual([1, 2, 0]);
     expect(drives[0]!.drive).toBeLessThan(0);
   });

@@ -35,4 +35,3 @@ export function patchIndex(row: number, col: number, grid: number): number {
 export function patchCoords(index: number, grid: number): { row: number; col: number } {
   return { row: Math.floor(index / grid), col: index % grid };
 }
-

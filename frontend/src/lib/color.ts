@@ -21,15 +21,7 @@ export function cosineColor(value: number): string {
 }
 
 /** Series colours for charts with one line per model (Okabe–Ito, colour-blind safe). */
-export const SERIES_COLORS = [
-  "#0072B2",
-  "#D55E00",
-  "#009E73",
-  "#CC79A7",
-  "#E69F00",
-  "#56B4E9",
-  "#8C8C8C",
-] as const;
+export const SERIES_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#8C8C8C"] as const;
 
 export function seriesColor(index: number): string {
   return SERIES_COLORS[index % SERIES_COLORS.length]!;

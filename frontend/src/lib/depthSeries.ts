@@ -14,7 +14,13 @@ export interface CurveSource {
   label: string;
   d_head: number;
   baseline_95: number;
-  layers: { layer: number; normalized_depth: number; weighted_cos: number; unweighted_cos: number; weighted_cos_scaled: number }[];
+  layers: {
+    layer: number;
+    normalized_depth: number;
+    weighted_cos: number;
+    unweighted_cos: number;
+    weighted_cos_scaled: number;
+  }[];
 }
 
 export function depthSeries(source: CurveSource, variant: CurveVariant): DepthSeries {

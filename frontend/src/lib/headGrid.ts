@@ -2,7 +2,8 @@
  * The layers × heads grid's data: its colour scale, the rows of its CSV and the heatmap its PNG draws,
  * so that the download holds and looks like what the page shows.
  */
-import type { DataTable, Heatmap } from "./chartExport";
+import type { Heatmap } from "./chartPng";
+import type { DataTable } from "./csvExport";
 import { cosineColor } from "./color";
 import { fmt } from "./format";
 

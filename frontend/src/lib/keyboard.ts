@@ -3,7 +3,7 @@
  * no modes); `Shift` with either steps through heads. Keys the focused control
  * handles itself (typing, arrows in a radio group or the head grid) are left alone.
  */
-import { useEffect, useRef } from "react";
+import { useEffect, useEffectEvent } from "react";
 
 export interface KeyNavHandlers {
   prev?: (() => void) | undefined;
@@ -26,7 +26,9 @@ function ownsKey(target: EventTarget | null, key: string): boolean {
   return arrow && target.closest("[data-own-arrows]") !== null;
 }
 
-export function keyNavAction(event: Pick<KeyboardEvent, "key" | "shiftKey" | "altKey" | "ctrlKey" | "metaKey">): KeyNavAction | null {
+export function keyNavAction(
+  event: Pick<KeyboardEvent, "key" | "shiftKey" | "altKey" | "ctrlKey" | "metaKey">,
+): KeyNavAction | null {
   if (event.altKey || event.ctrlKey || event.metaKey) return null;
   switch (event.key) {
     case "ArrowRight":
@@ -47,20 +49,19 @@ export function keyNavAction(event: Pick<KeyboardEvent, "key" | "shiftKey" | "al
 }
 
 export function useKeyNav(handlers: KeyNavHandlers): void {
-  // The latest handlers, without re-subscribing on every render.
-  const latest = useRef(handlers);
-  latest.current = handlers;
+  // An effect event: it sees the latest handlers, without re-subscribing on every render.
+  const onKey = useEffectEvent((event: KeyboardEvent) => {
+    if (event.defaultPrevented || ownsKey(event.target, event.key)) return;
+    const action = keyNavAction(event);
+    const handler = action ? handlers[action] : undefined;
+    if (handler) {
+      event.preventDefault();
+      handler();
+    }
+  });
   useEffect(() => {
-    const onKey = (event: KeyboardEvent) => {
-      if (event.defaultPrevented || ownsKey(event.target, event.key)) return;
-      const action = keyNavAction(event);
-      const handler = action ? latest.current[action] : undefined;
-      if (handler) {
-        event.preventDefault();
-        handler();
-      }
-    };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
+    const listener = (event: KeyboardEvent) => onKey(event);
+    window.addEventListener("keydown", listener);
+    return () => window.removeEventListener("keydown", listener);
   }, []);
 }

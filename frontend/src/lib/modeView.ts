@@ -1,12 +1,9 @@
 /** The mode page's view state, kept in the query string so a permalink reopens the same view. */
-import type { Channel, Palette } from "../api/client";
+import { CHANNELS, PALETTES, parseEnum } from "../api/enums";
 import { DEFAULT_OVERLAY, type OverlayOptions } from "./overlay";
 import { type ModeQuery, parseBasis, parseSign } from "./paths";
 
 export interface ModeView extends ModeQuery, OverlayOptions {}
-
-const CHANNELS: readonly Channel[] = ["both", "query", "key"];
-const PALETTES: readonly Palette[] = ["red_cyan", "orange_blue"];
 
 function parseBlend(value: string | null): number {
   const blend = value === null ? NaN : Number(value);
@@ -14,13 +11,11 @@ function parseBlend(value: string | null): number {
 }
 
 export function parseModeView(search: URLSearchParams): ModeView {
-  const channel = search.get("channel");
-  const palette = search.get("palette");
   return {
     sign: parseSign(search.get("sign")),
     basis: parseBasis(search.get("basis")),
-    channel: CHANNELS.find((c) => c === channel) ?? DEFAULT_OVERLAY.channel,
-    palette: PALETTES.find((p) => p === palette) ?? DEFAULT_OVERLAY.palette,
+    channel: parseEnum(CHANNELS, search.get("channel"), DEFAULT_OVERLAY.channel),
+    palette: parseEnum(PALETTES, search.get("palette"), DEFAULT_OVERLAY.palette),
     blend: parseBlend(search.get("blend")),
   };
 }

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { headPath, modelPath, modePath, parseBasis, parseIndexParam, parseIndexSegment, parseSign, uploadPath } from "./paths";
+import {
+  headPath,
+  modelPath,
+  modePath,
+  parseBasis,
+  parseIndexParam,
+  parseIndexSegment,
+  parseSign,
+  uploadPath,
+} from "./paths";
 
 describe("paths", () => {
   it("builds the URL of every view", () => {

@@ -1,10 +1,6 @@
-/** URL builders and parsers: every view of the dashboard is a URL (issue 4). */
-
-export type Sign = "pos" | "neg";
-export type Basis = "faithful" | "exact";
-
-export const SIGNS: readonly Sign[] = ["pos", "neg"];
-export const BASES: readonly Basis[] = ["faithful", "exact"];
+/** URL builders and parsers: every view of the dashboard is a URL. */
+import type { Basis, Sign } from "../api/client";
+import { BASES, parseEnum, SIGNS } from "../api/enums";
 
 export interface ModeQuery {
   sign: Sign;
@@ -66,10 +62,12 @@ export function parseIndexParam(value: string | null): number | null {
   return value !== null && /^\d{1,6}$/.test(value) ? Number(value) : null;
 }
 
+/** The sign of a URL; `pos` when absent or unknown. */
 export function parseSign(value: string | null): Sign {
-  return value === "neg" ? "neg" : "pos";
+  return parseEnum(SIGNS, value, "pos");
 }
 
+/** The basis of a URL; `faithful` when absent or unknown. */
 export function parseBasis(value: string | null): Basis {
-  return value === "exact" ? "exact" : "faithful";
+  return parseEnum(BASES, value, "faithful");
 }

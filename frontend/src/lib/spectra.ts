@@ -16,7 +16,11 @@ function meanOverHeads(heads: number[][]): number[] {
 export function spectrumLines(sigma: number[][][], layer: number | "all"): SpectrumLine[] {
   const position = (i: number, n: number) => (n > 1 ? i / (n - 1) : 0);
   if (layer === "all") {
-    return sigma.map((heads, l) => ({ label: `L${l}`, values: meanOverHeads(heads), color: depthColor(position(l, sigma.length)) }));
+    return sigma.map((heads, l) => ({
+      label: `L${l}`,
+      values: meanOverHeads(heads),
+      color: depthColor(position(l, sigma.length)),
+    }));
   }
   const heads = sigma[layer] ?? [];
   return heads.map((values, h) => ({ label: `H${h}`, values, color: depthColor(position(h, heads.length)) }));

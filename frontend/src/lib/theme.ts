@@ -15,9 +15,7 @@ function storedTheme(): Theme | null {
 }
 
 function systemTheme(): Theme {
-  return typeof matchMedia === "function" && matchMedia("(prefers-color-scheme: dark)").matches
-    ? "dark"
-    : "light";
+  return typeof matchMedia === "function" && matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
 }
 
 export function initialTheme(): Theme {

@@ -1,6 +1,6 @@
 /** The upload page's view (model, layer, head, basis, query patch), kept in the query string. */
-import type { ModelSummary } from "../api/client";
-import { type Basis, parseBasis, parseIndexParam } from "./paths";
+import type { Basis, ModelSummary } from "../api/client";
+import { parseBasis, parseIndexParam } from "./paths";
 
 export interface UploadViewState {
   model: ModelSummary;

@@ -1,8 +1,8 @@
 /** Head: σ and cosine of every mode in one chart, and the list of modes. */
 import { lazy, Suspense } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
-import { api, type HeadDetail, type ModelSummary } from "../api/client";
-import { useApi } from "../api/useApi";
+import type { Basis, HeadDetail, ModelSummary } from "../api/client";
+import { apiQuery, useLoadable } from "../api/queries";
 import { useModelSummary } from "../api/useModelSummary";
 import { Breadcrumbs } from "../components/Breadcrumbs";
 import { KeyHints } from "../components/KeyHints";
@@ -14,7 +14,7 @@ import { StepLinks } from "../components/StepLinks";
 import { fmt, modeName } from "../lib/format";
 import { useKeyNav } from "../lib/keyboard";
 import { stepHead } from "../lib/neighbours";
-import { type Basis, headPath, modelPath, modePath, parseBasis } from "../lib/paths";
+import { headPath, modelPath, modePath, parseBasis } from "../lib/paths";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
 import { useModelRoute } from "../lib/useModelRoute";
 import NotFoundPage from "./NotFoundPage";
@@ -41,13 +41,8 @@ function HeadView({ summary, layer, head }: { summary: ModelSummary; layer: numb
   const model = summary.slug;
   useDocumentTitle(`${modeName(layer, head)} · ${summary.model_id}`);
 
-  const detail = useApi(
-    (signal) =>
-      api.GET("/api/models/{model}/layers/{layer}/heads/{head}", {
-        params: { path: { model, layer, head }, query: { basis } },
-        signal,
-      }),
-    [model, layer, head, basis],
+  const detail = useLoadable(
+    apiQuery("/api/models/{model}/layers/{layer}/heads/{head}", { path: { model, layer, head }, query: { basis } }),
   );
 
   const withBasis = (path: string) => (basis === "faithful" ? path : `${path}?basis=${basis}`);
@@ -73,8 +68,14 @@ function HeadView({ summary, layer, head }: { summary: ModelSummary; layer: numb
       <div className="toolbar">
         <StepLinks
           label="Neighbouring heads"
-          prev={{ label: prev ? modeName(prev.layer, prev.head) : "first head", to: prev ? withBasis(headPath(model, prev.layer, prev.head)) : null }}
-          next={{ label: next ? modeName(next.layer, next.head) : "last head", to: next ? withBasis(headPath(model, next.layer, next.head)) : null }}
+          prev={{
+            label: prev ? modeName(prev.layer, prev.head) : "first head",
+            to: prev ? withBasis(headPath(model, prev.layer, prev.head)) : null,
+          }}
+          next={{
+            label: next ? modeName(next.layer, next.head) : "last head",
+            to: next ? withBasis(headPath(model, next.layer, next.head)) : null,
+          }}
         />
         {summary.bases.length > 1 ? (
           <SegmentedControl<Basis>
@@ -135,7 +136,14 @@ function HeadModes({ detail, basis }: { detail: HeadDetail; basis: Basis }) {
                   <td>
                     {m.best_image.pos ? (
                       <Link to={link(m.mode)} tabIndex={-1} aria-hidden="true">
-                        <img className="thumb" src={m.best_image.pos.thumbnail_url} alt="" width={56} height={56} loading="lazy" />
+                        <img
+                          className="thumb"
+                          src={m.best_image.pos.thumbnail_url}
+                          alt=""
+                          width={56}
+                          height={56}
+                          loading="lazy"
+                        />
                       </Link>
                     ) : (
                       <span className="muted">none</span>

@@ -1,8 +1,9 @@
 /** Home: the served models, and weighted cosine vs normalized depth for all of them (Fig. 3). */
+import { useQueries } from "@tanstack/react-query";
 import { lazy, Suspense, useState } from "react";
 import { Link } from "react-router";
-import { api, type ModelDetail, type ModelSummary, type O3Result } from "../api/client";
-import { type ApiResult, useApi } from "../api/useApi";
+import type { ModelSummary } from "../api/client";
+import { allLoaded, apiQuery, useLoadable } from "../api/queries";
 import { ModelCard } from "../components/ModelCard";
 import { ProgressPanel } from "../components/ProgressPanel";
 import { SegmentedControl } from "../components/SegmentedControl";
@@ -13,35 +14,21 @@ import { useDocumentTitle } from "../lib/useDocumentTitle";
 
 const DepthChart = lazy(() => import("../components/charts/DepthChart").then((m) => ({ default: m.DepthChart })));
 
-/** All of `requests`' data, or the first failure. */
-async function all<T>(requests: Promise<ApiResult<T>>[]): Promise<ApiResult<T[]>> {
-  const results = await Promise.all(requests);
-  const failed = results.find((r) => r.data === undefined);
-  if (failed) return { error: failed.error, response: failed.response };
-  return { data: results.map((r) => r.data as T), response: results[0]!.response };
-}
-
-function loadDetails(slugs: string[], signal: AbortSignal) {
-  return all<ModelDetail>(slugs.map((model) => api.GET("/api/models/{model}", { params: { path: { model } }, signal })));
-}
-
-function loadO3(slugs: string[], signal: AbortSignal) {
-  return all<O3Result>(slugs.map((model) => api.GET("/api/models/{model}/o3", { params: { path: { model } }, signal })));
-}
-
 export default function HomePage() {
   useDocumentTitle("");
-  const models = useApi((signal) => api.GET("/api/models", { signal }), []);
+  const models = useLoadable(apiQuery("/api/models"));
   return (
     <>
       <section className="intro">
         <h1>Query-key singular modes of vision transformers</h1>
         <p>
-          Every attention head scores a query token <var>x</var><sub>i</sub> against a key token <var>x</var>
-          <sub>j</sub> with <var>x</var><sub>i</sub>ᵀ W<sub>q</sub>ᵀW<sub>k</sub> <var>x</var><sub>j</sub>. Its singular
-          modes (u<sub>n</sub>, σ<sub>n</sub>, v<sub>n</sub>) read: a token like u<sub>n</sub> attends to a token like v
-          <sub>n</sub>, with strength σ<sub>n</sub>. Pick a model to browse its heads and modes, or{" "}
-          <Link to="/upload">upload an image</Link>.
+          Every attention head scores a query token <var>x</var>
+          <sub>i</sub> against a key token <var>x</var>
+          <sub>j</sub> with <var>x</var>
+          <sub>i</sub>ᵀ W<sub>q</sub>ᵀW<sub>k</sub> <var>x</var>
+          <sub>j</sub>. Its singular modes (u<sub>n</sub>, σ<sub>n</sub>, v<sub>n</sub>) read: a token like u
+          <sub>n</sub> attends to a token like v<sub>n</sub>, with strength σ<sub>n</sub>. Pick a model to browse its
+          heads and modes, or <Link to="/upload">upload an image</Link>.
         </p>
       </section>
       <ProgressPanel />
@@ -71,7 +58,10 @@ export default function HomePage() {
 
 function AllModelsCurve({ slugs }: { slugs: string[] }) {
   const [variant, setVariant] = useState<CurveVariant>("weighted");
-  const details = useApi((signal) => loadDetails(slugs, signal), [slugs.join(",")]);
+  const details = useQueries({
+    queries: slugs.map((model) => apiQuery("/api/models/{model}", { path: { model } })),
+    combine: allLoaded,
+  });
   const meta = CURVE_VARIANTS.find((v) => v.value === variant)!;
   return (
     <section aria-labelledby="curve-heading">
@@ -107,7 +97,10 @@ function AllModelsCurve({ slugs }: { slugs: string[] }) {
 function AllModelsO3({ models }: { models: ModelSummary[] }) {
   const [query, setQuery] = useState<O3Query>("target_query");
   const [region, setRegion] = useState<O3Region>("same_object");
-  const results = useApi((signal) => loadO3(models.map((m) => m.slug), signal), [models.map((m) => m.slug).join(",")]);
+  const results = useQueries({
+    queries: models.map((m) => apiQuery("/api/models/{model}/o3", { path: { model: m.slug } })),
+    combine: allLoaded,
+  });
   const queryLabel = O3_QUERIES.find((q) => q.value === query)!.label;
   const regionLabel = O3_REGIONS.find((r) => r.value === region)!.label;
   return (

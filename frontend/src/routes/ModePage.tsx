@@ -1,7 +1,8 @@
 /** Mode: σ, cosine, rank, the top-K images with their query/key overlays, and stepping controls. */
 import { useNavigate, useSearchParams } from "react-router";
-import { api, type ModeDetail, type ModelSummary } from "../api/client";
-import { useApi } from "../api/useApi";
+import type { Basis, ModeDetail, ModelSummary, Sign } from "../api/client";
+import { BASES } from "../api/enums";
+import { apiQuery, useLoadable } from "../api/queries";
 import { useModelSummary } from "../api/useModelSummary";
 import { Breadcrumbs } from "../components/Breadcrumbs";
 import { Facts } from "../components/Facts";
@@ -17,7 +18,7 @@ import { fmt, modeName, percent } from "../lib/format";
 import { useKeyNav } from "../lib/keyboard";
 import { type ModeView, modeViewSearch, parseModeView } from "../lib/modeView";
 import { stepHead, stepIndex } from "../lib/neighbours";
-import { type Basis, headPath, modelPath, type Sign } from "../lib/paths";
+import { headPath, modelPath } from "../lib/paths";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
 import { useModelRoute } from "../lib/useModelRoute";
 import NotFoundPage from "./NotFoundPage";
@@ -47,7 +48,8 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
   const name = modeName(pos.layer, pos.head, pos.mode);
   useDocumentTitle(`${name} ${view.sign} · ${summary.model_id}`);
 
-  const href = (p: Position, v: ModeView = view) => `${headPath(model, p.layer, p.head)}/M${p.mode}${modeViewSearch(v)}`;
+  const href = (p: Position, v: ModeView = view) =>
+    `${headPath(model, p.layer, p.head)}/M${p.mode}${modeViewSearch(v)}`;
   const setView = (v: ModeView) => navigate(href(pos, v), { replace: true });
 
   const prevMode = stepIndex(pos.mode, -1, summary.n_modes);
@@ -64,13 +66,11 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
     nextOuter: go(headLink(nextHead)),
   });
 
-  const detail = useApi(
-    (signal) =>
-      api.GET("/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}", {
-        params: { path: { model, ...pos }, query: { sign: view.sign, basis: view.basis } },
-        signal,
-      }),
-    [model, pos.layer, pos.head, pos.mode, view.sign, view.basis],
+  const detail = useLoadable(
+    apiQuery("/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}", {
+      path: { model, ...pos },
+      query: { sign: view.sign, basis: view.basis },
+    }),
   );
 
   return (
@@ -113,7 +113,7 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
         <SegmentedControl<Basis>
           label="Basis"
           value={view.basis}
-          options={(["faithful", "exact"] as const).map((b) => ({
+          options={BASES.map((b) => ({
             value: b,
             label: b,
             disabled: !summary.bases.includes(b),
@@ -129,7 +129,17 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
   );
 }
 
-function ModeBody({ detail, summary, view, name }: { detail: ModeDetail; summary: ModelSummary; view: ModeView; name: string }) {
+function ModeBody({
+  detail,
+  summary,
+  view,
+  name,
+}: {
+  detail: ModeDetail;
+  summary: ModelSummary;
+  view: ModeView;
+  name: string;
+}) {
   return (
     <>
       {detail.degenerate ? (
@@ -150,7 +160,8 @@ function ModeBody({ detail, summary, view, name }: { detail: ModeDetail; summary
       />
       <section aria-labelledby="top-heading">
         <h2 id="top-heading">
-          Top {detail.top_images.length} images, {view.sign === "pos" ? "positive" : "negative"} sign, {view.basis} basis
+          Top {detail.top_images.length} images, {view.sign === "pos" ? "positive" : "negative"} sign, {view.basis}{" "}
+          basis
         </h2>
         {detail.top_images.length === 0 ? (
           <Empty>No image of the dataset excites this signed mode.</Empty>

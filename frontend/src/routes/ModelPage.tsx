@@ -1,7 +1,7 @@
 /** Model: the layers × heads grid, the model's cosine-vs-depth curve and its singular spectra. */
 import { lazy, Suspense, useState } from "react";
-import { api, type ModelDetail } from "../api/client";
-import { useApi } from "../api/useApi";
+import type { ModelDetail } from "../api/client";
+import { apiQuery, useLoadable } from "../api/queries";
 import { Breadcrumbs } from "../components/Breadcrumbs";
 import { HeadGrid } from "../components/HeadGrid";
 import { ModelFacts, ModelTitle } from "../components/ModelHeader";
@@ -22,7 +22,7 @@ const SpectrumChart = lazy(() =>
 export default function ModelPage() {
   const { model } = useModelRoute();
   useDocumentTitle(model);
-  const detail = useApi((signal) => api.GET("/api/models/{model}", { params: { path: { model } }, signal }), [model]);
+  const detail = useLoadable(apiQuery("/api/models/{model}", { path: { model } }));
   return (
     <Loaded state={detail} label="Loading model…" pageTitle={model}>
       {(d) => <ModelView detail={d} />}
@@ -75,14 +75,15 @@ function ModelView({ detail }: { detail: ModelDetail }) {
 /** The paper's Fig. 2 for this model: where the target's and a distractor's query patch attend. */
 function OddOneOut({ detail }: { detail: ModelDetail }) {
   const model = detail.slug;
-  const result = useApi((signal) => api.GET("/api/models/{model}/o3", { params: { path: { model } }, signal }), [model]);
+  const result = useLoadable(apiQuery("/api/models/{model}/o3", { path: { model } }));
   return (
     <section aria-labelledby="o3-heading">
       <h2 id="o3-heading">Odd-one-out attention</h2>
       <p className="muted">
         Images with one odd object (the target) among similar distractors. For the patch most covered by the target and
-        the one most covered by a distractor, the share of the model&apos;s real attention on the same kind of object, on
-        the other kind, and on the background, averaged over heads and images. Dashed: what uniform attention would give.
+        the one most covered by a distractor, the share of the model&apos;s real attention on the same kind of object,
+        on the other kind, and on the background, averaged over heads and images. Dashed: what uniform attention would
+        give.
       </p>
       {result.status === "loading" ? <Loading label="Loading odd-one-out results…" /> : null}
       {result.status === "error" ? <ErrorNotice message={result.message} /> : null}

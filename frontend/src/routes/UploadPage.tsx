@@ -6,9 +6,9 @@
  */
 import { useCallback, useState } from "react";
 import { useNavigate, useParams, useSearchParams } from "react-router";
-import { api, type ModelSummary, type Upload, type UploadHeadModes } from "../api/client";
+import type { ModelSummary, Upload, UploadHeadModes } from "../api/client";
+import { apiQuery, useLoadable } from "../api/queries";
 import { uploadImageUrl } from "../api/uploadUrls";
-import { useApi } from "../api/useApi";
 import { useUploadFile } from "../api/useUploadFile";
 import { AttentionExplorer } from "../components/AttentionExplorer";
 import { CopyLinkButton } from "../components/CopyLinkButton";
@@ -51,11 +51,12 @@ export default function UploadPage() {
 }
 
 function UploadAnalysis({ uploadId }: { uploadId: string }) {
-  const upload = useApi(
-    (signal) => api.GET("/api/uploads/{upload_id}", { params: { path: { upload_id: uploadId } }, signal }),
-    [uploadId],
-  );
-  const models = useApi((signal) => api.GET("/api/models", { signal }), []);
+  const upload = useLoadable({
+    ...apiQuery("/api/uploads/{upload_id}", { path: { upload_id: uploadId } }),
+    // An upload expires: ask again whenever its page opens (its time left, whether it is still there).
+    staleTime: 0,
+  });
+  const models = useLoadable(apiQuery("/api/models"));
   if (upload.status === "error" && upload.httpStatus === 404) {
     return <ErrorNotice title="This upload is not available" message="It may have expired. Upload the image again." />;
   }
@@ -64,7 +65,11 @@ function UploadAnalysis({ uploadId }: { uploadId: string }) {
       {(u) => (
         <Loaded state={models} label="Loading models…">
           {(list) =>
-            list.length === 0 ? <Empty>No atlas is being served, so there is no model to analyse with.</Empty> : <UploadView upload={u} models={list} />
+            list.length === 0 ? (
+              <Empty>No atlas is being served, so there is no model to analyse with.</Empty>
+            ) : (
+              <UploadView upload={u} models={list} />
+            )
           }
         </Loaded>
       )}
@@ -100,8 +105,8 @@ function UploadView({ upload, models }: { upload: Upload; models: ModelSummary[]
         <DemoBadge model={model} />
       </div>
       <p className="muted small">
-        {upload.width}×{upload.height} px · kept for {duration(upload.expires_in_s)} more · this page&apos;s link works for
-        anyone until then. <CopyLinkButton />
+        {upload.width}×{upload.height} px · kept for {duration(upload.expires_in_s)} more · this page&apos;s link works
+        for anyone until then. <CopyLinkButton />
       </p>
       <UploadHeadPicker
         models={models}
@@ -134,13 +139,11 @@ function RankedModes({
   imageSrc: string;
 }) {
   const { model, layer, head, basis } = view;
-  const ranked = useApi(
-    (signal) =>
-      api.GET("/api/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}", {
-        params: { path: { upload_id: upload.id, model: model.slug, layer, head }, query: { basis } },
-        signal,
-      }),
-    [upload.id, model.slug, layer, head, basis],
+  const ranked = useLoadable(
+    apiQuery("/api/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}", {
+      path: { upload_id: upload.id, model: model.slug, layer, head },
+      query: { basis },
+    }),
   );
   return (
     <section aria-labelledby="ranked-heading">

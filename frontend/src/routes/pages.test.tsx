@@ -1,4 +1,4 @@
-import { fireEvent, screen, waitFor } from "@testing-library/react";
+import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { headDetail, modeDetail, modelDetail, modelSummary, o3Result, uploadHeadModes } from "../test/fixtures";
 import { mockApi, renderAt } from "../test/mockApi";
@@ -22,7 +22,9 @@ describe("pages", () => {
     });
     renderAt("/");
     expect(await screen.findByText("same object share of the target query's attention, all models")).toBeTruthy();
-    expect(screen.getByRole("group", { name: "Download “same object share of the target query's attention, all models”" })).toBeTruthy();
+    expect(
+      screen.getByRole("group", { name: "Download “same object share of the target query's attention, all models”" }),
+    ).toBeTruthy();
   });
 
   it("Model page has the three odd-one-out curves of both queries, every chart downloadable", async () => {
@@ -96,6 +98,25 @@ describe("pages", () => {
     expect(await screen.findByRole("heading", { name: /Mode L1 H2 M2/ })).toBeTruthy();
   });
 
+  it("asks for the model list once while moving between pages that need it", async () => {
+    const fetchMock = mockApi({
+      "/api/models": { body: [modelSummary()] },
+      [`${MODEL}/layers/1/heads/2`]: { body: headDetail() },
+      [`${MODEL}/layers/1/heads/2/modes/3`]: { body: modeDetail({ mode: 3 }) },
+    });
+    const requests = (path: string) =>
+      fetchMock.mock.calls.filter(([r]) => new URL((r as Request).url).pathname === path).length;
+    renderAt("/m/planted__shapes/L1/H2");
+    fireEvent.click(await screen.findByRole("link", { name: "L1 H2 M3" }));
+    expect(await screen.findByRole("heading", { name: /Mode L1 H2 M3/ })).toBeTruthy();
+    fireEvent.click(
+      within(screen.getByRole("navigation", { name: "Breadcrumb" })).getByRole("link", { name: "L1 H2" }),
+    );
+    expect(await screen.findByRole("heading", { name: /Head L1 H2/ })).toBeTruthy();
+    expect(requests("/api/models")).toBe(1);
+    expect(requests(`${MODEL}/layers/1/heads/2`)).toBe(1); // the head page again, from the cache
+  });
+
   it("a malformed mode URL is not found", async () => {
     mockApi({ "/api/models": { body: [modelSummary()] } });
     renderAt("/m/planted__shapes/L1/Hx/M1");
@@ -122,12 +143,17 @@ describe("pages", () => {
     const first = await screen.findByRole("link", { name: "L0 H0 M2 pos" });
     expect(first.getAttribute("href")).toBe("/m/planted__shapes/L0/H0/M2?sign=pos&basis=faithful");
     const yours = screen.getAllByRole("img", { name: /on your image/ });
-    expect(yours[0]!.getAttribute("src")).toContain("/api/uploads/abc123/models/planted__shapes/layers/0/heads/0/modes/2/overlay.png");
+    expect(yours[0]!.getAttribute("src")).toContain(
+      "/api/uploads/abc123/models/planted__shapes/layers/0/heads/0/modes/2/overlay.png",
+    );
     await waitFor(() => expect(screen.getAllByRole("img", { name: /on dataset image/ }).length).toBeGreaterThan(0));
   });
 
   it("an expired upload link says so", async () => {
-    mockApi({ "/api/uploads/gone": { status: 404, body: { detail: "upload not found" } }, "/api/models": { body: [] } });
+    mockApi({
+      "/api/uploads/gone": { status: 404, body: { detail: "upload not found" } },
+      "/api/models": { body: [] },
+    });
     renderAt("/upload/gone");
     expect((await screen.findByRole("alert")).textContent).toContain("may have expired");
   });

@@ -1,5 +1,13 @@
 /** Typed API payloads for component tests (shapes from the generated client). */
-import type { HeadDetail, ModeDetail, ModelDetail, ModelSummary, O3Result, PrecomputeJob, UploadHeadModes } from "../api/client";
+import type {
+  HeadDetail,
+  ModeDetail,
+  ModelDetail,
+  ModelSummary,
+  O3Result,
+  PrecomputeJob,
+  UploadHeadModes,
+} from "../api/client";
 
 export function modelSummary(overrides: Partial<ModelSummary> = {}): ModelSummary {
   return {
@@ -64,7 +72,10 @@ export function headDetail(): HeadDetail {
       cos: 0.1 * mode,
       degenerate: mode === 3,
       best_score: { pos: 2 - mode * 0.1, neg: mode === 0 ? null : 1 },
-      best_image: { pos: { image_id: `planted__shapes~${mode}`, thumbnail_url: `/api/images/planted__shapes~${mode}` }, neg: null },
+      best_image: {
+        pos: { image_id: `planted__shapes~${mode}`, thumbnail_url: `/api/images/planted__shapes~${mode}` },
+        neg: null,
+      },
     })),
   };
 }
@@ -120,7 +131,11 @@ export function uploadHeadModes(): UploadHeadModes {
 }
 
 export function o3Result(overrides: Partial<O3Result> = {}): O3Result {
-  const shares = (same: number, different: number) => ({ same_object: same, different_object: different, background: 1 - same - different });
+  const shares = (same: number, different: number) => ({
+    same_object: same,
+    different_object: different,
+    background: 1 - same - different,
+  });
   return {
     model: "planted__shapes",
     model_id: "planted-vit",

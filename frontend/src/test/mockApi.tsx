@@ -1,8 +1,10 @@
 /** A fake `fetch` answering API paths from a table, and rendering the app at a URL. */
+import { QueryClientProvider } from "@tanstack/react-query";
 import { render } from "@testing-library/react";
 import { MemoryRouter } from "react-router";
 import { vi } from "vitest";
 import { AppRoutes } from "../App";
+import { createQueryClient } from "../api/queryClient";
 
 export type Route = { status?: number; body: unknown } | ((request: Request) => { status?: number; body: unknown });
 
@@ -20,10 +22,15 @@ export function mockApi(routes: Record<string, Route>) {
   return fetchMock;
 }
 
+/** The app at `url`, with a QueryClient of its own (nothing cached from another test). */
 export function renderAt(url: string) {
+  // No garbage collection timers: the cache goes with the test.
+  const queryClient = createQueryClient({ defaultOptions: { queries: { gcTime: Infinity } } });
   return render(
-    <MemoryRouter initialEntries={[url]}>
-      <AppRoutes />
-    </MemoryRouter>,
+    <QueryClientProvider client={queryClient}>
+      <MemoryRouter initialEntries={[url]}>
+        <AppRoutes />
+      </MemoryRouter>
+    </QueryClientProvider>,
   );
 }

@@ -3,7 +3,9 @@
  * the data it draws.
  */
 import { type RefObject, useState } from "react";
-import { chartPng, type DataTable, downloadBlob, exportFileName, type TableContext, toCsv } from "../../lib/chartExport";
+import { chartPng } from "../../lib/chartPng";
+import { type DataTable, type TableContext, toCsv } from "../../lib/csvExport";
+import { downloadBlob, exportFileName } from "../../lib/download";
 
 export interface ChartDownloadProps {
   title: string;

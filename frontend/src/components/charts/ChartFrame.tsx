@@ -3,11 +3,11 @@
  * the data it draws as a table. Every chart of the dashboard is drawn in one.
  */
 import { type ReactNode, useRef } from "react";
-import type { Cell, DataTable, TableContext } from "../../lib/chartExport";
+import type { Cell, DataTable, TableContext } from "../../lib/csvExport";
 import { fmt } from "../../lib/format";
 import { ChartDownload } from "./ChartDownload";
 
-export type { DataTable } from "../../lib/chartExport";
+export type { DataTable } from "../../lib/csvExport";
 
 function cellText(value: Cell): string {
   if (value === null) return "–";

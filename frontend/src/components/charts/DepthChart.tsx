@@ -16,7 +16,7 @@ import {
   XAxis,
   YAxis,
 } from "recharts";
-import type { Cell, TableContext } from "../../lib/chartExport";
+import type { Cell, TableContext } from "../../lib/csvExport";
 import { seriesColor } from "../../lib/color";
 import { fmt } from "../../lib/format";
 import { ChartFrame } from "./ChartFrame";
@@ -58,12 +58,22 @@ function uniqueBaselines(series: DepthSeries[]): number[] {
 function describe(series: DepthSeries[], yLabel: string, baselines: number[]): string {
   const n = series.length;
   let text = `${yLabel} against normalized depth, ${n} line${n === 1 ? "" : "s"}: ${series.map((s) => s.label).join(", ")}.`;
-  if (baselines.length > 0) text += ` The shaded band is the random baseline ±${baselines.map((b) => fmt(b)).join(", ±")}.`;
+  if (baselines.length > 0)
+    text += ` The shaded band is the random baseline ±${baselines.map((b) => fmt(b)).join(", ±")}.`;
   if (series.some((s) => s.chance !== undefined)) text += " Dashed lines: what uniform attention would give.";
   return text;
 }
 
-export function DepthChart({ title, series, yLabel, seriesColumn, fileName, context, yDomain, height = 320 }: DepthChartProps) {
+export function DepthChart({
+  title,
+  series,
+  yLabel,
+  seriesColumn,
+  fileName,
+  context,
+  yDomain,
+  height = 320,
+}: DepthChartProps) {
   const baselines = uniqueBaselines(series);
   const withBaseline = baselines.length > 0;
   const withChance = series.some((s) => s.chance !== undefined);
@@ -88,7 +98,13 @@ export function DepthChart({ title, series, yLabel, seriesColumn, fileName, cont
     ),
   };
   return (
-    <ChartFrame title={title} summary={describe(series, yLabel, baselines)} table={table} fileName={fileName} context={context}>
+    <ChartFrame
+      title={title}
+      summary={describe(series, yLabel, baselines)}
+      table={table}
+      fileName={fileName}
+      context={context}
+    >
       <ResponsiveContainer width="100%" height={height}>
         <LineChart margin={{ top: 8, right: 16, bottom: 24, left: 8 }}>
           <CartesianGrid strokeDasharray="3 3" className="chart-grid" />

@@ -1,6 +1,6 @@
 /** One head's modes: σ as bars and the cosine u·v as a line (right axis); a bar opens its mode. */
 import { Bar, CartesianGrid, Cell, ComposedChart, Line, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import type { TableContext } from "../../lib/chartExport";
+import type { TableContext } from "../../lib/csvExport";
 import { fmt } from "../../lib/format";
 import { ChartFrame } from "./ChartFrame";
 
@@ -21,7 +21,15 @@ export interface ModeSpectrumChartProps {
   height?: number;
 }
 
-export function ModeSpectrumChart({ title, modes, selected, onSelect, fileName, context, height = 260 }: ModeSpectrumChartProps) {
+export function ModeSpectrumChart({
+  title,
+  modes,
+  selected,
+  onSelect,
+  fileName,
+  context,
+  height = 260,
+}: ModeSpectrumChartProps) {
   const table = {
     columns: ["mode", "σ", "cos u·v", "degenerate"],
     rows: modes.map((m) => [m.mode, m.sigma, m.cos, m.degenerate]),
@@ -33,7 +41,12 @@ export function ModeSpectrumChart({ title, modes, selected, onSelect, fileName, 
         <ComposedChart data={modes} margin={{ top: 8, right: 8, bottom: 24, left: 8 }}>
           <CartesianGrid strokeDasharray="3 3" className="chart-grid" />
           <XAxis dataKey="mode" label={{ value: "mode n", position: "insideBottom", offset: -14 }} />
-          <YAxis yAxisId="sigma" tickFormatter={(v: number) => fmt(v, 2)} width={56} label={{ value: "σ", angle: -90, position: "insideLeft", offset: 12 }} />
+          <YAxis
+            yAxisId="sigma"
+            tickFormatter={(v: number) => fmt(v, 2)}
+            width={56}
+            label={{ value: "σ", angle: -90, position: "insideLeft", offset: 12 }}
+          />
           <YAxis yAxisId="cos" orientation="right" domain={[-1, 1]} ticks={[-1, -0.5, 0, 0.5, 1]} width={40} />
           <Tooltip formatter={(v, name) => [fmt(Number(v)), name]} labelFormatter={(m) => `mode ${String(m)}`} />
           <Bar
@@ -51,7 +64,14 @@ export function ModeSpectrumChart({ title, modes, selected, onSelect, fileName, 
               />
             ))}
           </Bar>
-          <Line yAxisId="cos" dataKey="cos" name="cos u·v" className="line-cos" dot={{ r: 2 }} isAnimationActive={false} />
+          <Line
+            yAxisId="cos"
+            dataKey="cos"
+            name="cos u·v"
+            className="line-cos"
+            dot={{ r: 2 }}
+            isAnimationActive={false}
+          />
         </ComposedChart>
       </ResponsiveContainer>
     </ChartFrame>

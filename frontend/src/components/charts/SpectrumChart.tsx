@@ -1,6 +1,6 @@
 /** Singular spectra: σ against mode index, one line per layer (or per head of one layer). */
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import type { TableContext } from "../../lib/chartExport";
+import type { TableContext } from "../../lib/csvExport";
 import { fmt } from "../../lib/format";
 import { ChartFrame } from "./ChartFrame";
 
@@ -43,7 +43,12 @@ export function SpectrumChart({ title, lines, logScale = false, fileName, contex
       <ResponsiveContainer width="100%" height={height}>
         <LineChart data={rows} margin={{ top: 8, right: 16, bottom: 24, left: 8 }}>
           <CartesianGrid strokeDasharray="3 3" className="chart-grid" />
-          <XAxis dataKey="mode" type="number" domain={[0, Math.max(0, nModes - 1)]} label={{ value: "mode n", position: "insideBottom", offset: -14 }} />
+          <XAxis
+            dataKey="mode"
+            type="number"
+            domain={[0, Math.max(0, nModes - 1)]}
+            label={{ value: "mode n", position: "insideBottom", offset: -14 }}
+          />
           <YAxis
             scale={logScale ? "log" : "linear"}
             domain={logScale ? ["auto", "auto"] : [0, "auto"]}
@@ -53,7 +58,9 @@ export function SpectrumChart({ title, lines, logScale = false, fileName, contex
             width={64}
           />
           <Tooltip formatter={(v) => fmt(Number(v))} labelFormatter={(m) => `mode ${String(m)}`} />
-          {lines.length <= MAX_LEGEND_ITEMS ? <Legend verticalAlign="top" itemSorter={(item) => Number(String(item.dataKey).slice(1))} /> : null}
+          {lines.length <= MAX_LEGEND_ITEMS ? (
+            <Legend verticalAlign="top" itemSorter={(item) => Number(String(item.dataKey).slice(1))} />
+          ) : null}
           {lines.map((l, i) => (
             <Line
               key={l.label}

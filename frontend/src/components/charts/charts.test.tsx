@@ -16,13 +16,34 @@ const CHARTS: [string, ReactElement][] = [
       yLabel="weighted cosine"
       seriesColumn="model"
       fileName={["all-models", "weighted-cosine-depth"]}
-      series={[{ id: "a", label: "model/a", baseline: 0.28, points: [{ layer: 0, depth: 0, value: 0.5 }, { layer: 1, depth: 1, value: 0.1 }] }]}
+      series={[
+        {
+          id: "a",
+          label: "model/a",
+          baseline: 0.28,
+          points: [
+            { layer: 0, depth: 0, value: 0.5 },
+            { layer: 1, depth: 1, value: 0.1 },
+          ],
+        },
+      ]}
     />,
   ],
-  ["spectra", <SpectrumChart title="spectra" fileName={["m", "spectra"]} lines={[{ label: "L0", values: [2, 1], color: "red" }]} />],
+  [
+    "spectra",
+    <SpectrumChart
+      title="spectra"
+      fileName={["m", "spectra"]}
+      lines={[{ label: "L0", values: [2, 1], color: "red" }]}
+    />,
+  ],
   [
     "modes",
-    <ModeSpectrumChart title="modes" fileName={["m", "modes"]} modes={[{ mode: 0, sigma: 2, cos: 0.5, degenerate: false }]} />,
+    <ModeSpectrumChart
+      title="modes"
+      fileName={["m", "modes"]}
+      modes={[{ mode: 0, sigma: 2, cos: 0.5, degenerate: false }]}
+    />,
   ],
 ];
 

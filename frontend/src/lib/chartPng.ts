@@ -1,56 +1,8 @@
 /**
- * Chart downloads: the data a chart draws as CSV, and the chart itself as a PNG rendered from its
- * SVG at 2x (title and legend included, since recharts draws its legend in HTML outside the SVG).
+ * Charts drawn on a canvas as PNGs at 2x, in the page's theme: a recharts chart from its SVG (title
+ * and legend included, since recharts draws its legend in HTML outside the SVG), and a heatmap (the
+ * layers × heads grid) cell by cell.
  */
-
-export type Cell = string | number | boolean | null;
-
-/** The data a chart draws, one row per drawn point; the CSV and the "Data as a table" view share it. */
-export interface DataTable {
-  columns: string[];
-  rows: Cell[][];
-}
-
-/** Columns with one value for the whole chart (e.g. the model of a model page), put first in the CSV. */
-export type TableContext = Record<string, string>;
-
-function csvCell(value: Cell): string {
-  if (value === null) return "";
-  const text = typeof value === "number" ? (Number.isFinite(value) ? String(value) : "") : String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-/** RFC 4180 CSV with a header row; numbers at full precision; the context's columns come first. */
-export function toCsv(table: DataTable, context: TableContext = {}): string {
-  const fixed = Object.entries(context);
-  const header = [...fixed.map(([name]) => name), ...table.columns];
-  const rows = table.rows.map((row) => [...fixed.map(([, value]) => value), ...row]);
-  return [header, ...rows].map((row) => row.map(csvCell).join(",")).join("\r\n") + "\r\n";
-}
-
-/** `qkatlas-<parts>.<ext>`, lower case, with anything but letters, digits, `.`, `_` and `-` as `-`. */
-export function exportFileName(parts: string[], extension: "csv" | "png"): string {
-  const stem = ["qkatlas", ...parts]
-    .join("-")
-    .toLowerCase()
-    .replace(/[^a-z0-9._-]+/g, "-")
-    .replace(/-{2,}/g, "-")
-    .replace(/^-|-$/g, "");
-  return `${stem}.${extension}`;
-}
-
-export function downloadBlob(blob: Blob, fileName: string): void {
-  const href = URL.createObjectURL(blob);
-  const link = document.createElement("a");
-  link.href = href;
-  link.download = fileName;
-  link.style.display = "none";
-  document.body.append(link);
-  link.click();
-  link.remove();
-  // Revoking at once can cancel the download in some browsers; a minute is plenty.
-  setTimeout(() => URL.revokeObjectURL(href), 60_000);
-}
 
 /** Presentation properties that the stylesheet sets on chart elements (themes, classes). */
 const STYLE_PROPERTIES = [
@@ -104,7 +56,7 @@ function backgroundOf(element: Element): string {
   return "#ffffff";
 }
 
-interface LegendEntry {
+export interface LegendEntry {
   label: string;
   colour: string;
 }
@@ -114,14 +66,12 @@ function legendEntries(container: Element): LegendEntry[] {
     const icon = item.querySelector("svg path, svg line");
     const iconStyle = icon ? getComputedStyle(icon) : null;
     const colour =
-      icon?.getAttribute("stroke") && icon.getAttribute("stroke") !== "none"
-        ? iconStyle?.stroke
-        : iconStyle?.fill;
+      icon?.getAttribute("stroke") && icon.getAttribute("stroke") !== "none" ? iconStyle?.stroke : iconStyle?.fill;
     return { label: item.textContent?.trim() ?? "", colour: colour || "#888888" };
   });
 }
 
-interface PlacedEntry extends LegendEntry {
+export interface PlacedEntry extends LegendEntry {
   x: number;
   row: number;
 }
@@ -129,7 +79,7 @@ interface PlacedEntry extends LegendEntry {
 const LEGEND_ROW = 20;
 
 /** Legend entries laid out left to right, wrapping at `width`. */
-function placeLegend(entries: LegendEntry[], measure: (text: string) => number, width: number): PlacedEntry[] {
+export function placeLegend(entries: LegendEntry[], measure: (text: string) => number, width: number): PlacedEntry[] {
   let x = 0;
   let row = 0;
   return entries.map((entry) => {
@@ -219,7 +169,16 @@ export async function chartPng(container: Element, title: string, subtitle = "",
   context.font = `12px ${fontOf(container)}`;
   const legend = placeLegend(legendEntries(container), (t) => context.measureText(t).width, width);
   const legendHeight = legend.length > 0 ? (Math.max(...legend.map((e) => e.row)) + 1) * LEGEND_ROW : 0;
-  const { foreground, top } = beginSheet(canvas, context, container, width, height + legendHeight, title, subtitle, scale);
+  const { foreground, top } = beginSheet(
+    canvas,
+    context,
+    container,
+    width,
+    height + legendHeight,
+    title,
+    subtitle,
+    scale,
+  );
   for (const entry of legend) {
     const x = PAD + entry.x;
     const y = top + entry.row * LEGEND_ROW + LEGEND_ROW / 2;
@@ -255,7 +214,13 @@ export interface Heatmap {
  * `heatmap` as a PNG at `scale`x: `title` and `subtitle` on top, the colour scale, then the cells with
  * the column labels above and the row labels on the left, in the theme of `container`.
  */
-export function heatmapPng(container: Element, heatmap: Heatmap, title: string, subtitle = "", scale = 2): Promise<Blob> {
+export function heatmapPng(
+  container: Element,
+  heatmap: Heatmap,
+  title: string,
+  subtitle = "",
+  scale = 2,
+): Promise<Blob> {
   const { values, rowLabels, columnLabels, colour, legend } = heatmap;
   const nRows = values.length;
   const nColumns = Math.max(0, ...values.map((row) => row.length));
@@ -276,7 +241,16 @@ export function heatmapPng(container: Element, heatmap: Heatmap, title: string, 
   const gridWidth = rowLabelWidth + nColumns * (cellWidth + gap);
   const gridHeight = labelRow + nRows * (cellHeight + gap);
   const width = Math.ceil(Math.max(gridWidth, legendWidth));
-  const { foreground, top } = beginSheet(canvas, context, container, width, legendRow + gridHeight, title, subtitle, scale);
+  const { foreground, top } = beginSheet(
+    canvas,
+    context,
+    container,
+    width,
+    legendRow + gridHeight,
+    title,
+    subtitle,
+    scale,
+  );
 
   // The colour scale, as under the grid on screen: min, ramp, max, what it means.
   const legendY = top + legendRow / 2 - 2;
@@ -285,7 +259,9 @@ export function heatmapPng(container: Element, heatmap: Heatmap, title: string, 
   context.fillText(legend.min, PAD, legendY);
   const rampX = PAD + minWidth + 6;
   const gradient = context.createLinearGradient(rampX, 0, rampX + ramp, 0);
-  legend.stops.forEach((stop, i) => gradient.addColorStop(legend.stops.length > 1 ? i / (legend.stops.length - 1) : 0, stop));
+  legend.stops.forEach((stop, i) =>
+    gradient.addColorStop(legend.stops.length > 1 ? i / (legend.stops.length - 1) : 0, stop),
+  );
   context.fillStyle = gradient;
   context.fillRect(rampX, legendY - 5, ramp, 10);
   context.fillStyle = foreground;

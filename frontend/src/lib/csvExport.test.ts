@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { exportFileName, toCsv } from "./chartExport";
+import { toCsv } from "./csvExport";
 
 describe("toCsv", () => {
   it("writes a header row, the context columns first, and full-precision numbers", () => {
@@ -7,22 +7,23 @@ describe("toCsv", () => {
       { columns: ["share", "layer", "value", "uniform attention"], rows: [["same object", 0, 0.123456789, null]] },
       { model: "facebook/dino-vits16" },
     );
-    expect(csv).toBe("model,share,layer,value,uniform attention\r\nfacebook/dino-vits16,same object,0,0.123456789,\r\n");
+    expect(csv).toBe(
+      "model,share,layer,value,uniform attention\r\nfacebook/dino-vits16,same object,0,0.123456789,\r\n",
+    );
   });
 
   it("quotes cells with commas, quotes or line breaks, and writes booleans as words", () => {
-    const csv = toCsv({ columns: ["label", "degenerate"], rows: [['a "b", c', true], ["line\nbreak", false]] });
+    const csv = toCsv({
+      columns: ["label", "degenerate"],
+      rows: [
+        ['a "b", c', true],
+        ["line\nbreak", false],
+      ],
+    });
     expect(csv.split("\r\n")).toEqual(["label,degenerate", '"a ""b"", c",true', '"line\nbreak",false', ""]);
   });
 
   it("leaves non-finite numbers empty", () => {
     expect(toCsv({ columns: ["x"], rows: [[Number.NaN]] })).toBe("x\r\n\r\n");
-  });
-});
-
-describe("exportFileName", () => {
-  it("says what the file is, in safe characters", () => {
-    expect(exportFileName(["planted__shapes", "o3", "target-query"], "csv")).toBe("qkatlas-planted__shapes-o3-target-query.csv");
-    expect(exportFileName(["a b/ c", "L1"], "png")).toBe("qkatlas-a-b-c-l1.png");
   });
 });

@@ -1,0 +1,97 @@
+/**
+ * API reads through TanStack Query: one query per GET of the generated client, keyed by the API path
+ * and its parameters (so every component asking for the same resource shares one request and one
+ * cache entry), and their state as a `Loadable` for the loading and error states of the pages.
+ */
+import { queryOptions, useQuery, type UseQueryOptions, type UseQueryResult } from "@tanstack/react-query";
+import type { ClientPathsWithMethod, MaybeOptionalInit, MethodResponse } from "openapi-fetch";
+import { api } from "./client";
+import { apiErrorMessage } from "./errors";
+import type { paths } from "./schema";
+
+export type GetPath = ClientPathsWithMethod<typeof api, "get">;
+/** The parameters of a GET (`{ path, query }`), as the generated client takes them. */
+export type GetParams<P extends GetPath> = NonNullable<MaybeOptionalInit<paths[P], "get">>["params"];
+/** What a successful GET answers. */
+export type GetData<P extends GetPath> = MethodResponse<typeof api, "get", P>;
+
+export type Loadable<T> =
+  | { status: "loading" }
+  | { status: "error"; message: string; httpStatus?: number | undefined }
+  | { status: "ok"; data: T };
+
+/** A failed request: the message shown to the user (see errors.ts) and the HTTP status, if any. */
+export class ApiError extends Error {
+  readonly httpStatus: number | undefined;
+
+  constructor(message: string, httpStatus?: number) {
+    super(message);
+    this.name = "ApiError";
+    this.httpStatus = httpStatus;
+  }
+}
+
+/** The data of a client call, or an `ApiError` (also for a network failure). */
+export async function unwrap<T>(request: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  let result: { data?: T; error?: unknown; response: Response };
+  try {
+    result = await request;
+  } catch {
+    throw new ApiError(apiErrorMessage(undefined));
+  }
+  const { data, error, response } = result;
+  if (data !== undefined && response.ok) return data;
+  throw new ApiError(apiErrorMessage(error, response.status), response.status);
+}
+
+type ApiQueryArgs<P extends GetPath> =
+  undefined extends GetParams<P> ? [params?: GetParams<P>] : [params: GetParams<P>];
+
+/** The query of `GET path` with `params`, keyed `[path, params]`. */
+export function apiQuery<P extends GetPath>(path: P, ...[params]: ApiQueryArgs<P>) {
+  return queryOptions<GetData<P>, ApiError, GetData<P>, readonly [P, GetParams<P> | undefined]>({
+    queryKey: [path, params] as const,
+    queryFn: ({ signal }) => {
+      // The client's overloads cannot follow a generic path: call it as what it is for `P`.
+      // The key and the request are made of the same `path` and `params`.
+      const get = api.GET as (
+        path: P,
+        init: { params?: GetParams<P>; signal: AbortSignal },
+      ) => Promise<{
+        data?: GetData<P>;
+        error?: unknown;
+        response: Response;
+      }>;
+      return unwrap(get(path, params === undefined ? { signal } : { params, signal }));
+    },
+  });
+}
+
+/** A query's state as a `Loadable`. */
+export function toLoadable<T>(result: UseQueryResult<T, Error>): Loadable<T> {
+  if (result.isPending) return { status: "loading" };
+  if (result.isError) {
+    const { error } = result;
+    return error instanceof ApiError
+      ? { status: "error", message: error.message, httpStatus: error.httpStatus }
+      : { status: "error", message: apiErrorMessage(undefined) };
+  }
+  return { status: "ok", data: result.data };
+}
+
+/** Runs `options` (e.g. from `apiQuery`) and returns its state as a `Loadable`. */
+export function useLoadable<T, K extends readonly unknown[]>(options: UseQueryOptions<T, ApiError, T, K>): Loadable<T> {
+  return toLoadable(useQuery(options));
+}
+
+/** Every query's data once all have loaded, or the first failure (in order) once none is loading. */
+export function allLoaded<T>(results: UseQueryResult<T, Error>[]): Loadable<T[]> {
+  const states = results.map(toLoadable);
+  const data: T[] = [];
+  for (const state of states) {
+    if (state.status === "loading") return state;
+    if (state.status === "ok") data.push(state.data);
+  }
+  const failed = states.find((s): s is Extract<Loadable<T>, { status: "error" }> => s.status === "error");
+  return failed ?? { status: "ok", data };
+}

@@ -1,0 +1,22 @@
+/**
+ * The dashboard's one QueryClient. An atlas never changes while it is served, so what the API answered
+ * stays fresh for the whole visit (each resource is requested once); the progress of precompute jobs
+ * polls on its own schedule (useProgress). Failures are shown at once, not retried.
+ */
+import { QueryClient, type QueryClientConfig } from "@tanstack/react-query";
+
+export function createQueryClient(config: QueryClientConfig = {}): QueryClient {
+  return new QueryClient({
+    ...config,
+    defaultOptions: {
+      ...config.defaultOptions,
+      queries: {
+        staleTime: Infinity,
+        retry: false,
+        refetchOnWindowFocus: false,
+        refetchOnReconnect: false,
+        ...config.defaultOptions?.queries,
+      },
+    },
+  });
+}
