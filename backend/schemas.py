@@ -2,7 +2,8 @@
 
 These classes *are* the OpenAPI schema (``backend/openapi.json``) from which the dashboard's
 TypeScript client is generated, so their names and field docs are part of the public interface.
-Indices are 0-based everywhere (DESIGN §2); arrays over the patch grid are row-major ``[T][T]``.
+Indices are 0-based everywhere (docs/method.md#conventions); arrays over the patch grid are row-major
+``[T][T]``.
 """
 
 from __future__ import annotations
@@ -12,23 +13,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-# Overlay options are part of the API schema; qkatlas.render defines them (re-exported here).
+# Part of the API schema, defined by the library (re-exported here): the basis and sign of a mode
+# (qkatlas.conventions) and the overlay options (qkatlas.render).
+from qkatlas.conventions import Basis as Basis
+from qkatlas.conventions import Sign as Sign
 from qkatlas.render import Channel as Channel
 from qkatlas.render import Palette as Palette
-
-
-class Sign(StrEnum):
-    """Which signed mode: ``pos`` is ``(u, v)``, ``neg`` is ``(−u, −v)``."""
-
-    pos = "pos"
-    neg = "neg"
-
-
-class Basis(StrEnum):
-    """Which tokens are projected: ``faithful`` (the paper's residual stream) or ``exact`` (LN output)."""
-
-    faithful = "faithful"
-    exact = "exact"
 
 
 class RedisState(StrEnum):
@@ -72,9 +62,9 @@ class PrecomputeJob(BaseModel):
     model_id: str
     dataset: str
     state: Literal["running", "done", "failed"]
-    phase: Literal["stream", "maps"] = Field(
-        description="`stream`: scoring every image (the winners' maps are kept as it goes); `maps`: writing the "
-        "thumbnails of winners that another node scored (multi-node runs)."
+    phase: Literal["stream", "thumbnails"] = Field(
+        description="`stream`: scoring every image (the winners' maps are kept as it goes); `thumbnails`: writing "
+        "the thumbnails of winners that another node scored (multi-node runs)."
     )
     done: int
     total: int
@@ -189,7 +179,8 @@ class O3Dataset(BaseModel):
 
 
 class O3Result(BaseModel):
-    """Odd-One-Out attention preference of the atlas's model, from its real attention (DESIGN §2).
+    """Odd-One-Out attention preference of the atlas's model, from its real attention
+    (docs/method.md#odd-one-out-analysis).
 
     The per-image list of ``o3.json`` (query positions and areas of every example, thousands of
     entries for the full O3 set) is not served: the curves need only the per-layer and per-head means.
@@ -328,8 +319,9 @@ class ModeContribution(BaseModel):
 class AttentionSplit(BaseModel):
     """The model's real attention row of one query patch, split into per-mode logit contributions.
 
-    Exact basis (DESIGN §2): softmax_j(Σ_n modes[n].logits[j]) = `reconstructed` equals the model's
-    own `attention` up to float error, because the logit terms constant in j cancel in the softmax.
+    Exact basis (docs/method.md#edge-split-in-the-exact-basis): softmax_j(Σ_n modes[n].logits[j]) =
+    `reconstructed` equals the model's own `attention` up to float error, because the logit terms
+    constant in j cancel in the softmax.
     Key tokens are the prefix tokens (`prefix_kinds`) first, then the patches row-major.
     """
 

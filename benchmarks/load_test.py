@@ -1,4 +1,4 @@
-"""Bounded load test of the API on loopback (DESIGN §5 "API" bars).
+"""Bounded load test of the API on loopback (docs/architecture.md#performance-targets).
 
 Starts ``python -m backend`` on a free loopback port over an atlas (built here from a random-init
 ViT-S/16 and scikit-image photos unless ``--atlas-dir`` is given), then:

@@ -27,15 +27,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from precompute.job import ModeScorer, _autocast, resolve_device
+from qkatlas.conventions import BASES, Basis
+from qkatlas.device import autocast, compute_dtype, resolve_device
 from qkatlas.images import iter_batches, open_image_source
 from qkatlas.models import load_model
 from qkatlas.models.base import ViTAdapter
-from qkatlas.projection import BASES
-from qkatlas.svd import decompose, full_svd
+from qkatlas.sample_photos import optional_sample_dir
+from qkatlas.scoring import ModeKernel, TopKScorer
+from qkatlas.svd import Decomposition, decompose, full_svd
 from qkatlas.topk import RunningTopK
 
-DEFAULT_IMAGES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "imagenet-samples"
+DEFAULT_IMAGES = optional_sample_dir("imagenet-samples")
 
 
 def _sync(device: torch.device) -> None:
@@ -43,35 +45,49 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def forward_vs_precompute(adapter: ViTAdapter, batch_size: int, repeats: int, warmup: int = 4) -> dict[str, float]:
+#: The precompute variants ``forward_vs_precompute`` can time, by label: the projection bases they use.
+PRECOMPUTE_VARIANTS: dict[str, tuple[Basis, ...]] = {
+    "precompute": BASES,
+    "precompute_faithful_only": (Basis.faithful,),
+    "precompute_exact_only": (Basis.exact,),
+}
+
+
+def forward_vs_precompute(
+    adapter: ViTAdapter,
+    batch_size: int,
+    repeats: int,
+    warmup: int = 4,
+    *,
+    variants: tuple[str, ...] = tuple(PRECOMPUTE_VARIANTS),
+    top_k: int = 16,
+    dec: Decomposition | None = None,
+) -> dict[str, float]:
     """Median per-batch throughput of the plain forward pass and of precompute variants, interleaved
     round by round so that both see the same machine state. Every batch is new random images with new
     indices, so the top-K keeps changing as in a real stream; after ``warmup`` batches the timed rounds
-    sit early in the stream, where it changes most (a conservative measure of keeping the maps)."""
+    sit early in the stream, where it changes most (a conservative measure of keeping the maps).
+    ``variants``: labels of ``PRECOMPUTE_VARIANTS``; ``dec``: the decomposition, when already made."""
     device = adapter.device
-    dec = decompose(adapter.weights())
+    dec = dec if dec is not None else decompose(adapter.weights())
     size = adapter.preprocessing.crop
 
     def new_batch() -> torch.Tensor:
         return torch.randint(0, 256, (batch_size, 3, size, size), dtype=torch.uint8, device=device)
 
     def forward(batch: torch.Tensor) -> None:
-        with _autocast(device):
+        with autocast(device, compute_dtype(device)):
             adapter.forward(adapter.normalize(batch))
 
     runs: dict[str, Callable[[torch.Tensor], None]] = {"forward": forward}
-    for label, bases in (
-        ("precompute", BASES),
-        ("precompute_faithful_only", ("faithful",)),
-        ("precompute_exact_only", ("exact",)),
-    ):
-        scorer = ModeScorer(adapter, dec, bases)
-        topk = scorer.new_top_k(16)
+    for label in variants:
+        scorer = TopKScorer(ModeKernel(adapter, dec, PRECOMPUTE_VARIANTS[label]))
+        topk = scorer.new_top_k(top_k)
         first_index = itertools.count(0, batch_size)
 
         def step(
             batch: torch.Tensor,
-            scorer: ModeScorer = scorer,
+            scorer: TopKScorer = scorer,
             topk: RunningTopK = topk,
             first: Iterator[int] = first_index,
         ) -> None:
@@ -145,7 +161,7 @@ def decode_vs_end_to_end(
     n = sum(len(b.indices) for b in iter_batches(source, prep, batch_size=batch_size, workers=workers))
     decode = n / (time.perf_counter() - start)
     dec = decompose(adapter.weights())
-    scorer = ModeScorer(adapter, dec, BASES)
+    scorer = TopKScorer(ModeKernel(adapter, dec, BASES))
     topk = scorer.new_top_k(16)
     start = time.perf_counter()
     for batch in iter_batches(

@@ -1,14 +1,17 @@
 """The precompute job: weights → SVD → stream images once → running top-K with the winners' maps → atlas.
 
-Every image is streamed once through the model with hooks on every block; each hook projects the
-block's tokens onto all heads' modes with one matmul per basis and merges the batch's scores into a
-running top-K that lives on the device. Each top-K slot carries its image's query and key maps
-(float16), taken from the projections that scored it, and an image's thumbnail is written when it
-first enters a top-K, so the winners need no second pass (DESIGN §4 describes one; this saves a
-forward pass per distinct winner, which on small datasets is almost every image). Memory is flat in
-the number of images. The job checkpoints the top-K state (with the maps) as it goes; ``resume``
+Every image is streamed once through the model; the scoring kernel (``qkatlas.scoring``) projects each
+block's tokens onto all heads' modes with one matmul per basis, and ``TopKScorer`` merges the batch's
+scores into a running top-K that lives on the device. Each top-K slot carries its image's query and
+key maps (float16), taken from the projections that scored it, and an image's thumbnail is written
+when it first enters a top-K, so the winners need no second pass (on small datasets almost every
+image wins some mode, so a second pass would cost about as much as the first). Memory is flat in the
+number of images. The job checkpoints the top-K state (with the maps) as it goes; ``resume``
 continues from the last checkpoint and, because the ranking is a pure function of the scores seen,
 reproduces the uninterrupted result.
+
+This module is orchestration only: configuration, sharding under ``torchrun``, checkpoints and
+publishing. The atlas's files are typed in ``qkatlas.atlas.contract``.
 """
 
 from __future__ import annotations
@@ -29,17 +32,30 @@ from tqdm import tqdm
 
 from qkatlas.atlas import AtlasWriter
 from qkatlas.atlas import format as fmt
+from qkatlas.atlas.contract import (
+    FORMAT_VERSION,
+    AtlasManifest,
+    AtlasSummary,
+    DatasetRecord,
+    ImageRecord,
+    ModelInfo,
+    RunInfo,
+    ScoringRule,
+    SkippedImage,
+)
+from qkatlas.conventions import BASES, SIGNS, Basis
+from qkatlas.device import resolve_device
 from qkatlas.images import ImageSource, iter_batches, open_image_source
 from qkatlas.models import load_model, model_slug, model_source
 from qkatlas.models.base import ViTAdapter
-from qkatlas.projection import BASES, Basis, ModeProjector, signed_scores
-from qkatlas.svd import DEGENERACY_RTOL, SIGN_RULE, Decomposition, decompose, summarize
+from qkatlas.scoring import ModeKernel, TopKScorer
+from qkatlas.svd import DEGENERACY_RTOL, SIGN_RULE, decompose
 from qkatlas.topk import RunningTopK
 
 CHECKPOINT = "checkpoint.pt"
 
-#: ``(phase, done, total)``: ``"stream"`` while scoring, ``"maps"`` while writing the thumbnails of winners
-#: that another node scored (distributed runs only). Used for Redis progress reports.
+#: ``(phase, done, total)``: ``"stream"`` while scoring, ``"thumbnails"`` while writing the thumbnails
+#: of winners that another node scored (distributed runs only). Used for Redis progress reports.
 ProgressFn = Callable[[str, int, int], None]
 
 
@@ -68,24 +84,9 @@ class JobResult:
     atlas_dir: Path
     n_images: int
     n_skipped: int
-    skipped: list[dict[str, Any]]
+    skipped: list[SkippedImage]
     wall_seconds: float
     images_per_second: float
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was requested but no CUDA device is available")
-    return torch.device(name)
-
-
-def _autocast(device: torch.device) -> contextlib.AbstractContextManager[None]:
-    """bf16 autocast on CUDA; full fp32 on the CPU (DESIGN §4)."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def _versions() -> dict[str, str]:
@@ -94,58 +95,6 @@ def _versions() -> dict[str, str]:
         with contextlib.suppress(metadata.PackageNotFoundError):
             versions[package] = metadata.version(package)
     return versions
-
-
-class ModeScorer:
-    """Runs batches through the model and merges every signed mode's score into a running top-K.
-
-    The top-K has one column per ``(basis, layer, head, mode, sign)`` in that (atlas) order and carries
-    each winner's query and key maps (float16, ``[2, P]`` per slot), taken from the same projections
-    that scored it, so no second pass over the winners is needed.
-    """
-
-    def __init__(self, adapter: ViTAdapter, dec: Decomposition, bases: tuple[Basis, ...]) -> None:
-        self.adapter = adapter
-        self.bases = bases
-        self.device = adapter.device
-        dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
-        self.projector = ModeProjector(dec, self.device, dtype)
-        self.n_prefix = adapter.spec.n_prefix
-
-    def new_top_k(self, k: int) -> RunningTopK:
-        spec = self.adapter.spec
-        n_columns = len(self.bases) * spec.n_layers * self.projector.n_columns * 2
-        return RunningTopK(n_columns, k, self.device, payload_shape=(2, spec.n_patches))
-
-    def score(self, images: torch.Tensor, indices: torch.Tensor, topk: RunningTopK) -> torch.Tensor:
-        """Score uint8 ``images [B, 3, S, S]`` (dataset ``indices [B]``) into ``topk``.
-
-        Returns the batch rows that entered some top-K (whose thumbnails the atlas needs).
-        """
-        block = self.projector.n_columns * 2  # columns of one (basis, layer): (head·mode, sign)
-        indices = indices.to(self.device)
-        entered: list[torch.Tensor] = []
-        signs = torch.tensor([1.0, -1.0], device=self.device)
-
-        def on_layer(layer: int, residual: torch.Tensor, normed: torch.Tensor) -> None:
-            for basis_index, basis in enumerate(self.bases):  # one matmul per basis for every head
-                tokens = residual if basis == "faithful" else normed
-                query, key = self.projector.project(layer, tokens[:, self.n_prefix :], basis)  # [B, P, D]
-
-                def fetch(
-                    columns: torch.Tensor, rows: torch.Tensor, query: torch.Tensor = query, key: torch.Tensor = key
-                ) -> torch.Tensor:
-                    mode, flip = columns // 2, signs[columns % 2].unsqueeze(1)  # neg maps: the negated pos maps
-                    return torch.stack([query[rows, :, mode] * flip, key[rows, :, mode] * flip], dim=1)
-
-                start = (basis_index * self.projector.n_layers + layer) * block
-                scores = signed_scores(query, key).flatten(1)  # [B, D·2]
-                entered.append(topk.update(scores, indices, slice(start, start + block), fetch))
-
-        pixels = self.adapter.normalize(images.to(self.device, non_blocking=True))
-        with _autocast(self.device):
-            self.adapter.run_with_capture(pixels, on_layer)
-        return torch.cat(entered).unique()
 
 
 class _Thumbnails:
@@ -169,11 +118,11 @@ class _Thumbnails:
 def _fingerprint(config: JobConfig, source: ImageSource, adapter: ViTAdapter, world: int) -> dict[str, Any]:
     """What must match for a checkpoint to be resumed."""
     return {
-        "model_source": model_source(adapter),
+        "model_source": model_source(adapter).model_dump(),
         "images": [item.source for item in source.items],
         "batch_size": config.batch_size,
         "top_k": config.top_k,
-        "bases": list(config.bases),
+        "bases": [basis.value for basis in config.bases],
         "world_size": world,
     }
 
@@ -247,7 +196,7 @@ class _Shard:
         return device
 
 
-def _gather_top_k(topk: RunningTopK, skipped: list[dict[str, Any]], shard: _Shard) -> list[dict[str, Any]]:
+def _gather_top_k(topk: RunningTopK, skipped: list[SkippedImage], shard: _Shard) -> list[SkippedImage]:
     """Merge every rank's top-K (with the winners' maps) into this rank's; associative, so order-free."""
     import torch.distributed as dist
 
@@ -257,7 +206,7 @@ def _gather_top_k(topk: RunningTopK, skipped: list[dict[str, Any]], shard: _Shar
         local = tensor.to(topk.scores.device).contiguous()
         gathered[name] = [torch.empty_like(local) for _ in range(shard.world)]
         dist.all_gather(gathered[name], local)
-    all_skipped: list[list[dict[str, Any]]] = [[] for _ in range(shard.world)]
+    all_skipped: list[list[SkippedImage]] = [[] for _ in range(shard.world)]
     dist.all_gather_object(all_skipped, skipped)
     payload_shape = tuple(state["payload"].shape[2:]) if "payload" in state else ()
     for rank in range(shard.world):
@@ -265,64 +214,74 @@ def _gather_top_k(topk: RunningTopK, skipped: list[dict[str, Any]], shard: _Shar
             other = RunningTopK(topk.scores.shape[0], topk.k, topk.scores.device, payload_shape=payload_shape)
             other.load_state_dict({name: parts[rank] for name, parts in gathered.items()})
             topk.merge(other)
-    return sorted((entry for part in all_skipped for entry in part), key=lambda entry: entry["index"])
+    return sorted((entry for part in all_skipped for entry in part), key=lambda entry: entry.index)
 
 
-def _stream(
-    config: JobConfig,
-    source: ImageSource,
-    adapter: ViTAdapter,
-    scorer: ModeScorer,
-    topk: RunningTopK,
-    selection: list[int],
-    checkpoint: Path,
-    fingerprint: dict[str, Any],
-    state: dict[str, Any] | None,
-    thumbnails: _Thumbnails,
-    on_progress: ProgressFn | None,
-    show_progress: bool,
-) -> tuple[list[dict[str, Any]], float]:
-    """Score this process's images once, checkpointing the top-K (with the winners' maps) as it goes.
+@dataclass
+class _StreamRun:
+    """One process's pass over its share of the images, checkpointed as it goes.
 
-    Returns the skipped images and the scoring rate (images/s) of this session.
+    ``position`` counts the selected images consumed so far (the resume point); ``skipped`` lists the
+    images that could not be decoded.
     """
-    position, skipped = 0, []
-    if state is not None:
-        topk.load_state_dict(state["topk"])
-        position, skipped = state["position"], state["skipped"]
 
-    def save() -> None:
-        state = {"fingerprint": fingerprint, "topk": topk.state_dict(), "position": position, "skipped": skipped}
-        _save_checkpoint(checkpoint, state)
+    config: JobConfig
+    source: ImageSource
+    adapter: ViTAdapter
+    scorer: TopKScorer
+    topk: RunningTopK
+    thumbnails: _Thumbnails
+    selection: list[int]
+    checkpoint: Path
+    fingerprint: dict[str, Any]
+    on_progress: ProgressFn | None
+    show_progress: bool
+    position: int = 0
+    skipped: list[SkippedImage] = field(default_factory=list)
 
-    n_selected = len(selection)
-    last_checkpoint = time.monotonic()
-    clock, start_position = time.perf_counter(), position
-    with _progress(config, n_selected, position, "scoring", show_progress) as bar:
-        for batch in iter_batches(
-            source,
-            adapter.preprocessing,
-            batch_size=config.batch_size,
-            workers=config.workers,
-            indices=selection,
-            start=position,
-            pin_memory=adapter.device.type == "cuda",
-        ):
-            if len(batch.indices):
-                for row in scorer.score(batch.images, batch.indices, topk).tolist():
-                    thumbnails.add(int(batch.indices[row]), batch.images[row])
-            skipped.extend({"index": i, "source": s, "reason": r} for i, s, r in batch.skipped)
-            consumed = min(config.batch_size, n_selected - position)
-            position += consumed
-            bar.update(consumed)
-            if on_progress:
-                on_progress("stream", position, n_selected)
-            if time.monotonic() - last_checkpoint >= config.checkpoint_every_s:
-                save()
-                last_checkpoint = time.monotonic()
-    seconds = time.perf_counter() - clock
-    save()
-    return skipped, (position - start_position) / seconds if seconds > 0 else 0.0
+    def restore(self, state: dict[str, Any]) -> None:
+        self.topk.load_state_dict(state["topk"])
+        self.position, self.skipped = state["position"], state["skipped"]
+
+    def save(self) -> None:
+        state = {
+            "fingerprint": self.fingerprint,
+            "topk": self.topk.state_dict(),
+            "position": self.position,
+            "skipped": self.skipped,
+        }
+        _save_checkpoint(self.checkpoint, state)
+
+    def stream(self) -> float:
+        """Score the images from ``position`` on; return this session's scoring rate (images/s)."""
+        config, n_selected = self.config, len(self.selection)
+        last_checkpoint = time.monotonic()
+        clock, start_position = time.perf_counter(), self.position
+        with _progress(config, n_selected, self.position, "scoring", self.show_progress) as bar:
+            for batch in iter_batches(
+                self.source,
+                self.adapter.preprocessing,
+                batch_size=config.batch_size,
+                workers=config.workers,
+                indices=self.selection,
+                start=self.position,
+                pin_memory=self.adapter.device.type == "cuda",
+            ):
+                if len(batch.indices):
+                    for row in self.scorer.score(batch.images, batch.indices, self.topk).tolist():
+                        self.thumbnails.add(int(batch.indices[row]), batch.images[row])
+                self.skipped.extend(SkippedImage(index=i, source=s, reason=r) for i, s, r in batch.skipped)
+                consumed = min(config.batch_size, n_selected - self.position)
+                self.position += consumed
+                bar.update(consumed)
+                if self.on_progress:
+                    self.on_progress("stream", self.position, n_selected)
+                if time.monotonic() - last_checkpoint >= config.checkpoint_every_s:
+                    self.save()
+                    last_checkpoint = time.monotonic()
+        seconds = time.perf_counter() - clock
+        self.save()
+        return (self.position - start_position) / seconds if seconds > 0 else 0.0
 
 
 def _finish_winners(
@@ -353,7 +312,7 @@ def _finish_winners(
         for index, image in zip(batch.indices.tolist(), batch.images, strict=True):
             thumbnails.add(index, image)
         if on_progress:
-            on_progress("maps", len(set(missing) & thumbnails.written), len(missing))
+            on_progress("thumbnails", len(set(missing) & thumbnails.written), len(missing))
     writer.remove_thumbnails_except(set(winner_ids))
     assert payload is not None
     maps = payload.view(*ranked_shape, 2, spec.grid, spec.grid).cpu().numpy()
@@ -396,25 +355,26 @@ def run_job(config: JobConfig, on_progress: ProgressFn | None = None) -> JobResu
     thumbnails = _Thumbnails(writer)
 
     n_items = len(source.items)
-    scorer = ModeScorer(adapter, dec, config.bases)
-    topk = scorer.new_top_k(config.top_k)
-    selection = shard.items(n_items, config.batch_size)
-    skipped, rate = _stream(
-        config,
-        source,
-        adapter,
-        scorer,
-        topk,
-        selection,
-        checkpoint,
-        fingerprint,
-        state,
-        thumbnails,
-        on_progress,
-        shard.is_main,
+    scorer = TopKScorer(ModeKernel(adapter, dec, config.bases))
+    run = _StreamRun(
+        config=config,
+        source=source,
+        adapter=adapter,
+        scorer=scorer,
+        topk=scorer.new_top_k(config.top_k),
+        thumbnails=thumbnails,
+        selection=shard.items(n_items, config.batch_size),
+        checkpoint=checkpoint,
+        fingerprint=fingerprint,
+        on_progress=on_progress,
+        show_progress=shard.is_main,
     )
+    if state is not None:
+        run.restore(state)
+    rate = run.stream()
+    skipped = run.skipped
     if shard.world > 1:
-        skipped = _gather_top_k(topk, skipped, shard)
+        skipped = _gather_top_k(run.topk, skipped, shard)
         rate *= shard.world  # every rank streams at about the same rate
         dist.destroy_process_group()
         if not shard.is_main:
@@ -422,48 +382,48 @@ def run_job(config: JobConfig, on_progress: ProgressFn | None = None) -> JobResu
     if len(skipped) == n_items:
         raise RuntimeError(f"none of the {n_items} images in {config.images} could be decoded")
 
-    winner_ids = _finish_winners(config, source, adapter, topk, writer, thumbnails, on_progress)
+    winner_ids = _finish_winners(config, source, adapter, run.topk, writer, thumbnails, on_progress)
     writer.write_decomposition(dec)
-    writer.write_json(fmt.SUMMARY, summarize(dec))
+    writer.write_summary(AtlasSummary.from_decomposition(dec))
     items = source.items
-    writer.write_json(fmt.IMAGES, {str(i): {"source": items[i].source, "label": items[i].label} for i in winner_ids})
+    writer.write_images({i: ImageRecord(source=items[i].source, label=items[i].label) for i in winner_ids})
     for stale in partial.glob("checkpoint*.pt"):
         stale.unlink()
     wall = time.perf_counter() - clock
-    manifest = {
-        "format_version": fmt.FORMAT_VERSION,
-        "slug": slug,
-        "model_slug": model_slug(config.model_id),
-        "model": spec.to_dict(),
-        "model_source": model_source(adapter),
-        "preprocessing": adapter.preprocessing.to_dict(),
-        "bases": list(config.bases),
-        "signs": ["pos", "neg"],
-        "scoring": {"rule": "paper", "pos": "max P_U * max P_V", "neg": "min P_U * min P_V"},
-        "sign_rule": SIGN_RULE,
-        "degeneracy_rtol": DEGENERACY_RTOL,
-        "top_k": config.top_k,
-        "dataset": {
-            "name": source.name,
-            "source": str(source.root),
-            "layout": source.layout,
-            "n_images": n_items,
-            "n_skipped": len(skipped),
-        },
-        "skipped": skipped,
-        "run": {
-            "device": str(device),
-            "dtype": "bfloat16" if device.type == "cuda" else "float32",
-            "batch_size": config.batch_size,
-            "workers": config.workers,
-            "processes": shard.world,
-            "started": started.isoformat(),
-            "finished": datetime.now(UTC).isoformat(),
-            "wall_seconds": wall,
-            "images_per_second": rate,
-            "resumed": config.resume,
-        },
-        "versions": _versions(),
-    }
+    manifest = AtlasManifest(
+        format_version=FORMAT_VERSION,
+        slug=slug,
+        model_slug=model_slug(config.model_id),
+        model=ModelInfo.from_spec(spec),
+        model_source=model_source(adapter),
+        preprocessing=adapter.preprocessing,
+        bases=config.bases,
+        signs=SIGNS,
+        scoring=ScoringRule(),
+        sign_rule=SIGN_RULE,
+        degeneracy_rtol=DEGENERACY_RTOL,
+        top_k=config.top_k,
+        dataset=DatasetRecord(
+            name=source.name,
+            source=str(source.root),
+            layout=source.layout,
+            n_images=n_items,
+            n_skipped=len(skipped),
+        ),
+        skipped=tuple(skipped),
+        run=RunInfo(
+            device=str(device),
+            dtype=str(scorer.kernel.dtype).removeprefix("torch."),
+            batch_size=config.batch_size,
+            workers=config.workers,
+            processes=shard.world,
+            started=started.isoformat(),
+            finished=datetime.now(UTC).isoformat(),
+            wall_seconds=wall,
+            images_per_second=rate,
+            resumed=config.resume,
+        ),
+        versions=_versions(),
+    )
     final = writer.publish(manifest, config.out / slug)
     return JobResult(final, n_items, len(skipped), skipped, wall, rate)

@@ -1,6 +1,6 @@
 """``python -m precompute reproduce``: the paper's figures in one command (docs/paper-analyses.md).
 
-For every model (default: the paper's 13, DESIGN §3) it decomposes every head and writes
+For every model (default: the paper's 13, docs/method.md#models) it decomposes every head and writes
 
 - ``fig3_weighted_cosine.{png,svg,csv}``: per-layer σ-weighted cosine vs normalized depth, all models,
   with each width's random baseline band ``±1.96/√d`` (paper Fig. 3);
@@ -25,36 +25,20 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from precompute.cli import add_weight_options
-from precompute.job import JobConfig, resolve_device, run_job
-from precompute.o3_command import format_o3_table, run_o3
+from precompute.job import JobConfig, run_job
+from precompute.options import add_weight_options
+from qkatlas.atlas.contract import AtlasSummary, O3Record
+from qkatlas.device import resolve_device
 from qkatlas.models import ModelLoadError, load_model, model_slug
-from qkatlas.models._hub import hub_reachable
 from qkatlas.models.base import UnsupportedModelError
-from qkatlas.o3 import QUERIES, REGIONS, store_o3_result
-from qkatlas.svd import Decomposition, decompose, summarize
-
-#: The paper's 13 models (DESIGN §3), as Hugging Face ids.
-PAPER_MODELS = (
-    "google/vit-base-patch16-224",
-    "google/vit-base-patch32-384",
-    "google/vit-large-patch16-224",
-    "google/vit-large-patch32-384",
-    "google/vit-huge-patch14-224-in21k",
-    "facebook/dino-vits16",
-    "facebook/dino-vitb16",
-    "openai/clip-vit-base-patch16",
-    "openai/clip-vit-base-patch32",
-    "openai/clip-vit-large-patch14",
-    "facebook/deit-tiny-distilled-patch16-224",
-    "facebook/deit-small-distilled-patch16-224",
-    "facebook/deit-base-distilled-patch16-224",
-)
+from qkatlas.models.hub import hub_reachable
+from qkatlas.models.known_models import PAPER_MODELS
+from qkatlas.o3 import QUERIES, REGIONS, analyse_o3_folder, format_o3_table, store_o3_result
+from qkatlas.svd import Decomposition, decompose
 
 
 @dataclass(frozen=True)
@@ -86,19 +70,20 @@ def choose_weights(force_random: bool) -> Weights:
 
 @dataclass
 class ModelResult:
-    """What the figures need of one model: ``summary`` is ``qkatlas.svd.summarize`` of ``dec``."""
+    """What the figures need of one model: ``summary`` is the atlas summary of ``dec``."""
 
     model_id: str
     slug: str
     dec: Decomposition
-    summary: dict[str, Any]
-    o3: dict[str, Any] | None
+    summary: AtlasSummary
+    o3: O3Record | None
     seconds: float
 
 
-def build_reproduce_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m precompute reproduce",
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "reproduce",
+        help="the paper's figures (Fig. 3, spectra, Fig. 2 with --o3) as PNG, SVG and CSV",
         description=(
             "Reproduce the paper's figures: Fig. 3 (weighted cosine vs depth) and per-head spectra for every "
             "model, plus Fig. 2 (odd-one-out attention) with --o3; PNG, SVG and CSV. Offline, it runs on "
@@ -114,7 +99,7 @@ def build_reproduce_parser() -> argparse.ArgumentParser:
     add_weight_options(parser)  # --random-init forces random weights even when the hub is reachable
     parser.add_argument("--o3-limit", type=int, default=None, metavar="N", help="use only the first N O3 examples")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    return parser
+    parser.set_defaults(run=run)
 
 
 def analyse_model(model_id: str, args: argparse.Namespace, weights: Weights) -> ModelResult:
@@ -141,10 +126,11 @@ def analyse_model(model_id: str, args: argparse.Namespace, weights: Weights) -> 
     o3 = None
     if args.o3 is not None:
         adapter.to(resolve_device(args.device))
-        o3 = run_o3(adapter, args.o3, batch_size=8, limit=args.o3_limit, progress=not args.no_progress)
+        o3 = analyse_o3_folder(adapter, args.o3, batch_size=8, limit=args.o3_limit, progress=not args.no_progress)
         for path in store_o3_result(o3, atlas_root):
             print(f"  O3 results written to {path}")
-    return ModelResult(model_id, model_slug(model_id), dec, summarize(dec), o3, time.perf_counter() - clock)
+    summary = AtlasSummary.from_decomposition(dec)
+    return ModelResult(model_id, model_slug(model_id), dec, summary, o3, time.perf_counter() - clock)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -183,26 +169,27 @@ def write_fig3(results: Sequence[ModelResult], out: Path, weights: Weights) -> l
         axes.axhspan(-band, band, color="0.5", alpha=0.12, lw=0)
         axes.annotate(f"±1.96/√{d_model}", (1.0, band), fontsize=7, color="0.35", ha="right", va="bottom")
     for result, colour in zip(results, colours, strict=True):
-        axes.plot(result.summary["normalized_depth"], result.summary["layer_weighted_cos"], "-o", ms=3, color=colour)
+        axes.plot(result.summary.normalized_depth, result.summary.layer_weighted_cos, "-o", ms=3, color=colour)
         axes.lines[-1].set_label(result.model_id)
     axes.axhline(0.0, color="0.3", lw=0.6)
     axes.set(xlabel="normalized depth ℓ/(L−1)", ylabel="σ-weighted cosine (mean over heads)", xlim=(-0.02, 1.02))
     axes.set_title(_titled("Weighted cosine of query-key singular modes vs depth (paper Fig. 3)", weights))
     axes.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     paths = _save_figure(figure, out / "fig3_weighted_cosine")
-    # weighted_cos_scaled: the paper's released code also divides by d_head (a labelled variant, DESIGN §2).
+    # weighted_cos_scaled: the paper's released code also divides by d_head (a labelled variant,
+    # docs/method.md#cosine-and-layer-summaries).
     rows = [
         (
             r.model_id,
             layer,
             depth,
-            r.summary["layer_weighted_cos"][layer],
-            r.summary["layer_weighted_cos_scaled"][layer],
-            r.summary["baseline_95"],
+            r.summary.layer_weighted_cos[layer],
+            r.summary.layer_weighted_cos_scaled[layer],
+            r.summary.baseline_95,
             *r.dec.shape[2:],
         )
         for r in results
-        for layer, depth in enumerate(r.summary["normalized_depth"])
+        for layer, depth in enumerate(r.summary.normalized_depth)
     ]
     header = (
         "model",
@@ -271,10 +258,10 @@ def write_fig2(results: Sequence[ModelResult], out: Path, weights: Weights) -> l
             axes = grid[q, g]
             for result, colour in zip(with_o3, colours, strict=True):
                 assert result.o3 is not None
-                axes.plot(result.o3["normalized_depth"], result.o3[query]["layer"][region], "-o", ms=3, color=colour)
+                axes.plot(result.o3.normalized_depth, result.o3.query(query).layer.of(region), "-o", ms=3, color=colour)
                 if q == 0 and g == 0:
                     axes.lines[-1].set_label(result.model_id)
-            chance = float(np.mean([r.o3[query]["chance"][region] for r in with_o3 if r.o3 is not None]))
+            chance = float(np.mean([r.o3.query(query).chance.of(region) for r in with_o3 if r.o3 is not None]))
             axes.axhline(chance, color="0.4", ls="--", lw=0.8)
             axes.set_title(f"{query.replace('_', ' ')}: {region.replace('_', ' ')}", fontsize=10)
             if q == len(QUERIES) - 1:
@@ -290,18 +277,18 @@ def write_fig2(results: Sequence[ModelResult], out: Path, weights: Weights) -> l
     for result in with_o3:
         assert result.o3 is not None
         for query in QUERIES:
-            table = result.o3[query]
-            for layer, depth in enumerate(result.o3["normalized_depth"]):
+            table = result.o3.query(query)
+            for layer, depth in enumerate(result.o3.normalized_depth):
                 rows.append(
                     (
                         result.model_id,
                         query,
                         layer,
                         depth,
-                        *(table["layer"][region][layer] for region in REGIONS),
-                        *(table["layer_std"][region][layer] for region in REGIONS),
-                        *(table["chance"][region] for region in REGIONS),
-                        result.o3["dataset"]["n_used"],
+                        *(table.layer.of(region)[layer] for region in REGIONS),
+                        *(table.layer_std.of(region)[layer] for region in REGIONS),
+                        *(table.chance.of(region) for region in REGIONS),
+                        result.o3.dataset.n_used,
                     )
                 )
     header = (
@@ -329,8 +316,7 @@ def _colours(n: int) -> list[tuple[float, float, float, float]]:
 # --------------------------------------------------------------------------------------------------
 
 
-def reproduce_main(argv: list[str]) -> int:
-    args = build_reproduce_parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
     if args.o3_limit is not None and args.o3_limit < 1:
         print("error: --o3-limit must be positive", file=sys.stderr)
         return 2
@@ -356,7 +342,7 @@ def reproduce_main(argv: list[str]) -> int:
             continue
         finally:
             gc.collect()
-        curve = result.summary["layer_weighted_cos"]
+        curve = result.summary.layer_weighted_cos
         n_layers, n_heads, d_head, d_model = result.dec.shape
         print(
             f"  {n_layers} layers × {n_heads} heads, d={d_model}, d_head={d_head}: weighted cosine "

@@ -1,6 +1,7 @@
 """Analysing one image with a model: every map of every mode, per-image mode ranking, edge splits.
 
-Used by the service for uploaded images (DESIGN §2 "Per-image mode ranking"), and by tests.
+Used by the service for uploaded images (docs/method.md#per-image-mode-ranking), and by tests. The
+maps and scores come from the scoring kernel (``qkatlas.scoring``), the same code as the atlas's.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from qkatlas.conventions import BASES, Basis
 from qkatlas.models.base import ViTAdapter
-from qkatlas.projection import BASES, Basis, ModeProjector, signed_scores
+from qkatlas.scoring import ModeKernel, ProjectedLayer
 from qkatlas.svd import Decomposition
 
 
@@ -48,16 +50,16 @@ class EdgeSplit:
     n_prefix: int
 
 
-def _capture(adapter: ViTAdapter, image: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Run one uint8 image ``[3, S, S]``; per layer ``(residual, normed)`` each ``[N, d]`` float32."""
-    captured: list[tuple[torch.Tensor, torch.Tensor]] = []
+def _normed_tokens(adapter: ViTAdapter, image: torch.Tensor, layer: int) -> torch.Tensor:
+    """The LayerNorm output feeding block ``layer``'s projections, all tokens: ``[N, d]`` float32."""
+    captured: dict[int, torch.Tensor] = {}
 
-    def keep(_layer: int, residual: torch.Tensor, normed: torch.Tensor) -> None:
-        captured.append((residual[0].float(), normed[0].float()))
+    def keep(at: int, _residual: torch.Tensor, normed: torch.Tensor) -> None:
+        if at == layer:
+            captured[at] = normed[0].float()
 
-    pixels = adapter.normalize(image.unsqueeze(0).to(adapter.device))
-    adapter.run_with_capture(pixels, keep)
-    return captured
+    adapter.run_with_capture(adapter.normalize(image.unsqueeze(0).to(adapter.device)), keep)
+    return captured[layer]
 
 
 def _key_only_direction(adapter: ViTAdapter, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,23 +73,23 @@ def _key_only_direction(adapter: ViTAdapter, layer: int) -> tuple[torch.Tensor, 
 def analyze_image(adapter: ViTAdapter, dec: Decomposition, image: torch.Tensor) -> ImageAnalysis:
     """All maps, scores and contributions of one uint8 image ``[3, S, S]`` (as the model sees it)."""
     spec = adapter.spec
-    projector = ModeProjector(dec, adapter.device, torch.float32)
     shape = (spec.n_layers, spec.n_heads, spec.d_head, spec.grid, spec.grid)
     query = {basis: np.empty(shape, np.float32) for basis in BASES}
     key = {basis: np.empty(shape, np.float32) for basis in BASES}
     scores = {basis: np.empty((*shape[:3], 2), np.float32) for basis in BASES}
     salience = np.empty((spec.n_layers, spec.n_heads, spec.grid, spec.grid), np.float32)
-    for layer, (residual, normed) in enumerate(_capture(adapter, image)):
-        inputs: tuple[tuple[Basis, torch.Tensor], ...] = (("faithful", residual), ("exact", normed))
-        for basis, tokens in inputs:
-            patches = tokens[spec.n_prefix :].unsqueeze(0)
-            q, k = projector.project(layer, patches, basis)  # [1, P, D]
-            query[basis][layer] = q[0].T.reshape(shape[1:]).cpu().numpy()
-            key[basis][layer] = k[0].T.reshape(shape[1:]).cpu().numpy()
-            scores[basis][layer] = signed_scores(q, k)[0].reshape(*shape[1:3], 2).cpu().numpy()
-        direction, beta = _key_only_direction(adapter, layer)
-        patches = normed[spec.n_prefix :].double().cpu() - beta
-        salience[layer] = (direction @ patches.T).reshape(spec.n_heads, spec.grid, spec.grid).numpy()
+
+    def keep(projected: ProjectedLayer) -> None:
+        layer, basis = projected.layer, projected.basis
+        query[basis][layer] = projected.query[0].T.reshape(shape[1:]).cpu().numpy()
+        key[basis][layer] = projected.key[0].T.reshape(shape[1:]).cpu().numpy()
+        scores[basis][layer] = projected.scores[0].reshape(*shape[1:3], 2).cpu().numpy()
+        if basis is Basis.exact:  # the key-only logit term lives on the LayerNorm output
+            direction, beta = _key_only_direction(adapter, layer)
+            patches = projected.tokens[0].double().cpu() - beta
+            salience[layer] = (direction @ patches.T).reshape(spec.n_heads, spec.grid, spec.grid).numpy()
+
+    ModeKernel(adapter, dec, BASES, dtype=torch.float32).run(image.unsqueeze(0), keep)
     contribution = {basis: dec.sigma * scores[basis].max(axis=-1) for basis in BASES}
     return ImageAnalysis(query, key, scores, contribution, salience)
 
@@ -100,7 +102,7 @@ def attention_edge_split(
     spec = adapter.spec
     if not 0 <= query_patch < spec.n_patches:
         raise IndexError(f"query patch {query_patch} outside the {spec.grid}×{spec.grid} grid")
-    normed = _capture(adapter, image)[layer][1].double().cpu()  # [N, d]
+    normed = _normed_tokens(adapter, image, layer).double().cpu()  # [N, d]
     u = torch.from_numpy(dec.U[layer, head])  # [M, d]
     v = torch.from_numpy(dec.V[layer, head])
     sigma = torch.from_numpy(dec.sigma[layer, head])

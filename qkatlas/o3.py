@@ -1,4 +1,4 @@
-"""Odd-One-Out attention preference (paper Fig. 2; DESIGN §2 "Odd-One-Out analysis").
+"""Odd-One-Out attention preference (paper Fig. 2; docs/method.md#odd-one-out-analysis).
 
 An O3 folder holds photos with one singleton *target* and a group of similar *distractors*, plus a
 binary mask of each (``images/``, ``targ_images/``, ``dist_images/``; a mask has its image's file
@@ -35,13 +35,27 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 import numpy as np
 import torch
 from PIL import Image
+from tqdm import tqdm
 
 from qkatlas.atlas import format as fmt
+from qkatlas.atlas.contract import (
+    FORMAT_VERSION,
+    ModelInfo,
+    O3DatasetRecord,
+    O3ImageRecord,
+    O3QueryTables,
+    O3Record,
+    O3Region,
+    O3SkippedExample,
+    RegionHeads,
+    RegionSeries,
+    RegionShares,
+)
 from qkatlas.atlas.reader import Atlas, AtlasError
 from qkatlas.atlas.writer import write_json_atomic
 from qkatlas.images import IMAGE_EXTENSIONS, ImageDecodeError, load_image_file, to_model_input
@@ -56,8 +70,8 @@ MASK_THRESHOLD = 128
 #: Most memory the model's attention maps of one batch may take (``analyse_o3`` shrinks the batch).
 ATTENTION_BUDGET_BYTES = 2 * 1024**3
 #: The two queries, and the three regions each query's attention is split into (in array order).
-QUERIES = ("target_query", "distractor_query")
-REGIONS = ("same_object", "different_object", "background")
+QUERIES: tuple[Literal["target_query", "distractor_query"], ...] = ("target_query", "distractor_query")
+REGIONS: tuple[O3Region, ...] = ("same_object", "different_object", "background")
 
 DEFINITIONS = {
     "target_query": "the patch with the highest target coverage; same_object = target, different_object = distractors",
@@ -275,9 +289,19 @@ def _prepared(dataset: O3Dataset, adapter: ViTAdapter, skipped: list[dict[str, s
             yield None
 
 
-def _ratio_table(values: np.ndarray) -> dict[str, list[Any]]:
-    """``values [..., 3]`` → ``{region: nested list}``."""
-    return {region: values[..., index].tolist() for index, region in enumerate(REGIONS)}
+def _series(values: np.ndarray) -> RegionSeries:
+    """``values [L, 3]`` → one list per region."""
+    return RegionSeries(**{region: values[:, index].tolist() for index, region in enumerate(REGIONS)})
+
+
+def _heads(values: np.ndarray) -> RegionHeads:
+    """``values [L, H, 3]`` → one ``[L][H]`` table per region."""
+    return RegionHeads(**{region: values[..., index].tolist() for index, region in enumerate(REGIONS)})
+
+
+def _shares(values: np.ndarray) -> RegionShares:
+    """``values [3]`` → one share per region."""
+    return RegionShares(**{region: float(values[index]) for index, region in enumerate(REGIONS)})
 
 
 def analyse_o3(
@@ -286,8 +310,8 @@ def analyse_o3(
     *,
     batch_size: int = 8,
     on_progress: Callable[[int, int], None] | None = None,
-) -> dict[str, Any]:
-    """Run the analysis over ``dataset`` and return the ``o3.json`` payload (docs/atlas-format.md).
+) -> O3Record:
+    """Run the analysis over ``dataset`` and return the ``o3.json`` record (docs/atlas-format.md).
 
     ``batch_size`` images go through the model at once, fewer when their attention maps (all layers,
     ``[B, H, N, N]`` each) would exceed ``ATTENTION_BUDGET_BYTES``. ``on_progress(done, total)`` is
@@ -328,45 +352,66 @@ def analyse_o3(
     chance = {"target_query": area.mean(axis=0), "distractor_query": area[:, [1, 0, 2]].mean(axis=0)}
     source = model_source(adapter)
     grid = spec.grid
-    queries: dict[str, Any] = {}
-    for q, query in enumerate(QUERIES):
-        queries[query] = {
-            "layer": _ratio_table(head_mean[q].mean(axis=1)),
-            "layer_std": _ratio_table(layer_per_image[:, q].std(axis=0)),
-            "head": _ratio_table(head_mean[q]),
-            "chance": _ratio_table(chance[query]),
-        }
-    return {
-        "format_version": fmt.FORMAT_VERSION,
-        "kind": "o3",
-        "model_slug": model_slug(str(source["id"])),
-        "model": spec.to_dict(),
-        "model_source": source,
-        "preprocessing": adapter.preprocessing.to_dict(),
-        "dataset": {
-            "source": str(dataset.root),
-            "n_images": len(dataset.items) + len(dataset.skipped),
-            "n_used": len(used),
-            "n_skipped": len(skipped),
-        },
-        "skipped": skipped,
-        "definitions": DEFINITIONS,
-        "mask_threshold": MASK_THRESHOLD,
-        "normalized_depth": [layer / max(spec.n_layers - 1, 1) for layer in range(spec.n_layers)],
-        **queries,
-        "images": [
-            {
-                "name": item.name,
-                "target_query": list(divmod(item.queries[0], grid)),
-                "distractor_query": list(divmod(item.queries[1], grid)),
-                "target_query_coverage": float(item.coverage[0, item.queries[0]]),
-                "distractor_query_coverage": float(item.coverage[1, item.queries[1]]),
-                "target_area": float(item.coverage[0].mean()),
-                "distractor_area": float(item.coverage[1].mean()),
-            }
-            for item in used
-        ],
+    tables = {
+        query: O3QueryTables(
+            layer=_series(head_mean[q].mean(axis=1)),
+            layer_std=_series(layer_per_image[:, q].std(axis=0)),
+            head=_heads(head_mean[q]),
+            chance=_shares(chance[query]),
+        )
+        for q, query in enumerate(QUERIES)
     }
+    return O3Record(
+        format_version=FORMAT_VERSION,
+        model_slug=model_slug(source.id),
+        model=ModelInfo.from_spec(spec),
+        model_source=source,
+        preprocessing=adapter.preprocessing,
+        dataset=O3DatasetRecord(
+            source=str(dataset.root),
+            n_images=len(dataset.items) + len(dataset.skipped),
+            n_used=len(used),
+            n_skipped=len(skipped),
+        ),
+        skipped=tuple(O3SkippedExample(**entry) for entry in skipped),
+        definitions=DEFINITIONS,
+        mask_threshold=MASK_THRESHOLD,
+        normalized_depth=[layer / max(spec.n_layers - 1, 1) for layer in range(spec.n_layers)],
+        target_query=tables["target_query"],
+        distractor_query=tables["distractor_query"],
+        images=tuple(
+            O3ImageRecord(
+                name=item.name,
+                target_query=divmod(item.queries[0], grid),
+                distractor_query=divmod(item.queries[1], grid),
+                target_query_coverage=float(item.coverage[0, item.queries[0]]),
+                distractor_query_coverage=float(item.coverage[1, item.queries[1]]),
+                target_area=float(item.coverage[0].mean()),
+                distractor_area=float(item.coverage[1].mean()),
+            )
+            for item in used
+        ),
+    )
+
+
+def analyse_o3_folder(
+    adapter: ViTAdapter, o3_dir: Path, *, batch_size: int = 8, limit: int | None = None, progress: bool = True
+) -> O3Record:
+    """``analyse_o3`` over an O3 folder, with a progress bar when ``progress``."""
+    dataset = open_o3_dataset(o3_dir, limit=limit)
+    with tqdm(total=len(dataset.items), desc=f"O3 {adapter.spec.model_id}", unit="img", disable=not progress) as bar:
+        return analyse_o3(adapter, dataset, batch_size=batch_size, on_progress=lambda _done, _total: bar.update(1))
+
+
+def format_o3_table(result: O3Record) -> str:
+    """A plain-text table of the per-layer ratios of both queries."""
+    lines = [
+        f"{'layer':>5} {'depth':>5}  " + "  ".join(f"{q.split('_')[0]}:{r[:4]:>4}" for q in QUERIES for r in REGIONS)
+    ]
+    for layer, depth in enumerate(result.normalized_depth):
+        cells = "  ".join(f"{result.query(q).layer.at(layer).of(r):>11.3f}" for q in QUERIES for r in REGIONS)
+        lines.append(f"{layer:>5} {depth:>5.2f}  {cells}")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -374,9 +419,9 @@ def analyse_o3(
 # --------------------------------------------------------------------------------------------------
 
 
-def store_o3_result(result: dict[str, Any], atlas_root: Path) -> list[Path]:
+def store_o3_result(result: O3Record, atlas_root: Path) -> list[Path]:
     """Write ``result`` as ``o3.json`` into every atlas under ``atlas_root`` built from the same
-    weights (``fmt.same_model_source``); when there is none, to ``atlas_root/<model-slug>__o3.json``,
+    weights (``ModelSource.same_weights``); when there is none, to ``atlas_root/<model-slug>__o3.json``,
     where ``Atlas.o3`` of a later atlas of those weights finds it. Atomic writes. Returns the paths.
     """
     atlas_root = Path(atlas_root)
@@ -387,10 +432,10 @@ def store_o3_result(result: dict[str, Any], atlas_root: Path) -> list[Path]:
             atlas = Atlas.open(directory)
         except AtlasError:
             continue
-        if fmt.same_model_source(atlas.manifest.get("model_source"), result["model_source"]):
+        if atlas.manifest.model_source.same_weights(result.model_source):
             targets.append(directory / fmt.O3)
     if not targets:
-        targets.append(atlas_root / fmt.o3_sidecar_name(result["model_slug"]))
+        targets.append(atlas_root / fmt.o3_sidecar_name(result.model_slug))
     for path in targets:
-        write_json_atomic(path, result)
+        write_json_atomic(path, result.to_json_dict())
     return targets

@@ -1,4 +1,4 @@
-"""Query/key overlays of a mode on an image (DESIGN §2 "Rendering").
+"""Query/key overlays of a mode on an image (docs/method.md#rendering).
 
 Each map (``[T, T]``, row-major over the patch grid) is clipped to its own 30th–95th percentile and
 scaled to [0, 1]. The query map drives one colour and the key map its additive complement, so a patch

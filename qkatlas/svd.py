@@ -1,4 +1,5 @@
-"""Singular modes of every attention head (DESIGN §2 "SVD", "Sign", "Cosine and layer summary").
+"""Singular modes of every attention head (docs/method.md#factored-svd, #signs,
+#cosine-and-layer-summaries).
 
 Head ``h`` of block ``ℓ`` scores a query token ``x`` against a key token ``y`` with the bilinear form
 ``x^T M y``, ``M = W_q^T W_k``. We never form the ``d × d`` matrix ``M``: with thin QRs

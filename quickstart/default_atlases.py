@@ -1,17 +1,16 @@
-"""The main job behind ``./qk up``: build the default atlas, then serve the dashboard.
+"""The atlases ``./qk up`` serves, built once and reused.
 
 With a model hub in reach: DINO ViT-S/16 (``facebook/dino-vits16``) over the Imagenette validation
 split, downloaded on first use. Without one, an offline demo that needs no download, each atlas
 labelled as such in the UI (from its manifest's ``model_source``): the planted-mode model over
-generated images, and a random-init DINO ViT-S/16 over the photos bundled with scikit-image (plus the
-ImageNet samples in ``../shared/data`` when present). Finished atlases are reused on the next run.
+generated images, and a random-init DINO ViT-S/16 over the optional ImageNet sample photos when the
+machine has them (``qkatlas.sample_photos.optional_sample_dir``), else over the photos bundled with
+scikit-image. Finished atlases are reused on the next run.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 import tarfile
 import tempfile
 import urllib.request
@@ -21,13 +20,12 @@ from typing import Any
 from tqdm import tqdm
 
 from precompute.job import JobConfig, run_job
-from qkatlas.atlas import find_atlases
-from qkatlas.atlas.format import atlas_slug
+from qkatlas.atlas.format import MANIFEST, atlas_slug
 from qkatlas.images import default_source_name
 from qkatlas.models import model_slug
-from qkatlas.models._hub import hub_reachable
+from qkatlas.models.hub import hub_reachable
 from qkatlas.models.planted import PLANTED_MODEL_ID, generate_planted_images
-from qkatlas.sample_photos import write_sample_photos
+from qkatlas.sample_photos import optional_sample_dir, write_sample_photos
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = "facebook/dino-vits16"
@@ -47,7 +45,6 @@ IMAGENETTE_CLASSES = {
     "n03445777": "golf ball",
     "n03888605": "parachute",
 }
-SHARED_SAMPLES = REPO.parent / "shared" / "data" / "imagenet-samples"
 
 
 def fetch_imagenette(data_dir: Path, url: str = IMAGENETTE_URL) -> Path:
@@ -85,7 +82,7 @@ def _demo_photos(data_dir: Path) -> Path:
 
 def _build(out: Path, model: str, images: Path, dataset: str, **options: Any) -> None:
     slug = atlas_slug(model_slug(model), dataset)
-    if (out / slug / "manifest.json").is_file():
+    if (out / slug / MANIFEST).is_file():
         print(f"atlas {slug} already built; reusing it")
         return
     print(f"building atlas {slug} ...")
@@ -108,7 +105,8 @@ def build_default_atlases(
         generate_planted_images(planted_images, n=70, seed=0)
     _build(out, PLANTED_MODEL_ID, planted_images, "planted-shapes", top_k=8, batch_size=32, workers=workers)
     if photos is None:
-        photos = SHARED_SAMPLES if SHARED_SAMPLES.is_dir() else _demo_photos(data_dir)
+        samples = optional_sample_dir("imagenet-samples")
+        photos = samples if samples.is_dir() else _demo_photos(data_dir)
     _build(
         out,
         DEFAULT_MODEL,
@@ -119,43 +117,3 @@ def build_default_atlases(
         batch_size=32,
         workers=workers,
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m precompute.default_run", description=__doc__)
-    parser.add_argument("--atlas-dir", type=Path, default=REPO / "atlases")
-    parser.add_argument("--data-dir", type=Path, default=REPO / "data")
-    parser.add_argument("--offline", action="store_true", help="skip the hub and build the offline demo")
-    parser.add_argument("--photos", type=Path, default=None, help="photos for the offline demo's random-init ViT")
-    parser.add_argument("--workers", type=int, default=max(1, min(8, (os.cpu_count() or 2) - 1)))
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--no-serve", action="store_true", help="build the atlases, then stop")
-    args = parser.parse_args(argv)
-    build_default_atlases(args.atlas_dir, args.data_dir, offline=args.offline, workers=args.workers, photos=args.photos)
-    atlases, failures = find_atlases(args.atlas_dir)
-    print(f"{len(atlases)} atlas(es) in {args.atlas_dir}: " + ", ".join(a.slug for a in atlases))
-    for path, reason in failures:
-        print(f"  not served: {path.name}: {reason}")
-    if args.no_serve:
-        return 0
-    print(f"serving the dashboard on http://{args.host}:{args.port}/")
-    os.execv(
-        sys.executable,
-        [
-            sys.executable,
-            "-m",
-            "backend",
-            "--atlas-dir",
-            str(args.atlas_dir),
-            "--host",
-            args.host,
-            "--port",
-            str(args.port),
-        ],
-    )
-    return 0  # not reached
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -26,7 +26,7 @@ def build_atlas(out: Path, model: str, images: Path, *extra: str, overrides: dic
     atlases, failures = find_atlases(out)
     assert not failures, failures
     new = [a.path for a in atlases if a.path.name not in before]
-    return new[0] if new else next(a.path for a in atlases if a.manifest["model_source"]["id"] == model)
+    return new[0] if new else next(a.path for a in atlases if a.manifest.model_source.id == model)
 
 
 @pytest.fixture(scope="session")

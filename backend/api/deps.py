@@ -85,9 +85,11 @@ ModeDep = Annotated[ModeRef, Depends(get_mode)]
 
 async def get_basis(
     atlas: AtlasDep,
-    basis: Annotated[Basis, Query(description="Which tokens are projected (DESIGN §2).")] = Basis.faithful,
+    basis: Annotated[
+        Basis, Query(description="Which tokens are projected (docs/method.md#projection-bases).")
+    ] = Basis.faithful,
 ) -> Basis:
-    if basis.value not in atlas.bases:
+    if basis not in atlas.bases:
         raise not_found(f"this atlas has no {basis.value!r} basis")
     return basis
 

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -26,9 +26,11 @@ from backend.services.singleflight import SingleFlight
 from backend.services.uploads import UploadInfo, UploadStore
 from qkatlas.analysis import analyze_image, attention_edge_split
 from qkatlas.atlas import Atlas
+from qkatlas.conventions import Basis
+from qkatlas.device import DeviceName, resolve_device
 from qkatlas.images import to_model_input
-from qkatlas.models import load_model_for_atlas
-from qkatlas.models.base import Preprocessing, ViTAdapter
+from qkatlas.models import load_model_from_source
+from qkatlas.models.base import ViTAdapter
 from qkatlas.render import encode_png
 from qkatlas.svd import Decomposition, decompose
 
@@ -42,12 +44,6 @@ class UploadGone(Exception):
 
 class ModelUnavailable(Exception):
     """The atlas's model cannot be rebuilt here, or its weights do not match the atlas."""
-
-
-def resolve_device(device: Literal["auto", "cpu", "cuda"]) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 def _to_bytes(arrays: dict[str, np.ndarray]) -> bytes:
@@ -70,10 +66,10 @@ class HeadAnalysis:
     ``key_salience``: ``[T, T]`` (exact basis).
     """
 
-    query: dict[str, np.ndarray]
-    key: dict[str, np.ndarray]
-    scores: dict[str, np.ndarray]
-    contribution: dict[str, np.ndarray]
+    query: dict[Basis, np.ndarray]
+    key: dict[Basis, np.ndarray]
+    scores: dict[Basis, np.ndarray]
+    contribution: dict[Basis, np.ndarray]
     key_salience: np.ndarray
 
     def to_bytes(self) -> bytes:
@@ -86,11 +82,11 @@ class HeadAnalysis:
     @classmethod
     def from_bytes(cls, raw: bytes) -> HeadAnalysis:
         arrays = _from_bytes(raw)
-        fields: dict[str, dict[str, np.ndarray]] = {"query": {}, "key": {}, "scores": {}, "contribution": {}}
+        fields: dict[str, dict[Basis, np.ndarray]] = {"query": {}, "key": {}, "scores": {}, "contribution": {}}
         for name, value in arrays.items():
             if "." in name:
                 field, basis = name.split(".", 1)
-                fields[field][basis] = value
+                fields[field][Basis(basis)] = value
         return cls(key_salience=arrays["key_salience"], **fields)
 
 
@@ -109,9 +105,7 @@ def _analysis_key(upload_id: str, atlas: Atlas, layer: int, head: int) -> str:
 
 
 class AnalysisRunner:
-    def __init__(
-        self, cache: Cache, uploads: UploadStore, *, device: Literal["auto", "cpu", "cuda"], workers: int
-    ) -> None:
+    def __init__(self, cache: Cache, uploads: UploadStore, *, device: DeviceName, workers: int) -> None:
         self._cache = cache
         self._uploads = uploads
         self.device = resolve_device(device)
@@ -140,7 +134,7 @@ class AnalysisRunner:
     def _load_model(self, atlas: Atlas) -> tuple[ViTAdapter, Decomposition]:
         log.info("loading the model of %s on %s", atlas.slug, self.device)
         try:
-            adapter = load_model_for_atlas(atlas.manifest).to(self.device)
+            adapter = load_model_from_source(atlas.manifest.model_source).to(self.device)
         except Exception as error:  # missing checkpoint, unsupported layout, out of memory ...
             log.exception("cannot load the model of %s", atlas.slug)
             raise ModelUnavailable(f"the model of this atlas cannot be loaded ({type(error).__name__})") from None
@@ -154,7 +148,7 @@ class AnalysisRunner:
 
     def _model_input(self, data: bytes, atlas: Atlas) -> torch.Tensor:
         image = self._uploads.decode(data)
-        return to_model_input(image, Preprocessing.from_dict(atlas.manifest["preprocessing"]))
+        return to_model_input(image, atlas.manifest.preprocessing)
 
     def _analyze(self, data: bytes, atlas: Atlas) -> dict[tuple[int, int], HeadAnalysis]:
         adapter, dec = self._model(atlas)

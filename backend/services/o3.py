@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
 
 from backend.schemas import O3Chance, O3Dataset, O3Layer, O3QueryLayer, O3Result, O3Shares
-from qkatlas.atlas import Atlas
-from qkatlas.o3 import QUERIES, REGIONS
+from qkatlas.atlas import Atlas, AtlasError
+from qkatlas.atlas.contract import O3QueryTables, O3Record, RegionShares
 
 log = logging.getLogger(__name__)
 
@@ -30,57 +27,54 @@ def _version(path: Path) -> FileVersion:
     return stat.st_mtime_ns, stat.st_size
 
 
-def _shares(table: dict[str, Any], *index: int) -> O3Shares:
-    values = {}
-    for region in REGIONS:
-        value = table[region]
-        for i in index:
-            value = value[i]
-        values[region] = value
-    return O3Shares(**values)
-
-
-def _query_layer(query: dict[str, Any], layer: int, n_heads: int) -> O3QueryLayer:
-    heads = query.get("head")
-    return O3QueryLayer(
-        mean=_shares(query["layer"], layer),
-        std=_shares(query["layer_std"], layer),
-        heads=[_shares(heads, layer, head) for head in range(n_heads)] if heads is not None else None,
+def _shares(shares: RegionShares) -> O3Shares:
+    return O3Shares(
+        same_object=shares.same_object, different_object=shares.different_object, background=shares.background
     )
 
 
-def parse_o3(atlas: Atlas, raw: dict[str, Any]) -> O3Result:
+def _query_layer(query: O3QueryTables, layer: int, n_heads: int) -> O3QueryLayer:
+    return O3QueryLayer(
+        mean=_shares(query.layer.at(layer)),
+        std=_shares(query.layer_std.at(layer)),
+        heads=[_shares(query.head.at(layer, head)) for head in range(n_heads)],
+    )
+
+
+def parse_o3(atlas: Atlas, record: O3Record) -> O3Result:
     """``o3.json`` (docs/atlas-format.md) → the API's ``O3Result``.
 
     Raises:
-        KeyError, IndexError, TypeError, ValueError: the file does not have the documented layout.
+        ValueError, IndexError: the file does not describe this atlas's model (layer or head counts).
     """
     n_layers, n_heads = atlas.n_layers, atlas.n_heads
-    depth = raw["normalized_depth"]
-    if len(depth) != n_layers:
-        raise ValueError(f"{len(depth)} layers in o3.json, {n_layers} in the atlas")
-    dataset = raw["dataset"]
-    queries = {query: raw[query] for query in QUERIES}
+    if len(record.normalized_depth) != n_layers:
+        raise ValueError(f"{len(record.normalized_depth)} layers in o3.json, {n_layers} in the atlas")
+    dataset = record.dataset
     return O3Result(
         model=atlas.slug,
         model_id=atlas.model_id,
         n_layers=n_layers,
         n_heads=n_heads,
         dataset=O3Dataset(
-            name=Path(str(dataset["source"])).name,
-            n_images=dataset["n_images"],
-            n_used=dataset["n_used"],
-            n_skipped=dataset["n_skipped"],
+            name=Path(dataset.source).name,
+            n_images=dataset.n_images,
+            n_used=dataset.n_used,
+            n_skipped=dataset.n_skipped,
         ),
-        definitions={str(k): str(v) for k, v in raw.get("definitions", {}).items()},
-        chance=O3Chance(**{query: _shares(queries[query]["chance"]) for query in QUERIES}),
+        definitions=record.definitions,
+        chance=O3Chance(
+            target_query=_shares(record.target_query.chance),
+            distractor_query=_shares(record.distractor_query.chance),
+        ),
         layers=[
             O3Layer(
                 layer=layer,
-                normalized_depth=depth[layer],
-                **{query: _query_layer(queries[query], layer, n_heads) for query in QUERIES},
+                normalized_depth=depth,
+                target_query=_query_layer(record.target_query, layer, n_heads),
+                distractor_query=_query_layer(record.distractor_query, layer, n_heads),
             )
-            for layer in range(n_layers)
+            for layer, depth in enumerate(record.normalized_depth)
         ],
     )
 
@@ -98,11 +92,10 @@ class O3Results:
             return cached[1]
         result = None
         if any(version is not None for version in key):
-            raw = atlas.o3
-            if raw is not None:
-                try:
-                    result = parse_o3(atlas, raw)
-                except (KeyError, IndexError, TypeError, ValueError, ValidationError) as exc:
-                    log.warning("atlas %s: odd-one-out results not served: %s", atlas.slug, exc)
+            try:
+                record = atlas.o3
+                result = parse_o3(atlas, record) if record is not None else None
+            except (AtlasError, IndexError, ValueError) as exc:
+                log.warning("atlas %s: odd-one-out results not served: %s", atlas.slug, exc)
         self._cache[atlas.slug] = (key, result)
         return result

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-FORMAT_VERSION = 1
+if TYPE_CHECKING:
+    from qkatlas.atlas.contract import AtlasManifest
+
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
 IMAGES = "images.json"
@@ -26,12 +29,12 @@ ARRAYS: dict[str, tuple[str, str]] = {
 }
 
 
-def expected_shapes(manifest: dict) -> dict[str, tuple[int, ...]]:  # type: ignore[type-arg]
+def expected_shapes(manifest: AtlasManifest) -> dict[str, tuple[int, ...]]:
     """The shape of every array of an atlas, derived from its manifest."""
-    model = manifest["model"]
-    n_layers, n_heads, n_modes = model["n_layers"], model["n_heads"], model["d_head"]
-    d_model, grid = model["d_model"], model["grid"]
-    n_bases, k = len(manifest["bases"]), manifest["top_k"]
+    model = manifest.model
+    n_layers, n_heads, n_modes = model.n_layers, model.n_heads, model.d_head
+    d_model, grid = model.d_model, model.grid
+    n_bases, k = len(manifest.bases), manifest.top_k
     head_modes = (n_layers, n_heads, n_modes)
     ranked = (n_bases, *head_modes, 2, k)
     return {
@@ -69,17 +72,3 @@ O3 = "o3.json"
 def o3_sidecar_name(model_slug: str) -> str:
     """File name, directly in the atlas root, of O3 results computed before any atlas of the model."""
     return f"{model_slug}__o3.json"
-
-
-def same_model_source(a: dict | None, b: dict | None) -> bool:  # type: ignore[type-arg]
-    """Whether two ``model_source`` records rebuild the same weights: same id, revision, overrides and
-    ``random_init``, and for random weights the same seed (absent keys count as their defaults)."""
-    if a is None or b is None:
-        return False
-
-    def weights(source: dict) -> tuple[object, ...]:  # type: ignore[type-arg]
-        random_init = bool(source.get("random_init", False))
-        seed = int(source.get("seed") or 0) if random_init else None
-        return source.get("id"), source.get("revision"), source.get("overrides") or {}, random_init, seed
-
-    return weights(a) == weights(b)

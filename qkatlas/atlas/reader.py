@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import json
-from functools import cached_property
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
+from pydantic import ValidationError
 
 from qkatlas.atlas import format as fmt
+from qkatlas.atlas.contract import (
+    IMAGE_INDEX,
+    AtlasManifest,
+    AtlasSummary,
+    FormatError,
+    ImageRecord,
+    O3Record,
+    describe_validation_error,
+    read_manifest,
+    read_o3,
+)
+from qkatlas.conventions import Basis, Sign
 
-SIGN_AXIS = {"pos": 0, "neg": 1}
+SIGN_AXIS = {Sign.pos: 0, Sign.neg: 1}
+T = TypeVar("T")
 
 
 class AtlasError(Exception):
@@ -19,37 +33,80 @@ class AtlasError(Exception):
 
 
 class Atlas:
-    """One atlas directory. Arrays are opened with ``mmap_mode='r'`` and never modified."""
+    """One atlas directory. Arrays are opened with ``mmap_mode='r'`` and never modified.
 
-    def __init__(self, path: Path, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    ``manifest``, ``summary`` and the image records are validated when the atlas is opened; ``o3``
+    is read on every call (it may be added to a finished atlas).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        manifest: AtlasManifest,
+        summary: AtlasSummary,
+        images: dict[int, ImageRecord],
+        arrays: dict[str, np.ndarray],
+    ) -> None:
         self.path = path
         self.manifest = manifest
+        self.summary = summary
+        self._images = images
         self._arrays = arrays
-        model = manifest["model"]
-        self.slug: str = manifest["slug"]
-        self.model_slug: str = manifest["model_slug"]
-        self.model_id: str = model["model_id"]
-        self.n_layers: int = model["n_layers"]
-        self.n_heads: int = model["n_heads"]
-        self.n_modes: int = model["d_head"]
-        self.grid: int = model["grid"]
-        self.image_size: int = manifest["preprocessing"]["crop"]
-        self.top_k: int = manifest["top_k"]
-        self.bases: list[str] = list(manifest["bases"])
+
+    @property
+    def slug(self) -> str:
+        return self.manifest.slug
+
+    @property
+    def model_slug(self) -> str:
+        return self.manifest.model_slug
+
+    @property
+    def model_id(self) -> str:
+        return self.manifest.model.model_id
+
+    @property
+    def n_layers(self) -> int:
+        return self.manifest.model.n_layers
+
+    @property
+    def n_heads(self) -> int:
+        return self.manifest.model.n_heads
+
+    @property
+    def n_modes(self) -> int:
+        return self.manifest.model.d_head
+
+    @property
+    def grid(self) -> int:
+        return self.manifest.model.grid
+
+    @property
+    def image_size(self) -> int:
+        return self.manifest.preprocessing.crop
+
+    @property
+    def top_k(self) -> int:
+        return self.manifest.top_k
+
+    @property
+    def bases(self) -> tuple[Basis, ...]:
+        return self.manifest.bases
 
     @classmethod
     def open(cls, path: Path) -> Atlas:
+        """Open and check an atlas; ``AtlasError`` says what is wrong (a field of the manifest, an
+        array whose shape does not match it, a missing file)."""
         path = Path(path)
         manifest_path = path / fmt.MANIFEST
         if not manifest_path.is_file():
             raise AtlasError("no manifest.json (not an atlas, or never finished)")
         try:
-            manifest = json.loads(manifest_path.read_text())
-            if manifest.get("format_version") != fmt.FORMAT_VERSION:
-                raise AtlasError(f"unsupported format version {manifest.get('format_version')!r}")
-            shapes = fmt.expected_shapes(manifest)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise AtlasError(f"unreadable manifest: {exc}") from None
+            manifest = read_manifest(json.loads(manifest_path.read_text()))
+        except ValueError as exc:  # FormatError, or not JSON at all
+            reason = str(exc) if isinstance(exc, FormatError) else f"manifest.json is not JSON ({exc})"
+            raise AtlasError(reason) from None
+        shapes = fmt.expected_shapes(manifest)
         arrays = {}
         for name, (relative, dtype) in fmt.ARRAYS.items():
             try:
@@ -59,14 +116,13 @@ class Atlas:
             if array.shape != shapes[name] or array.dtype != np.dtype(dtype):
                 raise AtlasError(f"{relative}: shape {array.shape} {array.dtype}, expected {shapes[name]} {dtype}")
             arrays[name] = array
-        for name in (fmt.SUMMARY, fmt.IMAGES):
-            if not (path / name).is_file():
-                raise AtlasError(f"missing {name}")
-        return cls(path, manifest, arrays)
-
-    @cached_property
-    def summary(self) -> dict[str, Any]:
-        return json.loads((self.path / fmt.SUMMARY).read_text())  # type: ignore[no-any-return]
+        summary = _read_json_record(path / fmt.SUMMARY, AtlasSummary.model_validate_json)
+        if len(summary.normalized_depth) != manifest.model.n_layers:
+            raise AtlasError(
+                f"summary.json: {len(summary.normalized_depth)} layers, the manifest says {manifest.model.n_layers}"
+            )
+        images = _read_json_record(path / fmt.IMAGES, IMAGE_INDEX.validate_json)
+        return cls(path, manifest, summary, images, arrays)
 
     @property
     def o3_paths(self) -> tuple[Path, Path]:
@@ -74,24 +130,29 @@ class Atlas:
         return self.path / fmt.O3, self.path.parent / fmt.o3_sidecar_name(self.model_slug)
 
     @property
-    def o3(self) -> dict[str, Any] | None:
+    def o3(self) -> O3Record | None:
         """The Odd-One-Out results of this atlas's model (docs/atlas-format.md "o3.json"), or None.
 
         Read from ``o3.json`` in the atlas, else from ``<atlas root>/<model-slug>__o3.json`` when that
         was computed from the same weights. Read on every call: ``precompute o3`` may add it later.
+        Raises ``AtlasError`` when a file is there but does not validate and no other one serves.
         """
+        problem = None
         for path in self.o3_paths:
             try:
-                result: dict[str, Any] = json.loads(path.read_text())
+                raw = json.loads(path.read_text())
             except (OSError, ValueError):
                 continue
-            if fmt.same_model_source(result.get("model_source"), self.manifest.get("model_source")):
+            try:
+                result = read_o3(raw)
+            except FormatError as exc:
+                problem = problem or f"{path.name}: {exc}"
+                continue
+            if result.model_source.same_weights(self.manifest.model_source):
                 return result
+        if problem is not None:
+            raise AtlasError(problem)
         return None
-
-    @cached_property
-    def _images(self) -> dict[str, dict[str, Any]]:
-        return json.loads((self.path / fmt.IMAGES).read_text())  # type: ignore[no-any-return]
 
     @property
     def sigma_all(self) -> np.ndarray:
@@ -119,24 +180,26 @@ class Atlas:
         """``(u_n, v_n)``, each ``[d]`` float32, canonical sign."""
         return np.asarray(self._arrays["U"][layer, head, mode]), np.asarray(self._arrays["V"][layer, head, mode])
 
-    def _basis(self, basis: str) -> int:
+    def _basis(self, basis: Basis) -> int:
         try:
             return self.bases.index(basis)
         except ValueError:
             raise KeyError(f"basis {basis!r} not in this atlas") from None
 
-    def top_images(self, basis: str, layer: int, head: int, mode: int, sign: str) -> list[tuple[int, float]]:
+    def top_images(self, basis: Basis, layer: int, head: int, mode: int, sign: Sign) -> list[tuple[int, float]]:
         """``(dataset index, score)`` of the winners, best first (only filled slots)."""
         at = (self._basis(basis), layer, head, mode, SIGN_AXIS[sign])
         indices = np.asarray(self._arrays["topk_indices"][at])
         scores = np.asarray(self._arrays["topk_scores"][at])
         return [(int(i), float(s)) for i, s in zip(indices, scores, strict=True) if i >= 0]
 
-    def best_scores(self, basis: str, layer: int, head: int) -> np.ndarray:
+    def best_scores(self, basis: Basis, layer: int, head: int) -> np.ndarray:
         """``[M, 2]``: the best score of every mode of the head for each sign (NaN when none)."""
         return np.asarray(self._arrays["topk_scores"][self._basis(basis), layer, head, :, :, 0], dtype=np.float64)
 
-    def maps(self, basis: str, layer: int, head: int, mode: int, sign: str, rank: int) -> tuple[np.ndarray, np.ndarray]:
+    def maps(
+        self, basis: Basis, layer: int, head: int, mode: int, sign: Sign, rank: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Query and key maps ``[T, T]`` float32 of the ``rank``-th winner of a signed mode."""
         at = (self._basis(basis), layer, head, mode, SIGN_AXIS[sign], rank)
         return (
@@ -144,14 +207,26 @@ class Atlas:
             np.asarray(self._arrays["maps_key"][at], dtype=np.float32),
         )
 
-    def image_meta(self, index: int) -> dict[str, Any] | None:
-        return self._images.get(str(index))
+    def image_meta(self, index: int) -> ImageRecord | None:
+        return self._images.get(index)
 
     def thumbnail_path(self, index: int) -> Path | None:
-        if str(index) not in self._images:
+        if index not in self._images:
             return None
         path = self.path / fmt.thumbnail_name(index)
         return path if path.is_file() else None
+
+
+def _read_json_record(path: Path, validate: Callable[[bytes], T]) -> T:
+    """A small JSON file of the atlas, validated; ``AtlasError`` names the file and the wrong field."""
+    try:
+        return validate(path.read_bytes())
+    except FileNotFoundError:
+        raise AtlasError(f"missing {path.name}") from None
+    except OSError as exc:
+        raise AtlasError(f"{path.name}: {exc.__class__.__name__}") from None
+    except ValidationError as exc:
+        raise AtlasError(f"{path.name}: {describe_validation_error(exc)}") from None
 
 
 def find_atlases(root: Path) -> tuple[list[Atlas], list[tuple[Path, str]]]:

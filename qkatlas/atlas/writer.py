@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from qkatlas.atlas import format as fmt
+from qkatlas.atlas.contract import IMAGE_INDEX, AtlasManifest, AtlasSummary, FormatError, ImageRecord, read_manifest
 from qkatlas.svd import Decomposition
 
 
@@ -72,17 +73,21 @@ class AtlasWriter:
         for partial in (self.directory / fmt.THUMBS_DIR).glob(".*.tmp"):
             partial.unlink()
 
-    def write_json(self, name: str, payload: object) -> None:
-        write_json_atomic(self.directory / name, payload)
+    def write_summary(self, summary: AtlasSummary) -> None:
+        write_json_atomic(self.directory / fmt.SUMMARY, summary.to_json_dict())
 
-    def publish(self, manifest: dict[str, object], final: Path) -> Path:
+    def write_images(self, images: dict[int, ImageRecord]) -> None:
+        """``images.json``: the record of every winning image, by dataset index."""
+        write_json_atomic(self.directory / fmt.IMAGES, IMAGE_INDEX.dump_python(images, mode="json"))
+
+    def publish(self, manifest: AtlasManifest, final: Path) -> Path:
         """Write the manifest last, then move the atlas to ``final`` (replacing an older one).
 
         Results that depend only on the weights (``o3.json``) carry over from the atlas being replaced
         when it was built from the same weights.
         """
         _carry_weight_results(final, self.directory, manifest)
-        self.write_json(fmt.MANIFEST, manifest)
+        write_json_atomic(self.directory / fmt.MANIFEST, manifest.to_json_dict())
         old = None
         if final.exists():
             old = final.parent / fmt.PARTIAL_DIR / f"{final.name}.replaced-{uuid.uuid4().hex[:8]}"
@@ -93,11 +98,11 @@ class AtlasWriter:
         return final
 
 
-def _carry_weight_results(previous: Path, new: Path, manifest: dict[str, object]) -> None:
+def _carry_weight_results(previous: Path, new: Path, manifest: AtlasManifest) -> None:
     try:
-        previous_manifest = json.loads((previous / fmt.MANIFEST).read_text())
-    except (OSError, ValueError):
+        previous_manifest = read_manifest(json.loads((previous / fmt.MANIFEST).read_text()))
+    except (OSError, ValueError, FormatError):
         return
-    same = fmt.same_model_source(previous_manifest.get("model_source"), manifest.get("model_source"))  # type: ignore[arg-type]
+    same = previous_manifest.model_source.same_weights(manifest.model_source)
     if same and (previous / fmt.O3).is_file():
         shutil.copyfile(previous / fmt.O3, new / fmt.O3)

@@ -35,17 +35,19 @@ from .base import (
     UnsupportedModelError,
     ViTAdapter,
 )
+from .source import ModelSource
 
 __all__ = [
     "CaptureFn",
     "LayerWeights",
     "ModelLoadError",
+    "ModelSource",
     "ModelSpec",
     "Preprocessing",
     "UnsupportedModelError",
     "ViTAdapter",
     "load_model",
-    "load_model_for_atlas",
+    "load_model_from_source",
     "model_slug",
     "model_source",
 ]
@@ -69,14 +71,14 @@ def load_model(
     ``UnsupportedModelError`` (a layout the method does not cover) with the reason.
     """
     adapter = _load(model_id, random_init=random_init, seed=seed, revision=revision, overrides=overrides)
-    adapter.source = {
-        "id": model_id,
-        "random_init": random_init,
-        "seed": seed,
-        "revision": revision,
-        "overrides": dict(overrides or {}),
-        "planted": model_id == "planted",
-    }
+    adapter.source = ModelSource(
+        id=model_id,
+        random_init=random_init,
+        seed=seed,
+        revision=revision,
+        overrides=dict(overrides or {}),
+        planted=model_id == "planted",
+    )
     return adapter
 
 
@@ -128,22 +130,21 @@ def _load_local(directory: Path, model_id: str, *, random_init: bool, overrides:
     raise ModelLoadError(f"{config_path} has neither 'architecture' (timm) nor 'model_type' (Hugging Face)")
 
 
-def model_source(adapter: ViTAdapter) -> dict[str, Any]:
-    """What ``load_model_for_atlas`` needs to rebuild ``adapter``'s weights (recorded at load)."""
+def model_source(adapter: ViTAdapter) -> ModelSource:
+    """What ``load_model_from_source`` needs to rebuild ``adapter``'s weights (recorded at load)."""
     if adapter.source is None:
         raise ValueError("this adapter was not created by load_model; its source is unknown")
-    return dict(adapter.source)
+    return adapter.source
 
 
-def load_model_for_atlas(manifest: dict[str, Any]) -> ViTAdapter:
-    """Rebuild the model an atlas was computed with, from ``manifest['model_source']``."""
-    source = manifest["model_source"]
+def load_model_from_source(source: ModelSource) -> ViTAdapter:
+    """Rebuild a model from its recorded source (e.g. an atlas's ``manifest.model_source``)."""
     return load_model(
-        str(source["id"]),
-        random_init=bool(source.get("random_init", False)),
-        seed=int(source.get("seed", 0)),
-        revision=source.get("revision"),
-        overrides=source.get("overrides") or None,
+        source.id,
+        random_init=source.random_init,
+        seed=source.seed,
+        revision=source.revision,
+        overrides=source.overrides or None,
     )
 
 

@@ -1,9 +1,10 @@
 """The uniform interface every model family exposes to the rest of qkatlas.
 
 An adapter wraps one loaded vision transformer and answers, per layer and head, the questions the
-method needs (DESIGN §2): the query/key weights, the LayerNorm feeding them, the prefix tokens, the
-patch grid and the model's own preprocessing. It also runs batches while capturing, at every block,
-the residual stream entering the block and the LayerNorm output that feeds ``W_q``/``W_k``.
+method needs (docs/method.md#projection-bases): the query/key weights, the LayerNorm feeding them,
+the prefix tokens, the patch grid and the model's own preprocessing. It also runs batches while
+capturing, at every block, the residual stream entering the block and the LayerNorm output that
+feeds ``W_q``/``W_k``.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
 from torch import nn
+
+from .source import ModelSource
 
 PrefixKind = Literal["cls", "distillation", "register"]
 ResizeMode = Literal["shortest", "exact"]
@@ -51,20 +54,6 @@ class Preprocessing:
     std: tuple[float, float, float]
     interpolation: Literal["bilinear", "bicubic", "nearest"] = "bicubic"
 
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, object]) -> Preprocessing:
-        return cls(
-            crop=int(data["crop"]),  # type: ignore[call-overload]
-            resize=int(data["resize"]),  # type: ignore[call-overload]
-            resize_mode=data["resize_mode"],  # type: ignore[arg-type]
-            mean=tuple(data["mean"]),  # type: ignore[arg-type]
-            std=tuple(data["std"]),  # type: ignore[arg-type]
-            interpolation=data.get("interpolation", "bicubic"),  # type: ignore[arg-type]
-        )
-
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -95,12 +84,6 @@ class ModelSpec:
     def n_patches(self) -> int:
         return self.grid * self.grid
 
-    def to_dict(self) -> dict[str, object]:
-        data = asdict(self)
-        data["prefix_kinds"] = list(self.prefix_kinds)
-        data.update(n_prefix=self.n_prefix, grid=self.grid)
-        return data
-
 
 @dataclass(frozen=True)
 class LayerWeights:
@@ -126,7 +109,7 @@ class ViTAdapter(ABC):
     preprocessing: Preprocessing
     module: nn.Module
     #: How the model was loaded (``qkatlas.models.model_source``); set by ``load_model``.
-    source: dict[str, object] | None = None
+    source: ModelSource | None = None
 
     @abstractmethod
     def layer_weights(self, layer: int) -> LayerWeights:

@@ -17,12 +17,12 @@ from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import RemoteEntryNotFoundError
 from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
 
-from ._hub import load_from_hub
 from .base import ModelLoadError, UnsupportedModelError
 from .hf_clip import CLIP_FAMILY
 from .hf_common import HFAdapter, HFFamily, preprocessing_from_processor
 from .hf_dinov2 import DINOV2_FAMILY, DINOV2_REGISTERS_FAMILY
 from .hf_vit import DEIT_FAMILY, VIT_FAMILY
+from .hub import load_from_hub
 from .known_models import KNOWN_HF_MODELS
 
 HF_FAMILIES: tuple[HFFamily, ...] = (

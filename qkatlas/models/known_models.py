@@ -1,5 +1,5 @@
 """Configs of the Hugging Face checkpoints we analyse, written out so that ``random_init`` builds
-them offline (the paper's 13 models, DESIGN §3, plus DINOv2 with and without registers).
+them offline (the paper's 13 models, ``PAPER_MODELS``, plus DINOv2 with and without registers).
 
 ``KNOWN_HF_MODELS[id] = (model_type, config attributes)``; the attributes are those of the hub's
 ``config.json`` (the vision config for CLIP) that shape the architecture. Preprocessing for these ids
@@ -84,3 +84,20 @@ KNOWN_HF_MODELS: dict[str, tuple[str, dict[str, Any]]] = {
         _dinov2(1024, 24, 16, num_register_tokens=4),
     ),
 }
+
+#: The paper's 13 models (docs/method.md#models), as Hugging Face ids.
+PAPER_MODELS: tuple[str, ...] = (
+    "google/vit-base-patch16-224",
+    "google/vit-base-patch32-384",
+    "google/vit-large-patch16-224",
+    "google/vit-large-patch32-384",
+    "google/vit-huge-patch14-224-in21k",
+    "facebook/dino-vits16",
+    "facebook/dino-vitb16",
+    "openai/clip-vit-base-patch16",
+    "openai/clip-vit-base-patch32",
+    "openai/clip-vit-large-patch14",
+    "facebook/deit-tiny-distilled-patch16-224",
+    "facebook/deit-small-distilled-patch16-224",
+    "facebook/deit-base-distilled-patch16-224",
+)

@@ -20,7 +20,6 @@ from timm.layers import Attention
 from timm.models.vision_transformer import Block, VisionTransformer
 from torch import nn
 
-from ._hub import load_from_hub
 from .base import (
     LayerWeights,
     ModelLoadError,
@@ -30,6 +29,7 @@ from .base import (
     UnsupportedModelError,
     ViTAdapter,
 )
+from .hub import load_from_hub
 
 _INTERPOLATIONS = {"bilinear", "bicubic", "nearest"}
 

@@ -1,4 +1,5 @@
-"""The exact basis rebuilds each model's *own* attention probabilities from its modes (DESIGN §2).
+"""The exact basis rebuilds each model's *own* attention probabilities from its modes
+(docs/method.md#exact-basis).
 
 The model computes its attention with its own modules (biases, LayerNorm γ/β, fused qkv); we rebuild
 ``softmax_j(Σ_n σ_n P_U[i,n] P_V[j,n] / √d_h)`` from the modes alone and compare.
@@ -15,7 +16,7 @@ import torch
 from qkatlas.analysis import analyze_image, attention_edge_split
 from qkatlas.images import load_image_file, to_model_input
 from qkatlas.models import load_model
-from qkatlas.projection import ModeProjector
+from qkatlas.scoring import ModeProjector
 from qkatlas.svd import decompose
 
 pytestmark = pytest.mark.integration

@@ -24,13 +24,14 @@ from transformers import (
 
 from qkatlas.models import (
     ModelLoadError,
+    ModelSource,
     UnsupportedModelError,
     load_model,
-    load_model_for_atlas,
+    load_model_from_source,
     model_source,
 )
-from qkatlas.models._hub import hub_reachable
 from qkatlas.models.base import ViTAdapter
+from qkatlas.models.hub import hub_reachable
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +73,7 @@ def test_timm_checkpoint_round_trip(tmp_path: Path, model_id: str, overrides: di
     assert loaded.spec.grid == original.spec.grid
     assert loaded.preprocessing == original.preprocessing
     _assert_same_weights(loaded, original)
-    assert model_source(loaded)["id"] == str(tmp_path)
+    assert model_source(loaded).id == str(tmp_path)
 
 
 def _save_hf(adapter: ViTAdapter, directory: Path, processor: Any) -> None:
@@ -146,18 +147,18 @@ def test_local_directory_random_init_reads_only_the_config(tmp_path: Path):
     torch.testing.assert_close(rebuilt.layer_weights(1).w_q, original.layer_weights(1).w_q, rtol=0, atol=0)
 
 
-def test_load_model_for_atlas_rebuilds_the_same_weights():
+def test_load_model_from_source_rebuilds_the_same_weights():
     overrides = {"depth": 2, "embed_dim": 64, "num_heads": 2, "img_size": 64}
     adapter = load_model("vit_small_patch16_224.dino", random_init=True, seed=9, overrides=overrides)
-    manifest = {"model_source": json.loads(json.dumps(model_source(adapter)))}
-    rebuilt = load_model_for_atlas(manifest)
+    stored = json.loads(json.dumps(model_source(adapter).model_dump()))  # as an atlas's manifest keeps it
+    rebuilt = load_model_from_source(ModelSource.model_validate(stored))
     _assert_same_weights(rebuilt, adapter)
     assert rebuilt.spec.model_id == adapter.spec.model_id
 
 
 def test_planted_source_round_trip():
     adapter = load_model("planted")
-    rebuilt = load_model_for_atlas({"model_source": model_source(adapter)})
+    rebuilt = load_model_from_source(model_source(adapter))
     _assert_same_weights(rebuilt, adapter)
 
 

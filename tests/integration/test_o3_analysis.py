@@ -27,11 +27,12 @@ from qkatlas.o3 import (
     prepare_item,
     split_attention,
 )
+from qkatlas.sample_photos import optional_sample_dir
 from tests.conftest import TINY_OVERRIDES, TINY_VIT, build_atlas
 
 pytestmark = pytest.mark.integration
 
-SHARED_O3 = Path(__file__).parents[2].parent / "shared" / "data" / "o3-example"
+SAMPLE_O3 = optional_sample_dir("o3-example")
 GREEN, RED, GREY = (30, 200, 30), (220, 30, 30), (128, 128, 128)
 #: Synthetic images are twice the planted model's 64 px input; 16 px cells = its 8 × 8 patch grid.
 SIDE, CELL = 128, 16
@@ -78,12 +79,12 @@ def synthetic_o3(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def real_o3(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not SHARED_O3.is_dir():
-        # CI provides ../shared beside the clone, so there a missing folder is a failure, not a skip.
+    if not SAMPLE_O3.is_dir():
+        # CI has the optional sample data, so there a missing folder is a failure, not a skip.
         missing = pytest.fail if os.environ.get("CI") else pytest.skip
-        missing(f"the shared O3 examples are not at {SHARED_O3} (CI provides ../shared/data/o3-example)")
+        missing(f"the real O3 examples are not at {SAMPLE_O3} (set QKATLAS_SAMPLE_DATA)")
     copy = tmp_path_factory.mktemp("o3-real") / "o3"
-    shutil.copytree(SHARED_O3, copy)
+    shutil.copytree(SAMPLE_O3, copy)
     return copy
 
 
@@ -92,24 +93,24 @@ def test_planted_heads_give_the_answers_known_by_construction(synthetic_o3: Path
     head 0 sends green to red: the target's query goes to the red distractors. Head 1 of both layers
     has only modes on dimensions the tokens never use: uniform attention, i.e. exactly the area shares."""
     result = analyse_o3(load_model("planted"), open_o3_dataset(synthetic_o3), batch_size=3)
-    assert result["dataset"] == {"source": str(synthetic_o3), "n_images": 5, "n_used": 4, "n_skipped": 1}
-    assert result["skipped"] == [
+    assert result.dataset.model_dump() == {"source": str(synthetic_o3), "n_images": 5, "n_used": 4, "n_skipped": 1}
+    assert [entry.model_dump() for entry in result.skipped] == [
         {"name": "synthetic_04.png", "reason": "target mask covers no patch of the model's crop"}
     ]
     # Not 1.0: resampling 128 → 64 px blurs each mask edge by 1/8 of an output pixel, so a patch on the
     # object's border is ~97 % covered (the image is blurred the same way, which is the point).
-    target = result["target_query"]["head"]
-    assert target["same_object"][0][0] > 0.95
-    assert target["different_object"][1][0] > 0.95
+    target = result.target_query.head
+    assert target.same_object[0][0] > 0.95
+    assert target.different_object[1][0] > 0.95
     for query in QUERIES:
         for region in REGIONS:
-            chance = result[query]["chance"][region]
-            assert result[query]["head"][region][0][1] == pytest.approx(chance, abs=1e-6)
-            assert result[query]["head"][region][1][1] == pytest.approx(chance, abs=1e-6)
-    for image in result["images"]:
-        assert image["target_query_coverage"] > 0.9 and image["distractor_query_coverage"] > 0.9
-        assert image["target_area"] == pytest.approx(4 / 64, abs=0.01)
-        assert image["distractor_area"] == pytest.approx(12 / 64, abs=0.02)
+            chance = result.query(query).chance.of(region)
+            assert result.query(query).head.at(0, 1).of(region) == pytest.approx(chance, abs=1e-6)
+            assert result.query(query).head.at(1, 1).of(region) == pytest.approx(chance, abs=1e-6)
+    for image in result.images:
+        assert image.target_query_coverage > 0.9 and image.distractor_query_coverage > 0.9
+        assert image.target_area == pytest.approx(4 / 64, abs=0.01)
+        assert image.distractor_area == pytest.approx(12 / 64, abs=0.02)
 
 
 def test_batching_does_not_change_the_ratios(synthetic_o3: Path) -> None:
@@ -156,14 +157,15 @@ def test_real_examples_masks_and_ratios(real_o3: Path) -> None:
             assert prepared.coverage[region, prepared.queries[region]] == pytest.approx(expected.max(), abs=0.12)
         np.testing.assert_allclose(prepared.coverage.sum(axis=0), 1.0)
     result = analyse_o3(adapter, dataset)
-    assert result["dataset"]["n_used"] == 2
+    assert result.dataset.n_used == 2
     for query in QUERIES:
-        for table in ("layer", "head"):
-            total = sum(np.asarray(result[query][table][region]) for region in REGIONS)
+        tables = result.query(query)
+        for table in (tables.layer, tables.head):
+            total = sum(np.asarray(getattr(table, region)) for region in REGIONS)
             np.testing.assert_allclose(total, 1.0, atol=1e-6)
     # Random weights attend nearly uniformly: the shares sit near the area shares.
-    layer = np.asarray(result["target_query"]["layer"]["background"])
-    assert np.all(np.abs(layer - result["target_query"]["chance"]["background"]) < 0.1)
+    layer = np.asarray(result.target_query.layer.background)
+    assert np.all(np.abs(layer - result.target_query.chance.background) < 0.1)
 
 
 def test_cli_stores_results_with_the_models_atlas(tmp_path: Path, synthetic_o3: Path, capsys) -> None:
@@ -181,11 +183,11 @@ def test_cli_stores_results_with_the_models_atlas(tmp_path: Path, synthetic_o3: 
     shutil.copytree(synthetic_o3 / "images", images)
     atlas_dir = build_atlas(root, "planted", images, "--top-k", "2", "--batch-size", "4")
     atlas = Atlas.open(atlas_dir)
-    assert atlas.o3 is not None and atlas.o3["model_slug"] == "planted"
+    assert atlas.o3 is not None and atlas.o3.model_slug == "planted"
 
     assert main(args) == 0
     inside = json.loads((atlas_dir / fmt.O3).read_text())
-    assert inside["target_query"] == atlas.o3["target_query"]
+    assert inside["target_query"] == atlas.o3.target_query.to_json_dict()
     assert inside["normalized_depth"] == [0.0, 1.0]
 
     other = build_atlas(root, TINY_VIT, images, "--random-init", "--top-k", "2", overrides=TINY_OVERRIDES)

@@ -54,5 +54,5 @@ def test_planted_spectrum_and_cosines(planted_atlas: Atlas) -> None:
         assert sigma[planted.mode] == pytest.approx(planted.sigma, rel=1e-5)
         assert cos[planted.mode] == pytest.approx(1.0 if planted.kind == "grouping" else 0.0, abs=1e-6)
     summary = planted_atlas.summary
-    assert len(summary["layer_weighted_cos"]) == planted_atlas.n_layers
-    assert summary["normalized_depth"] == [0.0, 1.0]
+    assert len(summary.layer_weighted_cos) == planted_atlas.n_layers
+    assert summary.normalized_depth == [0.0, 1.0]

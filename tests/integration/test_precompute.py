@@ -19,7 +19,7 @@ import torch
 
 from qkatlas.atlas import Atlas
 from qkatlas.images import load_image_file, open_image_source, to_model_input
-from qkatlas.models import load_model_for_atlas
+from qkatlas.models import load_model_from_source
 from qkatlas.sample_photos import write_sample_photos
 from tests.conftest import TINY_OVERRIDES, TINY_VIT, build_atlas
 
@@ -43,7 +43,7 @@ PREFIX_LAYOUTS = {
 
 def _brute_force_projections(atlas: Atlas, images: list[Path]) -> dict[str, np.ndarray]:
     """Per basis, P_U and P_V of every image: ``[N_images, L, H, M, P]`` (float64)."""
-    adapter = load_model_for_atlas(atlas.manifest)
+    adapter = load_model_from_source(atlas.manifest.model_source)
     spec = adapter.spec
     u = atlas._arrays["U"].astype(np.float64)  # [L, H, M, d]
     v = atlas._arrays["V"].astype(np.float64)
@@ -83,7 +83,7 @@ def test_top_k_and_maps_equal_brute_force(tmp_path: Path, photo_dir: Path, layou
             overrides=overrides,
         )
     )
-    assert atlas.manifest["model"]["n_prefix"] == n_prefix
+    assert atlas.manifest.model.n_prefix == n_prefix
     images = [item.path for item in open_image_source(photo_dir).items]
     reference = _brute_force_projections(atlas, images)
     k = atlas.top_k
@@ -174,12 +174,12 @@ def test_corrupt_images_are_skipped_and_reported(tmp_path: Path) -> None:
     atlas = Atlas.open(
         build_atlas(tmp_path / "out", TINY_VIT, images, "--random-init", "--top-k", "2", overrides=TINY_OVERRIDES)
     )
-    skipped = {entry["source"]: entry["reason"] for entry in atlas.manifest["skipped"]}
+    skipped = {entry.source: entry.reason for entry in atlas.manifest.skipped}
     assert set(skipped) == {"broken.jpg", "notes.jpg"}
     assert all(reason for reason in skipped.values())
-    assert atlas.manifest["dataset"]["n_images"] == 5
-    assert atlas.manifest["dataset"]["n_skipped"] == 2
-    skipped_ids = {entry["index"] for entry in atlas.manifest["skipped"]}
+    assert atlas.manifest.dataset.n_images == 5
+    assert atlas.manifest.dataset.n_skipped == 2
+    skipped_ids = {entry.index for entry in atlas.manifest.skipped}
     assert not skipped_ids & set(np.unique(atlas._arrays["topk_indices"]).tolist())
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from precompute.default_run import fetch_imagenette, main
 from qkatlas.atlas import find_atlases
 from qkatlas.images import open_image_source
+from quickstart.default_atlases import fetch_imagenette
+from quickstart.up import main
 
 pytestmark = pytest.mark.integration
 
@@ -24,9 +25,9 @@ def test_offline_demo_builds_labelled_atlases_and_reuses_them(
     assert "OFFLINE DEMO" in capsys.readouterr().out
     atlases, failures = find_atlases(tmp_path / "atlases")
     assert not failures
-    sources = {a.manifest["model_source"]["id"]: a.manifest["model_source"] for a in atlases}
-    assert sources["planted"]["planted"] is True
-    assert sources["facebook/dino-vits16"]["random_init"] is True
+    sources = {a.manifest.model_source.id: a.manifest.model_source for a in atlases}
+    assert sources["planted"].planted is True
+    assert sources["facebook/dino-vits16"].random_init is True
     assert main([*args, "--photos", str(photo_dir)]) == 0  # second run: nothing rebuilt
     assert capsys.readouterr().out.count("already built") == 2
 

@@ -13,6 +13,7 @@ import pytest
 import torch
 from torch import nn
 
+from qkatlas.atlas.contract import ModelInfo
 from qkatlas.models import load_model, model_slug, model_source
 from qkatlas.models.base import ViTAdapter
 
@@ -146,7 +147,7 @@ def test_spec(loaded):
     assert spec.d_head == case.d_head and spec.n_heads * spec.d_head == spec.d_model
     assert spec.n_layers == 2 and spec.random_init
     assert adapter.preprocessing.crop == spec.image_size
-    assert spec.to_dict()["grid"] == case.grid
+    assert ModelInfo.from_spec(spec).grid == case.grid
 
 
 def test_bilinear_identity_pins_query_key_orientation(loaded):
@@ -264,7 +265,7 @@ def test_attention_probs_restores_the_fast_path(loaded):
 def test_random_init_is_reproducible_and_source_is_recorded(loaded):
     case, adapter = loaded
     source = model_source(adapter)
-    assert source == {
+    assert source.model_dump() == {
         "id": case.model_id,
         "random_init": True,
         "seed": 1,

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from precompute.reproduce import choose_weights
-from qkatlas.atlas.format import same_model_source
 from qkatlas.images import to_model_input
+from qkatlas.models import ModelSource
 from qkatlas.models.base import Preprocessing
 from qkatlas.o3 import (
     area_downscale,
@@ -165,15 +165,14 @@ def test_open_o3_dataset_refuses_a_folder_without_the_layout(tmp_path: Path) -> 
         open_o3_dataset(tmp_path)
 
 
-def test_same_model_source_compares_weights_not_bookkeeping() -> None:
-    real = {"id": "facebook/dino-vits16", "random_init": False, "seed": 0, "revision": None, "overrides": {}}
-    assert same_model_source(real, {"id": "facebook/dino-vits16"})
-    assert same_model_source(real, {**real, "seed": 7, "planted": False})  # seed is moot for real weights
-    assert not same_model_source(real, {**real, "random_init": True})
-    random = {**real, "random_init": True}
-    assert not same_model_source(random, {**random, "seed": 1})
-    assert not same_model_source(real, {**real, "overrides": {"depth": 2}})
-    assert not same_model_source(real, None)
+def test_same_weights_compares_weights_not_bookkeeping() -> None:
+    real = ModelSource(id="facebook/dino-vits16", random_init=False, seed=0, revision=None, overrides={})
+    assert real.same_weights(ModelSource(id="facebook/dino-vits16"))
+    assert real.same_weights(real.model_copy(update={"seed": 7, "planted": False}))  # seed is moot for real weights
+    assert not real.same_weights(real.model_copy(update={"random_init": True}))
+    random = real.model_copy(update={"random_init": True})
+    assert not random.same_weights(random.model_copy(update={"seed": 1}))
+    assert not real.same_weights(real.model_copy(update={"overrides": {"depth": 2}}))
 
 
 def test_forced_random_weights_are_labelled() -> None:

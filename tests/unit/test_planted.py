@@ -46,7 +46,7 @@ def test_spec_and_preprocessing(planted):
     assert (spec.n_layers, spec.n_heads, spec.d_head, spec.grid) == (2, 2, 16, 8)
     assert spec.prefix_kinds == ("cls",)
     assert planted.preprocessing.crop == spec.image_size == 64
-    assert planted.source is not None and planted.source["id"] == "planted"
+    assert planted.source is not None and planted.source.id == "planted"
 
 
 @pytest.mark.parametrize("mode", PLANTED_MODES, ids=lambda m: f"L{m.layer}H{m.head}M{m.mode}")

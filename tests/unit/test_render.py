@@ -1,4 +1,4 @@
-"""Overlay rendering (DESIGN §2 "Rendering") on planted maps."""
+"""Overlay rendering (docs/method.md#rendering) on planted maps."""
 
 from __future__ import annotations
 

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from qkatlas.atlas.contract import AtlasSummary
 from qkatlas.models.base import LayerWeights
-from qkatlas.svd import DEGENERACY_RTOL, decompose, degenerate_modes, full_svd, summarize, weighted_cos
+from qkatlas.svd import DEGENERACY_RTOL, decompose, degenerate_modes, full_svd, weighted_cos
 
 
 def _random_weights(n_layers: int = 2, n_heads: int = 3, d_head: int = 8, d_model: int = 24, seed: int = 0):
@@ -90,10 +91,10 @@ def test_planted_identity_head_is_degenerate_and_grouping():
 
 def test_summary_weighted_cosine_and_baseline():
     dec = decompose(_random_weights(n_layers=3, seed=11))
-    summary = summarize(dec)
+    summary = AtlasSummary.from_decomposition(dec)
     weights = dec.sigma / dec.sigma.sum(axis=-1, keepdims=True)
     expected = [np.mean([weights[layer, h] @ dec.cos[layer, h] for h in range(3)]) for layer in range(3)]
-    np.testing.assert_allclose(summary["layer_weighted_cos"], expected)
-    np.testing.assert_allclose(summary["layer_weighted_cos_scaled"], np.array(expected) / 8)
-    assert summary["normalized_depth"] == [0.0, 0.5, 1.0]
-    assert summary["baseline_95"] == pytest.approx(1.96 / np.sqrt(24))
+    np.testing.assert_allclose(summary.layer_weighted_cos, expected)
+    np.testing.assert_allclose(summary.layer_weighted_cos_scaled, np.array(expected) / 8)
+    assert summary.normalized_depth == [0.0, 0.5, 1.0]
+    assert summary.baseline_95 == pytest.approx(1.96 / np.sqrt(24))

@@ -16,7 +16,7 @@ async def get_health(services: ServicesDep) -> Health:
     return Health(
         status="degraded" if redis is RedisState.unavailable or failures else "ok",
         version=backend.__version__,
-        device=services.analysis.device,
+        device=str(services.analysis.device),
         redis=redis,
         atlases=[atlas.slug for atlas in services.atlases.atlases],
         failed_atlases=failures,

@@ -37,35 +37,32 @@ def finite_or_none(value: float) -> float | None:
 
 
 def _summary_fields(atlas: Atlas, services: Services) -> dict[str, Any]:
-    model = atlas.manifest["model"]
-    dataset = atlas.manifest["dataset"]
+    model, dataset = atlas.manifest.model, atlas.manifest.dataset
     return {
         "slug": atlas.slug,
         "model_slug": atlas.model_slug,
         "model_id": atlas.model_id,
-        "family": model["family"],
+        "family": model.family,
         "n_layers": atlas.n_layers,
         "n_heads": atlas.n_heads,
         "n_modes": atlas.n_modes,
-        "d_model": model["d_model"],
-        "d_head": model["d_head"],
-        "patch_size": model["patch_size"],
+        "d_model": model.d_model,
+        "d_head": model.d_head,
+        "patch_size": model.patch_size,
         "image_size": atlas.image_size,
         "grid": atlas.grid,
-        "prefix_kinds": list(model["prefix_kinds"]),
+        "prefix_kinds": list(model.prefix_kinds),
         "top_k": atlas.top_k,
-        "bases": [Basis(b) for b in atlas.bases],
-        "dataset": DatasetInfo(
-            name=dataset["name"], n_images=dataset["n_images"], n_skipped=dataset.get("n_skipped", 0)
-        ),
-        "random_init": bool(model.get("random_init", False)),
-        "planted": bool(atlas.manifest.get("model_source", {}).get("planted", False)),
+        "bases": list(atlas.bases),
+        "dataset": DatasetInfo(name=dataset.name, n_images=dataset.n_images, n_skipped=dataset.n_skipped),
+        "random_init": model.random_init,
+        "planted": atlas.manifest.model_source.planted,
         "has_o3": services.o3.get(atlas) is not None,
     }
 
 
 def _best_image(atlas: Atlas, basis: Basis, layer: int, head: int, mode: int, sign: Sign) -> ImageRef | None:
-    winners = atlas.top_images(basis.value, layer, head, mode, sign.value)
+    winners = atlas.top_images(basis, layer, head, mode, sign)
     if not winners:
         return None
     image = image_id(atlas, winners[0][0])
@@ -83,18 +80,18 @@ async def get_model(atlas: AtlasDep, services: ServicesDep) -> ModelDetail:
     layers = [
         LayerSummary(
             layer=layer,
-            normalized_depth=summary["normalized_depth"][layer],
-            weighted_cos=summary["layer_weighted_cos"][layer],
-            unweighted_cos=summary["layer_unweighted_cos"][layer],
-            weighted_cos_scaled=summary["layer_weighted_cos_scaled"][layer],
+            normalized_depth=summary.normalized_depth[layer],
+            weighted_cos=summary.layer_weighted_cos[layer],
+            unweighted_cos=summary.layer_unweighted_cos[layer],
+            weighted_cos_scaled=summary.layer_weighted_cos_scaled[layer],
         )
         for layer in range(atlas.n_layers)
     ]
     return ModelDetail(
         **_summary_fields(atlas, services),
         layers=layers,
-        head_weighted_cos=summary["head_weighted_cos"],
-        baseline_95=summary["baseline_95"],
+        head_weighted_cos=summary.head_weighted_cos,
+        baseline_95=summary.baseline_95,
         spectra=Spectra(
             sigma=atlas.sigma_all.tolist(),
             cos=atlas.cos_all.tolist(),
@@ -116,13 +113,13 @@ async def get_o3(atlas: AtlasDep, services: ServicesDep) -> O3Result:
 async def get_head(ref: HeadDep, basis: BasisDep) -> HeadDetail:
     atlas, layer, head = ref.atlas, ref.layer, ref.head
     sigma, cos, degenerate = atlas.sigma(layer, head), atlas.cos(layer, head), atlas.degenerate(layer, head)
-    best = atlas.best_scores(basis.value, layer, head)
+    best = atlas.best_scores(basis, layer, head)
     return HeadDetail(
         model=atlas.slug,
         layer=layer,
         head=head,
         basis=basis,
-        weighted_cos=atlas.summary["head_weighted_cos"][layer][head],
+        weighted_cos=atlas.summary.head_weighted_cos[layer][head],
         modes=[
             ModeSummary(
                 mode=mode,

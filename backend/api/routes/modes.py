@@ -36,8 +36,8 @@ async def get_mode(ref: ModeDep, basis: BasisDep, sign: SignQuery = Sign.pos) ->
     sigma = atlas.sigma(layer, head)
     query = urlencode({"sign": sign.value, "basis": basis.value})
     top_images = []
-    for rank, (index, score) in enumerate(atlas.top_images(basis.value, layer, head, mode, sign.value)):
-        meta = atlas.image_meta(index) or {}
+    for rank, (index, score) in enumerate(atlas.top_images(basis, layer, head, mode, sign)):
+        record = atlas.image_meta(index)
         image = image_id(atlas, index)
         top = f"{_mode_path(ref)}/top/{rank}"
         top_images.append(
@@ -46,8 +46,8 @@ async def get_mode(ref: ModeDep, basis: BasisDep, sign: SignQuery = Sign.pos) ->
                 image_id=image,
                 dataset_index=index,
                 score=score,
-                label=meta.get("label"),
-                source=_source_name(str(meta.get("source", ""))),
+                label=record.label if record else None,
+                source=_source_name(record.source if record else ""),
                 thumbnail_url=thumbnail_url(image),
                 overlay_url=f"{top}/overlay.png?{query}",
                 maps_url=f"{top}/maps?{query}",
@@ -71,7 +71,7 @@ async def get_mode(ref: ModeDep, basis: BasisDep, sign: SignQuery = Sign.pos) ->
 
 def _winner(ref: ModeRef, basis: Basis, sign: Sign, rank: int) -> int:
     """The dataset index of the ``rank``-th image of the signed mode (404 past the filled slots)."""
-    winners = ref.atlas.top_images(basis.value, ref.layer, ref.head, ref.mode, sign.value)
+    winners = ref.atlas.top_images(basis, ref.layer, ref.head, ref.mode, sign)
     if rank >= len(winners):
         raise not_found(f"no rank {rank}: this mode has {len(winners)} top images")
     return winners[rank][0]
@@ -103,7 +103,7 @@ async def get_mode_overlay(
     )
     data = await services.cache.get(key)
     if data is None:
-        query, key_map = atlas.maps(basis.value, ref.layer, ref.head, ref.mode, sign.value, rank)
+        query, key_map = atlas.maps(basis, ref.layer, ref.head, ref.mode, sign, rank)
         data = overlay_png(
             query,
             key_map,
@@ -120,5 +120,5 @@ async def get_mode_overlay(
 @router.get("/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/top/{rank}/maps", response_model=ModeMaps)
 async def get_mode_maps(ref: ModeDep, rank: RankPath, basis: BasisDep, sign: SignQuery = Sign.pos) -> ModeMaps:
     _winner(ref, basis, sign, rank)
-    query, key = ref.atlas.maps(basis.value, ref.layer, ref.head, ref.mode, sign.value, rank)
+    query, key = ref.atlas.maps(basis, ref.layer, ref.head, ref.mode, sign, rank)
     return mode_maps(query, key, ref.atlas.image_size)

@@ -126,7 +126,7 @@ async def get_upload_head(
 ) -> UploadHeadModes:
     atlas, layer, head = ref.atlas, ref.layer, ref.head
     analysis = await services.analysis.head(upload, atlas, layer, head)
-    scores, contribution = analysis.scores[basis.value], analysis.contribution[basis.value]
+    scores, contribution = analysis.scores[basis], analysis.contribution[basis]
     sigma, cos, degenerate = atlas.sigma(layer, head), atlas.cos(layer, head), atlas.degenerate(layer, head)
     order = np.argsort(-np.nan_to_num(contribution, nan=-np.inf), kind="stable")
     return UploadHeadModes(
@@ -163,8 +163,8 @@ async def _signed_maps(
     upload: UploadInfo, ref: ModeRef, basis: Basis, sign: Sign, services: Services
 ) -> tuple[np.ndarray, np.ndarray]:
     analysis = await services.analysis.head(upload, ref.atlas, ref.layer, ref.head)
-    query = analysis.query[basis.value][ref.mode].astype(np.float32)
-    key = analysis.key[basis.value][ref.mode].astype(np.float32)
+    query = analysis.query[basis][ref.mode].astype(np.float32)
+    key = analysis.key[basis][ref.mode].astype(np.float32)
     # Stored maps are those of the pos mode (u, v); the neg mode (−u, −v) has the negated maps.
     return (query, key) if sign is Sign.pos else (-query, -key)
 
@@ -223,12 +223,12 @@ async def get_upload_attention(
     ],
 ) -> AttentionSplit:
     atlas = ref.atlas
-    if Basis.exact.value not in atlas.bases:
+    if Basis.exact not in atlas.bases:
         raise not_found("this atlas has no 'exact' basis")
     if query_patch >= atlas.grid * atlas.grid:
         raise not_found(f"no query patch {query_patch}: the grid has {atlas.grid}×{atlas.grid} patches")
     row = await services.analysis.attention(upload, atlas, ref.layer, ref.head, query_patch)
-    prefix_kinds = list(atlas.manifest["model"]["prefix_kinds"])
+    prefix_kinds: list[str] = list(atlas.manifest.model.prefix_kinds)
     return AttentionSplit(
         upload_id=upload.id,
         model=atlas.slug,

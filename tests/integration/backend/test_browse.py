@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,7 @@ def test_broken_atlas_is_reported_and_the_others_keep_serving(
     (root / "good").symlink_to(atlases["planted"].path)
     broken = root / "broken"
     broken.mkdir()
-    (broken / "manifest.json").write_text(json.dumps(atlases["planted"].manifest))
+    (broken / "manifest.json").write_text(json.dumps(atlases["planted"].manifest.to_json_dict()))
     client = make_client(atlas_dir=root)
     body = client.get("/api/health").json()
     assert body["status"] == "degraded"
@@ -56,6 +57,17 @@ def test_broken_atlas_is_reported_and_the_others_keep_serving(
     assert failure["directory"] == "broken" and failure["reason"]
     assert str(tmp_path) not in json.dumps(body)
     assert client.get(_mode_url(atlases["planted"])).status_code == 200
+
+
+def test_health_names_the_wrong_field_of_a_manifest(tmp_path: Path, atlases: dict[str, Atlas], make_client) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path / "root"
+    shutil.copytree(atlases["planted"].path, root / "wrong-field")
+    manifest = atlases["planted"].manifest.to_json_dict()
+    manifest["model"]["n_heads"] = "two"
+    (root / "wrong-field" / "manifest.json").write_text(json.dumps(manifest))
+    [failure] = make_client(atlas_dir=root).get("/api/health").json()["failed_atlases"]
+    assert failure["directory"] == "wrong-field"
+    assert failure["reason"].startswith("manifest.json: model.n_heads: ")
 
 
 def test_models_list_describes_every_atlas(client: TestClient, atlases: dict[str, Atlas]) -> None:
@@ -74,7 +86,7 @@ def test_model_detail_has_layer_summaries_matrix_and_spectra(client: TestClient,
     body = client.get(f"/api/models/{atlas.slug}").json()
     assert [layer["layer"] for layer in body["layers"]] == [0, 1]
     assert body["layers"][1]["normalized_depth"] == 1.0
-    assert np.allclose(body["head_weighted_cos"], atlas.summary["head_weighted_cos"])
+    assert np.allclose(body["head_weighted_cos"], atlas.summary.head_weighted_cos)
     assert np.allclose(body["spectra"]["sigma"], atlas.sigma_all)
     assert np.allclose(body["spectra"]["cos"], atlas.cos_all)
     assert np.array_equal(body["spectra"]["degenerate"], atlas.degenerate_all)

@@ -22,7 +22,7 @@ from backend.core.config import Settings
 from backend.main import create_app
 from qkatlas.atlas import Atlas
 from qkatlas.images import decode_image, to_model_input
-from qkatlas.models.base import Preprocessing
+from qkatlas.models import ModelSource
 
 pytestmark = pytest.mark.integration
 
@@ -154,7 +154,7 @@ def test_upload_image_as_the_model_sees_it(
     response = client.get(f"/api/uploads/{upload_id}/models/{atlas.slug}/image.png")
     assert response.status_code == 200 and response.headers["cache-control"].startswith("private")
     seen = np.asarray(Image.open(io.BytesIO(response.content)))
-    expected = to_model_input(decode_image(data), Preprocessing.from_dict(atlas.manifest["preprocessing"]))
+    expected = to_model_input(decode_image(data), atlas.manifest.preprocessing)
     assert np.array_equal(seen, expected.permute(1, 2, 0).numpy())
 
 
@@ -266,10 +266,10 @@ def test_concurrent_requests_share_one_analysis(
 def test_model_that_cannot_be_loaded_is_503_not_500(
     monkeypatch: pytest.MonkeyPatch, client: TestClient, atlases: dict[str, Atlas], planted_image_dir: Path
 ) -> None:
-    def broken(_manifest: dict[str, Any]) -> Any:
+    def broken(_source: ModelSource) -> Any:
         raise OSError("/secret/path/checkpoint missing")
 
-    monkeypatch.setattr(analysis_service, "load_model_for_atlas", broken)
+    monkeypatch.setattr(analysis_service, "load_model_from_source", broken)
     upload_id, _ = _planted_upload(client, planted_image_dir)
     response = client.get(f"/api/uploads/{upload_id}/models/{atlases['tiny'].slug}/layers/0/heads/0")
     assert response.status_code == 503

@@ -1,0 +1,997 @@
+"""Every GPU figure of docs/architecture.md#performance-targets in one run: random weights, a few
+hundred real JPEGs, ratios measured against baselines in the same run.
+
+    bash benchmarks/gpu_suite.sh --images DIR --out DIR             # on a CUDA machine (~3-5 min on an H200)
+    bash benchmarks/gpu_suite.sh --smoke --images DIR --out DIR     # CPU: tiny models, every section runs
+    bash benchmarks/gpu_suite.sh --only a,c2 ...                    # some sections only
+
+Sections (each one's failure prints its traceback and the others go on; CUDA-only ones say
+"skipped: no CUDA" on a CPU; later ones are skipped, and say so, once ``--budget-s`` is spent,
+counted from ``$SUITE_T0`` (epoch seconds) when set):
+
+a. ViT-B/16 (and ViT-S/16) batch 256 bf16: forward-only img/s vs precompute img/s (both bases,
+   faithful only, exact only), interleaved rounds, medians (``precompute_bench.forward_vs_precompute``);
+b. the paper's per-image loop (``precompute_bench.paper_loop``) and precompute / loop;
+c. decode ceilings and the job end to end from the JPEG files (the files cycled to 3,072 items):
+   c1 with Pillow in ``--workers`` processes (the job's loader), c2 with nvJPEG
+   (``torchvision.io.decode_jpeg(device='cuda')``, batched, + resize and centre crop on the GPU;
+   libjpeg on the CPU in --smoke); c3 how those pixels differ from the Pillow path's (uint8);
+d. one upload's full analysis (``qkatlas.analysis.analyze_image``), median ms;
+f. host synchronizations per ``TopKScorer.score`` call (``torch.cuda.set_sync_debug_mode``);
+e. the paper's 13 models: forward and precompute img/s each, and the extrapolated 50,000-image job;
+g. ``torch.compile`` of the ViT-B forward (in a subprocess with a timeout), last.
+
+Figures are printed as measured and ``OUT/results.json`` is rewritten after every one, so a run cut
+short still leaves what it measured. Never imports the service's packages (redis, fastapi, uvicorn):
+the GPU machine it was written for has none; pydantic travels with it as a wheel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from precompute_bench import forward_vs_precompute, paper_loop
+from torchvision.io import ImageReadMode, decode_jpeg, read_file
+from torchvision.transforms.v2 import functional as tvf
+
+from qkatlas.analysis import analyze_image
+from qkatlas.conventions import BASES
+from qkatlas.device import autocast, compute_dtype
+from qkatlas.images import iter_batches, load_image_file, open_image_source, to_model_input
+from qkatlas.images.model_input import INTERPOLATION_MODES
+from qkatlas.models import load_model
+from qkatlas.models.base import Preprocessing, ViTAdapter
+from qkatlas.models.known_models import PAPER_MODELS
+from qkatlas.sample_photos import optional_sample_dir
+from qkatlas.scoring import ModeKernel, TopKScorer
+from qkatlas.svd import Decomposition, decompose
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_IMAGES = next(
+    (p for p in (ROOT / "carry" / "images", optional_sample_dir("imagenet-samples")) if p.is_dir()),
+    ROOT / "carry" / "images",
+)
+N_JOB_IMAGES = 50_000  # performance target: the paper's 13 models over 50,000 ImageNet images in < 10 min
+
+
+@dataclass(frozen=True)
+class Config:
+    smoke: bool
+    device: str
+    images: Path
+    n_files: int  # distinct JPEG files used
+    budget_s: float
+    model: str = "vit_base_patch16_224"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    small_model: str | None = "vit_small_patch16_224"
+    small_overrides: dict[str, Any] = field(default_factory=dict)
+    batch_size: int = 256
+    repeats: int = 15
+    warmup: int = 4
+    paper_images: int = 20
+    decode_items: int = 3072  # items streamed by the decode measures (the files, repeated)
+    workers: int = 16
+    analyze_repeats: int = 20
+    models: tuple[str, ...] = ()
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    model_batch: int = 256
+    model_batch_large: int = 128  # d_model >= 1024 (ViT-L, ViT-H, CLIP-L)
+    model_repeats: int = 5
+    model_warmup: int = 2
+    top_k: int = 16
+    sync_batches: int = 4
+    compile: bool = True
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Config:
+        workers = args.workers if args.workers is not None else min(16, os.cpu_count() or 1)
+        if args.smoke:
+            return cls(
+                smoke=True,
+                device=args.device,
+                images=args.images,
+                n_files=args.files or 16,
+                budget_s=args.budget_s or 900.0,
+                model="vit_small_patch16_224",
+                overrides={"depth": 2},
+                small_model="vit_tiny_patch16_224",
+                small_overrides={"depth": 1},
+                batch_size=4,
+                repeats=2,
+                warmup=1,
+                paper_images=2,
+                decode_items=32,
+                workers=min(workers, 2),
+                analyze_repeats=2,
+                models=("facebook/deit-tiny-distilled-patch16-224", "facebook/dino-vits16"),
+                model_overrides={"num_hidden_layers": 2},
+                model_batch=4,
+                model_batch_large=2,
+                model_repeats=2,
+                model_warmup=1,
+                sync_batches=2,
+                compile=args.compile,
+            )
+        return cls(
+            smoke=False,
+            device=args.device,
+            images=args.images,
+            n_files=args.files or 384,
+            budget_s=args.budget_s or 330.0,
+            workers=workers,
+            models=PAPER_MODELS,
+            compile=not args.no_compile,
+        )
+
+
+class Suite:
+    """Runs sections under a time budget, records figures and rewrites ``results.json`` after each."""
+
+    def __init__(self, config: Config, out: Path) -> None:
+        self.config = config
+        self.out = out
+        self.t0 = float(os.environ.get("SUITE_T0") or time.time())
+        self.device = torch.device(
+            "cuda" if config.device == "auto" and torch.cuda.is_available() else config.device.replace("auto", "cpu")
+        )
+        self.cuda = self.device.type == "cuda"
+        self.report: dict[str, Any] = {
+            "machine": {},
+            "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+            "status": {},
+            "sections": {},
+        }
+        self._vit: tuple[ViTAdapter, Decomposition] | None = None
+        self._files: list[Path] | None = None
+
+    # -- bookkeeping --------------------------------------------------------------------------------
+
+    def elapsed(self) -> float:
+        return time.time() - self.t0
+
+    def remaining(self) -> float:
+        return self.config.budget_s - self.elapsed()
+
+    def record(self, section: str, **values: Any) -> None:
+        for key, value in values.items():
+            shown = f"{value:.4g}" if isinstance(value, float) else json.dumps(value, default=str)
+            print(f"[{section}] {key:34s} {shown}", flush=True)
+        self.report["sections"].setdefault(section, {}).update(values)
+        self.save()
+
+    def save(self) -> None:
+        self.report["elapsed_s"] = round(self.elapsed(), 1)
+        path = self.out / "results.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.report, indent=1, default=str))
+        os.replace(tmp, path)
+
+    def status(self, section: str, text: str) -> None:
+        print(f"[{section}] == {text}", flush=True)
+        self.report["status"][section] = text
+        self.save()
+
+    def run(self, section: str, fn: Callable[[Suite], None], *, needs_cuda: bool = False, min_s: float = 5.0) -> None:
+        print(f"\n===== {section} (t = {self.elapsed():.0f} s) =====", flush=True)
+        if needs_cuda and not self.cuda:
+            self.status(section, "skipped: no CUDA")
+            return
+        if self.remaining() < min_s:
+            self.status(section, f"skipped: time budget ({self.elapsed():.0f} of {self.config.budget_s:.0f} s used)")
+            return
+        start = time.perf_counter()
+        try:
+            fn(self)
+            outcome = "ok"
+        except Exception as error:
+            traceback.print_exc()
+            outcome = f"failed: {type(error).__name__}: {error}"[:500]
+        finally:
+            gc.collect()
+            if self.cuda:
+                torch.cuda.empty_cache()
+        self.record(section, section_s=round(time.perf_counter() - start, 2))
+        self.status(section, outcome)
+
+    # -- shared inputs ------------------------------------------------------------------------------
+
+    def vit(self) -> tuple[ViTAdapter, Decomposition]:
+        """The main model (ViT-B/16; random weights) on the device, and its decomposition."""
+        if self._vit is None:
+            adapter = load_model(self.config.model, random_init=True, overrides=self.config.overrides or None)
+            adapter.to(self.device).module.eval()
+            self._vit = adapter, decompose(adapter.weights())
+        return self._vit
+
+    def drop_vit(self) -> None:
+        self._vit = None
+        gc.collect()
+        if self.cuda:
+            torch.cuda.empty_cache()
+
+    def files(self) -> list[Path]:
+        """The first ``n_files`` JPEGs of ``--images`` (sorted)."""
+        if self._files is None:
+            items = open_image_source(self.config.images).items
+            jpegs = [item.path for item in items if item.path.suffix.lower() in (".jpg", ".jpeg")]
+            if not jpegs:
+                raise RuntimeError(f"no JPEG files under {self.config.images}")
+            self._files = jpegs[: self.config.n_files]
+        return self._files
+
+    def sync(self) -> None:
+        if self.cuda:
+            torch.cuda.synchronize()
+
+
+# ------------------------------------------------------------------------------------------------
+# machine
+# ------------------------------------------------------------------------------------------------
+
+
+def machine(suite: Suite) -> None:
+    import importlib.metadata as metadata
+
+    import timm
+    import transformers
+
+    versions = {}
+    for package in ("torch", "torchvision", "timm", "transformers", "huggingface_hub", "numpy", "pillow", "regex"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "torch_threads": torch.get_num_threads(),
+        "device": str(suite.device),
+        "versions": versions,
+        "module_files": {module.__name__: module.__file__ for module in (timm, transformers, torch)},
+        "module_versions": {module.__name__: module.__version__ for module in (timm, transformers, torch)},
+    }
+    if suite.cuda:
+        props = torch.cuda.get_device_properties(0)
+        info.update(
+            gpu=torch.cuda.get_device_name(0),
+            gpu_memory_gib=round(props.total_memory / 2**30, 1),
+            gpu_sms=props.multi_processor_count,
+            cuda=torch.version.cuda,
+            capability=".".join(map(str, torch.cuda.get_device_capability(0))),
+        )
+        try:
+            smi = subprocess.run(
+                ["nvidia-smi", "--query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.limit",
+                 "--format=csv,noheader"],
+                capture_output=True, text=True, timeout=10,
+            )  # fmt: skip
+            info["nvidia_smi"] = smi.stdout.strip()
+        except (OSError, subprocess.SubprocessError) as error:
+            info["nvidia_smi"] = f"unavailable: {error}"
+    try:
+        info["dev_shm_gib"] = round(shutil.disk_usage("/dev/shm").total / 2**30, 2)  # DataLoader workers use it
+    except OSError:
+        info["dev_shm_gib"] = None
+    suite.report["machine"] = info
+    suite.record("machine", **info)
+
+
+# ------------------------------------------------------------------------------------------------
+# a, b: forward vs precompute, the paper's loop
+# ------------------------------------------------------------------------------------------------
+
+
+def _memory(suite: Suite) -> dict[str, float]:
+    if not suite.cuda:
+        return {}
+    return {"peak_gpu_mem_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)}
+
+
+def section_forward(suite: Suite) -> None:
+    cfg = suite.config
+    adapter, dec = suite.vit()
+    if suite.cuda:
+        torch.cuda.reset_peak_memory_stats()
+    suite.record("a_forward_vs_precompute", model=cfg.model, batch_size=cfg.batch_size, dtype=_dtype(suite))
+    results = forward_vs_precompute(adapter, cfg.batch_size, cfg.repeats, cfg.warmup, top_k=cfg.top_k, dec=dec)
+    suite.record("a_forward_vs_precompute", **results, **_memory(suite))
+
+
+def section_forward_small(suite: Suite) -> None:
+    cfg = suite.config
+    assert cfg.small_model is not None
+    adapter = load_model(cfg.small_model, random_init=True, overrides=cfg.small_overrides or None)
+    adapter.to(suite.device).module.eval()
+    suite.record("a2_small_model", model=cfg.small_model, batch_size=cfg.batch_size)
+    results = forward_vs_precompute(adapter, cfg.batch_size, max(cfg.repeats // 2, 2), cfg.warmup, top_k=cfg.top_k)
+    suite.record("a2_small_model", **results)
+
+
+def section_paper_loop(suite: Suite) -> None:
+    cfg = suite.config
+    adapter, _ = suite.vit()
+    size = adapter.preprocessing.crop
+    batch = torch.randint(0, 256, (8, 3, size, size), dtype=torch.uint8, device=suite.device)
+    rate = paper_loop(adapter, batch, cfg.paper_images)
+    values: dict[str, Any] = {"model": cfg.model, "n_images": cfg.paper_images, "paper_loop_img_s": rate}
+    precompute = suite.report["sections"].get("a_forward_vs_precompute", {}).get("precompute_img_s")
+    if precompute:
+        values["precompute_vs_paper_loop"] = precompute / rate
+    suite.record("b_paper_loop", **values)
+
+
+def _dtype(suite: Suite) -> str:
+    return "bfloat16 autocast" if suite.cuda else "float32"
+
+
+# ------------------------------------------------------------------------------------------------
+# c: decoding
+# ------------------------------------------------------------------------------------------------
+
+
+def resize_crop(image: torch.Tensor, prep: Preprocessing) -> torch.Tensor:
+    """uint8 ``[3, H, W]`` (any device) → uint8 ``[3, crop, crop]``: ``to_model_input``'s geometry
+    with torchvision's tensor resize (antialiased) instead of Pillow's."""
+    size = [prep.resize] if prep.resize_mode == "shortest" else [prep.resize, prep.resize]
+    resized = tvf.resize(image, size, interpolation=INTERPOLATION_MODES[prep.interpolation], antialias=True)
+    return tvf.center_crop(resized, [prep.crop, prep.crop])
+
+
+def decode_jpegs(datas: list[torch.Tensor], device: torch.device) -> tuple[list[torch.Tensor | None], bool]:
+    """Batched ``decode_jpeg`` to RGB on ``device``; if the batch call fails, one by one (a failed
+    image is ``None``). Returns the images and whether the batch call failed."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torchvision >= 0.29 warns that its decoders are deprecated
+        try:
+            decoded = decode_jpeg(datas, mode=ImageReadMode.RGB, device=device)
+            return list(decoded), False
+        except Exception:
+            images: list[torch.Tensor | None] = []
+            for data in datas:
+                try:
+                    images.append(decode_jpeg(data, mode=ImageReadMode.RGB, device=device))
+                except Exception:
+                    images.append(None)
+            return images, True
+
+
+@dataclass
+class TensorDecodeStats:
+    n_images: int = 0
+    n_failed: int = 0
+    n_batch_fallbacks: int = 0
+    read_s: float = 0.0
+    decode_s: float = 0.0
+    resize_s: float = 0.0
+
+
+def tensor_decode_batches(
+    paths: Sequence[Path],
+    prep: Preprocessing,
+    batch_size: int,
+    device: torch.device,
+    stats: TensorDecodeStats,
+    staged: bool = False,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Read, decode (nvJPEG on CUDA, libjpeg on the CPU), resize and crop on ``device``; yields
+    ``(images uint8 [b, 3, crop, crop], dataset indices [b])``. ``staged`` synchronizes between the
+    stages to time each (slower than the pipelined default)."""
+
+    def mark() -> float:
+        if staged and device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    for start in range(0, len(paths), batch_size):
+        t0 = mark()
+        datas = [read_file(str(path)) for path in paths[start : start + batch_size]]
+        t1 = mark()
+        decoded, fell_back = decode_jpegs(datas, device)
+        t2 = mark()
+        crops = [resize_crop(image, prep) for image in decoded if image is not None]
+        kept = [start + i for i, image in enumerate(decoded) if image is not None]
+        images = torch.stack(crops) if crops else torch.empty((0, 3, prep.crop, prep.crop), dtype=torch.uint8)
+        t3 = mark()
+        stats.n_images += len(datas)
+        stats.n_failed += len(datas) - len(kept)
+        stats.n_batch_fallbacks += int(fell_back)
+        stats.read_s += t1 - t0
+        stats.decode_s += t2 - t1
+        stats.resize_s += t3 - t2
+        yield images, torch.tensor(kept, dtype=torch.int64)
+
+
+def _timed_stream(batches: Iterator[Any], consume: Callable[[Any], int], sync: Callable[[], None]) -> dict[str, float]:
+    """Rate over all batches and from the first batch's arrival on (excludes worker start-up)."""
+    start = time.perf_counter()
+    first_at, first_n, n = 0.0, 0, 0
+    for batch in batches:
+        done = consume(batch)
+        if not first_at:
+            sync()
+            first_at, first_n = time.perf_counter(), done
+        n += done
+    sync()
+    end = time.perf_counter()
+    steady = (n - first_n) / (end - first_at) if end > first_at and n > first_n else float("nan")
+    return {"img_s": n / (end - start), "steady_img_s": steady, "n": n, "seconds": end - start}
+
+
+def _scored_stream(
+    suite: Suite, adapter: ViTAdapter, dec: Decomposition, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]
+) -> dict[str, float]:
+    """``_timed_stream`` of precompute (both bases, the job's top-K) over ``(images, indices)`` batches."""
+    scorer = TopKScorer(ModeKernel(adapter, dec, BASES))
+    topk = scorer.new_top_k(suite.config.top_k)
+
+    def score(batch: tuple[torch.Tensor, torch.Tensor]) -> int:
+        images, indices = batch
+        if len(indices):
+            scorer.score(images, indices, topk)
+        return len(indices)
+
+    return _timed_stream(batches, score, suite.sync)
+
+
+def _repeated_source(files: list[Path], n_items: int, folder: Path) -> Any:
+    """A list source of ``n_items`` entries cycling over ``files`` (distinct dataset indices)."""
+    listing = folder / "images.txt"
+    listing.write_text("".join(f"{files[i % len(files)]}\n" for i in range(n_items)))
+    return open_image_source(listing)
+
+
+def section_cpu_decode(suite: Suite) -> None:
+    """Decode ceiling of the job's loader (Pillow in worker processes) and the job end to end with it."""
+    cfg = suite.config
+    section = "c_decode"
+    adapter, dec = suite.vit()
+    prep = adapter.preprocessing
+    files = suite.files()
+    n_items = max(cfg.decode_items, len(files))
+    for path in files:  # into the page cache, so that no measure pays for the first read
+        path.read_bytes()
+    suite.record(
+        section,
+        n_distinct_files=len(files),
+        n_items=n_items,
+        batch_size=cfg.batch_size,
+        cpu_workers=cfg.workers,
+        preprocessing=asdict(prep),
+        note="items cycle over the files (page cache after the first pass); rates include worker start-up, "
+        "steady_* from the first batch's arrival on",
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        source = _repeated_source(files, n_items, Path(tmp))
+        pin = suite.cuda
+
+        def loader() -> Iterator[Any]:
+            return iter_batches(source, prep, batch_size=cfg.batch_size, workers=cfg.workers, pin_memory=pin)
+
+        # CPU workers: Pillow decode + resize + crop, as the job's loader (pinned on CUDA, as the job).
+        ceiling = _timed_stream(loader(), lambda b: len(b.indices), suite.sync)
+        suite.record(section, cpu_decode_img_s=ceiling["img_s"], cpu_decode_steady_img_s=ceiling["steady_img_s"])
+
+        e2e = _scored_stream(suite, adapter, dec, ((b.images, b.indices) for b in loader()))
+        suite.record(
+            section,
+            end_to_end_cpu_img_s=e2e["img_s"],
+            end_to_end_cpu_steady_img_s=e2e["steady_img_s"],
+            end_to_end_vs_cpu_decode=e2e["img_s"] / ceiling["img_s"],
+            end_to_end_vs_cpu_decode_steady=e2e["steady_img_s"] / ceiling["steady_img_s"],
+        )
+
+
+def section_tensor_decode(suite: Suite) -> None:
+    """Tensor path: nvJPEG on CUDA (libjpeg on the CPU in --smoke), resize + crop on the same device;
+    its decode ceiling and the job end to end with it."""
+    cfg = suite.config
+    section = "c_decode"
+    adapter, dec = suite.vit()
+    prep, device = adapter.preprocessing, suite.device
+    files = suite.files()
+    n_items = max(cfg.decode_items, len(files))
+    paths = [files[i % len(files)] for i in range(n_items)]
+    kind = "nvjpeg" if suite.cuda else "cpu_tensor"
+    warm = TensorDecodeStats()
+    for _ in tensor_decode_batches(paths[: cfg.batch_size], prep, cfg.batch_size, device, warm):
+        pass
+    stats = TensorDecodeStats()
+    rate = _timed_stream(
+        tensor_decode_batches(paths, prep, cfg.batch_size, device, stats), lambda b: len(b[1]), suite.sync
+    )
+    staged = TensorDecodeStats()
+    for _ in tensor_decode_batches(paths, prep, cfg.batch_size, device, staged, staged=True):
+        pass
+    per_image_us = {
+        f"{kind}_{stage}_us_per_img": getattr(staged, f"{stage}_s") / max(staged.n_images, 1) * 1e6
+        for stage in ("read", "decode", "resize")
+    }
+    suite.record(
+        section,
+        **{
+            f"{kind}_decode_img_s": rate["img_s"],
+            f"{kind}_failed_images": stats.n_failed,
+            f"{kind}_batch_fallbacks": stats.n_batch_fallbacks,
+            **per_image_us,
+        },
+    )
+    e2e_gpu = _scored_stream(
+        suite, adapter, dec, tensor_decode_batches(paths, prep, cfg.batch_size, device, TensorDecodeStats())
+    )
+    values = {
+        f"end_to_end_{kind}_img_s": e2e_gpu["img_s"],
+        f"end_to_end_{kind}_steady_img_s": e2e_gpu["steady_img_s"],
+        f"end_to_end_{kind}_vs_{kind}_decode": e2e_gpu["img_s"] / rate["img_s"],
+    }
+    cpu_rate = suite.report["sections"].get(section, {}).get("cpu_decode_img_s")
+    if cpu_rate:
+        values[f"{kind}_decode_vs_cpu_decode"] = rate["img_s"] / cpu_rate
+    suite.record(section, **values)
+
+
+class _DiffStats:
+    """Absolute differences of uint8 image pairs, accumulated as a histogram."""
+
+    def __init__(self) -> None:
+        self.histogram = torch.zeros(256, dtype=torch.int64)
+        self.image_max: list[int] = []
+        self.shape_mismatch = 0
+
+    def add(self, a: torch.Tensor, b: torch.Tensor) -> None:
+        if a.shape != b.shape:
+            self.shape_mismatch += 1
+            return
+        diff = (a.cpu().to(torch.int16) - b.cpu().to(torch.int16)).abs().flatten()
+        self.histogram += torch.bincount(diff.to(torch.int64), minlength=256)
+        self.image_max.append(int(diff.max()))
+
+    def summary(self) -> dict[str, Any]:
+        total = int(self.histogram.sum())
+        if not total:
+            return {"n_images": 0, "shape_mismatch": self.shape_mismatch}
+        values = torch.arange(256, dtype=torch.float64)
+        cumulative = self.histogram.cumsum(0).double() / total
+
+        def quantile(q: float) -> int:
+            return int(torch.searchsorted(cumulative, torch.tensor([q], dtype=torch.float64)).item())
+
+        return {
+            "n_images": len(self.image_max),
+            "max_abs": max(self.image_max),
+            "mean_abs": float((self.histogram.double() * values).sum() / total),
+            "p99_abs": quantile(0.99),
+            "p999_abs": quantile(0.999),
+            "frac_gt_1": float(self.histogram[2:].sum() / total),
+            "frac_gt_4": float(self.histogram[5:].sum() / total),
+            "median_image_max_abs": statistics.median(self.image_max),
+            "shape_mismatch": self.shape_mismatch,
+        }
+
+
+def section_pixel_diff(suite: Suite) -> None:
+    """How the tensor paths' model inputs differ from the Pillow path's (uint8, same files), and the
+    decoders alone (full-size decoded pixels, before any resize)."""
+    cfg, device = suite.config, suite.device
+    prep = suite.vit()[0].preprocessing
+    files = suite.files()
+    source = open_image_source(cfg.images)
+    index_of = {item.path: i for i, item in enumerate(source.items)}
+    wanted = [index_of[path] for path in files if path in index_of]
+    pil: dict[int, torch.Tensor] = {}
+    try:
+        batches = list(iter_batches(source, prep, batch_size=cfg.batch_size, workers=cfg.workers, indices=wanted))
+    except Exception:  # worker processes can fail where shared memory is small; decode in-process then
+        traceback.print_exc()
+        batches = list(iter_batches(source, prep, batch_size=cfg.batch_size, workers=0, indices=wanted))
+    for batch in batches:
+        pil.update(zip(batch.indices.tolist(), batch.images, strict=True))
+    devices = [("cpu_tensor", torch.device("cpu"))] + ([("nvjpeg", device)] if suite.cuda else [])
+    crops: dict[str, dict[int, torch.Tensor]] = {}
+    raw: dict[str, dict[int, torch.Tensor]] = {}
+    for name, dev in devices:
+        crops[name], raw[name] = {}, {}
+        for start in range(0, len(files), cfg.batch_size):
+            chunk = files[start : start + cfg.batch_size]
+            decoded, _ = decode_jpegs([read_file(str(p)) for p in chunk], dev)
+            for path, image in zip(chunk, decoded, strict=True):
+                if image is not None and path in index_of:
+                    raw[name][index_of[path]] = image.cpu()
+                    crops[name][index_of[path]] = resize_crop(image, prep).cpu()
+    exif_rotated = 0
+    pil_raw: dict[int, torch.Tensor] = {}
+    for path in files:
+        with Image.open(path) as image:
+            exif_rotated += int(image.getexif().get(0x0112, 1) != 1)
+        if path in index_of:
+            pil_raw[index_of[path]] = torch.from_numpy(np.array(load_image_file(path))).permute(2, 0, 1)
+    values: dict[str, Any] = {"exif_rotated_files": exif_rotated, "n_files": len(files)}
+    pairs = [("model_input", name, crops[name], pil) for name in crops] + [
+        ("decoded", name, raw[name], pil_raw) for name in raw
+    ]
+    if "nvjpeg" in raw:
+        pairs.append(("decoded", "nvjpeg_vs_cpu_tensor", raw["nvjpeg"], raw["cpu_tensor"]))
+        pairs.append(("model_input", "nvjpeg_vs_cpu_tensor", crops["nvjpeg"], crops["cpu_tensor"]))
+    for what, name, ours, reference in pairs:
+        stats = _DiffStats()
+        for index, image in ours.items():
+            if index in reference:
+                stats.add(image, reference[index])
+        label = name if name.endswith("_cpu_tensor") else f"{name}_vs_pillow"
+        values[f"{what}_{label}"] = stats.summary()
+    suite.record("c_pixel_diff", **values)
+
+
+# ------------------------------------------------------------------------------------------------
+# d: one upload's analysis
+# ------------------------------------------------------------------------------------------------
+
+
+def section_upload(suite: Suite) -> None:
+    cfg = suite.config
+    adapter, dec = suite.vit()
+    path = suite.files()[0]
+    start = time.perf_counter()
+    image = to_model_input(load_image_file(path), adapter.preprocessing)
+    decode_ms = (time.perf_counter() - start) * 1e3
+    times = []
+    for _ in range(3 + cfg.analyze_repeats):
+        suite.sync()
+        start = time.perf_counter()
+        analyze_image(adapter, dec, image)
+        suite.sync()
+        times.append((time.perf_counter() - start) * 1e3)
+    timed = sorted(times[3:])
+    suite.record(
+        "d_upload",
+        model=cfg.model,
+        device=str(suite.device),
+        decode_and_crop_ms=decode_ms,
+        first_call_ms=times[0],
+        analyze_median_ms=statistics.median(timed),
+        analyze_min_ms=timed[0],
+        analyze_p90_ms=timed[int(0.9 * (len(timed) - 1))],
+        n_timed=len(timed),
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# f: host synchronizations per scored batch
+# ------------------------------------------------------------------------------------------------
+
+
+def section_syncs(suite: Suite) -> None:
+    cfg = suite.config
+    adapter, dec = suite.vit()
+    size = adapter.preprocessing.crop
+    scorer = TopKScorer(ModeKernel(adapter, dec, BASES))
+    topk = scorer.new_top_k(cfg.top_k)
+
+    def batch(i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        # As the job's loader delivers them: pinned host memory.
+        images = torch.randint(0, 256, (cfg.batch_size, 3, size, size), dtype=torch.uint8).pin_memory()
+        return images, torch.arange(i * cfg.batch_size, (i + 1) * cfg.batch_size).pin_memory()
+
+    batches = [batch(i) for i in range(2 + cfg.sync_batches)]
+    for images, indices in batches[:2]:
+        scorer.score(images, indices, topk)
+    torch.cuda.synchronize()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            for images, indices in batches[2:]:
+                scorer.score(images, indices, topk)
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+    torch.cuda.synchronize()
+    syncs = [w for w in caught if "synchroniz" in str(w.message).lower()]
+    where = Counter(f"{Path(w.filename).name}:{w.lineno}" for w in syncs)
+    kinds = Counter(f"{w.category.__name__}: {str(w.message).splitlines()[0][:100]}" for w in caught)
+    n = cfg.sync_batches
+    suite.record(
+        "f_syncs",
+        n_batches=n,
+        batch_size=cfg.batch_size,
+        n_layers=adapter.spec.n_layers,
+        n_bases=len(BASES),
+        syncs_total=len(syncs),
+        syncs_per_batch=len(syncs) / n,
+        syncs_per_batch_by_line={k: v / n for k, v in where.most_common()},
+        warnings_per_batch={k: v / n for k, v in kinds.most_common(5)},
+        other_warnings=len(caught) - len(syncs),
+        note="counted by torch.cuda.set_sync_debug_mode('warn') (the syncs it detects); steady state after 2 batches",
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# e: the paper's 13 models
+# ------------------------------------------------------------------------------------------------
+
+
+def _topk_bytes(adapter: ViTAdapter, k: int, n_bases: int) -> int:
+    spec = adapter.spec
+    columns = n_bases * spec.n_layers * spec.n_heads * spec.d_head * 2
+    return columns * k * (4 + 8 + 2 * 2 * spec.n_patches)  # scores f32, indices i64, maps f16 [2, P]
+
+
+def section_models(suite: Suite) -> None:
+    cfg = suite.config
+    section = "e_paper_models"
+    suite.drop_vit()
+    per_model: dict[str, dict[str, Any]] = {}
+    suite.record(section, n_models=len(cfg.models))
+    for model_id in cfg.models:
+        large = any(word in model_id for word in ("large", "huge"))
+        need = 25.0 if large else 10.0
+        if suite.remaining() < need:
+            per_model[model_id] = {"status": f"skipped: time budget ({suite.elapsed():.0f} s used)"}
+        else:
+            try:
+                per_model[model_id] = _measure_model(suite, model_id)
+            except Exception as error:
+                traceback.print_exc()
+                per_model[model_id] = {"status": f"failed: {type(error).__name__}: {error}"[:400]}
+            finally:
+                gc.collect()
+                if suite.cuda:
+                    torch.cuda.empty_cache()
+        suite.record(section, **{model_id: per_model[model_id]})
+        _job_estimate(suite, per_model)
+
+
+def _measure_model(suite: Suite, model_id: str) -> dict[str, Any]:
+    cfg = suite.config
+    start = time.perf_counter()
+    adapter = load_model(model_id, random_init=True, overrides=cfg.model_overrides or None)
+    load_s = time.perf_counter() - start
+    start = time.perf_counter()
+    dec = decompose(adapter.weights())
+    svd_s = time.perf_counter() - start
+    adapter.to(suite.device).module.eval()
+    spec = adapter.spec
+    batch = cfg.model_batch_large if spec.d_model >= 1024 else cfg.model_batch
+    k, note = cfg.top_k, None
+    state = _topk_bytes(adapter, k, len(BASES))
+    if suite.cuda:
+        torch.cuda.reset_peak_memory_stats()
+        free, _ = torch.cuda.mem_get_info()
+        while k > 1 and state > 0.5 * free:
+            k //= 2
+            state = _topk_bytes(adapter, k, len(BASES))
+        if k != cfg.top_k:
+            note = f"top-K reduced to {k}: the state at K={cfg.top_k} would exceed half the free memory"
+    result: dict[str, Any] = {
+        "params_m": round(sum(p.numel() for p in adapter.module.parameters()) / 1e6, 1),
+        "layers": spec.n_layers,
+        "heads": spec.n_heads,
+        "d_head": spec.d_head,
+        "patches": spec.n_patches,
+        "image_size": spec.image_size,
+        "batch_size": batch,
+        "top_k": k,
+        "topk_state_mib": round(state / 2**20),
+        "load_s": round(load_s, 2),
+        "svd_s": round(svd_s, 2),
+    }
+    for attempt in range(2):
+        try:
+            rates = forward_vs_precompute(
+                adapter, batch, cfg.model_repeats, cfg.model_warmup, variants=("precompute",), top_k=k, dec=dec
+            )
+            break
+        except torch.cuda.OutOfMemoryError:
+            if attempt or batch < 2:
+                raise
+            gc.collect()
+            torch.cuda.empty_cache()
+            batch //= 2
+            note = f"{note + '; ' if note else ''}out of memory: batch halved to {batch}"
+            result["batch_size"] = batch
+    result.update(rates)
+    result.update(_memory(suite))
+    result["s_per_50k_precompute"] = N_JOB_IMAGES / rates["precompute_img_s"]
+    result["s_per_50k_forward"] = N_JOB_IMAGES / rates["forward_img_s"]
+    if note:
+        result["note"] = note
+    result["status"] = "ok"
+    return result
+
+
+def _job_estimate(suite: Suite, per_model: dict[str, dict[str, Any]]) -> None:
+    done = {m: r for m, r in per_model.items() if r.get("status") == "ok"}
+    compute = sum(r["s_per_50k_precompute"] for r in done.values())
+    decode = suite.report["sections"].get("c_decode", {})
+    estimate: dict[str, Any] = {
+        "models_measured": len(done),
+        "compute_s_if_decode_free": compute,
+        "forward_only_s": sum(r["s_per_50k_forward"] for r in done.values()),
+        # Building each model and its SVD happen once per model, on the CPU (random init here; real
+        # weights are read instead, which this does not measure).
+        "model_setup_s": sum(r["load_s"] + r["svd_s"] for r in done.values()),
+    }
+    for kind, key in (("nvjpeg", "nvjpeg_decode_img_s"), ("cpu_workers", "cpu_decode_steady_img_s")):
+        rate = decode.get(key)
+        if rate:
+            once = N_JOB_IMAGES / rate
+            estimate[f"decode_once_{kind}_s"] = once
+            estimate[f"job_s_decode_once_{kind}_serial"] = compute + once
+            # Each model streamed from its own decode (no reuse), decoding overlapped with compute:
+            estimate[f"job_s_decode_per_model_{kind}_overlapped"] = sum(
+                max(r["s_per_50k_precompute"], once) for r in done.values()
+            )
+    estimate["bar_s"] = 600
+    suite.record("e_job_estimate", **estimate)
+
+
+# ------------------------------------------------------------------------------------------------
+# g: torch.compile (subprocess)
+# ------------------------------------------------------------------------------------------------
+
+
+def section_compile(suite: Suite) -> None:
+    timeout = max(suite.remaining() - 5, 10)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "compile.json"
+        command = [sys.executable, str(Path(__file__).resolve()), "--compile-child", str(path),
+                   "--device", str(suite.device)] + (["--smoke"] if suite.config.smoke else [])  # fmt: skip
+        suite.record("g_compile", timeout_s=round(timeout))
+        try:
+            subprocess.run(command, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            suite.record("g_compile", result=f"timed out after {timeout:.0f} s")
+        if path.is_file():
+            suite.record("g_compile", **json.loads(path.read_text()))
+
+
+def compile_child(config: Config, path: Path) -> None:
+    device = torch.device(config.device)
+    results: dict[str, Any] = {"model": config.model, "batch_size": config.batch_size}
+
+    def save(**values: Any) -> None:
+        results.update(values)
+        print(f"[g_compile] {values}", flush=True)
+        path.write_text(json.dumps(results, default=str))
+
+    adapter = load_model(config.model, random_init=True, overrides=config.overrides or None)
+    adapter.to(device).module.eval()
+    size = adapter.preprocessing.crop
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def rate(fn: Callable[[torch.Tensor], Any], pixels: torch.Tensor, n: int) -> float:
+        times = []
+        for _ in range(n):
+            sync()
+            start = time.perf_counter()
+            fn(pixels)
+            sync()
+            times.append(time.perf_counter() - start)
+        return config.batch_size / statistics.median(times)
+
+    with torch.inference_mode(), autocast(device, compute_dtype(device)):
+        images = torch.randint(0, 256, (config.batch_size, 3, size, size), dtype=torch.uint8, device=device)
+        pixels = adapter.normalize(images)
+        # The encoder's output must be returned: a compiled function whose result is unused is all dead code.
+        eager = getattr(adapter.module, "forward_features", adapter.module)
+        rate(eager, pixels, 2)
+        save(eager_forward_img_s=rate(eager, pixels, config.repeats))
+        compiled = torch.compile(eager)
+        sync()
+        start = time.perf_counter()
+        compiled(pixels)
+        sync()
+        save(compile_s=time.perf_counter() - start)
+        compiled(pixels)
+        compiled_rate = rate(compiled, pixels, config.repeats)
+        save(compiled_forward_img_s=compiled_rate, compiled_vs_eager=compiled_rate / results["eager_forward_img_s"])
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+BARS = (
+    ("a_forward_vs_precompute", "precompute_vs_forward", ">= 0.85"),
+    ("b_paper_loop", "precompute_vs_paper_loop", ">= 300"),
+    ("c_decode", "end_to_end_vs_cpu_decode", ">= 0.9"),
+    ("c_decode", "end_to_end_nvjpeg_vs_nvjpeg_decode", ">= 0.9"),
+    ("d_upload", "analyze_median_ms", "< 50"),
+    ("e_job_estimate", "job_s_decode_once_nvjpeg_serial", "< 600"),
+    ("f_syncs", "syncs_per_batch", "baseline"),
+    ("g_compile", "compiled_vs_eager", ""),
+)
+
+
+#: Packages the device lacks: the suite must never import them.
+ABSENT_ON_DEVICE = ("redis", "fastapi", "pydantic_settings", "uvicorn", "starlette")
+
+
+def summary(suite: Suite) -> None:
+    loaded = [name for name in ABSENT_ON_DEVICE if name in sys.modules]
+    suite.report["service_packages_imported"] = loaded
+    suite.save()
+    print("\n===== summary =====")
+    print(f"service packages imported (should be none): {loaded}")
+    print(f"machine: {suite.report['machine'].get('gpu', 'CPU')}, torch {torch.__version__}")
+    for section, key, bar in BARS:
+        value = suite.report["sections"].get(section, {}).get(key)
+        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+        print(f"{section:26s} {key:38s} {shown:>12s}  {bar}")
+    for section, text in suite.report["status"].items():
+        if text != "ok":
+            print(f"{section}: {text}")
+    print(f"total {suite.elapsed():.0f} s; results in {suite.out / 'results.json'}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=Path, default=DEFAULT_IMAGES, help="folder of JPEG files")
+    parser.add_argument("--out", type=Path, default=None, help="results folder (default $OUT, else ./gpu-suite-out)")
+    parser.add_argument("--smoke", action="store_true", help="tiny models and batches: every section runs on a CPU")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--files", type=int, default=None, help="distinct JPEG files (default 384; smoke 16)")
+    parser.add_argument("--workers", type=int, default=None, help="decoding processes (default min(16, CPUs))")
+    parser.add_argument("--budget-s", type=float, default=None, help="skip sections past this (default 330 s)")
+    parser.add_argument("--compile", action="store_true", help="with --smoke: run the torch.compile section too")
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile section")
+    parser.add_argument("--only", default="", help="comma-separated section prefixes to run (e.g. a,c,g)")
+    parser.add_argument("--compile-child", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    config = Config.from_args(args)
+    if args.compile_child is not None:
+        compile_child(config, args.compile_child)
+        return
+    out = args.out or Path(os.environ.get("OUT") or "gpu-suite-out")
+    out.mkdir(parents=True, exist_ok=True)
+    suite = Suite(config, out)
+    only = [prefix for prefix in args.only.split(",") if prefix]
+    suite.run("machine", machine)
+    for name, fn, needs_cuda, min_s in (
+        ("a_forward_vs_precompute", section_forward, False, 20),
+        ("a2_small_model", section_forward_small, False, 20),
+        ("b_paper_loop", section_paper_loop, False, 15),
+        ("d_upload", section_upload, False, 10),
+        ("f_syncs", section_syncs, True, 10),
+        ("c1_cpu_decode", section_cpu_decode, False, 20),
+        ("c2_tensor_decode", section_tensor_decode, False, 15),
+        ("c3_pixel_diff", section_pixel_diff, False, 15),
+        ("e_paper_models", section_models, False, 15),
+        ("g_compile", section_compile, False, 60),
+    ):
+        if only and not any(name.startswith(prefix) for prefix in only):
+            continue
+        if name == "a2_small_model" and not config.small_model:
+            continue
+        if name == "g_compile" and not config.compile:
+            suite.status(name, "skipped: not asked (--smoke without --compile, or --no-compile)")
+            continue
+        suite.run(name, fn, needs_cuda=needs_cuda, min_s=min_s)
+    summary(suite)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Command-line options that several ``python -m precompute`` subcommands share."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from qkatlas.conventions import BASES, Basis
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` → ``(key, value)``, the value parsed as JSON when it is JSON, else kept as text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def parse_bases(text: str) -> tuple[Basis, ...]:
+    """``faithful,exact`` → the bases, in the order given."""
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    known = {basis.value for basis in BASES}
+    if not names or any(name not in known for name in names):
+        raise argparse.ArgumentTypeError(
+            f"bases must be a comma-separated subset of {','.join(basis.value for basis in BASES)}"
+        )
+    return tuple(Basis(name) for name in names)
+
+
+def add_weight_options(parser: argparse.ArgumentParser) -> None:
+    """The options every subcommand shares to choose the weights and the device."""
+    parser.add_argument("--random-init", action="store_true", help="random weights from the config (offline)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for --random-init")
+    parser.add_argument(
+        "--override",
+        type=parse_override,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model config override, e.g. depth=2 (repeatable; values parsed as JSON)",
+    )
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")

@@ -1,0 +1,49 @@
+"""Image sources, robust decoding, model-input preprocessing and parallel batch loading.
+
+Everything that turns files on disk (or uploaded bytes) into the uint8 crops a model sees lives here,
+so that the precompute job and the service decode and crop photos in exactly the same way. One
+module per concern:
+
+- ``decoding``: ``decode_image`` / ``load_image_file``: bytes or a file → an RGB ``PIL.Image``, or an
+  ``ImageDecodeError`` with a short reason. Never anything else, never a half-decoded image.
+- ``model_input``: ``to_model_input``: RGB image → uint8 ``[3, crop, crop]``, the image *as the model
+  sees it* (its own resize and centre crop; normalization happens later, on the device).
+- ``sources``: ``open_image_source``: a folder tree, a flat ImageNet-val style folder or a list file →
+  an ordered, labelled ``ImageSource``.
+- ``batches``: ``iter_batches`` decodes a source in worker processes and yields fixed-boundary
+  ``Batch`` es.
+"""
+
+from qkatlas.images.batches import Batch, count_batches, iter_batches
+from qkatlas.images.decoding import (
+    ALPHA_BACKGROUND,
+    DEFAULT_MAX_PIXELS,
+    MAX_ASPECT_RATIO,
+    DecodeErrorKind,
+    ImageDecodeError,
+    decode_image,
+    load_image_file,
+    to_rgb,
+)
+from qkatlas.images.model_input import to_model_input
+from qkatlas.images.sources import IMAGE_EXTENSIONS, ImageItem, ImageSource, default_source_name, open_image_source
+
+__all__ = [
+    "ALPHA_BACKGROUND",
+    "DEFAULT_MAX_PIXELS",
+    "IMAGE_EXTENSIONS",
+    "MAX_ASPECT_RATIO",
+    "Batch",
+    "DecodeErrorKind",
+    "ImageDecodeError",
+    "ImageItem",
+    "ImageSource",
+    "count_batches",
+    "decode_image",
+    "default_source_name",
+    "iter_batches",
+    "load_image_file",
+    "open_image_source",
+    "to_model_input",
+    "to_rgb",
+]

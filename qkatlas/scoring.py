@@ -1,0 +1,168 @@
+"""The scoring kernel: capture → pick the basis's tokens → project onto every mode → score both signs.
+
+One implementation, used by the precompute stream (``TopKScorer``: merge every batch into a running
+top-K) and by the analysis of one uploaded image (``qkatlas.analysis``). For block ``ℓ`` the ``U`` and
+``V`` vectors of all heads are stacked into one ``[d, 2·H·M]`` matrix, so a single matmul per layer
+and basis yields every query map ``P_U`` and key map ``P_V`` (docs/method.md#maps). Which tokens each
+basis projects: docs/method.md#projection-bases; the score: docs/method.md#ranking-rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from qkatlas.conventions import Basis
+from qkatlas.device import autocast, compute_dtype
+from qkatlas.models.base import ViTAdapter
+from qkatlas.svd import Decomposition
+from qkatlas.topk import RunningTopK
+
+
+class ModeProjector:
+    """Every mode's ``u`` and ``v`` of every layer, resident on ``device`` in ``dtype``.
+
+    ``faithful`` projects the residual entering the block; ``exact`` projects the LayerNorm output and
+    adds ``u_n · c`` (``c = W_q⁺ b_q``) on the query side, so that
+    ``Σ_n σ_n P_U[i,n] P_V[j,n] = √d_h · logit_ij + (terms constant in j)``.
+    """
+
+    def __init__(self, dec: Decomposition, device: torch.device | str, dtype: torch.dtype) -> None:
+        n_layers, n_heads, n_modes, d_model = dec.shape
+        self.n_layers, self.n_heads, self.n_modes = n_layers, n_heads, n_modes
+        self.n_columns = n_heads * n_modes
+        stacked = np.concatenate(
+            [
+                dec.U.reshape(n_layers, self.n_columns, d_model),
+                dec.V.reshape(n_layers, self.n_columns, d_model),
+            ],
+            axis=1,
+        )  # [L, 2D, d]
+        self.weights = torch.from_numpy(stacked).transpose(1, 2).contiguous().to(device, dtype)  # [L, d, 2D]
+        self.query_offset = torch.from_numpy(dec.query_offset.reshape(n_layers, self.n_columns)).to(
+            device, torch.float32
+        )  # [L, D]
+
+    def project(self, layer: int, activations: torch.Tensor, basis: Basis) -> tuple[torch.Tensor, torch.Tensor]:
+        """``activations [B, N, d]`` → ``(P_U, P_V)``, each ``[B, N, D]`` float32, ``D = H·M``.
+
+        Column ``h·M + n`` holds mode ``n`` of head ``h``. ``activations`` must be the residual stream
+        for ``faithful`` and the block's LayerNorm output for ``exact``.
+        """
+        projected = (activations.to(self.weights.dtype) @ self.weights[layer]).float()
+        query, key = projected.split(self.n_columns, dim=-1)
+        if basis is Basis.exact:
+            query = query + self.query_offset[layer]
+        return query, key
+
+
+def signed_scores(query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+    """The paper's attention score of each mode, for both signs (docs/method.md#ranking-rule).
+
+    ``query, key: [B, P, D]`` over patch tokens only → ``[B, D, 2]``: ``pos = max P_U · max P_V``,
+    ``neg = min P_U · min P_V`` (the ``pos`` rule applied to the mode ``(−u, −v)``).
+    """
+    q_min, q_max = query.aminmax(dim=1)
+    k_min, k_max = key.aminmax(dim=1)
+    return torch.stack([q_max * k_max, q_min * k_min], dim=-1)
+
+
+@dataclass(frozen=True)
+class ProjectedLayer:
+    """One block of a batch projected in one basis. ``D = H·M`` columns, column ``h·M + n`` = mode
+    ``n`` of head ``h``; maps are those of the ``pos`` mode (the ``neg`` maps are their negatives).
+
+    ``tokens [B, P, d]``: the patch tokens that were projected (residual or LayerNorm output);
+    ``query, key [B, P, D]`` float32: ``P_U``, ``P_V``; ``scores [B, D, 2]``: (pos, neg).
+    """
+
+    layer: int
+    basis: Basis
+    tokens: torch.Tensor
+    query: torch.Tensor
+    key: torch.Tensor
+    scores: torch.Tensor
+
+
+OnProjected = Callable[[ProjectedLayer], None]
+
+
+class ModeKernel:
+    """Runs uint8 images through the model and hands every (layer, basis) projection to a consumer.
+
+    ``dtype`` is the projection precision; the model runs under autocast to it when it is reduced
+    (default: ``compute_dtype`` of the adapter's device, i.e. bfloat16 on CUDA, float32 on the CPU).
+    """
+
+    def __init__(
+        self, adapter: ViTAdapter, dec: Decomposition, bases: tuple[Basis, ...], dtype: torch.dtype | None = None
+    ) -> None:
+        self.adapter = adapter
+        self.bases = bases
+        self.device = adapter.device
+        self.dtype = compute_dtype(self.device) if dtype is None else dtype
+        self.projector = ModeProjector(dec, self.device, self.dtype)
+
+    def run(self, images: torch.Tensor, on_projected: OnProjected) -> None:
+        """Forward uint8 ``images [B, 3, S, S]`` (as the model sees them); call ``on_projected`` for
+        every layer, in order, and within a layer for every basis of ``bases``, in order."""
+        n_prefix = self.adapter.spec.n_prefix
+
+        def on_layer(layer: int, residual: torch.Tensor, normed: torch.Tensor) -> None:
+            for basis in self.bases:  # one matmul per basis covers every head
+                tokens = (residual if basis is Basis.faithful else normed)[:, n_prefix:]
+                query, key = self.projector.project(layer, tokens, basis)
+                on_projected(ProjectedLayer(layer, basis, tokens, query, key, signed_scores(query, key)))
+
+        pixels = self.adapter.normalize(images.to(self.device, non_blocking=True))
+        with autocast(self.device, self.dtype):
+            self.adapter.run_with_capture(pixels, on_layer)
+
+
+class TopKScorer:
+    """Merges every signed mode's score of every batch into a running top-K (the precompute stream).
+
+    The top-K has one column per ``(basis, layer, head, mode, sign)`` in that (atlas) order and carries
+    each winner's query and key maps (float16, ``[2, P]`` per slot), taken from the same projections
+    that scored it, so no second pass over the winners is needed.
+    """
+
+    def __init__(self, kernel: ModeKernel) -> None:
+        self.kernel = kernel
+        self._signs = torch.tensor([1.0, -1.0], device=kernel.device)
+
+    @property
+    def _block(self) -> int:
+        """Columns of one (basis, layer): (head·mode, sign)."""
+        return self.kernel.projector.n_columns * 2
+
+    def new_top_k(self, k: int) -> RunningTopK:
+        spec = self.kernel.adapter.spec
+        n_columns = len(self.kernel.bases) * spec.n_layers * self._block
+        return RunningTopK(n_columns, k, self.kernel.device, payload_shape=(2, spec.n_patches))
+
+    def score(self, images: torch.Tensor, indices: torch.Tensor, topk: RunningTopK) -> torch.Tensor:
+        """Score uint8 ``images [B, 3, S, S]`` (dataset ``indices [B]``) into ``topk``.
+
+        Returns the batch rows that entered some top-K (whose thumbnails the atlas needs).
+        """
+        indices = indices.to(self.kernel.device)
+        entered: list[torch.Tensor] = []
+        signs, block, n_layers = self._signs, self._block, self.kernel.projector.n_layers
+
+        def merge(projected: ProjectedLayer) -> None:
+            query, key = projected.query, projected.key
+
+            def fetch(columns: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+                mode, flip = columns // 2, signs[columns % 2].unsqueeze(1)  # neg maps: the negated pos maps
+                return torch.stack([query[rows, :, mode] * flip, key[rows, :, mode] * flip], dim=1)
+
+            start = (self.kernel.bases.index(projected.basis) * n_layers + projected.layer) * block
+            scores = projected.scores.flatten(1)  # [B, D·2]
+            entered.append(topk.update(scores, indices, slice(start, start + block), fetch))
+
+        self.kernel.run(images, merge)
+        return torch.cat(entered).unique()

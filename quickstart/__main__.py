@@ -1,0 +1,5 @@
+import sys
+
+from quickstart.up import main
+
+sys.exit(main())
