@@ -13,8 +13,6 @@ from precompute.default_run import fetch_imagenette, main
 from qkatlas.atlas import find_atlases
 from qkatlas.images import open_image_source
 
-pytestmark = pytest.mark.integration
-
 
 def test_offline_demo_builds_labelled_atlases_and_reuses_them(
     tmp_path: Path, photo_dir: Path, capsys: pytest.CaptureFixture[str]

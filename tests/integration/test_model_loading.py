@@ -32,8 +32,6 @@ from qkatlas.models import (
 from qkatlas.models._hub import hub_reachable
 from qkatlas.models.base import ViTAdapter
 
-pytestmark = pytest.mark.integration
-
 _TINY_HF = {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 2, "intermediate_size": 64}
 
 

@@ -23,8 +23,6 @@ from qkatlas.models import load_model_for_atlas
 from qkatlas.sample_photos import write_sample_photos
 from tests.conftest import TINY_OVERRIDES, TINY_VIT, build_atlas
 
-pytestmark = pytest.mark.integration
-
 #: Families with different prefix layouts: CLS; CLS + distillation; CLS + 4 registers.
 PREFIX_LAYOUTS = {
     "cls": (TINY_VIT, TINY_OVERRIDES, 1),

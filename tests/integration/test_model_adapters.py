@@ -16,8 +16,6 @@ from torch import nn
 from qkatlas.models import load_model, model_slug, model_source
 from qkatlas.models.base import ViTAdapter
 
-pytestmark = pytest.mark.unit
-
 
 @dataclass(frozen=True)
 class Case:
