@@ -95,7 +95,7 @@ def _serve_frontend(app: FastAPI, dist: Path) -> None:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    services = Services.create(settings, make_cache(settings.redis_url, settings.memory_cache_bytes))
+    services = Services.create(settings, make_cache(settings.redis_url, settings.memory_cache_bytes, clock=settings.clock))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -1,4 +1,8 @@
-"""Shared fixtures: natural photos from scikit-image and atlases built by the real precompute job."""
+"""Shared fixtures: natural photos from scikit-image and atlases built by the real precompute job.
+
+Every test is marked with its tier, the directory it lives in (``unit``, ``integration``, ``e2e``): so
+``pytest -m unit`` selects exactly ``tests/unit``. A test outside the tier directories is an error.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,28 @@ from pathlib import Path
 import pytest
 
 from qkatlas.sample_photos import write_sample_photos
+from tests.fakes import FakeClock
+
+TIERS = ("unit", "integration", "e2e")
+_TESTS = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path.resolve()
+        parts = path.relative_to(_TESTS).parts if path.is_relative_to(_TESTS) else ()
+        tier = parts[0] if len(parts) > 1 else None
+        if tier not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid}: tests live in one of tests/{{{','.join(TIERS)}}}/")
+        item.add_marker(tier)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock that moves only by ``clock.advance(seconds)``: pass it as ``clock=`` to what reads the time."""
+    return FakeClock()
+
 
 #: A tiny random-init timm ViT: 2 blocks, width 48, 3 heads of 16 — fast on 2 CPU cores.
 TINY_VIT = "vit_tiny_patch16_224"

@@ -20,6 +20,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
+from backend.core.clock import Clock
 from backend.schemas import RedisState
 
 log = logging.getLogger(__name__)
@@ -58,13 +59,17 @@ class _Entry:
 
 
 class MemoryCache(Cache):
-    """In-process LRU with per-entry expiry and a bound on the total size of the values."""
+    """In-process LRU with per-entry expiry and a bound on the total size of the values.
 
-    def __init__(self, max_bytes: int) -> None:
+    ``clock`` gives the current time in seconds; only differences matter (expiry = time of writing + TTL).
+    """
+
+    def __init__(self, max_bytes: int, *, clock: Clock = time.monotonic) -> None:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._counters: dict[str, tuple[int, float]] = {}
         self._bytes = 0
         self._max_bytes = max_bytes
+        self._clock = clock
 
     def _drop(self, key: str) -> None:
         entry = self._entries.pop(key)
@@ -74,14 +79,14 @@ class MemoryCache(Cache):
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if entry.expires <= time.monotonic():
+        if entry.expires <= self._clock():
             self._drop(key)
             return None
         self._entries.move_to_end(key)
         return entry.value
 
     async def set_many(self, items: dict[str, bytes], ttl_s: int) -> None:
-        expires = time.monotonic() + ttl_s
+        expires = self._clock() + ttl_s
         for key, value in items.items():
             if key in self._entries:
                 self._drop(key)
@@ -92,7 +97,7 @@ class MemoryCache(Cache):
         self._evict()
 
     def _evict(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         for key in [k for k, e in self._entries.items() if e.expires <= now]:
             self._drop(key)
         while self._bytes > self._max_bytes:
@@ -101,12 +106,12 @@ class MemoryCache(Cache):
             del self._counters[key]
 
     async def get_prefix(self, prefix: str, limit: int = 100) -> dict[str, bytes]:
-        now = time.monotonic()
+        now = self._clock()
         found = {k: e.value for k, e in self._entries.items() if k.startswith(prefix) and e.expires > now}
         return dict(list(found.items())[:limit])
 
     async def incr(self, key: str, ttl_s: int) -> int:
-        now = time.monotonic()
+        now = self._clock()
         count, expires = self._counters.get(key, (0, now + ttl_s))
         if expires <= now:
             count, expires = 0, now + ttl_s
@@ -120,14 +125,20 @@ class MemoryCache(Cache):
 
 
 class RedisCache(Cache):
-    """Redis, falling back to an in-process store while Redis is unreachable."""
+    """Redis, falling back to an in-process store while Redis is unreachable.
 
-    def __init__(self, url: str, fallback: MemoryCache, retry_after_s: float = 1.0) -> None:
+    Redis enforces the TTLs itself; ``clock`` only times the back-off before Redis is tried again.
+    """
+
+    def __init__(
+        self, url: str, fallback: MemoryCache, retry_after_s: float = 1.0, *, clock: Clock = time.monotonic
+    ) -> None:
         self._url = url
         self._clients: dict[asyncio.AbstractEventLoop, aioredis.Redis] = {}
         self._fallback = fallback
         self._retry_after_s = retry_after_s
         self._down_until = 0.0
+        self._clock = clock
 
     @property
     def _redis(self) -> aioredis.Redis:
@@ -147,12 +158,12 @@ class RedisCache(Cache):
         return client
 
     def _up(self) -> bool:
-        return time.monotonic() >= self._down_until
+        return self._clock() >= self._down_until
 
     def _mark_down(self, error: Exception) -> None:
         if self._up():
             log.warning("Redis unreachable (%s); serving from the in-process cache", type(error).__name__)
-        self._down_until = time.monotonic() + self._retry_after_s
+        self._down_until = self._clock() + self._retry_after_s
 
     async def get(self, key: str) -> bytes | None:
         if self._up():
@@ -220,6 +231,6 @@ class RedisCache(Cache):
             await client.aclose()
 
 
-def make_cache(redis_url: str | None, memory_bytes: int) -> Cache:
-    memory = MemoryCache(memory_bytes)
-    return memory if redis_url is None else RedisCache(redis_url, memory)
+def make_cache(redis_url: str | None, memory_bytes: int, *, clock: Clock = time.monotonic) -> Cache:
+    memory = MemoryCache(memory_bytes, clock=clock)
+    return memory if redis_url is None else RedisCache(redis_url, memory, clock=clock)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from backend.core.clock import Clock
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,4 +32,10 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     frontend_dist: Path | None = Field(
         default=_REPO_ROOT / "frontend" / "dist", description="Built dashboard served at / (if present)."
+    )
+    clock: Clock = Field(
+        default=time.time,
+        exclude=True,
+        repr=False,
+        description="Wall clock (Unix seconds) for upload expiry and rate-limit windows; tests pass a fake one.",
     )

@@ -23,7 +23,7 @@ class Services:
 
     @classmethod
     def create(cls, settings: Settings, cache: Cache) -> Services:
-        uploads = UploadStore(cache, ttl_s=settings.upload_ttl_s, max_pixels=settings.max_pixels)
+        uploads = UploadStore(cache, ttl_s=settings.upload_ttl_s, max_pixels=settings.max_pixels, clock=settings.clock)
         return cls(
             settings=settings,
             cache=cache,

@@ -13,11 +13,12 @@ import hashlib
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 
 from PIL import Image
 
 from backend.core.cache import Cache
+from backend.core.clock import Clock
 from qkatlas.images import DecodeErrorKind, ImageDecodeError, decode_image
 
 UPLOAD_ID_PATTERN = r"^[0-9a-f]{32}$"
@@ -30,10 +31,23 @@ class UploadInfo:
     height: int
     n_bytes: int
     expires_at: float  # Unix time
+    #: The wall clock ``expires_at`` is read against (the store's).
+    clock: Clock = field(default=time.time, repr=False, compare=False, kw_only=True)
 
     def expires_in_s(self) -> int:
         """Whole seconds left, rounded up (0 once expired): the TTL for anything derived from it."""
-        return max(0, math.ceil(self.expires_at - time.time()))
+        return max(0, math.ceil(self.expires_at - self.clock()))
+
+    def expired(self) -> bool:
+        return self.expires_at <= self.clock()
+
+    def to_json(self) -> bytes:
+        """The stored record (everything but the clock)."""
+        return json.dumps({f.name: getattr(self, f.name) for f in fields(self) if f.name != "clock"}).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes, *, clock: Clock = time.time) -> UploadInfo:
+        return cls(**json.loads(raw), clock=clock)
 
 
 class UploadRejected(Exception):
@@ -58,10 +72,14 @@ def _meta_key(upload_id: str) -> str:
 
 
 class UploadStore:
-    def __init__(self, cache: Cache, *, ttl_s: int, max_pixels: int) -> None:
+    """Uploads in ``cache``; ``clock`` is the wall clock for their expiry and for rate-limit windows (both are
+    shared with other replicas through Redis)."""
+
+    def __init__(self, cache: Cache, *, ttl_s: int, max_pixels: int, clock: Clock = time.time) -> None:
         self._cache = cache
         self._ttl_s = ttl_s
         self._max_pixels = max_pixels
+        self._clock = clock
 
     def decode(self, data: bytes) -> Image.Image:
         """Decode stored or uploaded bytes (CPU-bound: call off the event loop)."""
@@ -74,23 +92,22 @@ class UploadStore:
     async def add(self, data: bytes) -> UploadInfo:
         image = await asyncio.to_thread(self.decode, data)
         upload_id = hashlib.sha256(data).hexdigest()[:32]
-        info = UploadInfo(upload_id, image.width, image.height, len(data), time.time() + self._ttl_s)
-        await self._cache.set_many(
-            {_key(upload_id): data, _meta_key(upload_id): json.dumps(asdict(info)).encode()}, self._ttl_s
-        )
+        expires_at = self._clock() + self._ttl_s
+        info = UploadInfo(upload_id, image.width, image.height, len(data), expires_at, clock=self._clock)
+        await self._cache.set_many({_key(upload_id): data, _meta_key(upload_id): info.to_json()}, self._ttl_s)
         return info
 
     async def info(self, upload_id: str) -> UploadInfo | None:
         raw = await self._cache.get(_meta_key(upload_id))
         if raw is None:
             return None
-        info = UploadInfo(**json.loads(raw))
-        return info if info.expires_at > time.time() else None
+        info = UploadInfo.from_json(raw, clock=self._clock)
+        return None if info.expired() else info
 
     async def data(self, upload_id: str) -> bytes | None:
         return await self._cache.get(_key(upload_id))
 
     async def allow(self, client: str, *, limit: int, window_s: int) -> bool:
         """Fixed-window rate limit on uploads per client address."""
-        window = int(time.time() // window_s)
+        window = int(self._clock() // window_s)
         return await self._cache.incr(f"qk:ratelimit:uploads:{client}:{window}", window_s) <= limit

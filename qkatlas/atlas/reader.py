@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import TypeVar
 
 import numpy as np
@@ -153,6 +154,11 @@ class Atlas:
         if problem is not None:
             raise AtlasError(problem)
         return None
+
+    @property
+    def arrays(self) -> Mapping[str, np.ndarray]:
+        """Every array of docs/atlas-format.md by its name in ``format.ARRAYS``, memory-mapped read-only."""
+        return MappingProxyType(self._arrays)
 
     @property
     def sigma_all(self) -> np.ndarray:

@@ -116,7 +116,7 @@ class ViTAdapter(ABC):
         """Query/key weights and LayerNorm of block ``layer``, float64 on the CPU."""
 
     @abstractmethod
-    def _blocks(self) -> list[nn.Module]:
+    def blocks(self) -> list[nn.Module]:
         """The transformer blocks, in order."""
 
     @abstractmethod
@@ -146,7 +146,7 @@ class ViTAdapter(ABC):
     def _hooks(self, on_layer: CaptureFn) -> Iterator[None]:
         residuals: dict[int, torch.Tensor] = {}
         handles = []
-        for layer, block in enumerate(self._blocks()):
+        for layer, block in enumerate(self.blocks()):
 
             def pre_hook(
                 _m: nn.Module,

@@ -228,7 +228,7 @@ class HFAdapter(ViTAdapter):
             f"block {layer} ({type(block).__name__}) has no pre-attention LayerNorm ({_NORM_NAMES})"
         )
 
-    def _blocks(self) -> list[nn.Module]:
+    def blocks(self) -> list[nn.Module]:
         return self._layers
 
     def _block_norm(self, block: nn.Module) -> nn.Module:

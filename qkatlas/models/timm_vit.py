@@ -157,7 +157,7 @@ class TimmViTAdapter(ViTAdapter):
     def _vit(self) -> VisionTransformer:
         return cast(VisionTransformer, self.module)
 
-    def _blocks(self) -> list[nn.Module]:
+    def blocks(self) -> list[nn.Module]:
         return list(self._vit().blocks)
 
     def _block_norm(self, block: nn.Module) -> nn.Module:

@@ -29,8 +29,6 @@ from precompute.cli import main as precompute_main
 from qkatlas.progress import RedisProgress
 from tests.integration.test_o3_analysis import write_synthetic_o3
 
-pytestmark = pytest.mark.e2e
-
 ROOT = Path(__file__).resolve().parents[2]
 FRONTEND = ROOT / "frontend"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

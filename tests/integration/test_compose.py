@@ -20,8 +20,6 @@ import yaml
 
 from qkatlas.atlas import find_atlases
 
-pytestmark = pytest.mark.integration
-
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -6,12 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import TINY_OVERRIDES, TINY_VIT, build_atlas
 from tests.integration.test_precompute import _atlas_contents
-
-pytestmark = pytest.mark.integration
 
 
 def test_two_processes_write_the_same_atlas_as_one(tmp_path: Path, photo_dir: Path) -> None:

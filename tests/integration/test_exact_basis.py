@@ -19,8 +19,6 @@ from qkatlas.models import load_model
 from qkatlas.scoring import ModeProjector
 from qkatlas.svd import decompose
 
-pytestmark = pytest.mark.integration
-
 TINY = {"depth": 2, "embed_dim": 48, "num_heads": 3}
 HF_TINY = {"num_hidden_layers": 2, "hidden_size": 48, "num_attention_heads": 3, "intermediate_size": 96}
 

@@ -33,8 +33,6 @@ from qkatlas.models import (
 from qkatlas.models.base import ViTAdapter
 from qkatlas.models.hub import hub_reachable
 
-pytestmark = pytest.mark.integration
-
 _TINY_HF = {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 2, "intermediate_size": 64}
 
 

@@ -30,8 +30,6 @@ from qkatlas.o3 import (
 from qkatlas.sample_photos import optional_sample_dir
 from tests.conftest import TINY_OVERRIDES, TINY_VIT, build_atlas
 
-pytestmark = pytest.mark.integration
-
 SAMPLE_O3 = optional_sample_dir("o3-example")
 GREEN, RED, GREY = (30, 200, 30), (220, 30, 30), (128, 128, 128)
 #: Synthetic images are twice the planted model's 64 px input; 16 px cells = its 8 × 8 patch grid.

@@ -15,8 +15,6 @@ import pytest
 from qkatlas.atlas import Atlas
 from qkatlas.models.planted import PLANTED_MODES, read_planted_index
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="module")
 def planted_atlas(atlas_root: Path) -> Atlas:

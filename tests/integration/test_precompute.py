@@ -23,8 +23,6 @@ from qkatlas.models import load_model_from_source
 from qkatlas.sample_photos import write_sample_photos
 from tests.conftest import TINY_OVERRIDES, TINY_VIT, build_atlas
 
-pytestmark = pytest.mark.integration
-
 #: Families with different prefix layouts: CLS; CLS + distillation; CLS + 4 registers.
 PREFIX_LAYOUTS = {
     "cls": (TINY_VIT, TINY_OVERRIDES, 1),
@@ -45,9 +43,9 @@ def _brute_force_projections(atlas: Atlas, images: list[Path]) -> dict[str, np.n
     """Per basis, P_U and P_V of every image: ``[N_images, L, H, M, P]`` (float64)."""
     adapter = load_model_from_source(atlas.manifest.model_source)
     spec = adapter.spec
-    u = atlas._arrays["U"].astype(np.float64)  # [L, H, M, d]
-    v = atlas._arrays["V"].astype(np.float64)
-    offset = atlas._arrays["query_offset"]
+    u = atlas.arrays["U"].astype(np.float64)  # [L, H, M, d]
+    v = atlas.arrays["V"].astype(np.float64)
+    offset = atlas.arrays["query_offset"]
     out: dict[str, list[np.ndarray]] = {"faithful_q": [], "faithful_k": [], "exact_q": [], "exact_k": []}
     for path in images:
         pixels = to_model_input(load_image_file(path), adapter.preprocessing)
@@ -92,18 +90,18 @@ def test_top_k_and_maps_equal_brute_force(tmp_path: Path, photo_dir: Path, layou
         for s, (qs, ks) in enumerate(((q, key), (-q, -key))):  # pos, then the neg mode (−u, −v)
             scores = qs.max(-1) * ks.max(-1)  # [N, L, H, M]
             order = np.argsort(-scores, axis=0, kind="stable")[:k]  # ties → lower index first
-            stored = atlas._arrays["topk_indices"][b, ..., s, :]  # [L, H, M, K]
+            stored = atlas.arrays["topk_indices"][b, ..., s, :]  # [L, H, M, K]
             np.testing.assert_array_equal(np.moveaxis(order, 0, -1), stored)
             best = np.take_along_axis(scores, order, axis=0)
-            np.testing.assert_allclose(np.moveaxis(best, 0, -1), atlas._arrays["topk_scores"][b, ..., s, :], rtol=2e-4)
+            np.testing.assert_allclose(np.moveaxis(best, 0, -1), atlas.arrays["topk_scores"][b, ..., s, :], rtol=2e-4)
             # The stored maps of each winner are that image's maps for the signed mode (float16).
             winners_q = np.take_along_axis(qs, order[..., None], axis=0)  # [K, L, H, M, P]
-            stored_q = atlas._arrays["maps_query"][b, ..., s, :, :, :].reshape(*stored.shape, -1)
+            stored_q = atlas.arrays["maps_query"][b, ..., s, :, :, :].reshape(*stored.shape, -1)
             np.testing.assert_allclose(
                 np.moveaxis(winners_q, 0, -2), stored_q, atol=2e-3 * np.abs(winners_q).max() + 1e-3
             )
             winners_k = np.take_along_axis(ks, order[..., None], axis=0)
-            stored_k = atlas._arrays["maps_key"][b, ..., s, :, :, :].reshape(*stored.shape, -1)
+            stored_k = atlas.arrays["maps_key"][b, ..., s, :, :, :].reshape(*stored.shape, -1)
             np.testing.assert_allclose(
                 np.moveaxis(winners_k, 0, -2), stored_k, atol=2e-3 * np.abs(winners_k).max() + 1e-3
             )
@@ -111,7 +109,7 @@ def test_top_k_and_maps_equal_brute_force(tmp_path: Path, photo_dir: Path, layou
 
 def test_thumbnails_and_metadata_of_winners(atlas_root: Path) -> None:
     atlas = next(Atlas.open(p) for p in atlas_root.iterdir() if p.name.startswith(TINY_VIT))
-    winners = {i for i in np.unique(atlas._arrays["topk_indices"]) if i >= 0}
+    winners = {i for i in np.unique(atlas.arrays["topk_indices"]) if i >= 0}
     assert winners
     for index in winners:
         meta = atlas.image_meta(int(index))
@@ -180,7 +178,7 @@ def test_corrupt_images_are_skipped_and_reported(tmp_path: Path) -> None:
     assert atlas.manifest.dataset.n_images == 5
     assert atlas.manifest.dataset.n_skipped == 2
     skipped_ids = {entry.index for entry in atlas.manifest.skipped}
-    assert not skipped_ids & set(np.unique(atlas._arrays["topk_indices"]).tolist())
+    assert not skipped_ids & set(np.unique(atlas.arrays["topk_indices"]).tolist())
 
 
 @pytest.mark.parametrize(

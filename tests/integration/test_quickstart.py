@@ -14,8 +14,6 @@ from qkatlas.images import open_image_source
 from quickstart.default_atlases import fetch_imagenette
 from quickstart.up import main
 
-pytestmark = pytest.mark.integration
-
 
 def test_offline_demo_builds_labelled_atlases_and_reuses_them(
     tmp_path: Path, photo_dir: Path, capsys: pytest.CaptureFixture[str]

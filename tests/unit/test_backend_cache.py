@@ -6,15 +6,20 @@ import asyncio
 
 from backend.core.cache import MemoryCache
 from backend.schemas import RedisState
+from tests.fakes import FakeClock
 
 
-def test_values_expire_after_their_ttl() -> None:
+def test_values_expire_after_their_ttl(clock: FakeClock) -> None:
     async def scenario() -> None:
-        cache = MemoryCache(1024)
+        cache = MemoryCache(1024, clock=clock)
         await cache.set("a", b"1", ttl_s=1)
         assert await cache.get("a") == b"1"
-        await asyncio.sleep(1.05)
+        clock.advance(0.99)
+        assert await cache.get("a") == b"1"
+        assert await cache.get_prefix("") == {"a": b"1"}
+        clock.advance(0.01)
         assert await cache.get("a") is None
+        assert await cache.get_prefix("") == {}
 
     asyncio.run(scenario())
 
@@ -33,11 +38,26 @@ def test_size_bound_evicts_least_recently_used() -> None:
     asyncio.run(scenario())
 
 
-def test_counters_count_within_a_window_and_reset_after_it() -> None:
+def test_expired_entries_free_their_room_first(clock: FakeClock) -> None:
     async def scenario() -> None:
-        cache = MemoryCache(1024)
+        cache = MemoryCache(max_bytes=10, clock=clock)
+        await cache.set("old", b"1234", ttl_s=1)
+        await cache.set("young", b"5678", ttl_s=60)
+        assert await cache.get("old") == b"1234"  # old is now the most recently used ...
+        clock.advance(1)  # ... but expired
+        await cache.set("new", b"9012", ttl_s=60)  # the expired entry goes, not the least recently used
+        assert await cache.get("young") == b"5678" and await cache.get("new") == b"9012"
+
+    asyncio.run(scenario())
+
+
+def test_counters_count_within_a_window_and_reset_after_it(clock: FakeClock) -> None:
+    async def scenario() -> None:
+        cache = MemoryCache(1024, clock=clock)
         assert [await cache.incr("k", ttl_s=1) for _ in range(3)] == [1, 2, 3]
-        await asyncio.sleep(1.05)
+        clock.advance(0.99)
+        assert await cache.incr("k", ttl_s=1) == 4  # the window runs from the first increment
+        clock.advance(0.01)
         assert await cache.incr("k", ttl_s=1) == 1
 
     asyncio.run(scenario())

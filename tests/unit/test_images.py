@@ -30,8 +30,6 @@ from qkatlas.images import (
 )
 from qkatlas.models.base import Preprocessing
 
-pytestmark = pytest.mark.unit
-
 PREP_SHORTEST = Preprocessing(crop=32, resize=36, resize_mode="shortest", mean=(0.5,) * 3, std=(0.5,) * 3)
 PREP_EXACT = Preprocessing(crop=32, resize=32, resize_mode="exact", mean=(0.5,) * 3, std=(0.5,) * 3)
 

@@ -21,8 +21,6 @@ from qkatlas.o3 import (
     region_coverage,
 )
 
-pytestmark = pytest.mark.unit
-
 SHORTEST = Preprocessing(crop=56, resize=64, resize_mode="shortest", mean=(0.5,) * 3, std=(0.5,) * 3)
 EXACT = Preprocessing(crop=56, resize=56, resize_mode="exact", mean=(0.5,) * 3, std=(0.5,) * 3)
 PATCH = 8

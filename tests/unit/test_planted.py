@@ -18,8 +18,6 @@ from qkatlas.models.planted import (
     read_planted_index,
 )
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.fixture(scope="module")
 def planted():

@@ -17,8 +17,6 @@ from qkatlas.atlas import Atlas
 from qkatlas.models.planted import PLANTED_MODES
 from qkatlas.render import normalize_map
 
-pytestmark = pytest.mark.integration
-
 
 def _mode_url(atlas: Atlas, layer: int = 0, head: int = 0, mode: int = 0) -> str:
     return f"/api/models/{atlas.slug}/layers/{layer}/heads/{head}/modes/{mode}"

@@ -20,8 +20,6 @@ from backend.export_openapi import openapi_schema
 from backend.main import create_app
 from qkatlas.atlas import Atlas
 
-pytestmark = pytest.mark.integration
-
 #: Per operation; bounded so the whole module runs in well under two minutes on 2 CPU cores.
 MAX_EXAMPLES = 40
 

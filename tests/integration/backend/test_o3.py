@@ -17,8 +17,6 @@ from qkatlas.atlas import format as fmt
 from tests.integration.backend.conftest import AppFactory
 from tests.integration.test_o3_analysis import write_synthetic_o3
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="module")
 def o3_root(tmp_path_factory: pytest.TempPathFactory, atlases: dict[str, Atlas]) -> Path:

@@ -5,12 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from qkatlas.atlas import Atlas
-
-pytestmark = pytest.mark.integration
 
 
 def _browse_and_upload(client: TestClient, atlas: Atlas, image: bytes) -> list[int]:
@@ -51,6 +48,7 @@ def test_with_redis_everything_is_cached_with_a_ttl(
     ttls = {key: redis.ttl(key) for key in keys}
     assert all(0 < ttl <= 900 for ttl in ttls.values()), ttls  # nothing is kept without a TTL
     assert all(ttl <= 600 for key, ttl in ttls.items() if "upload" in key or "analysis" in key)
+    assert all(ttl <= 60 for key, ttl in ttls.items() if "ratelimit" in key)  # one window
 
 
 def test_uploads_are_shared_between_replicas(
@@ -63,13 +61,16 @@ def test_uploads_are_shared_between_replicas(
     assert first.get(head).json() == second.get(head).json()
 
 
-def test_rate_limit_is_shared_through_redis(redis_server: Any, make_client, planted_image_dir: Path) -> None:  # type: ignore[no-untyped-def]
-    first = make_client(redis_url=redis_server.url, upload_rate_limit=2)
-    second = make_client(redis_url=redis_server.url, upload_rate_limit=2)
+def test_rate_limit_is_shared_through_redis(redis_server: Any, make_client, clock, planted_image_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    # Both replicas read the same clock: one window for both, and no window edge unless the test moves there.
+    first = make_client(redis_url=redis_server.url, upload_rate_limit=2, clock=clock)
+    second = make_client(redis_url=redis_server.url, upload_rate_limit=2, clock=clock)
     image = _image(planted_image_dir, 2)
     assert first.post("/api/uploads", files={"file": ("a.png", image)}).status_code == 201
     assert second.post("/api/uploads", files={"file": ("a.png", image)}).status_code == 201
     assert first.post("/api/uploads", files={"file": ("a.png", image)}).status_code == 429
+    clock.advance(60)  # the next window (the last one's counter expires in Redis on its own)
+    assert second.post("/api/uploads", files={"file": ("a.png", image)}).status_code == 201
 
 
 def test_redis_killed_and_restarted_no_failed_request(

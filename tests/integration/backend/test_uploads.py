@@ -6,7 +6,6 @@ import asyncio
 import io
 import re
 import struct
-import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,6 @@ from backend.main import create_app
 from qkatlas.atlas import Atlas
 from qkatlas.images import decode_image, to_model_input
 from qkatlas.models import ModelSource
-
-pytestmark = pytest.mark.integration
 
 
 def _encode(image: Image.Image, fmt: str, **options: Any) -> bytes:
@@ -133,12 +130,15 @@ def test_same_content_same_id_and_info(client: TestClient) -> None:
     assert (info["width"], info["height"]) == (96, 64) and 0 < info["expires_in_s"] <= 86_400
 
 
-def test_rate_limit_per_client(make_client) -> None:  # type: ignore[no-untyped-def]
-    client = make_client(upload_rate_limit=3, upload_rate_window_s=60)
+def test_rate_limit_per_client(make_client, clock) -> None:  # type: ignore[no-untyped-def]
+    client = make_client(upload_rate_limit=3, upload_rate_window_s=60, clock=clock)
     assert [_upload(client, _JPEG).status_code for _ in range(3)] == [201] * 3
+    clock.advance(59.9)
     refused = _upload(client, _JPEG)
     assert refused.status_code == 429 and refused.headers["retry-after"] == "60"
     assert client.get("/api/health").status_code == 200  # only uploads are limited
+    clock.advance(0.1)  # the next window
+    assert _upload(client, _JPEG).status_code == 201
 
 
 def _planted_upload(client: TestClient, planted_image_dir: Path) -> tuple[str, bytes]:
@@ -223,13 +223,16 @@ def test_upload_endpoints_404_for_unknown_upload_and_model(
 
 
 def test_uploads_and_results_are_gone_after_the_ttl(
-    make_client, atlases: dict[str, Atlas], planted_image_dir: Path
+    make_client, clock, atlases: dict[str, Atlas], planted_image_dir: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    client = make_client(upload_ttl_s=3)
+    client = make_client(upload_ttl_s=3, clock=clock)
     upload_id, _ = _planted_upload(client, planted_image_dir)
     head = f"/api/uploads/{upload_id}/models/{atlases['planted'].slug}/layers/0/heads/0"
     assert client.get(head).status_code == 200
-    time.sleep(3.2)
+    clock.advance(1.5)
+    assert client.get(f"/api/uploads/{upload_id}").json()["expires_in_s"] == 2  # rounded up
+    assert client.get(head).status_code == 200
+    clock.advance(1.5)
     assert client.get(f"/api/uploads/{upload_id}").status_code == 404
     assert client.get(head).status_code == 404
 

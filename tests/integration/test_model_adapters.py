@@ -17,8 +17,6 @@ from qkatlas.atlas.contract import ModelInfo
 from qkatlas.models import load_model, model_slug, model_source
 from qkatlas.models.base import ViTAdapter
 
-pytestmark = pytest.mark.unit
-
 
 @dataclass(frozen=True)
 class Case:
@@ -125,7 +123,7 @@ def _pixels(adapter: ViTAdapter, batch: int = 2, seed: int = 0) -> torch.Tensor:
 def _query_key_outputs(adapter: ViTAdapter, layer: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The module's own query and key projections of ``x [n, d]`` *without bias*, split into heads
     the way the module's forward splits them: ``[n, H, d_h]`` each."""
-    block = adapter._blocks()[layer]
+    block = adapter.blocks()[layer]
     n_heads, d_head = adapter.spec.n_heads, adapter.spec.d_head
     attn = getattr(block, "attn", None)
     if attn is not None:  # timm: fused qkv, reshaped (B, N, 3, H, d_h) in Attention.forward
@@ -219,7 +217,7 @@ def test_capture_hooks_see_block_inputs_and_their_norm(loaded):
     with torch.inference_mode():
         expected_inputs = _block_inputs(adapter, pixels)
     tokens = adapter.spec.n_prefix + adapter.spec.n_patches
-    for layer, block in enumerate(adapter._blocks()):
+    for layer, block in enumerate(adapter.blocks()):
         residual, normed = captured[layer]
         assert residual.shape == (2, tokens, adapter.spec.d_model)
         torch.testing.assert_close(residual, expected_inputs[layer], rtol=1e-5, atol=1e-5)
