@@ -95,7 +95,8 @@ def _serve_frontend(app: FastAPI, dist: Path) -> None:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    services = Services.create(settings, make_cache(settings.redis_url, settings.memory_cache_bytes, clock=settings.clock))
+    cache = make_cache(settings.redis_url, settings.memory_cache_bytes, clock=settings.clock)
+    services = Services.create(settings, cache)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
