@@ -14,9 +14,11 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 # Part of the API schema, defined by the library (re-exported here): the basis and sign of a mode
-# (qkatlas.conventions) and the overlay options (qkatlas.render).
+# (qkatlas.conventions), a precompute job's progress report (qkatlas.progress, which the job writes)
+# and the overlay options (qkatlas.render).
 from qkatlas.conventions import Basis as Basis
 from qkatlas.conventions import Sign as Sign
+from qkatlas.progress import PrecomputeJob as PrecomputeJob
 from qkatlas.render import Channel as Channel
 from qkatlas.render import Palette as Palette
 
@@ -53,26 +55,6 @@ class Health(BaseModel):
 
 
 # --- precompute progress ----------------------------------------------------------------------
-
-
-class PrecomputeJob(BaseModel):
-    """A precompute job that reports to this service's Redis (``--progress-redis``)."""
-
-    slug: str = Field(description="The atlas being built.")
-    model_id: str
-    dataset: str
-    state: Literal["running", "done", "failed"]
-    phase: Literal["stream", "thumbnails"] = Field(
-        description="`stream`: scoring every image (the winners' maps are kept as it goes); `thumbnails`: writing "
-        "the thumbnails of winners that another node scored (multi-node runs)."
-    )
-    done: int
-    total: int
-    images_per_second: float | None
-    eta_seconds: float | None
-    started: str
-    updated: str | None
-    message: str | None = Field(description="Why it failed, when it did.")
 
 
 class PrecomputeProgress(BaseModel):

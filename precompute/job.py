@@ -48,6 +48,7 @@ from qkatlas.device import resolve_device
 from qkatlas.images import ImageSource, iter_batches, open_image_source
 from qkatlas.models import load_model, model_slug, model_source
 from qkatlas.models.base import ViTAdapter
+from qkatlas.progress import Phase
 from qkatlas.scoring import ModeKernel, TopKScorer
 from qkatlas.svd import DEGENERACY_RTOL, SIGN_RULE, decompose
 from qkatlas.topk import RunningTopK
@@ -56,7 +57,7 @@ CHECKPOINT = "checkpoint.pt"
 
 #: ``(phase, done, total)``: ``"stream"`` while scoring, ``"thumbnails"`` while writing the thumbnails
 #: of winners that another node scored (distributed runs only). Used for Redis progress reports.
-ProgressFn = Callable[[str, int, int], None]
+ProgressFn = Callable[[Phase, int, int], None]
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ def analyze_image(adapter: ViTAdapter, dec: Decomposition, image: torch.Tensor) 
         query[basis][layer] = projected.query[0].T.reshape(shape[1:]).cpu().numpy()
         key[basis][layer] = projected.key[0].T.reshape(shape[1:]).cpu().numpy()
         scores[basis][layer] = projected.scores[0].reshape(*shape[1:3], 2).cpu().numpy()
-        if basis is Basis.exact:  # the key-only logit term lives on the LayerNorm output
+        if basis == Basis.exact:  # the key-only logit term lives on the LayerNorm output
             direction, beta = _key_only_direction(adapter, layer)
             patches = projected.tokens[0].double().cpu() - beta
             salience[layer] = (direction @ patches.T).reshape(spec.n_heads, spec.grid, spec.grid).numpy()

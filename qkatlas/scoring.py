@@ -54,7 +54,7 @@ class ModeProjector:
         """
         projected = (activations.to(self.weights.dtype) @ self.weights[layer]).float()
         query, key = projected.split(self.n_columns, dim=-1)
-        if basis is Basis.exact:
+        if basis == Basis.exact:
             query = query + self.query_offset[layer]
         return query, key
 
@@ -113,7 +113,7 @@ class ModeKernel:
 
         def on_layer(layer: int, residual: torch.Tensor, normed: torch.Tensor) -> None:
             for basis in self.bases:  # one matmul per basis covers every head
-                tokens = (residual if basis is Basis.faithful else normed)[:, n_prefix:]
+                tokens = (residual if basis == Basis.faithful else normed)[:, n_prefix:]
                 query, key = self.projector.project(layer, tokens, basis)
                 on_projected(ProjectedLayer(layer, basis, tokens, query, key, signed_scores(query, key)))
 

@@ -35,7 +35,7 @@ def test_planted_modes_rank_the_right_images_and_light_the_right_cells(
     for rank, (index, score) in enumerate(top):
         meta = planted_atlas.image_meta(index)
         assert meta is not None
-        record = records[meta["source"]]
+        record = records[meta.source]
         assert wanted <= set(record.boxes), f"rank {rank}: {record.description} lacks {wanted}"
         assert score > 0
         query_map, key_map = planted_atlas.maps(basis, planted.layer, planted.head, planted.mode, "pos", rank)

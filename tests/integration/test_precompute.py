@@ -113,7 +113,7 @@ def test_thumbnails_and_metadata_of_winners(atlas_root: Path) -> None:
     assert winners
     for index in winners:
         meta = atlas.image_meta(int(index))
-        assert meta is not None and meta["source"].endswith((".jpg", ".png"))
+        assert meta is not None and meta.source.endswith((".jpg", ".png"))
         thumb = atlas.thumbnail_path(int(index))
         assert thumb is not None
         with open(thumb, "rb") as handle:

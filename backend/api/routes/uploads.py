@@ -166,7 +166,7 @@ async def _signed_maps(
     query = analysis.query[basis][ref.mode].astype(np.float32)
     key = analysis.key[basis][ref.mode].astype(np.float32)
     # Stored maps are those of the pos mode (u, v); the neg mode (−u, −v) has the negated maps.
-    return (query, key) if sign is Sign.pos else (-query, -key)
+    return (query, key) if sign == Sign.pos else (-query, -key)
 
 
 @router.get(
