@@ -255,7 +255,7 @@ def machine(suite: Suite) -> None:
     import timm
     import transformers
 
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in ("torch", "torchvision", "timm", "transformers", "huggingface_hub", "numpy", "pillow", "regex"):
         try:
             versions[package] = metadata.version(package)
@@ -357,7 +357,8 @@ def resize_crop(image: torch.Tensor, prep: Preprocessing) -> torch.Tensor:
     with torchvision's tensor resize (antialiased) instead of Pillow's."""
     size = [prep.resize] if prep.resize_mode == "shortest" else [prep.resize, prep.resize]
     resized = tvf.resize(image, size, interpolation=INTERPOLATION_MODES[prep.interpolation], antialias=True)
-    return tvf.center_crop(resized, [prep.crop, prep.crop])
+    cropped: torch.Tensor = tvf.center_crop(resized, [prep.crop, prep.crop])
+    return cropped
 
 
 def decode_jpegs(datas: list[torch.Tensor], device: torch.device) -> tuple[list[torch.Tensor | None], bool]:
@@ -623,8 +624,8 @@ def section_pixel_diff(suite: Suite) -> None:
     exif_rotated = 0
     pil_raw: dict[int, torch.Tensor] = {}
     for path in files:
-        with Image.open(path) as image:
-            exif_rotated += int(image.getexif().get(0x0112, 1) != 1)
+        with Image.open(path) as opened:
+            exif_rotated += int(opened.getexif().get(0x0112, 1) != 1)
         if path in index_of:
             pil_raw[index_of[path]] = torch.from_numpy(np.array(load_image_file(path))).permute(2, 0, 1)
     values: dict[str, Any] = {"exif_rotated_files": exif_rotated, "n_files": len(files)}

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -63,13 +64,14 @@ def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-async def _wait_ready(base: str, server: subprocess.Popen[bytes]) -> dict:  # type: ignore[type-arg]
+async def _wait_ready(base: str, server: subprocess.Popen[bytes]) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=base) as http:
         for _ in range(600):
             if server.poll() is not None:
                 raise SystemExit("the server exited during startup")
             try:
-                return (await http.get("/api/health")).json()  # type: ignore[no-any-return]
+                health: dict[str, Any] = (await http.get("/api/health")).json()
+                return health
             except httpx.TransportError:
                 await asyncio.sleep(0.1)
     raise SystemExit("the server did not start")
@@ -90,7 +92,9 @@ async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path:
     return int(lines[0].split()[1])
 
 
-async def _load(port: int, model: dict, clients: int, seconds: float) -> tuple[dict[str, list[float]], list[str]]:  # type: ignore[type-arg]
+async def _load(
+    port: int, model: dict[str, Any], clients: int, seconds: float
+) -> tuple[dict[str, list[float]], list[str]]:
     latencies: dict[str, list[float]] = {"mode detail": [], "overlay png": []}
     errors: list[str] = []
     deadline = time.perf_counter() + seconds

@@ -179,7 +179,8 @@ def area_downscale(mask: np.ndarray, patch_size: int) -> np.ndarray:
     ``T = S // patch_size`` (trailing pixels the patch embedding does not see are dropped)."""
     grid = mask.shape[0] // patch_size
     covered = mask[: grid * patch_size, : grid * patch_size]
-    return covered.reshape(grid, patch_size, grid, patch_size).mean(axis=(1, 3))  # type: ignore[no-any-return]
+    shares: np.ndarray = covered.reshape(grid, patch_size, grid, patch_size).mean(axis=(1, 3))
+    return shares
 
 
 def region_coverage(target: np.ndarray, distractor: np.ndarray) -> np.ndarray:

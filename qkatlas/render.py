@@ -69,7 +69,8 @@ def _upsample(grid: np.ndarray, size: int) -> np.ndarray:
         factor = size // t
         return grid.repeat(factor, axis=0).repeat(factor, axis=1)
     rows = (np.arange(size) * t) // size
-    return grid[rows][:, rows]
+    upsampled: np.ndarray = grid[rows][:, rows]
+    return upsampled
 
 
 def render_overlay(

@@ -53,7 +53,7 @@ class ModeProjector:
         for ``faithful`` and the block's LayerNorm output for ``exact``.
         """
         projected = (activations.to(self.weights.dtype) @ self.weights[layer]).float()
-        query, key = projected.split(self.n_columns, dim=-1)
+        query, key = torch.split(projected, self.n_columns, dim=-1)
         if basis == Basis.exact:
             query = query + self.query_offset[layer]
         return query, key
@@ -165,4 +165,5 @@ class TopKScorer:
             entered.append(topk.update(scores, indices, slice(start, start + block), fetch))
 
         self.kernel.run(images, merge)
-        return torch.cat(entered).unique()
+        unique: torch.Tensor = torch.unique(torch.cat(entered))
+        return unique

@@ -102,7 +102,8 @@ def full_svd(w_q: torch.Tensor, w_k: torch.Tensor) -> tuple[np.ndarray, np.ndarr
 def weighted_cos(dec: Decomposition) -> np.ndarray:
     """Per-head singular-value weighted cosine ``Σ_n (σ_n / Σ_m σ_m) cos_n``: ``[L, H]``."""
     weights = dec.sigma / dec.sigma.sum(axis=-1, keepdims=True)
-    return (weights * dec.cos).sum(axis=-1)  # type: ignore[no-any-return]
+    weighted: np.ndarray = (weights * dec.cos).sum(axis=-1)
+    return weighted
 
 
 def summarize(dec: Decomposition) -> dict[str, object]:

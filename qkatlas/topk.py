@@ -97,7 +97,8 @@ class RunningTopK:
             if len(entering_column):
                 payload = fetch(entering_column, candidate - k)
                 self.payload[columns][evicted_column, evicted_slot] = payload.to(self.payload.dtype)
-        return (candidate - k).unique()
+        entered: torch.Tensor = torch.unique(candidate - k)
+        return entered
 
     def ranked(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """``(scores, indices, payload)`` with every column in ranking order (best first)."""

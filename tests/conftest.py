@@ -6,6 +6,7 @@ Every test is marked with its tier, the directory it lives in (``unit``, ``integ
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,9 @@ TINY_VIT = "vit_tiny_patch16_224"
 TINY_OVERRIDES = {"depth": 2, "embed_dim": 48, "num_heads": 3, "img_size": 64}
 
 
-def build_atlas(out: Path, model: str, images: Path, *extra: str, overrides: dict | None = None) -> Path:
+def build_atlas(
+    out: Path, model: str, images: Path, *extra: str, overrides: Mapping[str, object] | None = None
+) -> Path:
     """Run the real CLI in-process and return the atlas directory it wrote."""
     from precompute.cli import main
     from qkatlas.atlas import find_atlases

@@ -48,7 +48,7 @@ class ModelUnavailable(Exception):
 
 def _to_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)  # type: ignore[arg-type]
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub: **arrays might fill the bool allow_pickle
     return buffer.getvalue()
 
 

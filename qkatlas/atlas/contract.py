@@ -373,9 +373,10 @@ def _upgraded(raw: Any, what: str, rebuild_hint: Callable[[dict[str, Any]], str]
             f"{what} is format {version}, older than this qkatlas can read (formats "
             f"{OLDEST_READABLE_VERSION}-{FORMAT_VERSION}); rebuild it: {rebuild_hint(raw)}"
         )
+    document: dict[str, Any] = raw
     for step in range(version, FORMAT_VERSION):
-        raw = UPGRADES[step](raw)
-    return raw
+        document = UPGRADES[step](document)
+    return document
 
 
 def read_manifest(raw: Any) -> AtlasManifest:

@@ -140,11 +140,9 @@ def _unrecognised_reason(head: bytes) -> str:
 def _declares_zero_size(head: bytes) -> bool:
     """Whether a PNG or GIF header declares a zero dimension (Pillow just fails to identify those)."""
     if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR" and len(head) >= 24:
-        width, height = struct.unpack(">II", head[16:24])
-        return width == 0 or height == 0
+        return 0 in struct.unpack(">II", head[16:24])
     if head.startswith((b"GIF87a", b"GIF89a")) and len(head) >= 10:
-        width, height = struct.unpack("<HH", head[6:10])
-        return width == 0 or height == 0
+        return 0 in struct.unpack("<HH", head[6:10])
     return False
 
 

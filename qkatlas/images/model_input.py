@@ -38,5 +38,5 @@ def to_model_input(image: Image.Image, prep: Preprocessing) -> torch.Tensor:
     else:
         raise ValueError(f"unknown resize_mode {prep.resize_mode!r}")
     resized = tvf.resize(image, size, interpolation=interpolation, antialias=True)
-    tensor = tvf.pil_to_tensor(tvf.center_crop(resized, [prep.crop, prep.crop]))
+    tensor: torch.Tensor = tvf.pil_to_tensor(tvf.center_crop(resized, [prep.crop, prep.crop]))
     return tensor.contiguous()

@@ -145,7 +145,7 @@ class HFAdapter(ViTAdapter):
         revision: str | None = None,
         random_init: bool = False,
     ) -> None:
-        model.eval()
+        model.eval()  # type: ignore[no-untyped-call]  # transformers overrides nn.Module.eval unannotated
         self.module = model
         self.family = family
         self.preprocessing = preprocessing

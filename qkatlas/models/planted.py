@@ -41,7 +41,7 @@ from typing import cast
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
-from timm.layers import Attention
+from timm.layers.attention import Attention
 from timm.models.vision_transformer import Block, VisionTransformer
 from torch import nn
 
@@ -273,8 +273,8 @@ def read_planted_index(out_dir: str | Path) -> list[PlantedImage]:
         PlantedImage(
             path=item["path"],
             description=item["description"],
-            boxes={colour: tuple(box) for colour, box in item["boxes"].items()},  # type: ignore[misc]
-            cells={colour: [tuple(c) for c in cells] for colour, cells in item["cells"].items()},  # type: ignore[misc]
+            boxes={colour: tuple(box) for colour, box in item["boxes"].items()},
+            cells={colour: [tuple(c) for c in cells] for colour, cells in item["cells"].items()},
         )
         for item in data["images"]
     ]

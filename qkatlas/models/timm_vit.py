@@ -15,8 +15,8 @@ from typing import Any, cast
 
 import timm
 import torch
-from timm.data import resolve_model_data_config
-from timm.layers import Attention
+from timm.data.config import resolve_model_data_config
+from timm.layers.attention import Attention
 from timm.models.vision_transformer import Block, VisionTransformer
 from torch import nn
 
@@ -58,8 +58,7 @@ def check_timm_model_supported(model: nn.Module) -> VisionTransformer:
                 "pre-norm Block with plain Attention is covered (post-norm, parallel and differential "
                 "attention blocks are not)."
             )
-        attention = cast(Attention, attn)
-        if not isinstance(attention.q_norm, nn.Identity) or not isinstance(attention.k_norm, nn.Identity):
+        if not isinstance(attn.q_norm, nn.Identity) or not isinstance(attn.k_norm, nn.Identity):
             raise UnsupportedModelError(
                 f"{name} normalizes queries and keys (qk_norm=True): the logits are not a bilinear form "
                 "of the block input, so its singular modes would not describe the attention."
@@ -68,8 +67,8 @@ def check_timm_model_supported(model: nn.Module) -> VisionTransformer:
             raise UnsupportedModelError(
                 f"{name} block {layer} feeds q/k through {type(block.norm1).__name__}, not a LayerNorm."
             )
-        if not math.isclose(attention.scale, attention.head_dim**-0.5):
-            raise UnsupportedModelError(f"{name} scales logits by {attention.scale}, not 1/sqrt(d_head).")
+        if not math.isclose(attn.scale, attn.head_dim**-0.5):
+            raise UnsupportedModelError(f"{name} scales logits by {attn.scale}, not 1/sqrt(d_head).")
     return model
 
 
@@ -77,7 +76,7 @@ def _timm_preprocessing(model: nn.Module, image_size: int) -> Preprocessing:
     """The eval transform timm builds for this model at ``image_size`` (the size its patch embedding
     expects, which wins over the pretrained config's ``input_size`` when a test overrides it):
     ``resize = floor(crop / crop_pct)``, interpolation, mean and std from the pretrained config."""
-    config = resolve_model_data_config(model)
+    config = resolve_model_data_config(model)  # type: ignore[no-untyped-call]  # timm leaves it unannotated
     crop_mode = config.get("crop_mode", "center") or "center"
     if crop_mode not in ("center", "squash"):
         raise UnsupportedModelError(f"timm crop_mode {crop_mode!r} is not supported (center, squash)")

@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -23,13 +24,14 @@ from qkatlas.atlas import find_atlases
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _compose_config(*files: str) -> dict:
+def _compose_config(*files: str) -> dict[str, Any]:
     if shutil.which("docker-compose") is None:
         pytest.fail("docker-compose is not installed (apt-get install docker-compose); .ci/run installs it")
     args = ["docker-compose", *(arg for f in files for arg in ("-f", f)), "config"]
     result = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    return yaml.safe_load(result.stdout)
+    config: dict[str, Any] = yaml.safe_load(result.stdout)
+    return config
 
 
 def test_compose_files_validate_with_health_checks_and_no_secrets() -> None:

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from qkatlas.analysis import analyze_image, attention_edge_split
+from qkatlas.conventions import Basis
 from qkatlas.images import load_image_file, to_model_input
 from qkatlas.models import load_model
 from qkatlas.scoring import ModeProjector
@@ -60,7 +61,7 @@ def test_modes_rebuild_the_models_own_attention(family: str, photo_dir: Path) ->
     expected = adapter.attention_probs(pixels)
     spec = adapter.spec
     for layer in range(spec.n_layers):
-        query, key = projector.project(layer, normed[layer], "exact")  # all tokens, prefix included
+        query, key = projector.project(layer, normed[layer], Basis.exact)  # all tokens, prefix included
         query = query.double().view(*query.shape[:2], spec.n_heads, spec.d_head)
         key = key.double().view(*key.shape[:2], spec.n_heads, spec.d_head)
         sigma = torch.from_numpy(dec.sigma[layer])  # [H, M]
@@ -87,7 +88,7 @@ def test_image_analysis_ranks_modes_by_contribution(photo_dir: Path) -> None:
     image = to_model_input(load_image_file(photo_dir / "rocket.jpg"), adapter.preprocessing)
     result = analyze_image(adapter, dec, image)
     spec = adapter.spec
-    for basis in ("faithful", "exact"):
+    for basis in (Basis.faithful, Basis.exact):
         q, k = result.query[basis], result.key[basis]
         assert q.shape == (spec.n_layers, spec.n_heads, spec.d_head, spec.grid, spec.grid)
         pos = q.max(axis=(-1, -2)) * k.max(axis=(-1, -2))

@@ -7,6 +7,7 @@ probabilities, and its own block inputs (the capture hooks)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -130,13 +131,13 @@ def _query_key_outputs(adapter: ViTAdapter, layer: int, x: torch.Tensor) -> tupl
         fused = attn.qkv(x) - attn.qkv(torch.zeros_like(x))
         qkv = fused.reshape(x.shape[0], 3, n_heads, d_head)
         return qkv[:, 0], qkv[:, 1]
-    attention = getattr(block, "attention", None) or block.self_attn  # transformers 5 names
+    attention: Any = getattr(block, "attention", None) or block.self_attn  # transformers 5 names
     query = attention.q_proj(x) - attention.q_proj(torch.zeros_like(x))
     key = attention.k_proj(x) - attention.k_proj(torch.zeros_like(x))
     return query.view(x.shape[0], -1, d_head), key.view(x.shape[0], -1, d_head)
 
 
-def test_spec(loaded):
+def test_spec(loaded: tuple[Case, ViTAdapter]) -> None:
     case, adapter = loaded
     spec = adapter.spec
     assert spec.prefix_kinds == case.prefix_kinds
@@ -148,7 +149,7 @@ def test_spec(loaded):
     assert ModelInfo.from_spec(spec).grid == case.grid
 
 
-def test_bilinear_identity_pins_query_key_orientation(loaded):
+def test_bilinear_identity_pins_query_key_orientation(loaded: tuple[Case, ViTAdapter]) -> None:
     _case, adapter = loaded
     d_model = adapter.spec.d_model
     generator = torch.Generator().manual_seed(7)
@@ -171,13 +172,17 @@ def test_bilinear_identity_pins_query_key_orientation(loaded):
             assert not torch.allclose(swapped, expected, rtol=1e-3, atol=1e-3)
 
 
-def test_layer_weights_rebuild_the_models_own_attention(loaded):
+def test_layer_weights_rebuild_the_models_own_attention(loaded: tuple[Case, ViTAdapter]) -> None:
     """softmax((LN(r) W_qᵀ + b_q)(LN(r) W_kᵀ + b_k)ᵀ / √d_h) from the captured residual equals the
     model's own attention probabilities — biases, LayerNorm and head split included."""
     _case, adapter = loaded
     pixels = _pixels(adapter)
     residuals: dict[int, torch.Tensor] = {}
-    adapter.run_with_capture(pixels, lambda layer, residual, _normed: residuals.setdefault(layer, residual))
+
+    def capture(layer: int, residual: torch.Tensor, _normed: torch.Tensor) -> None:
+        residuals.setdefault(layer, residual)
+
+    adapter.run_with_capture(pixels, capture)
     own = adapter.attention_probs(pixels)
     for layer in range(adapter.spec.n_layers):
         weights = adapter.layer_weights(layer)
@@ -208,11 +213,15 @@ def _block_inputs(adapter: ViTAdapter, pixels: torch.Tensor) -> list[torch.Tenso
     return list(outputs.hidden_states[:-1])
 
 
-def test_capture_hooks_see_block_inputs_and_their_norm(loaded):
+def test_capture_hooks_see_block_inputs_and_their_norm(loaded: tuple[Case, ViTAdapter]) -> None:
     case, adapter = loaded
     pixels = _pixels(adapter, seed=3)
     captured: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-    adapter.run_with_capture(pixels, lambda layer, residual, normed: captured.setdefault(layer, (residual, normed)))
+
+    def capture(layer: int, residual: torch.Tensor, normed: torch.Tensor) -> None:
+        captured.setdefault(layer, (residual, normed))
+
+    adapter.run_with_capture(pixels, capture)
     assert sorted(captured) == list(range(adapter.spec.n_layers))
     with torch.inference_mode():
         expected_inputs = _block_inputs(adapter, pixels)
@@ -225,18 +234,22 @@ def test_capture_hooks_see_block_inputs_and_their_norm(loaded):
             torch.testing.assert_close(normed, getattr(block, case.norm_name)(residual))
 
 
-def test_clip_residual_entering_block_zero_is_after_pre_layernorm():
+def test_clip_residual_entering_block_zero_is_after_pre_layernorm() -> None:
     case = next(c for c in CASES if c.name == "hf-clip-vision")
     adapter = load_model(case.model_id, random_init=True, overrides=case.overrides)
     pixels = _pixels(adapter)
     captured: dict[int, torch.Tensor] = {}
-    adapter.run_with_capture(pixels, lambda layer, residual, _n: captured.setdefault(layer, residual))
+
+    def capture(layer: int, residual: torch.Tensor, _normed: torch.Tensor) -> None:
+        captured.setdefault(layer, residual)
+
+    adapter.run_with_capture(pixels, capture)
     module: Any = adapter.module
     with torch.inference_mode():
         torch.testing.assert_close(captured[0], module.pre_layrnorm(module.embeddings(pixels)))
 
 
-def test_attention_probs_shape_and_rows(loaded):
+def test_attention_probs_shape_and_rows(loaded: tuple[Case, ViTAdapter]) -> None:
     _case, adapter = loaded
     probs = adapter.attention_probs(_pixels(adapter, batch=3))
     tokens = adapter.spec.n_prefix + adapter.spec.n_patches
@@ -247,7 +260,7 @@ def test_attention_probs_shape_and_rows(loaded):
         torch.testing.assert_close(layer_probs.sum(-1), torch.ones(3, adapter.spec.n_heads, tokens))
 
 
-def test_attention_probs_restores_the_fast_path(loaded):
+def test_attention_probs_restores_the_fast_path(loaded: tuple[Case, ViTAdapter]) -> None:
     _case, adapter = loaded
     module: Any = adapter.module
     if adapter.spec.extra["library"] == "timm":
@@ -260,7 +273,7 @@ def test_attention_probs_restores_the_fast_path(loaded):
         assert module.config._attn_implementation == before
 
 
-def test_random_init_is_reproducible_and_source_is_recorded(loaded):
+def test_random_init_is_reproducible_and_source_is_recorded(loaded: tuple[Case, ViTAdapter]) -> None:
     case, adapter = loaded
     source = model_source(adapter)
     assert source.model_dump() == {
@@ -277,7 +290,7 @@ def test_random_init_is_reproducible_and_source_is_recorded(loaded):
     assert not torch.equal(other_seed.layer_weights(1).w_k, adapter.layer_weights(1).w_k)
 
 
-def test_preprocessing_per_family():
+def test_preprocessing_per_family() -> None:
     timm_vit = load_model("vit_small_patch16_224.dino", random_init=True, overrides={"depth": 1})
     assert (timm_vit.preprocessing.crop, timm_vit.preprocessing.resize) == (224, 248)  # crop_pct 0.9
     assert timm_vit.preprocessing.resize_mode == "shortest"
@@ -304,11 +317,11 @@ def test_preprocessing_per_family():
         ("planted", "planted"),
     ],
 )
-def test_model_slug(model_id: str, slug: str):
+def test_model_slug(model_id: str, slug: str) -> None:
     assert model_slug(model_id) == slug
 
 
-def test_model_slug_of_local_directory(tmp_path):
+def test_model_slug_of_local_directory(tmp_path: Path) -> None:
     checkpoint = tmp_path / "My Checkpoint (v2)"
     checkpoint.mkdir()
     assert model_slug(str(checkpoint)) == "my-checkpoint-v2"

@@ -12,6 +12,7 @@ import pytest
 import timm
 import torch
 from transformers import (
+    BaseImageProcessor,
     BeitConfig,
     BeitModel,
     BitImageProcessor,
@@ -19,6 +20,7 @@ from transformers import (
     CLIPImageProcessor,
     CLIPModel,
     DeiTImageProcessor,
+    PreTrainedModel,
     ViTImageProcessor,
 )
 
@@ -59,7 +61,7 @@ def _assert_same_weights(loaded: ViTAdapter, original: ViTAdapter) -> None:
         ("deit_tiny_distilled_patch16_224.fb_in1k", {"depth": 2, "embed_dim": 64, "num_heads": 2}),
     ],
 )
-def test_timm_checkpoint_round_trip(tmp_path: Path, model_id: str, overrides: dict[str, Any]):
+def test_timm_checkpoint_round_trip(tmp_path: Path, model_id: str, overrides: dict[str, Any]) -> None:
     original = load_model(model_id, random_init=True, seed=3, overrides=overrides)
     timm.models.save_for_hf(original.module, str(tmp_path), safe_serialization=True)
     config = json.loads((tmp_path / "config.json").read_text())
@@ -74,8 +76,13 @@ def test_timm_checkpoint_round_trip(tmp_path: Path, model_id: str, overrides: di
     assert model_source(loaded).id == str(tmp_path)
 
 
-def _save_hf(adapter: ViTAdapter, directory: Path, processor: Any) -> None:
-    adapter.module.save_pretrained(directory)  # type: ignore[operator]
+def _hf_module(adapter: ViTAdapter) -> PreTrainedModel:
+    assert isinstance(adapter.module, PreTrainedModel), type(adapter.module)
+    return adapter.module
+
+
+def _save_hf(adapter: ViTAdapter, directory: Path, processor: BaseImageProcessor) -> None:
+    _hf_module(adapter).save_pretrained(directory)
     processor.save_pretrained(directory)
 
 
@@ -104,7 +111,9 @@ HF_CASES = [
 
 
 @pytest.mark.parametrize(("model_id", "overrides", "processor"), HF_CASES, ids=[c[0] for c in HF_CASES])
-def test_hf_checkpoint_round_trip(tmp_path: Path, model_id: str, overrides: dict[str, Any], processor: Any):
+def test_hf_checkpoint_round_trip(
+    tmp_path: Path, model_id: str, overrides: dict[str, Any], processor: BaseImageProcessor
+) -> None:
     original = load_model(model_id, random_init=True, seed=4, overrides=overrides)
     _save_hf(original, tmp_path, processor)
     loaded = load_model(str(tmp_path))
@@ -120,7 +129,7 @@ def test_hf_checkpoint_round_trip(tmp_path: Path, model_id: str, overrides: dict
     _assert_same_weights(loaded, original)
 
 
-def test_hf_full_clip_checkpoint_loads_its_vision_tower(tmp_path: Path):
+def test_hf_full_clip_checkpoint_loads_its_vision_tower(tmp_path: Path) -> None:
     torch.manual_seed(0)
     config = CLIPConfig(
         text_config={"num_hidden_layers": 1, "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 32},
@@ -135,9 +144,9 @@ def test_hf_full_clip_checkpoint_loads_its_vision_tower(tmp_path: Path):
     torch.testing.assert_close(loaded.layer_weights(1).w_k.reshape(64, 64), expected, rtol=0, atol=0)
 
 
-def test_local_directory_random_init_reads_only_the_config(tmp_path: Path):
+def test_local_directory_random_init_reads_only_the_config(tmp_path: Path) -> None:
     original = load_model("facebook/dino-vits16", random_init=True, seed=5, overrides=_TINY_HF)
-    original.module.save_pretrained(tmp_path)  # type: ignore[operator]
+    _hf_module(original).save_pretrained(tmp_path)
     (tmp_path / "model.safetensors").unlink()  # random init must not need the weights
     rebuilt = load_model(str(tmp_path), random_init=True, seed=5)
     assert rebuilt.spec.random_init and rebuilt.spec.n_layers == 2
@@ -145,7 +154,7 @@ def test_local_directory_random_init_reads_only_the_config(tmp_path: Path):
     torch.testing.assert_close(rebuilt.layer_weights(1).w_q, original.layer_weights(1).w_q, rtol=0, atol=0)
 
 
-def test_load_model_from_source_rebuilds_the_same_weights():
+def test_load_model_from_source_rebuilds_the_same_weights() -> None:
     overrides = {"depth": 2, "embed_dim": 64, "num_heads": 2, "img_size": 64}
     adapter = load_model("vit_small_patch16_224.dino", random_init=True, seed=9, overrides=overrides)
     stored = json.loads(json.dumps(model_source(adapter).model_dump()))  # as an atlas's manifest keeps it
@@ -154,7 +163,7 @@ def test_load_model_from_source_rebuilds_the_same_weights():
     assert rebuilt.spec.model_id == adapter.spec.model_id
 
 
-def test_planted_source_round_trip():
+def test_planted_source_round_trip() -> None:
     adapter = load_model("planted")
     rebuilt = load_model_from_source(model_source(adapter))
     _assert_same_weights(rebuilt, adapter)
@@ -169,12 +178,12 @@ def test_planted_source_round_trip():
         ("eva02_tiny_patch14_224.mim_in22k", {"depth": 1}, "EVA"),
     ],
 )
-def test_timm_refusals(model_id: str, overrides: dict[str, Any], reason: str):
+def test_timm_refusals(model_id: str, overrides: dict[str, Any], reason: str) -> None:
     with pytest.raises(UnsupportedModelError, match=reason):
         load_model(model_id, random_init=True, overrides=overrides)
 
 
-def test_hf_relative_position_bias_is_refused(tmp_path: Path):
+def test_hf_relative_position_bias_is_refused(tmp_path: Path) -> None:
     config = BeitConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=32, image_size=32)
     BeitModel(config).save_pretrained(tmp_path)
     with pytest.raises(UnsupportedModelError, match="relative position bias"):
@@ -182,12 +191,12 @@ def test_hf_relative_position_bias_is_refused(tmp_path: Path):
 
 
 @pytest.mark.parametrize("model_id", ["no_such_model_xyz", "not-a-model.tag"])
-def test_unknown_id_is_a_load_error(model_id: str):
+def test_unknown_id_is_a_load_error(model_id: str) -> None:
     with pytest.raises(ModelLoadError, match="unknown model id"):
         load_model(model_id, random_init=True)
 
 
-def test_directory_without_config_is_a_load_error(tmp_path: Path):
+def test_directory_without_config_is_a_load_error(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match=r"config\.json"):
         load_model(str(tmp_path))
 
@@ -196,7 +205,7 @@ def test_directory_without_config_is_a_load_error(tmp_path: Path):
 @pytest.mark.parametrize(
     "model_id", ["facebook/dino-vits16", "vit_tiny_patch16_224.augreg_in21k", "someorg/unknown-model"]
 )
-def test_pretrained_load_fails_fast_offline(model_id: str):
+def test_pretrained_load_fails_fast_offline(model_id: str) -> None:
     started = time.monotonic()
     with pytest.raises(ModelLoadError, match="random-init"):
         load_model(model_id)

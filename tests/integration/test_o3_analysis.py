@@ -166,7 +166,9 @@ def test_real_examples_masks_and_ratios(real_o3: Path) -> None:
     assert np.all(np.abs(layer - result.target_query.chance.background) < 0.1)
 
 
-def test_cli_stores_results_with_the_models_atlas(tmp_path: Path, synthetic_o3: Path, capsys) -> None:
+def test_cli_stores_results_with_the_models_atlas(
+    tmp_path: Path, synthetic_o3: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Before an atlas exists the results go to ``<root>/<slug>__o3.json`` (and an atlas built later
     sees them); once it exists, into the atlas as ``o3.json``. Other weights never match."""
     root = tmp_path / "atlases"
@@ -192,7 +194,7 @@ def test_cli_stores_results_with_the_models_atlas(tmp_path: Path, synthetic_o3: 
     assert Atlas.open(other).o3 is None
 
 
-def test_subcommand_help_and_the_job_form_still_parse(capsys) -> None:
+def test_subcommand_help_and_the_job_form_still_parse(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["o3", "--help"])
     assert exit_info.value.code == 0
@@ -203,7 +205,7 @@ def test_subcommand_help_and_the_job_form_still_parse(capsys) -> None:
 
 
 def test_reproduce_offline_runs_on_random_weights_and_says_so(
-    tmp_path: Path, real_o3: Path, monkeypatch: pytest.MonkeyPatch, capsys
+    tmp_path: Path, real_o3: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Two small timm models; the hub probe is forced to fail, as on CI."""
     monkeypatch.setattr("precompute.reproduce.hub_reachable", lambda: False)

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from qkatlas.atlas import Atlas
-from qkatlas.models.planted import PLANTED_MODES, read_planted_index
+from qkatlas.conventions import Basis, Sign
+from qkatlas.models.planted import PLANTED_MODES, PlantedMode, read_planted_index
 
 
 @pytest.fixture(scope="module")
@@ -21,15 +22,15 @@ def planted_atlas(atlas_root: Path) -> Atlas:
     return Atlas.open(next(p for p in atlas_root.iterdir() if p.name.startswith("planted__")))
 
 
-@pytest.mark.parametrize("basis", ["faithful", "exact"])
+@pytest.mark.parametrize("basis", [Basis.faithful, Basis.exact])
 @pytest.mark.parametrize("planted", PLANTED_MODES, ids=lambda m: f"L{m.layer}H{m.head}M{m.mode}")
 def test_planted_modes_rank_the_right_images_and_light_the_right_cells(
-    planted_atlas: Atlas, planted_image_dir: Path, basis: str, planted
+    planted_atlas: Atlas, planted_image_dir: Path, basis: Basis, planted: PlantedMode
 ) -> None:
     records = {record.path: record for record in read_planted_index(planted_image_dir)}
     wanted = {planted.query, planted.key}
     holders = [r for r in records.values() if wanted <= set(r.boxes)]
-    top = planted_atlas.top_images(basis, planted.layer, planted.head, planted.mode, "pos")
+    top = planted_atlas.top_images(basis, planted.layer, planted.head, planted.mode, Sign.pos)
     assert len(top) == planted_atlas.top_k <= len(holders)
     grid = planted_atlas.grid
     for rank, (index, score) in enumerate(top):
@@ -38,7 +39,7 @@ def test_planted_modes_rank_the_right_images_and_light_the_right_cells(
         record = records[meta.source]
         assert wanted <= set(record.boxes), f"rank {rank}: {record.description} lacks {wanted}"
         assert score > 0
-        query_map, key_map = planted_atlas.maps(basis, planted.layer, planted.head, planted.mode, "pos", rank)
+        query_map, key_map = planted_atlas.maps(basis, planted.layer, planted.head, planted.mode, Sign.pos, rank)
         query_cell = divmod(int(np.argmax(query_map)), grid)
         key_cell = divmod(int(np.argmax(key_map)), grid)
         assert query_cell in record.cells[planted.query]

@@ -51,7 +51,12 @@ def _brute_force_projections(atlas: Atlas, images: list[Path]) -> dict[str, np.n
         pixels = to_model_input(load_image_file(path), adapter.preprocessing)
         captured: list[tuple[np.ndarray, np.ndarray]] = []
 
-        def keep(_layer: int, residual: torch.Tensor, normed: torch.Tensor, into: list = captured) -> None:
+        def keep(
+            _layer: int,
+            residual: torch.Tensor,
+            normed: torch.Tensor,
+            into: list[tuple[np.ndarray, np.ndarray]] = captured,
+        ) -> None:
             into.append((residual[0].double().numpy(), normed[0].double().numpy()))
 
         adapter.run_with_capture(adapter.normalize(pixels.unsqueeze(0)), keep)

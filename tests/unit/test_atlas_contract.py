@@ -147,7 +147,7 @@ def test_model_info_spells_out_the_derived_fields() -> None:
 def test_records_are_immutable() -> None:
     manifest = AtlasManifest.model_validate(MANIFEST)
     with pytest.raises(ValueError, match="frozen"):
-        manifest.top_k = 3  # type: ignore[misc]
+        manifest.top_k = 3
 
 
 def test_an_older_version_is_upgraded_one_step_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:

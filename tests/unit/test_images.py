@@ -7,6 +7,7 @@ import struct
 import warnings
 import zlib
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -103,7 +104,8 @@ def test_jpeg_decodes_close_to_the_photo() -> None:
 
 
 def test_greyscale_becomes_three_equal_channels() -> None:
-    grey = Image.fromarray(skimage.data.camera()).resize((64, 64))
+    camera = skimage.data.camera()  # type: ignore[no-untyped-call]  # skimage.data is unannotated
+    grey = Image.fromarray(camera).resize((64, 64))
     decoded = decode_image(_encode(grey, "PNG"))
     assert decoded.mode == "RGB"
     rgb = _pixels(decoded)
@@ -112,7 +114,7 @@ def test_greyscale_becomes_three_equal_channels() -> None:
 
 
 def test_sixteen_bit_greyscale_png_is_scaled_not_clipped() -> None:
-    camera = skimage.data.camera()[::8, ::8]
+    camera = skimage.data.camera()[::8, ::8]  # type: ignore[no-untyped-call]  # skimage.data is unannotated
     sixteen = Image.fromarray(camera.astype(np.uint16) * 257)
     data = _encode(sixteen, "PNG")
     assert Image.open(io.BytesIO(data)).mode == "I;16"
@@ -332,7 +334,8 @@ def test_model_input_shape_dtype_and_determinism() -> None:
 
 
 def test_model_input_converts_non_rgb() -> None:
-    grey = Image.fromarray(skimage.data.camera()).resize((50, 40))
+    camera = skimage.data.camera()  # type: ignore[no-untyped-call]  # skimage.data is unannotated
+    grey = Image.fromarray(camera).resize((50, 40))
     tensor = to_model_input(grey, PREP_EXACT)
     assert tensor.shape == (3, 32, 32)
     assert torch.equal(tensor[0], tensor[1]) and torch.equal(tensor[1], tensor[2])
@@ -345,14 +348,16 @@ def _red_fraction(tensor: torch.Tensor) -> float:
 
 
 @pytest.mark.parametrize("interpolation", ["bilinear", "bicubic", "nearest"])
-def test_shortest_side_resize_then_centre_crop_vs_exact(interpolation: str) -> None:
+def test_shortest_side_resize_then_centre_crop_vs_exact(
+    interpolation: Literal["bilinear", "bicubic", "nearest"],
+) -> None:
     # 400×100, red for x < 225, blue elsewhere.
     canvas = np.zeros((100, 400, 3), dtype=np.uint8)
     canvas[:, :225] = (255, 0, 0)
     canvas[:, 225:] = (0, 0, 255)
     image = Image.fromarray(canvas)
-    shortest = Preprocessing(50, 50, "shortest", (0.5,) * 3, (0.5,) * 3, interpolation)  # type: ignore[arg-type]
-    exact = Preprocessing(50, 50, "exact", (0.5,) * 3, (0.5,) * 3, interpolation)  # type: ignore[arg-type]
+    shortest = Preprocessing(50, 50, "shortest", (0.5,) * 3, (0.5,) * 3, interpolation)
+    exact = Preprocessing(50, 50, "exact", (0.5,) * 3, (0.5,) * 3, interpolation)
     # shortest: 400×100 → 200×50, crop columns 75..125, red up to 112.5 → 37.5 / 50 = 75 %.
     assert _red_fraction(to_model_input(image, shortest)) == pytest.approx(0.75, abs=0.03)
     # exact: squashed to 50×50, red up to 28.1 → 56 %.
@@ -593,7 +598,8 @@ def test_exact_mode_squashes_to_resize_then_centre_crops_like_hf_deit() -> None:
 def test_decode_errors_say_what_kind_of_problem(data: bytes | None, kind: str) -> None:
     if data is None:
         buffer = io.BytesIO()
-        Image.fromarray(skimage.data.astronaut()).save(buffer, format="JPEG")
+        astronaut = skimage.data.astronaut()  # type: ignore[no-untyped-call]  # skimage.data is unannotated
+        Image.fromarray(astronaut).save(buffer, format="JPEG")
         data = buffer.getvalue()[:3000]
     with pytest.raises(ImageDecodeError) as caught:
         decode_image(data)

@@ -10,21 +10,22 @@ import pytest
 import torch
 from PIL import Image
 
-from qkatlas.models import load_model
+from qkatlas.models import ViTAdapter, load_model
 from qkatlas.models.planted import (
     DIMS,
     PLANTED_MODES,
+    PlantedMode,
     generate_planted_images,
     read_planted_index,
 )
 
 
 @pytest.fixture(scope="module")
-def planted():
+def planted() -> ViTAdapter:
     return load_model("planted")
 
 
-def _brute_force_svd(adapter, layer: int, head: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _brute_force_svd(adapter: ViTAdapter, layer: int, head: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``U [d, d_h], σ [d_h], V [d, d_h]`` of ``W_qᵀ W_k`` by a full numpy SVD."""
     weights = adapter.layer_weights(layer)
     matrix = (weights.w_q[head].T @ weights.w_k[head]).numpy()
@@ -39,7 +40,7 @@ def _unit(dim: int, size: int) -> np.ndarray:
     return vector
 
 
-def test_spec_and_preprocessing(planted):
+def test_spec_and_preprocessing(planted: ViTAdapter) -> None:
     spec = planted.spec
     assert (spec.n_layers, spec.n_heads, spec.d_head, spec.grid) == (2, 2, 16, 8)
     assert spec.prefix_kinds == ("cls",)
@@ -48,7 +49,7 @@ def test_spec_and_preprocessing(planted):
 
 
 @pytest.mark.parametrize("mode", PLANTED_MODES, ids=lambda m: f"L{m.layer}H{m.head}M{m.mode}")
-def test_svd_recovers_planted_directions(planted, mode):
+def test_svd_recovers_planted_directions(planted: ViTAdapter, mode: PlantedMode) -> None:
     u, sigma, v = _brute_force_svd(planted, mode.layer, mode.head)
     d_model = planted.spec.d_model
     assert sigma[mode.mode] == pytest.approx(mode.sigma, rel=1e-6)
@@ -60,14 +61,14 @@ def test_svd_recovers_planted_directions(planted, mode):
     assert cosine == pytest.approx(1.0 if mode.kind == "grouping" else 0.0, abs=1e-6)
 
 
-def test_planted_modes_dominate_and_are_separated(planted):
+def test_planted_modes_dominate_and_are_separated(planted: ViTAdapter) -> None:
     _u, sigma, _v = _brute_force_svd(planted, 0, 0)
     assert sigma[0] > 2 * sigma[1] > 4 * sigma[2]
     assert np.all(np.diff(sigma) < 0)  # no degenerate pairs
     assert np.all(sigma > 0.2)
 
 
-def test_generator_is_deterministic_and_indexed(tmp_path: Path):
+def test_generator_is_deterministic_and_indexed(tmp_path: Path) -> None:
     first = generate_planted_images(tmp_path / "a", n=8, seed=3)
     second = generate_planted_images(tmp_path / "b", n=8, seed=3)
     assert [d for _p, d in first] == [d for _p, d in second]
@@ -79,16 +80,18 @@ def test_generator_is_deterministic_and_indexed(tmp_path: Path):
     assert records[4].description == "grey only" and not records[4].cells
 
 
-def _model_input(adapter, path: Path) -> torch.Tensor:
+def _model_input(adapter: ViTAdapter, path: Path) -> torch.Tensor:
     size = adapter.preprocessing.crop
     image = Image.open(path).convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
     pixels = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).unsqueeze(0)
     return adapter.normalize(pixels)
 
 
-def _projections(adapter, pixels: torch.Tensor, layer: int, head: int, mode: int, basis: str):
+def _projections(
+    adapter: ViTAdapter, pixels: torch.Tensor, layer: int, head: int, mode: int, basis: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Query and key maps ``[T, T]`` of one mode on one image (patch tokens only)."""
-    captured = {}
+    captured: dict[int, torch.Tensor] = {}
 
     def on_layer(index: int, residual: torch.Tensor, normed: torch.Tensor) -> None:
         captured[index] = residual if basis == "faithful" else normed
@@ -106,7 +109,7 @@ def _projections(adapter, pixels: torch.Tensor, layer: int, head: int, mode: int
 
 
 @pytest.mark.parametrize("basis", ["faithful", "exact"])
-def test_red_only_image_lights_up_red_cells_on_query_side(planted, tmp_path: Path, basis: str):
+def test_red_only_image_lights_up_red_cells_on_query_side(planted: ViTAdapter, tmp_path: Path, basis: str) -> None:
     paths = generate_planted_images(tmp_path, n=2, seed=0)
     record = read_planted_index(tmp_path)[1]
     assert record.description == "red"
@@ -119,7 +122,7 @@ def test_red_only_image_lights_up_red_cells_on_query_side(planted, tmp_path: Pat
     assert key_map.max() < 0.1 * query_map.max()  # no blue anywhere
 
 
-def test_red_blue_image_lights_up_both_sides(planted, tmp_path: Path):
+def test_red_blue_image_lights_up_both_sides(planted: ViTAdapter, tmp_path: Path) -> None:
     paths = generate_planted_images(tmp_path, n=1, seed=5)
     record = read_planted_index(tmp_path)[0]
     query_map, key_map = _projections(planted, _model_input(planted, paths[0][0]), 0, 0, 0, "exact")
@@ -129,7 +132,7 @@ def test_red_blue_image_lights_up_both_sides(planted, tmp_path: Path):
     assert tuple(int(i) for i in top_key) in [tuple(c) for c in record.cells["blue"]]
 
 
-def test_model_attention_follows_the_planted_mode(planted, tmp_path: Path):
+def test_model_attention_follows_the_planted_mode(planted: ViTAdapter, tmp_path: Path) -> None:
     paths = generate_planted_images(tmp_path, n=1, seed=5)
     record = read_planted_index(tmp_path)[0]
     probs = planted.attention_probs(_model_input(planted, paths[0][0]))[0][0, 0]  # layer 0 head 0

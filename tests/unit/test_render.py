@@ -29,8 +29,9 @@ def _hot(row: int, col: int) -> np.ndarray:
 
 def _patch(rgb: np.ndarray, row: int, col: int) -> np.ndarray:
     block = rgb[row * 16 : (row + 1) * 16, col * 16 : (col + 1) * 16].reshape(-1, 3)
-    assert (block == block[0]).all(), "a patch must render as one uniform block"
-    return block[0]
+    first: np.ndarray = block[0]
+    assert (block == first).all(), "a patch must render as one uniform block"
+    return first
 
 
 def test_clip_range_is_30th_to_95th_percentile() -> None:

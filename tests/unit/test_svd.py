@@ -9,7 +9,9 @@ from qkatlas.models.base import LayerWeights
 from qkatlas.svd import DEGENERACY_RTOL, decompose, degenerate_modes, full_svd, weighted_cos
 
 
-def _random_weights(n_layers: int = 2, n_heads: int = 3, d_head: int = 8, d_model: int = 24, seed: int = 0):
+def _random_weights(
+    n_layers: int = 2, n_heads: int = 3, d_head: int = 8, d_model: int = 24, seed: int = 0
+) -> list[LayerWeights]:
     gen = torch.Generator().manual_seed(seed)
 
     def rand(*shape: int) -> torch.Tensor:
@@ -29,7 +31,7 @@ def _random_weights(n_layers: int = 2, n_heads: int = 3, d_head: int = 8, d_mode
     ]
 
 
-def test_modes_reproduce_the_bilinear_form_query_side_first():
+def test_modes_reproduce_the_bilinear_form_query_side_first() -> None:
     weights = _random_weights()
     dec = decompose(weights)
     rng = np.random.default_rng(1)
@@ -44,7 +46,7 @@ def test_modes_reproduce_the_bilinear_form_query_side_first():
             assert np.sum(s * (u @ y) * (v @ x)) != pytest.approx(expected, rel=1e-3)
 
 
-def test_factored_svd_matches_full_svd_values_and_subspaces():
+def test_factored_svd_matches_full_svd_values_and_subspaces() -> None:
     weights = _random_weights(seed=3)
     dec = decompose(weights)
     w_q = torch.stack([w.w_q for w in weights])
@@ -58,14 +60,14 @@ def test_factored_svd_matches_full_svd_values_and_subspaces():
     np.testing.assert_allclose(np.linalg.norm(dec.U, axis=-1), 1.0, atol=1e-12)
 
 
-def test_signs_are_canonical_and_cosines_sign_invariant():
+def test_signs_are_canonical_and_cosines_sign_invariant() -> None:
     dec = decompose(_random_weights(seed=5))
     pivot = np.take_along_axis(dec.U, np.abs(dec.U).argmax(-1)[..., None], -1)
     assert (pivot > 0).all()
     np.testing.assert_allclose(dec.cos, np.einsum("lhmd,lhmd->lhm", -dec.U, -dec.V))
 
 
-def test_query_offset_is_u_dot_pinv_bias():
+def test_query_offset_is_u_dot_pinv_bias() -> None:
     weights = _random_weights(seed=7)
     dec = decompose(weights)
     w = weights[1]
@@ -74,12 +76,12 @@ def test_query_offset_is_u_dot_pinv_bias():
     np.testing.assert_allclose(dec.query_offset[1, 2], dec.U[1, 2] @ c, atol=1e-10)
 
 
-def test_degenerate_flags_neighbours_within_tolerance():
+def test_degenerate_flags_neighbours_within_tolerance() -> None:
     sigma = np.array([5.0, 3.0, 3.0 * (1 - DEGENERACY_RTOL / 2), 1.0, 0.5])
     assert degenerate_modes(sigma).tolist() == [False, True, True, False, False]
 
 
-def test_planted_identity_head_is_degenerate_and_grouping():
+def test_planted_identity_head_is_degenerate_and_grouping() -> None:
     eye = torch.eye(4, 6, dtype=torch.float64).unsqueeze(0)
     zeros = torch.zeros(1, 4, dtype=torch.float64)
     w = LayerWeights(eye, eye, zeros, zeros, torch.ones(6), torch.zeros(6), 1e-6)
@@ -89,7 +91,7 @@ def test_planted_identity_head_is_degenerate_and_grouping():
     np.testing.assert_allclose(weighted_cos(dec), 1.0)
 
 
-def test_summary_weighted_cosine_and_baseline():
+def test_summary_weighted_cosine_and_baseline() -> None:
     dec = decompose(_random_weights(n_layers=3, seed=11))
     summary = AtlasSummary.from_decomposition(dec)
     weights = dec.sigma / dec.sigma.sum(axis=-1, keepdims=True)

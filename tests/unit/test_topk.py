@@ -18,7 +18,7 @@ def _brute_force(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return indices, best
 
 
-def test_streamed_top_k_equals_brute_force_with_ties_and_nans():
+def test_streamed_top_k_equals_brute_force_with_ties_and_nans() -> None:
     rng = np.random.default_rng(0)
     scores = rng.integers(0, 6, size=(53, 40)).astype(np.float32)  # many ties
     scores[rng.random(scores.shape) < 0.05] = np.nan
@@ -28,18 +28,18 @@ def test_streamed_top_k_equals_brute_force_with_ties_and_nans():
         batch = torch.from_numpy(scores[start : start + 8])
         topk.update(batch, torch.arange(start, start + len(batch)))
     indices, best = _brute_force(clean, 7)
-    scores, ranked, _ = topk.ranked()
+    top_scores, ranked, _ = topk.ranked()
     np.testing.assert_array_equal(ranked.numpy(), indices)
-    np.testing.assert_array_equal(scores.numpy(), best)
+    np.testing.assert_array_equal(top_scores.numpy(), best)
 
 
-def test_fewer_images_than_k_leaves_empty_slots():
+def test_fewer_images_than_k_leaves_empty_slots() -> None:
     topk = RunningTopK(n_columns=2, k=5, device="cpu")
     topk.update(torch.tensor([[1.0, -2.0], [3.0, -1.0]]), torch.tensor([4, 9]))
     assert topk.ranked()[1].tolist() == [[9, 4, -1, -1, -1], [9, 4, -1, -1, -1]]
 
 
-def test_merging_shards_in_any_order_equals_one_pass():
+def test_merging_shards_in_any_order_equals_one_pass() -> None:
     rng = np.random.default_rng(1)
     scores = rng.integers(0, 4, size=(30, 5)).astype(np.float32)
     whole = RunningTopK(5, 6, "cpu")
@@ -57,7 +57,7 @@ def test_merging_shards_in_any_order_equals_one_pass():
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
 
 
-def test_payload_follows_its_entry_through_batches_and_merges():
+def test_payload_follows_its_entry_through_batches_and_merges() -> None:
     """Each slot's payload must stay with its (column, image) entry however the slots reshuffle."""
     rng = np.random.default_rng(2)
     scores = rng.normal(size=(40, 6)).astype(np.float32)
@@ -69,17 +69,21 @@ def test_payload_follows_its_entry_through_batches_and_merges():
         topk = RunningTopK(6, 5, "cpu", payload_shape=(1,), payload_dtype=torch.float32)
         for start in range(0, len(rows), 7):
             chunk = torch.from_numpy(rows[start : start + 7])
-            entered = topk.update(
-                torch.from_numpy(scores[chunk.numpy()]), chunk, fetch=lambda c, j, chunk=chunk: tag(c, chunk[j])
-            )
+
+            def fetch(columns: torch.Tensor, picked: torch.Tensor, chunk: torch.Tensor = chunk) -> torch.Tensor:
+                return tag(columns, chunk[picked])
+
+            entered = topk.update(torch.from_numpy(scores[chunk.numpy()]), chunk, fetch=fetch)
             assert set(entered.tolist()) <= set(range(len(chunk)))
         return topk
 
     whole = stream(np.arange(40))
     _, indices, payload = whole.ranked()
+    assert payload is not None
     expected = indices * 100 + torch.arange(6).unsqueeze(1)
     np.testing.assert_array_equal(payload[..., 0].numpy(), expected.float().numpy())
     merged = stream(np.arange(0, 40, 2))
     merged.merge(stream(np.arange(1, 40, 2)))
     for mine, theirs in zip(merged.ranked(), whole.ranked(), strict=True):
+        assert mine is not None and theirs is not None
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())

@@ -7,9 +7,9 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 import redis
@@ -86,7 +86,10 @@ def atlases(atlas_root: Path) -> dict[str, Atlas]:
     return {("planted" if a.model_slug == "planted" else "tiny"): a for a in loaded}
 
 
-AppFactory = Callable[..., Any]
+class AppFactory(Protocol):
+    """``make_client``: ``Settings`` fields to override → a started ``TestClient``."""
+
+    def __call__(self, **overrides: Any) -> TestClient: ...
 
 
 @pytest.fixture
@@ -110,4 +113,4 @@ def make_client(atlas_root: Path) -> Iterator[AppFactory]:
 
 @pytest.fixture
 def client(make_client: AppFactory) -> TestClient:
-    return make_client()  # type: ignore[no-any-return]
+    return make_client()

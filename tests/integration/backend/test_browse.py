@@ -7,6 +7,7 @@ import itertools
 import json
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -14,15 +15,20 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from qkatlas.atlas import Atlas
-from qkatlas.models.planted import PLANTED_MODES
+from qkatlas.conventions import Basis, Sign
+from qkatlas.models.planted import PLANTED_MODES, PlantedMode
 from qkatlas.render import normalize_map
+from tests.integration.backend.conftest import AppFactory
+
+if TYPE_CHECKING:
+    import httpx2  # what starlette's TestClient is built on
 
 
 def _mode_url(atlas: Atlas, layer: int = 0, head: int = 0, mode: int = 0) -> str:
     return f"/api/models/{atlas.slug}/layers/{layer}/heads/{head}/modes/{mode}"
 
 
-def _assert_clean_error(response, status: int) -> None:  # type: ignore[no-untyped-def]
+def _assert_clean_error(response: httpx2.Response, status: int) -> None:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     text = response.text
@@ -39,8 +45,8 @@ def test_health_lists_atlases_and_device(client: TestClient, atlases: dict[str, 
 
 
 def test_broken_atlas_is_reported_and_the_others_keep_serving(
-    tmp_path: Path, atlas_root: Path, atlases: dict[str, Atlas], make_client
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, atlas_root: Path, atlases: dict[str, Atlas], make_client: AppFactory
+) -> None:
     root = tmp_path / "root"
     root.mkdir()
     (root / "good").symlink_to(atlases["planted"].path)
@@ -57,7 +63,9 @@ def test_broken_atlas_is_reported_and_the_others_keep_serving(
     assert client.get(_mode_url(atlases["planted"])).status_code == 200
 
 
-def test_health_names_the_wrong_field_of_a_manifest(tmp_path: Path, atlases: dict[str, Atlas], make_client) -> None:  # type: ignore[no-untyped-def]
+def test_health_names_the_wrong_field_of_a_manifest(
+    tmp_path: Path, atlases: dict[str, Atlas], make_client: AppFactory
+) -> None:
     root = tmp_path / "root"
     shutil.copytree(atlases["planted"].path, root / "wrong-field")
     manifest = atlases["planted"].manifest.to_json_dict()
@@ -97,17 +105,17 @@ def test_head_lists_every_mode_with_best_scores_and_images(client: TestClient, a
     assert body["basis"] == "exact" and len(body["modes"]) == atlas.n_modes
     mode0 = body["modes"][0]
     assert mode0["sigma"] == pytest.approx(9.0) and mode0["cos"] == pytest.approx(0.0, abs=1e-6)
-    best_index, best_score = atlas.top_images("exact", 0, 0, 0, "pos")[0]
+    best_index, best_score = atlas.top_images(Basis.exact, 0, 0, 0, Sign.pos)[0]
     assert mode0["best_score"]["pos"] == pytest.approx(best_score)
     assert mode0["best_image"]["pos"]["image_id"] == f"{atlas.slug}~{best_index}"
     assert client.get(mode0["best_image"]["pos"]["thumbnail_url"]).status_code == 200
 
 
 @pytest.mark.parametrize("planted", PLANTED_MODES, ids=lambda p: p.description)
-@pytest.mark.parametrize("basis", ["faithful", "exact"])
+@pytest.mark.parametrize("basis", [Basis.faithful, Basis.exact])
 def test_planted_mode_ranks_an_image_with_its_colours_first(
-    client: TestClient, atlases: dict[str, Atlas], planted, basis: str
-) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient, atlases: dict[str, Atlas], planted: PlantedMode, basis: Basis
+) -> None:
     atlas = atlases["planted"]
     url = _mode_url(atlas, planted.layer, planted.head, planted.mode)
     body = client.get(url, params={"sign": "pos", "basis": basis}).json()
@@ -136,14 +144,14 @@ def test_mode_detail_fields_and_urls(client: TestClient, atlases: dict[str, Atla
     assert (body["layer"], body["head"], body["mode"], body["sign"], body["basis"]) == (1, 2, 3, "neg", "exact")
     sigma = atlas.sigma(1, 2)
     assert body["sigma_fraction"] == pytest.approx(sigma[3] / sigma.sum())
-    winners = atlas.top_images("exact", 1, 2, 3, "neg")
+    winners = atlas.top_images(Basis.exact, 1, 2, 3, Sign.neg)
     assert [(t["dataset_index"], t["score"]) for t in body["top_images"]] == [(i, pytest.approx(s)) for i, s in winners]
     for top in body["top_images"]:
         assert top["image_id"] == f"{atlas.slug}~{top['dataset_index']}"
         assert not top["source"].startswith("/")
         assert "sign=neg" in top["overlay_url"] and "basis=exact" in top["overlay_url"]
         maps = client.get(top["maps_url"]).json()
-        query, key = atlas.maps("exact", 1, 2, 3, "neg", top["rank"])
+        query, key = atlas.maps(Basis.exact, 1, 2, 3, Sign.neg, top["rank"])
         assert np.allclose(maps["query"], query) and np.allclose(maps["key"], key)
         assert maps["grid"] == atlas.grid and maps["image_size"] == atlas.image_size
         assert maps["query_clip"]["low"] == pytest.approx(float(np.percentile(query, 30)))
@@ -157,7 +165,7 @@ def test_overlay_png_matches_the_renderer_and_options(client: TestClient, atlase
     assert "max-age" in response.headers["cache-control"]
     rgb = np.asarray(Image.open(io.BytesIO(response.content)))
     assert rgb.shape == (atlas.image_size, atlas.image_size, 3)
-    query, _key = atlas.maps("faithful", 0, 0, 0, "pos", 0)
+    query, _key = atlas.maps(Basis.faithful, 0, 0, 0, Sign.pos, 0)
     cell = atlas.image_size // atlas.grid
     red = rgb[::cell, ::cell, 0] / 255.0
     assert np.allclose(red, normalize_map(query), atol=1 / 255 + 1e-6)
@@ -179,7 +187,7 @@ def test_overlay_png_matches_the_renderer_and_options(client: TestClient, atlase
 
 def test_image_thumbnail_is_the_crop_the_model_saw(client: TestClient, atlases: dict[str, Atlas]) -> None:
     atlas = atlases["tiny"]
-    index = atlas.top_images("faithful", 0, 0, 0, "pos")[0][0]
+    index = atlas.top_images(Basis.faithful, 0, 0, 0, Sign.pos)[0][0]
     response = client.get(f"/api/images/{atlas.slug}~{index}")
     assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
     assert Image.open(io.BytesIO(response.content)).size == (atlas.image_size, atlas.image_size)
@@ -225,7 +233,7 @@ def test_malformed_parameters_are_422(client: TestClient, atlases: dict[str, Atl
     assert isinstance(response.json()["detail"], list)
 
 
-def test_frontend_is_served_with_spa_fallback_and_api_404_stays_json(tmp_path: Path, make_client) -> None:  # type: ignore[no-untyped-def]
+def test_frontend_is_served_with_spa_fallback_and_api_404_stays_json(tmp_path: Path, make_client: AppFactory) -> None:
     dist = tmp_path / "dist"
     (dist / "assets").mkdir(parents=True)
     (dist / "index.html").write_text("<!doctype html><title>qkatlas</title>")

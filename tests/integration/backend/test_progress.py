@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+
 from precompute.cli import main as precompute_main
 from tests.integration.backend.conftest import AppFactory, RedisServer
 
@@ -31,5 +33,5 @@ def test_a_failed_job_reports_why(make_client: AppFactory, redis_server: RedisSe
     assert job["state"] == "failed" and "empty image source" in job["message"]
 
 
-def test_without_redis_the_list_is_empty(client) -> None:
+def test_without_redis_the_list_is_empty(client: TestClient) -> None:
     assert client.get("/api/progress").json() == {"redis": "not_configured", "jobs": []}

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from fastapi.testclient import TestClient
 
 from qkatlas.atlas import Atlas
+from tests.fakes import FakeClock
+from tests.integration.backend.conftest import AppFactory, RedisServer
 
 
 def _browse_and_upload(client: TestClient, atlas: Atlas, image: bytes) -> list[int]:
@@ -36,13 +37,13 @@ def _image(planted_image_dir: Path, n: int) -> bytes:
 
 
 def test_with_redis_everything_is_cached_with_a_ttl(
-    redis_server: Any, make_client, atlases: dict[str, Atlas], planted_image_dir: Path
-) -> None:  # type: ignore[no-untyped-def]
+    redis_server: RedisServer, make_client: AppFactory, atlases: dict[str, Atlas], planted_image_dir: Path
+) -> None:
     client = make_client(redis_url=redis_server.url, upload_ttl_s=600, overlay_ttl_s=900)
     assert client.get("/api/health").json()["redis"] == "ok"
     assert set(_browse_and_upload(client, atlases["planted"], _image(planted_image_dir, 0))) <= {200, 201}
     redis = redis_server.client()
-    keys = [key.decode() for key in redis.keys("*")]
+    keys = [key.decode() if isinstance(key, bytes) else key for key in redis.keys("*")]  # bytes: no decode_responses
     kinds = {key.split(":")[1] for key in keys}
     assert {"upload", "upload-meta", "analysis", "overlay", "upload-image", "ratelimit"} <= kinds
     ttls = {key: redis.ttl(key) for key in keys}
@@ -52,8 +53,8 @@ def test_with_redis_everything_is_cached_with_a_ttl(
 
 
 def test_uploads_are_shared_between_replicas(
-    redis_server: Any, make_client, atlases: dict[str, Atlas], planted_image_dir: Path
-) -> None:  # type: ignore[no-untyped-def]
+    redis_server: RedisServer, make_client: AppFactory, atlases: dict[str, Atlas], planted_image_dir: Path
+) -> None:
     first, second = make_client(redis_url=redis_server.url), make_client(redis_url=redis_server.url)
     upload_id = first.post("/api/uploads", files={"file": ("a.png", _image(planted_image_dir, 1))}).json()["id"]
     assert second.get(f"/api/uploads/{upload_id}").status_code == 200
@@ -61,7 +62,9 @@ def test_uploads_are_shared_between_replicas(
     assert first.get(head).json() == second.get(head).json()
 
 
-def test_rate_limit_is_shared_through_redis(redis_server: Any, make_client, clock, planted_image_dir: Path) -> None:  # type: ignore[no-untyped-def]
+def test_rate_limit_is_shared_through_redis(
+    redis_server: RedisServer, make_client: AppFactory, clock: FakeClock, planted_image_dir: Path
+) -> None:
     # Both replicas read the same clock: one window for both, and no window edge unless the test moves there.
     first = make_client(redis_url=redis_server.url, upload_rate_limit=2, clock=clock)
     second = make_client(redis_url=redis_server.url, upload_rate_limit=2, clock=clock)
@@ -74,8 +77,8 @@ def test_rate_limit_is_shared_through_redis(redis_server: Any, make_client, cloc
 
 
 def test_redis_killed_and_restarted_no_failed_request(
-    redis_server: Any, make_client, atlases: dict[str, Atlas], planted_image_dir: Path
-) -> None:  # type: ignore[no-untyped-def]
+    redis_server: RedisServer, make_client: AppFactory, atlases: dict[str, Atlas], planted_image_dir: Path
+) -> None:
     client = make_client(redis_url=redis_server.url)
     atlas = atlases["planted"]
     assert set(_browse_and_upload(client, atlas, _image(planted_image_dir, 3))) <= {200, 201}

@@ -8,20 +8,28 @@ import re
 import struct
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import httpx
 import numpy as np
 import pytest
+import torch
 from fastapi.testclient import TestClient
 from PIL import Image
 
 import backend.services.analysis as analysis_service
 from backend.core.config import Settings
 from backend.main import create_app
+from qkatlas.analysis import ImageAnalysis, analyze_image
 from qkatlas.atlas import Atlas
 from qkatlas.images import decode_image, to_model_input
-from qkatlas.models import ModelSource
+from qkatlas.models import ModelSource, ViTAdapter
+from qkatlas.svd import Decomposition
+from tests.fakes import FakeClock
+from tests.integration.backend.conftest import AppFactory
+
+if TYPE_CHECKING:
+    import httpx2  # what starlette's TestClient is built on
 
 
 def _encode(image: Image.Image, fmt: str, **options: Any) -> bytes:
@@ -85,7 +93,9 @@ BAD_AND_ODD_UPLOADS: list[tuple[str, str, bytes, int]] = [
 ]
 
 
-def _upload(client: TestClient, data: bytes, name: str = "photo.jpg", content_type: str = "image/jpeg"):  # type: ignore[no-untyped-def]
+def _upload(
+    client: TestClient, data: bytes, name: str = "photo.jpg", content_type: str = "image/jpeg"
+) -> httpx2.Response:
     return client.post("/api/uploads", files={"file": (name, data, content_type)})
 
 
@@ -110,7 +120,7 @@ def test_exif_orientation_is_applied(client: TestClient) -> None:
     assert (body["width"], body["height"]) == (30, 60)
 
 
-def test_oversized_files_are_413_before_decoding(make_client) -> None:  # type: ignore[no-untyped-def]
+def test_oversized_files_are_413_before_decoding(make_client: AppFactory) -> None:
     client = make_client(max_upload_bytes=50_000)
     response = _upload(client, b"\xff" * 50_001)
     assert response.status_code == 413 and "too large" in response.json()["detail"]
@@ -130,7 +140,7 @@ def test_same_content_same_id_and_info(client: TestClient) -> None:
     assert (info["width"], info["height"]) == (96, 64) and 0 < info["expires_in_s"] <= 86_400
 
 
-def test_rate_limit_per_client(make_client, clock) -> None:  # type: ignore[no-untyped-def]
+def test_rate_limit_per_client(make_client: AppFactory, clock: FakeClock) -> None:
     client = make_client(upload_rate_limit=3, upload_rate_window_s=60, clock=clock)
     assert [_upload(client, _JPEG).status_code for _ in range(3)] == [201] * 3
     clock.advance(59.9)
@@ -223,8 +233,8 @@ def test_upload_endpoints_404_for_unknown_upload_and_model(
 
 
 def test_uploads_and_results_are_gone_after_the_ttl(
-    make_client, clock, atlases: dict[str, Atlas], planted_image_dir: Path
-) -> None:  # type: ignore[no-untyped-def]
+    make_client: AppFactory, clock: FakeClock, atlases: dict[str, Atlas], planted_image_dir: Path
+) -> None:
     client = make_client(upload_ttl_s=3, clock=clock)
     upload_id, _ = _planted_upload(client, planted_image_dir)
     head = f"/api/uploads/{upload_id}/models/{atlases['planted'].slug}/layers/0/heads/0"
@@ -241,11 +251,10 @@ def test_concurrent_requests_share_one_analysis(
     monkeypatch: pytest.MonkeyPatch, atlas_root: Path, atlases: dict[str, Atlas], planted_image_dir: Path
 ) -> None:
     calls: list[int] = []
-    real = analysis_service.analyze_image
 
-    def counting(*args: Any, **kwargs: Any) -> Any:
+    def counting(adapter: ViTAdapter, dec: Decomposition, image: torch.Tensor) -> ImageAnalysis:
         calls.append(1)
-        return real(*args, **kwargs)
+        return analyze_image(adapter, dec, image)
 
     monkeypatch.setattr(analysis_service, "analyze_image", counting)
     app = create_app(Settings(atlas_dir=atlas_root, redis_url=None, frontend_dist=None, device="cpu"))
@@ -269,7 +278,7 @@ def test_concurrent_requests_share_one_analysis(
 def test_model_that_cannot_be_loaded_is_503_not_500(
     monkeypatch: pytest.MonkeyPatch, client: TestClient, atlases: dict[str, Atlas], planted_image_dir: Path
 ) -> None:
-    def broken(_source: ModelSource) -> Any:
+    def broken(_source: ModelSource) -> NoReturn:
         raise OSError("/secret/path/checkpoint missing")
 
     monkeypatch.setattr(analysis_service, "load_model_from_source", broken)
