@@ -242,14 +242,15 @@ class _StreamRun:
 
     def restore(self, state: dict[str, Any]) -> None:
         self.topk.load_state_dict(state["topk"])
-        self.position, self.skipped = state["position"], state["skipped"]
+        self.position = state["position"]
+        self.skipped = [SkippedImage.model_validate(entry) for entry in state["skipped"]]
 
     def save(self) -> None:
         state = {
             "fingerprint": self.fingerprint,
             "topk": self.topk.state_dict(),
             "position": self.position,
-            "skipped": self.skipped,
+            "skipped": [entry.model_dump() for entry in self.skipped],  # plain data: readable by any version
         }
         _save_checkpoint(self.checkpoint, state)
 
