@@ -270,7 +270,8 @@ class _StreamRun:
                 pin_memory=self.adapter.device.type == "cuda",
             ):
                 if len(batch.indices):
-                    for row in self.scorer.score(batch.images, batch.indices, self.topk).tolist():
+                    entered = self.scorer.score(batch.images, batch.indices, self.topk).cpu()  # the batch's one sync
+                    for row in entered.nonzero().flatten().tolist():
                         self.thumbnails.add(int(batch.indices[row]), batch.images[row])
                 self.skipped.extend(SkippedImage(index=i, source=s, reason=r) for i, s, r in batch.skipped)
                 consumed = min(config.batch_size, n_selected - self.position)

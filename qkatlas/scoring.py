@@ -147,10 +147,12 @@ class TopKScorer:
     def score(self, images: torch.Tensor, indices: torch.Tensor, topk: RunningTopK) -> torch.Tensor:
         """Score uint8 ``images [B, 3, S, S]`` (dataset ``indices [B]``) into ``topk``.
 
-        Returns the batch rows that entered some top-K (whose thumbnails the atlas needs).
+        Returns a bool mask ``[B]``, on the device, of the batch rows that entered some top-K (whose
+        thumbnails the atlas needs). Nothing here waits for the device unless ``topk.compact``: the
+        caller fetches the mask once per batch.
         """
-        indices = indices.to(self.kernel.device)
-        entered: list[torch.Tensor] = []
+        indices = indices.to(self.kernel.device, non_blocking=True)
+        entered = torch.zeros(len(indices), dtype=torch.bool, device=self.kernel.device)
         signs, block, n_layers = self._signs, self._block, self.kernel.projector.n_layers
 
         def merge(projected: ProjectedLayer) -> None:
@@ -162,8 +164,7 @@ class TopKScorer:
 
             start = (self.kernel.bases.index(projected.basis) * n_layers + projected.layer) * block
             scores = projected.scores.flatten(1)  # [B, D·2]
-            entered.append(topk.update(scores, indices, slice(start, start + block), fetch))
+            entered.logical_or_(topk.update(scores, indices, slice(start, start + block), fetch))
 
         self.kernel.run(images, merge)
-        unique: torch.Tensor = torch.unique(torch.cat(entered))
-        return unique
+        return entered

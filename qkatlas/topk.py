@@ -27,6 +27,12 @@ class RunningTopK:
     kept entries' payloads around would cost far more than the merge itself). ``ranked()`` gives the
     columns in ranking order. With ``payload_shape``, ``payload: [C, K, *payload_shape]`` holds each
     slot's payload (zeros when unfilled).
+
+    A merge never waits for the device (no host synchronization) unless ``compact``: then it first
+    lists the entries that enter (one ``nonzero``, i.e. one synchronization per merge) and writes only
+    those, which is cheaper where synchronizing costs nothing (the CPU, the default there). Without
+    ``compact`` every one of the ``C × K`` slots is rewritten, the unchanged ones with their own
+    values, so the amount of work is fixed and the GPU's queue never drains mid-batch.
     """
 
     def __init__(
@@ -36,6 +42,7 @@ class RunningTopK:
         device: torch.device | str,
         payload_shape: tuple[int, ...] = (),
         payload_dtype: torch.dtype = torch.float16,
+        compact: bool | None = None,
     ) -> None:
         self.k = k
         self.scores = torch.full((n_columns, k), float("-inf"), device=device)
@@ -43,6 +50,7 @@ class RunningTopK:
         self.payload = (
             torch.zeros((n_columns, k, *payload_shape), dtype=payload_dtype, device=device) if payload_shape else None
         )
+        self.compact = self.scores.device.type == "cpu" if compact is None else compact
 
     def update(
         self,
@@ -52,7 +60,8 @@ class RunningTopK:
         fetch: FetchPayload | None = None,
     ) -> torch.Tensor:
         """Merge a batch into ``columns``: ``batch_scores [B, C_block]`` (NaN counts as worst),
-        ``batch_indices [B]``. Returns the batch rows that entered some top-K (sorted, unique)."""
+        ``batch_indices [B]``. Returns a bool mask ``[B]`` (on the device) of the batch rows that
+        entered some top-K."""
         n_columns = batch_scores.shape[1]
         scores = torch.nan_to_num(batch_scores.float(), nan=float("-inf")).T  # [C_block, B]
         indices = batch_indices.to(self.indices.device).unsqueeze(0).expand(n_columns, -1)
@@ -76,29 +85,38 @@ class RunningTopK:
     def _merge(
         self, columns: slice, scores: torch.Tensor, indices: torch.Tensor, fetch: FetchPayload | None
     ) -> torch.Tensor:
-        k = self.k
-        all_scores = torch.cat([self.scores[columns], scores], dim=1)
-        all_indices = torch.cat([self.indices[columns], indices], dim=1)
+        """Merge candidates ``scores, indices [C_block, N]``; return the bool mask ``[N]`` of the
+        candidates (positions along N) that entered some column."""
+        k, n_candidates = self.k, scores.shape[1]
+        block_scores, block_indices = self.scores[columns], self.indices[columns]  # views: writes land in self
+        all_scores = torch.cat([block_scores, scores], dim=1)
+        all_indices = torch.cat([block_indices, indices], dim=1)
         best = _rank(all_scores, all_indices)[:, :k]  # [C_block, K]: positions in [current K | new]
-        # Current entries that stay keep their slots; new entries fill the evicted slots. Row-major
-        # nonzero() lists both per column in the same count, so they pair up column by column.
+        # Pair each column's evicted slots (in slot order) with its entering candidates (in rank
+        # order): after a stable sort both come first, equally many, so position j pairs them up.
         kept = torch.zeros(best.shape[0], k + 1, dtype=torch.bool, device=best.device)
         kept.scatter_(1, torch.where(best < k, best, k), True)  # column k collects the new entries
-        kept = kept[:, :k]
-        evicted_column, evicted_slot = (~kept).nonzero(as_tuple=True)
-        entering_column, entering_rank = (best >= k).nonzero(as_tuple=True)
-        candidate = best[entering_column, entering_rank]
-        block_scores, block_indices = self.scores[columns], self.indices[columns]
-        block_scores[evicted_column, evicted_slot] = all_scores[entering_column, candidate]
-        block_indices[evicted_column, evicted_slot] = all_indices[entering_column, candidate]
+        slots = kept[:, :k].to(torch.uint8).argsort(dim=1, stable=True)  # [C_block, K], evicted slots first
+        candidate = best.gather(1, (best < k).to(torch.uint8).argsort(dim=1, stable=True))  # entering first
+        enters = candidate >= k  # [C_block, K]: position j pairs an evicted slot with an entering candidate
+        if self.compact:
+            column, position = enters.nonzero(as_tuple=True)
+        else:
+            column = torch.arange(best.shape[0], device=best.device).repeat_interleave(k)
+            position = torch.arange(k, device=best.device).repeat(best.shape[0])
+        slot, source, valid = slots[column, position], candidate[column, position], enters[column, position]
+        block_scores[column, slot] = torch.where(valid, all_scores[column, source], block_scores[column, slot])
+        block_indices[column, slot] = torch.where(valid, all_indices[column, source], block_indices[column, slot])
+        row = (source - k).clamp_min(0)  # the candidate's position along N (0 where nothing enters)
         if self.payload is not None:
             if fetch is None:
                 raise ValueError("this top-K carries a payload: merging needs the candidates' payload")
-            if len(entering_column):
-                payload = fetch(entering_column, candidate - k)
-                self.payload[columns][evicted_column, evicted_slot] = payload.to(self.payload.dtype)
-        entered: torch.Tensor = torch.unique(candidate - k)
-        return entered
+            block_payload = self.payload[columns]
+            keep = valid.view(-1, *([1] * (self.payload.dim() - 2)))
+            incoming = fetch(column, row).to(self.payload.dtype)
+            block_payload[column, slot] = torch.where(keep, incoming, block_payload[column, slot])
+        entered = torch.zeros(n_candidates, dtype=torch.int32, device=best.device)
+        return entered.index_add_(0, row, valid.to(torch.int32)) > 0
 
     def ranked(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """``(scores, indices, payload)`` with every column in ranking order (best first)."""

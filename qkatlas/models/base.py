@@ -10,6 +10,7 @@ feeds ``W_q``/``W_k``.
 from __future__ import annotations
 
 import contextlib
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -181,6 +182,13 @@ class ViTAdapter(ABC):
 
     def normalize(self, images: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """uint8 crops ``[B, 3, S, S]`` (as the model sees them) → normalized float pixels."""
-        mean = torch.tensor(self.preprocessing.mean, device=images.device, dtype=dtype).view(1, 3, 1, 1)
-        std = torch.tensor(self.preprocessing.std, device=images.device, dtype=dtype).view(1, 3, 1, 1)
+        mean, std = self._mean_std(images.device, dtype)
         return (images.to(dtype) / 255.0 - mean) / std
+
+    @functools.cache  # noqa: B019 (one entry per device and dtype for the adapter's lifetime)
+    def _mean_std(self, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """The preprocessing's mean and std ``[1, 3, 1, 1]`` on ``device``, made once: building them
+        from Python floats on a GPU would wait for the device at every batch."""
+        mean = torch.tensor(self.preprocessing.mean, dtype=dtype).view(1, 3, 1, 1).to(device)
+        std = torch.tensor(self.preprocessing.std, dtype=dtype).view(1, 3, 1, 1).to(device)
+        return mean, std

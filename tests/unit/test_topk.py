@@ -1,6 +1,7 @@
 """The running top-K against a brute-force full ranking."""
 
 import numpy as np
+import pytest
 import torch
 
 from qkatlas.topk import RunningTopK
@@ -74,7 +75,8 @@ def test_payload_follows_its_entry_through_batches_and_merges() -> None:
                 return tag(columns, chunk[picked])
 
             entered = topk.update(torch.from_numpy(scores[chunk.numpy()]), chunk, fetch=fetch)
-            assert set(entered.tolist()) <= set(range(len(chunk)))
+            # A row entered exactly when its image now holds a slot of some column.
+            assert entered.tolist() == [int(i) in set(topk.indices.flatten().tolist()) for i in chunk]
         return topk
 
     whole = stream(np.arange(40))
@@ -87,3 +89,58 @@ def test_payload_follows_its_entry_through_batches_and_merges() -> None:
     for mine, theirs in zip(merged.ranked(), whole.ranked(), strict=True):
         assert mine is not None and theirs is not None
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+
+
+def _stream_both_ways(scores: np.ndarray, k: int, batch: int) -> tuple[RunningTopK, RunningTopK]:
+    """The same stream merged compactly and with fixed shapes (both must report the same rows entering)."""
+    compact = RunningTopK(scores.shape[1], k, "cpu", payload_shape=(2,), payload_dtype=torch.float32, compact=True)
+    fixed = RunningTopK(scores.shape[1], k, "cpu", payload_shape=(2,), payload_dtype=torch.float32, compact=False)
+    for start in range(0, len(scores), batch):
+        rows = torch.arange(start, min(start + batch, len(scores)))
+
+        def fetch(columns: torch.Tensor, picked: torch.Tensor, rows: torch.Tensor = rows) -> torch.Tensor:
+            return torch.stack([rows[picked].float(), columns.float()], dim=1)
+
+        chunk = torch.from_numpy(scores[rows.numpy()])
+        entered = fixed.update(chunk, rows, fetch=fetch)
+        assert torch.equal(compact.update(chunk, rows, fetch=fetch), entered)
+    return compact, fixed
+
+
+def test_fixed_shape_merges_equal_compact_ones_slot_for_slot() -> None:
+    """The GPU path (no host synchronization) leaves every slot, score and payload as the CPU path does."""
+    rng = np.random.default_rng(3)
+    scores = rng.integers(0, 5, size=(61, 9)).astype(np.float32)
+    scores[rng.random(scores.shape) < 0.05] = np.nan
+    compact, fixed = _stream_both_ways(scores, k=6, batch=8)
+    for mine, theirs in ((fixed.scores, compact.scores), (fixed.indices, compact.indices)):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    assert fixed.payload is not None and compact.payload is not None
+    np.testing.assert_array_equal(fixed.payload.numpy(), compact.payload.numpy())
+    indices, best = _brute_force(np.nan_to_num(scores, nan=-np.inf), 6)
+    top_scores, ranked, payload = fixed.ranked()
+    np.testing.assert_array_equal(ranked.numpy(), indices)
+    np.testing.assert_array_equal(top_scores.numpy(), best)
+    assert payload is not None  # each slot's payload is (image, column) of its own entry
+    np.testing.assert_array_equal(payload[..., 0].numpy()[ranked >= 0], ranked.numpy()[ranked >= 0])
+
+
+def test_fixed_shape_merges_never_ask_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pins the structure the GPU relies on: no data-dependent shape and no value read back to the
+    host inside a merge (on CUDA each of these would wait for the device)."""
+    rng = np.random.default_rng(4)
+    scores = torch.from_numpy(rng.normal(size=(16, 5)).astype(np.float32))
+    topk = RunningTopK(5, 4, "cpu", payload_shape=(1,), payload_dtype=torch.float32, compact=False)
+
+    def host_read(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a merge read device data back to the host")
+
+    for name in ("nonzero", "item", "tolist", "unique", "__bool__", "numpy"):
+        monkeypatch.setattr(torch.Tensor, name, host_read)
+    for name in ("nonzero", "unique", "masked_select"):
+        monkeypatch.setattr(torch, name, host_read)
+    for start in (0, 8):
+        rows = torch.arange(start, start + 8)
+        topk.update(scores[start : start + 8], rows, fetch=lambda c, r: torch.zeros(len(c), 1))
+    monkeypatch.undo()
+    assert topk.compact is False and (topk.indices >= 0).all()
