@@ -81,8 +81,8 @@ def analyze_image(adapter: ViTAdapter, dec: Decomposition, image: torch.Tensor) 
 
     def keep(projected: ProjectedLayer) -> None:
         layer, basis = projected.layer, projected.basis
-        query[basis][layer] = projected.query[0].T.reshape(shape[1:]).cpu().numpy()
-        key[basis][layer] = projected.key[0].T.reshape(shape[1:]).cpu().numpy()
+        query[basis][layer] = projected.query_maps()[0].T.reshape(shape[1:]).cpu().numpy()
+        key[basis][layer] = projected.key_maps()[0].T.reshape(shape[1:]).cpu().numpy()
         scores[basis][layer] = projected.scores[0].reshape(*shape[1:3], 2).cpu().numpy()
         if basis == Basis.exact:  # the key-only logit term lives on the LayerNorm output
             direction, beta = _key_only_direction(adapter, layer)

@@ -46,27 +46,42 @@ class ModeProjector:
             device, torch.float32
         )  # [L, D]
 
+    def project_raw(self, layer: int, activations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``activations [B, N, d]`` → ``(X·u, X·v)``, each ``[B, N, D]`` in the projector's dtype,
+        ``D = H·M``, column ``h·M + n`` = mode ``n`` of head ``h``: the maps without the exact basis's
+        query offset (``offset``), which costs a pass over the maps and is better added to what is
+        taken from them."""
+        projected = activations.to(self.weights.dtype) @ self.weights[layer]
+        query, key = torch.split(projected, self.n_columns, dim=-1)
+        return query, key
+
+    def offset(self, layer: int, basis: Basis) -> torch.Tensor | None:
+        """``[D]`` float32: what the ``exact`` basis adds to every query map value (``u_n · c``)."""
+        return self.query_offset[layer] if basis == Basis.exact else None
+
     def project(self, layer: int, activations: torch.Tensor, basis: Basis) -> tuple[torch.Tensor, torch.Tensor]:
         """``activations [B, N, d]`` → ``(P_U, P_V)``, each ``[B, N, D]`` float32, ``D = H·M``.
 
         Column ``h·M + n`` holds mode ``n`` of head ``h``. ``activations`` must be the residual stream
         for ``faithful`` and the block's LayerNorm output for ``exact``.
         """
-        projected = (activations.to(self.weights.dtype) @ self.weights[layer]).float()
-        query, key = torch.split(projected, self.n_columns, dim=-1)
-        if basis == Basis.exact:
-            query = query + self.query_offset[layer]
-        return query, key
+        query, key = self.project_raw(layer, activations)
+        offset = self.offset(layer, basis)
+        return (query.float() if offset is None else query.float() + offset), key.float()
 
 
-def signed_scores(query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+def signed_scores(query: torch.Tensor, key: torch.Tensor, query_offset: torch.Tensor | None = None) -> torch.Tensor:
     """The paper's attention score of each mode, for both signs (docs/method.md#ranking-rule).
 
-    ``query, key: [B, P, D]`` over patch tokens only → ``[B, D, 2]``: ``pos = max P_U · max P_V``,
-    ``neg = min P_U · min P_V`` (the ``pos`` rule applied to the mode ``(−u, −v)``).
+    ``query, key: [B, P, D]`` over patch tokens only (any float dtype; ``query_offset [D]``, when
+    given, is added to every query value) → ``[B, D, 2]`` float32: ``pos = max P_U · max P_V``,
+    ``neg = min P_U · min P_V`` (the ``pos`` rule applied to the mode ``(−u, −v)``). The offset is
+    added to the extremes rather than to every value: rounding is monotonic, so the result is the same.
     """
-    q_min, q_max = query.aminmax(dim=1)
-    k_min, k_max = key.aminmax(dim=1)
+    q_min, q_max = (extreme.float() for extreme in query.aminmax(dim=1))
+    k_min, k_max = (extreme.float() for extreme in key.aminmax(dim=1))
+    if query_offset is not None:
+        q_min, q_max = q_min + query_offset, q_max + query_offset
     return torch.stack([q_max * k_max, q_min * k_min], dim=-1)
 
 
@@ -76,7 +91,9 @@ class ProjectedLayer:
     ``n`` of head ``h``; maps are those of the ``pos`` mode (the ``neg`` maps are their negatives).
 
     ``tokens [B, P, d]``: the patch tokens that were projected (residual or LayerNorm output);
-    ``query, key [B, P, D]`` float32: ``P_U``, ``P_V``; ``scores [B, D, 2]``: (pos, neg).
+    ``query, key [B, P, D]`` in the kernel's dtype: ``X·u`` and ``X·v``; the query map is
+    ``P_U = query + query_offset`` (``query_offset [D]`` float32 in the exact basis, else None);
+    ``scores [B, D, 2]`` float32: (pos, neg).
     """
 
     layer: int
@@ -84,7 +101,17 @@ class ProjectedLayer:
     tokens: torch.Tensor
     query: torch.Tensor
     key: torch.Tensor
+    query_offset: torch.Tensor | None
     scores: torch.Tensor
+
+    def query_maps(self) -> torch.Tensor:
+        """``P_U [B, P, D]`` float32."""
+        maps = self.query.float()
+        return maps if self.query_offset is None else maps + self.query_offset
+
+    def key_maps(self) -> torch.Tensor:
+        """``P_V [B, P, D]`` float32."""
+        return self.key.float()
 
 
 OnProjected = Callable[[ProjectedLayer], None]
@@ -114,8 +141,10 @@ class ModeKernel:
         def on_layer(layer: int, residual: torch.Tensor, normed: torch.Tensor) -> None:
             for basis in self.bases:  # one matmul per basis covers every head
                 tokens = (residual if basis == Basis.faithful else normed)[:, n_prefix:]
-                query, key = self.projector.project(layer, tokens, basis)
-                on_projected(ProjectedLayer(layer, basis, tokens, query, key, signed_scores(query, key)))
+                query, key = self.projector.project_raw(layer, tokens)
+                offset = self.projector.offset(layer, basis)
+                scores = signed_scores(query, key, offset)
+                on_projected(ProjectedLayer(layer, basis, tokens, query, key, offset, scores))
 
         pixels = self.adapter.normalize(images.to(self.device, non_blocking=True))
         with autocast(self.device, self.dtype):
@@ -156,11 +185,14 @@ class TopKScorer:
         signs, block, n_layers = self._signs, self._block, self.kernel.projector.n_layers
 
         def merge(projected: ProjectedLayer) -> None:
-            query, key = projected.query, projected.key
+            query, key, offset = projected.query, projected.key, projected.query_offset
 
             def fetch(columns: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
                 mode, flip = columns // 2, signs[columns % 2].unsqueeze(1)  # neg maps: the negated pos maps
-                return torch.stack([query[rows, :, mode] * flip, key[rows, :, mode] * flip], dim=1)
+                query_map = query[rows, :, mode].float()
+                if offset is not None:
+                    query_map = query_map + offset[mode].unsqueeze(1)
+                return torch.stack([query_map * flip, key[rows, :, mode].float() * flip], dim=1)
 
             start = (self.kernel.bases.index(projected.basis) * n_layers + projected.layer) * block
             scores = projected.scores.flatten(1)  # [B, D·2]

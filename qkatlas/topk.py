@@ -47,10 +47,19 @@ class RunningTopK:
         self.k = k
         self.scores = torch.full((n_columns, k), float("-inf"), device=device)
         self.indices = torch.full((n_columns, k), -1, dtype=torch.int64, device=device)
-        self.payload = (
-            torch.zeros((n_columns, k, *payload_shape), dtype=payload_dtype, device=device) if payload_shape else None
+        # One spare slot per column: a fixed-shape merge writes what does not enter there (never read),
+        # so it need not read the payload back to leave it unchanged.
+        self._payload = (
+            torch.zeros((n_columns, k + 1, *payload_shape), dtype=payload_dtype, device=device)
+            if payload_shape
+            else None
         )
         self.compact = self.scores.device.type == "cpu" if compact is None else compact
+
+    @property
+    def payload(self) -> torch.Tensor | None:
+        """``[C, K, *payload_shape]``: each slot's payload (zeros when unfilled)."""
+        return self._payload[:, : self.k] if self._payload is not None else None
 
     def update(
         self,
@@ -108,13 +117,11 @@ class RunningTopK:
         block_scores[column, slot] = torch.where(valid, all_scores[column, source], block_scores[column, slot])
         block_indices[column, slot] = torch.where(valid, all_indices[column, source], block_indices[column, slot])
         row = (source - k).clamp_min(0)  # the candidate's position along N (0 where nothing enters)
-        if self.payload is not None:
+        if self._payload is not None:
             if fetch is None:
                 raise ValueError("this top-K carries a payload: merging needs the candidates' payload")
-            block_payload = self.payload[columns]
-            keep = valid.view(-1, *([1] * (self.payload.dim() - 2)))
-            incoming = fetch(column, row).to(self.payload.dtype)
-            block_payload[column, slot] = torch.where(keep, incoming, block_payload[column, slot])
+            spare_or_slot = torch.where(valid, slot, k)  # what does not enter goes to the spare slot
+            self._payload[columns][column, spare_or_slot] = fetch(column, row).to(self._payload.dtype)
         entered = torch.zeros(n_candidates, dtype=torch.int32, device=best.device)
         return entered.index_add_(0, row, valid.to(torch.int32)) > 0
 
@@ -130,7 +137,7 @@ class RunningTopK:
     def state_dict(self) -> dict[str, torch.Tensor]:
         state = {"scores": self.scores.cpu(), "indices": self.indices.cpu()}
         if self.payload is not None:
-            state["payload"] = self.payload.cpu()
+            state["payload"] = self.payload.contiguous().cpu()
         return state
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
@@ -140,8 +147,8 @@ class RunningTopK:
             )
         self.scores = state["scores"].to(self.scores.device)
         self.indices = state["indices"].to(self.indices.device)
-        if self.payload is not None:
-            self.payload = state["payload"].to(self.payload.device)
+        if self._payload is not None:
+            self._payload[:, : self.k] = state["payload"].to(self._payload.device)
 
 
 def _rank(scores: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
