@@ -800,7 +800,13 @@ def _measure_model(suite: Suite, model_id: str) -> dict[str, Any]:
     for attempt in range(2):
         try:
             rates = forward_vs_precompute(
-                adapter, batch, cfg.model_repeats, cfg.model_warmup, variants=("precompute",), top_k=k, dec=dec
+                adapter,
+                batch,
+                cfg.model_repeats,
+                cfg.model_warmup,
+                variants=("precompute", "precompute_compact_merges"),
+                top_k=k,
+                dec=dec,
             )
             break
         except torch.cuda.OutOfMemoryError:

@@ -45,11 +45,13 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-#: The precompute variants ``forward_vs_precompute`` can time, by label: the projection bases they use.
-PRECOMPUTE_VARIANTS: dict[str, tuple[Basis, ...]] = {
-    "precompute": BASES,
-    "precompute_faithful_only": (Basis.faithful,),
-    "precompute_exact_only": (Basis.exact,),
+#: The precompute variants ``forward_vs_precompute`` can time, by label: the projection bases they use,
+#: and whether the top-K merges compactly (``None``: the device's default, fixed-shape on a GPU).
+PRECOMPUTE_VARIANTS: dict[str, tuple[tuple[Basis, ...], bool | None]] = {
+    "precompute": (BASES, None),
+    "precompute_faithful_only": ((Basis.faithful,), None),
+    "precompute_exact_only": ((Basis.exact,), None),
+    "precompute_compact_merges": (BASES, True),
 }
 
 
@@ -81,8 +83,9 @@ def forward_vs_precompute(
 
     runs: dict[str, Callable[[torch.Tensor], None]] = {"forward": forward}
     for label in variants:
-        scorer = TopKScorer(ModeKernel(adapter, dec, PRECOMPUTE_VARIANTS[label]))
-        topk = scorer.new_top_k(top_k)
+        bases, compact = PRECOMPUTE_VARIANTS[label]
+        scorer = TopKScorer(ModeKernel(adapter, dec, bases))
+        topk = scorer.new_top_k(top_k, compact=compact)
         first_index = itertools.count(0, batch_size)
 
         def step(

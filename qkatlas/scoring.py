@@ -168,10 +168,11 @@ class TopKScorer:
         """Columns of one (basis, layer): (head·mode, sign)."""
         return self.kernel.projector.n_columns * 2
 
-    def new_top_k(self, k: int) -> RunningTopK:
+    def new_top_k(self, k: int, compact: bool | None = None) -> RunningTopK:
+        """An empty top-K for this scorer's columns; ``compact``: see ``RunningTopK`` (default: by device)."""
         spec = self.kernel.adapter.spec
         n_columns = len(self.kernel.bases) * spec.n_layers * self._block
-        return RunningTopK(n_columns, k, self.kernel.device, payload_shape=(2, spec.n_patches))
+        return RunningTopK(n_columns, k, self.kernel.device, payload_shape=(2, spec.n_patches), compact=compact)
 
     def score(self, images: torch.Tensor, indices: torch.Tensor, topk: RunningTopK) -> torch.Tensor:
         """Score uint8 ``images [B, 3, S, S]`` (dataset ``indices [B]``) into ``topk``.
