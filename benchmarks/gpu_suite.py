@@ -56,7 +56,7 @@ from torchvision.transforms.v2 import functional as tvf
 
 from qkatlas.analysis import analyze_image
 from qkatlas.conventions import BASES
-from qkatlas.device import autocast, compute_dtype
+from qkatlas.device import autocast, compute_dtype, resolve_device
 from qkatlas.images import iter_batches, load_image_file, open_image_source, to_model_input
 from qkatlas.images.model_input import INTERPOLATION_MODES
 from qkatlas.models import load_model
@@ -151,9 +151,7 @@ class Suite:
         self.config = config
         self.out = out
         self.t0 = float(os.environ.get("SUITE_T0") or time.time())
-        self.device = torch.device(
-            "cuda" if config.device == "auto" and torch.cuda.is_available() else config.device.replace("auto", "cpu")
-        )
+        self.device = resolve_device(config.device)
         self.cuda = self.device.type == "cuda"
         self.report: dict[str, Any] = {
             "machine": {},

@@ -23,9 +23,9 @@ from qkatlas.atlas.contract import (
     read_manifest,
     read_o3,
 )
-from qkatlas.conventions import Basis, Sign
+from qkatlas.conventions import SIGNS, Basis, Sign
 
-SIGN_AXIS = {Sign.pos: 0, Sign.neg: 1}
+SIGN_AXIS = {sign: axis for axis, sign in enumerate(SIGNS)}
 T = TypeVar("T")
 
 
