@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from precompute.job import JobConfig, JobResult, run_job
+from precompute.job import JobConfig, JobResult, ProgressFn, run_job
 from precompute.options import add_weight_options, parse_bases
 from qkatlas.atlas.format import atlas_slug
 from qkatlas.conventions import BASES
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     )
     reporter = _progress_reporter(args.progress_redis, config)
     try:
-        result = run_job(config, on_progress=reporter)
+        result = run_job(config, on_progress=_for_model(reporter, config))
     except (ModelLoadError, UnsupportedModelError, ValueError, RuntimeError) as exc:
         if reporter:
             reporter.finish("failed", str(exc))
@@ -94,9 +94,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _slug(config: JobConfig) -> str:
+    return atlas_slug(model_slug(config.model_id), config.dataset_name or default_source_name(config.images))
+
+
 def _progress_reporter(url: str | None, config: JobConfig) -> RedisProgress | None:
     if not url or int(os.environ.get("RANK", "0")) != 0:
         return None
     dataset = config.dataset_name or default_source_name(config.images)
-    slug = atlas_slug(model_slug(config.model_id), dataset)
-    return RedisProgress(url, slug, config.model_id, dataset)
+    return RedisProgress(url, [(_slug(config), config.model_id)], dataset)
+
+
+def _for_model(reporter: RedisProgress | None, config: JobConfig) -> ProgressFn | None:
+    if reporter is None:
+        return None
+    slug = _slug(config)
+    return lambda phase, done, total: reporter(slug, phase, done, total)

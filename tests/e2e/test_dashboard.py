@@ -121,10 +121,11 @@ def served_atlases(atlas_root: Path, tmp_path_factory: pytest.TempPathFactory) -
 def running_job(redis_url: str) -> None:
     """A job a third of the way through its image stream, reported as the precompute job does."""
     model_id, dataset = FAKE_JOB
-    report = RedisProgress(redis_url, f"{model_id}__{dataset}", model_id, dataset)
-    report("stream", 0, 3000)
+    slug = f"{model_id}__{dataset}"
+    report = RedisProgress(redis_url, [(slug, model_id)], dataset)
+    report(slug, "stream", 0, 3000)
     time.sleep(0.6)  # the reported rate and ETA come from the time between updates
-    report("stream", 1000, 3000)
+    report(slug, "stream", 1000, 3000)
 
 
 @pytest.fixture(scope="module")

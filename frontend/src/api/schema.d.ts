@@ -466,6 +466,41 @@ export interface components {
              */
             thumbnail_url: string;
         };
+        /**
+         * JobTotals
+         * @description The whole job a model belongs to: every model of one ``python -m precompute`` run.
+         */
+        JobTotals: {
+            /**
+             * Id
+             * @description Shared by the records of every model of one job.
+             */
+            id: string;
+            /** N Models */
+            n_models: number;
+            /** Models Done */
+            models_done: number;
+            /**
+             * Done
+             * @description Images scored so far, summed over the job's models.
+             */
+            done: number;
+            /**
+             * Total
+             * @description Images to score, summed over the job's models.
+             */
+            total: number;
+            /**
+             * Images Per Second
+             * @description Images scored per second, summed over the models being streamed together.
+             */
+            images_per_second: number | null;
+            /**
+             * Eta Seconds
+             * @description Until the last model is done, at the rate so far.
+             */
+            eta_seconds: number | null;
+        };
         /** LayerSummary */
         LayerSummary: {
             /** Layer */
@@ -829,7 +864,7 @@ export interface components {
         Palette: "red_cyan" | "orange_blue";
         /**
          * PrecomputeJob
-         * @description A precompute job that reports to this service's Redis (``--progress-redis``).
+         * @description One model of a precompute job that reports to this service's Redis (``--progress-redis``).
          */
         PrecomputeJob: {
             /**
@@ -845,7 +880,7 @@ export interface components {
              * State
              * @enum {string}
              */
-            state: "running" | "done" | "failed";
+            state: "queued" | "running" | "done" | "failed";
             /**
              * Phase
              * @description `stream`: scoring every image (the winners' maps are kept as it goes); `thumbnails`: writing the thumbnails of winners that another node scored (multi-node runs).
@@ -869,6 +904,8 @@ export interface components {
              * @description Why it failed, when it did.
              */
             message: string | null;
+            /** @description The whole job, when it builds several models. */
+            job?: components["schemas"]["JobTotals"] | null;
         };
         /** PrecomputeProgress */
         PrecomputeProgress: {
