@@ -11,10 +11,11 @@ module per concern:
 - ``sources``: ``open_image_source``: a folder tree, a flat ImageNet-val style folder or a list file →
   an ordered, labelled ``ImageSource``.
 - ``batches``: ``iter_batches`` decodes a source in worker processes and yields fixed-boundary
-  ``Batch`` es.
+  ``Batch`` es; ``iter_shared_batches`` decodes each image once for several preprocessings (one
+  ``SharedBatch`` of views per chunk), so several models can share one stream.
 """
 
-from qkatlas.images.batches import Batch, count_batches, iter_batches
+from qkatlas.images.batches import Batch, SharedBatch, count_batches, iter_batches, iter_shared_batches
 from qkatlas.images.decoding import (
     ALPHA_BACKGROUND,
     DEFAULT_MAX_PIXELS,
@@ -38,10 +39,12 @@ __all__ = [
     "ImageDecodeError",
     "ImageItem",
     "ImageSource",
+    "SharedBatch",
     "count_batches",
     "decode_image",
     "default_source_name",
     "iter_batches",
+    "iter_shared_batches",
     "load_image_file",
     "open_image_source",
     "to_model_input",

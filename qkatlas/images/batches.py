@@ -36,42 +36,75 @@ class Batch:
         return Batch(self.indices.pin_memory(), self.images.pin_memory(), self.skipped)
 
 
-# (dataset index, image or None, reason or None): what one worker returns for one item.
-_Decoded = tuple[int, torch.Tensor | None, str | None]
+@dataclass
+class SharedBatch:
+    """One chunk of selected items, decoded once and seen through several preprocessings.
+
+    ``views[p]`` is the chunk as preprocessing ``p`` (in the order given to ``iter_shared_batches``)
+    turns it into model inputs; every view lists the same chunk, so their ``indices`` and ``skipped``
+    agree unless one preprocessing fails on an image that another accepts.
+    """
+
+    views: tuple[Batch, ...]
+
+    def pin_memory(self) -> SharedBatch:
+        """Called by the DataLoader's pinning thread (``pin_memory=True``)."""
+        return SharedBatch(tuple(view.pin_memory() for view in self.views))
+
+
+# (dataset index, one image or None per preprocessing, one reason or None per preprocessing): what
+# one worker returns for one item.
+_Decoded = tuple[int, list[torch.Tensor | None], list[str | None]]
 
 
 class _DecodeDataset(Dataset[_Decoded]):
-    """Maps a dataset index to its model input; failures become a reason instead of an exception."""
+    """Maps a dataset index to its model inputs, one per preprocessing, from one decoding of the file;
+    failures become a reason instead of an exception."""
 
-    def __init__(self, source: ImageSource, prep: Preprocessing) -> None:
+    def __init__(self, source: ImageSource, preps: Sequence[Preprocessing]) -> None:
         self.items = source.items
-        self.prep = prep
+        self.preps = tuple(preps)
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __getitem__(self, index: int) -> _Decoded:
+        n_preps = len(self.preps)
         try:
             image = load_image_file(self.items[index].path)
-            return index, to_model_input(image, self.prep), None
         except ImageDecodeError as exc:
-            return index, None, exc.reason
+            return index, [None] * n_preps, [exc.reason] * n_preps
         except Exception as exc:  # one bad image must never abort a run over a million
-            return index, None, f"unexpected {type(exc).__name__}: {exc}"
+            return index, [None] * n_preps, [f"unexpected {type(exc).__name__}: {exc}"] * n_preps
+        images: list[torch.Tensor | None] = []
+        reasons: list[str | None] = []
+        for prep in self.preps:
+            try:
+                images.append(to_model_input(image, prep))
+                reasons.append(None)
+            except Exception as exc:
+                images.append(None)
+                reasons.append(f"unexpected {type(exc).__name__}: {exc}")
+        return index, images, reasons
 
 
 class _Collate:
-    """Stacks the decoded images of a chunk and lists the failed ones (picklable for workers)."""
+    """Stacks each preprocessing's images of a chunk and lists the failed ones (picklable for workers)."""
 
-    def __init__(self, source: ImageSource, crop: int) -> None:
+    def __init__(self, source: ImageSource, crops: Sequence[int]) -> None:
         self.sources = [item.source for item in source.items]
-        self.crop = crop
+        self.crops = tuple(crops)
 
-    def __call__(self, decoded: list[_Decoded]) -> Batch:
-        indices = [index for index, image, _ in decoded if image is not None]
-        images = [image for _, image, _ in decoded if image is not None]
-        skipped = [(index, self.sources[index], reason or "") for index, image, reason in decoded if image is None]
-        stacked = torch.stack(images) if images else torch.empty((0, 3, self.crop, self.crop), dtype=torch.uint8)
+    def __call__(self, decoded: list[_Decoded]) -> SharedBatch:
+        return SharedBatch(tuple(self._view(decoded, p, crop) for p, crop in enumerate(self.crops)))
+
+    def _view(self, decoded: list[_Decoded], p: int, crop: int) -> Batch:
+        indices = [index for index, images, _ in decoded if images[p] is not None]
+        kept = [image for _, images, _ in decoded if (image := images[p]) is not None]
+        skipped = [
+            (index, self.sources[index], reasons[p] or "") for index, images, reasons in decoded if images[p] is None
+        ]
+        stacked = torch.stack(kept) if kept else torch.empty((0, 3, crop, crop), dtype=torch.uint8)
         return Batch(torch.tensor(indices, dtype=torch.int64), stacked, skipped)
 
 
@@ -92,14 +125,34 @@ def iter_batches(
     start: int = 0,
     pin_memory: bool = False,
 ) -> Iterator[Batch]:
-    """Decode the selected images of ``source`` in ``workers`` processes, in order, batch by batch.
+    """``iter_shared_batches`` for one preprocessing: the batches themselves."""
+    for shared in iter_shared_batches(
+        source, (prep,), batch_size=batch_size, workers=workers, indices=indices, start=start, pin_memory=pin_memory
+    ):
+        yield shared.views[0]
+
+
+def iter_shared_batches(
+    source: ImageSource,
+    preps: Sequence[Preprocessing],
+    *,
+    batch_size: int,
+    workers: int = 0,
+    indices: Sequence[int] | None = None,
+    start: int = 0,
+    pin_memory: bool = False,
+) -> Iterator[SharedBatch]:
+    """Decode the selected images of ``source`` in ``workers`` processes, in order, batch by batch,
+    each image once, and turn it into the model input of every preprocessing of ``preps``.
 
     The selection is ``indices`` (dataset indices, in the given order) or all items; ``start`` skips
     the first ``start`` selected items (resume). Batches are consecutive chunks of ``batch_size``
     *selected* items, so their boundaries never depend on which images fail to decode: a failed image
     is listed in its chunk's ``Batch.skipped`` and the batch is simply smaller (possibly empty — it is
     still yielded, so progress and skip lists stay complete). ``workers=0`` decodes in-process. At most
-    ``2 × workers`` batches are in flight, so memory does not grow with the number of images.
+    ``2 × workers`` batches are in flight, so memory does not grow with the number of images. Every
+    view is computed from the same decoded pixels with ``to_model_input``, so a model's inputs are the
+    same whether it shares the stream with other models or not.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -107,6 +160,8 @@ def iter_batches(
         raise ValueError(f"workers must be >= 0, got {workers}")
     if start < 0:
         raise ValueError(f"start must be >= 0, got {start}")
+    if not preps:
+        raise ValueError("at least one preprocessing is needed")
     n_items = len(source.items)
     if indices is None:
         selection: list[int] = list(range(start, n_items))
@@ -118,11 +173,11 @@ def iter_batches(
     if not selection:
         return
     loader = DataLoader(
-        _DecodeDataset(source, prep),
+        _DecodeDataset(source, preps),
         batch_size=batch_size,
         sampler=selection,  # a plain sequence: iterated in order, so chunks are fixed
         num_workers=workers,
-        collate_fn=_Collate(source, prep.crop),
+        collate_fn=_Collate(source, [prep.crop for prep in preps]),
         pin_memory=pin_memory and torch.cuda.is_available(),
         drop_last=False,
     )
