@@ -7,23 +7,62 @@ import os
 import sys
 from pathlib import Path
 
-from precompute.job import JobConfig, JobResult, ProgressFn, run_job
+from precompute.job import JobConfig, JobOutcome, JobSetupError, atlas_slugs, run_job
 from precompute.options import add_weight_options, parse_bases
-from qkatlas.atlas.format import atlas_slug
 from qkatlas.conventions import BASES
 from qkatlas.images import default_source_name
-from qkatlas.models import ModelLoadError, model_slug
+from qkatlas.models import ModelLoadError
 from qkatlas.models.base import UnsupportedModelError
+from qkatlas.models.known_models import MODEL_PRESETS
 from qkatlas.progress import RedisProgress
 
-DESCRIPTION = "Decompose every attention head of a ViT and find each mode's top images; write an atlas."
+DESCRIPTION = (
+    "Decompose every attention head of one or several ViTs and find each mode's top images; write one atlas "
+    "per model. Several models share one stream: each image is decoded once."
+)
+
+
+def _presets_help() -> str:
+    lines = ["model presets (--models NAME):"]
+    for name, models in MODEL_PRESETS.items():
+        lines.append(f"  {name} ({len(models)}): {', '.join(models)}")
+    return "\n".join(lines)
+
+
+def _gib(text: str) -> int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of GiB, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("the device memory must be positive")
+    return int(value * 1024**3)
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("build", help="build an atlas (the default subcommand)", description=DESCRIPTION)
-    parser.add_argument("--model", required=True, help="HF id, timm name, local checkpoint dir, or 'planted'")
+    parser = subparsers.add_parser(
+        "build",
+        help="build atlases (the default subcommand)",
+        description=DESCRIPTION,
+        epilog=_presets_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        help="HF id, timm name, local checkpoint dir, or 'planted' (repeatable: one atlas per model, one stream)",
+    )
+    parser.add_argument(
+        "--models",
+        choices=sorted(MODEL_PRESETS),
+        action="append",
+        default=[],
+        metavar="PRESET",
+        help=f"a named list of models ({', '.join(MODEL_PRESETS)}; listed below), added to --model",
+    )
     parser.add_argument("--images", required=True, help="image folder tree, flat folder, or text file of paths")
-    parser.add_argument("--out", required=True, type=Path, help="atlas root; the atlas is written to OUT/<slug>")
+    parser.add_argument("--out", required=True, type=Path, help="atlas root; each atlas is written to OUT/<slug>")
     parser.add_argument("--top-k", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=64)
     add_weight_options(parser)
@@ -31,7 +70,26 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--workers", type=int, default=max(1, min(8, (os.cpu_count() or 2) - 1)), help="decoding processes"
     )
     parser.add_argument("--limit", type=int, default=None, help="use only the first N images")
-    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue every unfinished model from its last checkpoint"
+    )
+    parser.add_argument(
+        "--rebuild-finished",
+        action="store_true",
+        help="with --resume: rebuild the atlases an earlier run finished (default: keep them)",
+    )
+    parser.add_argument(
+        "--skip-unloadable",
+        action="store_true",
+        help="leave out models that cannot be loaded (default: stop before any work)",
+    )
+    parser.add_argument(
+        "--device-memory",
+        type=_gib,
+        default=None,
+        metavar="GIB",
+        help="memory the models streaming together may use (default: 85%% of what the device has free)",
+    )
     parser.add_argument("--dataset-name", default=None, help="defaults to the image folder's name")
     parser.add_argument("--bases", type=parse_bases, default=BASES, help="faithful,exact (default both)")
     parser.add_argument("--checkpoint-every", type=float, default=30.0, metavar="SECONDS")
@@ -45,24 +103,41 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.set_defaults(run=run)
 
 
-def _print_summary(result: JobResult) -> None:
-    print(f"atlas written to {result.atlas_dir}")
-    print(
-        f"images: {result.n_images} ({result.n_images - result.n_skipped} scored, {result.n_skipped} skipped); "
-        f"wall time {result.wall_seconds:.1f} s; scoring throughput {result.images_per_second:.1f} img/s"
-    )
-    for entry in result.skipped[:20]:
+def _print_summary(outcome: JobOutcome) -> None:
+    for model_id, reason in outcome.unloadable.items():
+        print(f"not built: {model_id} could not be loaded ({reason})")
+    for result in outcome.results:
+        if result.kept:
+            print(f"kept the finished atlas {result.atlas_dir}")
+            continue
+        print(f"atlas written to {result.atlas_dir}")
+        print(
+            f"  images: {result.n_images} ({result.n_images - result.n_skipped} scored, {result.n_skipped} skipped); "
+            f"scoring throughput {result.images_per_second:.1f} img/s; {result.wall_seconds:.1f} s since the start"
+        )
+    skipped = outcome.results[0].skipped if outcome.results else []
+    for entry in skipped[:20]:
         print(f"  skipped {entry.source}: {entry.reason}")
-    if len(result.skipped) > 20:
-        print(f"  ... and {len(result.skipped) - 20} more (all listed in manifest.json)")
+    if len(skipped) > 20:
+        print(f"  ... and {len(skipped) - 20} more (all listed in manifest.json)")
+
+
+def _model_ids(args: argparse.Namespace) -> tuple[str, ...]:
+    """``--model`` and ``--models`` presets, in the order given, each model once."""
+    ids = [*args.model, *(model for preset in args.models for model in MODEL_PRESETS[preset])]
+    return tuple(dict.fromkeys(ids))
 
 
 def run(args: argparse.Namespace) -> int:
     if args.top_k < 1 or args.batch_size < 1 or (args.limit is not None and args.limit < 1):
         print("error: --top-k, --batch-size and --limit must be positive", file=sys.stderr)
         return 2
+    models = _model_ids(args)
+    if not models:
+        print("error: give at least one --model or --models PRESET", file=sys.stderr)
+        return 2
     config = JobConfig(
-        model_id=args.model,
+        models=models,
         images=args.images,
         out=args.out,
         top_k=args.top_k,
@@ -78,10 +153,13 @@ def run(args: argparse.Namespace) -> int:
         bases=args.bases,
         checkpoint_every_s=args.checkpoint_every,
         show_progress=not args.no_progress,
+        skip_unloadable=args.skip_unloadable,
+        rebuild_finished=args.rebuild_finished,
+        device_memory=args.device_memory,
     )
     reporter = _progress_reporter(args.progress_redis, config)
     try:
-        result = run_job(config, on_progress=_for_model(reporter, config))
+        outcome = run_job(config, on_progress=reporter)
     except (ModelLoadError, UnsupportedModelError, ValueError, RuntimeError) as exc:
         if reporter:
             reporter.finish("failed", str(exc))
@@ -89,24 +167,17 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if reporter:
         reporter.finish("done")
-    if result is not None:  # None on the non-zero ranks of a distributed run
-        _print_summary(result)
+    if outcome is not None:  # None on the non-zero ranks of a distributed run
+        _print_summary(outcome)
     return 0
-
-
-def _slug(config: JobConfig) -> str:
-    return atlas_slug(model_slug(config.model_id), config.dataset_name or default_source_name(config.images))
 
 
 def _progress_reporter(url: str | None, config: JobConfig) -> RedisProgress | None:
     if not url or int(os.environ.get("RANK", "0")) != 0:
         return None
     dataset = config.dataset_name or default_source_name(config.images)
-    return RedisProgress(url, [(_slug(config), config.model_id)], dataset)
-
-
-def _for_model(reporter: RedisProgress | None, config: JobConfig) -> ProgressFn | None:
-    if reporter is None:
-        return None
-    slug = _slug(config)
-    return lambda phase, done, total: reporter(slug, phase, done, total)
+    try:
+        slugs = atlas_slugs(config.models, dataset)
+    except JobSetupError:
+        return None  # the job itself reports it
+    return RedisProgress(url, list(zip(slugs, config.models, strict=True)), dataset)

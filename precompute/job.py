@@ -1,28 +1,33 @@
 """The precompute job: weights → SVD → stream images once → running top-K with the winners' maps → atlas.
 
-Every image is streamed once through the model; the scoring kernel (``qkatlas.scoring``) projects each
-block's tokens onto all heads' modes with one matmul per basis, and ``TopKScorer`` merges the batch's
-scores into a running top-K that lives on the device. Each top-K slot carries its image's query and
-key maps (float16), taken from the projections that scored it, and an image's thumbnail is written
-when it first enters a top-K, so the winners need no second pass (on small datasets almost every
-image wins some mode, so a second pass would cost about as much as the first). Memory is flat in the
-number of images. The job checkpoints the top-K state (with the maps) as it goes; ``resume``
-continues from the last checkpoint and, because the ranking is a pure function of the scores seen,
-reproduces the uninterrupted result.
+A job builds the atlases of one or several models over one image collection. Every model is loaded and
+decomposed before any image is read, so a model that cannot be loaded stops the job before any work.
+The models are then planned into groups that fit the device together (``precompute.plan``); each
+group streams the images once: every image is decoded once and handed to each model after that
+model's own resize, crop and normalization (``qkatlas.images.iter_shared_batches``), so each atlas is
+the one a single-model run would build.
 
-This module is orchestration only: configuration, sharding under ``torchrun``, checkpoints and
-publishing. The atlas's files are typed in ``qkatlas.atlas.contract``.
+Within the stream the scoring kernel (``qkatlas.scoring``) projects each block's tokens onto all heads'
+modes with one matmul per basis, and ``TopKScorer`` merges the batch's scores into a running top-K
+that lives on the device. Each top-K slot carries its image's query and key maps (float16), taken
+from the projections that scored it, and an image's thumbnail is written when it first enters a
+top-K, so the winners need no second pass. Memory is flat in the number of images. Thumbnails and
+checkpoints are written by a background thread (``precompute.background``); ``resume`` continues
+every unfinished model from its last checkpoint and, because the ranking is a pure function of the
+scores seen, reproduces the uninterrupted result. Each atlas is published as soon as its group is done.
+
+This module is orchestration only; the atlas's files are typed in ``qkatlas.atlas.contract``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
+import json
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -30,39 +35,42 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from qkatlas.atlas import AtlasWriter
+from precompute.background import BackgroundWriter, disk_error
+from precompute.model_stream import CHECKPOINT_GLOB, ModelStream, fingerprint
+from precompute.plan import describe_plan, device_memory_budget, estimate_memory, plan_groups
+from precompute.shard import Shard, gather_top_k
 from qkatlas.atlas import format as fmt
 from qkatlas.atlas.contract import (
     FORMAT_VERSION,
     AtlasManifest,
     AtlasSummary,
     DatasetRecord,
+    FormatError,
     ImageRecord,
     ModelInfo,
     RunInfo,
     ScoringRule,
     SkippedImage,
+    read_manifest,
 )
 from qkatlas.conventions import BASES, SIGNS, Basis
-from qkatlas.device import resolve_device
-from qkatlas.images import ImageSource, iter_batches, open_image_source
-from qkatlas.models import load_model, model_slug, model_source
-from qkatlas.models.base import ViTAdapter
-from qkatlas.progress import Phase
+from qkatlas.device import compute_dtype
+from qkatlas.images import ImageSource, iter_batches, iter_shared_batches, open_image_source
+from qkatlas.models import ModelLoadError, load_model, model_slug, model_source
+from qkatlas.models.base import Preprocessing, UnsupportedModelError, ViTAdapter
+from qkatlas.progress import ProgressSink
 from qkatlas.scoring import ModeKernel, TopKScorer
-from qkatlas.svd import DEGENERACY_RTOL, SIGN_RULE, decompose
-from qkatlas.topk import RunningTopK
+from qkatlas.svd import DEGENERACY_RTOL, SIGN_RULE, Decomposition, decompose
 
-CHECKPOINT = "checkpoint.pt"
-
-#: ``(phase, done, total)``: ``"stream"`` while scoring, ``"thumbnails"`` while writing the thumbnails
-#: of winners that another node scored (distributed runs only). Used for Redis progress reports.
-ProgressFn = Callable[[Phase, int, int], None]
+#: What every error that stops a job part-way ends with.
+RESUME_HINT = "the last checkpoint is kept: free some space or fix the cause, then rerun with --resume"
 
 
 @dataclass(frozen=True)
 class JobConfig:
-    model_id: str
+    """One job: ``models`` (ids, in the order they are planned) over the images of ``images``."""
+
+    models: tuple[str, ...]
     images: str
     out: Path
     top_k: int = 16
@@ -78,16 +86,38 @@ class JobConfig:
     bases: tuple[Basis, ...] = BASES
     checkpoint_every_s: float = 30.0
     show_progress: bool = True
+    #: Leave out (and report) models that cannot be loaded instead of stopping the job.
+    skip_unloadable: bool = False
+    #: With ``resume``: rebuild atlases that are already finished instead of keeping them.
+    rebuild_finished: bool = False
+    #: Device bytes the plan may use; ``None``: measured (``precompute.plan.device_memory_budget``).
+    device_memory: int | None = None
 
 
 @dataclass
 class JobResult:
+    """One model's atlas. ``kept``: an atlas finished by an earlier run of the job, left as it was."""
+
+    model_id: str
     atlas_dir: Path
     n_images: int
     n_skipped: int
     skipped: list[SkippedImage]
     wall_seconds: float
     images_per_second: float
+    kept: bool = False
+
+
+@dataclass
+class JobOutcome:
+    """What a job did: one result per model built or kept, and the models it could not load."""
+
+    results: list[JobResult]
+    unloadable: dict[str, str]
+
+
+class JobSetupError(RuntimeError):
+    """The job cannot start (a model cannot be loaded, two models would share an atlas, ...)."""
 
 
 def _versions() -> dict[str, str]:
@@ -98,335 +128,372 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-class _Thumbnails:
-    """Thumbnails of the images that entered some top-K, written as they enter.
-
-    Resumed runs reuse the files already written (each is written atomically); thumbnails of images
-    that later dropped out of every top-K are removed when the atlas is finished.
-    """
-
-    def __init__(self, writer: AtlasWriter) -> None:
-        self.writer = writer
-        self.written = writer.thumbnail_indices()
-
-    def add(self, index: int, image: torch.Tensor) -> None:
-        """``image``: uint8 ``[3, S, S]`` as the model saw it."""
-        if index not in self.written:
-            self.writer.write_thumbnail(index, image.permute(1, 2, 0).cpu().numpy())
-            self.written.add(index)
-
-
-def _fingerprint(config: JobConfig, source: ImageSource, adapter: ViTAdapter, world: int) -> dict[str, Any]:
-    """What must match for a checkpoint to be resumed."""
-    return {
-        "model_source": model_source(adapter).model_dump(),
-        "images": [item.source for item in source.items],
-        "batch_size": config.batch_size,
-        "top_k": config.top_k,
-        "bases": [basis.value for basis in config.bases],
-        "world_size": world,
-    }
-
-
-def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def _load_checkpoint(path: Path, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    state: dict[str, Any] = torch.load(path, weights_only=False)
-    if state["fingerprint"] != fingerprint:
-        raise RuntimeError(
-            f"the checkpoint in {path.parent} was made with different settings (model, images, batch size, "
-            "top-k, bases or number of processes); rerun without --resume to start over"
-        )
-    return state
-
-
-@contextlib.contextmanager
-def _progress(config: JobConfig, total: int, initial: int, desc: str, enabled: bool = True) -> Iterator[tqdm]:
-    bar = tqdm(
-        total=total,
-        initial=initial,
-        desc=desc,
-        unit="img",
-        dynamic_ncols=True,
-        disable=not (config.show_progress and enabled),
-    )
-    try:
-        yield bar
-    finally:
-        bar.close()
-
-
-@dataclass(frozen=True)
-class _Shard:
-    """This process's share of the images under ``torchrun``: whole batches, round-robin.
-
-    Sharding by whole batches means every image is scored in exactly the batch it would share in a
-    single-process run, so the merged top-K is bit-identical to the single-process one.
-    """
-
-    rank: int
-    world: int
-
-    @classmethod
-    def from_environment(cls) -> _Shard:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        return cls(rank=int(os.environ.get("RANK", "0")), world=world)
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    def items(self, n_items: int, batch_size: int) -> list[int]:
-        n_batches = -(-n_items // batch_size)
-        return [
-            i
-            for batch in range(self.rank, n_batches, self.world)
-            for i in range(batch * batch_size, min((batch + 1) * batch_size, n_items))
-        ]
-
-    def device(self, requested: str) -> torch.device:
-        device = resolve_device(requested)
-        if device.type == "cuda" and self.world > 1:
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        return device
-
-
-def _gather_top_k(topk: RunningTopK, skipped: list[SkippedImage], shard: _Shard) -> list[SkippedImage]:
-    """Merge every rank's top-K (with the winners' maps) into this rank's; associative, so order-free."""
-    import torch.distributed as dist
-
-    state = topk.state_dict()
-    gathered: dict[str, list[torch.Tensor]] = {}
-    for name, tensor in state.items():
-        local = tensor.to(topk.scores.device).contiguous()
-        gathered[name] = [torch.empty_like(local) for _ in range(shard.world)]
-        dist.all_gather(gathered[name], local)
-    all_skipped: list[list[SkippedImage]] = [[] for _ in range(shard.world)]
-    dist.all_gather_object(all_skipped, skipped)
-    payload_shape = tuple(state["payload"].shape[2:]) if "payload" in state else ()
-    for rank in range(shard.world):
-        if rank != shard.rank:
-            other = RunningTopK(topk.scores.shape[0], topk.k, topk.scores.device, payload_shape=payload_shape)
-            other.load_state_dict({name: parts[rank] for name, parts in gathered.items()})
-            topk.merge(other)
-    return sorted((entry for part in all_skipped for entry in part), key=lambda entry: entry.index)
-
-
 @dataclass
-class _StreamRun:
-    """One process's pass over its share of the images, checkpointed as it goes.
+class _Model:
+    """A model loaded (on the host) and decomposed, before its group streams."""
 
-    ``position`` counts the selected images consumed so far (the resume point); ``skipped`` lists the
-    images that could not be decoded.
-    """
-
-    config: JobConfig
-    source: ImageSource
+    model_id: str
+    slug: str
     adapter: ViTAdapter
-    scorer: TopKScorer
-    topk: RunningTopK
-    thumbnails: _Thumbnails
-    selection: list[int]
-    checkpoint: Path
-    fingerprint: dict[str, Any]
-    on_progress: ProgressFn | None
-    show_progress: bool
-    position: int = 0
-    skipped: list[SkippedImage] = field(default_factory=list)
-
-    def restore(self, state: dict[str, Any]) -> None:
-        self.topk.load_state_dict(state["topk"])
-        self.position = state["position"]
-        self.skipped = [SkippedImage.model_validate(entry) for entry in state["skipped"]]
-
-    def save(self) -> None:
-        state = {
-            "fingerprint": self.fingerprint,
-            "topk": self.topk.state_dict(),
-            "position": self.position,
-            "skipped": [entry.model_dump() for entry in self.skipped],  # plain data: readable by any version
-        }
-        _save_checkpoint(self.checkpoint, state)
-
-    def stream(self) -> float:
-        """Score the images from ``position`` on; return this session's scoring rate (images/s)."""
-        config, n_selected = self.config, len(self.selection)
-        last_checkpoint = time.monotonic()
-        clock, start_position = time.perf_counter(), self.position
-        with _progress(config, n_selected, self.position, "scoring", self.show_progress) as bar:
-            for batch in iter_batches(
-                self.source,
-                self.adapter.preprocessing,
-                batch_size=config.batch_size,
-                workers=config.workers,
-                indices=self.selection,
-                start=self.position,
-                pin_memory=self.adapter.device.type == "cuda",
-            ):
-                if len(batch.indices):
-                    entered = self.scorer.score(batch.images, batch.indices, self.topk).cpu()  # the batch's one sync
-                    for row in entered.nonzero().flatten().tolist():
-                        self.thumbnails.add(int(batch.indices[row]), batch.images[row])
-                self.skipped.extend(SkippedImage(index=i, source=s, reason=r) for i, s, r in batch.skipped)
-                consumed = min(config.batch_size, n_selected - self.position)
-                self.position += consumed
-                bar.update(consumed)
-                if self.on_progress:
-                    self.on_progress("stream", self.position, n_selected)
-                if time.monotonic() - last_checkpoint >= config.checkpoint_every_s:
-                    self.save()
-                    last_checkpoint = time.monotonic()
-        seconds = time.perf_counter() - clock
-        self.save()
-        return (self.position - start_position) / seconds if seconds > 0 else 0.0
+    dec: Decomposition
 
 
-def _finish_winners(
-    config: JobConfig,
-    source: ImageSource,
-    adapter: ViTAdapter,
-    topk: RunningTopK,
-    writer: AtlasWriter,
-    thumbnails: _Thumbnails,
-    on_progress: ProgressFn | None,
-) -> list[int]:
-    """Write the top-K, the winners' maps and thumbnails; return the winners' dataset indices.
-
-    Thumbnails are normally all written during the stream; images scored by another node of a
-    distributed run are decoded here (no model) to write theirs.
-    """
-    spec = adapter.spec
-    ranked_shape = (len(config.bases), spec.n_layers, spec.n_heads, spec.d_head, 2, config.top_k)
-    scores, indices, payload = topk.ranked()
-    winner_ids: list[int] = torch.unique(indices[indices >= 0]).cpu().tolist()
-    missing = sorted(set(winner_ids) - thumbnails.written)
-    for batch in iter_batches(
-        source, adapter.preprocessing, batch_size=config.batch_size, workers=config.workers, indices=missing
-    ):
-        if batch.skipped:
-            _, name, reason = batch.skipped[0]
-            raise RuntimeError(f"image {name} decoded when it was scored but not now ({reason}); was it changed?")
-        for index, image in zip(batch.indices.tolist(), batch.images, strict=True):
-            thumbnails.add(index, image)
-        if on_progress:
-            on_progress("thumbnails", len(set(missing) & thumbnails.written), len(missing))
-    writer.remove_thumbnails_except(set(winner_ids))
-    assert payload is not None
-    maps = payload.view(*ranked_shape, 2, spec.grid, spec.grid).cpu().numpy()
-    writer.write_maps(maps[..., 0, :, :], maps[..., 1, :, :])
-    writer.write_topk(indices.view(ranked_shape).cpu().numpy(), scores.view(ranked_shape).float().cpu().numpy())
-    return winner_ids
+def atlas_slugs(models: Sequence[str], dataset: str) -> list[str]:
+    """The atlas slug of every model; two models that would write the same atlas are an error."""
+    slugs = [fmt.atlas_slug(model_slug(model_id), dataset) for model_id in models]
+    seen: dict[str, str] = {}
+    for model_id, slug in zip(models, slugs, strict=True):
+        if slug in seen:
+            raise JobSetupError(f"{seen[slug]!r} and {model_id!r} would both write the atlas {slug}; give each once")
+        seen[slug] = model_id
+    return slugs
 
 
-def run_job(config: JobConfig, on_progress: ProgressFn | None = None) -> JobResult | None:
-    """Build (or resume) one atlas. Raises ``ValueError``/``RuntimeError`` with a clear message.
+def _load_all(config: JobConfig, slugs: Sequence[str], log: _Log) -> tuple[list[_Model], dict[str, str]]:
+    """Load and decompose every model (on the host). Returns the loaded ones and, with
+    ``skip_unloadable``, why the others failed; without it the first failure stops the job."""
+    loaded, failed = [], {}
+    for number, (model_id, slug) in enumerate(zip(config.models, slugs, strict=True), 1):
+        log(f"loading model {number}/{len(config.models)}: {model_id}")
+        try:
+            adapter = load_model(
+                model_id, random_init=config.random_init, seed=config.seed, overrides=config.overrides or None
+            )
+            adapter.module.eval()
+            dec = decompose(adapter.weights())
+        except (ModelLoadError, UnsupportedModelError, ValueError, RuntimeError, OSError) as error:
+            if not config.skip_unloadable:
+                others = " (nothing was computed; --skip-unloadable builds the others)" if len(slugs) > 1 else ""
+                raise JobSetupError(f"cannot load {model_id}: {error}{others}") from error
+            failed[model_id] = str(error)
+            log(f"skipping {model_id}: {error}")
+            continue
+        loaded.append(_Model(model_id, slug, adapter, dec))
+    return loaded, failed
 
-    Under ``torchrun`` every rank scores its shard and rank 0 merges, writes and returns the result;
+
+def _finished_atlas(config: JobConfig, model: _Model, source: ImageSource) -> Path | None:
+    """The published atlas of ``model`` when an earlier run of this job finished it (same weights,
+    images, K and bases), else ``None``."""
+    final = config.out / model.slug
+    try:
+        manifest = read_manifest(json.loads((final / fmt.MANIFEST).read_text()))
+    except (OSError, ValueError, FormatError):
+        return None
+    same = (
+        manifest.model_source.same_weights(model_source(model.adapter))
+        and manifest.dataset.source == str(source.root)
+        and manifest.dataset.n_images == len(source.items)
+        and manifest.top_k == config.top_k
+        and tuple(manifest.bases) == config.bases
+    )
+    return final if same else None
+
+
+class _Log:
+    """Messages for the person running the job (rank 0 only), printed above any progress bar."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __call__(self, message: str) -> None:
+        if self.enabled:
+            tqdm.write(message, file=sys.stderr)
+
+
+def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOutcome | None:
+    """Build (or resume) the atlas of every model of ``config``. Raises ``JobSetupError`` before any
+    work when a model cannot be loaded, ``ValueError``/``RuntimeError`` with a clear message otherwise.
+
+    Under ``torchrun`` every rank scores its shard and rank 0 merges, writes and returns the outcome;
     the other ranks return ``None``.
     """
-    started = datetime.now(UTC)
     clock = time.perf_counter()
-    shard = _Shard.from_environment()
+    if not config.models:
+        raise JobSetupError("no model given")
+    shard = Shard.from_environment()
+    log = _Log(shard.is_main)
     source = open_image_source(config.images, name=config.dataset_name, limit=config.limit)
+    slugs = atlas_slugs(config.models, source.name)
     device = shard.device(config.device)
     if shard.world > 1:
         import torch.distributed as dist
 
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    adapter = load_model(
-        config.model_id, random_init=config.random_init, seed=config.seed, overrides=config.overrides or None
-    ).to(device)
-    adapter.module.eval()
-    dec = decompose(adapter.weights())
-    spec = adapter.spec
-    slug = fmt.atlas_slug(model_slug(config.model_id), source.name)
-    partial = config.out / fmt.PARTIAL_DIR / slug
-    checkpoint = partial / (CHECKPOINT if shard.world == 1 else f"checkpoint-rank{shard.rank}.pt")
-    fingerprint = _fingerprint(config, source, adapter, shard.world)
-    state = _load_checkpoint(checkpoint, fingerprint) if config.resume else None
-    if state is None and shard.is_main and partial.exists():
-        shutil.rmtree(partial)
-    if shard.world > 1:
-        dist.barrier()
-    writer = AtlasWriter(partial)
-    thumbnails = _Thumbnails(writer)
+    try:
+        models, unloadable = _load_all(config, slugs, log)
+        results: list[JobResult] = []
+        todo: list[_Model] = []
+        for model in models:
+            finished = _finished_atlas(config, model, source) if config.resume and not config.rebuild_finished else None
+            if finished is None:
+                todo.append(model)
+                continue
+            log(f"keeping the finished atlas {finished} (--rebuild-finished rebuilds it)")
+            results.append(_kept_result(model.model_id, finished))
+            if on_progress:
+                on_progress.model_finished(model.slug, "done")
+        if not models:
+            raise JobSetupError("none of the models could be loaded")
+        dtype = compute_dtype(device)
+        needs = [
+            estimate_memory(
+                m.adapter, n_bases=len(config.bases), top_k=config.top_k, batch_size=config.batch_size, dtype=dtype
+            )
+            for m in todo
+        ]
+        budget = shard.smallest(config.device_memory or device_memory_budget(device), device)
+        groups = plan_groups(needs, budget)
+        if todo:
+            log(describe_plan(groups, [m.model_id for m in todo], budget, device))
+        job = _Job(config, source, shard, device, on_progress, log, clock, total=len(todo))
+        with job.progress_bar():
+            for number, group in enumerate(groups, 1):
+                results.extend(job.run_group([todo[i] for i in group.members], number, len(groups)))
+    finally:
+        if shard.world > 1:
+            dist.destroy_process_group()
+    if not shard.is_main:
+        return None
+    by_model = {result.model_id: result for result in results}
+    return JobOutcome([by_model[m] for m in config.models if m in by_model], unloadable)
 
-    n_items = len(source.items)
-    scorer = TopKScorer(ModeKernel(adapter, dec, config.bases))
-    run = _StreamRun(
-        config=config,
-        source=source,
-        adapter=adapter,
-        scorer=scorer,
-        topk=scorer.new_top_k(config.top_k),
-        thumbnails=thumbnails,
-        selection=shard.items(n_items, config.batch_size),
-        checkpoint=checkpoint,
-        fingerprint=fingerprint,
-        on_progress=on_progress,
-        show_progress=shard.is_main,
+
+def _kept_result(model_id: str, atlas: Path) -> JobResult:
+    manifest = read_manifest(json.loads((atlas / fmt.MANIFEST).read_text()))
+    return JobResult(
+        model_id=model_id,
+        atlas_dir=atlas,
+        n_images=manifest.dataset.n_images,
+        n_skipped=manifest.dataset.n_skipped,
+        skipped=list(manifest.skipped),
+        wall_seconds=0.0,
+        images_per_second=manifest.run.images_per_second,
+        kept=True,
     )
-    if state is not None:
-        run.restore(state)
-    rate = run.stream()
-    skipped = run.skipped
-    if shard.world > 1:
-        skipped = _gather_top_k(run.topk, skipped, shard)
-        rate *= shard.world  # every rank streams at about the same rate
-        dist.destroy_process_group()
-        if not shard.is_main:
-            return None
-    if len(skipped) == n_items:
-        raise RuntimeError(f"none of the {n_items} images in {config.images} could be decoded")
 
-    winner_ids = _finish_winners(config, source, adapter, run.topk, writer, thumbnails, on_progress)
-    writer.write_decomposition(dec)
-    writer.write_summary(AtlasSummary.from_decomposition(dec))
-    items = source.items
-    writer.write_images({i: ImageRecord(source=items[i].source, label=items[i].label) for i in winner_ids})
-    for stale in partial.glob("checkpoint*.pt"):
-        stale.unlink()
-    wall = time.perf_counter() - clock
-    manifest = AtlasManifest(
-        format_version=FORMAT_VERSION,
-        slug=slug,
-        model_slug=model_slug(config.model_id),
-        model=ModelInfo.from_spec(spec),
-        model_source=model_source(adapter),
-        preprocessing=adapter.preprocessing,
-        bases=config.bases,
-        signs=SIGNS,
-        scoring=ScoringRule(),
-        sign_rule=SIGN_RULE,
-        degeneracy_rtol=DEGENERACY_RTOL,
-        top_k=config.top_k,
-        dataset=DatasetRecord(
-            name=source.name,
-            source=str(source.root),
-            layout=source.layout,
-            n_images=n_items,
-            n_skipped=len(skipped),
-        ),
-        skipped=tuple(skipped),
-        run=RunInfo(
-            device=str(device),
-            dtype=str(scorer.kernel.dtype).removeprefix("torch."),
+
+class _Job:
+    """The streaming part of a job: one shared stream per group of models, then each atlas."""
+
+    def __init__(
+        self,
+        config: JobConfig,
+        source: ImageSource,
+        shard: Shard,
+        device: torch.device,
+        on_progress: ProgressSink | None,
+        log: _Log,
+        clock: float,
+        total: int,
+    ) -> None:
+        self.config, self.source, self.shard, self.device = config, source, shard, device
+        self.on_progress, self.log, self.clock = on_progress, log, clock
+        self.started = datetime.now(UTC) - timedelta(seconds=time.perf_counter() - clock)
+        self.selection = shard.items(len(source.items), config.batch_size)
+        self.n_models = total
+        self.bar: tqdm[Any] | None = None
+
+    @contextlib.contextmanager
+    def progress_bar(self) -> Iterator[None]:
+        """One bar for the whole job: images × models, so its rate and ETA are the job's."""
+        what = "scoring" if self.n_models == 1 else f"scoring ({self.n_models} models, images × models)"
+        with tqdm(
+            total=len(self.selection) * self.n_models,
+            desc=what,
+            unit="img",
+            dynamic_ncols=True,
+            disable=not (self.config.show_progress and self.shard.is_main),
+        ) as bar:
+            self.bar = bar
+            yield
+
+    def run_group(self, members: list[_Model], number: int, n_groups: int) -> list[JobResult]:
+        preps: list[Preprocessing] = []
+        for model in members:
+            model.adapter.to(self.device)
+            if model.adapter.preprocessing not in preps:
+                preps.append(model.adapter.preprocessing)
+        streams = [self._open(model, preps.index(model.adapter.preprocessing)) for model in members]
+        if n_groups > 1:
+            self.log(f"group {number}/{n_groups}: {', '.join(model.model_id for model in members)}")
+        with BackgroundWriter(RESUME_HINT) as background:
+            rates = self._stream(streams, preps, background)
+            background.flush()
+        results = []
+        for stream, rate in zip(streams, rates, strict=True):
+            result = self._finish(stream, rate)
+            if result is not None:
+                results.append(result)
+            if self.on_progress and self.shard.is_main:
+                self.on_progress.model_finished(stream.slug, "done")
+        for model in members:  # the next group needs the device
+            model.adapter.to("cpu")
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        return results
+
+    def _open(self, model: _Model, view: int) -> ModelStream:
+        config, shard = self.config, self.shard
+        return ModelStream.open(
+            model_id=model.model_id,
+            slug=model.slug,
+            adapter=model.adapter,
+            dec=model.dec,
+            view=view,
+            partial=config.out / fmt.PARTIAL_DIR / model.slug,
+            checkpoint_name="checkpoint.pt" if shard.world == 1 else f"checkpoint-rank{shard.rank}.pt",
+            fingerprint=fingerprint(
+                model.adapter,
+                self.source,
+                batch_size=config.batch_size,
+                top_k=config.top_k,
+                bases=config.bases,
+                world=shard.world,
+            ),
+            scorer=TopKScorer(ModeKernel(model.adapter, model.dec, config.bases)),
+            top_k=config.top_k,
+            resume=config.resume,
+            is_main=shard.is_main,
+        )
+
+    def _stream(
+        self, streams: list[ModelStream], preps: list[Preprocessing], background: BackgroundWriter
+    ) -> list[float]:
+        """Score the images from the earliest resume point on; return each model's scoring rate
+        (images/s of this session's stream)."""
+        config, n_selected = self.config, len(self.selection)
+        position = min(stream.position for stream in streams)
+        if self.bar is not None:  # what the checkpoints already cover is not part of this session's rate
+            self.bar.n += sum(stream.position for stream in streams)
+            self.bar.last_print_n = self.bar.n
+            self.bar.refresh()
+        clock = last_checkpoint = time.perf_counter()
+        for shared in iter_shared_batches(
+            self.source,
+            preps,
             batch_size=config.batch_size,
             workers=config.workers,
-            processes=shard.world,
-            started=started.isoformat(),
-            finished=datetime.now(UTC).isoformat(),
-            wall_seconds=wall,
+            indices=self.selection,
+            start=position,
+            pin_memory=self.device.type == "cuda",
+        ):
+            consumed = min(config.batch_size, n_selected - position)
+            behind = [stream for stream in streams if stream.position == position]
+            for stream in behind:
+                stream.score(shared.views[stream.view], consumed, background)
+                if self.on_progress and self.shard.is_main:
+                    self.on_progress(stream.slug, "stream", stream.position, n_selected)
+            position += consumed
+            if self.bar is not None:
+                self.bar.update(consumed * len(behind))
+            if time.perf_counter() - last_checkpoint >= config.checkpoint_every_s:
+                for stream in streams:
+                    stream.save(background)
+                last_checkpoint = time.perf_counter()
+        for stream in streams:
+            stream.save(background)
+        seconds = time.perf_counter() - clock
+        return [stream.scored_images / seconds if seconds > 0 else 0.0 for stream in streams]
+
+    def _finish(self, stream: ModelStream, rate: float) -> JobResult | None:
+        """Merge the shards (distributed runs), write the winners, publish the atlas (rank 0)."""
+        config, shard, source = self.config, self.shard, self.source
+        skipped = stream.skipped
+        if shard.world > 1:
+            skipped = gather_top_k(stream.topk, skipped, shard)
+            rate *= shard.world  # every rank streams at about the same rate
+        if not shard.is_main:
+            return None
+        n_items = len(source.items)
+        if len(skipped) == n_items:
+            raise RuntimeError(f"none of the {n_items} images in {config.images} could be decoded")
+        try:
+            final = self._write_atlas(stream, skipped, rate)
+        except OSError as error:
+            raise disk_error(error, f"the atlas {stream.slug}", RESUME_HINT) from error
+        self.log(f"published {final}")
+        return JobResult(
+            model_id=stream.model_id,
+            atlas_dir=final,
+            n_images=n_items,
+            n_skipped=len(skipped),
+            skipped=skipped,
+            wall_seconds=time.perf_counter() - self.clock,
             images_per_second=rate,
-            resumed=config.resume,
-        ),
-        versions=_versions(),
-    )
-    final = writer.publish(manifest, config.out / slug)
-    return JobResult(final, n_items, len(skipped), skipped, wall, rate)
+        )
+
+    def _write_atlas(self, stream: ModelStream, skipped: list[SkippedImage], rate: float) -> Path:
+        config, source, writer = self.config, self.source, stream.writer
+        winner_ids = self._write_winners(stream)
+        writer.write_decomposition(stream.dec)
+        writer.write_summary(AtlasSummary.from_decomposition(stream.dec))
+        items = source.items
+        writer.write_images({i: ImageRecord(source=items[i].source, label=items[i].label) for i in winner_ids})
+        adapter = stream.adapter
+        manifest = AtlasManifest(
+            format_version=FORMAT_VERSION,
+            slug=stream.slug,
+            model_slug=model_slug(stream.model_id),
+            model=ModelInfo.from_spec(adapter.spec),
+            model_source=model_source(adapter),
+            preprocessing=adapter.preprocessing,
+            bases=config.bases,
+            signs=SIGNS,
+            scoring=ScoringRule(),
+            sign_rule=SIGN_RULE,
+            degeneracy_rtol=DEGENERACY_RTOL,
+            top_k=config.top_k,
+            dataset=DatasetRecord(
+                name=source.name,
+                source=str(source.root),
+                layout=source.layout,
+                n_images=len(items),
+                n_skipped=len(skipped),
+            ),
+            skipped=tuple(skipped),
+            run=RunInfo(
+                device=str(self.device),
+                dtype=str(stream.scorer.kernel.dtype).removeprefix("torch."),
+                batch_size=config.batch_size,
+                workers=config.workers,
+                processes=self.shard.world,
+                started=self.started.isoformat(),
+                finished=datetime.now(UTC).isoformat(),
+                wall_seconds=time.perf_counter() - self.clock,
+                images_per_second=rate,
+                resumed=config.resume,
+            ),
+            versions=_versions(),
+        )
+        return writer.publish(manifest, config.out / stream.slug, discard=CHECKPOINT_GLOB)
+
+    def _write_winners(self, stream: ModelStream) -> list[int]:
+        """Write the top-K, the winners' maps and thumbnails; return the winners' dataset indices.
+
+        Thumbnails are normally all written during the stream; images scored by another node of a
+        distributed run are decoded here (no model) to write theirs.
+        """
+        config, spec, writer = self.config, stream.adapter.spec, stream.writer
+        ranked_shape = (len(config.bases), spec.n_layers, spec.n_heads, spec.d_head, 2, config.top_k)
+        scores, indices, payload = stream.topk.ranked()
+        winner_ids: list[int] = torch.unique(indices[indices >= 0]).cpu().tolist()
+        missing = sorted(set(winner_ids) - stream.thumbnails.written)
+        prep = stream.adapter.preprocessing
+        for batch in iter_batches(
+            self.source, prep, batch_size=config.batch_size, workers=config.workers, indices=missing
+        ):
+            if batch.skipped:
+                _, name, reason = batch.skipped[0]
+                raise RuntimeError(f"image {name} decoded when it was scored but not now ({reason}); was it changed?")
+            stream.thumbnails.write(batch.indices.tolist(), batch.images)
+            stream.thumbnails.written.update(batch.indices.tolist())
+            if self.on_progress:
+                done = len(set(missing) & stream.thumbnails.written)
+                self.on_progress(stream.slug, "thumbnails", done, len(missing))
+        writer.remove_thumbnails_except(set(winner_ids))
+        assert payload is not None
+        maps = payload.view(*ranked_shape, 2, spec.grid, spec.grid).cpu().numpy()
+        writer.write_maps(maps[..., 0, :, :], maps[..., 1, :, :])
+        writer.write_topk(indices.view(ranked_shape).cpu().numpy(), scores.view(ranked_shape).float().cpu().numpy())
+        return winner_ids

@@ -111,7 +111,7 @@ def analyse_model(model_id: str, args: argparse.Namespace, weights: Weights) -> 
     atlas_root = args.out / "atlases"
     if args.images is not None:
         config = JobConfig(
-            model_id=model_id,
+            models=(model_id,),
             images=args.images,
             out=atlas_root,
             device=args.device,
@@ -120,8 +120,8 @@ def analyse_model(model_id: str, args: argparse.Namespace, weights: Weights) -> 
             overrides=dict(args.override),
             show_progress=not args.no_progress,
         )
-        result = run_job(config)
-        if result is not None:
+        outcome = run_job(config)
+        for result in outcome.results if outcome is not None else []:
             print(f"  atlas written to {result.atlas_dir}")
     o3 = None
     if args.o3 is not None:

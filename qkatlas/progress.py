@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 import redis
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,6 +27,14 @@ _MIN_INTERVAL_S = 0.5
 State = Literal["queued", "running", "done", "failed"]
 #: ``stream``: scoring every image; ``thumbnails``: writing the thumbnails of winners another node scored.
 Phase = Literal["stream", "thumbnails"]
+
+
+class ProgressSink(Protocol):
+    """What the precompute job reports to (``RedisProgress``, or a test's recorder)."""
+
+    def __call__(self, slug: str, phase: Phase, done: int, total: int) -> None: ...
+
+    def model_finished(self, slug: str, state: State, message: str | None = None) -> None: ...
 
 
 class JobTotals(BaseModel):

@@ -135,9 +135,10 @@ class RunningTopK:
         return self.scores.gather(1, order), self.indices.gather(1, order), payload
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        state = {"scores": self.scores.cpu(), "indices": self.indices.cpu()}
+        """A copy of the state on the CPU, unaffected by later merges (it may be saved in the background)."""
+        state = {"scores": self.scores.to("cpu", copy=True), "indices": self.indices.to("cpu", copy=True)}
         if self.payload is not None:
-            state["payload"] = self.payload.contiguous().cpu()
+            state["payload"] = self.payload.to("cpu", copy=True).contiguous()
         return state
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:

@@ -86,7 +86,7 @@ def _build(out: Path, model: str, images: Path, dataset: str, **options: Any) ->
         print(f"atlas {slug} already built; reusing it")
         return
     print(f"building atlas {slug} ...")
-    run_job(JobConfig(model_id=model, images=str(images), out=out, dataset_name=dataset, **options))
+    run_job(JobConfig(models=(model,), images=str(images), out=out, dataset_name=dataset, **options))
 
 
 def build_default_atlases(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +21,20 @@ from qkatlas.svd import Decomposition
 def write_json_atomic(path: Path, payload: object) -> None:
     """Write JSON so that a crash leaves either the old file or the new one, never half of one."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(payload, indent=1, allow_nan=False))
-    os.replace(tmp, path)
+    text = json.dumps(payload, indent=1, allow_nan=False)
+    with _removed_on_failure(tmp):
+        tmp.write_text(text)
+        os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _removed_on_failure(tmp: Path) -> Iterator[None]:
+    """Delete the temporary file when writing it fails (a full disk must not leave half a file)."""
+    try:
+        yield
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class AtlasWriter:
@@ -59,8 +73,9 @@ class AtlasWriter:
         """``image``: uint8 ``[S, S, 3]``, the crop exactly as the model saw it (written atomically)."""
         path = self.directory / fmt.thumbnail_name(index)
         tmp = path.with_name(f".{path.name}.tmp")
-        Image.fromarray(image).save(tmp, format="JPEG", quality=92)
-        os.replace(tmp, path)
+        with _removed_on_failure(tmp):
+            Image.fromarray(image).save(tmp, format="JPEG", quality=92)
+            os.replace(tmp, path)
 
     def thumbnail_indices(self) -> set[int]:
         """Dataset indices of the thumbnails written so far."""
@@ -80,14 +95,18 @@ class AtlasWriter:
         """``images.json``: the record of every winning image, by dataset index."""
         write_json_atomic(self.directory / fmt.IMAGES, IMAGE_INDEX.dump_python(images, mode="json"))
 
-    def publish(self, manifest: AtlasManifest, final: Path) -> Path:
+    def publish(self, manifest: AtlasManifest, final: Path, discard: str | None = None) -> Path:
         """Write the manifest last, then move the atlas to ``final`` (replacing an older one).
 
         Results that depend only on the weights (``o3.json``) carry over from the atlas being replaced
-        when it was built from the same weights.
+        when it was built from the same weights. Files matching the glob ``discard`` (the job's
+        checkpoints) are deleted only once the manifest is written, so a failure before then (a full
+        disk) leaves them for ``--resume``.
         """
         _carry_weight_results(final, self.directory, manifest)
         write_json_atomic(self.directory / fmt.MANIFEST, manifest.to_json_dict())
+        for path in self.directory.glob(discard) if discard else ():
+            path.unlink()
         old = None
         if final.exists():
             old = final.parent / fmt.PARTIAL_DIR / f"{final.name}.replaced-{uuid.uuid4().hex[:8]}"

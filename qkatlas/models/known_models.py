@@ -101,3 +101,20 @@ PAPER_MODELS: tuple[str, ...] = (
     "facebook/deit-small-distilled-patch16-224",
     "facebook/deit-base-distilled-patch16-224",
 )
+
+#: DINOv2 with and without registers (not in the paper; often compared with it).
+DINOV2_MODELS: tuple[str, ...] = (
+    "facebook/dinov2-small",
+    "facebook/dinov2-base",
+    "facebook/dinov2-large",
+    "facebook/dinov2-with-registers-small",
+    "facebook/dinov2-with-registers-base",
+    "facebook/dinov2-with-registers-large",
+)
+
+#: Named model lists for ``python -m precompute --models NAME``.
+MODEL_PRESETS: dict[str, tuple[str, ...]] = {
+    "paper": PAPER_MODELS,
+    "paper+dinov2": PAPER_MODELS + DINOV2_MODELS,
+    "dinov2": DINOV2_MODELS,
+}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from precompute.cli import main as precompute_main
+from qkatlas.images import open_image_source
+from tests.conftest import TINY_OVERRIDES, TINY_VIT
 from tests.integration.backend.conftest import AppFactory, RedisServer
 
 
@@ -35,3 +38,24 @@ def test_a_failed_job_reports_why(make_client: AppFactory, redis_server: RedisSe
 
 def test_without_redis_the_list_is_empty(client: TestClient) -> None:
     assert client.get("/api/progress").json() == {"redis": "not_configured", "jobs": []}
+
+
+def test_a_multi_model_job_lists_every_model_with_the_whole_jobs_totals(
+    make_client: AppFactory, redis_server: RedisServer, planted_image_dir: Path, tmp_path: Path
+) -> None:
+    args = ["--model", "planted", "--model", TINY_VIT, "--random-init", "--images", str(planted_image_dir)]
+    args += ["--out", str(tmp_path), "--no-progress", "--workers", "0", "--progress-redis", redis_server.url]
+    for key, value in TINY_OVERRIDES.items():
+        args += ["--override", f"{key}={value}"]
+    assert precompute_main(args) == 0
+    jobs = make_client(redis_url=redis_server.url).get("/api/progress").json()["jobs"]
+    assert {job["model_id"] for job in jobs} == {"planted", TINY_VIT}
+    n_images = len(open_image_source(planted_image_dir))
+    for job in jobs:
+        assert job["state"] == "done" and job["done"] == job["total"] == n_images
+        assert (tmp_path / job["slug"] / "manifest.json").is_file()
+    totals = {json.dumps(job["job"], sort_keys=True) for job in jobs}
+    assert len(totals) == 1  # every model carries the same job record
+    (total,) = (job["job"] for job in jobs[:1])
+    assert (total["n_models"], total["models_done"]) == (2, 2)
+    assert total["done"] == total["total"] == 2 * n_images

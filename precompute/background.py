@@ -1,0 +1,89 @@
+"""A background thread that writes thumbnails and checkpoints off the stream's critical path.
+
+Tasks run one at a time, in the order submitted, so a checkpoint is on disk only after every thumbnail
+submitted before it (resume relies on that). The queue is bounded: when the disk is slower than the
+stream, ``submit`` waits instead of letting memory grow. After the first failure the writer runs
+nothing more (a later checkpoint must never claim thumbnails that were not written) and the error is
+raised, translated (``disk_error``), at the next ``submit`` or ``flush``.
+"""
+
+from __future__ import annotations
+
+import errno
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+#: Submitted tasks that may wait for the writer; each holds at most one batch's thumbnails or one
+#: checkpoint's tensors, so memory stays bounded.
+MAX_PENDING = 64
+
+
+class DiskFullError(RuntimeError):
+    """The device holding the atlas ran out of space; the message says what to do."""
+
+
+def disk_error(error: OSError, what: str, hint: str) -> RuntimeError:
+    """A clear error for a failed write: ``DiskFullError`` when the device is full."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError(f"no space left on the device while writing {what}; {hint}")
+    return RuntimeError(f"could not write {what}: {error.strerror or error}; {hint}")
+
+
+_Task = tuple[Callable[..., None], tuple[Any, ...], str]
+
+
+class BackgroundWriter:
+    """``submit(fn, *args, what=...)`` runs ``fn(*args)`` on the writer thread; use as a context manager
+    (leaving it waits for every task and stops the thread). ``hint`` ends every error message."""
+
+    def __init__(self, hint: str, max_pending: int = MAX_PENDING) -> None:
+        self._hint = hint
+        self._tasks: queue.Queue[_Task | None] = queue.Queue(max_pending)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="qkatlas-writer", daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> BackgroundWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close(raise_error=exc[0] is None)
+
+    def submit(self, fn: Callable[..., None], *args: Any, what: str) -> None:
+        self._raise_if_failed()
+        self._tasks.put((fn, args, what))
+
+    def flush(self) -> None:
+        """Wait until every submitted task has run; raise the first failure."""
+        self._tasks.join()
+        self._raise_if_failed()
+
+    def close(self, raise_error: bool = True) -> None:
+        if self._thread.is_alive():
+            self._tasks.put(None)
+            self._thread.join()
+        if raise_error:
+            self._raise_if_failed()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _work(self) -> None:
+        while True:
+            task = self._tasks.get()
+            try:
+                if task is None:
+                    return
+                fn, args, what = task
+                if self._error is None:
+                    try:
+                        fn(*args)
+                    except OSError as error:
+                        self._error = disk_error(error, what, self._hint)
+                    except Exception as error:  # reported to the stream's thread, never lost
+                        self._error = RuntimeError(f"could not write {what}: {error}")
+            finally:
+                self._tasks.task_done()

@@ -1,0 +1,193 @@
+"""One model's part of a shared image stream: its running top-K, thumbnails and checkpoints.
+
+Several models can share one stream (each image decoded once); each keeps its own ``ModelStream``
+with its own resume point, so a model whose checkpoint is further along simply skips the batches it
+has already scored. Thumbnails and checkpoints go through the job's ``BackgroundWriter``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from precompute.background import BackgroundWriter
+from qkatlas.atlas import AtlasWriter
+from qkatlas.atlas.contract import SkippedImage
+from qkatlas.conventions import Basis
+from qkatlas.images import Batch, ImageSource
+from qkatlas.models import model_source
+from qkatlas.models.base import ViTAdapter
+from qkatlas.scoring import TopKScorer
+from qkatlas.svd import Decomposition
+from qkatlas.topk import RunningTopK
+
+#: The checkpoint file (``checkpoint-rank<r>.pt`` per process of a distributed run).
+CHECKPOINT_GLOB = "checkpoint*.pt"
+
+
+class Thumbnails:
+    """Thumbnails of the images that entered some top-K, written (in the background) as they enter.
+
+    ``written`` is what has been handed to the writer; resumed runs start from the files already on
+    disk (each is written atomically). Thumbnails of images that later dropped out of every top-K are
+    removed when the atlas is finished.
+    """
+
+    def __init__(self, writer: AtlasWriter) -> None:
+        self.writer = writer
+        self.written = writer.thumbnail_indices()
+
+    def new(self, indices: list[int]) -> list[int]:
+        """The positions in ``indices`` whose thumbnails are not written yet."""
+        return [position for position, index in enumerate(indices) if index not in self.written]
+
+    def write(self, indices: list[int], images: torch.Tensor) -> None:
+        """``images``: uint8 ``[n, 3, S, S]`` on the CPU, as the model saw them (writer thread)."""
+        pixels = images.permute(0, 2, 3, 1).numpy()
+        for index, image in zip(indices, pixels, strict=True):
+            self.writer.write_thumbnail(index, image)
+
+    def add(self, indices: list[int], images: torch.Tensor, background: BackgroundWriter) -> None:
+        """Queue the thumbnails of the images (dataset ``indices``, uint8 ``images [n, 3, S, S]`` on any
+        device) that do not have one yet."""
+        new = self.new(indices)
+        if not new:
+            return
+        chosen = [indices[position] for position in new]
+        self.written.update(chosen)
+        pixels = images[torch.tensor(new, device=images.device)].cpu()
+        background.submit(self.write, chosen, pixels, what=f"thumbnails in {self.writer.directory}")
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Replace the checkpoint atomically: a failed write (a full disk) keeps the previous one."""
+    tmp = path.with_suffix(".tmp")
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: Path, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    state: dict[str, Any] = torch.load(path, weights_only=False)
+    if state["fingerprint"] != fingerprint:
+        raise RuntimeError(
+            f"the checkpoint in {path.parent} was made with different settings (model, images, batch size, "
+            "top-k, bases or number of processes); rerun without --resume to start over"
+        )
+    return state
+
+
+def fingerprint(
+    adapter: ViTAdapter, source: ImageSource, *, batch_size: int, top_k: int, bases: tuple[Basis, ...], world: int
+) -> dict[str, Any]:
+    """What must match for a checkpoint to be resumed."""
+    return {
+        "model_source": model_source(adapter).model_dump(),
+        "images": [item.source for item in source.items],
+        "batch_size": batch_size,
+        "top_k": top_k,
+        "bases": [basis.value for basis in bases],
+        "world_size": world,
+    }
+
+
+@dataclass
+class ModelStream:
+    """One model's pass over this process's share of the images.
+
+    ``position`` counts the selected images consumed so far (the resume point); ``skipped`` lists the
+    images that could not be decoded; ``view`` is the model's preprocessing in the shared batches.
+    """
+
+    model_id: str
+    slug: str
+    adapter: ViTAdapter
+    dec: Decomposition
+    view: int
+    writer: AtlasWriter
+    thumbnails: Thumbnails
+    scorer: TopKScorer
+    topk: RunningTopK
+    checkpoint: Path
+    fingerprint: dict[str, Any]
+    position: int = 0
+    skipped: list[SkippedImage] = field(default_factory=list)
+    scoring_seconds: float = 0.0
+    scored_images: int = 0
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        model_id: str,
+        slug: str,
+        adapter: ViTAdapter,
+        dec: Decomposition,
+        view: int,
+        partial: Path,
+        checkpoint_name: str,
+        fingerprint: dict[str, Any],
+        scorer: TopKScorer,
+        top_k: int,
+        resume: bool,
+        is_main: bool,
+    ) -> ModelStream:
+        """Start from the checkpoint in ``partial`` when resuming (and it matches), else from scratch."""
+        checkpoint = partial / checkpoint_name
+        state = load_checkpoint(checkpoint, fingerprint) if resume else None
+        if state is None and is_main and partial.exists():
+            shutil.rmtree(partial)
+        writer = AtlasWriter(partial)
+        stream = cls(
+            model_id=model_id,
+            slug=slug,
+            adapter=adapter,
+            dec=dec,
+            view=view,
+            writer=writer,
+            thumbnails=Thumbnails(writer),
+            scorer=scorer,
+            topk=scorer.new_top_k(top_k),
+            checkpoint=checkpoint,
+            fingerprint=fingerprint,
+        )
+        if state is not None:
+            stream.topk.load_state_dict(state["topk"])
+            stream.position = state["position"]
+            stream.skipped = [SkippedImage.model_validate(entry) for entry in state["skipped"]]
+        return stream
+
+    def score(self, batch: Batch, consumed: int, background: BackgroundWriter) -> None:
+        """Merge ``batch`` (this model's view of the next ``consumed`` selected items) into the top-K
+        and queue the thumbnails of the images that entered it. One host synchronization: the fetch of
+        the entered rows."""
+        if len(batch):
+            entered = self.scorer.score(batch.images, batch.indices, self.topk).cpu()
+            rows = entered.nonzero().flatten()
+            if len(rows):
+                self.thumbnails.add(
+                    batch.indices[rows].tolist(), batch.images[rows.to(batch.images.device)], background
+                )
+        self.skipped.extend(SkippedImage(index=i, source=s, reason=r) for i, s, r in batch.skipped)
+        self.position += consumed
+        self.scored_images += len(batch)
+
+    def save(self, background: BackgroundWriter) -> None:
+        """Queue a checkpoint of the state as it is now (copied, so the stream can go on)."""
+        state = {
+            "fingerprint": self.fingerprint,
+            "topk": self.topk.state_dict(),
+            "position": self.position,
+            "skipped": [entry.model_dump() for entry in self.skipped],  # plain data: readable by any version
+        }
+        background.submit(save_checkpoint, self.checkpoint, state, what=f"the checkpoint {self.checkpoint}")

@@ -1,0 +1,78 @@
+"""This process's share of the images under ``torchrun``, and merging the shares' top-Ks."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+from qkatlas.atlas.contract import SkippedImage
+from qkatlas.device import resolve_device
+from qkatlas.topk import RunningTopK
+
+
+@dataclass(frozen=True)
+class Shard:
+    """This process's share of the images: whole batches, round-robin.
+
+    Sharding by whole batches means every image is scored in exactly the batch it would share in a
+    single-process run, so the merged top-K is bit-identical to the single-process one.
+    """
+
+    rank: int
+    world: int
+
+    @classmethod
+    def from_environment(cls) -> Shard:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        return cls(rank=int(os.environ.get("RANK", "0")), world=world)
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def items(self, n_items: int, batch_size: int) -> list[int]:
+        n_batches = -(-n_items // batch_size)
+        return [
+            i
+            for batch in range(self.rank, n_batches, self.world)
+            for i in range(batch * batch_size, min((batch + 1) * batch_size, n_items))
+        ]
+
+    def device(self, requested: str) -> torch.device:
+        device = resolve_device(requested)
+        if device.type == "cuda" and self.world > 1:
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return device
+
+    def smallest(self, value: int, device: torch.device) -> int:
+        """The smallest ``value`` over all ranks (so that every rank makes the same plan)."""
+        if self.world == 1:
+            return value
+        import torch.distributed as dist
+
+        tensor = torch.tensor([value], dtype=torch.int64, device=device)
+        dist.all_reduce(tensor, op=dist.ReduceOp.MIN)
+        return int(tensor.item())
+
+
+def gather_top_k(topk: RunningTopK, skipped: list[SkippedImage], shard: Shard) -> list[SkippedImage]:
+    """Merge every rank's top-K (with the winners' maps) into this rank's; associative, so order-free."""
+    import torch.distributed as dist
+
+    state = topk.state_dict()
+    gathered: dict[str, list[torch.Tensor]] = {}
+    for name, tensor in state.items():
+        local = tensor.to(topk.scores.device).contiguous()
+        gathered[name] = [torch.empty_like(local) for _ in range(shard.world)]
+        dist.all_gather(gathered[name], local)
+    all_skipped: list[list[SkippedImage]] = [[] for _ in range(shard.world)]
+    dist.all_gather_object(all_skipped, skipped)
+    payload_shape = tuple(state["payload"].shape[2:]) if "payload" in state else ()
+    for rank in range(shard.world):
+        if rank != shard.rank:
+            other = RunningTopK(topk.scores.shape[0], topk.k, topk.scores.device, payload_shape=payload_shape)
+            other.load_state_dict({name: parts[rank] for name, parts in gathered.items()})
+            topk.merge(other)
+    return sorted((entry for part in all_skipped for entry in part), key=lambda entry: entry.index)

@@ -1,0 +1,222 @@
+"""Several models in one job: one decoding per image (per group), one atlas per model, each equal to
+the atlas of a single-model run; groups, resume, unloadable models and a full disk."""
+
+from __future__ import annotations
+
+import errno
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import qkatlas.images.batches
+from precompute import model_stream
+from precompute.cli import main
+from qkatlas.models import load_model
+from qkatlas.sample_photos import write_sample_photos
+
+#: Three paper families, shrunk (one block of width 48) but keeping each one's own preprocessing:
+#: DeiT resizes to 256 × 256 and crops 224; CLIP resizes the shortest edge (bicubic) and crops 224;
+#: ViT-B/32-384 resizes straight to 384 with 32 px patches.
+MODELS = (
+    "facebook/deit-tiny-distilled-patch16-224",
+    "openai/clip-vit-base-patch32",
+    "google/vit-base-patch32-384",
+)
+SHRINK = {"num_hidden_layers": 1, "hidden_size": 48, "num_attention_heads": 3, "intermediate_size": 96}
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("multi-images")
+    write_sample_photos(directory, ("astronaut", "coffee", "camera", "chelsea", "rocket", "cat"))
+    return directory
+
+
+def _args(models: tuple[str, ...], images: Path, out: Path, *extra: str) -> list[str]:
+    args = [arg for model in models for arg in ("--model", model)]
+    args += ["--images", str(images), "--out", str(out), "--random-init", "--top-k", "3", "--batch-size", "2"]
+    args += ["--workers", "0", "--no-progress", "--checkpoint-every", "0"]
+    for key, value in SHRINK.items():
+        args += ["--override", f"{key}={value}"]
+    return [*args, *extra]
+
+
+def _contents(atlas: Path) -> dict[str, object]:
+    """Everything of an atlas except its timing fields (``manifest.run``)."""
+    manifest = json.loads((atlas / "manifest.json").read_text())
+    manifest.pop("run")
+    files = {
+        str(p.relative_to(atlas)): p.read_bytes()
+        for p in sorted(atlas.rglob("*"))
+        if p.is_file() and p.name != "manifest.json"
+    }
+    return {"manifest": manifest, "files": files}
+
+
+def _atlases(out: Path) -> dict[str, Path]:
+    return {path.name: path for path in out.iterdir() if (path / "manifest.json").is_file()}
+
+
+@pytest.fixture(scope="module")
+def single_runs(images: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, object]]:
+    """Each model's atlas from a job of its own: the reference."""
+    out = tmp_path_factory.mktemp("single")
+    for model in MODELS:
+        assert main(_args((model,), images, out)) == 0
+    return {slug: _contents(path) for slug, path in _atlases(out).items()}
+
+
+def _count_decodes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    decoded: list[Path] = []
+    original = qkatlas.images.batches.load_image_file
+
+    def counting(path: Path) -> Any:
+        decoded.append(path)
+        return original(path)
+
+    monkeypatch.setattr(qkatlas.images.batches, "load_image_file", counting)
+    return decoded
+
+
+def test_the_models_preprocess_differently() -> None:
+    preps = {load_model(m, random_init=True, overrides=SHRINK).preprocessing for m in MODELS}
+    assert len(preps) == len(MODELS)
+
+
+def test_one_stream_decodes_each_image_once_and_equals_single_runs(
+    images: Path, tmp_path: Path, single_runs: dict[str, dict[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded = _count_decodes(monkeypatch)
+    assert main(_args(MODELS, images, tmp_path)) == 0
+    assert sorted(decoded) == sorted(images.iterdir())  # once each, for all three models
+    atlases = _atlases(tmp_path)
+    assert set(atlases) == set(single_runs)
+    for slug, path in atlases.items():
+        assert _contents(path) == single_runs[slug], slug
+    assert not any((tmp_path / ".partial").iterdir())
+
+
+def test_groups_that_fit_the_device_memory_each_decode_once(
+    images: Path,
+    tmp_path: Path,
+    single_runs: dict[str, dict[str, object]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    decoded = _count_decodes(monkeypatch)
+    assert main(_args(MODELS, images, tmp_path, "--device-memory", "0.000001")) == 0
+    assert "3 model(s) in 3 group(s)" in capsys.readouterr().err
+    assert len(decoded) == 3 * len(list(images.iterdir()))
+    assert {slug: _contents(path) for slug, path in _atlases(tmp_path).items()} == single_runs
+
+
+def test_an_unloadable_model_stops_the_job_before_any_work(
+    images: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded = _count_decodes(monkeypatch)
+    assert main(_args((MODELS[0], "no_such_model_anywhere"), images, tmp_path)) == 1
+    error = capsys.readouterr().err
+    assert "cannot load no_such_model_anywhere" in error and "--skip-unloadable" in error
+    assert decoded == [] and not (tmp_path / ".partial").exists()
+
+    assert main(_args((MODELS[0], "no_such_model_anywhere"), images, tmp_path, "--skip-unloadable")) == 0
+    captured = capsys.readouterr()
+    assert "skipping no_such_model_anywhere" in captured.err
+    assert "not built: no_such_model_anywhere" in captured.out
+    assert len(_atlases(tmp_path)) == 1
+
+
+class _Crash(Exception):
+    """Stands in for a killed process part-way through the stream."""
+
+
+def _crash_after(monkeypatch: pytest.MonkeyPatch, n_batches: int, model: str) -> None:
+    """Make ``model``'s stream fail at its ``n_batches + 1``-th batch."""
+    original = model_stream.ModelStream.score
+    seen = [0]
+
+    def score(self: model_stream.ModelStream, *args: Any) -> None:
+        if self.model_id == model:
+            seen[0] += 1
+            if seen[0] > n_batches:
+                raise _Crash
+        original(self, *args)
+
+    monkeypatch.setattr(model_stream.ModelStream, "score", score)
+
+
+def test_resume_keeps_finished_atlases_and_continues_the_others(
+    images: Path, tmp_path: Path, single_runs: dict[str, dict[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = _args(MODELS, images, tmp_path, "--device-memory", "0.000001")  # three groups, in order
+    with monkeypatch.context() as patch:
+        _crash_after(patch, 2, MODELS[1])
+        with pytest.raises(_Crash):
+            main(args)
+    finished = _atlases(tmp_path)
+    assert len(finished) == 1  # the first group was published as soon as it was done
+    (first,) = finished.values()
+    first_written = (first / "manifest.json").stat().st_mtime_ns
+    second_partial = next(p for p in (tmp_path / ".partial").iterdir() if "clip" in p.name)
+    assert torch.load(second_partial / "checkpoint.pt", weights_only=False)["position"] == 4
+
+    assert main([*args, "--resume"]) == 0
+    assert (first / "manifest.json").stat().st_mtime_ns == first_written  # kept, not rebuilt
+    assert {slug: _contents(path) for slug, path in _atlases(tmp_path).items()} == single_runs
+
+    assert main([*args, "--resume", "--rebuild-finished"]) == 0
+    assert (first / "manifest.json").stat().st_mtime_ns != first_written
+
+
+def _full_disk_after(monkeypatch: pytest.MonkeyPatch, target: Any, name: str, path_arg: int, n_calls: int) -> None:
+    """From its ``n_calls + 1``-th call on, ``target.name`` writes a few bytes to the file it was given
+    (argument ``path_arg``) and fails with ENOSPC, as a write to a full disk does."""
+    original: Callable[..., Any] = getattr(target, name)
+    calls = [0]
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] > n_calls:
+            Path(args[path_arg]).write_bytes(b"half a file")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, failing)
+
+
+@pytest.mark.parametrize(
+    ("target", "name", "path_arg", "n_calls"),
+    [(torch, "save", 1, 1), (Image.Image, "save", 1, 3), (np, "save", 0, 0)],
+    ids=["checkpoint", "thumbnail", "atlas-arrays"],
+)
+def test_a_full_disk_stops_with_a_clear_error_and_resume_completes(
+    images: Path,
+    tmp_path: Path,
+    single_runs: dict[str, dict[str, object]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    target: Any,
+    name: str,
+    path_arg: int,
+    n_calls: int,
+) -> None:
+    args = _args(MODELS[:1], images, tmp_path)
+    with monkeypatch.context() as patch:
+        _full_disk_after(patch, target, name, path_arg, n_calls)
+        assert main(args) == 1
+    error = capsys.readouterr().err
+    assert "no space left on the device" in error and "--resume" in error
+    (partial,) = (tmp_path / ".partial").iterdir()
+    assert (partial / "checkpoint.pt").is_file()  # the last good checkpoint survives
+    assert not list(partial.rglob("*.tmp"))  # no half-written file left behind
+    assert _atlases(tmp_path) == {}
+
+    assert main([*args, "--resume"]) == 0
+    ((slug, atlas),) = _atlases(tmp_path).items()
+    assert _contents(atlas) == single_runs[slug]
