@@ -193,4 +193,17 @@ describe("precompute progress", () => {
     expect(indicator.getAttribute("href")).toBe("/");
     expect(indicator.getAttribute("title")).toBe("13 models on imagenette");
   });
+
+  it("keeps asking while a job's next models are queued between two groups", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    const totals = jobTotals({ n_models: 2, models_done: 1, done: 3925, total: 7850, images_per_second: null });
+    const fetchMock = showProgress([
+      modelOfJob("facebook/dino-vits16", { state: "done", done: 3925, eta_seconds: null, job: totals }),
+      modelOfJob("facebook/dino-vitb16", { state: "queued", done: 0, eta_seconds: null, job: totals }),
+    ]);
+    expect(await screen.findByRole("link", { name: "Precompute 50.0 % · 1/2 models" })).toBeTruthy();
+    const calls = progressCalls(fetchMock);
+    await act(() => vi.advanceTimersByTimeAsync(2 * PROGRESS_POLL_MS));
+    expect(progressCalls(fetchMock)).toBe(calls + 2);
+  });
 });
