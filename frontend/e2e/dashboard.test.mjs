@@ -12,6 +12,8 @@ import { axeViolations, brokenImages, launch, openPage, PHONE, SCREENSHOTS, scre
 const PHOTO = process.env.QKATLAS_PHOTO;
 // "<model id> on <dataset>" of a job the wrapper reported as running into the backend's Redis.
 const RUNNING_JOB = process.env.QKATLAS_RUNNING_JOB;
+// {"models": [first, second], "dataset"}: a two-model job reported with its first model done.
+const MULTI_MODEL_JOB = process.env.QKATLAS_MULTI_MODEL_JOB ? JSON.parse(process.env.QKATLAS_MULTI_MODEL_JOB) : null;
 
 let browser;
 let MODEL;
@@ -239,11 +241,23 @@ describe("charts, odd-one-out results and progress", () => {
     if (!RUNNING_JOB) return t.skip("QKATLAS_RUNNING_JOB not set");
     await withPage({}, async (page) => {
       await page.goto(url("/"));
-      const panel = page.locator("section").filter({ has: page.getByRole("heading", { name: "Precompute jobs" }) });
-      await panel.getByText(RUNNING_JOB).waitFor();
-      await panel.getByText("1,000 / 3,000 images (33.3 %)").waitFor();
-      await panel.getByText(/images\/s/).waitFor();
-      await panel.getByText(/left$/).waitFor();
+      const panel = page.getByRole("region", { name: "Precompute jobs" });
+      const job = panel.getByRole("listitem").filter({ hasText: RUNNING_JOB });
+      await job.getByText("1,000 / 3,000 images (33.3 %)").waitFor();
+      await job.getByText(/images\/s/).waitFor();
+      await job.getByText(/left$/).waitFor();
+      if (MULTI_MODEL_JOB) {
+        // Both models of the two-model job, listed under its heading, with the whole job's progress.
+        const title = `${MULTI_MODEL_JOB.models.length} models on ${MULTI_MODEL_JOB.dataset}`;
+        await panel.getByRole("heading", { level: 3, name: title }).waitFor();
+        await panel.getByRole("progressbar", { name: `${title}: images scored` }).waitFor();
+        await panel.getByText("1 of 2 models done").waitFor();
+        const models = panel.getByRole("list", { name: title }).getByRole("listitem");
+        assert.equal(await models.count(), 2);
+        const [first, second] = MULTI_MODEL_JOB.models;
+        await models.filter({ hasText: first }).getByText("1,000 / 1,000 images (100.0 %)").waitFor();
+        await models.filter({ hasText: second }).getByText("waiting to start").waitFor();
+      }
       await page
         .getByRole("banner")
         .getByRole("link", { name: /Precompute 33\.3 %/ })

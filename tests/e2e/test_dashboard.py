@@ -35,6 +35,8 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 #: The running job reported into Redis for the progress panel (model id, dataset).
 FAKE_JOB = ("planted", "e2e-progress")
+#: A two-model job reported next to it: the first model done, the second queued (model ids, dataset).
+FAKE_MULTI_MODEL_JOB = (("planted-first", "planted-second"), "e2e-multi")
 
 
 def _free_port() -> int:
@@ -119,7 +121,15 @@ def served_atlases(atlas_root: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture(scope="module")
 def running_job(redis_url: str) -> None:
-    """A job a third of the way through its image stream, reported as the precompute job does."""
+    """A job a third of the way through its image stream, reported as the precompute job does, after
+    a two-model job between its two models (so the single-model job, started last, comes first)."""
+    model_ids, multi_dataset = FAKE_MULTI_MODEL_JOB
+    models = [(f"{model_id}__{multi_dataset}", model_id) for model_id in model_ids]
+    multi = RedisProgress(redis_url, models, multi_dataset, total_per_model=1000)
+    first_slug = models[0][0]
+    multi(first_slug, "stream", 0, 1000)
+    multi.model_finished(first_slug, "done")
+
     model_id, dataset = FAKE_JOB
     slug = f"{model_id}__{dataset}"
     report = RedisProgress(redis_url, [(slug, model_id)], dataset)
@@ -181,6 +191,7 @@ def test_dashboard_end_to_end(server: str, running_job: None, photo_dir: Path) -
         "QKATLAS_SCREENSHOTS": str(SCREENSHOTS),
         "CHROMIUM_PATH": CHROMIUM,
         "QKATLAS_RUNNING_JOB": " on ".join(FAKE_JOB),
+        "QKATLAS_MULTI_MODEL_JOB": json.dumps({"models": FAKE_MULTI_MODEL_JOB[0], "dataset": FAKE_MULTI_MODEL_JOB[1]}),
     }
     result = subprocess.run(
         ["node", "--test", "--test-reporter=spec", "e2e/dashboard.test.mjs"],

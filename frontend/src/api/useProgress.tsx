@@ -1,8 +1,8 @@
 /**
  * Precompute jobs reported through the backend's Redis (`GET /api/progress`), shared by the header
- * indicator and the Home panel. Asked once on load, then every few seconds only while a job is
- * running (and the tab is visible); a failed request keeps the last known jobs, and is retried only
- * while a job was running.
+ * indicator and the Home panel. Asked once on load, then every few seconds only while a model is
+ * running or queued (a multi-model job queues its next models while it loads them; the tab must be
+ * visible); a failed request keeps the last known jobs, and is retried only while one was unfinished.
  */
 import { useQuery } from "@tanstack/react-query";
 import { createContext, type ReactNode, useContext } from "react";
@@ -14,13 +14,16 @@ export const PROGRESS_POLL_MS = 3000;
 const ProgressContext = createContext<PrecomputeJob[]>([]);
 const NO_JOBS: PrecomputeJob[] = [];
 
+function unfinished(job: PrecomputeJob): boolean {
+  return job.state === "running" || job.state === "queued";
+}
+
 /** Polls in one place (the layout), so that the page and the header share one schedule. */
 export function ProgressProvider({ children }: { children: ReactNode }) {
   const { data } = useQuery({
     ...apiQuery("/api/progress"),
-    // Never stale, so only this interval asks again: while the last answer had a running job.
-    refetchInterval: (query) =>
-      query.state.data?.jobs.some((job) => job.state === "running") ? PROGRESS_POLL_MS : false,
+    // Never stale, so only this interval asks again: while the last answer had a job not yet finished.
+    refetchInterval: (query) => (query.state.data?.jobs.some(unfinished) ? PROGRESS_POLL_MS : false),
     refetchIntervalInBackground: false,
   });
   return <ProgressContext.Provider value={data?.jobs ?? NO_JOBS}>{children}</ProgressContext.Provider>;

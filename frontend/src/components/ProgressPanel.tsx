@@ -1,49 +1,170 @@
-/** Precompute jobs: a panel on Home and a compact indicator in the header while one runs. */
+/**
+ * Precompute jobs: a panel on Home and a compact indicator in the header while one runs. A job over
+ * several models reports one record per model, each carrying the whole job's totals (`job`); the panel
+ * lists those models together under one heading.
+ */
+import { useId } from "react";
 import { Link } from "react-router";
 import type { PrecomputeJob } from "../api/client";
 import { useProgress } from "../api/useProgress";
 import { duration, percent } from "../lib/format";
+
+type JobState = PrecomputeJob["state"];
+type JobTotals = NonNullable<PrecomputeJob["job"]>;
+
+/** One job: a single model (`totals` null), or every model of a multi-model job with its totals. */
+interface Job {
+  totals: JobTotals | null;
+  models: [PrecomputeJob, ...PrecomputeJob[]];
+}
 
 const PHASES: Record<PrecomputeJob["phase"], string> = {
   stream: "scoring every image",
   thumbnails: "writing the winners' thumbnails",
 };
 
-function fraction(job: PrecomputeJob): number {
-  return job.total > 0 ? Math.min(1, job.done / job.total) : 0;
+/** The records grouped by job, in the order received (a job where its first model is). */
+function groupByJob(records: PrecomputeJob[]): Job[] {
+  const jobs: Job[] = [];
+  const byId = new Map<string, Job>();
+  for (const record of records) {
+    const totals = record.job ?? null;
+    const known = totals ? byId.get(totals.id) : undefined;
+    if (known) {
+      known.models.push(record);
+      continue;
+    }
+    const job: Job = { totals, models: [record] };
+    if (totals) byId.set(totals.id, job);
+    jobs.push(job);
+  }
+  return jobs;
 }
 
-function JobRow({ job }: { job: PrecomputeJob }) {
-  const label = `${job.model_id} on ${job.dataset}`;
+/** A job runs while any of its models does, or while some wait for others that already finished. */
+function jobState(models: PrecomputeJob[]): JobState {
+  const states = new Set(models.map((model) => model.state));
+  if (states.has("running")) return "running";
+  if (states.has("queued")) return states.size === 1 ? "queued" : "running";
+  return states.has("failed") ? "failed" : "done";
+}
+
+function fraction(done: number, total: number): number {
+  return total > 0 ? Math.min(1, done / total) : 0;
+}
+
+function jobTitle(job: Job): string {
+  const first = job.models[0];
+  return job.totals ? `${job.totals.n_models} models on ${first.dataset}` : `${first.model_id} on ${first.dataset}`;
+}
+
+function StateBadge({ state }: { state: JobState }) {
+  return <span className={`job-state job-state-${state}`}>{state}</span>;
+}
+
+function ImageCount({ done, total }: { done: number; total: number }) {
   return (
-    <li className={`job job-${job.state}`}>
+    <span>
+      {done.toLocaleString("en")} / {total.toLocaleString("en")} images ({percent(fraction(done, total))})
+    </span>
+  );
+}
+
+/** Images/s and the time left, shown only while running and once the job has measured them. */
+function Pace({
+  running,
+  imagesPerSecond,
+  etaSeconds,
+}: {
+  running: boolean;
+  imagesPerSecond: number | null;
+  etaSeconds: number | null;
+}) {
+  if (!running) return null;
+  return (
+    <>
+      {imagesPerSecond !== null ? <span>{imagesPerSecond.toFixed(imagesPerSecond < 10 ? 1 : 0)} images/s</span> : null}
+      {etaSeconds !== null ? <span>about {duration(etaSeconds)} left</span> : null}
+    </>
+  );
+}
+
+/** One model: its state, progress, pace and, when it failed, why. Queued models wait, without a bar. */
+function ModelRow({ model, label }: { model: PrecomputeJob; label: string }) {
+  const queued = model.state === "queued";
+  return (
+    <li className={`job job-${model.state}`}>
       <div className="job-title">
         <strong>{label}</strong>
-        <span className={`job-state job-state-${job.state}`}>{job.state}</span>
+        <StateBadge state={model.state} />
       </div>
-      <progress value={job.done} max={Math.max(job.total, 1)} aria-label={`${label}: ${PHASES[job.phase]}`} />
+      {queued ? null : (
+        <progress value={model.done} max={Math.max(model.total, 1)} aria-label={`${label}: ${PHASES[model.phase]}`} />
+      )}
       <p className="job-facts">
-        <span>{PHASES[job.phase]}</span>
-        <span>
-          {job.done.toLocaleString("en")} / {job.total.toLocaleString("en")} images ({percent(fraction(job))})
-        </span>
-        {job.state === "running" && job.images_per_second !== null ? (
-          <span>{job.images_per_second.toFixed(job.images_per_second < 10 ? 1 : 0)} images/s</span>
-        ) : null}
-        {job.state === "running" && job.eta_seconds !== null ? (
-          <span>about {duration(job.eta_seconds)} left</span>
-        ) : null}
+        {queued ? (
+          <span>waiting to start</span>
+        ) : (
+          <>
+            <span>{PHASES[model.phase]}</span>
+            <ImageCount done={model.done} total={model.total} />
+          </>
+        )}
+        <Pace
+          running={model.state === "running"}
+          imagesPerSecond={model.images_per_second}
+          etaSeconds={model.eta_seconds}
+        />
       </p>
-      {job.state === "failed" && job.message ? <p className="job-message">{job.message}</p> : null}
+      {model.state === "failed" && model.message ? <p className="job-message">{model.message}</p> : null}
     </li>
   );
 }
 
+/** A multi-model job: the whole job's progress under a heading, then the list of its models. */
+function MultiModelJob({ job, totals }: { job: Job; totals: JobTotals }) {
+  const headingId = useId();
+  const state = jobState(job.models);
+  const title = jobTitle(job);
+  const failed = job.models.filter((model) => model.state === "failed").length;
+  return (
+    <li className={`job job-group job-${state}`}>
+      <div className="job-title">
+        <h3 id={headingId}>{title}</h3>
+        <StateBadge state={state} />
+      </div>
+      <progress value={totals.done} max={Math.max(totals.total, 1)} aria-label={`${title}: images scored`} />
+      <p className="job-facts">
+        <span>
+          {totals.models_done} of {totals.n_models} models done
+          {failed > 0 ? `, ${failed} failed` : ""}
+        </span>
+        <ImageCount done={totals.done} total={totals.total} />
+        <Pace
+          running={state === "running"}
+          imagesPerSecond={totals.images_per_second}
+          etaSeconds={totals.eta_seconds}
+        />
+      </p>
+      <ul className="job-list job-models" aria-labelledby={headingId}>
+        {job.models.map((model) => (
+          <ModelRow key={model.slug} model={model} label={model.model_id} />
+        ))}
+      </ul>
+    </li>
+  );
+}
+
+function JobEntry({ job }: { job: Job }) {
+  if (job.totals) return <MultiModelJob job={job} totals={job.totals} />;
+  return <ModelRow model={job.models[0]} label={jobTitle(job)} />;
+}
+
 /** Home: every job reported in the last hour; nothing at all when there is none. */
 export function ProgressPanel() {
-  const jobs = useProgress();
+  const jobs = groupByJob(useProgress());
   if (jobs.length === 0) return null;
-  const running = jobs.filter((job) => job.state === "running").length;
+  const running = jobs.filter((job) => jobState(job.models) === "running").length;
   return (
     <section aria-labelledby="progress-heading" className="progress-panel">
       <h2 id="progress-heading">Precompute jobs</h2>
@@ -52,23 +173,32 @@ export function ProgressPanel() {
       </p>
       <ul className="job-list">
         {jobs.map((job) => (
-          <JobRow key={job.slug} job={job} />
+          <JobEntry key={job.totals?.id ?? job.models[0].slug} job={job} />
         ))}
       </ul>
     </section>
   );
 }
 
-/** Header: "Precompute 42 %" while a job runs (the first one, and how many more), linking to Home. */
+/** "Precompute 42 %", or "Precompute 42 % · 3/13 models" for a multi-model job. */
+function indicatorText({ totals, models }: Job): string {
+  if (!totals) return `Precompute ${percent(fraction(models[0].done, models[0].total))}`;
+  const done = percent(fraction(totals.done, totals.total));
+  return `Precompute ${done} · ${totals.models_done}/${totals.n_models} models`;
+}
+
+/** Header: the first running job's progress (and how many more run), linking to Home. */
 export function ProgressIndicator() {
-  const running = useProgress().filter((job) => job.state === "running");
+  const running = groupByJob(useProgress()).filter((job) => jobState(job.models) === "running");
   const first = running[0];
   if (!first) return null;
   const more = running.length > 1 ? ` (+${running.length - 1})` : "";
+  const model = first.models[0];
+  const title = first.totals ? jobTitle(first) : `${model.model_id}: ${PHASES[model.phase]}`;
   return (
-    <Link to="/" className="progress-indicator" title={`${first.model_id}: ${PHASES[first.phase]}`}>
+    <Link to="/" className="progress-indicator" title={title}>
       <span className="spinner" aria-hidden="true" />
-      Precompute {percent(fraction(first))}
+      {indicatorText(first)}
       {more}
     </Link>
   );

@@ -9,6 +9,8 @@ import type {
   UploadHeadModes,
 } from "../api/client";
 
+type JobTotals = NonNullable<PrecomputeJob["job"]>;
+
 export function modelSummary(overrides: Partial<ModelSummary> = {}): ModelSummary {
   return {
     slug: "planted__shapes",
@@ -175,6 +177,21 @@ export function precomputeJob(overrides: Partial<PrecomputeJob> = {}): Precomput
     started: "2025-01-01T10:00:00+00:00",
     updated: "2025-01-01T10:00:14+00:00",
     message: null,
+    job: null,
+    ...overrides,
+  };
+}
+
+/** The whole-job totals every record of a multi-model job carries (`PrecomputeJob.job`). */
+export function jobTotals(overrides: Partial<JobTotals> = {}): JobTotals {
+  return {
+    id: "3f9c2a1b7d40",
+    n_models: 3,
+    models_done: 1,
+    done: 5125,
+    total: 11775,
+    images_per_second: 170.4,
+    eta_seconds: 7500,
     ...overrides,
   };
 }
