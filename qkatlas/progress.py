@@ -71,6 +71,7 @@ class PrecomputeJob(BaseModel):
     started: str
     updated: str | None
     message: str | None = Field(description="Why it failed, when it did.")
+    order: int = Field(default=0, description="The model's place in its job's run order (0 for the first).")
     job: JobTotals | None = Field(default=None, description="The whole job, when it builds several models.")
 
 
@@ -114,8 +115,9 @@ class RedisProgress:
                 started=started,
                 updated=None,
                 message=None,
+                order=order,
             )
-            for slug, model_id in models
+            for order, (slug, model_id) in enumerate(models)
         }
         self._job_id = uuid.uuid4().hex[:12]
         self._rates = {slug: _Rate() for slug in self._reports}

@@ -21,5 +21,6 @@ async def get_progress(services: ServicesDep) -> PrecomputeProgress:
             jobs.append(PrecomputeJob.model_validate(json.loads(raw)))
         except (ValueError, ValidationError):
             continue  # a malformed report is not worth failing the page for
-    jobs.sort(key=lambda job: job.started, reverse=True)
+    jobs.sort(key=lambda job: job.order)  # the models of one job in run order ...
+    jobs.sort(key=lambda job: job.started, reverse=True)  # ... the newest job first (the sort is stable)
     return PrecomputeProgress(redis=await services.cache.state(), jobs=jobs)

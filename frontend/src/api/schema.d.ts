@@ -904,6 +904,12 @@ export interface components {
              * @description Why it failed, when it did.
              */
             message: string | null;
+            /**
+             * Order
+             * @description The model's place in its job's run order (0 for the first).
+             * @default 0
+             */
+            order: number;
             /** @description The whole job, when it builds several models. */
             job?: components["schemas"]["JobTotals"] | null;
         };

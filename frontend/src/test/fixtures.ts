@@ -177,6 +177,7 @@ export function precomputeJob(overrides: Partial<PrecomputeJob> = {}): Precomput
     started: "2025-01-01T10:00:00+00:00",
     updated: "2025-01-01T10:00:14+00:00",
     message: null,
+    order: 0,
     job: null,
     ...overrides,
   };
