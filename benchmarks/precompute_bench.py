@@ -22,22 +22,34 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from precompute.job import JobConfig, run_job
 from qkatlas.conventions import BASES, Basis
 from qkatlas.device import autocast, compute_dtype, resolve_device
-from qkatlas.images import iter_batches, open_image_source
+from qkatlas.images import iter_batches, load_image_file, open_image_source
 from qkatlas.models import load_model
 from qkatlas.models.base import ViTAdapter
+from qkatlas.models.known_models import PAPER_MODELS
 from qkatlas.sample_photos import optional_sample_dir
 from qkatlas.scoring import ModeKernel, TopKScorer
 from qkatlas.svd import Decomposition, decompose, full_svd
 from qkatlas.topk import RunningTopK
 
 DEFAULT_IMAGES = optional_sample_dir("imagenet-samples")
+SECTIONS = ("throughput", "decode", "svd", "multi", "rss")
+#: The multi-model case's default on a CPU: three paper families whose preprocessing differs (DeiT
+#: 256 → 224, CLIP shortest edge + crop, ViT at 384 px), two blocks each.
+MULTI_MODELS = (
+    "facebook/deit-tiny-distilled-patch16-224",
+    "openai/clip-vit-base-patch32",
+    "google/vit-base-patch32-384",
+)
+MULTI_OVERRIDES: dict[str, object] = {"num_hidden_layers": 2}
 
 
 def _sync(device: torch.device) -> None:
@@ -217,6 +229,88 @@ def peak_rss_of_job(model: str, images: Path, n_images: int, batch_size: int, wo
         return int(result.stdout.strip().splitlines()[-1]) / 1024
 
 
+def _decode_only(path: Path) -> int:
+    """Decode one file, keep nothing (the part of the work that models sharing a stream share)."""
+    return load_image_file(path).width
+
+
+def multi_model_job(
+    models: tuple[str, ...],
+    images: Path,
+    n_images: int,
+    *,
+    batch_size: int,
+    workers: int,
+    device: torch.device,
+    overrides: dict[str, object],
+) -> dict[str, float]:
+    """One job for all ``models`` against N single-model jobs and against the sum of the models'
+    forward-only time, on the same ``n_images`` files (the folder's files repeated), in this run.
+
+    The job and the single jobs include loading and decomposing their models; the forward-only time
+    runs on batches decoded beforehand. ``decode_only_s`` is one decoding of the files without any
+    resize: what a shared stream saves per extra model."""
+    files = sorted(item.path for item in open_image_source(images).items)
+    paths = [files[i % len(files)] for i in range(n_images)]
+    with tempfile.TemporaryDirectory() as tmp:
+        listing = Path(tmp) / "images.txt"
+        listing.write_text("".join(f"{path}\n" for path in paths))
+        source = open_image_source(listing)
+
+        def job(ids: tuple[str, ...]) -> float:
+            config = JobConfig(
+                models=ids,
+                images=str(listing),
+                out=Path(tmp) / "atlases",
+                batch_size=batch_size,
+                device=str(device),
+                workers=workers,
+                random_init=True,
+                overrides=dict(overrides),
+                show_progress=False,
+            )
+            return _timed(lambda: run_job(config))
+
+        start = time.perf_counter()
+        if workers > 0:
+            with ProcessPoolExecutor(workers) as pool:
+                list(pool.map(_decode_only, paths, chunksize=16))
+        else:
+            for path in paths:
+                _decode_only(path)
+        decode_only = time.perf_counter() - start
+        forward = 0.0
+        for model in models:
+            adapter = load_model(model, random_init=True, overrides=dict(overrides)).to(device)
+            adapter.module.eval()
+            batches = [
+                b.images for b in iter_batches(source, adapter.preprocessing, batch_size=batch_size, workers=workers)
+            ]
+            with autocast(device, compute_dtype(device)):
+                adapter.forward(adapter.normalize(batches[0].to(device)))  # warm-up
+                _sync(device)
+                start = time.perf_counter()
+                for images_batch in batches:
+                    adapter.forward(adapter.normalize(images_batch.to(device, non_blocking=True)))
+                _sync(device)
+            forward += time.perf_counter() - start
+            del adapter, batches
+        singles = sum(job((model,)) for model in models)
+        together = job(models)
+    shared = (len(models) - 1) * decode_only
+    return {
+        "multi_n_models": len(models),
+        "multi_n_images": n_images,
+        "multi_job_s": together,
+        "multi_single_jobs_s": singles,
+        "multi_forward_only_s": forward,
+        "multi_decode_only_s": decode_only,
+        "multi_vs_single_jobs": together / singles,
+        "multi_vs_single_jobs_minus_shared_decoding": together / (singles - shared),
+        "multi_vs_forward_only": forward / together,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="vit_small_patch16_224")
@@ -229,7 +323,23 @@ def main() -> None:
     parser.add_argument("--paper-images", type=int, default=4)
     parser.add_argument("--rss-counts", default="64,256")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--multi-models",
+        default=",".join(MULTI_MODELS),
+        help="comma-separated models of the multi-model case ('paper' for the paper's 13)",
+    )
+    parser.add_argument(
+        "--multi-overrides",
+        type=json.loads,
+        default=MULTI_OVERRIDES,
+        help="JSON config overrides for the multi-model case (default shrinks the models for a CPU; {} on a GPU)",
+    )
+    parser.add_argument("--multi-images", type=int, default=128, help="images of the multi-model case")
+    parser.add_argument(
+        "--only", default=",".join(SECTIONS), help=f"comma-separated sections to run ({','.join(SECTIONS)})"
+    )
     args = parser.parse_args()
+    sections = set(args.only.split(","))
 
     device = resolve_device(args.device)
     adapter = load_model(args.model, random_init=True).to(device)
@@ -251,14 +361,29 @@ def main() -> None:
         batch_size=args.batch_size,
         device=str(device),
     )
-    throughput = forward_vs_precompute(adapter, args.batch_size, args.repeats)
-    record(**throughput)
-    paper = paper_loop(adapter, batch, args.paper_images)
-    record(paper_loop_img_s=paper, precompute_vs_paper_loop=throughput["precompute_img_s"] / paper)
-    if args.images.is_dir():
+    if "throughput" in sections:
+        throughput = forward_vs_precompute(adapter, args.batch_size, args.repeats)
+        record(**throughput)
+        paper = paper_loop(adapter, batch, args.paper_images)
+        record(paper_loop_img_s=paper, precompute_vs_paper_loop=throughput["precompute_img_s"] / paper)
+    if "decode" in sections and args.images.is_dir():
         record(**decode_vs_end_to_end(adapter, args.images, args.batch_size, args.workers, args.limit))
-    record(**svd_timing())
-    if args.images.is_dir():
+    if "svd" in sections:
+        record(**svd_timing())
+    if "multi" in sections and args.images.is_dir():
+        models = PAPER_MODELS if args.multi_models == "paper" else tuple(args.multi_models.split(","))
+        record(
+            **multi_model_job(
+                models,
+                args.images,
+                args.multi_images,
+                batch_size=args.batch_size,
+                workers=args.workers,
+                device=device,
+                overrides=args.multi_overrides,
+            )
+        )
+    if "rss" in sections and args.images.is_dir():
         counts = [int(c) for c in args.rss_counts.split(",")]
         record(
             peak_rss_mib={

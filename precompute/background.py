@@ -31,7 +31,7 @@ def disk_error(error: OSError, what: str, hint: str) -> RuntimeError:
     return RuntimeError(f"could not write {what}: {error.strerror or error}; {hint}")
 
 
-_Task = tuple[Callable[..., None], tuple[Any, ...], str]
+_Task = tuple[Callable[..., object], tuple[Any, ...], str]
 
 
 class BackgroundWriter:
@@ -51,7 +51,7 @@ class BackgroundWriter:
     def __exit__(self, *exc: object) -> None:
         self.close(raise_error=exc[0] is None)
 
-    def submit(self, fn: Callable[..., None], *args: Any, what: str) -> None:
+    def submit(self, fn: Callable[..., object], *args: Any, what: str) -> None:
         self._raise_if_failed()
         self._tasks.put((fn, args, what))
 

@@ -104,6 +104,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _print_summary(outcome: JobOutcome) -> None:
+    print(f"loading and decomposing the models took {outcome.setup_seconds:.1f} s")
     for model_id, reason in outcome.unloadable.items():
         print(f"not built: {model_id} could not be loaded ({reason})")
     for result in outcome.results:

@@ -110,10 +110,12 @@ class JobResult:
 
 @dataclass
 class JobOutcome:
-    """What a job did: one result per model built or kept, and the models it could not load."""
+    """What a job did: one result per model built or kept, the models it could not load, and the
+    seconds spent loading and decomposing the models before the stream."""
 
     results: list[JobResult]
     unloadable: dict[str, str]
+    setup_seconds: float
 
 
 class JobSetupError(RuntimeError):
@@ -244,6 +246,7 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
         ]
         budget = shard.smallest(config.device_memory or device_memory_budget(device), device)
         groups = plan_groups(needs, budget)
+        setup_seconds = time.perf_counter() - clock
         if todo:
             log(describe_plan(groups, [m.model_id for m in todo], budget, device))
         job = _Job(config, source, shard, device, on_progress, log, clock, total=len(todo))
@@ -256,7 +259,7 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
     if not shard.is_main:
         return None
     by_model = {result.model_id: result for result in results}
-    return JobOutcome([by_model[m] for m in config.models if m in by_model], unloadable)
+    return JobOutcome([by_model[m] for m in config.models if m in by_model], unloadable, setup_seconds)
 
 
 def _kept_result(model_id: str, atlas: Path) -> JobResult:

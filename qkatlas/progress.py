@@ -14,10 +14,12 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-import redis
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    import redis
 
 PROGRESS_KEY_PREFIX = "qkatlas:progress:"
 PROGRESS_TTL_S = 3600
@@ -99,7 +101,10 @@ class RedisProgress:
 
     def __init__(self, url: str, models: Sequence[tuple[str, str]], dataset: str, total_per_model: int = 0) -> None:
         """``models``: ``(slug, model_id)`` of every model of the job, in the order they will run."""
-        self._client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        import redis  # here, so that the job itself runs where only the precompute's packages are installed
+
+        self._client: redis.Redis = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        self._redis_error = redis.RedisError
         started = datetime.now(UTC).isoformat()
         self._reports = {
             slug: PrecomputeJob(
@@ -179,7 +184,7 @@ class RedisProgress:
         totals = self._totals(now) if len(self._reports) > 1 else None
         updated = datetime.now(UTC).isoformat()
         # Progress is advisory: the job must not depend on Redis being up.
-        with contextlib.suppress(redis.RedisError):
+        with contextlib.suppress(self._redis_error):
             pipe = self._client.pipeline(transaction=False)
             for slug, report in self._reports.items():
                 record = report.model_copy(update={"updated": updated, "job": totals})

@@ -14,9 +14,9 @@ import pytest
 import torch
 from PIL import Image
 
-import qkatlas.images.batches
 from precompute import model_stream
 from precompute.cli import main
+from qkatlas.images import load_image_file
 from qkatlas.models import load_model
 from qkatlas.sample_photos import write_sample_photos
 
@@ -74,13 +74,12 @@ def single_runs(images: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
 
 def _count_decodes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     decoded: list[Path] = []
-    original = qkatlas.images.batches.load_image_file
 
     def counting(path: Path) -> Any:
         decoded.append(path)
-        return original(path)
+        return load_image_file(path)
 
-    monkeypatch.setattr(qkatlas.images.batches, "load_image_file", counting)
+    monkeypatch.setattr("qkatlas.images.batches.load_image_file", counting)
     return decoded
 
 
