@@ -317,7 +317,7 @@ class _Job:
             model.adapter.to(self.device)
             if model.adapter.preprocessing not in preps:
                 preps.append(model.adapter.preprocessing)
-        streams = [self._open(model, preps.index(model.adapter.preprocessing)) for model in members]
+        streams = self._open_all(members, preps)
         if n_groups > 1:
             self.log(f"group {number}/{n_groups}: {', '.join(model.model_id for model in members)}")
         with BackgroundWriter(RESUME_HINT) as background:
@@ -336,29 +336,45 @@ class _Job:
             torch.cuda.empty_cache()
         return results
 
-    def _open(self, model: _Model, view: int) -> ModelStream:
+    def _open_all(self, members: list[_Model], preps: list[Preprocessing]) -> list[ModelStream]:
+        """Each model's stream, from its checkpoint when resuming."""
         config, shard = self.config, self.shard
-        return ModelStream.open(
-            model_id=model.model_id,
-            slug=model.slug,
-            adapter=model.adapter,
-            dec=model.dec,
-            view=view,
-            partial=config.out / fmt.PARTIAL_DIR / model.slug,
-            checkpoint_name="checkpoint.pt" if shard.world == 1 else f"checkpoint-rank{shard.rank}.pt",
-            fingerprint=fingerprint(
+        checkpoint_name = "checkpoint.pt" if shard.world == 1 else f"checkpoint-rank{shard.rank}.pt"
+        partials = [config.out / fmt.PARTIAL_DIR / model.slug for model in members]
+        fingerprints = [
+            fingerprint(
                 model.adapter,
                 self.source,
                 batch_size=config.batch_size,
                 top_k=config.top_k,
                 bases=config.bases,
                 world=shard.world,
-            ),
-            scorer=TopKScorer(ModeKernel(model.adapter, model.dec, config.bases)),
-            top_k=config.top_k,
-            resume=config.resume,
-            is_main=shard.is_main,
-        )
+            )
+            for model in members
+        ]
+        states = [
+            ModelStream.resume_state(
+                partial, checkpoint_name, model_fingerprint, resume=config.resume, is_main=shard.is_main
+            )
+            for partial, model_fingerprint in zip(partials, fingerprints, strict=True)
+        ]
+        shard.barrier()  # rank 0 has cleared what an earlier run left before any rank writes
+        return [
+            ModelStream.open(
+                model_id=model.model_id,
+                slug=model.slug,
+                adapter=model.adapter,
+                dec=model.dec,
+                view=preps.index(model.adapter.preprocessing),
+                partial=partial,
+                checkpoint_name=checkpoint_name,
+                fingerprint=model_fingerprint,
+                scorer=TopKScorer(ModeKernel(model.adapter, model.dec, config.bases)),
+                top_k=config.top_k,
+                state=state,
+            )
+            for model, partial, model_fingerprint, state in zip(members, partials, fingerprints, states, strict=True)
+        ]
 
     def _stream(
         self, streams: list[ModelStream], preps: list[Preprocessing], background: BackgroundWriter

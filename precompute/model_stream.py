@@ -125,6 +125,18 @@ class ModelStream:
     scoring_seconds: float = 0.0
     scored_images: int = 0
 
+    @staticmethod
+    def resume_state(
+        partial: Path, checkpoint_name: str, fingerprint: dict[str, Any], *, resume: bool, is_main: bool
+    ) -> dict[str, Any] | None:
+        """The checkpoint to continue from when resuming (and it matches); otherwise the main process
+        clears what an earlier run left in ``partial``. Under ``torchrun`` every rank must call this
+        before any rank calls ``open`` (a barrier in between)."""
+        state = load_checkpoint(partial / checkpoint_name, fingerprint) if resume else None
+        if state is None and is_main and partial.exists():
+            shutil.rmtree(partial)
+        return state
+
     @classmethod
     def open(
         cls,
@@ -139,14 +151,9 @@ class ModelStream:
         fingerprint: dict[str, Any],
         scorer: TopKScorer,
         top_k: int,
-        resume: bool,
-        is_main: bool,
+        state: dict[str, Any] | None,
     ) -> ModelStream:
-        """Start from the checkpoint in ``partial`` when resuming (and it matches), else from scratch."""
-        checkpoint = partial / checkpoint_name
-        state = load_checkpoint(checkpoint, fingerprint) if resume else None
-        if state is None and is_main and partial.exists():
-            shutil.rmtree(partial)
+        """Start from ``state`` (see ``resume_state``), or from scratch when it is ``None``."""
         writer = AtlasWriter(partial)
         stream = cls(
             model_id=model_id,
@@ -158,7 +165,7 @@ class ModelStream:
             thumbnails=Thumbnails(writer),
             scorer=scorer,
             topk=scorer.new_top_k(top_k),
-            checkpoint=checkpoint,
+            checkpoint=partial / checkpoint_name,
             fingerprint=fingerprint,
         )
         if state is not None:

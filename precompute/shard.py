@@ -46,6 +46,13 @@ class Shard:
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         return device
 
+    def barrier(self) -> None:
+        """Wait for every rank (nothing to wait for in a single process)."""
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+
     def smallest(self, value: int, device: torch.device) -> int:
         """The smallest ``value`` over all ranks (so that every rank makes the same plan)."""
         if self.world == 1:

@@ -24,3 +24,23 @@ def test_two_processes_write_the_same_atlas_as_one(tmp_path: Path, photo_dir: Pa
     distributed = tmp_path / "dist" / single.name
     assert _atlas_contents(distributed) == _atlas_contents(single)
     assert "atlas written to" in result.stdout  # rank 0 reports; the atlas was written once
+
+
+def test_two_processes_build_several_models_in_groups_like_one_process(tmp_path: Path, photo_dir: Path) -> None:
+    options = ["--random-init", "--top-k", "3", "--batch-size", "3"]
+    singles = [
+        build_atlas(tmp_path / "single", model, photo_dir, *options, overrides=TINY_OVERRIDES)
+        for model in (TINY_VIT, "planted")
+    ]
+    overrides = [arg for key, value in TINY_OVERRIDES.items() for arg in ("--override", f"{key}={value}")]
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         "-m", "precompute", "--model", TINY_VIT, "--model", "planted", "--images", str(photo_dir),
+         "--out", str(tmp_path / "dist"), "--workers", "0", "--no-progress", "--device", "cpu",
+         "--device-memory", "0.000001", *options, *overrides],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "2 model(s) in 2 group(s)" in result.stderr
+    for single in singles:
+        assert _atlas_contents(tmp_path / "dist" / single.name) == _atlas_contents(single)
