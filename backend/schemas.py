@@ -64,6 +64,11 @@ class PrecomputeProgress(BaseModel):
 
 # --- models (atlases) -------------------------------------------------------------------------
 
+ACTIVE_MODE = (
+    "σ > 0: the mode contributes to attention. An inactive mode (σ = 0: its head's W_q or W_k is zero or "
+    "rank-deficient) has zero u, v and cos (docs/method.md#inactive-modes)."
+)
+
 
 class DatasetInfo(BaseModel):
     name: str
@@ -98,10 +103,13 @@ class ModelSummary(BaseModel):
 class LayerSummary(BaseModel):
     layer: int
     normalized_depth: float = Field(description="layer / (n_layers − 1).")
-    weighted_cos: float = Field(description="Mean over heads of the σ-weighted cosine Σ (σ_n/Σσ) cos_n.")
-    unweighted_cos: float = Field(description="Mean over heads and modes of cos_n.")
-    weighted_cos_scaled: float = Field(
-        description="The paper's released-code variant: weighted cosine divided by d_head."
+    weighted_cos: float | None = Field(
+        description="Mean over the layer's active heads of the σ-weighted cosine Σ (σ_n/Σσ) cos_n; "
+        "null when no head of the layer is active."
+    )
+    unweighted_cos: float | None = Field(description="Mean of cos_n over the layer's active modes; null if none.")
+    weighted_cos_scaled: float | None = Field(
+        description="The paper's released-code variant: weighted cosine divided by d_head; null where it is null."
     )
 
 
@@ -111,11 +119,14 @@ class Spectra(BaseModel):
     degenerate: list[list[list[bool]]] = Field(
         description="σ within 1e-3 (relative) of a neighbour: the mode's vectors are not unique."
     )
+    active: list[list[list[bool]]] = Field(description=ACTIVE_MODE)
 
 
 class ModelDetail(ModelSummary):
     layers: list[LayerSummary]
-    head_weighted_cos: list[list[float]] = Field(description="σ-weighted cosine per head, [layer][head].")
+    head_weighted_cos: list[list[float | None]] = Field(
+        description="σ-weighted cosine per head, [layer][head]; null for an inactive head (no active mode)."
+    )
     baseline_95: float = Field(description="Random directions' 95 % cosine band is ±this (1.96/√d).")
     spectra: Spectra
 
@@ -198,6 +209,7 @@ class ModeSummary(BaseModel):
     sigma: float
     cos: float
     degenerate: bool
+    active: bool = Field(description=ACTIVE_MODE)
     best_score: SignScores
     best_image: SignImages
 
@@ -207,7 +219,10 @@ class HeadDetail(BaseModel):
     layer: int
     head: int
     basis: Basis
-    weighted_cos: float
+    weighted_cos: float | None = Field(description="σ-weighted cosine of the head; null when it is inactive.")
+    active: bool = Field(
+        description="The head has an active mode. False when its W_q or W_k is zero (a pruned or dead head)."
+    )
     modes: list[ModeSummary]
 
 
@@ -234,6 +249,7 @@ class ModeDetail(BaseModel):
     sigma_fraction: float = Field(description="σ_n / Σ_m σ_m within the head.")
     cos: float
     degenerate: bool
+    active: bool = Field(description=ACTIVE_MODE + " An inactive mode has no top images.")
     top_images: list[TopImage]
 
 
@@ -267,11 +283,12 @@ class Upload(BaseModel):
 
 
 class RankedMode(BaseModel):
-    rank: int
+    rank: int = Field(description="0 = the largest contribution; inactive modes come after every active one.")
     mode: int
     sigma: float
     cos: float
     degenerate: bool
+    active: bool = Field(description=ACTIVE_MODE)
     pos_score: float
     neg_score: float
     sign: Sign = Field(description="The sign with the larger score on this image.")

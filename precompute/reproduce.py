@@ -159,6 +159,11 @@ def _write_csv(path: Path, weights: Weights, header: Sequence[str], rows: Sequen
     return path
 
 
+def _layer_curve(values: Sequence[float | None]) -> np.ndarray:
+    """A summary curve as floats, NaN where a layer has no value (matplotlib leaves a gap)."""
+    return np.array([np.nan if value is None else value for value in values], dtype=np.float64)
+
+
 def write_fig3(results: Sequence[ModelResult], out: Path, weights: Weights) -> list[Path]:
     """Weighted cosine vs normalized depth for all models, with each width's ±1.96/√d band."""
     figure = Figure(figsize=(9, 5.5), layout="constrained")
@@ -169,7 +174,8 @@ def write_fig3(results: Sequence[ModelResult], out: Path, weights: Weights) -> l
         axes.axhspan(-band, band, color="0.5", alpha=0.12, lw=0)
         axes.annotate(f"±1.96/√{d_model}", (1.0, band), fontsize=7, color="0.35", ha="right", va="bottom")
     for result, colour in zip(results, colours, strict=True):
-        axes.plot(result.summary.normalized_depth, result.summary.layer_weighted_cos, "-o", ms=3, color=colour)
+        curve = _layer_curve(result.summary.layer_weighted_cos)  # a layer without an active head is a gap
+        axes.plot(result.summary.normalized_depth, curve, "-o", ms=3, color=colour)
         axes.lines[-1].set_label(result.model_id)
     axes.axhline(0.0, color="0.3", lw=0.6)
     axes.set(xlabel="normalized depth ℓ/(L−1)", ylabel="σ-weighted cosine (mean over heads)", xlim=(-0.02, 1.02))
@@ -208,7 +214,8 @@ def write_spectra(result: ModelResult, out: Path, weights: Weights) -> list[Path
     """Every head's spectrum as two heatmaps (rows = layer·head, columns = mode): σ_n / σ_0 and cos_n."""
     n_layers, n_heads, n_modes, _ = result.dec.shape
     sigma = result.dec.sigma.reshape(n_layers * n_heads, n_modes)
-    cos = result.dec.cos.reshape(n_layers * n_heads, n_modes)
+    # Inactive modes have no cosine: NaN leaves their cells blank instead of painting cos = 0.
+    cos = np.where(result.dec.active, result.dec.cos, np.nan).reshape(n_layers * n_heads, n_modes)
     height = min(max(4.0, n_layers * n_heads / 36), 16.0)
     figure = Figure(figsize=(11, height), layout="constrained")
     panels = (
@@ -342,11 +349,12 @@ def run(args: argparse.Namespace) -> int:
             continue
         finally:
             gc.collect()
-        curve = result.summary.layer_weighted_cos
+        curve = _layer_curve(result.summary.layer_weighted_cos)
+        lowest = np.nanmin(curve) if np.isfinite(curve).any() else np.nan
         n_layers, n_heads, d_head, d_model = result.dec.shape
         print(
             f"  {n_layers} layers × {n_heads} heads, d={d_model}, d_head={d_head}: weighted cosine "
-            f"{curve[0]:+.3f} (first) → {min(curve):+.3f} (min) → {curve[-1]:+.3f} (last); {result.seconds:.1f} s"
+            f"{curve[0]:+.3f} (first) → {lowest:+.3f} (min) → {curve[-1]:+.3f} (last); {result.seconds:.1f} s"
         )
         if result.o3 is not None:
             print(format_o3_table(result.o3))

@@ -1,4 +1,4 @@
-"""Singular modes of every attention head (docs/method.md#factored-svd, #signs,
+"""Singular modes of every attention head (docs/method.md#factored-svd, #signs, #inactive-modes,
 #cosine-and-layer-summaries).
 
 Head ``h`` of block ``ℓ`` scores a query token ``x`` against a key token ``y`` with the bilinear form
@@ -18,6 +18,11 @@ from qkatlas.models.base import LayerWeights
 
 DEGENERACY_RTOL = 1e-3
 SIGN_RULE = "largest-magnitude entry of u positive"
+#: A mode is inactive when ``σ_n ≤ INACTIVE_RTOL · (largest σ of the model)``: well above the float64
+#: noise a rank-deficient head leaves in its core (~1e-13 relative at d ≈ 1000), far below any mode that
+#: shapes attention. The same tolerance decides when ``W_q`` is rank-deficient (σ_min(R_a) relative to
+#: σ_max(R_a)). docs/method.md#inactive-modes
+INACTIVE_RTOL = 1e-10
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,8 @@ class Decomposition:
 
     Shapes: ``U, V: [L, H, M, d]`` (row ``n`` is ``u_n`` / ``v_n``), ``sigma, cos, query_offset:
     [L, H, M]``, ``degenerate: [L, H, M]`` bool. ``query_offset[n] = u_n · c`` with ``c = W_q⁺ b_q``:
-    the constant the exact basis adds to every query projection.
+    the constant the exact basis adds to every query projection. An inactive mode (``active``) has
+    ``σ = 0``, zero ``u``, ``v``, ``cos = 0``, ``query_offset = 0`` and is never degenerate.
     """
 
     U: np.ndarray
@@ -40,6 +46,20 @@ class Decomposition:
     def shape(self) -> tuple[int, int, int, int]:
         n_layers, n_heads, n_modes, d_model = self.U.shape
         return n_layers, n_heads, n_modes, d_model
+
+    @property
+    def active(self) -> np.ndarray:
+        """``[L, H, M]`` bool: the modes that contribute to attention (``active_modes``)."""
+        return active_modes(self.sigma)
+
+
+def active_modes(sigma: np.ndarray) -> np.ndarray:
+    """``sigma [..., M]`` as ``decompose`` stores it → bool, True where the mode is active.
+
+    ``decompose`` sets σ of every inactive mode to exactly 0, so ``σ > 0`` recovers the flag from a
+    stored atlas without an array of its own."""
+    active: np.ndarray = sigma > 0
+    return active
 
 
 def canonical_flips(u_columns: torch.Tensor) -> torch.Tensor:
@@ -73,18 +93,28 @@ def decompose(weights: list[LayerWeights], degeneracy_rtol: float = DEGENERACY_R
     flip = canonical_flips(u)  # [L, H, M]
     u = u.mul_(flip.unsqueeze(-2)).transpose(-1, -2)  # rows
     v = (q_b @ (core_vh.transpose(-1, -2) * flip.unsqueeze(-2))).transpose(-1, -2)
-    # c = W_q⁺ b_q is the minimum-norm point whose query is the bias (W_q c = b_q; W_q = R_aᵀ Q_aᵀ has
-    # full row rank): c = Q_a R_a⁻ᵀ b_q, so u_n · c = u'_n · (R_a⁻ᵀ b_q) without forming c.
+    # c = W_q⁺ b_q is the minimum-norm point whose query is closest to the bias. W_q = R_aᵀ Q_aᵀ, and
+    # Q_aᵀ has orthonormal rows, so c = Q_a (R_aᵀ)⁺ b_q and u_n · c = u'_n · ((R_aᵀ)⁺ b_q) without
+    # forming c. With full row rank (trained heads) (R_aᵀ)⁺ = R_a⁻ᵀ: a triangular solve.
     y = torch.linalg.solve_triangular(r_a.transpose(-1, -2), b_q.unsqueeze(-1), upper=False)
+    r_a_sigma = torch.linalg.svdvals(r_a)  # descending
+    deficient = r_a_sigma[..., -1] <= INACTIVE_RTOL * r_a_sigma[..., 0]  # [L, H]; a zero W_q too
+    if deficient.any():  # the solve divided by a (near-)zero pivot there: least squares instead
+        pinv = torch.linalg.pinv(r_a[deficient].transpose(-1, -2), rtol=INACTIVE_RTOL)
+        y[deficient] = pinv @ b_q[deficient].unsqueeze(-1)
     offset = (core_u.transpose(-1, -2) @ y).squeeze(-1) * flip  # [L, H, M]
-    sigma_np = sigma.numpy()
+    # Inactive modes: their singular vectors are an arbitrary basis of a null space, so store zeros.
+    active = sigma > INACTIVE_RTOL * sigma.max()  # [L, H, M]; σ = 0 is never active
+    keep = active.unsqueeze(-1)
+    u, v = torch.where(keep, u, 0.0), torch.where(keep, v, 0.0)
+    sigma_np = torch.where(active, sigma, 0.0).numpy()
     return Decomposition(
         U=u.numpy(),
         V=v.numpy(),
         sigma=sigma_np,
         cos=(u * v).sum(-1).numpy(),
-        degenerate=degenerate_modes(sigma_np, degeneracy_rtol),
-        query_offset=offset.numpy(),
+        degenerate=degenerate_modes(sigma_np, degeneracy_rtol) & active.numpy(),
+        query_offset=torch.where(active, offset, 0.0).numpy(),
     )
 
 
@@ -100,23 +130,9 @@ def full_svd(w_q: torch.Tensor, w_k: torch.Tensor) -> tuple[np.ndarray, np.ndarr
 
 
 def weighted_cos(dec: Decomposition) -> np.ndarray:
-    """Per-head singular-value weighted cosine ``Σ_n (σ_n / Σ_m σ_m) cos_n``: ``[L, H]``."""
-    weights = dec.sigma / dec.sigma.sum(axis=-1, keepdims=True)
-    weighted: np.ndarray = (weights * dec.cos).sum(axis=-1)
+    """Per-head singular-value weighted cosine ``Σ_n (σ_n / Σ_m σ_m) cos_n``: ``[L, H]``, NaN for a head
+    without an active mode (``Σ σ = 0``: nothing to weight; docs/method.md#cosine-and-layer-summaries)."""
+    total = dec.sigma.sum(axis=-1, keepdims=True)
+    weights = np.divide(dec.sigma, total, out=np.zeros_like(dec.sigma), where=total > 0)
+    weighted: np.ndarray = np.where(dec.active.any(axis=-1), (weights * dec.cos).sum(axis=-1), np.nan)
     return weighted
-
-
-def summarize(dec: Decomposition) -> dict[str, object]:
-    """The per-layer summaries stored as ``summary.json`` (see docs/atlas-format.md)."""
-    n_layers, _, n_modes, d_model = dec.shape
-    head_weighted = weighted_cos(dec)
-    layer_weighted = head_weighted.mean(axis=1)
-    return {
-        "normalized_depth": [layer / max(n_layers - 1, 1) for layer in range(n_layers)],
-        "layer_weighted_cos": layer_weighted.tolist(),
-        "layer_unweighted_cos": dec.cos.mean(axis=(1, 2)).tolist(),
-        # The paper's released code also divides by d_h; offered only as a labelled variant.
-        "layer_weighted_cos_scaled": (layer_weighted / n_modes).tolist(),
-        "head_weighted_cos": head_weighted.tolist(),
-        "baseline_95": 1.96 / float(np.sqrt(d_model)),
-    }

@@ -171,29 +171,52 @@ class AtlasManifest(_Record):
 
 
 class AtlasSummary(_Record):
-    """``summary.json``: per-layer and per-head cosine summaries (docs/method.md#cosine-and-layer-summaries)."""
+    """``summary.json``: per-layer and per-head cosine summaries (docs/method.md#cosine-and-layer-summaries).
+
+    Only active modes count (docs/method.md#inactive-modes). A value with nothing to average (a head
+    without an active mode, a layer without an active head) is ``None`` (JSON ``null``)."""
 
     normalized_depth: list[float] = Field(description="ℓ / (L − 1), one per layer.")
-    layer_weighted_cos: list[float] = Field(description="Mean over heads of the σ-weighted cosine.")
-    layer_unweighted_cos: list[float] = Field(description="Mean over heads and modes of cos_n.")
-    layer_weighted_cos_scaled: list[float] = Field(description="Released-code variant: weighted cosine / d_h.")
-    head_weighted_cos: list[list[float]] = Field(description="[L][H]: Σ_n (σ_n / Σ_m σ_m) cos_n.")
+    layer_weighted_cos: list[float | None] = Field(
+        description="Mean over the layer's active heads of the σ-weighted cosine; null if none is active."
+    )
+    layer_unweighted_cos: list[float | None] = Field(
+        description="Mean of cos_n over the layer's active modes; null if none is active."
+    )
+    layer_weighted_cos_scaled: list[float | None] = Field(
+        description="Released-code variant: layer_weighted_cos / d_h; null where it is null."
+    )
+    head_weighted_cos: list[list[float | None]] = Field(
+        description="[L][H]: Σ_n (σ_n / Σ_m σ_m) cos_n; null for a head without an active mode."
+    )
     baseline_95: float = Field(description="1.96 / √d: random directions' cosines lie within ± this 95 % of the time.")
 
     @classmethod
     def from_decomposition(cls, dec: Decomposition) -> AtlasSummary:
         n_layers, _, n_modes, d_model = dec.shape
-        head_weighted = weighted_cos(dec)
-        layer_weighted = head_weighted.mean(axis=1)
+        active = dec.active  # [L, H, M]
+        head_active = np.asarray(active.any(axis=-1))  # [L, H]
+        head_weighted = weighted_cos(dec)  # NaN where the head is inactive
+        layer_weighted = _masked_mean(head_weighted, head_active, axis=1)
         return cls(
             normalized_depth=[layer / max(n_layers - 1, 1) for layer in range(n_layers)],
-            layer_weighted_cos=layer_weighted.tolist(),
-            layer_unweighted_cos=dec.cos.mean(axis=(1, 2)).tolist(),
+            layer_weighted_cos=layer_weighted,
+            layer_unweighted_cos=_masked_mean(dec.cos, active, axis=(1, 2)),
             # The paper's released code also divides by d_h; offered only as a labelled variant.
-            layer_weighted_cos_scaled=(layer_weighted / n_modes).tolist(),
-            head_weighted_cos=head_weighted.tolist(),
+            layer_weighted_cos_scaled=[None if value is None else value / n_modes for value in layer_weighted],
+            head_weighted_cos=[
+                [float(value) if is_active else None for value, is_active in zip(row, row_active, strict=True)]
+                for row, row_active in zip(head_weighted, head_active, strict=True)
+            ],
             baseline_95=1.96 / float(np.sqrt(d_model)),
         )
+
+
+def _masked_mean(values: np.ndarray, mask: np.ndarray, axis: int | tuple[int, ...]) -> list[float | None]:
+    """Per layer (axis 0), the mean of ``values`` where ``mask``; None where the mask selects nothing."""
+    count = mask.sum(axis=axis)
+    total = np.where(mask, values, 0.0).sum(axis=axis)
+    return [float(t / c) if c else None for t, c in zip(total, count, strict=True)]
 
 
 # --- images.json ---------------------------------------------------------------------------------

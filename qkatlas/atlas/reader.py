@@ -24,6 +24,7 @@ from qkatlas.atlas.contract import (
     read_o3,
 )
 from qkatlas.conventions import SIGNS, Basis, Sign
+from qkatlas.svd import active_modes
 
 SIGN_AXIS = {sign: axis for axis, sign in enumerate(SIGNS)}
 T = TypeVar("T")
@@ -173,6 +174,11 @@ class Atlas:
     def degenerate_all(self) -> np.ndarray:
         return self._arrays["degenerate"]
 
+    @property
+    def active_all(self) -> np.ndarray:
+        """``[L, H, M]`` bool: the modes that contribute to attention (σ > 0; docs/method.md#inactive-modes)."""
+        return active_modes(np.asarray(self._arrays["sigma"]))
+
     def sigma(self, layer: int, head: int) -> np.ndarray:
         return np.asarray(self._arrays["sigma"][layer, head])
 
@@ -181,6 +187,10 @@ class Atlas:
 
     def degenerate(self, layer: int, head: int) -> np.ndarray:
         return np.asarray(self._arrays["degenerate"][layer, head])
+
+    def active(self, layer: int, head: int) -> np.ndarray:
+        """``[M]`` bool: which modes of the head are active."""
+        return active_modes(self.sigma(layer, head))
 
     def mode_vectors(self, layer: int, head: int, mode: int) -> tuple[np.ndarray, np.ndarray]:
         """``(u_n, v_n)``, each ``[d]`` float32, canonical sign."""
@@ -193,15 +203,20 @@ class Atlas:
             raise KeyError(f"basis {basis!r} not in this atlas") from None
 
     def top_images(self, basis: Basis, layer: int, head: int, mode: int, sign: Sign) -> list[tuple[int, float]]:
-        """``(dataset index, score)`` of the winners, best first (only filled slots)."""
+        """``(dataset index, score)`` of the winners, best first (only filled slots; none for an
+        inactive mode, whose scores are all 0 and rank nothing)."""
+        if not self.active(layer, head)[mode]:
+            return []
         at = (self._basis(basis), layer, head, mode, SIGN_AXIS[sign])
         indices = np.asarray(self._arrays["topk_indices"][at])
         scores = np.asarray(self._arrays["topk_scores"][at])
         return [(int(i), float(s)) for i, s in zip(indices, scores, strict=True) if i >= 0]
 
     def best_scores(self, basis: Basis, layer: int, head: int) -> np.ndarray:
-        """``[M, 2]``: the best score of every mode of the head for each sign (NaN when none)."""
-        return np.asarray(self._arrays["topk_scores"][self._basis(basis), layer, head, :, :, 0], dtype=np.float64)
+        """``[M, 2]``: the best score of every mode of the head for each sign (NaN when none, as for an
+        inactive mode)."""
+        best = np.asarray(self._arrays["topk_scores"][self._basis(basis), layer, head, :, :, 0], dtype=np.float64)
+        return np.where(self.active(layer, head)[:, None], best, np.nan)
 
     def maps(
         self, basis: Basis, layer: int, head: int, mode: int, sign: Sign, rank: int

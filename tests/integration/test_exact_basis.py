@@ -16,9 +16,10 @@ import torch
 from qkatlas.analysis import analyze_image, attention_edge_split
 from qkatlas.conventions import Basis
 from qkatlas.images import load_image_file, to_model_input
-from qkatlas.models import load_model
+from qkatlas.models import ViTAdapter, load_model
 from qkatlas.scoring import ModeProjector
-from qkatlas.svd import decompose
+from qkatlas.svd import Decomposition, decompose
+from tests.pruned import ACTIVE_MODES, DEAD_WITH_BIAS, prune_heads
 
 TINY = {"depth": 2, "embed_dim": 48, "num_heads": 3}
 HF_TINY = {"num_hidden_layers": 2, "hidden_size": 48, "num_attention_heads": 3, "intermediate_size": 96}
@@ -45,13 +46,11 @@ def _randomize_biases_and_norms(module: torch.nn.Module) -> None:
                 param.add_(0.3 * torch.randn(param.shape, generator=gen))
 
 
-@pytest.mark.parametrize("family", list(MODELS))
-def test_modes_rebuild_the_models_own_attention(family: str, photo_dir: Path) -> None:
-    model_id, overrides = MODELS[family]
-    adapter = load_model(model_id, random_init=True, seed=1, overrides=overrides)
-    _randomize_biases_and_norms(adapter.module)
-    adapter.module.eval()
-    dec = decompose(adapter.weights())
+def _rebuilt_and_real_attention(
+    adapter: ViTAdapter, dec: Decomposition, photo_dir: Path
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per layer, ``softmax_j(Σ_n σ_n P_U[i,n] P_V[j,n] / √d_h)`` from the modes alone and the model's
+    own attention probabilities, both ``[B, H, N, N]`` over all tokens."""
     projector = ModeProjector(dec, "cpu", torch.float64)
     images = [load_image_file(photo_dir / name) for name in ("astronaut.jpg", "coffee.jpg")]
     batch = torch.stack([to_model_input(image, adapter.preprocessing) for image in images])
@@ -60,15 +59,49 @@ def test_modes_rebuild_the_models_own_attention(family: str, photo_dir: Path) ->
     adapter.run_with_capture(pixels, lambda _l, _r, n: normed.append(n.double()))
     expected = adapter.attention_probs(pixels)
     spec = adapter.spec
+    pairs = []
     for layer in range(spec.n_layers):
         query, key = projector.project(layer, normed[layer], Basis.exact)  # all tokens, prefix included
         query = query.double().view(*query.shape[:2], spec.n_heads, spec.d_head)
         key = key.double().view(*key.shape[:2], spec.n_heads, spec.d_head)
         sigma = torch.from_numpy(dec.sigma[layer])  # [H, M]
         logits = torch.einsum("bihm,hm,bjhm->bhij", query, sigma, key) * spec.d_head**-0.5
-        rebuilt = logits.softmax(dim=-1)
-        assert rebuilt.shape == expected[layer].shape
-        torch.testing.assert_close(rebuilt.float(), expected[layer].float(), atol=1e-4, rtol=0)
+        pairs.append((logits.softmax(dim=-1).float(), expected[layer].float()))
+    return pairs
+
+
+@pytest.mark.parametrize("family", list(MODELS))
+def test_modes_rebuild_the_models_own_attention(family: str, photo_dir: Path) -> None:
+    model_id, overrides = MODELS[family]
+    adapter = load_model(model_id, random_init=True, seed=1, overrides=overrides)
+    _randomize_biases_and_norms(adapter.module)
+    adapter.module.eval()
+    for rebuilt, expected in _rebuilt_and_real_attention(adapter, decompose(adapter.weights()), photo_dir):
+        assert rebuilt.shape == expected.shape
+        torch.testing.assert_close(rebuilt, expected, atol=1e-4, rtol=0)
+
+
+def test_active_modes_of_pruned_and_dead_heads_still_rebuild_the_attention(photo_dir: Path) -> None:
+    """docs/method.md#inactive-modes: zero and rank-deficient W_q/W_k give inactive modes, and the
+    active ones still rebuild the model's attention, in heads whose b_q lies in the range of W_q."""
+    adapter = load_model("vit_tiny_patch16_224", random_init=True, seed=4, overrides={**TINY, "img_size": 64})
+    _randomize_biases_and_norms(adapter.module)
+    prune_heads(adapter.module)
+    adapter.module.eval()
+    dec = decompose(adapter.weights())
+    for name in ("U", "V", "sigma", "cos", "query_offset"):
+        assert np.isfinite(getattr(dec, name)).all(), name
+    assert dec.active.sum(axis=-1).tolist() == ACTIVE_MODES
+    for layer, (rebuilt, expected) in enumerate(_rebuilt_and_real_attention(adapter, dec, photo_dir)):
+        for head in range(adapter.spec.n_heads):
+            if (layer, head) != DEAD_WITH_BIAS:
+                torch.testing.assert_close(rebuilt[:, head], expected[:, head], atol=1e-4, rtol=0)
+    # The dead head keeps its query bias: its logit is the key-only term alone, which no mode holds
+    # and the edge split reports as the key term.
+    image = to_model_input(load_image_file(photo_dir / "chelsea.jpg"), adapter.preprocessing)
+    split = attention_edge_split(adapter, dec, image, *DEAD_WITH_BIAS, query_patch=5)
+    assert not split.mode_logits.any()
+    np.testing.assert_allclose(torch.from_numpy(split.key_term).softmax(0).numpy(), split.attention, atol=1e-5)
 
 
 def test_edge_split_sums_to_the_real_attention_row(photo_dir: Path) -> None:

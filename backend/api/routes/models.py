@@ -96,6 +96,7 @@ async def get_model(atlas: AtlasDep, services: ServicesDep) -> ModelDetail:
             sigma=atlas.sigma_all.tolist(),
             cos=atlas.cos_all.tolist(),
             degenerate=atlas.degenerate_all.tolist(),
+            active=atlas.active_all.tolist(),
         ),
     )
 
@@ -113,6 +114,7 @@ async def get_o3(atlas: AtlasDep, services: ServicesDep) -> O3Result:
 async def get_head(ref: HeadDep, basis: BasisDep) -> HeadDetail:
     atlas, layer, head = ref.atlas, ref.layer, ref.head
     sigma, cos, degenerate = atlas.sigma(layer, head), atlas.cos(layer, head), atlas.degenerate(layer, head)
+    active = atlas.active(layer, head)
     best = atlas.best_scores(basis, layer, head)
     return HeadDetail(
         model=atlas.slug,
@@ -120,12 +122,14 @@ async def get_head(ref: HeadDep, basis: BasisDep) -> HeadDetail:
         head=head,
         basis=basis,
         weighted_cos=atlas.summary.head_weighted_cos[layer][head],
+        active=bool(active.any()),
         modes=[
             ModeSummary(
                 mode=mode,
                 sigma=float(sigma[mode]),
                 cos=float(cos[mode]),
                 degenerate=bool(degenerate[mode]),
+                active=bool(active[mode]),
                 best_score=SignScores(pos=finite_or_none(best[mode, 0]), neg=finite_or_none(best[mode, 1])),
                 best_image=SignImages(
                     pos=_best_image(atlas, basis, layer, head, mode, Sign.pos),

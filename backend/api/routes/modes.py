@@ -65,6 +65,7 @@ async def get_mode(ref: ModeDep, basis: BasisDep, sign: SignQuery = Sign.pos) ->
         sigma_fraction=float(sigma[mode]) / total if total > 0 else 0.0,
         cos=float(atlas.cos(layer, head)[mode]),
         degenerate=bool(atlas.degenerate(layer, head)[mode]),
+        active=bool(atlas.active(layer, head)[mode]),
         top_images=top_images,
     )
 

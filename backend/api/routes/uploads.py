@@ -128,7 +128,9 @@ async def get_upload_head(
     analysis = await services.analysis.head(upload, atlas, layer, head)
     scores, contribution = analysis.scores[basis], analysis.contribution[basis]
     sigma, cos, degenerate = atlas.sigma(layer, head), atlas.cos(layer, head), atlas.degenerate(layer, head)
-    order = np.argsort(-np.nan_to_num(contribution, nan=-np.inf), kind="stable")
+    active = atlas.active(layer, head)
+    # Active modes by contribution, then the inactive ones (C_n = 0 says nothing about them).
+    order = np.lexsort((-np.nan_to_num(contribution, nan=-np.inf), ~active))
     return UploadHeadModes(
         upload_id=upload.id,
         model=atlas.slug,
@@ -143,6 +145,7 @@ async def get_upload_head(
                 sigma=float(sigma[mode]),
                 cos=float(cos[mode]),
                 degenerate=bool(degenerate[mode]),
+                active=bool(active[mode]),
                 pos_score=float(scores[mode, 0]),
                 neg_score=float(scores[mode, 1]),
                 sign=Sign.pos if scores[mode, 0] >= scores[mode, 1] else Sign.neg,

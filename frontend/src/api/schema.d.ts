@@ -424,8 +424,16 @@ export interface components {
             /** Head */
             head: number;
             basis: components["schemas"]["Basis"];
-            /** Weighted Cos */
-            weighted_cos: number;
+            /**
+             * Weighted Cos
+             * @description σ-weighted cosine of the head; null when it is inactive.
+             */
+            weighted_cos: number | null;
+            /**
+             * Active
+             * @description The head has an active mode. False when its W_q or W_k is zero (a pruned or dead head).
+             */
+            active: boolean;
             /** Modes */
             modes: components["schemas"]["ModeSummary"][];
         };
@@ -512,19 +520,19 @@ export interface components {
             normalized_depth: number;
             /**
              * Weighted Cos
-             * @description Mean over heads of the σ-weighted cosine Σ (σ_n/Σσ) cos_n.
+             * @description Mean over the layer's active heads of the σ-weighted cosine Σ (σ_n/Σσ) cos_n; null when no head of the layer is active.
              */
-            weighted_cos: number;
+            weighted_cos: number | null;
             /**
              * Unweighted Cos
-             * @description Mean over heads and modes of cos_n.
+             * @description Mean of cos_n over the layer's active modes; null if none.
              */
-            unweighted_cos: number;
+            unweighted_cos: number | null;
             /**
              * Weighted Cos Scaled
-             * @description The paper's released-code variant: weighted cosine divided by d_head.
+             * @description The paper's released-code variant: weighted cosine divided by d_head; null where it is null.
              */
-            weighted_cos_scaled: number;
+            weighted_cos_scaled: number | null;
         };
         /** ModeContribution */
         ModeContribution: {
@@ -559,6 +567,11 @@ export interface components {
             cos: number;
             /** Degenerate */
             degenerate: boolean;
+            /**
+             * Active
+             * @description σ > 0: the mode contributes to attention. An inactive mode (σ = 0: its head's W_q or W_k is zero or rank-deficient) has zero u, v and cos (docs/method.md#inactive-modes). An inactive mode has no top images.
+             */
+            active: boolean;
             /** Top Images */
             top_images: components["schemas"]["TopImage"][];
         };
@@ -588,6 +601,11 @@ export interface components {
             cos: number;
             /** Degenerate */
             degenerate: boolean;
+            /**
+             * Active
+             * @description σ > 0: the mode contributes to attention. An inactive mode (σ = 0: its head's W_q or W_k is zero or rank-deficient) has zero u, v and cos (docs/method.md#inactive-modes).
+             */
+            active: boolean;
             best_score: components["schemas"]["SignScores"];
             best_image: components["schemas"]["SignImages"];
         };
@@ -664,9 +682,9 @@ export interface components {
             layers: components["schemas"]["LayerSummary"][];
             /**
              * Head Weighted Cos
-             * @description σ-weighted cosine per head, [layer][head].
+             * @description σ-weighted cosine per head, [layer][head]; null for an inactive head (no active mode).
              */
-            head_weighted_cos: number[][];
+            head_weighted_cos: (number | null)[][];
             /**
              * Baseline 95
              * @description Random directions' 95 % cosine band is ±this (1.96/√d).
@@ -922,7 +940,10 @@ export interface components {
         };
         /** RankedMode */
         RankedMode: {
-            /** Rank */
+            /**
+             * Rank
+             * @description 0 = the largest contribution; inactive modes come after every active one.
+             */
             rank: number;
             /** Mode */
             mode: number;
@@ -932,6 +953,11 @@ export interface components {
             cos: number;
             /** Degenerate */
             degenerate: boolean;
+            /**
+             * Active
+             * @description σ > 0: the mode contributes to attention. An inactive mode (σ = 0: its head's W_q or W_k is zero or rank-deficient) has zero u, v and cos (docs/method.md#inactive-modes).
+             */
+            active: boolean;
             /** Pos Score */
             pos_score: number;
             /** Neg Score */
@@ -988,6 +1014,11 @@ export interface components {
              * @description σ within 1e-3 (relative) of a neighbour: the mode's vectors are not unique.
              */
             degenerate: boolean[][][];
+            /**
+             * Active
+             * @description σ > 0: the mode contributes to attention. An inactive mode (σ = 0: its head's W_q or W_k is zero or rank-deficient) has zero u, v and cos (docs/method.md#inactive-modes).
+             */
+            active: boolean[][][];
         };
         /** TopImage */
         TopImage: {

@@ -94,3 +94,42 @@ describe("head grid export data", () => {
     );
   });
 });
+
+describe("HeadGrid with inactive heads", () => {
+  const WITH_INACTIVE = [
+    [0.5, null],
+    [-0.2, 0.1],
+  ];
+
+  function renderWithInactive() {
+    return render(
+      <MemoryRouter>
+        <HeadGrid values={WITH_INACTIVE} hrefFor={(l, h) => `/m/x/L${l}/H${h}`} title={TITLE} fileName={["x"]} />
+      </MemoryRouter>,
+    );
+  }
+
+  it("hatches an inactive head and names it inactive, never as a cosine of 0", () => {
+    renderWithInactive();
+    const cell = screen.getByRole("link", { name: "L0 H1, inactive (σ = 0)" });
+    expect(cell.getAttribute("href")).toBe("/m/x/L0/H1");
+    expect(cell.getAttribute("title")).toBe("L0 H1: inactive (σ = 0)");
+    expect(cell.classList.contains("head-cell-inactive")).toBe(true);
+    expect(cell.style.background).toBe("");
+    fireEvent.mouseEnter(cell);
+    expect(screen.getByText("L0 H1").closest("p")?.textContent).toBe("L0 H1 inactive (σ = 0)");
+    // The legend explains the hatching; the colour scale ignores the inactive head.
+    expect(screen.getByText("inactive (σ = 0)", { selector: ".cos-legend-label" })).toBeTruthy();
+    expect(screen.getByText("−0.50")).toBeTruthy();
+  });
+
+  it("leaves the inactive head's value empty in the CSV and hatched in the PNG", async () => {
+    renderWithInactive();
+    const { text } = await downloadCsv(TITLE);
+    expect(text.split("\r\n")[2]).toBe("0,1,");
+    const heatmap = headGridHeatmap(WITH_INACTIVE);
+    expect(heatmap.values[0]).toEqual([0.5, null]);
+    expect(heatmap.legend.label).toContain("hatched: inactive (σ = 0)");
+    expect(headGridHeatmap(VALUES).legend.label).not.toContain("inactive");
+  });
+});

@@ -1,6 +1,7 @@
 /**
  * The layers × heads grid coloured by each head's σ-weighted cosine, on a diverging scale symmetric
- * about 0 and stretched to the largest |value| so that small differences stay visible. Each cell is a link to its
+ * about 0 and stretched to the largest |value| so that small differences stay visible. An inactive
+ * head (no cosine: σ = 0 throughout) is hatched, never a colour of the scale. Each cell is a link to its
  * head; one cell is in the tab order and the arrow keys move between cells (roving focus). The value
  * of the hovered or focused cell shows in the readout. Like every chart, it has the shared
  * "Download PNG / CSV" control: the CSV has one row per head, the PNG draws the same cells and scale.
@@ -9,20 +10,22 @@ import { type KeyboardEvent, useRef, useState } from "react";
 import { Link } from "react-router";
 import { heatmapPng } from "../lib/chartPng";
 import type { TableContext } from "../lib/csvExport";
-import { fmt, modeName } from "../lib/format";
+import { fmt, INACTIVE_LABEL, modeName } from "../lib/format";
 import {
   HEAD_GRID_LEGEND,
   HEAD_GRID_STOPS,
+  hasInactiveHead,
   headCellColor,
   headGridHeatmap,
   headGridScale,
   headGridTable,
+  type HeadValue,
 } from "../lib/headGrid";
 import { ChartDownload } from "./charts/ChartDownload";
 
 export interface HeadGridProps {
-  /** [layer][head] weighted cosines. */
-  values: number[][];
+  /** [layer][head] weighted cosines; null for an inactive head. */
+  values: HeadValue[][];
   hrefFor: (layer: number, head: number) => string;
   /** The figure's caption, also the PNG's title. */
   title?: string;
@@ -83,6 +86,8 @@ export function HeadGrid({
 
   const readout = shown ?? active;
   const readValue = values[readout.layer]?.[readout.head];
+  const describe = (value: HeadValue | undefined) =>
+    value === null ? INACTIVE_LABEL : `weighted cosine ${fmt(value)}`;
   return (
     <figure className="chart head-grid" ref={figureRef}>
       <div className="chart-head">
@@ -97,7 +102,7 @@ export function HeadGrid({
         />
       </div>
       <p className="head-grid-readout" aria-live="polite">
-        <strong>{modeName(readout.layer, readout.head)}</strong> weighted cosine {fmt(readValue)}
+        <strong>{modeName(readout.layer, readout.head)}</strong> {describe(readValue)}
       </p>
       <div className="table-scroll">
         <table ref={tableRef} onKeyDown={onKeyDown} data-own-arrows="">
@@ -126,10 +131,10 @@ export function HeadGrid({
                         to={hrefFor(layer, head)}
                         data-cell={`${layer}-${head}`}
                         tabIndex={isActive ? 0 : -1}
-                        className="head-cell"
-                        style={{ background: headCellColor(value, scale) }}
-                        aria-label={`${modeName(layer, head)}, weighted cosine ${fmt(value)}`}
-                        title={`${modeName(layer, head)}: ${fmt(value)}`}
+                        className={value === null ? "head-cell head-cell-inactive" : "head-cell"}
+                        style={value === null ? undefined : { background: headCellColor(value, scale) }}
+                        aria-label={`${modeName(layer, head)}, ${describe(value)}`}
+                        title={`${modeName(layer, head)}: ${value === null ? INACTIVE_LABEL : fmt(value)}`}
                         onFocus={() => {
                           setActive({ layer, head });
                           setShown({ layer, head });
@@ -144,12 +149,12 @@ export function HeadGrid({
           </tbody>
         </table>
       </div>
-      <CosineLegend scale={scale} />
+      <CosineLegend scale={scale} inactive={hasInactiveHead(values)} />
     </figure>
   );
 }
 
-function CosineLegend({ scale }: { scale: number }) {
+function CosineLegend({ scale, inactive }: { scale: number; inactive: boolean }) {
   return (
     <div className="cos-legend" aria-hidden="true">
       <span>−{fmt(scale, 2)}</span>
@@ -159,6 +164,12 @@ function CosineLegend({ scale }: { scale: number }) {
       />
       <span>+{fmt(scale, 2)}</span>
       <span className="cos-legend-label">{HEAD_GRID_LEGEND}</span>
+      {inactive ? (
+        <>
+          <span className="head-cell head-cell-inactive cos-legend-swatch" />
+          <span className="cos-legend-label">{INACTIVE_LABEL}</span>
+        </>
+      ) : null}
     </div>
   );
 }

@@ -1,3 +1,15 @@
+/** Why a mode is inactive (docs/method.md#inactive-modes), for titles and notes. */
+export const INACTIVE_REASON =
+  "σ = 0: the head's W_q or W_k is zero or rank-deficient, so this mode never contributes to attention";
+
+export function InactiveBadge() {
+  return (
+    <span className="badge badge-muted" title={INACTIVE_REASON}>
+      inactive
+    </span>
+  );
+}
+
 export function DegenerateBadge() {
   return (
     <span className="badge badge-warn" title="σ within 1e-3 of a neighbour: this mode's vectors are not unique">

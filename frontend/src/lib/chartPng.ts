@@ -200,8 +200,8 @@ export async function chartPng(container: Element, title: string, subtitle = "",
 
 /** A matrix drawn as coloured cells, e.g. the layers × heads grid. */
 export interface Heatmap {
-  /** [row][column] values. */
-  values: number[][];
+  /** [row][column] values; null (no value, e.g. an inactive head) is drawn hatched, as on screen. */
+  values: (number | null)[][];
   rowLabels: string[];
   columnLabels: string[];
   /** The fill of a cell, as on screen. */
@@ -288,8 +288,18 @@ export function heatmapPng(
     row.forEach((value, c) => {
       const x = cellsLeft + c * (cellWidth + gap);
       const y = cellsTop + r * (cellHeight + gap);
-      context.fillStyle = colour(value);
-      context.fillRect(x, y, cellWidth, cellHeight);
+      if (value === null) {
+        context.save();
+        context.strokeStyle = "rgba(128, 128, 128, 0.8)";
+        context.beginPath();
+        context.moveTo(x, y + cellHeight);
+        context.lineTo(x + cellWidth, y);
+        context.stroke();
+        context.restore();
+      } else {
+        context.fillStyle = colour(value);
+        context.fillRect(x, y, cellWidth, cellHeight);
+      }
       context.strokeRect(x + 0.5, y + 0.5, cellWidth - 1, cellHeight - 1);
     }),
   );

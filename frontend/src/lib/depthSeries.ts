@@ -14,12 +14,13 @@ export interface CurveSource {
   label: string;
   d_head: number;
   baseline_95: number;
+  /** A cosine is null for a layer without an active head: the curve has a gap there. */
   layers: {
     layer: number;
     normalized_depth: number;
-    weighted_cos: number;
-    unweighted_cos: number;
-    weighted_cos_scaled: number;
+    weighted_cos: number | null;
+    unweighted_cos: number | null;
+    weighted_cos_scaled: number | null;
   }[];
 }
 

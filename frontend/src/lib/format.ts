@@ -7,6 +7,9 @@ export function modeName(layer: number, head?: number, mode?: number): string {
   return name;
 }
 
+/** How an inactive head or mode is named wherever it shows (docs/method.md#inactive-modes). */
+export const INACTIVE_LABEL = "inactive (σ = 0)";
+
 export function fmt(value: number | null | undefined, digits = 3): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return "–";
   const abs = Math.abs(value);

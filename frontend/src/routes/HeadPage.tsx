@@ -1,17 +1,17 @@
 /** Head: σ and cosine of every mode in one chart, and the list of modes. */
 import { lazy, Suspense } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
-import type { Basis, HeadDetail, ModelSummary } from "../api/client";
+import type { Basis, HeadDetail, ModelSummary, ModeSummary } from "../api/client";
 import { apiQuery, useLoadable } from "../api/queries";
 import { useModelSummary } from "../api/useModelSummary";
 import { Breadcrumbs } from "../components/Breadcrumbs";
 import { KeyHints } from "../components/KeyHints";
 import { ModelTitle } from "../components/ModelHeader";
 import { SegmentedControl } from "../components/SegmentedControl";
-import { DegenerateBadge } from "../components/SignBadge";
+import { DegenerateBadge, InactiveBadge } from "../components/SignBadge";
 import { Empty, Loaded, Loading } from "../components/Status";
 import { StepLinks } from "../components/StepLinks";
-import { fmt, modeName } from "../lib/format";
+import { fmt, INACTIVE_LABEL, modeName } from "../lib/format";
 import { useKeyNav } from "../lib/keyboard";
 import { stepHead } from "../lib/neighbours";
 import { headPath, modelPath, modePath, parseBasis } from "../lib/paths";
@@ -98,20 +98,36 @@ function HeadModes({ detail, basis }: { detail: HeadDetail; basis: Basis }) {
   const navigate = useNavigate();
   const link = (mode: number) => modePath(detail.model, detail.layer, detail.head, mode, { sign: "pos", basis });
   if (detail.modes.length === 0) return <Empty>This head has no modes.</Empty>;
+  const nInactive = detail.modes.filter((m) => !m.active).length;
   return (
     <>
-      <p>
-        σ-weighted cosine of this head: <strong>{fmt(detail.weighted_cos)}</strong>
-      </p>
-      <Suspense fallback={<Loading label="Loading chart…" />}>
-        <ModeSpectrumChart
-          title={`σ and cosine of the ${detail.modes.length} modes (click a bar to open the mode)`}
-          modes={detail.modes}
-          onSelect={(mode) => navigate(link(mode))}
-          fileName={[detail.model, `L${detail.layer}-H${detail.head}`, "mode-spectrum"]}
-          context={{ model: detail.model, layer: String(detail.layer), head: String(detail.head) }}
-        />
-      </Suspense>
+      {detail.active ? (
+        <>
+          <p>
+            σ-weighted cosine of this head: <strong>{fmt(detail.weighted_cos)}</strong>
+            {nInactive > 0 ? (
+              <span className="muted">
+                {" "}
+                ({nInactive} of {detail.modes.length} modes {INACTIVE_LABEL}: W_q or W_k is rank-deficient)
+              </span>
+            ) : null}
+          </p>
+          <Suspense fallback={<Loading label="Loading chart…" />}>
+            <ModeSpectrumChart
+              title={`σ and cosine of the ${detail.modes.length} modes (click a bar to open the mode)`}
+              modes={detail.modes}
+              onSelect={(mode) => navigate(link(mode))}
+              fileName={[detail.model, `L${detail.layer}-H${detail.head}`, "mode-spectrum"]}
+              context={{ model: detail.model, layer: String(detail.layer), head: String(detail.head) }}
+            />
+          </Suspense>
+        </>
+      ) : (
+        <div className="status status-empty" role="note">
+          <strong>This head is inactive:</strong> every σ is 0 (its W_q or W_k is zero, as in a pruned or dead head), so
+          none of its modes contributes to attention and it has no weighted cosine and no top images.
+        </div>
+      )}
       <section aria-labelledby="modes-heading">
         <h2 id="modes-heading">Modes</h2>
         <div className="table-scroll">
@@ -128,45 +144,62 @@ function HeadModes({ detail, basis }: { detail: HeadDetail; basis: Basis }) {
             </thead>
             <tbody>
               {detail.modes.map((m) => (
-                <tr key={m.mode}>
-                  <th scope="row">
-                    <Link to={link(m.mode)}>{modeName(detail.layer, detail.head, m.mode)}</Link>{" "}
-                    {m.degenerate ? <DegenerateBadge /> : null}
-                  </th>
-                  <td>
-                    {m.best_image.pos ? (
-                      <Link to={link(m.mode)} tabIndex={-1} aria-hidden="true">
-                        <img
-                          className="thumb"
-                          src={m.best_image.pos.thumbnail_url}
-                          alt=""
-                          width={56}
-                          height={56}
-                          loading="lazy"
-                        />
-                      </Link>
-                    ) : (
-                      <span className="muted">none</span>
-                    )}
-                  </td>
-                  <td>{fmt(m.sigma)}</td>
-                  <td>{fmt(m.cos)}</td>
-                  <td>
-                    <Link to={modePath(detail.model, detail.layer, detail.head, m.mode, { sign: "pos", basis })}>
-                      {fmt(m.best_score.pos)}
-                    </Link>
-                  </td>
-                  <td>
-                    <Link to={modePath(detail.model, detail.layer, detail.head, m.mode, { sign: "neg", basis })}>
-                      {fmt(m.best_score.neg)}
-                    </Link>
-                  </td>
-                </tr>
+                <ModeRow key={m.mode} detail={detail} mode={m} basis={basis} />
               ))}
             </tbody>
           </table>
         </div>
       </section>
     </>
+  );
+}
+
+function ModeRow({ detail, mode: m, basis }: { detail: HeadDetail; mode: ModeSummary; basis: Basis }) {
+  const link = (mode: number) => modePath(detail.model, detail.layer, detail.head, mode, { sign: "pos", basis });
+  if (!m.active) {
+    // σ = 0: no cosine, no images, no scores to link to.
+    return (
+      <tr className="row-inactive">
+        <th scope="row">
+          <Link to={link(m.mode)}>{modeName(detail.layer, detail.head, m.mode)}</Link> <InactiveBadge />
+        </th>
+        <td>
+          <span className="muted">none</span>
+        </td>
+        <td>{fmt(m.sigma)}</td>
+        <td>–</td>
+        <td>–</td>
+        <td>–</td>
+      </tr>
+    );
+  }
+  return (
+    <tr>
+      <th scope="row">
+        <Link to={link(m.mode)}>{modeName(detail.layer, detail.head, m.mode)}</Link>{" "}
+        {m.degenerate ? <DegenerateBadge /> : null}
+      </th>
+      <td>
+        {m.best_image.pos ? (
+          <Link to={link(m.mode)} tabIndex={-1} aria-hidden="true">
+            <img className="thumb" src={m.best_image.pos.thumbnail_url} alt="" width={56} height={56} loading="lazy" />
+          </Link>
+        ) : (
+          <span className="muted">none</span>
+        )}
+      </td>
+      <td>{fmt(m.sigma)}</td>
+      <td>{fmt(m.cos)}</td>
+      <td>
+        <Link to={modePath(detail.model, detail.layer, detail.head, m.mode, { sign: "pos", basis })}>
+          {fmt(m.best_score.pos)}
+        </Link>
+      </td>
+      <td>
+        <Link to={modePath(detail.model, detail.layer, detail.head, m.mode, { sign: "neg", basis })}>
+          {fmt(m.best_score.neg)}
+        </Link>
+      </td>
+    </tr>
   );
 }

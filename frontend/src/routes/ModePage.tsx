@@ -11,6 +11,7 @@ import { KeyHints } from "../components/KeyHints";
 import { ModelTitle } from "../components/ModelHeader";
 import { OverlayControls } from "../components/OverlayControls";
 import { SegmentedControl } from "../components/SegmentedControl";
+import { INACTIVE_REASON } from "../components/SignBadge";
 import { Empty, Loaded } from "../components/Status";
 import { StepLinks } from "../components/StepLinks";
 import { TopImageCard } from "../components/TopImageCard";
@@ -121,7 +122,9 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
           onChange={(basis) => setView({ ...view, basis })}
         />
       </div>
-      <OverlayControls value={view} onChange={(o) => setView({ ...view, ...o })} />
+      {detail.status === "ok" && !detail.data.active ? null : (
+        <OverlayControls value={view} onChange={(o) => setView({ ...view, ...o })} />
+      )}
       <Loaded state={detail} label="Loading top images…">
         {(d) => <ModeBody detail={d} summary={summary} view={view} name={name} />}
       </Loaded>
@@ -140,6 +143,23 @@ function ModeBody({
   view: ModeView;
   name: string;
 }) {
+  if (!detail.active) {
+    return (
+      <>
+        <div className="status status-empty" role="note">
+          <strong>This mode is inactive:</strong> {INACTIVE_REASON}. It has no top images and no maps.
+        </div>
+        <Facts
+          inline
+          className="mode-stats"
+          items={[
+            ["σ", fmt(detail.sigma)],
+            ["rank by σ", `${detail.mode + 1} of ${summary.n_modes}`],
+          ]}
+        />
+      </>
+    );
+  }
   return (
     <>
       {detail.degenerate ? (

@@ -8,6 +8,7 @@ import { ModelFacts, ModelTitle } from "../components/ModelHeader";
 import { SegmentedControl } from "../components/SegmentedControl";
 import { ErrorNotice, Loaded, Loading } from "../components/Status";
 import { depthSeries } from "../lib/depthSeries";
+import { hasInactiveHead } from "../lib/headGrid";
 import { O3_QUERIES, o3QuerySeries } from "../lib/o3Series";
 import { headPath } from "../lib/paths";
 import { spectrumLines } from "../lib/spectra";
@@ -39,7 +40,12 @@ function ModelView({ detail }: { detail: ModelDetail }) {
       <ModelFacts model={detail} />
       <section aria-labelledby="grid-heading">
         <h2 id="grid-heading">Heads</h2>
-        <p className="muted">Each cell is one head, coloured by its σ-weighted cosine. Open a head to see its modes.</p>
+        <p className="muted">
+          Each cell is one head, coloured by its σ-weighted cosine. Open a head to see its modes.
+          {hasInactiveHead(detail.head_weighted_cos)
+            ? " Hatched cells are inactive heads: every σ is 0 (W_q or W_k is zero, as in a pruned or dead head)."
+            : ""}
+        </p>
         <HeadGrid
           values={detail.head_weighted_cos}
           hrefFor={(layer, head) => headPath(detail.slug, layer, head)}

@@ -167,7 +167,10 @@ function RankedList({
   grid: number;
 }) {
   const [showAll, setShowAll] = useState(false);
-  const shown = showAll ? ranked.modes : ranked.modes.slice(0, SHOWN_MODES);
+  // Inactive modes (σ = 0) contribute nothing to any image: they are left out, not ranked last.
+  const active = ranked.modes.filter((m) => m.active);
+  const nInactive = ranked.modes.length - active.length;
+  const shown = showAll ? active : active.slice(0, SHOWN_MODES);
   const ctx = {
     uploadId: ranked.upload_id,
     model: ranked.model,
@@ -195,6 +198,10 @@ function RankedList({
       ) : null}
       {ranked.modes.length === 0 ? (
         <Empty>This head has no modes.</Empty>
+      ) : active.length === 0 ? (
+        <Empty>
+          This head is inactive: every σ is 0 (its W_q or W_k is zero), so no mode contributes to its attention.
+        </Empty>
       ) : (
         <ol className="ranked-list">
           {shown.map((m) => (
@@ -202,9 +209,15 @@ function RankedList({
           ))}
         </ol>
       )}
-      {ranked.modes.length > SHOWN_MODES ? (
+      {active.length > 0 && nInactive > 0 ? (
+        <p className="muted small">
+          {nInactive} inactive {nInactive === 1 ? "mode" : "modes"} (σ = 0) not ranked: they never contribute to
+          attention.
+        </p>
+      ) : null}
+      {active.length > SHOWN_MODES ? (
         <button type="button" className="button" onClick={() => setShowAll((v) => !v)} aria-expanded={showAll}>
-          {showAll ? `Show the top ${SHOWN_MODES} only` : `Show all ${ranked.modes.length} modes`}
+          {showAll ? `Show the top ${SHOWN_MODES} only` : `Show all ${active.length} active modes`}
         </button>
       ) : null}
     </>

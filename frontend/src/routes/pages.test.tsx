@@ -1,6 +1,14 @@
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import { headDetail, modeDetail, modelDetail, modelSummary, o3Result, uploadHeadModes } from "../test/fixtures";
+import {
+  headDetail,
+  modeDetail,
+  modelDetail,
+  modelSummary,
+  o3Result,
+  partlyInactiveHead,
+  uploadHeadModes,
+} from "../test/fixtures";
 import { mockApi, renderAt } from "../test/mockApi";
 
 const MODEL = "/api/models/planted__shapes";
@@ -82,6 +90,7 @@ describe("pages", () => {
     expect(images[0]!.getAttribute("src")).toContain("channel=query&palette=orange_blue&blend=0.50");
     expect(screen.getByText(/Degenerate mode/)).toBeTruthy();
     expect(screen.getByText("red square")).toBeTruthy();
+    expect(screen.getByRole("group", { name: "Palette" })).toBeTruthy();
     const request = fetchMock.mock.calls.map(([r]) => (r as Request).url).find((u) => u.includes("/modes/1"));
     expect(request).toContain("sign=pos&basis=faithful");
   });
@@ -156,5 +165,112 @@ describe("pages", () => {
     });
     renderAt("/upload/gone");
     expect((await screen.findByRole("alert")).textContent).toContain("may have expired");
+  });
+});
+
+describe("inactive heads and modes (σ = 0)", () => {
+  const UPLOAD = { id: "abc123", width: 64, height: 64, n_bytes: 10, expires_in_s: 3600 };
+
+  it("Mode page says why an inactive mode has no images, without overlays or their controls", async () => {
+    const fetchMock = mockApi({
+      "/api/models": { body: [modelSummary()] },
+      [`${MODEL}/layers/1/heads/2/modes/3`]: {
+        body: modeDetail({ mode: 3, sigma: 0, sigma_fraction: 0, cos: 0, active: false, top_images: [] }),
+      },
+    });
+    renderAt("/m/planted__shapes/L1/H2/M3?sign=pos&basis=faithful");
+    const note = await screen.findByRole("note");
+    expect(note.textContent).toContain("This mode is inactive:");
+    expect(note.textContent).toContain("σ = 0: the head's W_q or W_k is zero or rank-deficient");
+    expect(note.textContent).toContain("never contributes to attention");
+    expect(screen.queryByRole("heading", { name: /Top \d+ images/ })).toBeNull();
+    expect(screen.queryByText(/No image of the dataset excites/)).toBeNull();
+    expect(screen.queryByRole("group", { name: "Palette" })).toBeNull();
+    expect(screen.queryByText("cos u·v")).toBeNull();
+    expect(fetchMock.mock.calls.some(([r]) => (r as Request).url.includes("/top/"))).toBe(false);
+  });
+
+  it("Head page greys out the inactive modes of a rank-deficient head", async () => {
+    mockApi({
+      "/api/models": { body: [modelSummary()] },
+      [`${MODEL}/layers/1/heads/2`]: { body: partlyInactiveHead() },
+    });
+    renderAt("/m/planted__shapes/L1/H2");
+    const row = (await screen.findByRole("link", { name: "L1 H2 M3" })).closest("tr")!;
+    expect(row.classList.contains("row-inactive")).toBe(true);
+    expect(within(row).getByText("inactive").getAttribute("title")).toContain("never contributes to attention");
+    expect(within(row).queryAllByRole("link")).toHaveLength(1); // no score links
+    const active = screen.getByRole("link", { name: "L1 H2 M0" }).closest("tr")!;
+    expect(active.classList.contains("row-inactive")).toBe(false);
+    expect(screen.getAllByText("inactive")).toHaveLength(2);
+    expect(screen.getByText(/2 of 4 modes inactive \(σ = 0\)/)).toBeTruthy();
+  });
+
+  it("Head page of an inactive head says so instead of a weighted cosine and a spectrum", async () => {
+    const dead = partlyInactiveHead();
+    const modes = dead.modes.map((m) => ({
+      ...m,
+      sigma: 0,
+      cos: 0,
+      active: false,
+      best_image: { pos: null, neg: null },
+    }));
+    mockApi({
+      "/api/models": { body: [modelSummary()] },
+      [`${MODEL}/layers/1/heads/2`]: { body: headDetail({ weighted_cos: null, active: false, modes }) },
+    });
+    renderAt("/m/planted__shapes/L1/H2");
+    expect((await screen.findByRole("note")).textContent).toContain("This head is inactive:");
+    expect(screen.queryByText(/σ-weighted cosine of this head/)).toBeNull();
+    expect(document.querySelector("figure.chart")).toBeNull();
+    expect(screen.getAllByText("inactive")).toHaveLength(4);
+  });
+
+  it("Model page hatches inactive heads and explains them", async () => {
+    const detail = modelDetail({
+      head_weighted_cos: [
+        [0.5, null, 0.6],
+        [null, null, null],
+      ],
+    });
+    detail.layers[1] = { ...detail.layers[1]!, weighted_cos: null, unweighted_cos: null, weighted_cos_scaled: null };
+    mockApi({ [MODEL]: { body: detail } });
+    renderAt("/m/planted__shapes");
+    const cell = await screen.findByRole("link", { name: "L0 H1, inactive (σ = 0)" });
+    expect(cell.classList.contains("head-cell-inactive")).toBe(true);
+    expect(screen.getByRole("link", { name: "L0 H0, weighted cosine 0.500" })).toBeTruthy();
+    expect(screen.getByText(/Hatched cells are inactive heads/)).toBeTruthy();
+  });
+
+  it("the upload ranking leaves inactive modes out and counts them", async () => {
+    const ranked = uploadHeadModes();
+    const modes = [
+      ...ranked.modes,
+      { ...ranked.modes[0]!, rank: 2, mode: 3, sigma: 0, cos: 0, active: false, contribution: 0 },
+    ];
+    mockApi({
+      "/api/uploads/abc123": { body: UPLOAD },
+      "/api/models": { body: [modelSummary()] },
+      [`/api/uploads/abc123/models/planted__shapes/layers/0/heads/0`]: { body: uploadHeadModes({ modes }) },
+      [`${MODEL}/layers/0/heads/0/modes/2`]: { body: modeDetail() },
+      [`${MODEL}/layers/0/heads/0/modes/0`]: { body: modeDetail() },
+    });
+    renderAt("/upload/abc123?model=planted__shapes&layer=0&head=0");
+    expect(await screen.findByRole("link", { name: "L0 H0 M2 pos" })).toBeTruthy();
+    expect(screen.getByRole("link", { name: "L0 H0 M0 pos" })).toBeTruthy();
+    expect(screen.queryByRole("link", { name: "L0 H0 M3 pos" })).toBeNull();
+    expect(screen.getByText(/1 inactive mode \(σ = 0\) not ranked/)).toBeTruthy();
+  });
+
+  it("the upload ranking of an inactive head says so", async () => {
+    const modes = uploadHeadModes().modes.map((m) => ({ ...m, sigma: 0, active: false, contribution: 0 }));
+    mockApi({
+      "/api/uploads/abc123": { body: UPLOAD },
+      "/api/models": { body: [modelSummary()] },
+      [`/api/uploads/abc123/models/planted__shapes/layers/0/heads/0`]: { body: uploadHeadModes({ modes }) },
+    });
+    renderAt("/upload/abc123?model=planted__shapes&layer=0&head=0");
+    expect(await screen.findByText(/This head is inactive: every σ is 0/)).toBeTruthy();
+    expect(document.querySelector(".ranked-list")).toBeNull();
   });
 });

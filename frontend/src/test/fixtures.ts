@@ -56,29 +56,54 @@ export function modelDetail(overrides: Partial<ModelDetail> = {}): ModelDetail {
       sigma: [0, 1].map(() => [0, 1, 2].map(() => [4, 3, 2, 1])),
       cos: [0, 1].map(() => [0, 1, 2].map(() => [0.5, 0.2, 0.1, 0])),
       degenerate: [0, 1].map(() => [0, 1, 2].map(() => [false, false, false, false])),
+      active: [0, 1].map(() => [0, 1, 2].map(() => [true, true, true, true])),
     },
     ...overrides,
   };
 }
 
-export function headDetail(): HeadDetail {
+export function headDetail(overrides: Partial<HeadDetail> = {}): HeadDetail {
   return {
     model: "planted__shapes",
     layer: 1,
     head: 2,
     basis: "faithful",
     weighted_cos: 0.25,
+    active: true,
     modes: [0, 1, 2, 3].map((mode) => ({
       mode,
       sigma: 4 - mode,
       cos: 0.1 * mode,
       degenerate: mode === 3,
+      active: true,
       best_score: { pos: 2 - mode * 0.1, neg: mode === 0 ? null : 1 },
       best_image: {
         pos: { image_id: `planted__shapes~${mode}`, thumbnail_url: `/api/images/planted__shapes~${mode}` },
         neg: null,
       },
     })),
+    ...overrides,
+  };
+}
+
+/** A head whose W_q has rank 2: modes 2 and 3 are inactive (σ = 0, zero vectors, no images). */
+export function partlyInactiveHead(): HeadDetail {
+  const head = headDetail();
+  return {
+    ...head,
+    modes: head.modes.map((m) =>
+      m.mode < 2
+        ? m
+        : {
+            ...m,
+            sigma: 0,
+            cos: 0,
+            degenerate: false,
+            active: false,
+            best_score: { pos: null, neg: null },
+            best_image: { pos: null, neg: null },
+          },
+    ),
   };
 }
 
@@ -94,6 +119,7 @@ export function modeDetail(overrides: Partial<ModeDetail> = {}): ModeDetail {
     sigma_fraction: 0.3,
     cos: 0.2,
     degenerate: false,
+    active: true,
     top_images: [0, 1].map((rank) => ({
       rank,
       image_id: `planted__shapes~${rank + 5}`,
@@ -109,7 +135,7 @@ export function modeDetail(overrides: Partial<ModeDetail> = {}): ModeDetail {
   };
 }
 
-export function uploadHeadModes(): UploadHeadModes {
+export function uploadHeadModes(overrides: Partial<UploadHeadModes> = {}): UploadHeadModes {
   return {
     upload_id: "abc123",
     model: "planted__shapes",
@@ -123,12 +149,14 @@ export function uploadHeadModes(): UploadHeadModes {
       sigma: 3,
       cos: 0.1,
       degenerate: false,
+      active: true,
       pos_score: 2,
       neg_score: 1,
       sign: "pos" as const,
       contribution: 6 - rank,
     })),
     key_salience: [],
+    ...overrides,
   };
 }
 

@@ -92,10 +92,11 @@ def test_model_detail_has_layer_summaries_matrix_and_spectra(client: TestClient,
     body = client.get(f"/api/models/{atlas.slug}").json()
     assert [layer["layer"] for layer in body["layers"]] == [0, 1]
     assert body["layers"][1]["normalized_depth"] == 1.0
-    assert np.allclose(body["head_weighted_cos"], atlas.summary.head_weighted_cos)
+    assert body["head_weighted_cos"] == atlas.summary.head_weighted_cos
     assert np.allclose(body["spectra"]["sigma"], atlas.sigma_all)
     assert np.allclose(body["spectra"]["cos"], atlas.cos_all)
     assert np.array_equal(body["spectra"]["degenerate"], atlas.degenerate_all)
+    assert np.array_equal(body["spectra"]["active"], atlas.sigma_all > 0)
     assert body["baseline_95"] == pytest.approx(1.96 / np.sqrt(48))
 
 

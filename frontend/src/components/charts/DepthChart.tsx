@@ -24,7 +24,8 @@ import { ChartFrame } from "./ChartFrame";
 export interface DepthPoint {
   layer: number;
   depth: number;
-  value: number;
+  /** null: no value at this layer (e.g. no active head); the line has a gap there, never a 0. */
+  value: number | null;
 }
 
 export interface DepthSeries {
@@ -61,6 +62,8 @@ function describe(series: DepthSeries[], yLabel: string, baselines: number[]): s
   if (baselines.length > 0)
     text += ` The shaded band is the random baseline ±${baselines.map((b) => fmt(b)).join(", ±")}.`;
   if (series.some((s) => s.chance !== undefined)) text += " Dashed lines: what uniform attention would give.";
+  if (series.some((s) => s.points.some((p) => p.value === null)))
+    text += " A gap is a layer without a value (no active head).";
   return text;
 }
 
@@ -126,7 +129,10 @@ export function DepthChart({
             label={{ value: yLabel, angle: -90, position: "insideLeft", offset: 12, style: { textAnchor: "middle" } }}
             width={64}
           />
-          <Tooltip formatter={(v) => fmt(Number(v))} labelFormatter={(d) => `depth ${fmt(Number(d), 2)}`} />
+          <Tooltip
+            formatter={(v) => fmt(typeof v === "number" ? v : null)}
+            labelFormatter={(d) => `depth ${fmt(Number(d), 2)}`}
+          />
           {series.length > 1 ? (
             <Legend verticalAlign="top" itemSorter={(item) => series.findIndex((s) => s.label === item.value)} />
           ) : null}

@@ -1,4 +1,7 @@
-/** One head's modes: σ as bars and the cosine u·v as a line (right axis); a bar opens its mode. */
+/**
+ * One head's modes: σ as bars and the cosine u·v as a line (right axis); a bar opens its mode. An
+ * inactive mode has no cosine: the line skips it rather than drawing its stored 0.
+ */
 import { Bar, CartesianGrid, Cell, ComposedChart, Line, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import type { TableContext } from "../../lib/csvExport";
 import { fmt } from "../../lib/format";
@@ -9,6 +12,7 @@ export interface ModePoint {
   sigma: number;
   cos: number;
   degenerate: boolean;
+  active: boolean;
 }
 
 export interface ModeSpectrumChartProps {
@@ -30,15 +34,19 @@ export function ModeSpectrumChart({
   context,
   height = 260,
 }: ModeSpectrumChartProps) {
+  const data = modes.map((m) => ({ ...m, cos: m.active ? m.cos : null }));
   const table = {
-    columns: ["mode", "σ", "cos u·v", "degenerate"],
-    rows: modes.map((m) => [m.mode, m.sigma, m.cos, m.degenerate]),
+    columns: ["mode", "σ", "cos u·v", "degenerate", "active"],
+    rows: data.map((m) => [m.mode, m.sigma, m.cos, m.degenerate, m.active]),
   };
-  const summary = `σ (bars) and cosine u·v (line) of the ${modes.length} modes of this head.`;
+  const inactive = modes.filter((m) => !m.active).length;
+  const summary =
+    `σ (bars) and cosine u·v (line) of the ${modes.length} modes of this head.` +
+    (inactive > 0 ? ` ${inactive} inactive (σ = 0), without a cosine.` : "");
   return (
     <ChartFrame title={title} summary={summary} table={table} fileName={fileName} context={context}>
       <ResponsiveContainer width="100%" height={height}>
-        <ComposedChart data={modes} margin={{ top: 8, right: 8, bottom: 24, left: 8 }}>
+        <ComposedChart data={data} margin={{ top: 8, right: 8, bottom: 24, left: 8 }}>
           <CartesianGrid strokeDasharray="3 3" className="chart-grid" />
           <XAxis dataKey="mode" label={{ value: "mode n", position: "insideBottom", offset: -14 }} />
           <YAxis
@@ -48,7 +56,10 @@ export function ModeSpectrumChart({
             label={{ value: "σ", angle: -90, position: "insideLeft", offset: 12 }}
           />
           <YAxis yAxisId="cos" orientation="right" domain={[-1, 1]} ticks={[-1, -0.5, 0, 0.5, 1]} width={40} />
-          <Tooltip formatter={(v, name) => [fmt(Number(v)), name]} labelFormatter={(m) => `mode ${String(m)}`} />
+          <Tooltip
+            formatter={(v, name) => [fmt(typeof v === "number" ? v : null), name]}
+            labelFormatter={(m) => `mode ${String(m)}`}
+          />
           <Bar
             yAxisId="sigma"
             dataKey="sigma"

@@ -1,9 +1,10 @@
 import { render, screen, within } from "@testing-library/react";
 import type { ReactElement } from "react";
 import { describe, expect, it } from "vitest";
+import { depthSeries } from "../../lib/depthSeries";
 import { o3QuerySeries } from "../../lib/o3Series";
 import { downloadCsv } from "../../test/downloads";
-import { o3Result } from "../../test/fixtures";
+import { modelDetail, o3Result } from "../../test/fixtures";
 import { DepthChart } from "./DepthChart";
 import { ModeSpectrumChart } from "./ModeSpectrumChart";
 import { SpectrumChart } from "./SpectrumChart";
@@ -42,7 +43,7 @@ const CHARTS: [string, ReactElement][] = [
     <ModeSpectrumChart
       title="modes"
       fileName={["m", "modes"]}
-      modes={[{ mode: 0, sigma: 2, cos: 0.5, degenerate: false }]}
+      modes={[{ mode: 0, sigma: 2, cos: 0.5, degenerate: false, active: true }]}
     />,
   ],
 ];
@@ -89,9 +90,40 @@ describe("chart downloads", () => {
     expect(rows[3]).toBe("planted-vit,target query,different object,1,1,0.5,0.25");
   });
 
-  it("the mode spectrum CSV keeps raw values and the degenerate flag", async () => {
+  it("the mode spectrum CSV keeps raw values and the degenerate and active flags", async () => {
     render(CHARTS[2]![1]);
     const { text } = await downloadCsv("modes");
-    expect(text).toBe("mode,σ,cos u·v,degenerate\r\n0,2,0.5,false\r\n");
+    expect(text).toBe("mode,σ,cos u·v,degenerate,active\r\n0,2,0.5,false,true\r\n");
+  });
+});
+
+describe("inactive heads and modes in charts", () => {
+  it("a layer without an active head is a gap in the cosine curve, not a 0", async () => {
+    const detail = modelDetail();
+    const layers = [detail.layers[0]!, { ...detail.layers[1]!, weighted_cos: null, weighted_cos_scaled: null }];
+    const series = depthSeries({ ...detail, layers, label: "model/a" }, "weighted");
+    expect(series.points.map((p) => p.value)).toEqual([0.5, null]);
+    render(
+      <DepthChart title="gap" yLabel="weighted cosine" seriesColumn="model" fileName={["gap"]} series={[series]} />,
+    );
+    expect(screen.getByRole("img", { name: /A gap is a layer without a value \(no active head\)/ })).toBeTruthy();
+    const { text } = await downloadCsv("gap");
+    expect(text.split("\r\n").slice(1, 3)).toEqual(["model/a,0,0,0.5,0.49", "model/a,1,1,,0.49"]);
+  });
+
+  it("an inactive mode has no cosine in the mode spectrum", async () => {
+    render(
+      <ModeSpectrumChart
+        title="partly inactive"
+        fileName={["m", "modes"]}
+        modes={[
+          { mode: 0, sigma: 2, cos: 0.5, degenerate: false, active: true },
+          { mode: 1, sigma: 0, cos: 0, degenerate: false, active: false },
+        ]}
+      />,
+    );
+    expect(screen.getByRole("img", { name: /1 inactive \(σ = 0\), without a cosine/ })).toBeTruthy();
+    const { text } = await downloadCsv("partly inactive");
+    expect(text).toBe("mode,σ,cos u·v,degenerate,active\r\n0,2,0.5,false,true\r\n1,0,,false,false\r\n");
   });
 });
