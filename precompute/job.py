@@ -496,6 +496,10 @@ class _Job:
         config, spec, writer = self.config, stream.adapter.spec, stream.writer
         ranked_shape = (len(config.bases), spec.n_layers, spec.n_heads, spec.d_head, 2, config.top_k)
         scores, indices, payload = stream.topk.ranked()
+        # Inactive modes (σ = 0: pruned or dead heads) score 0 for every image; they get no winners.
+        inactive = ~torch.from_numpy(stream.dec.active).to(indices.device)  # [L, H, M]
+        columns_inactive = inactive.unsqueeze(-1).expand(-1, -1, -1, 2).flatten().repeat(len(config.bases))
+        indices = indices.masked_fill(columns_inactive.unsqueeze(1), -1)
         winner_ids: list[int] = torch.unique(indices[indices >= 0]).cpu().tolist()
         missing = sorted(set(winner_ids) - stream.thumbnails.written)
         prep = stream.adapter.preprocessing

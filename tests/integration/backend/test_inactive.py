@@ -52,6 +52,10 @@ def test_the_atlas_flags_inactive_modes_and_holds_no_nan(pruned_atlas: Atlas) ->
         assert np.isfinite(pruned_atlas.arrays[name]).all(), name
     inactive = ~pruned_atlas.active_all
     assert (pruned_atlas.sigma_all[inactive] == 0).all() and not pruned_atlas.arrays["U"][inactive].any()
+    # The job stores no winners for them: unfilled slots (index -1, score NaN), and active modes have some.
+    assert (pruned_atlas.arrays["topk_indices"][:, inactive] == -1).all()
+    assert np.isnan(pruned_atlas.arrays["topk_scores"][:, inactive]).all()
+    assert (pruned_atlas.arrays["topk_indices"][:, ~inactive] >= 0).all()
     summary = json.loads((pruned_atlas.path / "summary.json").read_text(), parse_constant=_no_nan)
     assert summary["head_weighted_cos"][0][:2] == [None, None]
     assert summary["head_weighted_cos"][1][0] is None
