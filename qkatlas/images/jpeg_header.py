@@ -66,16 +66,21 @@ class JpegHeaderError(ValueError):
     """The bytes are not a JPEG, or its header cannot be read up to the first scan."""
 
 
+class NotAJpegError(JpegHeaderError):
+    """The bytes do not start with a JPEG's SOI marker."""
+
+
 def read_jpeg_header(data: bytes | bytearray | memoryview) -> JpegHeader:
     """Read the header of a JPEG file's bytes, up to its first scan.
 
     Raises:
-        JpegHeaderError: not a JPEG (no SOI marker), or a header that ends or breaks before the frame
-            and the first scan (a malformed EXIF block counts: its orientation is unknown).
+        NotAJpegError: no SOI marker.
+        JpegHeaderError: a header that ends or breaks before the frame and the first scan (a malformed
+            EXIF block counts: its orientation is unknown).
     """
     view = memoryview(data)
     if bytes(view[:3]) != b"\xff\xd8\xff":
-        raise JpegHeaderError("not a JPEG")
+        raise NotAJpegError("not a JPEG")
     frame: tuple[int, int, int, str, tuple[int, ...]] | None = None
     exif_orientation: int | None = None
     xmp_orientation: int | None = None
