@@ -21,8 +21,9 @@ own CUDA stream; each batch carries an event the consumer's stream waits on when
 Choosing the decoder (``resolve_decode``; the job's ``--decode auto|pillow|nvjpeg``): ``auto`` takes
 this path when the device is CUDA and nvJPEG works there (``nvjpeg_available``), else Pillow worker
 processes (``iter_shared_batches``). On an H200 nvJPEG decoded 3.5-3.7 × faster than 16 Pillow
-workers (docs/benchmarks.md, GPU); on a CPU the model, not decoding, bounds the job, and Pillow
-workers use every core, so the tensor path (libjpeg in one thread per batch) has nothing to win there.
+workers (docs/benchmarks.md, GPU), where decoding bounds the job; on a CPU the model bounds it (≈ 10
+img/s for ViT-S/16 against a Pillow decode ceiling of ≈ 115 img/s per worker), so ``auto`` keeps the
+proven Pillow workers there.
 """
 
 from __future__ import annotations
