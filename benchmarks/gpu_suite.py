@@ -14,8 +14,10 @@ a. ViT-B/16 (and ViT-S/16) batch 256 bf16: forward-only img/s vs precompute img/
 b. the paper's per-image loop (``precompute_bench.paper_loop``) and precompute / loop;
 c. decode ceilings and the job end to end from the JPEG files (the files cycled to 3,072 items):
    c1 with Pillow in ``--workers`` processes (the job's loader), c2 with nvJPEG
-   (``torchvision.io.decode_jpeg(device='cuda')``, batched, + resize and centre crop on the GPU;
-   libjpeg on the CPU in --smoke); c3 how those pixels differ from the Pillow path's (uint8);
+   (``qkatlas.images.iter_device_batches``: ``torchvision.io.decode_jpeg(device='cuda')``, batched,
+   + resize and centre crop on the GPU, decoded ahead by a thread; libjpeg on the CPU in --smoke),
+   and the same decoding in line (no thread); c3 how those pixels differ from the Pillow path's
+   (uint8) and what that does to the scores and the top-K of a model;
 d. one upload's full analysis (``qkatlas.analysis.analyze_image``), median ms;
 f. host synchronizations per ``TopKScorer.score`` call (``torch.cuda.set_sync_debug_mode``);
 e. the paper's 13 models: forward and precompute img/s each, and the extrapolated 50,000-image job;
@@ -54,14 +56,21 @@ import torch
 from PIL import Image
 from precompute_bench import forward_vs_precompute, paper_loop
 from torchvision.io import ImageReadMode, decode_jpeg, read_file
-from torchvision.transforms.v2 import functional as tvf
 
 from precompute.job import JobConfig, run_job
 from qkatlas.analysis import analyze_image
 from qkatlas.conventions import BASES
 from qkatlas.device import autocast, compute_dtype, resolve_device
-from qkatlas.images import iter_batches, load_image_file, open_image_source, to_model_input
-from qkatlas.images.model_input import INTERPOLATION_MODES
+from qkatlas.images import (
+    DecodeCounts,
+    ImageSource,
+    iter_batches,
+    iter_device_batches,
+    load_image_file,
+    open_image_source,
+    tensor_to_model_input,
+    to_model_input,
+)
 from qkatlas.models import load_model
 from qkatlas.models.base import Preprocessing, ViTAdapter
 from qkatlas.models.known_models import PAPER_MODELS
@@ -94,6 +103,8 @@ class Config:
     paper_images: int = 20
     decode_items: int = 3072  # items streamed by the decode measures (the files, repeated)
     workers: int = 16
+    read_workers: int = 4  # file-reading threads of the GPU decoding (iter_device_batches)
+    prefetch: int = 2  # batches it decodes ahead
     analyze_repeats: int = 20
     models: tuple[str, ...] = ()
     model_overrides: dict[str, Any] = field(default_factory=dict)
@@ -126,6 +137,7 @@ class Config:
                 paper_images=2,
                 decode_items=32,
                 workers=min(workers, 2),
+                read_workers=2,
                 analyze_repeats=2,
                 models=("facebook/deit-tiny-distilled-patch16-224", "facebook/dino-vits16"),
                 model_overrides={"num_hidden_layers": 2},
@@ -355,18 +367,11 @@ def _dtype(suite: Suite) -> str:
 # ------------------------------------------------------------------------------------------------
 
 
-def resize_crop(image: torch.Tensor, prep: Preprocessing) -> torch.Tensor:
-    """uint8 ``[3, H, W]`` (any device) → uint8 ``[3, crop, crop]``: ``to_model_input``'s geometry
-    with torchvision's tensor resize (antialiased) instead of Pillow's."""
-    size = [prep.resize] if prep.resize_mode == "shortest" else [prep.resize, prep.resize]
-    resized = tvf.resize(image, size, interpolation=INTERPOLATION_MODES[prep.interpolation], antialias=True)
-    cropped: torch.Tensor = tvf.center_crop(resized, [prep.crop, prep.crop])
-    return cropped
-
-
 def decode_jpegs(datas: list[torch.Tensor], device: torch.device) -> tuple[list[torch.Tensor | None], bool]:
     """Batched ``decode_jpeg`` to RGB on ``device``; if the batch call fails, one by one (a failed
-    image is ``None``). Returns the images and whether the batch call failed."""
+    image is ``None``). Returns the images and whether the batch call failed. The prototype of
+    ``qkatlas.images.iter_device_batches``, kept for what the module does not show: the decoders'
+    full-size pixels and the stages' times of a stream decoded in line (no thread, no fallback)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torchvision >= 0.29 warns that its decoders are deprecated
         try:
@@ -400,9 +405,9 @@ def tensor_decode_batches(
     stats: TensorDecodeStats,
     staged: bool = False,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Read, decode (nvJPEG on CUDA, libjpeg on the CPU), resize and crop on ``device``; yields
-    ``(images uint8 [b, 3, crop, crop], dataset indices [b])``. ``staged`` synchronizes between the
-    stages to time each (slower than the pipelined default)."""
+    """Read, decode (nvJPEG on CUDA, libjpeg on the CPU), resize and crop on ``device``, in line (the
+    caller waits for each batch); yields ``(images uint8 [b, 3, crop, crop], dataset indices [b])``.
+    ``staged`` synchronizes between the stages to time each (slower than the pipelined default)."""
 
     def mark() -> float:
         if staged and device.type == "cuda":
@@ -415,7 +420,7 @@ def tensor_decode_batches(
         t1 = mark()
         decoded, fell_back = decode_jpegs(datas, device)
         t2 = mark()
-        crops = [resize_crop(image, prep) for image in decoded if image is not None]
+        crops = [tensor_to_model_input(image, prep) for image in decoded if image is not None]
         kept = [start + i for i, image in enumerate(decoded) if image is not None]
         images = torch.stack(crops) if crops else torch.empty((0, 3, prep.crop, prep.crop), dtype=torch.uint8)
         t3 = mark()
@@ -509,8 +514,10 @@ def section_cpu_decode(suite: Suite) -> None:
 
 
 def section_tensor_decode(suite: Suite) -> None:
-    """Tensor path: nvJPEG on CUDA (libjpeg on the CPU in --smoke), resize + crop on the same device;
-    its decode ceiling and the job end to end with it."""
+    """The job's GPU decoding (``iter_device_batches``: nvJPEG on CUDA, libjpeg on the CPU in --smoke;
+    resize + crop on the same device; a thread decoding ``prefetch`` batches ahead): its decode
+    ceiling and the job end to end with it, against the same decoding in line (the prototype, no
+    thread: the earlier runs' figure) and that prototype's per-stage times."""
     cfg = suite.config
     section = "c_decode"
     adapter, dec = suite.vit()
@@ -519,37 +526,57 @@ def section_tensor_decode(suite: Suite) -> None:
     n_items = max(cfg.decode_items, len(files))
     paths = [files[i % len(files)] for i in range(n_items)]
     kind = "nvjpeg" if suite.cuda else "cpu_tensor"
-    warm = TensorDecodeStats()
-    for _ in tensor_decode_batches(paths[: cfg.batch_size], prep, cfg.batch_size, device, warm):
-        pass
-    stats = TensorDecodeStats()
-    rate = _timed_stream(
-        tensor_decode_batches(paths, prep, cfg.batch_size, device, stats), lambda b: len(b[1]), suite.sync
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        source = _repeated_source(files, n_items, Path(tmp))
+
+        def stream(counts: DecodeCounts | None = None, limit: int | None = None) -> Iterator[Any]:
+            batches = iter_device_batches(
+                source,
+                [prep],
+                batch_size=cfg.batch_size,
+                device=device,
+                indices=range(limit) if limit else None,
+                read_workers=cfg.read_workers,
+                prefetch=cfg.prefetch,
+                counts=counts,
+            )
+            return ((batch.views[0].images, batch.views[0].indices) for batch in batches)
+
+        for _ in stream(limit=cfg.batch_size):  # warm-up: nvJPEG's handle and buffers, the kernels
+            pass
+        counts = DecodeCounts()
+        rate = _timed_stream(stream(counts), lambda b: len(b[1]), suite.sync)
+        suite.record(
+            section,
+            **{
+                f"{kind}_decode_img_s": rate["img_s"],
+                f"{kind}_read_workers": cfg.read_workers,
+                f"{kind}_prefetch": cfg.prefetch,
+                f"{kind}_device_decoded": counts.device,
+                f"{kind}_to_pillow": dict(counts.pillow),
+                f"{kind}_batch_retries": counts.batch_retries,
+            },
+        )
+        e2e = _scored_stream(suite, adapter, dec, stream())
     staged = TensorDecodeStats()
     for _ in tensor_decode_batches(paths, prep, cfg.batch_size, device, staged, staged=True):
         pass
-    per_image_us = {
-        f"{kind}_{stage}_us_per_img": getattr(staged, f"{stage}_s") / max(staged.n_images, 1) * 1e6
-        for stage in ("read", "decode", "resize")
-    }
-    suite.record(
-        section,
-        **{
-            f"{kind}_decode_img_s": rate["img_s"],
-            f"{kind}_failed_images": stats.n_failed,
-            f"{kind}_batch_fallbacks": stats.n_batch_fallbacks,
-            **per_image_us,
-        },
-    )
-    e2e_gpu = _scored_stream(
+    inline = _scored_stream(
         suite, adapter, dec, tensor_decode_batches(paths, prep, cfg.batch_size, device, TensorDecodeStats())
     )
-    values = {
-        f"end_to_end_{kind}_img_s": e2e_gpu["img_s"],
-        f"end_to_end_{kind}_steady_img_s": e2e_gpu["steady_img_s"],
-        f"end_to_end_{kind}_vs_{kind}_decode": e2e_gpu["img_s"] / rate["img_s"],
+    values: dict[str, Any] = {
+        f"{kind}_inline_{stage}_us_per_img": getattr(staged, f"{stage}_s") / max(staged.n_images, 1) * 1e6
+        for stage in ("read", "decode", "resize")
     }
+    values.update(
+        {
+            f"end_to_end_{kind}_img_s": e2e["img_s"],
+            f"end_to_end_{kind}_steady_img_s": e2e["steady_img_s"],
+            f"end_to_end_{kind}_vs_{kind}_decode": e2e["img_s"] / rate["img_s"],
+            f"end_to_end_{kind}_inline_img_s": inline["img_s"],
+            f"end_to_end_{kind}_overlapped_vs_inline": e2e["img_s"] / inline["img_s"],
+        }
+    )
     cpu_rate = suite.report["sections"].get(section, {}).get("cpu_decode_img_s")
     if cpu_rate:
         values[f"{kind}_decode_vs_cpu_decode"] = rate["img_s"] / cpu_rate
@@ -596,10 +623,13 @@ class _DiffStats:
 
 
 def section_pixel_diff(suite: Suite) -> None:
-    """How the tensor paths' model inputs differ from the Pillow path's (uint8, same files), and the
-    decoders alone (full-size decoded pixels, before any resize)."""
+    """How the GPU decoding's model inputs (``iter_device_batches``: nvJPEG on CUDA, and libjpeg on
+    the CPU) differ from the Pillow path's (uint8, same files); the decoders alone (full-size decoded
+    pixels, before any resize; EXIF orientation ignored there); and what the differences do to a
+    model's scores and top-K (``_score_agreement``)."""
     cfg, device = suite.config, suite.device
-    prep = suite.vit()[0].preprocessing
+    adapter, dec = suite.vit()
+    prep = adapter.preprocessing
     files = suite.files()
     source = open_image_source(cfg.images)
     index_of = {item.path: i for i, item in enumerate(source.items)}
@@ -613,25 +643,29 @@ def section_pixel_diff(suite: Suite) -> None:
     for batch in batches:
         pil.update(zip(batch.indices.tolist(), batch.images, strict=True))
     devices = [("cpu_tensor", torch.device("cpu"))] + ([("nvjpeg", device)] if suite.cuda else [])
+    values: dict[str, Any] = {"n_files": len(files)}
     crops: dict[str, dict[int, torch.Tensor]] = {}
     raw: dict[str, dict[int, torch.Tensor]] = {}
     for name, dev in devices:
-        crops[name], raw[name] = {}, {}
+        counts = DecodeCounts()
+        crops[name] = _device_crops(source, prep, wanted, dev, cfg, counts)
+        values[f"{name}_device_decoded"] = counts.device
+        values[f"{name}_to_pillow"] = dict(counts.pillow)
+        raw[name] = {}
         for start in range(0, len(files), cfg.batch_size):
             chunk = files[start : start + cfg.batch_size]
             decoded, _ = decode_jpegs([read_file(str(p)) for p in chunk], dev)
             for path, image in zip(chunk, decoded, strict=True):
                 if image is not None and path in index_of:
                     raw[name][index_of[path]] = image.cpu()
-                    crops[name][index_of[path]] = resize_crop(image, prep).cpu()
     exif_rotated = 0
     pil_raw: dict[int, torch.Tensor] = {}
     for path in files:
         with Image.open(path) as opened:
-            exif_rotated += int(opened.getexif().get(0x0112, 1) != 1)
+            exif_rotated += int(opened.getexif().get(0x0112, 1) in range(2, 9))  # the ones Pillow transposes
         if path in index_of:
             pil_raw[index_of[path]] = torch.from_numpy(np.array(load_image_file(path))).permute(2, 0, 1)
-    values: dict[str, Any] = {"exif_rotated_files": exif_rotated, "n_files": len(files)}
+    values["exif_rotated_files"] = exif_rotated
     pairs = [("model_input", name, crops[name], pil) for name in crops] + [
         ("decoded", name, raw[name], pil_raw) for name in raw
     ]
@@ -646,6 +680,100 @@ def section_pixel_diff(suite: Suite) -> None:
         label = name if name.endswith("_cpu_tensor") else f"{name}_vs_pillow"
         values[f"{what}_{label}"] = stats.summary()
     suite.record("c_pixel_diff", **values)
+    suite.record(
+        "c_pixel_diff", **_score_agreement(suite, adapter, dec, pil, crops["nvjpeg" if suite.cuda else "cpu_tensor"])
+    )
+
+
+def _device_crops(
+    source: ImageSource, prep: Preprocessing, wanted: list[int], device: torch.device, cfg: Config, counts: DecodeCounts
+) -> dict[int, torch.Tensor]:
+    """The model inputs ``iter_device_batches`` gives for the ``wanted`` items, uint8 ``[3, S, S]`` on the CPU."""
+    crops: dict[int, torch.Tensor] = {}
+    batches = iter_device_batches(
+        source,
+        [prep],
+        batch_size=cfg.batch_size,
+        device=device,
+        indices=wanted,
+        read_workers=cfg.read_workers,
+        counts=counts,
+    )
+    for batch in batches:
+        view = batch.views[0]
+        crops.update(zip(view.indices.tolist(), view.images.cpu(), strict=True))
+    return crops
+
+
+def _score_agreement(
+    suite: Suite,
+    adapter: ViTAdapter,
+    dec: Decomposition,
+    pillow: dict[int, torch.Tensor],
+    ours: dict[int, torch.Tensor],
+) -> dict[str, Any]:
+    """Every signed mode's score of the same images decoded by Pillow and by the GPU path, in the
+    job's compute dtype (and float32 on CUDA, where the job runs bf16: the decode's effect alone),
+    compared by ``_ranking_agreement``; ``pillow_<dtype>_vs_float32``: bf16 against float32 on the
+    Pillow path's images, the precision's own effect, for scale."""
+    common = sorted(set(pillow) & set(ours))
+    reference_images = torch.stack([pillow[i] for i in common])
+    our_images = torch.stack([ours[i] for i in common])
+    k = min(suite.config.top_k, max(1, len(common) // 8))
+    job_dtype = compute_dtype(suite.device)
+    dtypes = [job_dtype] if job_dtype == torch.float32 else [job_dtype, torch.float32]
+    scores: dict[torch.dtype, torch.Tensor] = {}
+    values: dict[str, Any] = {}
+    for dtype in dtypes:
+        name = str(dtype).removeprefix("torch.")
+        scores[dtype] = _mode_scores(adapter, dec, reference_images, suite.config.batch_size, dtype)
+        mine = _mode_scores(adapter, dec, our_images, suite.config.batch_size, dtype)
+        values[f"scores_{name}"] = {"model": suite.config.model, **_ranking_agreement(scores[dtype], mine, k)}
+    if job_dtype != torch.float32:
+        name = str(job_dtype).removeprefix("torch.")
+        values[f"scores_pillow_{name}_vs_float32"] = _ranking_agreement(scores[torch.float32], scores[job_dtype], k)
+    return values
+
+
+def _mode_scores(
+    adapter: ViTAdapter, dec: Decomposition, images: torch.Tensor, batch_size: int, dtype: torch.dtype
+) -> torch.Tensor:
+    """uint8 ``images [n, 3, S, S]`` → every signed mode's score ``[n, C]`` float32 on the CPU, as the
+    job scores them (``ModeKernel``; columns in the kernel's (layer, basis, head·mode, sign) order)."""
+    kernel = ModeKernel(adapter, dec, BASES, dtype=dtype)
+    rows, columns = [], []  # columns: the current batch's [b, D·2] per (layer, basis)
+    for start in range(0, len(images), batch_size):
+        kernel.run(images[start : start + batch_size], lambda projected: columns.append(projected.scores.flatten(1)))
+        rows.append(torch.cat(columns, dim=1).float().cpu())
+        columns.clear()
+    return torch.cat(rows)
+
+
+def _ranking_agreement(reference: torch.Tensor, ours: torch.Tensor, k: int) -> dict[str, Any]:
+    """Two ``[n, C]`` score matrices of the same images (rows) and columns.
+
+    ``score_max_rel_diff``: the largest change of a score, relative to its column's largest absolute
+    score (a per-entry ratio would explode where a score crosses zero); ``topk_overlap_*``: per
+    column, the fraction of the top-``k`` images both share (mean and worst over columns);
+    ``topk_identical_columns``/``top1_identical_columns``: the fraction of columns whose top-``k`` set
+    (top-1 image) is the same.
+    """
+    scale = reference.abs().amax(dim=0).clamp_min(1e-12)  # [C]
+    relative = (ours - reference).abs().amax(dim=0) / scale  # [C]
+    top_reference = reference.topk(k, dim=0).indices.T  # [C, k]
+    top_ours = ours.topk(k, dim=0).indices.T
+    shared = (top_reference.unsqueeze(2) == top_ours.unsqueeze(1)).any(dim=2).sum(dim=1).double() / k  # [C]
+    return {
+        "n_images": reference.shape[0],
+        "n_columns": reference.shape[1],
+        "top_k": k,
+        "score_max_rel_diff": float(relative.max()),
+        "score_median_column_max_rel_diff": float(relative.median()),
+        "topk_overlap_mean": float(shared.mean()),
+        "topk_overlap_min": float(shared.min()),
+        "topk_identical_columns": float((shared == 1).double().mean()),
+        "top1_identical_columns": float((top_reference[:, 0] == top_ours[:, 0]).double().mean()),
+    }
 
 
 # ------------------------------------------------------------------------------------------------

@@ -13,6 +13,10 @@ module per concern:
 - ``batches``: ``iter_batches`` decodes a source in worker processes and yields fixed-boundary
   ``Batch`` es; ``iter_shared_batches`` decodes each image once for several preprocessings (one
   ``SharedBatch`` of views per chunk), so several models can share one stream.
+- ``device_decoding``: ``iter_device_batches``: the same batches decoded on the compute device
+  (nvJPEG on CUDA, batched; per-file Pillow fallback for what nvJPEG would decode differently),
+  prefetched by a background thread; ``resolve_decode`` chooses between the two (``auto``: nvJPEG
+  on CUDA, else Pillow workers). ``jpeg_header`` reads what a JPEG's header says about it.
 """
 
 from qkatlas.images.batches import Batch, SharedBatch, count_batches, iter_batches, iter_shared_batches
@@ -22,11 +26,20 @@ from qkatlas.images.decoding import (
     MAX_ASPECT_RATIO,
     DecodeErrorKind,
     ImageDecodeError,
+    check_image_size,
     decode_image,
     load_image_file,
     to_rgb,
 )
-from qkatlas.images.model_input import to_model_input
+from qkatlas.images.device_decoding import (
+    DecodeCounts,
+    DecodeName,
+    iter_device_batches,
+    nvjpeg_available,
+    pillow_reason,
+    resolve_decode,
+)
+from qkatlas.images.model_input import tensor_to_model_input, to_model_input
 from qkatlas.images.sources import IMAGE_EXTENSIONS, ImageItem, ImageSource, default_source_name, open_image_source
 
 __all__ = [
@@ -35,18 +48,26 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "MAX_ASPECT_RATIO",
     "Batch",
+    "DecodeCounts",
     "DecodeErrorKind",
+    "DecodeName",
     "ImageDecodeError",
     "ImageItem",
     "ImageSource",
     "SharedBatch",
+    "check_image_size",
     "count_batches",
     "decode_image",
     "default_source_name",
     "iter_batches",
+    "iter_device_batches",
     "iter_shared_batches",
     "load_image_file",
+    "nvjpeg_available",
     "open_image_source",
+    "pillow_reason",
+    "resolve_decode",
+    "tensor_to_model_input",
     "to_model_input",
     "to_rgb",
 ]

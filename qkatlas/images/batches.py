@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from qkatlas.images.decoding import ImageDecodeError, load_image_file
@@ -69,23 +70,34 @@ class _DecodeDataset(Dataset[_Decoded]):
         return len(self.items)
 
     def __getitem__(self, index: int) -> _Decoded:
-        n_preps = len(self.preps)
-        try:
-            image = load_image_file(self.items[index].path)
-        except ImageDecodeError as exc:
-            return index, [None] * n_preps, [exc.reason] * n_preps
-        except Exception as exc:  # one bad image must never abort a run over a million
-            return index, [None] * n_preps, [f"unexpected {type(exc).__name__}: {exc}"] * n_preps
-        images: list[torch.Tensor | None] = []
-        reasons: list[str | None] = []
-        for prep in self.preps:
-            try:
-                images.append(to_model_input(image, prep))
-                reasons.append(None)
-            except Exception as exc:
-                images.append(None)
-                reasons.append(f"unexpected {type(exc).__name__}: {exc}")
+        path = self.items[index].path
+        images, reasons = pillow_model_inputs(lambda: load_image_file(path), self.preps)
         return index, images, reasons
+
+
+def pillow_model_inputs(
+    load: Callable[[], Image.Image], preps: Sequence[Preprocessing]
+) -> tuple[list[torch.Tensor | None], list[str | None]]:
+    """One image (``load()``, Pillow) → its model input for every preprocessing, uint8 ``[3, crop, crop]``
+    on the CPU, or ``None`` and the reason it failed. Never raises for a bad image: one bad image must
+    never abort a run over a million."""
+    n_preps = len(preps)
+    try:
+        image = load()
+    except ImageDecodeError as exc:
+        return [None] * n_preps, [exc.reason] * n_preps
+    except Exception as exc:
+        return [None] * n_preps, [f"unexpected {type(exc).__name__}: {exc}"] * n_preps
+    images: list[torch.Tensor | None] = []
+    reasons: list[str | None] = []
+    for prep in preps:
+        try:
+            images.append(to_model_input(image, prep))
+            reasons.append(None)
+        except Exception as exc:
+            images.append(None)
+            reasons.append(f"unexpected {type(exc).__name__}: {exc}")
+    return images, reasons
 
 
 class _Collate:
@@ -113,6 +125,32 @@ def count_batches(n_items: int, batch_size: int) -> int:
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     return math.ceil(max(n_items, 0) / batch_size)
+
+
+def select_items(
+    source: ImageSource,
+    preps: Sequence[Preprocessing],
+    *,
+    batch_size: int,
+    indices: Sequence[int] | None,
+    start: int,
+) -> list[int]:
+    """The dataset indices a stream decodes, in order: ``indices`` (or all items) without the first
+    ``start``. Checks the arguments every stream shares (``ValueError``)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if start < 0:
+        raise ValueError(f"start must be >= 0, got {start}")
+    if not preps:
+        raise ValueError("at least one preprocessing is needed")
+    n_items = len(source.items)
+    if indices is None:
+        return list(range(start, n_items))
+    selection = [int(index) for index in indices][start:]
+    bad = [index for index in selection if not 0 <= index < n_items]
+    if bad:
+        raise ValueError(f"indices out of range for a source of {n_items} images: {bad[:5]}")
+    return selection
 
 
 def iter_batches(
@@ -154,22 +192,9 @@ def iter_shared_batches(
     view is computed from the same decoded pixels with ``to_model_input``, so a model's inputs are the
     same whether it shares the stream with other models or not.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
     if workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
-    if start < 0:
-        raise ValueError(f"start must be >= 0, got {start}")
-    if not preps:
-        raise ValueError("at least one preprocessing is needed")
-    n_items = len(source.items)
-    if indices is None:
-        selection: list[int] = list(range(start, n_items))
-    else:
-        selection = [int(index) for index in indices][start:]
-        bad = [index for index in selection if not 0 <= index < n_items]
-        if bad:
-            raise ValueError(f"indices out of range for a source of {n_items} images: {bad[:5]}")
+    selection = select_items(source, preps, batch_size=batch_size, indices=indices, start=start)
     if not selection:
         return
     loader = DataLoader(

@@ -77,15 +77,7 @@ def decode_image(data: bytes | bytearray | memoryview, *, max_pixels: int = DEFA
         raise ImageDecodeError(_corrupt_reason(exc)) from None
 
     # The header alone gives the size: refuse bombs before a single pixel is allocated.
-    width, height = image.size
-    if width <= 0 or height <= 0:
-        raise ImageDecodeError("image has zero width or height")
-    if width * height > max_pixels:
-        raise ImageDecodeError(
-            f"image too large ({width}×{height} = {width * height:,} pixels, limit {max_pixels:,})", "too_large"
-        )
-    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
-        raise ImageDecodeError(f"image too narrow ({width}×{height}; aspect ratio limit {MAX_ASPECT_RATIO}:1)")
+    check_image_size(*image.size, max_pixels=max_pixels)
     try:
         # Decode every pixel now, so truncation and corruption surface here and not in a later
         # resize. This relies on Pillow's default ImageFile.LOAD_TRUNCATED_IMAGES = False, which
@@ -97,6 +89,24 @@ def decode_image(data: bytes | bytearray | memoryview, *, max_pixels: int = DEFA
         return to_rgb(_apply_exif_orientation(image))
     except Exception as exc:
         raise ImageDecodeError(f"cannot convert {image.mode} image to RGB ({type(exc).__name__})") from None
+
+
+def check_image_size(width: int, height: int, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    """The checks ``decode_image`` makes on a header's size before decoding a pixel (shared with the
+    GPU decoder, which must refuse the same bombs).
+
+    Raises:
+        ImageDecodeError: zero width or height, more than ``max_pixels`` pixels, or an aspect ratio
+            beyond ``MAX_ASPECT_RATIO``.
+    """
+    if width <= 0 or height <= 0:
+        raise ImageDecodeError("image has zero width or height")
+    if width * height > max_pixels:
+        raise ImageDecodeError(
+            f"image too large ({width}×{height} = {width * height:,} pixels, limit {max_pixels:,})", "too_large"
+        )
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise ImageDecodeError(f"image too narrow ({width}×{height}; aspect ratio limit {MAX_ASPECT_RATIO}:1)")
 
 
 def load_image_file(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:

@@ -30,13 +30,31 @@ def to_model_input(image: Image.Image, prep: Preprocessing) -> torch.Tensor:
     """
     if image.mode != "RGB":
         image = to_rgb(image)
-    interpolation = INTERPOLATION_MODES[prep.interpolation]
-    if prep.resize_mode == "shortest":
-        size = [prep.resize]
-    elif prep.resize_mode == "exact":
-        size = [prep.resize, prep.resize]
-    else:
-        raise ValueError(f"unknown resize_mode {prep.resize_mode!r}")
-    resized = tvf.resize(image, size, interpolation=interpolation, antialias=True)
+    resized = tvf.resize(
+        image, _resize_size(prep), interpolation=INTERPOLATION_MODES[prep.interpolation], antialias=True
+    )
     tensor: torch.Tensor = tvf.pil_to_tensor(tvf.center_crop(resized, [prep.crop, prep.crop]))
     return tensor.contiguous()
+
+
+def tensor_to_model_input(image: torch.Tensor, prep: Preprocessing) -> torch.Tensor:
+    """``to_model_input`` of a decoded uint8 ``[3, H, W]`` RGB tensor, on the tensor's device.
+
+    The same geometry (sizes, crop box, interpolation, antialiasing) computed by torchvision's tensor
+    kernels instead of Pillow's: the pixels differ from ``to_model_input``'s by rounding (docs/
+    benchmarks.md, "How GPU-decoded pixels differ from Pillow's"). Returns uint8 ``[3, crop, crop]``.
+    """
+    resized = tvf.resize(
+        image, _resize_size(prep), interpolation=INTERPOLATION_MODES[prep.interpolation], antialias=True
+    )
+    cropped: torch.Tensor = tvf.center_crop(resized, [prep.crop, prep.crop])
+    return cropped.contiguous()
+
+
+def _resize_size(prep: Preprocessing) -> list[int]:
+    """torchvision's ``size`` argument: one number resizes the shorter side, two give both sides."""
+    if prep.resize_mode == "shortest":
+        return [prep.resize]
+    if prep.resize_mode == "exact":
+        return [prep.resize, prep.resize]
+    raise ValueError(f"unknown resize_mode {prep.resize_mode!r}")
