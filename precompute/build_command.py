@@ -90,6 +90,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="GIB",
         help="memory the models streaming together may use (default: 85%% of what the device has free)",
     )
+    parser.add_argument(
+        "--decode",
+        choices=["auto", "pillow", "nvjpeg"],
+        default="auto",
+        help="JPEG decoder: nvJPEG on the GPU (Pillow for files it cannot read) or Pillow in --workers processes; "
+        "auto: nvJPEG where CUDA has it",
+    )
     parser.add_argument("--dataset-name", default=None, help="defaults to the image folder's name")
     parser.add_argument("--bases", type=parse_bases, default=BASES, help="faithful,exact (default both)")
     parser.add_argument("--checkpoint-every", type=float, default=30.0, metavar="SECONDS")
@@ -157,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
         skip_unloadable=args.skip_unloadable,
         rebuild_finished=args.rebuild_finished,
         device_memory=args.device_memory,
+        decode=args.decode,
     )
     reporter = _progress_reporter(args.progress_redis, config)
     try:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from tqdm import tqdm
@@ -55,7 +55,16 @@ from qkatlas.atlas.contract import (
 )
 from qkatlas.conventions import BASES, SIGNS, Basis
 from qkatlas.device import compute_dtype
-from qkatlas.images import ImageSource, iter_batches, iter_shared_batches, open_image_source
+from qkatlas.images import (
+    DecodeName,
+    ImageSource,
+    SharedBatch,
+    iter_batches,
+    iter_device_batches,
+    iter_shared_batches,
+    open_image_source,
+    resolve_decode,
+)
 from qkatlas.models import ModelLoadError, load_model, model_slug, model_source
 from qkatlas.models.base import Preprocessing, UnsupportedModelError, ViTAdapter
 from qkatlas.progress import ProgressSink
@@ -92,6 +101,8 @@ class JobConfig:
     rebuild_finished: bool = False
     #: Device bytes the plan may use; ``None``: measured (``precompute.plan.device_memory_budget``).
     device_memory: int | None = None
+    #: JPEG decoder: ``auto`` is nvJPEG on a CUDA device (``qkatlas.images.resolve_decode``).
+    decode: DecodeName = "auto"
 
 
 @dataclass
@@ -249,7 +260,10 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
         setup_seconds = time.perf_counter() - clock
         if todo:
             log(describe_plan(groups, [m.model_id for m in todo], budget, device))
-        job = _Job(config, source, shard, device, on_progress, log, clock, total=len(todo))
+        decoder = resolve_decode(config.decode, device)
+        if decoder == "nvjpeg" and todo:
+            log(f"decoding JPEGs with nvJPEG on {device} (Pillow for the files it cannot read)")
+        job = _Job(config, source, shard, device, on_progress, log, clock, total=len(todo), decoder=decoder)
         with job.progress_bar():
             for number, group in enumerate(groups, 1):
                 results.extend(job.run_group([todo[i] for i in group.members], number, len(groups)))
@@ -289,8 +303,10 @@ class _Job:
         log: _Log,
         clock: float,
         total: int,
+        decoder: Literal["pillow", "nvjpeg"],
     ) -> None:
         self.config, self.source, self.shard, self.device = config, source, shard, device
+        self.decoder = decoder
         self.on_progress, self.log, self.clock = on_progress, log, clock
         self.started = datetime.now(UTC) - timedelta(seconds=time.perf_counter() - clock)
         self.selection = shard.items(len(source.items), config.batch_size)
@@ -349,6 +365,7 @@ class _Job:
                 top_k=config.top_k,
                 bases=config.bases,
                 world=shard.world,
+                decoder=self.decoder,
             )
             for model in members
         ]
@@ -388,15 +405,7 @@ class _Job:
             self.bar.last_print_n = self.bar.n
             self.bar.refresh()
         clock = last_checkpoint = time.perf_counter()
-        for shared in iter_shared_batches(
-            self.source,
-            preps,
-            batch_size=config.batch_size,
-            workers=config.workers,
-            indices=self.selection,
-            start=position,
-            pin_memory=self.device.type == "cuda",
-        ):
+        for shared in self._batches(preps, position):
             consumed = min(config.batch_size, n_selected - position)
             behind = [stream for stream in streams if stream.position == position]
             for stream in behind:
@@ -414,6 +423,29 @@ class _Job:
             stream.save(background)
         seconds = time.perf_counter() - clock
         return [stream.scored_images / seconds if seconds > 0 else 0.0 for stream in streams]
+
+    def _batches(self, preps: list[Preprocessing], start: int) -> Iterator[SharedBatch]:
+        """The selected images from ``start`` on, decoded once for every preprocessing of ``preps``."""
+        config = self.config
+        if self.decoder == "nvjpeg":
+            return iter_device_batches(
+                self.source,
+                preps,
+                batch_size=config.batch_size,
+                device=self.device,
+                indices=self.selection,
+                start=start,
+                read_workers=max(config.workers, 1),
+            )
+        return iter_shared_batches(
+            self.source,
+            preps,
+            batch_size=config.batch_size,
+            workers=config.workers,
+            indices=self.selection,
+            start=start,
+            pin_memory=self.device.type == "cuda",
+        )
 
     def _finish(self, stream: ModelStream, rate: float) -> JobResult | None:
         """Merge the shards (distributed runs), write the winners, publish the atlas (rank 0)."""
@@ -482,6 +514,7 @@ class _Job:
                 wall_seconds=time.perf_counter() - self.clock,
                 images_per_second=rate,
                 resumed=config.resume,
+                decoder=self.decoder,
             ),
             versions=_versions(),
         )

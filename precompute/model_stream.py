@@ -82,16 +82,24 @@ def load_checkpoint(path: Path, fingerprint: dict[str, Any]) -> dict[str, Any] |
     if state["fingerprint"] != fingerprint:
         raise RuntimeError(
             f"the checkpoint in {path.parent} was made with different settings (model, images, batch size, "
-            "top-k, bases or number of processes); rerun without --resume to start over"
+            "top-k, bases, decoder or number of processes); rerun without --resume to start over"
         )
     return state
 
 
 def fingerprint(
-    adapter: ViTAdapter, source: ImageSource, *, batch_size: int, top_k: int, bases: tuple[Basis, ...], world: int
+    adapter: ViTAdapter,
+    source: ImageSource,
+    *,
+    batch_size: int,
+    top_k: int,
+    bases: tuple[Basis, ...],
+    world: int,
+    decoder: str,
 ) -> dict[str, Any]:
-    """What must match for a checkpoint to be resumed."""
+    """What must match for a checkpoint to be resumed (the decoder too: its pixels differ by rounding)."""
     return {
+        "decoder": decoder,
         "model_source": model_source(adapter).model_dump(),
         "images": [item.source for item in source.items],
         "batch_size": batch_size,

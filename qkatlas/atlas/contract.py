@@ -136,6 +136,11 @@ class RunInfo(_Record):
     wall_seconds: float
     images_per_second: float
     resumed: bool
+    decoder: Literal["pillow", "nvjpeg"] = Field(
+        default="pillow",
+        description="How the JPEGs were decoded: Pillow in worker processes, or nvJPEG on the GPU (Pillow for files "
+        "it cannot read); the two differ by rounding (docs/benchmarks.md).",
+    )
 
 
 class AtlasManifest(_Record):

@@ -16,6 +16,7 @@ from PIL import Image
 
 from precompute import model_stream
 from precompute.cli import main
+from qkatlas.atlas import Atlas
 from qkatlas.images import load_image_file
 from qkatlas.models import load_model
 from qkatlas.sample_photos import write_sample_photos
@@ -219,3 +220,34 @@ def test_a_full_disk_stops_with_a_clear_error_and_resume_completes(
     assert main([*args, "--resume"]) == 0
     ((slug, atlas),) = _atlases(tmp_path).items()
     assert _contents(atlas) == single_runs[slug]
+
+
+def test_nvjpeg_without_cuda_is_refused_with_the_reason(
+    images: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_args(MODELS[:1], images, tmp_path, "--decode", "nvjpeg", "--device", "cpu")) == 1
+    assert "nvJPEG does not decode on device cpu" in capsys.readouterr().err
+
+
+def test_the_device_decoding_path_builds_the_same_winners_up_to_rounding(
+    images: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job's device-decoding stream, run with libjpeg on the CPU (the same code nvJPEG runs on a
+    GPU): every model's atlas records the decoder, and its top-K matches the Pillow atlas but for
+    near-ties that the resize's rounding may swap."""
+    monkeypatch.setattr(
+        "precompute.job.resolve_decode", lambda name, device: "pillow" if name == "pillow" else "nvjpeg"
+    )
+    assert main(_args(MODELS, images, tmp_path / "device")) == 0
+    assert main(_args(MODELS, images, tmp_path / "pillow", "--decode", "pillow")) == 0
+    for slug, device_path in _atlases(tmp_path / "device").items():
+        device_atlas, pillow_atlas = Atlas.open(device_path), Atlas.open(tmp_path / "pillow" / slug)
+        assert (device_atlas.manifest.run.decoder, pillow_atlas.manifest.run.decoder) == ("nvjpeg", "pillow")
+        device_top, pillow_top = device_atlas.arrays["topk_indices"], pillow_atlas.arrays["topk_indices"]
+        same_sets = [
+            len(set(a) & set(b)) / len(a)
+            for a, b in zip(device_top.reshape(-1, 3).tolist(), pillow_top.reshape(-1, 3).tolist(), strict=True)
+        ]
+        assert np.mean(same_sets) > 0.97, slug
+        scores = device_atlas.arrays["topk_scores"], pillow_atlas.arrays["topk_scores"]
+        assert np.allclose(*scores, rtol=0.05, atol=0.05 * np.nanmax(np.abs(scores[1]))), slug
