@@ -52,16 +52,30 @@ class Thumbnails:
         for index, image in zip(indices, pixels, strict=True):
             self.writer.write_thumbnail(index, image)
 
-    def add(self, indices: list[int], images: torch.Tensor, background: BackgroundWriter) -> None:
-        """Queue the thumbnails of the images (dataset ``indices``, uint8 ``images [n, 3, S, S]`` on any
-        device) that do not have one yet."""
+    def add(self, indices: list[int], images: torch.Tensor, rows: torch.Tensor, background: BackgroundWriter) -> None:
+        """Queue the thumbnails of the entered images that have none yet: ``rows`` (int64 on the CPU)
+        are the entered rows of the batch ``images [b, 3, S, S]`` (uint8, on any device), ``indices``
+        their dataset indices. Images on a GPU are copied to the host without waiting for it: the
+        writer thread waits for the copy instead."""
         new = self.new(indices)
         if not new:
             return
         chosen = [indices[position] for position in new]
         self.written.update(chosen)
-        pixels = images[torch.tensor(new, device=images.device)].cpu()
-        background.submit(self.write, chosen, pixels, what=f"thumbnails in {self.writer.directory}")
+        picked = rows[torch.tensor(new)]
+        what = f"thumbnails in {self.writer.directory}"
+        if images.device.type != "cuda":
+            background.submit(self.write, chosen, images[picked], what=what)
+            return
+        on_device = images.index_select(0, picked.pin_memory().to(images.device, non_blocking=True))
+        host = torch.empty(on_device.shape, dtype=on_device.dtype, pin_memory=True)
+        host.copy_(on_device, non_blocking=True)
+        copied = torch.cuda.current_stream(images.device).record_event()
+        background.submit(self._write_when_copied, chosen, host, copied, what=what)
+
+    def _write_when_copied(self, indices: list[int], images: torch.Tensor, copied: torch.cuda.Event) -> None:
+        copied.synchronize()
+        self.write(indices, images)
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -190,9 +204,7 @@ class ModelStream:
             entered = self.scorer.score(batch.images, batch.indices, self.topk).cpu()
             rows = entered.nonzero().flatten()
             if len(rows):
-                self.thumbnails.add(
-                    batch.indices[rows].tolist(), batch.images[rows.to(batch.images.device)], background
-                )
+                self.thumbnails.add(batch.indices[rows].tolist(), batch.images, rows, background)
         self.skipped.extend(SkippedImage(index=i, source=s, reason=r) for i, s, r in batch.skipped)
         self.position += consumed
         self.scored_images += len(batch)

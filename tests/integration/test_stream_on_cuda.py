@@ -6,10 +6,18 @@ same structure there by refusing every host read inside a merge).
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
+from precompute.background import BackgroundWriter
+from precompute.model_stream import ModelStream
 from qkatlas.conventions import BASES
+from qkatlas.images import Batch
 from qkatlas.models import load_model
 from qkatlas.scoring import ModeKernel, TopKScorer
 from qkatlas.svd import decompose
@@ -44,3 +52,45 @@ def test_scoring_a_batch_never_synchronizes_with_the_host() -> None:
         entered.cpu()  # the batch's one synchronization
     held = set(topk.indices.flatten().tolist())
     assert held <= set(range(24)) and len(held) > 0
+
+
+@needs_cuda
+def test_a_models_batch_with_images_on_the_gpu_synchronizes_once(tmp_path: Path) -> None:
+    """The job's per-model step with images decoded on the GPU (nvJPEG delivers them there): scoring,
+    fetching the entered rows and queueing their thumbnails wait for the device once; the thumbnails
+    written are the images' pixels."""
+    overrides = {"depth": 2, "embed_dim": 48, "num_heads": 3, "img_size": 64}
+    adapter = load_model("vit_tiny_patch16_224", random_init=True, overrides=overrides).to("cuda")
+    adapter.module.eval()
+    dec = decompose(adapter.weights())
+    with BackgroundWriter("hint") as background:
+        stream = ModelStream.open(
+            model_id="tiny", slug="tiny", adapter=adapter, dec=dec, view=0, partial=tmp_path / "partial",
+            checkpoint_name="checkpoint.pt", fingerprint={}, scorer=TopKScorer(ModeKernel(adapter, dec, BASES)),
+            top_k=4, state=None,
+        )  # fmt: skip
+        generator = torch.Generator().manual_seed(0)
+
+        def on_gpu(first: int) -> Batch:
+            images = torch.randint(0, 256, (8, 3, 64, 64), dtype=torch.uint8, generator=generator)
+            return Batch(torch.arange(first, first + 8), images.cuda())
+
+        batches = [on_gpu(first) for first in (0, 8, 16)]
+        stream.score(batches[0], 8, background)  # first use: allocations may synchronize
+        torch.cuda.synchronize()
+        for batch in batches[1:]:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                torch.cuda.set_sync_debug_mode("warn")
+                try:
+                    stream.score(batch, 8, background)
+                finally:
+                    torch.cuda.set_sync_debug_mode("default")
+            syncs = [w for w in caught if "synchroniz" in str(w.message).lower()]
+            assert len(syncs) <= 1, [str(w.message) for w in syncs]
+        background.flush()
+    for batch in batches:
+        for index, image in zip(batch.indices.tolist(), batch.images.cpu(), strict=True):
+            if index in stream.thumbnails.written:
+                written = np.asarray(Image.open(tmp_path / "partial" / "thumbs" / f"{index:08d}.jpg"))
+                assert np.abs(written.astype(int) - image.permute(1, 2, 0).numpy()).mean() < 8  # JPEG q92

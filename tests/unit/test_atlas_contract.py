@@ -76,6 +76,7 @@ MANIFEST: dict[str, Any] = {
         "wall_seconds": 60.0,
         "images_per_second": 2.5,
         "resumed": False,
+        "decoder": "pillow",
     },
     "versions": {"qkatlas": "0.1.0", "torch": "2.14.1"},
 }
@@ -94,6 +95,12 @@ def test_a_written_manifest_reads_back_typed_and_dumps_to_the_same_json() -> Non
     assert manifest.preprocessing.mean == (0.5, 0.5, 0.5)
     assert manifest.skipped[0].source == "bad.jpg"
     assert manifest.to_json_dict() == MANIFEST
+
+
+def test_a_manifest_from_before_gpu_decoding_reads_as_decoded_by_pillow() -> None:
+    older = copy.deepcopy(MANIFEST)
+    del older["run"]["decoder"]
+    assert read_manifest(older).run.decoder == "pillow"
 
 
 @pytest.mark.parametrize(
