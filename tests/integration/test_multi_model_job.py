@@ -4,7 +4,6 @@ the atlas of a single-model run; groups, resume, unloadable models and a full di
 from __future__ import annotations
 
 import errno
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from qkatlas.atlas import Atlas
 from qkatlas.images import load_image_file
 from qkatlas.models import load_model
 from qkatlas.sample_photos import write_sample_photos
+from tests.integration.test_precompute import _atlas_contents
 
 #: Three paper families, shrunk (one block of width 48) but keeping each one's own preprocessing:
 #: DeiT resizes to 256 × 256 and crops 224; CLIP resizes the shortest edge (bicubic) and crops 224;
@@ -48,18 +48,6 @@ def _args(models: tuple[str, ...], images: Path, out: Path, *extra: str) -> list
     return [*args, *extra]
 
 
-def _contents(atlas: Path) -> dict[str, object]:
-    """Everything of an atlas except its timing fields (``manifest.run``)."""
-    manifest = json.loads((atlas / "manifest.json").read_text())
-    manifest.pop("run")
-    files = {
-        str(p.relative_to(atlas)): p.read_bytes()
-        for p in sorted(atlas.rglob("*"))
-        if p.is_file() and p.name != "manifest.json"
-    }
-    return {"manifest": manifest, "files": files}
-
-
 def _atlases(out: Path) -> dict[str, Path]:
     return {path.name: path for path in out.iterdir() if (path / "manifest.json").is_file()}
 
@@ -70,7 +58,7 @@ def single_runs(images: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
     out = tmp_path_factory.mktemp("single")
     for model in MODELS:
         assert main(_args((model,), images, out)) == 0
-    return {slug: _contents(path) for slug, path in _atlases(out).items()}
+    return {slug: _atlas_contents(path) for slug, path in _atlases(out).items()}
 
 
 def _count_decodes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
@@ -98,7 +86,7 @@ def test_one_stream_decodes_each_image_once_and_equals_single_runs(
     atlases = _atlases(tmp_path)
     assert set(atlases) == set(single_runs)
     for slug, path in atlases.items():
-        assert _contents(path) == single_runs[slug], slug
+        assert _atlas_contents(path) == single_runs[slug], slug
     assert not any((tmp_path / ".partial").iterdir())
 
 
@@ -113,7 +101,7 @@ def test_groups_that_fit_the_device_memory_each_decode_once(
     assert main(_args(MODELS, images, tmp_path, "--device-memory", "0.000001")) == 0
     assert "3 model(s) in 3 group(s)" in capsys.readouterr().err
     assert len(decoded) == 3 * len(list(images.iterdir()))
-    assert {slug: _contents(path) for slug, path in _atlases(tmp_path).items()} == single_runs
+    assert {slug: _atlas_contents(path) for slug, path in _atlases(tmp_path).items()} == single_runs
 
 
 def test_an_unloadable_model_stops_the_job_before_any_work(
@@ -168,7 +156,7 @@ def test_resume_keeps_finished_atlases_and_continues_the_others(
 
     assert main([*args, "--resume"]) == 0
     assert (first / "manifest.json").stat().st_mtime_ns == first_written  # kept, not rebuilt
-    assert {slug: _contents(path) for slug, path in _atlases(tmp_path).items()} == single_runs
+    assert {slug: _atlas_contents(path) for slug, path in _atlases(tmp_path).items()} == single_runs
 
     assert main([*args, "--resume", "--rebuild-finished"]) == 0
     assert (first / "manifest.json").stat().st_mtime_ns != first_written
@@ -219,7 +207,7 @@ def test_a_full_disk_stops_with_a_clear_error_and_resume_completes(
 
     assert main([*args, "--resume"]) == 0
     ((slug, atlas),) = _atlases(tmp_path).items()
-    assert _contents(atlas) == single_runs[slug]
+    assert _atlas_contents(atlas) == single_runs[slug]
 
 
 def test_nvjpeg_without_cuda_is_refused_with_the_reason(
