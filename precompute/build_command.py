@@ -23,9 +23,15 @@ DESCRIPTION = (
 
 
 def _presets_help() -> str:
+    """The presets for ``--help``: each one's models, one per line; a combined preset by its parts."""
     lines = ["model presets (--models NAME):"]
     for name, models in MODEL_PRESETS.items():
-        lines.append(f"  {name} ({len(models)}): {', '.join(models)}")
+        parts = name.split("+")
+        if len(parts) > 1 and all(part in MODEL_PRESETS for part in parts):
+            lines.append(f"  {name} ({len(models)} models): {' and '.join(parts)} together")
+            continue
+        lines.append(f"  {name} ({len(models)} models):")
+        lines.extend(f"    {model}" for model in models)
     return "\n".join(lines)
 
 
@@ -131,7 +137,7 @@ def _print_summary(outcome: JobOutcome) -> None:
 
 
 def _model_ids(args: argparse.Namespace) -> tuple[str, ...]:
-    """``--model`` and ``--models`` presets, in the order given, each model once."""
+    """The ``--model`` ids in the order given, then the ``--models`` presets' models; each model once."""
     ids = [*args.model, *(model for preset in args.models for model in MODEL_PRESETS[preset])]
     return tuple(dict.fromkeys(ids))
 
