@@ -22,12 +22,11 @@ This module is orchestration only; the atlas's files are typed in ``qkatlas.atla
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
@@ -40,18 +39,17 @@ from precompute.model_stream import CHECKPOINT_GLOB, ModelStream, fingerprint
 from precompute.plan import describe_plan, device_memory_budget, estimate_memory, plan_groups
 from precompute.shard import Shard, gather_top_k
 from qkatlas.atlas import format as fmt
+from qkatlas.atlas import published_manifest
 from qkatlas.atlas.contract import (
     FORMAT_VERSION,
     AtlasManifest,
     AtlasSummary,
     DatasetRecord,
-    FormatError,
     ImageRecord,
     ModelInfo,
     RunInfo,
     ScoringRule,
     SkippedImage,
-    read_manifest,
 )
 from qkatlas.conventions import BASES, SIGNS, Basis
 from qkatlas.device import compute_dtype
@@ -185,13 +183,11 @@ def _load_all(config: JobConfig, slugs: Sequence[str], log: _Log) -> tuple[list[
     return loaded, failed
 
 
-def _finished_atlas(config: JobConfig, model: _Model, source: ImageSource) -> Path | None:
-    """The published atlas of ``model`` when an earlier run of this job finished it (same weights,
-    images, K and bases), else ``None``."""
-    final = config.out / model.slug
-    try:
-        manifest = read_manifest(json.loads((final / fmt.MANIFEST).read_text()))
-    except (OSError, ValueError, FormatError):
+def _finished_atlas(config: JobConfig, model: _Model, source: ImageSource) -> AtlasManifest | None:
+    """The manifest of ``model``'s published atlas when an earlier run of this job finished it (same
+    weights, images, K and bases), else ``None``."""
+    manifest = published_manifest(config.out / model.slug)
+    if manifest is None:
         return None
     same = (
         manifest.model_source.same_weights(model_source(model.adapter))
@@ -200,7 +196,7 @@ def _finished_atlas(config: JobConfig, model: _Model, source: ImageSource) -> Pa
         and manifest.top_k == config.top_k
         and tuple(manifest.bases) == config.bases
     )
-    return final if same else None
+    return manifest if same else None
 
 
 class _Log:
@@ -221,7 +217,7 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
     Under ``torchrun`` every rank scores its shard and rank 0 merges, writes and returns the outcome;
     the other ranks return ``None``.
     """
-    clock = time.perf_counter()
+    clock, started = time.perf_counter(), datetime.now(UTC)
     if not config.models:
         raise JobSetupError("no model given")
     shard = Shard.from_environment()
@@ -235,6 +231,12 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
         models, unloadable = _load_all(config, slugs, log)
+        if not models:
+            raise JobSetupError("none of the models could be loaded")
+        if on_progress:
+            slug_of = dict(zip(config.models, slugs, strict=True))
+            for model_id, reason in unloadable.items():
+                on_progress.model_finished(slug_of[model_id], "failed", f"could not be loaded: {reason}")
         results: list[JobResult] = []
         todo: list[_Model] = []
         for model in models:
@@ -242,12 +244,11 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
             if finished is None:
                 todo.append(model)
                 continue
-            log(f"keeping the finished atlas {finished} (--rebuild-finished rebuilds it)")
-            results.append(_kept_result(model.model_id, finished))
+            atlas = config.out / model.slug
+            log(f"keeping the finished atlas {atlas} (--rebuild-finished rebuilds it)")
+            results.append(_kept_result(model.model_id, atlas, finished))
             if on_progress:
                 on_progress.model_finished(model.slug, "done")
-        if not models:
-            raise JobSetupError("none of the models could be loaded")
         dtype = compute_dtype(device)
         needs = [
             estimate_memory(
@@ -263,7 +264,7 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
         decoder = resolve_decode(config.decode, device)
         if decoder == "nvjpeg" and todo:
             log(f"decoding JPEGs with nvJPEG on {device} (Pillow for the files it cannot read)")
-        job = _Job(config, source, shard, device, on_progress, log, clock, total=len(todo), decoder=decoder)
+        job = _Job(config, source, shard, device, on_progress, log, (clock, started), total=len(todo), decoder=decoder)
         with job.progress_bar():
             for number, group in enumerate(groups, 1):
                 results.extend(job.run_group([todo[i] for i in group.members], number, len(groups)))
@@ -276,8 +277,7 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
     return JobOutcome([by_model[m] for m in config.models if m in by_model], unloadable, setup_seconds)
 
 
-def _kept_result(model_id: str, atlas: Path) -> JobResult:
-    manifest = read_manifest(json.loads((atlas / fmt.MANIFEST).read_text()))
+def _kept_result(model_id: str, atlas: Path, manifest: AtlasManifest) -> JobResult:
     return JobResult(
         model_id=model_id,
         atlas_dir=atlas,
@@ -301,14 +301,15 @@ class _Job:
         device: torch.device,
         on_progress: ProgressSink | None,
         log: _Log,
-        clock: float,
+        start: tuple[float, datetime],
         total: int,
         decoder: Literal["pillow", "nvjpeg"],
     ) -> None:
+        """``start``: when the job started, as ``(time.perf_counter(), wall-clock time)``."""
         self.config, self.source, self.shard, self.device = config, source, shard, device
         self.decoder = decoder
-        self.on_progress, self.log, self.clock = on_progress, log, clock
-        self.started = datetime.now(UTC) - timedelta(seconds=time.perf_counter() - clock)
+        self.on_progress, self.log = on_progress, log
+        self.clock, self.started = start
         self.selection = shard.items(len(source.items), config.batch_size)
         self.n_models = total
         self.bar: tqdm[Any] | None = None

@@ -144,7 +144,6 @@ class ModelStream:
     fingerprint: dict[str, Any]
     position: int = 0
     skipped: list[SkippedImage] = field(default_factory=list)
-    scoring_seconds: float = 0.0
     scored_images: int = 0
 
     @staticmethod

@@ -30,6 +30,15 @@ SIGN_AXIS = {sign: axis for axis, sign in enumerate(SIGNS)}
 T = TypeVar("T")
 
 
+def published_manifest(path: Path) -> AtlasManifest | None:
+    """The manifest of the atlas published at ``path``, or ``None`` when there is none or it cannot be
+    read (not an atlas, never finished, or written by a qkatlas that this one cannot read)."""
+    try:
+        return read_manifest(json.loads((path / fmt.MANIFEST).read_text()))
+    except (OSError, ValueError):  # FormatError is a ValueError
+        return None
+
+
 class AtlasError(Exception):
     """An atlas directory that is missing, incomplete or inconsistent. ``str(e)`` is the reason."""
 

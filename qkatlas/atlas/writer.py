@@ -14,7 +14,8 @@ import numpy as np
 from PIL import Image
 
 from qkatlas.atlas import format as fmt
-from qkatlas.atlas.contract import IMAGE_INDEX, AtlasManifest, AtlasSummary, FormatError, ImageRecord, read_manifest
+from qkatlas.atlas.contract import IMAGE_INDEX, AtlasManifest, AtlasSummary, ImageRecord
+from qkatlas.atlas.reader import published_manifest
 from qkatlas.svd import Decomposition
 
 
@@ -118,9 +119,8 @@ class AtlasWriter:
 
 
 def _carry_weight_results(previous: Path, new: Path, manifest: AtlasManifest) -> None:
-    try:
-        previous_manifest = read_manifest(json.loads((previous / fmt.MANIFEST).read_text()))
-    except (OSError, ValueError, FormatError):
+    previous_manifest = published_manifest(previous)
+    if previous_manifest is None:
         return
     same = previous_manifest.model_source.same_weights(manifest.model_source)
     if same and (previous / fmt.O3).is_file():

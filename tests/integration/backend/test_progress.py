@@ -59,3 +59,16 @@ def test_a_multi_model_job_lists_every_model_with_the_whole_jobs_totals(
     (total,) = (job["job"] for job in jobs[:1])
     assert (total["n_models"], total["models_done"]) == (2, 2)
     assert total["done"] == total["total"] == 2 * n_images
+
+
+def test_a_model_left_out_by_skip_unloadable_is_listed_as_failed_with_the_reason(
+    make_client: AppFactory, redis_server: RedisServer, planted_image_dir: Path, tmp_path: Path
+) -> None:
+    args = ["--model", "planted", "--model", "no_such_model_anywhere", "--skip-unloadable"]
+    args += ["--images", str(planted_image_dir), "--out", str(tmp_path), "--no-progress", "--workers", "0"]
+    assert precompute_main([*args, "--progress-redis", redis_server.url]) == 0
+    jobs = {job["model_id"]: job for job in make_client(redis_url=redis_server.url).get("/api/progress").json()["jobs"]}
+    assert jobs["planted"]["state"] == "done"
+    assert jobs["no_such_model_anywhere"]["state"] == "failed"
+    assert "could not be loaded" in jobs["no_such_model_anywhere"]["message"]
+    assert jobs["planted"]["job"]["models_done"] == 1
