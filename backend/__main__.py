@@ -1,4 +1,5 @@
-"""``python -m backend --atlas-dir DIR [--host H --port P]``: serve every atlas under DIR."""
+"""``python -m backend --atlas-dir DIR [--host H --port P]``: serve every atlas under DIR (and those
+published there later)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,12 @@ from backend.main import create_app
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m backend", description=__doc__)
     parser.add_argument("--atlas-dir", type=Path, required=True, help="serve every atlas under this directory")
+    parser.add_argument(
+        "--atlas-poll-s",
+        type=float,
+        help="re-list the atlas directory this often, picking up atlases published or rebuilt meanwhile "
+        "(default 2; 0 = only at start)",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--redis-url", help="e.g. redis://localhost:6379/0 (default: in-process cache)")

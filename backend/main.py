@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -100,7 +101,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        watch = asyncio.create_task(services.atlases.watch(settings.atlas_poll_s)) if settings.atlas_poll_s else None
         yield
+        if watch is not None:
+            watch.cancel()
         await services.close()
 
     app = FastAPI(

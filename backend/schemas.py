@@ -80,6 +80,10 @@ class ModelSummary(BaseModel):
     """One served atlas: a model and the dataset searched for its top images."""
 
     slug: str = Field(description="URL-safe id of the atlas (`<model_slug>__<dataset>`); the `{model}` path key.")
+    revision: str = Field(
+        description="Identity of this build of the atlas (changes when it is rebuilt); the `v` parameter of its "
+        "cacheable addresses."
+    )
     model_slug: str = Field(description="URL-safe id of the model alone.")
     model_id: str = Field(description="The original model id (hub id, timm name or checkpoint).")
     family: str
@@ -300,6 +304,7 @@ class UploadHeadModes(BaseModel):
 
     upload_id: str
     model: str
+    revision: str = Field(description="The atlas revision the ranking was computed with (`v` of its overlays).")
     layer: int
     head: int
     basis: Basis

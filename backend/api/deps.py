@@ -17,6 +17,7 @@ from backend.services.container import Services
 from qkatlas.atlas import Atlas
 
 MODEL_SLUG_PATTERN = r"^[a-z0-9._-]{1,200}$"
+REVISION_PATTERN = r"^[0-9a-f]{16}$"
 
 
 async def get_services(request: Request) -> Services:
@@ -31,13 +32,35 @@ def not_found(detail: str) -> HTTPException:
     return HTTPException(status_code=404, detail=detail)
 
 
+RevisionQuery = Annotated[
+    str | None,
+    Query(
+        pattern=REVISION_PATTERN,
+        description="The atlas revision this address was made for (`revision` in `GET /api/models`). With it, "
+        "the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; "
+        "without it, the response comes from whatever atlas is served now.",
+    ),
+]
+
+
 async def get_atlas(
     services: ServicesDep,
     model: Annotated[str, Path(description="Atlas slug (see `GET /api/models`).", pattern=MODEL_SLUG_PATTERN)],
+    v: RevisionQuery = None,
 ) -> Atlas:
-    atlas = services.atlases.get(model)
+    return current_atlas(services, model, v)
+
+
+def current_atlas(services: Services, slug: str, revision: str | None) -> Atlas:
+    """The atlas served as ``slug`` now; 404 when there is none, or when it is not ``revision``."""
+    atlas = services.atlases.get(slug)
     if atlas is None:
-        raise not_found(f"no model {model!r}")
+        raise not_found(f"no model {slug!r}")
+    if revision is not None and revision != atlas.revision:
+        raise not_found(
+            f"model {slug!r} was rebuilt since this address was made (revision {revision}, now {atlas.revision}): "
+            "reload the page"
+        )
     return atlas
 
 

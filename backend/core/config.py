@@ -18,6 +18,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QKATLAS_")
 
     atlas_dir: Path = Field(description="Every complete atlas under this directory is served.")
+    atlas_poll_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="How often the atlas directory is re-listed, so that atlases published, rebuilt or removed "
+        "while the service runs are picked up (0 = only at start).",
+    )
     redis_url: str | None = Field(default=None, description="e.g. redis://localhost:6379/0; None = in-process cache.")
     upload_ttl_s: int = Field(default=86_400, gt=0, description="Uploads and their results live this long.")
     overlay_ttl_s: int = Field(default=86_400, gt=0, description="Rendered atlas overlays are cached this long.")

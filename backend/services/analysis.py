@@ -100,8 +100,14 @@ class AttentionRow:
     reconstructed: np.ndarray
 
 
+def _upload_key(kind: str, upload_id: str, atlas: Atlas) -> str:
+    """Cache and single-flight keys of results derived from an upload and an atlas: with the atlas's
+    revision, so nothing computed with a replaced atlas's model is served for its successor."""
+    return f"qk:{kind}:{upload_id}:{atlas.slug}:{atlas.revision}"
+
+
 def _analysis_key(upload_id: str, atlas: Atlas, layer: int, head: int) -> str:
-    return f"qk:analysis:{upload_id}:{atlas.slug}:{layer}:{head}"
+    return f"{_upload_key('analysis', upload_id, atlas)}:{layer}:{head}"
 
 
 class AnalysisRunner:
@@ -111,7 +117,7 @@ class AnalysisRunner:
         self.device = resolve_device(device)
         self._workers = workers
         self._executor: ThreadPoolExecutor | None = None
-        self._models: dict[str, tuple[ViTAdapter, Decomposition]] = {}
+        self._models: dict[str, tuple[str, ViTAdapter, Decomposition]] = {}
         self._models_lock = threading.Lock()
         self._flights = SingleFlight()
 
@@ -124,12 +130,15 @@ class AnalysisRunner:
     # --- running in the executor -----------------------------------------------------------------
 
     def _model(self, atlas: Atlas) -> tuple[ViTAdapter, Decomposition]:
+        """The atlas's model, rebuilt from its manifest when first needed or when the atlas was rebuilt
+        (the replaced atlas's model is dropped)."""
         with self._models_lock:
             loaded = self._models.get(atlas.slug)
-            if loaded is None:
-                loaded = self._load_model(atlas)
+            if loaded is None or loaded[0] != atlas.revision:
+                self._models.pop(atlas.slug, None)
+                loaded = (atlas.revision, *self._load_model(atlas))
                 self._models[atlas.slug] = loaded
-            return loaded
+            return loaded[1], loaded[2]
 
     def _load_model(self, atlas: Atlas) -> tuple[ViTAdapter, Decomposition]:
         log.info("loading the model of %s on %s", atlas.slug, self.device)
@@ -199,13 +208,13 @@ class AnalysisRunner:
             await self._cache.set_many(blobs, max(1, upload.expires_in_s()))
             return heads
 
-        heads = await self._flights.run(f"analysis:{upload.id}:{atlas.slug}", compute)
+        heads = await self._flights.run(_upload_key("analysis", upload.id, atlas), compute)
         return heads[layer, head]
 
     async def attention(
         self, upload: UploadInfo, atlas: Atlas, layer: int, head: int, query_patch: int
     ) -> AttentionRow:
-        key = f"qk:attention:{upload.id}:{atlas.slug}:{layer}:{head}:{query_patch}"
+        key = f"{_upload_key('attention', upload.id, atlas)}:{layer}:{head}:{query_patch}"
         raw = await self._cache.get(key)
         if raw is not None:
             return AttentionRow(**_from_bytes(raw))
@@ -219,7 +228,7 @@ class AnalysisRunner:
 
     async def model_image(self, upload: UploadInfo, atlas: Atlas) -> bytes:
         """The upload as the atlas's model sees it (after its resize and centre crop), as PNG."""
-        key = f"qk:upload-image:{upload.id}:{atlas.slug}"
+        key = _upload_key("upload-image", upload.id, atlas)
         png = await self._cache.get(key)
         if png is not None:
             return png

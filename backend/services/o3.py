@@ -83,15 +83,16 @@ class O3Results:
     """``get(atlas)`` → the atlas's parsed O3 results or None, re-read only when its file changes."""
 
     def __init__(self) -> None:
-        self._cache: dict[str, tuple[tuple[FileVersion, ...], O3Result | None]] = {}
+        self._cache: dict[str, tuple[tuple[str, tuple[FileVersion, ...]], O3Result | None]] = {}
 
     def get(self, atlas: Atlas) -> O3Result | None:
-        key = tuple(_version(path) for path in atlas.o3_paths)
+        versions = tuple(_version(path) for path in atlas.o3_paths)
+        key = (atlas.revision, versions)  # a rebuilt atlas is parsed again, whatever its file's mtime
         cached = self._cache.get(atlas.slug)
         if cached is not None and cached[0] == key:
             return cached[1]
         result = None
-        if any(version is not None for version in key):
+        if any(version is not None for version in versions):
             try:
                 record = atlas.o3
                 result = parse_o3(atlas, record) if record is not None else None

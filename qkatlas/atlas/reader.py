@@ -1,8 +1,17 @@
-"""Read-only, memory-mapped access to a finished atlas. A mode page costs one small read."""
+"""Read-only, memory-mapped access to a finished atlas. A mode page costs one small read.
+
+An ``Atlas`` is bound to the directory it opened, not to its name: every file is read through a
+handle on that directory, so when a rebuilt atlas is published under the same name (the directories
+are swapped, then the old one is deleted), an ``Atlas`` opened before goes on reading the old files
+(its arrays stay memory-mapped even once deleted) and never mixes them with the new ones.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -43,6 +52,38 @@ class AtlasError(Exception):
     """An atlas directory that is missing, incomplete or inconsistent. ``str(e)`` is the reason."""
 
 
+class AtlasReplaced(AtlasError):
+    """The atlas was replaced (rebuilt or removed) and a file it still needed is gone with it."""
+
+
+class _DirectoryHandle:
+    """An open directory: ``root`` names its files for as long as the handle lives, wherever the
+    directory is moved (``/proc/self/fd``; where there is no ``/proc``, its path at opening)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as exc:
+            raise AtlasError(f"cannot open the directory ({exc.__class__.__name__})") from None
+        weakref.finalize(self, os.close, self._fd)
+        by_fd = Path(f"/proc/self/fd/{self._fd}")
+        self.root = by_fd if by_fd.is_dir() else path
+
+    def still_at_path(self) -> bool:
+        """Whether the directory opened is still the one at its path (not replaced, not removed)."""
+        try:
+            return os.stat(self.path).st_ino == os.fstat(self._fd).st_ino
+        except OSError:
+            return False
+
+
+def revision_of(manifest_bytes: bytes) -> str:
+    """An atlas's identity: the hash of its manifest, which is written last and records the run, so a
+    rebuilt atlas always gets a new one."""
+    return hashlib.sha256(manifest_bytes).hexdigest()[:16]
+
+
 class Atlas:
     """One atlas directory. Arrays are opened with ``mmap_mode='r'`` and never modified.
 
@@ -52,13 +93,16 @@ class Atlas:
 
     def __init__(
         self,
-        path: Path,
+        directory: _DirectoryHandle,
+        revision: str,
         manifest: AtlasManifest,
         summary: AtlasSummary,
         images: dict[int, ImageRecord],
         arrays: dict[str, np.ndarray],
     ) -> None:
-        self.path = path
+        self._directory = directory
+        self.path = directory.path
+        self.revision = revision
         self.manifest = manifest
         self.summary = summary
         self._images = images
@@ -107,13 +151,17 @@ class Atlas:
     @classmethod
     def open(cls, path: Path) -> Atlas:
         """Open and check an atlas; ``AtlasError`` says what is wrong (a field of the manifest, an
-        array whose shape does not match it, a missing file)."""
-        path = Path(path)
-        manifest_path = path / fmt.MANIFEST
-        if not manifest_path.is_file():
-            raise AtlasError("no manifest.json (not an atlas, or never finished)")
+        array whose shape does not match it, a missing file or thumbnail)."""
+        directory = _DirectoryHandle(Path(path))
+        files = directory.root
         try:
-            manifest = read_manifest(json.loads(manifest_path.read_text()))
+            manifest_bytes = (files / fmt.MANIFEST).read_bytes()
+        except FileNotFoundError:
+            raise AtlasError("no manifest.json (not an atlas, or never finished)") from None
+        except OSError as exc:
+            raise AtlasError(f"manifest.json: {exc.__class__.__name__}") from None
+        try:
+            manifest = read_manifest(json.loads(manifest_bytes))
         except ValueError as exc:  # FormatError, or not JSON at all
             reason = str(exc) if isinstance(exc, FormatError) else f"manifest.json is not JSON ({exc})"
             raise AtlasError(reason) from None
@@ -121,24 +169,25 @@ class Atlas:
         arrays = {}
         for name, (relative, dtype) in fmt.ARRAYS.items():
             try:
-                array = np.load(path / relative, mmap_mode="r", allow_pickle=False)
+                array = np.load(files / relative, mmap_mode="r", allow_pickle=False)
             except (OSError, ValueError) as exc:
                 raise AtlasError(f"{relative}: {exc.__class__.__name__}") from None
             if array.shape != shapes[name] or array.dtype != np.dtype(dtype):
                 raise AtlasError(f"{relative}: shape {array.shape} {array.dtype}, expected {shapes[name]} {dtype}")
             arrays[name] = array
-        summary = _read_json_record(path / fmt.SUMMARY, AtlasSummary.model_validate_json)
+        summary = _read_json_record(files / fmt.SUMMARY, AtlasSummary.model_validate_json)
         if len(summary.normalized_depth) != manifest.model.n_layers:
             raise AtlasError(
                 f"summary.json: {len(summary.normalized_depth)} layers, the manifest says {manifest.model.n_layers}"
             )
-        images = _read_json_record(path / fmt.IMAGES, IMAGE_INDEX.validate_json)
-        return cls(path, manifest, summary, images, arrays)
+        images = _read_json_record(files / fmt.IMAGES, IMAGE_INDEX.validate_json)
+        _check_thumbnails(files, images)
+        return cls(directory, revision_of(manifest_bytes), manifest, summary, images, arrays)
 
     @property
     def o3_paths(self) -> tuple[Path, Path]:
         """Where ``o3`` looks, in order: the atlas's ``o3.json``, then the root-level sidecar file."""
-        return self.path / fmt.O3, self.path.parent / fmt.o3_sidecar_name(self.model_slug)
+        return self._directory.root / fmt.O3, self.path.parent / fmt.o3_sidecar_name(self.model_slug)
 
     @property
     def o3(self) -> O3Record | None:
@@ -240,11 +289,28 @@ class Atlas:
     def image_meta(self, index: int) -> ImageRecord | None:
         return self._images.get(index)
 
-    def thumbnail_path(self, index: int) -> Path | None:
+    def thumbnail(self, index: int) -> bytes | None:
+        """The JPEG of a winning image as the model saw it; ``None`` when ``index`` is not a winner.
+        ``AtlasReplaced`` when the atlas was replaced and its files deleted since it was opened."""
         if index not in self._images:
             return None
-        path = self.path / fmt.thumbnail_name(index)
-        return path if path.is_file() else None
+        try:
+            return (self._directory.root / fmt.thumbnail_name(index)).read_bytes()
+        except FileNotFoundError:
+            if not self._directory.still_at_path():
+                raise AtlasReplaced(f"{self.slug} was replaced while it was being read") from None
+            return None  # deleted by hand from an atlas still in place
+
+
+def _check_thumbnails(files: Path, images: Mapping[int, ImageRecord]) -> None:
+    """Every winner has its thumbnail (an atlas copied in by hand may not have all of them yet)."""
+    try:
+        present = set(os.listdir(files / fmt.THUMBS_DIR))
+    except OSError:
+        present = set()
+    missing = sum(1 for index in images if Path(fmt.thumbnail_name(index)).name not in present)
+    if missing:
+        raise AtlasError(f"{fmt.THUMBS_DIR}/: {missing} of {len(images)} winners' thumbnails missing")
 
 
 def _read_json_record(path: Path, validate: Callable[[bytes], T]) -> T:
@@ -259,6 +325,12 @@ def _read_json_record(path: Path, validate: Callable[[bytes], T]) -> T:
         raise AtlasError(f"{path.name}: {describe_validation_error(exc)}") from None
 
 
+def atlas_directories(root: Path) -> list[Path]:
+    """The directories directly under ``root`` that may hold an atlas (hidden ones hold work in
+    progress), sorted by name."""
+    return sorted(p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
 def find_atlases(root: Path) -> tuple[list[Atlas], list[tuple[Path, str]]]:
     """Open every atlas directly under ``root``; report the ones that fail instead of raising."""
     atlases: list[Atlas] = []
@@ -266,7 +338,7 @@ def find_atlases(root: Path) -> tuple[list[Atlas], list[tuple[Path, str]]]:
     root = Path(root)
     if not root.is_dir():
         return atlases, [(root, "atlas directory does not exist")]
-    for path in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for path in atlas_directories(root):
         try:
             atlases.append(Atlas.open(path))
         except AtlasError as exc:

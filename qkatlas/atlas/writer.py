@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import json
 import os
 import shutil
@@ -99,6 +101,9 @@ class AtlasWriter:
     def publish(self, manifest: AtlasManifest, final: Path, discard: str | None = None) -> Path:
         """Write the manifest last, then move the atlas to ``final`` (replacing an older one).
 
+        An older atlas at ``final`` is swapped out in one step where the system can (Linux), so a
+        service watching the folder never sees the name missing, then deleted.
+
         Results that depend only on the weights (``o3.json``) carry over from the atlas being replaced
         when it was built from the same weights. Files matching the glob ``discard`` (the job's
         checkpoints) are deleted only once the manifest is written, so a failure before then (a full
@@ -108,14 +113,35 @@ class AtlasWriter:
         write_json_atomic(self.directory / fmt.MANIFEST, manifest.to_json_dict())
         for path in self.directory.glob(discard) if discard else ():
             path.unlink()
-        old = None
-        if final.exists():
+        if not final.exists():
+            os.replace(self.directory, final)
+        elif _exchange(self.directory, final):
+            shutil.rmtree(self.directory, ignore_errors=True)  # now the old atlas
+        else:
             old = final.parent / fmt.PARTIAL_DIR / f"{final.name}.replaced-{uuid.uuid4().hex[:8]}"
             os.replace(final, old)
-        os.replace(self.directory, final)
-        if old is not None:
+            os.replace(self.directory, final)
             shutil.rmtree(old, ignore_errors=True)
         return final
+
+
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two directories (``renameat2(RENAME_EXCHANGE)``); False where the C library,
+    the kernel or the file system cannot, so the caller falls back to two renames."""
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(error, os.strerror(error), str(a), None, str(b))
 
 
 def _carry_weight_results(previous: Path, new: Path, manifest: AtlasManifest) -> None:

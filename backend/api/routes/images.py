@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from backend.api.deps import ServicesDep, not_found
-from backend.api.responses import ATLAS_CACHE_CONTROL, JPEG_RESPONSE
+from backend.api.deps import RevisionQuery, ServicesDep, current_atlas, not_found
+from backend.api.responses import JPEG_RESPONSE, atlas_cache_control
 from backend.schemas import ErrorBody
 from backend.services.atlases import IMAGE_ID_PATTERN, parse_image_id
+from qkatlas.atlas import AtlasReplaced
 
 router = APIRouter(tags=["images"], responses={404: {"model": ErrorBody}})
 
@@ -21,10 +23,14 @@ async def get_image(
         Path(pattern=IMAGE_ID_PATTERN, description="`<atlas slug>~<dataset index>`, from a mode's top images."),
     ],
     services: ServicesDep,
+    v: RevisionQuery = None,
 ) -> Response:
     slug, index = parse_image_id(image_id)
-    atlas = services.atlases.get(slug)
-    path = atlas.thumbnail_path(index) if atlas is not None else None
-    if path is None:
+    try:
+        data = current_atlas(services, slug, v).thumbnail(index)
+    except AtlasReplaced:  # deleted with the atlas it belonged to: the one served now answers
+        await asyncio.to_thread(services.atlases.refresh)
+        data = current_atlas(services, slug, v).thumbnail(index)
+    if data is None:
         raise not_found(f"no image {image_id!r}")
-    return Response(path.read_bytes(), media_type="image/jpeg", headers={"Cache-Control": ATLAS_CACHE_CONTROL})
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": atlas_cache_control(pinned=v is not None)})

@@ -40,6 +40,7 @@ def _summary_fields(atlas: Atlas, services: Services) -> dict[str, Any]:
     model, dataset = atlas.manifest.model, atlas.manifest.dataset
     return {
         "slug": atlas.slug,
+        "revision": atlas.revision,
         "model_slug": atlas.model_slug,
         "model_id": atlas.model_id,
         "family": model.family,
@@ -65,8 +66,8 @@ def _best_image(atlas: Atlas, basis: Basis, layer: int, head: int, mode: int, si
     winners = atlas.top_images(basis, layer, head, mode, sign)
     if not winners:
         return None
-    image = image_id(atlas, winners[0][0])
-    return ImageRef(image_id=image, thumbnail_url=thumbnail_url(image))
+    index = winners[0][0]
+    return ImageRef(image_id=image_id(atlas, index), thumbnail_url=thumbnail_url(atlas, index))
 
 
 @router.get("/models", response_model=list[ModelSummary])

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import PurePosixPath
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Response
 
-from backend.api.deps import BasisDep, ModeDep, ModeRef, OverlayDep, ServicesDep, SignQuery, not_found
-from backend.api.responses import ATLAS_CACHE_CONTROL, PNG_RESPONSE, png
+from backend.api import deps
+from backend.api.deps import (
+    BasisDep,
+    ModeDep,
+    ModeRef,
+    OverlayDep,
+    OverlayOptions,
+    RevisionQuery,
+    ServicesDep,
+    SignQuery,
+    current_atlas,
+    not_found,
+)
+from backend.api.responses import PNG_RESPONSE, atlas_cache_control, png
 from backend.schemas import Basis, ErrorBody, ModeDetail, ModeMaps, Sign, TopImage
 from backend.services.atlases import image_id, thumbnail_url
+from backend.services.container import Services
 from backend.services.overlays import mode_maps, overlay_png
-from qkatlas.atlas import Atlas
+from qkatlas.atlas import AtlasReplaced
 
 router = APIRouter(tags=["modes"], responses={404: {"model": ErrorBody}})
 
@@ -34,7 +48,7 @@ def _source_name(source: str) -> str:
 async def get_mode(ref: ModeDep, basis: BasisDep, sign: SignQuery = Sign.pos) -> ModeDetail:
     atlas, layer, head, mode = ref.atlas, ref.layer, ref.head, ref.mode
     sigma = atlas.sigma(layer, head)
-    query = urlencode({"sign": sign.value, "basis": basis.value})
+    query = urlencode({"sign": sign.value, "basis": basis.value, "v": atlas.revision})
     top_images = []
     for rank, (index, score) in enumerate(atlas.top_images(basis, layer, head, mode, sign)):
         record = atlas.image_meta(index)
@@ -48,7 +62,7 @@ async def get_mode(ref: ModeDep, basis: BasisDep, sign: SignQuery = Sign.pos) ->
                 score=score,
                 label=record.label if record else None,
                 source=_source_name(record.source if record else ""),
-                thumbnail_url=thumbnail_url(image),
+                thumbnail_url=thumbnail_url(atlas, index),
                 overlay_url=f"{top}/overlay.png?{query}",
                 maps_url=f"{top}/maps?{query}",
             )
@@ -78,11 +92,6 @@ def _winner(ref: ModeRef, basis: Basis, sign: Sign, rank: int) -> int:
     return winners[rank][0]
 
 
-def _photo(atlas: Atlas, index: int) -> bytes | None:
-    path = atlas.thumbnail_path(index)
-    return path.read_bytes() if path is not None else None
-
-
 @router.get(
     "/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/top/{rank}/overlay.png",
     response_class=Response,
@@ -95,12 +104,27 @@ async def get_mode_overlay(
     options: OverlayDep,
     services: ServicesDep,
     sign: SignQuery = Sign.pos,
+    v: RevisionQuery = None,
 ) -> Response:
+    try:
+        data = await _overlay(ref, rank, basis, sign, options, services)
+    except AtlasReplaced:
+        # Its thumbnails went with it: render from the atlas served now (404 when ``v`` named the old one).
+        await asyncio.to_thread(services.atlases.refresh)
+        atlas = current_atlas(services, ref.atlas.slug, v)
+        fresh = await deps.get_mode(await deps.get_head(atlas, ref.layer, ref.head), ref.mode)
+        data = await _overlay(fresh, rank, await deps.get_basis(atlas, basis), sign, options, services)
+    return png(data, atlas_cache_control(pinned=v is not None))
+
+
+async def _overlay(
+    ref: ModeRef, rank: int, basis: Basis, sign: Sign, options: OverlayOptions, services: Services
+) -> bytes:
     index = _winner(ref, basis, sign, rank)
     atlas = ref.atlas
     key = (
-        f"qk:overlay:{atlas.slug}:{basis.value}:{ref.layer}:{ref.head}:{ref.mode}:{sign.value}:{rank}:"
-        f"{options.channel.value}:{options.palette.value}:{options.blend:.3f}"
+        f"qk:overlay:{atlas.slug}:{atlas.revision}:{basis.value}:{ref.layer}:{ref.head}:{ref.mode}:{sign.value}:"
+        f"{rank}:{options.channel.value}:{options.palette.value}:{options.blend:.3f}"
     )
     data = await services.cache.get(key)
     if data is None:
@@ -112,10 +136,10 @@ async def get_mode_overlay(
             channel=options.channel,
             palette=options.palette,
             blend=options.blend,
-            photo=_photo(atlas, index) if options.blend > 0 else None,
+            photo=atlas.thumbnail(index) if options.blend > 0 else None,
         )
         await services.cache.set(key, data, services.settings.overlay_ttl_s)
-    return png(data, ATLAS_CACHE_CONTROL)
+    return data
 
 
 @router.get("/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/top/{rank}/maps", response_model=ModeMaps)

@@ -19,6 +19,7 @@ from backend.api.deps import (
     ModeDep,
     ModeRef,
     OverlayDep,
+    RevisionQuery,
     ServicesDep,
     SignQuery,
     not_found,
@@ -108,9 +109,11 @@ async def get_upload(upload: UploadDep) -> Upload:
 
 
 @router.get("/uploads/{upload_id}/models/{model}/image.png", response_class=Response, responses=PNG_RESPONSE)
-async def get_upload_image(upload: UploadDep, atlas: AtlasDep, services: ServicesDep) -> Response:
+async def get_upload_image(
+    upload: UploadDep, atlas: AtlasDep, services: ServicesDep, v: RevisionQuery = None
+) -> Response:
     data = await services.analysis.model_image(upload, atlas)
-    return png(data, private_cache_control(upload.expires_in_s()))
+    return png(data, private_cache_control(upload.expires_in_s(), pinned=v is not None))
 
 
 @router.get(
@@ -134,6 +137,7 @@ async def get_upload_head(
     return UploadHeadModes(
         upload_id=upload.id,
         model=atlas.slug,
+        revision=atlas.revision,
         layer=layer,
         head=head,
         basis=basis,
@@ -196,6 +200,7 @@ async def get_upload_mode_overlay(
     options: OverlayDep,
     services: ServicesDep,
     sign: SignQuery = Sign.pos,
+    v: RevisionQuery = None,
 ) -> Response:
     query, key = await _signed_maps(upload, ref, basis, sign, services)
     photo = await services.analysis.model_image(upload, ref.atlas) if options.blend > 0 else None
@@ -209,7 +214,7 @@ async def get_upload_mode_overlay(
         blend=options.blend,
         photo=photo,
     )
-    return png(data, private_cache_control(upload.expires_in_s()))
+    return png(data, private_cache_control(upload.expires_in_s(), pinned=v is not None))
 
 
 @router.get(

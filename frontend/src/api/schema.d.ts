@@ -617,6 +617,11 @@ export interface components {
              */
             slug: string;
             /**
+             * Revision
+             * @description Identity of this build of the atlas (changes when it is rebuilt); the `v` parameter of its cacheable addresses.
+             */
+            revision: string;
+            /**
              * Model Slug
              * @description URL-safe id of the model alone.
              */
@@ -702,6 +707,11 @@ export interface components {
              * @description URL-safe id of the atlas (`<model_slug>__<dataset>`); the `{model}` path key.
              */
             slug: string;
+            /**
+             * Revision
+             * @description Identity of this build of the atlas (changes when it is rebuilt); the `v` parameter of its cacheable addresses.
+             */
+            revision: string;
             /**
              * Model Slug
              * @description URL-safe id of the model alone.
@@ -1096,6 +1106,11 @@ export interface components {
             upload_id: string;
             /** Model */
             model: string;
+            /**
+             * Revision
+             * @description The atlas revision the ranking was computed with (`v` of its overlays).
+             */
+            revision: string;
             /** Layer */
             layer: number;
             /** Head */
@@ -1187,7 +1202,10 @@ export interface operations {
     };
     get_model: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
+            };
             header?: never;
             path: {
                 /** @description Atlas slug (see `GET /api/models`). */
@@ -1228,7 +1246,10 @@ export interface operations {
     };
     get_o3: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
+            };
             header?: never;
             path: {
                 /** @description Atlas slug (see `GET /api/models`). */
@@ -1270,6 +1291,8 @@ export interface operations {
     get_head: {
         parameters: {
             query?: {
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
                 /** @description Which tokens are projected (docs/method.md#projection-bases). */
                 basis?: components["schemas"]["Basis"];
             };
@@ -1318,6 +1341,8 @@ export interface operations {
             query?: {
                 /** @description `pos` = (u, v), `neg` = (−u, −v). */
                 sign?: components["schemas"]["Sign"];
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
                 /** @description Which tokens are projected (docs/method.md#projection-bases). */
                 basis?: components["schemas"]["Basis"];
             };
@@ -1367,6 +1392,8 @@ export interface operations {
             query?: {
                 /** @description `pos` = (u, v), `neg` = (−u, −v). */
                 sign?: components["schemas"]["Sign"];
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
                 /** @description Which tokens are projected (docs/method.md#projection-bases). */
                 basis?: components["schemas"]["Basis"];
                 /** @description Which maps to draw. */
@@ -1424,6 +1451,8 @@ export interface operations {
             query?: {
                 /** @description `pos` = (u, v), `neg` = (−u, −v). */
                 sign?: components["schemas"]["Sign"];
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
                 /** @description Which tokens are projected (docs/method.md#projection-bases). */
                 basis?: components["schemas"]["Basis"];
             };
@@ -1472,7 +1501,10 @@ export interface operations {
     };
     get_image: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
+            };
             header?: never;
             path: {
                 /** @description `<atlas slug>~<dataset index>`, from a mode's top images. */
@@ -1632,7 +1664,10 @@ export interface operations {
     };
     get_upload_image: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
+            };
             header?: never;
             path: {
                 /** @description From `POST /api/uploads`. */
@@ -1676,6 +1711,8 @@ export interface operations {
     get_upload_head: {
         parameters: {
             query?: {
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
                 /** @description Which tokens are projected (docs/method.md#projection-bases). */
                 basis?: components["schemas"]["Basis"];
             };
@@ -1735,6 +1772,8 @@ export interface operations {
             query?: {
                 /** @description `pos` = (u, v), `neg` = (−u, −v). */
                 sign?: components["schemas"]["Sign"];
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
                 /** @description Which tokens are projected (docs/method.md#projection-bases). */
                 basis?: components["schemas"]["Basis"];
             };
@@ -1795,6 +1834,8 @@ export interface operations {
             query?: {
                 /** @description `pos` = (u, v), `neg` = (−u, −v). */
                 sign?: components["schemas"]["Sign"];
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
                 /** @description Which tokens are projected (docs/method.md#projection-bases). */
                 basis?: components["schemas"]["Basis"];
                 /** @description Which maps to draw. */
@@ -1861,6 +1902,8 @@ export interface operations {
             query: {
                 /** @description Row-major index of the query patch in the grid. */
                 query_patch: number;
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
             };
             header?: never;
             path: {

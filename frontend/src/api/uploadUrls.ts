@@ -8,13 +8,18 @@ import type { Basis, Sign } from "./client";
 
 const enc = encodeURIComponent;
 
-export function uploadImageUrl(uploadId: string, model: string): string {
-  return `/api/uploads/${enc(uploadId)}/models/${enc(model)}/image.png`;
+/**
+ * `revision` pins the address to the atlas build the page shows: the browser may cache it until the
+ * upload expires, and it fails (404) rather than show another build's result once the atlas is rebuilt.
+ */
+export function uploadImageUrl(uploadId: string, model: string, revision: string): string {
+  return `/api/uploads/${enc(uploadId)}/models/${enc(model)}/image.png?v=${enc(revision)}`;
 }
 
 export interface UploadModeRef {
   uploadId: string;
   model: string;
+  revision: string;
   layer: number;
   head: number;
   mode: number;
@@ -24,5 +29,5 @@ export interface UploadModeRef {
 
 export function uploadOverlayUrl(ref: UploadModeRef, options: OverlayOptions): string {
   const path = `/api/uploads/${enc(ref.uploadId)}/models/${enc(ref.model)}/layers/${ref.layer}/heads/${ref.head}/modes/${ref.mode}/overlay.png`;
-  return overlaySrc(`${path}?sign=${ref.sign}&basis=${ref.basis}`, options);
+  return overlaySrc(`${path}?sign=${ref.sign}&basis=${ref.basis}&v=${enc(ref.revision)}`, options);
 }

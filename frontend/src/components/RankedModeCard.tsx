@@ -12,6 +12,7 @@ import { overlayAlt } from "./TopImageCard";
 export interface RankedModeContext {
   uploadId: string;
   model: string;
+  revision: string;
   layer: number;
   head: number;
   basis: Basis;

@@ -95,7 +95,7 @@ function UploadView({ upload, models }: { upload: Upload; models: ModelSummary[]
     next: next ? () => go({ ...next, patch: null }) : undefined,
   });
 
-  const imageSrc = uploadImageUrl(upload.id, model.slug);
+  const imageSrc = uploadImageUrl(upload.id, model.slug, model.revision);
   return (
     <section aria-labelledby="analysis-heading" className="upload-analysis">
       <div className="page-title">
@@ -174,6 +174,7 @@ function RankedList({
   const ctx = {
     uploadId: ranked.upload_id,
     model: ranked.model,
+    revision: ranked.revision,
     layer: ranked.layer,
     head: ranked.head,
     basis: ranked.basis,

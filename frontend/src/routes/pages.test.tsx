@@ -155,6 +155,8 @@ describe("pages", () => {
     expect(yours[0]!.getAttribute("src")).toContain(
       "/api/uploads/abc123/models/planted__shapes/layers/0/heads/0/modes/2/overlay.png",
     );
+    // Pinned to the atlas build the ranking came from, so a rebuild cannot mix the two.
+    expect(yours[0]!.getAttribute("src")).toContain(`v=${uploadHeadModes().revision}`);
     await waitFor(() => expect(screen.getAllByRole("img", { name: /on dataset image/ }).length).toBeGreaterThan(0));
   });
 

@@ -14,6 +14,7 @@ type JobTotals = NonNullable<PrecomputeJob["job"]>;
 export function modelSummary(overrides: Partial<ModelSummary> = {}): ModelSummary {
   return {
     slug: "planted__shapes",
+    revision: "0123456789abcdef",
     model_slug: "planted",
     model_id: "planted-vit",
     family: "planted",
@@ -139,6 +140,7 @@ export function uploadHeadModes(overrides: Partial<UploadHeadModes> = {}): Uploa
   return {
     upload_id: "abc123",
     model: "planted__shapes",
+    revision: "0123456789abcdef",
     layer: 0,
     head: 0,
     basis: "faithful",
