@@ -3,9 +3,10 @@
  * indicator and the Home panel. Asked once on load, then every few seconds only while a model is
  * running or queued (a multi-model job queues its next models while it loads them; the tab must be
  * visible); a failed request keeps the last known jobs, and is retried only while one was unfinished.
+ * When a model it saw unfinished is done, the model list is asked again: its atlas is being published.
  */
-import { useQuery } from "@tanstack/react-query";
-import { createContext, type ReactNode, useContext } from "react";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { createContext, type ReactNode, useContext, useEffect, useRef } from "react";
 import type { PrecomputeJob } from "./client";
 import { apiQuery } from "./queries";
 
@@ -26,7 +27,17 @@ export function ProgressProvider({ children }: { children: ReactNode }) {
     refetchInterval: (query) => (query.state.data?.jobs.some(unfinished) ? PROGRESS_POLL_MS : false),
     refetchIntervalInBackground: false,
   });
-  return <ProgressContext.Provider value={data?.jobs ?? NO_JOBS}>{children}</ProgressContext.Provider>;
+  const jobs = data?.jobs ?? NO_JOBS;
+  const queryClient = useQueryClient();
+  const previous = useRef(NO_JOBS);
+  useEffect(() => {
+    const wasUnfinished = new Set(previous.current.filter(unfinished).map((job) => job.slug));
+    previous.current = jobs;
+    if (jobs.some((job) => job.state === "done" && wasUnfinished.has(job.slug))) {
+      void queryClient.invalidateQueries({ queryKey: apiQuery("/api/models").queryKey });
+    }
+  }, [jobs, queryClient]);
+  return <ProgressContext.Provider value={jobs}>{children}</ProgressContext.Provider>;
 }
 
 export function useProgress(): PrecomputeJob[] {

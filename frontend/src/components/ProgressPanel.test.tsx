@@ -1,12 +1,31 @@
 import { act, screen, within } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { PrecomputeJob } from "../api/client";
+import type { ModelSummary, PrecomputeJob } from "../api/client";
 import { PROGRESS_POLL_MS } from "../api/useProgress";
 import { jobTotals, modelSummary, precomputeJob } from "../test/fixtures";
 import { mockApi, renderAt } from "../test/mockApi";
+import { ATLAS_POLL_MS, ATLAS_WAIT_MS } from "./ProgressPanel";
+
+function requests(fetchMock: ReturnType<typeof mockApi>, path: string): number {
+  return fetchMock.mock.calls.filter(([r]) => new URL((r as Request).url).pathname === path).length;
+}
 
 function progressCalls(fetchMock: ReturnType<typeof mockApi>): number {
-  return fetchMock.mock.calls.filter(([r]) => new URL((r as Request).url).pathname === "/api/progress").length;
+  return requests(fetchMock, "/api/progress");
+}
+
+function modelListCalls(fetchMock: ReturnType<typeof mockApi>): number {
+  return requests(fetchMock, "/api/models");
+}
+
+/** precomputeJob() once finished. */
+function doneJob(overrides: Partial<PrecomputeJob> = {}): PrecomputeJob {
+  return precomputeJob({ state: "done", done: 3925, eta_seconds: null, ...overrides });
+}
+
+/** The served atlas of a precompute record. */
+function atlasOf(record: PrecomputeJob): ModelSummary {
+  return modelSummary({ slug: record.slug, model_id: record.model_id });
 }
 
 /** One model's record of a multi-model job on imagenette. */
@@ -29,9 +48,9 @@ function threeModelJob(totals = jobTotals()): PrecomputeJob[] {
   ];
 }
 
-function showProgress(jobs: PrecomputeJob[]) {
+function showProgress(jobs: PrecomputeJob[], models: ModelSummary[] = [modelSummary()]) {
   const fetchMock = mockApi({
-    "/api/models": { body: [modelSummary()] },
+    "/api/models": { body: models },
     "/api/progress": { body: { redis: "ok", jobs } },
   });
   renderAt("/");
@@ -205,5 +224,118 @@ describe("precompute progress", () => {
     const calls = progressCalls(fetchMock);
     await act(() => vi.advanceTimersByTimeAsync(2 * PROGRESS_POLL_MS));
     expect(progressCalls(fetchMock)).toBe(calls + 2);
+  });
+});
+
+describe("links to the atlases of done jobs", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const publishing = "publishing… (the service lists it within seconds)";
+
+  it("links a done job to its atlas when the service lists it", async () => {
+    const job = doneJob();
+    const fetchMock = showProgress([job], [modelSummary(), atlasOf(job)]);
+    const link = await screen.findByRole("link", { name: "Open the atlas of facebook/dino-vits16 on imagenette" });
+    expect(link.getAttribute("href")).toBe("/m/facebook--dino-vits16__imagenette");
+    expect(screen.queryByText(publishing)).toBeNull();
+    expect(modelListCalls(fetchMock)).toBe(1); // done before the page opened: the list is asked once
+  });
+
+  it("says a done job is being published, and links it once the model list has it", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    const job = doneJob();
+    let models = [modelSummary()];
+    const fetchMock = mockApi({
+      "/api/models": () => ({ body: models }),
+      "/api/progress": { body: { redis: "ok", jobs: [job] } },
+    });
+    renderAt("/");
+    expect(await screen.findByText(publishing)).toBeTruthy();
+    expect(screen.queryByRole("link", { name: /^Open the atlas/ })).toBeNull();
+    const calls = modelListCalls(fetchMock);
+    await act(() => vi.advanceTimersByTimeAsync(ATLAS_POLL_MS));
+    expect(modelListCalls(fetchMock)).toBe(calls + 1);
+    expect(screen.getByText(publishing)).toBeTruthy();
+
+    models = [modelSummary(), atlasOf(job)];
+    await act(() => vi.advanceTimersByTimeAsync(ATLAS_POLL_MS));
+    const link = await screen.findByRole("link", { name: /^Open the atlas/ });
+    expect(link.getAttribute("href")).toBe("/m/facebook--dino-vits16__imagenette");
+    expect(screen.queryByText(publishing)).toBeNull();
+    expect(screen.getByRole("link", { name: "facebook/dino-vits16" })).toBeTruthy(); // Home's card, same list
+    const listed = modelListCalls(fetchMock);
+    await act(() => vi.advanceTimersByTimeAsync(5 * ATLAS_POLL_MS));
+    expect(modelListCalls(fetchMock)).toBe(listed); // listed: no more requests
+  });
+
+  it("stops asking for the model list after a while, and says where to look", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    const fetchMock = showProgress([doneJob()]);
+    expect(await screen.findByText(publishing)).toBeTruthy();
+    await act(() => vi.advanceTimersByTimeAsync(ATLAS_WAIT_MS));
+    expect(screen.getByText(/^not served yet/).textContent).toBe("not served yet: check /api/health");
+    expect(screen.queryByText(publishing)).toBeNull();
+    const calls = modelListCalls(fetchMock);
+    await act(() => vi.advanceTimersByTimeAsync(5 * ATLAS_POLL_MS));
+    expect(modelListCalls(fetchMock)).toBe(calls);
+  });
+
+  it("links no job that is running, queued or failed, even when its atlas is served", async () => {
+    const jobs = [
+      precomputeJob(),
+      precomputeJob({ slug: "planted__shapes", model_id: "planted-vit", dataset: "shapes", state: "queued" }),
+      precomputeJob({ slug: "other__shapes", model_id: "other-vit", state: "failed", message: "killed" }),
+    ];
+    showProgress(jobs, jobs.map(atlasOf));
+    await screen.findByRole("link", { name: "planted-vit" }); // the model list has loaded
+    expect(screen.queryByRole("link", { name: /^Open the atlas/ })).toBeNull();
+    expect(screen.queryByText(publishing)).toBeNull();
+  });
+
+  it("links each done model of a multi-model job", async () => {
+    const totals = jobTotals({ models_done: 2, done: 9050 });
+    const jobs = [
+      modelOfJob("facebook/dino-vits16", { state: "done", done: 3925, eta_seconds: null, job: totals }),
+      modelOfJob("facebook/dino-vitb16", { state: "done", done: 3925, eta_seconds: null, job: totals }),
+      modelOfJob("openai/clip-vit-base-patch16", { job: totals }),
+    ];
+    showProgress(jobs, jobs.map(atlasOf));
+    await screen.findByRole("heading", { level: 3, name: "3 models on imagenette" });
+    const rows = within(screen.getByRole("list", { name: "3 models on imagenette" })).getAllByRole("listitem");
+    const [first, second, running] = rows as [HTMLElement, HTMLElement, HTMLElement];
+    const links = [
+      await within(first).findByRole("link", { name: "Open the atlas of facebook/dino-vits16" }),
+      within(second).getByRole("link", { name: "Open the atlas of facebook/dino-vitb16" }),
+    ];
+    expect(links.map((link) => link.getAttribute("href"))).toEqual([
+      "/m/facebook--dino-vits16__imagenette",
+      "/m/facebook--dino-vitb16__imagenette",
+    ]);
+    expect(within(running).queryByRole("link")).toBeNull();
+  });
+
+  it("asks for the model list again when a job it saw running is done, so Home lists the new atlas", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    let job = precomputeJob();
+    let models = [modelSummary()];
+    const fetchMock = mockApi({
+      "/api/models": () => ({ body: models }),
+      "/api/progress": () => ({ body: { redis: "ok", jobs: [job] } }),
+    });
+    renderAt("/");
+    await screen.findByRole("link", { name: "planted-vit" });
+    expect(modelListCalls(fetchMock)).toBe(1);
+
+    // The job publishes its atlas as it ends.
+    job = doneJob();
+    models = [modelSummary(), atlasOf(job)];
+    await act(() => vi.advanceTimersByTimeAsync(PROGRESS_POLL_MS));
+    expect(await screen.findByRole("link", { name: "facebook/dino-vits16" })).toBeTruthy();
+    expect(modelListCalls(fetchMock)).toBe(2);
+    expect(screen.getByRole("link", { name: /^Open the atlas/ }).getAttribute("href")).toBe(
+      "/m/facebook--dino-vits16__imagenette",
+    );
   });
 });

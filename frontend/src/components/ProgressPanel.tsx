@@ -1,13 +1,20 @@
 /**
  * Precompute jobs: a panel on Home and a compact indicator in the header while one runs. A job over
  * several models reports one record per model, each carrying the whole job's totals (`job`); the panel
- * lists those models together under one heading.
+ * lists those models together under one heading, and links each done model to its atlas once served.
  */
-import { useId } from "react";
+import { useQuery } from "@tanstack/react-query";
+import { useEffect, useId, useState } from "react";
 import { Link } from "react-router";
-import type { PrecomputeJob } from "../api/client";
+import type { ModelSummary, PrecomputeJob } from "../api/client";
+import { apiQuery } from "../api/queries";
 import { useProgress } from "../api/useProgress";
 import { duration, percent } from "../lib/format";
+import { modelPath } from "../lib/paths";
+
+/** How often the model list is asked again while a done model's atlas is not in it, and for how long. */
+export const ATLAS_POLL_MS = 3000;
+export const ATLAS_WAIT_MS = 120_000;
 
 type JobState = PrecomputeJob["state"];
 type JobTotals = NonNullable<PrecomputeJob["job"]>;
@@ -17,6 +24,10 @@ interface Job {
   totals: JobTotals | null;
   models: [PrecomputeJob, ...PrecomputeJob[]];
 }
+
+/** A done model's atlas: served, not listed yet, or still not listed after ATLAS_WAIT_MS. */
+type Publication = "served" | "publishing" | "missing";
+type Publications = ReadonlyMap<string, Publication>;
 
 const PHASES: Record<PrecomputeJob["phase"], string> = {
   stream: "scoring every image",
@@ -89,8 +100,72 @@ function Pace({
   );
 }
 
-/** One model: its state, progress, pace and, when it failed, why. Queued models wait, without a bar. */
-function ModelRow({ model, label }: { model: PrecomputeJob; label: string }) {
+/**
+ * Each done model's atlas, by slug (none until the model list has loaded). The service lists a newly
+ * published atlas within seconds, so while one is missing the list (the cache entry Home shows) is
+ * asked again, for at most ATLAS_WAIT_MS after the missing atlases last changed.
+ */
+function usePublications(records: PrecomputeJob[]): Publications {
+  const done = records.filter((record) => record.state === "done").map((record) => record.slug);
+  const [givenUp, setGivenUp] = useState<ReadonlySet<string>>(() => new Set());
+  const awaited = (served: ModelSummary[] | undefined) =>
+    done.filter((slug) => !givenUp.has(slug) && !served?.some((model) => model.slug === slug));
+  const models = useQuery({
+    ...apiQuery("/api/models"),
+    // Only this observer polls; the others (Home's cards) read the same entry.
+    refetchInterval: (query) => (awaited(query.state.data).length > 0 ? ATLAS_POLL_MS : false),
+  });
+  // Slugs are URL-safe: joined, they key the timer by the set of atlases awaited.
+  const waiting = models.isPending ? "" : awaited(models.data).join(" ");
+  useEffect(() => {
+    if (!waiting) return;
+    const timer = setTimeout(() => setGivenUp((before) => new Set([...before, ...waiting.split(" ")])), ATLAS_WAIT_MS);
+    return () => clearTimeout(timer);
+  }, [waiting]);
+  if (models.isPending) return new Map();
+  const served = new Set(models.data?.map((model) => model.slug));
+  return new Map(
+    done.map((slug) => [slug, served.has(slug) ? "served" : givenUp.has(slug) ? "missing" : "publishing"]),
+  );
+}
+
+/** A link to a done model's atlas, or why there is none yet. */
+function AtlasLink({ slug, label, publication }: { slug: string; label: string; publication: Publication }) {
+  if (publication === "served") {
+    return (
+      <p className="job-atlas">
+        <Link to={modelPath(slug)}>
+          Open the atlas<span className="visually-hidden"> of {label}</span>
+        </Link>
+      </p>
+    );
+  }
+  return (
+    <p className="job-atlas muted">
+      {publication === "publishing" ? (
+        "publishing… (the service lists it within seconds)"
+      ) : (
+        <>
+          not served yet: check <code>/api/health</code>
+        </>
+      )}
+    </p>
+  );
+}
+
+/**
+ * One model: its state, progress, pace, when it failed why, and once done its atlas. Queued models
+ * wait, without a bar.
+ */
+function ModelRow({
+  model,
+  label,
+  publication,
+}: {
+  model: PrecomputeJob;
+  label: string;
+  publication: Publication | undefined;
+}) {
   const queued = model.state === "queued";
   return (
     <li className={`job job-${model.state}`}>
@@ -117,12 +192,13 @@ function ModelRow({ model, label }: { model: PrecomputeJob; label: string }) {
         />
       </p>
       {model.state === "failed" && model.message ? <p className="job-message">{model.message}</p> : null}
+      {publication ? <AtlasLink slug={model.slug} label={label} publication={publication} /> : null}
     </li>
   );
 }
 
 /** A multi-model job: the whole job's progress under a heading, then the list of its models. */
-function MultiModelJob({ job, totals }: { job: Job; totals: JobTotals }) {
+function MultiModelJob({ job, totals, atlases }: { job: Job; totals: JobTotals; atlases: Publications }) {
   const headingId = useId();
   const state = jobState(job.models);
   const title = jobTitle(job);
@@ -148,21 +224,24 @@ function MultiModelJob({ job, totals }: { job: Job; totals: JobTotals }) {
       </p>
       <ul className="job-list job-models" aria-labelledby={headingId}>
         {job.models.map((model) => (
-          <ModelRow key={model.slug} model={model} label={model.model_id} />
+          <ModelRow key={model.slug} model={model} label={model.model_id} publication={atlases.get(model.slug)} />
         ))}
       </ul>
     </li>
   );
 }
 
-function JobEntry({ job }: { job: Job }) {
-  if (job.totals) return <MultiModelJob job={job} totals={job.totals} />;
-  return <ModelRow model={job.models[0]} label={jobTitle(job)} />;
+function JobEntry({ job, atlases }: { job: Job; atlases: Publications }) {
+  if (job.totals) return <MultiModelJob job={job} totals={job.totals} atlases={atlases} />;
+  const model = job.models[0];
+  return <ModelRow model={model} label={jobTitle(job)} publication={atlases.get(model.slug)} />;
 }
 
 /** Home: every job reported in the last hour; nothing at all when there is none. */
 export function ProgressPanel() {
-  const jobs = groupByJob(useProgress());
+  const records = useProgress();
+  const atlases = usePublications(records);
+  const jobs = groupByJob(records);
   if (jobs.length === 0) return null;
   const running = jobs.filter((job) => jobState(job.models) === "running").length;
   return (
@@ -173,7 +252,7 @@ export function ProgressPanel() {
       </p>
       <ul className="job-list">
         {jobs.map((job) => (
-          <JobEntry key={job.totals?.id ?? job.models[0].slug} job={job} />
+          <JobEntry key={job.totals?.id ?? job.models[0].slug} job={job} atlases={atlases} />
         ))}
       </ul>
     </section>
