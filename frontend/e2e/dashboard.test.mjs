@@ -14,6 +14,8 @@ const PHOTO = process.env.QKATLAS_PHOTO;
 const RUNNING_JOB = process.env.QKATLAS_RUNNING_JOB;
 // {"models": [first, second], "dataset"}: a two-model job reported with its first model done.
 const MULTI_MODEL_JOB = process.env.QKATLAS_MULTI_MODEL_JOB ? JSON.parse(process.env.QKATLAS_MULTI_MODEL_JOB) : null;
+// {"slug", "model_id", "title"}: a job reported done whose atlas was published after the service started.
+const FINISHED_JOB = process.env.QKATLAS_FINISHED_JOB ? JSON.parse(process.env.QKATLAS_FINISHED_JOB) : null;
 
 let browser;
 let MODEL;
@@ -234,6 +236,18 @@ describe("charts, odd-one-out results and progress", () => {
         assert.equal(lines[0], "model,query,share,layer,normalized depth,share of attention,uniform attention");
         assert.equal(lines.length, 1 + 3 * 2, "three shares of the planted model's two layers");
       }
+    });
+  });
+
+  test("a finished job links to its atlas, which the service picked up without a restart", async (t) => {
+    if (!FINISHED_JOB) return t.skip("QKATLAS_FINISHED_JOB not set");
+    await withPage({}, async (page) => {
+      await page.goto(url("/"));
+      const panel = page.getByRole("region", { name: "Precompute jobs" });
+      const job = panel.getByRole("listitem").filter({ hasText: FINISHED_JOB.title });
+      await job.getByRole("link", { name: /Open the atlas/ }).click();
+      await page.waitForURL(url(`/m/${FINISHED_JOB.slug}`));
+      await expectHeading(page, new RegExp(FINISHED_JOB.model_id));
     });
   });
 

@@ -26,7 +26,9 @@ from typing import NoReturn
 import pytest
 
 from precompute.cli import main as precompute_main
+from qkatlas.atlas import Atlas
 from qkatlas.progress import RedisProgress
+from tests.conftest import TINY_OVERRIDES, TINY_VIT, build_atlas
 from tests.integration.test_o3_analysis import write_synthetic_o3
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,6 +39,8 @@ SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 FAKE_JOB = ("planted", "e2e-progress")
 #: A two-model job reported next to it: the first model done, the second queued (model ids, dataset).
 FAKE_MULTI_MODEL_JOB = (("planted-first", "planted-second"), "e2e-multi")
+#: The dataset (image folder) of a job that finished after the service started: its atlas appears live.
+FINISHED_JOB_DATASET = "e2e-finished"
 
 
 def _free_port() -> int:
@@ -139,6 +143,32 @@ def running_job(redis_url: str) -> None:
 
 
 @pytest.fixture(scope="module")
+def finished_job(
+    server: str, served_atlases: Path, redis_url: str, photo_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A job that finishes once the service runs: its atlas is published into the served folder (the
+    service must pick it up without a restart) and reported done. Returns the atlas slug."""
+    images = tmp_path_factory.mktemp("finished-job") / FINISHED_JOB_DATASET
+    shutil.copytree(photo_dir, images)
+    built = build_atlas(
+        tmp_path_factory.mktemp("finished-atlas"),
+        TINY_VIT,
+        images,
+        "--random-init",
+        "--top-k",
+        "3",
+        overrides=TINY_OVERRIDES,
+    )
+    slug = Atlas.open(built).slug
+    report = RedisProgress(redis_url, [(slug, TINY_VIT)], FINISHED_JOB_DATASET)
+    report(slug, "stream", 0, 10)
+    shutil.copytree(built, served_atlases / ".partial" / built.name)
+    os.replace(served_atlases / ".partial" / built.name, served_atlases / built.name)
+    report.model_finished(slug, "done")
+    return slug
+
+
+@pytest.fixture(scope="module")
 def server(
     served_atlases: Path, redis_url: str, frontend_dist: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
@@ -181,7 +211,7 @@ def server(
         _stop(process)
 
 
-def test_dashboard_end_to_end(server: str, running_job: None, photo_dir: Path) -> None:
+def test_dashboard_end_to_end(server: str, running_job: None, finished_job: str, photo_dir: Path) -> None:
     photo = photo_dir / "chelsea.jpg"
     assert photo.exists()
     env = {
@@ -192,6 +222,9 @@ def test_dashboard_end_to_end(server: str, running_job: None, photo_dir: Path) -
         "CHROMIUM_PATH": CHROMIUM,
         "QKATLAS_RUNNING_JOB": " on ".join(FAKE_JOB),
         "QKATLAS_MULTI_MODEL_JOB": json.dumps({"models": FAKE_MULTI_MODEL_JOB[0], "dataset": FAKE_MULTI_MODEL_JOB[1]}),
+        "QKATLAS_FINISHED_JOB": json.dumps(
+            {"slug": finished_job, "model_id": TINY_VIT, "title": f"{TINY_VIT} on {FINISHED_JOB_DATASET}"}
+        ),
     }
     result = subprocess.run(
         ["node", "--test", "--test-reporter=spec", "e2e/dashboard.test.mjs"],

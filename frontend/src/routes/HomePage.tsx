@@ -35,7 +35,10 @@ export default function HomePage() {
       <Loaded state={models} label="Loading models…">
         {(list) =>
           list.length === 0 ? (
-            <Empty>No atlas is being served. Build one with the precompute job and restart the server.</Empty>
+            <Empty>
+              No atlas is being served yet. Build one with the precompute job into the atlas folder: it appears here
+              within seconds.
+            </Empty>
           ) : (
             <>
               <section aria-labelledby="models-heading">
