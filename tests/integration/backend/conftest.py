@@ -7,7 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,7 +20,15 @@ from backend.main import create_app
 from qkatlas.atlas import Atlas, find_atlases
 
 
-def _free_port() -> int:
+def wait_for(condition: Callable[[], bool], *, timeout_s: float = 30.0, what: str = "the condition") -> None:
+    """Poll ``condition`` until it holds; fail after ``timeout_s`` seconds."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -30,7 +38,7 @@ class RedisServer:
     """A throwaway ``redis-server`` on a free loopback port, without persistence; restartable."""
 
     def __init__(self, workdir: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.workdir = workdir
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._process: subprocess.Popen[bytes] | None = None

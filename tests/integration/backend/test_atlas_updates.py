@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +17,7 @@ from qkatlas.atlas import Atlas, AtlasReplaced, AtlasWriter
 from qkatlas.atlas.contract import read_manifest
 from qkatlas.conventions import Basis, Sign
 from tests.conftest import TINY_OVERRIDES, TINY_VIT, build_atlas
-from tests.integration.backend.conftest import AppFactory
+from tests.integration.backend.conftest import AppFactory, wait_for
 
 MODE = "layers/1/heads/2/modes/0"
 
@@ -48,13 +46,6 @@ def publish(source: Path, root: Path) -> Path:
 def services_of(client: TestClient) -> Services:
     services: Services = client.app.state.services  # type: ignore[attr-defined]
     return services
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def served(client: TestClient) -> dict[str, str]:

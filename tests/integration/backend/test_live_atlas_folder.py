@@ -11,10 +11,9 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import pytest
 
 from qkatlas.atlas import Atlas, atlas_directories
 from tests.conftest import TINY_OVERRIDES, TINY_VIT
-from tests.integration.backend.conftest import AppFactory, RedisServer, _free_port
+from tests.integration.backend.conftest import AppFactory, RedisServer, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 MODES = [(0, 0, 0), (1, 2, 0), (1, 1, 3)]
@@ -42,7 +41,7 @@ class Service:
     """``python -m backend`` on a free port, re-listing its folder every 0.2 s."""
 
     def __init__(self, atlas_dir: Path, redis_url: str | None, log: Path) -> None:
-        self.url = f"http://127.0.0.1:{_free_port()}"
+        self.url = f"http://127.0.0.1:{free_port()}"
         command = [sys.executable, "-m", "backend", "--atlas-dir", str(atlas_dir), "--port", self.url.rsplit(":")[-1]]
         command += ["--atlas-poll-s", "0.2", "--device", "cpu", "--log-level", "warning"]
         command += ["--redis-url", redis_url] if redis_url else []
@@ -91,13 +90,6 @@ class Service:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
-
-
-def wait_for(condition: Callable[[], bool], *, timeout_s: float = 30.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def run_precompute(out: Path, images: Path, seed: int) -> None:
