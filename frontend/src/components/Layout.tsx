@@ -1,11 +1,13 @@
 import { Suspense } from "react";
 import { Link, NavLink, Outlet } from "react-router";
+import { useAtlasRevisionWatch } from "../api/atlasRevisions";
 import { ProgressProvider } from "../api/useProgress";
 import { ProgressIndicator } from "./ProgressPanel";
 import { Loading } from "./Status";
 import { ThemeToggle } from "./ThemeToggle";
 
 export function Layout() {
+  useAtlasRevisionWatch();
   return (
     <ProgressProvider>
       <a className="skip-link" href="#main">

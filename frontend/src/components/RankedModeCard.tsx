@@ -1,5 +1,6 @@
 /** One mode ranked for the user's image: its maps on that image beside the mode's top dataset images. */
 import { Link } from "react-router";
+import { useAtlasImageError } from "../api/atlasRevisions";
 import type { Basis, RankedMode, Sign } from "../api/client";
 import { apiQuery, useLoadable } from "../api/queries";
 import { uploadOverlayUrl } from "../api/uploadUrls";
@@ -23,6 +24,7 @@ export interface RankedModeContext {
 export function RankedModeCard({ ranked, ctx }: { ranked: RankedMode; ctx: RankedModeContext }) {
   const name = modeName(ctx.layer, ctx.head, ranked.mode);
   const ref = { ...ctx, mode: ranked.mode, sign: ranked.sign };
+  const onImageError = useAtlasImageError();
   return (
     <li className="card ranked-mode">
       <h3>
@@ -40,6 +42,7 @@ export function RankedModeCard({ ranked, ctx }: { ranked: RankedMode; ctx: Ranke
         <figure className="your-image">
           <img
             src={uploadOverlayUrl(ref, ctx.options)}
+            onError={onImageError}
             alt={overlayAlt(`${name} ${ranked.sign} on your image`, ctx.options)}
             width={224}
             height={224}
@@ -72,6 +75,7 @@ function DatasetTopImages({
   options: OverlayOptions;
   limit: number;
 }) {
+  const onImageError = useAtlasImageError();
   const detail = useLoadable(
     apiQuery("/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}", {
       path: { model, layer, head, mode },
@@ -100,6 +104,7 @@ function DatasetTopImages({
             width={224}
             height={224}
             loading="lazy"
+            onError={onImageError}
           />
           <figcaption>
             dataset #{image.rank + 1}

@@ -1,4 +1,5 @@
 /** One of a mode's top dataset images: the overlay, its rank, score and label. */
+import { useAtlasImageError } from "../api/atlasRevisions";
 import type { TopImage } from "../api/client";
 import { fmt } from "../lib/format";
 import { type OverlayOptions, overlaySrc, paletteNames } from "../lib/overlay";
@@ -24,12 +25,14 @@ export function TopImageCard({
   options: OverlayOptions;
 }) {
   const title = image.label ?? image.source;
+  const onError = useAtlasImageError();
   return (
     <li className="image-card">
       <figure>
         <a href={image.thumbnail_url} target="_blank" rel="noreferrer" title="Open the photo as the model saw it">
           <img
             src={overlaySrc(image.overlay_url, options)}
+            onError={onError}
             alt={overlayAlt(`${modeLabel} on top image ${image.rank + 1} (${title})`, options)}
             loading="lazy"
             decoding="async"

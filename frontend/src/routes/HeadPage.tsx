@@ -1,4 +1,5 @@
 /** Head: σ and cosine of every mode in one chart, and the list of modes. */
+import { useAtlasImageError } from "../api/atlasRevisions";
 import { lazy, Suspense } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Basis, HeadDetail, ModelSummary, ModeSummary } from "../api/client";
@@ -156,6 +157,7 @@ function HeadModes({ detail, basis }: { detail: HeadDetail; basis: Basis }) {
 
 function ModeRow({ detail, mode: m, basis }: { detail: HeadDetail; mode: ModeSummary; basis: Basis }) {
   const link = (mode: number) => modePath(detail.model, detail.layer, detail.head, mode, { sign: "pos", basis });
+  const onImageError = useAtlasImageError();
   if (!m.active) {
     // σ = 0: no cosine, no images, no scores to link to.
     return (
@@ -182,7 +184,15 @@ function ModeRow({ detail, mode: m, basis }: { detail: HeadDetail; mode: ModeSum
       <td>
         {m.best_image.pos ? (
           <Link to={link(m.mode)} tabIndex={-1} aria-hidden="true">
-            <img className="thumb" src={m.best_image.pos.thumbnail_url} alt="" width={56} height={56} loading="lazy" />
+            <img
+              className="thumb"
+              src={m.best_image.pos.thumbnail_url}
+              alt=""
+              width={56}
+              height={56}
+              loading="lazy"
+              onError={onImageError}
+            />
           </Link>
         ) : (
           <span className="muted">none</span>

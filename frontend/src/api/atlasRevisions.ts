@@ -1,0 +1,45 @@
+/**
+ * Atlases can be rebuilt while the dashboard is open: the service follows its atlas folder, and a
+ * rebuilt atlas gets a new `revision`. Answers about an atlas are cached for the whole visit, so when
+ * the model list shows an atlas under a new revision, every cached answer about it is marked stale and
+ * the pages showing it ask again (the images they show are addressed by revision, so old and new never
+ * mix on one page). The model list is asked again when the tab regains focus, when a precompute job
+ * finishes (useProgress), and when an atlas image fails to load, as one addressed by a replaced
+ * revision does.
+ */
+import { type Query, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useCallback, useEffect, useRef } from "react";
+import { apiQuery } from "./queries";
+
+const MODELS = apiQuery("/api/models");
+
+/** Whether a cached query (keyed `[path, params]`, see `apiQuery`) is about the atlas `slug`. */
+function isAbout(slug: string) {
+  return (query: Query): boolean => {
+    const [path, params] = query.queryKey as readonly [string, { path?: { model?: unknown } } | undefined];
+    return path !== MODELS.queryKey[0] && params?.path?.model === slug;
+  };
+}
+
+/** Mounted once (in the layout): drops what is cached about an atlas once it was rebuilt. */
+export function useAtlasRevisionWatch(): void {
+  const queryClient = useQueryClient();
+  // "always": the list is never stale otherwise (answers stay fresh for the visit).
+  const { data } = useQuery({ ...MODELS, refetchOnWindowFocus: "always" });
+  const known = useRef(new Map<string, string>());
+  useEffect(() => {
+    for (const model of data ?? []) {
+      const before = known.current.get(model.slug);
+      known.current.set(model.slug, model.revision);
+      if (before !== undefined && before !== model.revision) {
+        void queryClient.invalidateQueries({ predicate: isAbout(model.slug) });
+      }
+    }
+  }, [data, queryClient]);
+}
+
+/** An `onError` for atlas images: an address of a replaced revision fails, so look for a rebuild. */
+export function useAtlasImageError(): () => void {
+  const queryClient = useQueryClient();
+  return useCallback(() => void queryClient.invalidateQueries({ queryKey: MODELS.queryKey }), [queryClient]);
+}
