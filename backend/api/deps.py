@@ -7,6 +7,7 @@ not exist); malformed values (negative, not a number, not an allowed option) →
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -49,6 +50,13 @@ async def get_atlas(
     v: RevisionQuery = None,
 ) -> Atlas:
     return current_atlas(services, model, v)
+
+
+async def atlas_after_replacement(services: Services, slug: str, revision: str | None) -> Atlas:
+    """After ``AtlasReplaced`` (a file the request needed went with its atlas): the folder is re-listed
+    now and the atlas served as ``slug`` answers instead (404 when ``revision`` named the replaced one)."""
+    await asyncio.to_thread(services.atlases.refresh)
+    return current_atlas(services, slug, revision)
 
 
 def current_atlas(services: Services, slug: str, revision: str | None) -> Atlas:

@@ -78,7 +78,7 @@ class _DirectoryHandle:
             return False
 
 
-def revision_of(manifest_bytes: bytes) -> str:
+def _revision_of(manifest_bytes: bytes) -> str:
     """An atlas's identity: the hash of its manifest, which is written last and records the run, so a
     rebuilt atlas always gets a new one."""
     return hashlib.sha256(manifest_bytes).hexdigest()[:16]
@@ -182,7 +182,7 @@ class Atlas:
             )
         images = _read_json_record(files / fmt.IMAGES, IMAGE_INDEX.validate_json)
         _check_thumbnails(files, images)
-        return cls(directory, revision_of(manifest_bytes), manifest, summary, images, arrays)
+        return cls(directory, _revision_of(manifest_bytes), manifest, summary, images, arrays)
 
     @property
     def o3_paths(self) -> tuple[Path, Path]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from backend.api.deps import RevisionQuery, ServicesDep, current_atlas, not_found
+from backend.api.deps import RevisionQuery, ServicesDep, atlas_after_replacement, current_atlas, not_found
 from backend.api.responses import JPEG_RESPONSE, atlas_cache_control
 from backend.schemas import ErrorBody
 from backend.services.atlases import IMAGE_ID_PATTERN, parse_image_id
@@ -28,9 +27,8 @@ async def get_image(
     slug, index = parse_image_id(image_id)
     try:
         data = current_atlas(services, slug, v).thumbnail(index)
-    except AtlasReplaced:  # deleted with the atlas it belonged to: the one served now answers
-        await asyncio.to_thread(services.atlases.refresh)
-        data = current_atlas(services, slug, v).thumbnail(index)
+    except AtlasReplaced:
+        data = (await atlas_after_replacement(services, slug, v)).thumbnail(index)
     if data is None:
         raise not_found(f"no image {image_id!r}")
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": atlas_cache_control(pinned=v is not None)})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import PurePosixPath
 from typing import Annotated
 from urllib.parse import urlencode
@@ -19,7 +18,6 @@ from backend.api.deps import (
     RevisionQuery,
     ServicesDep,
     SignQuery,
-    current_atlas,
     not_found,
 )
 from backend.api.responses import PNG_RESPONSE, atlas_cache_control, png
@@ -109,9 +107,7 @@ async def get_mode_overlay(
     try:
         data = await _overlay(ref, rank, basis, sign, options, services)
     except AtlasReplaced:
-        # Its thumbnails went with it: render from the atlas served now (404 when ``v`` named the old one).
-        await asyncio.to_thread(services.atlases.refresh)
-        atlas = current_atlas(services, ref.atlas.slug, v)
+        atlas = await deps.atlas_after_replacement(services, ref.atlas.slug, v)
         fresh = await deps.get_mode(await deps.get_head(atlas, ref.layer, ref.head), ref.mode)
         data = await _overlay(fresh, rank, await deps.get_basis(atlas, basis), sign, options, services)
     return png(data, atlas_cache_control(pinned=v is not None))
