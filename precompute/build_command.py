@@ -105,6 +105,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("--dataset-name", default=None, help="defaults to the image folder's name")
     parser.add_argument("--bases", type=parse_bases, default=BASES, help="faithful,exact (default both)")
+    parser.add_argument(
+        "--no-statistics",
+        action="store_true",
+        help="skip the per-mode score statistics (distributions, class profiles; the atlas then has no mode "
+        "index values, search by class or distribution charts)",
+    )
     parser.add_argument("--checkpoint-every", type=float, default=30.0, metavar="SECONDS")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
@@ -171,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
         rebuild_finished=args.rebuild_finished,
         device_memory=args.device_memory,
         decode=args.decode,
+        statistics=not args.no_statistics,
     )
     reporter = _progress_reporter(args.progress_redis, config)
     try:

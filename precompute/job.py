@@ -31,13 +31,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
 from precompute.background import BackgroundWriter, disk_error
 from precompute.model_stream import CHECKPOINT_GLOB, ModelStream, fingerprint
 from precompute.plan import describe_plan, device_memory_budget, estimate_memory, plan_groups
-from precompute.shard import Shard, gather_top_k
+from precompute.shard import Shard, gather_statistics, gather_top_k
 from qkatlas.atlas import format as fmt
 from qkatlas.atlas import published_manifest
 from qkatlas.atlas.contract import (
@@ -50,6 +51,7 @@ from qkatlas.atlas.contract import (
     RunInfo,
     ScoringRule,
     SkippedImage,
+    StatisticsInfo,
 )
 from qkatlas.conventions import BASES, SIGNS, Basis
 from qkatlas.device import compute_dtype
@@ -62,6 +64,16 @@ from qkatlas.images import (
     iter_shared_batches,
     open_image_source,
     resolve_decode,
+)
+from qkatlas.mode_statistics import (
+    BINNING_RULE,
+    CALIBRATION_IMAGES,
+    CLASS_MODES,
+    N_BINS,
+    SELECTIVITY_RULE,
+    TOP_CLASSES,
+    HistogramBins,
+    rank_classes,
 )
 from qkatlas.models import ModelLoadError, load_model, model_slug, model_source
 from qkatlas.models.base import Preprocessing, UnsupportedModelError, ViTAdapter
@@ -101,6 +113,8 @@ class JobConfig:
     device_memory: int | None = None
     #: JPEG decoder: ``auto`` is nvJPEG on a CUDA device (``qkatlas.images.resolve_decode``).
     decode: DecodeName = "auto"
+    #: Keep per-mode score statistics (``qkatlas.mode_statistics``) in the same pass.
+    statistics: bool = True
 
 
 @dataclass
@@ -250,9 +264,15 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
             if on_progress:
                 on_progress.model_finished(model.slug, "done")
         dtype = compute_dtype(device)
+        n_classes = len(source.classes) if config.statistics else None
         needs = [
             estimate_memory(
-                m.adapter, n_bases=len(config.bases), top_k=config.top_k, batch_size=config.batch_size, dtype=dtype
+                m.adapter,
+                n_bases=len(config.bases),
+                top_k=config.top_k,
+                batch_size=config.batch_size,
+                dtype=dtype,
+                statistics_classes=n_classes,
             )
             for m in todo
         ]
@@ -313,6 +333,8 @@ class _Job:
         self.selection = shard.items(len(source.items), config.batch_size)
         self.n_models = total
         self.bar: tqdm[Any] | None = None
+        self.classes = source.classes if config.statistics else ()
+        self.class_of = torch.tensor(source.class_ids(), device=device) if config.statistics else None
 
     @contextlib.contextmanager
     def progress_bar(self) -> Iterator[None]:
@@ -335,6 +357,8 @@ class _Job:
             if model.adapter.preprocessing not in preps:
                 preps.append(model.adapter.preprocessing)
         streams = self._open_all(members, preps)
+        if self.config.statistics:
+            self._calibrate([stream for stream in streams if stream.statistics is None], preps)
         if n_groups > 1:
             self.log(f"group {number}/{n_groups}: {', '.join(model.model_id for model in members)}")
         with BackgroundWriter(RESUME_HINT) as background:
@@ -367,6 +391,7 @@ class _Job:
                 bases=config.bases,
                 world=shard.world,
                 decoder=self.decoder,
+                statistics=config.statistics,
             )
             for model in members
         ]
@@ -390,9 +415,31 @@ class _Job:
                 scorer=TopKScorer(ModeKernel(model.adapter, model.dec, config.bases)),
                 top_k=config.top_k,
                 state=state,
+                class_of=self.class_of,
             )
             for model, partial, model_fingerprint, state in zip(members, partials, fingerprints, states, strict=True)
         ]
+
+    def _calibrate(self, streams: list[ModelStream], preps: list[Preprocessing]) -> None:
+        """Fix the statistics' histogram bins of ``streams`` from the calibration sample, the first
+        ``CALIBRATION_IMAGES`` images of the dataset (docs/method.md#per-mode-statistics). Every process
+        scores the same sample; under ``torchrun`` the main process's bins are then shared, so that every
+        rank bins identically and the histograms add up exactly."""
+        if not streams:
+            return
+        sample = list(range(min(CALIBRATION_IMAGES, len(self.source.items))))
+        self.log(f"calibrating the statistics' histogram bins on the first {len(sample)} images")
+        parts: list[list[torch.Tensor]] = [[] for _ in streams]
+        for shared in self._batches(preps, sample, 0):
+            for stream, scores in zip(streams, parts, strict=True):
+                batch = shared.views[stream.view]
+                if len(batch):
+                    scores.append(stream.scorer.scores(batch.images)[0])
+        for stream, scores in zip(streams, parts, strict=True):
+            n_columns = stream.scorer.n_columns
+            sample_scores = torch.cat(scores) if scores else torch.empty((0, n_columns), device=self.device)
+            bins = self.shard.share_from_main(HistogramBins.from_calibration(sample_scores), self.device)
+            stream.start_statistics(bins, len(self.classes))
 
     def _stream(
         self, streams: list[ModelStream], preps: list[Preprocessing], background: BackgroundWriter
@@ -406,7 +453,7 @@ class _Job:
             self.bar.last_print_n = self.bar.n
             self.bar.refresh()
         clock = last_checkpoint = time.perf_counter()
-        for shared in self._batches(preps, position):
+        for shared in self._batches(preps, self.selection, position):
             consumed = min(config.batch_size, n_selected - position)
             behind = [stream for stream in streams if stream.position == position]
             for stream in behind:
@@ -425,8 +472,8 @@ class _Job:
         seconds = time.perf_counter() - clock
         return [stream.scored_images / seconds if seconds > 0 else 0.0 for stream in streams]
 
-    def _batches(self, preps: list[Preprocessing], start: int) -> Iterator[SharedBatch]:
-        """The selected images from ``start`` on, decoded once for every preprocessing of ``preps``."""
+    def _batches(self, preps: list[Preprocessing], indices: list[int], start: int) -> Iterator[SharedBatch]:
+        """The images ``indices`` from position ``start`` on, decoded once for every preprocessing of ``preps``."""
         config = self.config
         if self.decoder == "nvjpeg":
             return iter_device_batches(
@@ -434,7 +481,7 @@ class _Job:
                 preps,
                 batch_size=config.batch_size,
                 device=self.device,
-                indices=self.selection,
+                indices=indices,
                 start=start,
                 read_workers=max(config.workers, 1),
             )
@@ -443,7 +490,7 @@ class _Job:
             preps,
             batch_size=config.batch_size,
             workers=config.workers,
-            indices=self.selection,
+            indices=indices,
             start=start,
             pin_memory=self.device.type == "cuda",
         )
@@ -454,6 +501,8 @@ class _Job:
         skipped = stream.skipped
         if shard.world > 1:
             skipped = gather_top_k(stream.topk, skipped, shard)
+            if stream.statistics is not None:
+                gather_statistics(stream.statistics, shard)
             rate *= shard.world  # every rank streams at about the same rate
         if not shard.is_main:
             return None
@@ -478,6 +527,7 @@ class _Job:
     def _write_atlas(self, stream: ModelStream, skipped: list[SkippedImage], rate: float) -> Path:
         config, source, writer = self.config, self.source, stream.writer
         winner_ids = self._write_winners(stream)
+        statistics = self._write_statistics(stream)
         writer.write_decomposition(stream.dec)
         writer.write_summary(AtlasSummary.from_decomposition(stream.dec))
         items = source.items
@@ -518,8 +568,30 @@ class _Job:
                 decoder=self.decoder,
             ),
             versions=_versions(),
+            statistics=statistics,
         )
         return writer.publish(manifest, config.out / stream.slug, discard=CHECKPOINT_GLOB)
+
+    def _write_statistics(self, stream: ModelStream) -> StatisticsInfo | None:
+        """Write the statistics' arrays (inactive modes' class rankings left out); return what they hold."""
+        if stream.statistics is None:
+            return None
+        spec, n_bases = stream.adapter.spec, len(self.config.bases)
+        summary = stream.statistics.summary()
+        rankings = None
+        if self.classes:
+            active = np.repeat(stream.dec.active, 2).reshape(-1)  # [L·H·M·2]: both signs of a mode
+            rankings = rank_classes(summary, np.tile(active, n_bases), n_bases)
+        stream.writer.write_statistics(summary, rankings, (n_bases, spec.n_layers, spec.n_heads, spec.d_head, 2))
+        return StatisticsInfo(
+            n_bins=N_BINS,
+            binning=BINNING_RULE,
+            calibration_images=stream.statistics.bins.calibration_images,
+            classes=self.classes,
+            top_classes=TOP_CLASSES if self.classes else 0,
+            class_modes=CLASS_MODES if self.classes else 0,
+            selectivity=SELECTIVITY_RULE,
+        )
 
     def _write_winners(self, stream: ModelStream) -> list[int]:
         """Write the top-K, the winners' maps and thumbnails; return the winners' dataset indices.

@@ -20,6 +20,7 @@ from qkatlas.atlas import AtlasWriter
 from qkatlas.atlas.contract import SkippedImage
 from qkatlas.conventions import Basis
 from qkatlas.images import Batch, ImageSource
+from qkatlas.mode_statistics import CALIBRATION_IMAGES, N_BINS, HistogramBins, RunningStatistics
 from qkatlas.models import model_source
 from qkatlas.models.base import ViTAdapter
 from qkatlas.scoring import TopKScorer
@@ -110,9 +111,12 @@ def fingerprint(
     bases: tuple[Basis, ...],
     world: int,
     decoder: str,
+    statistics: bool,
 ) -> dict[str, Any]:
-    """What must match for a checkpoint to be resumed (the decoder too: its pixels differ by rounding)."""
+    """What must match for a checkpoint to be resumed (the decoder too: its pixels differ by rounding;
+    the statistics' binning rule, whose bins the checkpoint holds)."""
     return {
+        "statistics": f"{N_BINS} bins, {CALIBRATION_IMAGES} calibration images" if statistics else None,
         "decoder": decoder,
         "model_source": model_source(adapter).model_dump(),
         "images": [item.source for item in source.items],
@@ -129,6 +133,8 @@ class ModelStream:
 
     ``position`` counts the selected images consumed so far (the resume point); ``skipped`` lists the
     images that could not be decoded; ``view`` is the model's preprocessing in the shared batches.
+    ``statistics`` (when the job keeps them) starts once its bins are calibrated (``start_statistics``);
+    ``class_of [n_items]`` (on the device) maps a dataset index to its class id (−1: no label).
     """
 
     model_id: str
@@ -145,6 +151,8 @@ class ModelStream:
     position: int = 0
     skipped: list[SkippedImage] = field(default_factory=list)
     scored_images: int = 0
+    statistics: RunningStatistics | None = None
+    class_of: torch.Tensor | None = None
 
     @staticmethod
     def resume_state(
@@ -173,8 +181,10 @@ class ModelStream:
         scorer: TopKScorer,
         top_k: int,
         state: dict[str, Any] | None,
+        class_of: torch.Tensor | None = None,
     ) -> ModelStream:
-        """Start from ``state`` (see ``resume_state``), or from scratch when it is ``None``."""
+        """Start from ``state`` (see ``resume_state``), or from scratch when it is ``None``.
+        ``class_of``: the class lookup when the job keeps statistics."""
         writer = AtlasWriter(partial)
         stream = cls(
             model_id=model_id,
@@ -188,19 +198,29 @@ class ModelStream:
             topk=scorer.new_top_k(top_k),
             checkpoint=partial / checkpoint_name,
             fingerprint=fingerprint,
+            class_of=class_of,
         )
         if state is not None:
             stream.topk.load_state_dict(state["topk"])
             stream.position = state["position"]
             stream.skipped = [SkippedImage.model_validate(entry) for entry in state["skipped"]]
+            if state.get("statistics") is not None:
+                stream.statistics = RunningStatistics.from_state_dict(state["statistics"], adapter.device)
         return stream
+
+    def start_statistics(self, bins: HistogramBins, n_classes: int) -> None:
+        """Keep statistics from now on, with ``bins`` (calibrated before any image is scored)."""
+        self.statistics = RunningStatistics(bins, n_classes, self.adapter.device)
 
     def score(self, batch: Batch, consumed: int, background: BackgroundWriter) -> None:
         """Merge ``batch`` (this model's view of the next ``consumed`` selected items) into the top-K
         and queue the thumbnails of the images that entered it. One host synchronization: the fetch of
         the entered rows."""
         if len(batch):
-            entered = self.scorer.score(batch.images, batch.indices, self.topk).cpu()
+            classes = None
+            if self.statistics is not None and self.class_of is not None:
+                classes = self.class_of[batch.indices.to(self.class_of.device, non_blocking=True)]
+            entered = self.scorer.score(batch.images, batch.indices, self.topk, self.statistics, classes).cpu()
             rows = entered.nonzero().flatten()
             if len(rows):
                 self.thumbnails.add(batch.indices[rows].tolist(), batch.images, rows, background)
@@ -215,5 +235,6 @@ class ModelStream:
             "topk": self.topk.state_dict(),
             "position": self.position,
             "skipped": [entry.model_dump() for entry in self.skipped],  # plain data: readable by any version
+            "statistics": self.statistics.state_dict() if self.statistics is not None else None,
         }
         background.submit(save_checkpoint, self.checkpoint, state, what=f"the checkpoint {self.checkpoint}")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
+from qkatlas.mode_statistics import N_BINS, STATISTICS_CHUNK
 from qkatlas.models.base import ViTAdapter
 
 #: Part of the device's free memory the plan may use: allocator fragmentation and the CUDA context
@@ -32,11 +33,19 @@ class MemoryNeed:
 
 
 def estimate_memory(
-    adapter: ViTAdapter, *, n_bases: int, top_k: int, batch_size: int, dtype: torch.dtype
+    adapter: ViTAdapter,
+    *,
+    n_bases: int,
+    top_k: int,
+    batch_size: int,
+    dtype: torch.dtype,
+    statistics_classes: int | None = None,
 ) -> MemoryNeed:
     """``resident``: weights + mode projector + top-K (scores, indices and the maps of K + 1 slots per
-    column); ``transient``: one batch's forward pass (tokens, attention, MLP) and projections, a
-    generous upper estimate since the pass keeps only a few layers' tensors alive at once."""
+    column) + statistics when kept (``statistics_classes``: the number of classes, else ``None``);
+    ``transient``: one batch's forward pass (tokens, attention, MLP) and projections, and the
+    statistics' per-batch buffers, a generous upper estimate since the pass keeps only a few layers'
+    tensors alive at once."""
     spec = adapter.spec
     weights = sum(p.numel() * p.element_size() for p in adapter.module.parameters())
     n_columns = n_bases * spec.n_layers * spec.n_heads * spec.d_head * 2
@@ -47,7 +56,13 @@ def estimate_memory(
     hidden = batch_size * n_tokens * spec.d_model * 4
     attention = batch_size * spec.n_heads * n_tokens * n_tokens * 4
     projections = n_bases * batch_size * spec.n_patches * 2 * spec.n_heads * spec.d_head * 4
-    return MemoryNeed(resident=weights + topk + projector, transient=16 * hidden + 3 * attention + 2 * projections)
+    resident, transient = weights + topk + projector, 16 * hidden + 3 * attention + 2 * projections
+    if statistics_classes is not None:
+        # sums, extremes and bins (8 × 8 bytes), histogram, class sums; per batch: scores, firing and
+        # the float64 temporaries of one chunk of columns
+        resident += n_columns * (64 + (N_BINS + 2) * 8 + statistics_classes * 8)
+        transient += batch_size * n_columns * 5 + 6 * 8 * batch_size * min(n_columns, STATISTICS_CHUNK)
+    return MemoryNeed(resident=resident, transient=transient)
 
 
 def device_memory_budget(device: torch.device) -> int:

@@ -1,4 +1,4 @@
-"""This process's share of the images under ``torchrun``, and merging the shares' top-Ks."""
+"""This process's share of the images under ``torchrun``, and merging the shares' top-Ks and statistics."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import torch
 
 from qkatlas.atlas.contract import SkippedImage
 from qkatlas.device import resolve_device
+from qkatlas.mode_statistics import HistogramBins, RunningStatistics
 from qkatlas.topk import RunningTopK
 
 
@@ -62,6 +63,26 @@ class Shard:
         tensor = torch.tensor([value], dtype=torch.int64, device=device)
         dist.all_reduce(tensor, op=dist.ReduceOp.MIN)
         return int(tensor.item())
+
+    def share_from_main(self, bins: HistogramBins, device: torch.device) -> HistogramBins:
+        """The main process's ``bins`` on every rank (``bins`` itself in a single process)."""
+        if self.world == 1:
+            return bins
+        import torch.distributed as dist
+
+        shared = torch.stack([bins.low, bins.width]).to(device)
+        dist.broadcast(shared, src=0)
+        return HistogramBins(shared[0].clone(), shared[1].clone(), bins.calibration_images)
+
+
+def gather_statistics(statistics: RunningStatistics, shard: Shard) -> None:
+    """Add every rank's statistics into this rank's: sums add, extremes take the extreme."""
+    import torch.distributed as dist
+
+    for name in RunningStatistics.SUMS:
+        dist.all_reduce(getattr(statistics, name), op=dist.ReduceOp.SUM)
+    dist.all_reduce(statistics.minimum, op=dist.ReduceOp.MIN)
+    dist.all_reduce(statistics.maximum, op=dist.ReduceOp.MAX)
 
 
 def gather_top_k(topk: RunningTopK, skipped: list[SkippedImage], shard: Shard) -> list[SkippedImage]:

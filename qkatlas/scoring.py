@@ -17,6 +17,7 @@ import torch
 
 from qkatlas.conventions import Basis
 from qkatlas.device import autocast, compute_dtype
+from qkatlas.mode_statistics import RunningStatistics
 from qkatlas.models.base import ViTAdapter
 from qkatlas.svd import Decomposition
 from qkatlas.topk import RunningTopK
@@ -70,19 +71,26 @@ class ModeProjector:
         return (query.float() if offset is None else query.float() + offset), key.float()
 
 
-def signed_scores(query: torch.Tensor, key: torch.Tensor, query_offset: torch.Tensor | None = None) -> torch.Tensor:
-    """The paper's attention score of each mode, for both signs (docs/method.md#ranking-rule).
+def signed_scores(
+    query: torch.Tensor, key: torch.Tensor, query_offset: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The paper's attention score of each mode, for both signs (docs/method.md#ranking-rule), and
+    whether the mode fires.
 
     ``query, key: [B, P, D]`` over patch tokens only (any float dtype; ``query_offset [D]``, when
-    given, is added to every query value) → ``[B, D, 2]`` float32: ``pos = max P_U · max P_V``,
-    ``neg = min P_U · min P_V`` (the ``pos`` rule applied to the mode ``(−u, −v)``). The offset is
-    added to the extremes rather than to every value: rounding is monotonic, so the result is the same.
+    given, is added to every query value) → ``(scores, firing)``, each ``[B, D, 2]``: ``scores``
+    float32, ``pos = max P_U · max P_V``, ``neg = min P_U · min P_V`` (the ``pos`` rule applied to the
+    mode ``(−u, −v)``); ``firing`` bool, both of the signed mode's peaks are positive (so the score is
+    not the quirk's product of two negative maxima). The offset is added to the extremes rather than
+    to every value: rounding is monotonic, so the result is the same.
     """
     q_min, q_max = (extreme.float() for extreme in query.aminmax(dim=1))
     k_min, k_max = (extreme.float() for extreme in key.aminmax(dim=1))
     if query_offset is not None:
         q_min, q_max = q_min + query_offset, q_max + query_offset
-    return torch.stack([q_max * k_max, q_min * k_min], dim=-1)
+    scores = torch.stack([q_max * k_max, q_min * k_min], dim=-1)
+    firing = torch.stack([(q_max > 0) & (k_max > 0), (q_min < 0) & (k_min < 0)], dim=-1)
+    return scores, firing
 
 
 @dataclass(frozen=True)
@@ -93,7 +101,7 @@ class ProjectedLayer:
     ``tokens [B, P, d]``: the patch tokens that were projected (residual or LayerNorm output);
     ``query, key [B, P, D]`` in the kernel's dtype: ``X·u`` and ``X·v``; the query map is
     ``P_U = query + query_offset`` (``query_offset [D]`` float32 in the exact basis, else None);
-    ``scores [B, D, 2]`` float32: (pos, neg).
+    ``scores [B, D, 2]`` float32: (pos, neg); ``firing [B, D, 2]`` bool (``signed_scores``).
     """
 
     layer: int
@@ -103,6 +111,7 @@ class ProjectedLayer:
     key: torch.Tensor
     query_offset: torch.Tensor | None
     scores: torch.Tensor
+    firing: torch.Tensor
 
     def query_maps(self) -> torch.Tensor:
         """``P_U [B, P, D]`` float32."""
@@ -143,8 +152,8 @@ class ModeKernel:
                 tokens = (residual if basis == Basis.faithful else normed)[:, n_prefix:]
                 query, key = self.projector.project_raw(layer, tokens)
                 offset = self.projector.offset(layer, basis)
-                scores = signed_scores(query, key, offset)
-                on_projected(ProjectedLayer(layer, basis, tokens, query, key, offset, scores))
+                scores, firing = signed_scores(query, key, offset)
+                on_projected(ProjectedLayer(layer, basis, tokens, query, key, offset, scores, firing))
 
         pixels = self.adapter.normalize(images.to(self.device, non_blocking=True))
         with autocast(self.device, self.dtype):
@@ -152,11 +161,12 @@ class ModeKernel:
 
 
 class TopKScorer:
-    """Merges every signed mode's score of every batch into a running top-K (the precompute stream).
+    """Merges every signed mode's score of every batch into a running top-K (the precompute stream),
+    and optionally into running per-mode statistics (``qkatlas.mode_statistics``).
 
-    The top-K has one column per ``(basis, layer, head, mode, sign)`` in that (atlas) order and carries
-    each winner's query and key maps (float16, ``[2, P]`` per slot), taken from the same projections
-    that scored it, so no second pass over the winners is needed.
+    Both have one column per ``(basis, layer, head, mode, sign)`` in that (atlas) order. The top-K
+    carries each winner's query and key maps (float16, ``[2, P]`` per slot), taken from the same
+    projections that scored it, so no second pass over the winners is needed.
     """
 
     def __init__(self, kernel: ModeKernel) -> None:
@@ -168,22 +178,67 @@ class TopKScorer:
         """Columns of one (basis, layer): (head·mode, sign)."""
         return self.kernel.projector.n_columns * 2
 
+    @property
+    def n_columns(self) -> int:
+        return len(self.kernel.bases) * self.kernel.projector.n_layers * self._block
+
+    def _start(self, projected: ProjectedLayer) -> int:
+        """The first column of ``projected``'s (basis, layer)."""
+        return (
+            self.kernel.bases.index(projected.basis) * self.kernel.projector.n_layers + projected.layer
+        ) * self._block
+
     def new_top_k(self, k: int, compact: bool | None = None) -> RunningTopK:
         """An empty top-K for this scorer's columns; ``compact``: see ``RunningTopK`` (default: by device)."""
         spec = self.kernel.adapter.spec
-        n_columns = len(self.kernel.bases) * spec.n_layers * self._block
-        return RunningTopK(n_columns, k, self.kernel.device, payload_shape=(2, spec.n_patches), compact=compact)
+        return RunningTopK(self.n_columns, k, self.kernel.device, payload_shape=(2, spec.n_patches), compact=compact)
 
-    def score(self, images: torch.Tensor, indices: torch.Tensor, topk: RunningTopK) -> torch.Tensor:
-        """Score uint8 ``images [B, 3, S, S]`` (dataset ``indices [B]``) into ``topk``.
+    @torch.inference_mode()
+    def scores(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every column's score of uint8 ``images [B, 3, S, S]``: ``(scores [B, C] float32, firing [B, C]
+        bool)`` (what the statistics' calibration sample needs)."""
+        scores, firing = self._buffers(len(images))
+
+        def keep(projected: ProjectedLayer) -> None:
+            self._store(projected, scores, firing)
+
+        self.kernel.run(images, keep)
+        return scores, firing
+
+    def _buffers(self, n_images: int) -> tuple[torch.Tensor, torch.Tensor]:
+        device = self.kernel.device
+        return (
+            torch.empty((n_images, self.n_columns), dtype=torch.float32, device=device),
+            torch.empty((n_images, self.n_columns), dtype=torch.bool, device=device),
+        )
+
+    def _store(self, projected: ProjectedLayer, scores: torch.Tensor, firing: torch.Tensor) -> None:
+        start = self._start(projected)
+        scores[:, start : start + self._block] = projected.scores.flatten(1)
+        firing[:, start : start + self._block] = projected.firing.flatten(1)
+
+    @torch.inference_mode()
+    def score(
+        self,
+        images: torch.Tensor,
+        indices: torch.Tensor,
+        topk: RunningTopK,
+        statistics: RunningStatistics | None = None,
+        classes: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Score uint8 ``images [B, 3, S, S]`` (dataset ``indices [B]``) into ``topk``, and into
+        ``statistics`` when given (``classes [B]``: each image's class id, −1 for none; default none).
 
         Returns a bool mask ``[B]``, on the device, of the batch rows that entered some top-K (whose
         thumbnails the atlas needs). Nothing here waits for the device unless ``topk.compact``: the
         caller fetches the mask once per batch.
         """
-        indices = indices.to(self.kernel.device, non_blocking=True)
-        entered = torch.zeros(len(indices), dtype=torch.bool, device=self.kernel.device)
-        signs, block, n_layers = self._signs, self._block, self.kernel.projector.n_layers
+        device = self.kernel.device
+        indices = indices.to(device, non_blocking=True)
+        entered = torch.zeros(len(indices), dtype=torch.bool, device=device)
+        signs, block = self._signs, self._block
+        # The statistics take all columns of the batch at once: a few large operations, not a few per layer.
+        buffers = self._buffers(len(indices)) if statistics is not None else None
 
         def merge(projected: ProjectedLayer) -> None:
             query, key, offset = projected.query, projected.key, projected.query_offset
@@ -195,9 +250,15 @@ class TopKScorer:
                     query_map = query_map + offset[mode].unsqueeze(1)
                 return torch.stack([query_map * flip, key[rows, :, mode].float() * flip], dim=1)
 
-            start = (self.kernel.bases.index(projected.basis) * n_layers + projected.layer) * block
+            start = self._start(projected)
             scores = projected.scores.flatten(1)  # [B, D·2]
             entered.logical_or_(topk.update(scores, indices, slice(start, start + block), fetch))
+            if buffers is not None:
+                self._store(projected, *buffers)
 
         self.kernel.run(images, merge)
+        if statistics is not None and buffers is not None:
+            if classes is None:
+                classes = torch.full((len(indices),), -1, dtype=torch.int64, device=device)
+            statistics.update(*buffers, classes.to(device, non_blocking=True))
         return entered

@@ -41,8 +41,8 @@ _WATCHED = (
     fmt.SUMMARY,
     fmt.IMAGES,
     fmt.THUMBS_DIR,
-    *sorted({relative.split("/")[0] for relative, _ in fmt.ARRAYS.values()}),
-    *(relative for relative, _ in fmt.ARRAYS.values()),
+    *sorted({relative.split("/")[0] for relative, _ in (*fmt.ARRAYS.values(), *fmt.STATISTICS_ARRAYS.values())}),
+    *(relative for relative, _ in (*fmt.ARRAYS.values(), *fmt.STATISTICS_ARRAYS.values())),
 )
 
 _Signature = tuple[tuple[int, int, int] | None, ...]

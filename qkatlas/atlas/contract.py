@@ -24,11 +24,20 @@ from qkatlas.models.base import ModelSpec, PrefixKind, Preprocessing
 from qkatlas.models.source import ModelSource
 from qkatlas.svd import Decomposition, weighted_cos
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 OLDEST_READABLE_VERSION = 1
 
+
+def _add_statistics(document: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 → 2: per-mode statistics were added; a version-1 atlas has none (``statistics: null``).
+    An ``o3.json`` (same versions) has nothing to add."""
+    if document.get("kind") == "o3":
+        return {**document, "format_version": 2}
+    return {**document, "format_version": 2, "statistics": None}
+
+
 #: ``UPGRADES[v]`` turns a version-``v`` file (parsed JSON) into a version-``v + 1`` one.
-UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _add_statistics}
 
 
 class FormatError(ValueError):
@@ -143,6 +152,21 @@ class RunInfo(_Record):
     )
 
 
+class StatisticsInfo(_Record):
+    """What ``stats/`` holds: per-mode score statistics over every scored image
+    (docs/method.md#per-mode-statistics, docs/atlas-format.md#statistics)."""
+
+    n_bins: int = Field(ge=1, description="Equal-width bins per signed mode (plus an underflow and an overflow count).")
+    binning: str = Field(description="How every signed mode's bins were fixed, in words.")
+    calibration_images: int = Field(ge=0, description="Images of the calibration sample that fixed the bins.")
+    classes: tuple[str, ...] = Field(
+        description="Class id → class label, sorted; empty when the dataset has no labels (no class arrays then)."
+    )
+    top_classes: int = Field(ge=0, description="Most selective classes kept per signed mode.")
+    class_modes: int = Field(ge=0, description="Most selective signed modes kept per class and basis.")
+    selectivity: str = Field(description="The selectivity rule, in words.")
+
+
 class AtlasManifest(_Record):
     """``manifest.json``: what the atlas holds and everything needed to rebuild it."""
 
@@ -162,6 +186,10 @@ class AtlasManifest(_Record):
     skipped: tuple[SkippedImage, ...]
     run: RunInfo
     versions: dict[str, str]
+    statistics: StatisticsInfo | None = Field(
+        description="Per-mode statistics, or null when the atlas has none (built before format 2 or with "
+        "--no-statistics)."
+    )
 
     @model_validator(mode="after")
     def _axes_are_sets(self) -> Self:

@@ -29,14 +29,64 @@ ARRAYS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Per-mode statistics (format 2, when ``manifest.statistics`` is set); the ``class_`` ones only when
+#: the dataset has class labels. Shapes: ``statistics_shapes``.
+STATISTICS_ARRAYS: dict[str, tuple[str, str]] = {
+    "stats_count": ("stats/count.npy", "int64"),
+    "stats_firing": ("stats/firing.npy", "int64"),
+    "stats_mean": ("stats/mean.npy", "float64"),
+    "stats_std": ("stats/std.npy", "float64"),
+    "stats_min": ("stats/min.npy", "float32"),
+    "stats_max": ("stats/max.npy", "float32"),
+    "stats_bin_low": ("stats/bin_low.npy", "float64"),
+    "stats_bin_width": ("stats/bin_width.npy", "float64"),
+    "stats_histogram": ("stats/histogram.npy", "int64"),
+    "class_count": ("stats/class_count.npy", "int64"),
+    "class_mean": ("stats/class_mean.npy", "float32"),
+    "class_top": ("stats/class_top.npy", "int32"),
+    "class_top_selectivity": ("stats/class_top_selectivity.npy", "float32"),
+    "class_modes": ("stats/class_modes.npy", "int64"),
+    "class_modes_selectivity": ("stats/class_modes_selectivity.npy", "float32"),
+}
+
+
+def _signed_modes(manifest: AtlasManifest) -> tuple[int, ...]:
+    """``(B, L, H, M, 2)``: one entry per column of the atlas."""
+    model = manifest.model
+    return (len(manifest.bases), model.n_layers, model.n_heads, model.d_head, 2)
+
+
+def statistics_shapes(manifest: AtlasManifest) -> dict[str, tuple[int, ...]]:
+    """The shape of every statistics array the manifest promises (none when it has no statistics)."""
+    info = manifest.statistics
+    if info is None:
+        return {}
+    columns = _signed_modes(manifest)
+    shapes: dict[str, tuple[int, ...]] = {
+        name: columns for name in STATISTICS_ARRAYS if name.startswith("stats_") and name != "stats_histogram"
+    }
+    shapes["stats_histogram"] = (*columns, info.n_bins + 2)
+    n_classes = len(info.classes)
+    if n_classes:
+        shapes |= {
+            "class_count": (n_classes,),
+            "class_mean": (n_classes, *columns),
+            "class_top": (*columns, info.top_classes),
+            "class_top_selectivity": (*columns, info.top_classes),
+            "class_modes": (n_classes, columns[0], info.class_modes),
+            "class_modes_selectivity": (n_classes, columns[0], info.class_modes),
+        }
+    return shapes
+
+
 def expected_shapes(manifest: AtlasManifest) -> dict[str, tuple[int, ...]]:
-    """The shape of every array of an atlas, derived from its manifest."""
+    """The shape of every array of an atlas, derived from its manifest (statistics: ``statistics_shapes``)."""
     model = manifest.model
     n_layers, n_heads, n_modes = model.n_layers, model.n_heads, model.d_head
     d_model, grid = model.d_model, model.grid
-    n_bases, k = len(manifest.bases), manifest.top_k
+    k = manifest.top_k
     head_modes = (n_layers, n_heads, n_modes)
-    ranked = (n_bases, *head_modes, 2, k)
+    ranked = (*_signed_modes(manifest), k)
     return {
         "U": (*head_modes, d_model),
         "V": (*head_modes, d_model),

@@ -32,6 +32,7 @@ from qkatlas.atlas.contract import (
     read_manifest,
     read_o3,
 )
+from qkatlas.atlas.statistics import ModeStatistics
 from qkatlas.conventions import SIGNS, Basis, Sign
 from qkatlas.svd import active_modes
 
@@ -107,6 +108,8 @@ class Atlas:
         self.summary = summary
         self._images = images
         self._arrays = arrays
+        self.statistics = ModeStatistics(manifest.statistics, arrays) if manifest.statistics is not None else None
+        """Per-mode statistics (``qkatlas.atlas.statistics``), or ``None`` when the atlas has none."""
 
     @property
     def slug(self) -> str:
@@ -165,15 +168,16 @@ class Atlas:
         except ValueError as exc:  # FormatError, or not JSON at all
             reason = str(exc) if isinstance(exc, FormatError) else f"manifest.json is not JSON ({exc})"
             raise AtlasError(reason) from None
-        shapes = fmt.expected_shapes(manifest)
+        shapes = fmt.expected_shapes(manifest) | fmt.statistics_shapes(manifest)
         arrays = {}
-        for name, (relative, dtype) in fmt.ARRAYS.items():
+        for name, shape in shapes.items():
+            relative, dtype = fmt.ARRAYS[name] if name in fmt.ARRAYS else fmt.STATISTICS_ARRAYS[name]
             try:
                 array = np.load(files / relative, mmap_mode="r", allow_pickle=False)
             except (OSError, ValueError) as exc:
                 raise AtlasError(f"{relative}: {exc.__class__.__name__}") from None
-            if array.shape != shapes[name] or array.dtype != np.dtype(dtype):
-                raise AtlasError(f"{relative}: shape {array.shape} {array.dtype}, expected {shapes[name]} {dtype}")
+            if array.shape != shape or array.dtype != np.dtype(dtype):
+                raise AtlasError(f"{relative}: shape {array.shape} {array.dtype}, expected {shape} {dtype}")
             arrays[name] = array
         summary = _read_json_record(files / fmt.SUMMARY, AtlasSummary.model_validate_json)
         if len(summary.normalized_depth) != manifest.model.n_layers:
@@ -254,7 +258,8 @@ class Atlas:
         """``(u_n, v_n)``, each ``[d]`` float32, canonical sign."""
         return np.asarray(self._arrays["U"][layer, head, mode]), np.asarray(self._arrays["V"][layer, head, mode])
 
-    def _basis(self, basis: Basis) -> int:
+    def basis_axis(self, basis: Basis) -> int:
+        """The position of ``basis`` on the atlas's basis axis; ``KeyError`` when it has no such basis."""
         try:
             return self.bases.index(basis)
         except ValueError:
@@ -265,7 +270,7 @@ class Atlas:
         inactive mode, whose scores are all 0 and rank nothing)."""
         if not self.active(layer, head)[mode]:
             return []
-        at = (self._basis(basis), layer, head, mode, SIGN_AXIS[sign])
+        at = (self.basis_axis(basis), layer, head, mode, SIGN_AXIS[sign])
         indices = np.asarray(self._arrays["topk_indices"][at])
         scores = np.asarray(self._arrays["topk_scores"][at])
         return [(int(i), float(s)) for i, s in zip(indices, scores, strict=True) if i >= 0]
@@ -273,14 +278,14 @@ class Atlas:
     def best_scores(self, basis: Basis, layer: int, head: int) -> np.ndarray:
         """``[M, 2]``: the best score of every mode of the head for each sign (NaN when none, as for an
         inactive mode)."""
-        best = np.asarray(self._arrays["topk_scores"][self._basis(basis), layer, head, :, :, 0], dtype=np.float64)
+        best = np.asarray(self._arrays["topk_scores"][self.basis_axis(basis), layer, head, :, :, 0], dtype=np.float64)
         return np.where(self.active(layer, head)[:, None], best, np.nan)
 
     def maps(
         self, basis: Basis, layer: int, head: int, mode: int, sign: Sign, rank: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """Query and key maps ``[T, T]`` float32 of the ``rank``-th winner of a signed mode."""
-        at = (self._basis(basis), layer, head, mode, SIGN_AXIS[sign], rank)
+        at = (self.basis_axis(basis), layer, head, mode, SIGN_AXIS[sign], rank)
         return (
             np.asarray(self._arrays["maps_query"][at], dtype=np.float32),
             np.asarray(self._arrays["maps_key"][at], dtype=np.float32),

@@ -18,6 +18,7 @@ from PIL import Image
 from qkatlas.atlas import format as fmt
 from qkatlas.atlas.contract import IMAGE_INDEX, AtlasManifest, AtlasSummary, ImageRecord
 from qkatlas.atlas.reader import published_manifest
+from qkatlas.mode_statistics import ClassRankings, StatisticsSummary
 from qkatlas.svd import Decomposition
 
 
@@ -48,11 +49,11 @@ class AtlasWriter:
         for sub in ("svd", "topk", "maps", fmt.THUMBS_DIR):
             (directory / sub).mkdir(parents=True, exist_ok=True)
 
-    def _path(self, name: str) -> Path:
-        return self.directory / fmt.ARRAYS[name][0]
-
     def _save(self, name: str, array: np.ndarray) -> None:
-        np.save(self._path(name), array.astype(fmt.ARRAYS[name][1], copy=False))
+        relative, dtype = fmt.ARRAYS[name] if name in fmt.ARRAYS else fmt.STATISTICS_ARRAYS[name]
+        path = self.directory / relative
+        path.parent.mkdir(exist_ok=True)
+        np.save(path, array.astype(dtype, copy=False))
 
     def write_decomposition(self, dec: Decomposition) -> None:
         self._save("U", dec.U)
@@ -71,6 +72,35 @@ class AtlasWriter:
         """Query and key maps of every top-K entry, ``[B, L, H, M, 2, K, T, T]`` (stored as float16)."""
         self._save("maps_query", query)
         self._save("maps_key", key)
+
+    def write_statistics(
+        self, summary: StatisticsSummary, rankings: ClassRankings | None, shape: tuple[int, ...]
+    ) -> None:
+        """The ``stats/`` arrays (docs/atlas-format.md#statistics); ``shape``: ``(B, L, H, M, 2)``, the
+        columns' axes. Undefined values (no finite score, a class without images) are stored as 0; the
+        counts tell them apart. ``rankings`` is ``None`` when the dataset has no class labels."""
+        defined = summary.count > 0
+        self._save("stats_count", summary.count.reshape(shape))
+        self._save("stats_firing", summary.firing.reshape(shape))
+        for name, values in (
+            ("stats_mean", summary.mean),
+            ("stats_std", summary.std),
+            ("stats_min", summary.minimum),
+            ("stats_max", summary.maximum),
+        ):
+            self._save(name, np.where(defined, values, 0.0).reshape(shape))
+        self._save("stats_bin_low", summary.low.reshape(shape))
+        self._save("stats_bin_width", summary.width.reshape(shape))
+        self._save("stats_histogram", summary.histogram.reshape(*shape, -1))
+        if rankings is None:
+            return
+        self._save("class_count", summary.class_count)
+        class_mean = np.where(np.isfinite(summary.class_mean), summary.class_mean, 0.0)
+        self._save("class_mean", class_mean.reshape(-1, *shape))
+        self._save("class_top", rankings.top.reshape(*shape, -1))
+        self._save("class_top_selectivity", rankings.top_selectivity.reshape(*shape, -1))
+        self._save("class_modes", rankings.modes)
+        self._save("class_modes_selectivity", rankings.modes_selectivity)
 
     def write_thumbnail(self, index: int, image: np.ndarray) -> None:
         """``image``: uint8 ``[S, S, 3]``, the crop exactly as the model saw it (written atomically)."""

@@ -39,6 +39,16 @@ class ImageSource:
     def __len__(self) -> int:
         return len(self.items)
 
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The distinct class labels, sorted; a class's id is its position here."""
+        return tuple(sorted({item.label for item in self.items if item.label is not None}))
+
+    def class_ids(self) -> list[int]:
+        """Every item's class id (its label's position in ``classes``), −1 for an item without a label."""
+        position = {label: i for i, label in enumerate(self.classes)}
+        return [-1 if item.label is None else position[item.label] for item in self.items]
+
 
 _SYNSET_FILENAME = re.compile(r"^(n\d{8})_(.+)$")
 _SYNSET_ID = re.compile(r"^n\d{8}$")

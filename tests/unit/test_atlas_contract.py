@@ -20,9 +20,9 @@ from qkatlas.atlas.contract import (
 from qkatlas.conventions import Basis, Sign
 from qkatlas.models.base import ModelSpec
 
-#: A manifest as the job writes it (version 1), spelled out by hand rather than produced by the code.
+#: A manifest as the job writes it (version 2), spelled out by hand rather than produced by the code.
 MANIFEST: dict[str, Any] = {
-    "format_version": 1,
+    "format_version": 2,
     "slug": "facebook--dino-vits16__imagenet-samples",
     "model_slug": "facebook--dino-vits16",
     "model": {
@@ -79,6 +79,15 @@ MANIFEST: dict[str, Any] = {
         "decoder": "pillow",
     },
     "versions": {"qkatlas": "0.1.0", "torch": "2.14.1"},
+    "statistics": {
+        "n_bins": 64,
+        "binning": "64 equal-width bins ...",
+        "calibration_images": 256,
+        "classes": ["goldfish", "tench"],
+        "top_classes": 2,
+        "class_modes": 64,
+        "selectivity": "(mean_c - mean) / std",
+    },
 }
 
 
@@ -95,6 +104,14 @@ def test_a_written_manifest_reads_back_typed_and_dumps_to_the_same_json() -> Non
     assert manifest.preprocessing.mean == (0.5, 0.5, 0.5)
     assert manifest.skipped[0].source == "bad.jpg"
     assert manifest.to_json_dict() == MANIFEST
+
+
+def test_a_version_1_manifest_reads_as_an_atlas_without_statistics() -> None:
+    older = copy.deepcopy(MANIFEST)
+    older["format_version"] = 1
+    del older["statistics"]
+    manifest = read_manifest(older)
+    assert manifest.format_version == FORMAT_VERSION and manifest.statistics is None
 
 
 def test_a_manifest_from_before_gpu_decoding_reads_as_decoded_by_pillow() -> None:
@@ -158,14 +175,14 @@ def test_records_are_immutable() -> None:
 
 
 def test_an_older_version_is_upgraded_one_step_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The mechanism a future format 2 relies on: version-1 files pass through every upgrade in order."""
+    """The mechanism every format change relies on: old files pass through every upgrade in order."""
     steps: list[int] = []
 
     def upgrade(raw: dict[str, Any]) -> dict[str, Any]:
         steps.append(raw["format_version"])
         return {**raw, "format_version": raw["format_version"] + 1}
 
-    monkeypatch.setattr(contract, "FORMAT_VERSION", 3)
-    monkeypatch.setattr(contract, "UPGRADES", {1: upgrade, 2: upgrade})
-    assert read_manifest(_manifest()).format_version == 3
-    assert steps == [1, 2]
+    monkeypatch.setattr(contract, "FORMAT_VERSION", 4)
+    monkeypatch.setattr(contract, "UPGRADES", {2: upgrade, 3: upgrade})
+    assert read_manifest(_manifest()).format_version == 4
+    assert steps == [2, 3]

@@ -1,0 +1,282 @@
+"""Per-mode score statistics over a whole dataset, accumulated in the stream that finds the top-K.
+
+For every column (basis, layer, head, mode, sign), over every image scored: how many images were
+scored, on how many the mode *fires* (its query map and its key map both have a positive peak, so
+the score is not the quirk's product of two negative maxima), the mean and standard deviation of the
+score, its extremes, a histogram, and, when images carry class labels, the summed score of each
+class's images. docs/method.md#per-mode-statistics defines them; docs/atlas-format.md stores them.
+
+**Mergeable by construction.** Every quantity is a sum (counts, shifted sums, histogram counts,
+class sums) or an extreme, so two shards' or two sessions' statistics combine by adding (``merge``).
+The histogram bins of a column are fixed before the stream from a *calibration sample* that every
+process scores identically (the first ``CALIBRATION_IMAGES`` images of the dataset, in dataset
+order; ``HistogramBins.from_calibration``), and a resumed run takes them from its checkpoint. So
+the counts are exact integers that do not depend on how the images were split or interrupted.
+Sums are float64 and shifted by the bins' centre (so the variance does not cancel catastrophically).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+#: Equal-width bins between a column's ``low`` and ``low + N_BINS · width``; two more count the
+#: scores below and above (open-ended, reported with the exact extremes).
+N_BINS = 64
+#: Images (the first ones of the dataset, in dataset order) whose scores fix every column's bins.
+CALIBRATION_IMAGES = 256
+#: The bins span the calibration range ``r`` widened by ``LOW_MARGIN · r`` below and ``HIGH_MARGIN · r``
+#: above: scores are skewed to the right and the top-K lives in the upper tail.
+LOW_MARGIN, HIGH_MARGIN = 0.25, 0.75
+#: Columns per pass of ``update`` (bounds the temporaries of very wide models).
+STATISTICS_CHUNK = 1 << 15
+
+BINNING_RULE = (
+    f"{N_BINS} equal-width bins per signed mode over [lo − {LOW_MARGIN}·r, hi + {HIGH_MARGIN}·r], where lo, hi are "
+    f"the extremes of the mode's scores on the calibration sample (the first {CALIBRATION_IMAGES} decodable images "
+    "of the dataset in dataset order) and r = hi − lo (r = max(|lo|, 1)·1e-6 when they are equal); a score x goes "
+    "to bin floor((x − low) / width) in float64, below 0 to the underflow count and from the last edge on to the "
+    "overflow count"
+)
+
+
+@dataclass(frozen=True)
+class HistogramBins:
+    """Every column's bins: edges ``low + width · [0, 1, …, N_BINS]``; ``low, width: [C]`` float64;
+    ``calibration_images``: how many images' scores fixed them."""
+
+    low: torch.Tensor
+    width: torch.Tensor
+    calibration_images: int
+
+    @classmethod
+    def from_calibration(cls, scores: torch.Tensor) -> HistogramBins:
+        """``scores [N, C]`` (the calibration sample's scores, any float dtype) → the bins."""
+        values = scores.double() if len(scores) else scores.new_zeros((1, scores.shape[1]), dtype=torch.float64)
+        finite = torch.isfinite(values)
+        lo = torch.where(finite, values, torch.inf).amin(dim=0)
+        hi = torch.where(finite, values, -torch.inf).amax(dim=0)
+        none = ~torch.isfinite(lo)  # no finite calibration score: bins around 0
+        lo, hi = torch.where(none, 0.0, lo), torch.where(none, 0.0, hi)
+        span = hi - lo
+        span = torch.where(span > 0, span, torch.clamp(lo.abs(), min=1.0) * 1e-6)
+        low = lo - LOW_MARGIN * span
+        width = span * (1.0 + LOW_MARGIN + HIGH_MARGIN) / N_BINS
+        return cls(low.contiguous(), width.contiguous(), int(scores.shape[0]))
+
+    @property
+    def centre(self) -> torch.Tensor:
+        """``[C]``: the middle of each column's bins, the shift of its sums."""
+        return self.low + self.width * (N_BINS / 2)
+
+    def to(self, device: torch.device | str) -> HistogramBins:
+        return HistogramBins(self.low.to(device), self.width.to(device), self.calibration_images)
+
+
+@dataclass(frozen=True)
+class StatisticsSummary:
+    """The finished statistics (numpy, on the host), one entry per column unless said otherwise.
+
+    ``count, firing: [C]`` int64; ``mean, std: [C]`` float64 (population std over the scored images;
+    NaN where ``count`` is 0); ``minimum, maximum: [C]`` float32 (±inf where ``count`` is 0);
+    ``low, width: [C]`` float64; ``histogram: [C, N_BINS + 2]`` int64 (underflow, bins, overflow);
+    ``class_mean: [n_classes, C]`` float64 (NaN for a class without scored images);
+    ``class_count: [n_classes]`` int64.
+    """
+
+    count: np.ndarray
+    firing: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    minimum: np.ndarray
+    maximum: np.ndarray
+    low: np.ndarray
+    width: np.ndarray
+    histogram: np.ndarray
+    class_mean: np.ndarray
+    class_count: np.ndarray
+
+
+class RunningStatistics:
+    """Sums over the images seen so far, on the compute device (never synchronizes with the host).
+
+    ``n_classes`` may be 0 (no labels). Class sums are one matmul per update: the batch's one-hot
+    class matrix ``[B, n_classes]`` against its shifted scores ``[B, C]``.
+    """
+
+    def __init__(self, bins: HistogramBins, n_classes: int, device: torch.device | str) -> None:
+        self.bins = bins.to(device)
+        n_columns = bins.low.shape[0]
+        self.n_classes = n_classes
+        self.count = torch.zeros(n_columns, dtype=torch.int64, device=device)
+        self.firing = torch.zeros(n_columns, dtype=torch.int64, device=device)
+        self.total = torch.zeros(n_columns, dtype=torch.float64, device=device)
+        self.total_sq = torch.zeros(n_columns, dtype=torch.float64, device=device)
+        self.minimum = torch.full((n_columns,), torch.inf, dtype=torch.float32, device=device)
+        self.maximum = torch.full((n_columns,), -torch.inf, dtype=torch.float32, device=device)
+        self.histogram = torch.zeros((n_columns, N_BINS + 2), dtype=torch.int64, device=device)
+        self.class_total = torch.zeros((n_classes, n_columns), dtype=torch.float64, device=device)
+        self.class_count = torch.zeros(n_classes, dtype=torch.int64, device=device)
+
+    @property
+    def n_columns(self) -> int:
+        return int(self.count.shape[0])
+
+    def update(self, scores: torch.Tensor, firing: torch.Tensor, classes: torch.Tensor) -> None:
+        """Add one batch: ``scores [B, C]`` float32, ``firing [B, C]`` bool, ``classes [B]`` int64
+        (class id, −1 for an image without a label). Non-finite scores are not counted (and add 0 to
+        their class's sum)."""
+        labelled = classes >= 0
+        one_hot = (
+            torch.nn.functional.one_hot(classes.clamp(min=0), self.n_classes).float() * labelled.unsqueeze(1)
+            if self.n_classes
+            else None
+        )  # [B, n_classes]
+        if one_hot is not None:
+            self.class_count += one_hot.sum(0).long()
+        for start in range(0, self.n_columns, STATISTICS_CHUNK):
+            stop = min(start + STATISTICS_CHUNK, self.n_columns)
+            self._update_columns(slice(start, stop), scores[:, start:stop], firing[:, start:stop], one_hot)
+
+    def _update_columns(
+        self, columns: slice, scores: torch.Tensor, firing: torch.Tensor, one_hot: torch.Tensor | None
+    ) -> None:
+        finite = torch.isfinite(scores)
+        values = scores.double()
+        centred = torch.where(finite, values - self.bins.centre[columns], 0.0)
+        self.count[columns] += finite.sum(0)
+        self.firing[columns] += (firing & finite).sum(0)
+        self.total[columns] += centred.sum(0)
+        self.total_sq[columns] += centred.square().sum(0)
+        self.minimum[columns] = torch.minimum(self.minimum[columns], torch.where(finite, scores, torch.inf).amin(0))
+        self.maximum[columns] = torch.maximum(self.maximum[columns], torch.where(finite, scores, -torch.inf).amax(0))
+        n_columns, n_slots = centred.shape[1], N_BINS + 2
+        position = ((values - self.bins.low[columns]) / self.bins.width[columns]).floor()
+        slot = position.clamp(-1, N_BINS).long() + 1  # 0: underflow, N_BINS + 1: overflow
+        flat = slot + torch.arange(n_columns, device=slot.device) * n_slots
+        flat = torch.where(finite, flat, n_columns * n_slots)  # a spare slot for the uncounted
+        self.histogram[columns] += torch.bincount(flat.flatten(), minlength=n_columns * n_slots + 1)[:-1].view(
+            n_columns, n_slots
+        )
+        if one_hot is not None:
+            self.class_total[:, columns] += (one_hot.T @ centred.float()).double()
+
+    def merge(self, other: RunningStatistics) -> None:
+        """Add another shard's or session's sums (same bins)."""
+        for name in ("count", "firing", "total", "total_sq", "histogram", "class_total", "class_count"):
+            getattr(self, name).add_(getattr(other, name).to(self.count.device))
+        torch.minimum(self.minimum, other.minimum.to(self.minimum.device), out=self.minimum)
+        torch.maximum(self.maximum, other.maximum.to(self.maximum.device), out=self.maximum)
+
+    #: The tensors of the state, by name: what checkpoints save and ranks exchange.
+    SUMS = ("count", "firing", "total", "total_sq", "histogram", "class_total", "class_count")
+    EXTREMES = ("minimum", "maximum")
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """A copy of the state on the host (the stream can go on while it is saved)."""
+        state = {name: getattr(self, name).detach().to("cpu", copy=True) for name in (*self.SUMS, *self.EXTREMES)}
+        state["low"], state["width"] = self.bins.low.cpu(), self.bins.width.cpu()
+        state["calibration_images"] = torch.tensor(self.bins.calibration_images)
+        return state
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, torch.Tensor], device: torch.device | str) -> RunningStatistics:
+        bins = HistogramBins(state["low"], state["width"], int(state["calibration_images"]))
+        stats = cls(bins, int(state["class_count"].shape[0]), device)
+        for name in (*cls.SUMS, *cls.EXTREMES):
+            getattr(stats, name).copy_(state[name])
+        return stats
+
+    def summary(self) -> StatisticsSummary:
+        """The statistics as they stand (copied to the host)."""
+        count = self.count.cpu().numpy()
+        centre = self.bins.centre.cpu().numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shift = self.total.cpu().numpy() / count
+            variance = self.total_sq.cpu().numpy() / count - shift**2
+            class_count = self.class_count.cpu().numpy()
+            class_mean = centre + self.class_total.cpu().numpy() / class_count[:, None]
+        return StatisticsSummary(
+            count=count,
+            firing=self.firing.cpu().numpy(),
+            mean=centre + shift,
+            std=np.sqrt(np.maximum(variance, 0.0)),
+            minimum=self.minimum.cpu().numpy(),
+            maximum=self.maximum.cpu().numpy(),
+            low=self.bins.low.cpu().numpy(),
+            width=self.bins.width.cpu().numpy(),
+            histogram=self.histogram.cpu().numpy(),
+            class_mean=class_mean,
+            class_count=class_count,
+        )
+
+
+#: Most selective classes kept per signed mode, and signed modes kept per class and basis.
+TOP_CLASSES = 10
+CLASS_MODES = 64
+
+SELECTIVITY_RULE = (
+    "selectivity of a signed mode for class c = (mean score of c's images − mean score of all images) / standard "
+    "deviation of all images' scores; a mode's top classes are its most selective ones, a class's modes the most "
+    "selective for it (inactive modes, modes whose score never varies and classes without scored images are left out)"
+)
+
+
+@dataclass(frozen=True)
+class ClassRankings:
+    """``top [C, T]`` int32 class ids (−1: none) and ``top_selectivity [C, T]`` float32, best first;
+    ``modes [n_classes, n_bases, N]`` int64 columns within the basis (−1: none) and
+    ``modes_selectivity [n_classes, n_bases, N]`` float32, best first. Unused slots hold 0 selectivity."""
+
+    top: np.ndarray
+    top_selectivity: np.ndarray
+    modes: np.ndarray
+    modes_selectivity: np.ndarray
+
+
+def selectivity(summary: StatisticsSummary, active: np.ndarray) -> np.ndarray:
+    """``[n_classes, C]`` float32: each class's selectivity for each column (``active [C]`` bool);
+    −inf where it is undefined (inactive column, zero spread, class without scored images)."""
+    valid = active & (summary.std > 0) & (summary.count > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = (summary.class_mean - summary.mean) / summary.std
+    defined = valid[None, :] & (summary.class_count > 0)[:, None] & np.isfinite(values)
+    return np.where(defined, values, -np.inf).astype(np.float32)
+
+
+def rank_classes(summary: StatisticsSummary, active: np.ndarray, n_bases: int) -> ClassRankings:
+    """Each column's most selective classes and each class's most selective columns per basis."""
+    scores = selectivity(summary, active)  # [n_classes, C]
+    n_classes, n_columns = scores.shape
+    top, top_selectivity = _best(scores.T, TOP_CLASSES)
+    per_basis = scores.reshape(n_classes * n_bases, n_columns // n_bases)
+    modes, modes_selectivity = _best(per_basis, CLASS_MODES)
+    return ClassRankings(
+        top=top.astype(np.int32),
+        top_selectivity=top_selectivity,
+        modes=modes.reshape(n_classes, n_bases, -1),
+        modes_selectivity=modes_selectivity.reshape(n_classes, n_bases, -1),
+    )
+
+
+def _best(values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``values [R, X]`` (−inf: not a candidate), the positions of the ``n`` largest, best
+    first and ties by lower position → ``(positions [R, n] int64, −1 padded; values [R, n] float32,
+    0 padded)``."""
+    n_rows, width = values.shape
+    keep = min(n, width)
+    candidates = (
+        np.argpartition(-values, keep - 1, axis=1)[:, :keep] if keep < width else np.tile(np.arange(width), (n_rows, 1))
+    )
+    picked = np.take_along_axis(values, candidates, axis=1)
+    order = np.lexsort((candidates, -picked), axis=1)
+    positions = np.take_along_axis(candidates, order, axis=1)
+    best = np.take_along_axis(picked, order, axis=1)
+    positions = np.where(np.isfinite(best), positions, -1)
+    out_positions = np.full((n_rows, n), -1, dtype=np.int64)
+    out_values = np.zeros((n_rows, n), dtype=np.float32)
+    out_positions[:, :keep] = positions
+    out_values[:, :keep] = np.where(np.isfinite(best), best, 0.0)
+    return out_positions, out_values
