@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import backend
-from backend.api.routes import health, images, models, modes, progress, uploads
+from backend.api.routes import health, images, models, modes, progress, search, uploads
 from backend.core.cache import make_cache
 from backend.core.config import Settings
 from backend.services.analysis import ModelUnavailable, UploadGone
@@ -118,7 +118,7 @@ def create_app(settings: Settings) -> FastAPI:
         generate_unique_id_function=lambda route: route.name,
     )
     app.state.services = services
-    for module in (health, models, modes, images, uploads, progress):
+    for module in (health, models, modes, images, uploads, progress, search):
         app.include_router(module.router, prefix=API_PREFIX)
     _add_error_handlers(app)
     app.add_middleware(_UploadSizeLimit, max_body_bytes=settings.max_upload_bytes + _MULTIPART_OVERHEAD)

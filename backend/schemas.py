@@ -76,6 +76,12 @@ class DatasetInfo(BaseModel):
     n_skipped: int
 
 
+class StatisticsAvailability(BaseModel):
+    computed: bool = Field(description="The atlas has per-mode statistics (format 2, built without --no-statistics).")
+    n_classes: int = Field(description="Class labels of the dataset (0: no labels, so no class views).")
+    note: str | None = Field(description="Why there are none, and how to add them; null when computed.")
+
+
 class ModelSummary(BaseModel):
     """One served atlas: a model and the dataset searched for its top images."""
 
@@ -101,6 +107,9 @@ class ModelSummary(BaseModel):
     dataset: DatasetInfo
     random_init: bool = Field(description="The weights are random (a test or demo atlas).")
     planted: bool = Field(description="The hand-set planted-mode demo model (modes respond to known colours).")
+    statistics: StatisticsAvailability = Field(
+        description="Whether the atlas has per-mode statistics (mode index values, distributions, class search)."
+    )
     has_o3: bool = Field(description="Odd-One-Out results exist for this model (`GET /api/models/{model}/o3`).")
 
 
@@ -242,6 +251,48 @@ class TopImage(BaseModel):
     maps_url: str = Field(description="Raw query/key maps as JSON.")
 
 
+class ScoreDistribution(BaseModel):
+    """A signed mode's attention score over every scored image of the dataset (docs/method.md#per-mode-statistics)."""
+
+    count: int = Field(description="Images scored.")
+    firing: int = Field(description="Images on which the mode fires: its query and key maps both peak above 0.")
+    never_fires: bool = Field(
+        description="No image makes both maps peak above 0: every positive score is the quirk's product of two "
+        "negative maxima."
+    )
+    mean: float
+    std: float = Field(description="Population standard deviation over the scored images.")
+    minimum: float
+    maximum: float
+    edges: list[float] = Field(description="n_bins + 1 bin edges, ascending.")
+    counts: list[int] = Field(
+        description="n_bins + 2 counts: scores below edges[0] (down to `minimum`), each bin, and scores from the "
+        "last edge on (up to `maximum`)."
+    )
+    binning: str = Field(description="How the bins were fixed (the same rule for every mode).")
+
+
+class ClassScoreOut(BaseModel):
+    class_id: int
+    label: str
+    mean: float = Field(description="Mean score of the class's images for this mode.")
+    selectivity: float = Field(
+        description="(class mean − mean) / std: how many standard deviations above the mode's mean."
+    )
+    n_images: int = Field(description="Scored images of the class.")
+
+
+class LabelCount(BaseModel):
+    label: str
+    count: int
+
+
+class ClassProfile(BaseModel):
+    top_classes: list[ClassScoreOut] = Field(description="The most selective classes, best first.")
+    top_k_labels: list[LabelCount] = Field(description="Class labels among the mode's top images, most frequent first.")
+    selectivity_rule: str
+
+
 class ModeDetail(BaseModel):
     model: str
     layer: int
@@ -255,6 +306,16 @@ class ModeDetail(BaseModel):
     degenerate: bool
     active: bool = Field(description=ACTIVE_MODE + " An inactive mode has no top images.")
     top_images: list[TopImage]
+    distribution: ScoreDistribution | None = Field(
+        description="The score over every image of the dataset; null when the atlas has no statistics "
+        "(`statistics_missing` says why)."
+    )
+    class_profile: ClassProfile | None = Field(
+        description="Classes this mode prefers; null without statistics or when the dataset has no class labels."
+    )
+    statistics_missing: str | None = Field(
+        description="Why `distribution` is null, for the reader; null when it is not."
+    )
 
 
 class ClipRange(BaseModel):
@@ -343,3 +404,125 @@ class AttentionSplit(BaseModel):
         description="The part of the summed mode logits that every query shares (the head's key salience)."
     )
     modes: list[ModeContribution]
+
+
+# --- mode index, search, classes --------------------------------------------------------------------
+
+
+class ModeSortKey(StrEnum):
+    position = "position"
+    sigma = "sigma"
+    sigma_share = "sigma_share"
+    cos = "cos"
+    best_score = "best_score"
+    mean = "mean"
+    std = "std"
+    firing = "firing"
+    selectivity = "selectivity"
+
+
+class SortOrder(StrEnum):
+    asc = "asc"
+    desc = "desc"
+
+
+class ModeIndexRow(BaseModel):
+    """One signed mode of the model. Statistics fields are null when the atlas has none."""
+
+    layer: int
+    head: int
+    mode: int
+    sign: Sign
+    sigma: float
+    sigma_share: float = Field(description="σ_n / Σ_m σ_m within the head.")
+    cos: float
+    degenerate: bool
+    active: bool = Field(description=ACTIVE_MODE)
+    best_score: float | None = Field(description="Score of the mode's best image; null for an inactive mode.")
+    mean: float | None = Field(description="Mean score over the dataset.")
+    std: float | None
+    firing: int | None = Field(description="Images on which the mode fires (both maps peak above 0).")
+    selectivity: float | None = Field(description="Selectivity for its most selective class; null without classes.")
+    top_class: str | None = Field(description="Its most selective class; null without classes.")
+
+
+class ModeIndexPage(BaseModel):
+    model: str
+    basis: Basis
+    sort: ModeSortKey
+    order: SortOrder
+    total: int = Field(description="Rows that pass the filters.")
+    n_modes: int = Field(description="Signed modes of the model in this basis (2 per mode).")
+    offset: int
+    rows: list[ModeIndexRow]
+    statistics_missing: str | None = Field(description="Why the statistics columns are null; null when they are not.")
+
+
+class ModeRefOut(BaseModel):
+    """A signed mode of a served model, with what a search result shows of it."""
+
+    model: str = Field(description="Atlas slug.")
+    model_id: str
+    basis: Basis
+    layer: int
+    head: int
+    mode: int
+    sign: Sign
+    sigma: float
+    cos: float
+    top_images: list[ImageRef] = Field(description="Its best images (up to 4).")
+
+
+class NameMatch(BaseModel):
+    """A model, layer, head or mode found by name ("dino-vitb16 L6 H2 M3")."""
+
+    kind: Literal["model", "layer", "head", "mode"]
+    model: str = Field(description="Atlas slug.")
+    model_id: str
+    layer: int | None
+    head: int | None
+    mode: int | None
+    sign: Sign | None
+    title: str = Field(description="What to show, e.g. `dino-vitb16 L6 H2 M3`.")
+
+
+class ClassModeMatch(BaseModel):
+    mode: ModeRefOut
+    label: str = Field(description="The class.")
+    selectivity: float
+    class_mean: float
+    n_images: int = Field(description="Scored images of the class in that atlas's dataset.")
+
+
+class ClassMatch(BaseModel):
+    label: str
+    n_models: int = Field(description="Served models whose dataset has this class (and statistics).")
+
+
+class SearchResults(BaseModel):
+    query: str
+    names: list[NameMatch] = Field(description="Models, layers, heads and modes named by the query.")
+    classes: list[ClassMatch] = Field(description="Class labels containing the query (exact match first).")
+    class_modes: list[ClassModeMatch] = Field(
+        description="Across every served model, the signed modes most selective for the matched classes, best first."
+    )
+    missing_statistics: list[str] = Field(
+        description="Served atlases that cannot answer class queries (no statistics)."
+    )
+
+
+class ModelClassModes(BaseModel):
+    model: str
+    model_id: str
+    n_images: int
+    modes: list[ClassModeMatch]
+
+
+class ClassAcrossModels(BaseModel):
+    """For one class, each served model's most selective signed modes, side by side."""
+
+    label: str
+    basis: Basis | None = Field(description="The basis asked for; null: each atlas's first basis.")
+    models: list[ModelClassModes]
+    missing_statistics: list[str] = Field(description="Served atlases without statistics (left out).")
+    without_class: list[str] = Field(description="Served atlases whose dataset has no such class.")

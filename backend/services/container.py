@@ -8,6 +8,7 @@ from backend.core.cache import Cache
 from backend.core.config import Settings
 from backend.services.analysis import AnalysisRunner
 from backend.services.atlases import AtlasRegistry
+from backend.services.mode_index import ModeIndex
 from backend.services.o3 import O3Results
 from backend.services.uploads import UploadStore
 
@@ -20,6 +21,7 @@ class Services:
     uploads: UploadStore
     analysis: AnalysisRunner
     o3: O3Results
+    mode_index: ModeIndex
 
     @classmethod
     def create(cls, settings: Settings, cache: Cache) -> Services:
@@ -31,6 +33,7 @@ class Services:
             uploads=uploads,
             analysis=AnalysisRunner(cache, uploads, device=settings.device, workers=settings.analysis_workers),
             o3=O3Results(),
+            mode_index=ModeIndex(),
         )
 
     async def close(self) -> None:

@@ -187,6 +187,15 @@ class ModeStatistics:
         partial = [i for i, label in enumerate(self._searchable) if wanted in label and label != wanted]
         return exact + partial
 
+    def class_id(self, label: str) -> int | None:
+        """The id of the class named ``label`` (case and ``_``/space insensitive), or ``None``."""
+        wanted = _words(label)
+        return next((i for i, name in enumerate(self._searchable) if name == wanted), None)
+
+    def class_size(self, class_id: int) -> int:
+        """Scored images of the class."""
+        return int(self._arrays["class_count"][class_id])
+
     def class_modes(self, basis: int, class_id: int) -> list[tuple[SignedMode, float]]:
         """The signed modes most selective for ``class_id`` in ``basis``, best first, with their selectivity."""
         if not self.has_classes:

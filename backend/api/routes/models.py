@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from backend.api.deps import AtlasDep, BasisDep, HeadDep, ServicesDep, not_found
 from backend.schemas import (
@@ -15,18 +16,24 @@ from backend.schemas import (
     HeadDetail,
     ImageRef,
     LayerSummary,
+    ModeIndexPage,
     ModelDetail,
     ModelSummary,
+    ModeSortKey,
     ModeSummary,
     O3Result,
     Sign,
     SignImages,
     SignScores,
+    SortOrder,
     Spectra,
+    StatisticsAvailability,
 )
 from backend.services.atlases import image_id, thumbnail_url
 from backend.services.container import Services
+from backend.services.mode_index import ModeFilters
 from qkatlas.atlas import Atlas
+from qkatlas.atlas.statistics import NOT_COMPUTED
 
 router = APIRouter(tags=["models"], responses={404: {"model": ErrorBody}})
 
@@ -58,6 +65,11 @@ def _summary_fields(atlas: Atlas, services: Services) -> dict[str, Any]:
         "dataset": DatasetInfo(name=dataset.name, n_images=dataset.n_images, n_skipped=dataset.n_skipped),
         "random_init": model.random_init,
         "planted": atlas.manifest.model_source.planted,
+        "statistics": StatisticsAvailability(
+            computed=atlas.statistics is not None,
+            n_classes=len(atlas.statistics.classes) if atlas.statistics is not None else 0,
+            note=None if atlas.statistics is not None else NOT_COMPUTED,
+        ),
         "has_o3": services.o3.get(atlas) is not None,
     }
 
@@ -139,4 +151,54 @@ async def get_head(ref: HeadDep, basis: BasisDep) -> HeadDetail:
             )
             for mode in range(atlas.n_modes)
         ],
+    )
+
+
+@router.get("/models/{model}/modes", response_model=ModeIndexPage)
+async def get_mode_index(
+    atlas: AtlasDep,
+    basis: BasisDep,
+    services: ServicesDep,
+    sort: ModeSortKey = ModeSortKey.position,
+    order: SortOrder = SortOrder.asc,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    layer: Annotated[int | None, Query(ge=0, le=100_000)] = None,
+    head: Annotated[int | None, Query(ge=0, le=100_000)] = None,
+    sign: Sign | None = None,
+    include_inactive: Annotated[bool, Query(description="Also list inactive modes (σ = 0).")] = False,
+    degenerate: Annotated[bool | None, Query(description="Only degenerate modes (true) or none (false).")] = None,
+    never_fires: Annotated[
+        bool | None, Query(description="Only modes that never fire (true) or only those that do (false).")
+    ] = None,
+    top_class: Annotated[
+        str | None, Query(max_length=200, description="Part of the label of the mode's most selective class.")
+    ] = None,
+    min_selectivity: Annotated[float | None, Query(ge=-1e6, le=1e6)] = None,
+) -> ModeIndexPage:
+    """Every signed mode of the model in one table, sorted and filtered here and sent a page at a time.
+    Nulls sort last in either order; ties keep the position order (layer, head, mode, sign)."""
+    filters = ModeFilters(
+        layer=layer,
+        head=head,
+        sign=sign,
+        include_inactive=include_inactive,
+        degenerate=degenerate,
+        never_fires=never_fires,
+        top_class=top_class,
+        min_selectivity=min_selectivity,
+    )
+    page = await asyncio.to_thread(
+        services.mode_index.page, atlas, basis, sort=sort, order=order, filters=filters, offset=offset, limit=limit
+    )
+    return ModeIndexPage(
+        model=atlas.slug,
+        basis=basis,
+        sort=sort,
+        order=order,
+        total=page.total,
+        n_modes=page.n_modes,
+        offset=offset,
+        rows=page.rows,
+        statistics_missing=page.statistics_missing,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import asdict
 from pathlib import PurePosixPath
 from typing import Annotated
 from urllib.parse import urlencode
@@ -21,11 +23,23 @@ from backend.api.deps import (
     not_found,
 )
 from backend.api.responses import PNG_RESPONSE, atlas_cache_control, png
-from backend.schemas import Basis, ErrorBody, ModeDetail, ModeMaps, Sign, TopImage
+from backend.schemas import (
+    Basis,
+    ClassProfile,
+    ClassScoreOut,
+    ErrorBody,
+    LabelCount,
+    ModeDetail,
+    ModeMaps,
+    ScoreDistribution,
+    Sign,
+    TopImage,
+)
 from backend.services.atlases import image_id, thumbnail_url
 from backend.services.container import Services
 from backend.services.overlays import mode_maps, overlay_png
 from qkatlas.atlas import AtlasReplaced
+from qkatlas.atlas.statistics import NOT_COMPUTED, SignedMode
 
 router = APIRouter(tags=["modes"], responses={404: {"model": ErrorBody}})
 
@@ -66,6 +80,30 @@ async def get_mode(ref: ModeDep, basis: BasisDep, sign: SignQuery = Sign.pos) ->
             )
         )
     total = float(sigma.sum())
+    statistics = atlas.statistics
+    distribution = class_profile = None
+    if statistics is not None:
+        axis, signed = atlas.basis_axis(basis), SignedMode(layer, head, mode, sign)
+        found = statistics.distribution(axis, signed)
+        distribution = ScoreDistribution(
+            count=found.count,
+            firing=found.firing,
+            never_fires=found.firing == 0,
+            mean=found.mean,
+            std=found.std,
+            minimum=found.minimum,
+            maximum=found.maximum,
+            edges=found.edges.tolist(),
+            counts=found.counts.tolist(),
+            binning=statistics.info.binning,
+        )
+        if statistics.has_classes:
+            labels = Counter(image.label for image in top_images if image.label is not None)
+            class_profile = ClassProfile(
+                top_classes=[ClassScoreOut(**asdict(score)) for score in statistics.top_classes(axis, signed)],
+                top_k_labels=[LabelCount(label=label, count=n) for label, n in labels.most_common()],
+                selectivity_rule=statistics.info.selectivity,
+            )
     return ModeDetail(
         model=atlas.slug,
         layer=layer,
@@ -79,6 +117,9 @@ async def get_mode(ref: ModeDep, basis: BasisDep, sign: SignQuery = Sign.pos) ->
         degenerate=bool(atlas.degenerate(layer, head)[mode]),
         active=bool(atlas.active(layer, head)[mode]),
         top_images=top_images,
+        distribution=distribution,
+        class_profile=class_profile,
+        statistics_missing=None if statistics is not None else NOT_COMPUTED,
     )
 
 

@@ -92,6 +92,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/models/{model}/modes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Mode Index
+         * @description Every signed mode of the model in one table, sorted and filtered here and sent a page at a time.
+         *     Nulls sort last in either order; ties keep the position order (layer, head, mode, sign).
+         */
+        get: operations["get_mode_index"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}": {
         parameters: {
             query?: never;
@@ -299,6 +320,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Search
+         * @description Models, layers, heads and modes named by the query, and, for a class, the signed modes most
+         *     selective for it across every served model.
+         */
+        get: operations["get_search"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/classes/{label}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Class
+         * @description For one class, each served model's most selective signed modes, side by side.
+         */
+        get: operations["get_class"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -383,6 +445,93 @@ export interface components {
          * @enum {string}
          */
         Channel: "query" | "key" | "both";
+        /**
+         * ClassAcrossModels
+         * @description For one class, each served model's most selective signed modes, side by side.
+         */
+        ClassAcrossModels: {
+            /** Label */
+            label: string;
+            /** @description The basis asked for; null: each atlas's first basis. */
+            basis: components["schemas"]["Basis"] | null;
+            /** Models */
+            models: components["schemas"]["ModelClassModes"][];
+            /**
+             * Missing Statistics
+             * @description Served atlases without statistics (left out).
+             */
+            missing_statistics: string[];
+            /**
+             * Without Class
+             * @description Served atlases whose dataset has no such class.
+             */
+            without_class: string[];
+        };
+        /** ClassMatch */
+        ClassMatch: {
+            /** Label */
+            label: string;
+            /**
+             * N Models
+             * @description Served models whose dataset has this class (and statistics).
+             */
+            n_models: number;
+        };
+        /** ClassModeMatch */
+        ClassModeMatch: {
+            mode: components["schemas"]["ModeRefOut"];
+            /**
+             * Label
+             * @description The class.
+             */
+            label: string;
+            /** Selectivity */
+            selectivity: number;
+            /** Class Mean */
+            class_mean: number;
+            /**
+             * N Images
+             * @description Scored images of the class in that atlas's dataset.
+             */
+            n_images: number;
+        };
+        /** ClassProfile */
+        ClassProfile: {
+            /**
+             * Top Classes
+             * @description The most selective classes, best first.
+             */
+            top_classes: components["schemas"]["ClassScoreOut"][];
+            /**
+             * Top K Labels
+             * @description Class labels among the mode's top images, most frequent first.
+             */
+            top_k_labels: components["schemas"]["LabelCount"][];
+            /** Selectivity Rule */
+            selectivity_rule: string;
+        };
+        /** ClassScoreOut */
+        ClassScoreOut: {
+            /** Class Id */
+            class_id: number;
+            /** Label */
+            label: string;
+            /**
+             * Mean
+             * @description Mean score of the class's images for this mode.
+             */
+            mean: number;
+            /**
+             * Selectivity
+             * @description (class mean − mean) / std: how many standard deviations above the mode's mean.
+             */
+            selectivity: number;
+            /**
+             * N Images
+             * @description Scored images of the class.
+             */
+            n_images: number;
+        };
         /**
          * ClipRange
          * @description The map's 30th and 95th percentiles: the renderer clips to them and scales to [0, 1].
@@ -509,6 +658,13 @@ export interface components {
              */
             eta_seconds: number | null;
         };
+        /** LabelCount */
+        LabelCount: {
+            /** Label */
+            label: string;
+            /** Count */
+            count: number;
+        };
         /** LayerSummary */
         LayerSummary: {
             /** Layer */
@@ -574,6 +730,98 @@ export interface components {
             active: boolean;
             /** Top Images */
             top_images: components["schemas"]["TopImage"][];
+            /** @description The score over every image of the dataset; null when the atlas has no statistics (`statistics_missing` says why). */
+            distribution: components["schemas"]["ScoreDistribution"] | null;
+            /** @description Classes this mode prefers; null without statistics or when the dataset has no class labels. */
+            class_profile: components["schemas"]["ClassProfile"] | null;
+            /**
+             * Statistics Missing
+             * @description Why `distribution` is null, for the reader; null when it is not.
+             */
+            statistics_missing: string | null;
+        };
+        /** ModeIndexPage */
+        ModeIndexPage: {
+            /** Model */
+            model: string;
+            basis: components["schemas"]["Basis"];
+            sort: components["schemas"]["ModeSortKey"];
+            order: components["schemas"]["SortOrder"];
+            /**
+             * Total
+             * @description Rows that pass the filters.
+             */
+            total: number;
+            /**
+             * N Modes
+             * @description Signed modes of the model in this basis (2 per mode).
+             */
+            n_modes: number;
+            /** Offset */
+            offset: number;
+            /** Rows */
+            rows: components["schemas"]["ModeIndexRow"][];
+            /**
+             * Statistics Missing
+             * @description Why the statistics columns are null; null when they are not.
+             */
+            statistics_missing: string | null;
+        };
+        /**
+         * ModeIndexRow
+         * @description One signed mode of the model. Statistics fields are null when the atlas has none.
+         */
+        ModeIndexRow: {
+            /** Layer */
+            layer: number;
+            /** Head */
+            head: number;
+            /** Mode */
+            mode: number;
+            sign: components["schemas"]["Sign"];
+            /** Sigma */
+            sigma: number;
+            /**
+             * Sigma Share
+             * @description σ_n / Σ_m σ_m within the head.
+             */
+            sigma_share: number;
+            /** Cos */
+            cos: number;
+            /** Degenerate */
+            degenerate: boolean;
+            /**
+             * Active
+             * @description σ > 0: the mode contributes to attention. An inactive mode (σ = 0: its head's W_q or W_k is zero or rank-deficient) has zero u, v and cos (docs/method.md#inactive-modes).
+             */
+            active: boolean;
+            /**
+             * Best Score
+             * @description Score of the mode's best image; null for an inactive mode.
+             */
+            best_score: number | null;
+            /**
+             * Mean
+             * @description Mean score over the dataset.
+             */
+            mean: number | null;
+            /** Std */
+            std: number | null;
+            /**
+             * Firing
+             * @description Images on which the mode fires (both maps peak above 0).
+             */
+            firing: number | null;
+            /**
+             * Selectivity
+             * @description Selectivity for its most selective class; null without classes.
+             */
+            selectivity: number | null;
+            /**
+             * Top Class
+             * @description Its most selective class; null without classes.
+             */
+            top_class: string | null;
         };
         /**
          * ModeMaps
@@ -591,6 +839,41 @@ export interface components {
             query_clip: components["schemas"]["ClipRange"];
             key_clip: components["schemas"]["ClipRange"];
         };
+        /**
+         * ModeRefOut
+         * @description A signed mode of a served model, with what a search result shows of it.
+         */
+        ModeRefOut: {
+            /**
+             * Model
+             * @description Atlas slug.
+             */
+            model: string;
+            /** Model Id */
+            model_id: string;
+            basis: components["schemas"]["Basis"];
+            /** Layer */
+            layer: number;
+            /** Head */
+            head: number;
+            /** Mode */
+            mode: number;
+            sign: components["schemas"]["Sign"];
+            /** Sigma */
+            sigma: number;
+            /** Cos */
+            cos: number;
+            /**
+             * Top Images
+             * @description Its best images (up to 4).
+             */
+            top_images: components["schemas"]["ImageRef"][];
+        };
+        /**
+         * ModeSortKey
+         * @enum {string}
+         */
+        ModeSortKey: "position" | "sigma" | "sigma_share" | "cos" | "best_score" | "mean" | "std" | "firing" | "selectivity";
         /** ModeSummary */
         ModeSummary: {
             /** Mode */
@@ -608,6 +891,17 @@ export interface components {
             active: boolean;
             best_score: components["schemas"]["SignScores"];
             best_image: components["schemas"]["SignImages"];
+        };
+        /** ModelClassModes */
+        ModelClassModes: {
+            /** Model */
+            model: string;
+            /** Model Id */
+            model_id: string;
+            /** N Images */
+            n_images: number;
+            /** Modes */
+            modes: components["schemas"]["ClassModeMatch"][];
         };
         /** ModelDetail */
         ModelDetail: {
@@ -678,6 +972,8 @@ export interface components {
              * @description The hand-set planted-mode demo model (modes respond to known colours).
              */
             planted: boolean;
+            /** @description Whether the atlas has per-mode statistics (mode index values, distributions, class search). */
+            statistics: components["schemas"]["StatisticsAvailability"];
             /**
              * Has O3
              * @description Odd-One-Out results exist for this model (`GET /api/models/{model}/o3`).
@@ -769,11 +1065,43 @@ export interface components {
              * @description The hand-set planted-mode demo model (modes respond to known colours).
              */
             planted: boolean;
+            /** @description Whether the atlas has per-mode statistics (mode index values, distributions, class search). */
+            statistics: components["schemas"]["StatisticsAvailability"];
             /**
              * Has O3
              * @description Odd-One-Out results exist for this model (`GET /api/models/{model}/o3`).
              */
             has_o3: boolean;
+        };
+        /**
+         * NameMatch
+         * @description A model, layer, head or mode found by name ("dino-vitb16 L6 H2 M3").
+         */
+        NameMatch: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "model" | "layer" | "head" | "mode";
+            /**
+             * Model
+             * @description Atlas slug.
+             */
+            model: string;
+            /** Model Id */
+            model_id: string;
+            /** Layer */
+            layer: number | null;
+            /** Head */
+            head: number | null;
+            /** Mode */
+            mode: number | null;
+            sign: components["schemas"]["Sign"] | null;
+            /**
+             * Title
+             * @description What to show, e.g. `dino-vitb16 L6 H2 M3`.
+             */
+            title: string;
         };
         /**
          * O3Chance
@@ -986,6 +1314,78 @@ export interface components {
          */
         RedisState: "ok" | "unavailable" | "not_configured";
         /**
+         * ScoreDistribution
+         * @description A signed mode's attention score over every scored image of the dataset (docs/method.md#per-mode-statistics).
+         */
+        ScoreDistribution: {
+            /**
+             * Count
+             * @description Images scored.
+             */
+            count: number;
+            /**
+             * Firing
+             * @description Images on which the mode fires: its query and key maps both peak above 0.
+             */
+            firing: number;
+            /**
+             * Never Fires
+             * @description No image makes both maps peak above 0: every positive score is the quirk's product of two negative maxima.
+             */
+            never_fires: boolean;
+            /** Mean */
+            mean: number;
+            /**
+             * Std
+             * @description Population standard deviation over the scored images.
+             */
+            std: number;
+            /** Minimum */
+            minimum: number;
+            /** Maximum */
+            maximum: number;
+            /**
+             * Edges
+             * @description n_bins + 1 bin edges, ascending.
+             */
+            edges: number[];
+            /**
+             * Counts
+             * @description n_bins + 2 counts: scores below edges[0] (down to `minimum`), each bin, and scores from the last edge on (up to `maximum`).
+             */
+            counts: number[];
+            /**
+             * Binning
+             * @description How the bins were fixed (the same rule for every mode).
+             */
+            binning: string;
+        };
+        /** SearchResults */
+        SearchResults: {
+            /** Query */
+            query: string;
+            /**
+             * Names
+             * @description Models, layers, heads and modes named by the query.
+             */
+            names: components["schemas"]["NameMatch"][];
+            /**
+             * Classes
+             * @description Class labels containing the query (exact match first).
+             */
+            classes: components["schemas"]["ClassMatch"][];
+            /**
+             * Class Modes
+             * @description Across every served model, the signed modes most selective for the matched classes, best first.
+             */
+            class_modes: components["schemas"]["ClassModeMatch"][];
+            /**
+             * Missing Statistics
+             * @description Served atlases that cannot answer class queries (no statistics).
+             */
+            missing_statistics: string[];
+        };
+        /**
          * Sign
          * @description Which signed mode: ``pos`` is ``(u, v)``, ``neg`` is ``(−u, −v)``.
          * @enum {string}
@@ -1007,6 +1407,11 @@ export interface components {
             /** Neg */
             neg: number | null;
         };
+        /**
+         * SortOrder
+         * @enum {string}
+         */
+        SortOrder: "asc" | "desc";
         /** Spectra */
         Spectra: {
             /**
@@ -1029,6 +1434,24 @@ export interface components {
              * @description σ > 0: the mode contributes to attention. An inactive mode (σ = 0: its head's W_q or W_k is zero or rank-deficient) has zero u, v and cos (docs/method.md#inactive-modes).
              */
             active: boolean[][][];
+        };
+        /** StatisticsAvailability */
+        StatisticsAvailability: {
+            /**
+             * Computed
+             * @description The atlas has per-mode statistics (format 2, built without --no-statistics).
+             */
+            computed: boolean;
+            /**
+             * N Classes
+             * @description Class labels of the dataset (0: no labels, so no class views).
+             */
+            n_classes: number;
+            /**
+             * Note
+             * @description Why there are none, and how to add them; null when computed.
+             */
+            note: string | null;
         };
         /** TopImage */
         TopImage: {
@@ -1314,6 +1737,68 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HeadDetail"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_mode_index: {
+        parameters: {
+            query?: {
+                sort?: components["schemas"]["ModeSortKey"];
+                order?: components["schemas"]["SortOrder"];
+                offset?: number;
+                limit?: number;
+                layer?: number | null;
+                head?: number | null;
+                sign?: components["schemas"]["Sign"] | null;
+                /** @description Also list inactive modes (σ = 0). */
+                include_inactive?: boolean;
+                /** @description Only degenerate modes (true) or none (false). */
+                degenerate?: boolean | null;
+                /** @description Only modes that never fire (true) or only those that do (false). */
+                never_fires?: boolean | null;
+                /** @description Part of the label of the mode's most selective class. */
+                top_class?: string | null;
+                min_selectivity?: number | null;
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
+                /** @description Which tokens are projected (docs/method.md#projection-bases). */
+                basis?: components["schemas"]["Basis"];
+            };
+            header?: never;
+            path: {
+                /** @description Atlas slug (see `GET /api/models`). */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModeIndexPage"];
                 };
             };
             /** @description Not Found */
@@ -1972,6 +2457,95 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PrecomputeProgress"];
+                };
+            };
+        };
+    };
+    get_search: {
+        parameters: {
+            query: {
+                /** @description `L6 H2 M3`, `dino-vitb16 L6 H2`, a model's name, or (part of) a class label. */
+                q: string;
+                /** @description Basis of the class rankings; default: each atlas's first. */
+                basis?: components["schemas"]["Basis"] | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchResults"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_class: {
+        parameters: {
+            query?: {
+                /** @description Default: each atlas's first basis. */
+                basis?: components["schemas"]["Basis"] | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description A class label (case-insensitive; `_` = space). */
+                label: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClassAcrossModels"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

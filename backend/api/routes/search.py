@@ -1,0 +1,51 @@
+"""Finding modes: search by name or class across every served model, and one class across models."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+
+from backend.api.deps import ServicesDep
+from backend.schemas import Basis, ClassAcrossModels, ErrorBody, SearchResults
+from backend.services.search import class_across_models, search
+
+router = APIRouter(tags=["search"], responses={404: {"model": ErrorBody}})
+
+
+@router.get("/search", response_model=SearchResults)
+async def get_search(
+    services: ServicesDep,
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="`L6 H2 M3`, `dino-vitb16 L6 H2`, a model's name, or (part of) a class label.",
+        ),
+    ],
+    basis: Annotated[
+        Basis | None, Query(description="Basis of the class rankings; default: each atlas's first.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 24,
+) -> SearchResults:
+    """Models, layers, heads and modes named by the query, and, for a class, the signed modes most
+    selective for it across every served model."""
+    return await asyncio.to_thread(search, services.atlases.atlases, q.strip(), basis, limit)
+
+
+@router.get("/classes/{label}", response_model=ClassAcrossModels)
+async def get_class(
+    services: ServicesDep,
+    label: Annotated[
+        str, Path(min_length=1, max_length=200, description="A class label (case-insensitive; `_` = space).")
+    ],
+    basis: Annotated[Basis | None, Query(description="Default: each atlas's first basis.")] = None,
+    limit: Annotated[int, Query(ge=1, le=64)] = 8,
+) -> ClassAcrossModels:
+    """For one class, each served model's most selective signed modes, side by side."""
+    result = await asyncio.to_thread(class_across_models, services.atlases.atlases, label, basis, limit)
+    if not result.models and not result.missing_statistics:
+        raise HTTPException(status_code=404, detail=f"no served model's dataset has a class {label!r}")
+    return result

@@ -1,0 +1,223 @@
+"""Search over every served atlas: by name ("dino-vitb16 L6 H2 M3") and by class ("retriever").
+
+Names are parsed, not matched as text: a query is split into words; ``L6``, ``H2``, ``M3`` (or glued,
+``L6H2M3``; ``layer 6`` too) name a layer, head and mode, ``pos``/``neg`` a sign, and the other words
+must all occur in a model's slug or id. A query that names no layer, head or mode is also looked up
+as part of a class label, case-insensitive with ``_`` read as a space; each matching class brings
+the signed modes most selective for it (``stats/class_modes.npy``, precomputed per class), across
+every served model, best first. Everything is read from memory maps already open: a query costs a
+few small reads per atlas.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from backend.schemas import (
+    Basis,
+    ClassAcrossModels,
+    ClassMatch,
+    ClassModeMatch,
+    ImageRef,
+    ModelClassModes,
+    ModeRefOut,
+    NameMatch,
+    SearchResults,
+    Sign,
+)
+from backend.services.atlases import image_id, thumbnail_url
+from qkatlas.atlas import Atlas
+from qkatlas.atlas.statistics import SignedMode
+
+#: Best images shown with each mode found.
+IMAGES_PER_MODE = 4
+#: Classes a class query expands to, at most.
+MAX_CLASSES = 12
+
+_PART = re.compile(r"^(?:l(?:ayer)?(\d+))?(?:h(?:ead)?(\d+))?(?:m(?:ode)?(\d+))?$")
+_SIGNS = {"pos": Sign.pos, "+": Sign.pos, "neg": Sign.neg, "-": Sign.neg, "−": Sign.neg}
+
+
+@dataclass(frozen=True)
+class NameQuery:
+    """A query read as a name: the model words and the layer, head, mode and sign it gives."""
+
+    model_words: tuple[str, ...]
+    layer: int | None
+    head: int | None
+    mode: int | None
+    sign: Sign | None
+
+    @property
+    def names_a_part(self) -> bool:
+        return self.layer is not None or self.head is not None or self.mode is not None
+
+    @classmethod
+    def parse(cls, query: str) -> NameQuery:
+        words = re.sub(r"\b(layer|head|mode)\s+(\d+)", r"\1\2", query.lower()).split()
+        parts: dict[str, int] = {}
+        model_words, sign = [], None
+        for word in words:
+            if word in _SIGNS:
+                sign = _SIGNS[word]
+                continue
+            match = _PART.match(word) if any(ch.isdigit() for ch in word) else None
+            if match and any(match.groups()):
+                for name, value in zip(("layer", "head", "mode"), match.groups(), strict=True):
+                    if value is not None:
+                        parts[name] = int(value)
+                continue
+            model_words.append(word)
+        return cls(tuple(model_words), parts.get("layer"), parts.get("head"), parts.get("mode"), sign)
+
+
+def _short_name(atlas: Atlas) -> str:
+    """The model's name without its organisation (``facebook/dino-vitb16`` → ``dino-vitb16``)."""
+    return atlas.model_id.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _matches_model(atlas: Atlas, words: tuple[str, ...]) -> bool:
+    haystack = f"{atlas.slug} {atlas.model_slug} {atlas.model_id}".lower()
+    return all(word in haystack for word in words)
+
+
+def _name_matches(atlases: list[Atlas], query: NameQuery, limit: int) -> list[NameMatch]:
+    found: list[NameMatch] = []
+    for atlas in atlases:
+        if not _matches_model(atlas, query.model_words):
+            continue
+        if not query.names_a_part:
+            if query.model_words:
+                found.append(_name(atlas, "model", None, None, None, None))
+            continue
+        layer, head, mode = query.layer, query.head, query.mode
+        if layer is None or layer >= atlas.n_layers:
+            continue
+        if head is None:
+            found.append(_name(atlas, "layer", layer, None, None, None))
+        elif head < atlas.n_heads:
+            if mode is None:
+                found.append(_name(atlas, "head", layer, head, None, None))
+            elif mode < atlas.n_modes:
+                found.append(_name(atlas, "mode", layer, head, mode, query.sign))
+    return found[:limit]
+
+
+def _name(
+    atlas: Atlas,
+    kind: Literal["model", "layer", "head", "mode"],
+    layer: int | None,
+    head: int | None,
+    mode: int | None,
+    sign: Sign | None,
+) -> NameMatch:
+    title = " ".join(
+        [_short_name(atlas)]
+        + [f"{letter}{value}" for letter, value in (("L", layer), ("H", head), ("M", mode)) if value is not None]
+        + ([sign.value] if sign else [])
+    )
+    return NameMatch(
+        kind=kind,
+        model=atlas.slug,
+        model_id=atlas.model_id,
+        layer=layer,
+        head=head,
+        mode=mode,
+        sign=sign,
+        title=title,
+    )
+
+
+def mode_ref(atlas: Atlas, basis: Basis, mode: SignedMode) -> ModeRefOut:
+    winners = atlas.top_images(basis, mode.layer, mode.head, mode.mode, mode.sign)[:IMAGES_PER_MODE]
+    return ModeRefOut(
+        model=atlas.slug,
+        model_id=atlas.model_id,
+        basis=basis,
+        layer=mode.layer,
+        head=mode.head,
+        mode=mode.mode,
+        sign=mode.sign,
+        sigma=float(atlas.sigma(mode.layer, mode.head)[mode.mode]),
+        cos=float(atlas.cos(mode.layer, mode.head)[mode.mode]),
+        top_images=[ImageRef(image_id=image_id(atlas, i), thumbnail_url=thumbnail_url(atlas, i)) for i, _ in winners],
+    )
+
+
+def _basis_of(atlas: Atlas, basis: Basis | None) -> Basis | None:
+    """The basis to answer in: the one asked for when the atlas has it, else the atlas's first."""
+    if basis is None:
+        return atlas.bases[0]
+    return basis if basis in atlas.bases else None
+
+
+def _class_modes(atlas: Atlas, basis: Basis, class_id: int, limit: int) -> list[ClassModeMatch]:
+    statistics = atlas.statistics
+    assert statistics is not None
+    axis = atlas.basis_axis(basis)
+    label = statistics.classes[class_id]
+    found = []
+    for mode, selectivity in statistics.class_modes(axis, class_id)[:limit]:
+        score = statistics.class_score(axis, mode, class_id)
+        found.append(
+            ClassModeMatch(
+                mode=mode_ref(atlas, basis, mode),
+                label=label,
+                selectivity=selectivity,
+                class_mean=score.mean,
+                n_images=score.n_images,
+            )
+        )
+    return found
+
+
+def search(atlases: list[Atlas], text: str, basis: Basis | None, limit: int) -> SearchResults:
+    query = NameQuery.parse(text)
+    names = _name_matches(atlases, query, limit)
+    classes: dict[str, int] = {}
+    hits: list[tuple[bool, ClassModeMatch]] = []
+    missing = [atlas.slug for atlas in atlases if atlas.statistics is None]
+    if not query.names_a_part:
+        for atlas in atlases:
+            chosen = _basis_of(atlas, basis)
+            if atlas.statistics is None or chosen is None:
+                continue
+            exact = atlas.statistics.class_id(text)
+            for class_id in atlas.statistics.find_classes(text)[:MAX_CLASSES]:
+                label = atlas.statistics.classes[class_id]
+                classes[label] = classes.get(label, 0) + 1
+                hits.extend((class_id != exact, hit) for hit in _class_modes(atlas, chosen, class_id, limit))
+    # The class named exactly comes first ("red blue": red_blue before red_blue_green), then by selectivity.
+    hits.sort(key=lambda hit: (hit[0], -hit[1].selectivity))
+    return SearchResults(
+        query=text,
+        names=names,
+        classes=[ClassMatch(label=label, n_models=n) for label, n in list(classes.items())[:MAX_CLASSES]],
+        class_modes=[hit for _, hit in hits[:limit]],
+        missing_statistics=missing,
+    )
+
+
+def class_across_models(atlases: list[Atlas], label: str, basis: Basis | None, limit: int) -> ClassAcrossModels:
+    """Each served model's most selective modes for the class named ``label`` (exact, case-insensitive)."""
+    models, missing, without = [], [], []
+    for atlas in atlases:
+        statistics, chosen = atlas.statistics, _basis_of(atlas, basis)
+        if statistics is None or chosen is None:
+            missing.append(atlas.slug)
+            continue
+        class_id = statistics.class_id(label)
+        if class_id is None:
+            without.append(atlas.slug)
+            continue
+        models.append(
+            ModelClassModes(
+                model=atlas.slug,
+                model_id=atlas.model_id,
+                n_images=statistics.class_size(class_id),
+                modes=_class_modes(atlas, chosen, class_id, limit),
+            )
+        )
+    return ClassAcrossModels(label=label, basis=basis, models=models, missing_statistics=missing, without_class=without)
