@@ -581,7 +581,7 @@ class _Job:
         rankings = None
         if self.classes:
             active = np.repeat(stream.dec.active, 2).reshape(-1)  # [L·H·M·2]: both signs of a mode
-            rankings = rank_classes(summary, np.tile(active, n_bases), n_bases)
+            rankings = rank_classes(summary, np.tile(active, n_bases), n_bases, spec.n_layers)
         stream.writer.write_statistics(summary, rankings, (n_bases, spec.n_layers, spec.n_heads, spec.d_head, 2))
         return StatisticsInfo(
             n_bins=N_BINS,

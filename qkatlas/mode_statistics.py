@@ -34,10 +34,11 @@ LOW_MARGIN, HIGH_MARGIN = 0.25, 0.75
 STATISTICS_CHUNK = 1 << 15
 
 BINNING_RULE = (
-    f"{N_BINS} equal-width bins per signed mode over [lo − {LOW_MARGIN}·r, hi + {HIGH_MARGIN}·r], where lo, hi are "
-    f"the extremes of the mode's scores on the calibration sample (the first {CALIBRATION_IMAGES} decodable images "
-    "of the dataset in dataset order) and r = hi − lo (r = max(|lo|, 1)·1e-6 when they are equal); a score x goes "
-    "to bin floor((x − low) / width) in float64, below 0 to the underflow count and from the last edge on to the "
+    f"{N_BINS} bins per signed mode of width w = r·{1 + LOW_MARGIN + HIGH_MARGIN:g}/{N_BINS} from "
+    f"low = lo − {LOW_MARGIN}·r − w/2, where lo, hi are the extremes of the mode's scores on the calibration sample "
+    f"(the decodable ones among the first {CALIBRATION_IMAGES} images of the dataset, in dataset order) and "
+    "r = hi − lo (r = max(|lo|, 1)·1e-6 when they are equal), so lo and hi fall mid-bin; a score x goes to bin "
+    "floor((x − low) / w) computed in float64, below 0 to the underflow count and from the last edge on to the "
     "overflow count"
 )
 
@@ -62,8 +63,8 @@ class HistogramBins:
         lo, hi = torch.where(none, 0.0, lo), torch.where(none, 0.0, hi)
         span = hi - lo
         span = torch.where(span > 0, span, torch.clamp(lo.abs(), min=1.0) * 1e-6)
-        low = lo - LOW_MARGIN * span
         width = span * (1.0 + LOW_MARGIN + HIGH_MARGIN) / N_BINS
+        low = lo - LOW_MARGIN * span - width / 2  # the sample's extremes (often repeated, e.g. 0) mid-bin
         return cls(low.contiguous(), width.contiguous(), int(scores.shape[0]))
 
     @property
@@ -217,10 +218,17 @@ class RunningStatistics:
 TOP_CLASSES = 10
 CLASS_MODES = 64
 
+#: A mode whose scores' standard deviation is below this fraction of the largest score magnitude in its
+#: (basis, layer) is constant up to rounding (e.g. a direction the residual stream never uses): its
+#: "selectivity" would rank rounding noise, so it has none.
+NOISE_FLOOR = 1e-6
+
 SELECTIVITY_RULE = (
     "selectivity of a signed mode for class c = (mean score of c's images − mean score of all images) / standard "
     "deviation of all images' scores; a mode's top classes are its most selective ones, a class's modes the most "
-    "selective for it (inactive modes, modes whose score never varies and classes without scored images are left out)"
+    "selective for it (inactive modes, classes without scored images and modes whose standard deviation is below "
+    f"{NOISE_FLOOR:g} × the largest score magnitude of their basis and layer, i.e. constant up to rounding, are left "
+    "out)"
 )
 
 
@@ -236,19 +244,30 @@ class ClassRankings:
     modes_selectivity: np.ndarray
 
 
-def selectivity(summary: StatisticsSummary, active: np.ndarray) -> np.ndarray:
-    """``[n_classes, C]`` float32: each class's selectivity for each column (``active [C]`` bool);
-    −inf where it is undefined (inactive column, zero spread, class without scored images)."""
-    valid = active & (summary.std > 0) & (summary.count > 0)
+def varying(summary: StatisticsSummary, n_blocks: int) -> np.ndarray:
+    """``[C]`` bool: the columns whose score varies by more than rounding (``NOISE_FLOOR``); the
+    columns form ``n_blocks`` equal (basis, layer) blocks."""
+    with np.errstate(invalid="ignore"):
+        magnitude = np.nan_to_num(np.maximum(np.abs(summary.minimum), np.abs(summary.maximum)), posinf=0.0)
+    scale = magnitude.reshape(n_blocks, -1).max(axis=1, keepdims=True)
+    varies: np.ndarray = summary.std.reshape(n_blocks, -1) > NOISE_FLOOR * scale
+    return varies.reshape(-1)
+
+
+def selectivity(summary: StatisticsSummary, active: np.ndarray, n_blocks: int) -> np.ndarray:
+    """``[n_classes, C]`` float32: each class's selectivity for each column (``active [C]`` bool; the
+    columns form ``n_blocks`` (basis, layer) blocks); −inf where it is undefined (inactive column,
+    score constant up to rounding, class without scored images)."""
+    valid = active & varying(summary, n_blocks) & (summary.count > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         values = (summary.class_mean - summary.mean) / summary.std
     defined = valid[None, :] & (summary.class_count > 0)[:, None] & np.isfinite(values)
     return np.where(defined, values, -np.inf).astype(np.float32)
 
 
-def rank_classes(summary: StatisticsSummary, active: np.ndarray, n_bases: int) -> ClassRankings:
+def rank_classes(summary: StatisticsSummary, active: np.ndarray, n_bases: int, n_layers: int) -> ClassRankings:
     """Each column's most selective classes and each class's most selective columns per basis."""
-    scores = selectivity(summary, active)  # [n_classes, C]
+    scores = selectivity(summary, active, n_bases * n_layers)  # [n_classes, C]
     n_classes, n_columns = scores.shape
     top, top_selectivity = _best(scores.T, TOP_CLASSES)
     per_basis = scores.reshape(n_classes * n_bases, n_columns // n_bases)

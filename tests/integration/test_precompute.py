@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -123,7 +124,19 @@ def test_thumbnails_and_metadata_of_winners(atlas_root: Path) -> None:
         assert thumb is not None and thumb[:2] == b"\xff\xd8"
 
 
-def _atlas_contents(path: Path) -> dict[str, object]:
+#: Statistics that are float sums (or follow from them): two processes add them in another order.
+STATISTICS_SUMS = (
+    "stats/mean.npy",
+    "stats/std.npy",
+    "stats/class_mean.npy",
+    "stats/class_top_selectivity.npy",
+    "stats/class_modes_selectivity.npy",
+)
+
+
+def _atlas_contents(path: Path, split_sums: bool = False) -> dict[str, Any]:
+    """Everything an atlas holds except how its run went; with ``split_sums`` the float sums of the
+    statistics come apart, as arrays under ``sums``, to be compared with a tolerance."""
     manifest = json.loads((path / "manifest.json").read_text())
     manifest.pop("run")
     files = {
@@ -131,13 +144,15 @@ def _atlas_contents(path: Path) -> dict[str, object]:
         for p in sorted(path.rglob("*"))
         if p.is_file() and p.name != "manifest.json"
     }
-    return {"manifest": manifest, "files": files}
+    if not split_sums:
+        return {"manifest": manifest, "files": files}
+    sums = {name: np.load(path / name) for name in STATISTICS_SUMS if name in files}
+    return {"manifest": manifest, "files": {k: v for k, v in files.items() if k not in sums}, "sums": sums}
 
 
-def test_resume_after_kill_reproduces_uninterrupted_run(tmp_path: Path, photo_dir: Path) -> None:
-    listing = tmp_path / "images.txt"  # 64 entries so that the run lasts long enough to be killed
-    photos = sorted(photo_dir.iterdir())
-    listing.write_text("".join(f"{photos[i % len(photos)]}\n" for i in range(64)))
+def run_killed_then_resumed(tmp_path: Path, listing: Path) -> tuple[Path, Path]:
+    """Build the tiny ViT's atlas of ``listing`` (64 entries) whole, and again in a run killed after a
+    checkpoint and resumed; return ``(resumed atlas, uninterrupted atlas)``."""
     args = [
         sys.executable, "-m", "precompute", "--model", TINY_VIT, "--random-init", "--images", str(listing),
         "--top-k", "3", "--batch-size", "2", "--workers", "0", "--checkpoint-every", "0", "--no-progress",
@@ -163,8 +178,16 @@ def test_resume_after_kill_reproduces_uninterrupted_run(tmp_path: Path, photo_di
 
     resumed = subprocess.run([*args, "--out", str(out), "--resume"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
-    assert _atlas_contents(out / reference.name) == _atlas_contents(reference)
     assert not (out / ".partial" / reference.name).exists()
+    return out / reference.name, reference
+
+
+def test_resume_after_kill_reproduces_uninterrupted_run(tmp_path: Path, photo_dir: Path) -> None:
+    listing = tmp_path / "images.txt"  # 64 entries so that the run lasts long enough to be killed
+    photos = sorted(photo_dir.iterdir())
+    listing.write_text("".join(f"{photos[i % len(photos)]}\n" for i in range(64)))
+    resumed, reference = run_killed_then_resumed(tmp_path, listing)
+    assert _atlas_contents(resumed) == _atlas_contents(reference)
 
 
 def test_corrupt_images_are_skipped_and_reported(tmp_path: Path) -> None:
