@@ -98,11 +98,6 @@ class ModeTable:
             classes=statistics.classes if statistics is not None else (),
         )
 
-    def _values(self, key: ModeSortKey) -> np.ndarray | None:
-        if key == ModeSortKey.position:
-            return None
-        values: np.ndarray | None = getattr(self, key.value)
-        return values
 
     def order(self, key: ModeSortKey, order: SortOrder) -> np.ndarray:
         """Row positions sorted by ``key`` (ties and nulls: position order; nulls last either way)."""
@@ -115,9 +110,11 @@ class ModeTable:
 
     def _sorted(self, key: ModeSortKey, order: SortOrder) -> np.ndarray:
         positions = np.arange(len(self.layer))
-        values = self._values(key)
-        if values is None:
+        if key == ModeSortKey.position:
             return positions if order == SortOrder.asc else positions[::-1].copy()
+        values: np.ndarray | None = getattr(self, key.value)
+        if values is None:  # a statistics column of an atlas without them: all null
+            return positions
         numbers = values.astype(np.float64)
         missing = ~np.isfinite(numbers)
         signed = np.where(missing, 0.0, numbers if order == SortOrder.asc else -numbers)
