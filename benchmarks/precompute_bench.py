@@ -32,6 +32,7 @@ from precompute.job import JobConfig, run_job
 from qkatlas.conventions import BASES, Basis
 from qkatlas.device import autocast, compute_dtype, resolve_device
 from qkatlas.images import iter_batches, load_image_file, open_image_source
+from qkatlas.mode_statistics import HistogramBins, RunningStatistics
 from qkatlas.models import load_model
 from qkatlas.models.base import ViTAdapter
 from qkatlas.models.known_models import PAPER_MODELS
@@ -58,13 +59,16 @@ def _sync(device: torch.device) -> None:
 
 
 #: The precompute variants ``forward_vs_precompute`` can time, by label: the projection bases they use,
-#: and whether the top-K merges compactly (``None``: the device's default, fixed-shape on a GPU).
-PRECOMPUTE_VARIANTS: dict[str, tuple[tuple[Basis, ...], bool | None]] = {
-    "precompute": (BASES, None),
-    "precompute_faithful_only": ((Basis.faithful,), None),
-    "precompute_exact_only": ((Basis.exact,), None),
-    "precompute_compact_merges": (BASES, True),
+#: whether the top-K merges compactly (``None``: the device's default, fixed-shape on a GPU), and
+#: whether per-mode statistics ride along (over ``STATISTICS_CLASSES`` classes, as ImageNet has).
+PRECOMPUTE_VARIANTS: dict[str, tuple[tuple[Basis, ...], bool | None, bool]] = {
+    "precompute": (BASES, None, False),
+    "precompute_with_statistics": (BASES, None, True),
+    "precompute_faithful_only": ((Basis.faithful,), None, False),
+    "precompute_exact_only": ((Basis.exact,), None, False),
+    "precompute_compact_merges": (BASES, True, False),
 }
+STATISTICS_CLASSES = 1000
 
 
 def forward_vs_precompute(
@@ -95,19 +99,27 @@ def forward_vs_precompute(
 
     runs: dict[str, Callable[[torch.Tensor], None]] = {"forward": forward}
     for label in variants:
-        bases, compact = PRECOMPUTE_VARIANTS[label]
+        bases, compact, with_statistics = PRECOMPUTE_VARIANTS[label]
         scorer = TopKScorer(ModeKernel(adapter, dec, bases))
         topk = scorer.new_top_k(top_k, compact=compact)
         first_index = itertools.count(0, batch_size)
+        running = (
+            RunningStatistics(HistogramBins.from_calibration(scorer.scores(new_batch())[0]), STATISTICS_CLASSES, device)
+            if with_statistics
+            else None
+        )
 
         def step(
             batch: torch.Tensor,
             scorer: TopKScorer = scorer,
             topk: RunningTopK = topk,
             first: Iterator[int] = first_index,
+            running: RunningStatistics | None = running,
         ) -> None:
             start = next(first)
-            scorer.score(batch, torch.arange(start, start + batch_size, device=device), topk).cpu()  # as the job
+            indices = torch.arange(start, start + batch_size, device=device)
+            classes = indices % STATISTICS_CLASSES if running is not None else None
+            scorer.score(batch, indices, topk, running, classes).cpu()  # as the job
 
         for _ in range(warmup):
             step(new_batch())
@@ -128,6 +140,8 @@ def forward_vs_precompute(
         if name != "forward":
             results[f"{name}_img_s"] = rate
             results[f"{name}_vs_forward"] = rate / rates["forward"]
+    if "precompute" in rates and "precompute_with_statistics" in rates:
+        results["statistics_vs_without"] = rates["precompute_with_statistics"] / rates["precompute"]
     return results
 
 

@@ -38,7 +38,7 @@ BINNING_RULE = (
     f"low = lo − {LOW_MARGIN}·r − w/2, where lo, hi are the extremes of the mode's scores on the calibration sample "
     f"(the decodable ones among the first {CALIBRATION_IMAGES} images of the dataset, in dataset order) and "
     "r = hi − lo (r = max(|lo|, 1)·1e-6 when they are equal), so lo and hi fall mid-bin; a score x goes to bin "
-    "floor((x − low) / w) computed in float64, below 0 to the underflow count and from the last edge on to the "
+    "floor(x·(1/w) − low/w) computed in float32, below 0 to the underflow count and from the last edge on to the "
     "overflow count"
 )
 
@@ -120,6 +120,12 @@ class RunningStatistics:
         self.histogram = torch.zeros((n_columns, N_BINS + 2), dtype=torch.int64, device=device)
         self.class_total = torch.zeros((n_classes, n_columns), dtype=torch.float64, device=device)
         self.class_count = torch.zeros(n_classes, dtype=torch.int64, device=device)
+        # The bins in float32 as the batch arithmetic uses them: a score x goes to bin
+        # floor(x · (1/width) − low/width) (BINNING_RULE); the first bin's slot of each column of a chunk.
+        self._centre = self.bins.centre.float()
+        self._inverse_width = (1.0 / self.bins.width).float()
+        self._low_in_widths = (self.bins.low / self.bins.width).float()
+        self._first_slot = torch.arange(min(n_columns, STATISTICS_CHUNK), device=device) * (N_BINS + 2) + 1
 
     @property
     def n_columns(self) -> int:
@@ -128,41 +134,41 @@ class RunningStatistics:
     def update(self, scores: torch.Tensor, firing: torch.Tensor, classes: torch.Tensor) -> None:
         """Add one batch: ``scores [B, C]`` float32, ``firing [B, C]`` bool, ``classes [B]`` int64
         (class id, −1 for an image without a label). Non-finite scores are not counted (and add 0 to
-        their class's sum)."""
+        their class's sum). Per-batch arithmetic is float32 (the scores' precision); the running sums
+        are float64."""
         labelled = classes >= 0
-        one_hot = (
-            torch.nn.functional.one_hot(classes.clamp(min=0), self.n_classes).float() * labelled.unsqueeze(1)
-            if self.n_classes
-            else None
-        )  # [B, n_classes]
-        if one_hot is not None:
-            self.class_count += one_hot.sum(0).long()
+        if self.n_classes:
+            self.class_count += torch.bincount(classes[labelled], minlength=self.n_classes)
         for start in range(0, self.n_columns, STATISTICS_CHUNK):
             stop = min(start + STATISTICS_CHUNK, self.n_columns)
-            self._update_columns(slice(start, stop), scores[:, start:stop], firing[:, start:stop], one_hot)
+            self._update_columns(slice(start, stop), scores[:, start:stop], firing[:, start:stop], classes, labelled)
 
     def _update_columns(
-        self, columns: slice, scores: torch.Tensor, firing: torch.Tensor, one_hot: torch.Tensor | None
+        self, columns: slice, scores: torch.Tensor, firing: torch.Tensor, classes: torch.Tensor, labelled: torch.Tensor
     ) -> None:
         finite = torch.isfinite(scores)
-        values = scores.double()
-        centred = torch.where(finite, values - self.bins.centre[columns], 0.0)
+        invalid = ~finite
+        centred = (scores - self._centre[columns]).masked_fill_(invalid, 0.0)
         self.count[columns] += finite.sum(0)
         self.firing[columns] += (firing & finite).sum(0)
-        self.total[columns] += centred.sum(0)
-        self.total_sq[columns] += centred.square().sum(0)
-        self.minimum[columns] = torch.minimum(self.minimum[columns], torch.where(finite, scores, torch.inf).amin(0))
-        self.maximum[columns] = torch.maximum(self.maximum[columns], torch.where(finite, scores, -torch.inf).amax(0))
+        self.total[columns] += centred.sum(0).double()
+        self.total_sq[columns] += centred.square().sum(0).double()
+        self.minimum[columns] = torch.minimum(self.minimum[columns], scores.masked_fill(invalid, torch.inf).amin(0))
+        self.maximum[columns] = torch.maximum(self.maximum[columns], scores.masked_fill(invalid, -torch.inf).amax(0))
         n_columns, n_slots = centred.shape[1], N_BINS + 2
-        position = ((values - self.bins.low[columns]) / self.bins.width[columns]).floor()
-        slot = position.clamp(-1, N_BINS).long() + 1  # 0: underflow, N_BINS + 1: overflow
-        flat = slot + torch.arange(n_columns, device=slot.device) * n_slots
-        flat = torch.where(finite, flat, n_columns * n_slots)  # a spare slot for the uncounted
-        self.histogram[columns] += torch.bincount(flat.flatten(), minlength=n_columns * n_slots + 1)[:-1].view(
-            n_columns, n_slots
-        )
-        if one_hot is not None:
-            self.class_total[:, columns] += (one_hot.T @ centred.float()).double()
+        position = (scores * self._inverse_width[columns]).sub_(self._low_in_widths[columns]).floor_()
+        # Column c's slots within the chunk: c·n_slots + (0 underflow, 1..N_BINS bins, N_BINS + 1 overflow).
+        slot = position.clamp_(-1, N_BINS).long() + self._first_slot[:n_columns]
+        slot = slot.masked_fill_(invalid, n_columns * n_slots)  # a spare slot for what is not counted
+        counts = torch.bincount(slot.flatten(), minlength=n_columns * n_slots + 1)
+        self.histogram[columns] += counts[:-1].view(n_columns, n_slots)
+        if not self.n_classes:
+            return
+        if centred.device.type == "cpu":  # B·C additions rather than a B·C·classes matmul
+            self.class_total[:, columns].index_add_(0, classes[labelled], centred[labelled].double())
+        else:  # a matmul, not index_add_: its atomics would make the sums' rounding differ run to run
+            one_hot = torch.nn.functional.one_hot(classes.clamp(min=0), self.n_classes).float()
+            self.class_total[:, columns] += (one_hot.mul_(labelled.unsqueeze(1)).T @ centred).double()
 
     def merge(self, other: RunningStatistics) -> None:
         """Add another shard's or session's sums (same bins)."""
