@@ -315,36 +315,6 @@ class UploadHeadModes(BaseModel):
     )
 
 
-class ModeContribution(BaseModel):
-    mode: int
-    logits: list[float] = Field(description="σ_n P_U[i,n] P_V[j,n] / √d_h for every key token j (exact basis).")
-
-
-class AttentionSplit(BaseModel):
-    """The model's real attention row of one query patch, split into per-mode logit contributions.
-
-    Exact basis (docs/method.md#edge-split-in-the-exact-basis): softmax_j(Σ_n modes[n].logits[j]) =
-    `reconstructed` equals the model's own `attention` up to float error, because the logit terms
-    constant in j cancel in the softmax.
-    Key tokens are the prefix tokens (`prefix_kinds`) first, then the patches row-major.
-    """
-
-    upload_id: str
-    model: str
-    layer: int
-    head: int
-    query_patch: int = Field(description="Row-major index of the query patch in the grid.")
-    grid: int
-    prefix_kinds: list[str]
-    attention: list[float] = Field(description="The model's own softmax attention over all key tokens.")
-    patch_attention: list[list[float]] = Field(description="The patch part of `attention`, [T][T].")
-    reconstructed: list[float] = Field(description="softmax of the summed mode logits (≈ `attention`).")
-    key_term: list[float] = Field(
-        description="The part of the summed mode logits that every query shares (the head's key salience)."
-    )
-    modes: list[ModeContribution]
-
-
 class ModelRankedMode(BaseModel):
     """One signed mode among the whole model's, ranked by its contribution to the image."""
 
@@ -377,3 +347,33 @@ class UploadModelModes(BaseModel):
         "Inactive modes never appear."
     )
     modes: list[ModelRankedMode] = Field(description="The first `limit` of them, largest contribution first.")
+
+
+class ModeContribution(BaseModel):
+    mode: int
+    logits: list[float] = Field(description="σ_n P_U[i,n] P_V[j,n] / √d_h for every key token j (exact basis).")
+
+
+class AttentionSplit(BaseModel):
+    """The model's real attention row of one query patch, split into per-mode logit contributions.
+
+    Exact basis (docs/method.md#edge-split-in-the-exact-basis): softmax_j(Σ_n modes[n].logits[j]) =
+    `reconstructed` equals the model's own `attention` up to float error, because the logit terms
+    constant in j cancel in the softmax.
+    Key tokens are the prefix tokens (`prefix_kinds`) first, then the patches row-major.
+    """
+
+    upload_id: str
+    model: str
+    layer: int
+    head: int
+    query_patch: int = Field(description="Row-major index of the query patch in the grid.")
+    grid: int
+    prefix_kinds: list[str]
+    attention: list[float] = Field(description="The model's own softmax attention over all key tokens.")
+    patch_attention: list[list[float]] = Field(description="The patch part of `attention`, [T][T].")
+    reconstructed: list[float] = Field(description="softmax of the summed mode logits (≈ `attention`).")
+    key_term: list[float] = Field(
+        description="The part of the summed mode logits that every query shares (the head's key salience)."
+    )
+    modes: list[ModeContribution]
