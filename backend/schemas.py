@@ -376,6 +376,40 @@ class UploadHeadModes(BaseModel):
     )
 
 
+class ModelRankedMode(BaseModel):
+    """One signed mode among the whole model's, ranked by its contribution to the image."""
+
+    rank: int = Field(description="0 = the largest contribution of any active mode in any layer and head.")
+    layer: int
+    head: int
+    mode: int
+    sign: Sign = Field(description="The sign with the larger score on this image.")
+    sigma: float
+    cos: float
+    degenerate: bool
+    pos_score: float
+    neg_score: float
+    contribution: float = Field(description="C_n = σ_n · max(pos_score, neg_score).")
+
+
+class UploadModelModes(BaseModel):
+    """The modes of every layer and head of one model ranked by their contribution to this image.
+
+    Contributions compare the modes of one model; those of different models are not on one scale.
+    """
+
+    upload_id: str
+    model: str
+    revision: str = Field(description="The atlas revision the ranking was computed with (`v` of its overlays).")
+    basis: Basis
+    contribution_rule: str = Field(description="How `contribution` is computed, and that it is ours.")
+    n_modes_total: int = Field(
+        description="How many modes were ranked: the model's active modes (σ > 0), every layer and head. "
+        "Inactive modes never appear."
+    )
+    modes: list[ModelRankedMode] = Field(description="The first `limit` of them, largest contribution first.")
+
+
 class ModeContribution(BaseModel):
     mode: int
     logits: list[float] = Field(description="σ_n P_U[i,n] P_V[j,n] / √d_h for every key token j (exact basis).")

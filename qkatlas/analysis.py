@@ -94,6 +94,19 @@ def analyze_image(adapter: ViTAdapter, dec: Decomposition, image: torch.Tensor) 
     return ImageAnalysis(query, key, scores, contribution, salience)
 
 
+def rank_by_contribution(contribution: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """The order in which modes are listed for an image: ``[n, contribution.ndim]`` index rows into
+    ``contribution`` (one head's ``[M]``, or a whole model's ``[L, H, M]``; ``active`` the same shape).
+
+    Active modes come first, largest contribution first (NaN after every number); then the inactive
+    ones (σ = 0), whose ``C_n = 0`` says nothing about the image. Ties keep index order, so a head's
+    modes come in the same order whether that head or the whole model is ranked.
+    """
+    flat = contribution.reshape(-1)
+    order = np.lexsort((-np.nan_to_num(flat, nan=-np.inf), ~active.reshape(-1)))
+    return np.stack(np.unravel_index(order, contribution.shape), axis=-1)
+
+
 @torch.inference_mode()
 def attention_edge_split(
     adapter: ViTAdapter, dec: Decomposition, image: torch.Tensor, layer: int, head: int, query_patch: int

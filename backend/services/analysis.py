@@ -3,8 +3,9 @@
 The model of an atlas is rebuilt lazily from its manifest on the best device (CUDA when present) and
 checked against the atlas's own spectrum, so an upload is never analysed with different weights than
 the atlas shows. One analysis (both bases, every layer, head and mode) runs per (upload, atlas);
-concurrent requests share it (single flight), and its results go to the cache per (layer, head), with
-the upload's remaining TTL.
+concurrent requests share it (single flight), and its results go to the cache with the upload's
+remaining TTL: per (layer, head) everything about that head, and once for the whole model every
+mode's scores (what ranking the model's modes needs, without reading every head's maps).
 """
 
 from __future__ import annotations
@@ -57,6 +58,31 @@ def _from_bytes(raw: bytes) -> dict[str, np.ndarray]:
         return {name: data[name] for name in data.files}
 
 
+PerBasis = dict[Basis, np.ndarray]
+
+
+def _per_basis_to_bytes(fields: dict[str, PerBasis], **plain: np.ndarray) -> bytes:
+    """Arrays kept per basis (stored as ``<field>.<basis>``) and plain ones, as one blob."""
+    arrays = dict(plain)
+    for name, by_basis in fields.items():
+        for basis, value in by_basis.items():
+            arrays[f"{name}.{basis}"] = value
+    return _to_bytes(arrays)
+
+
+def _per_basis_from_bytes(raw: bytes, names: tuple[str, ...]) -> tuple[dict[str, PerBasis], dict[str, np.ndarray]]:
+    """The inverse of ``_per_basis_to_bytes``: the per-basis ``names`` and the plain arrays."""
+    fields: dict[str, PerBasis] = {name: {} for name in names}
+    plain = {}
+    for name, value in _from_bytes(raw).items():
+        if "." in name:
+            field, basis = name.split(".", 1)
+            fields[field][Basis(basis)] = value
+        else:
+            plain[name] = value
+    return fields, plain
+
+
 @dataclass(frozen=True)
 class HeadAnalysis:
     """One head of one upload under one atlas's model, for every basis of the atlas.
@@ -66,28 +92,49 @@ class HeadAnalysis:
     ``key_salience``: ``[T, T]`` (exact basis).
     """
 
-    query: dict[Basis, np.ndarray]
-    key: dict[Basis, np.ndarray]
-    scores: dict[Basis, np.ndarray]
-    contribution: dict[Basis, np.ndarray]
+    query: PerBasis
+    key: PerBasis
+    scores: PerBasis
+    contribution: PerBasis
     key_salience: np.ndarray
 
+    _PER_BASIS = ("query", "key", "scores", "contribution")
+
     def to_bytes(self) -> bytes:
-        arrays = {"key_salience": self.key_salience}
-        for name in ("query", "key", "scores", "contribution"):
-            for basis, value in getattr(self, name).items():
-                arrays[f"{name}.{basis}"] = value
-        return _to_bytes(arrays)
+        fields = {name: getattr(self, name) for name in self._PER_BASIS}
+        return _per_basis_to_bytes(fields, key_salience=self.key_salience)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> HeadAnalysis:
-        arrays = _from_bytes(raw)
-        fields: dict[str, dict[Basis, np.ndarray]] = {"query": {}, "key": {}, "scores": {}, "contribution": {}}
-        for name, value in arrays.items():
-            if "." in name:
-                field, basis = name.split(".", 1)
-                fields[field][Basis(basis)] = value
-        return cls(key_salience=arrays["key_salience"], **fields)
+        fields, plain = _per_basis_from_bytes(raw, cls._PER_BASIS)
+        return cls(key_salience=plain["key_salience"], **fields)
+
+
+@dataclass(frozen=True)
+class ModelScores:
+    """Every mode of one atlas's model scored on one upload, for every basis of the atlas:
+    ``scores[basis]``: ``[L, H, M, 2]`` (pos, neg); ``contribution[basis]``: ``[L, H, M]``."""
+
+    scores: PerBasis
+    contribution: PerBasis
+
+    _PER_BASIS = ("scores", "contribution")
+
+    def to_bytes(self) -> bytes:
+        return _per_basis_to_bytes({name: getattr(self, name) for name in self._PER_BASIS})
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> ModelScores:
+        fields, _ = _per_basis_from_bytes(raw, cls._PER_BASIS)
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
+class UploadAnalysis:
+    """What one analysis of an upload yields: every head's results, and every mode's scores."""
+
+    heads: dict[tuple[int, int], HeadAnalysis]
+    model: ModelScores
 
 
 @dataclass(frozen=True)
@@ -108,6 +155,10 @@ def _upload_key(kind: str, upload_id: str, atlas: Atlas) -> str:
 
 def _analysis_key(upload_id: str, atlas: Atlas, layer: int, head: int) -> str:
     return f"{_upload_key('analysis', upload_id, atlas)}:{layer}:{head}"
+
+
+def _model_scores_key(upload_id: str, atlas: Atlas) -> str:
+    return _upload_key("model-scores", upload_id, atlas)
 
 
 class AnalysisRunner:
@@ -159,20 +210,25 @@ class AnalysisRunner:
         image = self._uploads.decode(data)
         return to_model_input(image, atlas.manifest.preprocessing)
 
-    def _analyze(self, data: bytes, atlas: Atlas) -> dict[tuple[int, int], HeadAnalysis]:
+    def _analyze(self, data: bytes, atlas: Atlas) -> UploadAnalysis:
         adapter, dec = self._model(atlas)
         result = analyze_image(adapter, dec, self._model_input(data, atlas))
+        # float32 for the whole model as for each head, so both rank a head's modes alike.
+        model = ModelScores(
+            scores={b: s.astype(np.float32) for b, s in result.scores.items()},
+            contribution={b: c.astype(np.float32) for b, c in result.contribution.items()},
+        )
         heads = {}
         for layer in range(atlas.n_layers):
             for head in range(atlas.n_heads):
                 heads[layer, head] = HeadAnalysis(
                     query={b: m[layer, head].astype(np.float16) for b, m in result.query.items()},
                     key={b: m[layer, head].astype(np.float16) for b, m in result.key.items()},
-                    scores={b: s[layer, head].astype(np.float32) for b, s in result.scores.items()},
-                    contribution={b: c[layer, head].astype(np.float32) for b, c in result.contribution.items()},
+                    scores={b: s[layer, head] for b, s in model.scores.items()},
+                    contribution={b: c[layer, head] for b, c in model.contribution.items()},
                     key_salience=result.key_salience[layer, head].astype(np.float32),
                 )
-        return heads
+        return UploadAnalysis(heads, model)
 
     def _attention(self, data: bytes, atlas: Atlas, layer: int, head: int, query_patch: int) -> AttentionRow:
         adapter, dec = self._model(atlas)
@@ -197,19 +253,30 @@ class AnalysisRunner:
             self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="qk-analysis")
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
+    async def _analysis(self, upload: UploadInfo, atlas: Atlas) -> UploadAnalysis:
+        """Run the analysis (or join the one running) and cache all it yields."""
+
+        async def compute() -> UploadAnalysis:
+            analysis = await self._in_executor(self._analyze, await self._data(upload), atlas)
+            blobs = {_analysis_key(upload.id, atlas, *at): result.to_bytes() for at, result in analysis.heads.items()}
+            blobs[_model_scores_key(upload.id, atlas)] = analysis.model.to_bytes()
+            await self._cache.set_many(blobs, max(1, upload.expires_in_s()))
+            return analysis
+
+        return await self._flights.run(_upload_key("analysis", upload.id, atlas), compute)
+
     async def head(self, upload: UploadInfo, atlas: Atlas, layer: int, head: int) -> HeadAnalysis:
         raw = await self._cache.get(_analysis_key(upload.id, atlas, layer, head))
         if raw is not None:
             return HeadAnalysis.from_bytes(raw)
+        return (await self._analysis(upload, atlas)).heads[layer, head]
 
-        async def compute() -> dict[tuple[int, int], HeadAnalysis]:
-            heads = await self._in_executor(self._analyze, await self._data(upload), atlas)
-            blobs = {_analysis_key(upload.id, atlas, *at): result.to_bytes() for at, result in heads.items()}
-            await self._cache.set_many(blobs, max(1, upload.expires_in_s()))
-            return heads
-
-        heads = await self._flights.run(_upload_key("analysis", upload.id, atlas), compute)
-        return heads[layer, head]
+    async def model_scores(self, upload: UploadInfo, atlas: Atlas) -> ModelScores:
+        """Every mode's scores and contribution, from the same analysis as the heads'."""
+        raw = await self._cache.get(_model_scores_key(upload.id, atlas))
+        if raw is not None:
+            return ModelScores.from_bytes(raw)
+        return (await self._analysis(upload, atlas)).model
 
     async def attention(
         self, upload: UploadInfo, atlas: Atlas, layer: int, head: int, query_patch: int

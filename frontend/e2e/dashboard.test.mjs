@@ -373,6 +373,39 @@ describe("upload", () => {
     });
   });
 
+  test("a photo's whole-model ranking and every model's top modes link to the modes' pages", async (t) => {
+    if (!PHOTO) return t.skip("QKATLAS_PHOTO not set");
+    await withPage({}, async (page) => {
+      await page.goto(url(`/upload?model=${MODEL}`));
+      await page.getByLabel(/Choose an image/).setInputFiles(PHOTO);
+      await page.waitForURL(/\/upload\/[^/?]+\?model=/);
+      const panel = page.getByRole("region", { name: "Modes this image drives most — whole model" });
+      const entries = panel.getByRole("link");
+      await entries.first().waitFor({ timeout: 120_000 });
+      assert.equal(await entries.count(), 10, "the top 10 modes of the whole model");
+      // Every served model has its column, with its top 5.
+      const models = await (await fetch(url("/api/models"))).json();
+      const across = page.getByRole("region", { name: "Across every served model" });
+      for (const model of models) {
+        const name = `${model.model_id} on ${model.dataset.name}`;
+        const column = across.getByRole("listitem", { name, exact: true });
+        await column.getByRole("link").first().waitFor({ timeout: 120_000 });
+        assert.equal(await column.getByRole("link").count(), 5, `${model.slug} lists its top 5`);
+      }
+      assert.deepEqual(await brokenImages(page), []);
+      await screenshot(page, "16-upload-whole-model");
+
+      const first = entries.first();
+      const name = (await first.innerText()).match(/L\d+ H\d+ M\d+/)[0];
+      const href = await first.getAttribute("href");
+      assert.match(href, new RegExp(`^/m/${MODEL}/L\\d+/H\\d+/M\\d+\\?sign=(pos|neg)&basis=faithful$`));
+      await first.click();
+      await page.waitForURL(url(href));
+      await expectHeading(page, new RegExp(`Mode ${name}\\b`));
+      await page.locator(".image-grid img").first().waitFor();
+    });
+  });
+
   test("a bad upload shows the API's message", async () => {
     await withPage({}, async (page) => {
       await page.goto(url("/upload"));
@@ -394,6 +427,17 @@ describe("upload", () => {
 });
 
 describe("layout and accessibility", () => {
+  // An analysed upload, so that its page is checked with its rankings (every model's) showing.
+  let uploadId;
+  before(async () => {
+    if (!PHOTO) return;
+    const form = new FormData();
+    form.append("file", new Blob([await readFile(PHOTO)]), "photo.jpg");
+    const response = await fetch(url("/api/uploads"), { method: "POST", body: form });
+    assert.equal(response.status, 201);
+    uploadId = (await response.json()).id;
+  });
+
   // A function: MODEL is known only once `before` has asked the API.
   const pages = () => [
     ["home", "/"],
@@ -401,6 +445,7 @@ describe("layout and accessibility", () => {
     ["head", `/m/${MODEL}/L0/H0`],
     ["mode", `/m/${MODEL}/L0/H0/M0?sign=pos&basis=faithful`],
     ["upload", "/upload"],
+    ...(uploadId ? [["upload-analysis", `/upload/${uploadId}?model=${MODEL}`]] : []),
   ];
 
   for (const colorScheme of ["light", "dark"]) {

@@ -30,15 +30,18 @@ from backend.schemas import (
     Basis,
     ErrorBody,
     ModeContribution,
+    ModelRankedMode,
     ModeMaps,
     RankedMode,
     Sign,
     Upload,
     UploadHeadModes,
+    UploadModelModes,
 )
 from backend.services.container import Services
 from backend.services.overlays import mode_maps, overlay_png
 from backend.services.uploads import UPLOAD_ID_PATTERN, UploadInfo
+from qkatlas.analysis import rank_by_contribution
 
 router = APIRouter(tags=["uploads"], responses={404: {"model": ErrorBody}})
 
@@ -132,8 +135,6 @@ async def get_upload_head(
     scores, contribution = analysis.scores[basis], analysis.contribution[basis]
     sigma, cos, degenerate = atlas.sigma(layer, head), atlas.cos(layer, head), atlas.degenerate(layer, head)
     active = atlas.active(layer, head)
-    # Active modes by contribution, then the inactive ones (C_n = 0 says nothing about them).
-    order = np.lexsort((-np.nan_to_num(contribution, nan=-np.inf), ~active))
     return UploadHeadModes(
         upload_id=upload.id,
         model=atlas.slug,
@@ -152,18 +153,68 @@ async def get_upload_head(
                 active=bool(active[mode]),
                 pos_score=float(scores[mode, 0]),
                 neg_score=float(scores[mode, 1]),
-                sign=Sign.pos if scores[mode, 0] >= scores[mode, 1] else Sign.neg,
+                sign=_stronger_sign(scores[mode]),
                 contribution=float(contribution[mode]),
             )
-            for rank, mode in enumerate(order)
+            for rank, (mode,) in enumerate(rank_by_contribution(contribution, active))
         ],
         key_salience=analysis.key_salience.astype(np.float32).tolist(),
     )
 
 
+def _stronger_sign(pos_neg: np.ndarray) -> Sign:
+    return Sign.pos if pos_neg[0] >= pos_neg[1] else Sign.neg
+
+
 MODEL_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorBody, "description": "The model cannot be run here"}
 }
+
+
+@router.get(
+    "/uploads/{upload_id}/models/{model}/modes",
+    response_model=UploadModelModes,
+    responses=MODEL_UNAVAILABLE,
+)
+async def get_upload_model_modes(
+    upload: UploadDep,
+    atlas: AtlasDep,
+    basis: BasisDep,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=200, description="How many of the top modes to list.")] = 20,
+) -> UploadModelModes:
+    """The model's modes, every layer and head, ranked by their contribution to the image: the same
+    analysis and the same rule as a head's ranking, over the whole model."""
+    model_scores = await services.analysis.model_scores(upload, atlas)
+    scores, contribution = model_scores.scores[basis], model_scores.contribution[basis]
+    active = atlas.active_all
+    n_active = int(active.sum())
+    # The ranking lists the active modes first: those are the candidates.
+    top = rank_by_contribution(contribution, active)[: min(limit, n_active)]
+    return UploadModelModes(
+        upload_id=upload.id,
+        model=atlas.slug,
+        revision=atlas.revision,
+        basis=basis,
+        contribution_rule=CONTRIBUTION_RULE,
+        n_modes_total=n_active,
+        modes=[
+            ModelRankedMode(
+                rank=rank,
+                layer=int(layer),
+                head=int(head),
+                mode=int(mode),
+                sign=_stronger_sign(scores[layer, head, mode]),
+                sigma=float(atlas.sigma_all[layer, head, mode]),
+                cos=float(atlas.cos_all[layer, head, mode]),
+                degenerate=bool(atlas.degenerate_all[layer, head, mode]),
+                pos_score=float(scores[layer, head, mode, 0]),
+                neg_score=float(scores[layer, head, mode, 1]),
+                contribution=float(contribution[layer, head, mode]),
+            )
+            for rank, (layer, head, mode) in enumerate(top)
+        ],
+    )
 
 
 async def _signed_maps(

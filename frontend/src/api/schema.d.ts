@@ -249,6 +249,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/uploads/{upload_id}/models/{model}/modes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Upload Model Modes
+         * @description The model's modes, every layer and head, ranked by their contribution to the image: the same
+         *     analysis and the same rule as a head's ranking, over the whole model.
+         */
+        get: operations["get_upload_model_modes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/maps": {
         parameters: {
             query?: never;
@@ -994,6 +1015,40 @@ export interface components {
             spectra: components["schemas"]["Spectra"];
         };
         /**
+         * ModelRankedMode
+         * @description One signed mode among the whole model's, ranked by its contribution to the image.
+         */
+        ModelRankedMode: {
+            /**
+             * Rank
+             * @description 0 = the largest contribution of any active mode in any layer and head.
+             */
+            rank: number;
+            /** Layer */
+            layer: number;
+            /** Head */
+            head: number;
+            /** Mode */
+            mode: number;
+            /** @description The sign with the larger score on this image. */
+            sign: components["schemas"]["Sign"];
+            /** Sigma */
+            sigma: number;
+            /** Cos */
+            cos: number;
+            /** Degenerate */
+            degenerate: boolean;
+            /** Pos Score */
+            pos_score: number;
+            /** Neg Score */
+            neg_score: number;
+            /**
+             * Contribution
+             * @description C_n = σ_n · max(pos_score, neg_score).
+             */
+            contribution: number;
+        };
+        /**
          * ModelSummary
          * @description One served atlas: a model and the dataset searched for its top images.
          */
@@ -1551,6 +1606,39 @@ export interface components {
              * @description Exact basis: the head's key-only logit term per patch, which survives the softmax.
              */
             key_salience: number[][];
+        };
+        /**
+         * UploadModelModes
+         * @description The modes of every layer and head of one model ranked by their contribution to this image.
+         *
+         *     Contributions compare the modes of one model; those of different models are not on one scale.
+         */
+        UploadModelModes: {
+            /** Upload Id */
+            upload_id: string;
+            /** Model */
+            model: string;
+            /**
+             * Revision
+             * @description The atlas revision the ranking was computed with (`v` of its overlays).
+             */
+            revision: string;
+            basis: components["schemas"]["Basis"];
+            /**
+             * Contribution Rule
+             * @description How `contribution` is computed, and that it is ours.
+             */
+            contribution_rule: string;
+            /**
+             * N Modes Total
+             * @description How many modes were ranked: the model's active modes (σ > 0), every layer and head. Inactive modes never appear.
+             */
+            n_modes_total: number;
+            /**
+             * Modes
+             * @description The first `limit` of them, largest contribution first.
+             */
+            modes: components["schemas"]["ModelRankedMode"][];
         };
         /** ValidationError */
         ValidationError: {
@@ -2221,6 +2309,65 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UploadHeadModes"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description The model cannot be run here */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_upload_model_modes: {
+        parameters: {
+            query?: {
+                /** @description How many of the top modes to list. */
+                limit?: number;
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
+                /** @description Which tokens are projected (docs/method.md#projection-bases). */
+                basis?: components["schemas"]["Basis"];
+            };
+            header?: never;
+            path: {
+                /** @description From `POST /api/uploads`. */
+                upload_id: string;
+                /** @description Atlas slug (see `GET /api/models`). */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadModelModes"];
                 };
             };
             /** @description Not Found */

@@ -1,3 +1,5 @@
+import type { Sign } from "../api/client";
+
 /** Why a mode is inactive (docs/method.md#inactive-modes), for titles and notes. */
 export const INACTIVE_REASON =
   "σ = 0: the head's W_q or W_k is zero or rank-deficient, so this mode never contributes to attention";
@@ -14,6 +16,15 @@ export function DegenerateBadge() {
   return (
     <span className="badge badge-warn" title="σ within 1e-3 of a neighbour: this mode's vectors are not unique">
       degenerate
+    </span>
+  );
+}
+
+/** A mode's sign: `pos` is the mode (u, v), `neg` the mode (−u, −v) (docs/method.md#signs). */
+export function SignBadge({ sign }: { sign: Sign }) {
+  return (
+    <span className="badge badge-sign" title={sign === "pos" ? "the mode (u, v)" : "the mode (−u, −v)"}>
+      {sign}
     </span>
   );
 }

@@ -1,8 +1,9 @@
 /**
- * Upload: send an image, then, for a chosen model, layer and head, the modes ranked for it, each
- * with its maps on the image beside the mode's top dataset images; in the exact basis, the attention
- * row of a chosen patch and the modes that drive it. `/upload/{id}?model=…` is a shareable link
- * while the upload is cached.
+ * Upload: send an image, then, for a chosen model, the modes it drives most in the whole model; for a
+ * chosen layer and head, the modes ranked for it, each with its maps on the image beside the mode's
+ * top dataset images; in the exact basis, the attention row of a chosen patch and the modes that
+ * drive it; and every served model's top modes side by side. `/upload/{id}?model=…` is a shareable
+ * link while the upload is cached.
  */
 import { useCallback, useState } from "react";
 import { useNavigate, useParams, useSearchParams } from "react-router";
@@ -20,6 +21,7 @@ import { RankedModeCard } from "../components/RankedModeCard";
 import { Empty, ErrorNotice, Loaded } from "../components/Status";
 import { UploadDropzone } from "../components/UploadDropzone";
 import { UploadHeadPicker } from "../components/UploadHeadPicker";
+import { AcrossModels, WholeModelModes } from "../components/UploadModelRanking";
 import { duration, modeName } from "../lib/format";
 import { useKeyNav } from "../lib/keyboard";
 import { stepHead } from "../lib/neighbours";
@@ -99,9 +101,7 @@ function UploadView({ upload, models }: { upload: Upload; models: ModelSummary[]
   return (
     <section aria-labelledby="analysis-heading" className="upload-analysis">
       <div className="page-title">
-        <h2 id="analysis-heading">
-          Your image in {modeName(layer, head)} of {model.model_id}
-        </h2>
+        <h2 id="analysis-heading">Your image in {model.model_id}</h2>
         <DemoBadge model={model} />
       </div>
       <p className="muted small">
@@ -115,6 +115,7 @@ function UploadView({ upload, models }: { upload: Upload; models: ModelSummary[]
       />
       <KeyHints inner="head" />
       <OverlayControls value={options} onChange={setOptions} />
+      <WholeModelModes uploadId={upload.id} model={model} basis={basis} options={options} />
       {basis === "exact" ? (
         <AttentionExplorer
           target={{ uploadId: upload.id, model: model.slug, layer, head, grid: model.grid, imageSrc }}
@@ -123,6 +124,7 @@ function UploadView({ upload, models }: { upload: Upload; models: ModelSummary[]
         />
       ) : null}
       <RankedModes upload={upload} view={view} options={options} imageSrc={imageSrc} />
+      <AcrossModels uploadId={upload.id} models={models} basis={basis} options={options} />
     </section>
   );
 }
@@ -147,7 +149,7 @@ function RankedModes({
   );
   return (
     <section aria-labelledby="ranked-heading">
-      <h2 id="ranked-heading">Modes ranked for your image</h2>
+      <h2 id="ranked-heading">Modes of {modeName(layer, head)} ranked for your image</h2>
       <Loaded state={ranked} label="Analysing your image with the model…">
         {(r) => <RankedList ranked={r} options={options} imageSrc={imageSrc} grid={model.grid} />}
       </Loaded>

@@ -7,6 +7,7 @@ import type {
   O3Result,
   PrecomputeJob,
   UploadHeadModes,
+  UploadModelModes,
 } from "../api/client";
 
 type JobTotals = NonNullable<PrecomputeJob["job"]>;
@@ -158,6 +159,32 @@ export function uploadHeadModes(overrides: Partial<UploadHeadModes> = {}): Uploa
       contribution: 6 - rank,
     })),
     key_salience: [],
+    ...overrides,
+  };
+}
+
+/** A whole-model ranking of `n` modes: rank r is mode r % 4 of head r % 3 in layer r % 2, sign alternating. */
+export function uploadModelModes(n: number, overrides: Partial<UploadModelModes> = {}): UploadModelModes {
+  return {
+    upload_id: "abc123",
+    model: "planted__shapes",
+    revision: "0123456789abcdef",
+    basis: "faithful",
+    contribution_rule: "C_n = sigma_n * max(pos, neg)",
+    n_modes_total: 24,
+    modes: Array.from({ length: n }, (_, rank) => ({
+      rank,
+      layer: rank % 2,
+      head: rank % 3,
+      mode: rank % 4,
+      sign: rank % 2 === 0 ? ("pos" as const) : ("neg" as const),
+      sigma: 4 - 0.1 * rank,
+      cos: 0.2,
+      degenerate: rank === 1,
+      pos_score: 2,
+      neg_score: 1,
+      contribution: 20 - rank,
+    })),
     ...overrides,
   };
 }

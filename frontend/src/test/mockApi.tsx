@@ -6,7 +6,9 @@ import { vi } from "vitest";
 import { AppRoutes } from "../App";
 import { createQueryClient } from "../api/queryClient";
 
-export type Route = { status?: number; body: unknown } | ((request: Request) => { status?: number; body: unknown });
+type Answer = { status?: number; body: unknown };
+/** A fixed answer, or one computed from the request (possibly later: a promise answers when it settles). */
+export type Route = Answer | ((request: Request) => Answer | Promise<Answer>);
 
 export function mockApi(routes: Record<string, Route>) {
   const fetchMock = vi.fn(async (input: Request | string) => {
@@ -14,7 +16,7 @@ export function mockApi(routes: Record<string, Route>) {
     const url = new URL(request.url);
     const key = `${request.method} ${url.pathname}`;
     const route = routes[key] ?? routes[url.pathname];
-    const answer = typeof route === "function" ? route(request) : route;
+    const answer = typeof route === "function" ? await route(request) : route;
     if (!answer) return Response.json({ detail: `no mock for ${key}` }, { status: 404 });
     return Response.json(answer.body, { status: answer.status ?? 200 });
   });

@@ -136,9 +136,12 @@ def test_upload_analysis_uses_the_rebuilt_model(
 
     def ranking(app: TestClient) -> tuple[dict[str, object], bytes]:
         upload = app.post("/api/uploads", files={"file": ("photo.jpg", photo, "image/jpeg")}).json()["id"]
+        # The whole model first: its cached scores must be those of the atlas served now on their own.
+        whole_model = app.get(f"/api/uploads/{upload}/models/{slug}/modes").json()
         body = app.get(f"/api/uploads/{upload}/models/{slug}/layers/1/heads/2").json()
         overlay = app.get(f"/api/uploads/{upload}/models/{slug}/layers/1/heads/2/modes/0/overlay.png?blend=0")
-        return {key: body[key] for key in ("modes", "key_salience", "revision")}, overlay.content
+        ranking = {key: body[key] for key in ("modes", "key_salience", "revision")}
+        return {**ranking, "whole_model": whole_model["modes"]}, overlay.content
 
     old_ranking, old_overlay = ranking(client)
     publish(new_build, root)

@@ -121,3 +121,18 @@ def test_an_upload_ranks_inactive_modes_last_and_splits_a_dead_heads_attention(
     assert split.status_code == 200
     body = json.loads(split.text, parse_constant=_no_nan)
     assert all(not any(m["logits"]) for m in body["modes"])
+
+
+def test_the_whole_model_ranking_of_an_upload_leaves_the_inactive_modes_out(
+    client: TestClient, pruned_atlas: Atlas
+) -> None:
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buffer, "PNG")
+    upload = client.post("/api/uploads", files={"file": ("a.png", buffer.getvalue(), "image/png")}).json()["id"]
+    response = client.get(f"/api/uploads/{upload}/models/{pruned_atlas.slug}/modes", params={"limit": 200})
+    body = json.loads(response.text, parse_constant=_no_nan)
+    n_active = sum(map(sum, ACTIVE_MODES))
+    assert body["n_modes_total"] == n_active and len(body["modes"]) == n_active
+    listed = {(m["layer"], m["head"], m["mode"]) for m in body["modes"]}
+    assert listed == {tuple(int(i) for i in at) for at in np.argwhere(pruned_atlas.active_all)}
+    assert all(m["sigma"] > 0 for m in body["modes"])

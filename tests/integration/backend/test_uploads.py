@@ -268,10 +268,11 @@ def test_concurrent_requests_share_one_analysis(
             base = f"/api/uploads/{upload_id}/models/{atlas.slug}"
             urls = [f"{base}/layers/{layer}/heads/{head}" for layer in range(2) for head in range(3)]
             urls += [f"{base}/layers/1/heads/0/modes/{mode}/maps" for mode in range(4)]
+            urls += [f"{base}/modes", f"{base}/modes?basis=exact"]  # the whole model's ranking
             responses = await asyncio.gather(*(http.get(url) for url in urls))
             return [r.status_code for r in responses]
 
-    assert asyncio.run(scenario()) == [200] * 10
+    assert asyncio.run(scenario()) == [200] * 12
     assert len(calls) == 1
 
 
