@@ -98,7 +98,6 @@ class ModeTable:
             classes=statistics.classes if statistics is not None else (),
         )
 
-
     def order(self, key: ModeSortKey, order: SortOrder) -> np.ndarray:
         """Row positions sorted by ``key`` (ties and nulls: position order; nulls last either way)."""
         with self._lock:

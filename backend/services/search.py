@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 from backend.schemas import (
     Basis,
     ClassAcrossModels,
@@ -153,51 +155,91 @@ def _basis_of(atlas: Atlas, basis: Basis | None) -> Basis | None:
     return basis if basis in atlas.bases else None
 
 
-def _class_modes(atlas: Atlas, basis: Basis, class_id: int, limit: int) -> list[ClassModeMatch]:
+def _class_mode(atlas: Atlas, basis: Basis, class_id: int, mode: SignedMode, selectivity: float) -> ClassModeMatch:
     statistics = atlas.statistics
     assert statistics is not None
-    axis = atlas.basis_axis(basis)
-    label = statistics.classes[class_id]
-    found = []
-    for mode, selectivity in statistics.class_modes(axis, class_id)[:limit]:
-        score = statistics.class_score(axis, mode, class_id)
-        found.append(
-            ClassModeMatch(
-                mode=mode_ref(atlas, basis, mode),
-                label=label,
-                selectivity=selectivity,
-                class_mean=score.mean,
-                n_images=score.n_images,
-            )
-        )
-    return found
+    score = statistics.class_score(atlas.basis_axis(basis), mode, class_id)
+    return ClassModeMatch(
+        mode=mode_ref(atlas, basis, mode),
+        label=statistics.classes[class_id],
+        selectivity=selectivity,
+        class_mean=score.mean,
+        n_images=score.n_images,
+    )
+
+
+def _class_modes(atlas: Atlas, basis: Basis, class_id: int, limit: int) -> list[ClassModeMatch]:
+    assert atlas.statistics is not None
+    found = atlas.statistics.class_modes(atlas.basis_axis(basis), class_id)[:limit]
+    return [_class_mode(atlas, basis, class_id, mode, selectivity) for mode, selectivity in found]
+
+
+@dataclass(frozen=True, order=True)
+class _Candidate:
+    """A signed mode found for a class, before it is looked up: sorts exact class first, then by
+    selectivity (descending)."""
+
+    inexact: bool
+    negated_selectivity: float
+    atlas: int
+    class_id: int
+    column: int
 
 
 def search(atlases: list[Atlas], text: str, basis: Basis | None, limit: int) -> SearchResults:
     query = NameQuery.parse(text)
     names = _name_matches(atlases, query, limit)
     classes: dict[str, int] = {}
-    hits: list[tuple[bool, ClassModeMatch]] = []
+    candidates: list[_Candidate] = []
+    hits: list[ClassModeMatch] = []
     missing = [atlas.slug for atlas in atlases if atlas.statistics is None]
+    chosen_bases: dict[int, Basis] = {}
     if not query.names_a_part:
-        for atlas in atlases:
+        for number, atlas in enumerate(atlases):
             chosen = _basis_of(atlas, basis)
             if atlas.statistics is None or chosen is None:
                 continue
-            exact = atlas.statistics.class_id(text)
-            for class_id in atlas.statistics.find_classes(text)[:MAX_CLASSES]:
+            chosen_bases[number] = chosen
+            found = atlas.statistics.find_classes(text)[:MAX_CLASSES]
+            for class_id in found:
                 label = atlas.statistics.classes[class_id]
                 classes[label] = classes.get(label, 0) + 1
-                hits.extend((class_id != exact, hit) for hit in _class_modes(atlas, chosen, class_id, limit))
-    # The class named exactly comes first ("red blue": red_blue before red_blue_green), then by selectivity.
-    hits.sort(key=lambda hit: (hit[0], -hit[1].selectivity))
+            candidates.extend(_candidates(atlas, number, atlas.basis_axis(chosen), found, text, limit))
+    # The class named exactly comes first ("red blue": red_blue before red_blue_green), then by selectivity;
+    # only the modes shown are looked up.
+    for candidate in sorted(candidates)[:limit]:
+        atlas = atlases[candidate.atlas]
+        assert atlas.statistics is not None
+        mode = atlas.statistics.signed_mode(candidate.column)
+        hits.append(
+            _class_mode(atlas, chosen_bases[candidate.atlas], candidate.class_id, mode, -candidate.negated_selectivity)
+        )
     return SearchResults(
         query=text,
         names=names,
         classes=[ClassMatch(label=label, n_models=n) for label, n in list(classes.items())[:MAX_CLASSES]],
-        class_modes=[hit for _, hit in hits[:limit]],
+        class_modes=hits,
         missing_statistics=missing,
     )
+
+
+def _candidates(atlas: Atlas, number: int, axis: int, class_ids: list[int], text: str, limit: int) -> list[_Candidate]:
+    """The best ``limit`` of the classes' precomputed modes in one atlas."""
+    if not class_ids:
+        return []
+    assert atlas.statistics is not None
+    columns, selectivities = atlas.statistics.class_mode_columns(axis, class_ids)  # [n, N]
+    exact = atlas.statistics.class_id(text)
+    inexact = np.array([class_id != exact for class_id in class_ids])[:, None].repeat(columns.shape[1], axis=1)
+    rows = np.arange(len(class_ids))[:, None].repeat(columns.shape[1], axis=1)
+    valid = columns >= 0
+    order = np.lexsort((-selectivities[valid], inexact[valid]))[:limit]
+    return [
+        _Candidate(bool(flag), -float(selectivity), number, class_ids[row], int(column))
+        for flag, selectivity, row, column in zip(
+            inexact[valid][order], selectivities[valid][order], rows[valid][order], columns[valid][order], strict=True
+        )
+    ]
 
 
 def class_across_models(atlases: list[Atlas], label: str, basis: Basis | None, limit: int) -> ClassAcrossModels:

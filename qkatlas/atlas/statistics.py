@@ -196,6 +196,15 @@ class ModeStatistics:
         """Scored images of the class."""
         return int(self._arrays["class_count"][class_id])
 
+    def class_mode_columns(self, basis: int, class_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """For each class of ``class_ids``, its most selective columns of ``basis`` and their
+        selectivities, best first: ``([n, N] int64 (−1: none), [n, N] float32)``, one read."""
+        rows = np.asarray(class_ids, dtype=np.int64)
+        return (
+            np.asarray(self._arrays["class_modes"][rows, basis]),
+            np.asarray(self._arrays["class_modes_selectivity"][rows, basis]),
+        )
+
     def class_modes(self, basis: int, class_id: int) -> list[tuple[SignedMode, float]]:
         """The signed modes most selective for ``class_id`` in ``basis``, best first, with their selectivity."""
         if not self.has_classes:

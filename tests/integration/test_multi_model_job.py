@@ -17,6 +17,7 @@ from precompute import model_stream
 from precompute.cli import main
 from qkatlas.atlas import Atlas
 from qkatlas.images import load_image_file
+from qkatlas.mode_statistics import CALIBRATION_IMAGES
 from qkatlas.models import load_model
 from qkatlas.sample_photos import write_sample_photos
 from tests.integration.test_precompute import _atlas_contents
@@ -82,7 +83,10 @@ def test_one_stream_decodes_each_image_once_and_equals_single_runs(
 ) -> None:
     decoded = _count_decodes(monkeypatch)
     assert main(_args(MODELS, images, tmp_path)) == 0
-    assert sorted(decoded) == sorted(images.iterdir())  # once each, for all three models
+    # Once each for all three models, plus once more for the statistics' calibration sample (the first
+    # CALIBRATION_IMAGES images), which fixes every model's histogram bins before the stream.
+    sample = sorted(images.iterdir())[:CALIBRATION_IMAGES]
+    assert sorted(decoded) == sorted([*images.iterdir(), *sample])
     atlases = _atlases(tmp_path)
     assert set(atlases) == set(single_runs)
     for slug, path in atlases.items():
@@ -100,7 +104,8 @@ def test_groups_that_fit_the_device_memory_each_decode_once(
     decoded = _count_decodes(monkeypatch)
     assert main(_args(MODELS, images, tmp_path, "--device-memory", "0.000001")) == 0
     assert "3 model(s) in 3 group(s)" in capsys.readouterr().err
-    assert len(decoded) == 3 * len(list(images.iterdir()))
+    n_images = len(list(images.iterdir()))  # each group: its stream and its calibration sample
+    assert len(decoded) == 3 * (n_images + min(n_images, CALIBRATION_IMAGES))
     assert {slug: _atlas_contents(path) for slug, path in _atlases(tmp_path).items()} == single_runs
 
 
