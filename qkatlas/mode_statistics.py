@@ -121,11 +121,11 @@ class RunningStatistics:
         self.class_total = torch.zeros((n_classes, n_columns), dtype=torch.float64, device=device)
         self.class_count = torch.zeros(n_classes, dtype=torch.int64, device=device)
         # The bins in float32 as the batch arithmetic uses them: a score x goes to bin
-        # floor(x · (1/width) − low/width) (BINNING_RULE); the first bin's slot of each column of a chunk.
+        # floor(x · (1/width) − low/width) (BINNING_RULE); each column's first bin in the flat histogram.
         self._centre = self.bins.centre.float()
         self._inverse_width = (1.0 / self.bins.width).float()
         self._low_in_widths = (self.bins.low / self.bins.width).float()
-        self._first_slot = torch.arange(min(n_columns, STATISTICS_CHUNK), device=device) * (N_BINS + 2) + 1
+        self._first_slot = torch.arange(n_columns, device=device) * (N_BINS + 2) + 1
 
     @property
     def n_columns(self) -> int:
@@ -135,16 +135,18 @@ class RunningStatistics:
         """Add one batch: ``scores [B, C]`` float32, ``firing [B, C]`` bool, ``classes [B]`` int64
         (class id, −1 for an image without a label). Non-finite scores are not counted (and add 0 to
         their class's sum). Per-batch arithmetic is float32 (the scores' precision); the running sums
-        are float64."""
-        labelled = classes >= 0
+        are float64. Nothing here waits for the device (no host read: no boolean indexing, no
+        ``bincount``, whose output size depends on the data)."""
+        labelled = (classes >= 0).long()
+        known = classes.clamp(min=0)
         if self.n_classes:
-            self.class_count += torch.bincount(classes[labelled], minlength=self.n_classes)
+            self.class_count.index_add_(0, known, labelled)
         for start in range(0, self.n_columns, STATISTICS_CHUNK):
             stop = min(start + STATISTICS_CHUNK, self.n_columns)
-            self._update_columns(slice(start, stop), scores[:, start:stop], firing[:, start:stop], classes, labelled)
+            self._update_columns(slice(start, stop), scores[:, start:stop], firing[:, start:stop], known, labelled)
 
     def _update_columns(
-        self, columns: slice, scores: torch.Tensor, firing: torch.Tensor, classes: torch.Tensor, labelled: torch.Tensor
+        self, columns: slice, scores: torch.Tensor, firing: torch.Tensor, known: torch.Tensor, labelled: torch.Tensor
     ) -> None:
         finite = torch.isfinite(scores)
         invalid = ~finite
@@ -155,20 +157,20 @@ class RunningStatistics:
         self.total_sq[columns] += centred.square().sum(0).double()
         self.minimum[columns] = torch.minimum(self.minimum[columns], scores.masked_fill(invalid, torch.inf).amin(0))
         self.maximum[columns] = torch.maximum(self.maximum[columns], scores.masked_fill(invalid, -torch.inf).amax(0))
-        n_columns, n_slots = centred.shape[1], N_BINS + 2
         position = (scores * self._inverse_width[columns]).sub_(self._low_in_widths[columns]).floor_()
-        # Column c's slots within the chunk: c·n_slots + (0 underflow, 1..N_BINS bins, N_BINS + 1 overflow).
-        slot = position.clamp_(-1, N_BINS).long() + self._first_slot[:n_columns]
-        slot = slot.masked_fill_(invalid, n_columns * n_slots)  # a spare slot for what is not counted
-        counts = torch.bincount(slot.flatten(), minlength=n_columns * n_slots + 1)
-        self.histogram[columns] += counts[:-1].view(n_columns, n_slots)
+        position = position.clamp_(-1, N_BINS).masked_fill_(invalid, 0)
+        # Column c's slots: c·(N_BINS + 2) + (0 underflow, 1..N_BINS bins, N_BINS + 1 overflow); an
+        # uncounted score adds 0 (integer additions: exact in any order).
+        slot = position.long() + self._first_slot[columns]
+        self.histogram.view(-1).index_add_(0, slot.flatten(), finite.flatten().long())
         if not self.n_classes:
             return
         if centred.device.type == "cpu":  # B·C additions rather than a B·C·classes matmul
-            self.class_total[:, columns].index_add_(0, classes[labelled], centred[labelled].double())
-        else:  # a matmul, not index_add_: its atomics would make the sums' rounding differ run to run
-            one_hot = torch.nn.functional.one_hot(classes.clamp(min=0), self.n_classes).float()
-            self.class_total[:, columns] += (one_hot.mul_(labelled.unsqueeze(1)).T @ centred).double()
+            self.class_total[:, columns].index_add_(0, known, centred.double().mul_(labelled.unsqueeze(1)))
+        else:  # a matmul, not index_add_: float atomics would make the sums' rounding differ run to run
+            one_hot = torch.zeros((len(known), self.n_classes), device=known.device)
+            one_hot.scatter_(1, known.unsqueeze(1), labelled.unsqueeze(1).float())
+            self.class_total[:, columns] += (one_hot.T @ centred).double()
 
     def merge(self, other: RunningStatistics) -> None:
         """Add another shard's or session's sums (same bins)."""

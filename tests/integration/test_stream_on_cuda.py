@@ -18,6 +18,7 @@ from precompute.background import BackgroundWriter
 from precompute.model_stream import ModelStream
 from qkatlas.conventions import BASES
 from qkatlas.images import Batch
+from qkatlas.mode_statistics import HistogramBins, RunningStatistics
 from qkatlas.models import load_model
 from qkatlas.scoring import ModeKernel, TopKScorer
 from qkatlas.svd import decompose
@@ -39,19 +40,23 @@ def test_scoring_a_batch_never_synchronizes_with_the_host() -> None:
         images = torch.randint(0, 256, (8, 3, 64, 64), dtype=torch.uint8, generator=generator)
         return images.pin_memory(), torch.arange(first, first + 8).pin_memory()
 
-    scorer.score(*batch(0), topk).cpu()  # first use: allocations and one-time constants may synchronize
+    statistics = RunningStatistics(HistogramBins.from_calibration(scorer.scores(batch(0)[0])[0]), 5, "cuda")
+    classes = torch.tensor([0, 1, -1, 2, 3, 4, 0, -1], device="cuda")
+    scorer.score(*batch(0), topk, statistics, classes).cpu()  # first use: allocations may synchronize
     torch.cuda.synchronize()
     for first in (8, 16):
         images, indices = batch(first)
         torch.cuda.set_sync_debug_mode("error")
         try:
-            entered = scorer.score(images, indices, topk)
+            entered = scorer.score(images, indices, topk, statistics, classes)
         finally:
             torch.cuda.set_sync_debug_mode("default")
         assert entered.device.type == "cuda" and entered.shape == (8,)
         entered.cpu()  # the batch's one synchronization
     held = set(topk.indices.flatten().tolist())
     assert held <= set(range(24)) and len(held) > 0
+    assert (statistics.count == 24).all() and statistics.histogram.sum(1).eq(24).all()
+    assert statistics.class_count.tolist() == [6, 3, 3, 3, 3]  # 8 images a batch, 2 unlabelled
 
 
 @needs_cuda
@@ -67,8 +72,14 @@ def test_a_models_batch_with_images_on_the_gpu_synchronizes_once(tmp_path: Path)
         stream = ModelStream.open(
             model_id="tiny", slug="tiny", adapter=adapter, dec=dec, view=0, partial=tmp_path / "partial",
             checkpoint_name="checkpoint.pt", fingerprint={}, scorer=TopKScorer(ModeKernel(adapter, dec, BASES)),
-            top_k=4, state=None,
+            top_k=4, state=None, class_of=torch.arange(24, device="cuda") % 3,
         )  # fmt: skip
+        stream.start_statistics(
+            HistogramBins.from_calibration(
+                stream.scorer.scores(torch.zeros((2, 3, 64, 64), dtype=torch.uint8, device="cuda"))[0]
+            ),
+            n_classes=3,
+        )
         generator = torch.Generator().manual_seed(0)
 
         def on_gpu(first: int) -> Batch:
