@@ -12,6 +12,20 @@ from tests.conftest import TINY_OVERRIDES, TINY_VIT, build_atlas
 from tests.integration.test_precompute import _atlas_contents
 
 
+def run_two_ranks(images: Path, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m precompute`` under ``torchrun`` with two gloo processes on the CPU (the tiny ViT's
+    overrides given); the run must succeed."""
+    overrides = [arg for key, value in TINY_OVERRIDES.items() for arg in ("--override", f"{key}={value}")]
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         "-m", "precompute", "--images", str(images), "--out", str(out), "--workers", "0", "--no-progress",
+         "--device", "cpu", *args, *overrides],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
 def assert_same_atlas(distributed: Path, single: Path) -> None:
     """Equal byte for byte, except the statistics' float sums, which two processes add in another order."""
     merged, whole = _atlas_contents(distributed, split_sums=True), _atlas_contents(single, split_sums=True)
@@ -24,14 +38,7 @@ def assert_same_atlas(distributed: Path, single: Path) -> None:
 def test_two_processes_write_the_same_atlas_as_one(tmp_path: Path, photo_dir: Path) -> None:
     options = ["--random-init", "--top-k", "3", "--batch-size", "3"]
     single = build_atlas(tmp_path / "single", TINY_VIT, photo_dir, *options, overrides=TINY_OVERRIDES)
-    overrides = [arg for key, value in TINY_OVERRIDES.items() for arg in ("--override", f"{key}={value}")]
-    result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         "-m", "precompute", "--model", TINY_VIT, "--images", str(photo_dir), "--out", str(tmp_path / "dist"),
-         "--workers", "0", "--no-progress", "--device", "cpu", *options, *overrides],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_two_ranks(photo_dir, tmp_path / "dist", "--model", TINY_VIT, *options)
     distributed = tmp_path / "dist" / single.name
     assert_same_atlas(distributed, single)
     assert "atlas written to" in result.stdout  # rank 0 reports; the atlas was written once
@@ -43,15 +50,9 @@ def test_two_processes_build_several_models_in_groups_like_one_process(tmp_path:
         build_atlas(tmp_path / "single", model, photo_dir, *options, overrides=TINY_OVERRIDES)
         for model in (TINY_VIT, "planted")
     ]
-    overrides = [arg for key, value in TINY_OVERRIDES.items() for arg in ("--override", f"{key}={value}")]
-    result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         "-m", "precompute", "--model", TINY_VIT, "--model", "planted", "--images", str(photo_dir),
-         "--out", str(tmp_path / "dist"), "--workers", "0", "--no-progress", "--device", "cpu",
-         "--device-memory", "0.000001", *options, *overrides],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_two_ranks(
+        photo_dir, tmp_path / "dist", "--model", TINY_VIT, "--model", "planted", "--device-memory", "0.000001", *options
+    )
     assert "2 model(s) in 2 group(s)" in result.stderr
     for single in singles:
         assert_same_atlas(tmp_path / "dist" / single.name, single)

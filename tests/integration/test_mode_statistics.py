@@ -10,8 +10,6 @@ selectivities and both class rankings.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +20,7 @@ from qkatlas.images import open_image_source
 from qkatlas.mode_statistics import CALIBRATION_IMAGES, HIGH_MARGIN, LOW_MARGIN, N_BINS, NOISE_FLOOR
 from qkatlas.models.planted import generate_planted_images
 from tests.conftest import TINY_OVERRIDES, TINY_VIT, build_atlas
-from tests.integration.test_distributed import assert_same_atlas
+from tests.integration.test_distributed import assert_same_atlas, run_two_ranks
 from tests.integration.test_precompute import _atlas_contents, _brute_force_projections, run_killed_then_resumed
 
 #: Float32 scores on the device against float64 brute force.
@@ -151,14 +149,7 @@ def test_statistics_of_one_process_equal_brute_force(tmp_path: Path, many_plante
 def test_statistics_of_two_ranks_equal_brute_force_and_one_process(tmp_path: Path, planted_image_dir: Path) -> None:
     options = ["--random-init", "--top-k", "3", "--batch-size", "5"]
     single = build_atlas(tmp_path / "single", TINY_VIT, planted_image_dir, *options, overrides=TINY_OVERRIDES)
-    overrides = [arg for key, value in TINY_OVERRIDES.items() for arg in ("--override", f"{key}={value}")]
-    result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         "-m", "precompute", "--model", TINY_VIT, "--images", str(planted_image_dir), "--out", str(tmp_path / "dist"),
-         "--workers", "0", "--no-progress", "--device", "cpu", *options, *overrides],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_two_ranks(planted_image_dir, tmp_path / "dist", "--model", TINY_VIT, *options)
     distributed = Atlas.open(tmp_path / "dist" / single.name)
     _check_against_brute_force(distributed, *_labelled(planted_image_dir))
     assert_same_atlas(distributed.path, single)  # counts and histograms exactly, float sums to rounding
