@@ -199,7 +199,7 @@ def _load_all(config: JobConfig, slugs: Sequence[str], log: _Log) -> tuple[list[
 
 def _finished_atlas(config: JobConfig, model: _Model, source: ImageSource) -> AtlasManifest | None:
     """The manifest of ``model``'s published atlas when an earlier run of this job finished it (same
-    weights, images, K and bases), else ``None``."""
+    weights, images, K and bases, and statistics when they are asked for), else ``None``."""
     manifest = published_manifest(config.out / model.slug)
     if manifest is None:
         return None
@@ -209,6 +209,7 @@ def _finished_atlas(config: JobConfig, model: _Model, source: ImageSource) -> At
         and manifest.dataset.n_images == len(source.items)
         and manifest.top_k == config.top_k
         and tuple(manifest.bases) == config.bases
+        and (manifest.statistics is not None or not config.statistics)
     )
     return manifest if same else None
 

@@ -163,3 +163,12 @@ def test_statistics_of_a_killed_and_resumed_run_equal_brute_force(tmp_path: Path
     atlas = Atlas.open(resumed)
     _check_against_brute_force(atlas, *_labelled(listing))
     assert _atlas_contents(resumed) == _atlas_contents(reference)  # bit for bit, sums included
+
+
+def test_no_statistics_then_resume_adds_them(tmp_path: Path, planted_image_dir: Path) -> None:
+    without = Atlas.open(build_atlas(tmp_path, "planted", planted_image_dir, "--top-k", "2", "--no-statistics"))
+    assert without.statistics is None and not (without.path / "stats").exists()
+    # --resume keeps finished atlases, but not one that lacks the statistics now asked for.
+    rebuilt = Atlas.open(build_atlas(tmp_path, "planted", planted_image_dir, "--top-k", "2", "--resume"))
+    assert rebuilt.statistics is not None
+    _check_against_brute_force(rebuilt, *_labelled(planted_image_dir))
