@@ -79,7 +79,7 @@ const COLUMNS: Column[] = [
   {
     id: "flags",
     header: "flags",
-    width: 104,
+    width: 118,
     cell: (r) => (
       <>
         {r.active ? null : <InactiveBadge />}
@@ -142,7 +142,7 @@ const COLUMNS: Column[] = [
     header: "top class",
     title: "the mode's most selective class",
     stats: true,
-    width: 140,
+    width: 126,
     cell: (r) => (r.top_class === null ? "–" : <Link to={classPath(r.top_class)}>{r.top_class}</Link>),
   },
 ];

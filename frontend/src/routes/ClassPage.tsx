@@ -10,6 +10,7 @@ import { Breadcrumbs } from "../components/Breadcrumbs";
 import { ClassModeCard } from "../components/ClassModeCard";
 import { SegmentedControl } from "../components/SegmentedControl";
 import { Empty, Loaded } from "../components/Status";
+import { atlasName } from "../lib/atlasNames";
 import { DEFAULT_MODE_INDEX_VIEW, modeIndexSearch } from "../lib/modeIndexView";
 import { modeIndexPath, modelPath } from "../lib/paths";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
@@ -30,16 +31,14 @@ export default function ClassPage() {
     }),
   );
   const models = useLoadable(apiQuery("/api/models"));
-  const nameOf = (slug: string) =>
-    models.status === "ok" ? (models.data.find((m) => m.slug === slug)?.model_id ?? slug) : slug;
+  const served = models.status === "ok" ? models.data : [];
+  const nameOf = (slug: string, modelId?: string) => atlasName(served, slug, modelId);
 
   return (
     <>
       <Breadcrumbs items={[{ label: "Models", to: "/" }, { label: "Classes" }, { label }]} />
       <div className="page-title">
-        <h1>
-          Class <q>{label}</q>
-        </h1>
+        <h1>Class “{label}”</h1>
       </div>
       <p className="muted">
         In each served model, the signed modes most selective for this class: selectivity = (mean score of the
@@ -54,7 +53,7 @@ export default function ClassPage() {
         />
       </div>
       <Loaded state={result} label="Loading the class…">
-        {(data) => <ClassColumns data={data} nameOf={nameOf} models={models.status === "ok" ? models.data : []} />}
+        {(data) => <ClassColumns data={data} nameOf={nameOf} models={served} />}
       </Loaded>
     </>
   );
@@ -66,7 +65,7 @@ function ClassColumns({
   models,
 }: {
   data: ClassAcrossModels;
-  nameOf: (slug: string) => string;
+  nameOf: (slug: string, modelId?: string) => string;
   models: ModelSummary[];
 }) {
   const list = (slugs: string[]) =>
@@ -80,9 +79,7 @@ function ClassColumns({
   return (
     <>
       {data.models.length === 0 ? (
-        <Empty>
-          No served model with statistics has a class <q>{data.label}</q>.
-        </Empty>
+        <Empty>No served model with statistics has a class “{data.label}”.</Empty>
       ) : (
         <div className="class-columns">
           {data.models.map((m) => {
@@ -90,7 +87,7 @@ function ClassColumns({
             return (
               <section key={m.model} className="class-column card" aria-labelledby={headingId}>
                 <h2 id={headingId}>
-                  <Link to={modelPath(m.model)}>{m.model_id}</Link>
+                  <Link to={modelPath(m.model)}>{nameOf(m.model, m.model_id)}</Link>
                 </h2>
                 <p className="muted small">
                   {m.n_images.toLocaleString("en")} images of the class ·{" "}
@@ -134,7 +131,7 @@ function ClassColumns({
       ) : null}
       {data.without_class.length > 0 ? (
         <p className="muted">
-          Without a class <q>{data.label}</q> in their dataset: {list(data.without_class)}.
+          Without a class “{data.label}” in their dataset: {list(data.without_class)}.
         </p>
       ) : null}
     </>

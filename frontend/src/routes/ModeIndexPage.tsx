@@ -82,8 +82,8 @@ function ModeIndex({ summary }: { summary: ModelSummary }) {
       <p className="muted">
         Every signed mode of the model: {summary.n_layers} layers × {summary.n_heads} heads × {summary.n_modes} modes ×
         2 signs. Click a column&apos;s header to sort by it, again to reverse; open a mode by its name or its row.
-        Scores are the paper&apos;s rule (docs/method.md); mean, std, fires on and selectivity are over every image of{" "}
-        {summary.dataset.name}.
+        Scores follow the paper&apos;s rule (max P_U · max P_V); mean, std, fires on and selectivity are over every
+        image of {summary.dataset.name}.
       </p>
       {statisticsMissing !== null ? (
         <div className="status status-empty" role="note">

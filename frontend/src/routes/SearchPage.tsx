@@ -9,6 +9,7 @@ import type { SearchResults } from "../api/client";
 import { apiQuery, useLoadable } from "../api/queries";
 import { ClassModeCard } from "../components/ClassModeCard";
 import { Empty, Loaded } from "../components/Status";
+import { atlasName } from "../lib/atlasNames";
 import { classPath, modelPath, searchPath } from "../lib/paths";
 import { nameHref } from "../lib/searchOptions";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
@@ -61,8 +62,7 @@ function SearchForm({ initial }: { initial: string }) {
 function Results({ query }: { query: string }) {
   const results = useLoadable(apiQuery("/api/search", { query: { q: query, limit: LIMIT } }));
   const models = useLoadable(apiQuery("/api/models"));
-  const nameOf = (slug: string) =>
-    models.status === "ok" ? (models.data.find((m) => m.slug === slug)?.model_id ?? slug) : slug;
+  const nameOf = (slug: string) => atlasName(models.status === "ok" ? models.data : [], slug);
   return (
     <Loaded state={results} label="Searching…">
       {(data) => <ResultList data={data} nameOf={nameOf} />}
@@ -86,7 +86,7 @@ function ResultList({ data, nameOf }: { data: SearchResults; nameOf: (slug: stri
                 <Link to={nameHref(match)}>{match.title}</Link>{" "}
                 <span className="muted">
                   {match.kind}
-                  {match.kind === "layer" ? " (in the mode index)" : ""} · {match.model_id}
+                  {match.kind === "layer" ? " (in the mode index)" : ""} · {nameOf(match.model)}
                 </span>
               </li>
             ))}
