@@ -21,6 +21,8 @@ let browser;
 let MODEL;
 let MODEL_NAME;
 let HAS_O3;
+// An atlas built without per-mode statistics, when one is served (the wrapper builds one).
+let NO_STATISTICS;
 before(async () => {
   const models = await (await fetch(url("/api/models"))).json();
   const model = models.find((m) => m.slug === process.env.QKATLAS_MODEL) ?? models.find((m) => m.planted);
@@ -28,6 +30,7 @@ before(async () => {
   MODEL = model.slug;
   MODEL_NAME = model.model_id;
   HAS_O3 = model.has_o3;
+  NO_STATISTICS = models.find((m) => !m.statistics.computed) ?? null;
   browser = await launch();
 });
 after(async () => {
@@ -331,6 +334,227 @@ describe("keyboard", () => {
   });
 });
 
+describe("statistics: search, the mode index, classes", () => {
+  const box = (page) => page.getByRole("combobox", { name: "Search models, modes and classes" });
+
+  test("the header search finds a mode by name or by class and opens it", async () => {
+    await withPage({}, async (page) => {
+      await page.goto(url("/"));
+      await expectHeading(page, /singular modes/);
+      // "/" focuses the box from anywhere on the page.
+      await page.keyboard.press("/");
+      assert.equal(await box(page).evaluate((el) => el === document.activeElement), true);
+      await page.keyboard.type(`${MODEL_NAME} L0 H0 M0`);
+      const listbox = page.getByRole("listbox", { name: "Search results" });
+      const byName = listbox.getByRole("option", { name: new RegExp(`^${MODEL_NAME} L0 H0 M0\\b`) });
+      await byName.waitFor();
+      // ↓ until the planted model's mode is highlighted (other atlases' L0 H0 M0 may come first).
+      const target = await byName.getAttribute("id");
+      for (let i = 0; i < 10 && (await box(page).getAttribute("aria-activedescendant")) !== target; i++) {
+        await page.keyboard.press("ArrowDown");
+      }
+      assert.equal(await box(page).getAttribute("aria-activedescendant"), target);
+      assert.equal(await byName.getAttribute("aria-selected"), "true");
+      await page.keyboard.press("Enter");
+      await page.waitForURL(`**/m/${MODEL}/L0/H0/M0?sign=pos&basis=faithful`);
+      await expectHeading(page, /Mode L0 H0 M0/);
+
+      // By class: the modes most selective for red_blue, each with its best image.
+      await box(page).fill("red_blue");
+      const modes = listbox.getByRole("group", { name: "Modes for the class" }).getByRole("option");
+      await modes.first().waitFor();
+      assert.match(await modes.first().innerText(), /L\d+ H\d+ M\d+ (pos|neg)[\s\S]*red_blue, selectivity/);
+      assert.equal(await modes.first().locator("img").count(), 1, "the class mode shows its best image");
+      assert.deepEqual(await axeViolations(page), [], "axe with the search results open");
+      await screenshot(page, "16-search-box");
+      await page.keyboard.press("Escape");
+      assert.equal(await box(page).getAttribute("aria-expanded"), "false");
+      // Enter without a highlighted option: every result on a page of its own.
+      await page.keyboard.press("Enter");
+      await page.waitForURL(/\/search\?q=red_blue$/);
+      await expectHeading(page, /Search results for .red_blue./);
+      await page.getByRole("heading", { name: "Modes most selective for these classes" }).waitFor();
+      await page
+        .getByRole("link", { name: `${MODEL_NAME} L0 H0 M0 pos` })
+        .first()
+        .click();
+      await page.waitForURL(`**/m/${MODEL}/L0/H0/M0?sign=pos&basis=faithful`);
+      await expectHeading(page, /Mode L0 H0 M0/);
+
+      // Picking a class mode in the box opens it.
+      await box(page).fill("red_blue");
+      const picked = listbox.getByRole("group", { name: "Modes for the class" }).getByRole("option").first();
+      await picked.waitFor();
+      const [layer, head, mode] = (await picked.locator(".search-option-label").innerText()).split(" ").slice(-4, -1);
+      await picked.click();
+      await page.waitForURL(new RegExp(`/${layer}/${head}/${mode}\\?sign=`));
+      await expectHeading(page, new RegExp(`Mode ${layer} ${head} ${mode}\\b`));
+    });
+  });
+
+  test("the mode index sorts and filters on the server; reload and back/forward restore the view", async () => {
+    await withPage({}, async (page) => {
+      await page.goto(url(`/m/${MODEL}`));
+      await page.getByRole("link", { name: /^Mode index: all \d+ signed modes/ }).click();
+      await page.waitForURL(`**/m/${MODEL}/modes`);
+      await expectHeading(page, /Mode index/);
+      const table = page.getByRole("table", { name: `Signed modes of ${MODEL_NAME}` });
+      await table.locator("tbody a").first().waitFor();
+      // Virtualized: far fewer rows in the page than the table has.
+      const total = Number(await table.getAttribute("aria-rowcount")) - 1;
+      const rendered = () => table.locator("tbody tr[aria-rowindex]").count();
+      assert.ok(total > 60, `${total} rows`);
+      assert.ok((await rendered()) < total, `${await rendered()} of ${total} rows rendered`);
+      // Scrolled to the end, the last row is there.
+      await page.getByRole("region", { name: /Signed modes of/ }).evaluate((el) => (el.scrollTop = el.scrollHeight));
+      await table
+        .locator(`tbody tr[aria-rowindex="${total + 1}"] a`)
+        .first()
+        .waitFor();
+
+      const sortedBy = async () => {
+        const th = table.locator("th[aria-sort]");
+        return [(await th.innerText()).replace(/[▲▼↕]/g, "").trim(), await th.getAttribute("aria-sort")];
+      };
+      const column = async (name) => {
+        const headers = await table.locator("thead th").allInnerTexts();
+        const index = headers.findIndex((h) => h.replace(/[▲▼↕]/g, "").trim() === name);
+        return table.locator(`tbody tr[aria-rowindex] td:nth-child(${index + 1})`).allInnerTexts();
+      };
+      await table.getByRole("button", { name: "selectivity" }).click();
+      await page.waitForURL(/\?sort=selectivity$/);
+      assert.deepEqual(await sortedBy(), ["selectivity", "descending"]);
+      await page.getByRole("region", { name: /Signed modes of/ }).evaluate((el) => (el.scrollTop = 0));
+      await table.locator('tbody tr[aria-rowindex="2"] a').first().waitFor();
+      const values = (await column("selectivity")).filter((v) => v !== "–").map(Number);
+      assert.ok(values.length > 3, "selectivities shown");
+      assert.deepEqual(
+        values,
+        [...values].sort((a, b) => b - a),
+        "largest selectivity first",
+      );
+
+      await page.getByRole("combobox", { name: "Sign" }).selectOption("neg");
+      await page.waitForURL(/\?sort=selectivity&sign=neg$/);
+      await page.waitForFunction(() =>
+        /^\d+ of \d+ signed modes/.test(document.querySelector(".index-count")?.textContent ?? ""),
+      );
+      assert.deepEqual([...new Set(await column("sign"))], ["neg"]);
+      await screenshot(page, "17-mode-index");
+
+      await page.reload();
+      await table.locator("tbody a").first().waitFor();
+      assert.deepEqual(await sortedBy(), ["selectivity", "descending"]);
+      assert.equal(await page.getByRole("combobox", { name: "Sign" }).inputValue(), "neg");
+      assert.deepEqual([...new Set(await column("sign"))], ["neg"]);
+
+      await page.goBack();
+      await page.waitForURL(/\?sort=selectivity$/);
+      assert.equal(await page.getByRole("combobox", { name: "Sign" }).inputValue(), "");
+      assert.deepEqual(await sortedBy(), ["selectivity", "descending"]);
+      await page.goBack();
+      await page.waitForURL(`**/m/${MODEL}/modes`);
+      assert.deepEqual(await sortedBy(), ["layer", "ascending"]);
+      await page.goForward();
+      await page.waitForURL(/\?sort=selectivity$/);
+      assert.deepEqual(await sortedBy(), ["selectivity", "descending"]);
+
+      // A row opens its mode.
+      await table.locator('tbody tr[aria-rowindex="2"] a').first().waitFor();
+      const first = table.locator('tbody tr[aria-rowindex="2"]');
+      const name = await first.locator("td:nth-child(3) a").getAttribute("aria-label");
+      await first.locator("td:nth-child(5)").click();
+      const [layer, head, mode, sign] = name.split(" ");
+      await page.waitForURL(new RegExp(`/${layer}/${head}/${mode}\\?sign=${sign}&basis=faithful$`));
+    });
+  });
+
+  test("a mode page draws the score distribution and the class profile", async () => {
+    await withPage({}, async (page) => {
+      await page.goto(url(`/m/${MODEL}/L0/H0/M0?sign=pos&basis=faithful`));
+      await expectHeading(page, /Mode L0 H0 M0/);
+      const figure = page.getByRole("figure").filter({ hasText: /^Score of L0 H0 M0 pos on each of the/ });
+      await figure.locator(".recharts-wrapper > svg").waitFor();
+      // Every bin and the two outside counts in its data; bars where there are images.
+      assert.ok((await figure.locator(".chart-data tbody tr").count()) > 10, "one row per bin");
+      assert.ok((await figure.locator(".recharts-bar-rectangle path").count()) >= 1, "bars drawn");
+      assert.ok((await figure.locator(".line-top").count()) >= 1, "the top images are marked");
+      assert.match(await figure.getByRole("img").getAttribute("aria-label"), /^Histogram of the score of L0 H0 M0 pos/);
+      await page.getByText(/^\d+ of \d+ images \(/).waitFor(); // fires on
+      const classes = page.getByRole("region", { name: "Classes" });
+      const best = classes.getByRole("row").nth(1);
+      assert.equal(await best.getByRole("link").innerText(), "red_blue");
+      await page.getByRole("heading", { name: "Score over the dataset" }).scrollIntoViewIfNeeded();
+      await screenshot(page, "18-mode-distribution");
+
+      // A mode that never fires says so.
+      const never = await (await fetch(url(`/api/models/${MODEL}/modes?never_fires=true&limit=1`))).json();
+      if (never.rows.length > 0) {
+        const [row] = never.rows;
+        await page.goto(url(`/m/${MODEL}/L${row.layer}/H${row.head}/M${row.mode}?sign=${row.sign}&basis=faithful`));
+        await page.getByRole("note").filter({ hasText: "Never fires" }).waitFor();
+      }
+
+      // The class profile leads to the class page.
+      await page.goto(url(`/m/${MODEL}/L0/H0/M0?sign=pos&basis=faithful`));
+      await page
+        .getByRole("region", { name: "Classes" })
+        .getByRole("link", { name: "red_blue", exact: true })
+        .first()
+        .click();
+      await page.waitForURL("**/classes/red_blue");
+      await expectHeading(page, /Class .red_blue./);
+    });
+  });
+
+  test("the class page shows each model's most selective modes side by side", async () => {
+    await withPage({}, async (page) => {
+      await page.goto(url("/classes/red_blue"));
+      await expectHeading(page, /Class .red_blue./);
+      const columns = page.locator("section.class-column");
+      await columns
+        .first()
+        .getByRole("link", { name: /L\d+ H\d+ M\d+ (pos|neg)/ })
+        .first()
+        .waitFor();
+      const n = await columns.count();
+      assert.ok(n >= 2, `${n} models side by side`);
+      const planted = columns.filter({ has: page.getByRole("heading", { name: MODEL_NAME, exact: true }) });
+      assert.equal(
+        await planted
+          .getByRole("link", { name: /L\d+ H\d+ M\d+ (pos|neg)/ })
+          .first()
+          .innerText(),
+        "L0 H0 M0 pos",
+      );
+      // Side by side on a desktop: the columns share a row.
+      const tops = await columns.evaluateAll((els) => els.map((el) => Math.round(el.getBoundingClientRect().top)));
+      assert.equal(new Set(tops.slice(0, 2)).size, 1, `columns at ${tops}`);
+      assert.deepEqual(await brokenImages(page), []);
+      if (NO_STATISTICS) {
+        await page.getByRole("note").filter({ hasText: NO_STATISTICS.model_id }).waitFor();
+      }
+      await screenshot(page, "19-class");
+    });
+  });
+
+  test("an atlas without statistics says so on its mode index and mode pages", async (t) => {
+    if (!NO_STATISTICS) return t.skip("no atlas without statistics is served");
+    await withPage({}, async (page) => {
+      await page.goto(url(`/m/${NO_STATISTICS.slug}/modes`));
+      await page.getByRole("note").filter({ hasText: "rebuild" }).waitFor();
+      const table = page.getByRole("table", { name: `Signed modes of ${NO_STATISTICS.model_id}` });
+      await table.locator("tbody a").first().waitFor();
+      assert.equal(await table.getByRole("button", { name: "mean" }).count(), 0);
+      assert.equal(await table.locator('tbody tr[aria-rowindex="2"] td:nth-child(10)').innerText(), "—");
+      await page.goto(url(`/m/${NO_STATISTICS.slug}/L0/H0/M0?sign=pos&basis=faithful`));
+      const note = page.getByRole("region", { name: "Score over the dataset" }).getByRole("note");
+      assert.match(await note.innerText(), /not computed.*rebuild/);
+      assert.deepEqual(await axeViolations(page), []);
+    });
+  });
+});
+
 describe("upload", () => {
   test("a photo gives ranked modes with maps, and the exact basis its attention rows", async (t) => {
     if (!PHOTO) return t.skip("QKATLAS_PHOTO not set");
@@ -444,6 +668,9 @@ describe("layout and accessibility", () => {
     ["model", `/m/${MODEL}`],
     ["head", `/m/${MODEL}/L0/H0`],
     ["mode", `/m/${MODEL}/L0/H0/M0?sign=pos&basis=faithful`],
+    ["mode-index", `/m/${MODEL}/modes?sort=selectivity`],
+    ["class", "/classes/red_blue"],
+    ["search", "/search?q=red"],
     ["upload", "/upload"],
     ...(uploadId ? [["upload-analysis", `/upload/${uploadId}?model=${MODEL}`]] : []),
   ];

@@ -8,6 +8,9 @@ const ModelPage = lazy(() => import("./routes/ModelPage"));
 const HeadPage = lazy(() => import("./routes/HeadPage"));
 const ModePage = lazy(() => import("./routes/ModePage"));
 const UploadPage = lazy(() => import("./routes/UploadPage"));
+const ModeIndexPage = lazy(() => import("./routes/ModeIndexPage"));
+const SearchPage = lazy(() => import("./routes/SearchPage"));
+const ClassPage = lazy(() => import("./routes/ClassPage"));
 const NotFoundPage = lazy(() => import("./routes/NotFoundPage"));
 
 export function AppRoutes() {
@@ -16,8 +19,11 @@ export function AppRoutes() {
       <Route element={<Layout />}>
         <Route index element={<HomePage />} />
         <Route path="m/:model" element={<ModelPage />} />
+        <Route path="m/:model/modes" element={<ModeIndexPage />} />
         <Route path="m/:model/:layerSeg/:headSeg" element={<HeadPage />} />
         <Route path="m/:model/:layerSeg/:headSeg/:modeSeg" element={<ModePage />} />
+        <Route path="search" element={<SearchPage />} />
+        <Route path="classes/:label" element={<ClassPage />} />
         <Route path="upload" element={<UploadPage />} />
         <Route path="upload/:uploadId" element={<UploadPage />} />
         <Route path="*" element={<NotFoundPage />} />

@@ -5,8 +5,9 @@ in ``tests/conftest.py``; the planted one given odd-one-out results by ``precomp
 synthetic O3 set) are served by ``python -m backend`` with a real ``redis-server`` and the production
 build of the dashboard. A running precompute job is reported into that Redis the way the job reports
 it. ``frontend/e2e/dashboard.test.mjs`` then drives Debian's Chromium through playwright-core (browse,
-permalinks, uploads, keyboard, chart downloads, progress, odd-one-out curves, axe-core, 390 px) and
-saves a screenshot of every page to ``artifacts/screenshots/``.
+permalinks, uploads, keyboard, chart downloads, progress, odd-one-out curves, search, the mode index,
+class pages, score distributions, axe-core, 390 px) and saves a screenshot of every page to
+``artifacts/screenshots/``.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ FAKE_JOB = ("planted", "e2e-progress")
 FAKE_MULTI_MODEL_JOB = (("planted-first", "planted-second"), "e2e-multi")
 #: The dataset (image folder) of a job that finished after the service started: its atlas appears live.
 FINISHED_JOB_DATASET = "e2e-finished"
+#: The dataset of an atlas built without per-mode statistics.
+NO_STATISTICS_DATASET = "e2e-no-statistics"
 
 
 def _free_port() -> int:
@@ -113,13 +116,22 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def served_atlases(atlas_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def served_atlases(
+    atlas_root: Path, planted_image_dir: Path, photo_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """A copy of the session's atlas root (other tests see no O3 results) where ``precompute o3`` has
-    added odd-one-out results to the planted atlas."""
+    added odd-one-out results to the planted atlas, with two more atlases: the tiny ViT over the
+    planted (labelled) images, so that a class page has two models side by side, and one built
+    ``--no-statistics`` (the pages say "not computed")."""
     root = tmp_path_factory.mktemp("served") / "atlases"
     shutil.copytree(atlas_root, root)
     o3 = write_synthetic_o3(tmp_path_factory.mktemp("o3-synthetic"), n=6)
     assert precompute_main(["o3", "--model", "planted", "--o3", str(o3), "--out", str(root), "--no-progress"]) == 0
+    tiny = ("--random-init", "--top-k", "3", "--batch-size", "8")
+    build_atlas(root, TINY_VIT, planted_image_dir, *tiny, overrides=TINY_OVERRIDES)
+    without = tmp_path_factory.mktemp("no-statistics") / NO_STATISTICS_DATASET
+    shutil.copytree(photo_dir, without)
+    build_atlas(root, TINY_VIT, without, *tiny, "--no-statistics", overrides=TINY_OVERRIDES)
     return root
 
 

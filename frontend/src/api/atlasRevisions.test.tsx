@@ -20,7 +20,8 @@ function twoBuilds() {
   const fetchMock = mockApi({
     "/api/models": () => ({ body: [modelSummary({ revision: build.revision })] }),
     "/api/models/planted__shapes": () => ({ body: modelDetail({ revision: build.revision }) }),
-    [MODE]: () => ({ body: modeDetail({ top_images: topImages() }) }),
+    // No class profile: the label shows once, on its image.
+    [MODE]: () => ({ body: modeDetail({ top_images: topImages(), class_profile: null }) }),
   });
   const rebuild = () => Object.assign(build, { revision: NEW, label: "blue circle" });
   const modeRequests = () => fetchMock.mock.calls.filter(([r]) => new URL((r as Request).url).pathname === MODE).length;

@@ -5,11 +5,12 @@
  * the pages showing it ask again (the images they show are addressed by revision, so old and new never
  * mix on one page). The model list is asked again when the tab regains focus, when a precompute job
  * finishes (useProgress), and when an atlas image fails to load, as one addressed by a replaced
- * revision does.
+ * revision does. Search results and class pages span every atlas: they are asked again whenever an
+ * atlas is rebuilt, published or removed.
  */
 import { type Query, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useRef } from "react";
-import { apiQuery } from "./queries";
+import { apiQuery, type GetPath } from "./queries";
 
 const MODELS = apiQuery("/api/models");
 
@@ -21,20 +22,33 @@ function isAbout(slug: string) {
   };
 }
 
+/** Answers about every served atlas at once: search and a class across models. */
+const ACROSS_MODELS: readonly GetPath[] = ["/api/search", "/api/classes/{label}"];
+
+function isAcrossModels(query: Query): boolean {
+  return ACROSS_MODELS.includes(query.queryKey[0] as GetPath);
+}
+
 /** Mounted once (in the layout): drops what is cached about an atlas once it was rebuilt. */
 export function useAtlasRevisionWatch(): void {
   const queryClient = useQueryClient();
   // "always": the list is never stale otherwise (answers stay fresh for the visit).
   const { data } = useQuery({ ...MODELS, refetchOnWindowFocus: "always" });
-  const known = useRef(new Map<string, string>());
+  const known = useRef<Map<string, string> | null>(null);
   useEffect(() => {
-    for (const model of data ?? []) {
-      const before = known.current.get(model.slug);
-      known.current.set(model.slug, model.revision);
-      if (before !== undefined && before !== model.revision) {
+    if (!data) return;
+    const before = known.current;
+    known.current = new Map(data.map((m) => [m.slug, m.revision]));
+    if (before === null) return; // the first list: nothing cached can be older
+    for (const model of data) {
+      const revision = before.get(model.slug);
+      if (revision !== undefined && revision !== model.revision) {
         void queryClient.invalidateQueries({ predicate: isAbout(model.slug) });
       }
     }
+    // An atlas rebuilt, published or gone changes what search and the class pages answer.
+    const same = before.size === data.length && data.every((m) => before.get(m.slug) === m.revision);
+    if (!same) void queryClient.invalidateQueries({ predicate: isAcrossModels });
   }, [data, queryClient]);
 }
 

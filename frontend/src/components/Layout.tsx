@@ -3,6 +3,7 @@ import { Link, NavLink, Outlet } from "react-router";
 import { useAtlasRevisionWatch } from "../api/atlasRevisions";
 import { ProgressProvider } from "../api/useProgress";
 import { ProgressIndicator } from "./ProgressPanel";
+import { SearchBox } from "./SearchBox";
 import { Loading } from "./Status";
 import { ThemeToggle } from "./ThemeToggle";
 
@@ -26,6 +27,7 @@ export function Layout() {
           </NavLink>
           <NavLink to="/upload">Upload</NavLink>
         </nav>
+        <SearchBox />
         <ProgressIndicator />
         <ThemeToggle />
       </header>

@@ -28,3 +28,15 @@ export function SignBadge({ sign }: { sign: Sign }) {
     </span>
   );
 }
+
+/** Why a mode that never fires still has positive scores (docs/method.md#per-mode-statistics). */
+export const NEVER_FIRES_REASON =
+  "no image makes both its query and key maps peak above 0: every positive score is the product of two negative maxima";
+
+export function NeverFiresBadge() {
+  return (
+    <span className="badge badge-muted" title={NEVER_FIRES_REASON}>
+      never fires
+    </span>
+  );
+}

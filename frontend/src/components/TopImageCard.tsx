@@ -1,4 +1,5 @@
 /** One of a mode's top dataset images: the overlay, its rank, score and label. */
+import { Link } from "react-router";
 import { useAtlasImageError } from "../api/atlasRevisions";
 import type { TopImage } from "../api/client";
 import { fmt } from "../lib/format";
@@ -19,10 +20,13 @@ export function TopImageCard({
   image,
   modeLabel,
   options,
+  labelHref,
 }: {
   image: TopImage;
   modeLabel: string;
   options: OverlayOptions;
+  /** Where the image's class label links to (the class page), when the atlas has class statistics. */
+  labelHref?: ((label: string) => string) | undefined;
 }) {
   const title = image.label ?? image.source;
   const onError = useAtlasImageError();
@@ -43,7 +47,7 @@ export function TopImageCard({
         <figcaption>
           <span className="rank">#{image.rank + 1}</span> <span className="score">score {fmt(image.score)}</span>
           <span className="label" title={image.source}>
-            {title}
+            {image.label && labelHref ? <Link to={labelHref(image.label)}>{image.label}</Link> : title}
           </span>
         </figcaption>
       </figure>

@@ -17,7 +17,7 @@ export type KeyNavAction = keyof KeyNavHandlers;
 const TEXT_INPUTS = new Set(["text", "search", "email", "url", "number", "password", "tel"]);
 
 /** Whether the focused element handles this key itself (text entry, or arrows in a radio group). */
-function ownsKey(target: EventTarget | null, key: string): boolean {
+export function ownsKey(target: EventTarget | null, key: string): boolean {
   if (!(target instanceof HTMLElement)) return false;
   if (target instanceof HTMLTextAreaElement || target.isContentEditable) return true;
   if (target instanceof HTMLInputElement && TEXT_INPUTS.has(target.type)) return true;

@@ -1,12 +1,15 @@
 import { describe, expect, it } from "vitest";
 import {
+  classPath,
   headPath,
+  modeIndexPath,
   modelPath,
   modePath,
   parseBasis,
   parseIndexParam,
   parseIndexSegment,
   parseSign,
+  searchPath,
   uploadPath,
 } from "./paths";
 
@@ -15,6 +18,11 @@ describe("paths", () => {
     expect(modelPath("vit-b__imagenet")).toBe("/m/vit-b__imagenet");
     expect(headPath("m", 8, 9)).toBe("/m/m/L8/H9");
     expect(modePath("m", 8, 9, 2, { sign: "neg", basis: "exact" })).toBe("/m/m/L8/H9/M2?sign=neg&basis=exact");
+    expect(modeIndexPath("m")).toBe("/m/m/modes");
+    expect(modeIndexPath("m", "?sort=sigma")).toBe("/m/m/modes?sort=sigma");
+    expect(classPath("golden retriever")).toBe("/classes/golden%20retriever");
+    expect(classPath("a/b")).toBe("/classes/a%2Fb");
+    expect(searchPath("L6 H2 & co")).toBe("/search?q=L6+H2+%26+co");
     expect(uploadPath()).toBe("/upload");
     expect(uploadPath("abc", { model: "m", layer: 0, head: 3, basis: "exact", patch: 5 })).toBe(
       "/upload/abc?model=m&layer=0&head=3&basis=exact&patch=5",

@@ -30,6 +30,21 @@ export function modePath(
   return `${headPath(model, layer, head)}/M${mode}?${params.toString()}`;
 }
 
+/** The mode index of a model (every signed mode in one table); `search` from `modeIndexSearch`. */
+export function modeIndexPath(model: string, search = ""): string {
+  return `${modelPath(model)}/modes${search}`;
+}
+
+/** One class across every served model. */
+export function classPath(label: string): string {
+  return `/classes/${enc(label)}`;
+}
+
+/** The full search results for `query`. */
+export function searchPath(query: string): string {
+  return `/search?${new URLSearchParams({ q: query }).toString()}`;
+}
+
 export interface UploadView {
   model?: string | undefined;
   layer?: number | undefined;

@@ -1,5 +1,10 @@
-/** Mode: σ, cosine, rank, the top-K images with their query/key overlays, and stepping controls. */
-import { useNavigate, useSearchParams } from "react-router";
+/**
+ * Mode: σ, cosine, rank, the top-K images with their query/key overlays, the score over the whole
+ * dataset (distribution, mean ± std, how often it fires) and the classes it prefers, and stepping
+ * controls.
+ */
+import { lazy, Suspense } from "react";
+import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Basis, ModeDetail, ModelSummary, Sign } from "../api/client";
 import { BASES } from "../api/enums";
 import { apiQuery, useLoadable } from "../api/queries";
@@ -11,18 +16,23 @@ import { KeyHints } from "../components/KeyHints";
 import { ModelTitle } from "../components/ModelHeader";
 import { OverlayControls } from "../components/OverlayControls";
 import { SegmentedControl } from "../components/SegmentedControl";
-import { INACTIVE_REASON } from "../components/SignBadge";
-import { Empty, Loaded } from "../components/Status";
+import { ClassProfile } from "../components/ClassProfile";
+import { INACTIVE_REASON, NEVER_FIRES_REASON } from "../components/SignBadge";
+import { Empty, Loaded, Loading } from "../components/Status";
 import { StepLinks } from "../components/StepLinks";
 import { TopImageCard } from "../components/TopImageCard";
 import { fmt, modeName, percent } from "../lib/format";
 import { useKeyNav } from "../lib/keyboard";
 import { type ModeView, modeViewSearch, parseModeView } from "../lib/modeView";
 import { stepHead, stepIndex } from "../lib/neighbours";
-import { headPath, modelPath } from "../lib/paths";
+import { classPath, headPath, modeIndexPath, modelPath } from "../lib/paths";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
 import { useModelRoute } from "../lib/useModelRoute";
 import NotFoundPage from "./NotFoundPage";
+
+const ScoreDistributionChart = lazy(() =>
+  import("../components/charts/ScoreDistributionChart").then((m) => ({ default: m.ScoreDistributionChart })),
+);
 
 interface Position {
   layer: number;
@@ -98,6 +108,9 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
           prev={{ label: prevHead ? modeName(prevHead.layer, prevHead.head) : "first head", to: headLink(prevHead) }}
           next={{ label: nextHead ? modeName(nextHead.layer, nextHead.head) : "last head", to: headLink(nextHead) }}
         />
+        <Link className="button" to={modeIndexPath(model)}>
+          Mode index
+        </Link>
         <CopyLinkButton />
       </div>
       <KeyHints inner="mode" outer="head" />
@@ -168,6 +181,12 @@ function ModeBody({
           unique: only the span it shares with that neighbour is meaningful, not these maps on their own.
         </div>
       ) : null}
+      {detail.distribution?.never_fires ? (
+        <div className="status status-warn" role="note">
+          <strong>Never fires:</strong> {NEVER_FIRES_REASON} (the paper&apos;s scoring rule; its top images are ranked
+          by that product).
+        </div>
+      ) : null}
       <Facts
         inline
         className="mode-stats"
@@ -188,11 +207,82 @@ function ModeBody({
         ) : (
           <ol className="image-grid">
             {detail.top_images.map((image) => (
-              <TopImageCard key={image.image_id} image={image} modeLabel={`${name} ${view.sign}`} options={view} />
+              <TopImageCard
+                key={image.image_id}
+                image={image}
+                modeLabel={`${name} ${view.sign}`}
+                options={view}
+                labelHref={detail.class_profile ? classPath : undefined}
+              />
             ))}
           </ol>
         )}
       </section>
+      <div className="two-col">
+        <Distribution detail={detail} summary={summary} name={`${name} ${view.sign}`} />
+        {detail.class_profile ? (
+          <ClassProfile profile={detail.class_profile} name={`${name} ${view.sign}`} topK={detail.top_images.length} />
+        ) : detail.distribution ? (
+          <section aria-labelledby="classes-heading">
+            <h2 id="classes-heading">Classes</h2>
+            <p className="muted">The dataset has no class labels, so this mode has no class profile.</p>
+          </section>
+        ) : null}
+      </div>
     </>
+  );
+}
+
+/** The score over every image of the dataset, or why the atlas cannot show it. */
+function Distribution({ detail, summary, name }: { detail: ModeDetail; summary: ModelSummary; name: string }) {
+  const d = detail.distribution;
+  return (
+    <section aria-labelledby="distribution-heading">
+      <h2 id="distribution-heading">Score over the dataset</h2>
+      {d === null ? (
+        <div className="status status-empty" role="note">
+          <strong>Distribution not computed:</strong>{" "}
+          {detail.statistics_missing ?? summary.statistics.note ?? "rebuild the atlas to add it"}.
+        </div>
+      ) : (
+        <>
+          <Facts
+            inline
+            className="mode-stats"
+            items={[
+              ["mean ± std", `${fmt(d.mean)} ± ${fmt(d.std)}`],
+              ["range", `${fmt(d.minimum)} to ${fmt(d.maximum)}`],
+              [
+                "fires on",
+                `${d.firing.toLocaleString("en")} of ${d.count.toLocaleString("en")} images (${percent(d.count > 0 ? d.firing / d.count : 0)})`,
+              ],
+            ]}
+          />
+          <Suspense fallback={<Loading label="Loading chart…" />}>
+            <ScoreDistributionChart
+              title={`Score of ${name} on each of the ${d.count.toLocaleString("en")} images`}
+              name={name}
+              distribution={d}
+              top={detail.top_images.map((t) => ({ rank: t.rank, score: t.score }))}
+              fileName={[
+                detail.model,
+                `L${detail.layer}-H${detail.head}-M${detail.mode}-${detail.sign}`,
+                detail.basis,
+                "score-distribution",
+              ]}
+              context={{ model: summary.model_id, mode: name, basis: detail.basis }}
+            />
+          </Suspense>
+          <p className="muted small">
+            Bars: images per bin; the two outer bars count the scores below the first bin and from the last on. Band:
+            mean ± std; dashed: the mean; solid lines: the top {detail.top_images.length} images.
+          </p>
+          <details className="small muted">
+            <summary>How the bins are fixed</summary>
+            {d.binning}.
+          </details>
+        </>
+      )}
+    </section>
   );
 }

@@ -1,5 +1,6 @@
 /** Model: the layers × heads grid, the model's cosine-vs-depth curve and its singular spectra. */
 import { lazy, Suspense, useState } from "react";
+import { Link } from "react-router";
 import type { ModelDetail } from "../api/client";
 import { apiQuery, useLoadable } from "../api/queries";
 import { Breadcrumbs } from "../components/Breadcrumbs";
@@ -10,7 +11,7 @@ import { ErrorNotice, Loaded, Loading } from "../components/Status";
 import { depthSeries } from "../lib/depthSeries";
 import { hasInactiveHead } from "../lib/headGrid";
 import { O3_QUERIES, o3QuerySeries } from "../lib/o3Series";
-import { headPath } from "../lib/paths";
+import { headPath, modeIndexPath } from "../lib/paths";
 import { spectrumLines } from "../lib/spectra";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
 import { useModelRoute } from "../lib/useModelRoute";
@@ -38,6 +39,15 @@ function ModelView({ detail }: { detail: ModelDetail }) {
       <Breadcrumbs items={[{ label: "Models", to: "/" }, { label: detail.model_id }]} />
       <ModelTitle model={detail} />
       <ModelFacts model={detail} />
+      <p className="index-link">
+        <Link className="button button-primary" to={modeIndexPath(detail.slug)}>
+          Mode index: all {(detail.n_layers * detail.n_heads * detail.n_modes * 2).toLocaleString("en")} signed modes
+        </Link>{" "}
+        <span className="muted">
+          sortable by σ, cosine, best score
+          {detail.statistics.computed ? ", mean, firing and class selectivity" : ""}; filterable
+        </span>
+      </p>
       <section aria-labelledby="grid-heading">
         <h2 id="grid-heading">Heads</h2>
         <p className="muted">

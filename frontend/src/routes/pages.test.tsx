@@ -89,7 +89,7 @@ describe("pages", () => {
     expect(images).toHaveLength(2);
     expect(images[0]!.getAttribute("src")).toContain("channel=query&palette=orange_blue&blend=0.50");
     expect(screen.getByText(/Degenerate mode/)).toBeTruthy();
-    expect(screen.getByText("red square")).toBeTruthy();
+    expect(document.querySelector(".image-card .label")?.textContent).toBe("red square");
     expect(screen.getByRole("group", { name: "Palette" })).toBeTruthy();
     const request = fetchMock.mock.calls.map(([r]) => (r as Request).url).find((u) => u.includes("/modes/1"));
     expect(request).toContain("sign=pos&basis=faithful");

@@ -1,14 +1,23 @@
 /** Typed API payloads for component tests (shapes from the generated client). */
 import type {
+  ClassAcrossModels,
+  ClassModeMatch,
   HeadDetail,
   ModeDetail,
   ModelDetail,
   ModelSummary,
+  ModeIndexPage,
+  ModeIndexRow,
   O3Result,
   PrecomputeJob,
+  SearchResults,
   UploadHeadModes,
   UploadModelModes,
 } from "../api/client";
+
+/** What the backend says of an atlas built without statistics (`statistics.note`, `statistics_missing`). */
+export const STATISTICS_NOTE =
+  "not computed for this atlas (it was built before per-mode statistics, or with --no-statistics): rebuild it to add them";
 
 type JobTotals = NonNullable<PrecomputeJob["job"]>;
 
@@ -33,6 +42,7 @@ export function modelSummary(overrides: Partial<ModelSummary> = {}): ModelSummar
     dataset: { name: "shapes", n_images: 10, n_skipped: 0 },
     random_init: true,
     planted: false,
+    statistics: { computed: true, n_classes: 3, note: null },
     has_o3: false,
     ...overrides,
   };
@@ -133,6 +143,155 @@ export function modeDetail(overrides: Partial<ModeDetail> = {}): ModeDetail {
       overlay_url: `/api/models/planted__shapes/layers/1/heads/2/modes/1/top/${rank}/overlay.png?sign=pos&basis=faithful`,
       maps_url: `/api/models/planted__shapes/layers/1/heads/2/modes/1/top/${rank}/maps?sign=pos&basis=faithful`,
     })),
+    // 10 images: one below the first edge (down to −1.4), 8 bins of width 1 from −1, and two from 7 on
+    // (up to 9: the top images).
+    distribution: {
+      count: 10,
+      firing: 6,
+      never_fires: false,
+      mean: 2.6,
+      std: 3.1,
+      minimum: -1.4,
+      maximum: 9,
+      edges: [-1, 0, 1, 2, 3, 4, 5, 6, 7],
+      counts: [1, 2, 1, 1, 1, 0, 1, 1, 0, 2],
+      binning: "8 equal-width bins per signed mode over the calibration range",
+    },
+    class_profile: {
+      top_classes: [
+        { class_id: 2, label: "red square", mean: 8.5, selectivity: 1.9, n_images: 2 },
+        { class_id: 0, label: "blue circle", mean: 1.0, selectivity: -0.5, n_images: 4 },
+        { class_id: 1, label: "green_triangle", mean: 0.5, selectivity: -0.7, n_images: 4 },
+      ],
+      top_k_labels: [{ label: "red square", count: 1 }],
+      selectivity_rule: "selectivity of a signed mode for class c = (mean score of c's images − mean) / std",
+    },
+    statistics_missing: null,
+    ...overrides,
+  };
+}
+
+/** A mode of an atlas built without statistics. */
+export function modeDetailWithoutStatistics(overrides: Partial<ModeDetail> = {}): ModeDetail {
+  return modeDetail({ distribution: null, class_profile: null, statistics_missing: STATISTICS_NOTE, ...overrides });
+}
+
+/** Row `position` of the mode index of `modelSummary()` (2 layers × 3 heads × 4 modes × 2 signs), in position order. */
+export function modeIndexRow(position: number, overrides: Partial<ModeIndexRow> = {}): ModeIndexRow {
+  const sign = position % 2 === 0 ? "pos" : "neg";
+  const mode = Math.floor(position / 2) % 4;
+  const head = Math.floor(position / 8) % 3;
+  const layer = Math.floor(position / 24);
+  return {
+    layer,
+    head,
+    mode,
+    sign,
+    sigma: 4 - mode,
+    sigma_share: (4 - mode) / 10,
+    cos: 0.1 * mode,
+    degenerate: mode === 3,
+    active: true,
+    best_score: 9 - 0.1 * position,
+    mean: 1 + 0.01 * position,
+    std: 0.5,
+    firing: position % 5,
+    selectivity: 2 - 0.02 * position,
+    top_class: ["red square", "blue circle", "green_triangle"][position % 3] ?? null,
+    ...overrides,
+  };
+}
+
+/** A page of a mode index of `total` rows; row i is `modeIndexRow(i)`. */
+export function modeIndexPage(
+  total: number,
+  offset: number,
+  limit: number,
+  overrides: Partial<ModeIndexPage> = {},
+): ModeIndexPage {
+  const end = Math.min(total, offset + limit);
+  return {
+    model: "planted__shapes",
+    basis: "faithful",
+    sort: "position",
+    order: "asc",
+    total,
+    n_modes: total,
+    offset,
+    rows: Array.from({ length: Math.max(0, end - offset) }, (_, i) => modeIndexRow(offset + i)),
+    statistics_missing: null,
+    ...overrides,
+  };
+}
+
+export function classModeMatch(overrides: Partial<ClassModeMatch> = {}, mode: Partial<ClassModeMatch["mode"]> = {}) {
+  return {
+    mode: {
+      model: "planted__shapes",
+      model_id: "planted-vit",
+      basis: "faithful" as const,
+      layer: 0,
+      head: 1,
+      mode: 2,
+      sign: "pos" as const,
+      sigma: 3,
+      cos: 0.2,
+      top_images: [0, 1].map((i) => ({
+        image_id: `planted__shapes~${i}`,
+        thumbnail_url: `/api/images/planted__shapes~${i}`,
+      })),
+      ...mode,
+    },
+    label: "red square",
+    selectivity: 1.9,
+    class_mean: 8.5,
+    n_images: 2,
+    ...overrides,
+  } satisfies ClassModeMatch;
+}
+
+export function searchResults(overrides: Partial<SearchResults> = {}): SearchResults {
+  return {
+    query: "red",
+    names: [
+      {
+        kind: "mode",
+        model: "planted__shapes",
+        model_id: "planted-vit",
+        layer: 1,
+        head: 2,
+        mode: 3,
+        sign: null,
+        title: "planted-vit L1 H2 M3",
+      },
+    ],
+    classes: [{ label: "red square", n_models: 1 }],
+    class_modes: [classModeMatch(), classModeMatch({ selectivity: 1.2 }, { layer: 1, head: 0, mode: 0, sign: "neg" })],
+    missing_statistics: ["vit-tiny__photos"],
+    ...overrides,
+  };
+}
+
+export function classAcrossModels(overrides: Partial<ClassAcrossModels> = {}): ClassAcrossModels {
+  return {
+    label: "red square",
+    basis: null,
+    models: [
+      { model: "planted__shapes", model_id: "planted-vit", n_images: 2, modes: [classModeMatch()] },
+      {
+        model: "dino__shapes",
+        model_id: "facebook/dino-vits16",
+        n_images: 2,
+        modes: [
+          classModeMatch(
+            { selectivity: 2.5, class_mean: 4 },
+            { model: "dino__shapes", model_id: "facebook/dino-vits16", layer: 5, head: 3, mode: 7 },
+          ),
+        ],
+      },
+    ],
+    missing_statistics: ["vit-tiny__photos"],
+    without_class: ["other__imagenette"],
     ...overrides,
   };
 }

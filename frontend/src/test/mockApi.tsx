@@ -1,7 +1,7 @@
 /** A fake `fetch` answering API paths from a table, and rendering the app at a URL. */
 import { QueryClientProvider } from "@tanstack/react-query";
-import { render } from "@testing-library/react";
-import { MemoryRouter } from "react-router";
+import { act, fireEvent, render, screen } from "@testing-library/react";
+import { MemoryRouter, useLocation, useNavigate } from "react-router";
 import { vi } from "vitest";
 import { AppRoutes } from "../App";
 import { createQueryClient } from "../api/queryClient";
@@ -32,7 +32,37 @@ export function renderAt(url: string) {
     <QueryClientProvider client={queryClient}>
       <MemoryRouter initialEntries={[url]}>
         <AppRoutes />
+        <LocationProbe />
       </MemoryRouter>
     </QueryClientProvider>,
   );
+}
+
+/** The router's location, and its history's back and forward, for tests of URL state. */
+function LocationProbe() {
+  const location = useLocation();
+  const navigate = useNavigate();
+  return (
+    <div hidden data-testid="location" data-url={`${location.pathname}${location.search}`}>
+      <button type="button" onClick={() => void navigate(-1)}>
+        back
+      </button>
+      <button type="button" onClick={() => void navigate(1)}>
+        forward
+      </button>
+    </div>
+  );
+}
+
+/** The URL the app shows (path and query). */
+export function currentUrl(): string {
+  return screen.getByTestId("location").dataset.url ?? "";
+}
+
+/** The browser's back (-1) or forward (1) button. */
+export function history(step: -1 | 1) {
+  const [back, forward] = screen.getByTestId("location").querySelectorAll("button");
+  act(() => {
+    fireEvent.click((step === -1 ? back : forward)!);
+  });
 }

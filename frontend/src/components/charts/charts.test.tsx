@@ -4,9 +4,10 @@ import { describe, expect, it } from "vitest";
 import { depthSeries } from "../../lib/depthSeries";
 import { o3QuerySeries } from "../../lib/o3Series";
 import { downloadCsv } from "../../test/downloads";
-import { modelDetail, o3Result } from "../../test/fixtures";
+import { modeDetail, modelDetail, o3Result } from "../../test/fixtures";
 import { DepthChart } from "./DepthChart";
 import { ModeSpectrumChart } from "./ModeSpectrumChart";
+import { ScoreDistributionChart } from "./ScoreDistributionChart";
 import { SpectrumChart } from "./SpectrumChart";
 
 const CHARTS: [string, ReactElement][] = [
@@ -44,6 +45,16 @@ const CHARTS: [string, ReactElement][] = [
       title="modes"
       fileName={["m", "modes"]}
       modes={[{ mode: 0, sigma: 2, cos: 0.5, degenerate: false, active: true }]}
+    />,
+  ],
+  [
+    "distribution",
+    <ScoreDistributionChart
+      title="distribution"
+      name="L1 H2 M1 pos"
+      fileName={["m", "distribution"]}
+      distribution={modeDetail().distribution!}
+      top={[{ rank: 0, score: 9 }]}
     />,
   ],
 ];

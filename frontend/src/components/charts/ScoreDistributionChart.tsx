@@ -1,0 +1,166 @@
+/**
+ * A signed mode's score over every image of the dataset: the fixed bins as bars, the underflow and
+ * overflow counts as one bar each beyond the edges (labelled with the minimum or maximum they reach),
+ * mean ± std as a band with the mean dashed, and the top-K images' scores as lines (#1 labelled).
+ */
+import {
+  Bar,
+  BarChart,
+  CartesianGrid,
+  Cell,
+  LabelList,
+  ReferenceArea,
+  ReferenceLine,
+  ResponsiveContainer,
+  Tooltip,
+  XAxis,
+  YAxis,
+} from "recharts";
+import type { ScoreDistribution } from "../../api/client";
+import type { TableContext } from "../../lib/csvExport";
+import { barIndex, type DistributionBar, distributionBars, markX, scoreDomain } from "../../lib/distribution";
+import { fmt } from "../../lib/format";
+import { ChartFrame } from "./ChartFrame";
+
+export interface TopScore {
+  /** 0 = the best image. */
+  rank: number;
+  score: number;
+}
+
+export interface ScoreDistributionChartProps {
+  title: string;
+  /** The mode, for the summary ("L0 H0 M0 pos"). */
+  name: string;
+  distribution: ScoreDistribution;
+  top: TopScore[];
+  fileName: string[];
+  context?: TableContext | undefined;
+  height?: number;
+}
+
+const KIND_TEXT = { under: "below the first edge", bin: "bin", over: "from the last edge on" } as const;
+
+/** About this many labelled ticks on the score axis. */
+const TICKS = 6;
+
+function niceTicks(low: number, high: number): number[] {
+  const span = high - low;
+  if (!(span > 0)) return [low];
+  const raw = span / TICKS;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) ?? raw;
+  const ticks: number[] = [];
+  for (let t = Math.ceil(low / step) * step; t <= high + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
+  return ticks;
+}
+
+function ranksText(ranks: number[]): string {
+  return ranks.map((r) => `#${r + 1}`).join(" ");
+}
+
+export function distributionSummary(name: string, d: ScoreDistribution, top: TopScore[]): string {
+  const low = d.edges[0] ?? 0;
+  const high = d.edges.at(-1) ?? low;
+  const under = d.counts[0] ?? 0;
+  const over = d.counts.at(-1) ?? 0;
+  const scores = top.map((t) => t.score);
+  return (
+    `Histogram of the score of ${name} over ${d.count.toLocaleString("en")} images in ${d.edges.length - 1} bins ` +
+    `from ${fmt(low)} to ${fmt(high)}: mean ${fmt(d.mean)}, standard deviation ${fmt(d.std)}, ` +
+    `from ${fmt(d.minimum)} to ${fmt(d.maximum)}; it fires on ${d.firing.toLocaleString("en")} images. ` +
+    `${under.toLocaleString("en")} below the bins, ${over.toLocaleString("en")} beyond them.` +
+    (scores.length > 0
+      ? ` The top ${scores.length} images score ${fmt(Math.min(...scores))} to ${fmt(Math.max(...scores))} (lines).`
+      : "")
+  );
+}
+
+export function ScoreDistributionChart({
+  title,
+  name,
+  distribution: d,
+  top,
+  fileName,
+  context,
+  height = 260,
+}: ScoreDistributionChartProps) {
+  const bars = distributionBars(d);
+  const [lo, hi] = scoreDomain(d);
+  const ranksIn = bars.map(() => [] as number[]);
+  for (const t of top) ranksIn[barIndex(d, t.score)]?.push(t.rank);
+  const table = {
+    columns: ["bar", "from", "to", "images", "top images"],
+    rows: bars.map((b, i) => [KIND_TEXT[b.kind], b.from, b.to, b.count, ranksText(ranksIn[i] ?? [])]),
+  };
+  // One line per distinct position (ties draw once), #1 labelled.
+  const firstRankAt = new Map<number, number>();
+  for (const t of [...top].sort((a, b) => a.rank - b.rank)) {
+    const x = markX(d, t.score);
+    if (!firstRankAt.has(x)) firstRankAt.set(x, t.rank);
+  }
+  const marks = [...firstRankAt.entries()].map(([x, rank]) => ({ x, rank }));
+  const clamp = (v: number) => Math.min(hi, Math.max(lo, v));
+  const ticks = niceTicks(d.edges[0] ?? lo, d.edges.at(-1) ?? hi);
+  return (
+    <ChartFrame
+      title={title}
+      summary={distributionSummary(name, d, top)}
+      table={table}
+      fileName={fileName}
+      context={context}
+    >
+      <ResponsiveContainer width="100%" height={height}>
+        <BarChart data={bars} margin={{ top: 20, right: 16, bottom: 24, left: 8 }} barCategoryGap={0} barGap={0}>
+          <CartesianGrid strokeDasharray="3 3" className="chart-grid" vertical={false} />
+          <XAxis
+            type="number"
+            dataKey="x"
+            domain={[lo, hi]}
+            ticks={ticks}
+            allowDataOverflow
+            tickFormatter={(v: number) => fmt(v, 2)}
+            label={{ value: "score", position: "insideBottom", offset: -14 }}
+          />
+          <YAxis
+            allowDecimals={false}
+            width={48}
+            label={{ value: "images", angle: -90, position: "insideLeft", offset: 12 }}
+          />
+          <Tooltip
+            formatter={(v) => [String(v), "images"]}
+            labelFormatter={(_, payload) => {
+              const bar = payload?.[0]?.payload as DistributionBar | undefined;
+              if (!bar) return "";
+              if (bar.kind === "under") return `below ${fmt(bar.to)} (down to ${fmt(bar.from)})`;
+              if (bar.kind === "over") return `from ${fmt(bar.from)} on (up to ${fmt(bar.to)})`;
+              return `${fmt(bar.from)} to ${fmt(bar.to)}`;
+            }}
+          />
+          {d.std > 0 ? (
+            <ReferenceArea x1={clamp(d.mean - d.std)} x2={clamp(d.mean + d.std)} className="chart-band" />
+          ) : null}
+          <Bar dataKey="count" name="images" isAnimationActive={false} minPointSize={0}>
+            {bars.map((b, i) => (
+              <Cell key={i} className={b.kind === "bin" ? "bar-sigma" : "bar-outside"} />
+            ))}
+            <LabelList dataKey="reach" position="top" className="bar-reach" />
+          </Bar>
+          <ReferenceLine
+            x={clamp(d.mean)}
+            className="line-mean"
+            label={{ value: "mean", position: "insideTopLeft", className: "mark-label" }}
+          />
+          {marks.map((m) => (
+            <ReferenceLine
+              key={m.x}
+              x={m.x}
+              className="line-top"
+              label={m.rank === 0 ? { value: "#1", position: "insideTopRight", className: "mark-label" } : undefined}
+            />
+          ))}
+        </BarChart>
+      </ResponsiveContainer>
+    </ChartFrame>
+  );
+}

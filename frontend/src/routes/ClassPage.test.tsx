@@ -1,0 +1,104 @@
+import { screen, within } from "@testing-library/react";
+import { describe, expect, it } from "vitest";
+import { classAcrossModels, modelSummary, searchResults, STATISTICS_NOTE } from "../test/fixtures";
+import { mockApi, renderAt } from "../test/mockApi";
+
+const MODELS = [
+  modelSummary(),
+  modelSummary({ slug: "dino__shapes", model_id: "facebook/dino-vits16" }),
+  modelSummary({
+    slug: "vit-tiny__photos",
+    model_id: "vit-tiny",
+    statistics: { computed: false, n_classes: 0, note: STATISTICS_NOTE },
+  }),
+  modelSummary({ slug: "other__imagenette", model_id: "other-vit" }),
+];
+
+describe("class page", () => {
+  it("shows each model's most selective modes side by side, and which models cannot say", async () => {
+    const fetchMock = mockApi({
+      "/api/models": { body: MODELS },
+      "/api/classes/red%20square": { body: classAcrossModels() },
+    });
+    renderAt("/classes/red%20square");
+    expect(await screen.findByRole("heading", { level: 1, name: /^Class .?red square.?$/ })).toBeTruthy();
+    const columns = await screen.findAllByRole("region");
+    expect(columns.map((c) => within(c).getByRole("heading", { level: 2 }).textContent)).toEqual([
+      "planted-vit",
+      "facebook/dino-vits16",
+    ]);
+    const dino = within(columns[1]!);
+    const mode = dino.getByRole("link", { name: "L5 H3 M7 pos" });
+    expect(mode.getAttribute("href")).toBe("/m/dino__shapes/L5/H3/M7?sign=pos&basis=faithful");
+    expect(dino.getByText("2.50")).toBeTruthy(); // selectivity
+    expect(dino.getByText("4.000")).toBeTruthy(); // class mean
+    expect(dino.getAllByRole("img", { name: /top image/ })).toHaveLength(2);
+    expect(dino.getByRole("link", { name: "in the mode index" }).getAttribute("href")).toBe(
+      "/m/dino__shapes/modes?sort=selectivity&top_class=red+square",
+    );
+
+    const note = screen.getByRole("note");
+    expect(within(note).getByRole("link", { name: "vit-tiny" }).getAttribute("href")).toBe("/m/vit-tiny__photos");
+    expect(note.textContent).toContain(STATISTICS_NOTE);
+    expect(screen.getByText(/Without a class/).textContent).toContain("other-vit");
+    const request = fetchMock.mock.calls.map(([r]) => (r as Request).url).find((u) => u.includes("/api/classes/"));
+    expect(request).toContain("limit=8");
+  });
+
+  it("asks in the basis of its URL", async () => {
+    const fetchMock = mockApi({
+      "/api/models": { body: MODELS },
+      "/api/classes/red%20square": { body: classAcrossModels({ basis: "exact" }) },
+    });
+    renderAt("/classes/red%20square?basis=exact");
+    await screen.findAllByRole("region");
+    expect((screen.getByRole("radio", { name: "exact" }) as HTMLInputElement).checked).toBe(true);
+    const request = fetchMock.mock.calls.map(([r]) => (r as Request).url).find((u) => u.includes("/api/classes/"));
+    expect(request).toContain("basis=exact");
+  });
+
+  it("says so when no served model has the class", async () => {
+    mockApi({
+      "/api/models": { body: MODELS },
+      "/api/classes/zebra": { status: 404, body: { detail: "no served model's dataset has a class 'zebra'" } },
+    });
+    renderAt("/classes/zebra");
+    const alert = await screen.findByRole("alert");
+    expect(alert.textContent).toMatch(/^Not found\..*class 'zebra'/);
+  });
+});
+
+describe("search results page", () => {
+  it("lists names, classes and class modes with their images, and the atlases without statistics", async () => {
+    const fetchMock = mockApi({ "/api/models": { body: MODELS }, "/api/search": { body: searchResults() } });
+    renderAt("/search?q=red");
+    expect(await screen.findByRole("heading", { level: 1, name: "Search results for “red”" })).toBeTruthy();
+    const names = await screen.findByRole("region", { name: "Models, layers, heads and modes" });
+    expect(within(names).getByRole("link", { name: "planted-vit L1 H2 M3" }).getAttribute("href")).toBe(
+      "/m/planted__shapes/L1/H2/M3?sign=pos&basis=faithful",
+    );
+    const classes = screen.getByRole("region", { name: "Classes" });
+    expect(within(classes).getByRole("link", { name: "red square" }).getAttribute("href")).toBe(
+      "/classes/red%20square",
+    );
+    const modes = screen.getByRole("region", { name: "Modes most selective for these classes" });
+    expect(within(modes).getByRole("link", { name: "planted-vit L1 H0 M0 neg" }).getAttribute("href")).toBe(
+      "/m/planted__shapes/L1/H0/M0?sign=neg&basis=faithful",
+    );
+    expect(within(modes).getAllByRole("img", { name: /top image/ })).toHaveLength(4);
+    expect(within(screen.getByRole("note")).getByRole("link", { name: "vit-tiny" })).toBeTruthy();
+    const request = fetchMock.mock.calls.map(([r]) => (r as Request).url).find((u) => u.includes("/api/search"));
+    expect(request).toContain("q=red&limit=100");
+  });
+
+  it("says when nothing matches", async () => {
+    mockApi({
+      "/api/models": { body: MODELS },
+      "/api/search": {
+        body: searchResults({ query: "zebra", names: [], classes: [], class_modes: [], missing_statistics: [] }),
+      },
+    });
+    renderAt("/search?q=zebra");
+    expect(await screen.findByText(/Nothing matches “zebra”/)).toBeTruthy();
+  });
+});

@@ -1,0 +1,279 @@
+/**
+ * Mode index: every signed mode of a model in one sortable, filterable, virtualized table. The sort
+ * and the filters are the URL's query (lib/modeIndexView), so back/forward and links restore them;
+ * the server sorts, filters and sends the rows a page at a time (components/ModeIndexTable).
+ */
+import { type ChangeEvent, type InputHTMLAttributes, useEffect, useEffectEvent, useId, useState } from "react";
+import { Link, useNavigate, useSearchParams } from "react-router";
+import type { Basis, ModelSummary, Sign } from "../api/client";
+import { useModeIndexHead } from "../api/useModeIndexRows";
+import { useModelSummary } from "../api/useModelSummary";
+import { Breadcrumbs } from "../components/Breadcrumbs";
+import { ModelTitle } from "../components/ModelHeader";
+import { ModeIndexTable } from "../components/ModeIndexTable";
+import { SegmentedControl } from "../components/SegmentedControl";
+import { ErrorNotice, Loaded, Loading } from "../components/Status";
+import {
+  DEFAULT_MODE_INDEX_VIEW,
+  type ModeIndexView,
+  modeIndexQuery,
+  modeIndexSearch,
+  parseModeIndexView,
+  toggleSort,
+} from "../lib/modeIndexView";
+import { modeIndexPath, modelPath } from "../lib/paths";
+import { useDocumentTitle } from "../lib/useDocumentTitle";
+import { useModelRoute } from "../lib/useModelRoute";
+
+export default function ModeIndexPage() {
+  const { model } = useModelRoute();
+  const summary = useModelSummary(model);
+  return (
+    <Loaded state={summary} label="Loading model…" pageTitle={model}>
+      {(s) => <ModeIndex summary={s} />}
+    </Loaded>
+  );
+}
+
+/** What a three-way filter's select shows: any, only (true) or none (false). */
+function triState(value: boolean | null): string {
+  return value === null ? "" : String(value);
+}
+
+function parseTriState(value: string): boolean | null {
+  return value === "" ? null : value === "true";
+}
+
+function ModeIndex({ summary }: { summary: ModelSummary }) {
+  const [search] = useSearchParams();
+  const navigate = useNavigate();
+  const view = parseModeIndexView(search);
+  const model = summary.slug;
+  useDocumentTitle(`Mode index · ${summary.model_id}`);
+  // Every change of sort or filter is a step in the history: back undoes it.
+  const setView = (next: ModeIndexView) => navigate(modeIndexPath(model, modeIndexSearch(next)));
+
+  const head = useModeIndexHead(model, modeIndexQuery(view));
+  const statisticsMissing =
+    head.data?.statistics_missing ?? (summary.statistics.computed ? null : summary.statistics.note);
+  const stats = statisticsMissing === null;
+  const classes = stats && summary.statistics.n_classes > 0;
+  const filtered =
+    modeIndexSearch({
+      ...view,
+      sort: DEFAULT_MODE_INDEX_VIEW.sort,
+      order: DEFAULT_MODE_INDEX_VIEW.order,
+      basis: "faithful",
+    }) !== "";
+  const label = `Signed modes of ${summary.model_id}`;
+
+  return (
+    <>
+      <Breadcrumbs
+        items={[
+          { label: "Models", to: "/" },
+          { label: summary.model_id, to: modelPath(model) },
+          { label: "Mode index" },
+        ]}
+      />
+      <ModelTitle model={summary}>
+        Mode index <span className="subtitle">{summary.model_id}</span>
+      </ModelTitle>
+      <p className="muted">
+        Every signed mode of the model: {summary.n_layers} layers × {summary.n_heads} heads × {summary.n_modes} modes ×
+        2 signs. Click a column&apos;s header to sort by it, again to reverse; open a mode by its name or its row.
+        Scores follow the paper&apos;s rule (max P_U · max P_V); mean, std, fires on and selectivity are over every
+        image of {summary.dataset.name}.
+      </p>
+      {statisticsMissing !== null ? (
+        <div className="status status-empty" role="note">
+          <strong>Per-mode statistics:</strong> {statisticsMissing}. Their columns show {"“—”"} and cannot be sorted or
+          filtered.
+        </div>
+      ) : null}
+      <form className="filters" aria-label="Filter the modes" onSubmit={(e) => e.preventDefault()}>
+        {summary.bases.length > 1 ? (
+          <SegmentedControl<Basis>
+            label="Basis"
+            value={view.basis}
+            options={summary.bases.map((b) => ({ value: b, label: b }))}
+            onChange={(basis) => setView({ ...view, basis })}
+          />
+        ) : null}
+        <Select
+          label="Layer"
+          value={view.layer === null ? "" : String(view.layer)}
+          onChange={(v) => setView({ ...view, layer: v === "" ? null : Number(v) })}
+          options={[["", "any"], ...range(summary.n_layers).map((l): [string, string] => [String(l), `L${l}`])]}
+        />
+        <Select
+          label="Head"
+          value={view.head === null ? "" : String(view.head)}
+          onChange={(v) => setView({ ...view, head: v === "" ? null : Number(v) })}
+          options={[["", "any"], ...range(summary.n_heads).map((h): [string, string] => [String(h), `H${h}`])]}
+        />
+        <Select
+          label="Sign"
+          value={view.sign ?? ""}
+          onChange={(v) => setView({ ...view, sign: v === "" ? null : (v as Sign) })}
+          options={[
+            ["", "both"],
+            ["pos", "pos"],
+            ["neg", "neg"],
+          ]}
+        />
+        <Select
+          label="Degenerate"
+          value={triState(view.degenerate)}
+          onChange={(v) => setView({ ...view, degenerate: parseTriState(v) })}
+          options={[
+            ["", "any"],
+            ["true", "only degenerate"],
+            ["false", "not degenerate"],
+          ]}
+        />
+        {stats ? (
+          <Select
+            label="Fires"
+            value={triState(view.neverFires)}
+            onChange={(v) => setView({ ...view, neverFires: parseTriState(v) })}
+            options={[
+              ["", "any"],
+              ["true", "never fires"],
+              ["false", "fires on some image"],
+            ]}
+          />
+        ) : null}
+        {classes ? (
+          <>
+            <DebouncedInput
+              label="Top class contains"
+              type="search"
+              value={view.topClass}
+              onCommit={(topClass) => setView({ ...view, topClass })}
+              size={14}
+            />
+            <DebouncedInput
+              label="Selectivity ≥"
+              type="number"
+              step="0.1"
+              value={view.minSelectivity === null ? "" : String(view.minSelectivity)}
+              onCommit={(v) => {
+                const number = v.trim() === "" ? null : Number(v);
+                setView({ ...view, minSelectivity: number !== null && Number.isFinite(number) ? number : null });
+              }}
+              className="input-narrow"
+            />
+          </>
+        ) : null}
+        <label className="checkbox">
+          <input
+            type="checkbox"
+            checked={view.includeInactive}
+            onChange={(e) => setView({ ...view, includeInactive: e.target.checked })}
+          />
+          <span>include inactive (σ = 0)</span>
+        </label>
+        {filtered ? (
+          <Link
+            className="button button-small"
+            to={modeIndexPath(
+              model,
+              modeIndexSearch({ ...DEFAULT_MODE_INDEX_VIEW, sort: view.sort, order: view.order, basis: view.basis }),
+            )}
+          >
+            Clear filters
+          </Link>
+        ) : null}
+      </form>
+      {head.isError && !head.data ? <ErrorNotice message={head.error.message} /> : null}
+      {head.data ? (
+        <>
+          <p className="index-count" aria-live="polite">
+            {head.data.total === head.data.n_modes
+              ? `${head.data.total.toLocaleString("en")} signed modes`
+              : `${head.data.total.toLocaleString("en")} of ${head.data.n_modes.toLocaleString("en")} signed modes`}
+            {view.includeInactive ? "" : " (inactive ones left out)"}
+            {head.isPlaceholderData ? " — updating…" : ""}
+          </p>
+          {head.data.total === 0 && !head.isPlaceholderData ? (
+            <div className="status status-empty">No mode passes these filters.</div>
+          ) : (
+            <ModeIndexTable
+              model={model}
+              view={view}
+              total={head.data.total}
+              statisticsMissing={statisticsMissing}
+              label={label}
+              onSort={(key) => setView(toggleSort(view, key))}
+            />
+          )}
+        </>
+      ) : head.isPending ? (
+        <Loading label="Loading modes…" />
+      ) : null}
+    </>
+  );
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+function Select({
+  label,
+  value,
+  options,
+  onChange,
+}: {
+  label: string;
+  value: string;
+  options: [value: string, label: string][];
+  onChange: (value: string) => void;
+}) {
+  return (
+    <label className="select">
+      <span>{label}</span>
+      <select value={value} onChange={(e: ChangeEvent<HTMLSelectElement>) => onChange(e.target.value)}>
+        {options.map(([v, text]) => (
+          <option key={v} value={v}>
+            {text}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+/** A text or number filter: what is typed reaches the URL after a pause; the URL's value wins on back/forward. */
+function DebouncedInput({
+  label,
+  value,
+  onCommit,
+  ...input
+}: {
+  label: string;
+  value: string;
+  onCommit: (value: string) => void;
+} & Omit<InputHTMLAttributes<HTMLInputElement>, "value" | "onChange">) {
+  const id = useId();
+  const [draft, setDraft] = useState(value);
+  const [shown, setShown] = useState(value);
+  if (value !== shown) {
+    // The URL changed (back, forward, a link): show its value.
+    setShown(value);
+    setDraft(value);
+  }
+  const commit = useEffectEvent((text: string) => onCommit(text));
+  useEffect(() => {
+    if (draft === shown) return;
+    const timer = setTimeout(() => commit(draft), 350);
+    return () => clearTimeout(timer);
+  }, [draft, shown]);
+  return (
+    <label className="select" htmlFor={id}>
+      <span>{label}</span>
+      <input id={id} {...input} value={draft} onChange={(e) => setDraft(e.target.value)} />
+    </label>
+  );
+}

@@ -1,0 +1,85 @@
+import { screen, waitFor, within } from "@testing-library/react";
+import { describe, expect, it } from "vitest";
+import { downloadCsv } from "../test/downloads";
+import { modeDetail, modeDetailWithoutStatistics, modelSummary, STATISTICS_NOTE } from "../test/fixtures";
+import { mockApi, renderAt } from "../test/mockApi";
+
+const MODE = "/api/models/planted__shapes/layers/1/heads/2/modes/1";
+const URL_ = "/m/planted__shapes/L1/H2/M1?sign=pos&basis=faithful";
+
+describe("mode page statistics", () => {
+  it("draws the score distribution with mean ± std, the top images and the outside counts", async () => {
+    mockApi({ "/api/models": { body: [modelSummary()] }, [MODE]: { body: modeDetail() } });
+    renderAt(URL_);
+    const section = await screen.findByRole("region", { name: "Score over the dataset" });
+    expect(within(section).getByText("2.600 ± 3.100")).toBeTruthy();
+    expect(within(section).getByText("6 of 10 images (60.0 %)")).toBeTruthy();
+    const chart = await within(section).findByRole("img", { name: /^Histogram of the score of L1 H2 M1 pos/ });
+    const summary = chart.getAttribute("aria-label")!;
+    expect(summary).toContain("over 10 images in 8 bins from -1.000 to 7.000");
+    expect(summary).toContain("mean 2.600, standard deviation 3.100");
+    expect(summary).toContain("1 below the bins, 2 beyond them");
+    expect(summary).toContain("The top 2 images score 8.000 to 9.000");
+    const { name, text } = await downloadCsv("Score of L1 H2 M1 pos on each of the 10 images");
+    expect(name).toBe("qkatlas-planted__shapes-l1-h2-m1-pos-faithful-score-distribution.csv");
+    const lines = text.trim().split("\r\n");
+    expect(lines[0]).toBe("model,mode,basis,bar,from,to,images,top images");
+    expect(lines[1]).toBe("planted-vit,L1 H2 M1 pos,faithful,below the first edge,-1.4,-1,1,");
+    expect(lines[2]).toBe("planted-vit,L1 H2 M1 pos,faithful,bin,-1,0,2,");
+    expect(lines.at(-1)).toBe("planted-vit,L1 H2 M1 pos,faithful,from the last edge on,7,9,2,#1 #2");
+    expect(lines).toHaveLength(1 + 8 + 2);
+  });
+
+  it("lists the classes the mode prefers, each linked to its class page, and its top images' labels", async () => {
+    mockApi({ "/api/models": { body: [modelSummary()] }, [MODE]: { body: modeDetail() } });
+    renderAt(URL_);
+    const section = await screen.findByRole("region", { name: "Classes" });
+    const table = within(section).getByRole("table");
+    const rows = within(table).getAllByRole("row").slice(1);
+    expect(rows.map((r) => r.textContent)).toEqual([
+      "red square1.908.5002",
+      "blue circle-0.501.0004",
+      "green_triangle-0.700.5004",
+    ]);
+    expect(within(rows[2]!).getByRole("link").getAttribute("href")).toBe("/classes/green_triangle");
+    expect(within(section).getByText(/Labels of its top 2 images/).textContent).toBe(
+      "Labels of its top 2 images: red square × 1.",
+    );
+    // The top image's label links to its class page.
+    const label = document.querySelector(".image-card .label a");
+    expect(label?.getAttribute("href")).toBe("/classes/red%20square");
+  });
+
+  it("flags a mode that never fires", async () => {
+    const never = modeDetail();
+    mockApi({
+      "/api/models": { body: [modelSummary()] },
+      [MODE]: { body: { ...never, distribution: { ...never.distribution!, firing: 0, never_fires: true } } },
+    });
+    renderAt(URL_);
+    const notes = await screen.findAllByRole("note");
+    expect(notes.map((n) => n.textContent).join(" ")).toMatch(
+      /Never fires: .*every positive score is the product of two negative maxima/,
+    );
+  });
+
+  it("without statistics, says so in the server's words instead of drawing", async () => {
+    mockApi({ "/api/models": { body: [modelSummary()] }, [MODE]: { body: modeDetailWithoutStatistics() } });
+    renderAt(URL_);
+    const section = await screen.findByRole("region", { name: "Score over the dataset" });
+    expect(within(section).getByRole("note").textContent).toBe(`Distribution not computed: ${STATISTICS_NOTE}.`);
+    expect(within(section).queryByRole("img")).toBeNull();
+    expect(screen.queryByRole("region", { name: "Classes" })).toBeNull();
+    // Labels stay plain text: no class page to go to.
+    await waitFor(() => expect(document.querySelector(".image-card .label")?.textContent).toBe("red square"));
+    expect(document.querySelector(".image-card .label a")).toBeNull();
+  });
+
+  it("a dataset without labels has a distribution but no class profile", async () => {
+    mockApi({ "/api/models": { body: [modelSummary()] }, [MODE]: { body: modeDetail({ class_profile: null }) } });
+    renderAt(URL_);
+    const section = await screen.findByRole("region", { name: "Classes" });
+    expect(section.textContent).toContain("no class labels");
+    expect(await screen.findByRole("img", { name: /^Histogram/ })).toBeTruthy();
+  });
+});
