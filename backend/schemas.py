@@ -513,6 +513,7 @@ class NameMatch(BaseModel):
     kind: Literal["model", "layer", "head", "mode"]
     model: str = Field(description="Atlas slug.")
     model_id: str
+    dataset: str = Field(description="The atlas's dataset (two atlases of one model differ by it).")
     layer: int | None
     head: int | None
     mode: int | None
@@ -560,3 +561,4 @@ class ClassAcrossModels(BaseModel):
     models: list[ModelClassModes]
     missing_statistics: list[str] = Field(description="Served atlases without statistics (left out).")
     without_class: list[str] = Field(description="Served atlases whose dataset has no such class.")
+    without_basis: list[str] = Field(description="Served atlases without the basis asked for (left out).")

@@ -38,8 +38,8 @@ BINNING_RULE = (
     f"low = lo − {LOW_MARGIN}·r − w/2, where lo, hi are the extremes of the mode's scores on the calibration sample "
     f"(the decodable ones among the first {CALIBRATION_IMAGES} images of the dataset, in dataset order) and "
     "r = hi − lo (r = max(|lo|, 1)·1e-6 when they are equal), so lo and hi fall mid-bin; a score x goes to bin "
-    "floor(x·(1/w) − low/w) computed in float32, below 0 to the underflow count and from the last edge on to the "
-    "overflow count"
+    "floor(x·(1/w) − low/w) computed in float32; a bin index below 0 counts as underflow, one of n_bins or more as "
+    "overflow"
 )
 
 
@@ -234,9 +234,9 @@ NOISE_FLOOR = 1e-6
 SELECTIVITY_RULE = (
     "selectivity of a signed mode for class c = (mean score of c's images − mean score of all images) / standard "
     "deviation of all images' scores; a mode's top classes are its most selective ones, a class's modes the most "
-    "selective for it (inactive modes, classes without scored images and modes whose standard deviation is below "
-    f"{NOISE_FLOOR:g} × the largest score magnitude of their basis and layer, i.e. constant up to rounding, are left "
-    "out)"
+    "selective for it, both among positive selectivities only (a class the mode scores below its mean is not one it "
+    "prefers; inactive modes, classes without scored images and modes whose standard deviation is below "
+    f"{NOISE_FLOOR:g} × the largest score magnitude of their basis and layer, i.e. constant up to rounding, have none)"
 )
 
 
@@ -274,8 +274,10 @@ def selectivity(summary: StatisticsSummary, active: np.ndarray, n_blocks: int) -
 
 
 def rank_classes(summary: StatisticsSummary, active: np.ndarray, n_bases: int, n_layers: int) -> ClassRankings:
-    """Each column's most selective classes and each class's most selective columns per basis."""
+    """Each column's most selective classes and each class's most selective columns per basis, among
+    positive selectivities."""
     scores = selectivity(summary, active, n_bases * n_layers)  # [n_classes, C]
+    scores[scores <= 0] = -np.inf
     n_classes, n_columns = scores.shape
     top, top_selectivity = _best(scores.T, TOP_CLASSES)
     per_basis = scores.reshape(n_classes * n_bases, n_columns // n_bases)

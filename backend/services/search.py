@@ -124,6 +124,7 @@ def _name(
         kind=kind,
         model=atlas.slug,
         model_id=atlas.model_id,
+        dataset=atlas.manifest.dataset.name,
         layer=layer,
         head=head,
         mode=mode,
@@ -244,11 +245,14 @@ def _candidates(atlas: Atlas, number: int, axis: int, class_ids: list[int], text
 
 def class_across_models(atlases: list[Atlas], label: str, basis: Basis | None, limit: int) -> ClassAcrossModels:
     """Each served model's most selective modes for the class named ``label`` (exact, case-insensitive)."""
-    models, missing, without = [], [], []
+    models, missing, without, no_basis = [], [], [], []
     for atlas in atlases:
         statistics, chosen = atlas.statistics, _basis_of(atlas, basis)
-        if statistics is None or chosen is None:
+        if statistics is None:
             missing.append(atlas.slug)
+            continue
+        if chosen is None:
+            no_basis.append(atlas.slug)
             continue
         class_id = statistics.class_id(label)
         if class_id is None:
@@ -262,4 +266,11 @@ def class_across_models(atlases: list[Atlas], label: str, basis: Basis | None, l
                 modes=_class_modes(atlas, chosen, class_id, limit),
             )
         )
-    return ClassAcrossModels(label=label, basis=basis, models=models, missing_statistics=missing, without_class=without)
+    return ClassAcrossModels(
+        label=label,
+        basis=basis,
+        models=models,
+        missing_statistics=missing,
+        without_class=without,
+        without_basis=no_basis,
+    )

@@ -107,6 +107,8 @@ def _check_against_brute_force(atlas: Atlas, images: list[Path], labels: list[st
         assert list(arrays["class_count"]) == [int((class_of == c).sum()) for c in range(len(classes))]
         with np.errstate(divide="ignore", invalid="ignore"):
             selectivity = np.where(active & varies, (class_mean - mean) / std, -np.inf)
+        clearly_none = (selectivity < -1e-3).all(axis=0)  # every class below the mean: no top class
+        selectivity[selectivity <= 0] = -np.inf  # only a class scored above the mean is preferred
         ranked = np.sort(selectivity, axis=0)
         with np.errstate(invalid="ignore"):  # −inf − −inf where no class is defined
             clear = np.isfinite(ranked[-1]) & (ranked[-1] - ranked[-2] > 1e-2)  # no near tie for the top class
@@ -120,6 +122,7 @@ def _check_against_brute_force(atlas: Atlas, images: list[Path], labels: list[st
             if per_column[order[0]] - per_column[order[1]] > 1e-2:
                 assert arrays["class_modes"][c, axis, 0] == order[0]
         assert (arrays["class_top"][axis][~active] == -1).all()  # inactive modes rank no class
+        assert (arrays["class_top"][axis][..., 0][clearly_none] == -1).all()
 
 
 def _labelled(root: Path) -> tuple[list[Path], list[str | None]]:

@@ -130,5 +130,6 @@ def test_rankings_leave_out_inactive_and_constant_modes_and_break_ties_by_positi
     rankings = rank_classes(running.summary(), active, n_bases=1, n_layers=1)
     assert rankings.top[:, 0].tolist() == [1, 0, -1, -1]
     assert rankings.top_selectivity[0, 0] == pytest.approx(1.0) and rankings.top_selectivity[2, 0] == 0.0
-    # negative selectivities are defined too (the class scores below the mean); constant and inactive: none
-    assert rankings.modes[0, 0, :3].tolist() == [1, 0, -1] and rankings.modes[1, 0, :3].tolist() == [0, 1, -1]
+    # only positive selectivities rank (column 0 scores class 0 below its mean); constant and inactive: none
+    assert rankings.modes[0, 0, :2].tolist() == [1, -1] and rankings.modes[1, 0, :2].tolist() == [0, -1]
+    assert rankings.top[0, :2].tolist() == [1, -1]

@@ -177,7 +177,9 @@ async def get_mode_index(
     min_selectivity: Annotated[float | None, Query(ge=-1e6, le=1e6)] = None,
 ) -> ModeIndexPage:
     """Every signed mode of the model in one table, sorted and filtered here and sent a page at a time.
-    Nulls sort last in either order; ties keep the position order (layer, head, mode, sign)."""
+    Nulls sort last in either order; ties keep the position order (layer, head, mode, sign). For an
+    atlas without statistics (`statistics_missing` set) the statistics filters (`never_fires`,
+    `top_class`, `min_selectivity`) do not apply."""
     filters = ModeFilters(
         layer=layer,
         head=head,

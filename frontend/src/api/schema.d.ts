@@ -102,7 +102,9 @@ export interface paths {
         /**
          * Get Mode Index
          * @description Every signed mode of the model in one table, sorted and filtered here and sent a page at a time.
-         *     Nulls sort last in either order; ties keep the position order (layer, head, mode, sign).
+         *     Nulls sort last in either order; ties keep the position order (layer, head, mode, sign). For an
+         *     atlas without statistics (`statistics_missing` set) the statistics filters (`never_fires`,
+         *     `top_class`, `min_selectivity`) do not apply.
          */
         get: operations["get_mode_index"];
         put?: never;
@@ -487,6 +489,11 @@ export interface components {
              * @description Served atlases whose dataset has no such class.
              */
             without_class: string[];
+            /**
+             * Without Basis
+             * @description Served atlases without the basis asked for (left out).
+             */
+            without_basis: string[];
         };
         /** ClassMatch */
         ClassMatch: {
@@ -1145,6 +1152,11 @@ export interface components {
             model: string;
             /** Model Id */
             model_id: string;
+            /**
+             * Dataset
+             * @description The atlas's dataset (two atlases of one model differ by it).
+             */
+            dataset: string;
             /** Layer */
             layer: number | null;
             /** Head */

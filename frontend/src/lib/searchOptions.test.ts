@@ -7,6 +7,7 @@ const name = (overrides: Partial<NameMatch>): NameMatch => ({
   kind: "model",
   model: "dino__in",
   model_id: "facebook/dino-vitb16",
+  dataset: "in",
   layer: null,
   head: null,
   mode: null,

@@ -1,6 +1,5 @@
 /** What the header's search box offers for a query's results, and where each option leads. */
 import type { NameMatch, SearchResults } from "../api/client";
-import { slugDataset } from "./atlasNames";
 import { classModeHref, classModeTitle } from "./classModes";
 import { classPath, DEFAULT_MODE_QUERY, headPath, modeIndexPath, modelPath, modePath, searchPath } from "./paths";
 
@@ -45,7 +44,7 @@ export function searchOptions(results: SearchResults | undefined, query: string)
         key: `name-${i}`,
         group: "Models, heads and modes",
         label: match.title,
-        detail: [KIND_LABEL[match.kind], slugDataset(match.model)].filter(Boolean).join(" · "),
+        detail: [KIND_LABEL[match.kind], match.dataset].join(" · "),
         href: nameHref(match),
       }),
     );

@@ -134,6 +134,11 @@ function ClassColumns({
           Without a class “{data.label}” in their dataset: {list(data.without_class)}.
         </p>
       ) : null}
+      {data.without_basis.length > 0 ? (
+        <p className="muted">
+          Without the {data.basis} basis: {list(data.without_basis)}.
+        </p>
+      ) : null}
     </>
   );
 }

@@ -258,6 +258,7 @@ export function searchResults(overrides: Partial<SearchResults> = {}): SearchRes
         kind: "mode",
         model: "planted__shapes",
         model_id: "planted-vit",
+        dataset: "shapes",
         layer: 1,
         head: 2,
         mode: 3,
@@ -276,6 +277,7 @@ export function classAcrossModels(overrides: Partial<ClassAcrossModels> = {}): C
   return {
     label: "red square",
     basis: null,
+    without_basis: [],
     models: [
       { model: "planted__shapes", model_id: "planted-vit", n_images: 2, modes: [classModeMatch()] },
       {
