@@ -103,7 +103,7 @@ const COLUMNS: Column[] = [
     title: "mean score over the dataset",
     sort: "mean",
     stats: true,
-    width: 72,
+    width: 92, // room for an exponent: "-7.81e-18"
     numeric: true,
     cell: (r) => fmt(r.mean),
   },
@@ -113,7 +113,7 @@ const COLUMNS: Column[] = [
     title: "standard deviation of the score over the dataset",
     sort: "std",
     stats: true,
-    width: 72,
+    width: 92, // room for an exponent: "-7.81e-18"
     numeric: true,
     cell: (r) => fmt(r.std),
   },
