@@ -174,7 +174,7 @@ class RunningStatistics:
 
     def merge(self, other: RunningStatistics) -> None:
         """Add another shard's or session's sums (same bins)."""
-        for name in ("count", "firing", "total", "total_sq", "histogram", "class_total", "class_count"):
+        for name in self.SUMS:
             getattr(self, name).add_(getattr(other, name).to(self.count.device))
         torch.minimum(self.minimum, other.minimum.to(self.minimum.device), out=self.minimum)
         torch.maximum(self.maximum, other.maximum.to(self.maximum.device), out=self.maximum)

@@ -15,7 +15,7 @@ import numpy as np
 
 from backend.schemas import Basis, ModeIndexRow, ModeSortKey, Sign, SortOrder
 from qkatlas.atlas import Atlas
-from qkatlas.atlas.statistics import NOT_COMPUTED
+from qkatlas.atlas.statistics import NOT_COMPUTED, ModeStatistics
 from qkatlas.conventions import SIGNS
 
 #: Tables kept (one per served atlas and basis is typical; old revisions fall out).
@@ -56,7 +56,7 @@ class ModeTable:
     firing: np.ndarray | None
     selectivity: np.ndarray | None
     top_class: np.ndarray | None
-    classes: tuple[str, ...]
+    statistics: ModeStatistics | None
     _orders: dict[tuple[ModeSortKey, SortOrder], np.ndarray] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -95,7 +95,7 @@ class ModeTable:
             if columns and has_classes
             else None,
             top_class=columns.top_class if columns and has_classes else None,
-            classes=statistics.classes if statistics is not None else (),
+            statistics=statistics,
         )
 
     def order(self, key: ModeSortKey, order: SortOrder) -> np.ndarray:
@@ -133,10 +133,8 @@ class ModeTable:
             keep &= self.degenerate == filters.degenerate
         if filters.never_fires is not None and self.firing is not None:
             keep &= (self.firing == 0) == filters.never_fires
-        if filters.top_class and self.top_class is not None:
-            wanted = filters.top_class.lower().replace("_", " ")
-            matching = [i for i, label in enumerate(self.classes) if wanted in label.lower().replace("_", " ")]
-            keep &= np.isin(self.top_class, matching)
+        if filters.top_class and self.top_class is not None and self.statistics is not None:
+            keep &= np.isin(self.top_class, self.statistics.find_classes(filters.top_class))
         if filters.min_selectivity is not None and self.selectivity is not None:
             keep &= np.nan_to_num(self.selectivity, nan=-np.inf) >= filters.min_selectivity
         return keep
@@ -163,7 +161,9 @@ class ModeTable:
             std=number(self.std),
             firing=None if self.firing is None else int(self.firing[position]),
             selectivity=number(self.selectivity),
-            top_class=self.classes[top_class] if top_class is not None and top_class >= 0 else None,
+            top_class=self.statistics.classes[top_class]
+            if self.statistics is not None and top_class is not None and top_class >= 0
+            else None,
         )
 
 
