@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -36,12 +37,18 @@ _Task = tuple[Callable[..., object], tuple[Any, ...], str]
 
 class BackgroundWriter:
     """``submit(fn, *args, what=...)`` runs ``fn(*args)`` on the writer thread; use as a context manager
-    (leaving it waits for every task and stops the thread). ``hint`` ends every error message."""
+    (leaving it waits for every task and stops the thread). ``hint`` ends every error message.
+
+    ``busy_seconds``: time the thread spent running tasks; ``waited_seconds``: time ``submit`` waited
+    for room in the queue (the stream held up by the disk).
+    """
 
     def __init__(self, hint: str, max_pending: int = MAX_PENDING) -> None:
         self._hint = hint
         self._tasks: queue.Queue[_Task | None] = queue.Queue(max_pending)
         self._error: BaseException | None = None
+        self.busy_seconds = 0.0
+        self.waited_seconds = 0.0
         self._thread = threading.Thread(target=self._work, name="qkatlas-writer", daemon=True)
         self._thread.start()
 
@@ -53,7 +60,9 @@ class BackgroundWriter:
 
     def submit(self, fn: Callable[..., object], *args: Any, what: str) -> None:
         self._raise_if_failed()
+        start = time.perf_counter()
         self._tasks.put((fn, args, what))
+        self.waited_seconds += time.perf_counter() - start
 
     def flush(self) -> None:
         """Wait until every submitted task has run; raise the first failure."""
@@ -79,11 +88,14 @@ class BackgroundWriter:
                     return
                 fn, args, what = task
                 if self._error is None:
+                    start = time.perf_counter()
                     try:
                         fn(*args)
                     except OSError as error:
                         self._error = disk_error(error, what, self._hint)
                     except Exception as error:  # reported to the stream's thread, never lost
                         self._error = RuntimeError(f"could not write {what}: {error}")
+                    finally:
+                        self.busy_seconds += time.perf_counter() - start
             finally:
                 self._tasks.task_done()

@@ -111,7 +111,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="skip the per-mode score statistics (distributions, class profiles; the atlas then has no mode "
         "index values, search by class or distribution charts)",
     )
-    parser.add_argument("--checkpoint-every", type=float, default=30.0, metavar="SECONDS")
+    parser.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="save the stream's state at most this often (default 30); never more often than ten times the "
+        "last save's duration, so large states on a slow disk cost the stream at most a tenth of its time",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
         "--progress-redis",
@@ -123,7 +130,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _print_summary(outcome: JobOutcome) -> None:
-    print(f"loading and decomposing the models took {outcome.setup_seconds:.1f} s")
+    t = outcome.timings
+    print(
+        f"time: {t.setup:.1f} s loading and decomposing the models, {t.calibration:.1f} s calibrating the "
+        f"statistics, {t.stream:.1f} s scoring, {t.drain:.1f} s finishing the queued writes, "
+        f"{t.finish:.1f} s writing the atlases (thumbnails and checkpoints kept the writer busy "
+        f"{t.writer_busy:.1f} s; scoring waited {t.writer_waited:.1f} s for it)"
+    )
     for model_id, reason in outcome.unloadable.items():
         print(f"not built: {model_id} could not be loaded ({reason})")
     for result in outcome.results:

@@ -117,6 +117,11 @@ class JobConfig:
     statistics: bool = True
 
 
+#: Checkpoints keep the background writer busy at most 1 / CHECKPOINT_SHARE of the stream: the next one
+#: is due ``max(--checkpoint-every, CHECKPOINT_SHARE × the seconds the last one took to write)`` after it.
+CHECKPOINT_SHARE = 10
+
+
 @dataclass
 class JobResult:
     """One model's atlas. ``kept``: an atlas finished by an earlier run of the job, left as it was."""
@@ -132,13 +137,32 @@ class JobResult:
 
 
 @dataclass
+class JobTimings:
+    """Where a job's time went, in seconds, summed over its groups: ``setup`` loading, decomposing and
+    planning; ``calibration`` scoring the statistics' calibration sample; ``stream`` the scoring loop
+    (its checkpoints included); ``drain`` waiting, after the stream, for the background writer to
+    finish what was queued; ``finish`` merging, writing and publishing the atlases. The background
+    writer (thumbnails, checkpoints) was busy ``writer_busy`` seconds, and the stream waited
+    ``writer_waited`` seconds for room in its queue. Only ``stream`` grows with the number of images.
+    """
+
+    setup: float = 0.0
+    calibration: float = 0.0
+    stream: float = 0.0
+    drain: float = 0.0
+    finish: float = 0.0
+    writer_busy: float = 0.0
+    writer_waited: float = 0.0
+
+
+@dataclass
 class JobOutcome:
-    """What a job did: one result per model built or kept, the models it could not load, and the
-    seconds spent loading and decomposing the models before the stream."""
+    """What a job did: one result per model built or kept, the models it could not load, and where
+    the time went."""
 
     results: list[JobResult]
     unloadable: dict[str, str]
-    setup_seconds: float
+    timings: JobTimings
 
 
 class JobSetupError(RuntimeError):
@@ -279,13 +303,13 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
         ]
         budget = shard.smallest(config.device_memory or device_memory_budget(device), device)
         groups = plan_groups(needs, budget)
-        setup_seconds = time.perf_counter() - clock
+        timings = JobTimings(setup=time.perf_counter() - clock)
         if todo:
             log(describe_plan(groups, [m.model_id for m in todo], budget, device))
         decoder = resolve_decode(config.decode, device)
         if decoder == "nvjpeg" and todo:
             log(f"decoding JPEGs with nvJPEG on {device} (Pillow for the files it cannot read)")
-        job = _Job(config, source, shard, device, on_progress, log, (clock, started), total=len(todo), decoder=decoder)
+        job = _Job(config, source, shard, device, on_progress, log, (clock, started), len(todo), decoder, timings)
         with job.progress_bar():
             for number, group in enumerate(groups, 1):
                 results.extend(job.run_group([todo[i] for i in group.members], number, len(groups)))
@@ -295,7 +319,7 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
     if not shard.is_main:
         return None
     by_model = {result.model_id: result for result in results}
-    return JobOutcome([by_model[m] for m in config.models if m in by_model], unloadable, setup_seconds)
+    return JobOutcome([by_model[m] for m in config.models if m in by_model], unloadable, timings)
 
 
 def _kept_result(model_id: str, atlas: Path, manifest: AtlasManifest) -> JobResult:
@@ -325,10 +349,12 @@ class _Job:
         start: tuple[float, datetime],
         total: int,
         decoder: Literal["pillow", "nvjpeg"],
+        timings: JobTimings,
     ) -> None:
-        """``start``: when the job started, as ``(time.perf_counter(), wall-clock time)``."""
+        """``start``: when the job started, as ``(time.perf_counter(), wall-clock time)``; the phases'
+        seconds are added to ``timings``."""
         self.config, self.source, self.shard, self.device = config, source, shard, device
-        self.decoder = decoder
+        self.decoder, self.timings = decoder, timings
         self.on_progress, self.log = on_progress, log
         self.clock, self.started = start
         self.selection = shard.items(len(source.items), config.batch_size)
@@ -358,13 +384,22 @@ class _Job:
             if model.adapter.preprocessing not in preps:
                 preps.append(model.adapter.preprocessing)
         streams = self._open_all(members, preps)
+        timings, clock = self.timings, time.perf_counter()
         if self.config.statistics:
             self._calibrate([stream for stream in streams if stream.statistics is None], preps)
+        timings.calibration += time.perf_counter() - clock
         if n_groups > 1:
             self.log(f"group {number}/{n_groups}: {', '.join(model.model_id for model in members)}")
         with BackgroundWriter(RESUME_HINT) as background:
+            clock = time.perf_counter()
             rates = self._stream(streams, preps, background)
+            timings.stream += time.perf_counter() - clock
+            clock = time.perf_counter()
             background.flush()
+            timings.drain += time.perf_counter() - clock
+        timings.writer_busy += background.busy_seconds
+        timings.writer_waited += background.waited_seconds
+        clock = time.perf_counter()
         results = []
         for stream, rate in zip(streams, rates, strict=True):
             result = self._finish(stream, rate)
@@ -372,6 +407,7 @@ class _Job:
                 results.append(result)
             if self.on_progress and self.shard.is_main:
                 self.on_progress.model_finished(stream.slug, "done")
+        timings.finish += time.perf_counter() - clock
         for model in members:  # the next group needs the device
             model.adapter.to("cpu")
         if self.device.type == "cuda":
@@ -445,8 +481,12 @@ class _Job:
     def _stream(
         self, streams: list[ModelStream], preps: list[Preprocessing], background: BackgroundWriter
     ) -> list[float]:
-        """Score the images from the earliest resume point on; return each model's scoring rate
-        (images/s of this session's stream)."""
+        """Score the images from the earliest resume point on, with periodic checkpoints; return each
+        model's scoring rate (images/s of this session's stream).
+
+        No checkpoint is taken at the end: the atlases are written next, and a crash while writing them
+        resumes from the last periodic one (at the paper's scale the last checkpoint would cost as much
+        disk time as the atlases themselves)."""
         config, n_selected = self.config, len(self.selection)
         position = min(stream.position for stream in streams)
         if self.bar is not None:  # what the checkpoints already cover is not part of this session's rate
@@ -464,12 +504,15 @@ class _Job:
             position += consumed
             if self.bar is not None:
                 self.bar.update(consumed * len(behind))
-            if time.perf_counter() - last_checkpoint >= config.checkpoint_every_s:
+            # A checkpoint holds a host copy of every top-K (11 GB for the paper's 13 models): the next
+            # one waits until the last is on disk, and for CHECKPOINT_SHARE times as long as it took.
+            written_in = sum(stream.save_seconds for stream in streams)
+            interval = max(config.checkpoint_every_s, CHECKPOINT_SHARE * written_in)
+            due = time.perf_counter() - last_checkpoint >= interval
+            if due and not any(stream.saving for stream in streams):
                 for stream in streams:
                     stream.save(background)
                 last_checkpoint = time.perf_counter()
-        for stream in streams:
-            stream.save(background)
         seconds = time.perf_counter() - clock
         return [stream.scored_images / seconds if seconds > 0 else 0.0 for stream in streams]
 

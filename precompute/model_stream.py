@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,6 +155,9 @@ class ModelStream:
     scored_images: int = 0
     statistics: RunningStatistics | None = None
     class_of: torch.Tensor | None = None
+    #: How long the last checkpoint took to write (0 until one is written).
+    save_seconds: float = 0.0
+    _saving: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @staticmethod
     def resume_state(
@@ -237,4 +242,18 @@ class ModelStream:
             "skipped": [entry.model_dump() for entry in self.skipped],  # plain data: readable by any version
             "statistics": self.statistics.state_dict() if self.statistics is not None else None,
         }
-        background.submit(save_checkpoint, self.checkpoint, state, what=f"the checkpoint {self.checkpoint}")
+        self._saving.set()
+        background.submit(self._save, state, what=f"the checkpoint {self.checkpoint}")
+
+    @property
+    def saving(self) -> bool:
+        """A checkpoint has been queued and is not on disk yet."""
+        return self._saving.is_set()
+
+    def _save(self, state: dict[str, Any]) -> None:
+        start = time.perf_counter()
+        try:
+            save_checkpoint(self.checkpoint, state)
+            self.save_seconds = time.perf_counter() - start
+        finally:
+            self._saving.clear()

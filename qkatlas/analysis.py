@@ -69,29 +69,49 @@ def _key_only_direction(adapter: ViTAdapter, layer: int) -> tuple[torch.Tensor, 
     return torch.einsum("he,hed->hd", query_of_beta, weights.w_k), weights.ln_bias
 
 
-@torch.inference_mode()
-def analyze_image(adapter: ViTAdapter, dec: Decomposition, image: torch.Tensor) -> ImageAnalysis:
-    """All maps, scores and contributions of one uint8 image ``[3, S, S]`` (as the model sees it)."""
-    spec = adapter.spec
-    shape = (spec.n_layers, spec.n_heads, spec.d_head, spec.grid, spec.grid)
-    query = {basis: np.empty(shape, np.float32) for basis in BASES}
-    key = {basis: np.empty(shape, np.float32) for basis in BASES}
-    scores = {basis: np.empty((*shape[:3], 2), np.float32) for basis in BASES}
-    salience = np.empty((spec.n_layers, spec.n_heads, spec.grid, spec.grid), np.float32)
+class ImageAnalyzer:
+    """Analyses single images with one model: what does not depend on the image (the float32 mode
+    kernel, every layer's key-only direction) is built once, on the adapter's device.
 
-    def keep(projected: ProjectedLayer) -> None:
-        layer, basis = projected.layer, projected.basis
-        query[basis][layer] = projected.query_maps()[0].T.reshape(shape[1:]).cpu().numpy()
-        key[basis][layer] = projected.key_maps()[0].T.reshape(shape[1:]).cpu().numpy()
-        scores[basis][layer] = projected.scores[0].reshape(*shape[1:3], 2).cpu().numpy()
-        if basis == Basis.exact:  # the key-only logit term lives on the LayerNorm output
-            direction, beta = _key_only_direction(adapter, layer)
-            patches = projected.tokens[0].double().cpu() - beta
-            salience[layer] = (direction @ patches.T).reshape(spec.n_heads, spec.grid, spec.grid).numpy()
+    ``analyze`` keeps every layer's maps on the device and copies them to the host once at the end, so
+    an analysis waits for the device once (the copies), not once per layer.
+    """
 
-    ModeKernel(adapter, dec, BASES, dtype=torch.float32).run(image.unsqueeze(0), keep)
-    contribution = {basis: dec.sigma * scores[basis].max(axis=-1) for basis in BASES}
-    return ImageAnalysis(query, key, scores, contribution, salience)
+    def __init__(self, adapter: ViTAdapter, dec: Decomposition) -> None:
+        self.adapter, self.dec = adapter, dec
+        self.kernel = ModeKernel(adapter, dec, BASES, dtype=torch.float32)
+        per_layer = [_key_only_direction(adapter, layer) for layer in range(adapter.spec.n_layers)]
+        self._direction = torch.stack([direction for direction, _ in per_layer]).to(adapter.device)  # [L, H, d] f64
+        self._beta = torch.stack([beta for _, beta in per_layer]).to(adapter.device)  # [L, d] float64
+
+    @torch.inference_mode()
+    def analyze(self, image: torch.Tensor) -> ImageAnalysis:
+        """All maps, scores and contributions of one uint8 image ``[3, S, S]`` (as the model sees it)."""
+        spec, device = self.adapter.spec, self.kernel.device
+        shape = (spec.n_layers, spec.n_heads, spec.d_head, spec.grid, spec.grid)
+        query = {basis: torch.empty(shape, device=device) for basis in BASES}
+        key = {basis: torch.empty(shape, device=device) for basis in BASES}
+        scores = {basis: torch.empty((*shape[:3], 2), device=device) for basis in BASES}
+        salience = torch.empty((spec.n_layers, spec.n_heads, spec.grid, spec.grid), dtype=torch.float64, device=device)
+
+        def keep(projected: ProjectedLayer) -> None:
+            layer, basis = projected.layer, projected.basis
+            query[basis][layer] = projected.query_maps()[0].T.reshape(shape[1:])
+            key[basis][layer] = projected.key_maps()[0].T.reshape(shape[1:])
+            scores[basis][layer] = projected.scores[0].reshape(*shape[1:3], 2)
+            if basis == Basis.exact:  # the key-only logit term lives on the LayerNorm output
+                patches = projected.tokens[0].double() - self._beta[layer]
+                salience[layer] = (self._direction[layer] @ patches.T).reshape(spec.n_heads, spec.grid, spec.grid)
+
+        self.kernel.run(image.unsqueeze(0), keep)
+        host_scores = {basis: s.cpu().numpy() for basis, s in scores.items()}
+        return ImageAnalysis(
+            query={basis: m.cpu().numpy() for basis, m in query.items()},
+            key={basis: m.cpu().numpy() for basis, m in key.items()},
+            scores=host_scores,
+            contribution={basis: self.dec.sigma * s.max(axis=-1) for basis, s in host_scores.items()},
+            key_salience=salience.float().cpu().numpy(),
+        )
 
 
 def rank_by_contribution(contribution: np.ndarray, active: np.ndarray) -> np.ndarray:

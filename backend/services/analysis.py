@@ -25,7 +25,7 @@ import torch
 from backend.core.cache import Cache
 from backend.services.singleflight import SingleFlight
 from backend.services.uploads import UploadInfo, UploadStore
-from qkatlas.analysis import analyze_image, attention_edge_split
+from qkatlas.analysis import ImageAnalyzer, attention_edge_split
 from qkatlas.atlas import Atlas
 from qkatlas.conventions import Basis
 from qkatlas.device import DeviceName, resolve_device
@@ -168,7 +168,7 @@ class AnalysisRunner:
         self.device = resolve_device(device)
         self._workers = workers
         self._executor: ThreadPoolExecutor | None = None
-        self._models: dict[str, tuple[str, ViTAdapter, Decomposition]] = {}
+        self._models: dict[str, tuple[str, ImageAnalyzer]] = {}
         self._models_lock = threading.Lock()
         self._flights = SingleFlight()
 
@@ -180,16 +180,16 @@ class AnalysisRunner:
 
     # --- running in the executor -----------------------------------------------------------------
 
-    def _model(self, atlas: Atlas) -> tuple[ViTAdapter, Decomposition]:
+    def _model(self, atlas: Atlas) -> ImageAnalyzer:
         """The atlas's model, rebuilt from its manifest when first needed or when the atlas was rebuilt
         (the replaced atlas's model is dropped)."""
         with self._models_lock:
             loaded = self._models.get(atlas.slug)
             if loaded is None or loaded[0] != atlas.revision:
                 self._models.pop(atlas.slug, None)
-                loaded = (atlas.revision, *self._load_model(atlas))
+                loaded = (atlas.revision, ImageAnalyzer(*self._load_model(atlas)))
                 self._models[atlas.slug] = loaded
-            return loaded[1], loaded[2]
+            return loaded[1]
 
     def _load_model(self, atlas: Atlas) -> tuple[ViTAdapter, Decomposition]:
         log.info("loading the model of %s on %s", atlas.slug, self.device)
@@ -211,8 +211,7 @@ class AnalysisRunner:
         return to_model_input(image, atlas.manifest.preprocessing)
 
     def _analyze(self, data: bytes, atlas: Atlas) -> UploadAnalysis:
-        adapter, dec = self._model(atlas)
-        result = analyze_image(adapter, dec, self._model_input(data, atlas))
+        result = self._model(atlas).analyze(self._model_input(data, atlas))
         # float32 for the whole model as for each head, so both rank a head's modes alike.
         model = ModelScores(
             scores={b: s.astype(np.float32) for b, s in result.scores.items()},
@@ -231,8 +230,10 @@ class AnalysisRunner:
         return UploadAnalysis(heads, model)
 
     def _attention(self, data: bytes, atlas: Atlas, layer: int, head: int, query_patch: int) -> AttentionRow:
-        adapter, dec = self._model(atlas)
-        split = attention_edge_split(adapter, dec, self._model_input(data, atlas), layer, head, query_patch)
+        analyzer = self._model(atlas)
+        split = attention_edge_split(
+            analyzer.adapter, analyzer.dec, self._model_input(data, atlas), layer, head, query_patch
+        )
         return AttentionRow(
             attention=np.asarray(split.attention, np.float32),
             mode_logits=np.asarray(split.mode_logits, np.float32),

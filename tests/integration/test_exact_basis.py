@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from qkatlas.analysis import analyze_image, attention_edge_split
+from qkatlas.analysis import ImageAnalyzer, attention_edge_split
 from qkatlas.conventions import Basis
 from qkatlas.images import load_image_file, to_model_input
 from qkatlas.models import ViTAdapter, load_model
@@ -119,7 +119,7 @@ def test_image_analysis_ranks_modes_by_contribution(photo_dir: Path) -> None:
     adapter = load_model("vit_tiny_patch16_224", random_init=True, seed=3, overrides={**TINY, "img_size": 64})
     dec = decompose(adapter.weights())
     image = to_model_input(load_image_file(photo_dir / "rocket.jpg"), adapter.preprocessing)
-    result = analyze_image(adapter, dec, image)
+    result = ImageAnalyzer(adapter, dec).analyze(image)
     spec = adapter.spec
     for basis in (Basis.faithful, Basis.exact):
         q, k = result.query[basis], result.key[basis]

@@ -4,6 +4,7 @@ the atlas of a single-model run; groups, resume, unloadable models and a full di
 from __future__ import annotations
 
 import errno
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -244,3 +245,38 @@ def test_the_device_decoding_path_builds_the_same_winners_up_to_rounding(
         assert np.mean(same_sets) > 0.97, slug
         scores = device_atlas.arrays["topk_scores"], pillow_atlas.arrays["topk_scores"]
         assert np.allclose(*scores, rtol=0.05, atol=0.05 * np.nanmax(np.abs(scores[1]))), slug
+
+
+def test_checkpoints_never_pile_up_and_keep_the_writer_mostly_free(
+    images: Path, tmp_path: Path, single_runs: dict[str, dict[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint is due after every batch (``--checkpoint-every 0``) but the disk is slow: the stream
+    queues none while one is being written, waits ten times the last write before the next, and the
+    atlases are unchanged."""
+    write, score = model_stream.save_checkpoint, model_stream.ModelStream.score
+
+    def slow_write(path: Path, state: dict[str, Any]) -> None:
+        time.sleep(0.5)  # so the next checkpoint is due 5 s after this one, after the stream's end
+        write(path, state)
+
+    def slow_score(self: model_stream.ModelStream, *args: Any) -> None:
+        time.sleep(0.5)  # two models: 1 s per batch, 3 s for the three batches of two images
+        score(self, *args)
+
+    queued: dict[str, list[bool]] = {}
+    save = model_stream.ModelStream.save
+
+    def recording_save(self: model_stream.ModelStream, background: Any) -> None:
+        queued.setdefault(self.model_id, []).append(self.saving)
+        save(self, background)
+
+    monkeypatch.setattr(model_stream, "save_checkpoint", slow_write)
+    monkeypatch.setattr(model_stream.ModelStream, "score", slow_score)
+    monkeypatch.setattr(model_stream.ModelStream, "save", recording_save)
+    assert main(_args(MODELS[:2], images, tmp_path)) == 0
+    assert len(queued) == 2
+    for calls in queued.values():
+        assert not any(calls)  # none queued behind an unwritten one
+        assert len(calls) == 1  # each batch was due one; the write's 0.5 s pushed the next past the end
+    built = {slug: _atlas_contents(path) for slug, path in _atlases(tmp_path).items()}
+    assert built == {slug: single_runs[slug] for slug in built} and len(built) == 2

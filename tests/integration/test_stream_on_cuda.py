@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import skimage.data
 import torch
 from PIL import Image
 
@@ -80,11 +81,15 @@ def test_a_models_batch_with_images_on_the_gpu_synchronizes_once(tmp_path: Path)
             ),
             n_classes=3,
         )
-        generator = torch.Generator().manual_seed(0)
+        # Distinct 64×64 tiles of a photo: JPEG keeps each within 5 grey levels of itself while any two
+        # differ by 15 or more on average, so a thumbnail of the wrong image fails the check below (noise
+        # would not do: 4:2:0 chroma subsampling alone moves random pixels by about 46).
+        photo = torch.from_numpy(skimage.data.astronaut()).permute(2, 0, 1)  # type: ignore[no-untyped-call]
+        tiles = photo.unfold(1, 64, 64).unfold(2, 64, 64).permute(1, 2, 0, 3, 4).reshape(-1, 3, 64, 64)
+        tiles = tiles[torch.randperm(len(tiles), generator=torch.Generator().manual_seed(0))]
 
         def on_gpu(first: int) -> Batch:
-            images = torch.randint(0, 256, (8, 3, 64, 64), dtype=torch.uint8, generator=generator)
-            return Batch(torch.arange(first, first + 8), images.cuda())
+            return Batch(torch.arange(first, first + 8), tiles[first : first + 8].contiguous().cuda())
 
         batches = [on_gpu(first) for first in (0, 8, 16)]
         stream.score(batches[0], 8, background)  # first use: allocations may synchronize

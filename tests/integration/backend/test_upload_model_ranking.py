@@ -11,13 +11,13 @@ import torch
 from fastapi.testclient import TestClient
 
 import backend.services.analysis as analysis_service
-from qkatlas.analysis import ImageAnalysis, analyze_image
+from qkatlas.analysis import ImageAnalysis, ImageAnalyzer
 from qkatlas.atlas import Atlas
 from qkatlas.conventions import Basis
 from qkatlas.images import decode_image, to_model_input
-from qkatlas.models import ModelSource, ViTAdapter, load_model_from_source
+from qkatlas.models import ModelSource, load_model_from_source
 from qkatlas.models.planted import PLANTED_MODES
-from qkatlas.svd import Decomposition, decompose
+from qkatlas.svd import decompose
 from tests.integration.backend.conftest import AppFactory
 
 
@@ -44,7 +44,7 @@ def _analysis_of(atlas: Atlas, data: bytes) -> ImageAnalysis:
     adapter = load_model_from_source(atlas.manifest.model_source)
     adapter.module.eval()
     image = to_model_input(decode_image(data), atlas.manifest.preprocessing)
-    return analyze_image(adapter, decompose(adapter.weights()), image)
+    return ImageAnalyzer(adapter, decompose(adapter.weights())).analyze(image)
 
 
 @pytest.mark.parametrize("basis", list(Basis))
@@ -101,11 +101,13 @@ def test_the_whole_model_and_its_heads_share_one_analysis_and_agree(
 ) -> None:
     calls: list[int] = []
 
-    def counting(adapter: ViTAdapter, dec: Decomposition, image: torch.Tensor) -> ImageAnalysis:
-        calls.append(1)
-        return analyze_image(adapter, dec, image)
+    analyze = ImageAnalyzer.analyze
 
-    monkeypatch.setattr(analysis_service, "analyze_image", counting)
+    def counting(analyzer: ImageAnalyzer, image: torch.Tensor) -> ImageAnalysis:
+        calls.append(1)
+        return analyze(analyzer, image)
+
+    monkeypatch.setattr(ImageAnalyzer, "analyze", counting)
     atlas = atlases["tiny"]
     upload_id = _upload(client, _image(planted_image_dir, "green_red"))
     everything = atlas.n_layers * atlas.n_heads * atlas.n_modes

@@ -20,11 +20,10 @@ from PIL import Image
 import backend.services.analysis as analysis_service
 from backend.core.config import Settings
 from backend.main import create_app
-from qkatlas.analysis import ImageAnalysis, analyze_image
+from qkatlas.analysis import ImageAnalysis, ImageAnalyzer
 from qkatlas.atlas import Atlas
 from qkatlas.images import decode_image, to_model_input
-from qkatlas.models import ModelSource, ViTAdapter
-from qkatlas.svd import Decomposition
+from qkatlas.models import ModelSource
 from tests.fakes import FakeClock
 from tests.integration.backend.conftest import AppFactory
 
@@ -252,11 +251,13 @@ def test_concurrent_requests_share_one_analysis(
 ) -> None:
     calls: list[int] = []
 
-    def counting(adapter: ViTAdapter, dec: Decomposition, image: torch.Tensor) -> ImageAnalysis:
-        calls.append(1)
-        return analyze_image(adapter, dec, image)
+    analyze = ImageAnalyzer.analyze
 
-    monkeypatch.setattr(analysis_service, "analyze_image", counting)
+    def counting(analyzer: ImageAnalyzer, image: torch.Tensor) -> ImageAnalysis:
+        calls.append(1)
+        return analyze(analyzer, image)
+
+    monkeypatch.setattr(ImageAnalyzer, "analyze", counting)
     app = create_app(Settings(atlas_dir=atlas_root, redis_url=None, frontend_dist=None, device="cpu"))
     atlas = atlases["tiny"]
     data = next(planted_image_dir.glob("red_blue/*.png")).read_bytes()
