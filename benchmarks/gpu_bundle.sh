@@ -18,6 +18,7 @@ images="${2:?usage: gpu_bundle.sh BUNDLE JPEG_DIR [N_FILES]}"
 n_files="${3:-384}"
 packages=(timm transformers regex pydantic pydantic_core annotated-types typing-inspection typing_extensions)
 
+rm -rf "$bundle/images"
 mkdir -p "$bundle/whl" "$bundle/images"
 rm -f "$bundle"/whl/*.whl
 for package in "${packages[@]}"; do
