@@ -44,10 +44,18 @@ RevisionQuery = Annotated[
 ]
 
 
+async def pinned_revision(v: RevisionQuery = None) -> str | None:
+    """``?v=``: the atlas revision the address names, if any (one parameter however many dependencies read it)."""
+    return v
+
+
+PinnedRevision = Annotated[str | None, Depends(pinned_revision)]
+
+
 async def get_atlas(
     services: ServicesDep,
     model: Annotated[str, Path(description="Atlas slug (see `GET /api/models`).", pattern=MODEL_SLUG_PATTERN)],
-    v: RevisionQuery = None,
+    v: PinnedRevision,
 ) -> Atlas:
     return current_atlas(services, model, v)
 

@@ -17,17 +17,6 @@ JPEG_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def atlas_cache_control(*, pinned: bool) -> str:
-    """Atlas-derived resources: an address that names the atlas's revision (``?v=``) never changes
-    meaning, so it is cached for good; one that does not may be rebuilt, so caches must ask again."""
-    return "public, max-age=31536000, immutable" if pinned else "no-cache"
-
-
-def png(data: bytes, cache_control: str) -> Response:
-    return Response(data, media_type="image/png", headers={"Cache-Control": cache_control})
-
-
-def private_cache_control(max_age_s: int, *, pinned: bool) -> str:
-    """Upload-derived resources: only the uploader's browser may cache them, not past the upload's TTL,
-    and only when the address names the atlas revision they were computed with."""
-    return f"private, max-age={max(0, max_age_s)}" if pinned else "private, no-cache"
+def png(data: bytes) -> Response:
+    """A PNG body; its ETag and Cache-Control come from the route's cache policy (``backend.api.caching``)."""
+    return Response(data, media_type="image/png")

@@ -85,6 +85,12 @@ class O3Results:
     def __init__(self) -> None:
         self._cache: dict[str, tuple[tuple[str, tuple[FileVersion, ...]], O3Result | None]] = {}
 
+    @staticmethod
+    def version(atlas: Atlas) -> str:
+        """Names the version of the atlas's results files (stat of each place it looks): changes when
+        one is added, replaced or removed, so it may go into an HTTP validator (ETag)."""
+        return repr(tuple(_version(path) for path in atlas.o3_paths))
+
     def get(self, atlas: Atlas) -> O3Result | None:
         versions = tuple(_version(path) for path in atlas.o3_paths)
         key = (atlas.revision, versions)  # a rebuilt atlas is parsed again, whatever its file's mtime

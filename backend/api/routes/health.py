@@ -3,10 +3,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 import backend
+from backend.api.caching import CachedRoute
 from backend.api.deps import ServicesDep
 from backend.schemas import AtlasFailure, Health, RedisState
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=CachedRoute)
 
 
 @router.get("/health", response_model=Health)

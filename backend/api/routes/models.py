@@ -8,6 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from backend.api.caching import (
+    AtlasCache,
+    AtlasO3Cache,
+    CachedRoute,
+    ServedAtlases,
+    ServedAtlasesO3Cache,
+)
 from backend.api.deps import AtlasDep, BasisDep, HeadDep, ServicesDep, not_found
 from backend.schemas import (
     Basis,
@@ -35,7 +42,7 @@ from backend.services.mode_index import ModeFilters
 from qkatlas.atlas import Atlas
 from qkatlas.atlas.statistics import NOT_COMPUTED
 
-router = APIRouter(tags=["models"], responses={404: {"model": ErrorBody}})
+router = APIRouter(tags=["models"], responses={404: {"model": ErrorBody}}, route_class=CachedRoute)
 
 
 def finite_or_none(value: float) -> float | None:
@@ -83,12 +90,14 @@ def _best_image(atlas: Atlas, basis: Basis, layer: int, head: int, mode: int, si
 
 
 @router.get("/models", response_model=list[ModelSummary])
-async def list_models(services: ServicesDep) -> list[ModelSummary]:
-    return [ModelSummary(**_summary_fields(atlas, services)) for atlas in services.atlases.atlases]
+async def list_models(
+    atlases: ServedAtlases, services: ServicesDep, _cache: ServedAtlasesO3Cache
+) -> list[ModelSummary]:
+    return [ModelSummary(**_summary_fields(atlas, services)) for atlas in atlases]
 
 
 @router.get("/models/{model}", response_model=ModelDetail)
-async def get_model(atlas: AtlasDep, services: ServicesDep) -> ModelDetail:
+async def get_model(atlas: AtlasDep, services: ServicesDep, _cache: AtlasO3Cache) -> ModelDetail:
     summary = atlas.summary
     layers = [
         LayerSummary(
@@ -115,7 +124,7 @@ async def get_model(atlas: AtlasDep, services: ServicesDep) -> ModelDetail:
 
 
 @router.get("/models/{model}/o3", response_model=O3Result)
-async def get_o3(atlas: AtlasDep, services: ServicesDep) -> O3Result:
+async def get_o3(atlas: AtlasDep, services: ServicesDep, _cache: AtlasO3Cache) -> O3Result:
     """Odd-One-Out attention preference (paper Fig. 2), written by `python -m precompute o3`."""
     result = services.o3.get(atlas)
     if result is None:
@@ -124,7 +133,7 @@ async def get_o3(atlas: AtlasDep, services: ServicesDep) -> O3Result:
 
 
 @router.get("/models/{model}/layers/{layer}/heads/{head}", response_model=HeadDetail)
-async def get_head(ref: HeadDep, basis: BasisDep) -> HeadDetail:
+async def get_head(ref: HeadDep, basis: BasisDep, _cache: AtlasCache) -> HeadDetail:
     atlas, layer, head = ref.atlas, ref.layer, ref.head
     sigma, cos, degenerate = atlas.sigma(layer, head), atlas.cos(layer, head), atlas.degenerate(layer, head)
     active = atlas.active(layer, head)
@@ -159,6 +168,7 @@ async def get_mode_index(
     atlas: AtlasDep,
     basis: BasisDep,
     services: ServicesDep,
+    _cache: AtlasCache,
     sort: ModeSortKey = ModeSortKey.position,
     order: SortOrder = SortOrder.asc,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,

@@ -8,9 +8,10 @@ from pathlib import PurePosixPath
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from backend.api import deps
+from backend.api.caching import AtlasCache, CachedRoute, atlas_policy, replace_policy
 from backend.api.deps import (
     BasisDep,
     ModeDep,
@@ -22,7 +23,7 @@ from backend.api.deps import (
     SignQuery,
     not_found,
 )
-from backend.api.responses import PNG_RESPONSE, atlas_cache_control, png
+from backend.api.responses import PNG_RESPONSE, png
 from backend.schemas import (
     Basis,
     ClassProfile,
@@ -41,7 +42,7 @@ from backend.services.overlays import mode_maps, overlay_png
 from qkatlas.atlas import AtlasReplaced
 from qkatlas.atlas.statistics import NOT_COMPUTED, SignedMode
 
-router = APIRouter(tags=["modes"], responses={404: {"model": ErrorBody}})
+router = APIRouter(tags=["modes"], responses={404: {"model": ErrorBody}}, route_class=CachedRoute)
 
 RankPath = Annotated[int, Path(ge=0, le=100_000, description="0 = the best image of the mode.")]
 
@@ -57,7 +58,7 @@ def _source_name(source: str) -> str:
 
 
 @router.get("/models/{model}/layers/{layer}/heads/{head}/modes/{mode}", response_model=ModeDetail)
-async def get_mode(ref: ModeDep, basis: BasisDep, sign: SignQuery = Sign.pos) -> ModeDetail:
+async def get_mode(ref: ModeDep, basis: BasisDep, _cache: AtlasCache, sign: SignQuery = Sign.pos) -> ModeDetail:
     atlas, layer, head, mode = ref.atlas, ref.layer, ref.head, ref.mode
     sigma = atlas.sigma(layer, head)
     query = urlencode({"sign": sign.value, "basis": basis.value, "v": atlas.revision})
@@ -137,11 +138,13 @@ def _winner(ref: ModeRef, basis: Basis, sign: Sign, rank: int) -> int:
     responses=PNG_RESPONSE,
 )
 async def get_mode_overlay(
+    request: Request,
     ref: ModeDep,
     rank: RankPath,
     basis: BasisDep,
     options: OverlayDep,
     services: ServicesDep,
+    _cache: AtlasCache,
     sign: SignQuery = Sign.pos,
     v: RevisionQuery = None,
 ) -> Response:
@@ -149,9 +152,10 @@ async def get_mode_overlay(
         data = await _overlay(ref, rank, basis, sign, options, services)
     except AtlasReplaced:
         atlas = await deps.atlas_after_replacement(services, ref.atlas.slug, v)
+        replace_policy(request, atlas_policy(request, [atlas], pinned=v is not None))
         fresh = await deps.get_mode(await deps.get_head(atlas, ref.layer, ref.head), ref.mode)
         data = await _overlay(fresh, rank, await deps.get_basis(atlas, basis), sign, options, services)
-    return png(data, atlas_cache_control(pinned=v is not None))
+    return png(data)
 
 
 async def _overlay(
@@ -180,7 +184,9 @@ async def _overlay(
 
 
 @router.get("/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/top/{rank}/maps", response_model=ModeMaps)
-async def get_mode_maps(ref: ModeDep, rank: RankPath, basis: BasisDep, sign: SignQuery = Sign.pos) -> ModeMaps:
+async def get_mode_maps(
+    ref: ModeDep, rank: RankPath, basis: BasisDep, _cache: AtlasCache, sign: SignQuery = Sign.pos
+) -> ModeMaps:
     _winner(ref, basis, sign, rank)
     query, key = ref.atlas.maps(basis, ref.layer, ref.head, ref.mode, sign, rank)
     return mode_maps(query, key, ref.atlas.image_size)

@@ -5,11 +5,12 @@ import json
 from fastapi import APIRouter
 from pydantic import ValidationError
 
+from backend.api.caching import CachedRoute
 from backend.api.deps import ServicesDep
 from backend.schemas import PrecomputeJob, PrecomputeProgress
 from qkatlas.progress import PROGRESS_KEY_PREFIX
 
-router = APIRouter(tags=["progress"])
+router = APIRouter(tags=["progress"], route_class=CachedRoute)
 
 
 @router.get("/progress", response_model=PrecomputeProgress)

@@ -7,16 +7,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from backend.api.deps import ServicesDep
+from backend.api.caching import CachedRoute, ServedAtlases, ServedAtlasesCache
 from backend.schemas import Basis, ClassAcrossModels, ErrorBody, SearchResults
 from backend.services.search import class_across_models, search
 
-router = APIRouter(tags=["search"], responses={404: {"model": ErrorBody}})
+router = APIRouter(tags=["search"], responses={404: {"model": ErrorBody}}, route_class=CachedRoute)
 
 
 @router.get("/search", response_model=SearchResults)
 async def get_search(
-    services: ServicesDep,
+    atlases: ServedAtlases,
+    _cache: ServedAtlasesCache,
     q: Annotated[
         str,
         Query(
@@ -32,12 +33,13 @@ async def get_search(
 ) -> SearchResults:
     """Models, layers, heads and modes named by the query, and, for a class, the signed modes most
     selective for it across every served model."""
-    return await asyncio.to_thread(search, services.atlases.atlases, q.strip(), basis, limit)
+    return await asyncio.to_thread(search, atlases, q.strip(), basis, limit)
 
 
 @router.get("/classes/{label}", response_model=ClassAcrossModels)
 async def get_class(
-    services: ServicesDep,
+    atlases: ServedAtlases,
+    _cache: ServedAtlasesCache,
     label: Annotated[
         str, Path(min_length=1, max_length=200, description="A class label (case-insensitive; `_` = space).")
     ],
@@ -45,7 +47,7 @@ async def get_class(
     limit: Annotated[int, Query(ge=1, le=64)] = 8,
 ) -> ClassAcrossModels:
     """For one class, each served model's most selective signed modes, side by side."""
-    result = await asyncio.to_thread(class_across_models, services.atlases.atlases, label, basis, limit)
+    result = await asyncio.to_thread(class_across_models, atlases, label, basis, limit)
     if not result.models and not result.missing_statistics:
         raise HTTPException(status_code=404, detail=f"no served model's dataset has a class {label!r}")
     return result

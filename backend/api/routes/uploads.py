@@ -12,6 +12,16 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Request, Response, UploadFile
 
+from backend.api.caching import (
+    PRIVATE_REVALIDATE,
+    CachedRoute,
+    CachePolicy,
+    atlas_identity,
+    private_max_age,
+    request_identity,
+    strong_etag,
+    use_policy,
+)
 from backend.api.deps import (
     AtlasDep,
     BasisDep,
@@ -19,12 +29,12 @@ from backend.api.deps import (
     ModeDep,
     ModeRef,
     OverlayDep,
-    RevisionQuery,
+    PinnedRevision,
     ServicesDep,
     SignQuery,
     not_found,
 )
-from backend.api.responses import PNG_RESPONSE, png, private_cache_control
+from backend.api.responses import PNG_RESPONSE, png
 from backend.schemas import (
     AttentionSplit,
     Basis,
@@ -43,7 +53,7 @@ from backend.services.overlays import mode_maps, overlay_png
 from backend.services.uploads import UPLOAD_ID_PATTERN, UploadInfo
 from qkatlas.analysis import rank_by_contribution
 
-router = APIRouter(tags=["uploads"], responses={404: {"model": ErrorBody}})
+router = APIRouter(tags=["uploads"], responses={404: {"model": ErrorBody}}, route_class=CachedRoute)
 
 CONTRIBUTION_RULE = (
     "C_n = sigma_n * max(pos score, neg score) per (layer, head): qkatlas's reconstruction of the "
@@ -106,17 +116,40 @@ async def get_upload_info(
 UploadDep = Annotated[UploadInfo, Depends(get_upload_info)]
 
 
+async def upload_cache(request: Request, upload: UploadDep, atlas: AtlasDep, v: PinnedRevision) -> CachePolicy:
+    """What an upload and an atlas's model make of it: the uploader's browser only, never past the upload's
+    expiry, and only without asking again when the address names the atlas revision (``?v=``)."""
+    return use_policy(
+        request,
+        CachePolicy(
+            cache_control=private_max_age(upload.expires_in_s()) if v is not None else PRIVATE_REVALIDATE,
+            etag=strong_etag(f"upload {upload.id}", atlas_identity(atlas), request_identity(request)),
+        ),
+    )
+
+
+async def upload_metadata_cache(request: Request, _upload: UploadDep) -> CachePolicy:
+    """The upload's record counts down its expiry: its ETag is the body's hash, and it is always revalidated."""
+    return use_policy(request, CachePolicy(cache_control=PRIVATE_REVALIDATE, etag=None))
+
+
+UploadCache = Annotated[CachePolicy, Depends(upload_cache)]
+UploadMetadataCache = Annotated[CachePolicy, Depends(upload_metadata_cache)]
+
+
 @router.get("/uploads/{upload_id}", response_model=Upload)
-async def get_upload(upload: UploadDep) -> Upload:
+async def get_upload(upload: UploadDep, _cache: UploadMetadataCache) -> Upload:
     return _upload(upload)
 
 
-@router.get("/uploads/{upload_id}/models/{model}/image.png", response_class=Response, responses=PNG_RESPONSE)
-async def get_upload_image(
-    upload: UploadDep, atlas: AtlasDep, services: ServicesDep, v: RevisionQuery = None
-) -> Response:
+@router.get(
+    "/uploads/{upload_id}/models/{model}/image.png",
+    response_class=Response,
+    responses=PNG_RESPONSE,
+)
+async def get_upload_image(upload: UploadDep, atlas: AtlasDep, services: ServicesDep, _cache: UploadCache) -> Response:
     data = await services.analysis.model_image(upload, atlas)
-    return png(data, private_cache_control(upload.expires_in_s(), pinned=v is not None))
+    return png(data)
 
 
 @router.get(
@@ -129,6 +162,7 @@ async def get_upload_head(
     ref: HeadDep,
     basis: BasisDep,
     services: ServicesDep,
+    _cache: UploadCache,
 ) -> UploadHeadModes:
     atlas, layer, head = ref.atlas, ref.layer, ref.head
     analysis = await services.analysis.head(upload, atlas, layer, head)
@@ -181,6 +215,7 @@ async def get_upload_model_modes(
     atlas: AtlasDep,
     basis: BasisDep,
     services: ServicesDep,
+    _cache: UploadCache,
     limit: Annotated[int, Query(ge=1, le=200, description="How many of the top modes to list.")] = 20,
 ) -> UploadModelModes:
     """The model's modes, every layer and head, ranked by their contribution to the image: the same
@@ -233,7 +268,12 @@ async def _signed_maps(
     responses=MODEL_UNAVAILABLE,
 )
 async def get_upload_mode_maps(
-    upload: UploadDep, ref: ModeDep, basis: BasisDep, services: ServicesDep, sign: SignQuery = Sign.pos
+    upload: UploadDep,
+    ref: ModeDep,
+    basis: BasisDep,
+    services: ServicesDep,
+    _cache: UploadCache,
+    sign: SignQuery = Sign.pos,
 ) -> ModeMaps:
     query, key = await _signed_maps(upload, ref, basis, sign, services)
     return mode_maps(query, key, ref.atlas.image_size)
@@ -250,8 +290,8 @@ async def get_upload_mode_overlay(
     basis: BasisDep,
     options: OverlayDep,
     services: ServicesDep,
+    _cache: UploadCache,
     sign: SignQuery = Sign.pos,
-    v: RevisionQuery = None,
 ) -> Response:
     query, key = await _signed_maps(upload, ref, basis, sign, services)
     photo = await services.analysis.model_image(upload, ref.atlas) if options.blend > 0 else None
@@ -265,7 +305,7 @@ async def get_upload_mode_overlay(
         blend=options.blend,
         photo=photo,
     )
-    return png(data, private_cache_control(upload.expires_in_s(), pinned=v is not None))
+    return png(data)
 
 
 @router.get(
@@ -277,6 +317,7 @@ async def get_upload_attention(
     upload: UploadDep,
     ref: HeadDep,
     services: ServicesDep,
+    _cache: UploadCache,
     query_patch: Annotated[
         int, Query(ge=0, le=1_000_000, description="Row-major index of the query patch in the grid.")
     ],

@@ -164,7 +164,7 @@ def test_overlay_png_matches_the_renderer_and_options(client: TestClient, atlase
     response = client.get(url, params={"blend": 0})
     assert response.status_code == 200 and response.headers["content-type"] == "image/png"
     # Cacheable for good only where the address names the atlas revision (a rebuild changes it).
-    assert response.headers["cache-control"] == "no-cache"
+    assert response.headers["cache-control"] == "public, no-cache"
     pinned = client.get(url, params={"blend": 0, "v": atlas.revision})
     assert pinned.content == response.content and "immutable" in pinned.headers["cache-control"]
     rgb = np.asarray(Image.open(io.BytesIO(response.content)))
