@@ -105,6 +105,21 @@ async def get_upload_info(
 
 UploadDep = Annotated[UploadInfo, Depends(get_upload_info)]
 
+#: The answers of a request that may need the upload analysed (see backend.services.analysis).
+MODEL_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": ErrorBody,
+        "description": "The model cannot be run here; or the analysis queue is full (then with `Retry-After`: "
+        "try again after that many seconds)",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before retrying; only when the analysis queue is full",
+                "schema": {"type": "integer"},
+            }
+        },
+    }
+}
+
 
 @router.get("/uploads/{upload_id}", response_model=Upload)
 async def get_upload(upload: UploadDep) -> Upload:
@@ -122,7 +137,7 @@ async def get_upload_image(
 @router.get(
     "/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}",
     response_model=UploadHeadModes,
-    responses={503: {"model": ErrorBody, "description": "The model cannot be run here"}},
+    responses=MODEL_UNAVAILABLE,
 )
 async def get_upload_head(
     upload: UploadDep,
@@ -164,11 +179,6 @@ async def get_upload_head(
 
 def _stronger_sign(pos_neg: np.ndarray) -> Sign:
     return Sign.pos if pos_neg[0] >= pos_neg[1] else Sign.neg
-
-
-MODEL_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {"model": ErrorBody, "description": "The model cannot be run here"}
-}
 
 
 @router.get(
