@@ -1,16 +1,16 @@
-"""``python -m backend --atlas-dir DIR [--host H --port P]``: serve every atlas under DIR (and those
-published there later)."""
+"""``python -m backend --atlas-dir DIR [--host H --port P] [--workers N]``: serve every atlas under DIR
+(and those published there later)."""
 
 from __future__ import annotations
 
 import argparse
-import logging
+import os
 from pathlib import Path
 
 import uvicorn
 
 from backend.core.config import Settings
-from backend.main import create_app
+from backend.main import configure_logging
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,17 +24,34 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes serving requests (default 1); with several, give them a --redis-url to share "
+        "uploads, analyses and rate limits",
+    )
     parser.add_argument("--redis-url", help="e.g. redis://localhost:6379/0 (default: in-process cache)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where uploads are analysed")
     parser.add_argument("--frontend-dist", type=Path, help="built dashboard to serve at / (default: frontend/dist)")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="default: info")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     overrides = {
         name: value for name, value in vars(args).items() if name in Settings.model_fields and value is not None
     }
-    app = create_app(Settings(**overrides))
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, proxy_headers=True)
+    settings = Settings(**overrides)  # checked here, so a bad value fails once rather than in every worker
+    configure_logging(settings.log_level)
+    # Every worker process builds its own app (uvicorn imports the factory in each), from the environment:
+    # the command line's settings travel to them there, taking precedence over any QKATLAS_* already set.
+    os.environ.update({f"QKATLAS_{name.upper()}": str(value) for name, value in overrides.items()})
+    uvicorn.run(
+        "backend.main:create_app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        proxy_headers=True,
+    )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import backend
 from backend.api.routes import health, images, models, modes, progress, search, uploads
 from backend.core.cache import make_cache
 from backend.core.config import Settings
-from backend.services.analysis import ModelUnavailable, UploadGone
+from backend.services.analysis import AnalysisBusy, ModelUnavailable, UploadGone
 from backend.services.container import Services
 from backend.services.uploads import UploadRejected
 
@@ -73,6 +73,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def _unavailable(_request: Request, error: ModelUnavailable) -> JSONResponse:
         return _error(503, str(error))
 
+    @app.exception_handler(AnalysisBusy)
+    async def _busy(_request: Request, error: AnalysisBusy) -> JSONResponse:
+        return _error(503, str(error), headers={"Retry-After": str(error.retry_after_s)})
+
     @app.exception_handler(Exception)
     async def _internal(request: Request, _error_: Exception) -> JSONResponse:
         # Logged with its traceback here; the client only learns that it failed.
@@ -93,6 +97,19 @@ def _serve_frontend(app: FastAPI, dist: Path) -> None:
         if path and candidate.is_relative_to(root) and candidate.is_file():
             return FileResponse(candidate)
         return FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+
+def configure_logging(level: str) -> None:
+    """Log the service's own messages at ``level`` (uvicorn configures its loggers itself)."""
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def create_app_from_env() -> FastAPI:
+    """The app of one worker process of ``python -m backend --workers N``: uvicorn imports and calls
+    this in each worker, which reads its settings from the ``QKATLAS_*`` variables the command set."""
+    settings = Settings()  # type: ignore[call-arg]  # atlas_dir comes from QKATLAS_ATLAS_DIR
+    configure_logging(settings.log_level)
+    return create_app(settings)
 
 
 def create_app(settings: Settings) -> FastAPI:

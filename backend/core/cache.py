@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
@@ -47,6 +48,21 @@ class Cache(ABC):
 
     @abstractmethod
     async def state(self) -> RedisState: ...
+
+    async def exists(self, key: str) -> bool:
+        return await self.get(key) is not None
+
+    async def lock(self, key: str, ttl_s: float) -> str | None:
+        """Take the lock ``key`` for every process sharing this cache, for at most ``ttl_s`` seconds: a
+        token that releases it, or None while another process holds it.
+
+        A cache that no other process shares (the in-process one, or Redis while it is unreachable) has
+        nobody to exclude, so the lock is always taken; within one process ``SingleFlight`` does the rest.
+        """
+        return secrets.token_hex(16)
+
+    async def unlock(self, key: str, token: str) -> None:  # noqa: B027 - nothing to release here
+        """Release the lock ``key`` if ``token`` still holds it (it may have expired and been taken since)."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         pass
@@ -122,6 +138,15 @@ class MemoryCache(Cache):
 
     async def state(self) -> RedisState:
         return RedisState.not_configured
+
+
+#: Delete the lock KEYS[1] only if it still holds the token ARGV[1].
+_UNLOCK = """
+if redis.call("get", KEYS[1]) == ARGV[1] then
+    return redis.call("del", KEYS[1])
+end
+return 0
+"""
 
 
 class RedisCache(Cache):
@@ -212,6 +237,35 @@ class RedisCache(Cache):
             except (RedisError, OSError) as error:
                 self._mark_down(error)
         return await self._fallback.incr(key, ttl_s)
+
+    async def exists(self, key: str) -> bool:
+        if self._up():
+            try:
+                return bool(await self._redis.exists(key))
+            except (RedisError, OSError) as error:
+                self._mark_down(error)
+        return await self._fallback.exists(key)
+
+    async def lock(self, key: str, ttl_s: float) -> str | None:
+        token = secrets.token_hex(16)
+        if self._up():
+            try:
+                taken = await self._redis.set(key, token, nx=True, px=max(1, round(ttl_s * 1000)))
+            except (RedisError, OSError) as error:
+                self._mark_down(error)
+            else:
+                return token if taken else None
+        # Unreachable: other replicas cannot be excluded, and waiting on them would fail the request.
+        return token
+
+    async def unlock(self, key: str, token: str) -> None:
+        if not self._up():
+            return  # the lock expires on its own
+        try:
+            # Compare and delete in one step: a lock that expired and was taken by another is not ours.
+            await self._redis.eval(_UNLOCK, 1, key, token)
+        except (RedisError, OSError) as error:
+            self._mark_down(error)
 
     async def state(self) -> RedisState:
         """Ping Redis now (even during the back-off), so health reflects a recovery at once."""

@@ -34,7 +34,21 @@ class Settings(BaseSettings):
     memory_cache_bytes: int = Field(
         default=512 * 1024 * 1024, gt=0, description="Bound of the in-process cache (also Redis' fallback)."
     )
-    analysis_workers: int = Field(default=1, ge=1, description="Threads running upload analyses.")
+    analysis_workers: int = Field(default=1, ge=1, description="Threads running upload analyses (per worker process).")
+    analysis_queue: int = Field(
+        default=16,
+        ge=1,
+        description="Upload analyses running or waiting for a thread, per worker process; one more is refused "
+        "with 503 and Retry-After. Larger than the threads: one upload asks for one analysis per served model.",
+    )
+    analysis_lock_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="With Redis: how long one analysis's cross-process lock lives, and so the longest another "
+        "worker or replica waits for its result before analysing the upload itself (a crashed holder's lock expires).",
+    )
+    workers: int = Field(default=1, ge=1, description="Worker processes serving requests (`python -m backend`).")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     frontend_dist: Path | None = Field(
         default=_REPO_ROOT / "frontend" / "dist", description="Built dashboard served at / (if present)."

@@ -3,9 +3,14 @@
 The model of an atlas is rebuilt lazily from its manifest on the best device (CUDA when present) and
 checked against the atlas's own spectrum, so an upload is never analysed with different weights than
 the atlas shows. One analysis (both bases, every layer, head and mode) runs per (upload, atlas);
-concurrent requests share it (single flight), and its results go to the cache with the upload's
-remaining TTL: per (layer, head) everything about that head, and once for the whole model every
-mode's scores (what ranking the model's modes needs, without reading every head's maps).
+concurrent requests share it (single flight, across worker processes and replicas too when they share
+Redis), and its results go to the cache with the upload's remaining TTL: per (layer, head) everything
+about that head, and once for the whole model every mode's scores (what ranking the model's modes
+needs, without reading every head's maps).
+
+Analyses run in a few threads behind a bounded queue (``AnalysisQueue``): when it is full a new one is
+refused at once (``AnalysisBusy``, 503 with ``Retry-After``) rather than queued for ever, so a burst of
+uploads neither piles up work nor slows browsing, which never waits for these threads.
 """
 
 from __future__ import annotations
@@ -13,9 +18,12 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import math
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -23,7 +31,8 @@ import numpy as np
 import torch
 
 from backend.core.cache import Cache
-from backend.services.singleflight import SingleFlight
+from backend.core.clock import Clock
+from backend.services.singleflight import SharedFlight, SingleFlight
 from backend.services.uploads import UploadInfo, UploadStore
 from qkatlas.analysis import ImageAnalyzer, attention_edge_split
 from qkatlas.atlas import Atlas
@@ -37,6 +46,7 @@ from qkatlas.svd import Decomposition, decompose
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class UploadGone(Exception):
@@ -45,6 +55,50 @@ class UploadGone(Exception):
 
 class ModelUnavailable(Exception):
     """The atlas's model cannot be rebuilt here, or its weights do not match the atlas."""
+
+
+class AnalysisBusy(Exception):
+    """The analysis queue is full; ``retry_after_s``: when trying again is likely to find room."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"the server is busy analysing other images; try again in {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class AnalysisQueue:
+    """At most ``size`` analyses running or waiting for one of the ``threads``, in this process.
+
+    Only a new computation takes a slot: requests that join one in flight (single flight) do not.
+    The wait suggested to a refused request is the mean time recent jobs spent in the queue (a moving
+    average): when the queue is full, that is about how long it takes to drain, so the refused request
+    (and those refused with it) come back to a queue with room rather than all at once into a full one.
+    """
+
+    #: The guess before any job has finished (an analysis of a ViT-B on a CPU takes about this long).
+    PRIOR_S = 2.0
+    MAX_RETRY_AFTER_S = 300
+
+    def __init__(self, size: int, *, clock: Clock = time.monotonic) -> None:
+        self.size = size
+        self.jobs = 0
+        self._mean_s = self.PRIOR_S
+        self._clock = clock
+
+    def retry_after_s(self) -> int:
+        return min(self.MAX_RETRY_AFTER_S, max(1, math.ceil(self._mean_s)))
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold a slot for the body's duration, or raise ``AnalysisBusy`` at once if none is free."""
+        if self.jobs >= self.size:
+            raise AnalysisBusy(self.retry_after_s())
+        self.jobs += 1
+        started = self._clock()
+        try:
+            yield
+        finally:
+            self.jobs -= 1
+            self._mean_s += 0.3 * (self._clock() - started - self._mean_s)
 
 
 def _to_bytes(arrays: dict[str, np.ndarray]) -> bytes:
@@ -162,7 +216,16 @@ def _model_scores_key(upload_id: str, atlas: Atlas) -> str:
 
 
 class AnalysisRunner:
-    def __init__(self, cache: Cache, uploads: UploadStore, *, device: DeviceName, workers: int) -> None:
+    def __init__(
+        self,
+        cache: Cache,
+        uploads: UploadStore,
+        *,
+        device: DeviceName,
+        workers: int,
+        queue_size: int,
+        lock_s: float,
+    ) -> None:
         self._cache = cache
         self._uploads = uploads
         self.device = resolve_device(device)
@@ -171,6 +234,8 @@ class AnalysisRunner:
         self._models: dict[str, tuple[str, ImageAnalyzer]] = {}
         self._models_lock = threading.Lock()
         self._flights = SingleFlight()
+        self._shared = SharedFlight(cache, lock_s=lock_s)
+        self.queue = AnalysisQueue(queue_size)
 
     def close(self) -> None:
         """Stop the worker threads (a later request starts new ones: the app may be restarted)."""
@@ -250,52 +315,84 @@ class AnalysisRunner:
         return data
 
     async def _in_executor(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="qk-analysis")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        """``fn(*args)`` in an analysis thread, holding a slot of the queue (``AnalysisBusy`` if full)."""
+        async with self.queue.slot():
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="qk-analysis")
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    async def _analysis(self, upload: UploadInfo, atlas: Atlas) -> UploadAnalysis:
-        """Run the analysis (or join the one running) and cache all it yields."""
+    async def _once(self, key: str, done_key: str, shared: bool, compute: Callable[[], Awaitable[T]]) -> T | None:
+        """``compute()`` once for every caller of ``key`` in this process and, if ``shared``, in every
+        process sharing the cache; None when another process computed it (and stored ``done_key``)."""
+        if not shared:
+            return await self._flights.run(f"{key}:here", compute)
+        return await self._flights.run(key, lambda: self._shared.run(key, done_key, compute))
+
+    async def _cached_or_run(
+        self, key: str, decode: Callable[[bytes], R], run: Callable[[bool], Awaitable[R | None]]
+    ) -> R:
+        """The result cached under ``key``, else ``run(shared=True)``'s, which is None when another process
+        computed it: then it is read from the cache, or, gone meanwhile (Redis went away while this
+        process waited), computed here by ``run(shared=False)``, which always returns it."""
+        for shared in (True, False):
+            raw = await self._cache.get(key)
+            if raw is not None:
+                return decode(raw)
+            result = await run(shared)
+            if result is not None:
+                return result
+        raise AssertionError("run(shared=False) computes the result here")
+
+    async def _analysis(self, upload: UploadInfo, atlas: Atlas, shared: bool) -> UploadAnalysis | None:
+        """Run the analysis (or join the one running) and cache all it yields; None when another process
+        ran it."""
+        done_key = _model_scores_key(upload.id, atlas)
 
         async def compute() -> UploadAnalysis:
             analysis = await self._in_executor(self._analyze, await self._data(upload), atlas)
             blobs = {_analysis_key(upload.id, atlas, *at): result.to_bytes() for at, result in analysis.heads.items()}
-            blobs[_model_scores_key(upload.id, atlas)] = analysis.model.to_bytes()
+            # Written last (one pipeline, in order): once it is there, every head's entry is too.
+            blobs[done_key] = analysis.model.to_bytes()
             await self._cache.set_many(blobs, max(1, upload.expires_in_s()))
             return analysis
 
-        return await self._flights.run(_upload_key("analysis", upload.id, atlas), compute)
+        return await self._once(_upload_key("analysis", upload.id, atlas), done_key, shared, compute)
 
     async def head(self, upload: UploadInfo, atlas: Atlas, layer: int, head: int) -> HeadAnalysis:
-        raw = await self._cache.get(_analysis_key(upload.id, atlas, layer, head))
-        if raw is not None:
-            return HeadAnalysis.from_bytes(raw)
-        return (await self._analysis(upload, atlas)).heads[layer, head]
+        async def run(shared: bool) -> HeadAnalysis | None:
+            analysis = await self._analysis(upload, atlas, shared)
+            return None if analysis is None else analysis.heads[layer, head]
+
+        return await self._cached_or_run(_analysis_key(upload.id, atlas, layer, head), HeadAnalysis.from_bytes, run)
 
     async def model_scores(self, upload: UploadInfo, atlas: Atlas) -> ModelScores:
         """Every mode's scores and contribution, from the same analysis as the heads'."""
-        raw = await self._cache.get(_model_scores_key(upload.id, atlas))
-        if raw is not None:
-            return ModelScores.from_bytes(raw)
-        return (await self._analysis(upload, atlas)).model
+
+        async def run(shared: bool) -> ModelScores | None:
+            analysis = await self._analysis(upload, atlas, shared)
+            return None if analysis is None else analysis.model
+
+        return await self._cached_or_run(_model_scores_key(upload.id, atlas), ModelScores.from_bytes, run)
 
     async def attention(
         self, upload: UploadInfo, atlas: Atlas, layer: int, head: int, query_patch: int
     ) -> AttentionRow:
         key = f"{_upload_key('attention', upload.id, atlas)}:{layer}:{head}:{query_patch}"
-        raw = await self._cache.get(key)
-        if raw is not None:
-            return AttentionRow(**_from_bytes(raw))
 
         async def compute() -> AttentionRow:
             row = await self._in_executor(self._attention, await self._data(upload), atlas, layer, head, query_patch)
             await self._cache.set(key, _to_bytes(vars(row)), max(1, upload.expires_in_s()))
             return row
 
-        return await self._flights.run(key, compute)
+        async def run(shared: bool) -> AttentionRow | None:
+            return await self._once(key, key, shared, compute)
+
+        return await self._cached_or_run(key, lambda raw: AttentionRow(**_from_bytes(raw)), run)
 
     async def model_image(self, upload: UploadInfo, atlas: Atlas) -> bytes:
-        """The upload as the atlas's model sees it (after its resize and centre crop), as PNG."""
+        """The upload as the atlas's model sees it (after its resize and centre crop), as PNG.
+
+        Cheap (a resize and a PNG): neither queued nor shared between processes."""
         key = _upload_key("upload-image", upload.id, atlas)
         png = await self._cache.get(key)
         if png is not None:

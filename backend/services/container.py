@@ -31,7 +31,14 @@ class Services:
             cache=cache,
             atlases=AtlasRegistry.load(settings.atlas_dir),
             uploads=uploads,
-            analysis=AnalysisRunner(cache, uploads, device=settings.device, workers=settings.analysis_workers),
+            analysis=AnalysisRunner(
+                cache,
+                uploads,
+                device=settings.device,
+                workers=settings.analysis_workers,
+                queue_size=settings.analysis_queue,
+                lock_s=settings.analysis_lock_s,
+            ),
             o3=O3Results(),
             mode_index=ModeIndex(),
         )

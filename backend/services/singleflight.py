@@ -1,11 +1,18 @@
-"""Per-key single flight: concurrent callers with the same key share one computation."""
+"""Single flight: concurrent callers of one computation share it, within a process (``SingleFlight``)
+and across the processes sharing a cache: workers and replicas on one Redis (``SharedFlight``)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from backend.core.cache import Cache
+from backend.core.clock import Clock
+
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -26,3 +33,45 @@ class SingleFlight:
             task.add_done_callback(lambda _t: self._running.pop(key, None))
         result: T = await asyncio.shield(task)
         return result
+
+
+class SharedFlight:
+    """One computation per key across every process sharing ``cache`` (Redis), through a lock in it.
+
+    The process that takes the lock computes and stores the result; the others poll (with back-off)
+    until the result is in the cache, and read it there. Polling rather than pub/sub: a waiter needs
+    nothing from the holder but the cache entry it writes anyway, and a holder that crashes leaves
+    nothing to unsubscribe. A waiter stops waiting when the lock is free without a result (the holder
+    failed: it tries itself) and after ``lock_s`` at the latest, when a crashed holder's lock has
+    expired. Without Redis (or while it is unreachable) every lock is granted: computing in each
+    process is the fallback, never a failed request.
+    """
+
+    def __init__(self, cache: Cache, *, lock_s: float, clock: Clock = time.monotonic, max_poll_s: float = 0.5) -> None:
+        self._cache = cache
+        self._lock_s = lock_s
+        self._clock = clock
+        self._max_poll_s = max_poll_s
+
+    async def run(self, key: str, done_key: str, compute: Callable[[], Awaitable[T]]) -> T | None:
+        """``compute()`` under the lock of ``key``, or None once another process stored its result under
+        ``done_key`` (the caller reads the cache). ``compute`` must store that result before it returns."""
+        lock_key = f"qk:lock:{key.removeprefix('qk:')}"
+        deadline = self._clock() + self._lock_s
+        delay = 0.02
+        while (token := await self._cache.lock(lock_key, self._lock_s)) is None:
+            if await self._cache.exists(done_key):
+                return None
+            if self._clock() >= deadline:
+                log.warning("another process held %s for %.0f s; computing it here too", key, self._lock_s)
+                break
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, self._max_poll_s)
+        try:
+            # Another process may have finished between the caller's cache miss and the lock.
+            if token is not None and await self._cache.exists(done_key):
+                return None
+            return await compute()
+        finally:
+            if token is not None:
+                await self._cache.unlock(lock_key, token)

@@ -115,6 +115,21 @@ async def get_upload_info(
 
 UploadDep = Annotated[UploadInfo, Depends(get_upload_info)]
 
+#: The answers of a request that may need the upload analysed (see backend.services.analysis).
+MODEL_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": ErrorBody,
+        "description": "The model cannot be run here; or the analysis queue is full (then with `Retry-After`: "
+        "try again after that many seconds)",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before retrying; only when the analysis queue is full",
+                "schema": {"type": "integer"},
+            }
+        },
+    }
+}
+
 
 async def upload_cache(request: Request, upload: UploadDep, atlas: AtlasDep, v: PinnedRevision) -> CachePolicy:
     """What an upload and an atlas's model make of it: the uploader's browser only, never past the upload's
@@ -155,7 +170,7 @@ async def get_upload_image(upload: UploadDep, atlas: AtlasDep, services: Service
 @router.get(
     "/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}",
     response_model=UploadHeadModes,
-    responses={503: {"model": ErrorBody, "description": "The model cannot be run here"}},
+    responses=MODEL_UNAVAILABLE,
 )
 async def get_upload_head(
     upload: UploadDep,
@@ -198,11 +213,6 @@ async def get_upload_head(
 
 def _stronger_sign(pos_neg: np.ndarray) -> Sign:
     return Sign.pos if pos_neg[0] >= pos_neg[1] else Sign.neg
-
-
-MODEL_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {"model": ErrorBody, "description": "The model cannot be run here"}
-}
 
 
 @router.get(

@@ -16,19 +16,40 @@ export type GetParams<P extends GetPath> = NonNullable<MaybeOptionalInit<paths[P
 export type GetData<P extends GetPath> = MethodResponse<typeof api, "get", P>;
 
 export type Loadable<T> =
-  | { status: "loading" }
+  /** `retryAt` (ms since the epoch): the server was busy and the request is tried again then. */
+  | { status: "loading"; retryAt?: number | undefined }
   | { status: "error"; message: string; httpStatus?: number | undefined }
   | { status: "ok"; data: T };
 
-/** A failed request: the message shown to the user (see errors.ts) and the HTTP status, if any. */
+/**
+ * A failed request: the message shown to the user (see errors.ts), the HTTP status, if any, and for a
+ * server too busy to answer now (503 with `Retry-After`, e.g. a full analysis queue) the seconds to wait.
+ */
 export class ApiError extends Error {
   readonly httpStatus: number | undefined;
+  readonly retryAfterS: number | undefined;
+  /** When the answer came (ms since the epoch), from which `retryAfterS` counts. */
+  readonly receivedAt: number;
 
-  constructor(message: string, httpStatus?: number) {
+  constructor(message: string, httpStatus?: number, retryAfterS?: number) {
     super(message);
     this.name = "ApiError";
     this.httpStatus = httpStatus;
+    this.retryAfterS = retryAfterS;
+    this.receivedAt = Date.now();
   }
+
+  /** The server asked to try again later: worth retrying by itself. */
+  get busy(): boolean {
+    return this.httpStatus === 503 && this.retryAfterS !== undefined;
+  }
+}
+
+/** `Retry-After` in seconds (the API sends seconds, never a date); undefined when absent or not a number. */
+function retryAfterSeconds(response: Response): number | undefined {
+  const value = response.headers.get("Retry-After");
+  const seconds = value === null || value.trim() === "" ? NaN : Number(value);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
 }
 
 /** The data of a client call, or an `ApiError` (also for a network failure). */
@@ -41,7 +62,7 @@ export async function unwrap<T>(request: Promise<{ data?: T; error?: unknown; re
   }
   const { data, error, response } = result;
   if (data !== undefined && response.ok) return data;
-  throw new ApiError(apiErrorMessage(error, response.status), response.status);
+  throw new ApiError(apiErrorMessage(error, response.status), response.status, retryAfterSeconds(response));
 }
 
 type ApiQueryArgs<P extends GetPath> =
@@ -69,7 +90,14 @@ export function apiQuery<P extends GetPath>(path: P, ...[params]: ApiQueryArgs<P
 
 /** A query's state as a `Loadable`. */
 export function toLoadable<T>(result: UseQueryResult<T, Error>): Loadable<T> {
-  if (result.isPending) return { status: "loading" };
+  if (result.isPending) {
+    // Retrying after a busy answer (queryClient.ts): when the next try is due (kept while it is made).
+    const reason = result.failureReason;
+    if (reason instanceof ApiError && reason.busy) {
+      return { status: "loading", retryAt: reason.receivedAt + (reason.retryAfterS ?? 0) * 1000 };
+    }
+    return { status: "loading" };
+  }
   if (result.isError) {
     const { error } = result;
     return error instanceof ApiError

@@ -104,4 +104,27 @@ describe("an upload's modes across the whole model", () => {
     expect((await within(panel).findByText(/Every mode of this model is inactive/)).textContent).toContain("σ = 0");
     expect(within(panel).queryByText(/The top/)).toBeNull();
   });
+
+  it("says the server is busy with a countdown from Retry-After, and retries by itself", async () => {
+    let busyAnswers = 1;
+    const fetchMock = mockApi({
+      "/api/uploads/abc123": { body: UPLOAD },
+      "/api/models": { body: [PLANTED] },
+      [modesPath("planted__shapes")]: () =>
+        busyAnswers-- > 0
+          ? {
+              status: 503,
+              body: { detail: "the server is busy analysing other images; try again in 1 s" },
+              headers: { "Retry-After": "1" },
+            }
+          : { body: uploadModelModes(10) },
+    });
+    renderAt("/upload/abc123?model=planted__shapes");
+    const panel = await screen.findByRole("region", { name: "Modes this image drives most — whole model" });
+    // Analysing, then busy: the count from the server's Retry-After, no error shown.
+    await waitFor(() => expect(within(panel).getByRole("status").textContent).toBe("Busy: retrying in 1 s"));
+    expect(within(panel).queryByRole("alert")).toBeNull();
+    expect(await within(panel).findAllByRole("link", {}, { timeout: 3000 })).toHaveLength(10);
+    expect(requestsOf(fetchMock, modesPath("planted__shapes"))).toHaveLength(2);
+  });
 });

@@ -6,7 +6,7 @@ import { vi } from "vitest";
 import { AppRoutes } from "../App";
 import { createQueryClient } from "../api/queryClient";
 
-type Answer = { status?: number; body: unknown };
+type Answer = { status?: number; body: unknown; headers?: Record<string, string> };
 /** A fixed answer, or one computed from the request (possibly later: a promise answers when it settles). */
 export type Route = Answer | ((request: Request) => Answer | Promise<Answer>);
 
@@ -18,7 +18,7 @@ export function mockApi(routes: Record<string, Route>) {
     const route = routes[key] ?? routes[url.pathname];
     const answer = typeof route === "function" ? await route(request) : route;
     if (!answer) return Response.json({ detail: `no mock for ${key}` }, { status: 404 });
-    return Response.json(answer.body, { status: answer.status ?? 200 });
+    return Response.json(answer.body, { status: answer.status ?? 200, headers: answer.headers ?? {} });
   });
   vi.stubGlobal("fetch", fetchMock);
   return fetchMock;
