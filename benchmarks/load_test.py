@@ -31,6 +31,7 @@ Needs ``wrk`` and ``nginx`` (Debian packages of those names) and ``redis-server`
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import json
 import os
@@ -92,6 +93,25 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _percentile(values: list[float], q: float) -> float:
+    """(Used by search_bench.py.)"""
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+async def _wait_ready(base: str, server: subprocess.Popen[bytes]) -> dict[str, Any]:
+    """The service's health once it answers (used by search_bench.py)."""
+    async with httpx.AsyncClient(base_url=base) as http:
+        for _ in range(600):
+            if server.poll() is not None:
+                raise SystemExit("the server exited during startup")
+            try:
+                health: dict[str, Any] = (await http.get("/api/health")).json()
+                return health
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)
+    raise SystemExit("the server did not start")
 
 
 def _need(program: str) -> str:
