@@ -1,13 +1,31 @@
-"""Bounded load test of the API on loopback (docs/architecture.md#performance-targets).
+"""Load test of the API as Compose deploys it, with ``wrk`` (docs/benchmarks.md#service).
 
-Starts ``python -m backend`` on a free loopback port over an atlas (built here from a random-init
-ViT-S/16 and scikit-image photos unless ``--atlas-dir`` is given), then:
+Starts, on free loopback ports: ``redis-server`` (as Compose runs it; ``--redis-url`` to use one),
+``python -m backend --workers N`` over an atlas folder (default ``atlases/``, where ``./qk up`` builds;
+the offline demo is built there first when it holds no atlas), and nginx with the frontend
+container's config (``deploy/nginx.conf`` rendered as the official image does, paths and port mapped
+to local ones, exactly as tests/integration/test_compose.py runs it). Then, for each scenario and each
+kind of request (mode detail JSON of many modes; overlay PNGs with ``?v=``, the addresses the API
+hands out), it warms the caches and runs ``wrk --latency`` with a Lua script that round-robins over
+those real addresses (``Accept-Encoding: gzip``, as a browser sends):
 
-1. ``--clients`` concurrent clients (default 64) for ``--seconds`` (default 20, at most 30) request
-   mode details and overlay PNGs of random modes; prints p50/p99 latency, throughput and errors;
-2. times the analysis of one uploaded image (first request for a fresh upload, model already loaded).
+a. straight at the backend (``--workers``, default 2);
+b. through nginx;
+c. through nginx while ``--uploaders`` (8) threads upload distinct images in a loop (a sample photo,
+   shifted and with fresh noise each time), each asking for the whole-model ranking (the analysis);
+   every upload ends analysed (200), told to retry (503 with Retry-After, honoured up to 5 s), or as an
+   error, and the counts are printed. The upload rate limit is lifted for the run
+   (``QKATLAS_UPLOAD_RATE_LIMIT``): every uploader is 127.0.0.1.
 
-Only loopback is used. Example: ``python benchmarks/load_test.py --clients 64 --seconds 30``.
+It prints p50, p99, requests/s and errors (socket errors, timeouts and non-2xx/3xx answers; wrk leaves
+timed-out requests, 2 s, out of its latencies), p99/p50, and each figure against its bar
+(docs/architecture.md#performance-targets). wrk, the server and nginx share the machine's cores.
+
+    python benchmarks/load_test.py                           # 64 connections, 30 s per run (about 4 min)
+    python benchmarks/load_test.py --duration 10 --scenarios a,b   # a quick look
+    python benchmarks/load_test.py --atlas-dir DIR --workers 4 --json out.json
+
+Needs ``wrk`` and ``nginx`` (Debian packages of those names) and ``redis-server``.
 """
 
 from __future__ import annotations
@@ -15,14 +33,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import json
 import os
 import platform
 import random
+import re
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +54,39 @@ import httpx
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = "vit_small_patch16_224"
+
+#: p99 bars at 64 connections (docs/architecture.md#performance-targets), per scenario and kind, in ms.
+BARS_MS = {("b", "mode detail"): 30.0, ("b", "overlay png"): 50.0, ("c", "mode detail"): 100.0}
+BARS_MS[("c", "overlay png")] = 100.0
+#: Straight at the backend: p99 at most this many times p50.
+TAIL_RATIO_BAR = 4.0
+SCENARIOS = {"a": "backend directly", "b": "through nginx", "c": "through nginx + uploads"}
+
+
+@dataclass
+class WrkResult:
+    scenario: str
+    kind: str
+    requests: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    error_detail: str
+
+    @property
+    def ratio(self) -> float:
+        return self.p99_ms / self.p50_ms if self.p50_ms > 0 else float("nan")
+
+
+@dataclass
+class UploadTally:
+    analysed: int = 0
+    retry: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    analysis_s: list[float] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def _free_port() -> int:
@@ -39,32 +95,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _photos(directory: Path) -> list[bytes]:
-    import skimage.data
-    from PIL import Image
-
-    directory.mkdir(parents=True, exist_ok=True)
-    encoded = []
-    for n, name in enumerate(("astronaut", "chelsea", "coffee", "rocket", "cat", "hubble_deep_field")):
-        image = Image.fromarray(np.asarray(getattr(skimage.data, name)())).convert("RGB")
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=90)
-        (directory / f"{n:02d}_{name}.jpg").write_bytes(buffer.getvalue())
-        encoded.append(buffer.getvalue())
-    return encoded
-
-
-def _build_atlas(root: Path, photos: Path) -> None:
-    command = [sys.executable, "-m", "precompute", "--model", MODEL, "--random-init", "--images", str(photos)]
-    command += ["--out", str(root), "--top-k", "4", "--batch-size", "6", "--device", "cpu", "--no-progress"]
-    subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-
-
 def _percentile(values: list[float], q: float) -> float:
+    """(Used by search_bench.py.)"""
     return float(np.percentile(values, q)) if values else float("nan")
 
 
 async def _wait_ready(base: str, server: subprocess.Popen[bytes]) -> dict[str, Any]:
+    """The service's health once it answers (used by search_bench.py)."""
     async with httpx.AsyncClient(base_url=base) as http:
         for _ in range(600):
             if server.poll() is not None:
@@ -77,114 +114,373 @@ async def _wait_ready(base: str, server: subprocess.Popen[bytes]) -> dict[str, A
     raise SystemExit("the server did not start")
 
 
-async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> int:
-    """One keep-alive HTTP/1.1 GET on an open connection; returns the status (body read and dropped).
-
-    A minimal client on purpose: the load generator shares the CPUs with the server, and a full
-    client library would spend more CPU per request than the server does.
-    """
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-    await writer.drain()
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    length = next(int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:"))
-    await reader.readexactly(length)
-    return int(lines[0].split()[1])
+def _need(program: str) -> str:
+    path = shutil.which(program)
+    if path is None:
+        raise SystemExit(f"{program} is not installed: apt-get install {program} (Debian's package)")
+    return path
 
 
-async def _load(
-    port: int, model: dict[str, Any], clients: int, seconds: float
-) -> tuple[dict[str, list[float]], list[str]]:
-    latencies: dict[str, list[float]] = {"mode detail": [], "overlay png": []}
-    errors: list[str] = []
-    deadline = time.perf_counter() + seconds
-    slug, layers, heads, modes = model["slug"], model["n_layers"], model["n_heads"], model["n_modes"]
-
-    async def client(seed: int) -> None:
-        rng = random.Random(seed)
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+def _wait_up(url: str, process: subprocess.Popen[bytes], what: str, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{what} exited during startup")
         try:
-            while time.perf_counter() < deadline:
-                mode = f"/api/models/{slug}/layers/{rng.randrange(layers)}/heads/{rng.randrange(heads)}/modes/"
-                mode += str(rng.randrange(modes))
-                sign = rng.choice(("pos", "neg"))
-                if rng.random() < 0.5:
-                    kind, url = "mode detail", f"{mode}?sign={sign}"
-                else:
-                    kind, url = "overlay png", f"{mode}/top/{rng.randrange(4)}/overlay.png?sign={sign}&blend=0.5"
-                start = time.perf_counter()
-                try:
-                    status = await _get(reader, writer, url)
-                    if status != 200:
-                        errors.append(f"{status} {url}")
-                except (OSError, asyncio.IncompleteReadError, ValueError) as error:
-                    errors.append(f"{type(error).__name__} {url}")
-                    writer.close()
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                latencies[kind].append(time.perf_counter() - start)
-        finally:
-            writer.close()
-
-    await asyncio.gather(*(client(seed) for seed in range(clients)))
-    return latencies, errors
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"{what} did not come up within {seconds:.0f} s")
 
 
-async def _upload_latency(base: str, slug: str, images: list[bytes]) -> tuple[float, float]:
-    """(first analysis incl. model load, analysis of another image with the model loaded), seconds."""
-    timings = []
-    async with httpx.AsyncClient(base_url=base, timeout=300) as http:
-        for data in images[:2]:
-            upload = (await http.post("/api/uploads", files={"file": ("photo.jpg", data, "image/jpeg")})).json()
+def _ensure_atlases(atlas_dir: Path, photos: Path | None) -> None:
+    from qkatlas.atlas import find_atlases
+
+    if atlas_dir.is_dir() and find_atlases(atlas_dir)[0]:
+        return
+    from quickstart.default_atlases import build_default_atlases
+
+    print(f"no atlas in {atlas_dir}: building the offline demo there (as ./qk up --offline does) ...")
+    build_default_atlases(atlas_dir, ROOT / "data", offline=True, workers=1, photos=photos)
+
+
+def _backend_has_workers_flag() -> bool:
+    help_text = subprocess.run(
+        [sys.executable, "-m", "backend", "--help"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    return "--workers" in help_text
+
+
+# The parts of the official image's main nginx.conf that deploy/nginx.conf relies on, every path under
+# the run's folder (as tests/integration/test_compose.py writes it).
+_NGINX_MAIN = """daemon off;
+{user}worker_processes {workers};
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    types {{
+        text/html html; text/css css; application/javascript js; image/svg+xml svg;
+        application/json json; image/png png; image/jpeg jpg;
+    }}
+    default_type application/octet-stream;
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000;
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    include {prefix}/default.conf;
+}}
+"""
+
+
+def _start_nginx(prefix: Path, port: int, backend_port: int, workers: int) -> subprocess.Popen[bytes]:
+    html = ROOT / "frontend" / "dist"
+    if not (html / "index.html").is_file():
+        html = prefix / "html"
+        html.mkdir()
+        (html / "index.html").write_text("<!doctype html><title>qkatlas</title>")
+    template = (ROOT / "deploy" / "nginx.conf").read_text()
+    local = {
+        "${BACKEND_UPSTREAM}": f"127.0.0.1:{backend_port}",
+        "listen 80;": f"listen 127.0.0.1:{port} backlog=4096;",
+        "/usr/share/nginx/html": str(html),
+        "/var/cache/nginx/qkatlas": str(prefix / "cache"),
+    }
+    for container, here in local.items():
+        if container not in template:
+            raise SystemExit(f"deploy/nginx.conf no longer contains {container!r}: update this script")
+        template = template.replace(container, here)
+    (prefix / "default.conf").write_text(template)
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    conf = prefix / "nginx.conf"
+    conf.write_text(_NGINX_MAIN.format(prefix=prefix, user=user, workers=workers))
+    command = [_need("nginx"), "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")]
+    subprocess.run([*command, "-t"], check=True, capture_output=True)
+    return subprocess.Popen(command)
+
+
+def _paths(base: str, n_modes: int, seed: int = 0) -> tuple[dict[str, list[str]], dict[str, Any]]:
+    """Mode detail addresses of ``n_modes`` random signed modes of the largest atlas, and the pinned
+    overlay addresses their answers hand out."""
+    models = httpx.get(f"{base}/api/models", timeout=30).json()
+    model = max(models, key=lambda m: m["n_layers"] * m["n_heads"] * m["n_modes"])
+    rng = random.Random(seed)
+    modes: list[str] = []
+    overlays: list[str] = []
+    with httpx.Client(base_url=base, timeout=60) as http:
+        while len(modes) < n_modes:
+            layer, head = rng.randrange(model["n_layers"]), rng.randrange(model["n_heads"])
+            mode, sign = rng.randrange(model["n_modes"]), rng.choice(("pos", "neg"))
+            path = f"/api/models/{model['slug']}/layers/{layer}/heads/{head}/modes/{mode}?sign={sign}"
+            detail = http.get(path)
+            detail.raise_for_status()
+            tops = detail.json()["top_images"]
+            if not tops:  # an inactive mode: no images
+                continue
+            modes.append(path)
+            overlays.append(rng.choice(tops)["overlay_url"])
+    return {"mode detail": modes, "overlay png": overlays}, model
+
+
+_LUA = """-- Round-robin over real addresses; each wrk thread starts at its own offset.
+local paths = {%s}
+local counter = 0
+local offset = 0
+setup = function(thread)
+  thread:set("offset", offset)
+  offset = offset + 7919
+end
+init = function(args)
+  counter = offset
+end
+wrk.headers["Accept-Encoding"] = "gzip"
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", paths[(counter %% #paths) + 1])
+end
+"""
+
+
+def _write_lua(directory: Path, kind: str, paths: list[str]) -> Path:
+    script = directory / f"{kind.replace(' ', '_')}.lua"
+    script.write_text(_LUA % ", ".join(json.dumps(p) for p in paths))
+    return script
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def parse_wrk(output: str, scenario: str, kind: str) -> WrkResult:
+    """The figures of ``wrk --latency``'s report."""
+    percentiles = dict(re.findall(r"^\s+(50|99)(?:\.000)?%\s+(\S+)$", output, re.MULTILINE))
+    done = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", output)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if not percentiles or done is None or rps is None:
+        raise SystemExit(f"could not read wrk's report:\n{output}")
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    counts = [int(n) for n in socket_errors.groups()] if socket_errors else [0, 0, 0, 0]
+    bad = int(non_2xx.group(1)) if non_2xx else 0
+    detail = "connect {}, read {}, write {}, timeout {}".format(*counts) + f", non-2xx/3xx {bad}"
+    return WrkResult(
+        scenario=scenario,
+        kind=kind,
+        requests=int(done.group(1)),
+        seconds=_ms(done.group(2) + done.group(3)) / 1e3,
+        rps=float(rps.group(1)),
+        p50_ms=_ms(percentiles["50"]),
+        p99_ms=_ms(percentiles["99"]),
+        errors=sum(counts) + bad,
+        error_detail=detail,
+    )
+
+
+def _wrk(url: str, script: Path, *, threads: int, connections: int, seconds: float) -> str:
+    command = [_need("wrk"), f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
+    command += ["-s", str(script), url]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+
+def _sample_photos() -> list[np.ndarray[Any, np.dtype[np.uint8]]]:
+    import skimage.data
+
+    photos = []
+    for name in ("astronaut", "chelsea", "coffee", "rocket", "cat"):
+        photos.append(np.asarray(getattr(skimage.data, name)(), dtype=np.uint8)[..., :3])
+    return photos
+
+
+def _distinct_jpeg(photo: np.ndarray[Any, np.dtype[np.uint8]], rng: np.random.Generator) -> bytes:
+    """The photo shifted by a random offset with fresh noise: a new file (and upload id) every time."""
+    from PIL import Image
+
+    h, w = photo.shape[:2]
+    size = min(h, w) * 3 // 4
+    top, left = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+    crop = photo[top : top + size, left : left + size].astype(np.int16)
+    noisy = np.clip(crop + rng.integers(-8, 9, size=crop.shape), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noisy).save(buffer, format="JPEG", quality=88)
+    return buffer.getvalue()
+
+
+def _uploader(base: str, slug: str, seed: int, stop: threading.Event, tally: UploadTally) -> None:
+    rng = np.random.default_rng(seed)
+    photos = _sample_photos()
+    with httpx.Client(base_url=base, timeout=300) as http:
+        while not stop.is_set():
+            data = _distinct_jpeg(photos[int(rng.integers(len(photos)))], rng)
             start = time.perf_counter()
-            response = await http.get(f"/api/uploads/{upload['id']}/models/{slug}/layers/0/heads/0")
-            response.raise_for_status()
-            timings.append(time.perf_counter() - start)
-    return timings[0], timings[1]
+            try:
+                response = http.post("/api/uploads", files={"file": ("photo.jpg", data, "image/jpeg")})
+                if response.status_code == 201:
+                    upload = response.json()["id"]
+                    response = http.get(f"/api/uploads/{upload}/models/{slug}/modes", params={"limit": 20})
+            except httpx.HTTPError as error:
+                with tally.lock:
+                    tally.errors[type(error).__name__] += 1
+                continue
+            elapsed = time.perf_counter() - start
+            retry_after = response.headers.get("retry-after")
+            with tally.lock:
+                if response.status_code == 200:
+                    tally.analysed += 1
+                    tally.analysis_s.append(elapsed)
+                elif response.status_code == 503 and retry_after is not None:
+                    tally.retry += 1
+                else:
+                    tally.errors[str(response.status_code)] += 1
+            if response.status_code == 503 and retry_after is not None:
+                stop.wait(min(float(retry_after), 5.0))
+
+
+def _row(result: WrkResult) -> str:
+    bar = BARS_MS.get((result.scenario, result.kind))
+    if result.scenario == "a":
+        verdict = f"p99/p50 ≤ {TAIL_RATIO_BAR:g}: {'met' if result.ratio <= TAIL_RATIO_BAR else 'NOT met'}"
+    elif bar is not None:
+        verdict = f"p99 < {bar:g} ms: {'met' if result.p99_ms < bar else 'NOT met'}"
+    else:
+        verdict = ""
+    if result.errors:
+        verdict += f"; {result.errors} errors ({result.error_detail})"
+    return (
+        f"| {result.scenario} {SCENARIOS[result.scenario]} | {result.kind} | {result.rps:,.0f} | "
+        f"{result.p50_ms:.1f} | {result.p99_ms:.1f} | {result.ratio:.1f} | {result.errors} | {verdict} |"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--atlas-dir", type=Path, help="serve these atlases (default: build one here)")
-    parser.add_argument("--clients", type=int, default=64)
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--redis-url", help="run the server with this Redis (default: in-process cache)")
+    parser.add_argument("--atlas-dir", type=Path, default=ROOT / "atlases", help="default: atlases/ (./qk up's)")
+    parser.add_argument("--photos", type=Path, help="photos for the offline demo, if it is built here")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds per wrk run")
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds of the same load before each run")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--workers", type=int, default=2, help="backend worker processes")
+    parser.add_argument("--nginx-workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--uploaders", type=int, default=8)
+    parser.add_argument("--modes", type=int, default=512, help="distinct mode addresses (and overlays) requested")
+    parser.add_argument("--scenarios", default="a,b,c")
+    parser.add_argument("--redis-url", help="use this Redis (default: start redis-server on a free port)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    seconds = min(args.seconds, 30.0)
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    if unknown := set(scenarios) - set(SCENARIOS):
+        raise SystemExit(f"unknown scenarios {sorted(unknown)}; choose from a, b, c")
+    for program in ("wrk", "nginx"):
+        _need(program)
 
-    with tempfile.TemporaryDirectory() as scratch:
-        images = _photos(Path(scratch) / "photos")
-        atlas_dir = args.atlas_dir
-        if atlas_dir is None:
-            atlas_dir = Path(scratch) / "atlases"
-            print(f"building a random-init {MODEL} atlas over {len(images)} photos ...")
-            _build_atlas(atlas_dir, Path(scratch) / "photos")
-        port = _free_port()
-        command = [sys.executable, "-m", "backend", "--atlas-dir", str(atlas_dir), "--port", str(port)]
-        command += ["--host", "127.0.0.1", "--log-level", "warning", "--device", "cpu"]
-        if args.redis_url:
-            command += ["--redis-url", args.redis_url]
-        server = subprocess.Popen(command, cwd=ROOT)
-        base = f"http://127.0.0.1:{port}"
+    _ensure_atlases(args.atlas_dir, args.photos)
+    processes: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory(prefix="qkatlas-load-") as scratch:
         try:
-            health = asyncio.run(_wait_ready(base, server))
-            model = httpx.get(f"{base}/api/models").json()[0]
-            print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; ", end="")
-            print(f"server: 1 uvicorn worker, cache: {health['redis']}; model {model['model_id']}")
-            print(f"load: {args.clients} clients for {seconds:.0f} s (server and clients share the CPUs)")
-            results, errors = asyncio.run(_load(port, model, args.clients, seconds))
-            for error in errors[:5]:
-                print("  error:", error)
-            for kind, values in results.items():
+            redis_url = args.redis_url
+            if redis_url is None:
+                redis_port = _free_port()
+                redis = [_need("redis-server"), "--port", str(redis_port), "--bind", "127.0.0.1", "--save", ""]
+                redis += ["--appendonly", "no", "--maxmemory", "1gb", "--maxmemory-policy", "allkeys-lru"]
+                processes.append(subprocess.Popen(redis, stdout=subprocess.DEVNULL))
+                redis_url = f"redis://127.0.0.1:{redis_port}/0"
+                time.sleep(0.5)
+            backend_port = _free_port()
+            workers = args.workers
+            backend = [sys.executable, "-m", "backend", "--atlas-dir", str(args.atlas_dir), "--host", "127.0.0.1"]
+            backend += ["--port", str(backend_port), "--redis-url", redis_url, "--log-level", "warning"]
+            if _backend_has_workers_flag():
+                backend += ["--workers", str(workers)]
+            else:
+                print(f"this backend has no --workers: measuring 1 worker (asked for {workers})")
+                workers = 1
+            env = {**os.environ, "QKATLAS_UPLOAD_RATE_LIMIT": "1000000000", "QKATLAS_DEVICE": "cpu"}
+            processes.append(subprocess.Popen(backend, cwd=ROOT, env=env))
+            backend_base = f"http://127.0.0.1:{backend_port}"
+            _wait_up(f"{backend_base}/api/health", processes[-1], "the backend")
+            nginx_port = _free_port()
+            processes.append(_start_nginx(Path(scratch), nginx_port, backend_port, args.nginx_workers))
+            nginx_base = f"http://127.0.0.1:{nginx_port}"
+            _wait_up(f"{nginx_base}/", processes[-1], "nginx")
+
+            paths, model = _paths(backend_base, args.modes)
+            scripts = {kind: _write_lua(Path(scratch), kind, kind_paths) for kind, kind_paths in paths.items()}
+            health = httpx.get(f"{backend_base}/api/health", timeout=10).json()
+            print(
+                f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; backend: {workers} "
+                f"worker(s), Redis {health.get('redis')}; nginx: {args.nginx_workers} worker(s); atlas "
+                f"{model['slug']} ({model['n_layers']}×{model['n_heads']} heads, {model['n_modes']} modes); "
+                f"{len(paths['mode detail'])} mode addresses and as many overlays; wrk {args.threads} threads, "
+                f"{args.connections} connections, {args.duration:g} s per run after {args.warmup:g} s warm-up"
+            )
+            results: list[WrkResult] = []
+            tally = UploadTally()
+            for scenario in scenarios:
+                base = backend_base if scenario == "a" else nginx_base
+                stop = threading.Event()
+                uploaders = []
+                if scenario == "c":
+                    for seed in range(args.uploaders):
+                        thread = threading.Thread(
+                            target=_uploader, args=(nginx_base, model["slug"], seed, stop, tally), daemon=True
+                        )
+                        thread.start()
+                        uploaders.append(thread)
+                try:
+                    for kind, script in scripts.items():
+                        options = {"threads": args.threads, "connections": args.connections}
+                        if args.warmup > 0:
+                            _wrk(base, script, seconds=args.warmup, **options)
+                        output = _wrk(base, script, seconds=args.duration, **options)
+                        result = parse_wrk(output, scenario, kind)
+                        results.append(result)
+                        print(_row(result), flush=True)
+                finally:
+                    stop.set()
+                    for thread in uploaders:
+                        thread.join(timeout=330)
+            if "c" in scenarios:
+                analysis = sorted(tally.analysis_s)
+                median = f"{analysis[len(analysis) // 2]:.2f} s" if analysis else "n/a"
+                verdict = "met" if not tally.errors else "NOT met"
                 print(
-                    f"  {kind:12s} n={len(values):6d}  {len(values) / seconds:7.1f} req/s  "
-                    f"p50={_percentile(values, 50) * 1e3:6.1f} ms  p99={_percentile(values, 99) * 1e3:6.1f} ms"
+                    f"uploads ({args.uploaders} clients): {tally.analysed} analysed (median {median} from upload "
+                    f"to ranking), {tally.retry} told to retry (503 + Retry-After), errors {dict(tally.errors)}: "
+                    f"every upload analysed or told to retry: {verdict}"
                 )
-            print(f"  errors: {len(errors)}")
-            cold, warm = asyncio.run(_upload_latency(base, model["slug"], images))
-            print(f"upload analysis ({model['model_id']}, cpu): first {cold:.2f} s incl. model load; next {warm:.2f} s")
+            print("\n| scenario | request | req/s | p50 ms | p99 ms | p99/p50 | errors | bar |")
+            print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+            for result in results:
+                print(_row(result))
+            if args.json:
+                report = {
+                    "results": [{**asdict(r), "p99_over_p50": r.ratio} for r in results],
+                    "uploads": {"analysed": tally.analysed, "retry": tally.retry, "errors": dict(tally.errors)},
+                    "backend_workers": workers,
+                    "connections": args.connections,
+                    "duration_s": args.duration,
+                    "cpus": os.cpu_count(),
+                }
+                args.json.write_text(json.dumps(report, indent=2))
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            for process in reversed(processes):
+                process.terminate()
+            for process in processes:
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
 
 
 if __name__ == "__main__":

@@ -8,5 +8,7 @@ COPY backend/openapi.json /backend/openapi.json
 RUN npm run build
 
 FROM nginx:1.27-alpine
-COPY deploy/nginx.conf /etc/nginx/conf.d/default.conf
+# The image's entrypoint renders /etc/nginx/templates/*.template into /etc/nginx/conf.d/ with envsubst.
+ENV BACKEND_UPSTREAM=backend:8000
+COPY deploy/nginx.conf /etc/nginx/templates/default.conf.template
 COPY --from=build /frontend/dist /usr/share/nginx/html

@@ -1,23 +1,31 @@
-"""The Compose deployment: the file validates, and the commands its containers run work natively.
+"""The Compose deployment: the file validates, and what its containers run works natively.
 
 No Docker engine runs on our machines, so ``docker-compose config`` (Debian's docker-compose) checks
-the file, and the backend and precompute commands are run here with the container paths mapped to
-local ones.
+the file, and the backend and precompute commands, and nginx with the frontend container's config
+(deploy/nginx.conf, rendered as the official image's entrypoint renders it), are run here with the
+container paths mapped to local ones. The backend runs the Compose command as it is, ``--workers``
+included.
 """
 
 from __future__ import annotations
 
+import io
+import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+import numpy as np
 import pytest
 import yaml
+from PIL import Image
 
 from qkatlas.atlas import find_atlases
 
@@ -44,6 +52,9 @@ def test_compose_files_validate_with_health_checks_and_no_secrets() -> None:
     for service in services.values():
         for key in service.get("environment", {}):
             assert not any(word in key.upper() for word in ("PASSWORD", "SECRET", "TOKEN", "KEY")), key
+    assert "--workers" in services["backend"]["command"]
+    assert "nginx-cache:/var/cache/nginx/qkatlas" in " ".join(services["frontend"]["volumes"])
+    assert services["frontend"]["environment"]["BACKEND_UPSTREAM"] == "backend:8000"
     gpu = _compose_config("docker-compose.yml", "docker-compose.gpu.yml")["services"]["backend"]
     assert gpu["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
 
@@ -54,9 +65,30 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_the_containers_commands_run_natively(tmp_path: Path, planted_image_dir: Path) -> None:
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], what: str, log: Path | None = None) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None:
+            detail = log.read_text() if log is not None and log.exists() else ""
+            if process.stderr is not None:
+                detail += process.stderr.read().decode()
+            pytest.fail(f"{what} exited during startup:\n{detail}")
+        assert time.monotonic() < deadline, f"{what} did not come up"
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def compose_backend(tmp_path_factory: pytest.TempPathFactory, planted_image_dir: Path) -> Iterator[int]:
+    """The precompute container's command (planted model) and then the backend container's command,
+    run natively; yields the backend's port."""
     services = _compose_config("docker-compose.yml")["services"]
-    out = tmp_path / "atlases"
+    out = tmp_path_factory.mktemp("compose") / "atlases"
     local = {"/atlases": str(out), "/images": str(planted_image_dir), "redis://redis:6379/0": "redis://127.0.0.1:9/0"}
     precompute = [local.get(arg, arg) for arg in services["precompute"]["command"]]
     precompute[precompute.index("--model") + 1] = "planted"  # the default model needs the hub
@@ -74,17 +106,154 @@ def test_the_containers_commands_run_natively(tmp_path: Path, planted_image_dir:
     backend[backend.index("--host") + 1] = "127.0.0.1"
     process = subprocess.Popen([sys.executable, *backend[1:]], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/models", timeout=2) as response:
-                    assert response.status == 200
-                    assert b"planted" in response.read()
-                    break
-            except OSError:
-                assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-                assert time.monotonic() < deadline, "the backend did not come up"
-                time.sleep(0.5)
+        _wait_until_up(f"http://127.0.0.1:{port}/api/health", process, "the backend")
+        yield port
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_the_containers_commands_run_natively(compose_backend: int) -> None:
+    with urllib.request.urlopen(f"http://127.0.0.1:{compose_backend}/api/models", timeout=10) as response:
+        assert response.status == 200
+        assert b"planted" in response.read()
+
+
+#: The parts of the main nginx.conf of the official image that the frontend container's config relies on,
+#: with every path under the test's folder and no root-only default (the Debian build's temp and log paths).
+_NGINX_MAIN = """daemon off;
+{user}worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    types {{
+        text/html html; text/css css; application/javascript js; image/svg+xml svg;
+        application/json json; image/png png; image/jpeg jpg;
+    }}
+    default_type application/octet-stream;
+    access_log off;
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    include {prefix}/default.conf;
+}}
+"""
+
+
+def _render_nginx_conf(prefix: Path, port: int, backend_port: int, html: Path) -> Path:
+    """deploy/nginx.conf as the frontend container runs it: ``${BACKEND_UPSTREAM}`` substituted from the
+    Compose file's environment (as the image's envsubst does), container paths and port mapped to local
+    ones; plus a main config (the image's own) that includes it."""
+    frontend = _compose_config("docker-compose.yml")["services"]["frontend"]
+    upstream = frontend["environment"]["BACKEND_UPSTREAM"]
+    assert upstream == "backend:8000"
+    cache_volume = next(v for v in frontend["volumes"] if v.startswith("nginx-cache:"))
+    cache_dir = cache_volume.split(":")[1]
+    template = (REPO / "deploy" / "nginx.conf").read_text()
+    local = {
+        "${BACKEND_UPSTREAM}": f"127.0.0.1:{backend_port}",
+        "listen 80;": f"listen 127.0.0.1:{port};",
+        "/usr/share/nginx/html": str(html),
+        cache_dir: str(prefix / "cache"),
+    }
+    for container, here in local.items():
+        assert container in template, container
+        template = template.replace(container, here)
+    assert "${" not in template, "deploy/nginx.conf names a variable the frontend container does not set"
+    (prefix / "default.conf").write_text(template)
+    user = "user root;\n" if os.geteuid() == 0 else ""  # workers must read the test's private folders
+    (prefix / "nginx.conf").write_text(_NGINX_MAIN.format(prefix=prefix, user=user))
+    return prefix / "nginx.conf"
+
+
+@pytest.fixture
+def compose_nginx(tmp_path: Path, compose_backend: int) -> Iterator[str]:
+    """nginx with the frontend container's config in front of the backend; yields its base URL."""
+    if shutil.which("nginx") is None:
+        pytest.fail("nginx is not installed (apt-get install nginx); .ci/run installs it")
+    html = tmp_path / "html"  # a stand-in for the built dashboard (the integration tier runs before the build)
+    (html / "assets").mkdir(parents=True)
+    (html / "index.html").write_text("<!doctype html><title>qkatlas</title><div id=root>dashboard-index</div>")
+    (html / "assets" / "index-0123abcd.js").write_text("export const modes = [];\n" * 200)
+    prefix = tmp_path / "nginx"
+    prefix.mkdir()
+    port = _free_port()
+    conf = _render_nginx_conf(prefix, port, compose_backend, html)
+    error_log = prefix / "error.log"
+    command = ["nginx", "-p", str(prefix), "-c", str(conf), "-e", str(error_log)]
+    check = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0, check.stderr
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_until_up(f"http://127.0.0.1:{port}/", process, "nginx", error_log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _png(seed: int) -> bytes:
+    pixels = np.random.default_rng(seed).integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_nginx_serves_the_dashboard_and_caches_atlas_answers(compose_nginx: str, compose_backend: int) -> None:
+    identity = {"Accept-Encoding": "identity"}
+    with httpx.Client(base_url=compose_nginx, timeout=60) as http:
+        # The dashboard, with the SPA fallback for deep links; index.html is always asked again.
+        index = http.get("/", headers=identity)
+        assert index.status_code == 200 and "dashboard-index" in index.text
+        assert index.headers["cache-control"] == "no-cache"
+        deep = http.get("/models/planted/layers/0/heads/0/modes/0", headers=identity)
+        assert deep.status_code == 200 and deep.text == index.text
+        asset = http.get("/assets/index-0123abcd.js", headers={"Accept-Encoding": "gzip"})
+        assert asset.status_code == 200 and asset.headers["content-encoding"] == "gzip"
+        assert "immutable" in asset.headers["cache-control"]
+        assert http.get("/assets/missing.js").status_code == 404
+
+        # A mode page (no ?v=): MISS, then served from the cache, with the backend's body.
+        slug = http.get("/api/models").json()[0]["slug"]
+        url = f"/api/models/{slug}/layers/0/heads/0/modes/0?sign=pos"
+        direct = httpx.get(f"http://127.0.0.1:{compose_backend}{url}", headers=identity, timeout=60)
+        first = http.get(url, headers=identity)
+        second = http.get(url, headers=identity)
+        assert first.status_code == second.status_code == 200
+        assert first.headers["x-cache-status"] == "MISS"
+        # HIT within the 1 s it is kept; past it (a stalled machine) still from the cache, revalidated.
+        assert second.headers["x-cache-status"] in {"HIT", "REVALIDATED", "STALE", "UPDATING"}
+        assert first.content == second.content == direct.content
+        assert first.headers.get("cache-control") == direct.headers.get("cache-control")  # passed on as sent
+
+        # JSON is compressed for a client that accepts it, and decompresses to the same answer.
+        zipped = http.get(url, headers={"Accept-Encoding": "gzip"})
+        assert zipped.headers["content-encoding"] == "gzip" and "Accept-Encoding" in zipped.headers["vary"]
+        assert zipped.content == direct.content  # httpx decompressed it
+
+        # A pinned overlay (?v=): immutable at the backend, so kept for good.
+        overlay = first.json()["top_images"][0]["overlay_url"]
+        assert "v=" in overlay
+        pinned = [http.get(overlay) for _ in range(2)]
+        assert [r.headers["x-cache-status"] for r in pinned] == ["MISS", "HIT"]
+        assert pinned[0].content == pinned[1].content and pinned[0].content.startswith(b"\x89PNG")
+        assert "immutable" in pinned[1].headers["cache-control"]
+
+        # Uploads and what is derived from them are never cached: every request reaches the backend.
+        data = _png(0)
+        for _ in range(2):
+            upload = http.post("/api/uploads", files={"file": ("noise.png", data, "image/png")})
+            assert upload.status_code == 201, upload.text
+            assert upload.headers.get("x-cache-status", "none") in {"none", "BYPASS", "MISS"}
+        seen = f"/api/uploads/{upload.json()['id']}/models/{slug}/image.png"
+        for _ in range(2):
+            image = http.get(seen)
+            assert image.status_code == 200 and image.headers["cache-control"].startswith("private")
+            assert image.headers.get("x-cache-status", "none") in {"none", "BYPASS", "MISS"}
+
+        # Bodies over the upload limit are refused here, as JSON like the backend's own errors.
+        too_large = http.post("/api/uploads", files={"file": ("big.png", b"\0" * (12 << 20), "image/png")})
+        assert too_large.status_code == 413 and "too large" in too_large.json()["detail"]
