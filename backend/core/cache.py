@@ -285,6 +285,45 @@ class RedisCache(Cache):
             await client.aclose()
 
 
+class LocalFirstCache(Cache):
+    """A per-process LRU (``local``) in front of a cache the processes share (``shared``), for values
+    that never change under their key: rendered atlas overlays, whose keys name the atlas revision.
+    A repeated read costs no round trip to Redis (under load those round trips, not the rendering, made
+    the tail). Values read from ``shared`` are kept locally for ``local_ttl_s``; writes go to both;
+    counters, locks, prefix reads and the state are the shared cache's.
+    """
+
+    def __init__(self, local: MemoryCache, shared: Cache, *, local_ttl_s: int) -> None:
+        self._local, self._shared, self._local_ttl_s = local, shared, local_ttl_s
+
+    async def get(self, key: str) -> bytes | None:
+        value = await self._local.get(key)
+        if value is None:
+            value = await self._shared.get(key)
+            if value is not None:
+                await self._local.set(key, value, self._local_ttl_s)
+        return value
+
+    async def set_many(self, items: dict[str, bytes], ttl_s: int) -> None:
+        await self._local.set_many(items, min(ttl_s, self._local_ttl_s))
+        await self._shared.set_many(items, ttl_s)
+
+    async def incr(self, key: str, ttl_s: int) -> int:
+        return await self._shared.incr(key, ttl_s)
+
+    async def get_prefix(self, prefix: str, limit: int = 100) -> dict[str, bytes]:
+        return await self._shared.get_prefix(prefix, limit)
+
+    async def state(self) -> RedisState:
+        return await self._shared.state()
+
+    async def lock(self, key: str, ttl_s: float) -> str | None:
+        return await self._shared.lock(key, ttl_s)
+
+    async def unlock(self, key: str, token: str) -> None:
+        await self._shared.unlock(key, token)
+
+
 def make_cache(redis_url: str | None, memory_bytes: int, *, clock: Clock = time.monotonic) -> Cache:
     memory = MemoryCache(memory_bytes, clock=clock)
     return memory if redis_url is None else RedisCache(redis_url, memory, clock=clock)

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     memory_cache_bytes: int = Field(
         default=512 * 1024 * 1024, gt=0, description="Bound of the in-process cache (also Redis' fallback)."
     )
+    render_cache_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        gt=0,
+        description="With Redis: each worker process also keeps up to this much of the rendered atlas overlays "
+        "it has served, so repeated ones cost no round trip to Redis.",
+    )
     analysis_workers: int = Field(default=1, ge=1, description="Threads running upload analyses (per worker process).")
     analysis_queue: int = Field(
         default=16,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.core.cache import Cache
+from backend.core.cache import Cache, LocalFirstCache, MemoryCache
 from backend.core.config import Settings
 from backend.services.analysis import AnalysisRunner
 from backend.services.atlases import AtlasRegistry
@@ -17,6 +17,9 @@ from backend.services.uploads import UploadStore
 class Services:
     settings: Settings
     cache: Cache
+    #: Rendered atlas overlays (keys name the atlas revision, so a value never changes): the shared
+    #: cache, behind a per-process LRU when that is Redis.
+    renders: Cache
     atlases: AtlasRegistry
     uploads: UploadStore
     analysis: AnalysisRunner
@@ -26,9 +29,14 @@ class Services:
     @classmethod
     def create(cls, settings: Settings, cache: Cache) -> Services:
         uploads = UploadStore(cache, ttl_s=settings.upload_ttl_s, max_pixels=settings.max_pixels, clock=settings.clock)
+        renders = cache
+        if not isinstance(cache, MemoryCache):
+            local = MemoryCache(settings.render_cache_bytes, clock=settings.clock)
+            renders = LocalFirstCache(local, cache, local_ttl_s=settings.overlay_ttl_s)
         return cls(
             settings=settings,
             cache=cache,
+            renders=renders,
             atlases=AtlasRegistry.load(settings.atlas_dir),
             uploads=uploads,
             analysis=AnalysisRunner(

@@ -1,10 +1,11 @@
-"""The in-process cache (the embedded default, and Redis' fallback): TTLs, size bound, counters."""
+"""The in-process cache (the embedded default, and Redis' fallback): TTLs, size bound, counters; the
+per-process tier in front of a shared cache."""
 
 from __future__ import annotations
 
 import asyncio
 
-from backend.core.cache import MemoryCache
+from backend.core.cache import LocalFirstCache, MemoryCache
 from backend.schemas import RedisState
 from tests.fakes import FakeClock
 
@@ -65,3 +66,34 @@ def test_counters_count_within_a_window_and_reset_after_it(clock: FakeClock) -> 
 
 def test_state_is_not_configured() -> None:
     assert asyncio.run(MemoryCache(1).state()) is RedisState.not_configured
+
+
+class _CountingCache(MemoryCache):
+    """A shared cache that counts the reads that reach it."""
+
+    def __init__(self) -> None:
+        super().__init__(1 << 20)
+        self.reads = 0
+
+    async def get(self, key: str) -> bytes | None:
+        self.reads += 1
+        return await super().get(key)
+
+
+def test_local_first_reads_the_shared_cache_once_per_key_and_writes_both(clock: FakeClock) -> None:
+    async def scenario() -> None:
+        shared = _CountingCache()
+        await shared.set("rendered elsewhere", b"png", ttl_s=60)
+        cache = LocalFirstCache(MemoryCache(1 << 20, clock=clock), shared, local_ttl_s=10)
+        assert [await cache.get("rendered elsewhere") for _ in range(3)] == [b"png"] * 3
+        assert shared.reads == 1  # then kept locally
+        await cache.set("rendered here", b"new", ttl_s=60)
+        assert await shared.get("rendered here") == b"new"  # other processes see it
+        reads = shared.reads
+        assert await cache.get("rendered here") == b"new" and shared.reads == reads
+        assert await cache.get("missing") is None and shared.reads == reads + 1
+        clock.advance(10)  # the local copy expires, the shared one lives on
+        assert await cache.get("rendered elsewhere") == b"png" and shared.reads == reads + 2
+        assert await cache.incr("counter", ttl_s=60) == 1 and await shared.incr("counter", ttl_s=60) == 2
+
+    asyncio.run(scenario())

@@ -167,7 +167,7 @@ async def _overlay(
         f"qk:overlay:{atlas.slug}:{atlas.revision}:{basis.value}:{ref.layer}:{ref.head}:{ref.mode}:{sign.value}:"
         f"{rank}:{options.channel.value}:{options.palette.value}:{options.blend:.3f}"
     )
-    data = await services.cache.get(key)
+    data = await services.renders.get(key)
     if data is None:
         query, key_map = atlas.maps(basis, ref.layer, ref.head, ref.mode, sign, rank)
         data = overlay_png(
@@ -179,7 +179,7 @@ async def _overlay(
             blend=options.blend,
             photo=atlas.thumbnail(index) if options.blend > 0 else None,
         )
-        await services.cache.set(key, data, services.settings.overlay_ttl_s)
+        await services.renders.set(key, data, services.settings.overlay_ttl_s)
     return data
 
 
