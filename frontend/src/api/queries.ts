@@ -68,23 +68,26 @@ export async function unwrap<T>(request: Promise<{ data?: T; error?: unknown; re
 type ApiQueryArgs<P extends GetPath> =
   undefined extends GetParams<P> ? [params?: GetParams<P>] : [params: GetParams<P>];
 
+/** `GET path` with `params` through the generated client: its data, or an `ApiError`. */
+export function apiGet<P extends GetPath>(path: P, params: GetParams<P> | undefined, signal: AbortSignal) {
+  // The client's overloads cannot follow a generic path: call it as what it is for `P`.
+  const get = api.GET as (
+    path: P,
+    init: { params?: GetParams<P>; signal: AbortSignal },
+  ) => Promise<{
+    data?: GetData<P>;
+    error?: unknown;
+    response: Response;
+  }>;
+  return unwrap(get(path, params === undefined ? { signal } : { params, signal }));
+}
+
 /** The query of `GET path` with `params`, keyed `[path, params]`. */
 export function apiQuery<P extends GetPath>(path: P, ...[params]: ApiQueryArgs<P>) {
   return queryOptions<GetData<P>, ApiError, GetData<P>, readonly [P, GetParams<P> | undefined]>({
+    // The key and the request are made of the same `path` and `params`.
     queryKey: [path, params] as const,
-    queryFn: ({ signal }) => {
-      // The client's overloads cannot follow a generic path: call it as what it is for `P`.
-      // The key and the request are made of the same `path` and `params`.
-      const get = api.GET as (
-        path: P,
-        init: { params?: GetParams<P>; signal: AbortSignal },
-      ) => Promise<{
-        data?: GetData<P>;
-        error?: unknown;
-        response: Response;
-      }>;
-      return unwrap(get(path, params === undefined ? { signal } : { params, signal }));
-    },
+    queryFn: ({ signal }) => apiGet(path, params, signal),
   });
 }
 

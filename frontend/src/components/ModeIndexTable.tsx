@@ -156,6 +156,7 @@ function ariaSort(view: ModeIndexView, column: Column): "ascending" | "descendin
 
 export function ModeIndexTable({
   model,
+  revision,
   view,
   total,
   statisticsMissing,
@@ -163,6 +164,8 @@ export function ModeIndexTable({
   onSort,
 }: {
   model: string;
+  /** The atlas build the rows are asked of (`?v=`). */
+  revision: string;
   view: ModeIndexView;
   /** Rows that pass the filters (from the first page). */
   total: number;
@@ -188,7 +191,7 @@ export function ModeIndexTable({
   const items = virtualizer.getVirtualItems();
   const first = items[0]?.index ?? 0;
   const last = items.at(-1)?.index ?? 0;
-  const { row, error } = useModeIndexRows(model, query, first, last);
+  const { row, error } = useModeIndexRows(model, revision, query, first, last);
 
   // Another sort or filter: back to the top.
   useEffect(() => {

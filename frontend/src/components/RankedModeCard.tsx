@@ -1,8 +1,8 @@
 /** One mode ranked for the user's image: its maps on that image beside the mode's top dataset images. */
 import { Link } from "react-router";
-import { useAtlasImageError } from "../api/atlasRevisions";
+import { pinnedQuery, useAtlasImageError } from "../api/atlasRevisions";
 import type { Basis, RankedMode, Sign } from "../api/client";
-import { apiQuery, useLoadable } from "../api/queries";
+import { useLoadable } from "../api/queries";
 import { uploadOverlayUrl } from "../api/uploadUrls";
 import { fmt, modeName } from "../lib/format";
 import { type OverlayOptions, overlaySrc } from "../lib/overlay";
@@ -58,6 +58,7 @@ export function RankedModeCard({ ranked, ctx }: { ranked: RankedMode; ctx: Ranke
 
 function DatasetTopImages({
   model,
+  revision,
   layer,
   head,
   mode,
@@ -67,6 +68,8 @@ function DatasetTopImages({
   limit,
 }: {
   model: string;
+  /** The build the ranking was made with, so its top images match the maps on the user's image. */
+  revision: string;
   layer: number;
   head: number;
   mode: number;
@@ -77,7 +80,7 @@ function DatasetTopImages({
 }) {
   const onImageError = useAtlasImageError();
   const detail = useLoadable(
-    apiQuery("/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}", {
+    pinnedQuery("/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}", revision, {
       path: { model, layer, head, mode },
       query: { sign, basis },
     }),

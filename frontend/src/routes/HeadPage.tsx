@@ -1,9 +1,9 @@
 /** Head: σ and cosine of every mode in one chart, and the list of modes. */
-import { useAtlasImageError } from "../api/atlasRevisions";
+import { pinnedQuery, useAtlasImageError } from "../api/atlasRevisions";
 import { lazy, Suspense } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Basis, HeadDetail, ModelSummary, ModeSummary } from "../api/client";
-import { apiQuery, useLoadable } from "../api/queries";
+import { useLoadable } from "../api/queries";
 import { useModelSummary } from "../api/useModelSummary";
 import { Breadcrumbs } from "../components/Breadcrumbs";
 import { KeyHints } from "../components/KeyHints";
@@ -43,7 +43,10 @@ function HeadView({ summary, layer, head }: { summary: ModelSummary; layer: numb
   useDocumentTitle(`${modeName(layer, head)} · ${summary.model_id}`);
 
   const detail = useLoadable(
-    apiQuery("/api/models/{model}/layers/{layer}/heads/{head}", { path: { model, layer, head }, query: { basis } }),
+    pinnedQuery("/api/models/{model}/layers/{layer}/heads/{head}", summary.revision, {
+      path: { model, layer, head },
+      query: { basis },
+    }),
   );
 
   const withBasis = (path: string) => (basis === "faithful" ? path : `${path}?basis=${basis}`);

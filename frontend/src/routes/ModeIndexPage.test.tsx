@@ -74,6 +74,7 @@ describe("mode index", () => {
       layer: "1",
       include_inactive: "true",
       basis: "faithful",
+      v: modelSummary().revision,
     });
     const sortedHeader = () => screen.getAllByRole("columnheader").find((th) => th.hasAttribute("aria-sort"));
     expect(sortedHeader()?.textContent).toMatch(/^selectivity/);

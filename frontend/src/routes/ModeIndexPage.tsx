@@ -53,7 +53,7 @@ function ModeIndex({ summary }: { summary: ModelSummary }) {
   // Every change of sort or filter is a step in the history: back undoes it.
   const setView = (next: ModeIndexView) => navigate(modeIndexPath(model, modeIndexSearch(next)));
 
-  const head = useModeIndexHead(model, modeIndexQuery(view));
+  const head = useModeIndexHead(model, summary.revision, modeIndexQuery(view));
   const statisticsMissing =
     head.data?.statistics_missing ?? (summary.statistics.computed ? null : summary.statistics.note);
   const stats = statisticsMissing === null;
@@ -201,6 +201,7 @@ function ModeIndex({ summary }: { summary: ModelSummary }) {
           ) : (
             <ModeIndexTable
               model={model}
+              revision={summary.revision}
               view={view}
               total={head.data.total}
               statisticsMissing={statisticsMissing}

@@ -7,7 +7,8 @@ import { lazy, Suspense } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Basis, ModeDetail, ModelSummary, Sign } from "../api/client";
 import { BASES } from "../api/enums";
-import { apiQuery, useLoadable } from "../api/queries";
+import { pinnedQuery } from "../api/atlasRevisions";
+import { useLoadable } from "../api/queries";
 import { useModelSummary } from "../api/useModelSummary";
 import { Breadcrumbs } from "../components/Breadcrumbs";
 import { Facts } from "../components/Facts";
@@ -78,7 +79,7 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
   });
 
   const detail = useLoadable(
-    apiQuery("/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}", {
+    pinnedQuery("/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}", summary.revision, {
       path: { model, ...pos },
       query: { sign: view.sign, basis: view.basis },
     }),

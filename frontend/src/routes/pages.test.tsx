@@ -71,12 +71,18 @@ describe("pages", () => {
   });
 
   it("Head page lists modes with their best image and links", async () => {
-    mockApi({ "/api/models": { body: [modelSummary()] }, [`${MODEL}/layers/1/heads/2`]: { body: headDetail() } });
+    const fetchMock = mockApi({
+      "/api/models": { body: [modelSummary()] },
+      [`${MODEL}/layers/1/heads/2`]: { body: headDetail() },
+    });
     renderAt("/m/planted__shapes/L1/H2");
     const link = await screen.findByRole("link", { name: "L1 H2 M3" });
     expect(link.getAttribute("href")).toBe("/m/planted__shapes/L1/H2/M3?sign=pos&basis=faithful");
     expect(screen.getAllByText("degenerate").length).toBeGreaterThan(0);
     expect(document.querySelectorAll("img.thumb")).toHaveLength(4);
+    // Pinned to the revision of the model list: cacheable for good.
+    const request = fetchMock.mock.calls.map(([r]) => (r as Request).url).find((u) => u.includes("/heads/2"));
+    expect(new URL(request!).searchParams.get("v")).toBe(modelSummary().revision);
   });
 
   it("Mode page shows the top images with the overlay options of its URL", async () => {
@@ -93,6 +99,7 @@ describe("pages", () => {
     expect(screen.getByRole("group", { name: "Palette" })).toBeTruthy();
     const request = fetchMock.mock.calls.map(([r]) => (r as Request).url).find((u) => u.includes("/modes/1"));
     expect(request).toContain("sign=pos&basis=faithful");
+    expect(new URL(request!).searchParams.get("v")).toBe(modelSummary().revision);
   });
 
   it("Mode page steps to the next mode with j", async () => {
@@ -141,7 +148,7 @@ describe("pages", () => {
   });
 
   it("an upload link shows the ranked modes", async () => {
-    mockApi({
+    const fetchMock = mockApi({
       "/api/uploads/abc123": { body: { id: "abc123", width: 64, height: 64, n_bytes: 10, expires_in_s: 3600 } },
       "/api/models": { body: [modelSummary()] },
       [`/api/uploads/abc123/models/planted__shapes/layers/0/heads/0`]: { body: uploadHeadModes() },
@@ -158,6 +165,9 @@ describe("pages", () => {
     // Pinned to the atlas build the ranking came from, so a rebuild cannot mix the two.
     expect(yours[0]!.getAttribute("src")).toContain(`v=${uploadHeadModes().revision}`);
     await waitFor(() => expect(screen.getAllByRole("img", { name: /on dataset image/ }).length).toBeGreaterThan(0));
+    // The dataset's top images of the same build.
+    const modeRequest = fetchMock.mock.calls.map(([r]) => (r as Request).url).find((u) => u.includes("/modes/2"));
+    expect(new URL(modeRequest!).searchParams.get("v")).toBe(uploadHeadModes().revision);
   });
 
   it("an expired upload link says so", async () => {
