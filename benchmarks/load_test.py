@@ -3,11 +3,11 @@
 Starts, on free loopback ports: ``redis-server`` (as Compose runs it; ``--redis-url`` to use one),
 ``python -m backend --workers N`` over an atlas folder (default ``atlases/``, where ``./qk up`` builds;
 the offline demo is built there first when it holds no atlas), and nginx with the frontend
-container's config (``deploy/nginx.conf`` rendered as the official image does, paths and port mapped
-to local ones, exactly as tests/integration/test_compose.py runs it). Then, for each scenario and each
-kind of request (mode detail JSON of many modes, unpinned as API clients ask and pinned to the atlas
-revision, ``&v=``, as the dashboard asks; overlay PNGs with ``?v=``, the addresses the API hands
-out), it warms the caches and runs ``wrk --latency`` with a Lua script that round-robins over
+container's config (``deploy/nginx.conf`` rendered as the official image does, paths and port
+mapped to local ones by ``deploy/native.py``, as tests/integration/test_compose.py runs it). Then, for
+each scenario and each kind of request (mode detail JSON of many modes, unpinned as API clients ask
+and pinned to the atlas revision, ``&v=``, as the dashboard asks; overlay PNGs with ``?v=``, the
+addresses the API hands out), it warms the caches and runs ``wrk --latency`` with a Lua script that round-robins over
 those real addresses (``Accept-Encoding: gzip``, as a browser sends):
 
 a. straight at the backend (``--workers``, default 2);
@@ -53,6 +53,8 @@ from typing import Any
 
 import httpx
 import numpy as np
+
+from deploy.native import write_nginx_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,55 +156,15 @@ def _backend_has_workers_flag() -> bool:
     return "--workers" in help_text
 
 
-# The parts of the official image's main nginx.conf that deploy/nginx.conf relies on, every path under
-# the run's folder (as tests/integration/test_compose.py writes it).
-_NGINX_MAIN = """daemon off;
-{user}worker_processes {workers};
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    types {{
-        text/html html; text/css css; application/javascript js; image/svg+xml svg;
-        application/json json; image/png png; image/jpeg jpg;
-    }}
-    default_type application/octet-stream;
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 100000;
-    client_body_temp_path {prefix}/client_body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    include {prefix}/default.conf;
-}}
-"""
-
-
 def _start_nginx(prefix: Path, port: int, backend_port: int, workers: int) -> subprocess.Popen[bytes]:
     html = ROOT / "frontend" / "dist"
     if not (html / "index.html").is_file():
         html = prefix / "html"
         html.mkdir()
         (html / "index.html").write_text("<!doctype html><title>qkatlas</title>")
-    template = (ROOT / "deploy" / "nginx.conf").read_text()
-    local = {
-        "${BACKEND_UPSTREAM}": f"127.0.0.1:{backend_port}",
-        "listen 80;": f"listen 127.0.0.1:{port} backlog=4096;",
-        "/usr/share/nginx/html": str(html),
-        "/var/cache/nginx/qkatlas": str(prefix / "cache"),
-    }
-    for container, here in local.items():
-        if container not in template:
-            raise SystemExit(f"deploy/nginx.conf no longer contains {container!r}: update this script")
-        template = template.replace(container, here)
-    (prefix / "default.conf").write_text(template)
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    conf = prefix / "nginx.conf"
-    conf.write_text(_NGINX_MAIN.format(prefix=prefix, user=user, workers=workers))
-    command = [_need("nginx"), "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")]
+    upstream = f"127.0.0.1:{backend_port}"
+    command = write_nginx_config(prefix, port=port, backend_upstream=upstream, html=html, workers=workers)
+    command[0] = _need("nginx")
     subprocess.run([*command, "-t"], check=True, capture_output=True)
     return subprocess.Popen(command)
 

@@ -2,7 +2,7 @@
 
 No Docker engine runs on our machines, so ``docker-compose config`` (Debian's docker-compose) checks
 the file, and the backend and precompute commands, and nginx with the frontend container's config
-(deploy/nginx.conf, rendered as the official image's entrypoint renders it), are run here with the
+(deploy/nginx.conf, rendered by deploy/native.py as the official image's entrypoint renders it), are run here with the
 container paths mapped to local ones. The backend runs the Compose command as it is, ``--workers``
 included.
 """
@@ -10,7 +10,6 @@ included.
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import socket
 import subprocess
@@ -27,6 +26,7 @@ import pytest
 import yaml
 from PIL import Image
 
+from deploy.native import CONTAINER_CACHE_DIR, write_nginx_config
 from qkatlas.atlas import find_atlases
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,7 +53,7 @@ def test_compose_files_validate_with_health_checks_and_no_secrets() -> None:
         for key in service.get("environment", {}):
             assert not any(word in key.upper() for word in ("PASSWORD", "SECRET", "TOKEN", "KEY")), key
     assert "--workers" in services["backend"]["command"]
-    assert "nginx-cache:/var/cache/nginx/qkatlas" in " ".join(services["frontend"]["volumes"])
+    assert f"nginx-cache:{CONTAINER_CACHE_DIR}" in " ".join(services["frontend"]["volumes"])
     assert services["frontend"]["environment"]["BACKEND_UPSTREAM"] == "backend:8000"
     gpu = _compose_config("docker-compose.yml", "docker-compose.gpu.yml")["services"]["backend"]
     assert gpu["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
@@ -119,56 +119,6 @@ def test_the_containers_commands_run_natively(compose_backend: int) -> None:
         assert b"planted" in response.read()
 
 
-#: The parts of the main nginx.conf of the official image that the frontend container's config relies on,
-#: with every path under the test's folder and no root-only default (the Debian build's temp and log paths).
-_NGINX_MAIN = """daemon off;
-{user}worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    types {{
-        text/html html; text/css css; application/javascript js; image/svg+xml svg;
-        application/json json; image/png png; image/jpeg jpg;
-    }}
-    default_type application/octet-stream;
-    access_log off;
-    client_body_temp_path {prefix}/client_body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    include {prefix}/default.conf;
-}}
-"""
-
-
-def _render_nginx_conf(prefix: Path, port: int, backend_port: int, html: Path) -> Path:
-    """deploy/nginx.conf as the frontend container runs it: ``${BACKEND_UPSTREAM}`` substituted from the
-    Compose file's environment (as the image's envsubst does), container paths and port mapped to local
-    ones; plus a main config (the image's own) that includes it."""
-    frontend = _compose_config("docker-compose.yml")["services"]["frontend"]
-    upstream = frontend["environment"]["BACKEND_UPSTREAM"]
-    assert upstream == "backend:8000"
-    cache_volume = next(v for v in frontend["volumes"] if v.startswith("nginx-cache:"))
-    cache_dir = cache_volume.split(":")[1]
-    template = (REPO / "deploy" / "nginx.conf").read_text()
-    local = {
-        "${BACKEND_UPSTREAM}": f"127.0.0.1:{backend_port}",
-        "listen 80;": f"listen 127.0.0.1:{port};",
-        "/usr/share/nginx/html": str(html),
-        cache_dir: str(prefix / "cache"),
-    }
-    for container, here in local.items():
-        assert container in template, container
-        template = template.replace(container, here)
-    assert "${" not in template, "deploy/nginx.conf names a variable the frontend container does not set"
-    (prefix / "default.conf").write_text(template)
-    user = "user root;\n" if os.geteuid() == 0 else ""  # workers must read the test's private folders
-    (prefix / "nginx.conf").write_text(_NGINX_MAIN.format(prefix=prefix, user=user))
-    return prefix / "nginx.conf"
-
-
 @pytest.fixture
 def compose_nginx(tmp_path: Path, compose_backend: int) -> Iterator[str]:
     """nginx with the frontend container's config in front of the backend; yields its base URL."""
@@ -181,9 +131,11 @@ def compose_nginx(tmp_path: Path, compose_backend: int) -> Iterator[str]:
     prefix = tmp_path / "nginx"
     prefix.mkdir()
     port = _free_port()
-    conf = _render_nginx_conf(prefix, port, compose_backend, html)
+    frontend = _compose_config("docker-compose.yml")["services"]["frontend"]
+    # The upstream the frontend container is given is what the image substitutes; here it is local.
+    assert frontend["environment"]["BACKEND_UPSTREAM"] == "backend:8000"
+    command = write_nginx_config(prefix, port=port, backend_upstream=f"127.0.0.1:{compose_backend}", html=html)
     error_log = prefix / "error.log"
-    command = ["nginx", "-p", str(prefix), "-c", str(conf), "-e", str(error_log)]
     check = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stderr
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

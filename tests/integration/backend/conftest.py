@@ -17,7 +17,9 @@ from fastapi.testclient import TestClient
 
 from backend.core.config import Settings
 from backend.main import create_app
+from precompute.cli import main as precompute_main
 from qkatlas.atlas import Atlas, find_atlases
+from tests.integration.test_o3_analysis import write_synthetic_o3
 
 
 def wait_for(condition: Callable[[], bool], *, timeout_s: float = 30.0, what: str = "the condition") -> None:
@@ -84,6 +86,18 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+def copy_atlases_with_o3(tmp_path_factory: pytest.TempPathFactory, atlases: dict[str, Atlas], name: str) -> Path:
+    """The session's atlases copied into a root of their own (``name``), the planted one with
+    ``precompute o3`` results over synthetic odd-one-out triplets."""
+    root = tmp_path_factory.mktemp(name)
+    for atlas in atlases.values():
+        shutil.copytree(atlas.path, root / atlas.path.name)
+    o3_dir = write_synthetic_o3(tmp_path_factory.mktemp(f"{name}-o3"), n=4)
+    args = ["o3", "--model", "planted", "--o3", str(o3_dir), "--out", str(root), "--no-progress"]
+    assert precompute_main(args) == 0
+    return root
 
 
 @pytest.fixture(scope="session")

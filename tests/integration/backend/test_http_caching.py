@@ -16,13 +16,11 @@ import backend.api.routes.modes as modes_routes
 from backend.api.caching import if_none_match
 from backend.core.config import Settings
 from backend.main import create_app
-from precompute.cli import main as precompute_main
 from qkatlas.atlas import Atlas, AtlasWriter
 from qkatlas.atlas import format as fmt
 from qkatlas.atlas.contract import read_manifest
 from tests.fakes import FakeClock
-from tests.integration.backend.conftest import AppFactory
-from tests.integration.test_o3_analysis import write_synthetic_o3
+from tests.integration.backend.conftest import AppFactory, copy_atlases_with_o3
 
 MODE = "layers/0/heads/0/modes/0"
 #: GET routes that are not derived from an atlas or an upload: never stored.
@@ -37,13 +35,7 @@ O3_DEPENDENT = {"/api/models/{model}", "/api/models/{model}/o3"}
 @pytest.fixture(scope="module")
 def cache_root(tmp_path_factory: pytest.TempPathFactory, atlases: dict[str, Atlas]) -> Path:
     """The session's atlases in a root of their own, the planted one with odd-one-out results."""
-    root = tmp_path_factory.mktemp("caching-atlases")
-    for atlas in atlases.values():
-        shutil.copytree(atlas.path, root / atlas.path.name)
-    o3_dir = write_synthetic_o3(tmp_path_factory.mktemp("caching-o3"), n=4)
-    args = ["o3", "--model", "planted", "--o3", str(o3_dir), "--out", str(root), "--no-progress"]
-    assert precompute_main(args) == 0
-    return root
+    return copy_atlases_with_o3(tmp_path_factory, atlases, "caching-atlases")
 
 
 def _client(atlas_dir: Path, **overrides: Any) -> TestClient:

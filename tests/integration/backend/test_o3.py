@@ -12,22 +12,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend.schemas import O3Result
-from precompute.cli import main as precompute_main
 from qkatlas.atlas import Atlas
 from qkatlas.atlas import format as fmt
-from tests.integration.backend.conftest import AppFactory
-from tests.integration.test_o3_analysis import write_synthetic_o3
+from tests.integration.backend.conftest import AppFactory, copy_atlases_with_o3
 
 
 @pytest.fixture(scope="module")
 def o3_root(tmp_path_factory: pytest.TempPathFactory, atlases: dict[str, Atlas]) -> Path:
     """The session's two atlases in a root of their own, the planted one with ``precompute o3`` results."""
-    root = tmp_path_factory.mktemp("o3-atlases")
-    for atlas in atlases.values():
-        shutil.copytree(atlas.path, root / atlas.path.name)
-    o3_dir = write_synthetic_o3(tmp_path_factory.mktemp("o3-synthetic"), n=4)
-    args = ["o3", "--model", "planted", "--o3", str(o3_dir), "--out", str(root), "--no-progress"]
-    assert precompute_main(args) == 0
+    root = copy_atlases_with_o3(tmp_path_factory, atlases, "o3-atlases")
     assert (root / atlases["planted"].path.name / fmt.O3).is_file()
     return root
 
