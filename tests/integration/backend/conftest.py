@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,11 +15,13 @@ from typing import Any, Protocol
 
 import pytest
 import redis
+import torch
 from fastapi.testclient import TestClient
 
 from backend.core.config import Settings
 from backend.main import create_app
 from precompute.cli import main as precompute_main
+from qkatlas.analysis import ImageAnalysis, ImageAnalyzer
 from qkatlas.atlas import Atlas, find_atlases
 from tests.integration.test_o3_analysis import write_synthetic_o3
 
@@ -86,6 +90,30 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+class CountingAnalyzer:
+    """Replaces ``ImageAnalyzer.analyze``: counts the analyses and, while ``hold`` is set, keeps each one
+    running until ``release`` (``started`` tells the test one is running)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, hold: bool = False) -> None:
+        self.calls = 0
+        self.started = threading.Event()
+        self.released = threading.Event()
+        if not hold:
+            self.released.set()
+        analyze = ImageAnalyzer.analyze
+
+        def counting(analyzer: ImageAnalyzer, image: torch.Tensor) -> ImageAnalysis:
+            self.calls += 1
+            self.started.set()
+            assert self.released.wait(30), "the test never released the analysis"
+            return analyze(analyzer, image)
+
+        monkeypatch.setattr(ImageAnalyzer, "analyze", counting)
+
+    async def wait_started(self) -> None:
+        assert await asyncio.to_thread(self.started.wait, 30), "no analysis started"
 
 
 def copy_atlases_with_o3(tmp_path_factory: pytest.TempPathFactory, atlases: dict[str, Atlas], name: str) -> Path:

@@ -7,7 +7,6 @@ import asyncio
 import re
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -16,40 +15,14 @@ from typing import Any
 
 import httpx
 import pytest
-import torch
 from fastapi import FastAPI
 
 from backend.core.config import Settings
 from backend.main import create_app
-from qkatlas.analysis import ImageAnalysis, ImageAnalyzer
 from qkatlas.atlas import Atlas
-from tests.integration.backend.conftest import RedisServer, free_port, wait_for
+from tests.integration.backend.conftest import CountingAnalyzer, RedisServer, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-class CountingAnalyzer:
-    """Replaces ``ImageAnalyzer.analyze``: counts the analyses and, while ``hold`` is set, keeps each one
-    running until ``release`` (``started`` tells the test one is running)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, hold: bool = False) -> None:
-        self.calls = 0
-        self.started = threading.Event()
-        self.released = threading.Event()
-        if not hold:
-            self.released.set()
-        analyze = ImageAnalyzer.analyze
-
-        def counting(analyzer: ImageAnalyzer, image: torch.Tensor) -> ImageAnalysis:
-            self.calls += 1
-            self.started.set()
-            assert self.released.wait(30), "the test never released the analysis"
-            return analyze(analyzer, image)
-
-        monkeypatch.setattr(ImageAnalyzer, "analyze", counting)
-
-    async def wait_started(self) -> None:
-        assert await asyncio.to_thread(self.started.wait, 30), "no analysis started"
 
 
 @pytest.fixture

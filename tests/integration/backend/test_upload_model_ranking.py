@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
-import torch
 from fastapi.testclient import TestClient
 
 import backend.services.analysis as analysis_service
@@ -18,7 +17,7 @@ from qkatlas.images import decode_image, to_model_input
 from qkatlas.models import ModelSource, load_model_from_source
 from qkatlas.models.planted import PLANTED_MODES
 from qkatlas.svd import decompose
-from tests.integration.backend.conftest import AppFactory
+from tests.integration.backend.conftest import AppFactory, CountingAnalyzer
 
 
 def _upload(client: TestClient, data: bytes) -> str:
@@ -99,15 +98,7 @@ def test_an_image_of_the_planted_colours_puts_the_planted_modes_on_top(
 def test_the_whole_model_and_its_heads_share_one_analysis_and_agree(
     monkeypatch: pytest.MonkeyPatch, client: TestClient, atlases: dict[str, Atlas], planted_image_dir: Path
 ) -> None:
-    calls: list[int] = []
-
-    analyze = ImageAnalyzer.analyze
-
-    def counting(analyzer: ImageAnalyzer, image: torch.Tensor) -> ImageAnalysis:
-        calls.append(1)
-        return analyze(analyzer, image)
-
-    monkeypatch.setattr(ImageAnalyzer, "analyze", counting)
+    analyzer = CountingAnalyzer(monkeypatch)
     atlas = atlases["tiny"]
     upload_id = _upload(client, _image(planted_image_dir, "green_red"))
     everything = atlas.n_layers * atlas.n_heads * atlas.n_modes
@@ -120,7 +111,7 @@ def test_the_whole_model_and_its_heads_share_one_analysis_and_agree(
             in_model = [m for m in ranked if (m["layer"], m["head"]) == (layer, head)]
             fields = ("mode", "sign", "contribution", "pos_score", "neg_score", "sigma")
             assert [{f: m[f] for f in fields} for m in in_model] == [{f: m[f] for f in fields} for m in of_head]
-    assert len(calls) == 1
+    assert analyzer.calls == 1
 
 
 def test_unknown_upload_or_model_is_404_and_a_bad_limit_or_basis_422(

@@ -13,19 +13,17 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import httpx
 import numpy as np
 import pytest
-import torch
 from fastapi.testclient import TestClient
 from PIL import Image
 
 import backend.services.analysis as analysis_service
 from backend.core.config import Settings
 from backend.main import create_app
-from qkatlas.analysis import ImageAnalysis, ImageAnalyzer
 from qkatlas.atlas import Atlas
 from qkatlas.images import decode_image, to_model_input
 from qkatlas.models import ModelSource
 from tests.fakes import FakeClock
-from tests.integration.backend.conftest import AppFactory
+from tests.integration.backend.conftest import AppFactory, CountingAnalyzer
 
 if TYPE_CHECKING:
     import httpx2  # what starlette's TestClient is built on
@@ -249,15 +247,7 @@ def test_uploads_and_results_are_gone_after_the_ttl(
 def test_concurrent_requests_share_one_analysis(
     monkeypatch: pytest.MonkeyPatch, atlas_root: Path, atlases: dict[str, Atlas], planted_image_dir: Path
 ) -> None:
-    calls: list[int] = []
-
-    analyze = ImageAnalyzer.analyze
-
-    def counting(analyzer: ImageAnalyzer, image: torch.Tensor) -> ImageAnalysis:
-        calls.append(1)
-        return analyze(analyzer, image)
-
-    monkeypatch.setattr(ImageAnalyzer, "analyze", counting)
+    analyzer = CountingAnalyzer(monkeypatch)
     app = create_app(Settings(atlas_dir=atlas_root, redis_url=None, frontend_dist=None, device="cpu"))
     atlas = atlases["tiny"]
     data = next(planted_image_dir.glob("red_blue/*.png")).read_bytes()
@@ -274,7 +264,7 @@ def test_concurrent_requests_share_one_analysis(
             return [r.status_code for r in responses]
 
     assert asyncio.run(scenario()) == [200] * 12
-    assert len(calls) == 1
+    assert analyzer.calls == 1
 
 
 def test_model_that_cannot_be_loaded_is_503_not_500(
