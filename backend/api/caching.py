@@ -125,8 +125,8 @@ _SLOT = _PolicySlot()
 def use_policy(request: Request, policy: CachePolicy) -> CachePolicy:
     """Make ``policy`` the request's, answering 304 now when the client holds the same ETag.
 
-    Called by the cache dependencies before the handler runs, and again by a handler whose body came
-    from other inputs after all (an atlas replaced mid-request), without the 304 check then."""
+    Called by the cache dependencies before the handler runs; a handler whose body came from other
+    inputs after all (an atlas replaced mid-request) calls ``replace_policy``, without the 304 check."""
     _SLOT.set(request, policy)
     if (
         policy.etag is not None
