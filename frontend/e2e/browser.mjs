@@ -11,7 +11,7 @@ const require = createRequire(import.meta.url);
 
 export const BASE_URL = process.env.QKATLAS_URL ?? "http://127.0.0.1:8000";
 export const SCREENSHOTS = resolve(process.env.QKATLAS_SCREENSHOTS ?? join(here, "../../artifacts/screenshots"));
-export const DESKTOP = { width: 1280, height: 900 };
+export const DESKTOP = { width: 1440, height: 900 };
 export const PHONE = { width: 390, height: 844 };
 
 const CHROMIUM_ARGS = [

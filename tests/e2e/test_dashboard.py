@@ -4,9 +4,9 @@ The session's atlases (a tiny random-init ViT and the planted-mode model, built 
 in ``tests/conftest.py``; the planted one given odd-one-out results by ``precompute o3`` over the
 synthetic O3 set) are served by ``python -m backend`` with a real ``redis-server`` and the production
 build of the dashboard. A running precompute job is reported into that Redis the way the job reports
-it. ``frontend/e2e/dashboard.test.mjs`` then drives Debian's Chromium through playwright-core (browse,
+it. The files ``frontend/e2e/*.test.mjs`` then drive Debian's Chromium through playwright-core (browse,
 permalinks, uploads, keyboard, chart downloads, progress, odd-one-out curves, search, the mode index,
-class pages, score distributions, axe-core, 390 px) and saves a screenshot of every page to
+class pages, score distributions, axe-core, 390 px) and save a screenshot of every page to
 ``artifacts/screenshots/``.
 """
 
@@ -239,7 +239,12 @@ def test_dashboard_end_to_end(server: str, running_job: None, finished_job: str,
         ),
     }
     result = subprocess.run(
-        ["node", "--test", "--test-reporter=spec", "e2e/dashboard.test.mjs"],
+        [
+            "node",
+            "--test",
+            "--test-reporter=spec",
+            *sorted(str(f.relative_to(FRONTEND)) for f in FRONTEND.glob("e2e/*.test.mjs")),
+        ],
         cwd=FRONTEND,
         env=env,
         capture_output=True,
