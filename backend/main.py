@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import backend
+from backend.api.compression import add_compression
+from backend.api.docs import add_offline_docs
 from backend.api.routes import health, images, models, modes, progress, search, uploads
 from backend.core.cache import make_cache
 from backend.core.config import Settings
@@ -23,6 +28,7 @@ from backend.services.uploads import UploadRejected
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api"
+OPENAPI_URL = f"{API_PREFIX}/openapi.json"
 #: Room for the multipart envelope around an upload of ``max_upload_bytes``.
 _MULTIPART_OVERHEAD = 64 * 1024
 
@@ -61,6 +67,13 @@ class _UploadSizeLimit:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's answer, each error once: a parameter that several dependencies read is reported by each.
+        errors = jsonable_encoder(error.errors())
+        unique = list({json.dumps(item, sort_keys=True): item for item in errors}.values())
+        return JSONResponse({"detail": unique}, status_code=422)
+
     @app.exception_handler(UploadRejected)
     async def _rejected(_request: Request, error: UploadRejected) -> JSONResponse:
         return _error(error.status, error.reason)
@@ -128,8 +141,8 @@ def create_app(settings: Settings) -> FastAPI:
         title="qkatlas",
         version=backend.__version__,
         summary="Query-key singular modes of vision transformers: browse the atlas, analyse your images.",
-        openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        openapi_url=OPENAPI_URL,
+        docs_url=None,  # served by add_offline_docs, without a CDN
         redoc_url=None,
         lifespan=lifespan,
         generate_unique_id_function=lambda route: route.name,
@@ -137,8 +150,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.services = services
     for module in (health, models, modes, images, uploads, progress, search):
         app.include_router(module.router, prefix=API_PREFIX)
+    add_offline_docs(app, docs_url=f"{API_PREFIX}/docs", openapi_url=OPENAPI_URL, title=app.title)
     _add_error_handlers(app)
     app.add_middleware(_UploadSizeLimit, max_body_bytes=settings.max_upload_bytes + _MULTIPART_OVERHEAD)
+    add_compression(app)
     if settings.frontend_dist is not None and (settings.frontend_dist / "index.html").is_file():
         _serve_frontend(app, settings.frontend_dist)
     return app

@@ -8,10 +8,13 @@ not exist); malformed values (negative, not a number, not an allowed option) →
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, Request
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
 
 from backend.schemas import Basis, Channel, Palette, Sign
 from backend.services.container import Services
@@ -20,6 +23,23 @@ from qkatlas.render import RENDERING_VERSION
 
 MODEL_SLUG_PATTERN = r"^[a-z0-9._-]{1,200}$"
 REVISION_PATTERN = r"^[0-9a-f]{16}$"
+
+
+def id_path(pattern: str, *, what: str, rule: str, description: str) -> tuple[object, AfterValidator]:
+    """``Annotated`` metadata of a path id that must match ``pattern``: a mismatch answers 422 with the
+    sentence "'<value>' is not <what>: <rule>" instead of the validator's regex; the OpenAPI document still
+    gives the pattern."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if compiled.match(value) is None:
+            shown = value if len(value) <= 80 else f"{value[:80]}…"
+            raise PydanticCustomError(
+                "malformed_id", "'{value}' is not {what}: {rule}", {"value": shown, "what": what, "rule": rule}
+            )
+        return value
+
+    return Path(description=description, json_schema_extra={"pattern": pattern}), AfterValidator(check)
 
 
 async def get_services(request: Request) -> Services:

@@ -6,10 +6,17 @@ import asyncio
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from backend.api.caching import CachedRoute, CachePolicy, atlas_policy, replace_policy, use_policy
-from backend.api.deps import PinnedRevision, ServicesDep, atlas_after_replacement, current_atlas, not_found
+from backend.api.deps import (
+    PinnedRevision,
+    ServicesDep,
+    atlas_after_replacement,
+    current_atlas,
+    id_path,
+    not_found,
+)
 from backend.api.responses import JPEG_RESPONSE
 from backend.api.routes.uploads import check_upload_rate, upload_response
 from backend.schemas import DatasetImageUpload, ErrorBody
@@ -32,7 +39,13 @@ class ImageRef:
 async def get_image_ref(
     image_id: Annotated[
         str,
-        Path(pattern=IMAGE_ID_PATTERN, description="`<atlas slug>~<dataset index>`, from a mode's top images."),
+        *id_path(
+            IMAGE_ID_PATTERN,
+            what="an image id",
+            rule="image ids are `<atlas slug>~<dataset index>`, e.g. `planted__shapes~12`, as a mode's top images give "
+            "them",
+            description="`<atlas slug>~<dataset index>`, from a mode's top images.",
+        ),
     ],
     services: ServicesDep,
     v: PinnedRevision,

@@ -10,7 +10,7 @@ import asyncio
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Response, UploadFile
 
 from backend.api.caching import (
     PRIVATE_REVALIDATE,
@@ -32,6 +32,7 @@ from backend.api.deps import (
     PinnedRevision,
     ServicesDep,
     SignQuery,
+    id_path,
     not_found,
 )
 from backend.api.responses import PNG_RESPONSE, png
@@ -111,7 +112,15 @@ async def create_upload(
 
 async def get_upload_info(
     services: ServicesDep,
-    upload_id: Annotated[str, Path(pattern=UPLOAD_ID_PATTERN, description="From `POST /api/uploads`.")],
+    upload_id: Annotated[
+        str,
+        *id_path(
+            UPLOAD_ID_PATTERN,
+            what="an upload id",
+            rule="upload ids are the 32 lower-case hex digits `POST /api/uploads` answered with",
+            description="From `POST /api/uploads`.",
+        ),
+    ],
 ) -> UploadInfo:
     info = await services.uploads.info(upload_id)
     if info is None:

@@ -283,6 +283,30 @@ def test_malformed_parameters_are_422(client: TestClient, atlases: dict[str, Atl
     assert isinstance(response.json()["detail"], list)
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "sentence"),
+    [
+        ("GET", "/api/uploads/deadbeef", "'deadbeef' is not an upload id: upload ids are the 32 lower-case hex digits"),
+        ("GET", "/api/uploads/DEADBEEF/models/{slug}/image.png", "'DEADBEEF' is not an upload id: "),
+        (
+            "GET",
+            "/api/images/not-an-id",
+            "'not-an-id' is not an image id: image ids are `<atlas slug>~<dataset index>`",
+        ),
+        ("POST", "/api/images/{slug}~x/upload", "'{slug}~x' is not an image id: "),
+        ("GET", "/api/uploads/" + "a" * 200, f"'{'a' * 80}…' is not an upload id: "),
+    ],
+)
+def test_a_malformed_id_is_answered_in_words_once(
+    client: TestClient, atlases: dict[str, Atlas], method: str, path: str, sentence: str
+) -> None:
+    slug = atlases["planted"].slug
+    response = client.request(method, path.format(slug=slug))
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["msg"].startswith(sentence.format(slug=slug)) and "[0-9" not in error["msg"]
+
+
 def test_frontend_is_served_with_spa_fallback_and_api_404_stays_json(tmp_path: Path, make_client: AppFactory) -> None:
     dist = tmp_path / "dist"
     (dist / "assets").mkdir(parents=True)
