@@ -6,8 +6,8 @@ synthetic O3 set) are served by ``python -m backend`` with a real ``redis-server
 build of the dashboard. A running precompute job is reported into that Redis the way the job reports
 it. The files ``frontend/e2e/*.test.mjs`` then drive Debian's Chromium through playwright-core (browse,
 permalinks, uploads, keyboard, chart downloads, progress, odd-one-out curves, search, the mode index,
-class pages, score distributions, axe-core, 390 px) and save a screenshot of every page to
-``artifacts/screenshots/``.
+class pages, score distributions, axe-core, 390 px; the API docs with other hosts blocked and gzip in
+``api.test.mjs``) and save a screenshot of every page to ``artifacts/screenshots/``.
 """
 
 from __future__ import annotations
