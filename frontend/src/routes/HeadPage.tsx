@@ -4,9 +4,9 @@ import { lazy, Suspense } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Basis, HeadDetail, ModelSummary, ModeSummary } from "../api/client";
 import { useLoadable } from "../api/queries";
-import { useModelSummary } from "../api/useModelSummary";
 import { Breadcrumbs } from "../components/Breadcrumbs";
 import { KeyHints } from "../components/KeyHints";
+import { ModelGate } from "../components/ModelGate";
 import { ModelTitle } from "../components/ModelHeader";
 import { SegmentedControl } from "../components/SegmentedControl";
 import { DegenerateBadge, InactiveBadge } from "../components/SignBadge";
@@ -17,21 +17,18 @@ import { useKeyNav } from "../lib/keyboard";
 import { stepHead } from "../lib/neighbours";
 import { headPath, modelPath, modePath, parseBasis } from "../lib/paths";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
-import { useModelRoute } from "../lib/useModelRoute";
-import NotFoundPage from "./NotFoundPage";
 
 const ModeSpectrumChart = lazy(() =>
   import("../components/charts/ModeSpectrumChart").then((m) => ({ default: m.ModeSpectrumChart })),
 );
 
 export default function HeadPage() {
-  const { model, layer, head, malformed } = useModelRoute();
-  const summary = useModelSummary(model);
-  if (malformed || layer === null || head === null) return <NotFoundPage />;
   return (
-    <Loaded state={summary} label="Loading model…" pageTitle={model}>
-      {(s) => <HeadView summary={s} layer={layer} head={head} />}
-    </Loaded>
+    <ModelGate>
+      {({ summary, position: { layer, head } }) =>
+        layer === null || head === null ? null : <HeadView summary={summary} layer={layer} head={head} />
+      }
+    </ModelGate>
   );
 }
 

@@ -7,12 +7,12 @@ import { type ChangeEvent, type InputHTMLAttributes, useEffect, useEffectEvent, 
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Basis, ModelSummary, Sign } from "../api/client";
 import { useModeIndexHead } from "../api/useModeIndexRows";
-import { useModelSummary } from "../api/useModelSummary";
 import { Breadcrumbs } from "../components/Breadcrumbs";
+import { ModelGate } from "../components/ModelGate";
 import { ModelTitle } from "../components/ModelHeader";
 import { ModeIndexTable } from "../components/ModeIndexTable";
 import { SegmentedControl } from "../components/SegmentedControl";
-import { ErrorNotice, Loaded, Loading } from "../components/Status";
+import { ErrorNotice, Loading } from "../components/Status";
 import {
   DEFAULT_MODE_INDEX_VIEW,
   type ModeIndexView,
@@ -23,16 +23,9 @@ import {
 } from "../lib/modeIndexView";
 import { modeIndexPath, modelPath } from "../lib/paths";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
-import { useModelRoute } from "../lib/useModelRoute";
 
 export default function ModeIndexPage() {
-  const { model } = useModelRoute();
-  const summary = useModelSummary(model);
-  return (
-    <Loaded state={summary} label="Loading model…" pageTitle={model}>
-      {(s) => <ModeIndex summary={s} />}
-    </Loaded>
-  );
+  return <ModelGate>{({ summary }) => <ModeIndex summary={summary} />}</ModelGate>;
 }
 
 /** What a three-way filter's select shows: any, only (true) or none (false). */

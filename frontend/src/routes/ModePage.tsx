@@ -9,11 +9,11 @@ import type { Basis, ModeDetail, ModelSummary, Sign } from "../api/client";
 import { BASES } from "../api/enums";
 import { pinnedQuery } from "../api/atlasRevisions";
 import { useLoadable } from "../api/queries";
-import { useModelSummary } from "../api/useModelSummary";
 import { Breadcrumbs } from "../components/Breadcrumbs";
 import { Facts } from "../components/Facts";
 import { CopyLinkButton } from "../components/CopyLinkButton";
 import { KeyHints } from "../components/KeyHints";
+import { ModelGate } from "../components/ModelGate";
 import { ModelTitle } from "../components/ModelHeader";
 import { OverlayControls } from "../components/OverlayControls";
 import { SegmentedControl } from "../components/SegmentedControl";
@@ -28,8 +28,6 @@ import { type ModeView, modeViewSearch, parseModeView } from "../lib/modeView";
 import { stepHead, stepIndex } from "../lib/neighbours";
 import { classPath, headPath, modeIndexPath, modelPath } from "../lib/paths";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
-import { useModelRoute } from "../lib/useModelRoute";
-import NotFoundPage from "./NotFoundPage";
 
 const ScoreDistributionChart = lazy(() =>
   import("../components/charts/ScoreDistributionChart").then((m) => ({ default: m.ScoreDistributionChart })),
@@ -42,13 +40,14 @@ interface Position {
 }
 
 export default function ModePage() {
-  const { model, layer, head, mode, malformed } = useModelRoute();
-  const summary = useModelSummary(model);
-  if (malformed || layer === null || head === null || mode === null) return <NotFoundPage />;
   return (
-    <Loaded state={summary} label="Loading model…" pageTitle={model}>
-      {(s) => <ModeView summary={s} pos={{ layer, head, mode }} />}
-    </Loaded>
+    <ModelGate>
+      {({ summary, position: { layer, head, mode } }) =>
+        layer === null || head === null || mode === null ? null : (
+          <ModeView summary={summary} pos={{ layer, head, mode }} />
+        )
+      }
+    </ModelGate>
   );
 }
 

@@ -1,10 +1,11 @@
 /** Model: the layers × heads grid, the model's cosine-vs-depth curve and its singular spectra. */
 import { lazy, Suspense, useState } from "react";
 import { Link } from "react-router";
-import type { ModelDetail } from "../api/client";
+import type { ModelDetail, ModelSummary } from "../api/client";
 import { apiQuery, useLoadable } from "../api/queries";
 import { Breadcrumbs } from "../components/Breadcrumbs";
 import { HeadGrid } from "../components/HeadGrid";
+import { ModelGate } from "../components/ModelGate";
 import { ModelFacts, ModelTitle } from "../components/ModelHeader";
 import { SegmentedControl } from "../components/SegmentedControl";
 import { ErrorNotice, Loaded, Loading } from "../components/Status";
@@ -14,7 +15,6 @@ import { O3_QUERIES, o3QuerySeries } from "../lib/o3Series";
 import { headPath, modeIndexPath } from "../lib/paths";
 import { spectrumLines } from "../lib/spectra";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
-import { useModelRoute } from "../lib/useModelRoute";
 
 const DepthChart = lazy(() => import("../components/charts/DepthChart").then((m) => ({ default: m.DepthChart })));
 const SpectrumChart = lazy(() =>
@@ -22,11 +22,14 @@ const SpectrumChart = lazy(() =>
 );
 
 export default function ModelPage() {
-  const { model } = useModelRoute();
-  useDocumentTitle(model);
-  const detail = useLoadable(apiQuery("/api/models/{model}", { path: { model } }));
+  return <ModelGate>{({ summary }) => <ModelDetailPage summary={summary} />}</ModelGate>;
+}
+
+function ModelDetailPage({ summary }: { summary: ModelSummary }) {
+  useDocumentTitle(summary.model_id);
+  const detail = useLoadable(apiQuery("/api/models/{model}", { path: { model: summary.slug } }));
   return (
-    <Loaded state={detail} label="Loading model…" pageTitle={model}>
+    <Loaded state={detail} label="Loading model…" pageTitle={summary.model_id}>
       {(d) => <ModelView detail={d} />}
     </Loaded>
   );
