@@ -4,6 +4,7 @@
  * the server sorts, filters and sends the rows a page at a time (components/ModeIndexTable).
  */
 import { type ChangeEvent, type InputHTMLAttributes, useEffect, useEffectEvent, useId, useState } from "react";
+import { HowToRead } from "../components/HowToRead";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Basis, ModelSummary, Sign } from "../api/client";
 import { useModeIndexHead } from "../api/useModeIndexRows";
@@ -72,6 +73,7 @@ function ModeIndex({ summary }: { summary: ModelSummary }) {
       <ModelTitle model={summary}>
         Mode index <span className="subtitle">{summary.model_id}</span>
       </ModelTitle>
+      <HowToRead page="modeIndex" />
       <p className="muted">
         Every signed mode of the model: {summary.n_layers} layers × {summary.n_heads} heads × {summary.n_modes} modes ×
         2 signs. Click a column&apos;s header to sort by it, again to reverse; open a mode by its name or its row.
@@ -88,6 +90,7 @@ function ModeIndex({ summary }: { summary: ModelSummary }) {
         {summary.bases.length > 1 ? (
           <SegmentedControl<Basis>
             label="Basis"
+            help="basis"
             value={view.basis}
             options={summary.bases.map((b) => ({ value: b, label: b }))}
             onChange={(basis) => setView({ ...view, basis })}

@@ -4,6 +4,7 @@
  * controls.
  */
 import { lazy, Suspense } from "react";
+import { HowToRead } from "../components/HowToRead";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Basis, ModeDetail, ModelSummary, Sign } from "../api/client";
 import { BASES } from "../api/enums";
@@ -18,11 +19,12 @@ import { ModelTitle } from "../components/ModelHeader";
 import { OverlayControls } from "../components/OverlayControls";
 import { SegmentedControl } from "../components/SegmentedControl";
 import { ClassProfile } from "../components/ClassProfile";
-import { INACTIVE_REASON, NEVER_FIRES_REASON } from "../components/SignBadge";
+import { HelpTip } from "../components/HelpTip";
 import { Empty, Loaded, Loading } from "../components/Status";
 import { StepLinks } from "../components/StepLinks";
 import { TopImageCard } from "../components/TopImageCard";
 import { fmt, modeName, percent } from "../lib/format";
+import { GLOSSARY } from "../lib/glossary";
 import { useKeyNav } from "../lib/keyboard";
 import { type ModeView, modeViewSearch, parseModeView } from "../lib/modeView";
 import { stepHead, stepIndex } from "../lib/neighbours";
@@ -114,9 +116,11 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
         <CopyLinkButton />
       </div>
       <KeyHints inner="mode" outer="head" />
+      <HowToRead page="mode" />
       <div className="controls">
         <SegmentedControl<Sign>
           label="Sign"
+          help="sign"
           value={view.sign}
           options={[
             { value: "pos", label: "pos (u, v)" },
@@ -126,6 +130,7 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
         />
         <SegmentedControl<Basis>
           label="Basis"
+          help="basis"
           value={view.basis}
           options={BASES.map((b) => ({
             value: b,
@@ -160,13 +165,13 @@ function ModeBody({
     return (
       <>
         <div className="status status-empty" role="note">
-          <strong>This mode is inactive:</strong> {INACTIVE_REASON}. It has no top images and no maps.
+          <strong>This mode is inactive.</strong> {GLOSSARY.inactive.text}
         </div>
         <Facts
           inline
           className="mode-stats"
           items={[
-            ["σ", fmt(detail.sigma)],
+            ["σ", fmt(detail.sigma), "sigma"],
             ["rank by σ", `${detail.mode + 1} of ${summary.n_modes}`],
           ]}
         />
@@ -177,23 +182,22 @@ function ModeBody({
     <>
       {detail.degenerate ? (
         <div className="status status-warn" role="note">
-          <strong>Degenerate mode.</strong> Its σ is within 0.1 % of a neighbour&apos;s, so its vectors u and v are not
-          unique: only the span it shares with that neighbour is meaningful, not these maps on their own.
+          <strong>Degenerate mode.</strong> {GLOSSARY.degenerate.text}
         </div>
       ) : null}
       {detail.distribution?.never_fires ? (
         <div className="status status-warn" role="note">
-          <strong>Never fires:</strong> {NEVER_FIRES_REASON} (the paper&apos;s scoring rule; its top images are ranked
-          by that product).
+          <strong>Never fires.</strong> {GLOSSARY.neverFires.text} (The paper&apos;s scoring rule ranks them by that
+          product.)
         </div>
       ) : null}
       <Facts
         inline
         className="mode-stats"
         items={[
-          ["σ", fmt(detail.sigma)],
-          ["share of the head's σ", percent(detail.sigma_fraction)],
-          ["cos u·v", fmt(detail.cos)],
+          ["σ", fmt(detail.sigma), "sigma"],
+          ["share of the head's σ", percent(detail.sigma_fraction), "sigmaShare"],
+          ["cos u·v", fmt(detail.cos), "cos"],
           ["rank by σ", `${detail.mode + 1} of ${summary.n_modes}`],
         ]}
       />
@@ -238,7 +242,10 @@ function Distribution({ detail, summary, name }: { detail: ModeDetail; summary: 
   const d = detail.distribution;
   return (
     <section aria-labelledby="distribution-heading">
-      <h2 id="distribution-heading">Score over the dataset</h2>
+      <div className="heading-row">
+        <h2 id="distribution-heading">Score over the dataset</h2>
+        <HelpTip term="score" />
+      </div>
       {d === null ? (
         <div className="status status-empty" role="note">
           <strong>Distribution not computed:</strong>{" "}
@@ -255,6 +262,7 @@ function Distribution({ detail, summary, name }: { detail: ModeDetail; summary: 
               [
                 "fires on",
                 `${d.firing.toLocaleString("en")} of ${d.count.toLocaleString("en")} images (${percent(d.count > 0 ? d.firing / d.count : 0)})`,
+                "firesOn",
               ],
             ]}
           />

@@ -1,5 +1,6 @@
 /** Model: the layers × heads grid, the model's cosine-vs-depth curve and its singular spectra. */
 import { lazy, Suspense, useState } from "react";
+import { HowToRead } from "../components/HowToRead";
 import { Link } from "react-router";
 import type { ModelDetail, ModelSummary } from "../api/client";
 import { apiQuery, useLoadable } from "../api/queries";
@@ -42,6 +43,7 @@ function ModelView({ detail }: { detail: ModelDetail }) {
       <Breadcrumbs items={[{ label: "Models", to: "/" }, { label: detail.model_id }]} />
       <ModelTitle model={detail} />
       <ModelFacts model={detail} />
+      <HowToRead page="model" />
       <p className="index-link">
         <Link className="button button-primary" to={modeIndexPath(detail.slug)}>
           Mode index: all {(detail.n_layers * detail.n_heads * detail.n_modes * 2).toLocaleString("en")} signed modes

@@ -196,7 +196,7 @@ describe("inactive heads and modes (σ = 0)", () => {
     });
     renderAt("/m/planted__shapes/L1/H2/M3?sign=pos&basis=faithful");
     const note = await screen.findByRole("note");
-    expect(note.textContent).toContain("This mode is inactive:");
+    expect(note.textContent).toContain("This mode is inactive. σ = 0");
     expect(note.textContent).toContain("σ = 0: the head's W_q or W_k is zero or rank-deficient");
     expect(note.textContent).toContain("never contributes to attention");
     expect(screen.queryByRole("heading", { name: /Top \d+ images/ })).toBeNull();
