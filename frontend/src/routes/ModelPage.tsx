@@ -1,17 +1,19 @@
 /** Model: the layers × heads grid, the model's cosine-vs-depth curve and its singular spectra. */
 import { lazy, Suspense, useState } from "react";
 import { HowToRead } from "../components/HowToRead";
-import { Link } from "react-router";
+import { Link, useSearchParams } from "react-router";
 import type { ModelDetail, ModelSummary } from "../api/client";
 import { apiQuery, useLoadable } from "../api/queries";
 import { Breadcrumbs } from "../components/Breadcrumbs";
 import { HeadGrid } from "../components/HeadGrid";
+import { HelpTip } from "../components/HelpTip";
+import { parseEnum } from "../api/enums";
 import { ModelGate } from "../components/ModelGate";
 import { ModelFacts, ModelTitle } from "../components/ModelHeader";
 import { SegmentedControl } from "../components/SegmentedControl";
 import { ErrorNotice, Loaded, Loading } from "../components/Status";
 import { depthSeries } from "../lib/depthSeries";
-import { hasInactiveHead } from "../lib/headGrid";
+import { HEAD_GRID_SCALE_MODES, type HeadGridScaleMode, hasInactiveHead } from "../lib/headGrid";
 import { O3_QUERIES, o3QuerySeries } from "../lib/o3Series";
 import { headPath, modeIndexPath } from "../lib/paths";
 import { spectrumLines } from "../lib/spectra";
@@ -38,6 +40,9 @@ function ModelDetailPage({ summary }: { summary: ModelSummary }) {
 
 function ModelView({ detail }: { detail: ModelDetail }) {
   useDocumentTitle(detail.model_id);
+  // The grid's colour scale is in the URL, so that a permalink shows the same colours.
+  const [search, setSearch] = useSearchParams();
+  const scaleMode = parseEnum(HEAD_GRID_SCALE_MODES, search.get("scale"), "fixed");
   return (
     <>
       <Breadcrumbs items={[{ label: "Models", to: "/" }, { label: detail.model_id }]} />
@@ -56,12 +61,23 @@ function ModelView({ detail }: { detail: ModelDetail }) {
       <section aria-labelledby="grid-heading">
         <h2 id="grid-heading">Heads</h2>
         <p className="muted">
-          Each cell is one head, coloured by its σ-weighted cosine. Open a head to see its modes.
+          Each cell is one head, coloured by its σ-weighted cosine
+          <HelpTip term="weightedCos" />. Open a head to see its modes.
           {hasInactiveHead(detail.head_weighted_cos)
             ? " Hatched cells are inactive heads: every σ is 0 (W_q or W_k is zero, as in a pruned or dead head)."
             : ""}
         </p>
+        <SegmentedControl<HeadGridScaleMode>
+          label="Colour scale"
+          value={scaleMode}
+          options={[
+            { value: "fixed", label: "fixed, −1 to +1" },
+            { value: "stretch", label: "stretch to this model's range" },
+          ]}
+          onChange={(mode) => setSearch(mode === "fixed" ? {} : { scale: mode }, { replace: true })}
+        />
         <HeadGrid
+          scaleMode={scaleMode}
           values={detail.head_weighted_cos}
           hrefFor={(layer, head) => headPath(detail.slug, layer, head)}
           fileName={[detail.slug, "head-grid"]}
