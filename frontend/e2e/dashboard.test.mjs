@@ -48,6 +48,11 @@ async function withPage(options, body) {
   }
 }
 
+/** The `aria-pressed` state of the toggle button named `name` (segmented controls are toggle buttons). */
+async function pressed(page, name) {
+  return page.getByRole("button", { name, exact: true }).getAttribute("aria-pressed");
+}
+
 async function expectHeading(page, pattern) {
   await page.getByRole("heading", { level: 1, name: pattern }).waitFor();
 }
@@ -100,9 +105,9 @@ describe("browsing", () => {
       const link = `/m/${MODEL}/L1/H0/M2?sign=neg&basis=exact&channel=key&palette=orange_blue&blend=0.2`;
       await page.goto(url(link));
       await expectHeading(page, /Mode L1 H0 M2/);
-      assert.equal(await page.getByRole("radio", { name: "neg (−u, −v)" }).isChecked(), true);
-      assert.equal(await page.getByRole("radio", { name: "exact" }).isChecked(), true);
-      assert.equal(await page.getByRole("radio", { name: "key" }).isChecked(), true);
+      assert.equal(await pressed(page, "neg (−u, −v)"), "true");
+      assert.equal(await pressed(page, "exact"), "true");
+      assert.equal(await pressed(page, "key"), "true");
       await page.locator(".image-grid img").first().waitFor();
       const src = await page.locator(".image-grid img").first().getAttribute("src");
       assert.match(src, /sign=neg/);
@@ -111,24 +116,23 @@ describe("browsing", () => {
       await screenshot(page, "05-mode-permalink-neg-exact");
 
       // Switching the sign keeps the view in the URL, so a reload reopens it.
-      await page.getByRole("radio", { name: "pos (u, v)" }).click();
+      await page.getByRole("button", { name: "pos (u, v)" }).click();
       await page.waitForURL(/sign=pos/);
       await page.reload();
       await expectHeading(page, /Mode L1 H0 M2/);
-      assert.equal(await page.getByRole("radio", { name: "pos (u, v)" }).isChecked(), true);
-      assert.equal(await page.getByRole("radio", { name: "key" }).isChecked(), true);
+      assert.equal(await pressed(page, "pos (u, v)"), "true");
+      assert.equal(await pressed(page, "key"), "true");
     });
   });
 
-  test("an unknown model shows the API's message", async () => {
+  test("an unknown model gets the not-found page listing the served models", async () => {
     await withPage({}, async (page) => {
       const api = await page.request.get(url("/api/models/no-such-model"));
       assert.equal(api.status(), 404);
       await page.goto(url("/m/no-such-model"));
-      await page.getByRole("alert").waitFor();
-      const text = await page.getByRole("alert").innerText();
-      assert.match(text, /^Not found\./);
-      assert.ok(text.includes((await api.json()).detail), text);
+      await expectHeading(page, "Page not found");
+      await page.getByText("No model “no-such-model” is served here.").waitFor();
+      await page.getByRole("list", { name: "Served models" }).getByRole("link", { name: MODEL_NAME }).waitFor();
     });
   });
 });
@@ -578,7 +582,7 @@ describe("upload", () => {
       await other.page.locator(".ranked-mode").first().waitFor({ timeout: 120_000 });
       await other.context.close();
 
-      await page.getByRole("radio", { name: "exact" }).click();
+      await page.getByRole("button", { name: "exact", exact: true }).click();
       await page.waitForURL(/basis=exact/);
       const picker = page.getByRole("application", { name: /Patch picker/ });
       await picker.waitFor();
