@@ -82,6 +82,41 @@ describe("help", () => {
   });
 });
 
+describe("the planted model", () => {
+  test("its page lists the planted modes; each one's page states its expected look and its top image has its colours", async () => {
+    assert.ok(PLANTED.planted_modes.length > 0, "the planted atlas lists its planted modes");
+    await withPage({}, async (page) => {
+      await page.goto(url(`/m/${PLANTED.slug}`));
+      const section = page.getByRole("region", { name: "Planted modes" });
+      await section.waitFor();
+      assert.equal(await section.getByRole("listitem").count(), PLANTED.planted_modes.length);
+      await screenshot(page, "45-planted-modes");
+
+      for (const p of PLANTED.planted_modes) {
+        const name = `L${p.layer} H${p.head} M${p.mode} ${p.sign}`;
+        const item = section.getByRole("listitem").filter({ hasText: name });
+        assert.ok((await item.innerText()).includes(`Expected: ${p.expected_look}.`), name);
+        await item.getByRole("link", { name }).click();
+        await page.waitForURL(`**/m/${PLANTED.slug}/L${p.layer}/H${p.head}/M${p.mode}?sign=${p.sign}&basis=faithful`);
+        const note = page.getByRole("note").filter({ hasText: "Planted mode" });
+        assert.equal((await note.innerText()).trim(), `Planted mode: ${p.description}. Expected: ${p.expected_look}.`);
+        // The best image has the query's and the key's colour (the planted images are labelled by colour).
+        const best = await page.locator(".image-card .label").first().innerText();
+        assert.match(best, new RegExp(p.query), name);
+        assert.match(best, new RegExp(p.key), name);
+
+        await page.goto(url(`/m/${PLANTED.slug}/L${p.layer}/H${p.head}`));
+        await page
+          .getByRole("note")
+          .filter({ hasText: `Planted mode ${name}` })
+          .first()
+          .waitFor();
+        await page.goto(url(`/m/${PLANTED.slug}`));
+      }
+    });
+  });
+});
+
 describe("addresses that name nothing", () => {
   /** The not-found page with `exists` in it, and none of a browsing page's live controls. */
   async function expectNotFound(page, path, exists) {

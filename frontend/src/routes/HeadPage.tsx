@@ -8,6 +8,7 @@ import { useLoadable } from "../api/queries";
 import { Breadcrumbs } from "../components/Breadcrumbs";
 import { HelpTip } from "../components/HelpTip";
 import { KeyHints } from "../components/KeyHints";
+import { PlantedModeNote, plantedModesAt } from "../components/PlantedModes";
 import { ModelGate } from "../components/ModelGate";
 import { ModelTitle } from "../components/ModelHeader";
 import { SegmentedControl } from "../components/SegmentedControl";
@@ -92,6 +93,9 @@ function HeadView({ summary, layer, head }: { summary: ModelSummary; layer: numb
       </div>
       <KeyHints inner="head" />
       <HowToRead page="head" />
+      {plantedModesAt(summary, layer, head, null).map((p) => (
+        <PlantedModeNote key={p.mode} model={summary} planted={p} link />
+      ))}
       <Loaded state={detail} label="Loading modes…">
         {(d) => <HeadModes detail={d} basis={basis} />}
       </Loaded>

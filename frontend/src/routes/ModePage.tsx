@@ -14,6 +14,7 @@ import { Breadcrumbs } from "../components/Breadcrumbs";
 import { Facts } from "../components/Facts";
 import { CopyLinkButton } from "../components/CopyLinkButton";
 import { KeyHints } from "../components/KeyHints";
+import { PlantedModeNote, plantedModesAt } from "../components/PlantedModes";
 import { ModelGate } from "../components/ModelGate";
 import { ModelTitle } from "../components/ModelHeader";
 import { OverlayControls } from "../components/OverlayControls";
@@ -117,6 +118,9 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
       </div>
       <KeyHints inner="mode" outer="head" />
       <HowToRead page="mode" />
+      {plantedModesAt(summary, pos.layer, pos.head, pos.mode).map((p) => (
+        <PlantedModeNote key={p.mode} model={summary} planted={p} sign={view.sign} />
+      ))}
       <div className="controls">
         <SegmentedControl<Sign>
           label="Sign"

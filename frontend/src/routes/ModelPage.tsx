@@ -7,6 +7,7 @@ import { apiQuery, useLoadable } from "../api/queries";
 import { Breadcrumbs } from "../components/Breadcrumbs";
 import { HeadGrid } from "../components/HeadGrid";
 import { HelpTip } from "../components/HelpTip";
+import { PlantedModeList } from "../components/PlantedModes";
 import { parseEnum } from "../api/enums";
 import { ModelGate } from "../components/ModelGate";
 import { ModelFacts, ModelTitle } from "../components/ModelHeader";
@@ -49,6 +50,7 @@ function ModelView({ detail }: { detail: ModelDetail }) {
       <ModelTitle model={detail} />
       <ModelFacts model={detail} />
       <HowToRead page="model" />
+      <PlantedModeList model={detail} />
       <p className="index-link">
         <Link className="button button-primary" to={modeIndexPath(detail.slug)}>
           Mode index: all {(detail.n_layers * detail.n_heads * detail.n_modes * 2).toLocaleString("en")} signed modes
