@@ -132,7 +132,10 @@ describe("browsing", () => {
       await page.goto(url("/m/no-such-model"));
       await expectHeading(page, "Page not found");
       await page.getByText("No model “no-such-model” is served here.").waitFor();
-      await page.getByRole("list", { name: "Served models" }).getByRole("link", { name: MODEL_NAME }).waitFor();
+      await page
+        .getByRole("list", { name: "Served models" })
+        .getByRole("link", { name: MODEL_NAME, exact: true })
+        .waitFor();
     });
   });
 });
@@ -425,7 +428,7 @@ describe("statistics: search, the mode index, classes", () => {
         const index = headers.findIndex((h) => h.replace(/[▲▼↕]/g, "").trim() === name);
         return table.locator(`tbody tr[aria-rowindex] td:nth-child(${index + 1})`).allInnerTexts();
       };
-      await table.getByRole("button", { name: "selectivity" }).click();
+      await table.getByRole("button", { name: "selectivity", exact: true }).click();
       await page.waitForURL(/\?sort=selectivity$/);
       assert.deepEqual(await sortedBy(), ["selectivity", "descending"]);
       await page.getByRole("region", { name: /Signed modes of/ }).evaluate((el) => (el.scrollTop = 0));
@@ -549,7 +552,7 @@ describe("statistics: search, the mode index, classes", () => {
       await page.getByRole("note").filter({ hasText: "rebuild" }).waitFor();
       const table = page.getByRole("table", { name: `Signed modes of ${NO_STATISTICS.model_id}` });
       await table.locator("tbody a").first().waitFor();
-      assert.equal(await table.getByRole("button", { name: "mean" }).count(), 0);
+      assert.equal(await table.getByRole("button", { name: "mean", exact: true }).count(), 0);
       assert.equal(await table.locator('tbody tr[aria-rowindex="2"] td:nth-child(10)').innerText(), "—");
       await page.goto(url(`/m/${NO_STATISTICS.slug}/L0/H0/M0?sign=pos&basis=faithful`));
       const note = page.getByRole("region", { name: "Score over the dataset" }).getByRole("note");

@@ -187,7 +187,7 @@ describe("legends", () => {
   test("the head grid's colour scale: fixed at ±1 by default, stretched on request, kept in the URL", async () => {
     await withPage({}, async (page) => {
       await page.goto(url(`/m/${PLANTED.slug}`));
-      const legend = page.getByRole("group", { name: "Colour scale" });
+      const legend = page.getByRole("group", { name: "Colour legend" });
       await legend.waitFor();
       const fixed = await legend.innerText();
       assert.match(fixed, /−1\.00/);

@@ -101,7 +101,7 @@ describe("head grid export data", () => {
 describe("HeadGrid colour scale", () => {
   it("is fixed from −1 to +1 by default: a cell's colour is its cosine's on the [−1, 1] ramp", () => {
     renderGrid();
-    const legend = screen.getByRole("group", { name: "Colour scale" });
+    const legend = screen.getByRole("group", { name: "Colour legend" });
     expect(legend.textContent).toContain("−1.00");
     expect(legend.textContent).toContain("+1.00");
     expect(legend.textContent).toContain("fixed scale, the same for every model");
@@ -113,7 +113,7 @@ describe("HeadGrid colour scale", () => {
 
   it("stretched, runs to the model's largest |value|, so that value takes the end colour", () => {
     renderGrid("stretch");
-    const legend = screen.getByRole("group", { name: "Colour scale" });
+    const legend = screen.getByRole("group", { name: "Colour legend" });
     expect(legend.textContent).toContain("+0.50");
     expect(screen.getByRole("link", { name: /^L0 H0,/ }).style.background).toBe(cosineColor(1));
     expect(screen.getByRole("link", { name: /^L1 H0,/ }).style.background).toBe(cosineColor(-0.4));

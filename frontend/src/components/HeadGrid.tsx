@@ -24,6 +24,7 @@ import {
   headGridTable,
   type HeadValue,
 } from "../lib/headGrid";
+import { usePageShortcuts } from "../lib/shortcuts";
 import { ChartDownload } from "./charts/ChartDownload";
 
 export interface HeadGridProps {
@@ -51,6 +52,12 @@ const MOVES: Record<string, [number, number]> = {
   ArrowRight: [0, 1],
 };
 
+const GRID_SHORTCUTS = [
+  { keys: ["↑", "↓", "←", "→"], action: "in the head grid: move between heads" },
+  { keys: ["Home", "End"], action: "in the head grid: first or last head of the layer" },
+  { keys: ["Enter"], action: "in the head grid: open the head" },
+];
+
 export function HeadGrid({
   values,
   hrefFor,
@@ -66,6 +73,7 @@ export function HeadGrid({
   const tableRef = useRef<HTMLTableElement>(null);
   const figureRef = useRef<HTMLElement>(null);
   const scale = headGridScale(values, scaleMode);
+  usePageShortcuts(GRID_SHORTCUTS);
 
   const focusCell = (cell: Cell) => {
     setActive(cell);
@@ -164,7 +172,7 @@ export function HeadGrid({
 /** The colour bar with its end values, what the colour means and which scale is active. */
 function CosineLegend({ scale, mode, inactive }: { scale: number; mode: HeadGridScaleMode; inactive: boolean }) {
   return (
-    <div className="cos-legend" role="group" aria-label="Colour scale">
+    <div className="cos-legend" role="group" aria-label="Colour legend">
       <span className="cos-legend-min">−{fmt(scale, 2)}</span>
       <span
         className="cos-legend-ramp"

@@ -20,7 +20,6 @@ import {
 import type { Cell, TableContext } from "../../lib/csvExport";
 import { seriesColor } from "../../lib/color";
 import { fmt } from "../../lib/format";
-import { HelpTip } from "../HelpTip";
 import { ChartFrame } from "./ChartFrame";
 
 export interface DepthPoint {
@@ -91,7 +90,6 @@ function DepthLegend({ series, band }: { series: DepthSeries[]; band: string | n
             <path d="M0 0H14V10H0Z" className="depth-legend-band-swatch" />
           </svg>
           <span className="recharts-legend-item-text">{band}</span>
-          <HelpTip term="randomBand" />
         </li>
       ) : null}
     </ul>
@@ -150,6 +148,7 @@ export function DepthChart({
       table={table}
       fileName={fileName}
       context={context}
+      help={band ? "randomBand" : undefined}
     >
       <ResponsiveContainer width="100%" height={height}>
         <LineChart margin={{ top: 8, right: 16, bottom: 24, left: 8 }}>
