@@ -419,18 +419,32 @@ describe("statistics: search, the mode index, classes", () => {
         .first()
         .waitFor();
 
-      const sortedBy = async () => {
-        const th = table.locator("th[aria-sort]");
-        return [(await th.innerText()).replace(/[▲▼↕]/g, "").trim(), await th.getAttribute("aria-sort")];
+      // The sorted column's name and direction, read at once; the page re-renders a moment after the URL
+      // changes, so read until it shows `expected` (or give up after 10 s and return what it shows).
+      const sortedBy = async (expected) => {
+        const read = () =>
+          table.evaluate((el) => {
+            const th = el.querySelector("th[aria-sort]");
+            const name = th?.querySelector(".sort-button")?.textContent?.replace(/[▲▼↕]/g, "").trim();
+            return [name ?? null, th?.getAttribute("aria-sort") ?? null];
+          });
+        const deadline = Date.now() + 10_000;
+        let shown = await read();
+        while (JSON.stringify(shown) !== JSON.stringify(expected) && Date.now() < deadline) {
+          await page.waitForTimeout(100);
+          shown = await read();
+        }
+        return shown;
       };
       const column = async (name) => {
+        // A header's text without its sort arrow and its "?" help button.
         const headers = await table.locator("thead th").allInnerTexts();
-        const index = headers.findIndex((h) => h.replace(/[▲▼↕]/g, "").trim() === name);
+        const index = headers.findIndex((h) => h.replace(/[▲▼↕?]/g, "").trim() === name);
         return table.locator(`tbody tr[aria-rowindex] td:nth-child(${index + 1})`).allInnerTexts();
       };
       await table.getByRole("button", { name: "selectivity", exact: true }).click();
       await page.waitForURL(/\?sort=selectivity$/);
-      assert.deepEqual(await sortedBy(), ["selectivity", "descending"]);
+      assert.deepEqual(await sortedBy(["selectivity", "descending"]), ["selectivity", "descending"]);
       await page.getByRole("region", { name: /Signed modes of/ }).evaluate((el) => (el.scrollTop = 0));
       await table.locator('tbody tr[aria-rowindex="2"] a').first().waitFor();
       const values = (await column("selectivity")).filter((v) => v !== "–").map(Number);
@@ -451,20 +465,20 @@ describe("statistics: search, the mode index, classes", () => {
 
       await page.reload();
       await table.locator("tbody a").first().waitFor();
-      assert.deepEqual(await sortedBy(), ["selectivity", "descending"]);
+      assert.deepEqual(await sortedBy(["selectivity", "descending"]), ["selectivity", "descending"]);
       assert.equal(await page.getByRole("combobox", { name: "Sign" }).inputValue(), "neg");
       assert.deepEqual([...new Set(await column("sign"))], ["neg"]);
 
       await page.goBack();
       await page.waitForURL(/\?sort=selectivity$/);
       assert.equal(await page.getByRole("combobox", { name: "Sign" }).inputValue(), "");
-      assert.deepEqual(await sortedBy(), ["selectivity", "descending"]);
+      assert.deepEqual(await sortedBy(["selectivity", "descending"]), ["selectivity", "descending"]);
       await page.goBack();
       await page.waitForURL(`**/m/${MODEL}/modes`);
-      assert.deepEqual(await sortedBy(), ["layer", "ascending"]);
+      assert.deepEqual(await sortedBy(["layer", "ascending"]), ["layer", "ascending"]);
       await page.goForward();
       await page.waitForURL(/\?sort=selectivity$/);
-      assert.deepEqual(await sortedBy(), ["selectivity", "descending"]);
+      assert.deepEqual(await sortedBy(["selectivity", "descending"]), ["selectivity", "descending"]);
 
       // A row opens its mode.
       await table.locator('tbody tr[aria-rowindex="2"] a').first().waitFor();
