@@ -77,6 +77,7 @@ function AllModelsCurve({ slugs }: { slugs: string[] }) {
       </p>
       <SegmentedControl
         label="Quantity"
+        help="weightedCos"
         value={variant}
         options={CURVE_VARIANTS.map(({ value, label }) => ({ value, label }))}
         onChange={setVariant}
