@@ -36,12 +36,18 @@ export async function launch() {
 
 /**
  * A page with a fresh context; it records console errors and failed API requests (any 5xx is a
- * failure of the product), which the caller asserts on.
+ * failure of the product), which the caller asserts on. `hasTouch` and `isMobile` emulate a phone's
+ * touch screen (no hover, a coarse pointer).
  */
-export async function openPage(browser, { viewport = DESKTOP, colorScheme = "light" } = {}) {
+export async function openPage(
+  browser,
+  { viewport = DESKTOP, colorScheme = "light", hasTouch = false, isMobile = false } = {},
+) {
   const context = await browser.newContext({
     viewport,
     colorScheme,
+    hasTouch,
+    isMobile,
     permissions: ["clipboard-read", "clipboard-write"],
   });
   const page = await context.newPage();

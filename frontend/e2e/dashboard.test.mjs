@@ -48,6 +48,11 @@ async function withPage(options, body) {
   }
 }
 
+/** The `aria-pressed` state of the toggle button named `name` (segmented controls are toggle buttons). */
+async function pressed(page, name) {
+  return page.getByRole("button", { name, exact: true }).getAttribute("aria-pressed");
+}
+
 async function expectHeading(page, pattern) {
   await page.getByRole("heading", { level: 1, name: pattern }).waitFor();
 }
@@ -100,9 +105,9 @@ describe("browsing", () => {
       const link = `/m/${MODEL}/L1/H0/M2?sign=neg&basis=exact&channel=key&palette=orange_blue&blend=0.2`;
       await page.goto(url(link));
       await expectHeading(page, /Mode L1 H0 M2/);
-      assert.equal(await page.getByRole("radio", { name: "neg (−u, −v)" }).isChecked(), true);
-      assert.equal(await page.getByRole("radio", { name: "exact" }).isChecked(), true);
-      assert.equal(await page.getByRole("radio", { name: "key" }).isChecked(), true);
+      assert.equal(await pressed(page, "neg (−u, −v)"), "true");
+      assert.equal(await pressed(page, "exact"), "true");
+      assert.equal(await pressed(page, "key"), "true");
       await page.locator(".image-grid img").first().waitFor();
       const src = await page.locator(".image-grid img").first().getAttribute("src");
       assert.match(src, /sign=neg/);
@@ -111,24 +116,26 @@ describe("browsing", () => {
       await screenshot(page, "05-mode-permalink-neg-exact");
 
       // Switching the sign keeps the view in the URL, so a reload reopens it.
-      await page.getByRole("radio", { name: "pos (u, v)" }).click();
+      await page.getByRole("button", { name: "pos (u, v)" }).click();
       await page.waitForURL(/sign=pos/);
       await page.reload();
       await expectHeading(page, /Mode L1 H0 M2/);
-      assert.equal(await page.getByRole("radio", { name: "pos (u, v)" }).isChecked(), true);
-      assert.equal(await page.getByRole("radio", { name: "key" }).isChecked(), true);
+      assert.equal(await pressed(page, "pos (u, v)"), "true");
+      assert.equal(await pressed(page, "key"), "true");
     });
   });
 
-  test("an unknown model shows the API's message", async () => {
+  test("an unknown model gets the not-found page listing the served models", async () => {
     await withPage({}, async (page) => {
       const api = await page.request.get(url("/api/models/no-such-model"));
       assert.equal(api.status(), 404);
       await page.goto(url("/m/no-such-model"));
-      await page.getByRole("alert").waitFor();
-      const text = await page.getByRole("alert").innerText();
-      assert.match(text, /^Not found\./);
-      assert.ok(text.includes((await api.json()).detail), text);
+      await expectHeading(page, "Page not found");
+      await page.getByText("No model “no-such-model” is served here.").waitFor();
+      await page
+        .getByRole("list", { name: "Served models" })
+        .getByRole("link", { name: MODEL_NAME, exact: true })
+        .waitFor();
     });
   });
 });
@@ -412,18 +419,32 @@ describe("statistics: search, the mode index, classes", () => {
         .first()
         .waitFor();
 
-      const sortedBy = async () => {
-        const th = table.locator("th[aria-sort]");
-        return [(await th.innerText()).replace(/[▲▼↕]/g, "").trim(), await th.getAttribute("aria-sort")];
+      // The sorted column's name and direction, read at once; the page re-renders a moment after the URL
+      // changes, so read until it shows `expected` (or give up after 10 s and return what it shows).
+      const sortedBy = async (expected) => {
+        const read = () =>
+          table.evaluate((el) => {
+            const th = el.querySelector("th[aria-sort]");
+            const name = th?.querySelector(".sort-button")?.textContent?.replace(/[▲▼↕]/g, "").trim();
+            return [name ?? null, th?.getAttribute("aria-sort") ?? null];
+          });
+        const deadline = Date.now() + 10_000;
+        let shown = await read();
+        while (JSON.stringify(shown) !== JSON.stringify(expected) && Date.now() < deadline) {
+          await page.waitForTimeout(100);
+          shown = await read();
+        }
+        return shown;
       };
       const column = async (name) => {
+        // A header's text without its sort arrow and its "?" help button.
         const headers = await table.locator("thead th").allInnerTexts();
-        const index = headers.findIndex((h) => h.replace(/[▲▼↕]/g, "").trim() === name);
+        const index = headers.findIndex((h) => h.replace(/[▲▼↕?]/g, "").trim() === name);
         return table.locator(`tbody tr[aria-rowindex] td:nth-child(${index + 1})`).allInnerTexts();
       };
-      await table.getByRole("button", { name: "selectivity" }).click();
+      await table.getByRole("button", { name: "selectivity", exact: true }).click();
       await page.waitForURL(/\?sort=selectivity$/);
-      assert.deepEqual(await sortedBy(), ["selectivity", "descending"]);
+      assert.deepEqual(await sortedBy(["selectivity", "descending"]), ["selectivity", "descending"]);
       await page.getByRole("region", { name: /Signed modes of/ }).evaluate((el) => (el.scrollTop = 0));
       await table.locator('tbody tr[aria-rowindex="2"] a').first().waitFor();
       const values = (await column("selectivity")).filter((v) => v !== "–").map(Number);
@@ -444,20 +465,20 @@ describe("statistics: search, the mode index, classes", () => {
 
       await page.reload();
       await table.locator("tbody a").first().waitFor();
-      assert.deepEqual(await sortedBy(), ["selectivity", "descending"]);
+      assert.deepEqual(await sortedBy(["selectivity", "descending"]), ["selectivity", "descending"]);
       assert.equal(await page.getByRole("combobox", { name: "Sign" }).inputValue(), "neg");
       assert.deepEqual([...new Set(await column("sign"))], ["neg"]);
 
       await page.goBack();
       await page.waitForURL(/\?sort=selectivity$/);
       assert.equal(await page.getByRole("combobox", { name: "Sign" }).inputValue(), "");
-      assert.deepEqual(await sortedBy(), ["selectivity", "descending"]);
+      assert.deepEqual(await sortedBy(["selectivity", "descending"]), ["selectivity", "descending"]);
       await page.goBack();
       await page.waitForURL(`**/m/${MODEL}/modes`);
-      assert.deepEqual(await sortedBy(), ["layer", "ascending"]);
+      assert.deepEqual(await sortedBy(["layer", "ascending"]), ["layer", "ascending"]);
       await page.goForward();
       await page.waitForURL(/\?sort=selectivity$/);
-      assert.deepEqual(await sortedBy(), ["selectivity", "descending"]);
+      assert.deepEqual(await sortedBy(["selectivity", "descending"]), ["selectivity", "descending"]);
 
       // A row opens its mode.
       await table.locator('tbody tr[aria-rowindex="2"] a').first().waitFor();
@@ -545,7 +566,7 @@ describe("statistics: search, the mode index, classes", () => {
       await page.getByRole("note").filter({ hasText: "rebuild" }).waitFor();
       const table = page.getByRole("table", { name: `Signed modes of ${NO_STATISTICS.model_id}` });
       await table.locator("tbody a").first().waitFor();
-      assert.equal(await table.getByRole("button", { name: "mean" }).count(), 0);
+      assert.equal(await table.getByRole("button", { name: "mean", exact: true }).count(), 0);
       assert.equal(await table.locator('tbody tr[aria-rowindex="2"] td:nth-child(10)').innerText(), "—");
       await page.goto(url(`/m/${NO_STATISTICS.slug}/L0/H0/M0?sign=pos&basis=faithful`));
       const note = page.getByRole("region", { name: "Score over the dataset" }).getByRole("note");
@@ -578,7 +599,7 @@ describe("upload", () => {
       await other.page.locator(".ranked-mode").first().waitFor({ timeout: 120_000 });
       await other.context.close();
 
-      await page.getByRole("radio", { name: "exact" }).click();
+      await page.getByRole("button", { name: "exact", exact: true }).click();
       await page.waitForURL(/basis=exact/);
       const picker = page.getByRole("application", { name: /Patch picker/ });
       await picker.waitFor();

@@ -15,6 +15,7 @@ export const api = createClient<paths>({
 export type Schemas = components["schemas"];
 export type ModelSummary = Schemas["ModelSummary"];
 export type ModelDetail = Schemas["ModelDetail"];
+export type PlantedMode = Schemas["PlantedMode"];
 export type O3Result = Schemas["O3Result"];
 export type PrecomputeJob = Schemas["PrecomputeJob"];
 export type HeadDetail = Schemas["HeadDetail"];

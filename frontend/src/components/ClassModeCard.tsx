@@ -1,5 +1,6 @@
 /** A signed mode found for a class (search, class page): its name, selectivity, class mean and best images. */
 import { Link } from "react-router";
+import { HelpTip } from "./HelpTip";
 import { useAtlasImageError } from "../api/atlasRevisions";
 import type { ClassModeMatch } from "../api/client";
 import { classModeHref, classModeTitle } from "../lib/classModes";
@@ -37,7 +38,10 @@ export function ClassModeCard({
       </div>
       <dl className="class-mode-facts">
         <div>
-          <dt>selectivity</dt>
+          <dt>
+            selectivity
+            <HelpTip term="selectivity" />
+          </dt>
           <dd>{fmt(match.selectivity, 2)}</dd>
         </div>
         <div>

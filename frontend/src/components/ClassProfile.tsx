@@ -1,5 +1,6 @@
 /** The classes a signed mode prefers (selectivity, class mean) and the labels of its top images. */
 import { Link } from "react-router";
+import { HelpTip } from "./HelpTip";
 import type { ClassProfile as Profile } from "../api/client";
 import { fmt } from "../lib/format";
 import { classPath } from "../lib/paths";
@@ -20,8 +21,9 @@ export function ClassProfile({ profile, name, topK }: { profile: Profile; name: 
             <thead>
               <tr>
                 <th scope="col">class</th>
-                <th scope="col" className="num" title="(class mean − mean) / std">
+                <th scope="col" className="num">
                   selectivity
+                  <HelpTip term="selectivity" />
                 </th>
                 <th scope="col" className="num">
                   class mean score

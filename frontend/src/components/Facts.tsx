@@ -1,7 +1,10 @@
 /** A list of labelled values ("layers × heads: 12 × 12"), laid out inline or as a two-column grid. */
 import type { ReactNode } from "react";
+import type { GlossaryTerm } from "../lib/glossary";
+import { HelpTip } from "./HelpTip";
 
-export type Fact = [label: string, value: ReactNode];
+/** A label, its value and, for a term of the glossary, its "?" help. */
+export type Fact = [label: string, value: ReactNode, help?: GlossaryTerm];
 
 export function Facts({
   items,
@@ -14,9 +17,12 @@ export function Facts({
 }) {
   return (
     <dl className={`facts${inline ? " facts-inline" : ""} ${className}`.trim()}>
-      {items.map(([label, value]) => (
+      {items.map(([label, value, help]) => (
         <div key={label}>
-          <dt>{label}</dt>
+          <dt>
+            {label}
+            {help ? <HelpTip term={help} /> : null}
+          </dt>
           <dd>{value}</dd>
         </div>
       ))}

@@ -1,7 +1,8 @@
 import { fireEvent, render, screen, within } from "@testing-library/react";
 import { MemoryRouter } from "react-router";
 import { describe, expect, it } from "vitest";
-import { headGridHeatmap, headGridTable } from "../lib/headGrid";
+import { cosineColor } from "../lib/color";
+import { headGridHeatmap, type HeadGridScaleMode, headGridTable } from "../lib/headGrid";
 import { downloadCsv } from "../test/downloads";
 import { HeadGrid } from "./HeadGrid";
 
@@ -11,7 +12,7 @@ const VALUES = [
 ];
 const TITLE = "weighted cosine per head";
 
-function renderGrid() {
+function renderGrid(scaleMode: HeadGridScaleMode = "fixed") {
   return render(
     <MemoryRouter>
       <HeadGrid
@@ -20,6 +21,7 @@ function renderGrid() {
         title={TITLE}
         fileName={["planted__shapes", "head-grid"]}
         context={{ model: "planted/shapes" }}
+        scaleMode={scaleMode}
       />
     </MemoryRouter>,
   );
@@ -80,18 +82,41 @@ describe("head grid export data", () => {
   });
 
   it("colours the PNG's cells exactly as the grid on screen, with its labels and scale", () => {
-    renderGrid();
-    const heatmap = headGridHeatmap(VALUES);
+    renderGrid("stretch");
+    const heatmap = headGridHeatmap(VALUES, "stretch");
     expect(heatmap.rowLabels).toEqual(["L0", "L1"]);
     expect(heatmap.columnLabels).toEqual(["H0", "H1"]);
     expect(heatmap.legend.min).toBe("−0.50");
     expect(heatmap.legend.max).toBe("+0.50");
+    expect(heatmap.legend.label).toContain("stretched to this model's largest |value|");
     VALUES.forEach((row, layer) =>
       row.forEach((value, head) => {
         const cell = screen.getByRole("link", { name: new RegExp(`^L${layer} H${head},`) });
         expect(heatmap.colour(value)).toBe(cell.style.background);
       }),
     );
+  });
+});
+
+describe("HeadGrid colour scale", () => {
+  it("is fixed from −1 to +1 by default: a cell's colour is its cosine's on the [−1, 1] ramp", () => {
+    renderGrid();
+    const legend = screen.getByRole("group", { name: "Colour legend" });
+    expect(legend.textContent).toContain("−1.00");
+    expect(legend.textContent).toContain("+1.00");
+    expect(legend.textContent).toContain("fixed scale, the same for every model");
+    const cell = screen.getByRole("link", { name: /^L0 H0,/ });
+    // 0.5 sits halfway to the top of [−1, 1].
+    expect(cell.style.background).toBe(cosineColor(0.5));
+    expect(headGridHeatmap(VALUES, "fixed").legend.max).toBe("+1.00");
+  });
+
+  it("stretched, runs to the model's largest |value|, so that value takes the end colour", () => {
+    renderGrid("stretch");
+    const legend = screen.getByRole("group", { name: "Colour legend" });
+    expect(legend.textContent).toContain("+0.50");
+    expect(screen.getByRole("link", { name: /^L0 H0,/ }).style.background).toBe(cosineColor(1));
+    expect(screen.getByRole("link", { name: /^L1 H0,/ }).style.background).toBe(cosineColor(-0.4));
   });
 });
 
@@ -104,7 +129,13 @@ describe("HeadGrid with inactive heads", () => {
   function renderWithInactive() {
     return render(
       <MemoryRouter>
-        <HeadGrid values={WITH_INACTIVE} hrefFor={(l, h) => `/m/x/L${l}/H${h}`} title={TITLE} fileName={["x"]} />
+        <HeadGrid
+          values={WITH_INACTIVE}
+          hrefFor={(l, h) => `/m/x/L${l}/H${h}`}
+          title={TITLE}
+          fileName={["x"]}
+          scaleMode="stretch"
+        />
       </MemoryRouter>,
     );
   }
@@ -127,9 +158,9 @@ describe("HeadGrid with inactive heads", () => {
     renderWithInactive();
     const { text } = await downloadCsv(TITLE);
     expect(text.split("\r\n")[2]).toBe("0,1,");
-    const heatmap = headGridHeatmap(WITH_INACTIVE);
+    const heatmap = headGridHeatmap(WITH_INACTIVE, "stretch");
     expect(heatmap.values[0]).toEqual([0.5, null]);
     expect(heatmap.legend.label).toContain("hatched: inactive (σ = 0)");
-    expect(headGridHeatmap(VALUES).legend.label).not.toContain("inactive");
+    expect(headGridHeatmap(VALUES, "stretch").legend.label).not.toContain("inactive");
   });
 });

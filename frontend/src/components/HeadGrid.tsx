@@ -1,6 +1,7 @@
 /**
  * The layers × heads grid coloured by each head's σ-weighted cosine, on a diverging scale symmetric
- * about 0 and stretched to the largest |value| so that small differences stay visible. An inactive
+ * about 0: fixed from −1 to +1 (comparable across models) or stretched to the model's largest |value|
+ * (small differences visible); the legend shows the active one. An inactive
  * head (no cosine: σ = 0 throughout) is hatched, never a colour of the scale. Each cell is a link to its
  * head; one cell is in the tab order and the arrow keys move between cells (roving focus). The value
  * of the hovered or focused cell shows in the readout. Like every chart, it has the shared
@@ -18,9 +19,12 @@ import {
   headCellColor,
   headGridHeatmap,
   headGridScale,
+  type HeadGridScaleMode,
+  headGridScaleNote,
   headGridTable,
   type HeadValue,
 } from "../lib/headGrid";
+import { usePageShortcuts } from "../lib/shortcuts";
 import { ChartDownload } from "./charts/ChartDownload";
 
 export interface HeadGridProps {
@@ -33,6 +37,7 @@ export interface HeadGridProps {
   fileName: string[];
   /** Columns with one value for the whole grid (the model), first in the CSV. */
   context?: TableContext | undefined;
+  scaleMode: HeadGridScaleMode;
 }
 
 interface Cell {
@@ -47,12 +52,19 @@ const MOVES: Record<string, [number, number]> = {
   ArrowRight: [0, 1],
 };
 
+const GRID_SHORTCUTS = [
+  { keys: ["↑", "↓", "←", "→"], action: "in the head grid: move between heads" },
+  { keys: ["Home", "End"], action: "in the head grid: first or last head of the layer" },
+  { keys: ["Enter"], action: "in the head grid: open the head" },
+];
+
 export function HeadGrid({
   values,
   hrefFor,
   title = "σ-weighted cosine of every head (rows: layers, columns: heads)",
   fileName,
   context,
+  scaleMode,
 }: HeadGridProps) {
   const nLayers = values.length;
   const nHeads = values[0]?.length ?? 0;
@@ -60,7 +72,8 @@ export function HeadGrid({
   const [shown, setShown] = useState<Cell | null>(null);
   const tableRef = useRef<HTMLTableElement>(null);
   const figureRef = useRef<HTMLElement>(null);
-  const scale = headGridScale(values);
+  const scale = headGridScale(values, scaleMode);
+  usePageShortcuts(GRID_SHORTCUTS);
 
   const focusCell = (cell: Cell) => {
     setActive(cell);
@@ -98,7 +111,9 @@ export function HeadGrid({
           table={headGridTable(values)}
           context={context}
           chart={figureRef}
-          drawPng={(figure, pngTitle, subtitle) => heatmapPng(figure, headGridHeatmap(values), pngTitle, subtitle)}
+          drawPng={(figure, pngTitle, subtitle) =>
+            heatmapPng(figure, headGridHeatmap(values, scaleMode), pngTitle, subtitle)
+          }
         />
       </div>
       <p className="head-grid-readout" aria-live="polite">
@@ -149,24 +164,28 @@ export function HeadGrid({
           </tbody>
         </table>
       </div>
-      <CosineLegend scale={scale} inactive={hasInactiveHead(values)} />
+      <CosineLegend scale={scale} mode={scaleMode} inactive={hasInactiveHead(values)} />
     </figure>
   );
 }
 
-function CosineLegend({ scale, inactive }: { scale: number; inactive: boolean }) {
+/** The colour bar with its end values, what the colour means and which scale is active. */
+function CosineLegend({ scale, mode, inactive }: { scale: number; mode: HeadGridScaleMode; inactive: boolean }) {
   return (
-    <div className="cos-legend" aria-hidden="true">
-      <span>−{fmt(scale, 2)}</span>
+    <div className="cos-legend" role="group" aria-label="Colour legend">
+      <span className="cos-legend-min">−{fmt(scale, 2)}</span>
       <span
         className="cos-legend-ramp"
+        aria-hidden="true"
         style={{ background: `linear-gradient(to right, ${HEAD_GRID_STOPS.join(", ")})` }}
       />
-      <span>+{fmt(scale, 2)}</span>
-      <span className="cos-legend-label">{HEAD_GRID_LEGEND}</span>
+      <span className="cos-legend-max">+{fmt(scale, 2)}</span>
+      <span className="cos-legend-label">
+        {HEAD_GRID_LEGEND}, {headGridScaleNote(mode)}
+      </span>
       {inactive ? (
         <>
-          <span className="head-cell head-cell-inactive cos-legend-swatch" />
+          <span className="head-cell head-cell-inactive cos-legend-swatch" aria-hidden="true" />
           <span className="cos-legend-label">{INACTIVE_LABEL}</span>
         </>
       ) : null}

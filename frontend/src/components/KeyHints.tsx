@@ -1,5 +1,11 @@
-/** A visible reminder of the page's keyboard shortcuts (see lib/keyboard). */
+/**
+ * A visible reminder of the page's stepping keys (see lib/keyboard), which it also declares to the
+ * shortcut sheet. Hidden on touch screens (styles.css), where there is no keyboard to use.
+ */
+import { stepShortcuts, usePageShortcuts } from "../lib/shortcuts";
+
 export function KeyHints({ inner, outer }: { inner: string; outer?: string }) {
+  usePageShortcuts(stepShortcuts(inner, outer));
   return (
     <p className="key-hints">
       Keys: <kbd>←</kbd> <kbd>→</kbd> or <kbd>k</kbd> <kbd>j</kbd> previous / next {inner}
@@ -8,7 +14,7 @@ export function KeyHints({ inner, outer }: { inner: string; outer?: string }) {
           ; with <kbd>Shift</kbd>: previous / next {outer}
         </>
       ) : null}
-      .
+      ; <kbd>?</kbd> all keys.
     </p>
   );
 }

@@ -13,6 +13,8 @@ import { useModeIndexRows } from "../api/useModeIndexRows";
 import { fmt, modeName, percent } from "../lib/format";
 import { type ModeIndexView, modeIndexQuery } from "../lib/modeIndexView";
 import { classPath, modePath } from "../lib/paths";
+import type { GlossaryTerm } from "../lib/glossary";
+import { HelpTip } from "./HelpTip";
 import { DegenerateBadge, InactiveBadge, NeverFiresBadge } from "./SignBadge";
 import { ErrorNotice } from "./Status";
 
@@ -29,6 +31,8 @@ interface Column {
   /** The header's longer description (a tooltip and part of the button's name). */
   title?: string;
   sort?: ModeSortKey;
+  /** The glossary term the column shows: a "?" after its header. */
+  help?: GlossaryTerm;
   /** A statistics column: "—" and not sortable when the atlas has no statistics. */
   stats?: boolean;
   width: number;
@@ -57,22 +61,24 @@ const COLUMNS: Column[] = [
       </Link>
     ),
   },
-  { id: "sign", header: "sign", width: 50, cell: (r) => r.sign },
-  { id: "sigma", header: "σ", sort: "sigma", width: 72, numeric: true, cell: (r) => fmt(r.sigma) },
+  { id: "sign", header: "sign", help: "sign", width: 70, cell: (r) => r.sign },
+  { id: "sigma", header: "σ", help: "sigma", sort: "sigma", width: 92, numeric: true, cell: (r) => fmt(r.sigma) },
   {
     id: "sigma_share",
     header: "σ share",
     title: "σ_n / Σ σ of the head",
+    help: "sigmaShare",
     sort: "sigma_share",
-    width: 80,
+    width: 110,
     numeric: true,
     cell: (r) => percent(r.sigma_share),
   },
   {
     id: "cos",
     header: "cos u·v",
+    help: "cos",
     sort: "cos",
-    width: 80,
+    width: 110,
     numeric: true,
     cell: (r) => (r.active ? fmt(r.cos) : "–"),
   },
@@ -92,8 +98,9 @@ const COLUMNS: Column[] = [
     id: "best_score",
     header: "best score",
     title: "score of the mode's best image",
+    help: "score",
     sort: "best_score",
-    width: 92,
+    width: 120,
     numeric: true,
     cell: (r) => fmt(r.best_score),
   },
@@ -121,9 +128,10 @@ const COLUMNS: Column[] = [
     id: "firing",
     header: "fires on",
     title: "images on which the query and key maps both peak above 0",
+    help: "firesOn",
     sort: "firing",
     stats: true,
-    width: 80,
+    width: 110,
     numeric: true,
     cell: (r) => (r.firing === null ? "–" : r.firing.toLocaleString("en")),
   },
@@ -131,9 +139,10 @@ const COLUMNS: Column[] = [
     id: "selectivity",
     header: "selectivity",
     title: "(class mean − mean) / std for the mode's most selective class",
+    help: "selectivity",
     sort: "selectivity",
     stats: true,
-    width: 100,
+    width: 130,
     numeric: true,
     cell: (r) => fmt(r.selectivity),
   },
@@ -236,21 +245,24 @@ export function ModeIndexTable({
                     aria-sort={sortable ? sorted : undefined}
                     className={c.numeric ? "num" : undefined}
                   >
-                    {sortable ? (
-                      <button
-                        type="button"
-                        className="sort-button"
-                        title={c.title ? `Sort by ${c.title}` : `Sort by ${c.header}`}
-                        onClick={() => onSort(c.sort!)}
-                      >
-                        {c.header}
-                        <span aria-hidden="true" className="sort-arrow">
-                          {sorted === "ascending" ? "▲" : sorted === "descending" ? "▼" : "↕"}
-                        </span>
-                      </button>
-                    ) : (
-                      <span title={c.title}>{c.header}</span>
-                    )}
+                    <div className="th-content">
+                      {sortable ? (
+                        <button
+                          type="button"
+                          className="sort-button"
+                          title={c.title ? `Sort by ${c.title}` : `Sort by ${c.header}`}
+                          onClick={() => onSort(c.sort!)}
+                        >
+                          {c.header}
+                          <span aria-hidden="true" className="sort-arrow">
+                            {sorted === "ascending" ? "▲" : sorted === "descending" ? "▼" : "↕"}
+                          </span>
+                        </button>
+                      ) : (
+                        <span title={c.title}>{c.header}</span>
+                      )}
+                      {c.help ? <HelpTip term={c.help} /> : null}
+                    </div>
                   </th>
                 );
               })}

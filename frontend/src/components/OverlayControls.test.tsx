@@ -7,9 +7,9 @@ describe("OverlayControls", () => {
   it("switches maps and palette at once", () => {
     const onChange = vi.fn();
     render(<OverlayControls value={DEFAULT_OVERLAY} onChange={onChange} />);
-    fireEvent.click(screen.getByRole("radio", { name: "key" }));
+    fireEvent.click(screen.getByRole("button", { name: "key" }));
     expect(onChange).toHaveBeenLastCalledWith({ ...DEFAULT_OVERLAY, channel: "key" });
-    fireEvent.click(screen.getByRole("radio", { name: /colour-blind safe/ }));
+    fireEvent.click(screen.getByRole("button", { name: /colour-blind safe/ }));
     expect(onChange).toHaveBeenLastCalledWith({ ...DEFAULT_OVERLAY, palette: "orange_blue" });
   });
 

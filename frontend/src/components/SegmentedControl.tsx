@@ -1,5 +1,11 @@
-/** A labelled group of radio buttons styled as a segmented switch (arrow keys move natively). */
+/**
+ * A labelled group of toggle buttons styled as a segmented switch; the pressed one is the value.
+ * Buttons (`aria-pressed`) rather than radios: a radio group takes the arrow keys, which the pages use
+ * to step through modes and heads (`lib/keyboard.ts`); Tab reaches each option, Enter or Space picks it.
+ */
 import { useId } from "react";
+import type { GlossaryTerm } from "../lib/glossary";
+import { HelpTip } from "./HelpTip";
 
 export interface SegmentOption<T extends string> {
   value: T;
@@ -12,31 +18,37 @@ export function SegmentedControl<T extends string>({
   value,
   options,
   onChange,
+  help,
 }: {
   label: string;
   value: T;
   options: SegmentOption<T>[];
   onChange: (value: T) => void;
+  /** The glossary term explaining this choice, if any: a "?" next to the label. */
+  help?: GlossaryTerm | undefined;
 }) {
-  const name = useId();
+  const labelId = useId();
   return (
-    <fieldset className="segmented">
-      <legend>{label}</legend>
+    <div className="segmented" role="group" aria-labelledby={labelId}>
+      <span className="segmented-label">
+        <span id={labelId}>{label}</span>
+        {help ? <HelpTip term={help} /> : null}
+      </span>
       <div className="segmented-options">
         {options.map((o) => (
-          <label key={o.value} className={o.disabled ? "disabled" : undefined}>
-            <input
-              type="radio"
-              name={name}
-              value={o.value}
-              checked={value === o.value}
-              disabled={o.disabled}
-              onChange={() => onChange(o.value)}
-            />
-            <span>{o.label}</span>
-          </label>
+          <button
+            key={o.value}
+            type="button"
+            aria-pressed={value === o.value}
+            disabled={o.disabled}
+            onClick={() => {
+              if (value !== o.value) onChange(o.value);
+            }}
+          >
+            {o.label}
+          </button>
         ))}
       </div>
-    </fieldset>
+    </div>
   );
 }

@@ -1,12 +1,9 @@
 import type { Sign } from "../api/client";
-
-/** Why a mode is inactive (docs/method.md#inactive-modes), for titles and notes. */
-export const INACTIVE_REASON =
-  "σ = 0: the head's W_q or W_k is zero or rank-deficient, so this mode never contributes to attention";
+import { GLOSSARY } from "../lib/glossary";
 
 export function InactiveBadge() {
   return (
-    <span className="badge badge-muted" title={INACTIVE_REASON}>
+    <span className="badge badge-muted" title={GLOSSARY.inactive.text}>
       inactive
     </span>
   );
@@ -14,7 +11,7 @@ export function InactiveBadge() {
 
 export function DegenerateBadge() {
   return (
-    <span className="badge badge-warn" title="σ within 1e-3 of a neighbour: this mode's vectors are not unique">
+    <span className="badge badge-warn" title={GLOSSARY.degenerate.text}>
       degenerate
     </span>
   );
@@ -23,19 +20,15 @@ export function DegenerateBadge() {
 /** A mode's sign: `pos` is the mode (u, v), `neg` the mode (−u, −v) (docs/method.md#signs). */
 export function SignBadge({ sign }: { sign: Sign }) {
   return (
-    <span className="badge badge-sign" title={sign === "pos" ? "the mode (u, v)" : "the mode (−u, −v)"}>
+    <span className="badge badge-sign" title={GLOSSARY[sign].text}>
       {sign}
     </span>
   );
 }
 
-/** Why a mode that never fires still has positive scores (docs/method.md#per-mode-statistics). */
-export const NEVER_FIRES_REASON =
-  "no image makes both its query and key maps peak above 0: every positive score is the product of two negative maxima";
-
 export function NeverFiresBadge() {
   return (
-    <span className="badge badge-muted" title={NEVER_FIRES_REASON}>
+    <span className="badge badge-muted" title={GLOSSARY.neverFires.text}>
       never fires
     </span>
   );

@@ -60,6 +60,7 @@ export function UploadHeadPicker({
       </label>
       <SegmentedControl<Basis>
         label="Basis"
+        help="basis"
         value={basis}
         options={BASES.map((b) => ({ value: b, label: b, disabled: !model.bases.includes(b) }))}
         onChange={(b) => change({ basis: b })}

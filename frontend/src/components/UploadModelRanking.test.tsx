@@ -41,7 +41,7 @@ describe("an upload's modes across the whole model", () => {
     // The sign and basis of the mode, pinned to the atlas build the ranking came from, the page's overlay options.
     expect(overlay).toContain("sign=pos&basis=faithful&v=0123456789abcdef&channel=both&palette=red_cyan");
     expect(second!.getAttribute("href")).toBe("/m/planted__shapes/L1/H1/M1?sign=neg&basis=faithful");
-    expect(within(second!).getByText("neg").getAttribute("title")).toBe("the mode (−u, −v)");
+    expect(within(second!).getByText("neg").getAttribute("title")).toMatch(/^The pair \(−u, −v\)/);
     expect(within(second!).getByText("degenerate")).toBeTruthy();
     expect(requestsOf(fetchMock, modesPath("planted__shapes"))).toEqual(["?basis=faithful&limit=10"]);
     // The head picker's ranking is still there.

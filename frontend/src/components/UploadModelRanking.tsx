@@ -5,6 +5,7 @@
  * scale, so they are never merged into one list.
  */
 import { Link } from "react-router";
+import { HelpTip } from "./HelpTip";
 import { useAtlasImageError } from "../api/atlasRevisions";
 import type { Basis, ModelSummary, UploadModelModes } from "../api/client";
 import { apiQuery, useLoadable } from "../api/queries";
@@ -74,8 +75,9 @@ export function AcrossModels({
     <section aria-labelledby="across-models-heading">
       <h2 id="across-models-heading">Across every served model</h2>
       <p className="muted small">
-        Each model&apos;s top {MODES_PER_MODEL} modes for your image, ranked within that model: contributions of
-        different models are not on one scale, so compare the modes, not the numbers.
+        Each model&apos;s top {MODES_PER_MODEL} modes for your image, ranked within that model by their contribution
+        <HelpTip term="contribution" />: contributions of different models are not on one scale, so compare the modes,
+        not the numbers.
       </p>
       <ul className="across-models">
         {models.map((m) => (

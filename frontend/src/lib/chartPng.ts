@@ -67,7 +67,9 @@ function legendEntries(container: Element): LegendEntry[] {
     const iconStyle = icon ? getComputedStyle(icon) : null;
     const colour =
       icon?.getAttribute("stroke") && icon.getAttribute("stroke") !== "none" ? iconStyle?.stroke : iconStyle?.fill;
-    return { label: item.textContent?.trim() ?? "", colour: colour || "#888888" };
+    // The entry's text alone: an item may also hold a control (the band's "?" help).
+    const text = item.querySelector(".recharts-legend-item-text") ?? item;
+    return { label: text.textContent?.trim() ?? "", colour: colour || "#888888" };
   });
 }
 

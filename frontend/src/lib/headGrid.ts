@@ -1,5 +1,5 @@
 /**
- * The layers × heads grid's data: its colour scale, the rows of its CSV and the heatmap its PNG draws,
+ * The layers × heads grid's data: its colour scale (fixed or stretched), the rows of its CSV and the heatmap its PNG draws,
  * so that the download holds and looks like what the page shows.
  */
 import type { Heatmap } from "./chartPng";
@@ -12,10 +12,31 @@ export const HEAD_GRID_LEGEND = "weighted cosine (contextualizing ← → groupi
 /** A head's weighted cosine; null for an inactive head (no active mode, so no cosine to colour by). */
 export type HeadValue = number | null;
 
-/** The largest |value| (1 when there is none): the grid's colour scale runs from −scale to +scale. */
-export function headGridScale(values: HeadValue[][]): number {
+/**
+ * How the colours span the values: `fixed` from −1 to +1, the same for every model, so that grids of
+ * different models compare; `stretch` to this model's largest |value|, so that small differences show.
+ */
+export type HeadGridScaleMode = "fixed" | "stretch";
+
+export const HEAD_GRID_SCALE_MODES: readonly HeadGridScaleMode[] = ["fixed", "stretch"];
+
+/**
+ * The fixed scale's bound. A head's weighted cosine is a σ-weighted average of cosines of unit vectors,
+ * each in [−1, 1], so [−1, 1] holds every possible value of every model; nothing can saturate it. (Real
+ * heads mostly lie well inside it: the stretched scale is there to read those.)
+ */
+const FIXED_SCALE = 1;
+
+/** The grid's colour scale runs from −scale to +scale: 1, or stretched to the largest |value| (1 when none). */
+export function headGridScale(values: HeadValue[][], mode: HeadGridScaleMode): number {
+  if (mode === "fixed") return FIXED_SCALE;
   const largest = Math.max(0, ...values.flat().map((v) => (v !== null && Number.isFinite(v) ? Math.abs(v) : 0)));
-  return largest > 0 ? largest : 1;
+  return largest > 0 ? largest : FIXED_SCALE;
+}
+
+/** The legend's text for the active scale. */
+export function headGridScaleNote(mode: HeadGridScaleMode): string {
+  return mode === "fixed" ? "fixed scale, the same for every model" : "stretched to this model's largest |value|";
 }
 
 export function hasInactiveHead(values: HeadValue[][]): boolean {
@@ -39,8 +60,9 @@ export function headGridTable(values: HeadValue[][]): DataTable {
 }
 
 /** The grid as the PNG draws it: the same cells, colours, labels and colour scale as on screen. */
-export function headGridHeatmap(values: HeadValue[][]): Heatmap {
-  const scale = headGridScale(values);
+export function headGridHeatmap(values: HeadValue[][], mode: HeadGridScaleMode): Heatmap {
+  const scale = headGridScale(values, mode);
+  const label = `${HEAD_GRID_LEGEND}, ${headGridScaleNote(mode)}`;
   const nHeads = Math.max(0, ...values.map((row) => row.length));
   return {
     values,
@@ -51,7 +73,7 @@ export function headGridHeatmap(values: HeadValue[][]): Heatmap {
       min: `−${fmt(scale, 2)}`,
       max: `+${fmt(scale, 2)}`,
       stops: HEAD_GRID_STOPS,
-      label: hasInactiveHead(values) ? `${HEAD_GRID_LEGEND}; hatched: ${INACTIVE_LABEL}` : HEAD_GRID_LEGEND,
+      label: hasInactiveHead(values) ? `${label}; hatched: ${INACTIVE_LABEL}` : label,
     },
   };
 }

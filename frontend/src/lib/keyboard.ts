@@ -1,7 +1,10 @@
 /**
  * Page-level keyboard navigation. `←`/`→` or `k`/`j` step through modes (or heads where a page has
- * no modes); `Shift` with either steps through heads. Keys the focused control
- * handles itself (typing, arrows in a radio group or the head grid) are left alone.
+ * no modes); `Shift` with either steps through heads. They work wherever the focus is (on a toggle
+ * button too: the segmented controls are buttons, not radio groups, for that reason), except where the
+ * focused control handles the key itself: typing in a text field, arrows on a slider or a select, and
+ * arrows inside an element marked `data-own-arrows` (the head grid, the patch picker). Events a
+ * control has already handled (`preventDefault`, e.g. an open lightbox) are left alone.
  */
 import { useEffect, useEffectEvent } from "react";
 
@@ -16,14 +19,20 @@ export type KeyNavAction = keyof KeyNavHandlers;
 
 const TEXT_INPUTS = new Set(["text", "search", "email", "url", "number", "password", "tel"]);
 
-/** Whether the focused element handles this key itself (text entry, or arrows in a radio group). */
+/** Whether the focused element handles this key itself (text entry; arrows on a slider, a select or a grid). */
 export function ownsKey(target: EventTarget | null, key: string): boolean {
   if (!(target instanceof HTMLElement)) return false;
   if (target instanceof HTMLTextAreaElement || target.isContentEditable) return true;
   if (target instanceof HTMLInputElement && TEXT_INPUTS.has(target.type)) return true;
-  const arrow = key.startsWith("Arrow");
-  if (arrow && (target instanceof HTMLInputElement || target instanceof HTMLSelectElement)) return true;
-  return arrow && target.closest("[data-own-arrows]") !== null;
+  if (!key.startsWith("Arrow")) return false;
+  if (target instanceof HTMLInputElement && target.type === "range") return true;
+  if (target instanceof HTMLSelectElement) return true;
+  return target.closest("[data-own-arrows]") !== null;
+}
+
+/** `?` (Shift+/ on most layouts) opens the list of the page's keys. */
+export function isShortcutSheetKey(event: Pick<KeyboardEvent, "key" | "altKey" | "ctrlKey" | "metaKey">): boolean {
+  return event.key === "?" && !event.altKey && !event.ctrlKey && !event.metaKey;
 }
 
 export function keyNavAction(

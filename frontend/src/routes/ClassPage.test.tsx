@@ -52,7 +52,7 @@ describe("class page", () => {
     });
     renderAt("/classes/red%20square?basis=exact");
     await screen.findAllByRole("region");
-    expect((screen.getByRole("radio", { name: "exact" }) as HTMLInputElement).checked).toBe(true);
+    expect(screen.getByRole("button", { name: "exact" }).getAttribute("aria-pressed")).toBe("true");
     const request = fetchMock.mock.calls.map(([r]) => (r as Request).url).find((u) => u.includes("/api/classes/"));
     expect(request).toContain("basis=exact");
   });

@@ -3,6 +3,7 @@
  * (a column per model), and which models cannot say (no statistics, or no such class).
  */
 import { Link, useParams, useSearchParams } from "react-router";
+import { HowToRead } from "../components/HowToRead";
 import type { Basis, ClassAcrossModels, ModelSummary } from "../api/client";
 import { BASES } from "../api/enums";
 import { apiQuery, useLoadable } from "../api/queries";
@@ -40,6 +41,7 @@ export default function ClassPage() {
       <div className="page-title">
         <h1>Class “{label}”</h1>
       </div>
+      <HowToRead page="class" />
       <p className="muted">
         In each served model, the signed modes most selective for this class: selectivity = (mean score of the
         class&apos;s images − mean score of all images) / standard deviation, for that mode.
@@ -47,6 +49,7 @@ export default function ClassPage() {
       <div className="controls">
         <SegmentedControl<Basis | "first">
           label="Basis"
+          help="basis"
           value={basis ?? "first"}
           options={[{ value: "first", label: "each atlas's first" }, ...BASES.map((b) => ({ value: b, label: b }))]}
           onChange={(b) => setSearch(b === "first" ? {} : { basis: b }, { replace: true })}

@@ -1,12 +1,15 @@
 /** Head: σ and cosine of every mode in one chart, and the list of modes. */
 import { pinnedQuery, useAtlasImageError } from "../api/atlasRevisions";
+import { HowToRead } from "../components/HowToRead";
 import { lazy, Suspense } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Basis, HeadDetail, ModelSummary, ModeSummary } from "../api/client";
 import { useLoadable } from "../api/queries";
-import { useModelSummary } from "../api/useModelSummary";
 import { Breadcrumbs } from "../components/Breadcrumbs";
+import { HelpTip } from "../components/HelpTip";
 import { KeyHints } from "../components/KeyHints";
+import { PlantedModeNote, plantedModesAt } from "../components/PlantedModes";
+import { ModelGate } from "../components/ModelGate";
 import { ModelTitle } from "../components/ModelHeader";
 import { SegmentedControl } from "../components/SegmentedControl";
 import { DegenerateBadge, InactiveBadge } from "../components/SignBadge";
@@ -17,21 +20,18 @@ import { useKeyNav } from "../lib/keyboard";
 import { stepHead } from "../lib/neighbours";
 import { headPath, modelPath, modePath, parseBasis } from "../lib/paths";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
-import { useModelRoute } from "../lib/useModelRoute";
-import NotFoundPage from "./NotFoundPage";
 
 const ModeSpectrumChart = lazy(() =>
   import("../components/charts/ModeSpectrumChart").then((m) => ({ default: m.ModeSpectrumChart })),
 );
 
 export default function HeadPage() {
-  const { model, layer, head, malformed } = useModelRoute();
-  const summary = useModelSummary(model);
-  if (malformed || layer === null || head === null) return <NotFoundPage />;
   return (
-    <Loaded state={summary} label="Loading model…" pageTitle={model}>
-      {(s) => <HeadView summary={s} layer={layer} head={head} />}
-    </Loaded>
+    <ModelGate>
+      {({ summary, position: { layer, head } }) =>
+        layer === null || head === null ? null : <HeadView summary={summary} layer={layer} head={head} />
+      }
+    </ModelGate>
   );
 }
 
@@ -84,6 +84,7 @@ function HeadView({ summary, layer, head }: { summary: ModelSummary; layer: numb
         {summary.bases.length > 1 ? (
           <SegmentedControl<Basis>
             label="Basis"
+            help="basis"
             value={basis}
             options={summary.bases.map((b) => ({ value: b, label: b }))}
             onChange={(b) => setSearch(b === "faithful" ? {} : { basis: b }, { replace: true })}
@@ -91,6 +92,10 @@ function HeadView({ summary, layer, head }: { summary: ModelSummary; layer: numb
         ) : null}
       </div>
       <KeyHints inner="head" />
+      <HowToRead page="head" />
+      {plantedModesAt(summary, layer, head, null).map((p) => (
+        <PlantedModeNote key={p.mode} model={summary} planted={p} link />
+      ))}
       <Loaded state={detail} label="Loading modes…">
         {(d) => <HeadModes detail={d} basis={basis} />}
       </Loaded>
@@ -108,7 +113,8 @@ function HeadModes({ detail, basis }: { detail: HeadDetail; basis: Basis }) {
       {detail.active ? (
         <>
           <p>
-            σ-weighted cosine of this head: <strong>{fmt(detail.weighted_cos)}</strong>
+            σ-weighted cosine of this head
+            <HelpTip term="weightedCos" />: <strong>{fmt(detail.weighted_cos)}</strong>
             {nInactive > 0 ? (
               <span className="muted">
                 {" "}
@@ -140,10 +146,21 @@ function HeadModes({ detail, basis }: { detail: HeadDetail; basis: Basis }) {
               <tr>
                 <th scope="col">mode</th>
                 <th scope="col">best image</th>
-                <th scope="col">σ</th>
-                <th scope="col">cos u·v</th>
-                <th scope="col">best score, pos</th>
-                <th scope="col">best score, neg</th>
+                <th scope="col">
+                  σ<HelpTip term="sigma" />
+                </th>
+                <th scope="col">
+                  cos u·v
+                  <HelpTip term="cos" />
+                </th>
+                <th scope="col">
+                  best score, pos
+                  <HelpTip term="score" />
+                </th>
+                <th scope="col">
+                  best score, neg
+                  <HelpTip term="neg" />
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -167,6 +184,7 @@ function ModeRow({ detail, mode: m, basis }: { detail: HeadDetail; mode: ModeSum
       <tr className="row-inactive">
         <th scope="row">
           <Link to={link(m.mode)}>{modeName(detail.layer, detail.head, m.mode)}</Link> <InactiveBadge />
+          <HelpTip term="inactive" />
         </th>
         <td>
           <span className="muted">none</span>
@@ -182,7 +200,12 @@ function ModeRow({ detail, mode: m, basis }: { detail: HeadDetail; mode: ModeSum
     <tr>
       <th scope="row">
         <Link to={link(m.mode)}>{modeName(detail.layer, detail.head, m.mode)}</Link>{" "}
-        {m.degenerate ? <DegenerateBadge /> : null}
+        {m.degenerate ? (
+          <>
+            <DegenerateBadge />
+            <HelpTip term="degenerate" />
+          </>
+        ) : null}
       </th>
       <td>
         {m.best_image.pos ? (

@@ -1,5 +1,6 @@
 /** Home: the served models, and weighted cosine vs normalized depth for all of them (Fig. 3). */
 import { useQueries } from "@tanstack/react-query";
+import { HowToRead } from "../components/HowToRead";
 import { lazy, Suspense, useState } from "react";
 import { Link } from "react-router";
 import type { ModelSummary } from "../api/client";
@@ -31,6 +32,7 @@ export default function HomePage() {
           heads and modes, or <Link to="/upload">upload an image</Link>.
         </p>
       </section>
+      <HowToRead page="home" />
       <ProgressPanel />
       <Loaded state={models} label="Loading models…">
         {(list) =>
@@ -75,6 +77,7 @@ function AllModelsCurve({ slugs }: { slugs: string[] }) {
       </p>
       <SegmentedControl
         label="Quantity"
+        help="weightedCos"
         value={variant}
         options={CURVE_VARIANTS.map(({ value, label }) => ({ value, label }))}
         onChange={setVariant}

@@ -4,15 +4,16 @@
  * the server sorts, filters and sends the rows a page at a time (components/ModeIndexTable).
  */
 import { type ChangeEvent, type InputHTMLAttributes, useEffect, useEffectEvent, useId, useState } from "react";
+import { HowToRead } from "../components/HowToRead";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Basis, ModelSummary, Sign } from "../api/client";
 import { useModeIndexHead } from "../api/useModeIndexRows";
-import { useModelSummary } from "../api/useModelSummary";
 import { Breadcrumbs } from "../components/Breadcrumbs";
+import { ModelGate } from "../components/ModelGate";
 import { ModelTitle } from "../components/ModelHeader";
 import { ModeIndexTable } from "../components/ModeIndexTable";
 import { SegmentedControl } from "../components/SegmentedControl";
-import { ErrorNotice, Loaded, Loading } from "../components/Status";
+import { ErrorNotice, Loading } from "../components/Status";
 import {
   DEFAULT_MODE_INDEX_VIEW,
   type ModeIndexView,
@@ -23,16 +24,9 @@ import {
 } from "../lib/modeIndexView";
 import { modeIndexPath, modelPath } from "../lib/paths";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
-import { useModelRoute } from "../lib/useModelRoute";
 
 export default function ModeIndexPage() {
-  const { model } = useModelRoute();
-  const summary = useModelSummary(model);
-  return (
-    <Loaded state={summary} label="Loading model…" pageTitle={model}>
-      {(s) => <ModeIndex summary={s} />}
-    </Loaded>
-  );
+  return <ModelGate>{({ summary }) => <ModeIndex summary={summary} />}</ModelGate>;
 }
 
 /** What a three-way filter's select shows: any, only (true) or none (false). */
@@ -79,6 +73,7 @@ function ModeIndex({ summary }: { summary: ModelSummary }) {
       <ModelTitle model={summary}>
         Mode index <span className="subtitle">{summary.model_id}</span>
       </ModelTitle>
+      <HowToRead page="modeIndex" />
       <p className="muted">
         Every signed mode of the model: {summary.n_layers} layers × {summary.n_heads} heads × {summary.n_modes} modes ×
         2 signs. Click a column&apos;s header to sort by it, again to reverse; open a mode by its name or its row.
@@ -95,6 +90,7 @@ function ModeIndex({ summary }: { summary: ModelSummary }) {
         {summary.bases.length > 1 ? (
           <SegmentedControl<Basis>
             label="Basis"
+            help="basis"
             value={view.basis}
             options={summary.bases.map((b) => ({ value: b, label: b }))}
             onChange={(basis) => setView({ ...view, basis })}

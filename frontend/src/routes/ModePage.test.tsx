@@ -59,7 +59,7 @@ describe("mode page statistics", () => {
     renderAt(URL_);
     const notes = await screen.findAllByRole("note");
     expect(notes.map((n) => n.textContent).join(" ")).toMatch(
-      /Never fires: .*every positive score is the product of two negative maxima/,
+      /Never fires\. No image makes both the query and the key map peak above 0\. .*product of two negative maxima/,
     );
   });
 

@@ -4,32 +4,33 @@
  * controls.
  */
 import { lazy, Suspense } from "react";
+import { HowToRead } from "../components/HowToRead";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Basis, ModeDetail, ModelSummary, Sign } from "../api/client";
 import { BASES } from "../api/enums";
 import { pinnedQuery } from "../api/atlasRevisions";
 import { useLoadable } from "../api/queries";
-import { useModelSummary } from "../api/useModelSummary";
 import { Breadcrumbs } from "../components/Breadcrumbs";
 import { Facts } from "../components/Facts";
 import { CopyLinkButton } from "../components/CopyLinkButton";
 import { KeyHints } from "../components/KeyHints";
+import { PlantedModeNote, plantedModesAt } from "../components/PlantedModes";
+import { ModelGate } from "../components/ModelGate";
 import { ModelTitle } from "../components/ModelHeader";
 import { OverlayControls } from "../components/OverlayControls";
 import { SegmentedControl } from "../components/SegmentedControl";
 import { ClassProfile } from "../components/ClassProfile";
-import { INACTIVE_REASON, NEVER_FIRES_REASON } from "../components/SignBadge";
+import { HelpTip } from "../components/HelpTip";
 import { Empty, Loaded, Loading } from "../components/Status";
 import { StepLinks } from "../components/StepLinks";
 import { TopImageCard } from "../components/TopImageCard";
 import { fmt, modeName, percent } from "../lib/format";
+import { GLOSSARY } from "../lib/glossary";
 import { useKeyNav } from "../lib/keyboard";
 import { type ModeView, modeViewSearch, parseModeView } from "../lib/modeView";
 import { stepHead, stepIndex } from "../lib/neighbours";
 import { classPath, headPath, modeIndexPath, modelPath } from "../lib/paths";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
-import { useModelRoute } from "../lib/useModelRoute";
-import NotFoundPage from "./NotFoundPage";
 
 const ScoreDistributionChart = lazy(() =>
   import("../components/charts/ScoreDistributionChart").then((m) => ({ default: m.ScoreDistributionChart })),
@@ -42,13 +43,14 @@ interface Position {
 }
 
 export default function ModePage() {
-  const { model, layer, head, mode, malformed } = useModelRoute();
-  const summary = useModelSummary(model);
-  if (malformed || layer === null || head === null || mode === null) return <NotFoundPage />;
   return (
-    <Loaded state={summary} label="Loading model…" pageTitle={model}>
-      {(s) => <ModeView summary={s} pos={{ layer, head, mode }} />}
-    </Loaded>
+    <ModelGate>
+      {({ summary, position: { layer, head, mode } }) =>
+        layer === null || head === null || mode === null ? null : (
+          <ModeView summary={summary} pos={{ layer, head, mode }} />
+        )
+      }
+    </ModelGate>
   );
 }
 
@@ -115,9 +117,14 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
         <CopyLinkButton />
       </div>
       <KeyHints inner="mode" outer="head" />
+      <HowToRead page="mode" />
+      {plantedModesAt(summary, pos.layer, pos.head, pos.mode).map((p) => (
+        <PlantedModeNote key={p.mode} model={summary} planted={p} sign={view.sign} />
+      ))}
       <div className="controls">
         <SegmentedControl<Sign>
           label="Sign"
+          help="sign"
           value={view.sign}
           options={[
             { value: "pos", label: "pos (u, v)" },
@@ -127,6 +134,7 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
         />
         <SegmentedControl<Basis>
           label="Basis"
+          help="basis"
           value={view.basis}
           options={BASES.map((b) => ({
             value: b,
@@ -161,13 +169,13 @@ function ModeBody({
     return (
       <>
         <div className="status status-empty" role="note">
-          <strong>This mode is inactive:</strong> {INACTIVE_REASON}. It has no top images and no maps.
+          <strong>This mode is inactive.</strong> {GLOSSARY.inactive.text}
         </div>
         <Facts
           inline
           className="mode-stats"
           items={[
-            ["σ", fmt(detail.sigma)],
+            ["σ", fmt(detail.sigma), "sigma"],
             ["rank by σ", `${detail.mode + 1} of ${summary.n_modes}`],
           ]}
         />
@@ -178,23 +186,22 @@ function ModeBody({
     <>
       {detail.degenerate ? (
         <div className="status status-warn" role="note">
-          <strong>Degenerate mode.</strong> Its σ is within 0.1 % of a neighbour&apos;s, so its vectors u and v are not
-          unique: only the span it shares with that neighbour is meaningful, not these maps on their own.
+          <strong>Degenerate mode.</strong> {GLOSSARY.degenerate.text}
         </div>
       ) : null}
       {detail.distribution?.never_fires ? (
         <div className="status status-warn" role="note">
-          <strong>Never fires:</strong> {NEVER_FIRES_REASON} (the paper&apos;s scoring rule; its top images are ranked
-          by that product).
+          <strong>Never fires.</strong> {GLOSSARY.neverFires.text} (The paper&apos;s scoring rule ranks them by that
+          product.)
         </div>
       ) : null}
       <Facts
         inline
         className="mode-stats"
         items={[
-          ["σ", fmt(detail.sigma)],
-          ["share of the head's σ", percent(detail.sigma_fraction)],
-          ["cos u·v", fmt(detail.cos)],
+          ["σ", fmt(detail.sigma), "sigma"],
+          ["share of the head's σ", percent(detail.sigma_fraction), "sigmaShare"],
+          ["cos u·v", fmt(detail.cos), "cos"],
           ["rank by σ", `${detail.mode + 1} of ${summary.n_modes}`],
         ]}
       />
@@ -239,7 +246,10 @@ function Distribution({ detail, summary, name }: { detail: ModeDetail; summary: 
   const d = detail.distribution;
   return (
     <section aria-labelledby="distribution-heading">
-      <h2 id="distribution-heading">Score over the dataset</h2>
+      <div className="heading-row">
+        <h2 id="distribution-heading">Score over the dataset</h2>
+        <HelpTip term="score" />
+      </div>
       {d === null ? (
         <div className="status status-empty" role="note">
           <strong>Distribution not computed:</strong>{" "}
@@ -256,6 +266,7 @@ function Distribution({ detail, summary, name }: { detail: ModeDetail; summary: 
               [
                 "fires on",
                 `${d.firing.toLocaleString("en")} of ${d.count.toLocaleString("en")} images (${percent(d.count > 0 ? d.firing / d.count : 0)})`,
+                "firesOn",
               ],
             ]}
           />

@@ -1,20 +1,24 @@
 /** Model: the layers × heads grid, the model's cosine-vs-depth curve and its singular spectra. */
 import { lazy, Suspense, useState } from "react";
-import { Link } from "react-router";
-import type { ModelDetail } from "../api/client";
+import { HowToRead } from "../components/HowToRead";
+import { Link, useSearchParams } from "react-router";
+import type { ModelDetail, ModelSummary } from "../api/client";
 import { apiQuery, useLoadable } from "../api/queries";
 import { Breadcrumbs } from "../components/Breadcrumbs";
 import { HeadGrid } from "../components/HeadGrid";
+import { HelpTip } from "../components/HelpTip";
+import { PlantedModeList } from "../components/PlantedModes";
+import { parseEnum } from "../api/enums";
+import { ModelGate } from "../components/ModelGate";
 import { ModelFacts, ModelTitle } from "../components/ModelHeader";
 import { SegmentedControl } from "../components/SegmentedControl";
 import { ErrorNotice, Loaded, Loading } from "../components/Status";
 import { depthSeries } from "../lib/depthSeries";
-import { hasInactiveHead } from "../lib/headGrid";
+import { HEAD_GRID_SCALE_MODES, type HeadGridScaleMode, hasInactiveHead } from "../lib/headGrid";
 import { O3_QUERIES, o3QuerySeries } from "../lib/o3Series";
 import { headPath, modeIndexPath } from "../lib/paths";
 import { spectrumLines } from "../lib/spectra";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
-import { useModelRoute } from "../lib/useModelRoute";
 
 const DepthChart = lazy(() => import("../components/charts/DepthChart").then((m) => ({ default: m.DepthChart })));
 const SpectrumChart = lazy(() =>
@@ -22,11 +26,14 @@ const SpectrumChart = lazy(() =>
 );
 
 export default function ModelPage() {
-  const { model } = useModelRoute();
-  useDocumentTitle(model);
-  const detail = useLoadable(apiQuery("/api/models/{model}", { path: { model } }));
+  return <ModelGate>{({ summary }) => <ModelDetailPage summary={summary} />}</ModelGate>;
+}
+
+function ModelDetailPage({ summary }: { summary: ModelSummary }) {
+  useDocumentTitle(summary.model_id);
+  const detail = useLoadable(apiQuery("/api/models/{model}", { path: { model: summary.slug } }));
   return (
-    <Loaded state={detail} label="Loading model…" pageTitle={model}>
+    <Loaded state={detail} label="Loading model…" pageTitle={summary.model_id}>
       {(d) => <ModelView detail={d} />}
     </Loaded>
   );
@@ -34,11 +41,16 @@ export default function ModelPage() {
 
 function ModelView({ detail }: { detail: ModelDetail }) {
   useDocumentTitle(detail.model_id);
+  // The grid's colour scale is in the URL, so that a permalink shows the same colours.
+  const [search, setSearch] = useSearchParams();
+  const scaleMode = parseEnum(HEAD_GRID_SCALE_MODES, search.get("scale"), "fixed");
   return (
     <>
       <Breadcrumbs items={[{ label: "Models", to: "/" }, { label: detail.model_id }]} />
       <ModelTitle model={detail} />
       <ModelFacts model={detail} />
+      <HowToRead page="model" />
+      <PlantedModeList model={detail} />
       <p className="index-link">
         <Link className="button button-primary" to={modeIndexPath(detail.slug)}>
           Mode index: all {(detail.n_layers * detail.n_heads * detail.n_modes * 2).toLocaleString("en")} signed modes
@@ -51,12 +63,23 @@ function ModelView({ detail }: { detail: ModelDetail }) {
       <section aria-labelledby="grid-heading">
         <h2 id="grid-heading">Heads</h2>
         <p className="muted">
-          Each cell is one head, coloured by its σ-weighted cosine. Open a head to see its modes.
+          Each cell is one head, coloured by its σ-weighted cosine
+          <HelpTip term="weightedCos" />. Open a head to see its modes.
           {hasInactiveHead(detail.head_weighted_cos)
             ? " Hatched cells are inactive heads: every σ is 0 (W_q or W_k is zero, as in a pruned or dead head)."
             : ""}
         </p>
+        <SegmentedControl<HeadGridScaleMode>
+          label="Colour scale"
+          value={scaleMode}
+          options={[
+            { value: "fixed", label: "fixed, −1 to +1" },
+            { value: "stretch", label: "stretch to this model's range" },
+          ]}
+          onChange={(mode) => setSearch(mode === "fixed" ? {} : { scale: mode }, { replace: true })}
+        />
         <HeadGrid
+          scaleMode={scaleMode}
           values={detail.head_weighted_cos}
           hrefFor={(layer, head) => headPath(detail.slug, layer, head)}
           fileName={[detail.slug, "head-grid"]}

@@ -1,14 +1,13 @@
-import { Link } from "react-router";
-import { useDocumentTitle } from "../lib/useDocumentTitle";
+import { NotFound } from "../components/NotFound";
 
 export default function NotFoundPage() {
-  useDocumentTitle("Not found");
   return (
-    <section>
-      <h1>Page not found</h1>
-      <p>
-        This address is not a page of the atlas. <Link to="/">See the models</Link>.
-      </p>
-    </section>
+    <NotFound
+      problem="This address is not a page of the atlas."
+      links={[
+        { label: "The models", to: "/" },
+        { label: "Upload an image", to: "/upload" },
+      ]}
+    />
   );
 }

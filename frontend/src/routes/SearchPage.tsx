@@ -4,6 +4,7 @@
  * for them (with their best images), and which atlases cannot answer class queries.
  */
 import { type FormEvent, useState } from "react";
+import { HowToRead } from "../components/HowToRead";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { SearchResults } from "../api/client";
 import { apiQuery, useLoadable } from "../api/queries";
@@ -26,6 +27,7 @@ export default function SearchPage() {
       <div className="page-title">
         <h1>{query ? <>Search results for “{query}”</> : "Search"}</h1>
       </div>
+      <HowToRead page="search" />
       <SearchForm key={query} initial={query} />
       {query ? (
         <Results query={query} />

@@ -14,6 +14,8 @@ import { useUploadFile } from "../api/useUploadFile";
 import { AttentionExplorer } from "../components/AttentionExplorer";
 import { CopyLinkButton } from "../components/CopyLinkButton";
 import { DemoBadge } from "../components/DemoBadge";
+import { HelpTip } from "../components/HelpTip";
+import { HowToRead } from "../components/HowToRead";
 import { KeyHints } from "../components/KeyHints";
 import { OverlayControls } from "../components/OverlayControls";
 import { PatchHeatmap } from "../components/PatchHeatmap";
@@ -46,6 +48,7 @@ export default function UploadPage() {
   return (
     <>
       <h1>Analyse your own image</h1>
+      <HowToRead page="upload" />
       <UploadDropzone state={state} onFile={(file) => void send(file)} />
       {uploadId ? <UploadAnalysis uploadId={uploadId} /> : null}
     </>
@@ -197,6 +200,7 @@ function RankedList({
             size={200}
           />
           <figcaption>Key salience: the key-only term of the logit, which survives the softmax.</figcaption>
+          <HelpTip term="keySalience" />
         </figure>
       ) : null}
       {ranked.modes.length === 0 ? (

@@ -36,7 +36,11 @@ describe("pages", () => {
   });
 
   it("Model page has the three odd-one-out curves of both queries, every chart downloadable", async () => {
-    mockApi({ [MODEL]: { body: modelDetail({ has_o3: true }) }, [`${MODEL}/o3`]: { body: o3Result() } });
+    mockApi({
+      "/api/models": { body: [modelSummary({ has_o3: true })] },
+      [MODEL]: { body: modelDetail({ has_o3: true }) },
+      [`${MODEL}/o3`]: { body: o3Result() },
+    });
     renderAt("/m/planted__shapes");
     expect(await screen.findByText("Attention of the target query")).toBeTruthy();
     expect(await screen.findByText("Attention of the distractor query")).toBeTruthy();
@@ -50,7 +54,7 @@ describe("pages", () => {
   });
 
   it("Model page without odd-one-out results does not ask for them", async () => {
-    const fetchMock = mockApi({ [MODEL]: { body: modelDetail() } });
+    const fetchMock = mockApi({ "/api/models": { body: [modelSummary()] }, [MODEL]: { body: modelDetail() } });
     renderAt("/m/planted__shapes");
     await screen.findByRole("heading", { name: "Singular spectra" });
     expect(screen.queryByRole("heading", { name: "Odd-one-out attention" })).toBeNull();
@@ -64,7 +68,7 @@ describe("pages", () => {
   });
 
   it("Model page shows the head grid", async () => {
-    mockApi({ [MODEL]: { body: modelDetail() } });
+    mockApi({ "/api/models": { body: [modelSummary()] }, [MODEL]: { body: modelDetail() } });
     renderAt("/m/planted__shapes");
     const cell = await screen.findByRole("link", { name: "L1 H1, weighted cosine -0.200" });
     expect(cell.getAttribute("href")).toBe("/m/planted__shapes/L1/H1");
@@ -192,7 +196,7 @@ describe("inactive heads and modes (σ = 0)", () => {
     });
     renderAt("/m/planted__shapes/L1/H2/M3?sign=pos&basis=faithful");
     const note = await screen.findByRole("note");
-    expect(note.textContent).toContain("This mode is inactive:");
+    expect(note.textContent).toContain("This mode is inactive. σ = 0");
     expect(note.textContent).toContain("σ = 0: the head's W_q or W_k is zero or rank-deficient");
     expect(note.textContent).toContain("never contributes to attention");
     expect(screen.queryByRole("heading", { name: /Top \d+ images/ })).toBeNull();
@@ -246,7 +250,7 @@ describe("inactive heads and modes (σ = 0)", () => {
       ],
     });
     detail.layers[1] = { ...detail.layers[1]!, weighted_cos: null, unweighted_cos: null, weighted_cos_scaled: null };
-    mockApi({ [MODEL]: { body: detail } });
+    mockApi({ "/api/models": { body: [modelSummary()] }, [MODEL]: { body: detail } });
     renderAt("/m/planted__shapes");
     const cell = await screen.findByRole("link", { name: "L0 H1, inactive (σ = 0)" });
     expect(cell.classList.contains("head-cell-inactive")).toBe(true);

@@ -5,6 +5,8 @@
 import { type ReactNode, useRef } from "react";
 import type { Cell, DataTable, TableContext } from "../../lib/csvExport";
 import { fmt } from "../../lib/format";
+import type { GlossaryTerm } from "../../lib/glossary";
+import { HelpTip } from "../HelpTip";
 import { ChartDownload } from "./ChartDownload";
 
 export type { DataTable } from "../../lib/csvExport";
@@ -22,9 +24,12 @@ export function ChartFrame({
   table,
   fileName,
   context,
+  help,
   children,
 }: {
   title: string;
+  /** The glossary term the chart is about: a "?" after its caption. */
+  help?: GlossaryTerm | undefined;
   summary: string;
   table: DataTable;
   /** What the chart is, for the download file names, e.g. `[model slug, "cosine-depth"]`. */
@@ -37,7 +42,10 @@ export function ChartFrame({
   return (
     <figure className="chart">
       <div className="chart-head">
-        <figcaption>{title}</figcaption>
+        <figcaption>
+          {title}
+          {help ? <HelpTip term={help} /> : null}
+        </figcaption>
         <ChartDownload title={title} fileName={fileName} table={table} context={context} chart={canvas} />
       </div>
       <div className="chart-canvas" role="img" aria-label={summary} ref={canvas}>

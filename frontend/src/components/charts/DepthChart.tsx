@@ -2,7 +2,8 @@
  * Quantities against normalized depth ℓ/(L−1), one line per series, so that models of different
  * depth share one axis: the cosine curves (the paper's Fig. 3, with each model's random baseline
  * band ±1.96/√d) and the odd-one-out attention shares (Fig. 2, with the uniform-attention level
- * of each share dashed).
+ * of each share dashed). The legend names every line and the grey band ("random directions, 95 %"),
+ * with each model's half-width, since the band differs with the model's width.
  */
 import {
   CartesianGrid,
@@ -56,6 +57,45 @@ function uniqueBaselines(series: DepthSeries[]): number[] {
   return [...new Set(values)].sort((a, b) => b - a);
 }
 
+/** The band's legend entry: what it is, and its half-width for each model (one value when all share it). */
+export function bandLegend(series: DepthSeries[]): string | null {
+  const withBand = series.filter((s) => s.baseline !== undefined);
+  if (withBand.length === 0) return null;
+  const widths = [...new Set(withBand.map((s) => s.baseline))];
+  const values =
+    widths.length === 1 ? `±${fmt(widths[0]!)}` : withBand.map((s) => `${s.label} ±${fmt(s.baseline!)}`).join(", ");
+  return `grey band: random directions, 95 % (±1.96/√d): ${values}`;
+}
+
+/**
+ * The legend: a line per series (when there are several) and the random band. Its items have
+ * recharts' legend classes, so the PNG export (lib/chartPng) draws them as it draws recharts' own.
+ */
+function DepthLegend({ series, band }: { series: DepthSeries[]; band: string | null }) {
+  return (
+    <ul className="recharts-default-legend depth-legend">
+      {series.length > 1
+        ? series.map((s, i) => (
+            <li key={s.id} className="recharts-legend-item">
+              <svg width="14" height="10" aria-hidden="true">
+                <line x1="0" y1="5" x2="14" y2="5" stroke={seriesColor(i)} strokeWidth="2" />
+              </svg>
+              <span className="recharts-legend-item-text">{s.label}</span>
+            </li>
+          ))
+        : null}
+      {band ? (
+        <li className="recharts-legend-item depth-legend-band">
+          <svg width="14" height="10" aria-hidden="true">
+            <path d="M0 0H14V10H0Z" className="depth-legend-band-swatch" />
+          </svg>
+          <span className="recharts-legend-item-text">{band}</span>
+        </li>
+      ) : null}
+    </ul>
+  );
+}
+
 function describe(series: DepthSeries[], yLabel: string, baselines: number[]): string {
   const n = series.length;
   let text = `${yLabel} against normalized depth, ${n} line${n === 1 ? "" : "s"}: ${series.map((s) => s.label).join(", ")}.`;
@@ -78,6 +118,7 @@ export function DepthChart({
   height = 320,
 }: DepthChartProps) {
   const baselines = uniqueBaselines(series);
+  const band = bandLegend(series);
   const withBaseline = baselines.length > 0;
   const withChance = series.some((s) => s.chance !== undefined);
   const table = {
@@ -107,6 +148,7 @@ export function DepthChart({
       table={table}
       fileName={fileName}
       context={context}
+      help={band ? "randomBand" : undefined}
     >
       <ResponsiveContainer width="100%" height={height}>
         <LineChart margin={{ top: 8, right: 16, bottom: 24, left: 8 }}>
@@ -133,8 +175,8 @@ export function DepthChart({
             formatter={(v) => fmt(typeof v === "number" ? v : null)}
             labelFormatter={(d) => `depth ${fmt(Number(d), 2)}`}
           />
-          {series.length > 1 ? (
-            <Legend verticalAlign="top" itemSorter={(item) => series.findIndex((s) => s.label === item.value)} />
+          {series.length > 1 || band ? (
+            <Legend verticalAlign="top" content={() => <DepthLegend series={series} band={band} />} />
           ) : null}
           {series.map((s, i) => (
             <Line

@@ -5,7 +5,7 @@ import { depthSeries } from "../../lib/depthSeries";
 import { o3QuerySeries } from "../../lib/o3Series";
 import { downloadCsv } from "../../test/downloads";
 import { modeDetail, modelDetail, o3Result } from "../../test/fixtures";
-import { DepthChart } from "./DepthChart";
+import { bandLegend, DepthChart, type DepthSeries } from "./DepthChart";
 import { ModeSpectrumChart } from "./ModeSpectrumChart";
 import { ScoreDistributionChart } from "./ScoreDistributionChart";
 import { SpectrumChart } from "./SpectrumChart";
@@ -136,5 +136,26 @@ describe("inactive heads and modes in charts", () => {
     expect(screen.getByRole("img", { name: /1 inactive \(σ = 0\), without a cosine/ })).toBeTruthy();
     const { text } = await downloadCsv("partly inactive");
     expect(text).toBe("mode,σ,cos u·v,degenerate,active\r\n0,2,0.5,false,true\r\n1,0,,false,false\r\n");
+  });
+});
+
+describe("the random band's legend entry", () => {
+  const line = (label: string, baseline?: number): DepthSeries => ({ id: label, label, baseline, points: [] });
+
+  it("names the band and gives its half-width, once when every model shares it", () => {
+    expect(bandLegend([line("a", 0.0866), line("b", 0.0866)])).toBe(
+      "grey band: random directions, 95 % (±1.96/√d): ±0.087",
+    );
+  });
+
+  it("gives each model's half-width when the widths differ", () => {
+    // d = 512 and d = 768: 1.96/√512 ≈ 0.0866, 1.96/√768 ≈ 0.0707 (3 significant digits shown).
+    expect(bandLegend([line("small", 1.96 / Math.sqrt(512)), line("base", 1.96 / Math.sqrt(768))])).toBe(
+      "grey band: random directions, 95 % (±1.96/√d): small ±0.087, base ±0.071",
+    );
+  });
+
+  it("is absent from a chart without a band", () => {
+    expect(bandLegend([line("share")])).toBeNull();
   });
 });
