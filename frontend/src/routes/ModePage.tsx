@@ -21,7 +21,7 @@ import { ClassProfile } from "../components/ClassProfile";
 import { INACTIVE_REASON, NEVER_FIRES_REASON } from "../components/SignBadge";
 import { Empty, Loaded, Loading } from "../components/Status";
 import { StepLinks } from "../components/StepLinks";
-import { TopImageCard } from "../components/TopImageCard";
+import { TopImageGrid } from "../components/TopImageGrid";
 import { fmt, modeName, percent } from "../lib/format";
 import { useKeyNav } from "../lib/keyboard";
 import { type ModeView, modeViewSearch, parseModeView } from "../lib/modeView";
@@ -206,17 +206,12 @@ function ModeBody({
         {detail.top_images.length === 0 ? (
           <Empty>No image of the dataset excites this signed mode.</Empty>
         ) : (
-          <ol className="image-grid">
-            {detail.top_images.map((image) => (
-              <TopImageCard
-                key={image.image_id}
-                image={image}
-                modeLabel={`${name} ${view.sign}`}
-                options={view}
-                labelHref={detail.class_profile ? classPath : undefined}
-              />
-            ))}
-          </ol>
+          <TopImageGrid
+            images={detail.top_images}
+            modeLabel={`${name} ${view.sign}`}
+            options={view}
+            labelHref={detail.class_profile ? classPath : undefined}
+          />
         )}
       </section>
       <div className="two-col">

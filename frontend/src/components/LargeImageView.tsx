@@ -1,0 +1,146 @@
+/**
+ * The large view of one of a mode's top images: a modal dialog with the clean photo (the crop as the
+ * model saw it) beside its overlay, the class label, source file, score and rank. `←`/`→` (or `k`/`j`)
+ * move through the top-K, `Escape` closes; the dialog keeps these keys from the page behind it.
+ */
+import { type KeyboardEvent, type ReactNode, useEffect, useRef } from "react";
+import { Link } from "react-router";
+import { useAtlasImageError } from "../api/atlasRevisions";
+import type { TopImage } from "../api/client";
+import { fmt } from "../lib/format";
+import { keyNavAction } from "../lib/keyboard";
+import { type OverlayOptions, overlaySrc } from "../lib/overlay";
+import { Facts } from "./Facts";
+import { imageTitle, overlayAlt } from "./TopImageCard";
+
+export function LargeImageView({
+  images,
+  rank,
+  modeLabel,
+  options,
+  labelHref,
+  onMove,
+  onClose,
+  children,
+}: {
+  images: TopImage[];
+  rank: number;
+  modeLabel: string;
+  options: OverlayOptions;
+  labelHref?: ((label: string) => string) | undefined;
+  onMove: (rank: number) => void;
+  /** Called once the dialog has closed (the page behind it takes focus again). */
+  onClose: () => void;
+  /** More actions on the image, under its facts. */
+  children?: ReactNode;
+}) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const onImageError = useAtlasImageError();
+  useEffect(() => {
+    const element = dialog.current;
+    if (element && !element.open) element.showModal();
+    return () => {
+      if (element?.open) element.close();
+    };
+  }, []);
+  const image = images[rank];
+  if (!image) return null;
+  const prev = rank > 0 ? rank - 1 : null;
+  const next = rank + 1 < images.length ? rank + 1 : null;
+  const close = () => {
+    dialog.current?.close();
+    onClose();
+  };
+
+  const onKeyDown = (event: KeyboardEvent<HTMLDialogElement>) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      event.stopPropagation();
+      close();
+      return;
+    }
+    // Every key the page navigates with stops here: the page behind a modal dialog stays where it is.
+    const action = keyNavAction(event);
+    if (action === null) return;
+    event.preventDefault();
+    event.stopPropagation();
+    if (action === "prev" && prev !== null) onMove(prev);
+    if (action === "next" && next !== null) onMove(next);
+  };
+
+  const title = imageTitle(image);
+  const headingId = "large-view-heading";
+  return (
+    <dialog
+      ref={dialog}
+      className="large-view"
+      aria-labelledby={headingId}
+      onKeyDown={onKeyDown}
+      onCancel={(event) => {
+        event.preventDefault();
+        close();
+      }}
+    >
+      <div className="large-view-header">
+        <h2 id={headingId}>
+          {modeLabel}: top image #{image.rank + 1} of {images.length}
+        </h2>
+        <button type="button" className="button" onClick={close}>
+          Close
+        </button>
+      </div>
+      <div className="large-view-images">
+        <figure>
+          <img
+            src={image.thumbnail_url}
+            onError={onImageError}
+            alt={`Top image ${image.rank + 1} (${title}) as the model saw it`}
+            width={448}
+            height={448}
+          />
+          <figcaption>The photo as the model saw it (resized and cropped)</figcaption>
+        </figure>
+        <figure>
+          <img
+            src={overlaySrc(image.overlay_url, options)}
+            onError={onImageError}
+            alt={overlayAlt(`${modeLabel} on top image ${image.rank + 1} (${title})`, options)}
+            width={448}
+            height={448}
+          />
+          <figcaption>The query and key maps over it</figcaption>
+        </figure>
+      </div>
+      <Facts
+        className="large-view-facts"
+        items={[
+          ["rank", `#${image.rank + 1} of ${images.length}`],
+          ["score", fmt(image.score)],
+          [
+            "class",
+            image.label === null ? (
+              <span className="muted">no label</span>
+            ) : labelHref ? (
+              <Link to={labelHref(image.label)}>{image.label}</Link>
+            ) : (
+              image.label
+            ),
+          ],
+          ["source file", <span className="large-view-source">{image.source}</span>],
+        ]}
+      />
+      <div className="large-view-actions">
+        <button type="button" className="button" disabled={prev === null} onClick={() => prev !== null && onMove(prev)}>
+          ← Previous
+        </button>
+        <button type="button" className="button" disabled={next === null} onClick={() => next !== null && onMove(next)}>
+          Next →
+        </button>
+        {children}
+      </div>
+      <p className="key-hints">
+        Keys: <kbd>←</kbd> <kbd>→</kbd> or <kbd>k</kbd> <kbd>j</kbd> previous / next image; <kbd>Esc</kbd> closes.
+      </p>
+    </dialog>
+  );
+}
