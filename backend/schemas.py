@@ -14,10 +14,14 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 # Part of the API schema, defined by the library (re-exported here): the basis and sign of a mode
-# (qkatlas.conventions), a precompute job's progress report (qkatlas.progress, which the job writes)
-# and the overlay options (qkatlas.render).
+# (qkatlas.conventions), a planted mode as the atlas manifest lists it (qkatlas.models.base), a
+# precompute job's progress report (qkatlas.progress, which the job writes) and the overlay options
+# (qkatlas.render).
 from qkatlas.conventions import Basis as Basis
 from qkatlas.conventions import Sign as Sign
+from qkatlas.models.base import Interpolation as Interpolation
+from qkatlas.models.base import PlantedMode as PlantedMode
+from qkatlas.models.base import ResizeMode as ResizeMode
 from qkatlas.progress import PrecomputeJob as PrecomputeJob
 from qkatlas.render import Channel as Channel
 from qkatlas.render import Palette as Palette
@@ -82,6 +86,25 @@ class StatisticsAvailability(BaseModel):
     note: str | None = Field(description="Why there are none, and how to add them; null when computed.")
 
 
+class PreprocessingInfo(BaseModel):
+    """How the model turns a photo into its input (an atlas's thumbnails and an upload's model image show the
+    result)."""
+
+    resize: int = Field(description="Target size of the resize, in pixels (see `resize_mode`).")
+    crop: int = Field(description="Side of the centre crop the model sees, in pixels (= `image_size`).")
+    resize_mode: ResizeMode = Field(
+        description="`shortest`: the shorter side becomes `resize` px, aspect kept; `exact`: both sides become "
+        "`resize` px, aspect not kept."
+    )
+    interpolation: Interpolation
+    mean: list[float] = Field(description="Per-channel mean subtracted from pixels in [0, 1].")
+    std: list[float] = Field(description="Per-channel standard deviation the pixels are divided by.")
+    description: str = Field(
+        description="The geometry in one phrase, e.g. 'resized so its shorter side is 256 px (bicubic), then the "
+        "centre 224 × 224 px cropped'."
+    )
+
+
 class ModelSummary(BaseModel):
     """One served atlas: a model and the dataset searched for its top images."""
 
@@ -107,6 +130,11 @@ class ModelSummary(BaseModel):
     dataset: DatasetInfo
     random_init: bool = Field(description="The weights are random (a test or demo atlas).")
     planted: bool = Field(description="The hand-set planted-mode demo model (modes respond to known colours).")
+    planted_modes: list[PlantedMode] = Field(
+        description="The planted model's hand-set modes: where they are, and what their pages should show; empty "
+        "for every other model (and for planted atlases built before the manifest listed them)."
+    )
+    preprocessing: PreprocessingInfo
     statistics: StatisticsAvailability = Field(
         description="Whether the atlas has per-mode statistics (mode index values, distributions, class search)."
     )
@@ -345,6 +373,21 @@ class Upload(BaseModel):
     height: int
     n_bytes: int
     expires_in_s: int = Field(description="Seconds until the upload and its results are forgotten.")
+
+
+class DatasetImageUpload(BaseModel):
+    """A top image of an atlas turned into an upload (`POST /api/images/{image_id}/upload`), to analyse it like
+    any uploaded photo."""
+
+    upload: Upload
+    image_id: str
+    label: str | None = Field(description="Class label of the image in its dataset, if it has one.")
+    source: str = Field(description="The image's path within its dataset, as the atlas records it.")
+    from_original_file: bool = Field(
+        description="The upload is the original file (true), or the atlas's thumbnail, the crop the model saw "
+        "(false: the original can no longer be read where the atlas was built, or exceeds the upload limits)."
+    )
+    note: str | None = Field(description="Why the thumbnail was used; null when the original file was.")
 
 
 class RankedMode(BaseModel):

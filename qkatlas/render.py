@@ -5,7 +5,10 @@ scaled to [0, 1]. The query map drives one colour and the key map its additive c
 where both are high is white: the paper's red query / cyan key, or the colour-blind-safe
 ``orange_blue`` (Okabe–Ito-like orange query / azure-blue key, distinguishable under deuteranopia,
 protanopia and tritanopia, and still summing to white). Patches are upsampled as blocks (nearest), one
-block per patch, to the image *as the model saw it*; optionally over a dimmed grey copy of that image.
+block per patch, to the image *as the model saw it*; optionally over that image in colour. Two knobs
+set the mix: ``opacity`` scales the maps (0 = photo alone), ``blend`` the photo's brightness (0 = maps
+alone); per pixel ``out = opacity·colour + (1 − opacity·alpha)·blend·photo``, ``alpha`` being the larger
+of the two normalized maps, so a hot patch at full opacity shows only its map colour.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ import numpy as np
 from PIL import Image
 
 CLIP_PERCENTILES = (30.0, 95.0)
+#: Changes whenever the same options draw different pixels (2: the photo in colour, with ``opacity``), so
+#: caches of rendered overlays keyed by it never serve an older drawing.
+RENDERING_VERSION = 2
 
 
 class Channel(StrEnum):
@@ -82,28 +88,31 @@ def render_overlay(
     palette: Palette = Palette.red_cyan,
     photo: np.ndarray | None = None,
     blend: float = 0.0,
+    opacity: float = 1.0,
 ) -> np.ndarray:
     """Overlay of a query map and a key map (both ``[T, T]``) as uint8 RGB ``[size, size, 3]``.
 
     ``photo`` is the image as the model saw it (uint8 ``[size, size, 3]``); with ``blend > 0`` the
-    maps are drawn over its grey copy dimmed to ``blend`` (1 = full brightness), with the maps'
-    intensity as opacity, so cold patches show the photo and hot ones the map colours.
+    maps are drawn over it in colour, dimmed to ``blend`` (1 = full brightness). ``opacity`` scales the
+    maps (1 = full strength, 0 = the photo alone); each map's own intensity times ``opacity`` is how
+    much of the photo it covers, so cold patches show the photo and hot ones the map colours.
     """
     if query.shape != key.shape or query.ndim != 2 or query.shape[0] != query.shape[1]:
         raise ValueError(f"maps must be square and alike, got {query.shape} and {key.shape}")
     if not 0.0 <= blend <= 1.0:
         raise ValueError(f"blend must be in [0, 1], got {blend}")
+    if not 0.0 <= opacity <= 1.0:
+        raise ValueError(f"opacity must be in [0, 1], got {opacity}")
     query_colour, key_colour = (np.asarray(c, dtype=np.float32) for c in PALETTE_COLOURS[Palette(palette)])
     q = normalize_map(query) if channel in (Channel.query, Channel.both) else np.zeros(query.shape, np.float32)
     k = normalize_map(key) if channel in (Channel.key, Channel.both) else np.zeros(key.shape, np.float32)
     colour = np.minimum(q[..., None] * query_colour + k[..., None] * key_colour, 1.0)
-    out = _upsample(colour, size)
+    out = opacity * _upsample(colour, size)
     if photo is not None and blend > 0.0:
         if photo.shape != (size, size, 3):
             raise ValueError(f"photo must be [{size}, {size}, 3], got {photo.shape}")
         alpha = _upsample(np.maximum(q, k), size)[..., None]
-        grey = photo.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-        out = out + (grey[..., None] * (blend / 255.0)) * (1.0 - alpha)
+        out = out + (1.0 - opacity * alpha) * (blend / 255.0) * photo.astype(np.float32)
     return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
 
 

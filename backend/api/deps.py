@@ -16,6 +16,7 @@ from fastapi import Depends, HTTPException, Path, Query, Request
 from backend.schemas import Basis, Channel, Palette, Sign
 from backend.services.container import Services
 from qkatlas.atlas import Atlas
+from qkatlas.render import RENDERING_VERSION
 
 MODEL_SLUG_PATTERN = r"^[a-z0-9._-]{1,200}$"
 REVISION_PATTERN = r"^[0-9a-f]{16}$"
@@ -142,6 +143,11 @@ class OverlayOptions:
     channel: Channel
     palette: Palette
     blend: float
+    opacity: float
+
+    def cache_key(self) -> str:
+        """The options as part of a rendered overlay's cache key (with the renderer's version)."""
+        return f"r{RENDERING_VERSION}:{self.channel.value}:{self.palette.value}:{self.blend:.3f}:{self.opacity:.3f}"
 
 
 async def get_overlay_options(
@@ -149,10 +155,19 @@ async def get_overlay_options(
     palette: Annotated[Palette, Query(description="Colours of the query and key maps.")] = Palette.red_cyan,
     blend: Annotated[
         float,
-        Query(ge=0.0, le=1.0, description="Brightness of the grey photo under the maps (0 = maps only)."),
+        Query(ge=0.0, le=1.0, description="Brightness of the colour photo under the maps (0 = maps only)."),
     ] = 0.5,
+    opacity: Annotated[
+        float,
+        Query(
+            ge=0.0,
+            le=1.0,
+            description="Strength of the maps over the photo (1 = full: a hot patch hides the photo; 0 = the photo "
+            "alone).",
+        ),
+    ] = 1.0,
 ) -> OverlayOptions:
-    return OverlayOptions(channel, palette, blend)
+    return OverlayOptions(channel, palette, blend, opacity)
 
 
 OverlayDep = Annotated[OverlayOptions, Depends(get_overlay_options)]

@@ -32,6 +32,7 @@ def overlay_png(
     channel: Channel,
     palette: Palette,
     blend: float,
+    opacity: float,
     photo: bytes | None,
 ) -> bytes:
     """PNG overlay; ``photo`` is the encoded image as the model saw it (only decoded when blending)."""
@@ -47,5 +48,6 @@ def overlay_png(
         palette=palette,
         photo=pixels,
         blend=blend if pixels is not None else 0.0,
+        opacity=opacity,
     )
     return encode_png(rgb)

@@ -20,11 +20,11 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from qkatlas.conventions import Basis, Sign
-from qkatlas.models.base import ModelSpec, PrefixKind, Preprocessing
+from qkatlas.models.base import ModelSpec, PlantedMode, PrefixKind, Preprocessing
 from qkatlas.models.source import ModelSource
 from qkatlas.svd import Decomposition, weighted_cos
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 OLDEST_READABLE_VERSION = 1
 
 
@@ -36,8 +36,14 @@ def _add_statistics(document: dict[str, Any]) -> dict[str, Any]:
     return {**document, "format_version": 2, "statistics": None}
 
 
+def _add_planted_modes(document: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 → 3: ``model.planted_modes`` was added; a version-2 file lists none (its default), in an
+    ``o3.json`` too."""
+    return {**document, "format_version": 3}
+
+
 #: ``UPGRADES[v]`` turns a version-``v`` file (parsed JSON) into a version-``v + 1`` one.
-UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _add_statistics}
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _add_statistics, 2: _add_planted_modes}
 
 
 class FormatError(ValueError):
@@ -73,6 +79,11 @@ class ModelInfo(_Record):
     extra: dict[str, Any] = Field(default_factory=dict)
     n_prefix: int = Field(ge=0)
     grid: int = Field(ge=1)
+    planted_modes: tuple[PlantedMode, ...] = Field(
+        default=(),
+        description="Modes set by hand in the weights, with what their pages should show (only the planted demo "
+        "model has any; absent from atlases written before).",
+    )
 
     @model_validator(mode="after")
     def _derived_fields_agree(self) -> Self:
@@ -101,6 +112,7 @@ class ModelInfo(_Record):
             extra=dict(spec.extra),
             n_prefix=spec.n_prefix,
             grid=spec.grid,
+            planted_modes=spec.planted_modes,
         )
 
     @property

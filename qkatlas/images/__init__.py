@@ -9,7 +9,7 @@ module per concern:
 - ``model_input``: ``to_model_input``: RGB image → uint8 ``[3, crop, crop]``, the image *as the model
   sees it* (its own resize and centre crop; normalization happens later, on the device).
 - ``sources``: ``open_image_source``: a folder tree, a flat ImageNet-val style folder or a list file →
-  an ordered, labelled ``ImageSource``.
+  an ordered, labelled ``ImageSource``; ``item_path`` finds an item's file again from an atlas's records.
 - ``batches``: ``iter_batches`` decodes a source in worker processes and yields fixed-boundary
   ``Batch`` es; ``iter_shared_batches`` decodes each image once for several preprocessings (one
   ``SharedBatch`` of views per chunk), so several models can share one stream.
@@ -40,7 +40,14 @@ from qkatlas.images.device_decoding import (
     resolve_decode,
 )
 from qkatlas.images.model_input import tensor_to_model_input, to_model_input
-from qkatlas.images.sources import IMAGE_EXTENSIONS, ImageItem, ImageSource, default_source_name, open_image_source
+from qkatlas.images.sources import (
+    IMAGE_EXTENSIONS,
+    ImageItem,
+    ImageSource,
+    default_source_name,
+    item_path,
+    open_image_source,
+)
 
 __all__ = [
     "ALPHA_BACKGROUND",
@@ -59,6 +66,7 @@ __all__ = [
     "count_batches",
     "decode_image",
     "default_source_name",
+    "item_path",
     "iter_batches",
     "iter_device_batches",
     "iter_shared_batches",

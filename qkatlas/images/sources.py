@@ -219,8 +219,20 @@ def _list_file_items(list_file: Path) -> list[ImageItem]:
             continue
         listed, _, label = raw_line.partition("\t")
         listed = listed.strip()
-        path = Path(listed).expanduser()
-        if not path.is_absolute():
-            path = list_file.parent / path
-        items.append(ImageItem(source=listed, path=path, label=label.strip() or None))
+        items.append(ImageItem(source=listed, path=_listed_path(list_file, listed), label=label.strip() or None))
     return items
+
+
+def _listed_path(list_file: Path, listed: str) -> Path:
+    """A path as a list file names it: absolute, or relative to the list file's folder."""
+    path = Path(listed).expanduser()
+    return path if path.is_absolute() else list_file.parent / path
+
+
+def item_path(root: str, layout: Literal["tree", "flat", "list"], source: str) -> Path:
+    """Where an item of a source opened at ``root`` (``ImageSource.root``, ``layout``) with ``source``
+    (``ImageItem.source``) lies: ``ImageItem.path`` again, from what an atlas records of the two."""
+    if layout == "list":
+        # ``root`` is the list file, or the one image a single-image source holds (then ``source`` is its name).
+        return _listed_path(Path(root), source)
+    return Path(root) / source

@@ -14,15 +14,19 @@ import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
+from pydantic import Field
 from torch import nn
+
+from qkatlas.conventions import Sign
 
 from .source import ModelSource
 
 PrefixKind = Literal["cls", "distillation", "register"]
 ResizeMode = Literal["shortest", "exact"]
+Interpolation = Literal["bilinear", "bicubic", "nearest"]
 
 #: Called once per block during a captured forward pass with
 #: ``(layer, residual [B, N, d], normed [B, N, d])``: the residual stream entering the block and the
@@ -53,7 +57,43 @@ class Preprocessing:
     resize_mode: ResizeMode
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
-    interpolation: Literal["bilinear", "bicubic", "nearest"] = "bicubic"
+    interpolation: Interpolation = "bicubic"
+
+    def describe(self) -> str:
+        """What happens to a photo before the model sees it, as one phrase for a reader (no normalization:
+        that changes no pixel a person sees)."""
+        crop = f"{self.crop} × {self.crop}"
+        if self.resize_mode == "shortest":
+            first = f"resized so its shorter side is {self.resize} px ({self.interpolation})"
+        else:
+            first = f"squashed to {self.resize} × {self.resize} px ({self.interpolation}; the aspect ratio is not kept)"
+        if self.resize_mode == "exact" and self.resize == self.crop:
+            return first
+        if self.resize < self.crop:
+            return f"{first}, then padded with black to {crop} px around the centre"
+        return f"{first}, then the centre {crop} px cropped"
+
+
+PlantedKind = Literal["contextual", "grouping"]
+
+
+@dataclass(frozen=True)
+class PlantedMode:
+    """A mode set by hand in a model's weights (only the planted demo model, ``qkatlas.models.planted``, has
+    them): its place in the atlas and what its pages must show, to check the atlas by eye."""
+
+    layer: int
+    head: int
+    mode: Annotated[int, Field(description="Mode index in the atlas (0 = largest σ).")]
+    sign: Annotated[Sign, Field(description="The signed mode (in the atlas) whose maps follow `query` and `key`.")]
+    query: Annotated[str, Field(description="The colour the query direction u detects.")]
+    key: Annotated[str, Field(description="The colour the key direction v detects.")]
+    sigma: Annotated[float, Field(description="Its singular value, set by construction.")]
+    kind: Annotated[PlantedKind, Field(description="`grouping`: u = v (cos 1); `contextual`: u ⟂ v (cos 0).")]
+    description: Annotated[str, Field(description="What the mode does, in words.")]
+    expected_look: Annotated[
+        str, Field(description="What its top images and maps should show, for someone checking by eye.")
+    ]
 
 
 @dataclass(frozen=True)
@@ -72,6 +112,8 @@ class ModelSpec:
     revision: str | None = None
     random_init: bool = False
     extra: dict[str, object] = field(default_factory=dict)
+    #: Modes known by construction (only the planted demo model has any).
+    planted_modes: tuple[PlantedMode, ...] = ()
 
     @property
     def n_prefix(self) -> int:

@@ -28,7 +28,9 @@ std 1, so pixels are in ``[0, 1]``):
   - layer 0 head 1 and layer 1 head 1 carry weak modes only.
 
 Modes come out of an SVD up to a joint sign flip of ``(u, v)``; the listed directions are those of
-the ``pos`` sign when the largest-magnitude entry of ``u`` is made positive.
+the ``pos`` sign when the largest-magnitude entry of ``u`` is made positive. The adapter carries
+``PLANTED_MODES`` in its ``ModelSpec``, so the atlas manifest lists them (``model.planted_modes``:
+place, sign and what their pages should show) and the dashboard can point at them.
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ from timm.layers.attention import Attention
 from timm.models.vision_transformer import Block, VisionTransformer
 from torch import nn
 
-from .base import Preprocessing
+from qkatlas.conventions import Sign
+
+from .base import PlantedKind, PlantedMode, Preprocessing
 from .timm_vit import TimmViTAdapter
 
 PLANTED_MODEL_ID = "planted"
@@ -72,25 +76,38 @@ PREPROCESSING = Preprocessing(
 )
 
 
-@dataclass(frozen=True)
-class PlantedMode:
-    """A planted mode: in block ``layer``, head ``head``, mode ``mode`` (0 = largest σ) has
-    ``u = e_{query}``, ``v = e_{key}`` and singular value ``sigma``."""
+def _expected_look(query: str, key: str) -> str:
+    """What the pages of a mode whose u detects ``query`` and v detects ``key`` show (the generated
+    images paint each colour as a rectangle of whole patches)."""
+    if query == key:
+        return f"top images contain {query} squares; both the query and the key map light the {query} squares"
+    return (
+        f"top images contain {query} and {key} squares; the query map lights the {query} squares, "
+        f"the key map the {key} ones"
+    )
 
-    layer: int
-    head: int
-    mode: int
-    query: str
-    key: str
-    sigma: float
-    kind: str
-    description: str
+
+def _planted(layer: int, head: int, mode: int, query: str, key: str, sigma: float) -> PlantedMode:
+    kind: PlantedKind = "grouping" if query == key else "contextual"
+    return PlantedMode(
+        layer=layer,
+        head=head,
+        mode=mode,
+        # u = e_query has its largest entry positive, so the atlas's pos sign is (e_query, e_key).
+        sign=Sign.pos,
+        query=query,
+        key=key,
+        sigma=sigma,
+        kind=kind,
+        description=f"{query} patches attend to {key} patches",
+        expected_look=_expected_look(query, key),
+    )
 
 
 PLANTED_MODES: tuple[PlantedMode, ...] = (
-    PlantedMode(0, 0, 0, "red", "blue", 9.0, "contextual", "red patches attend to blue patches"),
-    PlantedMode(0, 0, 1, "green", "green", 4.0, "grouping", "green patches attend to green patches"),
-    PlantedMode(1, 0, 0, "green", "red", 9.0, "contextual", "green patches attend to red patches"),
+    _planted(0, 0, 0, "red", "blue", 9.0),
+    _planted(0, 0, 1, "green", "green", 4.0),
+    _planted(1, 0, 0, "green", "red", 9.0),
 )
 
 _WEAK_SIGMAS = [0.5 - 0.02 * i for i in range(D_HEAD)]
@@ -173,6 +190,7 @@ def load_planted() -> TimmViTAdapter:
         model_id=PLANTED_MODEL_ID,
         family="planted",
         preprocessing=PREPROCESSING,
+        planted_modes=PLANTED_MODES,
     )
 
 

@@ -24,6 +24,7 @@ from .base import (
     LayerWeights,
     ModelLoadError,
     ModelSpec,
+    PlantedMode,
     PrefixKind,
     Preprocessing,
     UnsupportedModelError,
@@ -118,6 +119,7 @@ class TimmViTAdapter(ViTAdapter):
         random_init: bool = False,
         family: str = "timm-vit",
         preprocessing: Preprocessing | None = None,
+        planted_modes: tuple[PlantedMode, ...] = (),
     ) -> None:
         vit = check_timm_model_supported(model)
         vit.eval()
@@ -151,6 +153,7 @@ class TimmViTAdapter(ViTAdapter):
                 "qkv_bias": first_attn.qkv.bias is not None,
                 "norm_pre": not isinstance(vit.norm_pre, nn.Identity),
             },
+            planted_modes=planted_modes,
         )
 
     def _vit(self) -> VisionTransformer:

@@ -20,9 +20,9 @@ from qkatlas.atlas.contract import (
 from qkatlas.conventions import Basis, Sign
 from qkatlas.models.base import ModelSpec
 
-#: A manifest as the job writes it (version 2), spelled out by hand rather than produced by the code.
+#: A manifest as the job writes it (version 3), spelled out by hand rather than produced by the code.
 MANIFEST: dict[str, Any] = {
-    "format_version": 2,
+    "format_version": 3,
     "slug": "facebook--dino-vits16__imagenet-samples",
     "model_slug": "facebook--dino-vits16",
     "model": {
@@ -40,6 +40,7 @@ MANIFEST: dict[str, Any] = {
         "extra": {"model_type": "vit"},
         "n_prefix": 1,
         "grid": 14,
+        "planted_modes": [],
     },
     "model_source": {
         "id": "facebook/dino-vits16",
@@ -114,6 +115,36 @@ def test_a_version_1_manifest_reads_as_an_atlas_without_statistics() -> None:
     assert manifest.format_version == FORMAT_VERSION and manifest.statistics is None
 
 
+def test_a_version_2_manifest_reads_as_a_model_without_planted_modes() -> None:
+    older = copy.deepcopy(MANIFEST)
+    older["format_version"] = 2
+    del older["model"]["planted_modes"]
+    manifest = read_manifest(older)
+    assert manifest.format_version == FORMAT_VERSION and manifest.model.planted_modes == ()
+
+
+def test_a_planted_mode_reads_back_typed_and_a_wrong_one_is_named() -> None:
+    planted = {
+        "layer": 0,
+        "head": 0,
+        "mode": 0,
+        "sign": "pos",
+        "query": "red",
+        "key": "blue",
+        "sigma": 9.0,
+        "kind": "contextual",
+        "description": "red patches attend to blue patches",
+        "expected_look": "red and blue squares",
+    }
+    manifest = _manifest()
+    manifest["model"]["planted_modes"] = [planted]
+    read = read_manifest(manifest)
+    assert read.model.planted_modes[0].sign == Sign.pos and read.to_json_dict() == manifest
+    manifest["model"]["planted_modes"] = [{**planted, "kind": "sideways"}]
+    with pytest.raises(FormatError, match=r"^manifest\.json: model\.planted_modes\.0\.kind: "):
+        read_manifest(manifest)
+
+
 def test_a_manifest_from_before_gpu_decoding_reads_as_decoded_by_pillow() -> None:
     older = copy.deepcopy(MANIFEST)
     del older["run"]["decoder"]
@@ -182,7 +213,7 @@ def test_an_older_version_is_upgraded_one_step_at_a_time(monkeypatch: pytest.Mon
         steps.append(raw["format_version"])
         return {**raw, "format_version": raw["format_version"] + 1}
 
-    monkeypatch.setattr(contract, "FORMAT_VERSION", 4)
-    monkeypatch.setattr(contract, "UPGRADES", {2: upgrade, 3: upgrade})
-    assert read_manifest(_manifest()).format_version == 4
-    assert steps == [2, 3]
+    monkeypatch.setattr(contract, "FORMAT_VERSION", 5)
+    monkeypatch.setattr(contract, "UPGRADES", {3: upgrade, 4: upgrade})
+    assert read_manifest(_manifest()).format_version == 5
+    assert steps == [3, 4]

@@ -24,6 +24,7 @@ from qkatlas.images import (
     ImageSource,
     count_batches,
     decode_image,
+    item_path,
     iter_batches,
     load_image_file,
     open_image_source,
@@ -472,6 +473,26 @@ def test_list_file(tmp_path: Path) -> None:
     ]
     assert source.items[0].path.resolve() == (tmp_path / "lists" / "imgs" / "one.jpg").resolve()
     assert source.items[1].path == elsewhere
+
+
+def test_an_items_file_is_found_again_from_what_an_atlas_records(tmp_path: Path) -> None:
+    """``item_path(root, layout, source)``: the file an atlas's dataset record and image record name."""
+    tree = tmp_path / "tree"
+    _write_image(tree / "cats" / "a.jpg")
+    elsewhere = _write_image(tmp_path / "elsewhere" / "abs.png")
+    _write_image(tmp_path / "lists" / "imgs" / "one.jpg")
+    list_file = tmp_path / "lists" / "set.txt"
+    list_file.write_text(f"imgs/one.jpg\n{elsewhere}\n")
+    single = _write_image(tmp_path / "Photo 1.jpg")
+    resolved = tmp_path.resolve()
+    expected = {
+        str(tree): [resolved / "tree" / "cats" / "a.jpg"],
+        str(list_file): [resolved / "lists" / "imgs" / "one.jpg", elsewhere],
+        str(single): [resolved / "Photo 1.jpg"],
+    }
+    for spec, paths in expected.items():
+        source = open_image_source(spec)
+        assert [item_path(source.root, source.layout, item.source) for item in source.items] == paths
 
 
 def test_single_image_file_is_a_source(tmp_path: Path) -> None:

@@ -11,10 +11,10 @@ import torch
 from PIL import Image
 
 from qkatlas.models import ViTAdapter, load_model
+from qkatlas.models.base import PlantedMode
 from qkatlas.models.planted import (
     DIMS,
     PLANTED_MODES,
-    PlantedMode,
     generate_planted_images,
     read_planted_index,
 )

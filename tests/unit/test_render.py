@@ -90,15 +90,35 @@ def test_palettes_are_additive_complements(palette: Palette) -> None:
     assert _patch(rgb, 0, 1).tolist() == [round(c * 255) for c in key_colour]
 
 
-def test_blend_shows_dimmed_grey_photo_under_cold_patches_only() -> None:
+def _photo() -> np.ndarray:
     photo = np.zeros((SIZE, SIZE, 3), np.uint8)
-    photo[..., 1] = 200  # a green photo: grey value 0.587 * 200
-    rgb = render_overlay(_hot(1, 1), _hot(2, 2), size=SIZE, photo=photo, blend=0.5)
-    cold = _patch(rgb, 0, 0)
-    assert cold[0] == cold[1] == cold[2] == round(0.587 * 200 * 0.5)
+    photo[..., 0], photo[..., 1], photo[..., 2] = 40, 200, 120  # a teal-green photo
+    return photo
+
+
+def test_blend_shows_the_dimmed_colour_photo_under_cold_patches_only() -> None:
+    rgb = render_overlay(_hot(1, 1), _hot(2, 2), size=SIZE, photo=_photo(), blend=0.5)
+    assert _patch(rgb, 0, 0).tolist() == [20, 100, 60]  # cold: the photo at half brightness, in colour
     assert _patch(rgb, 1, 1).tolist() == [255, 0, 0]  # fully hot: map colour, no photo
-    no_blend = render_overlay(_hot(1, 1), _hot(2, 2), size=SIZE, photo=photo, blend=0.0)
+    no_blend = render_overlay(_hot(1, 1), _hot(2, 2), size=SIZE, photo=_photo(), blend=0.0)
     assert _patch(no_blend, 0, 0).tolist() == [0, 0, 0]
+
+
+def test_opacity_scales_the_maps_and_lets_the_photo_through() -> None:
+    query = np.zeros((T, T), np.float32)
+    query[0, :] = 1.0, 2.0, 2.0, 2.0  # normalized: 0.5 and 1 (the 30th/95th percentiles of this map are 0 and 2)
+    rgb = render_overlay(query, query, size=SIZE, channel=Channel.query, photo=_photo(), blend=0.8, opacity=0.25)
+    # out = opacity·colour + (1 − opacity·alpha)·blend·photo, by hand per channel (red query colour):
+    # cell (0, 1): alpha 1   → [0.25·255 + 0.75·0.8·40, 0.75·0.8·200, 0.75·0.8·120] = [87.75, 120, 72]
+    # cell (0, 0): alpha 0.5 → [0.125·255 + 0.875·0.8·40, 0.875·0.8·200, 0.875·0.8·120] = [59.875, 140, 84]
+    assert _patch(rgb, 0, 1).tolist() == [88, 120, 72]
+    assert _patch(rgb, 0, 0).tolist() == [60, 140, 84]
+    assert _patch(rgb, 3, 3).tolist() == [32, 160, 96]  # cold: 0.8 · photo
+
+
+def test_zero_opacity_shows_the_photo_alone() -> None:
+    rgb = render_overlay(_hot(1, 1), _hot(2, 2), size=SIZE, photo=_photo(), blend=1.0, opacity=0.0)
+    assert np.array_equal(rgb, _photo())
 
 
 def test_non_divisible_size_upsamples_by_nearest_patch() -> None:
@@ -110,8 +130,10 @@ def test_non_divisible_size_upsamples_by_nearest_patch() -> None:
 def test_invalid_inputs_raise() -> None:
     with pytest.raises(ValueError):
         render_overlay(np.zeros((2, 3)), np.zeros((2, 3)), size=SIZE)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="blend"):
         render_overlay(_hot(0, 0), _hot(0, 0), size=SIZE, blend=1.5)
+    with pytest.raises(ValueError, match="opacity"):
+        render_overlay(_hot(0, 0), _hot(0, 0), size=SIZE, opacity=-0.1)
 
 
 def test_encode_png_round_trips() -> None:

@@ -29,6 +29,7 @@ from backend.schemas import (
     ModeSortKey,
     ModeSummary,
     O3Result,
+    PreprocessingInfo,
     Sign,
     SignImages,
     SignScores,
@@ -41,6 +42,7 @@ from backend.services.container import Services
 from backend.services.mode_index import ModeFilters
 from qkatlas.atlas import Atlas
 from qkatlas.atlas.statistics import NOT_COMPUTED
+from qkatlas.models.base import Preprocessing
 
 router = APIRouter(tags=["models"], responses={404: {"model": ErrorBody}}, route_class=CachedRoute)
 
@@ -72,6 +74,8 @@ def _summary_fields(atlas: Atlas, services: Services) -> dict[str, Any]:
         "dataset": DatasetInfo(name=dataset.name, n_images=dataset.n_images, n_skipped=dataset.n_skipped),
         "random_init": model.random_init,
         "planted": atlas.manifest.model_source.planted,
+        "planted_modes": list(model.planted_modes),
+        "preprocessing": _preprocessing(atlas.manifest.preprocessing),
         "statistics": StatisticsAvailability(
             computed=atlas.statistics is not None,
             n_classes=len(atlas.statistics.classes) if atlas.statistics is not None else 0,
@@ -79,6 +83,18 @@ def _summary_fields(atlas: Atlas, services: Services) -> dict[str, Any]:
         ),
         "has_o3": services.o3.get(atlas) is not None,
     }
+
+
+def _preprocessing(prep: Preprocessing) -> PreprocessingInfo:
+    return PreprocessingInfo(
+        resize=prep.resize,
+        crop=prep.crop,
+        resize_mode=prep.resize_mode,
+        interpolation=prep.interpolation,
+        mean=list(prep.mean),
+        std=list(prep.std),
+        description=prep.describe(),
+    )
 
 
 def _best_image(atlas: Atlas, basis: Basis, layer: int, head: int, mode: int, sign: Sign) -> ImageRef | None:

@@ -165,7 +165,7 @@ async def _overlay(
     atlas = ref.atlas
     key = (
         f"qk:overlay:{atlas.slug}:{atlas.revision}:{basis.value}:{ref.layer}:{ref.head}:{ref.mode}:{sign.value}:"
-        f"{rank}:{options.channel.value}:{options.palette.value}:{options.blend:.3f}"
+        f"{rank}:{options.cache_key()}"
     )
     data = await services.renders.get(key)
     if data is None:
@@ -177,6 +177,7 @@ async def _overlay(
             channel=options.channel,
             palette=options.palette,
             blend=options.blend,
+            opacity=options.opacity,
             photo=atlas.thumbnail(index) if options.blend > 0 else None,
         )
         await services.renders.set(key, data, services.settings.overlay_ttl_s)

@@ -61,7 +61,7 @@ CONTRIBUTION_RULE = (
 )
 
 
-def _upload(info: UploadInfo) -> Upload:
+def upload_response(info: UploadInfo) -> Upload:
     return Upload(
         id=info.id,
         width=info.width,
@@ -69,6 +69,20 @@ def _upload(info: UploadInfo) -> Upload:
         n_bytes=info.n_bytes,
         expires_in_s=info.expires_in_s(),
     )
+
+
+async def check_upload_rate(request: Request, services: Services) -> None:
+    """429 when this client address has made too many uploads in the current window."""
+    settings = services.settings
+    client = request.client.host if request.client else "unknown"
+    if not await services.uploads.allow(
+        client, limit=settings.upload_rate_limit, window_s=settings.upload_rate_window_s
+    ):
+        raise HTTPException(
+            429,
+            "too many uploads; try again later",
+            headers={"Retry-After": str(settings.upload_rate_window_s)},
+        )
 
 
 @router.post(
@@ -88,19 +102,11 @@ async def create_upload(
     file: Annotated[UploadFile, File(description="JPEG, PNG, WebP, GIF, BMP or TIFF.")],
 ) -> Upload:
     settings = services.settings
-    client = request.client.host if request.client else "unknown"
-    if not await services.uploads.allow(
-        client, limit=settings.upload_rate_limit, window_s=settings.upload_rate_window_s
-    ):
-        raise HTTPException(
-            429,
-            "too many uploads; try again later",
-            headers={"Retry-After": str(settings.upload_rate_window_s)},
-        )
+    await check_upload_rate(request, services)
     data = await file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
         raise HTTPException(413, f"file too large (limit {settings.max_upload_bytes:,} bytes)")
-    return _upload(await services.uploads.add(data))
+    return upload_response(await services.uploads.add(data))
 
 
 async def get_upload_info(
@@ -154,7 +160,7 @@ UploadMetadataCache = Annotated[CachePolicy, Depends(upload_metadata_cache)]
 
 @router.get("/uploads/{upload_id}", response_model=Upload)
 async def get_upload(upload: UploadDep, _cache: UploadMetadataCache) -> Upload:
-    return _upload(upload)
+    return upload_response(upload)
 
 
 @router.get(
@@ -313,6 +319,7 @@ async def get_upload_mode_overlay(
         channel=options.channel,
         palette=options.palette,
         blend=options.blend,
+        opacity=options.opacity,
         photo=photo,
     )
     return png(data)

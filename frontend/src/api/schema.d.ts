@@ -183,6 +183,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/images/{image_id}/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload Dataset Image
+         * @description Turn a top image of an atlas into an upload (the same store and answer as `POST /api/uploads`), so that
+         *     every upload view (the attention explorer, other models' rankings) can analyse it. The original file is
+         *     used when the service can still read it where the atlas was built, else the stored thumbnail (the crop the
+         *     model saw).
+         */
+        post: operations["upload_dataset_image"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/uploads": {
         parameters: {
             query?: never;
@@ -569,6 +592,36 @@ export interface components {
             low: number;
             /** High */
             high: number;
+        };
+        /**
+         * DatasetImageUpload
+         * @description A top image of an atlas turned into an upload (`POST /api/images/{image_id}/upload`), to analyse it like
+         *     any uploaded photo.
+         */
+        DatasetImageUpload: {
+            upload: components["schemas"]["Upload"];
+            /** Image Id */
+            image_id: string;
+            /**
+             * Label
+             * @description Class label of the image in its dataset, if it has one.
+             */
+            label: string | null;
+            /**
+             * Source
+             * @description The image's path within its dataset, as the atlas records it.
+             */
+            source: string;
+            /**
+             * From Original File
+             * @description The upload is the original file (true), or the atlas's thumbnail, the crop the model saw (false: the original can no longer be read where the atlas was built, or exceeds the upload limits).
+             */
+            from_original_file: boolean;
+            /**
+             * Note
+             * @description Why the thumbnail was used; null when the original file was.
+             */
+            note: string | null;
         };
         /** DatasetInfo */
         DatasetInfo: {
@@ -1000,6 +1053,12 @@ export interface components {
              * @description The hand-set planted-mode demo model (modes respond to known colours).
              */
             planted: boolean;
+            /**
+             * Planted Modes
+             * @description The planted model's hand-set modes: where they are, and what their pages should show; empty for every other model (and for planted atlases built before the manifest listed them).
+             */
+            planted_modes: components["schemas"]["PlantedMode"][];
+            preprocessing: components["schemas"]["PreprocessingInfo"];
             /** @description Whether the atlas has per-mode statistics (mode index values, distributions, class search). */
             statistics: components["schemas"]["StatisticsAvailability"];
             /**
@@ -1127,6 +1186,12 @@ export interface components {
              * @description The hand-set planted-mode demo model (modes respond to known colours).
              */
             planted: boolean;
+            /**
+             * Planted Modes
+             * @description The planted model's hand-set modes: where they are, and what their pages should show; empty for every other model (and for planted atlases built before the manifest listed them).
+             */
+            planted_modes: components["schemas"]["PlantedMode"][];
+            preprocessing: components["schemas"]["PreprocessingInfo"];
             /** @description Whether the atlas has per-mode statistics (mode index values, distributions, class search). */
             statistics: components["schemas"]["StatisticsAvailability"];
             /**
@@ -1286,6 +1351,55 @@ export interface components {
          */
         Palette: "red_cyan" | "orange_blue";
         /**
+         * PlantedMode
+         * @description A mode set by hand in a model's weights (only the planted demo model, ``qkatlas.models.planted``, has
+         *     them): its place in the atlas and what its pages must show, to check the atlas by eye.
+         */
+        PlantedMode: {
+            /** Layer */
+            layer: number;
+            /** Head */
+            head: number;
+            /**
+             * Mode
+             * @description Mode index in the atlas (0 = largest σ).
+             */
+            mode: number;
+            /** @description The signed mode (in the atlas) whose maps follow `query` and `key`. */
+            sign: components["schemas"]["Sign"];
+            /**
+             * Query
+             * @description The colour the query direction u detects.
+             */
+            query: string;
+            /**
+             * Key
+             * @description The colour the key direction v detects.
+             */
+            key: string;
+            /**
+             * Sigma
+             * @description Its singular value, set by construction.
+             */
+            sigma: number;
+            /**
+             * Kind
+             * @description `grouping`: u = v (cos 1); `contextual`: u ⟂ v (cos 0).
+             * @enum {string}
+             */
+            kind: "contextual" | "grouping";
+            /**
+             * Description
+             * @description What the mode does, in words.
+             */
+            description: string;
+            /**
+             * Expected Look
+             * @description What its top images and maps should show, for someone checking by eye.
+             */
+            expected_look: string;
+        };
+        /**
          * PrecomputeJob
          * @description One model of a precompute job that reports to this service's Redis (``--progress-redis``).
          */
@@ -1342,6 +1456,49 @@ export interface components {
             redis: components["schemas"]["RedisState"];
             /** Jobs */
             jobs: components["schemas"]["PrecomputeJob"][];
+        };
+        /**
+         * PreprocessingInfo
+         * @description How the model turns a photo into its input (an atlas's thumbnails and an upload's model image show the
+         *     result).
+         */
+        PreprocessingInfo: {
+            /**
+             * Resize
+             * @description Target size of the resize, in pixels (see `resize_mode`).
+             */
+            resize: number;
+            /**
+             * Crop
+             * @description Side of the centre crop the model sees, in pixels (= `image_size`).
+             */
+            crop: number;
+            /**
+             * Resize Mode
+             * @description `shortest`: the shorter side becomes `resize` px, aspect kept; `exact`: both sides become `resize` px, aspect not kept.
+             * @enum {string}
+             */
+            resize_mode: "shortest" | "exact";
+            /**
+             * Interpolation
+             * @enum {string}
+             */
+            interpolation: "bilinear" | "bicubic" | "nearest";
+            /**
+             * Mean
+             * @description Per-channel mean subtracted from pixels in [0, 1].
+             */
+            mean: number[];
+            /**
+             * Std
+             * @description Per-channel standard deviation the pixels are divided by.
+             */
+            std: number[];
+            /**
+             * Description
+             * @description The geometry in one phrase, e.g. 'resized so its shorter side is 256 px (bicubic), then the centre 224 × 224 px cropped'.
+             */
+            description: string;
         };
         /** RankedMode */
         RankedMode: {
@@ -1985,8 +2142,10 @@ export interface operations {
                 channel?: components["schemas"]["Channel"];
                 /** @description Colours of the query and key maps. */
                 palette?: components["schemas"]["Palette"];
-                /** @description Brightness of the grey photo under the maps (0 = maps only). */
+                /** @description Brightness of the colour photo under the maps (0 = maps only). */
                 blend?: number;
+                /** @description Strength of the maps over the photo (1 = full: a hot patch hides the photo; 0 = the photo alone). */
+                opacity?: number;
             };
             header?: never;
             path: {
@@ -2124,6 +2283,59 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    upload_dataset_image: {
+        parameters: {
+            query?: {
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description `<atlas slug>~<dataset index>`, from a mode's top images. */
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetImageUpload"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Too many uploads from this address */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2492,8 +2704,10 @@ export interface operations {
                 channel?: components["schemas"]["Channel"];
                 /** @description Colours of the query and key maps. */
                 palette?: components["schemas"]["Palette"];
-                /** @description Brightness of the grey photo under the maps (0 = maps only). */
+                /** @description Brightness of the colour photo under the maps (0 = maps only). */
                 blend?: number;
+                /** @description Strength of the maps over the photo (1 = full: a hot patch hides the photo; 0 = the photo alone). */
+                opacity?: number;
             };
             header?: never;
             path: {

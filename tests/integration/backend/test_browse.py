@@ -16,7 +16,8 @@ from PIL import Image
 
 from qkatlas.atlas import Atlas
 from qkatlas.conventions import Basis, Sign
-from qkatlas.models.planted import PLANTED_MODES, PlantedMode
+from qkatlas.models.base import PlantedMode
+from qkatlas.models.planted import PLANTED_MODES
 from qkatlas.render import normalize_map
 from tests.integration.backend.conftest import AppFactory
 
@@ -85,6 +86,35 @@ def test_models_list_describes_every_atlas(client: TestClient, atlases: dict[str
     assert tiny["random_init"] is True and tiny["planted"] is False
     assert tiny["dataset"]["n_images"] == 16
     assert models[atlases["planted"].slug]["planted"] is True
+
+
+def test_models_list_the_planted_modes_and_the_preprocessing_in_words(
+    client: TestClient, atlases: dict[str, Atlas]
+) -> None:
+    models = {m["slug"]: m for m in client.get("/api/models").json()}
+    tiny, planted = models[atlases["tiny"].slug], models[atlases["planted"].slug]
+    assert tiny["planted_modes"] == []
+    assert {(m["layer"], m["head"], m["mode"], m["sign"], m["query"], m["key"]) for m in planted["planted_modes"]} == {
+        (0, 0, 0, "pos", "red", "blue"),
+        (0, 0, 1, "pos", "green", "green"),
+        (1, 0, 0, "pos", "green", "red"),
+    }
+    grouping = next(m for m in planted["planted_modes"] if m["kind"] == "grouping")
+    assert "both the query and the key map light the green squares" in grouping["expected_look"]
+    # The planted model squashes to 64 px (qkatlas.models.planted.PREPROCESSING).
+    assert planted["preprocessing"] == {
+        "resize": 64,
+        "crop": 64,
+        "resize_mode": "exact",
+        "interpolation": "bilinear",
+        "mean": [0.0, 0.0, 0.0],
+        "std": [1.0, 1.0, 1.0],
+        "description": "squashed to 64 × 64 px (bilinear; the aspect ratio is not kept)",
+    }
+    assert tiny["preprocessing"]["crop"] == tiny["image_size"]
+    assert tiny["preprocessing"]["description"].endswith(
+        f"the centre {tiny['image_size']} × {tiny['image_size']} px cropped"
+    )
 
 
 def test_model_detail_has_layer_summaries_matrix_and_spectra(client: TestClient, atlases: dict[str, Atlas]) -> None:
@@ -175,18 +205,34 @@ def test_overlay_png_matches_the_renderer_and_options(client: TestClient, atlase
     assert np.allclose(red, normalize_map(query), atol=1 / 255 + 1e-6)
     # Options change the picture; the same options give the same (cached) bytes.
     variants = {
-        (channel, palette, blend): client.get(
-            url, params={"channel": channel, "palette": palette, "blend": blend}
+        (channel, palette, blend, opacity): client.get(
+            url, params={"channel": channel, "palette": palette, "blend": blend, "opacity": opacity}
         ).content
         for channel in ("query", "key", "both")
         for palette in ("red_cyan", "orange_blue")
         for blend in (0, 0.7)
+        for opacity in (0.4, 1)
     }
     assert len(set(variants.values())) == len(variants)
     assert (
         client.get(url, params={"channel": "key", "palette": "orange_blue", "blend": 0.7}).content
-        == variants[("key", "orange_blue", 0.7)]
+        == variants[("key", "orange_blue", 0.7, 1)]
     )
+
+
+def test_an_overlay_without_maps_is_the_photo_in_colour(client: TestClient, atlases: dict[str, Atlas]) -> None:
+    atlas = atlases["planted"]
+    index = atlas.top_images(Basis.faithful, 0, 0, 0, Sign.pos)[0][0]
+    thumbnail = np.asarray(Image.open(io.BytesIO(client.get(f"/api/images/{atlas.slug}~{index}").content)))
+    overlay = client.get(f"{_mode_url(atlas)}/top/0/overlay.png", params={"blend": 1, "opacity": 0})
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(overlay.content))), thumbnail)
+    assert np.ptp(thumbnail.astype(int), axis=-1).max() > 100  # the planted images have coloured squares
+
+
+@pytest.mark.parametrize("opacity", ["-0.1", "1.5", "half"])
+def test_an_opacity_outside_0_to_1_is_refused(client: TestClient, atlases: dict[str, Atlas], opacity: str) -> None:
+    response = client.get(f"{_mode_url(atlases['planted'])}/top/0/overlay.png", params={"opacity": opacity})
+    assert response.status_code == 422 and "opacity" in response.text
 
 
 def test_image_thumbnail_is_the_crop_the_model_saw(client: TestClient, atlases: dict[str, Atlas]) -> None:

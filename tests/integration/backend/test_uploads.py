@@ -196,6 +196,11 @@ def test_upload_maps_and_overlays(client: TestClient, atlases: dict[str, Atlas],
     overlay = client.get(f"{base}/overlay.png", params={"channel": "both", "palette": "orange_blue", "blend": 0.4})
     assert overlay.status_code == 200
     assert Image.open(io.BytesIO(overlay.content)).size == (atlas.image_size, atlas.image_size)
+    photo_only = client.get(f"{base}/overlay.png", params={"blend": 1, "opacity": 0})
+    model_image = client.get(f"/api/uploads/{upload_id}/models/{atlas.slug}/image.png")
+    assert np.array_equal(
+        np.asarray(Image.open(io.BytesIO(photo_only.content))), np.asarray(Image.open(io.BytesIO(model_image.content)))
+    )
     tiny = atlases["tiny"]
     maps = client.get(f"/api/uploads/{upload_id}/models/{tiny.slug}/layers/1/heads/2/modes/15/maps").json()
     assert np.asarray(maps["key"]).shape == (tiny.grid, tiny.grid)
