@@ -126,7 +126,7 @@ export function LargeImageView({
               image.label
             ),
           ],
-          ["source file", <span className="large-view-source">{image.source}</span>],
+          ["source file", <span className="file-name">{image.source}</span>],
         ]}
       />
       <div className="large-view-actions">

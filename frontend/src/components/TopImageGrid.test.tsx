@@ -1,6 +1,6 @@
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import { modeDetail, modelSummary } from "../test/fixtures";
+import { modeDetail, modelSummary, UPLOAD_ID, uploadHeadModes } from "../test/fixtures";
 import { currentUrl, mockApi, renderAt } from "../test/mockApi";
 
 const MODE = "/api/models/planted__shapes/layers/1/heads/2/modes/1";
@@ -74,5 +74,62 @@ describe("the large view of a top image", () => {
     render(`${PAGE}&image=7`);
     await screen.findByRole("link", { name: /on top image 1/ });
     expect(screen.queryByRole("dialog")).toBeNull();
+  });
+
+  it("'Explore attention in this image' opens the image's upload view for this head, saying what it is", async () => {
+    const fetchMock = mockApi({
+      "/api/models": { body: [modelSummary()] },
+      [MODE]: { body: modeDetail() },
+      "POST /api/images/planted__shapes~6/upload": {
+        status: 201,
+        body: {
+          upload: { id: UPLOAD_ID, width: 64, height: 64, n_bytes: 10, expires_in_s: 86_400 },
+          image_id: "planted__shapes~6",
+          label: null,
+          source: "img1.png",
+          from_original_file: false,
+          note: "the original file of 'img1.png' can no longer be read where the atlas was built",
+        },
+      },
+      [`/api/uploads/${UPLOAD_ID}`]: {
+        body: { id: UPLOAD_ID, width: 64, height: 64, n_bytes: 10, expires_in_s: 86_400 },
+      },
+      [`/api/uploads/${UPLOAD_ID}/models/planted__shapes/layers/1/heads/2`]: {
+        body: uploadHeadModes({ layer: 1, head: 2 }),
+      },
+    });
+    renderAt(`${PAGE}&image=1`);
+    await screen.findByRole("dialog", { name: /top image #2/ });
+    fireEvent.click(within(dialog()).getByRole("button", { name: "Explore attention in this image" }));
+    await screen.findByRole("heading", { name: "The dataset image in planted-vit" });
+    expect(currentUrl()).toBe(`/upload/${UPLOAD_ID}?model=planted__shapes&layer=1&head=2&basis=faithful`);
+    expect(fetchMock.mock.calls.some(([r]) => (r as Request).method === "POST")).toBe(true);
+    const note = screen.getByRole("note");
+    expect(note.textContent).toContain("This is a dataset image, img1.png, one of the atlas's top images");
+    expect(note.textContent).toContain(
+      "The stored crop (the image as the model saw it) was used instead of the original file: the original file of 'img1.png' can no longer be read",
+    );
+    expect(screen.queryByRole("dialog")).toBeNull();
+    expect(screen.getByRole("region", { name: "Attention of one patch" })).toBeTruthy();
+    // Another head of the same upload is still the dataset image.
+    fireEvent.change(screen.getByRole("combobox", { name: "Head" }), { target: { value: "1" } });
+    expect(currentUrl()).toContain("head=1");
+    expect(screen.getByRole("note").textContent).toContain("This is a dataset image");
+  });
+
+  it("says why an image cannot be opened as an upload", async () => {
+    mockApi({
+      "/api/models": { body: [modelSummary()] },
+      [MODE]: { body: modeDetail() },
+      "POST /api/images/planted__shapes~5/upload": {
+        status: 429,
+        body: { detail: "too many uploads; try again later" },
+      },
+    });
+    renderAt(`${PAGE}&image=0`);
+    await screen.findByRole("dialog", { name: /top image #1/ });
+    fireEvent.click(within(dialog()).getByRole("button", { name: "Explore attention in this image" }));
+    expect((await within(dialog()).findByRole("alert")).textContent).toContain("too many uploads; try again later");
+    expect(currentUrl()).toBe(`${PAGE}&image=0`);
   });
 });

@@ -3,12 +3,12 @@
  * page's address (`?image=<rank>`, lib/largeView) so that it can be shared. Closing the view gives
  * the focus to the card of the image it last showed.
  */
-import type { ReactNode } from "react";
 import { useRef } from "react";
 import { useLocation, useNavigate, useSearchParams } from "react-router";
 import type { TopImage } from "../api/client";
 import { largeViewRank, largeViewSearch, openedFromGrid } from "../lib/largeView";
 import type { OverlayOptions } from "../lib/overlay";
+import { ExploreAttentionButton, type ExploreTarget } from "./ExploreAttentionButton";
 import { LargeImageView } from "./LargeImageView";
 import { TopImageCard } from "./TopImageCard";
 
@@ -17,14 +17,14 @@ export function TopImageGrid({
   modeLabel,
   options,
   labelHref,
-  actions,
+  explore,
 }: {
   images: TopImage[];
   modeLabel: string;
   options: OverlayOptions;
   labelHref?: ((label: string) => string) | undefined;
-  /** More actions on the image the large view shows. */
-  actions?: ((image: TopImage) => ReactNode) | undefined;
+  /** The head (and basis) whose attention the large view's "Explore attention in this image" opens. */
+  explore: ExploreTarget;
 }) {
   const [search] = useSearchParams();
   const location = useLocation();
@@ -70,7 +70,7 @@ export function TopImageGrid({
           onMove={move}
           onClose={close}
         >
-          {actions?.(shown)}
+          <ExploreAttentionButton image={shown} target={explore} />
         </LargeImageView>
       ) : null}
     </>

@@ -211,6 +211,7 @@ function ModeBody({
             modeLabel={`${name} ${view.sign}`}
             options={view}
             labelHref={detail.class_profile ? classPath : undefined}
+            explore={{ model: summary.slug, layer: detail.layer, head: detail.head, basis: view.basis }}
           />
         )}
       </section>

@@ -95,3 +95,16 @@ describe("overlay options on an upload", () => {
     expect((screen.getByRole("slider", { name: "Map opacity" }) as HTMLInputElement).value).toBe("0.3");
   });
 });
+
+describe("the image as the model sees it", () => {
+  it("states the model's preprocessing beside the model's view of the image", async () => {
+    mockUpload();
+    renderAt(`/upload/${UPLOAD_ID}?model=planted__shapes&layer=0&head=0`);
+    const image = await screen.findByRole("img", { name: "The image as planted-vit sees it" });
+    expect(image.closest("figure")!.textContent).toBe(
+      "As planted-vit sees it: squashed to 64 × 64 px (bilinear; the aspect ratio is not kept).",
+    );
+    // An ordinary upload is not called a dataset image.
+    expect(screen.getByRole("heading", { name: "Your image in planted-vit" })).toBeTruthy();
+  });
+});

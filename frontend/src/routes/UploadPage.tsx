@@ -6,8 +6,8 @@
  * the upload is cached; an address that cannot be an upload, or one that has expired, says so.
  */
 import { useCallback, useState } from "react";
-import { Link, useNavigate, useParams, useSearchParams } from "react-router";
-import type { ModelSummary, Upload, UploadHeadModes } from "../api/client";
+import { Link, useLocation, useNavigate, useParams, useSearchParams } from "react-router";
+import type { DatasetImageUpload, ModelSummary, Upload, UploadHeadModes } from "../api/client";
 import { apiQuery, useLoadable } from "../api/queries";
 import { isUploadId, uploadImageUrl } from "../api/uploadUrls";
 import { useUploadFile } from "../api/useUploadFile";
@@ -22,6 +22,7 @@ import { Empty, Loaded } from "../components/Status";
 import { UploadDropzone } from "../components/UploadDropzone";
 import { UploadHeadPicker } from "../components/UploadHeadPicker";
 import { AcrossModels, WholeModelModes } from "../components/UploadModelRanking";
+import { datasetImageOf } from "../lib/datasetImage";
 import { duration, modeName } from "../lib/format";
 import { useKeyNav } from "../lib/keyboard";
 import { stepHead } from "../lib/neighbours";
@@ -106,7 +107,9 @@ function UploadAnalysis({ upload }: { upload: Upload }) {
 
 function UploadView({ upload, models }: { upload: Upload; models: ModelSummary[] }) {
   const [search] = useSearchParams();
+  const location = useLocation();
   const navigate = useNavigate();
+  const datasetImage = datasetImageOf(location.state, upload.id);
   const view = resolveUploadView(search, models)!;
   const { model, layer, head, basis, patch, options } = view;
   // Whether the page is in the exact basis because a patch was picked in the faithful one (said where the row shows).
@@ -114,7 +117,8 @@ function UploadView({ upload, models }: { upload: Upload; models: ModelSummary[]
 
   const go = (next: Partial<Omit<UploadViewState, "model"> & { model: string }>, replace = true) => {
     const merged = { model: model.slug, layer, head, basis, patch, options, ...next };
-    navigate(uploadPath(upload.id, merged), { replace });
+    // The history state (a dataset image's provenance) stays with every view of the upload.
+    navigate(uploadPath(upload.id, merged), { replace, state: location.state });
   };
   const pickPatch = (picked: number) => {
     setSwitchedToExact(basis === "faithful");
@@ -131,13 +135,26 @@ function UploadView({ upload, models }: { upload: Upload; models: ModelSummary[]
   return (
     <section aria-labelledby="analysis-heading" className="upload-analysis">
       <div className="page-title">
-        <h2 id="analysis-heading">Your image in {model.model_id}</h2>
+        <h2 id="analysis-heading">
+          {datasetImage ? "The dataset image" : "Your image"} in {model.model_id}
+        </h2>
         <DemoBadge model={model} />
       </div>
-      <p className="muted small">
-        {upload.width}×{upload.height} px · kept for {duration(upload.expires_in_s)} more · this page&apos;s link works
-        for anyone until then. <CopyLinkButton />
-      </p>
+      <div className="upload-intro">
+        <figure className="model-view">
+          <img src={imageSrc} alt={`The image as ${model.model_id} sees it`} width={128} height={128} />
+          <figcaption>
+            As {model.model_id} sees it: {model.preprocessing.description}.
+          </figcaption>
+        </figure>
+        <div>
+          {datasetImage ? <DatasetImageNote image={datasetImage} /> : null}
+          <p className="muted small">
+            {upload.width}×{upload.height} px · kept for {duration(upload.expires_in_s)} more · this page&apos;s link
+            works for anyone until then. <CopyLinkButton />
+          </p>
+        </div>
+      </div>
       <UploadHeadPicker
         models={models}
         value={view}
@@ -160,6 +177,19 @@ function UploadView({ upload, models }: { upload: Upload; models: ModelSummary[]
       <RankedModes upload={upload} view={view} options={options} imageSrc={imageSrc} />
       <AcrossModels uploadId={upload.id} models={models} basis={basis} options={options} />
     </section>
+  );
+}
+
+/** What a dataset image opened as an upload is, and whether its original file or the stored crop was used. */
+function DatasetImageNote({ image }: { image: DatasetImageUpload }) {
+  return (
+    <p className="status status-note" role="note">
+      This is a dataset image{image.label ? ` (${image.label})` : ""}, <span className="file-name">{image.source}</span>
+      , one of the atlas&apos;s top images, analysed like an upload.
+      {image.from_original_file
+        ? " Its original file was used."
+        : ` The stored crop (the image as the model saw it) was used instead of the original file: ${image.note ?? "the original is not at hand"}.`}
+    </p>
   );
 }
 
