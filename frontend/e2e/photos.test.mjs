@@ -160,7 +160,7 @@ describe("the large view of a top image", () => {
       assert.equal(view.searchParams.get("model"), MODEL.slug);
       assert.equal(view.searchParams.get("layer"), "0");
       assert.equal(view.searchParams.get("head"), "0");
-      await page.getByText(/This is dataset image .*red.*blue/).waitFor();
+      await page.getByText(/This is a dataset image \(red_blue\)/).waitFor();
 
       const explorer = page.getByRole("region", { name: "Attention of one patch" });
       const picker = explorer.getByRole("application", { name: /Patch picker/ });

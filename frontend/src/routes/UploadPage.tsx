@@ -257,6 +257,7 @@ function RankedList({
             alt="Key salience of this head on your image: the key-only logit term (magenta: higher)"
             grid={grid}
             values={ranked.key_salience}
+            legend="key salience: the key-only logit term (defined up to a constant)"
             scale="range"
             size={200}
           />
