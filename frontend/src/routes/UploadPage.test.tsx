@@ -43,6 +43,10 @@ describe("the attention explorer on an upload", () => {
     // Mode 0 raises the logit of the patch the row attends to most: it drives the row most.
     const drives = await within(explorer()).findByRole("list");
     expect(within(drives).getAllByRole("link")[0]!.textContent).toBe("L0 H0 M0");
+    // The reason stays while the page is in the exact basis it moved to.
+    pickPatch(6);
+    expect(new URL(currentUrl(), "http://x").searchParams.get("patch")).toBe("6");
+    expect(within(explorer()).getByText(/^Switched to the exact basis/)).toBeTruthy();
     const attention = fetchMock.mock.calls
       .map(([r]) => new URL((r as Request).url))
       .find((u) => u.pathname.endsWith("/attention"));

@@ -121,7 +121,7 @@ function UploadView({ upload, models }: { upload: Upload; models: ModelSummary[]
     navigate(uploadPath(upload.id, merged), { replace, state: location.state });
   };
   const pickPatch = (picked: number) => {
-    setSwitchedToExact(basis === "faithful");
+    if (basis === "faithful") setSwitchedToExact(true);
     go({ basis: "exact", patch: picked });
   };
   const prev = stepHead({ layer, head }, -1, model.n_layers, model.n_heads);
