@@ -35,6 +35,12 @@ export function LargeImageView({
   children?: ReactNode;
 }) {
   const dialog = useRef<HTMLDialogElement>(null);
+  // The rank last moved to: the router shows a move in a transition, so a key pressed before it
+  // renders must step from there, not from the rank of the last render.
+  const latest = useRef(rank);
+  useEffect(() => {
+    latest.current = rank;
+  }, [rank]);
   const onImageError = useAtlasImageError();
   useEffect(() => {
     const element = dialog.current;
@@ -45,8 +51,12 @@ export function LargeImageView({
   }, []);
   const image = images[rank];
   if (!image) return null;
-  const prev = rank > 0 ? rank - 1 : null;
-  const next = rank + 1 < images.length ? rank + 1 : null;
+  const step = (delta: number) => {
+    const target = latest.current + delta;
+    if (target < 0 || target >= images.length) return;
+    latest.current = target;
+    onMove(target);
+  };
   const close = () => {
     dialog.current?.close();
     onClose();
@@ -64,8 +74,8 @@ export function LargeImageView({
     if (action === null) return;
     event.preventDefault();
     event.stopPropagation();
-    if (action === "prev" && prev !== null) onMove(prev);
-    if (action === "next" && next !== null) onMove(next);
+    if (action === "prev") step(-1);
+    if (action === "next") step(1);
   };
 
   const title = imageTitle(image);
@@ -130,10 +140,10 @@ export function LargeImageView({
         ]}
       />
       <div className="large-view-actions">
-        <button type="button" className="button" disabled={prev === null} onClick={() => prev !== null && onMove(prev)}>
+        <button type="button" className="button" disabled={rank === 0} onClick={() => step(-1)}>
           ← Previous
         </button>
-        <button type="button" className="button" disabled={next === null} onClick={() => next !== null && onMove(next)}>
+        <button type="button" className="button" disabled={rank === images.length - 1} onClick={() => step(1)}>
           Next →
         </button>
         {children}

@@ -1,4 +1,4 @@
-import { fireEvent, screen, waitFor, within } from "@testing-library/react";
+import { act, fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { modeDetail, modelSummary, UPLOAD_ID, uploadHeadModes } from "../test/fixtures";
 import { currentUrl, mockApi, renderAt } from "../test/mockApi";
@@ -48,6 +48,16 @@ describe("the large view of a top image", () => {
     fireEvent.keyDown(dialog(), { key: "k" });
     expect(currentUrl()).toBe(`${PAGE}&image=0`);
     expect(within(dialog()).getByRole("button", { name: "← Previous" })).toHaveProperty("disabled", true);
+  });
+
+  it("steps from the last move even before it has rendered (keys pressed in quick succession)", async () => {
+    render(`${PAGE}&image=1`);
+    await screen.findByRole("dialog", { name: /top image #2/ });
+    act(() => {
+      fireEvent.keyDown(dialog(), { key: "k" });
+      fireEvent.keyDown(dialog(), { key: "j" });
+    });
+    expect(currentUrl()).toBe(`${PAGE}&image=1`);
   });
 
   it("closes with Escape, giving the focus to the card of the image it showed", async () => {
