@@ -689,6 +689,7 @@ describe("layout and accessibility", () => {
     ["model", `/m/${MODEL}`],
     ["head", `/m/${MODEL}/L0/H0`],
     ["mode", `/m/${MODEL}/L0/H0/M0?sign=pos&basis=faithful`],
+    ["mode-large-view", `/m/${MODEL}/L0/H0/M0?sign=pos&basis=faithful&image=0`],
     ["mode-index", `/m/${MODEL}/modes?sort=selectivity`],
     ["class", "/classes/red_blue"],
     ["search", "/search?q=red"],

@@ -38,6 +38,7 @@ export type RankedMode = Schemas["RankedMode"];
 export type UploadModelModes = Schemas["UploadModelModes"];
 export type ModelRankedMode = Schemas["ModelRankedMode"];
 export type AttentionSplit = Schemas["AttentionSplit"];
+export type DatasetImageUpload = Schemas["DatasetImageUpload"];
 export type Basis = Schemas["Basis"];
 export type Sign = Schemas["Sign"];
 export type Channel = Schemas["Channel"];

@@ -8,6 +8,14 @@ import type { Basis, Sign } from "./client";
 
 const enc = encodeURIComponent;
 
+/** An upload id as the backend makes them (`UPLOAD_ID_PATTERN` in backend/services/uploads.py). */
+const UPLOAD_ID = /^[0-9a-f]{32}$/;
+
+/** Whether `id` can name an upload at all (whether it still exists only the API can say). */
+export function isUploadId(id: string): boolean {
+  return UPLOAD_ID.test(id);
+}
+
 /**
  * `revision` pins the address to the atlas build the page shows: the browser may cache it until the
  * upload expires, and it fails (404) rather than show another build's result once the atlas is rebuilt.

@@ -1,9 +1,12 @@
 /**
- * Exact basis: pick a query patch on the user's image to see its real attention row over the
- * patches, and which modes drive it (see lib/attention for the rule).
+ * Pick a query patch on the user's image to see its real attention row over the patches, and which
+ * modes drive it (see lib/attention for the rule). The split into modes is exact only in the exact
+ * basis (docs/method.md#edge-split-in-the-exact-basis), so the page moves to that basis when a patch
+ * is picked in the faithful one; the explorer says so where the row appears.
  */
-import { Link } from "react-router";
-import type { AttentionSplit } from "../api/client";
+import { useEffect, useRef } from "react";
+import { Link, useLocation } from "react-router";
+import type { AttentionSplit, Basis } from "../api/client";
 import { apiQuery, useLoadable } from "../api/queries";
 import { modeDrives, patchCoords } from "../lib/attention";
 import { fmt, modeName } from "../lib/format";
@@ -22,36 +25,77 @@ export interface AttentionTarget {
 
 const SHOWN_DRIVES = 6;
 
+/** The address fragment that scrolls the upload page to the explorer (and focuses its patch picker). */
+export const EXPLORER_FRAGMENT = "attention";
+
+export const EXACT_BASIS_REASON =
+  "Switched to the exact basis: only there do the modes add up exactly to this head's attention logits, so only there can a patch's attention row be split into modes.";
+
 export function AttentionExplorer({
   target,
+  basis,
+  hasExactBasis,
+  switchedToExact,
   patch,
   onPick,
 }: {
   target: AttentionTarget;
+  /** The basis the page shows; picking a patch in the faithful one moves the page to the exact one. */
+  basis: Basis;
+  /** Whether the atlas has the exact basis, without which no attention row can be split. */
+  hasExactBasis: boolean;
+  /** The page moved to the exact basis because a patch was picked here: say why. */
+  switchedToExact: boolean;
   patch: number | null;
   onPick: (patch: number) => void;
 }) {
+  const location = useLocation();
+  const picker = useRef<HTMLDivElement>(null);
+  const linkedHere = location.hash === `#${EXPLORER_FRAGMENT}`;
+  useEffect(() => {
+    if (!linkedHere) return;
+    picker.current?.scrollIntoView({ block: "start" });
+    picker.current?.querySelector<SVGElement>("[role=application]")?.focus({ preventScroll: true });
+  }, [linkedHere]);
   return (
-    <section aria-labelledby="attention-heading" className="attention-explorer">
+    <section aria-labelledby="attention-heading" className="attention-explorer" id={EXPLORER_FRAGMENT}>
       <h2 id="attention-heading">Attention of one patch</h2>
-      <p className="muted">
-        Click a patch (or focus the image and use the arrow keys and Enter) to see where it attends in this head, and
-        which modes pull its attention there.
-      </p>
-      <div className="two-col">
-        <PatchHeatmap
-          src={target.imageSrc}
-          alt="Your image as the model sees it, with a patch grid for choosing a query patch"
-          grid={target.grid}
-          selected={patch}
-          onPick={onPick}
-        />
-        {patch === null ? (
-          <p className="muted">No patch chosen yet.</p>
-        ) : (
-          <AttentionRow target={target} patch={patch} />
-        )}
-      </div>
+      {hasExactBasis ? (
+        <>
+          <p className="muted">
+            Click a patch (or focus the image and use the arrow keys and Enter) to see where it attends in this head,
+            and which modes pull its attention there.
+            {basis === "faithful"
+              ? " Picking a patch moves this page to the exact basis, the only one in which the modes split the row exactly."
+              : ""}
+          </p>
+          <div className="two-col" ref={picker}>
+            <PatchHeatmap
+              src={target.imageSrc}
+              alt="The image as the model sees it, with a patch grid for choosing a query patch"
+              grid={target.grid}
+              selected={patch}
+              onPick={onPick}
+            />
+            <div>
+              {switchedToExact && basis === "exact" ? (
+                <p className="status status-note" role="status">
+                  {EXACT_BASIS_REASON}
+                </p>
+              ) : null}
+              {patch === null || basis !== "exact" ? (
+                <p className="muted">No patch chosen yet.</p>
+              ) : (
+                <AttentionRow target={target} patch={patch} />
+              )}
+            </div>
+          </div>
+        </>
+      ) : (
+        <p className="muted">
+          This atlas was built without the exact basis, so attention rows cannot be split into modes here.
+        </p>
+      )}
     </section>
   );
 }
@@ -86,6 +130,7 @@ function AttentionView({ split, target }: { split: AttentionSplit; target: Atten
         alt={`Attention of the patch at row ${row + 1}, column ${col + 1} over the patches (magenta: more attention)`}
         grid={split.grid}
         values={split.patch_attention}
+        legend="attention probability from the selected query patch (prefix tokens left out)"
         selected={split.query_patch}
       />
       <p className="small">

@@ -13,17 +13,20 @@ describe("OverlayControls", () => {
     expect(onChange).toHaveBeenLastCalledWith({ ...DEFAULT_OVERLAY, palette: "orange_blue" });
   });
 
-  it("reports the blend once the slider rests", () => {
+  it.each([
+    ["Photo brightness", "blend"],
+    ["Map opacity", "opacity"],
+  ] as const)("reports the %s once the slider rests, leaving the other option alone", (name, option) => {
     vi.useFakeTimers();
     const onChange = vi.fn();
     render(<OverlayControls value={DEFAULT_OVERLAY} onChange={onChange} />);
-    const slider = screen.getByRole("slider", { name: "Photo under the maps" });
+    const slider = screen.getByRole("slider", { name });
     fireEvent.change(slider, { target: { value: "0.2" } });
     fireEvent.change(slider, { target: { value: "0.1" } });
     expect(onChange).not.toHaveBeenCalled();
     act(() => vi.advanceTimersByTime(300));
     expect(onChange).toHaveBeenCalledTimes(1);
-    expect(onChange).toHaveBeenCalledWith({ ...DEFAULT_OVERLAY, blend: 0.1 });
+    expect(onChange).toHaveBeenCalledWith({ ...DEFAULT_OVERLAY, [option]: 0.1 });
     vi.useRealTimers();
   });
 });

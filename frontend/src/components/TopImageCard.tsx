@@ -1,8 +1,10 @@
-/** One of a mode's top dataset images: the overlay, its rank, score and label. */
+/** One of a mode's top dataset images: the overlay, its rank, score and label; a link to its large view. */
+import type { Ref } from "react";
 import { Link } from "react-router";
 import { useAtlasImageError } from "../api/atlasRevisions";
 import type { TopImage } from "../api/client";
 import { fmt } from "../lib/format";
+import { LARGE_VIEW_OPENED } from "../lib/largeView";
 import { type OverlayOptions, overlaySrc, paletteNames } from "../lib/overlay";
 
 export function overlayAlt(what: string, options: OverlayOptions): string {
@@ -16,24 +18,40 @@ export function overlayAlt(what: string, options: OverlayOptions): string {
   return `${maps} of ${what}`;
 }
 
+/** How an image is named where it shows: its class label, else its file name. */
+export function imageTitle(image: TopImage): string {
+  return image.label ?? image.source;
+}
+
 export function TopImageCard({
   image,
   modeLabel,
   options,
   labelHref,
+  largeViewHref,
+  linkRef,
 }: {
   image: TopImage;
   modeLabel: string;
   options: OverlayOptions;
   /** Where the image's class label links to (the class page), when the atlas has class statistics. */
   labelHref?: ((label: string) => string) | undefined;
+  /** The address of this image's large view (the page's own, with the image named in it). */
+  largeViewHref: string;
+  /** The link to the large view, which gets the focus back when the large view closes. */
+  linkRef?: Ref<HTMLAnchorElement> | undefined;
 }) {
-  const title = image.label ?? image.source;
+  const title = imageTitle(image);
   const onError = useAtlasImageError();
   return (
     <li className="image-card">
       <figure>
-        <a href={image.thumbnail_url} target="_blank" rel="noreferrer" title="Open the photo as the model saw it">
+        <Link
+          to={largeViewHref}
+          state={LARGE_VIEW_OPENED}
+          ref={linkRef}
+          title="Open the large view: the photo as the model saw it beside its maps"
+        >
           <img
             src={overlaySrc(image.overlay_url, options)}
             onError={onError}
@@ -43,7 +61,7 @@ export function TopImageCard({
             width={224}
             height={224}
           />
-        </a>
+        </Link>
         <figcaption>
           <span className="rank">#{image.rank + 1}</span> <span className="score">score {fmt(image.score)}</span>
           <span className="label" title={image.source}>

@@ -3,11 +3,11 @@ import { describe, expect, it } from "vitest";
 import { modelSummary, uploadHeadModes, uploadModelModes } from "../test/fixtures";
 import { mockApi, renderAt } from "../test/mockApi";
 
-const UPLOAD = { id: "abc123", width: 64, height: 64, n_bytes: 10, expires_in_s: 3600 };
+const UPLOAD = { id: "0123456789abcdef0123456789abcdef", width: 64, height: 64, n_bytes: 10, expires_in_s: 3600 };
 const PLANTED = modelSummary({ random_init: false, planted: true });
 const TINY = modelSummary({ slug: "tiny__photos", model_id: "tiny-vit", bases: ["faithful"] });
 const BROKEN = modelSummary({ slug: "broken__photos", model_id: "broken-vit" });
-const modesPath = (slug: string) => `/api/uploads/abc123/models/${slug}/modes`;
+const modesPath = (slug: string) => `/api/uploads/0123456789abcdef0123456789abcdef/models/${slug}/modes`;
 
 /** The query string of every request made for `path`. */
 function requestsOf(fetchMock: ReturnType<typeof mockApi>, path: string): string[] {
@@ -20,12 +20,14 @@ function requestsOf(fetchMock: ReturnType<typeof mockApi>, path: string): string
 describe("an upload's modes across the whole model", () => {
   it("lists the chosen model's top modes, each a link to its mode page with its overlay on the image", async () => {
     const fetchMock = mockApi({
-      "/api/uploads/abc123": { body: UPLOAD },
+      "/api/uploads/0123456789abcdef0123456789abcdef": { body: UPLOAD },
       "/api/models": { body: [PLANTED] },
       [modesPath("planted__shapes")]: { body: uploadModelModes(10) },
-      "/api/uploads/abc123/models/planted__shapes/layers/0/heads/0": { body: uploadHeadModes() },
+      "/api/uploads/0123456789abcdef0123456789abcdef/models/planted__shapes/layers/0/heads/0": {
+        body: uploadHeadModes(),
+      },
     });
-    renderAt("/upload/abc123?model=planted__shapes&layer=0&head=0");
+    renderAt("/upload/0123456789abcdef0123456789abcdef?model=planted__shapes&layer=0&head=0");
     const panel = await screen.findByRole("region", { name: "Modes this image drives most — whole model" });
     const links = await within(panel).findAllByRole("link");
     expect(links).toHaveLength(10);
@@ -37,7 +39,9 @@ describe("an upload's modes across the whole model", () => {
     expect(first!.textContent).toBe("#1 L0 H0 M0 posσ 4.000 · contribution 20.000");
     expect(first!.getAttribute("href")).toBe("/m/planted__shapes/L0/H0/M0?sign=pos&basis=faithful");
     const overlay = first!.querySelector("img")!.getAttribute("src")!;
-    expect(overlay).toContain("/api/uploads/abc123/models/planted__shapes/layers/0/heads/0/modes/0/overlay.png");
+    expect(overlay).toContain(
+      "/api/uploads/0123456789abcdef0123456789abcdef/models/planted__shapes/layers/0/heads/0/modes/0/overlay.png",
+    );
     // The sign and basis of the mode, pinned to the atlas build the ranking came from, the page's overlay options.
     expect(overlay).toContain("sign=pos&basis=faithful&v=0123456789abcdef&channel=both&palette=red_cyan");
     expect(second!.getAttribute("href")).toBe("/m/planted__shapes/L1/H1/M1?sign=neg&basis=faithful");
@@ -53,7 +57,7 @@ describe("an upload's modes across the whole model", () => {
     let answerTiny: () => void = () => {};
     const tinyReady = new Promise<void>((resolve) => (answerTiny = resolve));
     const fetchMock = mockApi({
-      "/api/uploads/abc123": { body: UPLOAD },
+      "/api/uploads/0123456789abcdef0123456789abcdef": { body: UPLOAD },
       "/api/models": { body: [PLANTED, TINY, BROKEN] },
       [modesPath("planted__shapes")]: { body: uploadModelModes(10, { basis: "exact" }) },
       [modesPath("tiny__photos")]: async () => {
@@ -65,7 +69,7 @@ describe("an upload's modes across the whole model", () => {
         body: { detail: "the model of this atlas cannot be loaded (OSError)" },
       },
     });
-    renderAt("/upload/abc123?model=planted__shapes&layer=0&head=0&basis=exact");
+    renderAt("/upload/0123456789abcdef0123456789abcdef?model=planted__shapes&layer=0&head=0&basis=exact");
     const across = await screen.findByRole("region", { name: "Across every served model" });
     const column = (name: RegExp) => within(across).getByRole("listitem", { name });
 
@@ -95,11 +99,11 @@ describe("an upload's modes across the whole model", () => {
 
   it("says so when every mode of the model is inactive", async () => {
     mockApi({
-      "/api/uploads/abc123": { body: UPLOAD },
+      "/api/uploads/0123456789abcdef0123456789abcdef": { body: UPLOAD },
       "/api/models": { body: [PLANTED] },
       [modesPath("planted__shapes")]: { body: uploadModelModes(0, { n_modes_total: 0 }) },
     });
-    renderAt("/upload/abc123?model=planted__shapes");
+    renderAt("/upload/0123456789abcdef0123456789abcdef?model=planted__shapes");
     const panel = await screen.findByRole("region", { name: "Modes this image drives most — whole model" });
     expect((await within(panel).findByText(/Every mode of this model is inactive/)).textContent).toContain("σ = 0");
     expect(within(panel).queryByText(/The top/)).toBeNull();
@@ -108,7 +112,7 @@ describe("an upload's modes across the whole model", () => {
   it("says the server is busy with a countdown from Retry-After, and retries by itself", async () => {
     let busyAnswers = 1;
     const fetchMock = mockApi({
-      "/api/uploads/abc123": { body: UPLOAD },
+      "/api/uploads/0123456789abcdef0123456789abcdef": { body: UPLOAD },
       "/api/models": { body: [PLANTED] },
       [modesPath("planted__shapes")]: () =>
         busyAnswers-- > 0
@@ -119,7 +123,7 @@ describe("an upload's modes across the whole model", () => {
             }
           : { body: uploadModelModes(10) },
     });
-    renderAt("/upload/abc123?model=planted__shapes");
+    renderAt("/upload/0123456789abcdef0123456789abcdef?model=planted__shapes");
     const panel = await screen.findByRole("region", { name: "Modes this image drives most — whole model" });
     // Analysing, then busy: the count from the server's Retry-After, no error shown.
     await waitFor(() => expect(within(panel).getByRole("status").textContent).toBe("Busy: retrying in 1 s"));

@@ -3,14 +3,39 @@ import { modeViewSearch, parseModeView } from "./modeView";
 
 describe("mode view in the query string", () => {
   it("round-trips every option and omits defaults", () => {
-    const view = parseModeView(new URLSearchParams("sign=neg&basis=exact&channel=key&palette=orange_blue&blend=0.2"));
-    expect(view).toEqual({ sign: "neg", basis: "exact", channel: "key", palette: "orange_blue", blend: 0.2 });
+    const view = parseModeView(
+      new URLSearchParams("sign=neg&basis=exact&channel=key&palette=orange_blue&blend=0.2&opacity=0.3"),
+    );
+    expect(view).toEqual({
+      sign: "neg",
+      basis: "exact",
+      channel: "key",
+      palette: "orange_blue",
+      blend: 0.2,
+      opacity: 0.3,
+    });
     expect(parseModeView(new URLSearchParams(modeViewSearch(view)))).toEqual(view);
     expect(modeViewSearch(parseModeView(new URLSearchParams()))).toBe("?sign=pos&basis=faithful");
   });
 
+  it("keeps map opacity and photo brightness apart, each omitted at its default", () => {
+    const opaque = parseModeView(new URLSearchParams("opacity=0"));
+    expect(opaque.opacity).toBe(0);
+    expect(opaque.blend).toBe(0.5);
+    expect(modeViewSearch(opaque)).toBe("?sign=pos&basis=faithful&opacity=0");
+    expect(modeViewSearch({ ...opaque, opacity: 1, blend: 1 })).toBe("?sign=pos&basis=faithful&blend=1");
+  });
+
   it("falls back to defaults on bad values", () => {
-    const view = parseModeView(new URLSearchParams("channel=x&palette=y&blend=7"));
-    expect(view).toEqual({ sign: "pos", basis: "faithful", channel: "both", palette: "red_cyan", blend: 0.5 });
+    const view = parseModeView(new URLSearchParams("channel=x&palette=y&blend=7&opacity=-0.5"));
+    expect(view).toEqual({
+      sign: "pos",
+      basis: "faithful",
+      channel: "both",
+      palette: "red_cyan",
+      blend: 0.5,
+      opacity: 1,
+    });
+    expect(parseModeView(new URLSearchParams("opacity=&blend=abc"))).toMatchObject({ blend: 0.5, opacity: 1 });
   });
 });

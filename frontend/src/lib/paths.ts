@@ -1,6 +1,7 @@
 /** URL builders and parsers: every view of the dashboard is a URL. */
 import type { Basis, Sign } from "../api/client";
 import { BASES, parseEnum, SIGNS } from "../api/enums";
+import { type OverlayOptions, setOverlayParams } from "./overlay";
 
 export interface ModeQuery {
   sign: Sign;
@@ -51,6 +52,8 @@ export interface UploadView {
   head?: number | undefined;
   basis?: Basis | undefined;
   patch?: number | null | undefined;
+  /** Written only where they differ from the defaults. */
+  options?: OverlayOptions | undefined;
 }
 
 export function uploadPath(uploadId?: string, view: UploadView = {}): string {
@@ -61,6 +64,7 @@ export function uploadPath(uploadId?: string, view: UploadView = {}): string {
   if (view.head !== undefined) params.set("head", String(view.head));
   if (view.basis) params.set("basis", view.basis);
   if (view.patch !== undefined && view.patch !== null) params.set("patch", String(view.patch));
+  if (view.options) setOverlayParams(params, view.options);
   const qs = params.toString();
   return `/upload/${enc(uploadId)}${qs ? `?${qs}` : ""}`;
 }

@@ -1,5 +1,6 @@
-/** The upload page's view (model, layer, head, basis, query patch), kept in the query string. */
+/** The upload page's view (model, layer, head, basis, query patch, overlay options), kept in the query string. */
 import type { Basis, ModelSummary } from "../api/client";
+import { type OverlayOptions, parseOverlayOptions } from "./overlay";
 import { parseBasis, parseIndexParam } from "./paths";
 
 export interface UploadViewState {
@@ -8,6 +9,7 @@ export interface UploadViewState {
   head: number;
   basis: Basis;
   patch: number | null;
+  options: OverlayOptions;
 }
 
 /** Resolves the query string against the served models; out-of-range values fall back to defaults. */
@@ -23,5 +25,6 @@ export function resolveUploadView(search: URLSearchParams, models: ModelSummary[
     head: clamp(parseIndexParam(search.get("head")), model.n_heads),
     basis: model.bases.includes(basis) ? basis : "faithful",
     patch: patch !== null && patch < model.grid * model.grid ? patch : null,
+    options: parseOverlayOptions(search),
   };
 }

@@ -23,7 +23,7 @@ import { ClassProfile } from "../components/ClassProfile";
 import { HelpTip } from "../components/HelpTip";
 import { Empty, Loaded, Loading } from "../components/Status";
 import { StepLinks } from "../components/StepLinks";
-import { TopImageCard } from "../components/TopImageCard";
+import { TopImageGrid } from "../components/TopImageGrid";
 import { fmt, modeName, percent } from "../lib/format";
 import { GLOSSARY } from "../lib/glossary";
 import { useKeyNav } from "../lib/keyboard";
@@ -213,17 +213,13 @@ function ModeBody({
         {detail.top_images.length === 0 ? (
           <Empty>No image of the dataset excites this signed mode.</Empty>
         ) : (
-          <ol className="image-grid">
-            {detail.top_images.map((image) => (
-              <TopImageCard
-                key={image.image_id}
-                image={image}
-                modeLabel={`${name} ${view.sign}`}
-                options={view}
-                labelHref={detail.class_profile ? classPath : undefined}
-              />
-            ))}
-          </ol>
+          <TopImageGrid
+            images={detail.top_images}
+            modeLabel={`${name} ${view.sign}`}
+            options={view}
+            labelHref={detail.class_profile ? classPath : undefined}
+            explore={{ model: summary.slug, layer: detail.layer, head: detail.head, basis: view.basis }}
+          />
         )}
       </section>
       <div className="two-col">

@@ -1,15 +1,15 @@
 /**
  * Upload: send an image, then, for a chosen model, the modes it drives most in the whole model; for a
  * chosen layer and head, the modes ranked for it, each with its maps on the image beside the mode's
- * top dataset images; in the exact basis, the attention row of a chosen patch and the modes that
- * drive it; and every served model's top modes side by side. `/upload/{id}?model=…` is a shareable
- * link while the upload is cached.
+ * top dataset images; the attention row of a chosen patch and the modes that drive it (exact basis);
+ * and every served model's top modes side by side. `/upload/{id}?model=…` is a shareable link while
+ * the upload is cached; an address that cannot be an upload, or one that has expired, says so.
  */
 import { useCallback, useState } from "react";
-import { useNavigate, useParams, useSearchParams } from "react-router";
-import type { ModelSummary, Upload, UploadHeadModes } from "../api/client";
+import { Link, useLocation, useNavigate, useParams, useSearchParams } from "react-router";
+import type { DatasetImageUpload, ModelSummary, Upload, UploadHeadModes } from "../api/client";
 import { apiQuery, useLoadable } from "../api/queries";
-import { uploadImageUrl } from "../api/uploadUrls";
+import { isUploadId, uploadImageUrl } from "../api/uploadUrls";
 import { useUploadFile } from "../api/useUploadFile";
 import { AttentionExplorer } from "../components/AttentionExplorer";
 import { CopyLinkButton } from "../components/CopyLinkButton";
@@ -20,14 +20,15 @@ import { KeyHints } from "../components/KeyHints";
 import { OverlayControls } from "../components/OverlayControls";
 import { PatchHeatmap } from "../components/PatchHeatmap";
 import { RankedModeCard } from "../components/RankedModeCard";
-import { Empty, ErrorNotice, Loaded } from "../components/Status";
+import { Empty, Loaded } from "../components/Status";
 import { UploadDropzone } from "../components/UploadDropzone";
 import { UploadHeadPicker } from "../components/UploadHeadPicker";
 import { AcrossModels, WholeModelModes } from "../components/UploadModelRanking";
+import { datasetImageOf } from "../lib/datasetImage";
 import { duration, modeName } from "../lib/format";
 import { useKeyNav } from "../lib/keyboard";
 import { stepHead } from "../lib/neighbours";
-import { DEFAULT_OVERLAY, type OverlayOptions } from "../lib/overlay";
+import type { OverlayOptions } from "../lib/overlay";
 import { uploadPath } from "../lib/paths";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
 import { resolveUploadView, type UploadViewState } from "../lib/uploadView";
@@ -36,8 +37,13 @@ const SHOWN_MODES = 6;
 const DATASET_IMAGES = 3;
 
 export default function UploadPage() {
-  useDocumentTitle("Upload an image");
   const { uploadId } = useParams();
+  if (uploadId !== undefined && !isUploadId(uploadId)) return <UploadNotFound reason="malformed" />;
+  return <UploadHome uploadId={uploadId} />;
+}
+
+function UploadHome({ uploadId }: { uploadId: string | undefined }) {
+  useDocumentTitle("Upload an image");
   const navigate = useNavigate();
   const [search] = useSearchParams();
   const onDone = useCallback(
@@ -45,53 +51,81 @@ export default function UploadPage() {
     [navigate, search],
   );
   const [state, send] = useUploadFile(onDone);
+  const upload = useLoadable({
+    ...apiQuery("/api/uploads/{upload_id}", { path: { upload_id: uploadId ?? "" } }),
+    enabled: uploadId !== undefined,
+    // An upload expires: ask again whenever its page opens (its time left, whether it is still there).
+    staleTime: 0,
+  });
+  if (uploadId !== undefined && upload.status === "error" && upload.httpStatus === 404) {
+    return <UploadNotFound reason="expired" />;
+  }
   return (
     <>
       <h1>Analyse your own image</h1>
       <HowToRead page="upload" />
       <UploadDropzone state={state} onFile={(file) => void send(file)} />
-      {uploadId ? <UploadAnalysis uploadId={uploadId} /> : null}
+      {uploadId !== undefined ? (
+        <Loaded state={upload} label="Loading your upload…">
+          {(u) => <UploadAnalysis upload={u} />}
+        </Loaded>
+      ) : null}
     </>
   );
 }
 
-function UploadAnalysis({ uploadId }: { uploadId: string }) {
-  const upload = useLoadable({
-    ...apiQuery("/api/uploads/{upload_id}", { path: { upload_id: uploadId } }),
-    // An upload expires: ask again whenever its page opens (its time left, whether it is still there).
-    staleTime: 0,
-  });
-  const models = useLoadable(apiQuery("/api/models"));
-  if (upload.status === "error" && upload.httpStatus === 404) {
-    return <ErrorNotice title="This upload is not available" message="It may have expired. Upload the image again." />;
-  }
+/** An upload address that names no upload: in words, with the way to upload again, and no controls. */
+function UploadNotFound({ reason }: { reason: "malformed" | "expired" }) {
+  const title = reason === "malformed" ? "Not an upload address" : "This upload has expired";
+  useDocumentTitle(title);
   return (
-    <Loaded state={upload} label="Loading your upload…">
-      {(u) => (
-        <Loaded state={models} label="Loading models…">
-          {(list) =>
-            list.length === 0 ? (
-              <Empty>No atlas is being served, so there is no model to analyse with.</Empty>
-            ) : (
-              <UploadView upload={u} models={list} />
-            )
-          }
-        </Loaded>
-      )}
+    <section>
+      <h1>{title}</h1>
+      <p>
+        {reason === "malformed"
+          ? "This is not an upload address: an upload's address ends in the 32 hexadecimal digits the server gave it."
+          : "This upload has expired: uploads are kept for 24 hours (unless the server is set otherwise); upload the image again."}
+      </p>
+      <p>
+        <Link to={uploadPath()}>Upload an image</Link>
+      </p>
+    </section>
+  );
+}
+
+function UploadAnalysis({ upload }: { upload: Upload }) {
+  const models = useLoadable(apiQuery("/api/models"));
+  return (
+    <Loaded state={models} label="Loading models…">
+      {(list) =>
+        list.length === 0 ? (
+          <Empty>No atlas is being served, so there is no model to analyse with.</Empty>
+        ) : (
+          <UploadView upload={upload} models={list} />
+        )
+      }
     </Loaded>
   );
 }
 
 function UploadView({ upload, models }: { upload: Upload; models: ModelSummary[] }) {
   const [search] = useSearchParams();
+  const location = useLocation();
   const navigate = useNavigate();
-  const [options, setOptions] = useState<OverlayOptions>(DEFAULT_OVERLAY);
+  const datasetImage = datasetImageOf(location.state, upload.id);
   const view = resolveUploadView(search, models)!;
-  const { model, layer, head, basis, patch } = view;
+  const { model, layer, head, basis, patch, options } = view;
+  // Whether the page is in the exact basis because a patch was picked in the faithful one (said where the row shows).
+  const [switchedToExact, setSwitchedToExact] = useState(false);
 
   const go = (next: Partial<Omit<UploadViewState, "model"> & { model: string }>, replace = true) => {
-    const merged = { model: model.slug, layer, head, basis, patch, ...next };
-    navigate(uploadPath(upload.id, merged), { replace });
+    const merged = { model: model.slug, layer, head, basis, patch, options, ...next };
+    // The history state (a dataset image's provenance) stays with every view of the upload.
+    navigate(uploadPath(upload.id, merged), { replace, state: location.state });
+  };
+  const pickPatch = (picked: number) => {
+    if (basis === "faithful") setSwitchedToExact(true);
+    go({ basis: "exact", patch: picked });
   };
   const prev = stepHead({ layer, head }, -1, model.n_layers, model.n_heads);
   const next = stepHead({ layer, head }, 1, model.n_layers, model.n_heads);
@@ -104,31 +138,61 @@ function UploadView({ upload, models }: { upload: Upload; models: ModelSummary[]
   return (
     <section aria-labelledby="analysis-heading" className="upload-analysis">
       <div className="page-title">
-        <h2 id="analysis-heading">Your image in {model.model_id}</h2>
+        <h2 id="analysis-heading">
+          {datasetImage ? "The dataset image" : "Your image"} in {model.model_id}
+        </h2>
         <DemoBadge model={model} />
       </div>
-      <p className="muted small">
-        {upload.width}×{upload.height} px · kept for {duration(upload.expires_in_s)} more · this page&apos;s link works
-        for anyone until then. <CopyLinkButton />
-      </p>
+      <div className="upload-intro">
+        <figure className="model-view">
+          <img src={imageSrc} alt={`The image as ${model.model_id} sees it`} width={128} height={128} />
+          <figcaption>
+            As {model.model_id} sees it: {model.preprocessing.description}.
+          </figcaption>
+        </figure>
+        <div>
+          {datasetImage ? <DatasetImageNote image={datasetImage} /> : null}
+          <p className="muted small">
+            {upload.width}×{upload.height} px · kept for {duration(upload.expires_in_s)} more · this page&apos;s link
+            works for anyone until then. <CopyLinkButton />
+          </p>
+        </div>
+      </div>
       <UploadHeadPicker
         models={models}
         value={view}
-        onChange={(v) => go({ ...v, patch: v.basis === "exact" ? patch : null })}
+        onChange={(v) => {
+          setSwitchedToExact(false);
+          go({ ...v, patch: v.basis === "exact" ? patch : null });
+        }}
       />
       <KeyHints inner="head" />
-      <OverlayControls value={options} onChange={setOptions} />
+      <OverlayControls value={options} onChange={(o) => go({ options: o })} />
       <WholeModelModes uploadId={upload.id} model={model} basis={basis} options={options} />
-      {basis === "exact" ? (
-        <AttentionExplorer
-          target={{ uploadId: upload.id, model: model.slug, layer, head, grid: model.grid, imageSrc }}
-          patch={patch}
-          onPick={(p) => go({ patch: p })}
-        />
-      ) : null}
+      <AttentionExplorer
+        target={{ uploadId: upload.id, model: model.slug, layer, head, grid: model.grid, imageSrc }}
+        basis={basis}
+        hasExactBasis={model.bases.includes("exact")}
+        switchedToExact={switchedToExact}
+        patch={patch}
+        onPick={pickPatch}
+      />
       <RankedModes upload={upload} view={view} options={options} imageSrc={imageSrc} />
       <AcrossModels uploadId={upload.id} models={models} basis={basis} options={options} />
     </section>
+  );
+}
+
+/** What a dataset image opened as an upload is, and whether its original file or the stored crop was used. */
+function DatasetImageNote({ image }: { image: DatasetImageUpload }) {
+  return (
+    <p className="status status-note" role="note">
+      This is a dataset image{image.label ? ` (${image.label})` : ""}, <span className="file-name">{image.source}</span>
+      , one of the atlas&apos;s top images, analysed like an upload.
+      {image.from_original_file
+        ? " Its original file was used."
+        : ` The stored crop (the image as the model saw it) was used instead of the original file: ${image.note ?? "the original is not at hand"}.`}
+    </p>
   );
 }
 
@@ -196,6 +260,7 @@ function RankedList({
             alt="Key salience of this head on your image: the key-only logit term (magenta: higher)"
             grid={grid}
             values={ranked.key_salience}
+            legend="key salience: the key-only logit term (defined up to a constant)"
             scale="range"
             size={200}
           />

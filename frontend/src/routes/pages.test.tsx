@@ -153,18 +153,22 @@ describe("pages", () => {
 
   it("an upload link shows the ranked modes", async () => {
     const fetchMock = mockApi({
-      "/api/uploads/abc123": { body: { id: "abc123", width: 64, height: 64, n_bytes: 10, expires_in_s: 3600 } },
+      "/api/uploads/0123456789abcdef0123456789abcdef": {
+        body: { id: "0123456789abcdef0123456789abcdef", width: 64, height: 64, n_bytes: 10, expires_in_s: 3600 },
+      },
       "/api/models": { body: [modelSummary()] },
-      [`/api/uploads/abc123/models/planted__shapes/layers/0/heads/0`]: { body: uploadHeadModes() },
+      [`/api/uploads/0123456789abcdef0123456789abcdef/models/planted__shapes/layers/0/heads/0`]: {
+        body: uploadHeadModes(),
+      },
       [`${MODEL}/layers/0/heads/0/modes/2`]: { body: modeDetail() },
       [`${MODEL}/layers/0/heads/0/modes/0`]: { body: modeDetail() },
     });
-    renderAt("/upload/abc123?model=planted__shapes&layer=0&head=0");
+    renderAt("/upload/0123456789abcdef0123456789abcdef?model=planted__shapes&layer=0&head=0");
     const first = await screen.findByRole("link", { name: "L0 H0 M2 pos" });
     expect(first.getAttribute("href")).toBe("/m/planted__shapes/L0/H0/M2?sign=pos&basis=faithful");
     const yours = screen.getAllByRole("img", { name: /on your image/ });
     expect(yours[0]!.getAttribute("src")).toContain(
-      "/api/uploads/abc123/models/planted__shapes/layers/0/heads/0/modes/2/overlay.png",
+      "/api/uploads/0123456789abcdef0123456789abcdef/models/planted__shapes/layers/0/heads/0/modes/2/overlay.png",
     );
     // Pinned to the atlas build the ranking came from, so a rebuild cannot mix the two.
     expect(yours[0]!.getAttribute("src")).toContain(`v=${uploadHeadModes().revision}`);
@@ -174,18 +178,32 @@ describe("pages", () => {
     expect(new URL(modeRequest!).searchParams.get("v")).toBe(uploadHeadModes().revision);
   });
 
-  it("an expired upload link says so", async () => {
+  it("an expired upload link says so, with no live controls", async () => {
     mockApi({
-      "/api/uploads/gone": { status: 404, body: { detail: "upload not found" } },
-      "/api/models": { body: [] },
+      "/api/uploads/ffffffffffffffffffffffffffffffff": { status: 404, body: { detail: "no such upload" } },
+      "/api/models": { body: [modelSummary()] },
     });
-    renderAt("/upload/gone");
-    expect((await screen.findByRole("alert")).textContent).toContain("may have expired");
+    renderAt("/upload/ffffffffffffffffffffffffffffffff?model=planted__shapes");
+    expect(await screen.findByRole("heading", { level: 1, name: "This upload has expired" })).toBeTruthy();
+    expect(screen.getByText(/uploads are kept for 24 hours/)).toBeTruthy();
+    expect(screen.getByRole("link", { name: "Upload an image" }).getAttribute("href")).toBe("/upload");
+    expect(screen.queryByLabelText(/choose an image/i)).toBeNull();
+    expect(screen.queryByRole("combobox", { name: "Model" })).toBeNull();
+  });
+
+  it("an address that cannot be an upload says so without asking the API", async () => {
+    const fetchMock = mockApi({ "/api/models": { body: [modelSummary()] } });
+    renderAt("/upload/deadbeef");
+    expect(await screen.findByRole("heading", { level: 1, name: "Not an upload address" })).toBeTruthy();
+    expect(screen.getByText(/This is not an upload address/)).toBeTruthy();
+    expect(screen.getByRole("link", { name: "Upload an image" }).getAttribute("href")).toBe("/upload");
+    expect(screen.queryByLabelText(/choose an image/i)).toBeNull();
+    expect(fetchMock.mock.calls.some(([r]) => (r as Request).url.includes("/api/uploads"))).toBe(false);
   });
 });
 
 describe("inactive heads and modes (σ = 0)", () => {
-  const UPLOAD = { id: "abc123", width: 64, height: 64, n_bytes: 10, expires_in_s: 3600 };
+  const UPLOAD = { id: "0123456789abcdef0123456789abcdef", width: 64, height: 64, n_bytes: 10, expires_in_s: 3600 };
 
   it("Mode page says why an inactive mode has no images, without overlays or their controls", async () => {
     const fetchMock = mockApi({
@@ -265,13 +283,15 @@ describe("inactive heads and modes (σ = 0)", () => {
       { ...ranked.modes[0]!, rank: 2, mode: 3, sigma: 0, cos: 0, active: false, contribution: 0 },
     ];
     mockApi({
-      "/api/uploads/abc123": { body: UPLOAD },
+      "/api/uploads/0123456789abcdef0123456789abcdef": { body: UPLOAD },
       "/api/models": { body: [modelSummary()] },
-      [`/api/uploads/abc123/models/planted__shapes/layers/0/heads/0`]: { body: uploadHeadModes({ modes }) },
+      [`/api/uploads/0123456789abcdef0123456789abcdef/models/planted__shapes/layers/0/heads/0`]: {
+        body: uploadHeadModes({ modes }),
+      },
       [`${MODEL}/layers/0/heads/0/modes/2`]: { body: modeDetail() },
       [`${MODEL}/layers/0/heads/0/modes/0`]: { body: modeDetail() },
     });
-    renderAt("/upload/abc123?model=planted__shapes&layer=0&head=0");
+    renderAt("/upload/0123456789abcdef0123456789abcdef?model=planted__shapes&layer=0&head=0");
     expect(await screen.findByRole("link", { name: "L0 H0 M2 pos" })).toBeTruthy();
     expect(screen.getByRole("link", { name: "L0 H0 M0 pos" })).toBeTruthy();
     expect(screen.queryByRole("link", { name: "L0 H0 M3 pos" })).toBeNull();
@@ -281,11 +301,13 @@ describe("inactive heads and modes (σ = 0)", () => {
   it("the upload ranking of an inactive head says so", async () => {
     const modes = uploadHeadModes().modes.map((m) => ({ ...m, sigma: 0, active: false, contribution: 0 }));
     mockApi({
-      "/api/uploads/abc123": { body: UPLOAD },
+      "/api/uploads/0123456789abcdef0123456789abcdef": { body: UPLOAD },
       "/api/models": { body: [modelSummary()] },
-      [`/api/uploads/abc123/models/planted__shapes/layers/0/heads/0`]: { body: uploadHeadModes({ modes }) },
+      [`/api/uploads/0123456789abcdef0123456789abcdef/models/planted__shapes/layers/0/heads/0`]: {
+        body: uploadHeadModes({ modes }),
+      },
     });
-    renderAt("/upload/abc123?model=planted__shapes&layer=0&head=0");
+    renderAt("/upload/0123456789abcdef0123456789abcdef?model=planted__shapes&layer=0&head=0");
     expect(await screen.findByText(/This head is inactive: every σ is 0/)).toBeTruthy();
     expect(document.querySelector(".ranked-list")).toBeNull();
   });

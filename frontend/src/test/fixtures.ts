@@ -1,5 +1,6 @@
 /** Typed API payloads for component tests (shapes from the generated client). */
 import type {
+  AttentionSplit,
   ClassAcrossModels,
   ClassModeMatch,
   HeadDetail,
@@ -18,6 +19,9 @@ import type {
 /** What the backend says of an atlas built without statistics (`statistics.note`, `statistics_missing`). */
 export const STATISTICS_NOTE =
   "not computed for this atlas (it was built before per-mode statistics, or with --no-statistics): rebuild it to add them";
+
+/** The id every upload fixture uses (32 hex digits, as the backend makes them). */
+export const UPLOAD_ID = "0123456789abcdef0123456789abcdef";
 
 type JobTotals = NonNullable<PrecomputeJob["job"]>;
 
@@ -310,7 +314,7 @@ export function classAcrossModels(overrides: Partial<ClassAcrossModels> = {}): C
 
 export function uploadHeadModes(overrides: Partial<UploadHeadModes> = {}): UploadHeadModes {
   return {
-    upload_id: "abc123",
+    upload_id: UPLOAD_ID,
     model: "planted__shapes",
     revision: "0123456789abcdef",
     layer: 0,
@@ -334,10 +338,40 @@ export function uploadHeadModes(overrides: Partial<UploadHeadModes> = {}): Uploa
   };
 }
 
+/**
+ * The attention row of query patch 5 on the 4 × 4 grid of `modelSummary()` (one CLS token first):
+ * 0.1 to the CLS token, 0.6 to patch 10 and 0.02 to each other patch. Mode 0 raises only patch 10's
+ * logit (it drives the row most), mode 1 only patch 2's, mode 2 nothing.
+ */
+export function attentionSplit(overrides: Partial<AttentionSplit> = {}): AttentionSplit {
+  const patches = Array.from({ length: 16 }, (_, p) => (p === 10 ? 0.6 : 0.02));
+  const attention = [0.1, ...patches];
+  const logitsOn = (patch: number, value: number) => attention.map((_, j) => (j === patch + 1 ? value : 0));
+  return {
+    upload_id: UPLOAD_ID,
+    model: "planted__shapes",
+    layer: 0,
+    head: 0,
+    query_patch: 5,
+    grid: 4,
+    prefix_kinds: ["cls"],
+    attention,
+    patch_attention: [0, 1, 2, 3].map((r) => patches.slice(4 * r, 4 * r + 4)),
+    reconstructed: attention,
+    key_term: attention.map(() => 0),
+    modes: [
+      { mode: 0, logits: logitsOn(10, 2) },
+      { mode: 1, logits: logitsOn(2, 1) },
+      { mode: 2, logits: attention.map(() => 0) },
+    ],
+    ...overrides,
+  };
+}
+
 /** A whole-model ranking of `n` modes: rank r is mode r % 4 of head r % 3 in layer r % 2, sign alternating. */
 export function uploadModelModes(n: number, overrides: Partial<UploadModelModes> = {}): UploadModelModes {
   return {
-    upload_id: "abc123",
+    upload_id: UPLOAD_ID,
     model: "planted__shapes",
     revision: "0123456789abcdef",
     basis: "faithful",

@@ -1,0 +1,252 @@
+// Browser tests of the photos under the maps, the large view of a top image and the attention
+// explorer, against the real backend (run by tests/e2e/test_dashboard.py, like dashboard.test.mjs).
+// The planted atlas's L0 H0 M0 is "red patches attend to blue patches"; its images are coloured
+// squares on grey, aligned to the patch grid.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { axeViolations, brokenImages, launch, openPage, screenshot, url } from "./browser.mjs";
+
+const PHOTO = process.env.QKATLAS_PHOTO;
+
+let browser;
+let MODEL;
+before(async () => {
+  const models = await (await fetch(url("/api/models"))).json();
+  MODEL = models.find((m) => m.slug === process.env.QKATLAS_MODEL) ?? models.find((m) => m.planted);
+  assert.ok(MODEL, "a planted-mode atlas is served");
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+async function withPage(body) {
+  const { page, context, problems } = await openPage(browser);
+  try {
+    await body(page);
+    assert.deepEqual(problems, [], "server errors or page errors");
+  } finally {
+    await context.close();
+  }
+}
+
+const modeUrl = (search = "") => `/m/${MODEL.slug}/L0/H0/M0?sign=pos&basis=faithful${search}`;
+
+/** The RGB of every pixel of the image at `src`, drawn at `size` × `size` in the page. */
+async function pixels(page, src, size) {
+  return page.evaluate(
+    async ([source, side]) => {
+      const image = new Image();
+      image.src = source;
+      await image.decode();
+      const canvas = document.createElement("canvas");
+      canvas.width = side;
+      canvas.height = side;
+      const context = canvas.getContext("2d");
+      context.drawImage(image, 0, 0, side, side);
+      const data = context.getImageData(0, 0, side, side).data;
+      return Array.from({ length: side * side }, (_, i) => [data[4 * i], data[4 * i + 1], data[4 * i + 2]]);
+    },
+    [src, size],
+  );
+}
+
+const isRed = ([r, g, b]) => r > 150 && g < 90 && b < 90;
+const isBlue = ([r, g, b]) => b > 150 && r < 90 && g < 90;
+
+/** The colour of each patch of a `grid` × `grid` image (its centre pixel), row-major. */
+async function patchColours(page, src, grid) {
+  const side = grid * 8;
+  const rgb = await pixels(page, src, side);
+  return Array.from({ length: grid * grid }, (_, p) => rgb[(Math.floor(p / grid) * 8 + 4) * side + (p % grid) * 8 + 4]);
+}
+
+/** Clicks the centre of patch `index` of the patch picker. */
+async function clickPatch(picker, index, grid) {
+  const box = await picker.boundingBox();
+  const row = Math.floor(index / grid);
+  const col = index % grid;
+  await picker.click({ position: { x: ((col + 0.5) * box.width) / grid, y: ((row + 0.5) * box.height) / grid } });
+}
+
+describe("photos under the maps", () => {
+  test("the overlay shows the photo in colour; opacity and brightness are in the URL and survive a reload", async () => {
+    await withPage(async (page) => {
+      await page.goto(url(modeUrl()));
+      const first = page.locator(".image-grid img").first();
+      await first.waitFor();
+
+      const opacity = page.getByRole("slider", { name: "Map opacity" });
+      const brightness = page.getByRole("slider", { name: "Photo brightness" });
+      await opacity.focus();
+      await page.keyboard.press("Home");
+      await brightness.focus();
+      await page.keyboard.press("End");
+      await page.waitForURL((u) => u.searchParams.get("opacity") === "0" && u.searchParams.get("blend") === "1");
+      await page.waitForFunction(() =>
+        document.querySelector(".image-grid img")?.getAttribute("src")?.includes("blend=1.00&opacity=0.00"),
+      );
+      assert.deepEqual(await brokenImages(page), []);
+
+      // Opacity 0, brightness 1: the overlay is the clean photo, colours and all.
+      const overlaySrc = await first.getAttribute("src");
+      const top = (
+        await (await fetch(url(`/api/models/${MODEL.slug}/layers/0/heads/0/modes/0?sign=pos&basis=faithful`))).json()
+      ).top_images[0];
+      const size = MODEL.image_size;
+      const overlay = await pixels(page, overlaySrc, size);
+      const photo = await pixels(page, top.thumbnail_url, size);
+      const red = photo.map((p, i) => (isRed(p) ? i : -1)).filter((i) => i >= 0);
+      assert.ok(red.length > 0, "the best image of red → blue has red pixels");
+      for (const i of red) assert.ok(isRed(overlay[i]), `pixel ${i} stays red: ${overlay[i]}`);
+      const largest = Math.max(...overlay.flatMap((p, i) => p.map((v, c) => Math.abs(v - photo[i][c]))));
+      assert.ok(largest <= 40, `the overlay matches the photo (largest difference ${largest})`);
+
+      await page.reload();
+      assert.equal(await opacity.inputValue(), "0");
+      assert.equal(await brightness.inputValue(), "1");
+      assert.match(await first.getAttribute("src"), /blend=1\.00&opacity=0\.00/);
+      await screenshot(page, "20-mode-photo-in-colour");
+    });
+  });
+});
+
+describe("the large view of a top image", () => {
+  test("opens from a top image with photo, overlay, label, source and score; arrows move, Escape closes", async () => {
+    await withPage(async (page) => {
+      await page.goto(url(modeUrl()));
+      const cards = page.locator(".image-card a:has(img)");
+      await cards.first().waitFor();
+      const count = await cards.count();
+      assert.ok(count >= 2, "the mode has several top images");
+      await cards.first().click();
+      await page.waitForURL(/[?&]image=0/);
+      const dialog = page.getByRole("dialog");
+      await dialog.getByRole("heading", { name: `L0 H0 M0 pos: top image #1 of ${count}` }).waitFor();
+      assert.ok(await dialog.getByRole("img", { name: /as the model saw it/ }).isVisible());
+      assert.ok(await dialog.getByRole("img", { name: /query map .* of L0 H0 M0 pos on top image 1/ }).isVisible());
+      assert.deepEqual(await brokenImages(page), []);
+      const facts = await dialog.locator("dl").innerText();
+      assert.match(facts, /class\s+\S*red\S*blue/);
+      assert.match(facts, /source file\s+\S+\.png/);
+      assert.match(facts, /score\s+\d+\.\d{3}/);
+      assert.deepEqual(await axeViolations(page), []);
+      await screenshot(page, "21-large-view");
+
+      await page.keyboard.press("ArrowRight");
+      await dialog.getByRole("heading", { name: /top image #2 of/ }).waitFor();
+      assert.match(page.url(), /[?&]image=1/);
+      assert.match(page.url(), /\/M0\?/, "the page behind stays on the mode");
+      await page.keyboard.press("j");
+      await dialog.getByRole("heading", { name: /top image #3 of/ }).waitFor();
+      await page.keyboard.press("ArrowLeft");
+      await page.keyboard.press("k");
+      await dialog.getByRole("heading", { name: /top image #1 of/ }).waitFor();
+
+      await page.keyboard.press("Escape");
+      await dialog.waitFor({ state: "detached" });
+      assert.doesNotMatch(page.url(), /image=/);
+      assert.equal(await cards.first().evaluate((a) => a === document.activeElement), true, "focus returns");
+    });
+  });
+
+  test("'Explore attention in this image' opens its upload view: a red query patch attends most to blue", async () => {
+    await withPage(async (page) => {
+      await page.goto(url(modeUrl("&image=0")));
+      const dialog = page.getByRole("dialog");
+      await dialog.getByRole("button", { name: "Explore attention in this image" }).click();
+      await page.waitForURL(/\/upload\/[0-9a-f]{32}\?/);
+      const view = new URL(page.url());
+      assert.equal(view.searchParams.get("model"), MODEL.slug);
+      assert.equal(view.searchParams.get("layer"), "0");
+      assert.equal(view.searchParams.get("head"), "0");
+      await page.getByText(/This is a dataset image \(red_blue\)/).waitFor();
+
+      const explorer = page.getByRole("region", { name: "Attention of one patch" });
+      const picker = explorer.getByRole("application", { name: /Patch picker/ });
+      await picker.waitFor();
+      assert.equal(await picker.evaluate((el) => el === document.activeElement), true, "the explorer has the focus");
+      const grid = MODEL.grid;
+      const colours = await patchColours(
+        page,
+        await explorer.locator(".patch-heatmap img").first().getAttribute("src"),
+        grid,
+      );
+      const redPatch = colours.findIndex(isRed);
+      assert.ok(redPatch >= 0 && colours.some(isBlue), "the image has red and blue patches");
+      await clickPatch(picker, redPatch, grid);
+      await page.waitForURL(new RegExp(`patch=${redPatch}\\b`));
+      await explorer.getByRole("heading", { name: "Modes driving this row" }).waitFor({ timeout: 120_000 });
+
+      // The row's heat: the most attended patch is blue (red → blue is the head's planted mode).
+      const heat = await explorer
+        .locator(".attention-row .patch-heatmap svg rect")
+        .evaluateAll((rects) =>
+          rects.map((r) => Number(/rgba\(.*,\s*([\d.]+)\)/.exec(r.getAttribute("fill") ?? "")?.[1] ?? 0)),
+        );
+      const hottest = heat.indexOf(Math.max(...heat));
+      assert.ok(isBlue(colours[hottest]), `the hottest patch ${hottest} is blue: ${colours[hottest]}`);
+      assert.equal(
+        await explorer.locator(".drive-list li a").first().innerText(),
+        "L0 H0 M0",
+        "the red → blue mode drives the row most",
+      );
+      const legend = explorer.getByRole("group", {
+        name: /Colour scale: attention probability from the selected query patch/,
+      });
+      const ends = await legend.locator(".heat-legend-ends span").allInnerTexts();
+      assert.equal(ends.length, 2);
+      assert.equal(Number(ends[0]), 0);
+      assert.ok(Number(ends[1]) > 0 && Number(ends[1]) <= 1, `the legend's maximum is a probability: ${ends[1]}`);
+      assert.deepEqual(await brokenImages(page), []);
+      await screenshot(page, "22-dataset-image-attention");
+    });
+  });
+});
+
+describe("the attention explorer on an uploaded photo", () => {
+  test("is offered in the default view; a picked patch switches to the exact basis and says why", async (t) => {
+    if (!PHOTO) return t.skip("QKATLAS_PHOTO not set");
+    await withPage(async (page) => {
+      await page.goto(url(`/upload?model=${MODEL.slug}`));
+      await page.getByLabel(/Choose an image/).setInputFiles(PHOTO);
+      await page.waitForURL(/\/upload\/[0-9a-f]{32}\?model=/);
+      await page.getByText(new RegExp(`As ${MODEL.model_id} sees it: .+`)).waitFor();
+
+      const explorer = page.getByRole("region", { name: "Attention of one patch" });
+      const picker = explorer.getByRole("application", { name: /Patch picker/ });
+      await picker.waitFor();
+      assert.equal(await page.getByRole("group", { name: "Basis" }).getByText("faithful").isVisible(), true);
+      assert.doesNotMatch(page.url(), /basis=exact/);
+      await clickPatch(picker, 0, MODEL.grid);
+      await page.waitForURL(/basis=exact/);
+      assert.match(page.url(), /patch=0\b/);
+      await explorer.getByText(/^Switched to the exact basis: only there do the modes add up exactly/).waitFor();
+      await explorer.getByRole("heading", { name: "Modes driving this row" }).waitFor({ timeout: 120_000 });
+      assert.deepEqual(await brokenImages(page), []);
+      await screenshot(page, "23-upload-explorer-switched");
+    });
+  });
+});
+
+describe("upload addresses that name no upload", () => {
+  for (const [path, text] of [
+    ["/upload/deadbeef", /This is not an upload address/],
+    [`/upload/${"0".repeat(32)}`, /This upload has expired: uploads are kept for 24 hours/],
+  ]) {
+    test(`${path} says so, with no live controls`, async () => {
+      await withPage(async (page) => {
+        await page.goto(url(path));
+        await page.getByText(text).waitFor();
+        const link = page.getByRole("link", { name: "Upload an image" });
+        assert.equal(await link.getAttribute("href"), "/upload");
+        const main = page.locator("main");
+        for (const control of ["input", "select", "[role=application]"]) {
+          assert.equal(await main.locator(control).count(), 0, `no ${control} on ${path}`);
+        }
+        assert.deepEqual(await axeViolations(page), []);
+        await screenshot(page, path.length > 20 ? "24-upload-expired" : "24-upload-malformed");
+      });
+    });
+  }
+});
