@@ -694,17 +694,25 @@ describe("layout and accessibility", () => {
     ["class", "/classes/red_blue"],
     ["search", "/search?q=red"],
     ["upload", "/upload"],
-    ...(uploadId ? [["upload-analysis", `/upload/${uploadId}?model=${MODEL}`]] : []),
+    ...(uploadId
+      ? [
+          ["upload-analysis", `/upload/${uploadId}?model=${MODEL}`],
+          ["upload-explorer", `/upload/${uploadId}?model=${MODEL}&layer=0&head=0&basis=exact&patch=9`],
+        ]
+      : []),
+    ["not-found-layer", `/m/${MODEL}/L99/H0/M0`],
+    ["not-found-upload", "/upload/deadbeef"],
   ];
 
   for (const colorScheme of ["light", "dark"]) {
-    test(`axe finds no serious or critical violations (${colorScheme})`, async () => {
+    test(`axe finds no serious or critical violations (${colorScheme}); a screenshot of each page type at 1440 px`, async () => {
       await withPage({ colorScheme }, async (page) => {
-        for (const [, path] of pages()) {
+        for (const [name, path] of pages()) {
           await page.goto(url(path));
           await page.locator("main h1").waitFor();
           await page.waitForFunction(() => !document.querySelector(".status-loading"), null, { timeout: 60_000 });
           assert.deepEqual(await axeViolations(page), [], `axe on ${path}`);
+          await screenshot(page, `20-desktop-${colorScheme}-${name}`);
         }
       });
     });
@@ -722,9 +730,11 @@ describe("layout and accessibility", () => {
       }
     });
     await withPage({ viewport: PHONE, colorScheme: "dark" }, async (page) => {
-      await page.goto(url(`/m/${MODEL}/L0/H0/M0?sign=pos&basis=faithful`));
-      await page.locator(".image-grid img").first().waitFor();
-      await screenshot(page, "11-phone-mode-dark");
+      for (const [name, path] of pages()) {
+        await page.goto(url(path));
+        await page.locator("main h1").waitFor();
+        await screenshot(page, `11-phone-dark-${name}`);
+      }
     });
   });
 

@@ -133,7 +133,7 @@ describe("addresses that name nothing", () => {
     return text;
   }
 
-  test("unknown model, layer, head, mode or a malformed segment: what exists, and links", async () => {
+  test("unknown model, layer, head, mode, top-image rank or a malformed segment: what exists, and links", async () => {
     const { n_layers: layers, n_heads: heads, n_modes: modes } = PLANTED;
     await withPage({}, async (page) => {
       await expectNotFound(page, "/m/no-such-model/L0/H0/M0", /No model “no-such-model” is served here/);
@@ -159,6 +159,17 @@ describe("addresses that name nothing", () => {
         new RegExp(`This model has ${modes} modes per head, M0–M${modes - 1}\\.`),
       );
       await expectNotFound(page, `/m/${PLANTED.slug}/Lfoo/H0`, /Layers, heads and modes are written L0–L/);
+      // A top image's rank beyond the mode's top-K (the large view's `image=`), and one that is no number.
+      const { top_images: top } = await (
+        await fetch(url(`/api/models/${PLANTED.slug}/layers/0/heads/0/modes/0?sign=pos&basis=faithful`))
+      ).json();
+      await expectNotFound(
+        page,
+        `${mode(0, 0, 0)}&image=${top.length}`,
+        new RegExp(`This signed mode has ${top.length} top images in the faithful basis: image=0–${top.length - 1}`),
+      );
+      assert.equal(await page.getByRole("dialog").count(), 0);
+      await expectNotFound(page, `${mode(0, 0, 0)}&image=first`, /has no top image image=first/);
     });
   });
 
@@ -199,6 +210,8 @@ describe("legends", () => {
 
       await page.getByRole("button", { name: "stretch to this model's range" }).click();
       await page.waitForURL(/\?scale=stretch$/);
+      // The URL changes before React renders the new scale: wait for the legend to follow.
+      await legend.getByText(/stretched to this model's largest \|value\|/).waitFor();
       const stretched = await legend.innerText();
       assert.match(stretched, /stretched to this model's largest \|value\|/);
       const largest = Math.max(

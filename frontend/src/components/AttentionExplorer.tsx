@@ -11,6 +11,7 @@ import { apiQuery, useLoadable } from "../api/queries";
 import { modeDrives, patchCoords } from "../lib/attention";
 import { fmt, modeName } from "../lib/format";
 import { modePath } from "../lib/paths";
+import { HelpTip } from "./HelpTip";
 import { PatchHeatmap } from "./PatchHeatmap";
 import { Loaded } from "./Status";
 
@@ -68,6 +69,7 @@ export function AttentionExplorer({
             {basis === "faithful"
               ? " Picking a patch moves this page to the exact basis, the only one in which the modes split the row exactly."
               : ""}
+            <HelpTip term="exact" />
           </p>
           <div className="two-col" ref={picker}>
             <PatchHeatmap

@@ -125,7 +125,7 @@ export function LargeImageView({
         className="large-view-facts"
         items={[
           ["rank", `#${image.rank + 1} of ${images.length}`],
-          ["score", fmt(image.score)],
+          ["score", fmt(image.score), "score"],
           [
             "class",
             image.label === null ? (

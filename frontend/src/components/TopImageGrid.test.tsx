@@ -27,11 +27,12 @@ describe("the large view of a top image", () => {
     expect(photo.getAttribute("src")).toBe("/api/images/planted__shapes~5");
     const overlay = view.getByRole("img", { name: /query map \(red\) and key map \(cyan\) of L1 H2 M1 pos/ });
     expect(new URL(overlay.getAttribute("src")!, "http://x").searchParams.get("opacity")).toBe("0.40");
-    const facts = dialog().querySelector("dl")!.textContent;
-    expect(facts).toContain("rank#1 of 2");
-    expect(facts).toContain("score9.000");
-    expect(facts).toContain("classred square");
-    expect(facts).toContain("source fileimg0.png");
+    // Each fact as "label: value" (a term's "?" help button sits in its label, not in its text).
+    const facts = [...dialog().querySelectorAll("dl > div")].map(
+      (row) => `${row.querySelector("dt")!.firstChild!.textContent}: ${row.querySelector("dd")!.textContent}`,
+    );
+    expect(facts).toEqual(["rank: #1 of 2", "score: 9.000", "class: red square", "source file: img0.png"]);
+    expect(within(dialog()).getByRole("button", { name: "What is score?" })).toBeTruthy();
   });
 
   it("moves with the arrow keys and j/k inside, without moving the page behind it", async () => {
@@ -78,12 +79,6 @@ describe("the large view of a top image", () => {
     // The entry of the open view is still ahead (as after any Back), not replaced by a copy of the page.
     fireEvent.click(screen.getByRole("button", { name: "forward", hidden: true }));
     expect(currentUrl()).toBe(`${PAGE}&image=0`);
-  });
-
-  it("ignores an address naming no top image", async () => {
-    render(`${PAGE}&image=7`);
-    await screen.findByRole("link", { name: /on top image 1/ });
-    expect(screen.queryByRole("dialog")).toBeNull();
   });
 
   it("'Explore attention in this image' opens the image's upload view for this head, saying what it is", async () => {

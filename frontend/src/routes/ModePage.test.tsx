@@ -83,3 +83,32 @@ describe("mode page statistics", () => {
     expect(await screen.findByRole("img", { name: /^Histogram/ })).toBeTruthy();
   });
 });
+
+describe("mode page address with a top image", () => {
+  it("opens the large view of a rank the mode has", async () => {
+    mockApi({ "/api/models": { body: [modelSummary()] }, [MODE]: { body: modeDetail() } });
+    renderAt(`${URL_}&image=1`);
+    expect(await screen.findByRole("dialog")).toBeTruthy();
+    expect(screen.queryByRole("heading", { level: 1, name: "Page not found" })).toBeNull();
+    // The controls the not-found case must not show are found here by the same queries.
+    expect(screen.getByRole("group", { name: /^Sign/, hidden: true })).toBeTruthy();
+    expect(screen.getByRole("navigation", { name: "Neighbouring modes", hidden: true })).toBeTruthy();
+  });
+
+  it("answers a rank beyond the top images with a not-found page that says what exists, without controls", async () => {
+    mockApi({ "/api/models": { body: [modelSummary()] }, [MODE]: { body: modeDetail() } });
+    renderAt(`${URL_}&image=7`);
+    await screen.findByRole("heading", { level: 1, name: "Page not found" });
+    const count = modeDetail().top_images.length;
+    expect(screen.getByText(/has no top image/).textContent).toBe("L1 H2 M1 pos has no top image image=7.");
+    expect(screen.getByText(/top images? in the faithful basis/).textContent).toBe(
+      `This signed mode has ${count} top images in the faithful basis: image=0–${count - 1} (ranks #1–#${count}).`,
+    );
+    expect(screen.queryByRole("group", { name: "Sign" })).toBeNull();
+    expect(screen.queryByRole("navigation", { name: "Neighbouring modes" })).toBeNull();
+    expect(screen.queryByRole("dialog")).toBeNull();
+    const links = screen.getAllByRole("link").map((a) => a.getAttribute("href"));
+    expect(links).toContain("/m/planted__shapes/L1/H2/M1?sign=pos&basis=faithful");
+    expect(links).toContain("/m/planted__shapes/L1/H2/M1?sign=pos&basis=faithful&image=0");
+  });
+});

@@ -16,6 +16,7 @@ import { CopyLinkButton } from "../components/CopyLinkButton";
 import { KeyHints } from "../components/KeyHints";
 import { PlantedModeNote, plantedModesAt } from "../components/PlantedModes";
 import { ModelGate } from "../components/ModelGate";
+import { NotFound } from "../components/NotFound";
 import { ModelTitle } from "../components/ModelHeader";
 import { OverlayControls } from "../components/OverlayControls";
 import { SegmentedControl } from "../components/SegmentedControl";
@@ -27,6 +28,7 @@ import { TopImageGrid } from "../components/TopImageGrid";
 import { fmt, modeName, percent } from "../lib/format";
 import { GLOSSARY } from "../lib/glossary";
 import { useKeyNav } from "../lib/keyboard";
+import { LARGE_VIEW_PARAM, largeViewRank, largeViewSearch } from "../lib/largeView";
 import { type ModeView, modeViewSearch, parseModeView } from "../lib/modeView";
 import { stepHead, stepIndex } from "../lib/neighbours";
 import { classPath, headPath, modeIndexPath, modelPath } from "../lib/paths";
@@ -72,7 +74,21 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
   const nextHead = stepHead(pos, 1, summary.n_layers, summary.n_heads);
   const modeLink = (m: number | null) => (m === null ? null : href({ ...pos, mode: m }));
   const headLink = (h: { layer: number; head: number } | null) => (h === null ? null : href({ ...h, mode: pos.mode }));
-  const go = (to: string | null) => (to ? () => navigate(to) : undefined);
+  const detail = useLoadable(
+    pinnedQuery("/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}", summary.revision, {
+      path: { model, ...pos },
+      query: { sign: view.sign, basis: view.basis },
+    }),
+  );
+
+  // An address naming a top image (`image=<rank>`) is checked before any control renders: a rank the
+  // mode does not have gets the not-found page (no live controls, no keys), not a page with the large
+  // view silently closed.
+  const requestedRank = search.get(LARGE_VIEW_PARAM);
+  const rankPending = requestedRank !== null && detail.status === "loading";
+  const rankMissing =
+    requestedRank !== null && detail.status === "ok" && largeViewRank(search, detail.data.top_images.length) === null;
+  const go = (to: string | null) => (to && !rankPending && !rankMissing ? () => navigate(to) : undefined);
   useKeyNav({
     prev: go(modeLink(prevMode)),
     next: go(modeLink(nextMode)),
@@ -80,12 +96,18 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
     nextOuter: go(headLink(nextHead)),
   });
 
-  const detail = useLoadable(
-    pinnedQuery("/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}", summary.revision, {
-      path: { model, ...pos },
-      query: { sign: view.sign, basis: view.basis },
-    }),
-  );
+  if (rankPending) return <Loading label="Loading top images…" />;
+  if (rankMissing && requestedRank !== null) {
+    return (
+      <TopImageNotFound
+        modePath={`${headPath(model, pos.layer, pos.head)}/M${pos.mode}`}
+        view={view}
+        name={name}
+        requested={requestedRank}
+        count={detail.status === "ok" ? detail.data.top_images.length : 0}
+      />
+    );
+  }
 
   return (
     <>
@@ -292,5 +314,40 @@ function Distribution({ detail, summary, name }: { detail: ModeDetail; summary: 
         </>
       )}
     </section>
+  );
+}
+
+/** The not-found page of a mode address whose `image=` names no top image of the signed mode. */
+function TopImageNotFound({
+  modePath,
+  view,
+  name,
+  requested,
+  count,
+}: {
+  modePath: string;
+  view: ModeView;
+  name: string;
+  requested: string;
+  count: number;
+}) {
+  const viewSearch = new URLSearchParams(modeViewSearch(view));
+  const exists =
+    count === 0
+      ? `This signed mode has no top images in the ${view.basis} basis.`
+      : `This signed mode has ${count} top image${count === 1 ? "" : "s"} in the ${view.basis} basis: image=0–${count - 1} (ranks #1–#${count}).`;
+  return (
+    <NotFound
+      problem={
+        <>
+          {name} {view.sign} has no top image <code>image={requested}</code>.
+        </>
+      }
+      exists={exists}
+      links={[
+        { label: `${name} ${view.sign}, ${view.basis} basis`, to: `${modePath}${largeViewSearch(viewSearch, null)}` },
+        ...(count > 0 ? [{ label: "Its best image (#1)", to: `${modePath}${largeViewSearch(viewSearch, 0)}` }] : []),
+      ]}
+    />
   );
 }
