@@ -547,7 +547,7 @@ class ModeRefOut(BaseModel):
     sign: Sign
     sigma: float
     cos: float
-    top_images: list[ImageRef] = Field(description="Its best images (up to 4).")
+    top_images: list[ImageRef] = Field(description="Its best images (up to 4), best first: position = rank.")
 
 
 class NameMatch(BaseModel):

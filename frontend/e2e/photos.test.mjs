@@ -215,6 +215,47 @@ describe("the large view of a top image", () => {
   });
 });
 
+describe("every top image opens its large view", () => {
+  /** Clicks `image` and expects the large view of `name` (a mode) at 1-based rank `rank`. */
+  async function expectLargeView(page, image, name, rank) {
+    await image.click();
+    await page.waitForURL(new RegExp(`/${name.replaceAll(" ", "/")}\\?.*image=${rank - 1}`));
+    const dialog = page.getByRole("dialog");
+    await dialog.getByRole("heading", { name: new RegExp(`top image #${rank} of`) }).waitFor();
+    assert.ok(await dialog.getByRole("img", { name: /as the model saw it/ }).isVisible());
+  }
+
+  test("from a head's mode list, a class page and an upload's ranked modes", async (t) => {
+    await withPage(async (page) => {
+      await page.goto(url(`/m/${MODEL.slug}/L0/H0`));
+      const best = page.locator("table .thumb").first();
+      await best.waitFor();
+      await expectLargeView(page, best, "L0 H0 M0", 1);
+
+      await page.goto(url("/classes/red_blue"));
+      const thumbs = page
+        .getByRole("list", { name: /^Best images of/ })
+        .first()
+        .getByRole("link");
+      await thumbs.first().waitFor();
+      assert.ok((await thumbs.count()) >= 2, "a class's mode shows several of its top images");
+      const href = new URL(await thumbs.nth(1).getAttribute("href"), url("/"));
+      const [, layer, head, mode] = /\/L(\d+)\/H(\d+)\/M(\d+)$/.exec(href.pathname);
+      await expectLargeView(page, thumbs.nth(1), `L${layer} H${head} M${mode}`, 2);
+
+      if (!PHOTO) return t.skip("QKATLAS_PHOTO not set");
+      await page.goto(url(`/upload?model=${MODEL.slug}`));
+      await page.getByLabel(/Choose an image/).setInputFiles(PHOTO);
+      await page.waitForURL(/\/upload\/[0-9a-f]{32}\?model=/);
+      const dataset = page.locator("figure a:has(img[alt*='on dataset image 1 '])").first();
+      await dataset.waitFor({ timeout: 120_000 });
+      const alt = await dataset.locator("img").getAttribute("alt");
+      const [name] = /L\d+ H\d+ M\d+/.exec(alt);
+      await expectLargeView(page, dataset, name, 1);
+    });
+  });
+});
+
 describe("the attention explorer on an uploaded photo", () => {
   test("is offered in the default view; a picked patch switches to the exact basis and says why", async (t) => {
     if (!PHOTO) return t.skip("QKATLAS_PHOTO not set");

@@ -946,7 +946,7 @@ export interface components {
             cos: number;
             /**
              * Top Images
-             * @description Its best images (up to 4).
+             * @description Its best images (up to 4), best first: position = rank.
              */
             top_images: components["schemas"]["ImageRef"][];
         };

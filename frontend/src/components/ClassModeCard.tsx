@@ -5,6 +5,7 @@ import { useAtlasImageError } from "../api/atlasRevisions";
 import type { ClassModeMatch } from "../api/client";
 import { classModeHref, classModeTitle } from "../lib/classModes";
 import { fmt } from "../lib/format";
+import { topImagePath } from "../lib/largeView";
 import { classPath } from "../lib/paths";
 
 export function ClassModeCard({
@@ -57,17 +58,29 @@ export function ClassModeCard({
       </dl>
       {match.mode.top_images.length > 0 ? (
         <ol className="class-mode-thumbs" aria-label={`Best images of ${title}`}>
-          {match.mode.top_images.map((image, i) => (
+          {match.mode.top_images.map((image, rank) => (
             <li key={image.image_id}>
-              <img
-                className="thumb"
-                src={image.thumbnail_url}
-                alt={`top image ${i + 1}`}
-                width={56}
-                height={56}
-                loading="lazy"
-                onError={onImageError}
-              />
+              <Link
+                to={topImagePath(
+                  match.mode.model,
+                  match.mode.layer,
+                  match.mode.head,
+                  match.mode.mode,
+                  match.mode,
+                  rank,
+                )}
+                title="Open the large view of this image"
+              >
+                <img
+                  className="thumb"
+                  src={image.thumbnail_url}
+                  alt={`top image ${rank + 1}`}
+                  width={56}
+                  height={56}
+                  loading="lazy"
+                  onError={onImageError}
+                />
+              </Link>
             </li>
           ))}
         </ol>

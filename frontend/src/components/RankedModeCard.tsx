@@ -6,6 +6,7 @@ import { useLoadable } from "../api/queries";
 import { uploadOverlayUrl } from "../api/uploadUrls";
 import { fmt, modeName } from "../lib/format";
 import { type OverlayOptions, overlaySrc } from "../lib/overlay";
+import { topImagePath } from "../lib/largeView";
 import { modePath } from "../lib/paths";
 import { DegenerateBadge } from "./SignBadge";
 import { overlayAlt } from "./TopImageCard";
@@ -98,17 +99,22 @@ function DatasetTopImages({
     <>
       {images.map((image) => (
         <figure key={image.image_id}>
-          <img
-            src={overlaySrc(image.overlay_url, options)}
-            alt={overlayAlt(
-              `${modeName(layer, head, mode)} ${sign} on dataset image ${image.rank + 1} (${image.label ?? image.source})`,
-              options,
-            )}
-            width={224}
-            height={224}
-            loading="lazy"
-            onError={onImageError}
-          />
+          <Link
+            to={topImagePath(model, layer, head, mode, { sign, basis }, image.rank)}
+            title="Open the large view of this image on the mode's page"
+          >
+            <img
+              src={overlaySrc(image.overlay_url, options)}
+              alt={overlayAlt(
+                `${modeName(layer, head, mode)} ${sign} on dataset image ${image.rank + 1} (${image.label ?? image.source})`,
+                options,
+              )}
+              width={224}
+              height={224}
+              loading="lazy"
+              onError={onImageError}
+            />
+          </Link>
           <figcaption>
             dataset #{image.rank + 1}
             {image.label ? `: ${image.label}` : ""}

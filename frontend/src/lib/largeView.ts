@@ -3,7 +3,7 @@
  * the API's ranks), so a link can open it; the rest of the query string (sign, basis, overlay
  * options) is kept as it is.
  */
-import { parseIndexParam } from "./paths";
+import { type ModeQuery, modePath, parseIndexParam } from "./paths";
 
 export const LARGE_VIEW_PARAM = "image";
 
@@ -11,6 +11,18 @@ export const LARGE_VIEW_PARAM = "image";
 export function largeViewRank(search: URLSearchParams, count: number): number | null {
   const rank = parseIndexParam(search.get(LARGE_VIEW_PARAM));
   return rank !== null && rank < count ? rank : null;
+}
+
+/** The address of a signed mode's page with the large view of its top image `rank` open. */
+export function topImagePath(
+  model: string,
+  layer: number,
+  head: number,
+  mode: number,
+  query: ModeQuery,
+  rank: number,
+): string {
+  return `${modePath(model, layer, head, mode, query)}&${LARGE_VIEW_PARAM}=${rank}`;
 }
 
 /** The query string with the large view of `rank` open, or closed (`null`). */

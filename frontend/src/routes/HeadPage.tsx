@@ -19,6 +19,7 @@ import { fmt, INACTIVE_LABEL, modeName } from "../lib/format";
 import { useKeyNav } from "../lib/keyboard";
 import { stepHead } from "../lib/neighbours";
 import { headPath, modelPath, modePath, parseBasis } from "../lib/paths";
+import { topImagePath } from "../lib/largeView";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
 
 const ModeSpectrumChart = lazy(() =>
@@ -209,7 +210,12 @@ function ModeRow({ detail, mode: m, basis }: { detail: HeadDetail; mode: ModeSum
       </th>
       <td>
         {m.best_image.pos ? (
-          <Link to={link(m.mode)} tabIndex={-1} aria-hidden="true">
+          <Link
+            to={topImagePath(detail.model, detail.layer, detail.head, m.mode, { sign: "pos", basis }, 0)}
+            tabIndex={-1}
+            aria-hidden="true"
+            title="Open the large view of this image"
+          >
             <img
               className="thumb"
               src={m.best_image.pos.thumbnail_url}
