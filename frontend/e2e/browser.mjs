@@ -1,5 +1,6 @@
 // Shared browser plumbing for the end-to-end tests: Debian's Chromium driven by playwright-core
 // (no browser download), axe-core injected from node_modules, screenshots to a fixed folder.
+import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
@@ -58,6 +59,23 @@ export async function openPage(
     if (response.status() >= 500) problems.push(`HTTP ${response.status()} ${response.url()}`);
   });
   return { page, context, problems };
+}
+
+/**
+ * `withPage(options?, body)` for the browser that `getBrowser()` returns: runs `body(page)` in a fresh
+ * page, then checks that nothing failed on the way (no 5xx, no page errors), and closes the context.
+ */
+export function pageRunner(getBrowser) {
+  return async function withPage(options, body) {
+    const [openOptions, run] = typeof options === "function" ? [{}, options] : [options, body];
+    const { page, context, problems } = await openPage(getBrowser(), openOptions);
+    try {
+      await run(page);
+      assert.deepEqual(problems, [], "server errors or page errors");
+    } finally {
+      await context.close();
+    }
+  };
 }
 
 export function url(path) {

@@ -7,7 +7,17 @@ import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { axeViolations, brokenImages, launch, openPage, PHONE, SCREENSHOTS, screenshot, url } from "./browser.mjs";
+import {
+  axeViolations,
+  brokenImages,
+  launch,
+  openPage,
+  pageRunner,
+  PHONE,
+  screenshot,
+  SCREENSHOTS,
+  url,
+} from "./browser.mjs";
 
 const PHOTO = process.env.QKATLAS_PHOTO;
 // "<model id> on <dataset>" of a job the wrapper reported as running into the backend's Redis.
@@ -37,16 +47,7 @@ after(async () => {
   await browser?.close();
 });
 
-/** Opens a page, runs `body`, then checks that nothing failed on the way (no 5xx, no page errors). */
-async function withPage(options, body) {
-  const { page, context, problems } = await openPage(browser, options);
-  try {
-    await body(page);
-    assert.deepEqual(problems, [], "server errors or page errors");
-  } finally {
-    await context.close();
-  }
-}
+const withPage = pageRunner(() => browser);
 
 /** The `aria-pressed` state of the toggle button named `name` (segmented controls are toggle buttons). */
 async function pressed(page, name) {

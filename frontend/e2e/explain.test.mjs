@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { axeViolations, launch, openPage, PHONE, SCREENSHOTS, screenshot, url } from "./browser.mjs";
+import { axeViolations, launch, pageRunner, PHONE, screenshot, SCREENSHOTS, url } from "./browser.mjs";
 
 let browser;
 let MODELS;
@@ -20,15 +20,7 @@ after(async () => {
   await browser?.close();
 });
 
-async function withPage(options, body) {
-  const { page, context, problems } = await openPage(browser, options);
-  try {
-    await body(page);
-    assert.deepEqual(problems, [], "server errors or page errors");
-  } finally {
-    await context.close();
-  }
-}
+const withPage = pageRunner(() => browser);
 
 const mode = (layer, head, m, query = "sign=pos&basis=faithful") =>
   `/m/${PLANTED.slug}/L${layer}/H${head}/M${m}?${query}`;

@@ -4,7 +4,7 @@
 // squares on grey, aligned to the patch grid.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { axeViolations, brokenImages, launch, openPage, screenshot, url } from "./browser.mjs";
+import { axeViolations, brokenImages, launch, pageRunner, screenshot, url } from "./browser.mjs";
 
 const PHOTO = process.env.QKATLAS_PHOTO;
 
@@ -20,15 +20,7 @@ after(async () => {
   await browser?.close();
 });
 
-async function withPage(body) {
-  const { page, context, problems } = await openPage(browser);
-  try {
-    await body(page);
-    assert.deepEqual(problems, [], "server errors or page errors");
-  } finally {
-    await context.close();
-  }
-}
+const withPage = pageRunner(() => browser);
 
 const modeUrl = (search = "") => `/m/${MODEL.slug}/L0/H0/M0?sign=pos&basis=faithful${search}`;
 

@@ -57,13 +57,23 @@ function uniqueBaselines(series: DepthSeries[]): number[] {
   return [...new Set(values)].sort((a, b) => b - a);
 }
 
-/** The band's legend entry: what it is, and its half-width for each model (one value when all share it). */
+/**
+ * The band's legend entry: what it is, and its half-width (one value when all models share it, else
+ * each half-width once, widest first, with the models that have it).
+ */
 export function bandLegend(series: DepthSeries[]): string | null {
   const withBand = series.filter((s) => s.baseline !== undefined);
   if (withBand.length === 0) return null;
-  const widths = [...new Set(withBand.map((s) => s.baseline))];
+  const widths = uniqueBaselines(withBand);
   const values =
-    widths.length === 1 ? `±${fmt(widths[0]!)}` : withBand.map((s) => `${s.label} ±${fmt(s.baseline!)}`).join(", ");
+    widths.length === 1
+      ? `±${fmt(widths[0]!)}`
+      : widths
+          .map(
+            (w) =>
+              `±${fmt(w)} ${[...new Set(withBand.filter((s) => s.baseline === w).map((s) => s.label))].join(", ")}`,
+          )
+          .join("; ");
   return `grey band: random directions, 95 % (±1.96/√d): ${values}`;
 }
 

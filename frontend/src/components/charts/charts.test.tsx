@@ -148,10 +148,12 @@ describe("the random band's legend entry", () => {
     );
   });
 
-  it("gives each model's half-width when the widths differ", () => {
+  it("gives each half-width once, widest first, with the models that have it, when the widths differ", () => {
     // d = 512 and d = 768: 1.96/√512 ≈ 0.0866, 1.96/√768 ≈ 0.0707 (3 significant digits shown).
-    expect(bandLegend([line("small", 1.96 / Math.sqrt(512)), line("base", 1.96 / Math.sqrt(768))])).toBe(
-      "grey band: random directions, 95 % (±1.96/√d): small ±0.087, base ±0.071",
+    const small = 1.96 / Math.sqrt(512);
+    const base = 1.96 / Math.sqrt(768);
+    expect(bandLegend([line("B/16", base), line("small", small), line("L/14", base), line("B/16", base)])).toBe(
+      "grey band: random directions, 95 % (±1.96/√d): ±0.087 small; ±0.071 B/16, L/14",
     );
   });
 
