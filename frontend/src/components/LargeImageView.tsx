@@ -19,6 +19,7 @@ export function LargeImageView({
   modeLabel,
   options,
   labelHref,
+  preprocessing,
   onMove,
   onClose,
   children,
@@ -28,6 +29,8 @@ export function LargeImageView({
   modeLabel: string;
   options: OverlayOptions;
   labelHref?: ((label: string) => string) | undefined;
+  /** How the model resized and cropped the photo, in words. */
+  preprocessing: string;
   onMove: (rank: number) => void;
   /** Called once the dialog has closed (the page behind it takes focus again). */
   onClose: () => void;
@@ -108,7 +111,7 @@ export function LargeImageView({
             width={448}
             height={448}
           />
-          <figcaption>The photo as the model saw it (resized and cropped)</figcaption>
+          <figcaption>The photo as the model saw it: {preprocessing}</figcaption>
         </figure>
         <figure>
           <img

@@ -25,6 +25,10 @@ describe("the large view of a top image", () => {
     expect(view.getByRole("heading", { name: "L1 H2 M1 pos: top image #1 of 2" })).toBeTruthy();
     const photo = view.getByRole("img", { name: "Top image 1 (red square) as the model saw it" });
     expect(photo.getAttribute("src")).toBe("/api/images/planted__shapes~5");
+    // The caption says how the model resized and cropped it (the model summary's own words).
+    expect(view.getByText(/^The photo as the model saw it: /).textContent).toBe(
+      `The photo as the model saw it: ${modelSummary().preprocessing.description}`,
+    );
     const overlay = view.getByRole("img", { name: /query map \(red\) and key map \(cyan\) of L1 H2 M1 pos/ });
     expect(new URL(overlay.getAttribute("src")!, "http://x").searchParams.get("opacity")).toBe("0.40");
     // Each fact as "label: value" (a term's "?" help button sits in its label, not in its text).

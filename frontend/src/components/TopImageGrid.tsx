@@ -17,12 +17,15 @@ export function TopImageGrid({
   modeLabel,
   options,
   labelHref,
+  preprocessing,
   explore,
 }: {
   images: TopImage[];
   modeLabel: string;
   options: OverlayOptions;
   labelHref?: ((label: string) => string) | undefined;
+  /** How the model resized and cropped the photos (`ModelSummary.preprocessing.description`). */
+  preprocessing: string;
   /** The head (and basis) whose attention the large view's "Explore attention in this image" opens. */
   explore: ExploreTarget;
 }) {
@@ -67,6 +70,7 @@ export function TopImageGrid({
           modeLabel={modeLabel}
           options={options}
           labelHref={labelHref}
+          preprocessing={preprocessing}
           onMove={move}
           onClose={close}
         >

@@ -240,6 +240,7 @@ function ModeBody({
             modeLabel={`${name} ${view.sign}`}
             options={view}
             labelHref={detail.class_profile ? classPath : undefined}
+            preprocessing={summary.preprocessing.description}
             explore={{ model: summary.slug, layer: detail.layer, head: detail.head, basis: view.basis }}
           />
         )}
