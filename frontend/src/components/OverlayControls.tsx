@@ -1,6 +1,6 @@
 /**
  * Which maps an overlay shows, in which colours, how opaque they are and how bright the photo under
- * them is. The sliders report their value once they rest, so dragging one does not request every
+ * them is. The sliders report their values once they rest, so dragging one does not request every
  * overlay per step.
  */
 import { useEffect, useState } from "react";
@@ -10,6 +10,9 @@ import { SegmentedControl } from "./SegmentedControl";
 
 const SLIDER_SETTLE_MS = 250;
 
+/** The overlay options the sliders set, as shown while they move. */
+type SliderValues = Pick<OverlayOptions, "opacity" | "blend">;
+
 export function OverlayControls({
   value,
   onChange,
@@ -18,6 +21,25 @@ export function OverlayControls({
   onChange: (next: OverlayOptions) => void;
 }) {
   const names = paletteNames(value.palette);
+  const [sliders, setSliders] = useState<SliderValues>({ opacity: value.opacity, blend: value.blend });
+  // A new value from outside (e.g. the URL) moves its slider: state adjusted while rendering, as
+  // React's docs do for a changed prop, rather than in an effect after the render. Only the slider
+  // whose value changed moves, so a move of the other one that has not settled yet is kept.
+  const [outside, setOutside] = useState<SliderValues>({ opacity: value.opacity, blend: value.blend });
+  if (value.opacity !== outside.opacity || value.blend !== outside.blend) {
+    setOutside({ opacity: value.opacity, blend: value.blend });
+    setSliders((shown) => ({
+      opacity: value.opacity !== outside.opacity ? value.opacity : shown.opacity,
+      blend: value.blend !== outside.blend ? value.blend : shown.blend,
+    }));
+  }
+  // One timer for both sliders: they report together once neither has moved for a while, so moving
+  // one right after the other cannot report the second with the first's old value.
+  useEffect(() => {
+    if (sliders.opacity === value.opacity && sliders.blend === value.blend) return undefined;
+    const timer = setTimeout(() => onChange({ ...value, ...sliders }), SLIDER_SETTLE_MS);
+    return () => clearTimeout(timer);
+  }, [sliders, value, onChange]);
   return (
     <div className="controls">
       <SegmentedControl<Channel>
@@ -34,13 +56,13 @@ export function OverlayControls({
       />
       <FractionSlider
         label="Map opacity"
-        value={value.opacity}
-        onSettle={(opacity) => onChange({ ...value, opacity })}
+        value={sliders.opacity}
+        onMove={(opacity) => setSliders((shown) => ({ ...shown, opacity }))}
       />
       <FractionSlider
         label="Photo brightness"
-        value={value.blend}
-        onSettle={(blend) => onChange({ ...value, blend })}
+        value={sliders.blend}
+        onMove={(blend) => setSliders((shown) => ({ ...shown, blend }))}
       />
       <p className="legend-line">
         <span className={`swatch swatch-query ${value.palette}`} aria-hidden="true" /> {names.query}: query map (tokens
@@ -51,29 +73,8 @@ export function OverlayControls({
   );
 }
 
-/** A 0–100 % slider that reports its value `SLIDER_SETTLE_MS` after the last move. */
-function FractionSlider({
-  label,
-  value,
-  onSettle,
-}: {
-  label: string;
-  value: number;
-  onSettle: (value: number) => void;
-}) {
-  const [shown, setShown] = useState(value);
-  // A new value from outside (e.g. the URL) moves the slider: state adjusted while rendering, as
-  // React's docs do for a changed prop, rather than in an effect after the render.
-  const [outside, setOutside] = useState(value);
-  if (value !== outside) {
-    setOutside(value);
-    setShown(value);
-  }
-  useEffect(() => {
-    if (shown === value) return undefined;
-    const timer = setTimeout(() => onSettle(shown), SLIDER_SETTLE_MS);
-    return () => clearTimeout(timer);
-  }, [shown, value, onSettle]);
+/** A 0–100 % slider. */
+function FractionSlider({ label, value, onMove }: { label: string; value: number; onMove: (value: number) => void }) {
   return (
     <label className="range">
       <span>{label}</span>
@@ -82,9 +83,9 @@ function FractionSlider({
         min={0}
         max={1}
         step={0.1}
-        value={shown}
-        onChange={(e) => setShown(Number(e.target.value))}
-        aria-valuetext={`${Math.round(shown * 100)} %`}
+        value={value}
+        onChange={(e) => onMove(Number(e.target.value))}
+        aria-valuetext={`${Math.round(value * 100)} %`}
       />
     </label>
   );
