@@ -21,6 +21,7 @@ from backend.api.responses import JPEG_RESPONSE
 from backend.api.routes.uploads import check_upload_rate, upload_response
 from backend.schemas import DatasetImageUpload, ErrorBody
 from backend.services.atlases import IMAGE_ID_PATTERN, parse_image_id
+from backend.services.container import Services
 from backend.services.uploads import UploadRejected
 from qkatlas.atlas import Atlas, AtlasReplaced
 from qkatlas.images import item_path
@@ -64,14 +65,21 @@ async def image_cache(request: Request, image: ImageDep) -> CachePolicy:
 ImageCache = Annotated[CachePolicy, Depends(image_cache)]
 
 
-@router.get("/images/{image_id}", response_class=Response, responses=JPEG_RESPONSE)
-async def get_image(request: Request, image: ImageDep, services: ServicesDep, _cache: ImageCache) -> Response:
+async def _thumbnail(image: ImageRef, services: Services) -> tuple[bytes | None, Atlas]:
+    """The image's thumbnail, and the atlas it came from: the one now served under the slug when the atlas
+    was rebuilt while the request ran."""
     try:
-        data = image.atlas.thumbnail(image.index)
+        return image.atlas.thumbnail(image.index), image.atlas
     except AtlasReplaced:
         atlas = await atlas_after_replacement(services, image.atlas.slug, image.revision)
+        return atlas.thumbnail(image.index), atlas
+
+
+@router.get("/images/{image_id}", response_class=Response, responses=JPEG_RESPONSE)
+async def get_image(request: Request, image: ImageDep, services: ServicesDep, _cache: ImageCache) -> Response:
+    data, atlas = await _thumbnail(image, services)
+    if atlas is not image.atlas:
         replace_policy(request, atlas_policy(request, [atlas], pinned=image.revision is not None))
-        data = atlas.thumbnail(image.index)
     if data is None:
         raise not_found(f"no image {image.image_id!r}")
     return Response(data, media_type="image/jpeg")
@@ -108,7 +116,8 @@ async def upload_dataset_image(request: Request, image: ImageDep, services: Serv
         raise not_found(f"no image {image.image_id!r}: the atlas keeps only its modes' top images")
     await check_upload_rate(request, services)
     original = await asyncio.to_thread(_original_file, image.atlas, meta.source, services.settings.max_upload_bytes)
-    info, note = None, original if isinstance(original, str) else None
+    info = None
+    note = original if isinstance(original, str) else None
     if isinstance(original, bytes):
         try:
             info = await services.uploads.add(original)
@@ -116,11 +125,7 @@ async def upload_dataset_image(request: Request, image: ImageDep, services: Serv
             note = f"the original file of {meta.source!r} cannot be used: {rejected.reason}"
     from_original_file = info is not None
     if info is None:
-        try:
-            thumbnail = image.atlas.thumbnail(image.index)
-        except AtlasReplaced:
-            atlas = await atlas_after_replacement(services, image.atlas.slug, image.revision)
-            thumbnail = atlas.thumbnail(image.index)
+        thumbnail, _ = await _thumbnail(image, services)
         if thumbnail is None:
             raise not_found(f"no image {image.image_id!r}")
         info = await services.uploads.add(thumbnail)

@@ -9,6 +9,7 @@ import { Navigate, useLocation } from "react-router";
 import type { ModelSummary } from "../api/client";
 import { apiQuery, useLoadable } from "../api/queries";
 import { atlasName } from "../lib/atlasNames";
+import { modeName } from "../lib/format";
 import {
   canonicalModelPath,
   checkPosition,
@@ -92,13 +93,8 @@ export function ModelGate({ children }: { children: (address: ModelAddress) => R
         const outOfRange = checkPosition(summary, position);
         if (outOfRange) {
           const nearest = positionPath(summary.slug, outOfRange.nearest, location.search);
-          const nearestName = [
-            outOfRange.nearest.layer === null ? "" : `L${outOfRange.nearest.layer}`,
-            outOfRange.nearest.head === null ? "" : `H${outOfRange.nearest.head}`,
-            outOfRange.nearest.mode === null ? "" : `M${outOfRange.nearest.mode}`,
-          ]
-            .filter(Boolean)
-            .join(" ");
+          const { layer: l, head: h, mode: m } = outOfRange.nearest;
+          const nearestName = l === null ? summary.model_id : modeName(l, h ?? undefined, m ?? undefined);
           return (
             <NotFound
               problem={outOfRange.problem}

@@ -13,11 +13,14 @@ export interface NotFoundLink {
 }
 
 export function NotFound({
+  title = "Page not found",
   problem,
   exists,
   links = [],
   linksLabel = "Pages that exist",
 }: {
+  /** The page's heading (and document title). */
+  title?: string;
   /** What is wrong with the address. */
   problem: ReactNode;
   /** What exists instead, e.g. "This model has 12 layers, L0–L11." */
@@ -26,10 +29,10 @@ export function NotFound({
   /** The list's accessible name. */
   linksLabel?: string;
 }) {
-  useDocumentTitle("Not found");
+  useDocumentTitle(title);
   return (
     <section className="not-found" aria-labelledby="not-found-heading">
-      <h1 id="not-found-heading">Page not found</h1>
+      <h1 id="not-found-heading">{title}</h1>
       <p className="not-found-problem">{problem}</p>
       {exists ? <p className="not-found-exists">{exists}</p> : null}
       {links.length > 0 ? (

@@ -6,7 +6,7 @@
  * the upload is cached; an address that cannot be an upload, or one that has expired, says so.
  */
 import { useCallback, useState } from "react";
-import { Link, useLocation, useNavigate, useParams, useSearchParams } from "react-router";
+import { useLocation, useNavigate, useParams, useSearchParams } from "react-router";
 import type { DatasetImageUpload, ModelSummary, Upload, UploadHeadModes } from "../api/client";
 import { apiQuery, useLoadable } from "../api/queries";
 import { isUploadId, uploadImageUrl } from "../api/uploadUrls";
@@ -17,6 +17,7 @@ import { DemoBadge } from "../components/DemoBadge";
 import { HelpTip } from "../components/HelpTip";
 import { HowToRead } from "../components/HowToRead";
 import { KeyHints } from "../components/KeyHints";
+import { NotFound } from "../components/NotFound";
 import { OverlayControls } from "../components/OverlayControls";
 import { PatchHeatmap } from "../components/PatchHeatmap";
 import { RankedModeCard } from "../components/RankedModeCard";
@@ -76,20 +77,17 @@ function UploadHome({ uploadId }: { uploadId: string | undefined }) {
 
 /** An upload address that names no upload: in words, with the way to upload again, and no controls. */
 function UploadNotFound({ reason }: { reason: "malformed" | "expired" }) {
-  const title = reason === "malformed" ? "Not an upload address" : "This upload has expired";
-  useDocumentTitle(title);
   return (
-    <section>
-      <h1>{title}</h1>
-      <p>
-        {reason === "malformed"
+    <NotFound
+      title={reason === "malformed" ? "Not an upload address" : "This upload has expired"}
+      problem={
+        reason === "malformed"
           ? "This is not an upload address: an upload's address ends in the 32 hexadecimal digits the server gave it."
-          : "This upload has expired: uploads are kept for 24 hours (unless the server is set otherwise); upload the image again."}
-      </p>
-      <p>
-        <Link to={uploadPath()}>Upload an image</Link>
-      </p>
-    </section>
+          : "This upload has expired: uploads are kept for 24 hours (unless the server is set otherwise); upload the image again."
+      }
+      links={[{ label: "Upload an image", to: uploadPath() }]}
+      linksLabel="Upload again"
+    />
   );
 }
 
