@@ -14,14 +14,14 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 # Part of the API schema, defined by the library (re-exported here): the basis and sign of a mode
-# (qkatlas.conventions), a planted mode as the atlas manifest lists it (qkatlas.models.base), a
-# precompute job's progress report (qkatlas.progress, which the job writes) and the overlay options
-# (qkatlas.render).
+# (qkatlas.conventions), a photo's resize (qkatlas.images.preprocessing), a planted mode as the atlas
+# manifest lists it (qkatlas.models.base), a precompute job's progress report (qkatlas.progress, which
+# the job writes) and the overlay options (qkatlas.render).
 from qkatlas.conventions import Basis as Basis
 from qkatlas.conventions import Sign as Sign
-from qkatlas.models.base import Interpolation as Interpolation
+from qkatlas.images.preprocessing import Interpolation as Interpolation
+from qkatlas.images.preprocessing import ResizeMode as ResizeMode
 from qkatlas.models.base import PlantedMode as PlantedMode
-from qkatlas.models.base import ResizeMode as ResizeMode
 from qkatlas.progress import PrecomputeJob as PrecomputeJob
 from qkatlas.render import Channel as Channel
 from qkatlas.render import Palette as Palette

@@ -71,8 +71,9 @@ from qkatlas.images import (
     tensor_to_model_input,
     to_model_input,
 )
+from qkatlas.images.preprocessing import Preprocessing
 from qkatlas.models import load_model
-from qkatlas.models.base import Preprocessing, ViTAdapter
+from qkatlas.models.base import ViTAdapter
 from qkatlas.models.known_models import PAPER_MODELS
 from qkatlas.sample_photos import optional_sample_dir
 from qkatlas.scoring import ModeKernel, TopKScorer

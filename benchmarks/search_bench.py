@@ -44,8 +44,9 @@ from qkatlas.atlas.contract import (
 )
 from qkatlas.atlas.writer import AtlasWriter
 from qkatlas.conventions import BASES, SIGNS
+from qkatlas.images.preprocessing import Preprocessing
 from qkatlas.mode_statistics import BINNING_RULE, CLASS_MODES, N_BINS, SELECTIVITY_RULE, TOP_CLASSES
-from qkatlas.models.base import Preprocessing
+from qkatlas.models import model_slug
 from qkatlas.models.source import ModelSource
 from qkatlas.sample_photos import optional_sample_dir
 from qkatlas.svd import DEGENERACY_RTOL, SIGN_RULE
@@ -90,13 +91,13 @@ def write_atlas(root: Path, spec: tuple[str, int, int, int, int, int], labels: l
     model_id, n_layers, n_heads, width, patch, size = spec
     rng = np.random.default_rng(seed)
     d_head, grid, n_bases, n_classes = width // n_heads, size // patch, len(BASES), len(labels)
-    slug = fmt.atlas_slug(fmt.slugify(model_id.replace("/", "--")), "imagenet-val")
+    slug = fmt.atlas_slug(model_slug(model_id), "imagenet-val")
     partial = root / fmt.PARTIAL_DIR / slug
     writer = AtlasWriter(partial)
     manifest = AtlasManifest(
         format_version=FORMAT_VERSION,
         slug=slug,
-        model_slug=fmt.slugify(model_id.replace("/", "--")),
+        model_slug=model_slug(model_id),
         model=ModelInfo(
             model_id=model_id,
             family="hf_vit",

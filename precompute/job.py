@@ -44,7 +44,6 @@ from qkatlas.atlas import published_manifest
 from qkatlas.atlas.contract import (
     FORMAT_VERSION,
     AtlasManifest,
-    AtlasSummary,
     DatasetRecord,
     ImageRecord,
     ModelInfo,
@@ -65,6 +64,7 @@ from qkatlas.images import (
     open_image_source,
     resolve_decode,
 )
+from qkatlas.images.preprocessing import Preprocessing
 from qkatlas.mode_statistics import (
     BINNING_RULE,
     CALIBRATION_IMAGES,
@@ -76,9 +76,10 @@ from qkatlas.mode_statistics import (
     rank_classes,
 )
 from qkatlas.models import ModelLoadError, load_model, model_slug, model_source
-from qkatlas.models.base import Preprocessing, UnsupportedModelError, ViTAdapter
+from qkatlas.models.base import UnsupportedModelError, ViTAdapter
 from qkatlas.progress import ProgressSink
 from qkatlas.scoring import ModeKernel, TopKScorer
+from qkatlas.summaries import summarize_decomposition
 from qkatlas.svd import DEGENERACY_RTOL, SIGN_RULE, Decomposition, decompose
 
 #: What every error that stops a job part-way ends with.
@@ -573,7 +574,7 @@ class _Job:
         winner_ids = self._write_winners(stream)
         statistics = self._write_statistics(stream)
         writer.write_decomposition(stream.dec)
-        writer.write_summary(AtlasSummary.from_decomposition(stream.dec))
+        writer.write_summary(summarize_decomposition(stream.dec))
         items = source.items
         writer.write_images({i: ImageRecord(source=items[i].source, label=items[i].label) for i in winner_ids})
         adapter = stream.adapter

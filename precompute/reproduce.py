@@ -38,6 +38,7 @@ from qkatlas.models.base import UnsupportedModelError
 from qkatlas.models.hub import hub_reachable
 from qkatlas.models.known_models import PAPER_MODELS
 from qkatlas.o3 import QUERIES, REGIONS, analyse_o3_folder, format_o3_table, store_o3_result
+from qkatlas.summaries import summarize_decomposition
 from qkatlas.svd import Decomposition, decompose
 
 
@@ -129,7 +130,7 @@ def analyse_model(model_id: str, args: argparse.Namespace, weights: Weights) -> 
         o3 = analyse_o3_folder(adapter, args.o3, batch_size=8, limit=args.o3_limit, progress=not args.no_progress)
         for path in store_o3_result(o3, atlas_root):
             print(f"  O3 results written to {path}")
-    summary = AtlasSummary.from_decomposition(dec)
+    summary = summarize_decomposition(dec)
     return ModelResult(model_id, model_slug(model_id), dec, summary, o3, time.perf_counter() - clock)
 
 

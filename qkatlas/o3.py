@@ -59,8 +59,9 @@ from qkatlas.atlas.contract import (
 from qkatlas.atlas.reader import Atlas, AtlasError
 from qkatlas.atlas.writer import write_json_atomic
 from qkatlas.images import IMAGE_EXTENSIONS, ImageDecodeError, load_image_file, to_model_input
+from qkatlas.images.preprocessing import Preprocessing
 from qkatlas.models import model_slug, model_source
-from qkatlas.models.base import Preprocessing, ViTAdapter
+from qkatlas.models.base import ViTAdapter
 
 IMAGES_DIR = "images"
 TARGET_DIR = "targ_images"

@@ -16,13 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal, Self
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from qkatlas.conventions import Basis, Sign
-from qkatlas.models.base import ModelSpec, PlantedMode, PrefixKind, Preprocessing
+from qkatlas.images.preprocessing import Preprocessing
+from qkatlas.models.base import ModelSpec, PlantedMode, PrefixKind
 from qkatlas.models.source import ModelSource
-from qkatlas.svd import Decomposition, weighted_cos
 
 FORMAT_VERSION = 3
 OLDEST_READABLE_VERSION = 1
@@ -235,33 +234,6 @@ class AtlasSummary(_Record):
         description="[L][H]: Σ_n (σ_n / Σ_m σ_m) cos_n; null for a head without an active mode."
     )
     baseline_95: float = Field(description="1.96 / √d: random directions' cosines lie within ± this 95 % of the time.")
-
-    @classmethod
-    def from_decomposition(cls, dec: Decomposition) -> AtlasSummary:
-        n_layers, _, n_modes, d_model = dec.shape
-        active = dec.active  # [L, H, M]
-        head_active = np.asarray(active.any(axis=-1))  # [L, H]
-        head_weighted = weighted_cos(dec)  # NaN where the head is inactive
-        layer_weighted = _masked_mean(head_weighted, head_active, axis=1)
-        return cls(
-            normalized_depth=[layer / max(n_layers - 1, 1) for layer in range(n_layers)],
-            layer_weighted_cos=layer_weighted,
-            layer_unweighted_cos=_masked_mean(dec.cos, active, axis=(1, 2)),
-            # The paper's released code also divides by d_h; offered only as a labelled variant.
-            layer_weighted_cos_scaled=[None if value is None else value / n_modes for value in layer_weighted],
-            head_weighted_cos=[
-                [float(value) if is_active else None for value, is_active in zip(row, row_active, strict=True)]
-                for row, row_active in zip(head_weighted, head_active, strict=True)
-            ],
-            baseline_95=1.96 / float(np.sqrt(d_model)),
-        )
-
-
-def _masked_mean(values: np.ndarray, mask: np.ndarray, axis: int | tuple[int, ...]) -> list[float | None]:
-    """Per layer (axis 0), the mean of ``values`` where ``mask``; None where the mask selects nothing."""
-    count = mask.sum(axis=axis)
-    total = np.where(mask, values, 0.0).sum(axis=axis)
-    return [float(t / c) if c else None for t, c in zip(total, count, strict=True)]
 
 
 # --- images.json ---------------------------------------------------------------------------------

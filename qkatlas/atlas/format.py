@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
+
+from qkatlas.slugs import slugify
 
 if TYPE_CHECKING:
     from qkatlas.atlas.contract import AtlasManifest
@@ -99,12 +100,6 @@ def expected_shapes(manifest: AtlasManifest) -> dict[str, tuple[int, ...]]:
         "maps_query": (*ranked, grid, grid),
         "maps_key": (*ranked, grid, grid),
     }
-
-
-def slugify(text: str) -> str:
-    """Lowercase URL-safe slug: ``[a-z0-9._-]``, other runs become ``-``."""
-    slug = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-.")
-    return slug or "unnamed"
 
 
 def atlas_slug(model_slug: str, dataset_name: str) -> str:

@@ -12,8 +12,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from qkatlas.images.decoding import ImageDecodeError, load_image_file
 from qkatlas.images.model_input import to_model_input
+from qkatlas.images.preprocessing import Preprocessing
 from qkatlas.images.sources import ImageSource
-from qkatlas.models.base import Preprocessing
 
 
 @dataclass

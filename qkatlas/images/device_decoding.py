@@ -54,8 +54,8 @@ from qkatlas.images.decoding import (
 )
 from qkatlas.images.jpeg_header import JpegHeaderError, NotAJpegError, ends_with_eoi, read_jpeg_header
 from qkatlas.images.model_input import tensor_to_model_input
+from qkatlas.images.preprocessing import Preprocessing
 from qkatlas.images.sources import ImageSource
-from qkatlas.models.base import Preprocessing
 
 # torchvision 0.29 deprecated its image decoders in favour of TorchCodec, which qkatlas does not
 # depend on; decode_jpeg remains the one nvJPEG binding at hand. Its warning (once per call) says

@@ -8,7 +8,7 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as tvf
 
 from qkatlas.images.decoding import to_rgb
-from qkatlas.models.base import Preprocessing
+from qkatlas.images.preprocessing import Preprocessing
 
 #: Pillow/torchvision resampling of each ``Preprocessing.interpolation``.
 INTERPOLATION_MODES = {

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from qkatlas.atlas.format import slugify
+from qkatlas.slugs import slugify
 
 #: File extensions (lower case) collected from folder sources.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp"})

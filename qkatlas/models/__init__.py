@@ -31,7 +31,6 @@ from .base import (
     LayerWeights,
     ModelLoadError,
     ModelSpec,
-    Preprocessing,
     UnsupportedModelError,
     ViTAdapter,
 )
@@ -43,7 +42,6 @@ __all__ = [
     "ModelLoadError",
     "ModelSource",
     "ModelSpec",
-    "Preprocessing",
     "UnsupportedModelError",
     "ViTAdapter",
     "load_model",

@@ -18,12 +18,12 @@ import torch
 from torch import nn
 from transformers import PretrainedConfig, PreTrainedModel
 
+from qkatlas.images.preprocessing import Preprocessing, ResizeMode
+
 from .base import (
     LayerWeights,
     ModelSpec,
     PrefixKind,
-    Preprocessing,
-    ResizeMode,
     UnsupportedModelError,
     ViTAdapter,
 )

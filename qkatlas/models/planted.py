@@ -48,8 +48,9 @@ from timm.models.vision_transformer import Block, VisionTransformer
 from torch import nn
 
 from qkatlas.conventions import Sign
+from qkatlas.images.preprocessing import Preprocessing
 
-from .base import PlantedKind, PlantedMode, Preprocessing
+from .base import PlantedKind, PlantedMode
 from .timm_vit import TimmViTAdapter
 
 PLANTED_MODEL_ID = "planted"

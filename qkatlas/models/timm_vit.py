@@ -20,13 +20,14 @@ from timm.layers.attention import Attention
 from timm.models.vision_transformer import Block, VisionTransformer
 from torch import nn
 
+from qkatlas.images.preprocessing import Preprocessing
+
 from .base import (
     LayerWeights,
     ModelLoadError,
     ModelSpec,
     PlantedMode,
     PrefixKind,
-    Preprocessing,
     UnsupportedModelError,
     ViTAdapter,
 )

@@ -37,7 +37,7 @@ from qkatlas.images import (
     to_model_input,
 )
 from qkatlas.images.jpeg_header import JpegHeaderError, read_jpeg_header
-from qkatlas.models.base import Preprocessing
+from qkatlas.images.preprocessing import Preprocessing
 
 CPU = torch.device("cpu")
 PREPS = (

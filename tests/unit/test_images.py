@@ -30,7 +30,7 @@ from qkatlas.images import (
     open_image_source,
     to_model_input,
 )
-from qkatlas.models.base import Preprocessing
+from qkatlas.images.preprocessing import Preprocessing
 
 PREP_SHORTEST = Preprocessing(crop=32, resize=36, resize_mode="shortest", mean=(0.5,) * 3, std=(0.5,) * 3)
 PREP_EXACT = Preprocessing(crop=32, resize=32, resize_mode="exact", mean=(0.5,) * 3, std=(0.5,) * 3)

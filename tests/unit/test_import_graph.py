@@ -71,3 +71,42 @@ def test_no_module_of_the_project_imports_itself_back() -> None:
     graph = _graph()
     assert "precompute.cli" in graph and "qkatlas.atlas.contract" in graph["qkatlas.atlas.reader"]
     assert _cycle(graph) is None, " → ".join(_cycle(graph) or [])
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every module ``start`` imports, directly or through others."""
+    seen: set[str] = set()
+    stack = [start]
+    while stack:
+        for imported in graph[stack.pop()] - seen:
+            seen.add(imported)
+            stack.append(imported)
+    return seen
+
+
+#: (package or module, what it must never reach): images and models sit below the atlas format; the
+#: atlas contract only describes files.
+_LAYERS = (
+    ("qkatlas.images", ("qkatlas.atlas", "qkatlas.models")),
+    ("qkatlas.models", ("qkatlas.atlas",)),
+    ("qkatlas.atlas.contract", ("qkatlas.svd", "qkatlas.scoring", "qkatlas.mode_statistics")),
+)
+
+
+def _violations(graph: dict[str, set[str]]) -> list[str]:
+    found = []
+    for lower, forbidden in _LAYERS:
+        for module in sorted(m for m in graph if m == lower or m.startswith(f"{lower}.")):
+            reached = _reachable(graph, module)
+            found += [f"{module} → {bad}" for bad in sorted(reached) if bad.startswith(forbidden)]
+    return found
+
+
+def test_the_layer_check_finds_a_planted_upward_import() -> None:
+    graph = {"qkatlas.images.sources": {"qkatlas.helpers"}, "qkatlas.helpers": {"qkatlas.atlas.format"}}
+    graph["qkatlas.atlas.format"] = set()
+    assert _violations(graph) == ["qkatlas.images.sources → qkatlas.atlas.format"]
+
+
+def test_lower_layers_never_reach_the_ones_above() -> None:
+    assert _violations(_graph()) == []

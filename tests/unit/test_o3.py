@@ -11,8 +11,8 @@ from PIL import Image, ImageDraw
 
 from precompute.reproduce import choose_weights
 from qkatlas.images import to_model_input
+from qkatlas.images.preprocessing import Preprocessing
 from qkatlas.models import ModelSource
-from qkatlas.models.base import Preprocessing
 from qkatlas.o3 import (
     area_downscale,
     mask_as_model_sees_it,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qkatlas.models.base import Interpolation, Preprocessing, ResizeMode
+from qkatlas.images.preprocessing import Interpolation, Preprocessing, ResizeMode
 
 MEAN_STD = (0.5, 0.5, 0.5)
 

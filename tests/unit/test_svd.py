@@ -8,6 +8,7 @@ import torch
 
 from qkatlas.atlas.contract import AtlasSummary
 from qkatlas.models.base import LayerWeights
+from qkatlas.summaries import summarize_decomposition
 from qkatlas.svd import DEGENERACY_RTOL, INACTIVE_RTOL, decompose, degenerate_modes, full_svd, weighted_cos
 
 
@@ -95,7 +96,7 @@ def test_planted_identity_head_is_degenerate_and_grouping() -> None:
 
 def test_summary_weighted_cosine_and_baseline() -> None:
     dec = decompose(_random_weights(n_layers=3, seed=11))
-    summary = AtlasSummary.from_decomposition(dec)
+    summary = summarize_decomposition(dec)
     weights = dec.sigma / dec.sigma.sum(axis=-1, keepdims=True)
     expected = [np.mean([weights[layer, h] @ dec.cos[layer, h] for h in range(3)]) for layer in range(3)]
     np.testing.assert_allclose(np.array(summary.layer_weighted_cos, dtype=float), expected)
@@ -198,7 +199,7 @@ def test_inactive_tolerance_is_relative_to_the_largest_sigma_of_the_model() -> N
 
 def test_summaries_average_over_active_heads_and_modes_only() -> None:
     weights = _pruned_weights()
-    summary = AtlasSummary.from_decomposition(decompose(weights))
+    summary = summarize_decomposition(decompose(weights))
     heads = [[_reference_spectrum(w, h) for h in range(4)] for w in weights]
     head_weighted = [[float(s @ c / s.sum()) if rank else None for rank, s, c in layer] for layer in heads]
     for got, want in zip(summary.head_weighted_cos, head_weighted, strict=True):
@@ -226,7 +227,7 @@ def test_a_model_of_zero_heads_has_no_active_mode_and_no_summary_value() -> None
     assert np.isnan(weighted_cos(dec)).all()
     for name in ("U", "V", "sigma", "cos", "query_offset"):
         assert not getattr(dec, name).any(), name
-    summary = AtlasSummary.from_decomposition(dec)
+    summary = summarize_decomposition(dec)
     assert summary.layer_weighted_cos == [None, None] and summary.layer_unweighted_cos == [None, None]
     assert summary.head_weighted_cos == [[None, None], [None, None]]
     json.dumps(summary.to_json_dict(), allow_nan=False)

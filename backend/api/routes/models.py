@@ -42,7 +42,7 @@ from backend.services.container import Services
 from backend.services.mode_index import ModeFilters
 from qkatlas.atlas import Atlas
 from qkatlas.atlas.statistics import NOT_COMPUTED
-from qkatlas.models.base import Preprocessing
+from qkatlas.images.preprocessing import Preprocessing
 
 router = APIRouter(tags=["models"], responses={404: {"model": ErrorBody}}, route_class=CachedRoute)
 
