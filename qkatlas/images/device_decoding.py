@@ -20,10 +20,10 @@ own CUDA stream; each batch carries an event the consumer's stream waits on when
 
 Choosing the decoder (``resolve_decode``; the job's ``--decode auto|pillow|nvjpeg``): ``auto`` takes
 this path when the device is CUDA and nvJPEG works there (``nvjpeg_available``), else Pillow worker
-processes (``iter_shared_batches``). On an H200 nvJPEG decoded 3.5-3.7 × faster than 16 Pillow
-workers (docs/benchmarks.md, GPU), where decoding bounds the job; on a CPU the model bounds it (≈ 10
-img/s for ViT-S/16 against a Pillow decode ceiling of ≈ 115 img/s per worker), so ``auto`` keeps the
-proven Pillow workers there.
+processes (``iter_shared_batches``). On an H200 nvJPEG decoded 2.8 × faster than 16 Pillow workers
+in the last run (3,612 against 1,276 img/s; 2.8-4.4 × over four runs, docs/benchmarks.md), where
+decoding bounds the job; on a CPU the model bounds it (≈ 10 img/s for ViT-S/16 against a Pillow
+decode ceiling of ≈ 115 img/s per worker), so ``auto`` keeps the proven Pillow workers there.
 """
 
 from __future__ import annotations

@@ -1,19 +1,24 @@
 """Model adapters: one interface (``ViTAdapter``) over timm and Hugging Face vision transformers.
 
-``load_model(model_id)`` resolves, in order:
+``load_model(model_id)`` goes through the model families of ``MODEL_FAMILIES`` (planted, timm,
+Hugging Face; each says which ids and local checkpoints it recognises and how it loads them) and
+resolves, in order:
 
-1. ``'planted'`` — the hand-set planted-mode model (``qkatlas.models.planted``);
-2. an existing local directory — a Hugging Face checkpoint (``config.json`` with ``model_type``,
-   written by ``save_pretrained``) or a timm checkpoint (``config.json`` with ``architecture``, plus
-   ``model.safetensors``/``pytorch_model.bin``, the layout of timm's ``push_to_hub``);
-3. a timm name (``vit_small_patch16_224.dino``), optionally prefixed ``timm/`` or ``hf-hub:timm/``;
-4. a Hugging Face hub id (``facebook/dino-vits16``).
+1. an id a family owns outright (``ModelFamily.names``): ``'planted'``, the hand-set planted-mode
+   model (``qkatlas.models.planted``);
+2. an existing local directory, by its ``config.json`` (``ModelFamily.checkpoint``): a timm
+   checkpoint (``architecture``, plus ``model.safetensors``/``pytorch_model.bin``, the layout of
+   timm's ``push_to_hub``) or a Hugging Face one (``model_type``, written by ``save_pretrained``);
+3. the first family whose ``recognises_id`` accepts the id: a timm name
+   (``vit_small_patch16_224.dino``), optionally prefixed ``timm/`` or ``hf-hub:timm/``; else a
+   Hugging Face hub id (``facebook/dino-vits16``).
 
 ``random_init=True`` builds the architecture from its config without downloading weights, seeded
 with ``torch.manual_seed(seed)``: timm names need nothing; Hugging Face ids use the hand-written
 configs of ``known_models.KNOWN_HF_MODELS`` (the paper's 13 models and DINOv2 with/without registers)
-when the hub is out of reach. Families: ``timm_vit`` (timm ``VisionTransformer``: ViT, DeiT incl.
-distilled, DINO, DINOv2(+reg), CLIP), ``hf_vit`` (ViT, DINO, DeiT), ``hf_clip`` (CLIP vision tower),
+when the hub is out of reach. Adapters: ``timm_vit`` (timm ``VisionTransformer``: ViT, DeiT incl.
+distilled, DINO, DINOv2(+reg), CLIP); Hugging Face architectures, chosen by ``config.model_type``
+from ``hf_loading.HF_FAMILIES``: ``hf_vit`` (ViT, DINO, DeiT), ``hf_clip`` (CLIP vision tower),
 ``hf_dinov2`` (DINOv2 with and without registers).
 """
 
@@ -21,6 +26,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +87,124 @@ def load_model(
     return adapter
 
 
+@dataclass(frozen=True)
+class LoadRequest:
+    """What ``load_model`` was asked for (its arguments), as a family's loader receives it."""
+
+    model_id: str
+    random_init: bool
+    seed: int
+    revision: str | None
+    overrides: dict[str, Any] | None
+
+
+def _no_id(_model_id: str) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class CheckpointFormat:
+    """How a family recognises a local checkpoint folder: ``config_key`` in its ``config.json``."""
+
+    config_key: str
+    load: Callable[[Path, dict[str, Any], LoadRequest], ViTAdapter]
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """One way of loading models behind ``ViTAdapter``: which ids and local checkpoints it
+    recognises, and how it loads them. ``load_model`` resolves an id against ``MODEL_FAMILIES``
+    (the module docstring gives the order).
+
+    ``names``: ids the family owns outright, recognised before anything else (even a local folder
+    of that name) and loaded as they are (hand-set weights: no seeding). ``recognises_id``: the hub
+    or registry ids it loads with ``load`` (families are asked in order; the first to say yes loads
+    it). ``checkpoint``: the local checkpoint folders it loads. ``name`` appears in error messages.
+    """
+
+    name: str
+    load: Callable[[LoadRequest], ViTAdapter]
+    names: tuple[str, ...] = ()
+    recognises_id: Callable[[str], bool] = _no_id
+    checkpoint: CheckpointFormat | None = None
+
+
+# The loaders import their library on first use, so importing qkatlas.models stays cheap.
+
+
+def _load_planted(_request: LoadRequest) -> ViTAdapter:
+    from .planted import load_planted
+
+    return load_planted()
+
+
+def _is_timm_id(model_id: str) -> bool:
+    return model_id.startswith(_TIMM_PREFIXES) or "/" not in model_id
+
+
+def _load_timm(request: LoadRequest) -> ViTAdapter:
+    from .timm_vit import load_timm
+
+    name = request.model_id
+    for prefix in _TIMM_PREFIXES:
+        name = name.removeprefix(prefix)
+    return load_timm(
+        name,
+        model_id=request.model_id,
+        random_init=request.random_init,
+        revision=request.revision,
+        overrides=request.overrides,
+    )
+
+
+def _load_timm_directory(directory: Path, config: dict[str, Any], request: LoadRequest) -> ViTAdapter:
+    from .timm_vit import load_timm_directory
+
+    return load_timm_directory(
+        directory, config, model_id=request.model_id, random_init=request.random_init, overrides=request.overrides
+    )
+
+
+def _any_id(_model_id: str) -> bool:
+    return True
+
+
+def _load_hf(request: LoadRequest) -> ViTAdapter:
+    from .hf_loading import load_hf_hub
+
+    return load_hf_hub(
+        request.model_id, random_init=request.random_init, revision=request.revision, overrides=request.overrides
+    )
+
+
+def _load_hf_directory(directory: Path, _config: dict[str, Any], request: LoadRequest) -> ViTAdapter:
+    from .hf_loading import load_hf_directory
+
+    return load_hf_directory(
+        directory, model_id=request.model_id, random_init=request.random_init, overrides=request.overrides
+    )
+
+
+#: Every model family, in the order ids are matched against them. Hugging Face comes last: it takes
+#: any ``org/name`` id the others leave (its own families, by ``config.model_type``, are
+#: ``hf_loading.HF_FAMILIES``).
+MODEL_FAMILIES: tuple[ModelFamily, ...] = (
+    ModelFamily(name="planted", load=_load_planted, names=("planted",)),
+    ModelFamily(
+        name="timm",
+        load=_load_timm,
+        recognises_id=_is_timm_id,
+        checkpoint=CheckpointFormat("architecture", _load_timm_directory),
+    ),
+    ModelFamily(
+        name="Hugging Face",
+        load=_load_hf,
+        recognises_id=_any_id,
+        checkpoint=CheckpointFormat("model_type", _load_hf_directory),
+    ),
+)
+
+
 def _load(
     model_id: str,
     *,
@@ -88,44 +213,36 @@ def _load(
     revision: str | None,
     overrides: dict[str, Any] | None,
 ) -> ViTAdapter:
-    if model_id == "planted":
-        from .planted import load_planted
-
-        return load_planted()
+    request = LoadRequest(model_id, random_init, seed, revision, overrides)
+    for family in MODEL_FAMILIES:
+        if model_id in family.names:
+            return family.load(request)
     if random_init:
         torch.manual_seed(seed)
     local = Path(model_id).expanduser()
     if local.is_dir():
-        return _load_local(local, model_id, random_init=random_init, overrides=overrides)
-    if model_id.startswith(_TIMM_PREFIXES) or "/" not in model_id:
-        from .timm_vit import load_timm
-
-        name = model_id
-        for prefix in _TIMM_PREFIXES:
-            name = name.removeprefix(prefix)
-        return load_timm(name, model_id=model_id, random_init=random_init, revision=revision, overrides=overrides)
-    from .hf_loading import load_hf_hub
-
-    return load_hf_hub(model_id, random_init=random_init, revision=revision, overrides=overrides)
+        return _load_local(local, request)
+    for family in MODEL_FAMILIES:
+        if family.recognises_id(model_id):
+            return family.load(request)
+    raise ModelLoadError(f"unknown model id {model_id!r}")  # unreachable while a family takes any id
 
 
-def _load_local(directory: Path, model_id: str, *, random_init: bool, overrides: dict[str, Any] | None) -> ViTAdapter:
+def _load_local(directory: Path, request: LoadRequest) -> ViTAdapter:
+    formats = [(f.name, f.checkpoint) for f in MODEL_FAMILIES if f.checkpoint is not None]
     config_path = directory / "config.json"
     if not config_path.is_file():
-        raise ModelLoadError(f"{directory} has no config.json; not a timm or Hugging Face checkpoint")
+        names = " or ".join(name for name, _ in formats)
+        raise ModelLoadError(f"{directory} has no config.json; not a {names} checkpoint")
     try:
         config = json.loads(config_path.read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise ModelLoadError(f"cannot read {config_path}: {error}") from error
-    if "architecture" in config:
-        from .timm_vit import load_timm_directory
-
-        return load_timm_directory(directory, config, model_id=model_id, random_init=random_init, overrides=overrides)
-    if "model_type" in config:
-        from .hf_loading import load_hf_directory
-
-        return load_hf_directory(directory, model_id=model_id, random_init=random_init, overrides=overrides)
-    raise ModelLoadError(f"{config_path} has neither 'architecture' (timm) nor 'model_type' (Hugging Face)")
+    for _, checkpoint in formats:
+        if checkpoint.config_key in config:
+            return checkpoint.load(directory, config, request)
+    keys = " nor ".join(f"{checkpoint.config_key!r} ({name})" for name, checkpoint in formats)
+    raise ModelLoadError(f"{config_path} has neither {keys}")
 
 
 def model_source(adapter: ViTAdapter) -> ModelSource:
