@@ -17,7 +17,7 @@ async def get_health(services: ServicesDep) -> Health:
     return Health(
         status="degraded" if redis is RedisState.unavailable or failures else "ok",
         version=backend.__version__,
-        device=str(services.analysis.device),
+        device=str(services.analyzers.device),
         redis=redis,
         atlases=[atlas.slug for atlas in services.atlases.atlases],
         failed_atlases=failures,
