@@ -25,7 +25,7 @@ from qkatlas.atlas import Atlas
 from qkatlas.atlas.statistics import NOT_COMPUTED, SignedMode
 
 
-def mode_path(atlas: Atlas, layer: int, head: int, mode: int) -> str:
+def _mode_path(atlas: Atlas, layer: int, head: int, mode: int) -> str:
     """The mode's address in the API."""
     return f"/api/models/{atlas.slug}/layers/{layer}/heads/{head}/modes/{mode}"
 
@@ -43,7 +43,7 @@ def mode_detail(atlas: Atlas, layer: int, head: int, mode: int, basis: Basis, si
     for rank, (index, score) in enumerate(atlas.top_images(basis, layer, head, mode, sign)):
         record = atlas.image_meta(index)
         image = image_id(atlas, index)
-        top = f"{mode_path(atlas, layer, head, mode)}/top/{rank}"
+        top = f"{_mode_path(atlas, layer, head, mode)}/top/{rank}"
         top_images.append(
             TopImage(
                 rank=rank,
