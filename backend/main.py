@@ -21,7 +21,9 @@ from backend.api.docs import add_offline_docs
 from backend.api.routes import health, images, models, modes, progress, search, uploads
 from backend.core.cache import make_cache
 from backend.core.config import Settings
-from backend.services.analysis import AnalysisBusy, ModelUnavailable, UploadGone
+from backend.services.analysis.analyzers import ModelUnavailable
+from backend.services.analysis.queue import AnalysisBusy
+from backend.services.analysis.runner import UploadGone
 from backend.services.container import Services
 from backend.services.uploads import UploadRejected
 

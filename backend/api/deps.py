@@ -18,8 +18,8 @@ from pydantic_core import PydanticCustomError
 
 from backend.schemas import Basis, Channel, Palette, Sign
 from backend.services.container import Services
+from backend.services.overlays import OverlayOptions
 from qkatlas.atlas import Atlas
-from qkatlas.render import RENDERING_VERSION
 
 MODEL_SLUG_PATTERN = r"^[a-z0-9._-]{1,200}$"
 REVISION_PATTERN = r"^[0-9a-f]{16}$"
@@ -40,6 +40,21 @@ def id_path(pattern: str, *, what: str, rule: str, description: str) -> tuple[ob
         return value
 
     return Path(description=description, json_schema_extra={"pattern": pattern}), AfterValidator(check)
+
+
+async def check_upload_rate(request: Request, services: Services) -> None:
+    """429 when this client address has made too many uploads in the current window (every route that
+    creates an upload calls it, once it knows the request is otherwise valid)."""
+    settings = services.settings
+    client = request.client.host if request.client else "unknown"
+    if not await services.uploads.allow(
+        client, limit=settings.upload_rate_limit, window_s=settings.upload_rate_window_s
+    ):
+        raise HTTPException(
+            429,
+            "too many uploads; try again later",
+            headers={"Retry-After": str(settings.upload_rate_window_s)},
+        )
 
 
 async def get_services(request: Request) -> Services:
@@ -156,18 +171,6 @@ async def get_basis(
 
 BasisDep = Annotated[Basis, Depends(get_basis)]
 SignQuery = Annotated[Sign, Query(description="`pos` = (u, v), `neg` = (−u, −v).")]
-
-
-@dataclass(frozen=True)
-class OverlayOptions:
-    channel: Channel
-    palette: Palette
-    blend: float
-    opacity: float
-
-    def cache_key(self) -> str:
-        """The options as part of a rendered overlay's cache key (with the renderer's version)."""
-        return f"r{RENDERING_VERSION}:{self.channel.value}:{self.palette.value}:{self.blend:.3f}:{self.opacity:.3f}"
 
 
 async def get_overlay_options(

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -95,17 +95,22 @@ class _Snapshot:
 
 
 class AtlasRegistry:
-    """Every atlas directly under ``root``; ``refresh()`` brings it up to date with the folder."""
+    """Every atlas directly under ``root``; ``refresh()`` brings it up to date with the folder.
 
-    def __init__(self, root: Path) -> None:
+    ``on_refresh`` is told the atlases served after every refresh, so that what is held per atlas
+    elsewhere (an analysis model) can be let go once its atlas is removed or rebuilt.
+    """
+
+    def __init__(self, root: Path, *, on_refresh: Callable[[Iterable[Atlas]], None] | None = None) -> None:
         self.root = Path(root)
         self._directories: dict[str, _Directory] = {}
         self._snapshot = _Snapshot(MappingProxyType({}), ())
         self._lock = threading.Lock()
+        self._on_refresh = on_refresh
 
     @classmethod
-    def load(cls, root: Path) -> AtlasRegistry:
-        registry = cls(root)
+    def load(cls, root: Path, *, on_refresh: Callable[[Iterable[Atlas]], None] | None = None) -> AtlasRegistry:
+        registry = cls(root, on_refresh=on_refresh)
         registry.refresh()
         return registry
 
@@ -149,6 +154,8 @@ class AtlasRegistry:
                 served[directory.atlas.slug] = directory.atlas
         # One assignment: a request sees the whole old state or the whole new one.
         self._snapshot = _Snapshot(MappingProxyType(served), tuple(failures))
+        if self._on_refresh is not None:
+            self._on_refresh(served.values())
 
     @staticmethod
     def _log_changes(before: dict[str, _Directory], after: dict[str, _Directory]) -> None:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from backend.core.cache import Cache, LocalFirstCache, MemoryCache
 from backend.core.config import Settings
-from backend.services.analysis import AnalysisRunner
+from backend.services.analysis.analyzers import AnalyzerRegistry
+from backend.services.analysis.runner import AnalysisRunner
 from backend.services.atlases import AtlasRegistry
 from backend.services.mode_index import ModeIndex
 from backend.services.o3 import O3Results
@@ -22,6 +23,7 @@ class Services:
     renders: Cache
     atlases: AtlasRegistry
     uploads: UploadStore
+    analyzers: AnalyzerRegistry
     analysis: AnalysisRunner
     o3: O3Results
     mode_index: ModeIndex
@@ -33,16 +35,18 @@ class Services:
         if not isinstance(cache, MemoryCache):
             local = MemoryCache(settings.render_cache_bytes, clock=settings.clock)
             renders = LocalFirstCache(local, cache, local_ttl_s=settings.overlay_ttl_s)
+        analyzers = AnalyzerRegistry(settings.device)
         return cls(
             settings=settings,
             cache=cache,
             renders=renders,
-            atlases=AtlasRegistry.load(settings.atlas_dir),
+            atlases=AtlasRegistry.load(settings.atlas_dir, on_refresh=analyzers.retain),
             uploads=uploads,
+            analyzers=analyzers,
             analysis=AnalysisRunner(
                 cache,
                 uploads,
-                device=settings.device,
+                analyzers,
                 workers=settings.analysis_workers,
                 queue_size=settings.analysis_queue,
                 lock_s=settings.analysis_lock_s,

@@ -19,6 +19,7 @@ from PIL import Image
 
 from backend.core.cache import Cache
 from backend.core.clock import Clock
+from backend.schemas import Upload
 from qkatlas.images import DecodeErrorKind, ImageDecodeError, decode_image
 
 UPLOAD_ID_PATTERN = r"^[0-9a-f]{32}$"
@@ -48,6 +49,12 @@ class UploadInfo:
     @classmethod
     def from_json(cls, raw: bytes, *, clock: Clock = time.time) -> UploadInfo:
         return cls(**json.loads(raw), clock=clock)
+
+    def to_response(self) -> Upload:
+        """What the API answers about the upload (its seconds left counted now)."""
+        return Upload(
+            id=self.id, width=self.width, height=self.height, n_bytes=self.n_bytes, expires_in_s=self.expires_in_s()
+        )
 
 
 class UploadRejected(Exception):

@@ -110,3 +110,11 @@ def test_the_layer_check_finds_a_planted_upward_import() -> None:
 
 def test_lower_layers_never_reach_the_ones_above() -> None:
     assert _violations(_graph()) == []
+
+
+def test_no_route_module_imports_another() -> None:
+    """What two routes share is a service or a dependency (docs/architecture.md#the-service)."""
+    graph = _graph()
+    routes = {module for module in graph if module.startswith("backend.api.routes.")}
+    assert len(routes) >= 5
+    assert {route: sorted(graph[route] & routes) for route in routes if graph[route] & routes} == {}

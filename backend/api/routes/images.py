@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -13,20 +12,19 @@ from backend.api.deps import (
     PinnedRevision,
     ServicesDep,
     atlas_after_replacement,
+    check_upload_rate,
     current_atlas,
     id_path,
     not_found,
 )
 from backend.api.responses import JPEG_RESPONSE
-from backend.api.routes.uploads import check_upload_rate, upload_response
 from backend.schemas import DatasetImageUpload, ErrorBody
 from backend.services.atlases import IMAGE_ID_PATTERN, parse_image_id
 from backend.services.container import Services
-from backend.services.uploads import UploadRejected
+from backend.services.dataset_uploads import upload_dataset_image as store_dataset_image
 from qkatlas.atlas import Atlas, AtlasReplaced
-from qkatlas.images import item_path
 
-router = APIRouter(tags=["images"], responses={404: {"model": ErrorBody}}, route_class=CachedRoute)
+router = APIRouter(prefix="/images", tags=["images"], responses={404: {"model": ErrorBody}}, route_class=CachedRoute)
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,7 @@ async def _thumbnail(image: ImageRef, services: Services) -> tuple[bytes | None,
         return atlas.thumbnail(image.index), atlas
 
 
-@router.get("/images/{image_id}", response_class=Response, responses=JPEG_RESPONSE)
+@router.get("/{image_id}", response_class=Response, responses=JPEG_RESPONSE)
 async def get_image(request: Request, image: ImageDep, services: ServicesDep, _cache: ImageCache) -> Response:
     data, atlas = await _thumbnail(image, services)
     if atlas is not image.atlas:
@@ -85,23 +83,8 @@ async def get_image(request: Request, image: ImageDep, services: ServicesDep, _c
     return Response(data, media_type="image/jpeg")
 
 
-def _original_file(atlas: Atlas, source: str, max_bytes: int) -> bytes | str:
-    """The image's original file as the dataset record and image record locate it, or why it cannot be used
-    (in words without the server's paths)."""
-    dataset = atlas.manifest.dataset
-    path = item_path(dataset.source, dataset.layout, source)
-    try:
-        with path.open("rb") as file:
-            data = file.read(max_bytes + 1)
-    except OSError:
-        return f"the original file of {source!r} can no longer be read where the atlas was built"
-    if len(data) > max_bytes:
-        return f"the original file of {source!r} is larger than the upload limit ({max_bytes:,} bytes)"
-    return data
-
-
 @router.post(
-    "/images/{image_id}/upload",
+    "/{image_id}/upload",
     response_model=DatasetImageUpload,
     status_code=201,
     responses={429: {"model": ErrorBody, "description": "Too many uploads from this address"}},
@@ -115,25 +98,19 @@ async def upload_dataset_image(request: Request, image: ImageDep, services: Serv
     if meta is None:
         raise not_found(f"no image {image.image_id!r}: the atlas keeps only its modes' top images")
     await check_upload_rate(request, services)
-    original = await asyncio.to_thread(_original_file, image.atlas, meta.source, services.settings.max_upload_bytes)
-    info = None
-    note = original if isinstance(original, str) else None
-    if isinstance(original, bytes):
-        try:
-            info = await services.uploads.add(original)
-        except UploadRejected as rejected:
-            note = f"the original file of {meta.source!r} cannot be used: {rejected.reason}"
-    from_original_file = info is not None
-    if info is None:
-        thumbnail, _ = await _thumbnail(image, services)
-        if thumbnail is None:
-            raise not_found(f"no image {image.image_id!r}")
-        info = await services.uploads.add(thumbnail)
-    return DatasetImageUpload(
-        upload=upload_response(info),
-        image_id=image.image_id,
-        label=meta.label,
-        source=meta.source,
-        from_original_file=from_original_file,
-        note=note,
+
+    async def thumbnail() -> bytes | None:
+        data, _ = await _thumbnail(image, services)
+        return data
+
+    stored = await store_dataset_image(
+        services.uploads,
+        image.atlas,
+        image.image_id,
+        meta,
+        thumbnail=thumbnail,
+        max_bytes=services.settings.max_upload_bytes,
     )
+    if stored is None:
+        raise not_found(f"no image {image.image_id!r}")
+    return stored

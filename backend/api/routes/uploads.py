@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-import numpy as np
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Response, UploadFile
 
 from backend.api.caching import (
@@ -27,11 +26,11 @@ from backend.api.deps import (
     BasisDep,
     HeadDep,
     ModeDep,
-    ModeRef,
     OverlayDep,
     PinnedRevision,
     ServicesDep,
     SignQuery,
+    check_upload_rate,
     id_path,
     not_found,
 )
@@ -40,54 +39,25 @@ from backend.schemas import (
     AttentionSplit,
     Basis,
     ErrorBody,
-    ModeContribution,
-    ModelRankedMode,
     ModeMaps,
-    RankedMode,
     Sign,
     Upload,
     UploadHeadModes,
     UploadModelModes,
 )
-from backend.services.container import Services
-from backend.services.overlays import mode_maps, overlay_png
+from backend.services import upload_results
+from backend.services.overlays import overlay_png
 from backend.services.uploads import UPLOAD_ID_PATTERN, UploadInfo
-from qkatlas.analysis import rank_by_contribution
 
-router = APIRouter(tags=["uploads"], responses={404: {"model": ErrorBody}}, route_class=CachedRoute)
-
-CONTRIBUTION_RULE = (
-    "C_n = sigma_n * max(pos score, neg score) per (layer, head): qkatlas's reconstruction of the "
-    "paper's 'contribution to the attention score', which the paper does not define"
-)
-
-
-def upload_response(info: UploadInfo) -> Upload:
-    return Upload(
-        id=info.id,
-        width=info.width,
-        height=info.height,
-        n_bytes=info.n_bytes,
-        expires_in_s=info.expires_in_s(),
-    )
-
-
-async def check_upload_rate(request: Request, services: Services) -> None:
-    """429 when this client address has made too many uploads in the current window."""
-    settings = services.settings
-    client = request.client.host if request.client else "unknown"
-    if not await services.uploads.allow(
-        client, limit=settings.upload_rate_limit, window_s=settings.upload_rate_window_s
-    ):
-        raise HTTPException(
-            429,
-            "too many uploads; try again later",
-            headers={"Retry-After": str(settings.upload_rate_window_s)},
-        )
+router = APIRouter(prefix="/uploads", tags=["uploads"], responses={404: {"model": ErrorBody}}, route_class=CachedRoute)
+#: Where an upload's results under one atlas's model live, below the router's prefix.
+UNDER_MODEL = "/{upload_id}/models/{model}"
+UNDER_HEAD = UNDER_MODEL + "/layers/{layer}/heads/{head}"
+UNDER_MODE = UNDER_HEAD + "/modes/{mode}"
 
 
 @router.post(
-    "/uploads",
+    "",
     response_model=Upload,
     status_code=201,
     responses={
@@ -107,7 +77,7 @@ async def create_upload(
     data = await file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
         raise HTTPException(413, f"file too large (limit {settings.max_upload_bytes:,} bytes)")
-    return upload_response(await services.uploads.add(data))
+    return (await services.uploads.add(data)).to_response()
 
 
 async def get_upload_info(
@@ -167,13 +137,13 @@ UploadCache = Annotated[CachePolicy, Depends(upload_cache)]
 UploadMetadataCache = Annotated[CachePolicy, Depends(upload_metadata_cache)]
 
 
-@router.get("/uploads/{upload_id}", response_model=Upload)
+@router.get("/{upload_id}", response_model=Upload)
 async def get_upload(upload: UploadDep, _cache: UploadMetadataCache) -> Upload:
-    return upload_response(upload)
+    return upload.to_response()
 
 
 @router.get(
-    "/uploads/{upload_id}/models/{model}/image.png",
+    f"{UNDER_MODEL}/image.png",
     response_class=Response,
     responses=PNG_RESPONSE,
 )
@@ -183,7 +153,7 @@ async def get_upload_image(upload: UploadDep, atlas: AtlasDep, services: Service
 
 
 @router.get(
-    "/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}",
+    UNDER_HEAD,
     response_model=UploadHeadModes,
     responses=MODEL_UNAVAILABLE,
 )
@@ -194,44 +164,12 @@ async def get_upload_head(
     services: ServicesDep,
     _cache: UploadCache,
 ) -> UploadHeadModes:
-    atlas, layer, head = ref.atlas, ref.layer, ref.head
-    analysis = await services.analysis.head(upload, atlas, layer, head)
-    scores, contribution = analysis.scores[basis], analysis.contribution[basis]
-    sigma, cos, degenerate = atlas.sigma(layer, head), atlas.cos(layer, head), atlas.degenerate(layer, head)
-    active = atlas.active(layer, head)
-    return UploadHeadModes(
-        upload_id=upload.id,
-        model=atlas.slug,
-        revision=atlas.revision,
-        layer=layer,
-        head=head,
-        basis=basis,
-        contribution_rule=CONTRIBUTION_RULE,
-        modes=[
-            RankedMode(
-                rank=rank,
-                mode=int(mode),
-                sigma=float(sigma[mode]),
-                cos=float(cos[mode]),
-                degenerate=bool(degenerate[mode]),
-                active=bool(active[mode]),
-                pos_score=float(scores[mode, 0]),
-                neg_score=float(scores[mode, 1]),
-                sign=_stronger_sign(scores[mode]),
-                contribution=float(contribution[mode]),
-            )
-            for rank, (mode,) in enumerate(rank_by_contribution(contribution, active))
-        ],
-        key_salience=analysis.key_salience.astype(np.float32).tolist(),
-    )
-
-
-def _stronger_sign(pos_neg: np.ndarray) -> Sign:
-    return Sign.pos if pos_neg[0] >= pos_neg[1] else Sign.neg
+    analysis = await services.analysis.head(upload, ref.atlas, ref.layer, ref.head)
+    return upload_results.head_modes(upload, ref.atlas, ref.layer, ref.head, basis, analysis)
 
 
 @router.get(
-    "/uploads/{upload_id}/models/{model}/modes",
+    f"{UNDER_MODEL}/modes",
     response_model=UploadModelModes,
     responses=MODEL_UNAVAILABLE,
 )
@@ -246,49 +184,11 @@ async def get_upload_model_modes(
     """The model's modes, every layer and head, ranked by their contribution to the image: the same
     analysis and the same rule as a head's ranking, over the whole model."""
     model_scores = await services.analysis.model_scores(upload, atlas)
-    scores, contribution = model_scores.scores[basis], model_scores.contribution[basis]
-    active = atlas.active_all
-    n_active = int(active.sum())
-    # The ranking lists the active modes first: those are the candidates.
-    top = rank_by_contribution(contribution, active)[: min(limit, n_active)]
-    return UploadModelModes(
-        upload_id=upload.id,
-        model=atlas.slug,
-        revision=atlas.revision,
-        basis=basis,
-        contribution_rule=CONTRIBUTION_RULE,
-        n_modes_total=n_active,
-        modes=[
-            ModelRankedMode(
-                rank=rank,
-                layer=int(layer),
-                head=int(head),
-                mode=int(mode),
-                sign=_stronger_sign(scores[layer, head, mode]),
-                sigma=float(atlas.sigma_all[layer, head, mode]),
-                cos=float(atlas.cos_all[layer, head, mode]),
-                degenerate=bool(atlas.degenerate_all[layer, head, mode]),
-                pos_score=float(scores[layer, head, mode, 0]),
-                neg_score=float(scores[layer, head, mode, 1]),
-                contribution=float(contribution[layer, head, mode]),
-            )
-            for rank, (layer, head, mode) in enumerate(top)
-        ],
-    )
-
-
-async def _signed_maps(
-    upload: UploadInfo, ref: ModeRef, basis: Basis, sign: Sign, services: Services
-) -> tuple[np.ndarray, np.ndarray]:
-    analysis = await services.analysis.head(upload, ref.atlas, ref.layer, ref.head)
-    query = analysis.query[basis][ref.mode].astype(np.float32)
-    key = analysis.key[basis][ref.mode].astype(np.float32)
-    # Stored maps are those of the pos mode (u, v); the neg mode (−u, −v) has the negated maps.
-    return (query, key) if sign == Sign.pos else (-query, -key)
+    return upload_results.model_modes(upload, atlas, basis, model_scores, limit)
 
 
 @router.get(
-    "/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/maps",
+    f"{UNDER_MODE}/maps",
     response_model=ModeMaps,
     responses=MODEL_UNAVAILABLE,
 )
@@ -300,12 +200,12 @@ async def get_upload_mode_maps(
     _cache: UploadCache,
     sign: SignQuery = Sign.pos,
 ) -> ModeMaps:
-    query, key = await _signed_maps(upload, ref, basis, sign, services)
-    return mode_maps(query, key, ref.atlas.image_size)
+    analysis = await services.analysis.head(upload, ref.atlas, ref.layer, ref.head)
+    return upload_results.upload_mode_maps(analysis, ref.atlas, basis, ref.mode, sign)
 
 
 @router.get(
-    "/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/overlay.png",
+    f"{UNDER_MODE}/overlay.png",
     response_class=Response,
     responses={**PNG_RESPONSE, **MODEL_UNAVAILABLE},
 )
@@ -318,24 +218,15 @@ async def get_upload_mode_overlay(
     _cache: UploadCache,
     sign: SignQuery = Sign.pos,
 ) -> Response:
-    query, key = await _signed_maps(upload, ref, basis, sign, services)
+    analysis = await services.analysis.head(upload, ref.atlas, ref.layer, ref.head)
+    query, key = upload_results.signed_maps(analysis, basis, ref.mode, sign)
     photo = await services.analysis.model_image(upload, ref.atlas) if options.blend > 0 else None
-    data = await asyncio.to_thread(
-        overlay_png,
-        query,
-        key,
-        size=ref.atlas.image_size,
-        channel=options.channel,
-        palette=options.palette,
-        blend=options.blend,
-        opacity=options.opacity,
-        photo=photo,
-    )
+    data = await asyncio.to_thread(overlay_png, query, key, size=ref.atlas.image_size, options=options, photo=photo)
     return png(data)
 
 
 @router.get(
-    "/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}/attention",
+    f"{UNDER_HEAD}/attention",
     response_model=AttentionSplit,
     responses=MODEL_UNAVAILABLE,
 )
@@ -354,18 +245,4 @@ async def get_upload_attention(
     if query_patch >= atlas.grid * atlas.grid:
         raise not_found(f"no query patch {query_patch}: the grid has {atlas.grid}×{atlas.grid} patches")
     row = await services.analysis.attention(upload, atlas, ref.layer, ref.head, query_patch)
-    prefix_kinds: list[str] = list(atlas.manifest.model.prefix_kinds)
-    return AttentionSplit(
-        upload_id=upload.id,
-        model=atlas.slug,
-        layer=ref.layer,
-        head=ref.head,
-        query_patch=query_patch,
-        grid=atlas.grid,
-        prefix_kinds=prefix_kinds,
-        attention=row.attention.tolist(),
-        patch_attention=row.attention[len(prefix_kinds) :].reshape(atlas.grid, atlas.grid).tolist(),
-        reconstructed=row.reconstructed.tolist(),
-        key_term=row.key_term.tolist(),
-        modes=[ModeContribution(mode=n, logits=logits.tolist()) for n, logits in enumerate(row.mode_logits)],
-    )
+    return upload_results.attention_split(upload, atlas, ref.layer, ref.head, query_patch, row)

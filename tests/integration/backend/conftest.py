@@ -9,7 +9,8 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from backend.core.config import Settings
 from backend.main import create_app
+from backend.services.analysis.flight import SingleFlight
 from precompute.cli import main as precompute_main
 from qkatlas.analysis import ImageAnalysis, ImageAnalyzer
 from qkatlas.atlas import Atlas, find_atlases
@@ -32,6 +34,14 @@ def wait_for(condition: Callable[[], bool], *, timeout_s: float = 30.0, what: st
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
+
+
+async def until(condition: Callable[[], bool], *, timeout_s: float = 30.0, what: str = "the condition") -> None:
+    """``wait_for`` on the event loop: poll ``condition`` between the loop's other work."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
 
 
 def free_port() -> int:
@@ -114,6 +124,24 @@ class CountingAnalyzer:
 
     async def wait_started(self) -> None:
         assert await asyncio.to_thread(self.started.wait, 30), "no analysis started"
+
+
+class FlightWatch:
+    """Counts the requests that have joined a single flight (``SingleFlight.run``), per key, in every app:
+    once they have, they wait for that computation."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.joined: Counter[str] = Counter()
+        run = SingleFlight.run
+
+        def counting(flight: SingleFlight, key: str, compute: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
+            self.joined[key] += 1
+            return run(flight, key, compute)
+
+        monkeypatch.setattr(SingleFlight, "run", counting)
+
+    async def wait_joined(self, key: str, n: int) -> None:
+        await until(lambda: self.joined[key] >= n, what=f"{n} requests waiting on {key}")
 
 
 def copy_atlases_with_o3(tmp_path_factory: pytest.TempPathFactory, atlases: dict[str, Atlas], name: str) -> Path:

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from backend.core.config import Settings
 from backend.main import create_app
 from qkatlas.atlas import Atlas
-from tests.integration.backend.conftest import CountingAnalyzer, RedisServer, free_port, wait_for
+from tests.integration.backend.conftest import CountingAnalyzer, FlightWatch, RedisServer, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -55,18 +55,20 @@ def test_two_replicas_sharing_redis_analyse_an_upload_once(
     image: bytes,
 ) -> None:
     analyzer = CountingAnalyzer(monkeypatch, hold=True)
+    flights = FlightWatch(monkeypatch)
     first, second = (_app(atlas_root, redis_url=redis_server.url) for _ in range(2))
     atlas = atlases["tiny"]
 
     async def scenario() -> list[int]:
         async with _http(first) as one, _http(second) as two:
-            base = f"/api/uploads/{await _upload(one, image)}/models/{atlas.slug}"
+            upload_id = await _upload(one, image)
+            base = f"/api/uploads/{upload_id}/models/{atlas.slug}"
             urls = [f"{base}/layers/{layer}/heads/{head}" for layer in range(2) for head in range(3)]
             urls += [f"{base}/modes", f"{base}/layers/1/heads/2/modes/3/maps"]
             # Every URL asked of both replicas at once, the first replica's analysis held until all wait.
             requests = [asyncio.ensure_future(http.get(url)) for url in urls for http in (one, two)]
             await analyzer.wait_started()
-            await asyncio.sleep(0.3)
+            await flights.wait_joined(f"qk:analysis:{upload_id}:{atlas.slug}:{atlas.revision}", len(requests))
             analyzer.released.set()
             return [response.status_code for response in await asyncio.gather(*requests)]
 
@@ -138,6 +140,7 @@ def test_full_queue_is_503_with_retry_after_and_joining_takes_no_slot(
     monkeypatch: pytest.MonkeyPatch, atlas_root: Path, atlases: dict[str, Atlas], image: bytes
 ) -> None:
     analyzer = CountingAnalyzer(monkeypatch, hold=True)
+    flights = FlightWatch(monkeypatch)
     app = _app(atlas_root, analysis_workers=1, analysis_queue=1)
     tiny, planted = atlases["tiny"], atlases["planted"]
 
@@ -155,7 +158,7 @@ def test_full_queue_is_503_with_retry_after_and_joining_takes_no_slot(
             assert re.fullmatch(r"the server is busy analysing other images; try again in \d+ s", busy.json()["detail"])
             # The same analysis, asked again (another head of it): joins the one running, not refused.
             joining = asyncio.ensure_future(http.get(f"/api/uploads/{upload_id}/models/{tiny.slug}/modes"))
-            await asyncio.sleep(0.2)
+            await flights.wait_joined(f"qk:analysis:{upload_id}:{tiny.slug}:{tiny.revision}", 2)
             assert not joining.done()
 
             analyzer.released.set()

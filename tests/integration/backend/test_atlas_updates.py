@@ -153,6 +153,36 @@ def test_upload_analysis_uses_the_rebuilt_model(
     assert new_ranking["revision"] == Atlas.open(new_build).revision
 
 
+def test_the_model_of_a_removed_or_rebuilt_atlas_is_released(
+    make_client: AppFactory, tiny_builds: tuple[Path, Path], tmp_path: Path, photo_dir: Path
+) -> None:
+    old_build, new_build = tiny_builds
+    root = tmp_path / "atlases"
+    root.mkdir()
+    path = publish(old_build, root)
+    old = Atlas.open(path)
+    client = make_client(atlas_dir=root, atlas_poll_s=0)
+    analyzers = services_of(client).analyzers
+    photo = next(p for p in sorted(photo_dir.iterdir()) if p.suffix == ".jpg").read_bytes()
+    upload = client.post("/api/uploads", files={"file": ("photo.jpg", photo, "image/jpeg")}).json()["id"]
+
+    def analyse() -> None:
+        assert client.get(f"/api/uploads/{upload}/models/{old.slug}/layers/0/heads/0").status_code == 200
+
+    analyse()
+    assert analyzers.loaded() == {old.slug: old.revision}
+    publish(new_build, root)
+    services_of(client).atlases.refresh()
+    assert analyzers.loaded() == {}, "the replaced atlas's model is released before the new one is needed"
+    analyse()
+    new_revision = Atlas.open(new_build).revision
+    assert analyzers.loaded() == {old.slug: new_revision}
+    shutil.rmtree(path)
+    services_of(client).atlases.refresh()
+    assert served(client) == {}
+    assert analyzers.loaded() == {}, "a removed atlas's model is released"
+
+
 def test_a_half_copied_atlas_is_reported_then_served_once_complete(
     make_client: AppFactory, tiny_builds: tuple[Path, Path], atlases: dict[str, Atlas], tmp_path: Path
 ) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-import backend.api.routes.modes as modes_routes
+import backend.services.mode_views as mode_views
 from backend.api.caching import if_none_match
 from backend.core.config import Settings
 from backend.main import create_app
@@ -189,7 +189,7 @@ def test_etags_agree_across_replicas_and_304_skips_the_work(
     def no_rendering(*_args: object, **_kwargs: object) -> bytes:
         raise AssertionError("rendered for a 304")
 
-    monkeypatch.setattr(modes_routes, "overlay_png", no_rendering)
+    monkeypatch.setattr(mode_views, "overlay_png", no_rendering)
     with _client(cache_root, atlas_poll_s=0) as replica:  # its overlay cache is empty
         response = replica.get(url, headers={"If-None-Match": etag})
         assert response.status_code == 304 and response.headers["etag"] == etag

@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 import pytest
 from fastapi.testclient import TestClient
 
-import backend.services.analysis as analysis_service
+import backend.services.analysis.analyzers as analyzers_service
 from qkatlas.analysis import ImageAnalysis, ImageAnalyzer
 from qkatlas.atlas import Atlas
 from qkatlas.conventions import Basis
@@ -139,7 +139,7 @@ def test_a_model_that_cannot_be_loaded_is_503(
     def broken(_source: ModelSource) -> NoReturn:
         raise OSError("/secret/path/checkpoint missing")
 
-    monkeypatch.setattr(analysis_service, "load_model_from_source", broken)
+    monkeypatch.setattr(analyzers_service, "load_model_from_source", broken)
     client = make_client()
     upload_id = _upload(client, _image(planted_image_dir, "red"))
     response = client.get(f"/api/uploads/{upload_id}/models/{atlases['tiny'].slug}/modes")

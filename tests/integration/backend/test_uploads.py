@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-import backend.services.analysis as analysis_service
+import backend.services.analysis.analyzers as analyzers_service
 from backend.core.config import Settings
 from backend.main import create_app
 from qkatlas.atlas import Atlas
@@ -278,7 +278,7 @@ def test_model_that_cannot_be_loaded_is_503_not_500(
     def broken(_source: ModelSource) -> NoReturn:
         raise OSError("/secret/path/checkpoint missing")
 
-    monkeypatch.setattr(analysis_service, "load_model_from_source", broken)
+    monkeypatch.setattr(analyzers_service, "load_model_from_source", broken)
     upload_id, _ = _planted_upload(client, planted_image_dir)
     response = client.get(f"/api/uploads/{upload_id}/models/{atlases['tiny'].slug}/layers/0/heads/0")
     assert response.status_code == 503

@@ -1,5 +1,6 @@
 """Single flight: concurrent callers of one computation share it, within a process (``SingleFlight``)
-and across the processes sharing a cache: workers and replicas on one Redis (``SharedFlight``)."""
+and across the processes sharing a cache: workers and replicas on one Redis (``SharedFlight``); ``Flights``
+is the two together, as analyses use them."""
 
 from __future__ import annotations
 
@@ -75,3 +76,18 @@ class SharedFlight:
         finally:
             if token is not None:
                 await self._cache.unlock(lock_key, token)
+
+
+class Flights:
+    """One computation per key in this process, and, when asked, in every process sharing ``cache``."""
+
+    def __init__(self, cache: Cache, *, lock_s: float) -> None:
+        self.here = SingleFlight()
+        self._shared = SharedFlight(cache, lock_s=lock_s)
+
+    async def run(self, key: str, done_key: str, shared: bool, compute: Callable[[], Awaitable[T]]) -> T | None:
+        """``compute()`` once for every caller of ``key`` in this process and, if ``shared``, in every
+        process sharing the cache; None when another process computed it (and stored ``done_key``)."""
+        if not shared:
+            return await self.here.run(f"{key}:here", compute)
+        return await self.here.run(key, lambda: self._shared.run(key, done_key, compute))

@@ -1,0 +1,229 @@
+"""Upload analysis: run an atlas's model on an uploaded image, off the event loop, once per key.
+
+One analysis (both bases, every layer, head and mode) runs per (upload, atlas) with the atlas's own
+model (``analyzers``); concurrent requests share it (``flight``: single flight, across worker processes
+and replicas too when they share Redis), and its results go to the cache (``codec``) with the upload's
+remaining TTL: per (layer, head) everything about that head, and once for the whole model every mode's
+scores (what ranking the model's modes needs, without reading every head's maps).
+
+Analyses run in a few threads behind a bounded queue (``queue``): when it is full a new one is refused
+at once (``AnalysisBusy``, 503 with ``Retry-After``) rather than queued for ever, so a burst of uploads
+neither piles up work nor slows browsing, which never waits for these threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+from backend.core.cache import Cache
+from backend.services.analysis.analyzers import AnalyzerRegistry
+from backend.services.analysis.codec import (
+    ATTENTION_CODEC,
+    HEAD_CODEC,
+    MODEL_SCORES_CODEC,
+    AttentionRow,
+    HeadAnalysis,
+    ModelScores,
+    RecordCodec,
+)
+from backend.services.analysis.flight import Flights
+from backend.services.analysis.queue import AnalysisQueue
+from backend.services.uploads import UploadInfo, UploadStore
+from qkatlas.analysis import attention_edge_split
+from qkatlas.atlas import Atlas
+from qkatlas.images import to_model_input
+from qkatlas.render import encode_png
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class UploadGone(Exception):
+    """The upload expired (or was evicted) between the request's check and the computation."""
+
+
+@dataclass(frozen=True)
+class UploadAnalysis:
+    """What one analysis of an upload yields: every head's results, and every mode's scores."""
+
+    heads: dict[tuple[int, int], HeadAnalysis]
+    model: ModelScores
+
+
+def _upload_key(kind: str, upload_id: str, atlas: Atlas) -> str:
+    """Cache and single-flight keys of results derived from an upload and an atlas: with the atlas's
+    revision, so nothing computed with a replaced atlas's model is served for its successor."""
+    return f"qk:{kind}:{upload_id}:{atlas.slug}:{atlas.revision}"
+
+
+def _analysis_key(upload_id: str, atlas: Atlas, layer: int, head: int) -> str:
+    return f"{_upload_key('analysis', upload_id, atlas)}:{layer}:{head}"
+
+
+def _model_scores_key(upload_id: str, atlas: Atlas) -> str:
+    return _upload_key("model-scores", upload_id, atlas)
+
+
+class AnalysisRunner:
+    def __init__(
+        self,
+        cache: Cache,
+        uploads: UploadStore,
+        analyzers: AnalyzerRegistry,
+        *,
+        workers: int,
+        queue_size: int,
+        lock_s: float,
+    ) -> None:
+        self._cache = cache
+        self._uploads = uploads
+        self._analyzers = analyzers
+        self._workers = workers
+        self._executor: ThreadPoolExecutor | None = None
+        self._flights = Flights(cache, lock_s=lock_s)
+        self.queue = AnalysisQueue(queue_size)
+
+    def close(self) -> None:
+        """Stop the worker threads (a later request starts new ones: the app may be restarted)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    # --- running in the executor -----------------------------------------------------------------
+
+    def _model_input(self, data: bytes, atlas: Atlas) -> torch.Tensor:
+        image = self._uploads.decode(data)
+        return to_model_input(image, atlas.manifest.preprocessing)
+
+    def _analyze(self, data: bytes, atlas: Atlas) -> UploadAnalysis:
+        result = self._analyzers.get(atlas).analyze(self._model_input(data, atlas))
+        # float32 for the whole model as for each head, so both rank a head's modes alike.
+        model = ModelScores(
+            scores={b: s.astype(np.float32) for b, s in result.scores.items()},
+            contribution={b: c.astype(np.float32) for b, c in result.contribution.items()},
+        )
+        heads = {}
+        for layer in range(atlas.n_layers):
+            for head in range(atlas.n_heads):
+                heads[layer, head] = HeadAnalysis(
+                    query={b: m[layer, head].astype(np.float16) for b, m in result.query.items()},
+                    key={b: m[layer, head].astype(np.float16) for b, m in result.key.items()},
+                    scores={b: s[layer, head] for b, s in model.scores.items()},
+                    contribution={b: c[layer, head] for b, c in model.contribution.items()},
+                    key_salience=result.key_salience[layer, head].astype(np.float32),
+                )
+        return UploadAnalysis(heads, model)
+
+    def _attention(self, data: bytes, atlas: Atlas, layer: int, head: int, query_patch: int) -> AttentionRow:
+        analyzer = self._analyzers.get(atlas)
+        split = attention_edge_split(
+            analyzer.adapter, analyzer.dec, self._model_input(data, atlas), layer, head, query_patch
+        )
+        return AttentionRow(
+            attention=np.asarray(split.attention, np.float32),
+            mode_logits=np.asarray(split.mode_logits, np.float32),
+            key_term=np.asarray(split.key_term, np.float32),
+            reconstructed=np.asarray(split.reconstructed, np.float32),
+        )
+
+    # --- on the event loop -----------------------------------------------------------------------
+
+    async def _data(self, upload: UploadInfo) -> bytes:
+        data = await self._uploads.data(upload.id)
+        if data is None:
+            raise UploadGone
+        return data
+
+    async def _in_executor(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in an analysis thread, holding a slot of the queue (``AnalysisBusy`` if full)."""
+        async with self.queue.slot():
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="qk-analysis")
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def _cached_or_run(self, key: str, codec: RecordCodec[R], run: Callable[[bool], Awaitable[R | None]]) -> R:
+        """The result cached under ``key``, else ``run(shared=True)``'s, which is None when another process
+        computed it: then it is read from the cache, or, gone meanwhile (Redis went away while this
+        process waited) or unreadable, computed here by ``run(shared=False)``, which always returns it."""
+        for shared in (True, False):
+            raw = await self._cache.get(key)
+            cached = None if raw is None else codec.decode(raw)
+            if cached is not None:
+                return cached
+            result = await run(shared)
+            if result is not None:
+                return result
+        raise AssertionError("run(shared=False) computes the result here")
+
+    async def _analysis(self, upload: UploadInfo, atlas: Atlas, shared: bool) -> UploadAnalysis | None:
+        """Run the analysis (or join the one running) and cache all it yields; None when another process
+        ran it."""
+        done_key = _model_scores_key(upload.id, atlas)
+
+        async def compute() -> UploadAnalysis:
+            analysis = await self._in_executor(self._analyze, await self._data(upload), atlas)
+            blobs = {
+                _analysis_key(upload.id, atlas, *at): HEAD_CODEC.encode(result) for at, result in analysis.heads.items()
+            }
+            # Written last (one pipeline, in order): once it is there, every head's entry is too.
+            blobs[done_key] = MODEL_SCORES_CODEC.encode(analysis.model)
+            await self._cache.set_many(blobs, max(1, upload.expires_in_s()))
+            return analysis
+
+        return await self._flights.run(_upload_key("analysis", upload.id, atlas), done_key, shared, compute)
+
+    async def head(self, upload: UploadInfo, atlas: Atlas, layer: int, head: int) -> HeadAnalysis:
+        async def run(shared: bool) -> HeadAnalysis | None:
+            analysis = await self._analysis(upload, atlas, shared)
+            return None if analysis is None else analysis.heads[layer, head]
+
+        return await self._cached_or_run(_analysis_key(upload.id, atlas, layer, head), HEAD_CODEC, run)
+
+    async def model_scores(self, upload: UploadInfo, atlas: Atlas) -> ModelScores:
+        """Every mode's scores and contribution, from the same analysis as the heads'."""
+
+        async def run(shared: bool) -> ModelScores | None:
+            analysis = await self._analysis(upload, atlas, shared)
+            return None if analysis is None else analysis.model
+
+        return await self._cached_or_run(_model_scores_key(upload.id, atlas), MODEL_SCORES_CODEC, run)
+
+    async def attention(
+        self, upload: UploadInfo, atlas: Atlas, layer: int, head: int, query_patch: int
+    ) -> AttentionRow:
+        key = f"{_upload_key('attention', upload.id, atlas)}:{layer}:{head}:{query_patch}"
+
+        async def compute() -> AttentionRow:
+            row = await self._in_executor(self._attention, await self._data(upload), atlas, layer, head, query_patch)
+            await self._cache.set(key, ATTENTION_CODEC.encode(row), max(1, upload.expires_in_s()))
+            return row
+
+        async def run(shared: bool) -> AttentionRow | None:
+            return await self._flights.run(key, key, shared, compute)
+
+        return await self._cached_or_run(key, ATTENTION_CODEC, run)
+
+    async def model_image(self, upload: UploadInfo, atlas: Atlas) -> bytes:
+        """The upload as the atlas's model sees it (after its resize and centre crop), as PNG.
+
+        Cheap (a resize and a PNG): neither queued nor shared between processes."""
+        key = _upload_key("upload-image", upload.id, atlas)
+        png = await self._cache.get(key)
+        if png is not None:
+            return png
+
+        async def compute() -> bytes:
+            data = await self._data(upload)
+            crop = await asyncio.to_thread(self._model_input, data, atlas)
+            encoded = await asyncio.to_thread(encode_png, crop.permute(1, 2, 0).numpy())
+            await self._cache.set(key, encoded, max(1, upload.expires_in_s()))
+            return encoded
+
+        return await self._flights.here.run(key, compute)

@@ -1,0 +1,20 @@
+"""The service's health: its version and device, Redis, and which atlases are served or failed to open."""
+
+from __future__ import annotations
+
+import backend
+from backend.schemas import AtlasFailure, Health, RedisState
+from backend.services.container import Services
+
+
+async def health(services: Services) -> Health:
+    redis = await services.cache.state()
+    failures = [AtlasFailure(directory=f.directory, reason=f.reason) for f in services.atlases.failures]
+    return Health(
+        status="degraded" if redis is RedisState.unavailable or failures else "ok",
+        version=backend.__version__,
+        device=str(services.analyzers.device),
+        redis=redis,
+        atlases=[atlas.slug for atlas in services.atlases.atlases],
+        failed_atlases=failures,
+    )

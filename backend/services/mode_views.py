@@ -1,0 +1,126 @@
+"""What the API answers about one signed mode of an atlas: the mode with its top images, statistics and
+class profile, and the overlay of one of its top images (rendered once per revision and options)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict
+from pathlib import PurePosixPath
+from urllib.parse import urlencode
+
+from backend.core.cache import Cache
+from backend.schemas import (
+    Basis,
+    ClassProfile,
+    ClassScoreOut,
+    LabelCount,
+    ModeDetail,
+    ScoreDistribution,
+    Sign,
+    TopImage,
+)
+from backend.services.atlases import image_id, thumbnail_url
+from backend.services.overlays import OverlayOptions, overlay_png
+from qkatlas.atlas import Atlas
+from qkatlas.atlas.statistics import NOT_COMPUTED, SignedMode
+
+
+def _mode_path(atlas: Atlas, layer: int, head: int, mode: int) -> str:
+    """The mode's address in the API."""
+    return f"/api/models/{atlas.slug}/layers/{layer}/heads/{head}/modes/{mode}"
+
+
+def _source_name(source: str) -> str:
+    """The image's name in its dataset, never an absolute path of the machine that built the atlas."""
+    path = PurePosixPath(source.replace("\\", "/"))
+    return path.name if path.is_absolute() or ".." in path.parts else str(path)
+
+
+def mode_detail(atlas: Atlas, layer: int, head: int, mode: int, basis: Basis, sign: Sign) -> ModeDetail:
+    sigma = atlas.sigma(layer, head)
+    query = urlencode({"sign": sign.value, "basis": basis.value, "v": atlas.revision})
+    top_images = []
+    for rank, (index, score) in enumerate(atlas.top_images(basis, layer, head, mode, sign)):
+        record = atlas.image_meta(index)
+        image = image_id(atlas, index)
+        top = f"{_mode_path(atlas, layer, head, mode)}/top/{rank}"
+        top_images.append(
+            TopImage(
+                rank=rank,
+                image_id=image,
+                dataset_index=index,
+                score=score,
+                label=record.label if record else None,
+                source=_source_name(record.source if record else ""),
+                thumbnail_url=thumbnail_url(atlas, index),
+                overlay_url=f"{top}/overlay.png?{query}",
+                maps_url=f"{top}/maps?{query}",
+            )
+        )
+    total = float(sigma.sum())
+    statistics = atlas.statistics
+    distribution = class_profile = None
+    if statistics is not None:
+        axis, signed = atlas.basis_axis(basis), SignedMode(layer, head, mode, sign)
+        found = statistics.distribution(axis, signed)
+        distribution = ScoreDistribution(
+            count=found.count,
+            firing=found.firing,
+            never_fires=found.firing == 0,
+            mean=found.mean,
+            std=found.std,
+            minimum=found.minimum,
+            maximum=found.maximum,
+            edges=found.edges.tolist(),
+            counts=found.counts.tolist(),
+            binning=statistics.info.binning,
+        )
+        if statistics.has_classes:
+            labels = Counter(image.label for image in top_images if image.label is not None)
+            class_profile = ClassProfile(
+                top_classes=[ClassScoreOut(**asdict(score)) for score in statistics.top_classes(axis, signed)],
+                top_k_labels=[LabelCount(label=label, count=n) for label, n in labels.most_common()],
+                selectivity_rule=statistics.info.selectivity,
+            )
+    return ModeDetail(
+        model=atlas.slug,
+        layer=layer,
+        head=head,
+        mode=mode,
+        sign=sign,
+        basis=basis,
+        sigma=float(sigma[mode]),
+        sigma_fraction=float(sigma[mode]) / total if total > 0 else 0.0,
+        cos=float(atlas.cos(layer, head)[mode]),
+        degenerate=bool(atlas.degenerate(layer, head)[mode]),
+        active=bool(atlas.active(layer, head)[mode]),
+        top_images=top_images,
+        distribution=distribution,
+        class_profile=class_profile,
+        statistics_missing=None if statistics is not None else NOT_COMPUTED,
+    )
+
+
+async def top_image_overlay(
+    renders: Cache,
+    ttl_s: int,
+    atlas: Atlas,
+    mode: SignedMode,
+    basis: Basis,
+    rank: int,
+    index: int,
+    options: OverlayOptions,
+) -> bytes:
+    """The overlay PNG of the mode's ``rank``-th top image (dataset ``index``), from ``renders`` when it was
+    rendered before. Raises ``AtlasReplaced`` when the thumbnail went with a rebuilt atlas."""
+    key = (
+        f"qk:overlay:{atlas.slug}:{atlas.revision}:{basis.value}:{mode.layer}:{mode.head}:{mode.mode}:"
+        f"{mode.sign.value}:{rank}:{options.cache_key()}"
+    )
+    data = await renders.get(key)
+    if data is None:
+        query, key_map = atlas.maps(basis, mode.layer, mode.head, mode.mode, mode.sign, rank)
+        photo = atlas.thumbnail(index) if options.blend > 0 else None
+        data = overlay_png(query, key_map, size=atlas.image_size, options=options, photo=photo)
+        await renders.set(key, data, ttl_s)
+    return data

@@ -1,0 +1,133 @@
+"""What the API answers about an analysed upload: a head's modes and the whole model's ranked by their
+contribution, a mode's maps, an attention row split into modes (from ``backend.services.analysis``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backend.schemas import (
+    AttentionSplit,
+    Basis,
+    ModeContribution,
+    ModelRankedMode,
+    ModeMaps,
+    RankedMode,
+    Sign,
+    UploadHeadModes,
+    UploadModelModes,
+)
+from backend.services.analysis.codec import AttentionRow, HeadAnalysis, ModelScores
+from backend.services.overlays import mode_maps
+from backend.services.uploads import UploadInfo
+from qkatlas.analysis import rank_by_contribution
+from qkatlas.atlas import Atlas
+
+CONTRIBUTION_RULE = (
+    "C_n = sigma_n * max(pos score, neg score) per (layer, head): qkatlas's reconstruction of the "
+    "paper's 'contribution to the attention score', which the paper does not define"
+)
+
+
+def _stronger_sign(pos_neg: np.ndarray) -> Sign:
+    return Sign.pos if pos_neg[0] >= pos_neg[1] else Sign.neg
+
+
+def head_modes(
+    upload: UploadInfo, atlas: Atlas, layer: int, head: int, basis: Basis, analysis: HeadAnalysis
+) -> UploadHeadModes:
+    scores, contribution = analysis.scores[basis], analysis.contribution[basis]
+    sigma, cos, degenerate = atlas.sigma(layer, head), atlas.cos(layer, head), atlas.degenerate(layer, head)
+    active = atlas.active(layer, head)
+    return UploadHeadModes(
+        upload_id=upload.id,
+        model=atlas.slug,
+        revision=atlas.revision,
+        layer=layer,
+        head=head,
+        basis=basis,
+        contribution_rule=CONTRIBUTION_RULE,
+        modes=[
+            RankedMode(
+                rank=rank,
+                mode=int(mode),
+                sigma=float(sigma[mode]),
+                cos=float(cos[mode]),
+                degenerate=bool(degenerate[mode]),
+                active=bool(active[mode]),
+                pos_score=float(scores[mode, 0]),
+                neg_score=float(scores[mode, 1]),
+                sign=_stronger_sign(scores[mode]),
+                contribution=float(contribution[mode]),
+            )
+            for rank, (mode,) in enumerate(rank_by_contribution(contribution, active))
+        ],
+        key_salience=analysis.key_salience.astype(np.float32).tolist(),
+    )
+
+
+def model_modes(
+    upload: UploadInfo, atlas: Atlas, basis: Basis, model_scores: ModelScores, limit: int
+) -> UploadModelModes:
+    """The model's ``limit`` modes (every layer and head) contributing most to the image: the same
+    analysis and the same rule as a head's ranking, over the whole model."""
+    scores, contribution = model_scores.scores[basis], model_scores.contribution[basis]
+    active = atlas.active_all
+    n_active = int(active.sum())
+    # The ranking lists the active modes first: those are the candidates.
+    top = rank_by_contribution(contribution, active)[: min(limit, n_active)]
+    return UploadModelModes(
+        upload_id=upload.id,
+        model=atlas.slug,
+        revision=atlas.revision,
+        basis=basis,
+        contribution_rule=CONTRIBUTION_RULE,
+        n_modes_total=n_active,
+        modes=[
+            ModelRankedMode(
+                rank=rank,
+                layer=int(layer),
+                head=int(head),
+                mode=int(mode),
+                sign=_stronger_sign(scores[layer, head, mode]),
+                sigma=float(atlas.sigma_all[layer, head, mode]),
+                cos=float(atlas.cos_all[layer, head, mode]),
+                degenerate=bool(atlas.degenerate_all[layer, head, mode]),
+                pos_score=float(scores[layer, head, mode, 0]),
+                neg_score=float(scores[layer, head, mode, 1]),
+                contribution=float(contribution[layer, head, mode]),
+            )
+            for rank, (layer, head, mode) in enumerate(top)
+        ],
+    )
+
+
+def signed_maps(analysis: HeadAnalysis, basis: Basis, mode: int, sign: Sign) -> tuple[np.ndarray, np.ndarray]:
+    """The query and key maps of the signed mode, as float32."""
+    query = analysis.query[basis][mode].astype(np.float32)
+    key = analysis.key[basis][mode].astype(np.float32)
+    # Stored maps are those of the pos mode (u, v); the neg mode (−u, −v) has the negated maps.
+    return (query, key) if sign == Sign.pos else (-query, -key)
+
+
+def upload_mode_maps(analysis: HeadAnalysis, atlas: Atlas, basis: Basis, mode: int, sign: Sign) -> ModeMaps:
+    return mode_maps(*signed_maps(analysis, basis, mode, sign), atlas.image_size)
+
+
+def attention_split(
+    upload: UploadInfo, atlas: Atlas, layer: int, head: int, query_patch: int, row: AttentionRow
+) -> AttentionSplit:
+    prefix_kinds: list[str] = list(atlas.manifest.model.prefix_kinds)
+    return AttentionSplit(
+        upload_id=upload.id,
+        model=atlas.slug,
+        layer=layer,
+        head=head,
+        query_patch=query_patch,
+        grid=atlas.grid,
+        prefix_kinds=prefix_kinds,
+        attention=row.attention.tolist(),
+        patch_attention=row.attention[len(prefix_kinds) :].reshape(atlas.grid, atlas.grid).tolist(),
+        reconstructed=row.reconstructed.tolist(),
+        key_term=row.key_term.tolist(),
+        modes=[ModeContribution(mode=n, logits=logits.tolist()) for n, logits in enumerate(row.mode_logits)],
+    )
