@@ -36,6 +36,7 @@ import torch
 from tqdm import tqdm
 
 from precompute.background import BackgroundWriter, disk_error
+from precompute.checkpoint_schedule import CheckpointSchedule
 from precompute.model_stream import CHECKPOINT_GLOB, ModelStream, fingerprint
 from precompute.plan import describe_plan, device_memory_budget, estimate_memory, plan_groups
 from precompute.shard import Shard, gather_statistics, gather_top_k
@@ -115,11 +116,6 @@ class JobConfig:
     decode: DecodeName = "auto"
     #: Keep per-mode score statistics (``qkatlas.mode_statistics``) in the same pass.
     statistics: bool = True
-
-
-#: Checkpoints keep the background writer busy at most 1 / CHECKPOINT_SHARE of the stream: the next one
-#: is due ``max(--checkpoint-every, CHECKPOINT_SHARE × the seconds the last one took to write)`` after it.
-CHECKPOINT_SHARE = 10
 
 
 @dataclass
@@ -493,7 +489,8 @@ class _Job:
             self.bar.n += sum(stream.position for stream in streams)
             self.bar.last_print_n = self.bar.n
             self.bar.refresh()
-        clock = last_checkpoint = time.perf_counter()
+        clock = time.perf_counter()
+        schedule = CheckpointSchedule(config.checkpoint_every_s)
         for shared in self._batches(preps, self.selection, position):
             consumed = min(config.batch_size, n_selected - position)
             behind = [stream for stream in streams if stream.position == position]
@@ -504,15 +501,10 @@ class _Job:
             position += consumed
             if self.bar is not None:
                 self.bar.update(consumed * len(behind))
-            # A checkpoint holds a host copy of every top-K (11 GB for the paper's 13 models): the next
-            # one waits until the last is on disk, and for CHECKPOINT_SHARE times as long as it took.
-            written_in = sum(stream.save_seconds for stream in streams)
-            interval = max(config.checkpoint_every_s, CHECKPOINT_SHARE * written_in)
-            due = time.perf_counter() - last_checkpoint >= interval
-            if due and not any(stream.saving for stream in streams):
-                for stream in streams:
-                    stream.save(background)
-                last_checkpoint = time.perf_counter()
+            if schedule.due(writing=any(stream.saving for stream in streams)):
+                with schedule.taking():
+                    for stream in streams:
+                        stream.save(background, schedule)
         seconds = time.perf_counter() - clock
         return [stream.scored_images / seconds if seconds > 0 else 0.0 for stream in streams]
 

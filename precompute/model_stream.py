@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import torch
 
 from precompute.background import BackgroundWriter
+from precompute.checkpoint_schedule import CheckpointSchedule
 from qkatlas.atlas import AtlasWriter
 from qkatlas.atlas.contract import SkippedImage
 from qkatlas.conventions import Basis
@@ -155,8 +155,6 @@ class ModelStream:
     scored_images: int = 0
     statistics: RunningStatistics | None = None
     class_of: torch.Tensor | None = None
-    #: How long the last checkpoint took to write (0 until one is written).
-    save_seconds: float = 0.0
     _saving: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @staticmethod
@@ -233,8 +231,9 @@ class ModelStream:
         self.position += consumed
         self.scored_images += len(batch)
 
-    def save(self, background: BackgroundWriter) -> None:
-        """Queue a checkpoint of the state as it is now (copied, so the stream can go on)."""
+    def save(self, background: BackgroundWriter, schedule: CheckpointSchedule) -> None:
+        """Queue a checkpoint of the state as it is now (copied, so the stream can go on); its write
+        is timed by ``schedule``."""
         state = {
             "fingerprint": self.fingerprint,
             "topk": self.topk.state_dict(),
@@ -243,17 +242,15 @@ class ModelStream:
             "statistics": self.statistics.state_dict() if self.statistics is not None else None,
         }
         self._saving.set()
-        background.submit(self._save, state, what=f"the checkpoint {self.checkpoint}")
+        background.submit(self._save, state, schedule, what=f"the checkpoint {self.checkpoint}")
 
     @property
     def saving(self) -> bool:
         """A checkpoint has been queued and is not on disk yet."""
         return self._saving.is_set()
 
-    def _save(self, state: dict[str, Any]) -> None:
-        start = time.perf_counter()
+    def _save(self, state: dict[str, Any], schedule: CheckpointSchedule) -> None:
         try:
-            save_checkpoint(self.checkpoint, state)
-            self.save_seconds = time.perf_counter() - start
+            schedule.timed(lambda: save_checkpoint(self.checkpoint, state))
         finally:
             self._saving.clear()
