@@ -16,8 +16,9 @@ from pathlib import Path
 
 import torch
 
+from precompute.checkpoint import CHECKPOINT_GLOB
 from precompute.job_config import JobContext
-from precompute.model_stream import CHECKPOINT_GLOB, ModelStream
+from precompute.model_stream import ModelStream
 from qkatlas.atlas.contract import (
     FORMAT_VERSION,
     AtlasManifest,

@@ -35,9 +35,10 @@ from tqdm import tqdm
 
 from precompute.assemble import write_atlas
 from precompute.background import BackgroundWriter, disk_error
+from precompute.checkpoint import checkpoint_name, fingerprint
 from precompute.checkpoint_schedule import CheckpointSchedule
 from precompute.job_config import JobConfig, JobContext
-from precompute.model_stream import ModelStream, fingerprint
+from precompute.model_stream import ModelStream
 from precompute.plan import describe_plan, device_memory_budget, estimate_memory, plan_groups
 from precompute.shard import Shard, gather_statistics, gather_top_k
 from qkatlas.atlas import format as fmt
@@ -342,7 +343,7 @@ class _Job:
     def _open_all(self, members: list[_Model], preps: list[Preprocessing]) -> list[ModelStream]:
         """Each model's stream, from its checkpoint when resuming."""
         config, shard = self.config, self.shard
-        checkpoint_name = "checkpoint.pt" if shard.world == 1 else f"checkpoint-rank{shard.rank}.pt"
+        checkpoint = checkpoint_name(shard.rank, shard.world)
         partials = [config.out / fmt.PARTIAL_DIR / model.slug for model in members]
         fingerprints = [
             fingerprint(
@@ -359,7 +360,7 @@ class _Job:
         ]
         states = [
             ModelStream.resume_state(
-                partial, checkpoint_name, model_fingerprint, resume=config.resume, is_main=shard.is_main
+                partial, checkpoint, model_fingerprint, resume=config.resume, is_main=shard.is_main
             )
             for partial, model_fingerprint in zip(partials, fingerprints, strict=True)
         ]
@@ -372,7 +373,7 @@ class _Job:
                 dec=model.dec,
                 view=preps.index(model.adapter.preprocessing),
                 partial=partial,
-                checkpoint_name=checkpoint_name,
+                checkpoint_name=checkpoint,
                 fingerprint=model_fingerprint,
                 scorer=TopKScorer(ModeKernel(model.adapter, model.dec, config.bases)),
                 top_k=config.top_k,
