@@ -16,7 +16,9 @@ checkpoints are written by a background thread (``precompute.background``); ``re
 every unfinished model from its last checkpoint and, because the ranking is a pure function of the
 scores seen, reproduces the uninterrupted result. Each atlas is published as soon as its group is done.
 
-This module is orchestration only; the atlas's files are typed in ``qkatlas.atlas.contract``.
+This module is orchestration only: loading and resume decisions are ``precompute.loading``, when to
+checkpoint ``precompute.checkpoint_schedule``, the checkpoint file ``precompute.checkpoint``, and
+writing each atlas ``precompute.assemble`` (its files are typed in ``qkatlas.atlas.contract``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,18 +40,17 @@ from precompute.background import BackgroundWriter, disk_error
 from precompute.checkpoint import checkpoint_name, fingerprint
 from precompute.checkpoint_schedule import CheckpointSchedule
 from precompute.job_config import JobConfig, JobContext
+from precompute.loading import JobSetupError, LoadedModel, atlas_slugs, finished_atlas, load_all
 from precompute.model_stream import ModelStream
 from precompute.plan import describe_plan, device_memory_budget, estimate_memory, plan_groups
 from precompute.shard import Shard, gather_statistics, gather_top_k
 from qkatlas.atlas import format as fmt
-from qkatlas.atlas import published_manifest
 from qkatlas.atlas.contract import (
     AtlasManifest,
     SkippedImage,
 )
 from qkatlas.device import compute_dtype
 from qkatlas.images import (
-    ImageSource,
     SharedBatch,
     iter_device_batches,
     iter_shared_batches,
@@ -60,11 +61,9 @@ from qkatlas.mode_statistics import (
     CALIBRATION_IMAGES,
     HistogramBins,
 )
-from qkatlas.models import ModelLoadError, load_model, model_slug, model_source
-from qkatlas.models.base import Preprocessing, UnsupportedModelError, ViTAdapter
+from qkatlas.models.base import Preprocessing
 from qkatlas.progress import ProgressSink
 from qkatlas.scoring import ModeKernel, TopKScorer
-from qkatlas.svd import Decomposition, decompose
 
 #: What every error that stops a job part-way ends with.
 RESUME_HINT = "the last checkpoint is kept: free some space or fix the cause, then rerun with --resume"
@@ -113,71 +112,6 @@ class JobOutcome:
     timings: JobTimings
 
 
-class JobSetupError(RuntimeError):
-    """The job cannot start (a model cannot be loaded, two models would share an atlas, ...)."""
-
-
-@dataclass
-class _Model:
-    """A model loaded (on the host) and decomposed, before its group streams."""
-
-    model_id: str
-    slug: str
-    adapter: ViTAdapter
-    dec: Decomposition
-
-
-def atlas_slugs(models: Sequence[str], dataset: str) -> list[str]:
-    """The atlas slug of every model; two models that would write the same atlas are an error."""
-    slugs = [fmt.atlas_slug(model_slug(model_id), dataset) for model_id in models]
-    seen: dict[str, str] = {}
-    for model_id, slug in zip(models, slugs, strict=True):
-        if slug in seen:
-            raise JobSetupError(f"{seen[slug]!r} and {model_id!r} would both write the atlas {slug}; give each once")
-        seen[slug] = model_id
-    return slugs
-
-
-def _load_all(config: JobConfig, slugs: Sequence[str], log: _Log) -> tuple[list[_Model], dict[str, str]]:
-    """Load and decompose every model (on the host). Returns the loaded ones and, with
-    ``skip_unloadable``, why the others failed; without it the first failure stops the job."""
-    loaded, failed = [], {}
-    for number, (model_id, slug) in enumerate(zip(config.models, slugs, strict=True), 1):
-        log(f"loading model {number}/{len(config.models)}: {model_id}")
-        try:
-            adapter = load_model(
-                model_id, random_init=config.random_init, seed=config.seed, overrides=config.overrides or None
-            )
-            adapter.module.eval()
-            dec = decompose(adapter.weights())
-        except (ModelLoadError, UnsupportedModelError, ValueError, RuntimeError, OSError) as error:
-            if not config.skip_unloadable:
-                others = " (nothing was computed; --skip-unloadable builds the others)" if len(slugs) > 1 else ""
-                raise JobSetupError(f"cannot load {model_id}: {error}{others}") from error
-            failed[model_id] = str(error)
-            log(f"skipping {model_id}: {error}")
-            continue
-        loaded.append(_Model(model_id, slug, adapter, dec))
-    return loaded, failed
-
-
-def _finished_atlas(config: JobConfig, model: _Model, source: ImageSource) -> AtlasManifest | None:
-    """The manifest of ``model``'s published atlas when an earlier run of this job finished it (same
-    weights, images, K and bases, and statistics when they are asked for), else ``None``."""
-    manifest = published_manifest(config.out / model.slug)
-    if manifest is None:
-        return None
-    same = (
-        manifest.model_source.same_weights(model_source(model.adapter))
-        and manifest.dataset.source == str(source.root)
-        and manifest.dataset.n_images == len(source.items)
-        and manifest.top_k == config.top_k
-        and tuple(manifest.bases) == config.bases
-        and (manifest.statistics is not None or not config.statistics)
-    )
-    return manifest if same else None
-
-
 class _Log:
     """Messages for the person running the job (rank 0 only), printed above any progress bar."""
 
@@ -209,7 +143,7 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
 
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
-        models, unloadable = _load_all(config, slugs, log)
+        models, unloadable = load_all(config, slugs, log)
         if not models:
             raise JobSetupError("none of the models could be loaded")
         if on_progress:
@@ -217,9 +151,9 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
             for model_id, reason in unloadable.items():
                 on_progress.model_finished(slug_of[model_id], "failed", f"could not be loaded: {reason}")
         results: list[JobResult] = []
-        todo: list[_Model] = []
+        todo: list[LoadedModel] = []
         for model in models:
-            finished = _finished_atlas(config, model, source) if config.resume and not config.rebuild_finished else None
+            finished = finished_atlas(config, model, source) if config.resume and not config.rebuild_finished else None
             if finished is None:
                 todo.append(model)
                 continue
@@ -303,7 +237,7 @@ class _Job:
             self.bar = bar
             yield
 
-    def run_group(self, members: list[_Model], number: int, n_groups: int) -> list[JobResult]:
+    def run_group(self, members: list[LoadedModel], number: int, n_groups: int) -> list[JobResult]:
         preps: list[Preprocessing] = []
         for model in members:
             model.adapter.to(self.device)
@@ -340,7 +274,7 @@ class _Job:
             torch.cuda.empty_cache()
         return results
 
-    def _open_all(self, members: list[_Model], preps: list[Preprocessing]) -> list[ModelStream]:
+    def _open_all(self, members: list[LoadedModel], preps: list[Preprocessing]) -> list[ModelStream]:
         """Each model's stream, from its checkpoint when resuming."""
         config, shard = self.config, self.shard
         checkpoint = checkpoint_name(shard.rank, shard.world)
