@@ -57,7 +57,8 @@ from PIL import Image
 from precompute_bench import forward_vs_precompute, paper_loop
 from torchvision.io import ImageReadMode, decode_jpeg, read_file
 
-from precompute.job import JobConfig, run_job
+from precompute.job import run_job
+from precompute.job_config import JobConfig
 from qkatlas.analysis import ImageAnalyzer
 from qkatlas.conventions import BASES
 from qkatlas.device import autocast, compute_dtype, resolve_device

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from precompute.job import JobConfig, run_job
+from precompute.job import run_job
+from precompute.job_config import JobConfig
 from qkatlas.conventions import BASES, Basis
 from qkatlas.device import autocast, compute_dtype, resolve_device
 from qkatlas.images import iter_batches, load_image_file, open_image_source

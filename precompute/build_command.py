@@ -7,7 +7,9 @@ import os
 import sys
 from pathlib import Path
 
-from precompute.job import JobConfig, JobOutcome, JobSetupError, atlas_slugs, run_job
+from precompute.job import JobOutcome, run_job
+from precompute.job_config import JobConfig
+from precompute.loading import JobSetupError, atlas_slugs
 from precompute.options import add_weight_options, parse_bases
 from qkatlas.conventions import BASES
 from qkatlas.images import default_source_name

@@ -16,7 +16,9 @@ checkpoints are written by a background thread (``precompute.background``); ``re
 every unfinished model from its last checkpoint and, because the ranking is a pure function of the
 scores seen, reproduces the uninterrupted result. Each atlas is published as soon as its group is done.
 
-This module is orchestration only; the atlas's files are typed in ``qkatlas.atlas.contract``.
+This module is orchestration only: loading and resume decisions are ``precompute.loading``, when to
+checkpoint ``precompute.checkpoint_schedule``, the checkpoint file ``precompute.checkpoint``, and
+writing each atlas ``precompute.assemble`` (its files are typed in ``qkatlas.atlas.contract``).
 """
 
 from __future__ import annotations
@@ -24,41 +26,32 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
+from precompute.assemble import write_atlas
 from precompute.background import BackgroundWriter, disk_error
-from precompute.model_stream import CHECKPOINT_GLOB, ModelStream, fingerprint
+from precompute.checkpoint import checkpoint_name, fingerprint
+from precompute.checkpoint_schedule import CheckpointSchedule
+from precompute.job_config import JobConfig, JobContext
+from precompute.loading import JobSetupError, LoadedModel, atlas_slugs, finished_atlas, load_all
+from precompute.model_stream import ModelStream
 from precompute.plan import describe_plan, device_memory_budget, estimate_memory, plan_groups
 from precompute.shard import Shard, gather_statistics, gather_top_k
 from qkatlas.atlas import format as fmt
-from qkatlas.atlas import published_manifest
 from qkatlas.atlas.contract import (
-    FORMAT_VERSION,
     AtlasManifest,
-    DatasetRecord,
-    ImageRecord,
-    ModelInfo,
-    RunInfo,
-    ScoringRule,
     SkippedImage,
-    StatisticsInfo,
 )
-from qkatlas.conventions import BASES, SIGNS, Basis
 from qkatlas.device import compute_dtype
 from qkatlas.images import (
-    DecodeName,
-    ImageSource,
     SharedBatch,
-    iter_batches,
     iter_device_batches,
     iter_shared_batches,
     open_image_source,
@@ -66,61 +59,14 @@ from qkatlas.images import (
 )
 from qkatlas.images.preprocessing import Preprocessing
 from qkatlas.mode_statistics import (
-    BINNING_RULE,
     CALIBRATION_IMAGES,
-    CLASS_MODES,
-    N_BINS,
-    SELECTIVITY_RULE,
-    TOP_CLASSES,
     HistogramBins,
-    rank_classes,
 )
-from qkatlas.models import ModelLoadError, load_model, model_slug, model_source
-from qkatlas.models.base import UnsupportedModelError, ViTAdapter
 from qkatlas.progress import ProgressSink
 from qkatlas.scoring import ModeKernel, TopKScorer
-from qkatlas.summaries import summarize_decomposition
-from qkatlas.svd import DEGENERACY_RTOL, SIGN_RULE, Decomposition, decompose
 
 #: What every error that stops a job part-way ends with.
 RESUME_HINT = "the last checkpoint is kept: free some space or fix the cause, then rerun with --resume"
-
-
-@dataclass(frozen=True)
-class JobConfig:
-    """One job: ``models`` (ids, in the order they are planned) over the images of ``images``."""
-
-    models: tuple[str, ...]
-    images: str
-    out: Path
-    top_k: int = 16
-    batch_size: int = 64
-    device: str = "auto"
-    workers: int = 0
-    limit: int | None = None
-    resume: bool = False
-    random_init: bool = False
-    seed: int = 0
-    overrides: dict[str, Any] = field(default_factory=dict)
-    dataset_name: str | None = None
-    bases: tuple[Basis, ...] = BASES
-    checkpoint_every_s: float = 30.0
-    show_progress: bool = True
-    #: Leave out (and report) models that cannot be loaded instead of stopping the job.
-    skip_unloadable: bool = False
-    #: With ``resume``: rebuild atlases that are already finished instead of keeping them.
-    rebuild_finished: bool = False
-    #: Device bytes the plan may use; ``None``: measured (``precompute.plan.device_memory_budget``).
-    device_memory: int | None = None
-    #: JPEG decoder: ``auto`` is nvJPEG on a CUDA device (``qkatlas.images.resolve_decode``).
-    decode: DecodeName = "auto"
-    #: Keep per-mode score statistics (``qkatlas.mode_statistics``) in the same pass.
-    statistics: bool = True
-
-
-#: Checkpoints keep the background writer busy at most 1 / CHECKPOINT_SHARE of the stream: the next one
-#: is due ``max(--checkpoint-every, CHECKPOINT_SHARE × the seconds the last one took to write)`` after it.
-CHECKPOINT_SHARE = 10
 
 
 @dataclass
@@ -166,79 +112,6 @@ class JobOutcome:
     timings: JobTimings
 
 
-class JobSetupError(RuntimeError):
-    """The job cannot start (a model cannot be loaded, two models would share an atlas, ...)."""
-
-
-def _versions() -> dict[str, str]:
-    versions = {}
-    for package in ("qkatlas", "torch", "timm", "transformers", "numpy", "pillow"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions[package] = metadata.version(package)
-    return versions
-
-
-@dataclass
-class _Model:
-    """A model loaded (on the host) and decomposed, before its group streams."""
-
-    model_id: str
-    slug: str
-    adapter: ViTAdapter
-    dec: Decomposition
-
-
-def atlas_slugs(models: Sequence[str], dataset: str) -> list[str]:
-    """The atlas slug of every model; two models that would write the same atlas are an error."""
-    slugs = [fmt.atlas_slug(model_slug(model_id), dataset) for model_id in models]
-    seen: dict[str, str] = {}
-    for model_id, slug in zip(models, slugs, strict=True):
-        if slug in seen:
-            raise JobSetupError(f"{seen[slug]!r} and {model_id!r} would both write the atlas {slug}; give each once")
-        seen[slug] = model_id
-    return slugs
-
-
-def _load_all(config: JobConfig, slugs: Sequence[str], log: _Log) -> tuple[list[_Model], dict[str, str]]:
-    """Load and decompose every model (on the host). Returns the loaded ones and, with
-    ``skip_unloadable``, why the others failed; without it the first failure stops the job."""
-    loaded, failed = [], {}
-    for number, (model_id, slug) in enumerate(zip(config.models, slugs, strict=True), 1):
-        log(f"loading model {number}/{len(config.models)}: {model_id}")
-        try:
-            adapter = load_model(
-                model_id, random_init=config.random_init, seed=config.seed, overrides=config.overrides or None
-            )
-            adapter.module.eval()
-            dec = decompose(adapter.weights())
-        except (ModelLoadError, UnsupportedModelError, ValueError, RuntimeError, OSError) as error:
-            if not config.skip_unloadable:
-                others = " (nothing was computed; --skip-unloadable builds the others)" if len(slugs) > 1 else ""
-                raise JobSetupError(f"cannot load {model_id}: {error}{others}") from error
-            failed[model_id] = str(error)
-            log(f"skipping {model_id}: {error}")
-            continue
-        loaded.append(_Model(model_id, slug, adapter, dec))
-    return loaded, failed
-
-
-def _finished_atlas(config: JobConfig, model: _Model, source: ImageSource) -> AtlasManifest | None:
-    """The manifest of ``model``'s published atlas when an earlier run of this job finished it (same
-    weights, images, K and bases, and statistics when they are asked for), else ``None``."""
-    manifest = published_manifest(config.out / model.slug)
-    if manifest is None:
-        return None
-    same = (
-        manifest.model_source.same_weights(model_source(model.adapter))
-        and manifest.dataset.source == str(source.root)
-        and manifest.dataset.n_images == len(source.items)
-        and manifest.top_k == config.top_k
-        and tuple(manifest.bases) == config.bases
-        and (manifest.statistics is not None or not config.statistics)
-    )
-    return manifest if same else None
-
-
 class _Log:
     """Messages for the person running the job (rank 0 only), printed above any progress bar."""
 
@@ -270,7 +143,7 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
 
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
-        models, unloadable = _load_all(config, slugs, log)
+        models, unloadable = load_all(config, slugs, log)
         if not models:
             raise JobSetupError("none of the models could be loaded")
         if on_progress:
@@ -278,9 +151,9 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
             for model_id, reason in unloadable.items():
                 on_progress.model_finished(slug_of[model_id], "failed", f"could not be loaded: {reason}")
         results: list[JobResult] = []
-        todo: list[_Model] = []
+        todo: list[LoadedModel] = []
         for model in models:
-            finished = _finished_atlas(config, model, source) if config.resume and not config.rebuild_finished else None
+            finished = finished_atlas(config, model, source) if config.resume and not config.rebuild_finished else None
             if finished is None:
                 todo.append(model)
                 continue
@@ -310,7 +183,8 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
         decoder = resolve_decode(config.decode, device)
         if decoder == "nvjpeg" and todo:
             log(f"decoding JPEGs with nvJPEG on {device} (Pillow for the files it cannot read)")
-        job = _Job(config, source, shard, device, on_progress, log, (clock, started), len(todo), decoder, timings)
+        context = JobContext(config, source, shard, device, decoder, on_progress, log, started, clock, len(todo))
+        job = _Job(context, timings)
         with job.progress_bar():
             for number, group in enumerate(groups, 1):
                 results.extend(job.run_group([todo[i] for i in group.members], number, len(groups)))
@@ -339,37 +213,22 @@ def _kept_result(model_id: str, atlas: Path, manifest: AtlasManifest) -> JobResu
 class _Job:
     """The streaming part of a job: one shared stream per group of models, then each atlas."""
 
-    def __init__(
-        self,
-        config: JobConfig,
-        source: ImageSource,
-        shard: Shard,
-        device: torch.device,
-        on_progress: ProgressSink | None,
-        log: _Log,
-        start: tuple[float, datetime],
-        total: int,
-        decoder: Literal["pillow", "nvjpeg"],
-        timings: JobTimings,
-    ) -> None:
-        """``start``: when the job started, as ``(time.perf_counter(), wall-clock time)``; the phases'
-        seconds are added to ``timings``."""
-        self.config, self.source, self.shard, self.device = config, source, shard, device
-        self.decoder, self.timings = decoder, timings
-        self.on_progress, self.log = on_progress, log
-        self.clock, self.started = start
-        self.selection = shard.items(len(source.items), config.batch_size)
-        self.n_models = total
+    def __init__(self, context: JobContext, timings: JobTimings) -> None:
+        """The phases' seconds are added to ``timings``."""
+        self.context, self.timings = context, timings
+        self.config, self.source = context.config, context.source
+        self.shard, self.device = context.shard, context.device
+        self.on_progress, self.log = context.on_progress, context.log
+        self.selection = context.shard.items(len(context.source.items), context.config.batch_size)
         self.bar: tqdm[Any] | None = None
-        self.classes = source.classes if config.statistics else ()
-        self.class_of = torch.tensor(source.class_ids(), device=device) if config.statistics else None
+        self.class_of = torch.tensor(self.source.class_ids(), device=self.device) if self.config.statistics else None
 
     @contextlib.contextmanager
     def progress_bar(self) -> Iterator[None]:
         """One bar for the whole job: images × models, so its rate and ETA are the job's."""
-        what = "scoring" if self.n_models == 1 else f"scoring ({self.n_models} models, images × models)"
+        what = "scoring" if self.context.n_models == 1 else f"scoring ({self.context.n_models} models, images × models)"
         with tqdm(
-            total=len(self.selection) * self.n_models,
+            total=len(self.selection) * self.context.n_models,
             desc=what,
             unit="img",
             dynamic_ncols=True,
@@ -378,7 +237,7 @@ class _Job:
             self.bar = bar
             yield
 
-    def run_group(self, members: list[_Model], number: int, n_groups: int) -> list[JobResult]:
+    def run_group(self, members: list[LoadedModel], number: int, n_groups: int) -> list[JobResult]:
         preps: list[Preprocessing] = []
         for model in members:
             model.adapter.to(self.device)
@@ -415,10 +274,10 @@ class _Job:
             torch.cuda.empty_cache()
         return results
 
-    def _open_all(self, members: list[_Model], preps: list[Preprocessing]) -> list[ModelStream]:
+    def _open_all(self, members: list[LoadedModel], preps: list[Preprocessing]) -> list[ModelStream]:
         """Each model's stream, from its checkpoint when resuming."""
         config, shard = self.config, self.shard
-        checkpoint_name = "checkpoint.pt" if shard.world == 1 else f"checkpoint-rank{shard.rank}.pt"
+        checkpoint = checkpoint_name(shard.rank, shard.world)
         partials = [config.out / fmt.PARTIAL_DIR / model.slug for model in members]
         fingerprints = [
             fingerprint(
@@ -428,14 +287,14 @@ class _Job:
                 top_k=config.top_k,
                 bases=config.bases,
                 world=shard.world,
-                decoder=self.decoder,
+                decoder=self.context.decoder,
                 statistics=config.statistics,
             )
             for model in members
         ]
         states = [
             ModelStream.resume_state(
-                partial, checkpoint_name, model_fingerprint, resume=config.resume, is_main=shard.is_main
+                partial, checkpoint, model_fingerprint, resume=config.resume, is_main=shard.is_main
             )
             for partial, model_fingerprint in zip(partials, fingerprints, strict=True)
         ]
@@ -448,7 +307,7 @@ class _Job:
                 dec=model.dec,
                 view=preps.index(model.adapter.preprocessing),
                 partial=partial,
-                checkpoint_name=checkpoint_name,
+                checkpoint_name=checkpoint,
                 fingerprint=model_fingerprint,
                 scorer=TopKScorer(ModeKernel(model.adapter, model.dec, config.bases)),
                 top_k=config.top_k,
@@ -477,7 +336,7 @@ class _Job:
             n_columns = stream.scorer.n_columns
             sample_scores = torch.cat(scores) if scores else torch.empty((0, n_columns), device=self.device)
             bins = self.shard.share_from_main(HistogramBins.from_calibration(sample_scores), self.device)
-            stream.start_statistics(bins, len(self.classes))
+            stream.start_statistics(bins, len(self.context.classes))
 
     def _stream(
         self, streams: list[ModelStream], preps: list[Preprocessing], background: BackgroundWriter
@@ -494,7 +353,8 @@ class _Job:
             self.bar.n += sum(stream.position for stream in streams)
             self.bar.last_print_n = self.bar.n
             self.bar.refresh()
-        clock = last_checkpoint = time.perf_counter()
+        clock = time.perf_counter()
+        schedule = CheckpointSchedule(config.checkpoint_every_s)
         for shared in self._batches(preps, self.selection, position):
             consumed = min(config.batch_size, n_selected - position)
             behind = [stream for stream in streams if stream.position == position]
@@ -505,22 +365,17 @@ class _Job:
             position += consumed
             if self.bar is not None:
                 self.bar.update(consumed * len(behind))
-            # A checkpoint holds a host copy of every top-K (11 GB for the paper's 13 models): the next
-            # one waits until the last is on disk, and for CHECKPOINT_SHARE times as long as it took.
-            written_in = sum(stream.save_seconds for stream in streams)
-            interval = max(config.checkpoint_every_s, CHECKPOINT_SHARE * written_in)
-            due = time.perf_counter() - last_checkpoint >= interval
-            if due and not any(stream.saving for stream in streams):
-                for stream in streams:
-                    stream.save(background)
-                last_checkpoint = time.perf_counter()
+            if schedule.due(writing=any(stream.saving for stream in streams)):
+                with schedule.taking():
+                    for stream in streams:
+                        stream.save(background, schedule)
         seconds = time.perf_counter() - clock
         return [stream.scored_images / seconds if seconds > 0 else 0.0 for stream in streams]
 
     def _batches(self, preps: list[Preprocessing], indices: list[int], start: int) -> Iterator[SharedBatch]:
         """The images ``indices`` from position ``start`` on, decoded once for every preprocessing of ``preps``."""
         config = self.config
-        if self.decoder == "nvjpeg":
+        if self.context.decoder == "nvjpeg":
             return iter_device_batches(
                 self.source,
                 preps,
@@ -555,7 +410,7 @@ class _Job:
         if len(skipped) == n_items:
             raise RuntimeError(f"none of the {n_items} images in {config.images} could be decoded")
         try:
-            final = self._write_atlas(stream, skipped, rate)
+            final = write_atlas(self.context, stream, skipped, rate)
         except OSError as error:
             raise disk_error(error, f"the atlas {stream.slug}", RESUME_HINT) from error
         self.log(f"published {final}")
@@ -565,109 +420,6 @@ class _Job:
             n_images=n_items,
             n_skipped=len(skipped),
             skipped=skipped,
-            wall_seconds=time.perf_counter() - self.clock,
+            wall_seconds=time.perf_counter() - self.context.start_clock,
             images_per_second=rate,
         )
-
-    def _write_atlas(self, stream: ModelStream, skipped: list[SkippedImage], rate: float) -> Path:
-        config, source, writer = self.config, self.source, stream.writer
-        winner_ids = self._write_winners(stream)
-        statistics = self._write_statistics(stream)
-        writer.write_decomposition(stream.dec)
-        writer.write_summary(summarize_decomposition(stream.dec))
-        items = source.items
-        writer.write_images({i: ImageRecord(source=items[i].source, label=items[i].label) for i in winner_ids})
-        adapter = stream.adapter
-        manifest = AtlasManifest(
-            format_version=FORMAT_VERSION,
-            slug=stream.slug,
-            model_slug=model_slug(stream.model_id),
-            model=ModelInfo.from_spec(adapter.spec),
-            model_source=model_source(adapter),
-            preprocessing=adapter.preprocessing,
-            bases=config.bases,
-            signs=SIGNS,
-            scoring=ScoringRule(),
-            sign_rule=SIGN_RULE,
-            degeneracy_rtol=DEGENERACY_RTOL,
-            top_k=config.top_k,
-            dataset=DatasetRecord(
-                name=source.name,
-                source=str(source.root),
-                layout=source.layout,
-                n_images=len(items),
-                n_skipped=len(skipped),
-            ),
-            skipped=tuple(skipped),
-            run=RunInfo(
-                device=str(self.device),
-                dtype=str(stream.scorer.kernel.dtype).removeprefix("torch."),
-                batch_size=config.batch_size,
-                workers=config.workers,
-                processes=self.shard.world,
-                started=self.started.isoformat(),
-                finished=datetime.now(UTC).isoformat(),
-                wall_seconds=time.perf_counter() - self.clock,
-                images_per_second=rate,
-                resumed=config.resume,
-                decoder=self.decoder,
-            ),
-            versions=_versions(),
-            statistics=statistics,
-        )
-        return writer.publish(manifest, config.out / stream.slug, discard=CHECKPOINT_GLOB)
-
-    def _write_statistics(self, stream: ModelStream) -> StatisticsInfo | None:
-        """Write the statistics' arrays (inactive modes' class rankings left out); return what they hold."""
-        if stream.statistics is None:
-            return None
-        spec, n_bases = stream.adapter.spec, len(self.config.bases)
-        summary = stream.statistics.summary()
-        rankings = None
-        if self.classes:
-            active = np.repeat(stream.dec.active, 2).reshape(-1)  # [L·H·M·2]: both signs of a mode
-            rankings = rank_classes(summary, np.tile(active, n_bases), n_bases, spec.n_layers)
-        stream.writer.write_statistics(summary, rankings, (n_bases, spec.n_layers, spec.n_heads, spec.d_head, 2))
-        return StatisticsInfo(
-            n_bins=N_BINS,
-            binning=BINNING_RULE,
-            calibration_images=stream.statistics.bins.calibration_images,
-            classes=self.classes,
-            top_classes=TOP_CLASSES if self.classes else 0,
-            class_modes=CLASS_MODES if self.classes else 0,
-            selectivity=SELECTIVITY_RULE,
-        )
-
-    def _write_winners(self, stream: ModelStream) -> list[int]:
-        """Write the top-K, the winners' maps and thumbnails; return the winners' dataset indices.
-
-        Thumbnails are normally all written during the stream; images scored by another node of a
-        distributed run are decoded here (no model) to write theirs.
-        """
-        config, spec, writer = self.config, stream.adapter.spec, stream.writer
-        ranked_shape = (len(config.bases), spec.n_layers, spec.n_heads, spec.d_head, 2, config.top_k)
-        scores, indices, payload = stream.topk.ranked()
-        # Inactive modes (σ = 0: pruned or dead heads) score 0 for every image; they get no winners.
-        inactive = ~torch.from_numpy(stream.dec.active).to(indices.device)  # [L, H, M]
-        columns_inactive = inactive.unsqueeze(-1).expand(-1, -1, -1, 2).flatten().repeat(len(config.bases))
-        indices = indices.masked_fill(columns_inactive.unsqueeze(1), -1)
-        winner_ids: list[int] = torch.unique(indices[indices >= 0]).cpu().tolist()
-        missing = sorted(set(winner_ids) - stream.thumbnails.written)
-        prep = stream.adapter.preprocessing
-        for batch in iter_batches(
-            self.source, prep, batch_size=config.batch_size, workers=config.workers, indices=missing
-        ):
-            if batch.skipped:
-                _, name, reason = batch.skipped[0]
-                raise RuntimeError(f"image {name} decoded when it was scored but not now ({reason}); was it changed?")
-            stream.thumbnails.write(batch.indices.tolist(), batch.images)
-            stream.thumbnails.written.update(batch.indices.tolist())
-            if self.on_progress:
-                done = len(set(missing) & stream.thumbnails.written)
-                self.on_progress(stream.slug, "thumbnails", done, len(missing))
-        writer.remove_thumbnails_except(set(winner_ids))
-        assert payload is not None
-        maps = payload.view(*ranked_shape, 2, spec.grid, spec.grid).cpu().numpy()
-        writer.write_maps(maps[..., 0, :, :], maps[..., 1, :, :])
-        writer.write_topk(indices.view(ranked_shape).cpu().numpy(), scores.view(ranked_shape).float().cpu().numpy())
-        return winner_ids

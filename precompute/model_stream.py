@@ -7,30 +7,31 @@ has already scored. Thumbnails and checkpoints go through the job's ``Background
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from precompute.background import BackgroundWriter
+from precompute.checkpoint import (
+    CHECKPOINT_FORMAT,
+    Checkpoint,
+    CheckpointHeader,
+    JobFingerprint,
+    load_checkpoint,
+    save_checkpoint,
+)
+from precompute.checkpoint_schedule import CheckpointSchedule
 from qkatlas.atlas import AtlasWriter
 from qkatlas.atlas.contract import SkippedImage
-from qkatlas.conventions import Basis
-from qkatlas.images import Batch, ImageSource
-from qkatlas.mode_statistics import CALIBRATION_IMAGES, N_BINS, HistogramBins, RunningStatistics
-from qkatlas.models import model_source
+from qkatlas.images import Batch
+from qkatlas.mode_statistics import HistogramBins, RunningStatistics
 from qkatlas.models.base import ViTAdapter
 from qkatlas.scoring import TopKScorer
 from qkatlas.svd import Decomposition
 from qkatlas.topk import RunningTopK
-
-#: The checkpoint file (``checkpoint-rank<r>.pt`` per process of a distributed run).
-CHECKPOINT_GLOB = "checkpoint*.pt"
 
 
 class Thumbnails:
@@ -81,54 +82,6 @@ class Thumbnails:
         self.write(indices, images)
 
 
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Replace the checkpoint atomically: a failed write (a full disk) keeps the previous one."""
-    tmp = path.with_suffix(".tmp")
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def load_checkpoint(path: Path, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    state: dict[str, Any] = torch.load(path, weights_only=False)
-    if state["fingerprint"] != fingerprint:
-        raise RuntimeError(
-            f"the checkpoint in {path.parent} was made with different settings (model, images, batch size, "
-            "top-k, bases, decoder or number of processes); rerun without --resume to start over"
-        )
-    return state
-
-
-def fingerprint(
-    adapter: ViTAdapter,
-    source: ImageSource,
-    *,
-    batch_size: int,
-    top_k: int,
-    bases: tuple[Basis, ...],
-    world: int,
-    decoder: str,
-    statistics: bool,
-) -> dict[str, Any]:
-    """What must match for a checkpoint to be resumed (the decoder too: its pixels differ by rounding;
-    the statistics' binning rule, whose bins the checkpoint holds)."""
-    return {
-        "statistics": f"{N_BINS} bins, {CALIBRATION_IMAGES} calibration images" if statistics else None,
-        "decoder": decoder,
-        "model_source": model_source(adapter).model_dump(),
-        "images": [item.source for item in source.items],
-        "batch_size": batch_size,
-        "top_k": top_k,
-        "bases": [basis.value for basis in bases],
-        "world_size": world,
-    }
-
-
 @dataclass
 class ModelStream:
     """One model's pass over this process's share of the images.
@@ -149,23 +102,22 @@ class ModelStream:
     scorer: TopKScorer
     topk: RunningTopK
     checkpoint: Path
-    fingerprint: dict[str, Any]
+    fingerprint: JobFingerprint
     position: int = 0
     skipped: list[SkippedImage] = field(default_factory=list)
     scored_images: int = 0
     statistics: RunningStatistics | None = None
     class_of: torch.Tensor | None = None
-    #: How long the last checkpoint took to write (0 until one is written).
-    save_seconds: float = 0.0
     _saving: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @staticmethod
     def resume_state(
-        partial: Path, checkpoint_name: str, fingerprint: dict[str, Any], *, resume: bool, is_main: bool
-    ) -> dict[str, Any] | None:
-        """The checkpoint to continue from when resuming (and it matches); otherwise the main process
-        clears what an earlier run left in ``partial``. Under ``torchrun`` every rank must call this
-        before any rank calls ``open`` (a barrier in between)."""
+        partial: Path, checkpoint_name: str, fingerprint: JobFingerprint, *, resume: bool, is_main: bool
+    ) -> Checkpoint | None:
+        """The checkpoint to continue from when resuming (one of another format or job is refused:
+        ``CheckpointError``); otherwise the main process clears what an earlier run left in
+        ``partial``. Under ``torchrun`` every rank must call this before any rank calls ``open`` (a
+        barrier in between)."""
         state = load_checkpoint(partial / checkpoint_name, fingerprint) if resume else None
         if state is None and is_main and partial.exists():
             shutil.rmtree(partial)
@@ -182,10 +134,10 @@ class ModelStream:
         view: int,
         partial: Path,
         checkpoint_name: str,
-        fingerprint: dict[str, Any],
+        fingerprint: JobFingerprint,
         scorer: TopKScorer,
         top_k: int,
-        state: dict[str, Any] | None,
+        state: Checkpoint | None,
         class_of: torch.Tensor | None = None,
     ) -> ModelStream:
         """Start from ``state`` (see ``resume_state``), or from scratch when it is ``None``.
@@ -206,11 +158,11 @@ class ModelStream:
             class_of=class_of,
         )
         if state is not None:
-            stream.topk.load_state_dict(state["topk"])
-            stream.position = state["position"]
-            stream.skipped = [SkippedImage.model_validate(entry) for entry in state["skipped"]]
-            if state.get("statistics") is not None:
-                stream.statistics = RunningStatistics.from_state_dict(state["statistics"], adapter.device)
+            stream.topk.load_state_dict(state.topk)
+            stream.position = state.header.position
+            stream.skipped = list(state.header.skipped)
+            if state.statistics is not None:
+                stream.statistics = RunningStatistics.from_state_dict(state.statistics, adapter.device)
         return stream
 
     def start_statistics(self, bins: HistogramBins, n_classes: int) -> None:
@@ -233,27 +185,27 @@ class ModelStream:
         self.position += consumed
         self.scored_images += len(batch)
 
-    def save(self, background: BackgroundWriter) -> None:
-        """Queue a checkpoint of the state as it is now (copied, so the stream can go on)."""
-        state = {
-            "fingerprint": self.fingerprint,
-            "topk": self.topk.state_dict(),
-            "position": self.position,
-            "skipped": [entry.model_dump() for entry in self.skipped],  # plain data: readable by any version
-            "statistics": self.statistics.state_dict() if self.statistics is not None else None,
-        }
+    def save(self, background: BackgroundWriter, schedule: CheckpointSchedule) -> None:
+        """Queue a checkpoint of the state as it is now (copied, so the stream can go on); its write
+        is timed by ``schedule``."""
+        header = CheckpointHeader(
+            format_version=CHECKPOINT_FORMAT,
+            fingerprint=self.fingerprint,
+            position=self.position,
+            skipped=tuple(self.skipped),
+        )
+        statistics = self.statistics.state_dict() if self.statistics is not None else None
+        state = Checkpoint(header, self.topk.state_dict(), statistics)
         self._saving.set()
-        background.submit(self._save, state, what=f"the checkpoint {self.checkpoint}")
+        background.submit(self._save, state, schedule, what=f"the checkpoint {self.checkpoint}")
 
     @property
     def saving(self) -> bool:
         """A checkpoint has been queued and is not on disk yet."""
         return self._saving.is_set()
 
-    def _save(self, state: dict[str, Any]) -> None:
-        start = time.perf_counter()
+    def _save(self, state: Checkpoint, schedule: CheckpointSchedule) -> None:
         try:
-            save_checkpoint(self.checkpoint, state)
-            self.save_seconds = time.perf_counter() - start
+            schedule.timed(lambda: save_checkpoint(self.checkpoint, state))
         finally:
             self._saving.clear()

@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from precompute.job import JobConfig, run_job
+from precompute.job import run_job
+from precompute.job_config import JobConfig
 from precompute.options import add_weight_options
 from qkatlas.atlas.contract import AtlasSummary, O3Record
 from qkatlas.device import resolve_device

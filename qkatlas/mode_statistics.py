@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from qkatlas.columns import ColumnLayout
+
 #: Equal-width bins between a column's ``low`` and ``low + N_BINS · width``; two more count the
 #: scores below and above (open-ended, reported with the exact extremes).
 N_BINS = 64
@@ -273,20 +275,20 @@ def selectivity(summary: StatisticsSummary, active: np.ndarray, n_blocks: int) -
     return np.where(defined, values, -np.inf).astype(np.float32)
 
 
-def rank_classes(summary: StatisticsSummary, active: np.ndarray, n_bases: int, n_layers: int) -> ClassRankings:
+def rank_classes(summary: StatisticsSummary, active: np.ndarray, layout: ColumnLayout) -> ClassRankings:
     """Each column's most selective classes and each class's most selective columns per basis, among
-    positive selectivities."""
-    scores = selectivity(summary, active, n_bases * n_layers)  # [n_classes, C]
+    positive selectivities (``active [C]``: the columns of active modes)."""
+    scores = selectivity(summary, active, layout.n_blocks)  # [n_classes, C]
     scores[scores <= 0] = -np.inf
-    n_classes, n_columns = scores.shape
+    n_classes = scores.shape[0]
     top, top_selectivity = _best(scores.T, TOP_CLASSES)
-    per_basis = scores.reshape(n_classes * n_bases, n_columns // n_bases)
+    per_basis = scores.reshape(n_classes * layout.n_bases, layout.basis_size)
     modes, modes_selectivity = _best(per_basis, CLASS_MODES)
     return ClassRankings(
         top=top.astype(np.int32),
         top_selectivity=top_selectivity,
-        modes=modes.reshape(n_classes, n_bases, -1),
-        modes_selectivity=modes_selectivity.reshape(n_classes, n_bases, -1),
+        modes=modes.reshape(n_classes, layout.n_bases, -1),
+        modes_selectivity=modes_selectivity.reshape(n_classes, layout.n_bases, -1),
     )
 
 

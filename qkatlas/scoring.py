@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from qkatlas.columns import ColumnLayout
 from qkatlas.conventions import Basis
 from qkatlas.device import autocast, compute_dtype
 from qkatlas.mode_statistics import RunningStatistics
@@ -164,29 +165,24 @@ class TopKScorer:
     """Merges every signed mode's score of every batch into a running top-K (the precompute stream),
     and optionally into running per-mode statistics (``qkatlas.mode_statistics``).
 
-    Both have one column per ``(basis, layer, head, mode, sign)`` in that (atlas) order. The top-K
+    Both have one column per ``(basis, layer, head, mode, sign)``, laid out by ``layout``. The top-K
     carries each winner's query and key maps (float16, ``[2, P]`` per slot), taken from the same
     projections that scored it, so no second pass over the winners is needed.
     """
 
     def __init__(self, kernel: ModeKernel) -> None:
         self.kernel = kernel
+        projector = kernel.projector
+        self.layout = ColumnLayout(len(kernel.bases), projector.n_layers, projector.n_heads, projector.n_modes)
         self._signs = torch.tensor([1.0, -1.0], device=kernel.device)
 
     @property
-    def _block(self) -> int:
-        """Columns of one (basis, layer): (head·mode, sign)."""
-        return self.kernel.projector.n_columns * 2
-
-    @property
     def n_columns(self) -> int:
-        return len(self.kernel.bases) * self.kernel.projector.n_layers * self._block
+        return self.layout.n_columns
 
-    def _start(self, projected: ProjectedLayer) -> int:
-        """The first column of ``projected``'s (basis, layer)."""
-        return (
-            self.kernel.bases.index(projected.basis) * self.kernel.projector.n_layers + projected.layer
-        ) * self._block
+    def _block(self, projected: ProjectedLayer) -> slice:
+        """The columns of ``projected``'s (basis, layer)."""
+        return self.layout.block(self.kernel.bases.index(projected.basis), projected.layer)
 
     def new_top_k(self, k: int, compact: bool | None = None) -> RunningTopK:
         """An empty top-K for this scorer's columns; ``compact``: see ``RunningTopK`` (default: by device)."""
@@ -213,9 +209,9 @@ class TopKScorer:
         )
 
     def _store(self, projected: ProjectedLayer, scores: torch.Tensor, firing: torch.Tensor) -> None:
-        start = self._start(projected)
-        scores[:, start : start + self._block] = projected.scores.flatten(1)
-        firing[:, start : start + self._block] = projected.firing.flatten(1)
+        block = self._block(projected)
+        scores[:, block] = projected.scores.flatten(1)
+        firing[:, block] = projected.firing.flatten(1)
 
     @torch.inference_mode()
     def score(
@@ -236,7 +232,7 @@ class TopKScorer:
         device = self.kernel.device
         indices = indices.to(device, non_blocking=True)
         entered = torch.zeros(len(indices), dtype=torch.bool, device=device)
-        signs, block = self._signs, self._block
+        signs = self._signs
         # The statistics take all columns of the batch at once: a few large operations, not a few per layer.
         buffers = self._buffers(len(indices)) if statistics is not None else None
 
@@ -244,15 +240,15 @@ class TopKScorer:
             query, key, offset = projected.query, projected.key, projected.query_offset
 
             def fetch(columns: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-                mode, flip = columns // 2, signs[columns % 2].unsqueeze(1)  # neg maps: the negated pos maps
+                mode, sign = ColumnLayout.mode_and_sign(columns)
+                flip = signs[sign].unsqueeze(1)  # neg maps: the negated pos maps
                 query_map = query[rows, :, mode].float()
                 if offset is not None:
                     query_map = query_map + offset[mode].unsqueeze(1)
                 return torch.stack([query_map * flip, key[rows, :, mode].float() * flip], dim=1)
 
-            start = self._start(projected)
             scores = projected.scores.flatten(1)  # [B, D·2]
-            entered.logical_or_(topk.update(scores, indices, slice(start, start + block), fetch))
+            entered.logical_or_(topk.update(scores, indices, self._block(projected), fetch))
             if buffers is not None:
                 self._store(projected, *buffers)
 

@@ -19,7 +19,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from precompute.job import JobConfig, run_job
+from precompute.job import run_job
+from precompute.job_config import JobConfig
 from qkatlas.atlas.format import MANIFEST, atlas_slug
 from qkatlas.images import default_source_name
 from qkatlas.models import model_slug

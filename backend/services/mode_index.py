@@ -16,6 +16,7 @@ import numpy as np
 from backend.schemas import Basis, ModeIndexRow, ModeSortKey, Sign, SortOrder
 from qkatlas.atlas import Atlas
 from qkatlas.atlas.statistics import NOT_COMPUTED, ModeStatistics
+from qkatlas.columns import ColumnLayout
 from qkatlas.conventions import SIGNS
 
 #: Tables kept (one per served atlas and basis is typical; old revisions fall out).
@@ -62,11 +63,11 @@ class ModeTable:
 
     @classmethod
     def build(cls, atlas: Atlas, basis: Basis) -> ModeTable:
-        n_layers, n_heads, n_modes = atlas.n_layers, atlas.n_heads, atlas.n_modes
-        layer, head, mode, sign = (axis.reshape(-1) for axis in np.indices((n_layers, n_heads, n_modes, 2)))
+        layout = ColumnLayout(1, atlas.n_layers, atlas.n_heads, atlas.n_modes)  # the columns of one basis
+        _, layer, head, mode, sign = layout.axes()
 
         def per_mode(values: np.ndarray) -> np.ndarray:
-            return np.repeat(np.asarray(values).reshape(-1), 2)
+            return layout.per_mode(np.asarray(values))
 
         sigma = np.asarray(atlas.sigma_all, dtype=np.float64)
         totals = sigma.sum(axis=-1, keepdims=True)

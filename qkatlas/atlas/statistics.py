@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qkatlas.atlas.contract import StatisticsInfo
+from qkatlas.columns import ColumnLayout, ColumnPosition
 from qkatlas.conventions import SIGNS, Sign
 
 #: What the service says about a view that needs statistics an atlas does not have.
@@ -59,7 +60,7 @@ class ClassScore:
 
 @dataclass(frozen=True)
 class ColumnTable:
-    """Every column of one basis, flattened over ``(L, H, M, 2)`` (column ``((l·H + h)·M + m)·2 + s``):
+    """Every column of one basis, in ``ColumnLayout`` order (over ``(L, H, M, 2)``):
     ``count, firing, mean, std, best_selectivity`` (of the top class; 0 without classes) and
     ``top_class`` (class id, −1 for none)."""
 
@@ -82,7 +83,8 @@ class ModeStatistics:
     def __init__(self, info: StatisticsInfo, arrays: Mapping[str, np.ndarray]) -> None:
         self.info = info
         self._arrays = arrays
-        self._shape: tuple[int, ...] = arrays["stats_count"].shape  # (B, L, H, M, 2)
+        _, n_layers, n_heads, n_modes, _ = arrays["stats_count"].shape  # (B, L, H, M, 2)
+        self._basis_columns = ColumnLayout(1, n_layers, n_heads, n_modes)  # columns within one basis
         self._searchable = tuple(_words(label) for label in info.classes)
 
     @property
@@ -95,14 +97,11 @@ class ModeStatistics:
 
     def column(self, mode: SignedMode) -> int:
         """The flat column of ``mode`` within its basis."""
-        _, _, n_heads, n_modes, _ = self._shape
-        return ((mode.layer * n_heads + mode.head) * n_modes + mode.mode) * 2 + SIGNS.index(mode.sign)
+        return self._basis_columns.column(ColumnPosition(0, mode.layer, mode.head, mode.mode, SIGNS.index(mode.sign)))
 
     def signed_mode(self, column: int) -> SignedMode:
-        _, _, n_heads, n_modes, _ = self._shape
-        rest, sign = divmod(column, 2)
-        rest, mode = divmod(rest, n_modes)
-        layer, head = divmod(rest, n_heads)
+        """The signed mode of a flat column within a basis."""
+        _, layer, head, mode, sign = self._basis_columns.position(column)
         return SignedMode(layer, head, mode, SIGNS[sign])
 
     def _at(self, basis: int, mode: SignedMode) -> tuple[int, int, int, int, int]:
@@ -166,7 +165,7 @@ class ModeStatistics:
             top = np.asarray(arrays["class_top"][basis, ..., 0]).reshape(-1).astype(np.int64)
             best = np.asarray(arrays["class_top_selectivity"][basis, ..., 0]).reshape(-1).astype(np.float64)
         else:
-            top = np.full(int(np.prod(self._shape[1:])), -1, dtype=np.int64)
+            top = np.full(self._basis_columns.n_columns, -1, dtype=np.int64)
             best = np.zeros(top.shape, dtype=np.float64)
         return ColumnTable(
             count=flat("stats_count"),

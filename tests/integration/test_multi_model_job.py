@@ -4,17 +4,20 @@ the atlas of a single-model run; groups, resume, unloadable models and a full di
 from __future__ import annotations
 
 import errno
-import time
+import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import torch
+import safetensors.torch
 from PIL import Image
 
 from precompute import model_stream
+from precompute.checkpoint import Checkpoint, checkpoint_name, read_checkpoint, save_checkpoint
+from precompute.checkpoint_schedule import CheckpointSchedule
 from precompute.cli import main
 from qkatlas.atlas import Atlas
 from qkatlas.images import load_image_file
@@ -145,11 +148,45 @@ def _crash_after(monkeypatch: pytest.MonkeyPatch, n_batches: int, model: str) ->
     monkeypatch.setattr(model_stream.ModelStream, "score", score)
 
 
+class _FakeClock:
+    """A clock for the checkpoint schedule that moves only when told (from any thread)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+
+def _schedule_on(monkeypatch: pytest.MonkeyPatch, clock: _FakeClock) -> None:
+    """The job's checkpoint schedule reads ``clock``."""
+    monkeypatch.setattr("precompute.job.CheckpointSchedule", partial(CheckpointSchedule, clock=clock))
+
+
+def _checkpoint_after_every_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``--checkpoint-every 0``: time stands still for the schedule (so no write is ever too slow
+    for the next checkpoint) and each batch waits until the last checkpoint is on disk."""
+    _schedule_on(monkeypatch, _FakeClock())
+    original = model_stream.ModelStream.score
+
+    def score(self: model_stream.ModelStream, batch: Any, consumed: int, background: Any) -> None:
+        background.flush()
+        original(self, batch, consumed, background)
+
+    monkeypatch.setattr(model_stream.ModelStream, "score", score)
+
+
 def test_resume_keeps_finished_atlases_and_continues_the_others(
     images: Path, tmp_path: Path, single_runs: dict[str, dict[str, object]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     args = _args(MODELS, images, tmp_path, "--device-memory", "0.000001")  # three groups, in order
     with monkeypatch.context() as patch:
+        _checkpoint_after_every_batch(patch)
         _crash_after(patch, 2, MODELS[1])
         with pytest.raises(_Crash):
             main(args)
@@ -158,7 +195,7 @@ def test_resume_keeps_finished_atlases_and_continues_the_others(
     (first,) = finished.values()
     first_written = (first / "manifest.json").stat().st_mtime_ns
     second_partial = next(p for p in (tmp_path / ".partial").iterdir() if "clip" in p.name)
-    assert torch.load(second_partial / "checkpoint.pt", weights_only=False)["position"] == 4
+    assert read_checkpoint(second_partial / checkpoint_name(0, 1)).header.position == 4
 
     assert main([*args, "--resume"]) == 0
     assert (first / "manifest.json").stat().st_mtime_ns == first_written  # kept, not rebuilt
@@ -186,7 +223,7 @@ def _full_disk_after(monkeypatch: pytest.MonkeyPatch, target: Any, name: str, pa
 
 @pytest.mark.parametrize(
     ("target", "name", "path_arg", "n_calls"),
-    [(torch, "save", 1, 1), (Image.Image, "save", 1, 3), (np, "save", 0, 0)],
+    [(safetensors.torch, "save_file", 1, 1), (Image.Image, "save", 1, 3), (np, "save", 0, 0)],
     ids=["checkpoint", "thumbnail", "atlas-arrays"],
 )
 def test_a_full_disk_stops_with_a_clear_error_and_resume_completes(
@@ -207,7 +244,7 @@ def test_a_full_disk_stops_with_a_clear_error_and_resume_completes(
     error = capsys.readouterr().err
     assert "no space left on the device" in error and "--resume" in error
     (partial,) = (tmp_path / ".partial").iterdir()
-    assert (partial / "checkpoint.pt").is_file()  # the last good checkpoint survives
+    assert (partial / checkpoint_name(0, 1)).is_file()  # the last good checkpoint survives
     assert not list(partial.rglob("*.tmp"))  # no half-written file left behind
     assert _atlases(tmp_path) == {}
 
@@ -253,24 +290,26 @@ def test_checkpoints_never_pile_up_and_keep_the_writer_mostly_free(
     """A checkpoint is due after every batch (``--checkpoint-every 0``) but the disk is slow: the stream
     queues none while one is being written, waits ten times the last write before the next, and the
     atlases are unchanged."""
-    write, score = model_stream.save_checkpoint, model_stream.ModelStream.score
+    score = model_stream.ModelStream.score
+    clock = _FakeClock()
+    _schedule_on(monkeypatch, clock)
 
-    def slow_write(path: Path, state: dict[str, Any]) -> None:
-        time.sleep(0.5)  # so the next checkpoint is due 5 s after this one, after the stream's end
-        write(path, state)
+    def slow_write(path: Path, state: Checkpoint) -> None:
+        clock.advance(0.5)  # so the next checkpoint is due 5 s after this one, after the stream's end
+        save_checkpoint(path, state)
 
     def slow_score(self: model_stream.ModelStream, *args: Any) -> None:
-        time.sleep(0.5)  # two models: 1 s per batch, 3 s for the three batches of two images
+        clock.advance(0.5)  # two models: 1 s per batch, 3 s for the three batches of two images
         score(self, *args)
 
     queued: dict[str, list[bool]] = {}
     save = model_stream.ModelStream.save
 
-    def recording_save(self: model_stream.ModelStream, background: Any) -> None:
+    def recording_save(self: model_stream.ModelStream, *args: Any) -> None:
         queued.setdefault(self.model_id, []).append(self.saving)
-        save(self, background)
+        save(self, *args)
 
-    monkeypatch.setattr(model_stream, "save_checkpoint", slow_write)
+    monkeypatch.setattr("precompute.model_stream.save_checkpoint", slow_write)
     monkeypatch.setattr(model_stream.ModelStream, "score", slow_score)
     monkeypatch.setattr(model_stream.ModelStream, "save", recording_save)
     assert main(_args(MODELS[:2], images, tmp_path)) == 0

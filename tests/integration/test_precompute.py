@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 
+from precompute.checkpoint import checkpoint_name, read_checkpoint
 from qkatlas.atlas import Atlas
 from qkatlas.images import load_image_file, open_image_source, to_model_input
 from qkatlas.models import load_model_from_source
@@ -166,15 +167,14 @@ def run_killed_then_resumed(tmp_path: Path, listing: Path) -> tuple[Path, Path]:
 
     out = tmp_path / "killed"
     process = subprocess.Popen([*args, "--out", str(out)])
-    checkpoint = out / ".partial" / reference.name / "checkpoint.pt"
+    checkpoint = out / ".partial" / reference.name / checkpoint_name(0, 1)
     deadline = time.monotonic() + 120
     while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not (out / reference.name).exists(), "the run finished before it could be killed"
-    state = torch.load(checkpoint, weights_only=False)
-    assert 0 < state["position"] < 64
+    assert 0 < read_checkpoint(checkpoint).header.position < 64
 
     resumed = subprocess.run([*args, "--out", str(out), "--resume"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr

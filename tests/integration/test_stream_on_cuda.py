@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from precompute.background import BackgroundWriter
+from precompute.checkpoint import JobFingerprint, checkpoint_name
 from precompute.model_stream import ModelStream
 from qkatlas.conventions import BASES
 from qkatlas.images import Batch
@@ -60,6 +61,12 @@ def test_scoring_a_batch_never_synchronizes_with_the_host() -> None:
     assert statistics.class_count.tolist() == [6, 3, 3, 3, 3]  # 8 images a batch, 2 unlabelled
 
 
+#: The stream below takes no checkpoint: what its fingerprint says does not matter.
+_NO_CHECKPOINTS = JobFingerprint(
+    statistics=None, decoder="nvjpeg", model_source={}, images_sha256="", batch_size=8, top_k=4, bases=(), world_size=1
+)
+
+
 @needs_cuda
 def test_a_models_batch_with_images_on_the_gpu_synchronizes_once(tmp_path: Path) -> None:
     """The job's per-model step with images decoded on the GPU (nvJPEG delivers them there): scoring,
@@ -72,7 +79,8 @@ def test_a_models_batch_with_images_on_the_gpu_synchronizes_once(tmp_path: Path)
     with BackgroundWriter("hint") as background:
         stream = ModelStream.open(
             model_id="tiny", slug="tiny", adapter=adapter, dec=dec, view=0, partial=tmp_path / "partial",
-            checkpoint_name="checkpoint.pt", fingerprint={}, scorer=TopKScorer(ModeKernel(adapter, dec, BASES)),
+            checkpoint_name=checkpoint_name(0, 1), fingerprint=_NO_CHECKPOINTS,
+            scorer=TopKScorer(ModeKernel(adapter, dec, BASES)),
             top_k=4, state=None, class_of=torch.arange(24, device="cuda") % 3,
         )  # fmt: skip
         stream.start_statistics(

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from qkatlas import mode_statistics
+from qkatlas.columns import ColumnLayout
 from qkatlas.mode_statistics import (
     HIGH_MARGIN,
     LOW_MARGIN,
@@ -127,7 +128,7 @@ def test_rankings_leave_out_inactive_and_constant_modes_and_break_ties_by_positi
     scores = torch.tensor([[0.0, 4.0, 1.0, 0.0], [2.0, 0.0, 1.0, 0.0], [0.0, 4.0, 1.0, 0.0], [2.0, 0.0, 1.0, 0.0]])
     running.update(scores, scores > 0, torch.tensor([0, 1, 0, 1]))
     active = np.array([True, True, True, False])
-    rankings = rank_classes(running.summary(), active, n_bases=1, n_layers=1)
+    rankings = rank_classes(running.summary(), active, ColumnLayout(n_bases=1, n_layers=1, n_heads=1, n_modes=2))
     assert rankings.top[:, 0].tolist() == [1, 0, -1, -1]
     assert rankings.top_selectivity[0, 0] == pytest.approx(1.0) and rankings.top_selectivity[2, 0] == 0.0
     # only positive selectivities rank (column 0 scores class 0 below its mean); constant and inactive: none
