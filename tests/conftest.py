@@ -6,13 +6,13 @@ Every test is marked with its tier, the directory it lives in (``unit``, ``integ
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from qkatlas.sample_photos import write_sample_photos
-from tests.fakes import FakeClock
+from tests.helpers.atlases import TINY_OVERRIDES, TINY_VIT, build_atlas
+from tests.helpers.clock import FakeClock
 
 TIERS = ("unit", "integration", "e2e")
 _TESTS = Path(__file__).resolve().parent
@@ -33,29 +33,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def clock() -> FakeClock:
     """A clock that moves only by ``clock.advance(seconds)``: pass it as ``clock=`` to what reads the time."""
     return FakeClock()
-
-
-#: A tiny random-init timm ViT: 2 blocks, width 48, 3 heads of 16 — fast on 2 CPU cores.
-TINY_VIT = "vit_tiny_patch16_224"
-TINY_OVERRIDES = {"depth": 2, "embed_dim": 48, "num_heads": 3, "img_size": 64}
-
-
-def build_atlas(
-    out: Path, model: str, images: Path, *extra: str, overrides: Mapping[str, object] | None = None
-) -> Path:
-    """Run the real CLI in-process and return the atlas directory it wrote."""
-    from precompute.cli import main
-    from qkatlas.atlas import find_atlases
-
-    before = {p.name for p in out.iterdir()} if out.exists() else set()
-    args = ["--model", model, "--images", str(images), "--out", str(out), "--no-progress", "--workers", "0"]
-    for key, value in (overrides or {}).items():
-        args += ["--override", f"{key}={value}"]
-    assert main([*args, *extra]) == 0
-    atlases, failures = find_atlases(out)
-    assert not failures, failures
-    new = [a.path for a in atlases if a.path.name not in before]
-    return new[0] if new else next(a.path for a in atlases if a.manifest.model_source.id == model)
 
 
 @pytest.fixture(scope="session")

@@ -29,8 +29,8 @@ import pytest
 from precompute.cli import main as precompute_main
 from qkatlas.atlas import Atlas
 from qkatlas.progress import RedisProgress
-from tests.conftest import TINY_OVERRIDES, TINY_VIT, build_atlas
-from tests.integration.test_o3_analysis import write_synthetic_o3
+from tests.helpers.atlases import TINY_OVERRIDES, TINY_VIT, build_atlas
+from tests.helpers.o3_images import write_synthetic_o3
 
 ROOT = Path(__file__).resolve().parents[2]
 FRONTEND = ROOT / "frontend"

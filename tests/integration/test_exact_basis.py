@@ -19,7 +19,7 @@ from qkatlas.images import load_image_file, to_model_input
 from qkatlas.models import ViTAdapter, load_model
 from qkatlas.scoring import ModeProjector
 from qkatlas.svd import Decomposition, decompose
-from tests.pruned import ACTIVE_MODES, DEAD_WITH_BIAS, prune_heads
+from tests.helpers.pruned import ACTIVE_MODES, DEAD_WITH_BIAS, prune_heads
 
 TINY = {"depth": 2, "embed_dim": 48, "num_heads": 3}
 HF_TINY = {"num_hidden_layers": 2, "hidden_size": 48, "num_attention_heads": 3, "intermediate_size": 96}

@@ -1,7 +1,7 @@
 """Per-mode statistics against brute force, for one process, two ``torchrun`` ranks and a killed and
 resumed run, on a tiny random-init ViT and on the planted model over class-labelled images.
 
-The reference scores every image one at a time in float64 numpy (``_brute_force_projections``: the
+The reference scores every image one at a time in float64 numpy (``brute_force_projections``: the
 model's own captured tokens projected on the atlas's stored ``u``/``v``), and every statistic is then
 computed from those scores with plain numpy: counts, firing counts, mean, std, extremes, the
 calibrated bins (from the first ``CALIBRATION_IMAGES`` images), the histogram, class means,
@@ -19,9 +19,16 @@ from qkatlas.atlas import Atlas
 from qkatlas.images import open_image_source
 from qkatlas.mode_statistics import CALIBRATION_IMAGES, HIGH_MARGIN, LOW_MARGIN, N_BINS, NOISE_FLOOR
 from qkatlas.models.planted import generate_planted_images
-from tests.conftest import TINY_OVERRIDES, TINY_VIT, build_atlas
-from tests.integration.test_distributed import assert_same_atlas, run_two_ranks
-from tests.integration.test_precompute import _atlas_contents, _brute_force_projections, run_killed_then_resumed
+from tests.helpers.atlases import (
+    TINY_OVERRIDES,
+    TINY_VIT,
+    assert_same_atlas,
+    atlas_contents,
+    brute_force_projections,
+    build_atlas,
+    run_killed_then_resumed,
+    run_two_ranks,
+)
 
 #: Float32 scores on the device against float64 brute force.
 RTOL = 2e-4
@@ -30,7 +37,7 @@ RTOL = 2e-4
 def _brute_force_scores(atlas: Atlas, images: list[Path]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per basis: ``scores [N, L, H, M, 2]`` (pos, neg by the paper's rule) and ``peaks [N, L, H, M, 2, 2]``
     (each signed mode's query and key peak: max for pos, −min for neg; it fires when both are > 0)."""
-    projections = _brute_force_projections(atlas, images)
+    projections = brute_force_projections(atlas, images)
     found = {}
     for basis in atlas.bases:
         query, key = projections[f"{basis.value}_q"], projections[f"{basis.value}_k"]  # [N, L, H, M, P]
@@ -166,7 +173,7 @@ def test_statistics_of_a_killed_and_resumed_run_equal_brute_force(tmp_path: Path
     resumed, reference = run_killed_then_resumed(tmp_path, listing)
     atlas = Atlas.open(resumed)
     _check_against_brute_force(atlas, *_labelled(listing))
-    assert _atlas_contents(resumed) == _atlas_contents(reference)  # bit for bit, sums included
+    assert atlas_contents(resumed) == atlas_contents(reference)  # bit for bit, sums included
 
 
 def test_no_statistics_then_resume_adds_them(tmp_path: Path, planted_image_dir: Path) -> None:

@@ -24,7 +24,7 @@ from qkatlas.images import load_image_file
 from qkatlas.mode_statistics import CALIBRATION_IMAGES
 from qkatlas.models import load_model
 from qkatlas.sample_photos import write_sample_photos
-from tests.integration.test_precompute import _atlas_contents
+from tests.helpers.atlases import atlas_contents
 
 #: Three paper families, shrunk (one block of width 48) but keeping each one's own preprocessing:
 #: DeiT resizes to 256 × 256 and crops 224; CLIP resizes the shortest edge (bicubic) and crops 224;
@@ -63,7 +63,7 @@ def single_runs(images: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
     out = tmp_path_factory.mktemp("single")
     for model in MODELS:
         assert main(_args((model,), images, out)) == 0
-    return {slug: _atlas_contents(path) for slug, path in _atlases(out).items()}
+    return {slug: atlas_contents(path) for slug, path in _atlases(out).items()}
 
 
 def _count_decodes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
@@ -94,7 +94,7 @@ def test_one_stream_decodes_each_image_once_and_equals_single_runs(
     atlases = _atlases(tmp_path)
     assert set(atlases) == set(single_runs)
     for slug, path in atlases.items():
-        assert _atlas_contents(path) == single_runs[slug], slug
+        assert atlas_contents(path) == single_runs[slug], slug
     assert not any((tmp_path / ".partial").iterdir())
 
 
@@ -110,7 +110,7 @@ def test_groups_that_fit_the_device_memory_each_decode_once(
     assert "3 model(s) in 3 group(s)" in capsys.readouterr().err
     n_images = len(list(images.iterdir()))  # each group: its stream and its calibration sample
     assert len(decoded) == 3 * (n_images + min(n_images, CALIBRATION_IMAGES))
-    assert {slug: _atlas_contents(path) for slug, path in _atlases(tmp_path).items()} == single_runs
+    assert {slug: atlas_contents(path) for slug, path in _atlases(tmp_path).items()} == single_runs
 
 
 def test_an_unloadable_model_stops_the_job_before_any_work(
@@ -199,7 +199,7 @@ def test_resume_keeps_finished_atlases_and_continues_the_others(
 
     assert main([*args, "--resume"]) == 0
     assert (first / "manifest.json").stat().st_mtime_ns == first_written  # kept, not rebuilt
-    assert {slug: _atlas_contents(path) for slug, path in _atlases(tmp_path).items()} == single_runs
+    assert {slug: atlas_contents(path) for slug, path in _atlases(tmp_path).items()} == single_runs
 
     assert main([*args, "--resume", "--rebuild-finished"]) == 0
     assert (first / "manifest.json").stat().st_mtime_ns != first_written
@@ -250,7 +250,7 @@ def test_a_full_disk_stops_with_a_clear_error_and_resume_completes(
 
     assert main([*args, "--resume"]) == 0
     ((slug, atlas),) = _atlases(tmp_path).items()
-    assert _atlas_contents(atlas) == single_runs[slug]
+    assert atlas_contents(atlas) == single_runs[slug]
 
 
 def test_nvjpeg_without_cuda_is_refused_with_the_reason(
@@ -317,5 +317,5 @@ def test_checkpoints_never_pile_up_and_keep_the_writer_mostly_free(
     for calls in queued.values():
         assert not any(calls)  # none queued behind an unwritten one
         assert len(calls) == 1  # each batch was due one; the write's 0.5 s pushed the next past the end
-    built = {slug: _atlas_contents(path) for slug, path in _atlases(tmp_path).items()}
+    built = {slug: atlas_contents(path) for slug, path in _atlases(tmp_path).items()}
     assert built == {slug: single_runs[slug] for slug in built} and len(built) == 2

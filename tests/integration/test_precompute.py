@@ -6,24 +6,24 @@ onto the atlas's stored ``u``/``v`` vectors, score every mode, and rank all imag
 
 from __future__ import annotations
 
-import json
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
-import torch
 
-from precompute.checkpoint import checkpoint_name, read_checkpoint
 from qkatlas.atlas import Atlas
-from qkatlas.images import load_image_file, open_image_source, to_model_input
-from qkatlas.models import load_model_from_source
+from qkatlas.images import open_image_source
 from qkatlas.sample_photos import write_sample_photos
-from tests.conftest import TINY_OVERRIDES, TINY_VIT, build_atlas
+from tests.helpers.atlases import (
+    TINY_OVERRIDES,
+    TINY_VIT,
+    atlas_contents,
+    brute_force_projections,
+    build_atlas,
+    run_killed_then_resumed,
+)
 
 #: Families with different prefix layouts: CLS; CLS + distillation; CLS + 4 registers.
 PREFIX_LAYOUTS = {
@@ -39,37 +39,6 @@ PREFIX_LAYOUTS = {
         5,
     ),
 }
-
-
-def _brute_force_projections(atlas: Atlas, images: list[Path]) -> dict[str, np.ndarray]:
-    """Per basis, P_U and P_V of every image: ``[N_images, L, H, M, P]`` (float64)."""
-    adapter = load_model_from_source(atlas.manifest.model_source)
-    spec = adapter.spec
-    u = atlas.arrays["U"].astype(np.float64)  # [L, H, M, d]
-    v = atlas.arrays["V"].astype(np.float64)
-    offset = atlas.arrays["query_offset"]
-    out: dict[str, list[np.ndarray]] = {"faithful_q": [], "faithful_k": [], "exact_q": [], "exact_k": []}
-    for path in images:
-        pixels = to_model_input(load_image_file(path), adapter.preprocessing)
-        captured: list[tuple[np.ndarray, np.ndarray]] = []
-
-        def keep(
-            _layer: int,
-            residual: torch.Tensor,
-            normed: torch.Tensor,
-            into: list[tuple[np.ndarray, np.ndarray]] = captured,
-        ) -> None:
-            into.append((residual[0].double().numpy(), normed[0].double().numpy()))
-
-        adapter.run_with_capture(adapter.normalize(pixels.unsqueeze(0)), keep)
-        for basis, position in (("faithful", 0), ("exact", 1)):
-            patches = np.stack([c[position][spec.n_prefix :] for c in captured])  # [L, P, d]
-            q = np.einsum("lhmd,lpd->lhmp", u, patches)
-            if basis == "exact":
-                q = q + offset[..., None]
-            out[f"{basis}_q"].append(q)
-            out[f"{basis}_k"].append(np.einsum("lhmd,lpd->lhmp", v, patches))
-    return {key: np.stack(value) for key, value in out.items()}
 
 
 @pytest.mark.parametrize("layout", list(PREFIX_LAYOUTS))
@@ -90,7 +59,7 @@ def test_top_k_and_maps_equal_brute_force(tmp_path: Path, photo_dir: Path, layou
     )
     assert atlas.manifest.model.n_prefix == n_prefix
     images = [item.path for item in open_image_source(photo_dir).items]
-    reference = _brute_force_projections(atlas, images)
+    reference = brute_force_projections(atlas, images)
     k = atlas.top_k
     for b, basis in enumerate(atlas.bases):
         q, key = reference[f"{basis}_q"], reference[f"{basis}_k"]
@@ -125,69 +94,12 @@ def test_thumbnails_and_metadata_of_winners(atlas_root: Path) -> None:
         assert thumb is not None and thumb[:2] == b"\xff\xd8"
 
 
-#: Statistics that are float sums (or follow from them): two processes add them in another order.
-STATISTICS_SUMS = (
-    "stats/mean.npy",
-    "stats/std.npy",
-    "stats/class_mean.npy",
-    "stats/class_top_selectivity.npy",
-    "stats/class_modes_selectivity.npy",
-)
-
-
-def _atlas_contents(path: Path, split_sums: bool = False) -> dict[str, Any]:
-    """Everything an atlas holds except how its run went; with ``split_sums`` the float sums of the
-    statistics come apart, as arrays under ``sums``, to be compared with a tolerance."""
-    manifest = json.loads((path / "manifest.json").read_text())
-    manifest.pop("run")
-    files = {
-        str(p.relative_to(path)): p.read_bytes()
-        for p in sorted(path.rglob("*"))
-        if p.is_file() and p.name != "manifest.json"
-    }
-    if not split_sums:
-        return {"manifest": manifest, "files": files}
-    sums = {name: np.load(path / name) for name in STATISTICS_SUMS if name in files}
-    return {"manifest": manifest, "files": {k: v for k, v in files.items() if k not in sums}, "sums": sums}
-
-
-def run_killed_then_resumed(tmp_path: Path, listing: Path) -> tuple[Path, Path]:
-    """Build the tiny ViT's atlas of ``listing`` (64 entries) whole, and again in a run killed after a
-    checkpoint and resumed; return ``(resumed atlas, uninterrupted atlas)``."""
-    args = [
-        sys.executable, "-m", "precompute", "--model", TINY_VIT, "--random-init", "--images", str(listing),
-        "--top-k", "3", "--batch-size", "2", "--workers", "0", "--checkpoint-every", "0", "--no-progress",
-    ]  # fmt: skip
-    for key, value in TINY_OVERRIDES.items():
-        args += ["--override", f"{key}={value}"]
-    reference = build_atlas(
-        tmp_path / "whole", TINY_VIT, listing, "--random-init", "--top-k", "3", "--batch-size", "2",
-        overrides=TINY_OVERRIDES,
-    )  # fmt: skip
-
-    out = tmp_path / "killed"
-    process = subprocess.Popen([*args, "--out", str(out)])
-    checkpoint = out / ".partial" / reference.name / checkpoint_name(0, 1)
-    deadline = time.monotonic() + 120
-    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert not (out / reference.name).exists(), "the run finished before it could be killed"
-    assert 0 < read_checkpoint(checkpoint).header.position < 64
-
-    resumed = subprocess.run([*args, "--out", str(out), "--resume"], capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr
-    assert not (out / ".partial" / reference.name).exists()
-    return out / reference.name, reference
-
-
 def test_resume_after_kill_reproduces_uninterrupted_run(tmp_path: Path, photo_dir: Path) -> None:
     listing = tmp_path / "images.txt"  # 64 entries so that the run lasts long enough to be killed
     photos = sorted(photo_dir.iterdir())
     listing.write_text("".join(f"{photos[i % len(photos)]}\n" for i in range(64)))
     resumed, reference = run_killed_then_resumed(tmp_path, listing)
-    assert _atlas_contents(resumed) == _atlas_contents(reference)
+    assert atlas_contents(resumed) == atlas_contents(reference)
 
 
 def test_corrupt_images_are_skipped_and_reported(tmp_path: Path) -> None:

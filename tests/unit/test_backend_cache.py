@@ -21,7 +21,7 @@ from backend.services.analysis.codec import (
     ModelScores,
 )
 from qkatlas.conventions import Basis
-from tests.fakes import FakeClock
+from tests.helpers.clock import FakeClock
 
 
 def test_values_expire_after_their_ttl(clock: FakeClock) -> None:

@@ -12,7 +12,7 @@ import pytest
 from backend.services.analysis.codec import CODEC_VERSION, HEAD_CODEC
 from backend.services.container import Services
 from qkatlas.atlas import Atlas
-from tests.integration.backend.conftest import AppFactory, CountingAnalyzer
+from tests.helpers.backend import AppFactory, CountingAnalyzer
 
 
 def test_stale_or_corrupt_analysis_entries_are_recomputed(

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from backend.core.config import Settings
 from backend.main import create_app
 from qkatlas.atlas import Atlas
-from tests.integration.backend.conftest import CountingAnalyzer, FlightWatch, RedisServer, free_port, wait_for
+from tests.helpers.backend import CountingAnalyzer, FlightWatch, RedisServer, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -16,8 +16,8 @@ from backend.services.container import Services
 from qkatlas.atlas import Atlas, AtlasReplaced, AtlasWriter
 from qkatlas.atlas.contract import read_manifest
 from qkatlas.conventions import Basis, Sign
-from tests.conftest import TINY_OVERRIDES, TINY_VIT, build_atlas
-from tests.integration.backend.conftest import AppFactory, wait_for
+from tests.helpers.atlases import TINY_OVERRIDES, TINY_VIT, build_atlas
+from tests.helpers.backend import AppFactory, wait_for
 
 MODE = "layers/1/heads/2/modes/0"
 

@@ -19,7 +19,7 @@ from qkatlas.conventions import Basis, Sign
 from qkatlas.models.base import PlantedMode
 from qkatlas.models.planted import PLANTED_MODES
 from qkatlas.render import normalize_map
-from tests.integration.backend.conftest import AppFactory
+from tests.helpers.backend import AppFactory
 
 if TYPE_CHECKING:
     import httpx2  # what starlette's TestClient is built on

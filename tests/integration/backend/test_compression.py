@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from qkatlas.atlas import Atlas
-from tests.integration.backend.conftest import AppFactory
+from tests.helpers.backend import AppFactory
 
 GZIP = {"Accept-Encoding": "gzip"}
 PLAIN = {"Accept-Encoding": "identity"}

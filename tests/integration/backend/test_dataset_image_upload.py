@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from qkatlas.atlas import Atlas
 from qkatlas.conventions import Basis, Sign
-from tests.integration.backend.conftest import AppFactory
+from tests.helpers.backend import AppFactory
 
 
 def _top_image(atlas: Atlas) -> tuple[str, int]:

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from qkatlas.atlas import Atlas
 from qkatlas.conventions import SIGNS
 from qkatlas.models.planted import PLANTED_MODES
-from tests.integration.backend.conftest import AppFactory
+from tests.helpers.backend import AppFactory
 
 SORT_KEYS = ("position", "sigma", "sigma_share", "cos", "best_score", "mean", "std", "firing", "selectivity")
 

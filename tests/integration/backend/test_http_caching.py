@@ -20,8 +20,8 @@ from backend.main import create_app
 from qkatlas.atlas import Atlas, AtlasWriter
 from qkatlas.atlas import format as fmt
 from qkatlas.atlas.contract import read_manifest
-from tests.fakes import FakeClock
-from tests.integration.backend.conftest import AppFactory, copy_atlases_with_o3
+from tests.helpers.backend import AppFactory, copy_atlases_with_o3
+from tests.helpers.clock import FakeClock
 
 MODE = "layers/0/heads/0/modes/0"
 #: GET routes that are not derived from an atlas or an upload: never stored.

@@ -18,8 +18,8 @@ from backend.core.config import Settings
 from backend.main import create_app
 from qkatlas.atlas import Atlas, find_atlases
 from qkatlas.models import load_model
-from tests.conftest import TINY_OVERRIDES, TINY_VIT, build_atlas
-from tests.pruned import ACTIVE_MODES, DEAD_WITH_BIAS, prune_heads
+from tests.helpers.atlases import TINY_OVERRIDES, TINY_VIT, build_atlas
+from tests.helpers.pruned import ACTIVE_MODES, DEAD_WITH_BIAS, prune_heads
 
 
 def _no_nan(constant: str) -> float:

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from qkatlas.atlas import Atlas, atlas_directories
-from tests.conftest import TINY_OVERRIDES, TINY_VIT
-from tests.integration.backend.conftest import AppFactory, RedisServer, free_port, wait_for
+from tests.helpers.atlases import TINY_OVERRIDES, TINY_VIT
+from tests.helpers.backend import AppFactory, RedisServer, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 MODES = [(0, 0, 0), (1, 2, 0), (1, 1, 3)]

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from backend.schemas import O3Result
 from qkatlas.atlas import Atlas
 from qkatlas.atlas import format as fmt
-from tests.integration.backend.conftest import AppFactory, copy_atlases_with_o3
+from tests.helpers.backend import AppFactory, copy_atlases_with_o3
 
 
 @pytest.fixture(scope="module")

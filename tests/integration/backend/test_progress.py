@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from precompute.cli import main as precompute_main
 from qkatlas.images import open_image_source
-from tests.conftest import TINY_OVERRIDES, TINY_VIT
-from tests.integration.backend.conftest import AppFactory, RedisServer
+from tests.helpers.atlases import TINY_OVERRIDES, TINY_VIT
+from tests.helpers.backend import AppFactory, RedisServer
 
 
 def test_a_finished_job_is_listed_with_its_counts(

@@ -7,8 +7,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from qkatlas.atlas import Atlas
-from tests.fakes import FakeClock
-from tests.integration.backend.conftest import AppFactory, RedisServer
+from tests.helpers.backend import AppFactory, RedisServer
+from tests.helpers.clock import FakeClock
 
 
 def _browse_and_upload(client: TestClient, atlas: Atlas, image: bytes) -> list[int]:

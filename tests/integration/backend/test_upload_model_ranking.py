@@ -17,7 +17,7 @@ from qkatlas.images import decode_image, to_model_input
 from qkatlas.models import ModelSource, load_model_from_source
 from qkatlas.models.planted import PLANTED_MODES
 from qkatlas.svd import decompose
-from tests.integration.backend.conftest import AppFactory, CountingAnalyzer
+from tests.helpers.backend import AppFactory, CountingAnalyzer
 
 
 def _upload(client: TestClient, data: bytes) -> str:

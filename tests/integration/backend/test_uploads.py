@@ -22,8 +22,8 @@ from backend.main import create_app
 from qkatlas.atlas import Atlas
 from qkatlas.images import decode_image, to_model_input
 from qkatlas.models import ModelSource
-from tests.fakes import FakeClock
-from tests.integration.backend.conftest import AppFactory, CountingAnalyzer
+from tests.helpers.backend import AppFactory, CountingAnalyzer
+from tests.helpers.clock import FakeClock
 
 if TYPE_CHECKING:
     import httpx2  # what starlette's TestClient is built on
