@@ -7,7 +7,7 @@
 import { useEffect, useRef } from "react";
 import { Link, useLocation } from "react-router";
 import type { AttentionSplit, Basis } from "../api/client";
-import { apiQuery, useLoadable } from "../api/queries";
+import { useAttentionSplit } from "../api/resources";
 import { modeDrives, patchCoords } from "../lib/attention";
 import { fmt, modeName } from "../lib/format";
 import { modePath } from "../lib/paths";
@@ -104,12 +104,7 @@ export function AttentionExplorer({
 
 function AttentionRow({ target, patch }: { target: AttentionTarget; patch: number }) {
   const { uploadId, model, layer, head } = target;
-  const split = useLoadable(
-    apiQuery("/api/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}/attention", {
-      path: { upload_id: uploadId, model, layer, head },
-      query: { query_patch: patch },
-    }),
-  );
+  const split = useAttentionSplit(uploadId, model, layer, head, patch);
   return (
     <Loaded state={split} label="Computing the attention row…">
       {(s) => <AttentionView split={s} target={target} />}

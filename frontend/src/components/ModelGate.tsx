@@ -7,7 +7,7 @@
 import type { ReactNode } from "react";
 import { Navigate, useLocation } from "react-router";
 import type { ModelSummary } from "../api/client";
-import { apiQuery, useLoadable } from "../api/queries";
+import { useModels } from "../api/resources";
 import { atlasName } from "../lib/atlasNames";
 import { modeName } from "../lib/format";
 import {
@@ -37,7 +37,7 @@ export interface ModelAddress {
 export function ModelGate({ children }: { children: (address: ModelAddress) => ReactNode }) {
   const { model, layer, head, mode, malformed } = useModelRoute();
   const location = useLocation();
-  const models = useLoadable(apiQuery("/api/models"));
+  const models = useModels();
   return (
     <Loaded state={models} label="Loading model…" pageTitle={model}>
       {(list) => {

@@ -7,7 +7,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useEffect, useId, useState } from "react";
 import { Link } from "react-router";
 import type { ModelSummary, PrecomputeJob } from "../api/client";
-import { apiQuery } from "../api/queries";
+import { modelsQuery } from "../api/atlasRevisions";
 import { useProgress } from "../api/useProgress";
 import { duration, percent } from "../lib/format";
 import { modelPath } from "../lib/paths";
@@ -111,7 +111,7 @@ function usePublications(records: PrecomputeJob[]): Publications {
   const awaited = (served: ModelSummary[] | undefined) =>
     done.filter((slug) => !givenUp.has(slug) && !served?.some((model) => model.slug === slug));
   const models = useQuery({
-    ...apiQuery("/api/models"),
+    ...modelsQuery,
     // Only this observer polls; the others (Home's cards) read the same entry.
     refetchInterval: (query) => (awaited(query.state.data).length > 0 ? ATLAS_POLL_MS : false),
   });

@@ -1,8 +1,8 @@
 /** One mode ranked for the user's image: its maps on that image beside the mode's top dataset images. */
 import { Link } from "react-router";
-import { pinnedQuery, useAtlasImageError } from "../api/atlasRevisions";
+import { useAtlasImageError } from "../api/atlasRevisions";
 import type { Basis, RankedMode, Sign } from "../api/client";
-import { useLoadable } from "../api/queries";
+import { useMode } from "../api/resources";
 import { uploadOverlayUrl } from "../api/uploadUrls";
 import { fmt, modeName } from "../lib/format";
 import { type OverlayOptions, overlaySrc } from "../lib/overlay";
@@ -80,12 +80,7 @@ function DatasetTopImages({
   limit: number;
 }) {
   const onImageError = useAtlasImageError();
-  const detail = useLoadable(
-    pinnedQuery("/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}", revision, {
-      path: { model, layer, head, mode },
-      query: { sign, basis },
-    }),
-  );
+  const detail = useMode({ slug: model, revision }, { layer, head, mode }, { sign, basis });
   if (detail.status === "loading")
     return (
       <p className="muted small loading-images" role="status">

@@ -8,7 +8,7 @@
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { type KeyboardEvent, useEffect, useEffectEvent, useId, useRef, useState } from "react";
 import { useLocation, useNavigate } from "react-router";
-import { apiQuery } from "../api/queries";
+import { searchQuery } from "../api/resources";
 import { ownsKey } from "../lib/keyboard";
 import { type SearchOption, searchOptions } from "../lib/searchOptions";
 import { searchPath } from "../lib/paths";
@@ -38,7 +38,7 @@ export function SearchBox() {
   const query = useDebounced(text.trim(), SEARCH_DEBOUNCE_MS);
 
   const results = useQuery({
-    ...apiQuery("/api/search", { query: { q: query, limit: LIMIT } }),
+    ...searchQuery(query, LIMIT),
     enabled: query.length > 0,
     // While the next answer comes, the last one stays (the list does not flicker as one types).
     placeholderData: keepPreviousData,

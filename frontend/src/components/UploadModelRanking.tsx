@@ -8,7 +8,7 @@ import { Link } from "react-router";
 import { HelpTip } from "./HelpTip";
 import { useAtlasImageError } from "../api/atlasRevisions";
 import type { Basis, ModelSummary, UploadModelModes } from "../api/client";
-import { apiQuery, useLoadable } from "../api/queries";
+import { useUploadModelModes } from "../api/resources";
 import { uploadOverlayUrl } from "../api/uploadUrls";
 import { fmt, modeName } from "../lib/format";
 import type { OverlayOptions } from "../lib/overlay";
@@ -21,11 +21,8 @@ export const WHOLE_MODEL_MODES = 10;
 export const MODES_PER_MODEL = 5;
 
 /** The ranking of one model; one limit for every view, so the chosen model's column shares the panel's query. */
-function modelModesQuery(uploadId: string, model: string, basis: Basis) {
-  return apiQuery("/api/uploads/{upload_id}/models/{model}/modes", {
-    path: { upload_id: uploadId, model },
-    query: { basis, limit: WHOLE_MODEL_MODES },
-  });
+function useModelRanking(uploadId: string, model: string, basis: Basis) {
+  return useUploadModelModes(uploadId, model, basis, WHOLE_MODEL_MODES);
 }
 
 export function WholeModelModes({
@@ -39,7 +36,7 @@ export function WholeModelModes({
   basis: Basis;
   options: OverlayOptions;
 }) {
-  const ranking = useLoadable(modelModesQuery(uploadId, model.slug, basis));
+  const ranking = useModelRanking(uploadId, model.slug, basis);
   return (
     <section aria-labelledby="whole-model-heading">
       <h2 id="whole-model-heading">Modes this image drives most — whole model</h2>
@@ -101,7 +98,7 @@ function ModelColumn({
 }) {
   // An atlas built without the page's basis is ranked in one it has.
   const columnBasis = model.bases.includes(basis) ? basis : (model.bases[0] ?? basis);
-  const ranking = useLoadable(modelModesQuery(uploadId, model.slug, columnBasis));
+  const ranking = useModelRanking(uploadId, model.slug, columnBasis);
   const headingId = `across-${model.slug}`;
   return (
     <li className="card across-model" aria-labelledby={headingId}>

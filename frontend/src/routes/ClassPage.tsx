@@ -6,7 +6,7 @@ import { Link, useParams, useSearchParams } from "react-router";
 import { HowToRead } from "../components/HowToRead";
 import type { Basis, ClassAcrossModels, ModelSummary } from "../api/client";
 import { BASES } from "../api/enums";
-import { apiQuery, useLoadable } from "../api/queries";
+import { useClassAcrossModels, useModels } from "../api/resources";
 import { Breadcrumbs } from "../components/Breadcrumbs";
 import { ClassModeCard } from "../components/ClassModeCard";
 import { SegmentedControl } from "../components/SegmentedControl";
@@ -25,13 +25,8 @@ export default function ClassPage() {
   const basisParam = search.get("basis");
   const basis = BASES.find((b) => b === basisParam);
   useDocumentTitle(`Class ${label}`);
-  const result = useLoadable(
-    apiQuery("/api/classes/{label}", {
-      path: { label },
-      query: basis ? { basis, limit: PER_MODEL } : { limit: PER_MODEL },
-    }),
-  );
-  const models = useLoadable(apiQuery("/api/models"));
+  const result = useClassAcrossModels(label, basis, PER_MODEL);
+  const models = useModels();
   const served = models.status === "ok" ? models.data : [];
   const nameOf = (slug: string, modelId?: string) => atlasName(served, slug, modelId);
 

@@ -1,10 +1,10 @@
 /** Head: σ and cosine of every mode in one chart, and the list of modes. */
-import { pinnedQuery, useAtlasImageError } from "../api/atlasRevisions";
+import { useAtlasImageError } from "../api/atlasRevisions";
 import { HowToRead } from "../components/HowToRead";
 import { lazy, Suspense } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Basis, HeadDetail, ModelSummary, ModeSummary } from "../api/client";
-import { useLoadable } from "../api/queries";
+import { useHead } from "../api/resources";
 import { Breadcrumbs } from "../components/Breadcrumbs";
 import { HelpTip } from "../components/HelpTip";
 import { KeyHints } from "../components/KeyHints";
@@ -43,12 +43,7 @@ function HeadView({ summary, layer, head }: { summary: ModelSummary; layer: numb
   const model = summary.slug;
   useDocumentTitle(`${modeName(layer, head)} · ${summary.model_id}`);
 
-  const detail = useLoadable(
-    pinnedQuery("/api/models/{model}/layers/{layer}/heads/{head}", summary.revision, {
-      path: { model, layer, head },
-      query: { basis },
-    }),
-  );
+  const detail = useHead(summary, layer, head, basis);
 
   const withBasis = (path: string) => (basis === "faithful" ? path : `${path}?basis=${basis}`);
   const prev = stepHead({ layer, head }, -1, summary.n_layers, summary.n_heads);

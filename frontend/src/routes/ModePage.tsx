@@ -8,8 +8,7 @@ import { HowToRead } from "../components/HowToRead";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Basis, ModeDetail, ModelSummary, Sign } from "../api/client";
 import { BASES } from "../api/enums";
-import { pinnedQuery } from "../api/atlasRevisions";
-import { useLoadable } from "../api/queries";
+import { useMode } from "../api/resources";
 import { Breadcrumbs } from "../components/Breadcrumbs";
 import { Facts } from "../components/Facts";
 import { CopyLinkButton } from "../components/CopyLinkButton";
@@ -74,12 +73,7 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
   const nextHead = stepHead(pos, 1, summary.n_layers, summary.n_heads);
   const modeLink = (m: number | null) => (m === null ? null : href({ ...pos, mode: m }));
   const headLink = (h: { layer: number; head: number } | null) => (h === null ? null : href({ ...h, mode: pos.mode }));
-  const detail = useLoadable(
-    pinnedQuery("/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}", summary.revision, {
-      path: { model, ...pos },
-      query: { sign: view.sign, basis: view.basis },
-    }),
-  );
+  const detail = useMode(summary, pos, view);
 
   // An address naming a top image (`image=<rank>`) is checked before any control renders: a rank the
   // mode does not have gets the not-found page (no live controls, no keys), not a page with the large

@@ -3,7 +3,7 @@ import { lazy, Suspense, useState } from "react";
 import { HowToRead } from "../components/HowToRead";
 import { Link, useSearchParams } from "react-router";
 import type { ModelDetail, ModelSummary } from "../api/client";
-import { apiQuery, useLoadable } from "../api/queries";
+import { useModelDetail, useO3 } from "../api/resources";
 import { Breadcrumbs } from "../components/Breadcrumbs";
 import { HeadGrid } from "../components/HeadGrid";
 import { HelpTip } from "../components/HelpTip";
@@ -31,7 +31,7 @@ export default function ModelPage() {
 
 function ModelDetailPage({ summary }: { summary: ModelSummary }) {
   useDocumentTitle(summary.model_id);
-  const detail = useLoadable(apiQuery("/api/models/{model}", { path: { model: summary.slug } }));
+  const detail = useModelDetail(summary.slug);
   return (
     <Loaded state={detail} label="Loading model…" pageTitle={summary.model_id}>
       {(d) => <ModelView detail={d} />}
@@ -114,7 +114,7 @@ function ModelView({ detail }: { detail: ModelDetail }) {
 /** The paper's Fig. 2 for this model: where the target's and a distractor's query patch attend. */
 function OddOneOut({ detail }: { detail: ModelDetail }) {
   const model = detail.slug;
-  const result = useLoadable(apiQuery("/api/models/{model}/o3", { path: { model } }));
+  const result = useO3(model);
   return (
     <section aria-labelledby="o3-heading">
       <h2 id="o3-heading">Odd-one-out attention</h2>

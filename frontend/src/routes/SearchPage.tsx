@@ -7,7 +7,7 @@ import { type FormEvent, useState } from "react";
 import { HowToRead } from "../components/HowToRead";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { SearchResults } from "../api/client";
-import { apiQuery, useLoadable } from "../api/queries";
+import { useModels, useSearch } from "../api/resources";
 import { ClassModeCard } from "../components/ClassModeCard";
 import { Empty, Loaded } from "../components/Status";
 import { atlasName } from "../lib/atlasNames";
@@ -62,8 +62,8 @@ function SearchForm({ initial }: { initial: string }) {
 }
 
 function Results({ query }: { query: string }) {
-  const results = useLoadable(apiQuery("/api/search", { query: { q: query, limit: LIMIT } }));
-  const models = useLoadable(apiQuery("/api/models"));
+  const results = useSearch(query, LIMIT);
+  const models = useModels();
   const nameOf = (slug: string) => atlasName(models.status === "ok" ? models.data : [], slug);
   return (
     <Loaded state={results} label="Searching…">

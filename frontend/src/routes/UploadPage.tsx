@@ -8,7 +8,7 @@
 import { useCallback, useState } from "react";
 import { useLocation, useNavigate, useParams, useSearchParams } from "react-router";
 import type { DatasetImageUpload, ModelSummary, Upload, UploadHeadModes } from "../api/client";
-import { apiQuery, useLoadable } from "../api/queries";
+import { useModels, useUpload, useUploadHeadModes } from "../api/resources";
 import { isUploadId, uploadImageUrl } from "../api/uploadUrls";
 import { useUploadFile } from "../api/useUploadFile";
 import { AttentionExplorer } from "../components/AttentionExplorer";
@@ -52,12 +52,7 @@ function UploadHome({ uploadId }: { uploadId: string | undefined }) {
     [navigate, search],
   );
   const [state, send] = useUploadFile(onDone);
-  const upload = useLoadable({
-    ...apiQuery("/api/uploads/{upload_id}", { path: { upload_id: uploadId ?? "" } }),
-    enabled: uploadId !== undefined,
-    // An upload expires: ask again whenever its page opens (its time left, whether it is still there).
-    staleTime: 0,
-  });
+  const upload = useUpload(uploadId);
   if (uploadId !== undefined && upload.status === "error" && upload.httpStatus === 404) {
     return <UploadNotFound reason="expired" />;
   }
@@ -92,7 +87,7 @@ function UploadNotFound({ reason }: { reason: "malformed" | "expired" }) {
 }
 
 function UploadAnalysis({ upload }: { upload: Upload }) {
-  const models = useLoadable(apiQuery("/api/models"));
+  const models = useModels();
   return (
     <Loaded state={models} label="Loading models…">
       {(list) =>
@@ -206,12 +201,7 @@ function RankedModes({
   imageSrc: string;
 }) {
   const { model, layer, head, basis } = view;
-  const ranked = useLoadable(
-    apiQuery("/api/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}", {
-      path: { upload_id: upload.id, model: model.slug, layer, head },
-      query: { basis },
-    }),
-  );
+  const ranked = useUploadHeadModes(upload.id, model.slug, layer, head, basis);
   return (
     <section aria-labelledby="ranked-heading">
       <h2 id="ranked-heading">Modes of {modeName(layer, head)} ranked for your image</h2>
