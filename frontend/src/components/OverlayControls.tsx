@@ -3,9 +3,9 @@
  * them is. The sliders report their values once they rest, so dragging one does not request every
  * overlay per step.
  */
-import { useEffect, useState } from "react";
 import type { Channel, Palette } from "../api/client";
 import { CHANNEL_OPTIONS, type OverlayOptions, PALETTE_OPTIONS, paletteNames } from "../lib/overlay";
+import { useDebouncedDraft } from "../lib/useDebouncedDraft";
 import { SegmentedControl } from "./SegmentedControl";
 
 const SLIDER_SETTLE_MS = 250;
@@ -21,25 +21,13 @@ export function OverlayControls({
   onChange: (next: OverlayOptions) => void;
 }) {
   const names = paletteNames(value.palette);
-  const [sliders, setSliders] = useState<SliderValues>({ opacity: value.opacity, blend: value.blend });
-  // A new value from outside (e.g. the URL) moves its slider: state adjusted while rendering, as
-  // React's docs do for a changed prop, rather than in an effect after the render. Only the slider
-  // whose value changed moves, so a move of the other one that has not settled yet is kept.
-  const [outside, setOutside] = useState<SliderValues>({ opacity: value.opacity, blend: value.blend });
-  if (value.opacity !== outside.opacity || value.blend !== outside.blend) {
-    setOutside({ opacity: value.opacity, blend: value.blend });
-    setSliders((shown) => ({
-      opacity: value.opacity !== outside.opacity ? value.opacity : shown.opacity,
-      blend: value.blend !== outside.blend ? value.blend : shown.blend,
-    }));
-  }
-  // One timer for both sliders: they report together once neither has moved for a while, so moving
-  // one right after the other cannot report the second with the first's old value.
-  useEffect(() => {
-    if (sliders.opacity === value.opacity && sliders.blend === value.blend) return undefined;
-    const timer = setTimeout(() => onChange({ ...value, ...sliders }), SLIDER_SETTLE_MS);
-    return () => clearTimeout(timer);
-  }, [sliders, value, onChange]);
+  // One timer for both sliders (they report together once neither has moved for a while), and a value
+  // from outside (e.g. the URL) moves only its own slider.
+  const [sliders, moveSliders] = useDebouncedDraft<SliderValues>(
+    { opacity: value.opacity, blend: value.blend },
+    (settled) => onChange({ ...value, ...settled }),
+    SLIDER_SETTLE_MS,
+  );
   return (
     <div className="controls">
       <SegmentedControl<Channel>
@@ -54,16 +42,8 @@ export function OverlayControls({
         options={PALETTE_OPTIONS}
         onChange={(palette) => onChange({ ...value, palette })}
       />
-      <FractionSlider
-        label="Map opacity"
-        value={sliders.opacity}
-        onMove={(opacity) => setSliders((shown) => ({ ...shown, opacity }))}
-      />
-      <FractionSlider
-        label="Photo brightness"
-        value={sliders.blend}
-        onMove={(blend) => setSliders((shown) => ({ ...shown, blend }))}
-      />
+      <FractionSlider label="Map opacity" value={sliders.opacity} onMove={(opacity) => moveSliders({ opacity })} />
+      <FractionSlider label="Photo brightness" value={sliders.blend} onMove={(blend) => moveSliders({ blend })} />
       <p className="legend-line">
         <span className={`swatch swatch-query ${value.palette}`} aria-hidden="true" /> {names.query}: query map (tokens
         like u) · <span className={`swatch swatch-key ${value.palette}`} aria-hidden="true" /> {names.key}: key map

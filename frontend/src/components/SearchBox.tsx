@@ -10,6 +10,7 @@ import { type KeyboardEvent, useEffect, useEffectEvent, useId, useRef, useState 
 import { useLocation, useNavigate } from "react-router";
 import { searchQuery } from "../api/resources";
 import { ownsKey } from "../lib/keyboard";
+import { useDebouncedDraft } from "../lib/useDebouncedDraft";
 import { type SearchOption, searchOptions } from "../lib/searchOptions";
 import { searchPath } from "../lib/paths";
 
@@ -18,24 +19,19 @@ export const SEARCH_DEBOUNCE_MS = 150;
 /** Results asked for by the box (it shows a few of each kind). */
 const LIMIT = 8;
 
-function useDebounced<T>(value: T, ms: number): T {
-  const [debounced, setDebounced] = useState(value);
-  useEffect(() => {
-    const timer = setTimeout(() => setDebounced(value), ms);
-    return () => clearTimeout(timer);
-  }, [value, ms]);
-  return debounced;
-}
-
 export function SearchBox() {
   const navigate = useNavigate();
   const location = useLocation();
   const id = useId();
   const input = useRef<HTMLInputElement>(null);
-  const [text, setText] = useState("");
+  // What is typed, and what of it the search asks for: the text once it rests.
+  const [settled, setSettled] = useState("");
+  const [draft, edit] = useDebouncedDraft({ text: settled }, ({ text }) => setSettled(text), SEARCH_DEBOUNCE_MS);
+  const text = draft.text;
+  const setText = (typed: string) => edit({ text: typed });
   const [open, setOpen] = useState(false);
   const [active, setActive] = useState(-1);
-  const query = useDebounced(text.trim(), SEARCH_DEBOUNCE_MS);
+  const query = settled.trim();
 
   const results = useQuery({
     ...searchQuery(query, LIMIT),

@@ -3,7 +3,7 @@
  * and the filters are the URL's query (lib/modeIndexView), so back/forward and links restore them;
  * the server sorts, filters and sends the rows a page at a time (components/ModeIndexTable).
  */
-import { type ChangeEvent, type InputHTMLAttributes, useEffect, useEffectEvent, useId, useState } from "react";
+import { type ChangeEvent, type InputHTMLAttributes, useId } from "react";
 import { HowToRead } from "../components/HowToRead";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Basis, ModelSummary, Sign } from "../api/client";
@@ -23,7 +23,11 @@ import {
   toggleSort,
 } from "../lib/modeIndexView";
 import { modeIndexPath, modelPath } from "../lib/paths";
+import { useDebouncedDraft } from "../lib/useDebouncedDraft";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
+
+/** Wait after the last keystroke in a text filter before it reaches the URL. */
+const FILTER_SETTLE_MS = 350;
 
 export default function ModeIndexPage() {
   return <ModelGate>{({ summary }) => <ModeIndex summary={summary} />}</ModelGate>;
@@ -254,23 +258,12 @@ function DebouncedInput({
   onCommit: (value: string) => void;
 } & Omit<InputHTMLAttributes<HTMLInputElement>, "value" | "onChange">) {
   const id = useId();
-  const [draft, setDraft] = useState(value);
-  const [shown, setShown] = useState(value);
-  if (value !== shown) {
-    // The URL changed (back, forward, a link): show its value.
-    setShown(value);
-    setDraft(value);
-  }
-  const commit = useEffectEvent((text: string) => onCommit(text));
-  useEffect(() => {
-    if (draft === shown) return;
-    const timer = setTimeout(() => commit(draft), 350);
-    return () => clearTimeout(timer);
-  }, [draft, shown]);
+  // The URL's value wins on back/forward and links.
+  const [draft, edit] = useDebouncedDraft({ text: value }, ({ text }) => onCommit(text), FILTER_SETTLE_MS);
   return (
     <label className="select" htmlFor={id}>
       <span>{label}</span>
-      <input id={id} {...input} value={draft} onChange={(e) => setDraft(e.target.value)} />
+      <input id={id} {...input} value={draft.text} onChange={(e) => edit({ text: e.target.value })} />
     </label>
   );
 }
