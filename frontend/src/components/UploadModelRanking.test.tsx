@@ -7,7 +7,8 @@ const UPLOAD = { id: "0123456789abcdef0123456789abcdef", width: 64, height: 64, 
 const PLANTED = modelSummary({ random_init: false, planted: true });
 const TINY = modelSummary({ slug: "tiny__photos", model_id: "tiny-vit", bases: ["faithful"] });
 const BROKEN = modelSummary({ slug: "broken__photos", model_id: "broken-vit" });
-const modesPath = (slug: string) => `/api/uploads/0123456789abcdef0123456789abcdef/models/${slug}/modes`;
+const modesPath = <Slug extends string>(slug: Slug) =>
+  `/api/uploads/0123456789abcdef0123456789abcdef/models/${slug}/modes` as const;
 
 /** The query string of every request made for `path`. */
 function requestsOf(fetchMock: ReturnType<typeof mockApi>, path: string): string[] {
