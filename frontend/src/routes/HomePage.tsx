@@ -1,16 +1,16 @@
 /** Home: the served models, and weighted cosine vs normalized depth for all of them (Fig. 3). */
-import { HowToRead } from "../components/HowToRead";
+import { HowToRead } from "../components/ui/HowToRead";
 import { lazy, Suspense, useState } from "react";
 import { Link } from "react-router";
 import type { ModelSummary } from "../api/client";
 import { useModelDetails, useModels, useO3s } from "../api/resources";
-import { ModelCard } from "../components/ModelCard";
-import { ProgressPanel } from "../components/ProgressPanel";
-import { SegmentedControl } from "../components/SegmentedControl";
-import { Empty, ErrorNotice, Loaded, Loading } from "../components/Status";
-import { CURVE_VARIANTS, type CurveVariant, depthSeries } from "../lib/depthSeries";
-import { O3_QUERIES, O3_REGIONS, type O3Query, type O3Region, o3Series } from "../lib/o3Series";
-import { useDocumentTitle } from "../lib/useDocumentTitle";
+import { ModelCard } from "../components/model/ModelCard";
+import { ProgressPanel } from "../components/model/ProgressPanel";
+import { SegmentedControl } from "../components/ui/SegmentedControl";
+import { Empty, ErrorNotice, Loaded, Loading } from "../components/ui/Status";
+import { CURVE_VARIANTS, type CurveVariant, depthSeries } from "../lib/charts/depthSeries";
+import { O3_QUERIES, O3_REGIONS, type O3Query, type O3Region, o3Series } from "../lib/charts/o3Series";
+import { useDocumentTitle } from "../lib/common/useDocumentTitle";
 
 const DepthChart = lazy(() => import("../components/charts/DepthChart").then((m) => ({ default: m.DepthChart })));
 

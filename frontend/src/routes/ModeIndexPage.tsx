@@ -1,19 +1,19 @@
 /**
  * Mode index: every signed mode of a model in one sortable, filterable, virtualized table. The sort
- * and the filters are the URL's query (lib/modeIndexView), so back/forward and links restore them;
- * the server sorts, filters and sends the rows a page at a time (components/ModeIndexTable).
+ * and the filters are the URL's query (lib/search/modeIndexView), so back/forward and links restore them;
+ * the server sorts, filters and sends the rows a page at a time (components/search/ModeIndexTable).
  */
 import { type ChangeEvent, type InputHTMLAttributes, useId } from "react";
-import { HowToRead } from "../components/HowToRead";
+import { HowToRead } from "../components/ui/HowToRead";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Basis, ModelSummary, Sign } from "../api/client";
 import { useModeIndexHead } from "../api/useModeIndexRows";
-import { Breadcrumbs } from "../components/Breadcrumbs";
-import { ModelGate } from "../components/ModelGate";
-import { ModelTitle } from "../components/ModelHeader";
-import { ModeIndexTable } from "../components/ModeIndexTable";
-import { SegmentedControl } from "../components/SegmentedControl";
-import { ErrorNotice, Loading } from "../components/Status";
+import { Breadcrumbs } from "../components/layout/Breadcrumbs";
+import { ModelGate } from "../components/layout/ModelGate";
+import { ModelTitle } from "../components/layout/ModelHeader";
+import { ModeIndexTable } from "../components/search/ModeIndexTable";
+import { SegmentedControl } from "../components/ui/SegmentedControl";
+import { ErrorNotice, Loading } from "../components/ui/Status";
 import {
   DEFAULT_MODE_INDEX_VIEW,
   type ModeIndexView,
@@ -21,10 +21,10 @@ import {
   modeIndexSearch,
   parseModeIndexView,
   toggleSort,
-} from "../lib/modeIndexView";
-import { modeIndexPath, modelPath } from "../lib/paths";
-import { useDebouncedDraft } from "../lib/useDebouncedDraft";
-import { useDocumentTitle } from "../lib/useDocumentTitle";
+} from "../lib/search/modeIndexView";
+import { modeIndexPath, modelPath } from "../lib/address/paths";
+import { useDebouncedDraft } from "../lib/common/useDebouncedDraft";
+import { useDocumentTitle } from "../lib/common/useDocumentTitle";
 
 /** Wait after the last keystroke in a text filter before it reaches the URL. */
 const FILTER_SETTLE_MS = 350;
