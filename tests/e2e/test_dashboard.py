@@ -38,6 +38,7 @@ from qkatlas import progress
 from qkatlas.atlas import Atlas
 from qkatlas.progress import RedisProgress
 from tests.conftest import TINY_OVERRIDES, TINY_VIT, build_atlas
+from tests.e2e.conftest import BROWSER_DURATION
 from tests.integration.test_o3_analysis import write_synthetic_o3
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -323,17 +324,27 @@ def browser_results(
 
 
 @pytest.mark.parametrize("browser_test", BROWSER_TESTS, ids=[t.name for t in BROWSER_TESTS])
-def test_browser(browser_test: BrowserTest, browser_results: dict[str, dict[str, Any]]) -> None:
+def test_browser(
+    browser_test: BrowserTest,
+    browser_results: dict[str, dict[str, Any]],
+    record_property: Callable[[str, object], None],
+) -> None:
     result = browser_results.get(browser_test.name)
     assert result is not None, f"{browser_test.name} did not run"
     runs = result["results"]
     last = runs[-1] if runs else {}
+    record_property(BROWSER_DURATION, last.get("duration", 0) / 1000)
     output = "".join(chunk.get("text", "") for stream in ("stdout", "stderr") for chunk in last.get(stream, []))
     if result["status"] == "skipped":
         reason = next((a.get("description") for a in result.get("annotations", []) if a.get("type") == "skip"), None)
         pytest.skip(reason or "skipped in the browser")
-    errors = [ANSI.sub("", str(e.get("message", ""))) for e in last.get("errors", [])]
-    assert result["status"] == "expected", "\n\n".join([*errors, output]).strip() or str(last.get("status"))
+    if result["status"] != "expected":
+        # Playwright's own account (the failed step, the expected and received values, the stack in
+        # the test file) and what the test printed, without pytest's traceback of this wrapper.
+        errors = [ANSI.sub("", str(e.get("stack") or e.get("message", ""))) for e in last.get("errors", [])]
+        pytest.fail(
+            "\n\n".join([f"{browser_test.location}: {last.get('status')}", *errors, output]).strip(), pytrace=False
+        )
 
 
 def test_browser_tests_saved_screenshots(browser_results: dict[str, dict[str, Any]]) -> None:
