@@ -1,6 +1,6 @@
 // End-to-end checks of the service itself (run by tests/e2e/test_dashboard.py with the dashboard tests):
 // its API documentation works with every other host out of reach, and the dashboard's text files arrive
-// gzip-compressed. By hand: QKATLAS_URL=http://127.0.0.1:8000 node --test e2e/api.test.mjs
+// gzip-compressed. By hand: QKATLAS_URL=http://127.0.0.1:8000 npm run e2e -- e2e/api.test.mjs
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "@playwright/test";
