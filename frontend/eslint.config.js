@@ -20,7 +20,7 @@ export default defineConfig([
   },
   {
     // Node scripts and tooling; the browser tests also pass functions to run in the page.
-    files: ["e2e/**/*.mjs", "scripts/**/*.mjs", "*.config.{js,ts}"],
+    files: ["e2e/**/*.mjs", "scripts/**/*.mjs", "*.config.{js,mjs,ts}"],
     languageOptions: { globals: { ...globals.node, ...globals.browser } },
   },
 ]);

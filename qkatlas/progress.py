@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -99,8 +99,16 @@ class RedisProgress:
     record outcomes. Models that have not started yet are listed as ``queued``.
     """
 
-    def __init__(self, url: str, models: Sequence[tuple[str, str]], dataset: str, total_per_model: int = 0) -> None:
-        """``models``: ``(slug, model_id)`` of every model of the job, in the order they will run."""
+    def __init__(
+        self,
+        url: str,
+        models: Sequence[tuple[str, str]],
+        dataset: str,
+        total_per_model: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``models``: ``(slug, model_id)`` of every model of the job, in the order they will run;
+        ``clock``: seconds, what rates and ETAs are measured on."""
         import redis  # here, so that the job itself runs where only the precompute's packages are installed
 
         self._client: redis.Redis = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
@@ -128,9 +136,10 @@ class RedisProgress:
         self._rates = {slug: _Rate() for slug in self._reports}
         self._job_rate = _Rate()
         self._last_write = 0.0
+        self._clock = clock
 
     def __call__(self, slug: str, phase: Phase, done: int, total: int) -> None:
-        now = time.monotonic()
+        now = self._clock()
         report = self._reports[slug]
         if phase != report.phase:
             self._rates[slug] = _Rate()
@@ -154,14 +163,14 @@ class RedisProgress:
         self._reports[slug] = report.model_copy(
             update={"state": state, "message": message, "done": done, "eta_seconds": None}
         )
-        self._write(time.monotonic())
+        self._write(self._clock())
 
     def finish(self, state: State, message: str | None = None) -> None:
         """The job ended: every model not yet finished gets ``state`` (and ``message``)."""
         for slug, report in self._reports.items():
             if report.state in ("queued", "running"):
                 self._reports[slug] = report.model_copy(update={"state": state, "message": message})
-        self._write(time.monotonic())
+        self._write(self._clock())
 
     def _totals(self, now: float) -> JobTotals:
         reports = self._reports.values()

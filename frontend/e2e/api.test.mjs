@@ -1,10 +1,10 @@
 // End-to-end checks of the service itself (run by tests/e2e/test_dashboard.py with the dashboard tests):
 // its API documentation works with every other host out of reach, and the dashboard's text files arrive
-// gzip-compressed. By hand: QKATLAS_URL=http://127.0.0.1:8000 node --test e2e/api.test.mjs
+// gzip-compressed. By hand: QKATLAS_URL=http://127.0.0.1:8000 npm run e2e -- e2e/api.test.mjs
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
-import { BASE_URL, launch, openPage, SCREENSHOTS, url } from "./browser.mjs";
+import { test } from "@playwright/test";
+import { BASE_URL, openPage, SCREENSHOTS, url } from "./browser.mjs";
 
 const ORIGIN = new URL(BASE_URL).origin;
 // The backend sends smaller bodies plain (backend/api/compression.py, MINIMUM_SIZE).
@@ -19,11 +19,8 @@ const TEXT_TYPES = {
 };
 
 let browser;
-before(async () => {
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
+test.beforeAll(async ({ browser: shared }) => {
+  browser = shared;
 });
 
 /** Aborts every network request to another origin than the test server's; returns those attempted. */

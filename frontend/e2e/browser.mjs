@@ -1,39 +1,20 @@
-// Shared browser plumbing for the end-to-end tests: Debian's Chromium driven by playwright-core
-// (no browser download), axe-core injected from node_modules, screenshots to a fixed folder.
+// Shared browser plumbing for the end-to-end tests (Playwright Test drives Debian's Chromium, as
+// playwright.config.mjs says): pages with their checks, axe-core injected from node_modules, screenshots
+// to a fixed folder.
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 
 export const BASE_URL = process.env.QKATLAS_URL ?? "http://127.0.0.1:8000";
 export const SCREENSHOTS = resolve(process.env.QKATLAS_SCREENSHOTS ?? join(here, "../../artifacts/screenshots"));
+mkdirSync(SCREENSHOTS, { recursive: true });
 export const DESKTOP = { width: 1440, height: 900 };
 export const PHONE = { width: 390, height: 844 };
-
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-component-update",
-  "--disable-sync",
-  "--disable-dev-shm-usage",
-];
-
-export async function launch() {
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
-}
 
 /**
  * A page with a fresh context; it records console errors and failed API requests (any 5xx is a

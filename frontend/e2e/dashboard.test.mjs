@@ -6,18 +6,8 @@
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
-import {
-  axeViolations,
-  brokenImages,
-  launch,
-  openPage,
-  pageRunner,
-  PHONE,
-  screenshot,
-  SCREENSHOTS,
-  url,
-} from "./browser.mjs";
+import { test } from "@playwright/test";
+import { axeViolations, brokenImages, openPage, pageRunner, PHONE, screenshot, SCREENSHOTS, url } from "./browser.mjs";
 
 const PHOTO = process.env.QKATLAS_PHOTO;
 // "<model id> on <dataset>" of a job the wrapper reported as running into the backend's Redis.
@@ -33,7 +23,7 @@ let MODEL_NAME;
 let HAS_O3;
 // An atlas built without per-mode statistics, when one is served (the wrapper builds one).
 let NO_STATISTICS;
-before(async () => {
+test.beforeAll(async ({ browser: shared }) => {
   const models = await (await fetch(url("/api/models"))).json();
   const model = models.find((m) => m.slug === process.env.QKATLAS_MODEL) ?? models.find((m) => m.planted);
   assert.ok(model, "a planted-mode atlas is served");
@@ -41,10 +31,7 @@ before(async () => {
   MODEL_NAME = model.model_id;
   HAS_O3 = model.has_o3;
   NO_STATISTICS = models.find((m) => !m.statistics.computed) ?? null;
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
+  browser = shared;
 });
 
 const withPage = pageRunner(() => browser);
@@ -58,7 +45,7 @@ async function expectHeading(page, pattern) {
   await page.getByRole("heading", { level: 1, name: pattern }).waitFor();
 }
 
-describe("browsing", () => {
+test.describe("browsing", () => {
   test("home → model → head → mode by clicking", async () => {
     await withPage({}, async (page) => {
       await page.goto(url("/"));
@@ -151,9 +138,9 @@ async function download(page, figure, what) {
   return { name: event.suggestedFilename(), bytes: await readFile(await event.path()) };
 }
 
-describe("charts, odd-one-out results and progress", () => {
-  test("the model page draws the odd-one-out curves of both queries", async (t) => {
-    if (!HAS_O3) return t.skip("the planted atlas has no odd-one-out results (run precompute o3)");
+test.describe("charts, odd-one-out results and progress", () => {
+  test("the model page draws the odd-one-out curves of both queries", async () => {
+    test.skip(!HAS_O3, "the planted atlas has no odd-one-out results (run precompute o3)");
     await withPage({}, async (page) => {
       await page.goto(url(`/m/${MODEL}`));
       await page.getByRole("heading", { name: "Odd-one-out attention" }).waitFor();
@@ -250,8 +237,8 @@ describe("charts, odd-one-out results and progress", () => {
     });
   });
 
-  test("a finished job links to its atlas, which the service picked up without a restart", async (t) => {
-    if (!FINISHED_JOB) return t.skip("QKATLAS_FINISHED_JOB not set");
+  test("a finished job links to its atlas, which the service picked up without a restart", async () => {
+    test.skip(!FINISHED_JOB, "QKATLAS_FINISHED_JOB not set");
     await withPage({}, async (page) => {
       await page.goto(url("/"));
       const panel = page.getByRole("region", { name: "Precompute jobs" });
@@ -262,8 +249,8 @@ describe("charts, odd-one-out results and progress", () => {
     });
   });
 
-  test("a running precompute job shows on Home and in the header", async (t) => {
-    if (!RUNNING_JOB) return t.skip("QKATLAS_RUNNING_JOB not set");
+  test("a running precompute job shows on Home and in the header", async () => {
+    test.skip(!RUNNING_JOB, "QKATLAS_RUNNING_JOB not set");
     await withPage({}, async (page) => {
       await page.goto(url("/"));
       const panel = page.getByRole("region", { name: "Precompute jobs" });
@@ -297,7 +284,7 @@ describe("charts, odd-one-out results and progress", () => {
   });
 });
 
-describe("keyboard", () => {
+test.describe("keyboard", () => {
   test("j/k and arrows step through modes, Shift through heads, arrows through the grid", async () => {
     await withPage({}, async (page) => {
       await page.goto(url(`/m/${MODEL}/L0/H0/M0?sign=pos&basis=faithful`));
@@ -342,7 +329,7 @@ describe("keyboard", () => {
   });
 });
 
-describe("statistics: search, the mode index, classes", () => {
+test.describe("statistics: search, the mode index, classes", () => {
   const box = (page) => page.getByRole("combobox", { name: "Search models, modes and classes" });
 
   test("the header search finds a mode by name or by class and opens it", async () => {
@@ -420,22 +407,18 @@ describe("statistics: search, the mode index, classes", () => {
         .first()
         .waitFor();
 
-      // The sorted column's name and direction, read at once; the page re-renders a moment after the URL
-      // changes, so read until it shows `expected` (or give up after 10 s and return what it shows).
-      const sortedBy = async (expected) => {
-        const read = () =>
-          table.evaluate((el) => {
-            const th = el.querySelector("th[aria-sort]");
-            const name = th?.querySelector(".sort-button")?.textContent?.replace(/[▲▼↕]/g, "").trim();
-            return [name ?? null, th?.getAttribute("aria-sort") ?? null];
-          });
-        const deadline = Date.now() + 10_000;
-        let shown = await read();
-        while (JSON.stringify(shown) !== JSON.stringify(expected) && Date.now() < deadline) {
-          await page.waitForTimeout(100);
-          shown = await read();
-        }
-        return shown;
+      // The sorted column's name and direction; the page re-renders a moment after the URL changes, so
+      // wait until its header shows `expected` (for at most 10 s) and return what it shows.
+      const sortedBy = async ([name, order]) => {
+        const header = table.locator(`th[aria-sort="${order}"]`).filter({
+          has: page.locator(".sort-button", { hasText: new RegExp(`^\\s*${name}\\s*[▲▼↕]?\\s*$`) }),
+        });
+        await header.waitFor({ timeout: 10_000 }).catch(() => undefined);
+        return table.evaluate((el) => {
+          const th = el.querySelector("th[aria-sort]");
+          const shown = th?.querySelector(".sort-button")?.textContent?.replace(/[▲▼↕]/g, "").trim();
+          return [shown ?? null, th?.getAttribute("aria-sort") ?? null];
+        });
       };
       const column = async (name) => {
         // A header's text without its sort arrow and its "?" help button.
@@ -560,8 +543,8 @@ describe("statistics: search, the mode index, classes", () => {
     });
   });
 
-  test("an atlas without statistics says so on its mode index and mode pages", async (t) => {
-    if (!NO_STATISTICS) return t.skip("no atlas without statistics is served");
+  test("an atlas without statistics says so on its mode index and mode pages", async () => {
+    test.skip(!NO_STATISTICS, "no atlas without statistics is served");
     await withPage({}, async (page) => {
       await page.goto(url(`/m/${NO_STATISTICS.slug}/modes`));
       await page.getByRole("note").filter({ hasText: "rebuild" }).waitFor();
@@ -577,9 +560,9 @@ describe("statistics: search, the mode index, classes", () => {
   });
 });
 
-describe("upload", () => {
-  test("a photo gives ranked modes with maps, and the exact basis its attention rows", async (t) => {
-    if (!PHOTO) return t.skip("QKATLAS_PHOTO not set");
+test.describe("upload", () => {
+  test("a photo gives ranked modes with maps, and the exact basis its attention rows", async () => {
+    test.skip(!PHOTO, "QKATLAS_PHOTO not set");
     await withPage({}, async (page) => {
       await page.goto(url(`/upload?model=${MODEL}`));
       await expectHeading(page, /own image/);
@@ -619,8 +602,8 @@ describe("upload", () => {
     });
   });
 
-  test("a photo's whole-model ranking and every model's top modes link to the modes' pages", async (t) => {
-    if (!PHOTO) return t.skip("QKATLAS_PHOTO not set");
+  test("a photo's whole-model ranking and every model's top modes link to the modes' pages", async () => {
+    test.skip(!PHOTO, "QKATLAS_PHOTO not set");
     await withPage({}, async (page) => {
       await page.goto(url(`/upload?model=${MODEL}`));
       await page.getByLabel(/Choose an image/).setInputFiles(PHOTO);
@@ -672,10 +655,10 @@ describe("upload", () => {
   });
 });
 
-describe("layout and accessibility", () => {
+test.describe("layout and accessibility", () => {
   // An analysed upload, so that its page is checked with its rankings (every model's) showing.
   let uploadId;
-  before(async () => {
+  test.beforeAll(async () => {
     if (!PHOTO) return;
     const form = new FormData();
     form.append("file", new Blob([await readFile(PHOTO)]), "photo.jpg");

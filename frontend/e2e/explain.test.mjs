@@ -3,21 +3,18 @@
 // not-found pages of wrong addresses, short model names, the legends, the keys and the shortcut sheet.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
-import { axeViolations, launch, pageRunner, PHONE, screenshot, SCREENSHOTS, url } from "./browser.mjs";
+import { test } from "@playwright/test";
+import { axeViolations, pageRunner, PHONE, screenshot, SCREENSHOTS, url } from "./browser.mjs";
 
 let browser;
 let MODELS;
 // The planted-mode atlas (as in dashboard.test.mjs): its L0 H0 M0 is known.
 let PLANTED;
-before(async () => {
+test.beforeAll(async ({ browser: shared }) => {
   MODELS = await (await fetch(url("/api/models"))).json();
   PLANTED = MODELS.find((m) => m.slug === process.env.QKATLAS_MODEL) ?? MODELS.find((m) => m.planted);
   assert.ok(PLANTED, "a planted-mode atlas is served");
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
+  browser = shared;
 });
 
 const withPage = pageRunner(() => browser);
@@ -25,7 +22,7 @@ const withPage = pageRunner(() => browser);
 const mode = (layer, head, m, query = "sign=pos&basis=faithful") =>
   `/m/${PLANTED.slug}/L${layer}/H${head}/M${m}?${query}`;
 
-describe("help", () => {
+test.describe("help", () => {
   test("a term's ? opens its definition, Escape closes it and returns the focus", async () => {
     await withPage({}, async (page) => {
       await page.goto(url(mode(0, 0, 0)));
@@ -77,7 +74,7 @@ describe("help", () => {
   });
 });
 
-describe("the planted model", () => {
+test.describe("the planted model", () => {
   test("its page lists the planted modes; each one's page states its expected look and its top image has its colours", async () => {
     assert.ok(PLANTED.planted_modes.length > 0, "the planted atlas lists its planted modes");
     await withPage({}, async (page) => {
@@ -112,7 +109,7 @@ describe("the planted model", () => {
   });
 });
 
-describe("addresses that name nothing", () => {
+test.describe("addresses that name nothing", () => {
   /** The not-found page with `exists` in it, and none of a browsing page's live controls. */
   async function expectNotFound(page, path, exists) {
     await page.goto(url(path));
@@ -165,11 +162,11 @@ describe("addresses that name nothing", () => {
     });
   });
 
-  test("a short name shared by several atlases lists them", async (t) => {
+  test("a short name shared by several atlases lists them", async () => {
     const counts = new Map();
     for (const m of MODELS) counts.set(m.model_slug, [...(counts.get(m.model_slug) ?? []), m.slug]);
     const shared = [...counts.entries()].find(([, slugs]) => slugs.length > 1);
-    if (!shared) return t.skip("no two served atlases share a model");
+    test.skip(!shared, "no two served atlases share a model");
     const [name, slugs] = shared;
     await withPage({}, async (page) => {
       await expectNotFound(page, `/m/${name}/L0/H0`, new RegExp(`“${name}” names ${slugs.length} served atlases`));
@@ -189,7 +186,7 @@ describe("addresses that name nothing", () => {
   });
 });
 
-describe("legends", () => {
+test.describe("legends", () => {
   test("the head grid's colour scale: fixed at ±1 by default, stretched on request, kept in the URL", async () => {
     await withPage({}, async (page) => {
       await page.goto(url(`/m/${PLANTED.slug}`));
@@ -241,7 +238,7 @@ describe("legends", () => {
   });
 });
 
-describe("keys", () => {
+test.describe("keys", () => {
   test("after a click on a toggle, → still moves to the next mode", async () => {
     await withPage({}, async (page) => {
       await page.goto(url(mode(0, 0, 0)));

@@ -3,21 +3,18 @@
 // The planted atlas's L0 H0 M0 is "red patches attend to blue patches"; its images are coloured
 // squares on grey, aligned to the patch grid.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { axeViolations, brokenImages, launch, pageRunner, screenshot, url } from "./browser.mjs";
+import { test } from "@playwright/test";
+import { axeViolations, brokenImages, pageRunner, screenshot, url } from "./browser.mjs";
 
 const PHOTO = process.env.QKATLAS_PHOTO;
 
 let browser;
 let MODEL;
-before(async () => {
+test.beforeAll(async ({ browser: shared }) => {
   const models = await (await fetch(url("/api/models"))).json();
   MODEL = models.find((m) => m.slug === process.env.QKATLAS_MODEL) ?? models.find((m) => m.planted);
   assert.ok(MODEL, "a planted-mode atlas is served");
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
+  browser = shared;
 });
 
 const withPage = pageRunner(() => browser);
@@ -61,7 +58,7 @@ async function clickPatch(picker, index, grid) {
   await picker.click({ position: { x: ((col + 0.5) * box.width) / grid, y: ((row + 0.5) * box.height) / grid } });
 }
 
-describe("photos under the maps", () => {
+test.describe("photos under the maps", () => {
   test("the overlay shows the photo in colour; opacity and brightness are in the URL and survive a reload", async () => {
     await withPage(async (page) => {
       await page.goto(url(modeUrl()));
@@ -103,7 +100,7 @@ describe("photos under the maps", () => {
   });
 });
 
-describe("the large view of a top image", () => {
+test.describe("the large view of a top image", () => {
   test("opens from a top image with photo, overlay, label, source and score; arrows move, Escape closes", async () => {
     await withPage(async (page) => {
       await page.goto(url(modeUrl()));
@@ -207,7 +204,7 @@ describe("the large view of a top image", () => {
   });
 });
 
-describe("every top image opens its large view", () => {
+test.describe("every top image opens its large view", () => {
   /** Clicks `image` and expects the large view of `name` (a mode) at 1-based rank `rank`. */
   async function expectLargeView(page, image, name, rank) {
     await image.click();
@@ -217,7 +214,7 @@ describe("every top image opens its large view", () => {
     assert.ok(await dialog.getByRole("img", { name: /as the model saw it/ }).isVisible());
   }
 
-  test("from a head's mode list, a class page and an upload's ranked modes", async (t) => {
+  test("from a head's mode list, a class page and an upload's ranked modes", async () => {
     await withPage(async (page) => {
       await page.goto(url(`/m/${MODEL.slug}/L0/H0`));
       const best = page.locator("table .thumb").first();
@@ -235,7 +232,7 @@ describe("every top image opens its large view", () => {
       const [, layer, head, mode] = /\/L(\d+)\/H(\d+)\/M(\d+)$/.exec(href.pathname);
       await expectLargeView(page, thumbs.nth(1), `L${layer} H${head} M${mode}`, 2);
 
-      if (!PHOTO) return t.skip("QKATLAS_PHOTO not set");
+      test.skip(!PHOTO, "QKATLAS_PHOTO not set");
       await page.goto(url(`/upload?model=${MODEL.slug}`));
       await page.getByLabel(/Choose an image/).setInputFiles(PHOTO);
       await page.waitForURL(/\/upload\/[0-9a-f]{32}\?model=/);
@@ -248,9 +245,9 @@ describe("every top image opens its large view", () => {
   });
 });
 
-describe("the attention explorer on an uploaded photo", () => {
-  test("is offered in the default view; a picked patch switches to the exact basis and says why", async (t) => {
-    if (!PHOTO) return t.skip("QKATLAS_PHOTO not set");
+test.describe("the attention explorer on an uploaded photo", () => {
+  test("is offered in the default view; a picked patch switches to the exact basis and says why", async () => {
+    test.skip(!PHOTO, "QKATLAS_PHOTO not set");
     await withPage(async (page) => {
       await page.goto(url(`/upload?model=${MODEL.slug}`));
       await page.getByLabel(/Choose an image/).setInputFiles(PHOTO);
@@ -273,7 +270,7 @@ describe("the attention explorer on an uploaded photo", () => {
   });
 });
 
-describe("upload addresses that name no upload", () => {
+test.describe("upload addresses that name no upload", () => {
   for (const [path, text] of [
     ["/upload/deadbeef", /This is not an upload address/],
     [`/upload/${"0".repeat(32)}`, /This upload has expired: uploads are kept for 24 hours/],

@@ -1,7 +1,7 @@
 /** Routes: every view is a URL. Pages load lazily so the first page ships only what it needs. */
 import { lazy } from "react";
 import { BrowserRouter, Route, Routes } from "react-router";
-import { Layout } from "./components/Layout";
+import { Layout } from "./components/layout/Layout";
 
 const HomePage = lazy(() => import("./routes/HomePage"));
 const ModelPage = lazy(() => import("./routes/ModelPage"));

@@ -3,7 +3,7 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { App } from "./App";
 import { createQueryClient } from "./api/queryClient";
-import { applyTheme, initialTheme } from "./lib/theme";
+import { applyTheme, initialTheme } from "./lib/common/theme";
 import "./styles.css";
 
 applyTheme(initialTheme());

@@ -4,16 +4,21 @@ The session's atlases (a tiny random-init ViT and the planted-mode model, built 
 in ``tests/conftest.py``; the planted one given odd-one-out results by ``precompute o3`` over the
 synthetic O3 set) are served by ``python -m backend`` with a real ``redis-server`` and the production
 build of the dashboard. A running precompute job is reported into that Redis the way the job reports
-it. The files ``frontend/e2e/*.test.mjs`` then drive Debian's Chromium through playwright-core (browse,
+it. The files ``frontend/e2e/*.test.mjs`` then drive Debian's Chromium through Playwright Test (browse,
 permalinks, uploads, keyboard, chart downloads, progress, odd-one-out curves, search, the mode index,
 class pages, score distributions, axe-core, 390 px; the API docs with other hosts blocked and gzip in
 ``api.test.mjs``) and save a screenshot of every page to ``artifacts/screenshots/``.
+
+Each browser test is one pytest test (``test_browser[<file> › <describe> › <title>]``), so ``-k`` selects
+browser tests and each passes or fails on its own: the selected ones run in one Playwright run (one
+browser, the stack started once), whose JSON report gives each its outcome and its error.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -21,15 +26,18 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
 from precompute.cli import main as precompute_main
 from qkatlas.atlas import Atlas
 from qkatlas.progress import RedisProgress
+from tests.e2e.conftest import BROWSER_DURATION
 from tests.helpers.atlases import TINY_OVERRIDES, TINY_VIT, build_atlas
+from tests.helpers.clock import FakeClock
 from tests.helpers.o3_images import write_synthetic_o3
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,9 +156,11 @@ def running_job(redis_url: str) -> None:
 
     model_id, dataset = FAKE_JOB
     slug = f"{model_id}__{dataset}"
-    report = RedisProgress(redis_url, [(slug, model_id)], dataset)
+    # The reported rate and ETA come from the time between updates: a clock that moves 0.6 s between them.
+    clock = FakeClock()
+    report = RedisProgress(redis_url, [(slug, model_id)], dataset, clock=clock)
     report(slug, "stream", 0, 3000)
-    time.sleep(0.6)  # the reported rate and ETA come from the time between updates
+    clock.advance(0.6)
     report(slug, "stream", 1000, 3000)
 
 
@@ -223,7 +233,66 @@ def server(
         _stop(process)
 
 
-def test_dashboard_end_to_end(server: str, running_job: None, finished_job: str, photo_dir: Path) -> None:
+@dataclass(frozen=True)
+class BrowserTest:
+    """One test of ``frontend/e2e``: where it is (Playwright selects it by ``file:line``) and its title path."""
+
+    file: str
+    line: int
+    titles: tuple[str, ...]
+
+    @property
+    def location(self) -> str:
+        return f"e2e/{self.file}:{self.line}"
+
+    @property
+    def name(self) -> str:
+        return " › ".join((self.file, *self.titles))
+
+
+def _playwright(*args: str, env: dict[str, str] | None = None, timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["node", "node_modules/@playwright/test/cli.js", "test", *args],
+        cwd=FRONTEND,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _specs(suite: dict[str, Any], titles: tuple[str, ...] = ()) -> Iterator[tuple[BrowserTest, dict[str, Any]]]:
+    """Every spec of a Playwright JSON report's file suite (or of a describe block in it, whose titles
+    lead to it) with the test it is."""
+    for spec in suite.get("specs", []):
+        yield BrowserTest(str(spec["file"]), int(spec["line"]), (*titles, str(spec["title"]))), spec
+    for child in suite.get("suites", []):
+        yield from _specs(child, (*titles, str(child["title"])))
+
+
+def _browser_tests() -> list[BrowserTest]:
+    """The browser tests, as Playwright lists them (none where the frontend is not installed)."""
+    if not (FRONTEND / "node_modules" / "@playwright" / "test").is_dir():
+        return []
+    listed = _playwright("--list", "--reporter=json", timeout=120)
+    if listed.returncode != 0:
+        raise RuntimeError(f"playwright test --list failed:\n{listed.stdout}{listed.stderr}")
+    return [test for file_suite in json.loads(listed.stdout)["suites"] for test, _ in _specs(file_suite)]
+
+
+BROWSER_TESTS = _browser_tests()
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.fixture(scope="module")
+def browser_results(
+    request: pytest.FixtureRequest, server: str, running_job: None, finished_job: str, photo_dir: Path
+) -> dict[str, dict[str, Any]]:
+    """Runs the selected browser tests in one Playwright run; each one's result by its ``BrowserTest.name``."""
+    params = [getattr(item, "callspec", None) for item in request.session.items if item.path == request.path]
+    selected = [
+        p.params["browser_test"] for p in params if p is not None and "browser_test" in p.params
+    ] or BROWSER_TESTS
     photo = photo_dir / "chelsea.jpg"
     assert photo.exists()
     env = {
@@ -237,21 +306,45 @@ def test_dashboard_end_to_end(server: str, running_job: None, finished_job: str,
         "QKATLAS_FINISHED_JOB": json.dumps(
             {"slug": finished_job, "model_id": TINY_VIT, "title": f"{TINY_VIT} on {FINISHED_JOB_DATASET}"}
         ),
+        "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1",
     }
-    result = subprocess.run(
-        [
-            "node",
-            "--test",
-            "--test-reporter=spec",
-            *sorted(str(f.relative_to(FRONTEND)) for f in FRONTEND.glob("e2e/*.test.mjs")),
-        ],
-        cwd=FRONTEND,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    report = result.stdout + result.stderr
-    assert result.returncode == 0, report
-    assert "# fail 0" in report or "ℹ fail 0" in report, report
+    locations = sorted({test.location for test in selected})
+    run = _playwright("--reporter=json", *locations, env=env, timeout=60 + 240 * len(selected))
+    try:
+        report = json.loads(run.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"playwright gave no report (exit {run.returncode}):\n{run.stdout}{run.stderr}")
+    results = {test.name: spec["tests"][0] for file_suite in report["suites"] for test, spec in _specs(file_suite)}
+    if report.get("errors"):
+        pytest.fail("playwright: " + ANSI.sub("", "\n".join(e.get("message", "") for e in report["errors"])))
+    return results
+
+
+@pytest.mark.parametrize("browser_test", BROWSER_TESTS, ids=[t.name for t in BROWSER_TESTS])
+def test_browser(
+    browser_test: BrowserTest,
+    browser_results: dict[str, dict[str, Any]],
+    record_property: Callable[[str, object], None],
+) -> None:
+    result = browser_results.get(browser_test.name)
+    assert result is not None, f"{browser_test.name} did not run"
+    runs = result["results"]
+    last = runs[-1] if runs else {}
+    record_property(BROWSER_DURATION, last.get("duration", 0) / 1000)
+    output = "".join(chunk.get("text", "") for stream in ("stdout", "stderr") for chunk in last.get(stream, []))
+    if result["status"] == "skipped":
+        reason = next((a.get("description") for a in result.get("annotations", []) if a.get("type") == "skip"), None)
+        pytest.skip(reason or "skipped in the browser")
+    if result["status"] != "expected":
+        # Playwright's own account (the failed step, the expected and received values, the stack in
+        # the test file) and what the test printed, without pytest's traceback of this wrapper.
+        errors = [ANSI.sub("", str(e.get("stack") or e.get("message", ""))) for e in last.get("errors", [])]
+        pytest.fail(
+            "\n\n".join([f"{browser_test.location}: {last.get('status')}", *errors, output]).strip(), pytrace=False
+        )
+
+
+def test_browser_tests_saved_screenshots(browser_results: dict[str, dict[str, Any]]) -> None:
+    if not BROWSER_TESTS:
+        _missing("the browser tests cannot be listed (cd frontend && npm ci)")
     assert sorted(p.name for p in SCREENSHOTS.glob("*.png")), "no screenshots were saved"

@@ -15,7 +15,8 @@ import { type Query, queryOptions, useQuery, useQueryClient } from "@tanstack/re
 import { useCallback, useEffect, useRef } from "react";
 import { ApiError, apiGet, apiQuery, type GetData, type GetParams, type GetPath } from "./queries";
 
-const MODELS = apiQuery("/api/models");
+/** The model list (`GET /api/models`): every served atlas and its revision. */
+export const modelsQuery = apiQuery("/api/models");
 
 /**
  * Whether a cached query (keyed `[path, params]`, see `apiQuery`) is about the atlas `slug` and not
@@ -27,7 +28,7 @@ function isAbout(slug: string) {
       string,
       { path?: { model?: unknown }; query?: { v?: unknown } } | undefined,
     ];
-    return path !== MODELS.queryKey[0] && params?.path?.model === slug && params.query?.v == null;
+    return path !== modelsQuery.queryKey[0] && params?.path?.model === slug && params.query?.v == null;
   };
 }
 
@@ -42,7 +43,7 @@ function isAcrossModels(query: Query): boolean {
 export function useAtlasRevisionWatch(): void {
   const queryClient = useQueryClient();
   // "always": the list is never stale otherwise (answers stay fresh for the visit).
-  const { data } = useQuery({ ...MODELS, refetchOnWindowFocus: "always" });
+  const { data } = useQuery({ ...modelsQuery, refetchOnWindowFocus: "always" });
   const known = useRef<Map<string, string> | null>(null);
   useEffect(() => {
     if (!data) return;
@@ -64,7 +65,7 @@ export function useAtlasRevisionWatch(): void {
 /** An `onError` for atlas images: an address of a replaced revision fails, so look for a rebuild. */
 export function useAtlasImageError(): () => void {
   const queryClient = useQueryClient();
-  return useCallback(() => void queryClient.invalidateQueries({ queryKey: MODELS.queryKey }), [queryClient]);
+  return useCallback(() => void queryClient.invalidateQueries({ queryKey: modelsQuery.queryKey }), [queryClient]);
 }
 
 /** The GET paths about one atlas that take `?v=`, its revision. */
@@ -90,7 +91,7 @@ export function pinnedQuery<P extends PinnablePath>(path: P, revision: string, p
       } catch (error) {
         if (error instanceof ApiError && error.httpStatus === 404) {
           // Fetched whatever its state (shared with a request for it already under way).
-          await client.fetchQuery({ ...MODELS, staleTime: 0 }).catch(() => undefined);
+          await client.fetchQuery({ ...modelsQuery, staleTime: 0 }).catch(() => undefined);
         }
         throw error;
       }

@@ -2,8 +2,8 @@
  * Addresses of the upload images the browser loads with `<img>` (PNG responses, not JSON, so they
  * are not fetched through the client). Paths follow the OpenAPI schema's upload routes.
  */
-import type { OverlayOptions } from "../lib/overlay";
-import { overlaySrc } from "../lib/overlay";
+import type { OverlayOptions } from "../lib/mode/overlay";
+import { overlaySrc } from "../lib/mode/overlay";
 import type { Basis, Sign } from "./client";
 
 const enc = encodeURIComponent;

@@ -8,7 +8,7 @@ import { keepPreviousData, useQueries, useQuery } from "@tanstack/react-query";
 import type { ModeIndexPage, ModeIndexRow } from "./client";
 import { pinnedQuery } from "./atlasRevisions";
 import type { ApiError } from "./queries";
-import type { ModeIndexQuery } from "../lib/modeIndexView";
+import type { ModeIndexQuery } from "../lib/search/modeIndexView";
 
 /** Rows per request (the API allows up to 500). */
 export const MODE_INDEX_PAGE = 200;

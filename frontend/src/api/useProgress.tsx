@@ -8,6 +8,7 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { createContext, type ReactNode, useContext, useEffect, useRef } from "react";
 import type { PrecomputeJob } from "./client";
+import { modelsQuery } from "./atlasRevisions";
 import { apiQuery } from "./queries";
 
 export const PROGRESS_POLL_MS = 3000;
@@ -34,7 +35,7 @@ export function ProgressProvider({ children }: { children: ReactNode }) {
     const wasUnfinished = new Set(previous.current.filter(unfinished).map((job) => job.slug));
     previous.current = jobs;
     if (jobs.some((job) => job.state === "done" && wasUnfinished.has(job.slug))) {
-      void queryClient.invalidateQueries({ queryKey: apiQuery("/api/models").queryKey });
+      void queryClient.invalidateQueries({ queryKey: modelsQuery.queryKey });
     }
   }, [jobs, queryClient]);
   return <ProgressContext.Provider value={jobs}>{children}</ProgressContext.Provider>;

@@ -3,18 +3,18 @@
  * (a column per model), and which models cannot say (no statistics, or no such class).
  */
 import { Link, useParams, useSearchParams } from "react-router";
-import { HowToRead } from "../components/HowToRead";
+import { HowToRead } from "../components/ui/HowToRead";
 import type { Basis, ClassAcrossModels, ModelSummary } from "../api/client";
 import { BASES } from "../api/enums";
-import { apiQuery, useLoadable } from "../api/queries";
-import { Breadcrumbs } from "../components/Breadcrumbs";
-import { ClassModeCard } from "../components/ClassModeCard";
-import { SegmentedControl } from "../components/SegmentedControl";
-import { Empty, Loaded } from "../components/Status";
-import { atlasName } from "../lib/atlasNames";
-import { DEFAULT_MODE_INDEX_VIEW, modeIndexSearch } from "../lib/modeIndexView";
-import { modeIndexPath, modelPath } from "../lib/paths";
-import { useDocumentTitle } from "../lib/useDocumentTitle";
+import { useClassAcrossModels, useModels } from "../api/resources";
+import { Breadcrumbs } from "../components/layout/Breadcrumbs";
+import { ClassModeCard } from "../components/search/ClassModeCard";
+import { SegmentedControl } from "../components/ui/SegmentedControl";
+import { Empty, Loaded } from "../components/ui/Status";
+import { atlasName } from "../lib/address/atlasNames";
+import { DEFAULT_MODE_INDEX_VIEW, modeIndexSearch } from "../lib/search/modeIndexView";
+import { modeIndexPath, modelPath } from "../lib/address/paths";
+import { useDocumentTitle } from "../lib/common/useDocumentTitle";
 
 /** Modes shown per model. */
 const PER_MODEL = 8;
@@ -25,13 +25,8 @@ export default function ClassPage() {
   const basisParam = search.get("basis");
   const basis = BASES.find((b) => b === basisParam);
   useDocumentTitle(`Class ${label}`);
-  const result = useLoadable(
-    apiQuery("/api/classes/{label}", {
-      path: { label },
-      query: basis ? { basis, limit: PER_MODEL } : { limit: PER_MODEL },
-    }),
-  );
-  const models = useLoadable(apiQuery("/api/models"));
+  const result = useClassAcrossModels(label, basis, PER_MODEL);
+  const models = useModels();
   const served = models.status === "ok" ? models.data : [];
   const nameOf = (slug: string, modelId?: string) => atlasName(served, slug, modelId);
 

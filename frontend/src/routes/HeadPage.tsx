@@ -1,26 +1,26 @@
 /** Head: σ and cosine of every mode in one chart, and the list of modes. */
-import { pinnedQuery, useAtlasImageError } from "../api/atlasRevisions";
-import { HowToRead } from "../components/HowToRead";
+import { useAtlasImageError } from "../api/atlasRevisions";
+import { HowToRead } from "../components/ui/HowToRead";
 import { lazy, Suspense } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Basis, HeadDetail, ModelSummary, ModeSummary } from "../api/client";
-import { useLoadable } from "../api/queries";
-import { Breadcrumbs } from "../components/Breadcrumbs";
-import { HelpTip } from "../components/HelpTip";
-import { KeyHints } from "../components/KeyHints";
-import { PlantedModeNote, plantedModesAt } from "../components/PlantedModes";
-import { ModelGate } from "../components/ModelGate";
-import { ModelTitle } from "../components/ModelHeader";
-import { SegmentedControl } from "../components/SegmentedControl";
-import { DegenerateBadge, InactiveBadge } from "../components/SignBadge";
-import { Empty, Loaded, Loading } from "../components/Status";
-import { StepLinks } from "../components/StepLinks";
-import { fmt, INACTIVE_LABEL, modeName } from "../lib/format";
-import { useKeyNav } from "../lib/keyboard";
-import { stepHead } from "../lib/neighbours";
-import { headPath, modelPath, modePath, parseBasis } from "../lib/paths";
-import { topImagePath } from "../lib/largeView";
-import { useDocumentTitle } from "../lib/useDocumentTitle";
+import { useHead } from "../api/resources";
+import { Breadcrumbs } from "../components/layout/Breadcrumbs";
+import { HelpTip } from "../components/ui/HelpTip";
+import { KeyHints } from "../components/layout/KeyHints";
+import { PlantedModeNote, plantedModesAt } from "../components/model/PlantedModes";
+import { ModelGate } from "../components/layout/ModelGate";
+import { ModelTitle } from "../components/layout/ModelHeader";
+import { SegmentedControl } from "../components/ui/SegmentedControl";
+import { DegenerateBadge, InactiveBadge } from "../components/ui/SignBadge";
+import { Empty, Loaded, Loading } from "../components/ui/Status";
+import { StepLinks } from "../components/layout/StepLinks";
+import { fmt, INACTIVE_LABEL, modeName } from "../lib/common/format";
+import { useKeyNav } from "../lib/keys/keyboard";
+import { stepHead } from "../lib/mode/neighbours";
+import { headPath, modelPath, modePath, parseBasis } from "../lib/address/paths";
+import { topImagePath } from "../lib/mode/largeView";
+import { useDocumentTitle } from "../lib/common/useDocumentTitle";
 
 const ModeSpectrumChart = lazy(() =>
   import("../components/charts/ModeSpectrumChart").then((m) => ({ default: m.ModeSpectrumChart })),
@@ -43,12 +43,7 @@ function HeadView({ summary, layer, head }: { summary: ModelSummary; layer: numb
   const model = summary.slug;
   useDocumentTitle(`${modeName(layer, head)} · ${summary.model_id}`);
 
-  const detail = useLoadable(
-    pinnedQuery("/api/models/{model}/layers/{layer}/heads/{head}", summary.revision, {
-      path: { model, layer, head },
-      query: { basis },
-    }),
-  );
+  const detail = useHead(summary, layer, head, basis);
 
   const withBasis = (path: string) => (basis === "faithful" ? path : `${path}?basis=${basis}`);
   const prev = stepHead({ layer, head }, -1, summary.n_layers, summary.n_heads);

@@ -1,23 +1,22 @@
 /** Home: the served models, and weighted cosine vs normalized depth for all of them (Fig. 3). */
-import { useQueries } from "@tanstack/react-query";
-import { HowToRead } from "../components/HowToRead";
+import { HowToRead } from "../components/ui/HowToRead";
 import { lazy, Suspense, useState } from "react";
 import { Link } from "react-router";
 import type { ModelSummary } from "../api/client";
-import { allLoaded, apiQuery, useLoadable } from "../api/queries";
-import { ModelCard } from "../components/ModelCard";
-import { ProgressPanel } from "../components/ProgressPanel";
-import { SegmentedControl } from "../components/SegmentedControl";
-import { Empty, ErrorNotice, Loaded, Loading } from "../components/Status";
-import { CURVE_VARIANTS, type CurveVariant, depthSeries } from "../lib/depthSeries";
-import { O3_QUERIES, O3_REGIONS, type O3Query, type O3Region, o3Series } from "../lib/o3Series";
-import { useDocumentTitle } from "../lib/useDocumentTitle";
+import { useModelDetails, useModels, useO3s } from "../api/resources";
+import { ModelCard } from "../components/model/ModelCard";
+import { ProgressPanel } from "../components/model/ProgressPanel";
+import { SegmentedControl } from "../components/ui/SegmentedControl";
+import { Empty, ErrorNotice, Loaded, Loading } from "../components/ui/Status";
+import { CURVE_VARIANTS, type CurveVariant, depthSeries } from "../lib/charts/depthSeries";
+import { O3_QUERIES, O3_REGIONS, type O3Query, type O3Region, o3Series } from "../lib/charts/o3Series";
+import { useDocumentTitle } from "../lib/common/useDocumentTitle";
 
 const DepthChart = lazy(() => import("../components/charts/DepthChart").then((m) => ({ default: m.DepthChart })));
 
 export default function HomePage() {
   useDocumentTitle("");
-  const models = useLoadable(apiQuery("/api/models"));
+  const models = useModels();
   return (
     <>
       <section className="intro">
@@ -63,10 +62,7 @@ export default function HomePage() {
 
 function AllModelsCurve({ slugs }: { slugs: string[] }) {
   const [variant, setVariant] = useState<CurveVariant>("weighted");
-  const details = useQueries({
-    queries: slugs.map((model) => apiQuery("/api/models/{model}", { path: { model } })),
-    combine: allLoaded,
-  });
+  const details = useModelDetails(slugs);
   const meta = CURVE_VARIANTS.find((v) => v.value === variant)!;
   return (
     <section aria-labelledby="curve-heading">
@@ -103,10 +99,7 @@ function AllModelsCurve({ slugs }: { slugs: string[] }) {
 function AllModelsO3({ models }: { models: ModelSummary[] }) {
   const [query, setQuery] = useState<O3Query>("target_query");
   const [region, setRegion] = useState<O3Region>("same_object");
-  const results = useQueries({
-    queries: models.map((m) => apiQuery("/api/models/{model}/o3", { path: { model: m.slug } })),
-    combine: allLoaded,
-  });
+  const results = useO3s(models.map((m) => m.slug));
   const queryLabel = O3_QUERIES.find((q) => q.value === query)!.label;
   const regionLabel = O3_REGIONS.find((r) => r.value === region)!.label;
   return (

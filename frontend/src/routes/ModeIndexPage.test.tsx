@@ -1,7 +1,7 @@
 import { act, fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import { MODE_INDEX_PAGE } from "../api/useModeIndexRows";
-import { ROW_HEIGHT } from "../components/ModeIndexTable";
+import { ROW_HEIGHT } from "../components/search/ModeIndexTable";
 import { modeIndexPage, modelDetail, modelSummary, STATISTICS_NOTE } from "../test/fixtures";
 import { currentUrl, history, mockApi, renderAt } from "../test/mockApi";
 

@@ -1,19 +1,19 @@
 /**
  * Mode index: every signed mode of a model in one sortable, filterable, virtualized table. The sort
- * and the filters are the URL's query (lib/modeIndexView), so back/forward and links restore them;
- * the server sorts, filters and sends the rows a page at a time (components/ModeIndexTable).
+ * and the filters are the URL's query (lib/search/modeIndexView), so back/forward and links restore them;
+ * the server sorts, filters and sends the rows a page at a time (components/search/ModeIndexTable).
  */
-import { type ChangeEvent, type InputHTMLAttributes, useEffect, useEffectEvent, useId, useState } from "react";
-import { HowToRead } from "../components/HowToRead";
+import { type ChangeEvent, type InputHTMLAttributes, useId } from "react";
+import { HowToRead } from "../components/ui/HowToRead";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Basis, ModelSummary, Sign } from "../api/client";
 import { useModeIndexHead } from "../api/useModeIndexRows";
-import { Breadcrumbs } from "../components/Breadcrumbs";
-import { ModelGate } from "../components/ModelGate";
-import { ModelTitle } from "../components/ModelHeader";
-import { ModeIndexTable } from "../components/ModeIndexTable";
-import { SegmentedControl } from "../components/SegmentedControl";
-import { ErrorNotice, Loading } from "../components/Status";
+import { Breadcrumbs } from "../components/layout/Breadcrumbs";
+import { ModelGate } from "../components/layout/ModelGate";
+import { ModelTitle } from "../components/layout/ModelHeader";
+import { ModeIndexTable } from "../components/search/ModeIndexTable";
+import { SegmentedControl } from "../components/ui/SegmentedControl";
+import { ErrorNotice, Loading } from "../components/ui/Status";
 import {
   DEFAULT_MODE_INDEX_VIEW,
   type ModeIndexView,
@@ -21,9 +21,13 @@ import {
   modeIndexSearch,
   parseModeIndexView,
   toggleSort,
-} from "../lib/modeIndexView";
-import { modeIndexPath, modelPath } from "../lib/paths";
-import { useDocumentTitle } from "../lib/useDocumentTitle";
+} from "../lib/search/modeIndexView";
+import { modeIndexPath, modelPath } from "../lib/address/paths";
+import { useDebouncedDraft } from "../lib/common/useDebouncedDraft";
+import { useDocumentTitle } from "../lib/common/useDocumentTitle";
+
+/** Wait after the last keystroke in a text filter before it reaches the URL. */
+const FILTER_SETTLE_MS = 350;
 
 export default function ModeIndexPage() {
   return <ModelGate>{({ summary }) => <ModeIndex summary={summary} />}</ModelGate>;
@@ -254,23 +258,12 @@ function DebouncedInput({
   onCommit: (value: string) => void;
 } & Omit<InputHTMLAttributes<HTMLInputElement>, "value" | "onChange">) {
   const id = useId();
-  const [draft, setDraft] = useState(value);
-  const [shown, setShown] = useState(value);
-  if (value !== shown) {
-    // The URL changed (back, forward, a link): show its value.
-    setShown(value);
-    setDraft(value);
-  }
-  const commit = useEffectEvent((text: string) => onCommit(text));
-  useEffect(() => {
-    if (draft === shown) return;
-    const timer = setTimeout(() => commit(draft), 350);
-    return () => clearTimeout(timer);
-  }, [draft, shown]);
+  // The URL's value wins on back/forward and links.
+  const [draft, edit] = useDebouncedDraft({ text: value }, ({ text }) => onCommit(text), FILTER_SETTLE_MS);
   return (
     <label className="select" htmlFor={id}>
       <span>{label}</span>
-      <input id={id} {...input} value={draft} onChange={(e) => setDraft(e.target.value)} />
+      <input id={id} {...input} value={draft.text} onChange={(e) => edit({ text: e.target.value })} />
     </label>
   );
 }

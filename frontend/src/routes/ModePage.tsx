@@ -4,35 +4,34 @@
  * controls.
  */
 import { lazy, Suspense } from "react";
-import { HowToRead } from "../components/HowToRead";
+import { HowToRead } from "../components/ui/HowToRead";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Basis, ModeDetail, ModelSummary, Sign } from "../api/client";
 import { BASES } from "../api/enums";
-import { pinnedQuery } from "../api/atlasRevisions";
-import { useLoadable } from "../api/queries";
-import { Breadcrumbs } from "../components/Breadcrumbs";
-import { Facts } from "../components/Facts";
-import { CopyLinkButton } from "../components/CopyLinkButton";
-import { KeyHints } from "../components/KeyHints";
-import { PlantedModeNote, plantedModesAt } from "../components/PlantedModes";
-import { ModelGate } from "../components/ModelGate";
-import { NotFound } from "../components/NotFound";
-import { ModelTitle } from "../components/ModelHeader";
-import { OverlayControls } from "../components/OverlayControls";
-import { SegmentedControl } from "../components/SegmentedControl";
-import { ClassProfile } from "../components/ClassProfile";
-import { HelpTip } from "../components/HelpTip";
-import { Empty, Loaded, Loading } from "../components/Status";
-import { StepLinks } from "../components/StepLinks";
-import { TopImageGrid } from "../components/TopImageGrid";
-import { fmt, modeName, percent } from "../lib/format";
-import { GLOSSARY } from "../lib/glossary";
-import { useKeyNav } from "../lib/keyboard";
-import { LARGE_VIEW_PARAM, largeViewRank, largeViewSearch } from "../lib/largeView";
-import { type ModeView, modeViewSearch, parseModeView } from "../lib/modeView";
-import { stepHead, stepIndex } from "../lib/neighbours";
-import { classPath, headPath, modeIndexPath, modelPath } from "../lib/paths";
-import { useDocumentTitle } from "../lib/useDocumentTitle";
+import { useMode } from "../api/resources";
+import { Breadcrumbs } from "../components/layout/Breadcrumbs";
+import { Facts } from "../components/ui/Facts";
+import { CopyLinkButton } from "../components/layout/CopyLinkButton";
+import { KeyHints } from "../components/layout/KeyHints";
+import { PlantedModeNote, plantedModesAt } from "../components/model/PlantedModes";
+import { ModelGate } from "../components/layout/ModelGate";
+import { NotFound } from "../components/layout/NotFound";
+import { ModelTitle } from "../components/layout/ModelHeader";
+import { OverlayControls } from "../components/mode/OverlayControls";
+import { SegmentedControl } from "../components/ui/SegmentedControl";
+import { ClassProfile } from "../components/mode/ClassProfile";
+import { HelpTip } from "../components/ui/HelpTip";
+import { Empty, Loaded, Loading } from "../components/ui/Status";
+import { StepLinks } from "../components/layout/StepLinks";
+import { TopImageGrid } from "../components/mode/TopImageGrid";
+import { fmt, modeName, percent } from "../lib/common/format";
+import { GLOSSARY } from "../lib/help/glossary";
+import { useKeyNav } from "../lib/keys/keyboard";
+import { LARGE_VIEW_PARAM, largeViewRank, largeViewSearch } from "../lib/mode/largeView";
+import { type ModeView, modeViewSearch, parseModeView } from "../lib/mode/modeView";
+import { stepHead, stepIndex } from "../lib/mode/neighbours";
+import { classPath, headPath, modeIndexPath, modelPath } from "../lib/address/paths";
+import { useDocumentTitle } from "../lib/common/useDocumentTitle";
 
 const ScoreDistributionChart = lazy(() =>
   import("../components/charts/ScoreDistributionChart").then((m) => ({ default: m.ScoreDistributionChart })),
@@ -74,12 +73,7 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
   const nextHead = stepHead(pos, 1, summary.n_layers, summary.n_heads);
   const modeLink = (m: number | null) => (m === null ? null : href({ ...pos, mode: m }));
   const headLink = (h: { layer: number; head: number } | null) => (h === null ? null : href({ ...h, mode: pos.mode }));
-  const detail = useLoadable(
-    pinnedQuery("/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}", summary.revision, {
-      path: { model, ...pos },
-      query: { sign: view.sign, basis: view.basis },
-    }),
-  );
+  const detail = useMode(summary, pos, view);
 
   // An address naming a top image (`image=<rank>`) is checked before any control renders: a rank the
   // mode does not have gets the not-found page (no live controls, no keys), not a page with the large

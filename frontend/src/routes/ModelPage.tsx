@@ -1,24 +1,24 @@
 /** Model: the layers × heads grid, the model's cosine-vs-depth curve and its singular spectra. */
 import { lazy, Suspense, useState } from "react";
-import { HowToRead } from "../components/HowToRead";
+import { HowToRead } from "../components/ui/HowToRead";
 import { Link, useSearchParams } from "react-router";
 import type { ModelDetail, ModelSummary } from "../api/client";
-import { apiQuery, useLoadable } from "../api/queries";
-import { Breadcrumbs } from "../components/Breadcrumbs";
-import { HeadGrid } from "../components/HeadGrid";
-import { HelpTip } from "../components/HelpTip";
-import { PlantedModeList } from "../components/PlantedModes";
+import { useModelDetail, useO3 } from "../api/resources";
+import { Breadcrumbs } from "../components/layout/Breadcrumbs";
+import { HeadGrid } from "../components/model/HeadGrid";
+import { HelpTip } from "../components/ui/HelpTip";
+import { PlantedModeList } from "../components/model/PlantedModes";
 import { parseEnum } from "../api/enums";
-import { ModelGate } from "../components/ModelGate";
-import { ModelFacts, ModelTitle } from "../components/ModelHeader";
-import { SegmentedControl } from "../components/SegmentedControl";
-import { ErrorNotice, Loaded, Loading } from "../components/Status";
-import { depthSeries } from "../lib/depthSeries";
-import { HEAD_GRID_SCALE_MODES, type HeadGridScaleMode, hasInactiveHead } from "../lib/headGrid";
-import { O3_QUERIES, o3QuerySeries } from "../lib/o3Series";
-import { headPath, modeIndexPath } from "../lib/paths";
-import { spectrumLines } from "../lib/spectra";
-import { useDocumentTitle } from "../lib/useDocumentTitle";
+import { ModelGate } from "../components/layout/ModelGate";
+import { ModelFacts, ModelTitle } from "../components/layout/ModelHeader";
+import { SegmentedControl } from "../components/ui/SegmentedControl";
+import { ErrorNotice, Loaded, Loading } from "../components/ui/Status";
+import { depthSeries } from "../lib/charts/depthSeries";
+import { HEAD_GRID_SCALE_MODES, type HeadGridScaleMode, hasInactiveHead } from "../lib/charts/headGrid";
+import { O3_QUERIES, o3QuerySeries } from "../lib/charts/o3Series";
+import { headPath, modeIndexPath } from "../lib/address/paths";
+import { spectrumLines } from "../lib/charts/spectra";
+import { useDocumentTitle } from "../lib/common/useDocumentTitle";
 
 const DepthChart = lazy(() => import("../components/charts/DepthChart").then((m) => ({ default: m.DepthChart })));
 const SpectrumChart = lazy(() =>
@@ -31,7 +31,7 @@ export default function ModelPage() {
 
 function ModelDetailPage({ summary }: { summary: ModelSummary }) {
   useDocumentTitle(summary.model_id);
-  const detail = useLoadable(apiQuery("/api/models/{model}", { path: { model: summary.slug } }));
+  const detail = useModelDetail(summary.slug);
   return (
     <Loaded state={detail} label="Loading model…" pageTitle={summary.model_id}>
       {(d) => <ModelView detail={d} />}
@@ -114,7 +114,7 @@ function ModelView({ detail }: { detail: ModelDetail }) {
 /** The paper's Fig. 2 for this model: where the target's and a distractor's query patch attend. */
 function OddOneOut({ detail }: { detail: ModelDetail }) {
   const model = detail.slug;
-  const result = useLoadable(apiQuery("/api/models/{model}/o3", { path: { model } }));
+  const result = useO3(model);
   return (
     <section aria-labelledby="o3-heading">
       <h2 id="o3-heading">Odd-one-out attention</h2>

@@ -4,16 +4,16 @@
  * for them (with their best images), and which atlases cannot answer class queries.
  */
 import { type FormEvent, useState } from "react";
-import { HowToRead } from "../components/HowToRead";
+import { HowToRead } from "../components/ui/HowToRead";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { SearchResults } from "../api/client";
-import { apiQuery, useLoadable } from "../api/queries";
-import { ClassModeCard } from "../components/ClassModeCard";
-import { Empty, Loaded } from "../components/Status";
-import { atlasName } from "../lib/atlasNames";
-import { classPath, modelPath, searchPath } from "../lib/paths";
-import { nameHref } from "../lib/searchOptions";
-import { useDocumentTitle } from "../lib/useDocumentTitle";
+import { useModels, useSearch } from "../api/resources";
+import { ClassModeCard } from "../components/search/ClassModeCard";
+import { Empty, Loaded } from "../components/ui/Status";
+import { atlasName } from "../lib/address/atlasNames";
+import { classPath, modelPath, searchPath } from "../lib/address/paths";
+import { nameHref } from "../lib/search/searchOptions";
+import { useDocumentTitle } from "../lib/common/useDocumentTitle";
 
 /** The most the API gives. */
 const LIMIT = 100;
@@ -62,8 +62,8 @@ function SearchForm({ initial }: { initial: string }) {
 }
 
 function Results({ query }: { query: string }) {
-  const results = useLoadable(apiQuery("/api/search", { query: { q: query, limit: LIMIT } }));
-  const models = useLoadable(apiQuery("/api/models"));
+  const results = useSearch(query, LIMIT);
+  const models = useModels();
   const nameOf = (slug: string) => atlasName(models.status === "ok" ? models.data : [], slug);
   return (
     <Loaded state={results} label="Searching…">

@@ -8,31 +8,31 @@
 import { useCallback, useState } from "react";
 import { useLocation, useNavigate, useParams, useSearchParams } from "react-router";
 import type { DatasetImageUpload, ModelSummary, Upload, UploadHeadModes } from "../api/client";
-import { apiQuery, useLoadable } from "../api/queries";
+import { useModels, useUpload, useUploadHeadModes } from "../api/resources";
 import { isUploadId, uploadImageUrl } from "../api/uploadUrls";
 import { useUploadFile } from "../api/useUploadFile";
-import { AttentionExplorer } from "../components/AttentionExplorer";
-import { CopyLinkButton } from "../components/CopyLinkButton";
-import { DemoBadge } from "../components/DemoBadge";
-import { HelpTip } from "../components/HelpTip";
-import { HowToRead } from "../components/HowToRead";
-import { KeyHints } from "../components/KeyHints";
-import { NotFound } from "../components/NotFound";
-import { OverlayControls } from "../components/OverlayControls";
-import { PatchHeatmap } from "../components/PatchHeatmap";
-import { RankedModeCard } from "../components/RankedModeCard";
-import { Empty, Loaded } from "../components/Status";
-import { UploadDropzone } from "../components/UploadDropzone";
-import { UploadHeadPicker } from "../components/UploadHeadPicker";
-import { AcrossModels, WholeModelModes } from "../components/UploadModelRanking";
-import { datasetImageOf } from "../lib/datasetImage";
-import { duration, modeName } from "../lib/format";
-import { useKeyNav } from "../lib/keyboard";
-import { stepHead } from "../lib/neighbours";
-import type { OverlayOptions } from "../lib/overlay";
-import { uploadPath } from "../lib/paths";
-import { useDocumentTitle } from "../lib/useDocumentTitle";
-import { resolveUploadView, type UploadViewState } from "../lib/uploadView";
+import { AttentionExplorer } from "../components/explorer/AttentionExplorer";
+import { CopyLinkButton } from "../components/layout/CopyLinkButton";
+import { DemoBadge } from "../components/layout/DemoBadge";
+import { HelpTip } from "../components/ui/HelpTip";
+import { HowToRead } from "../components/ui/HowToRead";
+import { KeyHints } from "../components/layout/KeyHints";
+import { NotFound } from "../components/layout/NotFound";
+import { OverlayControls } from "../components/mode/OverlayControls";
+import { PatchHeatmap } from "../components/explorer/PatchHeatmap";
+import { RankedModeCard } from "../components/upload/RankedModeCard";
+import { Empty, Loaded } from "../components/ui/Status";
+import { UploadDropzone } from "../components/upload/UploadDropzone";
+import { UploadHeadPicker } from "../components/upload/UploadHeadPicker";
+import { AcrossModels, WholeModelModes } from "../components/upload/UploadModelRanking";
+import { datasetImageOf } from "../lib/mode/datasetImage";
+import { duration, modeName } from "../lib/common/format";
+import { useKeyNav } from "../lib/keys/keyboard";
+import { stepHead } from "../lib/mode/neighbours";
+import type { OverlayOptions } from "../lib/mode/overlay";
+import { uploadPath } from "../lib/address/paths";
+import { useDocumentTitle } from "../lib/common/useDocumentTitle";
+import { resolveUploadView, type UploadViewState } from "../lib/upload/uploadView";
 
 const SHOWN_MODES = 6;
 const DATASET_IMAGES = 3;
@@ -52,12 +52,7 @@ function UploadHome({ uploadId }: { uploadId: string | undefined }) {
     [navigate, search],
   );
   const [state, send] = useUploadFile(onDone);
-  const upload = useLoadable({
-    ...apiQuery("/api/uploads/{upload_id}", { path: { upload_id: uploadId ?? "" } }),
-    enabled: uploadId !== undefined,
-    // An upload expires: ask again whenever its page opens (its time left, whether it is still there).
-    staleTime: 0,
-  });
+  const upload = useUpload(uploadId);
   if (uploadId !== undefined && upload.status === "error" && upload.httpStatus === 404) {
     return <UploadNotFound reason="expired" />;
   }
@@ -92,7 +87,7 @@ function UploadNotFound({ reason }: { reason: "malformed" | "expired" }) {
 }
 
 function UploadAnalysis({ upload }: { upload: Upload }) {
-  const models = useLoadable(apiQuery("/api/models"));
+  const models = useModels();
   return (
     <Loaded state={models} label="Loading models…">
       {(list) =>
@@ -206,12 +201,7 @@ function RankedModes({
   imageSrc: string;
 }) {
   const { model, layer, head, basis } = view;
-  const ranked = useLoadable(
-    apiQuery("/api/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}", {
-      path: { upload_id: upload.id, model: model.slug, layer, head },
-      query: { basis },
-    }),
-  );
+  const ranked = useUploadHeadModes(upload.id, model.slug, layer, head, basis);
   return (
     <section aria-labelledby="ranked-heading">
       <h2 id="ranked-heading">Modes of {modeName(layer, head)} ranked for your image</h2>

@@ -5,17 +5,61 @@ import { MemoryRouter, useLocation, useNavigate } from "react-router";
 import { vi } from "vitest";
 import { AppRoutes } from "../App";
 import { createQueryClient } from "../api/queryClient";
+import type { paths } from "../api/schema";
+
+type ApiPath = keyof paths & string;
+type HttpMethod = "get" | "put" | "post" | "delete" | "options" | "head" | "patch" | "trace";
+/** The methods the schema gives `Path` (`paths` lists every method, those without an operation as `never`). */
+type MethodOf<Path extends ApiPath> = {
+  [M in HttpMethod]: paths[Path][M] extends undefined ? never : Uppercase<M>;
+}[HttpMethod];
+
+type Segments<S extends string> = S extends `${infer First}/${infer Rest}` ? [First, ...Segments<Rest>] : [S];
+/** Whether a request path's segments fit a path template's: a `{parameter}` takes any one segment. */
+type Fits<Actual extends string[], Template extends string[]> = Actual extends [
+  infer A extends string,
+  ...infer ARest extends string[],
+]
+  ? Template extends [infer T extends string, ...infer TRest extends string[]]
+    ? T extends `{${string}}`
+      ? Fits<ARest, TRest>
+      : A extends T
+        ? Fits<ARest, TRest>
+        : false
+    : false
+  : Template extends []
+    ? true
+    : false;
+/** The templates of the schema's `paths` that the request path `Path` fits, with their methods. */
+type RoutesOf<Path extends string> = {
+  [Template in ApiPath]: Fits<Segments<Path>, Segments<Template>> extends true ? MethodOf<Template> : never;
+}[ApiPath];
+/**
+ * A mock's key, checked against the generated schema's `paths`: a request path that fits one of them
+ * (any method), or a method it has and that path (`"POST /api/uploads"`); anything else is `never`,
+ * so a route renamed or removed in the API fails the type check.
+ */
+export type RouteKey<Key extends string> = Key extends `${infer Method extends Uppercase<HttpMethod>} ${infer Path}`
+  ? Method extends RoutesOf<Path>
+    ? Key
+    : never
+  : [RoutesOf<Key>] extends [never]
+    ? never
+    : Key;
 
 type Answer = { status?: number; body: unknown; headers?: Record<string, string> };
 /** A fixed answer, or one computed from the request (possibly later: a promise answers when it settles). */
 export type Route = Answer | ((request: Request) => Answer | Promise<Answer>);
 
-export function mockApi(routes: Record<string, Route>) {
+export function mockApi<const Keys extends string>(routes: {
+  [Key in Keys]: Key extends RouteKey<Key> ? Route : never;
+}) {
   const fetchMock = vi.fn(async (input: Request | string) => {
     const request = typeof input === "string" ? new Request(input) : input;
     const url = new URL(request.url);
     const key = `${request.method} ${url.pathname}`;
-    const route = routes[key] ?? routes[url.pathname];
+    const table: Partial<Record<string, Route>> = routes;
+    const route = table[key] ?? table[url.pathname];
     const answer = typeof route === "function" ? await route(request) : route;
     if (!answer) return Response.json({ detail: `no mock for ${key}` }, { status: 404 });
     return Response.json(answer.body, { status: answer.status ?? 200, headers: answer.headers ?? {} });

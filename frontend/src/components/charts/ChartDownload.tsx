@@ -3,9 +3,9 @@
  * the data it draws.
  */
 import { type RefObject, useState } from "react";
-import { chartPng } from "../../lib/chartPng";
-import { type DataTable, type TableContext, toCsv } from "../../lib/csvExport";
-import { downloadBlob, exportFileName } from "../../lib/download";
+import { chartPng } from "../../lib/charts/chartPng";
+import { type DataTable, type TableContext, toCsv } from "../../lib/charts/csvExport";
+import { downloadBlob, exportFileName } from "../../lib/charts/download";
 
 export interface ChartDownloadProps {
   title: string;

@@ -3,13 +3,13 @@
  * the data it draws as a table. Every chart of the dashboard is drawn in one.
  */
 import { type ReactNode, useRef } from "react";
-import type { Cell, DataTable, TableContext } from "../../lib/csvExport";
-import { fmt } from "../../lib/format";
-import type { GlossaryTerm } from "../../lib/glossary";
-import { HelpTip } from "../HelpTip";
+import type { Cell, DataTable, TableContext } from "../../lib/charts/csvExport";
+import { fmt } from "../../lib/common/format";
+import type { GlossaryTerm } from "../../lib/help/glossary";
+import { HelpTip } from "../ui/HelpTip";
 import { ChartDownload } from "./ChartDownload";
 
-export type { DataTable } from "../../lib/csvExport";
+export type { DataTable } from "../../lib/charts/csvExport";
 
 function cellText(value: Cell): string {
   if (value === null) return "–";

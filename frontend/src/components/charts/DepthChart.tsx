@@ -17,9 +17,9 @@ import {
   XAxis,
   YAxis,
 } from "recharts";
-import type { Cell, TableContext } from "../../lib/csvExport";
-import { seriesColor } from "../../lib/color";
-import { fmt } from "../../lib/format";
+import type { Cell, TableContext } from "../../lib/charts/csvExport";
+import { seriesColor } from "../../lib/charts/color";
+import { fmt } from "../../lib/common/format";
 import { ChartFrame } from "./ChartFrame";
 
 export interface DepthPoint {
@@ -79,7 +79,7 @@ export function bandLegend(series: DepthSeries[]): string | null {
 
 /**
  * The legend: a line per series (when there are several) and the random band. Its items have
- * recharts' legend classes, so the PNG export (lib/chartPng) draws them as it draws recharts' own.
+ * recharts' legend classes, so the PNG export (lib/charts/chartPng) draws them as it draws recharts' own.
  */
 function DepthLegend({ series, band }: { series: DepthSeries[]; band: string | null }) {
   return (

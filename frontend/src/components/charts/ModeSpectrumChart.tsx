@@ -3,8 +3,8 @@
  * inactive mode has no cosine: the line skips it rather than drawing its stored 0.
  */
 import { Bar, CartesianGrid, Cell, ComposedChart, Line, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import type { TableContext } from "../../lib/csvExport";
-import { fmt } from "../../lib/format";
+import type { TableContext } from "../../lib/charts/csvExport";
+import { fmt } from "../../lib/common/format";
 import { ChartFrame } from "./ChartFrame";
 
 export interface ModePoint {

@@ -17,9 +17,9 @@ import {
   YAxis,
 } from "recharts";
 import type { ScoreDistribution } from "../../api/client";
-import type { TableContext } from "../../lib/csvExport";
-import { barIndex, type DistributionBar, distributionBars, markX, scoreDomain } from "../../lib/distribution";
-import { fmt } from "../../lib/format";
+import type { TableContext } from "../../lib/charts/csvExport";
+import { barIndex, type DistributionBar, distributionBars, markX, scoreDomain } from "../../lib/charts/distribution";
+import { fmt } from "../../lib/common/format";
 import { ChartFrame } from "./ChartFrame";
 
 export interface TopScore {

@@ -1,7 +1,7 @@
 /** Singular spectra: σ against mode index, one line per layer (or per head of one layer). */
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import type { TableContext } from "../../lib/csvExport";
-import { fmt } from "../../lib/format";
+import type { TableContext } from "../../lib/charts/csvExport";
+import { fmt } from "../../lib/common/format";
 import { ChartFrame } from "./ChartFrame";
 
 export interface SpectrumLine {

@@ -1,8 +1,8 @@
 import { render, screen, within } from "@testing-library/react";
 import type { ReactElement } from "react";
 import { describe, expect, it } from "vitest";
-import { depthSeries } from "../../lib/depthSeries";
-import { o3QuerySeries } from "../../lib/o3Series";
+import { depthSeries } from "../../lib/charts/depthSeries";
+import { o3QuerySeries } from "../../lib/charts/o3Series";
 import { downloadCsv } from "../../test/downloads";
 import { modeDetail, modelDetail, o3Result } from "../../test/fixtures";
 import { bandLegend, DepthChart, type DepthSeries } from "./DepthChart";

@@ -1,0 +1,57 @@
+/**
+ * "Explore attention in this image": turns a dataset top image into an upload and opens its upload
+ * view for the same model, layer, head and basis, scrolled to the attention explorer.
+ */
+import { useState } from "react";
+import { useNavigate } from "react-router";
+import { api, type Basis, type TopImage } from "../../api/client";
+import { apiErrorMessage } from "../../api/errors";
+import type { DatasetImageState } from "../../lib/mode/datasetImage";
+import { uploadPath } from "../../lib/address/paths";
+import { EXPLORER_FRAGMENT } from "../explorer/AttentionExplorer";
+import { ErrorNotice } from "../ui/Status";
+
+export interface ExploreTarget {
+  model: string;
+  layer: number;
+  head: number;
+  basis: Basis;
+}
+
+export function ExploreAttentionButton({ image, target }: { image: TopImage; target: ExploreTarget }) {
+  const navigate = useNavigate();
+  const [state, setState] = useState<{ status: "idle" | "sending" } | { status: "error"; message: string }>({
+    status: "idle",
+  });
+  const explore = async () => {
+    setState({ status: "sending" });
+    try {
+      const { data, error, response } = await api.POST("/api/images/{image_id}/upload", {
+        params: { path: { image_id: image.image_id } },
+      });
+      if (!data) {
+        setState({ status: "error", message: apiErrorMessage(error, response.status) });
+        return;
+      }
+      const state: DatasetImageState = { datasetImage: data };
+      navigate(`${uploadPath(data.upload.id, target)}#${EXPLORER_FRAGMENT}`, { state });
+    } catch {
+      setState({ status: "error", message: apiErrorMessage(undefined) });
+    }
+  };
+  return (
+    <>
+      <button
+        type="button"
+        className="button button-primary"
+        disabled={state.status === "sending"}
+        onClick={() => void explore()}
+      >
+        {state.status === "sending" ? "Preparing the image…" : "Explore attention in this image"}
+      </button>
+      {state.status === "error" ? (
+        <ErrorNotice title="The image could not be opened as an upload" message={state.message} />
+      ) : null}
+    </>
+  );
+}

@@ -1,0 +1,74 @@
+/** One of a mode's top dataset images: the overlay, its rank, score and label; a link to its large view. */
+import type { Ref } from "react";
+import { Link } from "react-router";
+import { useAtlasImageError } from "../../api/atlasRevisions";
+import type { TopImage } from "../../api/client";
+import { fmt } from "../../lib/common/format";
+import { LARGE_VIEW_OPENED } from "../../lib/mode/largeView";
+import { type OverlayOptions, overlaySrc, paletteNames } from "../../lib/mode/overlay";
+
+export function overlayAlt(what: string, options: OverlayOptions): string {
+  const names = paletteNames(options.palette);
+  const maps =
+    options.channel === "both"
+      ? `query map (${names.query}) and key map (${names.key})`
+      : options.channel === "query"
+        ? `query map (${names.query})`
+        : `key map (${names.key})`;
+  return `${maps} of ${what}`;
+}
+
+/** How an image is named where it shows: its class label, else its file name. */
+export function imageTitle(image: TopImage): string {
+  return image.label ?? image.source;
+}
+
+export function TopImageCard({
+  image,
+  modeLabel,
+  options,
+  labelHref,
+  largeViewHref,
+  linkRef,
+}: {
+  image: TopImage;
+  modeLabel: string;
+  options: OverlayOptions;
+  /** Where the image's class label links to (the class page), when the atlas has class statistics. */
+  labelHref?: ((label: string) => string) | undefined;
+  /** The address of this image's large view (the page's own, with the image named in it). */
+  largeViewHref: string;
+  /** The link to the large view, which gets the focus back when the large view closes. */
+  linkRef?: Ref<HTMLAnchorElement> | undefined;
+}) {
+  const title = imageTitle(image);
+  const onError = useAtlasImageError();
+  return (
+    <li className="image-card">
+      <figure>
+        <Link
+          to={largeViewHref}
+          state={LARGE_VIEW_OPENED}
+          ref={linkRef}
+          title="Open the large view: the photo as the model saw it beside its maps"
+        >
+          <img
+            src={overlaySrc(image.overlay_url, options)}
+            onError={onError}
+            alt={overlayAlt(`${modeLabel} on top image ${image.rank + 1} (${title})`, options)}
+            loading="lazy"
+            decoding="async"
+            width={224}
+            height={224}
+          />
+        </Link>
+        <figcaption>
+          <span className="rank">#{image.rank + 1}</span> <span className="score">score {fmt(image.score)}</span>
+          <span className="label" title={image.source}>
+            {image.label && labelHref ? <Link to={labelHref(image.label)}>{image.label}</Link> : title}
+          </span>
+        </figcaption>
+      </figure>
+    </li>
+  );
+}

@@ -1,0 +1,121 @@
+/** One mode ranked for the user's image: its maps on that image beside the mode's top dataset images. */
+import { Link } from "react-router";
+import { useAtlasImageError } from "../../api/atlasRevisions";
+import type { Basis, RankedMode, Sign } from "../../api/client";
+import { useMode } from "../../api/resources";
+import { uploadOverlayUrl } from "../../api/uploadUrls";
+import { fmt, modeName } from "../../lib/common/format";
+import { type OverlayOptions, overlaySrc } from "../../lib/mode/overlay";
+import { topImagePath } from "../../lib/mode/largeView";
+import { modePath } from "../../lib/address/paths";
+import { DegenerateBadge } from "../ui/SignBadge";
+import { overlayAlt } from "../mode/TopImageCard";
+
+export interface RankedModeContext {
+  uploadId: string;
+  model: string;
+  revision: string;
+  layer: number;
+  head: number;
+  basis: Basis;
+  options: OverlayOptions;
+  datasetImages: number;
+}
+
+export function RankedModeCard({ ranked, ctx }: { ranked: RankedMode; ctx: RankedModeContext }) {
+  const name = modeName(ctx.layer, ctx.head, ranked.mode);
+  const ref = { ...ctx, mode: ranked.mode, sign: ranked.sign };
+  const onImageError = useAtlasImageError();
+  return (
+    <li className="card ranked-mode">
+      <h3>
+        <span className="rank">#{ranked.rank + 1}</span>{" "}
+        <Link to={modePath(ctx.model, ctx.layer, ctx.head, ranked.mode, { sign: ranked.sign, basis: ctx.basis })}>
+          {name} {ranked.sign}
+        </Link>{" "}
+        {ranked.degenerate ? <DegenerateBadge /> : null}
+      </h3>
+      <p className="muted small">
+        contribution {fmt(ranked.contribution)} · σ {fmt(ranked.sigma)} · cos {fmt(ranked.cos)} · score pos{" "}
+        {fmt(ranked.pos_score)} / neg {fmt(ranked.neg_score)}
+      </p>
+      <div className="ranked-mode-images">
+        <figure className="your-image">
+          <img
+            src={uploadOverlayUrl(ref, ctx.options)}
+            onError={onImageError}
+            alt={overlayAlt(`${name} ${ranked.sign} on your image`, ctx.options)}
+            width={224}
+            height={224}
+            loading="lazy"
+          />
+          <figcaption>your image</figcaption>
+        </figure>
+        <DatasetTopImages {...ref} limit={ctx.datasetImages} />
+      </div>
+    </li>
+  );
+}
+
+function DatasetTopImages({
+  model,
+  revision,
+  layer,
+  head,
+  mode,
+  sign,
+  basis,
+  options,
+  limit,
+}: {
+  model: string;
+  /** The build the ranking was made with, so its top images match the maps on the user's image. */
+  revision: string;
+  layer: number;
+  head: number;
+  mode: number;
+  sign: Sign;
+  basis: Basis;
+  options: OverlayOptions;
+  limit: number;
+}) {
+  const onImageError = useAtlasImageError();
+  const detail = useMode({ slug: model, revision }, { layer, head, mode }, { sign, basis });
+  if (detail.status === "loading")
+    return (
+      <p className="muted small loading-images" role="status">
+        Loading dataset images…
+      </p>
+    );
+  if (detail.status === "error") return <p className="muted small">Dataset images unavailable: {detail.message}</p>;
+  const images = detail.data.top_images.slice(0, limit);
+  if (images.length === 0) return <p className="muted small">No dataset image excites this mode.</p>;
+  return (
+    <>
+      {images.map((image) => (
+        <figure key={image.image_id}>
+          <Link
+            to={topImagePath(model, layer, head, mode, { sign, basis }, image.rank)}
+            title="Open the large view of this image on the mode's page"
+          >
+            <img
+              src={overlaySrc(image.overlay_url, options)}
+              alt={overlayAlt(
+                `${modeName(layer, head, mode)} ${sign} on dataset image ${image.rank + 1} (${image.label ?? image.source})`,
+                options,
+              )}
+              width={224}
+              height={224}
+              loading="lazy"
+              onError={onImageError}
+            />
+          </Link>
+          <figcaption>
+            dataset #{image.rank + 1}
+            {image.label ? `: ${image.label}` : ""}
+          </figcaption>
+        </figure>
+      ))}
+    </>
+  );
+}

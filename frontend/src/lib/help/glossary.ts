@@ -1,0 +1,85 @@
+/**
+ * The dashboard's terms, each with a short definition taken from docs/method.md, for the "?" help next
+ * to each place a term appears (`components/ui/HelpTip.tsx`) and for the notes that explain a flag.
+ */
+
+export const GLOSSARY = {
+  pos: {
+    term: "pos",
+    text: "The mode's canonical pair (u, v). It fires where query tokens align with u and key tokens with v; the logit contribution σ(u·x_i)(v·x_j) is then positive.",
+  },
+  neg: {
+    term: "neg",
+    text: "The pair (−u, −v): the same term of the head, read the other way round. It fires where query tokens are anti-aligned with u and key tokens with v, and its contribution is positive too. Which of the two is 'pos' is only a convention (largest entry of u positive).",
+  },
+  sign: {
+    term: "sign",
+    text: "A singular pair is defined only up to a joint sign, so each mode is two detectors: pos (u, v) and neg (−u, −v). Both are real modes of the head, with their own top images.",
+  },
+  basis: {
+    term: "basis",
+    text: "Which token vectors are projected onto u and v. Faithful: the residual stream entering the block (the paper's choice). Exact: the LayerNorm output the head really reads, with the query bias folded in.",
+  },
+  faithful: {
+    term: "faithful basis",
+    text: "The residual stream entering the block, before its LayerNorm: the paper's choice, which reproduces its figures. An approximation of what the head sees.",
+  },
+  exact: {
+    term: "exact basis",
+    text: "What W_q and W_k really receive: LN1 of the residual stream, γ and β included, with the query bias folded in as a constant. In this basis the modes add up to the model's own attention.",
+  },
+  score: {
+    term: "score",
+    text: "How strongly an image excites a signed mode (the paper's ranking rule): the largest query-map value times the largest key-map value over the patches (for neg: the smallest times the smallest). Without σ and without a softmax.",
+  },
+  sigma: {
+    term: "σ",
+    text: "The mode's singular value: its strength in the head's bilinear form W_qᵀW_k. Modes are sorted by σ, largest first.",
+  },
+  sigmaShare: {
+    term: "σ share",
+    text: "The mode's σ divided by the sum of the head's σ: how much of the head's strength this mode carries.",
+  },
+  cos: {
+    term: "cos u·v",
+    text: "The cosine between the mode's query direction u and key direction v. Near 1: a token attends to tokens like itself (grouping). Near 0 or negative: it brings in different kinds of token (context).",
+  },
+  weightedCos: {
+    term: "σ-weighted cosine",
+    text: "A head's cosines u·v averaged with weights σ_n / Σσ, so strong modes dominate. A layer's value is the mean over its active heads.",
+  },
+  degenerate: {
+    term: "degenerate",
+    text: "The mode's σ is within 0.1 % of a neighbour's. Only the plane the two span is determined, so its vectors u and v, its maps and its top images are one arbitrary choice among many: read them together with the neighbour's, not on their own.",
+  },
+  inactive: {
+    term: "inactive",
+    text: "σ = 0: the head's W_q or W_k is zero or rank-deficient (as in a pruned or dead head), so the mode never contributes to attention. It has no cosine, no maps and no top images.",
+  },
+  neverFires: {
+    term: "never fires",
+    text: "No image makes both the query and the key map peak above 0. Its top images still have positive scores, each the product of two negative maxima, so they do not excite the mode at all.",
+  },
+  randomBand: {
+    term: "random band",
+    text: "The cosine between two independent random directions in R^d has a standard deviation of about 1/√d, so 95 % of them fall within ±1.96/√d (d: the model width). Values inside the band are what a head without structure would show.",
+  },
+  keySalience: {
+    term: "key salience",
+    text: "The part of a head's logit that depends on the key alone, the same for every query: the head's 'where does anyone look' preference. It is contained in the sum over modes, and shown on its own for an uploaded image.",
+  },
+  contribution: {
+    term: "contribution C_n",
+    text: "Our reconstruction of the paper's 'top modes by contribution': C_n = σ_n · max(pos score, neg score) for one image. It ranks modes within one model only: models' σ and scores are not on one scale.",
+  },
+  selectivity: {
+    term: "selectivity",
+    text: "(class mean − mean) / std of the mode's score: how many standard deviations the class's images score above the dataset's average. Only positive values are ranked: a mode lists up to 10 classes, and a class up to 64 modes per basis; inactive modes, modes whose score is constant up to rounding, and classes without images have none.",
+  },
+  firesOn: {
+    term: "fires on",
+    text: "The images on which both the query map and the key map of the signed mode peak above 0.",
+  },
+} as const satisfies Record<string, { term: string; text: string }>;
+
+export type GlossaryTerm = keyof typeof GLOSSARY;
