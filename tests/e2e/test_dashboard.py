@@ -9,7 +9,7 @@ permalinks, uploads, keyboard, chart downloads, progress, odd-one-out curves, se
 class pages, score distributions, axe-core, 390 px; the API docs with other hosts blocked and gzip in
 ``api.test.mjs``) and save a screenshot of every page to ``artifacts/screenshots/``.
 
-Each browser test is one pytest test (``test_browser[<file> › <describe> › <title>]``), so ``-k`` selects
+Each browser test is one pytest test (``test_browser[<file> > <describe> > <title>]``), so ``-k`` selects
 browser tests and each passes or fails on its own: the selected ones run in one Playwright run (one
 browser, the stack started once), whose JSON report gives each its outcome and its error.
 """
@@ -320,7 +320,12 @@ def browser_results(
     return results
 
 
-@pytest.mark.parametrize("browser_test", BROWSER_TESTS, ids=[t.name for t in BROWSER_TESTS])
+def _pytest_id(test: BrowserTest) -> str:
+    """The test's name in ASCII: pytest would print ``›`` and ``→`` as ``\\u203a`` and ``\\u2192``."""
+    return test.name.replace(" › ", " > ").replace("→", "->")
+
+
+@pytest.mark.parametrize("browser_test", BROWSER_TESTS, ids=[_pytest_id(t) for t in BROWSER_TESTS])
 def test_browser(
     browser_test: BrowserTest,
     browser_results: dict[str, dict[str, Any]],
