@@ -48,7 +48,9 @@ def _client(atlas_dir: Path, **overrides: Any) -> TestClient:
 
 @pytest.fixture(scope="module")
 def shared(cache_root: Path) -> Iterator[TestClient]:
-    with _client(cache_root, atlas_poll_s=0) as client:
+    # A clock that stands still: an upload's answer counts its seconds left, which a real clock could
+    # change between two requests that must get the same body.
+    with _client(cache_root, atlas_poll_s=0, clock=FakeClock()) as client:
         yield client
 
 
