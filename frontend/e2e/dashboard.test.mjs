@@ -90,9 +90,9 @@ test.describe("browsing", () => {
 
   test("a mode permalink opens the same view directly", async () => {
     await withPage({}, async (page) => {
-      const link = `/m/${MODEL}/L1/H0/M2?sign=neg&basis=exact&channel=key&palette=orange_blue&blend=0.2`;
+      const link = `/m/${MODEL}/L1/H0/M0?sign=neg&basis=exact&channel=key&palette=orange_blue&blend=0.2`;
       await page.goto(url(link));
-      await expectHeading(page, /Mode L1 H0 M2/);
+      await expectHeading(page, /Mode L1 H0 M0/);
       assert.equal(await pressed(page, "neg (−u, −v)"), "true");
       assert.equal(await pressed(page, "exact"), "true");
       assert.equal(await pressed(page, "key"), "true");
@@ -107,7 +107,7 @@ test.describe("browsing", () => {
       await page.getByRole("button", { name: "pos (u, v)" }).click();
       await page.waitForURL(/sign=pos/);
       await page.reload();
-      await expectHeading(page, /Mode L1 H0 M2/);
+      await expectHeading(page, /Mode L1 H0 M0/);
       assert.equal(await pressed(page, "pos (u, v)"), "true");
       assert.equal(await pressed(page, "key"), "true");
     });
