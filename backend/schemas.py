@@ -245,6 +245,18 @@ class SignImages(BaseModel):
     neg: ImageRef | None
 
 
+class SignFlags(BaseModel):
+    pos: bool
+    neg: bool
+
+
+NEVER_FIRES = (
+    "The signed mode fires on no image of the dataset (its query and key maps never both peak above 0): every "
+    "positive score it has is the quirk's product of two negative maxima. Null when the atlas has no statistics "
+    "or the mode is inactive."
+)
+
+
 class ModeSummary(BaseModel):
     mode: int
     sigma: float
@@ -252,7 +264,10 @@ class ModeSummary(BaseModel):
     degenerate: bool
     active: bool = Field(description=ACTIVE_MODE)
     best_score: SignScores
-    best_image: SignImages
+    best_image: SignImages = Field(
+        description="Each sign's best image when it is evidence (docs/method.md#evidence-and-firing); null if none."
+    )
+    never_fires: SignFlags | None = Field(description=NEVER_FIRES)
 
 
 class HeadDetail(BaseModel):
@@ -272,6 +287,10 @@ class TopImage(BaseModel):
     image_id: str = Field(description="Global image id, `<atlas slug>~<dataset index>`.")
     dataset_index: int
     score: float = Field(description="Attention score (paper rule: max P_U · max P_V for pos).")
+    fires: bool = Field(
+        description="Its query map and key map both peak above 0. False: the score is the quirk's product of two "
+        "negative maxima, so the image does not excite the mode although the paper's rule ranks it."
+    )
     label: str | None = Field(description="Class label when the dataset has one.")
     source: str = Field(description="The image's file name in the dataset.")
     thumbnail_url: str = Field(description="The image as the model saw it (JPEG).")
@@ -333,7 +352,14 @@ class ModeDetail(BaseModel):
     cos: float
     degenerate: bool
     active: bool = Field(description=ACTIVE_MODE + " An inactive mode has no top images.")
-    top_images: list[TopImage]
+    top_images: list[TopImage] = Field(
+        description="The top-K winners that are evidence (score above the noise floor), best first; empty when no "
+        "image of the dataset excites the mode."
+    )
+    left_out: int = Field(
+        description="Filled top-K slots left out of `top_images` because their score is not above the noise floor."
+    )
+    evidence_rule: str = Field(description="Which top images are listed, and when one fires.")
     distribution: ScoreDistribution | None = Field(
         description="The score over every image of the dataset; null when the atlas has no statistics "
         "(`statistics_missing` says why)."
@@ -401,6 +427,7 @@ class RankedMode(BaseModel):
     neg_score: float
     sign: Sign = Field(description="The sign with the larger score on this image.")
     contribution: float = Field(description="C_n = σ_n · max(pos_score, neg_score).")
+    never_fires: bool | None = Field(description="For `sign`: " + NEVER_FIRES)
 
 
 class UploadHeadModes(BaseModel):
@@ -433,6 +460,7 @@ class ModelRankedMode(BaseModel):
     pos_score: float
     neg_score: float
     contribution: float = Field(description="C_n = σ_n · max(pos_score, neg_score).")
+    never_fires: bool | None = Field(description="For `sign`: " + NEVER_FIRES)
 
 
 class UploadModelModes(BaseModel):
@@ -450,7 +478,11 @@ class UploadModelModes(BaseModel):
         description="How many modes were ranked: the model's active modes (σ > 0), every layer and head. "
         "Inactive modes never appear."
     )
-    modes: list[ModelRankedMode] = Field(description="The first `limit` of them, largest contribution first.")
+    modes: list[ModelRankedMode] = Field(
+        description="The first `limit` of them that contribute, largest contribution first: a mode whose stronger "
+        "sign's score is not above its layer's noise floor (docs/method.md#evidence-and-firing) is left out, so the "
+        "list may be shorter than `limit`."
+    )
 
 
 class ModeContribution(BaseModel):
@@ -547,7 +579,10 @@ class ModeRefOut(BaseModel):
     sign: Sign
     sigma: float
     cos: float
-    top_images: list[ImageRef] = Field(description="Its best images (up to 4), best first: position = rank.")
+    top_images: list[ImageRef] = Field(
+        description="Its best images that are evidence (up to 4; docs/method.md#evidence-and-firing), best first: "
+        "position = rank."
+    )
 
 
 class NameMatch(BaseModel):

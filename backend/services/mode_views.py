@@ -22,6 +22,7 @@ from backend.schemas import (
 from backend.services.atlases import image_id, thumbnail_url
 from backend.services.overlays import OverlayOptions, overlay_png
 from qkatlas.atlas import Atlas
+from qkatlas.atlas.evidence import EVIDENCE_RULE, Winner
 from qkatlas.atlas.statistics import NOT_COMPUTED, SignedMode
 
 
@@ -40,16 +41,19 @@ def mode_detail(atlas: Atlas, layer: int, head: int, mode: int, basis: Basis, si
     sigma = atlas.sigma(layer, head)
     query = urlencode({"sign": sign.value, "basis": basis.value, "v": atlas.revision})
     top_images = []
-    for rank, (index, score) in enumerate(atlas.top_images(basis, layer, head, mode, sign)):
+    evidence = atlas.evidence(basis, layer, head, mode, sign)
+    for winner in evidence.winners:
+        index = winner.dataset_index
         record = atlas.image_meta(index)
         image = image_id(atlas, index)
-        top = f"{_mode_path(atlas, layer, head, mode)}/top/{rank}"
+        top = f"{_mode_path(atlas, layer, head, mode)}/top/{winner.rank}"
         top_images.append(
             TopImage(
-                rank=rank,
+                rank=winner.rank,
                 image_id=image,
                 dataset_index=index,
-                score=score,
+                score=winner.score,
+                fires=winner.fires,
                 label=record.label if record else None,
                 source=_source_name(record.source if record else ""),
                 thumbnail_url=thumbnail_url(atlas, index),
@@ -95,10 +99,18 @@ def mode_detail(atlas: Atlas, layer: int, head: int, mode: int, basis: Basis, si
         degenerate=bool(atlas.degenerate(layer, head)[mode]),
         active=bool(atlas.active(layer, head)[mode]),
         top_images=top_images,
+        left_out=evidence.left_out,
+        evidence_rule=EVIDENCE_RULE,
         distribution=distribution,
         class_profile=class_profile,
         statistics_missing=None if statistics is not None else NOT_COMPUTED,
     )
+
+
+def listed_top_images(atlas: Atlas, basis: Basis, mode: SignedMode) -> tuple[Winner, ...]:
+    """The top images the mode detail lists (the evidence, best first; a rank is a position here):
+    overlays and maps exist for exactly these."""
+    return atlas.evidence(basis, mode.layer, mode.head, mode.mode, mode.sign).winners
 
 
 async def top_image_overlay(

@@ -18,6 +18,7 @@ from backend.schemas import (
     ModeSummary,
     PreprocessingInfo,
     Sign,
+    SignFlags,
     SignImages,
     SignScores,
     SortOrder,
@@ -82,10 +83,11 @@ def _preprocessing(prep: Preprocessing) -> PreprocessingInfo:
 
 
 def _best_image(atlas: Atlas, basis: Basis, layer: int, head: int, mode: int, sign: Sign) -> ImageRef | None:
-    winners = atlas.top_images(basis, layer, head, mode, sign)
+    """The signed mode's best image when it is evidence (no image otherwise: the mode page lists none)."""
+    winners = atlas.evidence(basis, layer, head, mode, sign).winners
     if not winners:
         return None
-    index = winners[0][0]
+    index = winners[0].dataset_index
     return ImageRef(image_id=image_id(atlas, index), thumbnail_url=thumbnail_url(atlas, index))
 
 
@@ -115,6 +117,12 @@ def model_detail(atlas: Atlas, *, has_o3: bool) -> ModelDetail:
     )
 
 
+def _never_fires(atlas: Atlas, basis: Basis, layer: int, head: int, mode: int) -> SignFlags | None:
+    pos = atlas.never_fires(basis, layer, head, mode, Sign.pos)
+    neg = atlas.never_fires(basis, layer, head, mode, Sign.neg)
+    return None if pos is None or neg is None else SignFlags(pos=pos, neg=neg)
+
+
 def head_detail(atlas: Atlas, layer: int, head: int, basis: Basis) -> HeadDetail:
     sigma, cos, degenerate = atlas.sigma(layer, head), atlas.cos(layer, head), atlas.degenerate(layer, head)
     active = atlas.active(layer, head)
@@ -138,6 +146,7 @@ def head_detail(atlas: Atlas, layer: int, head: int, basis: Basis) -> HeadDetail
                     pos=_best_image(atlas, basis, layer, head, mode, Sign.pos),
                     neg=_best_image(atlas, basis, layer, head, mode, Sign.neg),
                 ),
+                never_fires=_never_fires(atlas, basis, layer, head, mode),
             )
             for mode in range(atlas.n_modes)
         ],

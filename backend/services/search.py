@@ -134,7 +134,7 @@ def _name(
 
 
 def mode_ref(atlas: Atlas, basis: Basis, mode: SignedMode) -> ModeRefOut:
-    winners = atlas.top_images(basis, mode.layer, mode.head, mode.mode, mode.sign)[:IMAGES_PER_MODE]
+    winners = atlas.evidence(basis, mode.layer, mode.head, mode.mode, mode.sign).winners[:IMAGES_PER_MODE]
     return ModeRefOut(
         model=atlas.slug,
         model_id=atlas.model_id,
@@ -145,7 +145,10 @@ def mode_ref(atlas: Atlas, basis: Basis, mode: SignedMode) -> ModeRefOut:
         sign=mode.sign,
         sigma=float(atlas.sigma(mode.layer, mode.head)[mode.mode]),
         cos=float(atlas.cos(mode.layer, mode.head)[mode.mode]),
-        top_images=[ImageRef(image_id=image_id(atlas, i), thumbnail_url=thumbnail_url(atlas, i)) for i, _ in winners],
+        top_images=[
+            ImageRef(image_id=image_id(atlas, w.dataset_index), thumbnail_url=thumbnail_url(atlas, w.dataset_index))
+            for w in winners
+        ],
     )
 
 

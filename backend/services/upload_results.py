@@ -21,6 +21,7 @@ from backend.services.overlays import mode_maps
 from backend.services.uploads import UploadInfo
 from qkatlas.analysis import rank_by_contribution
 from qkatlas.atlas import Atlas
+from qkatlas.atlas.evidence import is_evidence
 
 CONTRIBUTION_RULE = (
     "C_n = sigma_n * max(pos score, neg score) per (layer, head): qkatlas's reconstruction of the "
@@ -38,6 +39,7 @@ def head_modes(
     scores, contribution = analysis.scores[basis], analysis.contribution[basis]
     sigma, cos, degenerate = atlas.sigma(layer, head), atlas.cos(layer, head), atlas.degenerate(layer, head)
     active = atlas.active(layer, head)
+    signs = [_stronger_sign(pos_neg) for pos_neg in scores]
     return UploadHeadModes(
         upload_id=upload.id,
         model=atlas.slug,
@@ -56,8 +58,9 @@ def head_modes(
                 active=bool(active[mode]),
                 pos_score=float(scores[mode, 0]),
                 neg_score=float(scores[mode, 1]),
-                sign=_stronger_sign(scores[mode]),
+                sign=signs[mode],
                 contribution=float(contribution[mode]),
+                never_fires=atlas.never_fires(basis, layer, head, int(mode), signs[mode]),
             )
             for rank, (mode,) in enumerate(rank_by_contribution(contribution, active))
         ],
@@ -69,32 +72,37 @@ def model_modes(
     upload: UploadInfo, atlas: Atlas, basis: Basis, model_scores: ModelScores, limit: int
 ) -> UploadModelModes:
     """The model's ``limit`` modes (every layer and head) contributing most to the image: the same
-    analysis and the same rule as a head's ranking, over the whole model."""
+    analysis and the same rule as a head's ranking, over the whole model. Only modes that contribute
+    are listed: the stronger sign's score must be above its layer's noise floor
+    (docs/method.md#evidence-and-firing), so the list is never padded with contributions of 0."""
     scores, contribution = model_scores.scores[basis], model_scores.contribution[basis]
     active = atlas.active_all
-    n_active = int(active.sum())
-    # The ranking lists the active modes first: those are the candidates.
-    top = rank_by_contribution(contribution, active)[: min(limit, n_active)]
+    floors = np.array([atlas.noise_floor(basis, layer) for layer in range(atlas.n_layers)])
+    contributes = active & is_evidence(scores.max(axis=-1), floors[:, None, None])
+    # The ranking lists the candidates first.
+    top = rank_by_contribution(contribution, contributes)[: min(limit, int(contributes.sum()))]
+    signs = {(layer, head, mode): _stronger_sign(scores[layer, head, mode]) for layer, head, mode in top}
     return UploadModelModes(
         upload_id=upload.id,
         model=atlas.slug,
         revision=atlas.revision,
         basis=basis,
         contribution_rule=CONTRIBUTION_RULE,
-        n_modes_total=n_active,
+        n_modes_total=int(active.sum()),
         modes=[
             ModelRankedMode(
                 rank=rank,
                 layer=int(layer),
                 head=int(head),
                 mode=int(mode),
-                sign=_stronger_sign(scores[layer, head, mode]),
+                sign=signs[layer, head, mode],
                 sigma=float(atlas.sigma_all[layer, head, mode]),
                 cos=float(atlas.cos_all[layer, head, mode]),
                 degenerate=bool(atlas.degenerate_all[layer, head, mode]),
                 pos_score=float(scores[layer, head, mode, 0]),
                 neg_score=float(scores[layer, head, mode, 1]),
                 contribution=float(contribution[layer, head, mode]),
+                never_fires=atlas.never_fires(basis, int(layer), int(head), int(mode), signs[layer, head, mode]),
             )
             for rank, (layer, head, mode) in enumerate(top)
         ],

@@ -32,7 +32,8 @@ from qkatlas.atlas.contract import (
     read_manifest,
     read_o3,
 )
-from qkatlas.atlas.statistics import ModeStatistics
+from qkatlas.atlas.evidence import ModeEvidence, Winner, fires, is_evidence, noise_floor
+from qkatlas.atlas.statistics import ModeStatistics, SignedMode
 from qkatlas.conventions import SIGNS, Basis, Sign
 from qkatlas.svd import active_modes
 
@@ -110,6 +111,7 @@ class Atlas:
         self._arrays = arrays
         self.statistics = ModeStatistics(manifest.statistics, arrays) if manifest.statistics is not None else None
         """Per-mode statistics (``qkatlas.atlas.statistics``), or ``None`` when the atlas has none."""
+        self._noise_floors: dict[tuple[int, int], float] = {}
 
     @property
     def slug(self) -> str:
@@ -274,6 +276,35 @@ class Atlas:
         indices = np.asarray(self._arrays["topk_indices"][at])
         scores = np.asarray(self._arrays["topk_scores"][at])
         return [(int(i), float(s)) for i, s in zip(indices, scores, strict=True) if i >= 0]
+
+    def noise_floor(self, basis: Basis, layer: int) -> float:
+        """The score a top image of ``layer`` in ``basis`` must exceed to be evidence
+        (``qkatlas.atlas.evidence.noise_floor``); read once per (basis, layer)."""
+        at = (self.basis_axis(basis), layer)
+        if at not in self._noise_floors:
+            self._noise_floors[at] = noise_floor(self._arrays["topk_scores"][at])
+        return self._noise_floors[at]
+
+    def evidence(self, basis: Basis, layer: int, head: int, mode: int, sign: Sign) -> ModeEvidence:
+        """The top images that are evidence for the signed mode, each with whether it fires
+        (docs/method.md#evidence-and-firing), and how many filled slots were left out."""
+        winners = self.top_images(basis, layer, head, mode, sign)
+        scores = np.array([score for _, score in winners], dtype=np.float64)
+        evidence = is_evidence(scores, self.noise_floor(basis, layer))
+        shown = tuple(
+            Winner(rank, index, score, fires(*self.maps(basis, layer, head, mode, sign, rank)))
+            for rank, (index, score) in enumerate(winners)
+            if evidence[rank]
+        )
+        return ModeEvidence(winners=shown, left_out=len(winners) - len(shown))
+
+    def never_fires(self, basis: Basis, layer: int, head: int, mode: int, sign: Sign) -> bool | None:
+        """Whether the signed mode fires on no scored image (docs/method.md#per-mode-statistics); ``None``
+        when the atlas has no statistics or the mode is inactive (it scores nothing at all)."""
+        if self.statistics is None or not self.active(layer, head)[mode]:
+            return None
+        signed = SignedMode(layer, head, mode, sign)
+        return self.statistics.firing(self.basis_axis(basis), signed) == 0
 
     def best_scores(self, basis: Basis, layer: int, head: int) -> np.ndarray:
         """``[M, 2]``: the best score of every mode of the head for each sign (NaN when none, as for an

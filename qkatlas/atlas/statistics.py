@@ -121,6 +121,10 @@ class ModeStatistics:
             counts=np.asarray(arrays["stats_histogram"][at]),
         )
 
+    def firing(self, basis: int, mode: SignedMode) -> int:
+        """Scored images on which the mode fires (both of its peaks positive)."""
+        return int(self._arrays["stats_firing"][self._at(basis, mode)])
+
     def class_score(self, basis: int, mode: SignedMode, class_id: int) -> ClassScore:
         """``class_id``'s mean score for the mode and its selectivity (0 where undefined)."""
         at, arrays = self._at(basis, mode), self._arrays

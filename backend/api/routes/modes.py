@@ -21,7 +21,7 @@ from backend.api.deps import (
 from backend.api.responses import PNG_RESPONSE, png
 from backend.schemas import Basis, ErrorBody, ModeDetail, ModeMaps, Sign
 from backend.services.container import Services
-from backend.services.mode_views import mode_detail, top_image_overlay
+from backend.services.mode_views import listed_top_images, mode_detail, top_image_overlay
 from backend.services.overlays import OverlayOptions, mode_maps
 from qkatlas.atlas import AtlasReplaced
 from qkatlas.atlas.statistics import SignedMode
@@ -42,11 +42,11 @@ async def get_mode(ref: ModeDep, basis: BasisDep, _cache: AtlasCache, sign: Sign
 
 
 def _winner(ref: ModeRef, basis: Basis, sign: Sign, rank: int) -> int:
-    """The dataset index of the ``rank``-th image of the signed mode (404 past the filled slots)."""
-    winners = ref.atlas.top_images(basis, ref.layer, ref.head, ref.mode, sign)
+    """The dataset index of the ``rank``-th image the signed mode lists (404 past them)."""
+    winners = listed_top_images(ref.atlas, basis, SignedMode(ref.layer, ref.head, ref.mode, sign))
     if rank >= len(winners):
         raise not_found(f"no rank {rank}: this mode has {len(winners)} top images")
-    return winners[rank][0]
+    return winners[rank].dataset_index
 
 
 @router.get("/top/{rank}/overlay.png", response_class=Response, responses=PNG_RESPONSE)

@@ -809,8 +809,21 @@ export interface components {
              * @description σ > 0: the mode contributes to attention. An inactive mode (σ = 0: its head's W_q or W_k is zero or rank-deficient) has zero u, v and cos (docs/method.md#inactive-modes). An inactive mode has no top images.
              */
             active: boolean;
-            /** Top Images */
+            /**
+             * Top Images
+             * @description The top-K winners that are evidence (score above the noise floor), best first; empty when no image of the dataset excites the mode.
+             */
             top_images: components["schemas"]["TopImage"][];
+            /**
+             * Left Out
+             * @description Filled top-K slots left out of `top_images` because their score is not above the noise floor.
+             */
+            left_out: number;
+            /**
+             * Evidence Rule
+             * @description Which top images are listed, and when one fires.
+             */
+            evidence_rule: string;
             /** @description The score over every image of the dataset; null when the atlas has no statistics (`statistics_missing` says why). */
             distribution: components["schemas"]["ScoreDistribution"] | null;
             /** @description Classes this mode prefers; null without statistics or when the dataset has no class labels. */
@@ -946,7 +959,7 @@ export interface components {
             cos: number;
             /**
              * Top Images
-             * @description Its best images (up to 4), best first: position = rank.
+             * @description Its best images that are evidence (up to 4; docs/method.md#evidence-and-firing), best first: position = rank.
              */
             top_images: components["schemas"]["ImageRef"][];
         };
@@ -971,7 +984,10 @@ export interface components {
              */
             active: boolean;
             best_score: components["schemas"]["SignScores"];
+            /** @description Each sign's best image when it is evidence (docs/method.md#evidence-and-firing); null if none. */
             best_image: components["schemas"]["SignImages"];
+            /** @description The signed mode fires on no image of the dataset (its query and key maps never both peak above 0): every positive score it has is the quirk's product of two negative maxima. Null when the atlas has no statistics or the mode is inactive. */
+            never_fires: components["schemas"]["SignFlags"] | null;
         };
         /** ModelClassModes */
         ModelClassModes: {
@@ -1113,6 +1129,11 @@ export interface components {
              * @description C_n = σ_n · max(pos_score, neg_score).
              */
             contribution: number;
+            /**
+             * Never Fires
+             * @description For `sign`: The signed mode fires on no image of the dataset (its query and key maps never both peak above 0): every positive score it has is the quirk's product of two negative maxima. Null when the atlas has no statistics or the mode is inactive.
+             */
+            never_fires: boolean | null;
         };
         /**
          * ModelSummary
@@ -1531,6 +1552,11 @@ export interface components {
              * @description C_n = σ_n · max(pos_score, neg_score).
              */
             contribution: number;
+            /**
+             * Never Fires
+             * @description For `sign`: The signed mode fires on no image of the dataset (its query and key maps never both peak above 0): every positive score it has is the quirk's product of two negative maxima. Null when the atlas has no statistics or the mode is inactive.
+             */
+            never_fires: boolean | null;
         };
         /**
          * RedisState
@@ -1615,6 +1641,13 @@ export interface components {
          * @enum {string}
          */
         Sign: "pos" | "neg";
+        /** SignFlags */
+        SignFlags: {
+            /** Pos */
+            pos: boolean;
+            /** Neg */
+            neg: boolean;
+        };
         /** SignImages */
         SignImages: {
             /** @description The mode's best image for this sign; null if none. */
@@ -1696,6 +1729,11 @@ export interface components {
              * @description Attention score (paper rule: max P_U · max P_V for pos).
              */
             score: number;
+            /**
+             * Fires
+             * @description Its query map and key map both peak above 0. False: the score is the quirk's product of two negative maxima, so the image does not excite the mode although the paper's rule ranks it.
+             */
+            fires: boolean;
             /**
              * Label
              * @description Class label when the dataset has one.
@@ -1805,7 +1843,7 @@ export interface components {
             n_modes_total: number;
             /**
              * Modes
-             * @description The first `limit` of them, largest contribution first.
+             * @description The first `limit` of them that contribute, largest contribution first: a mode whose stronger sign's score is not above its layer's noise floor (docs/method.md#evidence-and-firing) is left out, so the list may be shorter than `limit`.
              */
             modes: components["schemas"]["ModelRankedMode"][];
         };

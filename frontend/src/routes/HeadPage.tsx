@@ -12,7 +12,7 @@ import { PlantedModeNote, plantedModesAt } from "../components/model/PlantedMode
 import { ModelGate } from "../components/layout/ModelGate";
 import { ModelTitle } from "../components/layout/ModelHeader";
 import { SegmentedControl } from "../components/ui/SegmentedControl";
-import { DegenerateBadge, InactiveBadge } from "../components/ui/SignBadge";
+import { DegenerateBadge, InactiveBadge, NeverFiresBadge } from "../components/ui/SignBadge";
 import { Empty, Loaded, Loading } from "../components/ui/Status";
 import { StepLinks } from "../components/layout/StepLinks";
 import { fmt, INACTIVE_LABEL, modeName } from "../lib/common/format";
@@ -231,11 +231,13 @@ function ModeRow({ detail, mode: m, basis }: { detail: HeadDetail; mode: ModeSum
         <Link to={modePath(detail.model, detail.layer, detail.head, m.mode, { sign: "pos", basis })}>
           {fmt(m.best_score.pos)}
         </Link>
+        {m.never_fires?.pos ? <NeverFiresBadge /> : null}
       </td>
       <td>
         <Link to={modePath(detail.model, detail.layer, detail.head, m.mode, { sign: "neg", basis })}>
           {fmt(m.best_score.neg)}
         </Link>
+        {m.never_fires?.neg ? <NeverFiresBadge /> : null}
       </td>
     </tr>
   );

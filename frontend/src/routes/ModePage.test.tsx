@@ -1,4 +1,4 @@
-import { screen, waitFor, within } from "@testing-library/react";
+import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { downloadCsv } from "../test/downloads";
 import { modeDetail, modeDetailWithoutStatistics, modelSummary, STATISTICS_NOTE } from "../test/fixtures";
@@ -81,6 +81,50 @@ describe("mode page statistics", () => {
     const section = await screen.findByRole("region", { name: "Classes" });
     expect(section.textContent).toContain("no class labels");
     expect(await screen.findByRole("img", { name: /^Histogram/ })).toBeTruthy();
+  });
+});
+
+describe("mode page evidence", () => {
+  it("with no image above the noise floor, says that none excites the mode and shows no image", async () => {
+    const none = modeDetail({ top_images: [], left_out: 4 });
+    mockApi({ "/api/models": { body: [modelSummary()] }, [MODE]: { body: none } });
+    renderAt(URL_);
+    const section = await screen.findByRole("region", { name: /^Top images, positive sign/ });
+    expect(within(section).getByText("No image in shapes excites this mode.")).toBeTruthy();
+    expect(section.querySelector(".image-grid")).toBeNull();
+    expect(within(section).queryAllByRole("img")).toHaveLength(0);
+    expect(within(section).getByRole("button", { name: "What is evidence?" })).toBeTruthy();
+  });
+
+  it("a rank of a mode without evidence is the not-found page", async () => {
+    mockApi({
+      "/api/models": { body: [modelSummary()] },
+      [MODE]: { body: modeDetail({ top_images: [], left_out: 4 }) },
+    });
+    renderAt(`${URL_}&image=0`);
+    await screen.findByRole("heading", { level: 1, name: "Page not found" });
+    expect(screen.getByText(/top images? in the faithful basis/).textContent).toBe(
+      "This signed mode has no top images in the faithful basis.",
+    );
+  });
+
+  it("marks a top image that does not fire with a badge and its help, and says how many were left out", async () => {
+    const detail = modeDetail();
+    const [first, second] = detail.top_images;
+    const quirk = { ...detail, top_images: [first!, { ...second!, fires: false }], left_out: 2 };
+    mockApi({ "/api/models": { body: [modelSummary()] }, [MODE]: { body: quirk } });
+    renderAt(URL_);
+    await screen.findByRole("link", { name: /on top image 2/ });
+    const imageCards = [...document.querySelectorAll<HTMLElement>(".image-card")];
+    expect(imageCards).toHaveLength(2);
+    expect(within(imageCards[0]!).queryByText("does not fire")).toBeNull();
+    const badge = within(imageCards[1]!).getByText("does not fire");
+    expect(badge.getAttribute("title")).toMatch(/product of two negative maxima/);
+    fireEvent.click(within(imageCards[1]!).getByRole("button", { name: "What is does not fire?" }));
+    expect(screen.getByRole("dialog", { name: /does not fire/ }).textContent).toMatch(/two negative maxima/);
+    expect(screen.getByText(/more of the top 4/).textContent).toBe(
+      "2 more of the top 4 by the paper's rule are not shown: their scores are not above the noise floor.",
+    );
   });
 });
 

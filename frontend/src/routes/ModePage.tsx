@@ -222,12 +222,15 @@ function ModeBody({
         ]}
       />
       <section aria-labelledby="top-heading">
-        <h2 id="top-heading">
-          Top {detail.top_images.length} images, {view.sign === "pos" ? "positive" : "negative"} sign, {view.basis}{" "}
-          basis
-        </h2>
+        <div className="heading-row">
+          <h2 id="top-heading">
+            Top {detail.top_images.length === 0 ? "" : `${detail.top_images.length} `}images,{" "}
+            {view.sign === "pos" ? "positive" : "negative"} sign, {view.basis} basis
+          </h2>
+          <HelpTip term="evidence" />
+        </div>
         {detail.top_images.length === 0 ? (
-          <Empty>No image of the dataset excites this signed mode.</Empty>
+          <Empty>No image in {summary.dataset.name} excites this mode.</Empty>
         ) : (
           <TopImageGrid
             images={detail.top_images}
@@ -238,6 +241,13 @@ function ModeBody({
             explore={{ model: summary.slug, layer: detail.layer, head: detail.head, basis: view.basis }}
           />
         )}
+        {detail.left_out > 0 && detail.top_images.length > 0 ? (
+          <p className="muted small">
+            {detail.left_out} more of the top {detail.top_images.length + detail.left_out} by the paper&apos;s rule{" "}
+            {detail.left_out === 1 ? "is" : "are"} not shown:{" "}
+            {detail.left_out === 1 ? "its score is" : "their scores are"} not above the noise floor.
+          </p>
+        ) : null}
       </section>
       <div className="two-col">
         <Distribution detail={detail} summary={summary} name={`${name} ${view.sign}`} />

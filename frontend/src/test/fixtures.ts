@@ -107,6 +107,7 @@ export function headDetail(overrides: Partial<HeadDetail> = {}): HeadDetail {
         pos: { image_id: `planted__shapes~${mode}`, thumbnail_url: `/api/images/planted__shapes~${mode}` },
         neg: null,
       },
+      never_fires: { pos: false, neg: mode === 0 },
     })),
     ...overrides,
   };
@@ -128,6 +129,7 @@ export function partlyInactiveHead(): HeadDetail {
             active: false,
             best_score: { pos: null, neg: null },
             best_image: { pos: null, neg: null },
+            never_fires: null,
           },
     ),
   };
@@ -151,12 +153,15 @@ export function modeDetail(overrides: Partial<ModeDetail> = {}): ModeDetail {
       image_id: `planted__shapes~${rank + 5}`,
       dataset_index: rank + 5,
       score: 9 - rank,
+      fires: true,
       label: rank === 0 ? "red square" : null,
       source: `img${rank}.png`,
       thumbnail_url: `/api/images/planted__shapes~${rank + 5}`,
       overlay_url: `/api/models/planted__shapes/layers/1/heads/2/modes/1/top/${rank}/overlay.png?sign=pos&basis=faithful`,
       maps_url: `/api/models/planted__shapes/layers/1/heads/2/modes/1/top/${rank}/maps?sign=pos&basis=faithful`,
     })),
+    left_out: 0,
+    evidence_rule: "a top image is evidence for a signed mode when its score is above the noise floor",
     // 10 images: one below the first edge (down to −1.4), 8 bins of width 1 from −1, and two from 7 on
     // (up to 9: the top images).
     distribution: {
@@ -332,6 +337,7 @@ export function uploadHeadModes(overrides: Partial<UploadHeadModes> = {}): Uploa
       neg_score: 1,
       sign: "pos" as const,
       contribution: 6 - rank,
+      never_fires: false,
     })),
     key_salience: [],
     ...overrides,
@@ -389,6 +395,7 @@ export function uploadModelModes(n: number, overrides: Partial<UploadModelModes>
       pos_score: 2,
       neg_score: 1,
       contribution: 20 - rank,
+      never_fires: rank === 2,
     })),
     ...overrides,
   };

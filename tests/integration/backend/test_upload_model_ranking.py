@@ -86,13 +86,11 @@ def test_an_image_of_the_planted_colours_puts_the_planted_modes_on_top(
     planted = {(m.layer, m.head, m.mode) for m in PLANTED_MODES}
     for basis in ("faithful", "exact"):
         modes = _model_modes(client, upload_id, atlas, basis=basis)["modes"]
-        assert len(modes) == 20  # the default limit
-        top = modes[: len(planted)]
-        assert {(m["layer"], m["head"], m["mode"]) for m in top} == planted, basis
+        # The filler modes read dimensions no token uses: they contribute nothing (up to rounding), so
+        # the list holds the planted modes alone, not padded to the default limit of 20.
+        assert {(m["layer"], m["head"], m["mode"]) for m in modes} == planted, basis
         # Each planted mode finds its colours on the image: the pos mode (u, v as planted) wins.
-        assert all(m["sign"] == "pos" for m in top)
-        # The filler modes read dimensions no token uses: they contribute (next to) nothing.
-        assert all(m["contribution"] < 1e-3 * top[-1]["contribution"] for m in modes[len(planted) :])
+        assert all(m["sign"] == "pos" for m in modes)
 
 
 def test_the_whole_model_and_its_heads_share_one_analysis_and_agree(

@@ -10,8 +10,12 @@ import type { TopImage } from "../../api/client";
 import { fmt } from "../../lib/common/format";
 import { keyNavAction } from "../../lib/keys/keyboard";
 import { type OverlayOptions, overlaySrc } from "../../lib/mode/overlay";
-import { Facts } from "../ui/Facts";
+import { type Fact, Facts } from "../ui/Facts";
+import { QuirkBadge } from "../ui/SignBadge";
 import { imageTitle, overlayAlt } from "./TopImageCard";
+
+/** Shown for a top image that ranks only through the product of two negative maxima. */
+const QUIRK_FACT: Fact = ["fires", <QuirkBadge key="quirk" />, "quirk"];
 
 export function LargeImageView({
   images,
@@ -129,6 +133,7 @@ export function LargeImageView({
         items={[
           ["rank", `#${image.rank + 1} of ${images.length}`],
           ["score", fmt(image.score), "score"],
+          ...(image.fires ? [] : [QUIRK_FACT]),
           [
             "class",
             image.label === null ? (

@@ -6,6 +6,8 @@ import type { TopImage } from "../../api/client";
 import { fmt } from "../../lib/common/format";
 import { LARGE_VIEW_OPENED } from "../../lib/mode/largeView";
 import { type OverlayOptions, overlaySrc, paletteNames } from "../../lib/mode/overlay";
+import { HelpTip } from "../ui/HelpTip";
+import { QuirkBadge } from "../ui/SignBadge";
 
 export function overlayAlt(what: string, options: OverlayOptions): string {
   const names = paletteNames(options.palette);
@@ -64,6 +66,12 @@ export function TopImageCard({
         </Link>
         <figcaption>
           <span className="rank">#{image.rank + 1}</span> <span className="score">score {fmt(image.score)}</span>
+          {image.fires ? null : (
+            <span className="quirk">
+              <QuirkBadge />
+              <HelpTip term="quirk" />
+            </span>
+          )}
           <span className="label" title={image.source}>
             {image.label && labelHref ? <Link to={labelHref(image.label)}>{image.label}</Link> : title}
           </span>

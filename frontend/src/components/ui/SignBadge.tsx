@@ -26,6 +26,15 @@ export function SignBadge({ sign }: { sign: Sign }) {
   );
 }
 
+/** On a top image whose score is the product of two negative maxima (docs/method.md#evidence-and-firing). */
+export function QuirkBadge() {
+  return (
+    <span className="badge badge-warn" title={GLOSSARY.quirk.text}>
+      does not fire
+    </span>
+  );
+}
+
 export function NeverFiresBadge() {
   return (
     <span className="badge badge-muted" title={GLOSSARY.neverFires.text}>

@@ -8,7 +8,7 @@ import { fmt, modeName } from "../../lib/common/format";
 import { type OverlayOptions, overlaySrc } from "../../lib/mode/overlay";
 import { topImagePath } from "../../lib/mode/largeView";
 import { modePath } from "../../lib/address/paths";
-import { DegenerateBadge } from "../ui/SignBadge";
+import { DegenerateBadge, NeverFiresBadge } from "../ui/SignBadge";
 import { overlayAlt } from "../mode/TopImageCard";
 
 export interface RankedModeContext {
@@ -33,7 +33,7 @@ export function RankedModeCard({ ranked, ctx }: { ranked: RankedMode; ctx: Ranke
         <Link to={modePath(ctx.model, ctx.layer, ctx.head, ranked.mode, { sign: ranked.sign, basis: ctx.basis })}>
           {name} {ranked.sign}
         </Link>{" "}
-        {ranked.degenerate ? <DegenerateBadge /> : null}
+        {ranked.degenerate ? <DegenerateBadge /> : null} {ranked.never_fires ? <NeverFiresBadge /> : null}
       </h3>
       <p className="muted small">
         contribution {fmt(ranked.contribution)} · σ {fmt(ranked.sigma)} · cos {fmt(ranked.cos)} · score pos{" "}

@@ -19,6 +19,22 @@ function requestsOf(fetchMock: ReturnType<typeof mockApi>, path: string): string
 }
 
 describe("an upload's modes across the whole model", () => {
+  it("flags a listed mode that never fires on the dataset", async () => {
+    mockApi({
+      "/api/uploads/0123456789abcdef0123456789abcdef": { body: UPLOAD },
+      "/api/models": { body: [PLANTED] },
+      [modesPath("planted__shapes")]: { body: uploadModelModes(4) },
+      "/api/uploads/0123456789abcdef0123456789abcdef/models/planted__shapes/layers/0/heads/0": {
+        body: uploadHeadModes(),
+      },
+    });
+    renderAt("/upload/0123456789abcdef0123456789abcdef?model=planted__shapes&layer=0&head=0");
+    const panel = await screen.findByRole("region", { name: "Modes this image drives most — whole model" });
+    const links = await within(panel).findAllByRole("link");
+    // The fixture's rank 2 (#3) never fires; the others do.
+    expect(links.map((link) => within(link).queryByText("never fires") !== null)).toEqual([false, false, true, false]);
+  });
+
   it("lists the chosen model's top modes, each a link to its mode page with its overlay on the image", async () => {
     const fetchMock = mockApi({
       "/api/uploads/0123456789abcdef0123456789abcdef": { body: UPLOAD },

@@ -14,7 +14,7 @@ import { fmt, modeName } from "../../lib/common/format";
 import type { OverlayOptions } from "../../lib/mode/overlay";
 import { modePath } from "../../lib/address/paths";
 import { DemoBadge } from "../layout/DemoBadge";
-import { DegenerateBadge, SignBadge } from "../ui/SignBadge";
+import { DegenerateBadge, NeverFiresBadge, SignBadge } from "../ui/SignBadge";
 import { Empty, Loaded } from "../ui/Status";
 
 export const WHOLE_MODEL_MODES = 10;
@@ -150,6 +150,12 @@ function ModelModeList({
                     <>
                       {" "}
                       <DegenerateBadge />
+                    </>
+                  ) : null}
+                  {m.never_fires ? (
+                    <>
+                      {" "}
+                      <NeverFiresBadge />
                     </>
                   ) : null}
                 </span>

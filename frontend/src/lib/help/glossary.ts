@@ -58,7 +58,15 @@ export const GLOSSARY = {
   },
   neverFires: {
     term: "never fires",
-    text: "No image makes both the query and the key map peak above 0. Its top images still have positive scores, each the product of two negative maxima, so they do not excite the mode at all.",
+    text: "No image makes both the query and the key map peak above 0. Any positive score it has is the product of two negative maxima, so no image excites it: the top images it still lists are each marked 'does not fire'.",
+  },
+  quirk: {
+    term: "does not fire",
+    text: "This image ranks high only through the product of two negative maxima: neither the query map nor the key map peaks above 0 on it, yet the paper's rule multiplies the two into a positive score. It is listed because the score is real, but it does not excite the mode.",
+  },
+  evidence: {
+    term: "evidence",
+    text: "A mode lists a top image only when its score is above 0 and above the noise floor: 10⁻⁶ × the largest top-image score of its basis and layer. The paper's rule fills every top-K slot, so without it a mode that no image excites would show images scoring 0, in dataset order.",
   },
   randomBand: {
     term: "random band",
