@@ -14,12 +14,11 @@ import { useUploadFile } from "../api/useUploadFile";
 import { AttentionExplorer } from "../components/explorer/AttentionExplorer";
 import { CopyLinkButton } from "../components/layout/CopyLinkButton";
 import { DemoBadge } from "../components/layout/DemoBadge";
-import { HelpTip } from "../components/ui/HelpTip";
 import { HowToRead } from "../components/ui/HowToRead";
 import { KeyHints } from "../components/layout/KeyHints";
 import { NotFound } from "../components/layout/NotFound";
 import { OverlayControls } from "../components/mode/OverlayControls";
-import { PatchHeatmap } from "../components/explorer/PatchHeatmap";
+import { KeySaliencePanel } from "../components/explorer/KeySaliencePanel";
 import { RankedModeCard } from "../components/upload/RankedModeCard";
 import { Empty, Loaded } from "../components/ui/Status";
 import { UploadDropzone } from "../components/upload/UploadDropzone";
@@ -242,19 +241,7 @@ function RankedList({
     <>
       <p className="muted small">Ranking: {ranked.contribution_rule}.</p>
       {ranked.basis === "exact" && ranked.key_salience.length > 0 ? (
-        <figure className="key-salience">
-          <PatchHeatmap
-            src={imageSrc}
-            alt="Key salience of this head on your image: the key-only logit term (magenta: higher)"
-            grid={grid}
-            values={ranked.key_salience}
-            legend="key salience: the key-only logit term (defined up to a constant)"
-            scale="range"
-            size={200}
-          />
-          <figcaption>Key salience: the key-only term of the logit, which survives the softmax.</figcaption>
-          <HelpTip term="keySalience" />
-        </figure>
+        <KeySaliencePanel imageSrc={imageSrc} grid={grid} keySalience={ranked.key_salience} />
       ) : null}
       {ranked.modes.length === 0 ? (
         <Empty>This head has no modes.</Empty>

@@ -8,7 +8,8 @@ import { useEffect, useRef } from "react";
 import { Link, useLocation } from "react-router";
 import type { AttentionSplit, Basis } from "../../api/client";
 import { useAttentionSplit } from "../../api/resources";
-import { modeDrives, patchCoords } from "../../lib/upload/attention";
+import { modeDrives, patchLabel } from "../../lib/upload/attention";
+import { rowSpread } from "../../lib/upload/attentionScale";
 import { fmt, modeName } from "../../lib/common/format";
 import { modePath } from "../../lib/address/paths";
 import { HelpTip } from "../ui/HelpTip";
@@ -113,7 +114,8 @@ function AttentionRow({ target, patch }: { target: AttentionTarget; patch: numbe
 }
 
 function AttentionView({ split, target }: { split: AttentionSplit; target: AttentionTarget }) {
-  const { row, col } = patchCoords(split.query_patch, split.grid);
+  const query = patchLabel(split.query_patch, split.grid);
+  const spread = rowSpread(split.attention);
   const nPrefix = split.prefix_kinds.length;
   const prefixShare = split.attention.slice(0, nPrefix).reduce((s, a) => s + a, 0);
   const drives = modeDrives(split.attention, split.modes).slice(0, SHOWN_DRIVES);
@@ -124,14 +126,22 @@ function AttentionView({ split, target }: { split: AttentionSplit; target: Atten
     <div className="attention-row">
       <PatchHeatmap
         src={target.imageSrc}
-        alt={`Attention of the patch at row ${row + 1}, column ${col + 1} over the patches (magenta: more attention)`}
+        alt={`Attention of ${query} over the patches (magenta: more than uniform, blue: less)`}
         grid={split.grid}
         values={split.patch_attention}
         legend="attention probability from the selected query patch (prefix tokens left out)"
+        scale={{ kind: "attention", keys: spread.keys }}
         selected={split.query_patch}
       />
+      <p className="small row-spread">
+        Entropy {fmt(spread.entropy, 2)} nats (uniform: ln N = {fmt(Math.log(spread.keys), 2)}); effective number of
+        keys exp(H) = {fmt(spread.effectiveKeys, 1)} of N = {spread.keys}
+        {nPrefix > 0 ? " (prefix tokens included)" : ""}.
+        <HelpTip term="effectiveKeys" /> Colours: probability against the uniform level 1/N, on a log scale.
+        <HelpTip term="attentionScale" />
+      </p>
       <p className="small">
-        Query patch row {row + 1}, column {col + 1}.
+        Query {query}, counted from 0 at the top left as in the address.
         {nPrefix > 0
           ? ` ${fmt(prefixShare * 100, 1)} % of its attention goes to prefix tokens (${split.prefix_kinds.join(", ")}).`
           : ""}{" "}

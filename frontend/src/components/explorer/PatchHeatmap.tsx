@@ -1,12 +1,13 @@
 /**
- * An image with a T × T patch grid drawn over it: optional heat values with a legend (a colour bar from
- * the scale's lowest to its highest value, saying what they are), an optional selected patch, and —
+ * An image with a T × T patch grid drawn over it: optional heat values with a legend (a colour bar with
+ * its scale's ticks, saying what they are), an optional selected patch, and —
  * when `onPick` is given — patch picking by click or by keyboard (arrow keys move the cursor, Enter or
  * Space picks).
  */
 import { type KeyboardEvent, useState } from "react";
-import { patchCoords, patchIndex } from "../../lib/upload/attention";
-import { heatColor } from "../../lib/charts/color";
+import { patchCoords, patchIndex, patchLabel } from "../../lib/upload/attention";
+import { divergingHeatColor, heatColor } from "../../lib/charts/color";
+import { attentionScaleTicks, probabilityLabel, uniformLogRatio } from "../../lib/upload/attentionScale";
 import { fmt } from "../../lib/common/format";
 
 export interface PatchHeatmapProps {
@@ -23,27 +24,62 @@ export interface PatchHeatmapProps {
 }
 
 /**
- * `fraction`: non-negative values (attention) as a fraction of the largest, so a flat row looks flat;
- * `range`: values defined up to a constant (logits) stretched from their minimum to their maximum.
+ * `range`: values defined up to a constant (logits) stretched from their minimum to their maximum;
+ * `attention`: probabilities over `keys` keys on the fixed log scale around the uniform level 1/N
+ * (lib/upload/attentionScale), the same for every row of the model.
  */
-export type HeatScale = "fraction" | "range";
+export type HeatScale = { kind: "range" } | { kind: "attention"; keys: number };
 
-/** The values drawn transparent (`lo`) and in full colour (`hi`), and the map from a value to [0, 1]. */
-interface HeatRange {
-  lo: number;
-  hi: number;
-  toUnit: (v: number) => number;
+interface LegendTick {
+  /** Where on the colour bar, from 0 (left end) to 1 (right end). */
+  at: number;
+  text: string;
+  /** The neutral level (uniform attention), marked on the bar. */
+  marked?: boolean;
 }
 
-function heatRange(values: number[][], scale: HeatScale): HeatRange {
-  const flat = values.flat().filter(Number.isFinite);
-  if (scale === "fraction") {
-    const largest = Math.max(0, ...flat);
-    return { lo: 0, hi: largest, toUnit: largest > 0 ? (v) => Math.max(0, v) / largest : () => 0 };
+/** How values are painted and how the colour bar reads. */
+interface HeatPainter {
+  colour: (v: number) => string;
+  gradient: string;
+  ticks: LegendTick[];
+  /** The scale in words, for the colour bar's accessible name. */
+  description: string;
+}
+
+function gradientOf(colour: (t: number) => string, stops: number[]): string {
+  return `linear-gradient(to right, ${stops.map(colour).join(", ")})`;
+}
+
+function heatPainter(values: number[][], scale: HeatScale): HeatPainter {
+  if (scale.kind === "attention") {
+    const { keys } = scale;
+    const ticks = attentionScaleTicks(keys);
+    const uniform = probabilityLabel(1 / keys);
+    return {
+      colour: (v) => divergingHeatColor(uniformLogRatio(v, keys)),
+      gradient: gradientOf(divergingHeatColor, [-1, -0.5, 0, 0.5, 1]),
+      ticks: ticks.map((t) => ({
+        at: t.at,
+        text: t.uniform ? `1/N = ${uniform}` : probabilityLabel(t.probability),
+        marked: t.uniform,
+      })),
+      description: `log scale from ${probabilityLabel(1 / (keys * keys))} (1/N²) to 1, uniform level 1/N = ${uniform} marked, N = ${keys} keys`,
+    };
   }
+  const flat = values.flat().filter(Number.isFinite);
   const lo = flat.length > 0 ? Math.min(...flat) : 0;
   const hi = flat.length > 0 ? Math.max(...flat) : 0;
-  return { lo, hi, toUnit: hi > lo ? (v) => (v - lo) / (hi - lo) : () => 0 };
+  const toUnit = hi > lo ? (v: number) => (v - lo) / (hi - lo) : () => 0;
+  return {
+    colour: (v) => heatColor(toUnit(v)),
+    gradient: gradientOf(heatColor, [0, 0.25, 0.5, 0.75, 1]),
+    ticks: [
+      { at: 0, text: fmt(lo) },
+      { at: 1, text: fmt(hi) },
+    ],
+    description: `from ${fmt(lo)} to ${fmt(hi)}`,
+  };
 }
 
 export function PatchHeatmap({
@@ -52,13 +88,13 @@ export function PatchHeatmap({
   grid,
   values,
   legend,
-  scale = "fraction",
+  scale = { kind: "range" },
   selected,
   onPick,
   size = 320,
 }: PatchHeatmapProps) {
   const [cursor, setCursor] = useState(selected ?? patchIndex(Math.floor(grid / 2), Math.floor(grid / 2), grid));
-  const range = values ? heatRange(values, scale) : null;
+  const painter = values ? heatPainter(values, scale) : null;
   const cur = patchCoords(cursor, grid);
 
   const onKeyDown = (event: KeyboardEvent) => {
@@ -81,7 +117,6 @@ export function PatchHeatmap({
   };
 
   const sel = selected === null || selected === undefined ? null : patchCoords(selected, grid);
-  const toUnit = range?.toUnit;
   return (
     <div className="patch-heatmap-with-legend" style={{ maxWidth: size }}>
       <div className="patch-heatmap">
@@ -94,16 +129,16 @@ export function PatchHeatmap({
             ? {
                 role: "application",
                 tabIndex: 0,
-                "aria-label": `Patch picker, ${grid} by ${grid} patches. Arrow keys move, Enter picks. Cursor at row ${cur.row + 1}, column ${cur.col + 1}.`,
+                "aria-label": `Patch picker, ${grid} by ${grid} patches. Arrow keys move, Enter picks. Cursor on ${patchLabel(cursor, grid)}.`,
                 onKeyDown,
                 "data-own-arrows": "",
               }
             : { "aria-hidden": true })}
         >
-          {toUnit && values
+          {painter && values
             ? values.map((row, r) =>
                 row.map((v, c) => (
-                  <rect key={`${r}-${c}`} x={c} y={r} width={1} height={1} fill={heatColor(toUnit(v))} />
+                  <rect key={`${r}-${c}`} x={c} y={r} width={1} height={1} fill={painter.colour(v)} data-value={v} />
                 )),
               )
             : null}
@@ -130,20 +165,32 @@ export function PatchHeatmap({
           {sel ? <rect x={sel.col} y={sel.row} width={1} height={1} className="patch-selected" /> : null}
         </svg>
       </div>
-      {range && legend ? <HeatLegend lo={range.lo} hi={range.hi} label={legend} /> : null}
+      {painter && legend ? <HeatLegend painter={painter} label={legend} /> : null}
     </div>
   );
 }
 
-/** The colour bar of a heat map: its lowest and highest value, and what the values are. */
-function HeatLegend({ lo, hi, label }: { lo: number; hi: number; label: string }) {
-  const gradient = `linear-gradient(to right, ${[0, 0.25, 0.5, 0.75, 1].map(heatColor).join(", ")})`;
+/** The colour bar of a heat map: its ticks (the neutral level marked), and what the values are. */
+function HeatLegend({ painter, label }: { painter: HeatPainter; label: string }) {
   return (
-    <div className="heat-legend" role="group" aria-label={`Colour scale: ${label}, from ${fmt(lo)} to ${fmt(hi)}`}>
-      <span className="heat-legend-bar" style={{ backgroundImage: gradient }} aria-hidden="true" />
-      <span className="heat-legend-ends">
-        <span>{fmt(lo)}</span>
-        <span>{fmt(hi)}</span>
+    <div className="heat-legend" role="group" aria-label={`Colour scale: ${label}, ${painter.description}`}>
+      <span className="heat-legend-bar" style={{ backgroundImage: painter.gradient }} aria-hidden="true">
+        {painter.ticks
+          .filter((t) => t.marked)
+          .map((t) => (
+            <span key={t.text} className="heat-legend-mark" style={{ left: `${100 * t.at}%` }} />
+          ))}
+      </span>
+      <span className="heat-legend-ticks">
+        {painter.ticks.map((t) => (
+          <span
+            key={t.text}
+            className={t.marked ? "heat-legend-tick heat-legend-tick-marked" : "heat-legend-tick"}
+            style={{ left: `${100 * t.at}%` }}
+          >
+            {t.text}
+          </span>
+        ))}
       </span>
       <span className="heat-legend-label">{label}</span>
     </div>

@@ -32,3 +32,13 @@ export function heatColor(t: number): string {
   const v = Math.max(0, Math.min(1, t));
   return `rgba(255, 0, 170, ${(0.7 * v).toFixed(3)})`;
 }
+
+/**
+ * Diverging scale for a position in [−1, 1] around a neutral level (attention against uniform):
+ * transparent at 0, magenta towards +1, blue towards −1.
+ */
+export function divergingHeatColor(t: number): string {
+  const v = Number.isFinite(t) ? Math.max(-1, Math.min(1, t)) : 0;
+  const [r, g, b] = v >= 0 ? [255, 0, 170] : NEG;
+  return `rgba(${r}, ${g}, ${b}, ${(0.7 * Math.abs(v)).toFixed(3)})`;
+}

@@ -76,6 +76,14 @@ export const GLOSSARY = {
     term: "key salience",
     text: "The part of a head's logit that depends on the key alone, the same for every query: the head's 'where does anyone look' preference. It is contained in the sum over modes, and shown on its own for an uploaded image.",
   },
+  attentionScale: {
+    term: "attention colour scale",
+    text: "A key's attention probability p as a multiple of the uniform level 1/N (N keys, prefix tokens included), on a log scale: transparent at 1/N, magenta up to p = 1, blue down to 1/N² (and below). The scale depends on N only, so a near-uniform row looks near-uniform and rows of one model compare directly.",
+  },
+  effectiveKeys: {
+    term: "entropy and effective number of keys",
+    text: "The row's entropy H = −Σ p ln p in nats, over all N keys (prefix tokens included): 0 when one key takes all the attention, ln N when the row is uniform. exp(H) is the effective number of keys: the size of a uniform row with the same entropy, from 1 to N.",
+  },
   contribution: {
     term: "contribution C_n",
     text: "Our reconstruction of the paper's 'top modes by contribution': C_n = σ_n · max(pos score, neg score) for one image. It ranks modes within one model only: models' σ and scores are not on one scale.",

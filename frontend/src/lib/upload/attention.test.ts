@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { centredDrive, modeDrives, patchCoords, patchIndex } from "./attention";
+import { centredDrive, isFlatKeyTerm, modeDrives, patchCoords, patchIndex, patchLabel } from "./attention";
 
 describe("mode drives of an attention row", () => {
   it("ignores logits constant over keys (they cancel in the softmax)", () => {
@@ -27,5 +27,31 @@ describe("mode drives of an attention row", () => {
   it("maps patch indices row-major", () => {
     expect(patchIndex(2, 3, 14)).toBe(31);
     expect(patchCoords(31, 14)).toEqual({ row: 2, col: 3 });
+  });
+
+  it("labels a patch as the address numbers it: index, row and column from 0", () => {
+    expect(patchLabel(0, 14)).toBe("patch 0 (row 0, column 0)");
+    expect(patchLabel(31, 14)).toBe("patch 31 (row 2, column 3)");
+  });
+
+  it("finds a key-only term flat when it is the same on every key", () => {
+    expect(
+      isFlatKeyTerm([
+        [0, 0],
+        [0, 0],
+      ]),
+    ).toBe(true);
+    expect(
+      isFlatKeyTerm([
+        [2, 2],
+        [2, 2 + 1e-9],
+      ]),
+    ).toBe(true);
+    expect(
+      isFlatKeyTerm([
+        [0, 0],
+        [0, 0.01],
+      ]),
+    ).toBe(false);
   });
 });

@@ -35,3 +35,24 @@ export function patchIndex(row: number, col: number, grid: number): number {
 export function patchCoords(index: number, grid: number): { row: number; col: number } {
   return { row: Math.floor(index / grid), col: index % grid };
 }
+
+/**
+ * A patch as the address numbers it (`patch=` on the page, `query_patch=` in the API): its row-major
+ * index from 0 at the top left, with its row and column, also from 0.
+ */
+export function patchLabel(index: number, grid: number): string {
+  const { row, col } = patchCoords(index, grid);
+  return `patch ${index} (row ${row}, column ${col})`;
+}
+
+/**
+ * Below this spread over the keys (max − min, in logit units) the key-only term changes no attention
+ * probability by more than a factor 1 + 10⁻⁶: the head has no key salience to show.
+ */
+export const FLAT_KEY_TERM = 1e-6;
+
+/** Whether a (non-empty) key-only logit term is the same on every key (all 0 for a head without a query constant). */
+export function isFlatKeyTerm(values: number[][]): boolean {
+  const flat = values.flat();
+  return Math.max(...flat) - Math.min(...flat) < FLAT_KEY_TERM;
+}
