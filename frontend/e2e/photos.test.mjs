@@ -180,10 +180,8 @@ test.describe("the large view of a top image", () => {
 
       // The row's heat: the most attended patch is blue (red → blue is the head's planted mode).
       const heat = await explorer
-        .locator(".attention-row .patch-heatmap svg rect")
-        .evaluateAll((rects) =>
-          rects.map((r) => Number(/rgba\(.*,\s*([\d.]+)\)/.exec(r.getAttribute("fill") ?? "")?.[1] ?? 0)),
-        );
+        .locator(".attention-row .patch-heatmap svg rect[data-value]")
+        .evaluateAll((rects) => rects.map((r) => Number(r.getAttribute("data-value"))));
       const hottest = heat.indexOf(Math.max(...heat));
       assert.ok(isBlue(colours[hottest]), `the hottest patch ${hottest} is blue: ${colours[hottest]}`);
       assert.equal(
@@ -194,10 +192,24 @@ test.describe("the large view of a top image", () => {
       const legend = explorer.getByRole("group", {
         name: /Colour scale: attention probability from the selected query patch/,
       });
-      const ends = await legend.locator(".heat-legend-ends span").allInnerTexts();
-      assert.equal(ends.length, 2);
-      assert.equal(Number(ends[0]), 0);
-      assert.ok(Number(ends[1]) > 0 && Number(ends[1]) <= 1, `the legend's maximum is a probability: ${ends[1]}`);
+      // A fixed scale in probabilities with the uniform level 1/N marked (N: every key, prefix included).
+      const keys = grid * grid + MODEL.prefix_kinds.length;
+      const ticks = await legend.locator(".heat-legend-tick").allInnerTexts();
+      assert.deepEqual(ticks, [
+        String(Number((1 / keys ** 2).toPrecision(2))),
+        `1/N = ${Number((1 / keys).toPrecision(2))}`,
+        "1",
+      ]);
+      assert.equal(await legend.locator(".heat-legend-mark").count(), 1, "the uniform level is marked on the bar");
+      // The row's spread: entropy and effective number of keys, out of N.
+      const spread = await explorer.locator(".row-spread").innerText();
+      const [, entropy, effective, n] = /Entropy ([\d.]+) nats .*exp\(H\) = ([\d.]+) of N = (\d+)/.exec(spread) ?? [];
+      assert.equal(Number(n), keys, spread);
+      assert.ok(Math.abs(Math.exp(Number(entropy)) - Number(effective)) < 0.1 * Number(effective), spread);
+      assert.ok(Number(effective) >= 1 && Number(effective) <= keys, spread);
+      await explorer
+        .getByText(new RegExp(`^Query patch ${redPatch} \\(row \\d+, column \\d+\\), counted from 0`))
+        .waitFor();
       assert.deepEqual(await brokenImages(page), []);
       await screenshot(page, "22-dataset-image-attention");
     });

@@ -126,7 +126,7 @@ function AttentionView({ split, target }: { split: AttentionSplit; target: Atten
     <div className="attention-row">
       <PatchHeatmap
         src={target.imageSrc}
-        alt={`Attention of ${query} over the patches (magenta: more than uniform, blue: less)`}
+        alt={`Attention of ${query} over the patches (magenta: more than uniform, darkened: less)`}
         grid={split.grid}
         values={split.patch_attention}
         legend="attention probability from the selected query patch (prefix tokens left out)"

@@ -35,10 +35,11 @@ export function heatColor(t: number): string {
 
 /**
  * Diverging scale for a position in [−1, 1] around a neutral level (attention against uniform):
- * transparent at 0, magenta towards +1, blue towards −1.
+ * transparent at 0, magenta towards +1, darkened (black) towards −1, a hue no photo region is
+ * mistaken for: the image shows through unchanged only where the level is neutral.
  */
 export function divergingHeatColor(t: number): string {
   const v = Number.isFinite(t) ? Math.max(-1, Math.min(1, t)) : 0;
-  const [r, g, b] = v >= 0 ? [255, 0, 170] : NEG;
+  const [r, g, b] = v >= 0 ? [255, 0, 170] : [0, 0, 0];
   return `rgba(${r}, ${g}, ${b}, ${(0.7 * Math.abs(v)).toFixed(3)})`;
 }

@@ -78,7 +78,7 @@ export const GLOSSARY = {
   },
   attentionScale: {
     term: "attention colour scale",
-    text: "A key's attention probability p as a multiple of the uniform level 1/N (N keys, prefix tokens included), on a log scale: transparent at 1/N, magenta up to p = 1, blue down to 1/N² (and below). The scale depends on N only, so a near-uniform row looks near-uniform and rows of one model compare directly.",
+    text: "A key's attention probability p as a multiple of the uniform level 1/N (N keys, prefix tokens included), on a log scale: transparent at 1/N, magenta up to p = 1, darkened down to 1/N² (and below). The scale depends on N only, so a near-uniform row looks near-uniform and rows of one model compare directly.",
   },
   effectiveKeys: {
     term: "entropy and effective number of keys",

@@ -19,11 +19,11 @@ describe("the attention colour scale", () => {
     expect(alpha(divergingHeatColor(position))).toBeLessThan(0.07);
   });
 
-  it("saturates a one-hot row: its key at +1 (magenta), the others at −1 (blue)", () => {
+  it("saturates a one-hot row: its key at +1 (magenta), the others at −1 (darkened)", () => {
     expect(uniformLogRatio(1, 65)).toBe(1);
     expect(uniformLogRatio(0, 65)).toBe(-1);
     expect(divergingHeatColor(1)).toBe("rgba(255, 0, 170, 0.700)");
-    expect(divergingHeatColor(-1)).toBe("rgba(33, 102, 172, 0.700)");
+    expect(divergingHeatColor(-1)).toBe("rgba(0, 0, 0, 0.700)");
   });
 
   it("is a log scale: k times uniform sits as far above 1/N as 1/k of it sits below", () => {

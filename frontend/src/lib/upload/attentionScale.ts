@@ -3,7 +3,8 @@
  * (docs/method.md#the-attention-explorers-scale).
  *
  * A probability p over N keys is drawn by its ratio to the uniform level 1/N on a log scale,
- * log(p·N) / log N: 0 at uniform (drawn transparent), +1 at p = 1, −1 at p = 1/N² (and below).
+ * log(p·N) / log N: 0 at uniform (drawn transparent), +1 at p = 1 (magenta), −1 at p = 1/N² and
+ * below (darkened).
  * The scale depends on N alone, never on the row, so a near-uniform row looks near-uniform and
  * two rows (or heads) of one model are drawn on the same scale.
  */
