@@ -53,14 +53,19 @@ describe("the attention explorer on an upload", () => {
     expect(attention?.searchParams.get("query_patch")).toBe("5");
   });
 
-  it("has a legend with the attention row's range", async () => {
+  it("draws the row on the fixed scale around 1/N, with its entropy, the query numbered as in the address", async () => {
     mockUpload();
     renderAt(`/upload/${UPLOAD_ID}?model=planted__shapes&layer=0&head=0&basis=exact&patch=5`);
+    // 17 keys (CLS and 16 patches): 1/N² = 0.0035, 1/N = 0.059.
     const legend = await screen.findByRole("group", {
-      name: "Colour scale: attention probability from the selected query patch (prefix tokens left out), from 0.000 to 0.600",
+      name: "Colour scale: attention probability from the selected query patch (prefix tokens left out), log scale from 0.0035 (1/N²) to 1, uniform level 1/N = 0.059 marked, N = 17 keys",
     });
-    expect(legend.textContent).toContain("0.000");
-    expect(legend.textContent).toContain("0.600");
+    expect(legend.textContent).toContain("1/N = 0.059");
+    // H = −(0.1 ln 0.1 + 0.6 ln 0.6 + 15 · 0.02 ln 0.02) = 1.710 nats; exp(H) = 5.53.
+    expect(within(explorer()).getByText(/Entropy 1\.71 nats/).textContent).toContain(
+      "effective number of keys exp(H) = 5.5 of N = 17",
+    );
+    expect(within(explorer()).getByText(/^Query patch 5 \(row 1, column 1\), counted from 0/)).toBeTruthy();
     // Already in the exact basis: nothing was switched, so there is nothing to explain.
     expect(within(explorer()).queryByText(/Switched to the exact basis/)).toBeNull();
   });
