@@ -62,7 +62,7 @@ export function useScrollMemory({
     if (!ready) return;
     const saved = savedScroll(address);
     if (saved) {
-      if (inner?.current) inner.current.scrollTop = saved.inner;
+      inner?.current?.scrollTo({ top: saved.inner });
       window.scrollTo(0, saved.page);
     } else {
       unknownAddress();
