@@ -69,14 +69,14 @@ const COLUMNS: Column[] = [
     ),
   },
   { id: "sign", header: "sign", help: "sign", identifies: true, width: 70, cell: (r) => r.sign },
-  { id: "sigma", header: "σ", help: "sigma", sort: "sigma", width: 80, numeric: true, cell: (r) => fmt(r.sigma) },
+  { id: "sigma", header: "σ", help: "sigma", sort: "sigma", width: 88, numeric: true, cell: (r) => fmt(r.sigma) },
   {
     id: "sigma_share",
     header: "σ share",
     title: "σ_n / Σ σ of the head",
     help: "sigmaShare",
     sort: "sigma_share",
-    width: 100,
+    width: 106,
     numeric: true,
     cell: (r) => percent(r.sigma_share),
   },
@@ -85,7 +85,7 @@ const COLUMNS: Column[] = [
     header: "cos u·v",
     help: "cos",
     sort: "cos",
-    width: 100,
+    width: 106,
     numeric: true,
     cell: (r) => (r.active ? fmt(r.cos) : "–"),
   },
@@ -107,7 +107,7 @@ const COLUMNS: Column[] = [
     title: "score of the mode's best image",
     help: "score",
     sort: "best_score",
-    width: 112,
+    width: 116,
     numeric: true,
     cell: (r) => fmt(r.best_score),
   },
@@ -138,7 +138,7 @@ const COLUMNS: Column[] = [
     help: "firesOn",
     sort: "firing",
     stats: true,
-    width: 100,
+    width: 106,
     numeric: true,
     cell: (r) => (r.firing === null ? "–" : r.firing.toLocaleString("en")),
   },
@@ -196,7 +196,8 @@ export function scrollLeftToReveal(sort: ModeSortKey, scrollLeft: number, viewWi
   const left = COLUMN_LEFT[index]! - IDENTIFYING_WIDTH;
   const right = COLUMN_LEFT[index]! + column.width - viewWidth;
   if (scrollLeft > left) return Math.max(0, left);
-  if (scrollLeft < right) return right;
+  // Its right edge in view, or, where the column is wider than the room beside them, its left edge.
+  if (scrollLeft < right) return Math.min(left, right);
   return null;
 }
 
