@@ -474,6 +474,108 @@ test.describe("statistics: search, the mode index, classes", () => {
     });
   });
 
+  test("the mode index fits 1440 px, sorts values largest first, keeps the sorted column in view and its place on Back and reload", async () => {
+    await withPage({}, async (page) => {
+      await page.goto(url(`/m/${MODEL}/modes`));
+      const table = page.getByRole("table", { name: `Signed modes of ${MODEL_NAME}` });
+      const region = page.getByRole("region", { name: /Signed modes of/ });
+      await table.locator("tbody a").first().waitFor();
+      await table.getByRole("button", { name: "selectivity", exact: true }).click();
+      await page.waitForURL(/\?sort=selectivity$/);
+      await table.locator('th[aria-sort="descending"]').waitFor();
+      // At 1440 px nothing is clipped: the table fits its box, and the sorted column's header and cells are inside it.
+      assert.deepEqual(
+        await region.evaluate((el) => [el.scrollWidth <= el.clientWidth, el.scrollLeft]),
+        [true, 0],
+        "no sideways scrolling at 1440 px",
+      );
+      const box = await region.boundingBox();
+      const inside = async (locator) => {
+        const b = await locator.boundingBox();
+        return b.x >= box.x && b.x + b.width <= box.x + box.width && b.x + b.width <= 1440;
+      };
+      const sortedIndex = await table.evaluate((el) =>
+        [...el.querySelectorAll("thead th")].findIndex((th) => th.hasAttribute("aria-sort")),
+      );
+      assert.ok(await inside(table.locator("th[aria-sort]")), "the sorted column's header is in view");
+      assert.ok(
+        await inside(table.locator(`tbody tr[aria-rowindex="2"] td:nth-child(${sortedIndex + 1})`)),
+        "its cells are in view",
+      );
+      assert.ok(await inside(table.locator("thead th").last()), "the last column is in view");
+      // Largest first, on the first click.
+      const selectivities = (
+        await table.locator(`tbody tr[aria-rowindex] td:nth-child(${sortedIndex + 1})`).allInnerTexts()
+      )
+        .filter((v) => v !== "–")
+        .map(Number);
+      assert.ok(selectivities.length > 3);
+      assert.deepEqual(
+        selectivities,
+        [...selectivities].sort((a, b) => b - a),
+        "largest selectivity first",
+      );
+      await screenshot(page, "17-mode-index-1440-selectivity");
+
+      // Scrolled down in the table and the page, a mode, then Back: the same place.
+      await region.evaluate((el) => (el.scrollTop = 1000));
+      await page.evaluate(() => window.scrollTo(0, 200));
+      const place = () => page.evaluate(() => [window.scrollY, document.querySelector(".mode-index-scroll").scrollTop]);
+      const [pageY, tableY] = await place();
+      assert.ok(pageY > 0 && tableY === 1000, `scrolled: ${pageY}, ${tableY}`);
+      // The page keeps the place for its address once the scroll events have come.
+      await page.waitForFunction(
+        (expected) => Object.values(sessionStorage).includes(expected),
+        JSON.stringify({ page: pageY, inner: tableY }),
+      );
+      const row = table.locator("tbody tr[aria-rowindex]:not([aria-busy]) td:nth-child(3) a").nth(3);
+      // Opened without the pointer: a click would scroll the row into view first.
+      await row.dispatchEvent("click");
+      await page.waitForURL(/\/M\d+\?sign=/);
+      await expectHeading(page, /Mode /);
+      await page.goBack();
+      await page.waitForURL(/\?sort=selectivity$/);
+      await table.locator("tbody a").first().waitFor();
+      await page
+        .waitForFunction(
+          ([y, t]) => window.scrollY === y && document.querySelector(".mode-index-scroll")?.scrollTop === t,
+          [pageY, tableY],
+          { timeout: 10_000 },
+        )
+        .catch(async () => assert.deepEqual(await place(), [pageY, tableY], "the place restored"));
+      await page.reload();
+      await table.locator("tbody a").first().waitFor();
+      await page
+        .waitForFunction(
+          ([y, t]) => window.scrollY === y && document.querySelector(".mode-index-scroll")?.scrollTop === t,
+          [pageY, tableY],
+          { timeout: 10_000 },
+        )
+        .catch(async () => assert.deepEqual(await place(), [pageY, tableY], "the place restored"));
+    });
+  });
+
+  test("at 390 px the mode index scrolls sideways with the mode's name in view and the sorted column shown", async () => {
+    await withPage({ viewport: PHONE }, async (page) => {
+      await page.goto(url(`/m/${MODEL}/modes?sort=selectivity`));
+      const table = page.getByRole("table", { name: `Signed modes of ${MODEL_NAME}` });
+      const region = page.getByRole("region", { name: /Signed modes of/ });
+      await table.locator("tbody a").first().waitFor();
+      const box = await region.boundingBox();
+      const sorted = await table.locator("th[aria-sort]").boundingBox();
+      // Scrolled into view: it starts right after the sticky columns (wider than the room left, its end may be cut).
+      const sticky = await table.locator("thead th.identifying-last").boundingBox();
+      assert.ok(
+        Math.abs(sorted.x - (sticky.x + sticky.width)) <= 1 && sorted.x + 40 < box.x + box.width,
+        `the sorted column is scrolled into view: ${JSON.stringify([sorted, sticky, box])}`,
+      );
+      // The mode's name stays at the left edge while the table is scrolled sideways.
+      const name = await table.locator('tbody tr[aria-rowindex="2"] td:nth-child(3)').boundingBox();
+      assert.ok(name.x >= box.x && name.x + name.width <= box.x + box.width, "the mode's name is in view");
+      await screenshot(page, "17-mode-index-390-selectivity");
+    });
+  });
+
   test("a mode page draws the score distribution and the class profile", async () => {
     await withPage({}, async (page) => {
       await page.goto(url(`/m/${MODEL}/L0/H0/M0?sign=pos&basis=faithful`));
@@ -639,6 +741,29 @@ test.describe("upload", () => {
       await page.waitForURL(url(href));
       await expectHeading(page, new RegExp(`Mode ${name}\\b`));
       await page.locator(".image-grid img").first().waitFor();
+    });
+  });
+
+  test("upload → a mode → Back shows the same upload", async () => {
+    test.skip(!PHOTO, "QKATLAS_PHOTO not set");
+    await withPage({}, async (page) => {
+      await page.goto(url(`/upload?model=${MODEL}`));
+      await page.getByLabel(/Choose an image/).setInputFiles(PHOTO);
+      await page.waitForURL(/\/upload\/[^/?]+\?model=/);
+      const uploaded = page.url();
+      const link = page.locator(".ranked-mode h3 a").first();
+      await link.waitFor({ timeout: 120_000 });
+      await link.scrollIntoViewIfNeeded();
+      const scrolled = await page.evaluate(() => window.scrollY);
+      await page.waitForTimeout(100);
+      await link.click();
+      await expectHeading(page, /Mode /);
+      await page.goBack();
+      await page.waitForURL(uploaded);
+      await page.getByRole("heading", { name: new RegExp(`Your image in ${MODEL_NAME}`) }).waitFor();
+      await page.locator(".ranked-mode").first().waitFor();
+      await page.waitForFunction((y) => Math.abs(window.scrollY - y) <= 1, scrolled);
+      await screenshot(page, "09-upload-after-back");
     });
   });
 

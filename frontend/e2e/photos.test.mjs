@@ -160,7 +160,15 @@ test.describe("the large view of a top image", () => {
       assert.equal(view.searchParams.get("model"), MODEL.slug);
       assert.equal(view.searchParams.get("layer"), "0");
       assert.equal(view.searchParams.get("head"), "0");
+      assert.equal(view.searchParams.get("mode"), "0");
+      assert.equal(view.searchParams.get("sign"), "pos");
       await page.getByText(/This is a dataset image \(red_blue\)/).waitFor();
+      // The mode it came from is marked in the head's ranking (and only that one).
+      const marked = page.locator(".ranked-mode[aria-current=true]");
+      await marked.waitFor({ timeout: 120_000 });
+      assert.equal(await marked.count(), 1);
+      assert.match(await marked.getByRole("heading").innerText(), /L0 H0 M0 pos/);
+      await marked.getByText("The mode you came from").waitFor();
 
       const explorer = page.getByRole("region", { name: "Attention of one patch" });
       const picker = explorer.getByRole("application", { name: /Patch picker/ });

@@ -66,7 +66,7 @@ function ModeIndex({ summary }: { summary: ModelSummary }) {
   const label = `Signed modes of ${summary.model_id}`;
 
   return (
-    <>
+    <div className="mode-index-page">
       <Breadcrumbs
         items={[
           { label: "Models", to: "/" },
@@ -204,6 +204,7 @@ function ModeIndex({ summary }: { summary: ModelSummary }) {
               revision={summary.revision}
               view={view}
               total={head.data.total}
+              settled={!head.isPlaceholderData}
               statisticsMissing={statisticsMissing}
               label={label}
               onSort={(key) => setView(toggleSort(view, key))}
@@ -213,7 +214,7 @@ function ModeIndex({ summary }: { summary: ModelSummary }) {
       ) : head.isPending ? (
         <Loading label="Loading modes…" />
       ) : null}
-    </>
+    </div>
   );
 }
 

@@ -238,7 +238,13 @@ function ModeBody({
             options={view}
             labelHref={detail.class_profile ? classPath : undefined}
             preprocessing={summary.preprocessing.description}
-            explore={{ model: summary.slug, layer: detail.layer, head: detail.head, basis: view.basis }}
+            explore={{
+              model: summary.slug,
+              layer: detail.layer,
+              head: detail.head,
+              basis: view.basis,
+              highlight: { mode: detail.mode, sign: view.sign },
+            }}
           />
         )}
         {detail.left_out > 0 && detail.top_images.length > 0 ? (

@@ -117,3 +117,24 @@ describe("the image as the model sees it", () => {
     expect(screen.getByRole("heading", { name: "Your image in planted-vit" })).toBeTruthy();
   });
 });
+
+describe("the mode an upload view was opened from", () => {
+  it("is marked in the head's ranking, and only that one", async () => {
+    mockUpload();
+    renderAt(`/upload/${UPLOAD_ID}?model=planted__shapes&layer=0&head=0&mode=0&sign=pos`);
+    const ranking = await screen.findByRole("region", { name: /ranked for your image/ });
+    await within(ranking).findAllByRole("listitem");
+    const marked = ranking.querySelectorAll(".ranked-mode[aria-current=true]");
+    expect(marked).toHaveLength(1);
+    expect(within(marked[0] as HTMLElement).getByRole("heading").textContent).toMatch(/L0 H0 M0 pos/);
+    expect(within(marked[0] as HTMLElement).getByText("The mode you came from")).toBeTruthy();
+  });
+
+  it("is not marked for the other sign", async () => {
+    mockUpload();
+    renderAt(`/upload/${UPLOAD_ID}?model=planted__shapes&layer=0&head=0&mode=0&sign=neg`);
+    const ranking = await screen.findByRole("region", { name: /ranked for your image/ });
+    await within(ranking).findAllByRole("listitem");
+    expect(ranking.querySelectorAll(".ranked-mode[aria-current=true]")).toHaveLength(0);
+  });
+});

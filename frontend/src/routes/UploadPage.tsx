@@ -29,9 +29,9 @@ import { duration, modeName } from "../lib/common/format";
 import { useKeyNav } from "../lib/keys/keyboard";
 import { stepHead } from "../lib/mode/neighbours";
 import type { OverlayOptions } from "../lib/mode/overlay";
-import { uploadPath } from "../lib/address/paths";
+import { type SignedMode, uploadPath } from "../lib/address/paths";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
-import { resolveUploadView, type UploadViewState } from "../lib/upload/uploadView";
+import { highlightedIndex, isHighlighted, resolveUploadView, type UploadViewState } from "../lib/upload/uploadView";
 
 const SHOWN_MODES = 6;
 const DATASET_IMAGES = 3;
@@ -111,7 +111,11 @@ function UploadView({ upload, models }: { upload: Upload; models: ModelSummary[]
   const [switchedToExact, setSwitchedToExact] = useState(false);
 
   const go = (next: Partial<Omit<UploadViewState, "model"> & { model: string }>, replace = true) => {
-    const merged = { model: model.slug, layer, head, basis, patch, options, ...next };
+    // The marked mode belongs to its head: another model, layer or head drops it.
+    const sameHead =
+      (next.model ?? model.slug) === model.slug && (next.layer ?? layer) === layer && (next.head ?? head) === head;
+    const highlight = sameHead ? view.highlight : null;
+    const merged = { model: model.slug, layer, head, basis, patch, options, highlight, ...next };
     // The history state (a dataset image's provenance) stays with every view of the upload.
     navigate(uploadPath(upload.id, merged), { replace, state: location.state });
   };
@@ -199,13 +203,13 @@ function RankedModes({
   options: OverlayOptions;
   imageSrc: string;
 }) {
-  const { model, layer, head, basis } = view;
+  const { model, layer, head, basis, highlight } = view;
   const ranked = useUploadHeadModes(upload.id, model.slug, layer, head, basis);
   return (
     <section aria-labelledby="ranked-heading">
       <h2 id="ranked-heading">Modes of {modeName(layer, head)} ranked for your image</h2>
       <Loaded state={ranked} label="Analysing your image with the model…">
-        {(r) => <RankedList ranked={r} options={options} imageSrc={imageSrc} grid={model.grid} />}
+        {(r) => <RankedList ranked={r} options={options} imageSrc={imageSrc} grid={model.grid} highlight={highlight} />}
       </Loaded>
     </section>
   );
@@ -216,15 +220,18 @@ function RankedList({
   options,
   imageSrc,
   grid,
+  highlight,
 }: {
   ranked: UploadHeadModes;
   options: OverlayOptions;
   imageSrc: string;
   grid: number;
+  highlight: SignedMode | null;
 }) {
-  const [showAll, setShowAll] = useState(false);
   // Inactive modes (σ = 0) contribute nothing to any image: they are left out, not ranked last.
   const active = ranked.modes.filter((m) => m.active);
+  // A marked mode below the first few opens the whole list, so that it is there to see.
+  const [showAll, setShowAll] = useState(() => highlightedIndex(active, highlight) >= SHOWN_MODES);
   const nInactive = ranked.modes.length - active.length;
   const shown = showAll ? active : active.slice(0, SHOWN_MODES);
   const ctx = {
@@ -252,7 +259,7 @@ function RankedList({
       ) : (
         <ol className="ranked-list">
           {shown.map((m) => (
-            <RankedModeCard key={m.mode} ranked={m} ctx={ctx} />
+            <RankedModeCard key={m.mode} ranked={m} ctx={ctx} highlighted={isHighlighted(m, highlight)} />
           ))}
         </ol>
       )}

@@ -1,13 +1,14 @@
 /**
  * "Explore attention in this image": turns a dataset top image into an upload and opens its upload
- * view for the same model, layer, head and basis, scrolled to the attention explorer.
+ * view for the same model, layer, head and basis, scrolled to the attention explorer, with the mode
+ * it came from marked in the head's ranking.
  */
 import { useState } from "react";
 import { useNavigate } from "react-router";
 import { api, type Basis, type TopImage } from "../../api/client";
 import { apiErrorMessage } from "../../api/errors";
 import type { DatasetImageState } from "../../lib/mode/datasetImage";
-import { uploadPath } from "../../lib/address/paths";
+import { type SignedMode, uploadPath } from "../../lib/address/paths";
 import { EXPLORER_FRAGMENT } from "../explorer/AttentionExplorer";
 import { ErrorNotice } from "../ui/Status";
 
@@ -16,6 +17,8 @@ export interface ExploreTarget {
   layer: number;
   head: number;
   basis: Basis;
+  /** The mode whose page it is opened from. */
+  highlight: SignedMode;
 }
 
 export function ExploreAttentionButton({ image, target }: { image: TopImage; target: ExploreTarget }) {

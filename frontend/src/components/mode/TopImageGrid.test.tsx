@@ -111,7 +111,10 @@ describe("the large view of a top image", () => {
     await screen.findByRole("dialog", { name: /top image #2/ });
     fireEvent.click(within(dialog()).getByRole("button", { name: "Explore attention in this image" }));
     await screen.findByRole("heading", { name: "The dataset image in planted-vit" });
-    expect(currentUrl()).toBe(`/upload/${UPLOAD_ID}?model=planted__shapes&layer=1&head=2&basis=faithful`);
+    // The mode it came from goes along, to be marked in the ranking.
+    expect(currentUrl()).toBe(
+      `/upload/${UPLOAD_ID}?model=planted__shapes&layer=1&head=2&basis=faithful&mode=1&sign=pos`,
+    );
     expect(fetchMock.mock.calls.some(([r]) => (r as Request).method === "POST")).toBe(true);
     const note = screen.getByRole("note");
     expect(note.textContent).toContain("This is a dataset image, img1.png, one of the atlas's top images");

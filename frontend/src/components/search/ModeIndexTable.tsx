@@ -3,7 +3,9 @@
  * them) are in the DOM, and only the pages of rows they need are asked of the server, which sorts
  * and filters. The scroll height is the filtered total's, so a ViT-H's 81,920 rows scroll like 100.
  * Column headers are buttons (with `aria-sort` on the sorted one); the table announces its full
- * size (`aria-rowcount`) and each row its place (`aria-rowindex`).
+ * size (`aria-rowcount`) and each row its place (`aria-rowindex`). The table fits a 1440 px screen;
+ * where it must scroll sideways, the columns that name a mode stay put and the sorted column is
+ * scrolled into view. Its scroll (and the page's) is kept per address, for Back, Forward and reload.
  */
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { type MouseEvent, type ReactNode, useEffect, useRef } from "react";
@@ -13,6 +15,7 @@ import { useModeIndexRows } from "../../api/useModeIndexRows";
 import { fmt, modeName, percent } from "../../lib/common/format";
 import { type ModeIndexView, modeIndexQuery } from "../../lib/search/modeIndexView";
 import { classPath, modePath } from "../../lib/address/paths";
+import { useScrollMemory } from "../../lib/common/useScrollMemory";
 import type { GlossaryTerm } from "../../lib/help/glossary";
 import { HelpTip } from "../ui/HelpTip";
 import { DegenerateBadge, InactiveBadge, NeverFiresBadge } from "../ui/SignBadge";
@@ -35,6 +38,8 @@ interface Column {
   help?: GlossaryTerm;
   /** A statistics column: "—" and not sortable when the atlas has no statistics. */
   stats?: boolean;
+  /** One of the columns that name a mode: they stay in view when the table scrolls sideways. */
+  identifies?: boolean;
   width: number;
   numeric?: boolean;
   cell: (row: ModeIndexRow, link: string) => ReactNode;
@@ -46,30 +51,32 @@ const COLUMNS: Column[] = [
     header: "layer",
     title: "position: layer, head, mode, sign",
     sort: "position",
-    width: 70,
+    identifies: true,
+    width: 66,
     numeric: true,
     cell: (r) => r.layer,
   },
-  { id: "head", header: "head", width: 56, numeric: true, cell: (r) => r.head },
+  { id: "head", header: "head", identifies: true, width: 56, numeric: true, cell: (r) => r.head },
   {
     id: "mode",
     header: "mode",
-    width: 56,
+    identifies: true,
+    width: 60,
     cell: (r, link) => (
       <Link to={link} aria-label={`${modeName(r.layer, r.head, r.mode)} ${r.sign}`}>
         M{r.mode}
       </Link>
     ),
   },
-  { id: "sign", header: "sign", help: "sign", width: 70, cell: (r) => r.sign },
-  { id: "sigma", header: "σ", help: "sigma", sort: "sigma", width: 92, numeric: true, cell: (r) => fmt(r.sigma) },
+  { id: "sign", header: "sign", help: "sign", identifies: true, width: 70, cell: (r) => r.sign },
+  { id: "sigma", header: "σ", help: "sigma", sort: "sigma", width: 88, numeric: true, cell: (r) => fmt(r.sigma) },
   {
     id: "sigma_share",
     header: "σ share",
     title: "σ_n / Σ σ of the head",
     help: "sigmaShare",
     sort: "sigma_share",
-    width: 110,
+    width: 106,
     numeric: true,
     cell: (r) => percent(r.sigma_share),
   },
@@ -78,14 +85,14 @@ const COLUMNS: Column[] = [
     header: "cos u·v",
     help: "cos",
     sort: "cos",
-    width: 110,
+    width: 106,
     numeric: true,
     cell: (r) => (r.active ? fmt(r.cos) : "–"),
   },
   {
     id: "flags",
     header: "flags",
-    width: 118,
+    width: 104,
     cell: (r) => (
       <>
         {r.active ? null : <InactiveBadge />}
@@ -100,7 +107,7 @@ const COLUMNS: Column[] = [
     title: "score of the mode's best image",
     help: "score",
     sort: "best_score",
-    width: 120,
+    width: 116,
     numeric: true,
     cell: (r) => fmt(r.best_score),
   },
@@ -131,7 +138,7 @@ const COLUMNS: Column[] = [
     help: "firesOn",
     sort: "firing",
     stats: true,
-    width: 110,
+    width: 106,
     numeric: true,
     cell: (r) => (r.firing === null ? "–" : r.firing.toLocaleString("en")),
   },
@@ -151,12 +158,48 @@ const COLUMNS: Column[] = [
     header: "top class",
     title: "the mode's most selective class",
     stats: true,
-    width: 126,
+    width: 120,
     cell: (r) => (r.top_class === null ? "–" : <Link to={classPath(r.top_class)}>{r.top_class}</Link>),
   },
 ];
 
 const TABLE_WIDTH = COLUMNS.reduce((sum, c) => sum + c.width, 0);
+
+/** Where each column starts, in px from the table's left edge. */
+const COLUMN_LEFT = COLUMNS.map((_, i) => COLUMNS.slice(0, i).reduce((sum, c) => sum + c.width, 0));
+
+/** The width of the columns that stay in view when the table scrolls sideways. */
+const IDENTIFYING_WIDTH = COLUMNS.filter((c) => c.identifies).reduce((sum, c) => sum + c.width, 0);
+
+/** The cell's class: numbers right-aligned; the identifying columns sticky (the last one with an edge). */
+function cellClass(column: Column, index: number): string | undefined {
+  const classes = [
+    column.numeric ? "num" : null,
+    column.identifies ? "identifying" : null,
+    column.identifies && !COLUMNS[index + 1]?.identifies ? "identifying-last" : null,
+  ].filter((c) => c !== null);
+  return classes.length > 0 ? classes.join(" ") : undefined;
+}
+
+function cellStyle(column: Column, index: number) {
+  return column.identifies ? { left: COLUMN_LEFT[index] } : undefined;
+}
+
+/**
+ * The `scrollLeft` that shows the sorted column beside the identifying ones, or `null` when it is
+ * in view already.
+ */
+export function scrollLeftToReveal(sort: ModeSortKey, scrollLeft: number, viewWidth: number): number | null {
+  const index = COLUMNS.findIndex((c) => c.sort === sort);
+  const column = COLUMNS[index];
+  if (!column || column.identifies) return null;
+  const left = COLUMN_LEFT[index]! - IDENTIFYING_WIDTH;
+  const right = COLUMN_LEFT[index]! + column.width - viewWidth;
+  if (scrollLeft > left) return Math.max(0, left);
+  // Its right edge in view, or, where the column is wider than the room beside them, its left edge.
+  if (scrollLeft < right) return Math.min(left, right);
+  return null;
+}
 
 function ariaSort(view: ModeIndexView, column: Column): "ascending" | "descending" | undefined {
   if (column.sort === undefined || column.sort !== view.sort) return undefined;
@@ -168,6 +211,7 @@ export function ModeIndexTable({
   revision,
   view,
   total,
+  settled,
   statisticsMissing,
   label,
   onSort,
@@ -178,6 +222,8 @@ export function ModeIndexTable({
   view: ModeIndexView;
   /** Rows that pass the filters (from the first page). */
   total: number;
+  /** Whether `total` is this view's own (not the previous view's, shown while it loads). */
+  settled: boolean;
   /** The server's reason when the atlas has no statistics: those columns show "—" and do not sort. */
   statisticsMissing: string | null;
   /** The table's accessible name. */
@@ -187,7 +233,6 @@ export function ModeIndexTable({
   const navigate = useNavigate();
   const scroller = useRef<HTMLDivElement>(null);
   const query = modeIndexQuery(view);
-  const queryKey = JSON.stringify(query);
 
   // A table library whose results React must not memoize: the compiler leaves this component alone.
   // eslint-disable-next-line react-hooks/incompatible-library
@@ -202,13 +247,21 @@ export function ModeIndexTable({
   const last = items.at(-1)?.index ?? 0;
   const { row, error } = useModeIndexRows(model, revision, query, first, last);
 
-  // Another sort or filter: back to the top.
+  // Back, Forward and a reload come back to where the table was; another sort or filter starts at the top.
+  useScrollMemory({ ready: settled, inner: scroller, onUnknownAddress: () => virtualizer.scrollToOffset(0) });
+
+  // The sorted column in view, when the table is wider than its box.
   useEffect(() => {
-    virtualizer.scrollToOffset(0);
-  }, [queryKey, virtualizer]);
+    const element = scroller.current;
+    if (!element) return;
+    const scrollLeft = scrollLeftToReveal(view.sort, element.scrollLeft, element.clientWidth);
+    if (scrollLeft !== null) element.scrollLeft = scrollLeft;
+  }, [view.sort]);
 
   const paddingTop = items[0]?.start ?? 0;
-  const paddingBottom = items.length > 0 ? virtualizer.getTotalSize() - items.at(-1)!.end : 0;
+  // The full height from the first render (before the virtualizer has measured its box and picked
+  // rows), so that a remembered scroll position is there to restore.
+  const paddingBottom = virtualizer.getTotalSize() - (items.at(-1)?.end ?? 0);
   const stats = statisticsMissing === null;
   const linkOf = (r: ModeIndexRow) => modePath(model, r.layer, r.head, r.mode, { sign: r.sign, basis: view.basis });
 
@@ -235,7 +288,7 @@ export function ModeIndexTable({
           </colgroup>
           <thead>
             <tr aria-rowindex={1}>
-              {COLUMNS.map((c) => {
+              {COLUMNS.map((c, index) => {
                 const sortable = c.sort !== undefined && (stats || !c.stats);
                 const sorted = ariaSort(view, c);
                 return (
@@ -243,7 +296,8 @@ export function ModeIndexTable({
                     key={c.id}
                     scope="col"
                     aria-sort={sortable ? sorted : undefined}
-                    className={c.numeric ? "num" : undefined}
+                    className={cellClass(c, index)}
+                    style={cellStyle(c, index)}
                   >
                     <div className="th-content">
                       {sortable ? (
@@ -293,8 +347,8 @@ export function ModeIndexTable({
                   className={r.active ? undefined : "row-inactive"}
                   onClick={(event) => openRow(event, r)}
                 >
-                  {COLUMNS.map((c) => (
-                    <td key={c.id} className={c.numeric ? "num" : undefined}>
+                  {COLUMNS.map((c, index) => (
+                    <td key={c.id} className={cellClass(c, index)} style={cellStyle(c, index)}>
                       {c.stats && !stats ? NOT_COMPUTED : c.cell(r, link)}
                     </td>
                   ))}

@@ -1,5 +1,10 @@
-/** One mode ranked for the user's image: its maps on that image beside the mode's top dataset images. */
-import { Link } from "react-router";
+/**
+ * One mode ranked for the user's image: its maps on that image beside the mode's top dataset images.
+ * The mode the view was opened from ("Explore attention" on its page) is marked, and scrolled into
+ * view unless the address names another part of the page (`#attention`: the explorer comes first).
+ */
+import { useEffect, useRef } from "react";
+import { Link, useLocation } from "react-router";
 import { useAtlasImageError } from "../../api/atlasRevisions";
 import type { Basis, RankedMode, Sign } from "../../api/client";
 import { useMode } from "../../api/resources";
@@ -22,12 +27,31 @@ export interface RankedModeContext {
   datasetImages: number;
 }
 
-export function RankedModeCard({ ranked, ctx }: { ranked: RankedMode; ctx: RankedModeContext }) {
+export function RankedModeCard({
+  ranked,
+  ctx,
+  highlighted = false,
+}: {
+  ranked: RankedMode;
+  ctx: RankedModeContext;
+  /** The mode the view was opened from. */
+  highlighted?: boolean;
+}) {
   const name = modeName(ctx.layer, ctx.head, ranked.mode);
   const ref = { ...ctx, mode: ranked.mode, sign: ranked.sign };
   const onImageError = useAtlasImageError();
+  const card = useRef<HTMLLIElement>(null);
+  const targetsAnotherPart = useLocation().hash !== "";
+  useEffect(() => {
+    if (highlighted && !targetsAnotherPart) card.current?.scrollIntoView({ block: "nearest" });
+  }, [highlighted, targetsAnotherPart]);
   return (
-    <li className="card ranked-mode">
+    <li
+      ref={card}
+      className={highlighted ? "card ranked-mode ranked-mode-highlighted" : "card ranked-mode"}
+      aria-current={highlighted ? "true" : undefined}
+    >
+      {highlighted ? <p className="highlight-note">The mode you came from</p> : null}
       <h3>
         <span className="rank">#{ranked.rank + 1}</span>{" "}
         <Link to={modePath(ctx.model, ctx.layer, ctx.head, ranked.mode, { sign: ranked.sign, basis: ctx.basis })}>

@@ -54,6 +54,13 @@ export interface UploadView {
   patch?: number | null | undefined;
   /** Written only where they differ from the defaults. */
   options?: OverlayOptions | undefined;
+  /** The signed mode of the head to mark in the ranking (the mode page the view was opened from). */
+  highlight?: SignedMode | null | undefined;
+}
+
+export interface SignedMode {
+  mode: number;
+  sign: Sign;
 }
 
 export function uploadPath(uploadId?: string, view: UploadView = {}): string {
@@ -64,6 +71,10 @@ export function uploadPath(uploadId?: string, view: UploadView = {}): string {
   if (view.head !== undefined) params.set("head", String(view.head));
   if (view.basis) params.set("basis", view.basis);
   if (view.patch !== undefined && view.patch !== null) params.set("patch", String(view.patch));
+  if (view.highlight) {
+    params.set("mode", String(view.highlight.mode));
+    params.set("sign", view.highlight.sign);
+  }
   if (view.options) setOverlayParams(params, view.options);
   const qs = params.toString();
   return `/upload/${enc(uploadId)}${qs ? `?${qs}` : ""}`;

@@ -59,6 +59,14 @@ describe("mode index view", () => {
     expect([byPosition.sort, byPosition.order]).toEqual(["position", "asc"]);
   });
 
+  it("sorts every statistic largest first on the first click, and the position from the start", () => {
+    for (const sort of ["selectivity", "firing", "mean", "std", "best_score", "sigma_share", "cos"] as const) {
+      expect(toggleSort(DEFAULT_MODE_INDEX_VIEW, sort).order).toBe("desc");
+      expect(toggleSort(toggleSort(DEFAULT_MODE_INDEX_VIEW, sort), sort).order).toBe("asc");
+    }
+    expect(parse("?sort=selectivity").order).toBe("desc");
+  });
+
   it("asks the API for the view, without the filters that are off", () => {
     expect(modeIndexQuery(DEFAULT_MODE_INDEX_VIEW)).toEqual({ basis: "faithful", sort: "position", order: "asc" });
     expect(modeIndexQuery(parse("?layer=0&never_fires=false&top_class=%20dog%20&include_inactive=true"))).toEqual({
