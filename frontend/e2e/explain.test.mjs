@@ -250,6 +250,19 @@ test.describe("keys", () => {
     });
   });
 
+  test("a toggle click and → pressed twice at once keep all three moves", async () => {
+    await withPage({}, async (page) => {
+      await page.goto(url(mode(0, 0, 0)));
+      await page.getByRole("heading", { level: 1, name: /Mode L0 H0 M0/ }).waitFor();
+      // No wait between them: each move must start from the last one, rendered or not.
+      await page.getByRole("button", { name: "neg (−u, −v)" }).click();
+      await page.keyboard.press("ArrowRight");
+      await page.keyboard.press("ArrowRight");
+      await page.waitForURL(/\/L0\/H0\/M2\?sign=neg/);
+      await page.getByRole("heading", { level: 1, name: /Mode L0 H0 M2/ }).waitFor();
+    });
+  });
+
   test("? opens the shortcut sheet of the page; Escape closes it and returns the focus", async () => {
     await withPage({}, async (page) => {
       await page.goto(url(mode(0, 0, 0)));

@@ -29,6 +29,7 @@ import { GLOSSARY } from "../lib/help/glossary";
 import { useKeyNav } from "../lib/keys/keyboard";
 import { LARGE_VIEW_PARAM, largeViewRank, largeViewSearch } from "../lib/mode/largeView";
 import { type ModeView, modeViewSearch, parseModeView } from "../lib/mode/modeView";
+import { usePendingMoves } from "../lib/common/usePendingMoves";
 import { stepHead, stepIndex } from "../lib/mode/neighbours";
 import { classPath, headPath, modeIndexPath, modelPath } from "../lib/address/paths";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
@@ -65,7 +66,15 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
 
   const href = (p: Position, v: ModeView = view) =>
     `${headPath(model, p.layer, p.head)}/M${p.mode}${modeViewSearch(v)}`;
-  const setView = (v: ModeView) => navigate(href(pos, v), { replace: true });
+  const moves = usePendingMoves({ pos, view }, (state) => href(state.pos, state.view));
+  const moveTo = (to: { pos: Position; view: ModeView }, replace: boolean) => {
+    moves.moved(to);
+    void navigate(href(to.pos, to.view), { replace });
+  };
+  const setView = (change: Partial<ModeView>) => {
+    const now = moves.current();
+    moveTo({ pos: now.pos, view: { ...now.view, ...change } }, true);
+  };
 
   const prevMode = stepIndex(pos.mode, -1, summary.n_modes);
   const nextMode = stepIndex(pos.mode, 1, summary.n_modes);
@@ -82,12 +91,27 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
   const rankPending = requestedRank !== null && detail.status === "loading";
   const rankMissing =
     requestedRank !== null && detail.status === "ok" && largeViewRank(search, detail.data.top_images.length) === null;
-  const go = (to: string | null) => (to && !rankPending && !rankMissing ? () => navigate(to) : undefined);
+  const go = (exists: boolean, move: (from: Position) => Position | null) =>
+    exists && !rankPending && !rankMissing
+      ? () => {
+          const now = moves.current();
+          const to = move(now.pos);
+          if (to) moveTo({ pos: to, view: now.view }, false);
+        }
+      : undefined;
+  const stepMode = (delta: 1 | -1) => (from: Position) => {
+    const mode = stepIndex(from.mode, delta, summary.n_modes);
+    return mode === null ? null : { ...from, mode };
+  };
+  const stepHeadKeepingMode = (delta: 1 | -1) => (from: Position) => {
+    const head = stepHead(from, delta, summary.n_layers, summary.n_heads);
+    return head === null ? null : { ...head, mode: from.mode };
+  };
   useKeyNav({
-    prev: go(modeLink(prevMode)),
-    next: go(modeLink(nextMode)),
-    prevOuter: go(headLink(prevHead)),
-    nextOuter: go(headLink(nextHead)),
+    prev: go(prevMode !== null, stepMode(-1)),
+    next: go(nextMode !== null, stepMode(1)),
+    prevOuter: go(prevHead !== null, stepHeadKeepingMode(-1)),
+    nextOuter: go(nextHead !== null, stepHeadKeepingMode(1)),
   });
 
   if (rankPending) return <Loading label="Loading top images…" />;
@@ -146,7 +170,7 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
             { value: "pos", label: "pos (u, v)" },
             { value: "neg", label: "neg (−u, −v)" },
           ]}
-          onChange={(sign) => setView({ ...view, sign })}
+          onChange={(sign) => setView({ sign })}
         />
         <SegmentedControl<Basis>
           label="Basis"
@@ -157,11 +181,11 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
             label: b,
             disabled: !summary.bases.includes(b),
           }))}
-          onChange={(basis) => setView({ ...view, basis })}
+          onChange={(basis) => setView({ basis })}
         />
       </div>
       {detail.status === "ok" && !detail.data.active ? null : (
-        <OverlayControls value={view} onChange={(o) => setView({ ...view, ...o })} />
+        <OverlayControls value={view} onChange={(o) => setView(o)} />
       )}
       <Loaded state={detail} label="Loading top images…">
         {(d) => <ModeBody detail={d} summary={summary} view={view} name={name} />}
