@@ -528,6 +528,14 @@ test.describe("statistics: search, the mode index, classes", () => {
         (expected) => Object.values(sessionStorage).includes(expected),
         JSON.stringify({ page: pageY, inner: tableY }),
       );
+      const placeRestored = () =>
+        page
+          .waitForFunction(
+            ([y, t]) => window.scrollY === y && document.querySelector(".mode-index-scroll")?.scrollTop === t,
+            [pageY, tableY],
+            { timeout: 10_000 },
+          )
+          .catch(async () => assert.deepEqual(await place(), [pageY, tableY], "the place restored"));
       const row = table.locator("tbody tr[aria-rowindex]:not([aria-busy]) td:nth-child(3) a").nth(3);
       // Opened without the pointer: a click would scroll the row into view first.
       await row.dispatchEvent("click");
@@ -536,22 +544,10 @@ test.describe("statistics: search, the mode index, classes", () => {
       await page.goBack();
       await page.waitForURL(/\?sort=selectivity$/);
       await table.locator("tbody a").first().waitFor();
-      await page
-        .waitForFunction(
-          ([y, t]) => window.scrollY === y && document.querySelector(".mode-index-scroll")?.scrollTop === t,
-          [pageY, tableY],
-          { timeout: 10_000 },
-        )
-        .catch(async () => assert.deepEqual(await place(), [pageY, tableY], "the place restored"));
+      await placeRestored();
       await page.reload();
       await table.locator("tbody a").first().waitFor();
-      await page
-        .waitForFunction(
-          ([y, t]) => window.scrollY === y && document.querySelector(".mode-index-scroll")?.scrollTop === t,
-          [pageY, tableY],
-          { timeout: 10_000 },
-        )
-        .catch(async () => assert.deepEqual(await place(), [pageY, tableY], "the place restored"));
+      await placeRestored();
     });
   });
 
