@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qkatlas.atlas.contract import StatisticsInfo
-from qkatlas.columns import ColumnLayout, ColumnPosition
+from qkatlas.columns import ColumnLayout
 from qkatlas.conventions import SIGNS, Sign
 
 #: What the service says about a view that needs statistics an atlas does not have.
@@ -94,10 +94,6 @@ class ModeStatistics:
     @property
     def has_classes(self) -> bool:
         return bool(self.info.classes)
-
-    def column(self, mode: SignedMode) -> int:
-        """The flat column of ``mode`` within its basis."""
-        return self._basis_columns.column(ColumnPosition(0, mode.layer, mode.head, mode.mode, SIGNS.index(mode.sign)))
 
     def signed_mode(self, column: int) -> SignedMode:
         """The signed mode of a flat column within a basis."""
