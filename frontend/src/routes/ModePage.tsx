@@ -8,7 +8,7 @@ import { HowToRead } from "../components/ui/HowToRead";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Basis, ModeDetail, ModelSummary, Sign } from "../api/client";
 import { BASES } from "../api/enums";
-import { useMode } from "../api/resources";
+import { useMode, useModeSamples } from "../api/resources";
 import { Breadcrumbs } from "../components/layout/Breadcrumbs";
 import { Facts } from "../components/ui/Facts";
 import { CopyLinkButton } from "../components/layout/CopyLinkButton";
@@ -24,6 +24,7 @@ import { HelpTip } from "../components/ui/HelpTip";
 import { Empty, Loaded, Loading } from "../components/ui/Status";
 import { StepLinks } from "../components/layout/StepLinks";
 import { TopImageGrid } from "../components/mode/TopImageGrid";
+import { bandOfBar, bandRowId, DistributionSamples } from "../components/mode/DistributionSamples";
 import { fmt, modeName, percent } from "../lib/common/format";
 import { GLOSSARY } from "../lib/help/glossary";
 import { useKeyNav } from "../lib/keys/keyboard";
@@ -188,23 +189,56 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
         <OverlayControls value={view} onChange={(o) => setView(o)} />
       )}
       <Loaded state={detail} label="Loading top images…">
-        {(d) => <ModeBody detail={d} summary={summary} view={view} name={name} />}
+        {(d) => <ModeBody detail={d} summary={summary} view={view} name={name} pos={pos} />}
       </Loaded>
     </>
   );
 }
+
+/** The `band=` of the address: the band of the distribution picked on the histogram. */
+const BAND_PARAM = "band";
 
 function ModeBody({
   detail,
   summary,
   view,
   name,
+  pos,
 }: {
   detail: ModeDetail;
   summary: ModelSummary;
   view: ModeView;
   name: string;
+  pos: Position;
 }) {
+  const [search, setSearch] = useSearchParams();
+  const samples = useModeSamples(summary, pos, view);
+  const picked = Number.parseInt(search.get(BAND_PARAM) ?? "", 10);
+  const bands = samples.status === "ok" && samples.data.samples_missing === null ? samples.data.bands : [];
+  const selectedBand = bands.some((b) => b.band === picked) ? picked : null;
+  const nBins = (detail.distribution?.edges.length ?? 1) - 1;
+  const pickBar = (bar: number) => {
+    const band = bandOfBar(bands, bar, nBins);
+    if (band === null) return;
+    setSearch(
+      (previous) => {
+        const next = new URLSearchParams(previous);
+        next.set(BAND_PARAM, String(band));
+        return next;
+      },
+      { replace: true },
+    );
+    document.getElementById(bandRowId(band))?.scrollIntoView({ block: "nearest" });
+    document.getElementById(bandRowId(band))?.focus({ preventScroll: true });
+  };
+  const selected = bands.find((b) => b.band === selectedBand);
+  const highlighted = selected
+    ? new Set(
+        Array.from({ length: selected.n_bins }, (_, i) => selected.first_bin + 1 + i).concat(
+          selected.band === 0 ? [0] : selected.band === bands.length - 1 ? [nBins + 1] : [],
+        ),
+      )
+    : undefined;
   if (!detail.active) {
     return (
       <>
@@ -280,7 +314,13 @@ function ModeBody({
         ) : null}
       </section>
       <div className="two-col">
-        <Distribution detail={detail} summary={summary} name={`${name} ${view.sign}`} />
+        <Distribution
+          detail={detail}
+          summary={summary}
+          name={`${name} ${view.sign}`}
+          highlighted={highlighted}
+          onBarClick={bands.length > 0 ? pickBar : undefined}
+        />
         {detail.class_profile ? (
           <ClassProfile profile={detail.class_profile} name={`${name} ${view.sign}`} topK={detail.top_images.length} />
         ) : detail.distribution ? (
@@ -290,12 +330,41 @@ function ModeBody({
           </section>
         ) : null}
       </div>
+      {detail.distribution ? (
+        <section aria-labelledby="samples-heading">
+          <div className="heading-row">
+            <h2 id="samples-heading">Across the distribution</h2>
+            <HelpTip term="samples" />
+          </div>
+          <Loaded state={samples} label="Loading samples…">
+            {(s) => (
+              <DistributionSamples
+                samples={s}
+                selectedBand={selectedBand}
+                labelHref={detail.class_profile ? classPath : undefined}
+              />
+            )}
+          </Loaded>
+        </section>
+      ) : null}
     </>
   );
 }
 
 /** The score over every image of the dataset, or why the atlas cannot show it. */
-function Distribution({ detail, summary, name }: { detail: ModeDetail; summary: ModelSummary; name: string }) {
+function Distribution({
+  detail,
+  summary,
+  name,
+  highlighted,
+  onBarClick,
+}: {
+  detail: ModeDetail;
+  summary: ModelSummary;
+  name: string;
+  highlighted?: ReadonlySet<number> | undefined;
+  onBarClick?: ((bar: number) => void) | undefined;
+}) {
   const d = detail.distribution;
   return (
     <section aria-labelledby="distribution-heading">
@@ -336,11 +405,14 @@ function Distribution({ detail, summary, name }: { detail: ModeDetail; summary: 
                 "score-distribution",
               ]}
               context={{ model: summary.model_id, mode: name, basis: detail.basis }}
+              highlighted={highlighted}
+              onBarClick={onBarClick}
             />
           </Suspense>
           <p className="muted small">
             Bars: images per bin; the two outer bars count the scores below the first bin and from the last on. Band:
             mean ± std; dashed: the mean; solid lines: the top {detail.top_images.length} images.
+            {onBarClick ? " Click a bar to see images from its part of the range (below)." : ""}
           </p>
           <details className="small muted">
             <summary>How the bins are fixed</summary>
