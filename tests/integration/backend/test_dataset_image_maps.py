@@ -181,9 +181,7 @@ def test_one_analysis_serves_every_mode_and_responses_revalidate(
     assert stale.status_code == 404 and "rebuilt" in stale.json()["detail"]
 
 
-def test_the_class_across_models_lists_the_class_s_own_images(
-    client: TestClient, atlases: dict[str, Atlas]
-) -> None:
+def test_the_class_across_models_lists_the_class_s_own_images(client: TestClient, atlases: dict[str, Atlas]) -> None:
     atlas = atlases["planted"]
     records = json.loads((atlas.path / "images.json").read_text())
     labels = sorted({record["label"] for record in records.values() if record["label"] is not None})
