@@ -58,6 +58,7 @@ describe("class page", () => {
       "/api/models/dino__shapes/images/dino__shapes~3/maps": maps("dino__shapes~3", true),
       "/api/models/dino__shapes/images/dino__shapes~8/maps": maps("dino__shapes~8", false),
     });
+    const asked = () => fetchMock.mock.calls.map(([r]) => (r as Request).url);
     renderAt("/classes/red%20square");
     const columns = await screen.findAllByRole("region");
     const own = within(columns[1]!).getByRole("list", { name: "Images of the class under L5 H3 M7 pos" });
@@ -71,8 +72,13 @@ describe("class page", () => {
     );
     const tiles = within(own).getAllByRole("listitem");
     expect(tiles.map((tile) => tile.textContent)).toEqual(["score 1.750", "score 1.750 (crop)"]);
-    // The planted column lists no image of the class: no list, no request.
+    expect(within(columns[1]!).getByText(/^Under each mode/).textContent).toBe(
+      "Under each mode: the class's 2 images, their maps computed by the model on demand.",
+    );
+    // The planted column lists no image of the class: no list, no request, and says why.
     expect(within(columns[0]!).queryByRole("list", { name: /Images of the class/ })).toBeNull();
+    expect(within(columns[0]!).getByText(/keeps no record of this class's images/)).toBeTruthy();
+    expect(asked().some((u) => u.includes("/images/planted__shapes"))).toBe(false);
 
     fireEvent.click(within(tiles[1]!).getByRole("button"));
     const dialog = await screen.findByRole("dialog");
@@ -87,8 +93,7 @@ describe("class page", () => {
       ),
     );
     await waitFor(() => expect(dialog.textContent).toContain("2.000")); // mode 8's score, fetched on the fly
-    const asked = fetchMock.mock.calls.map(([r]) => (r as Request).url);
-    expect(asked.some((u) => u.includes("dino__shapes~8/maps") && u.includes("mode=8"))).toBe(true);
+    expect(asked().some((u) => u.includes("dino__shapes~8/maps") && u.includes("mode=8"))).toBe(true);
     expect(
       within(dialog)
         .getByRole("img", { name: /of L5 H3 M8 pos on image of the class 2/ })

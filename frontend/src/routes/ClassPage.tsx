@@ -124,6 +124,9 @@ function ClassColumns({
                     in the mode index
                   </Link>
                 </p>
+                <p className="muted small">
+                  <ClassImagesNote model={m} />
+                </p>
                 {m.modes.length === 0 ? (
                   <p className="muted">No mode of this model responds to the class more than to the others.</p>
                 ) : (
@@ -189,4 +192,26 @@ function ClassColumns({
       ) : null}
     </>
   );
+}
+
+/** Which of the class's images each mode shows, and why not all of them. */
+function ClassImagesNote({ model }: { model: ModelClassModes }) {
+  const shown = model.images.length;
+  const listed = model.n_images_listed;
+  if (listed === 0)
+    return <>The atlas keeps no record of this class&apos;s images, so none is shown under the modes.</>;
+  return (
+    <>
+      Under each mode: {shown === listed ? `the class's ${plural(shown, "image")}` : `${shown} of the class's images`},
+      their maps computed by the model on demand
+      {listed < model.n_images
+        ? ` (the atlas records ${listed.toLocaleString("en")} of the class's ${model.n_images.toLocaleString("en")} images: those among its modes' top images)`
+        : ""}
+      .
+    </>
+  );
+}
+
+function plural(n: number, noun: string): string {
+  return `${n.toLocaleString("en")} ${noun}${n === 1 ? "" : "s"}`;
 }
