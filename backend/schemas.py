@@ -430,6 +430,33 @@ class ModeMaps(BaseModel):
     key_clip: ClipRange
 
 
+class DatasetImageMaps(BaseModel):
+    """One dataset image under one signed mode, computed on demand (`GET /api/models/{model}/images/{image_id}/maps`):
+    its maps and score from the atlas's model run on the image again."""
+
+    model: str = Field(description="Atlas slug.")
+    revision: str = Field(description="The atlas revision the maps were computed for.")
+    image_id: str = Field(description="Global image id, `<atlas slug>~<dataset index>`.")
+    dataset_index: int
+    label: str | None = Field(description="Class label when the dataset has one.")
+    layer: int
+    head: int
+    mode: int
+    sign: Sign
+    basis: Basis
+    score: float = Field(description="Attention score (paper rule: max P_U · max P_V for pos).")
+    fires: bool = Field(
+        description="Its query map and key map both peak above 0. False: a positive score is the quirk's product of "
+        "two negative maxima (docs/method.md#evidence-and-firing)."
+    )
+    maps: ModeMaps
+    from_original_file: bool = Field(
+        description="Computed from the image's original file (true: the atlas's own maps for its top images), or "
+        "from the atlas's stored crop (false: the original can no longer be read where the atlas was built)."
+    )
+    note: str | None = Field(description="Why the stored crop was used, and what that means; null when it was not.")
+
+
 # --- uploads ----------------------------------------------------------------------------------
 
 
@@ -664,11 +691,30 @@ class SearchResults(BaseModel):
     )
 
 
+class ClassImage(BaseModel):
+    """An image of the class in an atlas's dataset; its maps under any mode come from
+    `GET /api/models/{model}/images/{image_id}/maps`."""
+
+    image_id: str = Field(description="Global image id, `<atlas slug>~<dataset index>`.")
+    dataset_index: int
+    source: str = Field(description="The image's file name in the dataset.")
+    thumbnail_url: str = Field(description="The image as the model saw it (JPEG).")
+
+
 class ModelClassModes(BaseModel):
     model: str
     model_id: str
+    revision: str = Field(description="The atlas revision (`?v=` of the images' addresses).")
     n_images: int
     modes: list[ClassModeMatch]
+    images: list[ClassImage] = Field(
+        description="The class's own images (its first by dataset index) that the atlas keeps a record of, to show "
+        "under each mode."
+    )
+    n_images_listed: int = Field(
+        description="Images of the class the atlas keeps a record of (every scored image where the atlas lists them "
+        "all; else only those among its modes' top images)."
+    )
 
 
 class ClassAcrossModels(BaseModel):

@@ -116,6 +116,13 @@ def render_overlay(
     return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
 
 
+def encode_thumbnail(rgb: np.ndarray) -> bytes:
+    """uint8 RGB ``[S, S, 3]`` crop as the model saw it → the JPEG an atlas stores as its thumbnail."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=92)
+    return buffer.getvalue()
+
+
 def encode_png(rgb: np.ndarray) -> bytes:
     """uint8 RGB ``[H, W, 3]`` → PNG bytes (fast compression: overlays are served, not archived)."""
     buffer = io.BytesIO()

@@ -6,6 +6,8 @@ from typing import Any
 
 from fastapi import Response
 
+from backend.schemas import ErrorBody
+
 PNG_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}, "description": "PNG"}
 }
@@ -13,6 +15,21 @@ JPEG_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
         "description": "JPEG",
+    }
+}
+
+#: The answers of a request that may need an image analysed (see backend.services.analysis).
+MODEL_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": ErrorBody,
+        "description": "The model cannot be run here; or the analysis queue is full (then with `Retry-After`: "
+        "try again after that many seconds)",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before retrying; only when the analysis queue is full",
+                "schema": {"type": "integer"},
+            }
+        },
     }
 }
 

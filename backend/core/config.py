@@ -26,7 +26,11 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(default=None, description="e.g. redis://localhost:6379/0; None = in-process cache.")
     upload_ttl_s: int = Field(default=86_400, gt=0, description="Uploads and their results live this long.")
-    overlay_ttl_s: int = Field(default=86_400, gt=0, description="Rendered atlas overlays are cached this long.")
+    overlay_ttl_s: int = Field(
+        default=86_400,
+        gt=0,
+        description="Rendered atlas overlays, and dataset images' maps computed on demand, are cached this long.",
+    )
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     max_pixels: int = Field(default=40_000_000, gt=0, description="Larger images are refused before decoding.")
     upload_rate_limit: int = Field(default=30, ge=1, description="Uploads per client address per window.")

@@ -21,7 +21,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 
 from qkatlas.atlas import Atlas, AtlasError, atlas_directories
@@ -55,6 +55,12 @@ def image_id(atlas: Atlas, index: int) -> str:
 def thumbnail_url(atlas: Atlas, index: int) -> str:
     """The thumbnail's address for this revision of the atlas (cacheable for good)."""
     return f"/api/images/{image_id(atlas, index)}?v={atlas.revision}"
+
+
+def source_name(source: str) -> str:
+    """The image's name in its dataset, never an absolute path of the machine that built the atlas."""
+    path = PurePosixPath(source.replace("\\", "/"))
+    return path.name if path.is_absolute() or ".." in path.parts else str(path)
 
 
 def parse_image_id(value: str) -> tuple[str, int]:

@@ -6,25 +6,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from backend.schemas import DatasetImageUpload
+from backend.services.dataset_images import original_file
 from backend.services.uploads import UploadInfo, UploadRejected, UploadStore
 from qkatlas.atlas import Atlas
 from qkatlas.atlas.contract import ImageRecord
-from qkatlas.images import item_path
-
-
-def _original_file(atlas: Atlas, source: str, max_bytes: int) -> bytes | str:
-    """The image's original file as the dataset record and image record locate it, or why it cannot be used
-    (in words without the server's paths)."""
-    dataset = atlas.manifest.dataset
-    path = item_path(dataset.source, dataset.layout, source)
-    try:
-        with path.open("rb") as file:
-            data = file.read(max_bytes + 1)
-    except OSError:
-        return f"the original file of {source!r} can no longer be read where the atlas was built"
-    if len(data) > max_bytes:
-        return f"the original file of {source!r} is larger than the upload limit ({max_bytes:,} bytes)"
-    return data
 
 
 async def upload_dataset_image(
@@ -38,7 +23,7 @@ async def upload_dataset_image(
 ) -> DatasetImageUpload | None:
     """The image stored as an upload: its original file when it can still be read where the atlas was
     built, else ``thumbnail()`` (the crop the model saw); None when there is neither."""
-    original = await asyncio.to_thread(_original_file, atlas, record.source, max_bytes)
+    original = await asyncio.to_thread(original_file, atlas, record.source, max_bytes)
     info: UploadInfo | None = None
     note = original if isinstance(original, str) else None
     if isinstance(original, bytes):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict
-from pathlib import PurePosixPath
 from urllib.parse import urlencode
 
 from backend.core.cache import Cache
@@ -22,7 +21,7 @@ from backend.schemas import (
     Sign,
     TopImage,
 )
-from backend.services.atlases import image_id, thumbnail_url
+from backend.services.atlases import image_id, source_name, thumbnail_url
 from backend.services.overlays import OverlayOptions, overlay_png
 from qkatlas.atlas import Atlas
 from qkatlas.atlas.evidence import EVIDENCE_RULE, Winner
@@ -32,12 +31,6 @@ from qkatlas.atlas.statistics import NOT_COMPUTED, SAMPLES_NOT_COMPUTED, SignedM
 def _mode_path(atlas: Atlas, layer: int, head: int, mode: int) -> str:
     """The mode's address in the API."""
     return f"/api/models/{atlas.slug}/layers/{layer}/heads/{head}/modes/{mode}"
-
-
-def _source_name(source: str) -> str:
-    """The image's name in its dataset, never an absolute path of the machine that built the atlas."""
-    path = PurePosixPath(source.replace("\\", "/"))
-    return path.name if path.is_absolute() or ".." in path.parts else str(path)
 
 
 def mode_detail(atlas: Atlas, layer: int, head: int, mode: int, basis: Basis, sign: Sign) -> ModeDetail:
@@ -58,7 +51,7 @@ def mode_detail(atlas: Atlas, layer: int, head: int, mode: int, basis: Basis, si
                 score=winner.score,
                 fires=winner.fires,
                 label=record.label if record else None,
-                source=_source_name(record.source if record else ""),
+                source=source_name(record.source if record else ""),
                 thumbnail_url=thumbnail_url(atlas, index),
                 overlay_url=f"{top}/overlay.png?{query}",
                 maps_url=f"{top}/maps?{query}",
@@ -127,7 +120,7 @@ def mode_samples(atlas: Atlas, layer: int, head: int, mode: int, basis: Basis, s
                         score=sampled.score,
                         fires=sampled.fires,
                         label=record.label if record else None,
-                        source=_source_name(record.source if record else ""),
+                        source=source_name(record.source if record else ""),
                         thumbnail_url=thumbnail_url(atlas, sampled.index),
                     )
                 )

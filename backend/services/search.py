@@ -20,6 +20,7 @@ import numpy as np
 from backend.schemas import (
     Basis,
     ClassAcrossModels,
+    ClassImage,
     ClassMatch,
     ClassModeMatch,
     ImageRef,
@@ -29,12 +30,14 @@ from backend.schemas import (
     SearchResults,
     Sign,
 )
-from backend.services.atlases import image_id, thumbnail_url
+from backend.services.atlases import image_id, source_name, thumbnail_url
 from qkatlas.atlas import Atlas
 from qkatlas.atlas.statistics import SignedMode
 
 #: Best images shown with each mode found.
 IMAGES_PER_MODE = 4
+#: The class's own images listed with each model on the class page (shown under each of its modes).
+CLASS_IMAGES = 6
 #: Classes a class query expands to, at most.
 MAX_CLASSES = 12
 
@@ -246,6 +249,17 @@ def _candidates(atlas: Atlas, number: int, axis: int, class_ids: list[int], text
     ]
 
 
+def _class_image(atlas: Atlas, index: int) -> ClassImage:
+    record = atlas.image_meta(index)
+    assert record is not None
+    return ClassImage(
+        image_id=image_id(atlas, index),
+        dataset_index=index,
+        source=source_name(record.source),
+        thumbnail_url=thumbnail_url(atlas, index),
+    )
+
+
 def class_across_models(atlases: list[Atlas], label: str, basis: Basis | None, limit: int) -> ClassAcrossModels:
     """Each served model's most selective modes for the class named ``label`` (exact, case-insensitive)."""
     models, missing, without, no_basis = [], [], [], []
@@ -261,12 +275,16 @@ def class_across_models(atlases: list[Atlas], label: str, basis: Basis | None, l
         if class_id is None:
             without.append(atlas.slug)
             continue
+        listed = atlas.class_images(statistics.classes[class_id])
         models.append(
             ModelClassModes(
                 model=atlas.slug,
                 model_id=atlas.model_id,
+                revision=atlas.revision,
                 n_images=statistics.class_size(class_id),
                 modes=_class_modes(atlas, chosen, class_id, limit),
+                images=[_class_image(atlas, index) for index in listed[:CLASS_IMAGES]],
+                n_images_listed=len(listed),
             )
         )
     return ClassAcrossModels(

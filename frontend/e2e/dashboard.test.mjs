@@ -687,6 +687,46 @@ test.describe("statistics: search, the mode index, classes", () => {
     });
   });
 
+  test("the class page shows the class's own images under a mode; the large view steps to the next mode", async () => {
+    for (const [viewport, colorScheme] of [
+      [undefined, "light"],
+      [PHONE, "dark"],
+    ]) {
+      await withPage({ ...(viewport ? { viewport } : {}), colorScheme }, async (page) => {
+        await page.goto(url("/classes/red_blue"));
+        await expectHeading(page, /Class .red_blue./);
+        const planted = page
+          .locator("section.class-column")
+          .filter({ has: page.getByRole("heading", { name: MODEL_NAME, exact: true }) });
+        const own = planted.getByRole("list", { name: "Images of the class under L0 H0 M0 pos" });
+        // Maps computed on demand from the image's file: the overlay appears once they are there.
+        const overlay = own.getByRole("img", { name: /query map .* of L0 H0 M0 pos on / }).first();
+        await overlay.waitFor();
+        const source = (await overlay.getAttribute("alt")).replace(/^.* on /, "");
+        assert.match(source, /^red_blue\//, "an image of the class red_blue");
+        await own
+          .getByText(/^score -?\d/)
+          .first()
+          .waitFor();
+        assert.deepEqual(await brokenImages(page), []);
+        await screenshot(page, `19-class-images-${colorScheme}`);
+
+        await own.getByRole("button").first().click();
+        const dialog = page.getByRole("dialog", { name: /^L0 H0 M0 pos: image of the class #1 of / });
+        await dialog.waitFor();
+        await dialog.getByRole("status").filter({ hasText: "original file" }).waitFor();
+        await page.keyboard.press("]");
+        const next = page.getByRole("dialog", { name: /^L0 H0 M1 pos: image of the class #1 of / });
+        await next.waitFor();
+        await next.getByRole("img", { name: new RegExp(`of L0 H0 M1 pos on image of the class 1`) }).waitFor();
+        await next.getByRole("status").filter({ hasText: "original file" }).waitFor();
+        await next.getByRole("button", { name: "[ L0 H0 M0 pos" }).waitFor();
+        assert.deepEqual(await brokenImages(page), []);
+        await screenshot(page, `19-class-large-view-${colorScheme}`);
+      });
+    }
+  });
+
   test("an atlas without statistics says so on its mode index and mode pages", async () => {
     test.skip(!NO_STATISTICS, "no atlas without statistics is served");
     await withPage({}, async (page) => {

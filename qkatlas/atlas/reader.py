@@ -112,6 +112,7 @@ class Atlas:
         self.statistics = ModeStatistics(manifest.statistics, arrays) if manifest.statistics is not None else None
         """Per-mode statistics (``qkatlas.atlas.statistics``), or ``None`` when the atlas has none."""
         self._noise_floors: dict[tuple[int, int], float] = {}
+        self._by_label: dict[str, list[int]] | None = None
 
     @property
     def slug(self) -> str:
@@ -324,6 +325,17 @@ class Atlas:
 
     def image_meta(self, index: int) -> ImageRecord | None:
         return self._images.get(index)
+
+    def class_images(self, label: str) -> list[int]:
+        """Dataset indices of the images the atlas records with class ``label`` (exact), ascending."""
+        if self._by_label is None:
+            by_label: dict[str, list[int]] = {}
+            for index in sorted(self._images):
+                record_label = self._images[index].label
+                if record_label is not None:
+                    by_label.setdefault(record_label, []).append(index)
+            self._by_label = by_label
+        return list(self._by_label.get(label, ()))
 
     def thumbnail(self, index: int) -> bytes | None:
         """The JPEG of a shown image (a winner or a distribution sample) as the model saw it; ``None`` for

@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from qkatlas.atlas import format as fmt
 from qkatlas.atlas.contract import IMAGE_INDEX, AtlasManifest, AtlasSummary, ImageRecord
 from qkatlas.atlas.reader import published_manifest
 from qkatlas.mode_statistics import ClassRankings, StatisticsSummary
+from qkatlas.render import encode_thumbnail
 from qkatlas.svd import Decomposition
 
 
@@ -111,7 +111,7 @@ class AtlasWriter:
         path = self.directory / fmt.thumbnail_name(index)
         tmp = path.with_name(f".{path.name}.tmp")
         with _removed_on_failure(tmp):
-            Image.fromarray(image).save(tmp, format="JPEG", quality=92)
+            tmp.write_bytes(encode_thumbnail(image))
             os.replace(tmp, path)
 
     def thumbnail_indices(self) -> set[int]:

@@ -48,15 +48,20 @@ def build_atlas(
 
 
 def brute_force_projections(atlas: Atlas, images: list[Path]) -> dict[str, np.ndarray]:
-    """Per basis, P_U and P_V of every image: ``[N_images, L, H, M, P]`` (float64)."""
+    """Per basis, P_U and P_V of every image file: ``[N_images, L, H, M, P]`` (float64)."""
+    prep = atlas.manifest.preprocessing
+    return brute_force_projections_of(atlas, [to_model_input(load_image_file(path), prep) for path in images])
+
+
+def brute_force_projections_of(atlas: Atlas, inputs: list[torch.Tensor]) -> dict[str, np.ndarray]:
+    """``brute_force_projections`` of model inputs (uint8 ``[3, S, S]``, as the model sees them)."""
     adapter = load_model_from_source(atlas.manifest.model_source)
     spec = adapter.spec
     u = atlas.arrays["U"].astype(np.float64)  # [L, H, M, d]
     v = atlas.arrays["V"].astype(np.float64)
     offset = atlas.arrays["query_offset"]
     out: dict[str, list[np.ndarray]] = {"faithful_q": [], "faithful_k": [], "exact_q": [], "exact_k": []}
-    for path in images:
-        pixels = to_model_input(load_image_file(path), adapter.preprocessing)
+    for pixels in inputs:
         captured: list[tuple[np.ndarray, np.ndarray]] = []
 
         def keep(

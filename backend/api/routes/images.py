@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -21,6 +22,7 @@ from backend.api.responses import JPEG_RESPONSE
 from backend.schemas import DatasetImageUpload, ErrorBody
 from backend.services.atlases import IMAGE_ID_PATTERN, parse_image_id
 from backend.services.container import Services
+from backend.services.dataset_images import model_crop, original_file
 from backend.services.dataset_uploads import upload_dataset_image as store_dataset_image
 from qkatlas.atlas import Atlas, AtlasReplaced
 
@@ -75,12 +77,24 @@ async def _thumbnail(image: ImageRef, services: Services) -> tuple[bytes | None,
 
 @router.get("/{image_id}", response_class=Response, responses=JPEG_RESPONSE)
 async def get_image(request: Request, image: ImageDep, services: ServicesDep, _cache: ImageCache) -> Response:
+    """The image as the model saw it: the atlas's thumbnail, or, for an image the atlas records without one, the
+    crop made from its original file with the atlas's preprocessing (the same JPEG encoding)."""
     data, atlas = await _thumbnail(image, services)
     if atlas is not image.atlas:
         replace_policy(request, atlas_policy(request, [atlas], pinned=image.revision is not None))
     if data is None:
-        raise not_found(f"no image {image.image_id!r}")
+        data = await _crop_from_original(atlas, image, services)
     return Response(data, media_type="image/jpeg")
+
+
+async def _crop_from_original(atlas: Atlas, image: ImageRef, services: Services) -> bytes:
+    record = atlas.image_meta(image.index)
+    if record is None:
+        raise not_found(f"no image {image.image_id!r}")
+    original = await asyncio.to_thread(original_file, atlas, record.source, services.settings.max_upload_bytes)
+    if isinstance(original, str):
+        raise not_found(f"no picture of image {image.image_id!r}: the atlas keeps no crop of it, and {original}")
+    return await model_crop(services.renders, services.settings.overlay_ttl_s, atlas, image.index, original)
 
 
 @router.post(

@@ -7,7 +7,7 @@ cached with the upload's remaining TTL (see ``backend.services.analysis``).
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Response, UploadFile
 
@@ -34,7 +34,7 @@ from backend.api.deps import (
     id_path,
     not_found,
 )
-from backend.api.responses import PNG_RESPONSE, png
+from backend.api.responses import MODEL_UNAVAILABLE, PNG_RESPONSE, png
 from backend.schemas import (
     AttentionSplit,
     Basis,
@@ -99,21 +99,6 @@ async def get_upload_info(
 
 
 UploadDep = Annotated[UploadInfo, Depends(get_upload_info)]
-
-#: The answers of a request that may need the upload analysed (see backend.services.analysis).
-MODEL_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {
-        "model": ErrorBody,
-        "description": "The model cannot be run here; or the analysis queue is full (then with `Retry-After`: "
-        "try again after that many seconds)",
-        "headers": {
-            "Retry-After": {
-                "description": "Seconds to wait before retrying; only when the analysis queue is full",
-                "schema": {"type": "integer"},
-            }
-        },
-    }
-}
 
 
 async def upload_cache(request: Request, upload: UploadDep, atlas: AtlasDep, v: PinnedRevision) -> CachePolicy:

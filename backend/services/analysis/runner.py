@@ -1,10 +1,11 @@
-"""Upload analysis: run an atlas's model on an uploaded image, off the event loop, once per key.
+"""Image analysis: run an atlas's model on an uploaded (or dataset) image, off the event loop, once per key.
 
-One analysis (both bases, every layer, head and mode) runs per (upload, atlas) with the atlas's own
+One analysis (both bases, every layer, head and mode) runs per (image, atlas) with the atlas's own
 model (``analyzers``); concurrent requests share it (``flight``: single flight, across worker processes
-and replicas too when they share Redis), and its results go to the cache (``codec``) with the upload's
-remaining TTL: per (layer, head) everything about that head, and once for the whole model every mode's
-scores (what ranking the model's modes needs, without reading every head's maps).
+and replicas too when they share Redis), and its results go to the cache (``codec``): per (layer, head)
+everything about that head, and once for the whole model every mode's scores (what ranking the model's
+modes needs, without reading every head's maps). The image is an ``AnalysisSubject``: an upload (its
+results live as long as it does), or a dataset image of the atlas (``backend.services.dataset_images``).
 
 Analyses run in a few threads behind a bounded queue (``queue``): when it is full a new one is refused
 at once (``AnalysisBusy``, 503 with ``Retry-After``) rather than queued for ever, so a burst of uploads
@@ -39,6 +40,7 @@ from backend.services.uploads import UploadInfo, UploadStore
 from qkatlas.analysis import attention_edge_split
 from qkatlas.atlas import Atlas
 from qkatlas.images import to_model_input
+from qkatlas.images.preprocessing import Preprocessing
 from qkatlas.render import encode_png
 
 T = TypeVar("T")
@@ -50,6 +52,19 @@ class UploadGone(Exception):
 
 
 @dataclass(frozen=True)
+class AnalysisSubject:
+    """What an analysis runs on. ``name`` names it in cache and single-flight keys (with the atlas's
+    revision); ``ttl_s()`` is how long its results are kept from now; ``data()`` its encoded bytes
+    (``UploadGone`` when they are gone); ``model_input(data, preprocessing)`` the uint8 ``[3, S, S]`` image
+    as the model sees it (CPU-bound: run off the event loop)."""
+
+    name: str
+    ttl_s: Callable[[], int]
+    data: Callable[[], Awaitable[bytes]]
+    model_input: Callable[[bytes, Preprocessing], torch.Tensor]
+
+
+@dataclass(frozen=True)
 class UploadAnalysis:
     """What one analysis of an upload yields: every head's results, and every mode's scores."""
 
@@ -57,18 +72,19 @@ class UploadAnalysis:
     model: ModelScores
 
 
-def _upload_key(kind: str, upload_id: str, atlas: Atlas) -> str:
-    """Cache and single-flight keys of results derived from an upload and an atlas: with the atlas's
-    revision, so nothing computed with a replaced atlas's model is served for its successor."""
-    return f"qk:{kind}:{upload_id}:{atlas.slug}:{atlas.revision}"
+def _subject_key(kind: str, name: str, atlas: Atlas) -> str:
+    """Cache and single-flight keys of results derived from an image (``AnalysisSubject.name``) and an
+    atlas: with the atlas's revision, so nothing computed with a replaced atlas's model is served for its
+    successor."""
+    return f"qk:{kind}:{name}:{atlas.slug}:{atlas.revision}"
 
 
-def _analysis_key(upload_id: str, atlas: Atlas, layer: int, head: int) -> str:
-    return f"{_upload_key('analysis', upload_id, atlas)}:{layer}:{head}"
+def _analysis_key(name: str, atlas: Atlas, layer: int, head: int) -> str:
+    return f"{_subject_key('analysis', name, atlas)}:{layer}:{head}"
 
 
-def _model_scores_key(upload_id: str, atlas: Atlas) -> str:
-    return _upload_key("model-scores", upload_id, atlas)
+def _model_scores_key(name: str, atlas: Atlas) -> str:
+    return _subject_key("model-scores", name, atlas)
 
 
 class AnalysisRunner:
@@ -98,12 +114,12 @@ class AnalysisRunner:
 
     # --- running in the executor -----------------------------------------------------------------
 
-    def _model_input(self, data: bytes, atlas: Atlas) -> torch.Tensor:
-        image = self._uploads.decode(data)
-        return to_model_input(image, atlas.manifest.preprocessing)
+    @staticmethod
+    def _model_input(subject: AnalysisSubject, data: bytes, atlas: Atlas) -> torch.Tensor:
+        return subject.model_input(data, atlas.manifest.preprocessing)
 
-    def _analyze(self, data: bytes, atlas: Atlas) -> UploadAnalysis:
-        result = self._analyzers.get(atlas).analyze(self._model_input(data, atlas))
+    def _analyze(self, subject: AnalysisSubject, data: bytes, atlas: Atlas) -> UploadAnalysis:
+        result = self._analyzers.get(atlas).analyze(self._model_input(subject, data, atlas))
         # float32 for the whole model as for each head, so both rank a head's modes alike.
         model = ModelScores(
             scores={b: s.astype(np.float32) for b, s in result.scores.items()},
@@ -121,10 +137,12 @@ class AnalysisRunner:
                 )
         return UploadAnalysis(heads, model)
 
-    def _attention(self, data: bytes, atlas: Atlas, layer: int, head: int, query_patch: int) -> AttentionRow:
+    def _attention(
+        self, subject: AnalysisSubject, data: bytes, atlas: Atlas, layer: int, head: int, query_patch: int
+    ) -> AttentionRow:
         analyzer = self._analyzers.get(atlas)
         split = attention_edge_split(
-            analyzer.adapter, analyzer.dec, self._model_input(data, atlas), layer, head, query_patch
+            analyzer.adapter, analyzer.dec, self._model_input(subject, data, atlas), layer, head, query_patch
         )
         return AttentionRow(
             attention=np.asarray(split.attention, np.float32),
@@ -135,11 +153,19 @@ class AnalysisRunner:
 
     # --- on the event loop -----------------------------------------------------------------------
 
-    async def _data(self, upload: UploadInfo) -> bytes:
-        data = await self._uploads.data(upload.id)
-        if data is None:
-            raise UploadGone
-        return data
+    def upload_subject(self, upload: UploadInfo) -> AnalysisSubject:
+        """An upload as what an analysis runs on: its results live as long as it does."""
+
+        async def data() -> bytes:
+            found = await self._uploads.data(upload.id)
+            if found is None:
+                raise UploadGone
+            return found
+
+        def model_input(encoded: bytes, preprocessing: Preprocessing) -> torch.Tensor:
+            return to_model_input(self._uploads.decode(encoded), preprocessing)
+
+        return AnalysisSubject(upload.id, upload.expires_in_s, data, model_input)
 
     async def _in_executor(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in an analysis thread, holding a slot of the queue (``AnalysisBusy`` if full)."""
@@ -162,35 +188,42 @@ class AnalysisRunner:
                 return result
         raise AssertionError("run(shared=False) computes the result here")
 
-    async def _analysis(self, upload: UploadInfo, atlas: Atlas, shared: bool) -> UploadAnalysis | None:
+    async def _analysis(self, subject: AnalysisSubject, atlas: Atlas, shared: bool) -> UploadAnalysis | None:
         """Run the analysis (or join the one running) and cache all it yields; None when another process
         ran it."""
-        done_key = _model_scores_key(upload.id, atlas)
+        done_key = _model_scores_key(subject.name, atlas)
 
         async def compute() -> UploadAnalysis:
-            analysis = await self._in_executor(self._analyze, await self._data(upload), atlas)
+            analysis = await self._in_executor(self._analyze, subject, await subject.data(), atlas)
             blobs = {
-                _analysis_key(upload.id, atlas, *at): HEAD_CODEC.encode(result) for at, result in analysis.heads.items()
+                _analysis_key(subject.name, atlas, *at): HEAD_CODEC.encode(result)
+                for at, result in analysis.heads.items()
             }
             # Written last (one pipeline, in order): once it is there, every head's entry is too.
             blobs[done_key] = MODEL_SCORES_CODEC.encode(analysis.model)
-            await self._cache.set_many(blobs, max(1, upload.expires_in_s()))
+            await self._cache.set_many(blobs, max(1, subject.ttl_s()))
             return analysis
 
-        return await self._flights.run(_upload_key("analysis", upload.id, atlas), done_key, shared, compute)
+        return await self._flights.run(_subject_key("analysis", subject.name, atlas), done_key, shared, compute)
 
     async def head(self, upload: UploadInfo, atlas: Atlas, layer: int, head: int) -> HeadAnalysis:
+        return await self.subject_head(self.upload_subject(upload), atlas, layer, head)
+
+    async def subject_head(self, subject: AnalysisSubject, atlas: Atlas, layer: int, head: int) -> HeadAnalysis:
+        """One head's analysis of any image (an upload's: ``head``)."""
+
         async def run(shared: bool) -> HeadAnalysis | None:
-            analysis = await self._analysis(upload, atlas, shared)
+            analysis = await self._analysis(subject, atlas, shared)
             return None if analysis is None else analysis.heads[layer, head]
 
-        return await self._cached_or_run(_analysis_key(upload.id, atlas, layer, head), HEAD_CODEC, run)
+        return await self._cached_or_run(_analysis_key(subject.name, atlas, layer, head), HEAD_CODEC, run)
 
     async def model_scores(self, upload: UploadInfo, atlas: Atlas) -> ModelScores:
         """Every mode's scores and contribution, from the same analysis as the heads'."""
+        subject = self.upload_subject(upload)
 
         async def run(shared: bool) -> ModelScores | None:
-            analysis = await self._analysis(upload, atlas, shared)
+            analysis = await self._analysis(subject, atlas, shared)
             return None if analysis is None else analysis.model
 
         return await self._cached_or_run(_model_scores_key(upload.id, atlas), MODEL_SCORES_CODEC, run)
@@ -198,10 +231,12 @@ class AnalysisRunner:
     async def attention(
         self, upload: UploadInfo, atlas: Atlas, layer: int, head: int, query_patch: int
     ) -> AttentionRow:
-        key = f"{_upload_key('attention', upload.id, atlas)}:{layer}:{head}:{query_patch}"
+        subject = self.upload_subject(upload)
+        key = f"{_subject_key('attention', upload.id, atlas)}:{layer}:{head}:{query_patch}"
 
         async def compute() -> AttentionRow:
-            row = await self._in_executor(self._attention, await self._data(upload), atlas, layer, head, query_patch)
+            data = await subject.data()
+            row = await self._in_executor(self._attention, subject, data, atlas, layer, head, query_patch)
             await self._cache.set(key, ATTENTION_CODEC.encode(row), max(1, upload.expires_in_s()))
             return row
 
@@ -214,14 +249,15 @@ class AnalysisRunner:
         """The upload as the atlas's model sees it (after its resize and centre crop), as PNG.
 
         Cheap (a resize and a PNG): neither queued nor shared between processes."""
-        key = _upload_key("upload-image", upload.id, atlas)
+        key = _subject_key("upload-image", upload.id, atlas)
         png = await self._cache.get(key)
         if png is not None:
             return png
+        subject = self.upload_subject(upload)
 
         async def compute() -> bytes:
-            data = await self._data(upload)
-            crop = await asyncio.to_thread(self._model_input, data, atlas)
+            data = await subject.data()
+            crop = await asyncio.to_thread(self._model_input, subject, data, atlas)
             encoded = await asyncio.to_thread(encode_png, crop.permute(1, 2, 0).numpy())
             await self._cache.set(key, encoded, max(1, upload.expires_in_s()))
             return encoded

@@ -135,3 +135,22 @@ export function useAttentionSplit(uploadId: string, model: string, layer: number
     }),
   );
 }
+
+/** A signed mode of a head, in one basis: where a dataset image's maps are asked for. */
+export interface SignedModeAt {
+  layer: number;
+  head: number;
+  mode: number;
+  sign: Sign;
+  basis: Basis;
+}
+
+/** Any dataset image of an atlas build under one signed mode, its maps computed on demand by the service. */
+export function useDatasetImageMaps(model: string, revision: string, imageId: string, at: SignedModeAt) {
+  return useLoadable(
+    pinnedQuery("/api/models/{model}/images/{image_id}/maps", revision, {
+      path: { model, image_id: imageId },
+      query: { ...at },
+    }),
+  );
+}

@@ -194,7 +194,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Image */
+        /**
+         * Get Image
+         * @description The image as the model saw it: the atlas's thumbnail, or, for an image the atlas records without one, the
+         *     crop made from its original file with the atlas's preprocessing (the same JPEG encoding).
+         */
         get: operations["get_image"];
         put?: never;
         post?: never;
@@ -221,6 +225,47 @@ export interface paths {
          *     model saw).
          */
         post: operations["upload_dataset_image"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/models/{model}/images/{image_id}/maps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Image Maps
+         * @description The image's query and key maps and score under one signed mode, computed with the atlas's model (on its
+         *     device) on the first request for the image, for every mode at once, and cached for this atlas revision.
+         */
+        get: operations["get_image_maps"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/models/{model}/images/{image_id}/overlay.png": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Image Overlay
+         * @description The maps of `…/maps` drawn over the crop the model saw (the same options as the other overlays).
+         */
+        get: operations["get_image_overlay"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -539,6 +584,30 @@ export interface components {
              */
             without_basis: string[];
         };
+        /**
+         * ClassImage
+         * @description An image of the class in an atlas's dataset; its maps under any mode come from
+         *     `GET /api/models/{model}/images/{image_id}/maps`.
+         */
+        ClassImage: {
+            /**
+             * Image Id
+             * @description Global image id, `<atlas slug>~<dataset index>`.
+             */
+            image_id: string;
+            /** Dataset Index */
+            dataset_index: number;
+            /**
+             * Source
+             * @description The image's file name in the dataset.
+             */
+            source: string;
+            /**
+             * Thumbnail Url
+             * @description The image as the model saw it (JPEG).
+             */
+            thumbnail_url: string;
+        };
         /** ClassMatch */
         ClassMatch: {
             /** Label */
@@ -613,6 +682,64 @@ export interface components {
             low: number;
             /** High */
             high: number;
+        };
+        /**
+         * DatasetImageMaps
+         * @description One dataset image under one signed mode, computed on demand (`GET /api/models/{model}/images/{image_id}/maps`):
+         *     its maps and score from the atlas's model run on the image again.
+         */
+        DatasetImageMaps: {
+            /**
+             * Model
+             * @description Atlas slug.
+             */
+            model: string;
+            /**
+             * Revision
+             * @description The atlas revision the maps were computed for.
+             */
+            revision: string;
+            /**
+             * Image Id
+             * @description Global image id, `<atlas slug>~<dataset index>`.
+             */
+            image_id: string;
+            /** Dataset Index */
+            dataset_index: number;
+            /**
+             * Label
+             * @description Class label when the dataset has one.
+             */
+            label: string | null;
+            /** Layer */
+            layer: number;
+            /** Head */
+            head: number;
+            /** Mode */
+            mode: number;
+            sign: components["schemas"]["Sign"];
+            basis: components["schemas"]["Basis"];
+            /**
+             * Score
+             * @description Attention score (paper rule: max P_U · max P_V for pos).
+             */
+            score: number;
+            /**
+             * Fires
+             * @description Its query map and key map both peak above 0. False: a positive score is the quirk's product of two negative maxima (docs/method.md#evidence-and-firing).
+             */
+            fires: boolean;
+            maps: components["schemas"]["ModeMaps"];
+            /**
+             * From Original File
+             * @description Computed from the image's original file (true: the atlas's own maps for its top images), or from the atlas's stored crop (false: the original can no longer be read where the atlas was built).
+             */
+            from_original_file: boolean;
+            /**
+             * Note
+             * @description Why the stored crop was used, and what that means; null when it was not.
+             */
+            note: string | null;
         };
         /**
          * DatasetImageUpload
@@ -1094,10 +1221,25 @@ export interface components {
             model: string;
             /** Model Id */
             model_id: string;
+            /**
+             * Revision
+             * @description The atlas revision (`?v=` of the images' addresses).
+             */
+            revision: string;
             /** N Images */
             n_images: number;
             /** Modes */
             modes: components["schemas"]["ClassModeMatch"][];
+            /**
+             * Images
+             * @description The class's own images (its first by dataset index) that the atlas keeps a record of, to show under each mode.
+             */
+            images: components["schemas"]["ClassImage"][];
+            /**
+             * N Images Listed
+             * @description Images of the class the atlas keeps a record of (every scored image where the atlas lists them all; else only those among its modes' top images).
+             */
+            n_images_listed: number;
         };
         /** ModelDetail */
         ModelDetail: {
@@ -2558,6 +2700,142 @@ export interface operations {
             /** @description Too many uploads from this address */
             429: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_image_maps: {
+        parameters: {
+            query: {
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
+                layer: number;
+                head: number;
+                mode: number;
+                /** @description `pos` = (u, v), `neg` = (−u, −v). */
+                sign?: components["schemas"]["Sign"];
+                /** @description Which tokens are projected (docs/method.md#projection-bases). */
+                basis?: components["schemas"]["Basis"];
+            };
+            header?: never;
+            path: {
+                /** @description `<atlas slug>~<dataset index>` of an image of this atlas's dataset. */
+                image_id: string;
+                /** @description Atlas slug (see `GET /api/models`). */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetImageMaps"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description The model cannot be run here; or the analysis queue is full (then with `Retry-After`: try again after that many seconds) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying; only when the analysis queue is full */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_image_overlay: {
+        parameters: {
+            query: {
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
+                layer: number;
+                head: number;
+                mode: number;
+                /** @description `pos` = (u, v), `neg` = (−u, −v). */
+                sign?: components["schemas"]["Sign"];
+                /** @description Which tokens are projected (docs/method.md#projection-bases). */
+                basis?: components["schemas"]["Basis"];
+                /** @description Which maps to draw. */
+                channel?: components["schemas"]["Channel"];
+                /** @description Colours of the query and key maps. */
+                palette?: components["schemas"]["Palette"];
+                /** @description Brightness of the colour photo under the maps (0 = maps only). */
+                blend?: number;
+                /** @description Strength of the maps over the photo (1 = full: a hot patch hides the photo; 0 = the photo alone). */
+                opacity?: number;
+            };
+            header?: never;
+            path: {
+                /** @description `<atlas slug>~<dataset index>` of an image of this atlas's dataset. */
+                image_id: string;
+                /** @description Atlas slug (see `GET /api/models`). */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description PNG */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/png": string;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description The model cannot be run here; or the analysis queue is full (then with `Retry-After`: try again after that many seconds) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying; only when the analysis queue is full */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

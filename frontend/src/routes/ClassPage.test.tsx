@@ -1,6 +1,6 @@
-import { screen, within } from "@testing-library/react";
+import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import { classAcrossModels, modelSummary, searchResults, STATISTICS_NOTE } from "../test/fixtures";
+import { classAcrossModels, datasetImageMaps, modelSummary, searchResults, STATISTICS_NOTE } from "../test/fixtures";
 import { mockApi, renderAt } from "../test/mockApi";
 
 const MODELS = [
@@ -43,6 +43,71 @@ describe("class page", () => {
     expect(screen.getByText(/Without a class/).textContent).toContain("other-vit");
     const request = fetchMock.mock.calls.map(([r]) => (r as Request).url).find((u) => u.includes("/api/classes/"));
     expect(request).toContain("limit=8");
+  });
+
+  it("shows the class's own images under each mode, and the large view steps to the neighbouring modes", async () => {
+    const DINO = modelSummary({ slug: "dino__shapes", model_id: "facebook/dino-vits16", n_modes: 64 });
+    const maps = (imageId: string, from_original_file: boolean) => (request: Request) => {
+      const mode = Number(new URL(request.url).searchParams.get("mode"));
+      const note = from_original_file ? null : "computed from the atlas's stored crop (the original is gone)";
+      return { body: datasetImageMaps({ image_id: imageId, mode, score: mode / 4, from_original_file, note }) };
+    };
+    const fetchMock = mockApi({
+      "/api/models": { body: [modelSummary(), DINO] },
+      "/api/classes/red%20square": { body: classAcrossModels() },
+      "/api/models/dino__shapes/images/dino__shapes~3/maps": maps("dino__shapes~3", true),
+      "/api/models/dino__shapes/images/dino__shapes~8/maps": maps("dino__shapes~8", false),
+    });
+    const asked = () => fetchMock.mock.calls.map(([r]) => (r as Request).url);
+    renderAt("/classes/red%20square");
+    const columns = await screen.findAllByRole("region");
+    const own = within(columns[1]!).getByRole("list", { name: "Images of the class under L5 H3 M7 pos" });
+    await waitFor(() =>
+      expect(within(own).getAllByRole("img", { name: /query map .* of L5 H3 M7 pos/ })).toHaveLength(2),
+    );
+    const overlay = within(own).getByRole("img", { name: /on red_square\/3\.png/ });
+    expect(overlay.getAttribute("src")).toBe(
+      "/api/models/dino__shapes/images/dino__shapes~3/overlay.png?layer=5&head=3&mode=7&sign=pos&basis=faithful" +
+        "&v=fedcba9876543210&channel=both&palette=red_cyan&blend=0.50&opacity=1.00",
+    );
+    const tiles = within(own).getAllByRole("listitem");
+    expect(tiles.map((tile) => tile.textContent)).toEqual(["score 1.750", "score 1.750 (crop)"]);
+    expect(within(columns[1]!).getByText(/^Under each mode/).textContent).toBe(
+      "Under each mode: the class's 2 images, their maps computed by the model on demand.",
+    );
+    // The planted column lists no image of the class: no list, no request, and says why.
+    expect(within(columns[0]!).queryByRole("list", { name: /Images of the class/ })).toBeNull();
+    expect(within(columns[0]!).getByText(/keeps no record of this class's images/)).toBeTruthy();
+    expect(asked().some((u) => u.includes("/images/planted__shapes"))).toBe(false);
+
+    fireEvent.click(within(tiles[1]!).getByRole("button"));
+    const dialog = await screen.findByRole("dialog");
+    expect(within(dialog).getByRole("heading", { level: 2 }).textContent).toBe(
+      "L5 H3 M7 pos: image of the class #2 of 2",
+    );
+    expect(within(dialog).getByRole("status").textContent).toContain("stored crop");
+    fireEvent.keyDown(dialog, { key: "]" });
+    await waitFor(() =>
+      expect(within(dialog).getByRole("heading", { level: 2 }).textContent).toBe(
+        "L5 H3 M8 pos: image of the class #2 of 2",
+      ),
+    );
+    await waitFor(() => expect(dialog.textContent).toContain("2.000")); // mode 8's score, fetched on the fly
+    expect(asked().some((u) => u.includes("dino__shapes~8/maps") && u.includes("mode=8"))).toBe(true);
+    expect(
+      within(dialog)
+        .getByRole("img", { name: /of L5 H3 M8 pos on image of the class 2/ })
+        .getAttribute("src"),
+    ).toContain("mode=8");
+    fireEvent.click(within(dialog).getByRole("button", { name: "[ L5 H3 M7 pos" }));
+    await waitFor(() => expect(within(dialog).getByRole("heading", { level: 2 }).textContent).toMatch(/^L5 H3 M7 pos/));
+    fireEvent.keyDown(dialog, { key: "ArrowLeft" });
+    await waitFor(() =>
+      expect(within(dialog).getByRole("heading", { level: 2 }).textContent).toBe(
+        "L5 H3 M7 pos: image of the class #1 of 2",
+      ),
+    );
+    expect(within(dialog).getByRole("button", { name: "L5 H3 M8 pos ]" })).toBeTruthy();
   });
 
   it("asks in the basis of its URL", async () => {

@@ -1,23 +1,35 @@
 /**
  * One class across every served model: each model's signed modes most selective for it, side by side
- * (a column per model), and which models cannot say (no statistics, or no such class).
+ * (a column per model), and which models cannot say (no statistics, or no such class). Under each mode,
+ * the class's own images with their maps, computed on demand; one opens in the large view, which steps
+ * to the same image under the head's neighbouring modes.
  */
+import { useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 import { HowToRead } from "../components/ui/HowToRead";
-import type { Basis, ClassAcrossModels, ModelSummary } from "../api/client";
+import type { Basis, ClassAcrossModels, ModelClassModes, ModelSummary } from "../api/client";
+import type { SignedModeAt } from "../api/resources";
 import { BASES } from "../api/enums";
 import { useClassAcrossModels, useModels } from "../api/resources";
 import { Breadcrumbs } from "../components/layout/Breadcrumbs";
+import { ClassImageLargeView, ClassImagesUnderMode, type ClassImages } from "../components/search/ClassImages";
 import { ClassModeCard } from "../components/search/ClassModeCard";
 import { SegmentedControl } from "../components/ui/SegmentedControl";
 import { Empty, Loaded } from "../components/ui/Status";
 import { atlasName } from "../lib/address/atlasNames";
 import { DEFAULT_MODE_INDEX_VIEW, modeIndexSearch } from "../lib/search/modeIndexView";
-import { modeIndexPath, modelPath } from "../lib/address/paths";
+import { classPath, modeIndexPath, modelPath } from "../lib/address/paths";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
 
 /** Modes shown per model. */
 const PER_MODEL = 8;
+
+/** The image open in the large view: a model's class image (by position) under a signed mode. */
+interface Opened {
+  model: string;
+  position: number;
+  at: SignedModeAt;
+}
 
 export default function ClassPage() {
   const { label = "" } = useParams();
@@ -74,6 +86,15 @@ function ClassColumns({
       </span>
     ));
   const note = models.find((m) => data.missing_statistics.includes(m.slug))?.statistics.note;
+  const [opened, setOpened] = useState<Opened | null>(null);
+  const imagesOf = (m: ModelClassModes): ClassImages => ({
+    model: m.model,
+    revision: m.revision,
+    label: data.label,
+    images: m.images,
+  });
+  const openedModel = opened === null ? undefined : data.models.find((m) => m.model === opened.model);
+  const openedSummary = opened === null ? undefined : models.find((m) => m.slug === opened.model);
   return (
     <>
       {data.models.length === 0 ? (
@@ -103,17 +124,37 @@ function ClassColumns({
                     in the mode index
                   </Link>
                 </p>
+                <p className="muted small">
+                  <ClassImagesNote model={m} />
+                </p>
                 {m.modes.length === 0 ? (
                   <p className="muted">No mode of this model responds to the class more than to the others.</p>
                 ) : (
                   <ol className="class-mode-list">
-                    {m.modes.map((match) => (
-                      <ClassModeCard
-                        key={`${match.mode.layer}-${match.mode.head}-${match.mode.mode}-${match.mode.sign}`}
-                        match={match}
-                        withClassSize={false}
-                      />
-                    ))}
+                    {m.modes.map((match) => {
+                      const at: SignedModeAt = {
+                        layer: match.mode.layer,
+                        head: match.mode.head,
+                        mode: match.mode.mode,
+                        sign: match.mode.sign,
+                        basis: match.mode.basis,
+                      };
+                      return (
+                        <ClassModeCard
+                          key={`${at.layer}-${at.head}-${at.mode}-${at.sign}`}
+                          match={match}
+                          withClassSize={false}
+                        >
+                          {m.images.length > 0 ? (
+                            <ClassImagesUnderMode
+                              of={imagesOf(m)}
+                              at={at}
+                              onOpen={(position) => setOpened({ model: m.model, position, at })}
+                            />
+                          ) : null}
+                        </ClassModeCard>
+                      );
+                    })}
                   </ol>
                 )}
               </section>
@@ -121,6 +162,18 @@ function ClassColumns({
           })}
         </div>
       )}
+      {opened !== null && openedModel && openedSummary ? (
+        <ClassImageLargeView
+          of={imagesOf(openedModel)}
+          at={opened.at}
+          position={opened.position}
+          nModes={openedSummary.n_modes}
+          preprocessing={openedSummary.preprocessing.description}
+          labelHref={classPath}
+          onMove={(position, at) => setOpened({ model: opened.model, position, at })}
+          onClose={() => setOpened(null)}
+        />
+      ) : null}
       {data.missing_statistics.length > 0 ? (
         <div className="status status-empty" role="note">
           <strong>Left out, without per-mode statistics:</strong> {list(data.missing_statistics)} —{" "}
@@ -139,4 +192,26 @@ function ClassColumns({
       ) : null}
     </>
   );
+}
+
+/** Which of the class's images each mode shows, and why not all of them. */
+function ClassImagesNote({ model }: { model: ModelClassModes }) {
+  const shown = model.images.length;
+  const listed = model.n_images_listed;
+  if (listed === 0)
+    return <>The atlas keeps no record of this class&apos;s images, so none is shown under the modes.</>;
+  return (
+    <>
+      Under each mode: {shown === listed ? `the class's ${plural(shown, "image")}` : `${shown} of the class's images`},
+      their maps computed by the model on demand
+      {listed < model.n_images
+        ? ` (the atlas records ${listed.toLocaleString("en")} of the class's ${model.n_images.toLocaleString("en")} images: those among its modes' top images)`
+        : ""}
+      .
+    </>
+  );
+}
+
+function plural(n: number, noun: string): string {
+  return `${n.toLocaleString("en")} ${noun}${n === 1 ? "" : "s"}`;
 }

@@ -2,6 +2,8 @@
 import type {
   AttentionSplit,
   ClassAcrossModels,
+  ClassImage,
+  DatasetImageMaps,
   ClassModeMatch,
   HeadDetail,
   ModeDetail,
@@ -327,17 +329,72 @@ export function searchResults(overrides: Partial<SearchResults> = {}): SearchRes
   };
 }
 
+export function classImage(index: number, model = "planted__shapes"): ClassImage {
+  return {
+    image_id: `${model}~${index}`,
+    dataset_index: index,
+    source: `red_square/${index}.png`,
+    thumbnail_url: `/api/images/${model}~${index}?v=0123456789abcdef`,
+  };
+}
+
+/** A dataset image's maps under a mode, as `GET /api/models/{model}/images/{image_id}/maps` answers. */
+export function datasetImageMaps(overrides: Partial<DatasetImageMaps> = {}): DatasetImageMaps {
+  return {
+    model: "dino__shapes",
+    revision: "fedcba9876543210",
+    image_id: "dino__shapes~3",
+    dataset_index: 3,
+    label: "red square",
+    layer: 5,
+    head: 3,
+    mode: 7,
+    sign: "pos",
+    basis: "faithful",
+    score: 1.25,
+    fires: true,
+    maps: {
+      grid: 2,
+      image_size: 32,
+      query: [
+        [0, 1],
+        [2, 3],
+      ],
+      key: [
+        [1, 0],
+        [0, 1],
+      ],
+      query_clip: { low: 0, high: 3 },
+      key_clip: { low: 0, high: 1 },
+    },
+    from_original_file: true,
+    note: null,
+    ...overrides,
+  };
+}
+
 export function classAcrossModels(overrides: Partial<ClassAcrossModels> = {}): ClassAcrossModels {
   return {
     label: "red square",
     basis: null,
     without_basis: [],
     models: [
-      { model: "planted__shapes", model_id: "planted-vit", n_images: 2, modes: [classModeMatch()] },
+      {
+        model: "planted__shapes",
+        model_id: "planted-vit",
+        revision: "0123456789abcdef",
+        n_images: 2,
+        modes: [classModeMatch()],
+        images: [],
+        n_images_listed: 0,
+      },
       {
         model: "dino__shapes",
         model_id: "facebook/dino-vits16",
+        revision: "fedcba9876543210",
         n_images: 2,
+        images: [classImage(3, "dino__shapes"), classImage(8, "dino__shapes")],
+        n_images_listed: 2,
         modes: [
           classModeMatch(
             { selectivity: 2.5, class_mean: 4 },

@@ -83,6 +83,10 @@ EXAMPLES = {
         f"/api/models/{{planted}}/{MODE}/top/1/maps"
     ),
     "/api/images/{image_id}": "/api/images/{planted}~0",
+    "/api/models/{model}/images/{image_id}/maps": "/api/models/{planted}/images/{planted}~0/maps?layer=0&head=0&mode=1",
+    "/api/models/{model}/images/{image_id}/overlay.png": (
+        "/api/models/{planted}/images/{planted}~0/overlay.png?layer=0&head=0&mode=1&sign=neg"
+    ),
     "/api/search": "/api/search?q=red",
     "/api/classes/{label}": "/api/classes/red_blue",
     "/api/uploads/{upload_id}": "/api/uploads/{upload}",

@@ -1,7 +1,9 @@
 /**
- * The large view of one of a mode's top images: a modal dialog with the clean photo (the crop as the
- * model saw it) beside its overlay, the class label, source file, score and rank. `←`/`→` (or `k`/`j`)
- * move through the top-K, `Escape` closes; the dialog keeps these keys from the page behind it.
+ * The large view of one of a mode's images (its top images, or a class's own images under it): a modal
+ * dialog with the clean photo (the crop as the model saw it) beside its overlay, the class label, source
+ * file, score and position. `←`/`→` (or `k`/`j`) move through the images; with `modeSteps`, `[`/`]` show
+ * the same image under the previous / next mode of the head; `Escape` closes. The dialog keeps these keys
+ * from the page behind it.
  */
 import { type KeyboardEvent, type ReactNode, useEffect, useRef } from "react";
 import { Link } from "react-router";
@@ -17,25 +19,45 @@ import { imageTitle, overlayAlt } from "./TopImageCard";
 /** Shown for a top image that ranks only through the product of two negative maxima. */
 const QUIRK_FACT: Fact = ["fires", <QuirkBadge key="quirk" />, "quirk"];
 
+/** What the view shows of an image: a top image, or any image with its score under the mode once known. */
+export type ViewedImage = Omit<TopImage, "score" | "fires" | "dataset_index" | "maps_url"> & {
+  /** Null while it is being computed. */
+  score: number | null;
+  fires: boolean | null;
+};
+
+/** Stepping to the same image under the neighbouring modes of the head (`[` and `]`). */
+export interface ModeSteps {
+  /** The names of the previous and next modes; null at either end of the head. */
+  previous: string | null;
+  next: string | null;
+  onStep: (delta: -1 | 1) => void;
+}
+
 export function LargeImageView({
   images,
   rank,
+  what = "top image",
   modeLabel,
   options,
   labelHref,
   preprocessing,
   onMove,
+  modeSteps,
   onClose,
   children,
 }: {
-  images: TopImage[];
+  images: ViewedImage[];
   rank: number;
+  /** What the images are, for the heading ("top image #2 of 8"). */
+  what?: string;
   modeLabel: string;
   options: OverlayOptions;
   labelHref?: ((label: string) => string) | undefined;
   /** How the model resized and cropped the photo, in words. */
   preprocessing: string;
   onMove: (rank: number) => void;
+  modeSteps?: ModeSteps | undefined;
   /** Called once the dialog has closed (the page behind it takes focus again). */
   onClose: () => void;
   /** More actions on the image, under its facts. */
@@ -76,6 +98,13 @@ export function LargeImageView({
       close();
       return;
     }
+    if (modeSteps && (event.key === "[" || event.key === "]") && !event.altKey && !event.ctrlKey && !event.metaKey) {
+      event.preventDefault();
+      event.stopPropagation();
+      const delta = event.key === "[" ? -1 : 1;
+      if ((delta === -1 ? modeSteps.previous : modeSteps.next) !== null) modeSteps.onStep(delta);
+      return;
+    }
     // Every key the page navigates with stops here: the page behind a modal dialog stays where it is.
     const action = keyNavAction(event);
     if (action === null) return;
@@ -100,7 +129,7 @@ export function LargeImageView({
     >
       <div className="large-view-header">
         <h2 id={headingId}>
-          {modeLabel}: top image #{image.rank + 1} of {images.length}
+          {modeLabel}: {what} #{image.rank + 1} of {images.length}
         </h2>
         <button type="button" className="button" onClick={close}>
           Close
@@ -111,7 +140,7 @@ export function LargeImageView({
           <img
             src={image.thumbnail_url}
             onError={onImageError}
-            alt={`Top image ${image.rank + 1} (${title}) as the model saw it`}
+            alt={`${capitalized(what)} ${image.rank + 1} (${title}) as the model saw it`}
             width={448}
             height={448}
           />
@@ -121,7 +150,7 @@ export function LargeImageView({
           <img
             src={overlaySrc(image.overlay_url, options)}
             onError={onImageError}
-            alt={overlayAlt(`${modeLabel} on top image ${image.rank + 1} (${title})`, options)}
+            alt={overlayAlt(`${modeLabel} on ${what} ${image.rank + 1} (${title})`, options)}
             width={448}
             height={448}
           />
@@ -131,9 +160,9 @@ export function LargeImageView({
       <Facts
         className="large-view-facts"
         items={[
-          ["rank", `#${image.rank + 1} of ${images.length}`],
-          ["score", fmt(image.score), "score"],
-          ...(image.fires ? [] : [QUIRK_FACT]),
+          [what === "top image" ? "rank" : "image", `#${image.rank + 1} of ${images.length}`],
+          ["score", image.score === null ? "computing…" : fmt(image.score), "score"],
+          ...(image.fires === false ? [QUIRK_FACT] : []),
           [
             "class",
             image.label === null ? (
@@ -154,11 +183,41 @@ export function LargeImageView({
         <button type="button" className="button" disabled={rank === images.length - 1} onClick={() => step(1)}>
           Next →
         </button>
+        {modeSteps ? (
+          <>
+            <button
+              type="button"
+              className="button"
+              disabled={modeSteps.previous === null}
+              onClick={() => modeSteps.onStep(-1)}
+            >
+              [ {modeSteps.previous ?? "previous mode"}
+            </button>
+            <button
+              type="button"
+              className="button"
+              disabled={modeSteps.next === null}
+              onClick={() => modeSteps.onStep(1)}
+            >
+              {modeSteps.next ?? "next mode"} ]
+            </button>
+          </>
+        ) : null}
         {children}
       </div>
       <p className="key-hints">
-        Keys: <kbd>←</kbd> <kbd>→</kbd> or <kbd>k</kbd> <kbd>j</kbd> previous / next image; <kbd>Esc</kbd> closes.
+        Keys: <kbd>←</kbd> <kbd>→</kbd> or <kbd>k</kbd> <kbd>j</kbd> previous / next image;{" "}
+        {modeSteps ? (
+          <>
+            <kbd>[</kbd> <kbd>]</kbd> the same image under the previous / next mode;{" "}
+          </>
+        ) : null}
+        <kbd>Esc</kbd> closes.
       </p>
     </dialog>
   );
+}
+
+function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -21,7 +21,7 @@ export function overlayAlt(what: string, options: OverlayOptions): string {
 }
 
 /** How an image is named where it shows: its class label, else its file name. */
-export function imageTitle(image: TopImage): string {
+export function imageTitle(image: Pick<TopImage, "label" | "source">): string {
   return image.label ?? image.source;
 }
 

@@ -1,4 +1,5 @@
 /** A signed mode found for a class (search, class page): its name, selectivity, class mean and best images. */
+import type { ReactNode } from "react";
 import { Link } from "react-router";
 import { HelpTip } from "../ui/HelpTip";
 import { useAtlasImageError } from "../../api/atlasRevisions";
@@ -13,6 +14,7 @@ export function ClassModeCard({
   withModel = false,
   withClass = false,
   withClassSize = true,
+  children,
 }: {
   match: ClassModeMatch;
   /** Name the model (results across models). */
@@ -21,6 +23,8 @@ export function ClassModeCard({
   withClass?: boolean;
   /** Say how many images the class has (where no heading says it). */
   withClassSize?: boolean;
+  /** More about the mode, under its best images (the class page: the class's own images under it). */
+  children?: ReactNode;
 }) {
   const onImageError = useAtlasImageError();
   const title = classModeTitle(match, withModel);
@@ -85,6 +89,7 @@ export function ClassModeCard({
           ))}
         </ol>
       ) : null}
+      {children}
     </li>
   );
 }

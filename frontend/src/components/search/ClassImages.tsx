@@ -1,0 +1,168 @@
+/**
+ * A class's own images under one signed mode (the class page): each image's maps and score, computed on
+ * demand by the service (`GET /api/models/{model}/images/{image_id}/maps`), and its overlay once they are
+ * there (so the overlay's request finds the analysis cached). A tile opens the large view, which can step
+ * to the same image under the head's neighbouring modes.
+ */
+import type { ClassImage } from "../../api/client";
+import { type SignedModeAt, useDatasetImageMaps } from "../../api/resources";
+import { useAtlasImageError } from "../../api/atlasRevisions";
+import { fmt } from "../../lib/common/format";
+import { datasetImageOverlayUrl, neighbourMode, signedModeName } from "../../lib/mode/imageMaps";
+import { DEFAULT_OVERLAY, overlaySrc } from "../../lib/mode/overlay";
+import { LargeImageView, type ViewedImage } from "../mode/LargeImageView";
+import { overlayAlt } from "../mode/TopImageCard";
+import { QuirkBadge } from "../ui/SignBadge";
+
+/** An atlas build's images of a class, as the class API lists them. */
+export interface ClassImages {
+  model: string;
+  revision: string;
+  /** The class. */
+  label: string;
+  images: ClassImage[];
+}
+
+export function ClassImagesUnderMode({
+  of,
+  at,
+  onOpen,
+}: {
+  of: ClassImages;
+  at: SignedModeAt;
+  /** Open the large view of the image at this position. */
+  onOpen: (position: number) => void;
+}) {
+  const name = signedModeName(at);
+  return (
+    <ol className="class-images" aria-label={`Images of the class under ${name}`}>
+      {of.images.map((image, position) => (
+        <ClassImageTile key={image.image_id} of={of} image={image} at={at} onOpen={() => onOpen(position)} />
+      ))}
+    </ol>
+  );
+}
+
+function ClassImageTile({
+  of,
+  image,
+  at,
+  onOpen,
+}: {
+  of: ClassImages;
+  image: ClassImage;
+  at: SignedModeAt;
+  onOpen: () => void;
+}) {
+  const maps = useDatasetImageMaps(of.model, of.revision, image.image_id, at);
+  const onImageError = useAtlasImageError();
+  const what = `${signedModeName(at)} on ${image.source}`;
+  return (
+    <li className="class-image">
+      <button type="button" className="class-image-button" onClick={onOpen} title={`Open the large view of ${what}`}>
+        {maps.status === "ok" ? (
+          <img
+            className="thumb"
+            src={overlaySrc(datasetImageOverlayUrl(of.model, of.revision, image.image_id, at), DEFAULT_OVERLAY)}
+            alt={overlayAlt(what, DEFAULT_OVERLAY)}
+            width={96}
+            height={96}
+            onError={onImageError}
+          />
+        ) : (
+          <span className="thumb class-image-pending" role="img" aria-label={`${what}: maps not loaded`}>
+            {maps.status === "error" ? "—" : "…"}
+          </span>
+        )}
+        <span className="class-image-score">
+          {maps.status === "ok" ? (
+            <>
+              score {fmt(maps.data.score)}
+              {maps.data.from_original_file ? null : (
+                <span className="muted" title={maps.data.note ?? undefined}>
+                  {" "}
+                  (crop)
+                </span>
+              )}
+            </>
+          ) : maps.status === "error" ? (
+            <span title={maps.message}>no maps</span>
+          ) : (
+            "computing…"
+          )}
+        </span>
+      </button>
+      {maps.status === "ok" && !maps.data.fires ? <QuirkBadge /> : null}
+    </li>
+  );
+}
+
+/** The large view of a class's image under a mode: `←`/`→` other images of the class, `[`/`]` other modes. */
+export function ClassImageLargeView({
+  of,
+  at,
+  position,
+  nModes,
+  preprocessing,
+  labelHref,
+  onMove,
+  onClose,
+}: {
+  of: ClassImages;
+  at: SignedModeAt;
+  position: number;
+  /** Modes per head of the model. */
+  nModes: number;
+  preprocessing: string;
+  labelHref: (label: string) => string;
+  onMove: (position: number, at: SignedModeAt) => void;
+  onClose: () => void;
+}) {
+  const shown = of.images[position];
+  const maps = useDatasetImageMaps(of.model, of.revision, shown?.image_id ?? "", at);
+  if (!shown) return null;
+  const loaded = maps.status === "ok" ? maps.data : null;
+  const images: ViewedImage[] = of.images.map((image, rank) => ({
+    rank,
+    image_id: image.image_id,
+    thumbnail_url: image.thumbnail_url,
+    overlay_url: datasetImageOverlayUrl(of.model, of.revision, image.image_id, at),
+    label: of.label,
+    source: image.source,
+    score: rank === position ? (loaded?.score ?? null) : null,
+    fires: rank === position ? (loaded?.fires ?? null) : null,
+  }));
+  const previous = neighbourMode(at, -1, nModes);
+  const next = neighbourMode(at, 1, nModes);
+  return (
+    <LargeImageView
+      images={images}
+      rank={position}
+      what="image of the class"
+      modeLabel={signedModeName(at)}
+      options={DEFAULT_OVERLAY}
+      labelHref={labelHref}
+      preprocessing={preprocessing}
+      onMove={(rank) => onMove(rank, at)}
+      modeSteps={{
+        previous: previous === null ? null : signedModeName(previous),
+        next: next === null ? null : signedModeName(next),
+        onStep: (delta) => {
+          const target = neighbourMode(at, delta, nModes);
+          if (target !== null) onMove(position, target);
+        },
+      }}
+      onClose={onClose}
+    >
+      <p className="muted small large-view-note" role="status">
+        {maps.status === "ok"
+          ? maps.data.from_original_file
+            ? "Maps computed now from the original file with the atlas's model."
+            : `Maps ${maps.data.note ?? "computed from the atlas's stored crop"}.`
+          : maps.status === "error"
+            ? `No maps: ${maps.message}`
+            : "Computing the maps…"}
+      </p>
+    </LargeImageView>
+  );
+}
