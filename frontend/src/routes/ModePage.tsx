@@ -6,9 +6,10 @@
 import { lazy, Suspense } from "react";
 import { HowToRead } from "../components/ui/HowToRead";
 import { Link, useNavigate, useSearchParams } from "react-router";
-import type { Basis, ModeDetail, ModelSummary, Sign } from "../api/client";
+import type { Basis, ModeDetail, ModelSummary, Sign, UploadModeStanding } from "../api/client";
 import { BASES } from "../api/enums";
-import { useMode } from "../api/resources";
+import { useMode, useUploadModeStanding } from "../api/resources";
+import { isUploadId } from "../api/uploadUrls";
 import { Breadcrumbs } from "../components/layout/Breadcrumbs";
 import { Facts } from "../components/ui/Facts";
 import { CopyLinkButton } from "../components/layout/CopyLinkButton";
@@ -24,6 +25,7 @@ import { HelpTip } from "../components/ui/HelpTip";
 import { Empty, Loaded, Loading } from "../components/ui/Status";
 import { StepLinks } from "../components/layout/StepLinks";
 import { TopImageGrid } from "../components/mode/TopImageGrid";
+import { TryYourImage } from "../components/mode/TryYourImage";
 import { fmt, modeName, percent } from "../lib/common/format";
 import { GLOSSARY } from "../lib/help/glossary";
 import { useKeyNav } from "../lib/keys/keyboard";
@@ -188,7 +190,19 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
         <OverlayControls value={view} onChange={(o) => setView(o)} />
       )}
       <Loaded state={detail} label="Loading top images…">
-        {(d) => <ModeBody detail={d} summary={summary} view={view} name={name} />}
+        {(d) => (
+          <ModeBody
+            detail={d}
+            summary={summary}
+            view={view}
+            name={name}
+            // A new entry: Back returns to the page without the upload (or with the one before).
+            onAttach={(upload) => {
+              const now = moves.current();
+              moveTo({ pos: now.pos, view: { ...now.view, upload } }, false);
+            }}
+          />
+        )}
       </Loaded>
     </>
   );
@@ -199,12 +213,28 @@ function ModeBody({
   summary,
   view,
   name,
+  onAttach,
 }: {
   detail: ModeDetail;
   summary: ModelSummary;
   view: ModeView;
   name: string;
+  onAttach: (upload: string | null) => void;
 }) {
+  const pos = { layer: detail.layer, head: detail.head, mode: detail.mode };
+  const uploadId = view.upload !== null && isUploadId(view.upload) ? view.upload : null;
+  const standing = useUploadModeStanding(uploadId, summary, pos, view);
+  const yours = uploadId === null ? null : standing;
+  const tryYourImage = (
+    <TryYourImage
+      summary={summary}
+      pos={pos}
+      view={view}
+      modeLabel={`${name} ${view.sign}`}
+      standing={yours}
+      onAttach={onAttach}
+    />
+  );
   if (!detail.active) {
     return (
       <>
@@ -219,6 +249,7 @@ function ModeBody({
             ["rank by σ", `${detail.mode + 1} of ${summary.n_modes}`],
           ]}
         />
+        {tryYourImage}
       </>
     );
   }
@@ -245,6 +276,7 @@ function ModeBody({
           ["rank by σ", `${detail.mode + 1} of ${summary.n_modes}`],
         ]}
       />
+      {tryYourImage}
       <section aria-labelledby="top-heading">
         <div className="heading-row">
           <h2 id="top-heading">
@@ -280,7 +312,12 @@ function ModeBody({
         ) : null}
       </section>
       <div className="two-col">
-        <Distribution detail={detail} summary={summary} name={`${name} ${view.sign}`} />
+        <Distribution
+          detail={detail}
+          summary={summary}
+          name={`${name} ${view.sign}`}
+          yours={yours?.status === "ok" ? yours.data : null}
+        />
         {detail.class_profile ? (
           <ClassProfile profile={detail.class_profile} name={`${name} ${view.sign}`} topK={detail.top_images.length} />
         ) : detail.distribution ? (
@@ -295,7 +332,18 @@ function ModeBody({
 }
 
 /** The score over every image of the dataset, or why the atlas cannot show it. */
-function Distribution({ detail, summary, name }: { detail: ModeDetail; summary: ModelSummary; name: string }) {
+function Distribution({
+  detail,
+  summary,
+  name,
+  yours,
+}: {
+  detail: ModeDetail;
+  summary: ModelSummary;
+  name: string;
+  /** The attached upload, marked on the histogram. */
+  yours: UploadModeStanding | null;
+}) {
   const d = detail.distribution;
   return (
     <section aria-labelledby="distribution-heading">
@@ -336,11 +384,13 @@ function Distribution({ detail, summary, name }: { detail: ModeDetail; summary: 
                 "score-distribution",
               ]}
               context={{ model: summary.model_id, mode: name, basis: detail.basis }}
+              marker={yours ? { score: yours.score, label: "your image" } : undefined}
             />
           </Suspense>
           <p className="muted small">
             Bars: images per bin; the two outer bars count the scores below the first bin and from the last on. Band:
-            mean ± std; dashed: the mean; solid lines: the top {detail.top_images.length} images.
+            mean ± std; dashed: the mean; solid lines: the top {detail.top_images.length} images
+            {yours ? "; thick blue line: your image" : ""}.
           </p>
           <details className="small muted">
             <summary>How the bins are fixed</summary>
