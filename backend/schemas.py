@@ -319,6 +319,46 @@ class ScoreDistribution(BaseModel):
     binning: str = Field(description="How the bins were fixed (the same rule for every mode).")
 
 
+class SampledImage(BaseModel):
+    """One image sampled in a band of a mode's score range."""
+
+    image_id: str = Field(description="Global image id, `<atlas slug>~<dataset index>`.")
+    dataset_index: int
+    score: float = Field(description="Its attention score for the signed mode.")
+    fires: bool = Field(description="Its query map and key map both peak above 0.")
+    label: str | None = Field(description="Class label when the dataset has one.")
+    source: str = Field(description="The image's file name in the dataset.")
+    thumbnail_url: str = Field(description="The image as the model saw it (JPEG).")
+
+
+class DistributionBand(BaseModel):
+    """One band of a signed mode's score range and the images sampled in it."""
+
+    band: int = Field(description="0 = the lowest scores.")
+    low: float = Field(description="Lowest score of the band (the first band starts at the mode's minimum).")
+    high: float = Field(description="Where the band ends (the last band ends at the mode's maximum, included).")
+    first_bin: int = Field(description="The band's first histogram bin (index into `edges` of the distribution).")
+    n_bins: int = Field(description="Histogram bins in the band.")
+    count: int = Field(description="Dataset images whose score falls in the band.")
+    images: list[SampledImage] = Field(description="The images sampled in the band (up to `per_band`), in key order.")
+
+
+class ModeSamples(BaseModel):
+    """Images across a signed mode's whole score distribution, a few from each band
+    (docs/method.md#samples-across-the-distribution)."""
+
+    model: str
+    layer: int
+    head: int
+    mode: int
+    sign: Sign
+    basis: Basis
+    bands: list[DistributionBand] = Field(description="Lowest scores first; empty when `samples_missing` is set.")
+    per_band: int = Field(description="Images kept per band (0 without samples).")
+    rule: str | None = Field(description="How the bands are cut and the images chosen, in words.")
+    samples_missing: str | None = Field(description="Why there are no samples (an atlas built before them); else null.")
+
+
 class ClassScoreOut(BaseModel):
     class_id: int
     label: str

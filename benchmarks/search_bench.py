@@ -142,6 +142,7 @@ def write_atlas(root: Path, spec: tuple[str, int, int, int, int, int], labels: l
             top_classes=TOP_CLASSES,
             class_modes=CLASS_MODES,
             selectivity=SELECTIVITY_RULE,
+            samples=None,  # search reads none of them
         ),
     )
     shapes = fmt.expected_shapes(manifest) | fmt.statistics_shapes(manifest)

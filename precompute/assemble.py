@@ -1,7 +1,8 @@
-"""Assembling one model's atlas once its stream is done: the winners (top-K, maps, thumbnails), the
-statistics, the decomposition and the manifest, published in one step.
+"""Assembling one model's atlas once its stream is done: the winners (top-K, maps), the statistics
+(with the distribution samples), the thumbnails of both, the decomposition, the image list and the
+manifest, published in one step.
 
-Thumbnails are normally all written during the stream; the winners scored by another node of a
+Thumbnails are normally all written during the stream; the images scored by another node of a
 distributed run are decoded again here (no model) to write theirs. The atlas's files are typed in
 ``qkatlas.atlas.contract``.
 """
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from precompute.checkpoint import CHECKPOINT_GLOB
@@ -26,11 +28,13 @@ from qkatlas.atlas.contract import (
     ImageRecord,
     ModelInfo,
     RunInfo,
+    SamplesInfo,
     ScoringRule,
     SkippedImage,
     StatisticsInfo,
 )
 from qkatlas.conventions import SIGNS
+from qkatlas.distribution_samples import N_BANDS, PER_BAND, sampling_rule
 from qkatlas.images import iter_batches
 from qkatlas.mode_statistics import (
     BINNING_RULE,
@@ -38,6 +42,7 @@ from qkatlas.mode_statistics import (
     N_BINS,
     SELECTIVITY_RULE,
     TOP_CLASSES,
+    StatisticsSummary,
     rank_classes,
 )
 from qkatlas.models import model_slug, model_source
@@ -49,12 +54,18 @@ def write_atlas(context: JobContext, stream: ModelStream, skipped: list[SkippedI
     """Write ``stream``'s atlas (``skipped``: the images no process could decode; ``rate``: the job's
     scoring rate in images/s) and publish it under the job's output folder; return where."""
     config, source, writer = context.config, context.source, stream.writer
-    winner_ids = _write_winners(context, stream)
-    statistics = _write_statistics(context, stream)
+    summary = stream.statistics.summary() if stream.statistics is not None else None
+    inactive = stream.scorer.layout.per_mode(~stream.dec.active)  # [C]: pruned or dead heads' columns
+    winner_ids = _write_winners(context, stream, inactive)
+    sample_ids = _sampled_images(summary, inactive)
+    _write_thumbnails(context, stream, winner_ids | sample_ids)
+    statistics = _write_statistics(context, stream, summary)
     writer.write_decomposition(stream.dec)
     writer.write_summary(summarize_decomposition(stream.dec))
-    items = source.items
-    writer.write_images({i: ImageRecord(source=items[i].source, label=items[i].label) for i in winner_ids})
+    items, left_out = source.items, {entry.index for entry in skipped}
+    writer.write_images(
+        {i: ImageRecord(source=item.source, label=item.label) for i, item in enumerate(items) if i not in left_out}
+    )
     adapter = stream.adapter
     manifest = AtlasManifest(
         format_version=FORMAT_VERSION,
@@ -104,12 +115,13 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _write_statistics(context: JobContext, stream: ModelStream) -> StatisticsInfo | None:
+def _write_statistics(
+    context: JobContext, stream: ModelStream, summary: StatisticsSummary | None
+) -> StatisticsInfo | None:
     """Write the statistics' arrays (inactive modes' class rankings left out); return what they hold."""
-    if stream.statistics is None:
+    if stream.statistics is None or summary is None:
         return None
     classes, layout = context.classes, stream.scorer.layout
-    summary = stream.statistics.summary()
     rankings = rank_classes(summary, layout.per_mode(stream.dec.active), layout) if classes else None
     stream.writer.write_statistics(summary, rankings, layout.shape)
     return StatisticsInfo(
@@ -120,19 +132,42 @@ def _write_statistics(context: JobContext, stream: ModelStream) -> StatisticsInf
         top_classes=TOP_CLASSES if classes else 0,
         class_modes=CLASS_MODES if classes else 0,
         selectivity=SELECTIVITY_RULE,
+        samples=SamplesInfo(bands=N_BANDS, per_band=PER_BAND, rule=sampling_rule(N_BINS)),
     )
 
 
-def _write_winners(context: JobContext, stream: ModelStream) -> list[int]:
-    """Write the top-K, the winners' maps and thumbnails; return the winners' dataset indices."""
+def _sampled_images(summary: StatisticsSummary | None, inactive: np.ndarray) -> set[int]:
+    """The dataset indices of the distribution samples of the active columns (``inactive [C]`` bool),
+    after clearing the inactive columns' samples in ``summary`` (their scores are all 0: no evidence)."""
+    if summary is None:
+        return set()
+    samples = summary.samples
+    samples.indices[inactive] = -1
+    samples.scores[inactive] = np.nan
+    samples.fires[inactive] = False
+    return {int(i) for i in np.unique(samples.indices[samples.indices >= 0])}
+
+
+def _write_winners(context: JobContext, stream: ModelStream, inactive: np.ndarray) -> set[int]:
+    """Write the top-K and the winners' maps (``inactive [C]``: the columns of inactive modes, which get
+    no winners); return the winners' dataset indices."""
     config, spec, writer, layout = context.config, stream.adapter.spec, stream.writer, stream.scorer.layout
     ranked_shape = (*layout.shape, config.top_k)
     scores, indices, payload = stream.topk.ranked()
     # Inactive modes (σ = 0: pruned or dead heads) score 0 for every image; they get no winners.
-    columns_inactive = torch.from_numpy(layout.per_mode(~stream.dec.active)).to(indices.device)  # [C]
-    indices = indices.masked_fill(columns_inactive.unsqueeze(1), -1)
-    winner_ids: list[int] = torch.unique(indices[indices >= 0]).cpu().tolist()
-    missing = sorted(set(winner_ids) - stream.thumbnails.written)
+    indices = indices.masked_fill(torch.from_numpy(inactive).to(indices.device).unsqueeze(1), -1)
+    assert payload is not None
+    maps = payload.view(*ranked_shape, 2, spec.grid, spec.grid).cpu().numpy()
+    writer.write_maps(maps[..., 0, :, :], maps[..., 1, :, :])
+    writer.write_topk(indices.view(ranked_shape).cpu().numpy(), scores.view(ranked_shape).float().cpu().numpy())
+    return {int(i) for i in torch.unique(indices[indices >= 0]).cpu().tolist()}
+
+
+def _write_thumbnails(context: JobContext, stream: ModelStream, shown: set[int]) -> None:
+    """Make the thumbnails of exactly the ``shown`` images: those scored by another node of a distributed
+    run are decoded again here (no model), those of images no longer shown are removed."""
+    config = context.config
+    missing = sorted(shown - stream.thumbnails.written)
     prep = stream.adapter.preprocessing
     for batch in iter_batches(
         context.source, prep, batch_size=config.batch_size, workers=config.workers, indices=missing
@@ -145,9 +180,4 @@ def _write_winners(context: JobContext, stream: ModelStream) -> list[int]:
         if context.on_progress:
             done = len(set(missing) & stream.thumbnails.written)
             context.on_progress(stream.slug, "thumbnails", done, len(missing))
-    writer.remove_thumbnails_except(set(winner_ids))
-    assert payload is not None
-    maps = payload.view(*ranked_shape, 2, spec.grid, spec.grid).cpu().numpy()
-    writer.write_maps(maps[..., 0, :, :], maps[..., 1, :, :])
-    writer.write_topk(indices.view(ranked_shape).cpu().numpy(), scores.view(ranked_shape).float().cpu().numpy())
-    return winner_ids
+    stream.writer.remove_thumbnails_except(shown)

@@ -22,13 +22,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from qkatlas.atlas.contract import SkippedImage
 from qkatlas.conventions import Basis
+from qkatlas.distribution_samples import N_BANDS, PER_BAND
 from qkatlas.images import ImageSource
 from qkatlas.mode_statistics import CALIBRATION_IMAGES, N_BINS
 from qkatlas.models import model_source
 from qkatlas.models.base import ViTAdapter
 
 #: Bumped whenever what a checkpoint holds changes; another format is refused, never guessed at.
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
 #: The checkpoint files of a partial atlas (``checkpoint-rank<r>.safetensors`` per process of a
 #: distributed run): what publishing the atlas leaves out.
 CHECKPOINT_GLOB = "checkpoint*.safetensors"
@@ -77,7 +78,11 @@ def fingerprint(
     """The fingerprint of one model's stream in a job."""
     images = hashlib.sha256(json.dumps([item.source for item in source.items]).encode()).hexdigest()
     return JobFingerprint(
-        statistics=f"{N_BINS} bins, {CALIBRATION_IMAGES} calibration images" if statistics else None,
+        statistics=(
+            f"{N_BINS} bins, {CALIBRATION_IMAGES} calibration images, {N_BANDS}×{PER_BAND} distribution samples"
+            if statistics
+            else None
+        ),
         decoder=decoder,
         model_source=model_source(adapter).model_dump(mode="json"),
         images_sha256=images,

@@ -35,10 +35,11 @@ from qkatlas.topk import RunningTopK
 
 
 class Thumbnails:
-    """Thumbnails of the images that entered some top-K, written (in the background) as they enter.
+    """Thumbnails of the images that entered some top-K or distribution sample, written (in the
+    background) as they enter.
 
     ``written`` is what has been handed to the writer; resumed runs start from the files already on
-    disk (each is written atomically). Thumbnails of images that later dropped out of every top-K are
+    disk (each is written atomically). Thumbnails of images that later dropped out of every one are
     removed when the atlas is finished.
     """
 

@@ -9,6 +9,7 @@ import torch
 
 from qkatlas.atlas.contract import SkippedImage
 from qkatlas.device import resolve_device
+from qkatlas.distribution_samples import RunningSamples
 from qkatlas.mode_statistics import HistogramBins, RunningStatistics
 from qkatlas.topk import RunningTopK
 
@@ -76,13 +77,25 @@ class Shard:
 
 
 def gather_statistics(statistics: RunningStatistics, shard: Shard) -> None:
-    """Add every rank's statistics into this rank's: sums add, extremes take the extreme."""
+    """Add every rank's statistics into this rank's: sums add, extremes take the extreme, the distribution
+    samples keep the smallest keys of all ranks' (merging is associative, so the order does not matter)."""
     import torch.distributed as dist
 
     for name in RunningStatistics.SUMS:
         dist.all_reduce(getattr(statistics, name), op=dist.ReduceOp.SUM)
     dist.all_reduce(statistics.minimum, op=dist.ReduceOp.MIN)
     dist.all_reduce(statistics.maximum, op=dist.ReduceOp.MAX)
+    samples = statistics.samples
+    gathered = {}
+    for name in RunningSamples.STATE:
+        tensor = getattr(samples, name)
+        local = (tensor.to(torch.uint8) if tensor.dtype == torch.bool else tensor).contiguous()  # gloo has no bool
+        gathered[name] = [torch.empty_like(local) for _ in range(shard.world)]
+        dist.all_gather(gathered[name], local)
+    for rank in range(shard.world):
+        if rank != shard.rank:
+            other = {name: parts[rank].to(getattr(samples, name).dtype) for name, parts in gathered.items()}
+            samples.merge(RunningSamples.from_state_dict(other, samples.n_bins, samples.keys.device))
 
 
 def gather_top_k(topk: RunningTopK, skipped: list[SkippedImage], shard: Shard) -> list[SkippedImage]:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from qkatlas.columns import ColumnLayout
+from qkatlas.distribution_samples import N_BANDS, RunningSamples, SamplesSummary, sample_keys
 
 #: Equal-width bins between a column's ``low`` and ``low + N_BINS · width``; two more count the
 #: scores below and above (open-ended, reported with the exact extremes).
@@ -98,7 +99,7 @@ class StatisticsSummary:
     NaN where ``count`` is 0); ``minimum, maximum: [C]`` float32 (±inf where ``count`` is 0);
     ``low, width: [C]`` float64; ``histogram: [C, N_BINS + 2]`` int64 (underflow, bins, overflow);
     ``class_mean: [n_classes, C]`` float64 (NaN for a class without scored images);
-    ``class_count: [n_classes]`` int64.
+    ``class_count: [n_classes]`` int64; ``samples``: the images sampled across each column's distribution.
     """
 
     count: np.ndarray
@@ -112,6 +113,7 @@ class StatisticsSummary:
     histogram: np.ndarray
     class_mean: np.ndarray
     class_count: np.ndarray
+    samples: SamplesSummary
 
 
 class RunningStatistics:
@@ -125,6 +127,7 @@ class RunningStatistics:
         self.bins = bins.to(device)
         n_columns = bins.low.shape[0]
         self.n_classes = n_classes
+        self.samples = RunningSamples(n_columns, N_BINS, device)
         self.count = torch.zeros(n_columns, dtype=torch.int64, device=device)
         self.firing = torch.zeros(n_columns, dtype=torch.int64, device=device)
         self.total = torch.zeros(n_columns, dtype=torch.float64, device=device)
@@ -144,23 +147,37 @@ class RunningStatistics:
     def n_columns(self) -> int:
         return int(self.count.shape[0])
 
-    def update(self, scores: torch.Tensor, firing: torch.Tensor, classes: torch.Tensor) -> None:
+    def update(
+        self, scores: torch.Tensor, firing: torch.Tensor, classes: torch.Tensor, indices: torch.Tensor
+    ) -> torch.Tensor:
         """Add one batch: ``scores [B, C]`` float32, ``firing [B, C]`` bool, ``classes [B]`` int64
-        (class id, −1 for an image without a label). Non-finite scores are not counted (and add 0 to
-        their class's sum). Per-batch arithmetic is float32 (the scores' precision); the running sums
-        are float64. Nothing here waits for the device (no host read: no boolean indexing, no
-        ``bincount``, whose output size depends on the data)."""
+        (class id, −1 for an image without a label), ``indices [B]`` the images' dataset indices (for the
+        distribution samples, ``qkatlas.distribution_samples``). Non-finite scores are not counted (and
+        add 0 to their class's sum). Per-batch arithmetic is float32 (the scores' precision); the running
+        sums are float64. Returns ``[B]`` bool: the rows that entered some column's samples. Nothing here
+        waits for the device (no host read: no boolean indexing, no ``bincount``, whose output size
+        depends on the data)."""
         labelled = (classes >= 0).long()
         known = classes.clamp(min=0)
+        keys = sample_keys(indices.to(scores.device))
+        entered = torch.zeros(len(indices), dtype=torch.bool, device=scores.device)
         if self.n_classes:
             self.class_count.index_add_(0, known, labelled)
         for start in range(0, self.n_columns, STATISTICS_CHUNK):
             stop = min(start + STATISTICS_CHUNK, self.n_columns)
-            self._update_columns(slice(start, stop), scores[:, start:stop], firing[:, start:stop], known, labelled)
+            columns = slice(start, stop)
+            entered |= self._update_columns(columns, scores[:, columns], firing[:, columns], known, labelled, keys)
+        return entered
 
     def _update_columns(
-        self, columns: slice, scores: torch.Tensor, firing: torch.Tensor, known: torch.Tensor, labelled: torch.Tensor
-    ) -> None:
+        self,
+        columns: slice,
+        scores: torch.Tensor,
+        firing: torch.Tensor,
+        known: torch.Tensor,
+        labelled: torch.Tensor,
+        keys: torch.Tensor,
+    ) -> torch.Tensor:
         finite = torch.isfinite(scores)
         invalid = ~finite
         centred = (scores - self._centre[columns]).masked_fill_(invalid, 0.0)
@@ -176,14 +193,17 @@ class RunningStatistics:
         # uncounted score adds 0 (integer additions: exact in any order).
         slot = position.long() + self._first_slot[columns]
         self.histogram.view(-1).index_add_(0, slot.flatten(), finite.flatten().long())
+        bands = self.samples.band_of_bin(position).masked_fill_(invalid, N_BANDS)
+        entered = self.samples.update_columns(columns, bands, scores, firing & finite, keys)
         if not self.n_classes:
-            return
+            return entered
         if centred.device.type == "cpu":  # B·C additions rather than a B·C·classes matmul
             self.class_total[:, columns].index_add_(0, known, centred.double().mul_(labelled.unsqueeze(1)))
         else:  # a matmul, not index_add_: float atomics would make the sums' rounding differ run to run
             one_hot = torch.zeros((len(known), self.n_classes), device=known.device)
             one_hot.scatter_(1, known.unsqueeze(1), labelled.unsqueeze(1).float())
             self.class_total[:, columns] += (one_hot.T @ centred).double()
+        return entered
 
     def merge(self, other: RunningStatistics) -> None:
         """Add another shard's or session's sums (same bins)."""
@@ -191,8 +211,11 @@ class RunningStatistics:
             getattr(self, name).add_(getattr(other, name).to(self.count.device))
         torch.minimum(self.minimum, other.minimum.to(self.minimum.device), out=self.minimum)
         torch.maximum(self.maximum, other.maximum.to(self.maximum.device), out=self.maximum)
+        self.samples.merge(other.samples)
 
-    #: The tensors of the state, by name: what checkpoints save and ranks exchange.
+    #: The tensors of the state, by name: what checkpoints save and ranks exchange (the samples' tensors
+    #: go under ``SAMPLES_PREFIX``; they merge by ``RunningSamples.merge``).
+    SAMPLES_PREFIX = "samples_"
     SUMS = ("count", "firing", "total", "total_sq", "histogram", "class_total", "class_count")
     EXTREMES = ("minimum", "maximum")
 
@@ -201,6 +224,7 @@ class RunningStatistics:
         state = {name: getattr(self, name).detach().to("cpu", copy=True) for name in (*self.SUMS, *self.EXTREMES)}
         state["low"], state["width"] = self.bins.low.cpu(), self.bins.width.cpu()
         state["calibration_images"] = torch.tensor(self.bins.calibration_images)
+        state |= {self.SAMPLES_PREFIX + name: tensor for name, tensor in self.samples.state_dict().items()}
         return state
 
     @classmethod
@@ -209,6 +233,15 @@ class RunningStatistics:
         stats = cls(bins, int(state["class_count"].shape[0]), device)
         for name in (*cls.SUMS, *cls.EXTREMES):
             getattr(stats, name).copy_(state[name])
+        stats.samples = RunningSamples.from_state_dict(
+            {
+                name.removeprefix(cls.SAMPLES_PREFIX): t
+                for name, t in state.items()
+                if name.startswith(cls.SAMPLES_PREFIX)
+            },
+            N_BINS,
+            device,
+        )
         return stats
 
     def summary(self) -> StatisticsSummary:
@@ -232,6 +265,7 @@ class RunningStatistics:
             histogram=self.histogram.cpu().numpy(),
             class_mean=class_mean,
             class_count=class_count,
+            samples=self.samples.summary(),
         )
 
 

@@ -225,9 +225,9 @@ class TopKScorer:
         """Score uint8 ``images [B, 3, S, S]`` (dataset ``indices [B]``) into ``topk``, and into
         ``statistics`` when given (``classes [B]``: each image's class id, −1 for none; default none).
 
-        Returns a bool mask ``[B]``, on the device, of the batch rows that entered some top-K (whose
-        thumbnails the atlas needs). Nothing here waits for the device unless ``topk.compact``: the
-        caller fetches the mask once per batch.
+        Returns a bool mask ``[B]``, on the device, of the batch rows that entered some top-K or some
+        distribution sample (whose thumbnails the atlas needs). Nothing here waits for the device
+        unless ``topk.compact``: the caller fetches the mask once per batch.
         """
         device = self.kernel.device
         indices = indices.to(device, non_blocking=True)
@@ -256,5 +256,5 @@ class TopKScorer:
         if statistics is not None and buffers is not None:
             if classes is None:
                 classes = torch.full((len(indices),), -1, dtype=torch.int64, device=device)
-            statistics.update(*buffers, classes.to(device, non_blocking=True))
+            entered |= statistics.update(*buffers, classes.to(device, non_blocking=True), indices)
         return entered

@@ -13,8 +13,11 @@ from backend.schemas import (
     Basis,
     ClassProfile,
     ClassScoreOut,
+    DistributionBand,
     LabelCount,
     ModeDetail,
+    ModeSamples,
+    SampledImage,
     ScoreDistribution,
     Sign,
     TopImage,
@@ -23,7 +26,7 @@ from backend.services.atlases import image_id, thumbnail_url
 from backend.services.overlays import OverlayOptions, overlay_png
 from qkatlas.atlas import Atlas
 from qkatlas.atlas.evidence import EVIDENCE_RULE, Winner
-from qkatlas.atlas.statistics import NOT_COMPUTED, SignedMode
+from qkatlas.atlas.statistics import NOT_COMPUTED, SAMPLES_NOT_COMPUTED, SignedMode
 
 
 def _mode_path(atlas: Atlas, layer: int, head: int, mode: int) -> str:
@@ -104,6 +107,53 @@ def mode_detail(atlas: Atlas, layer: int, head: int, mode: int, basis: Basis, si
         distribution=distribution,
         class_profile=class_profile,
         statistics_missing=None if statistics is not None else NOT_COMPUTED,
+    )
+
+
+def mode_samples(atlas: Atlas, layer: int, head: int, mode: int, basis: Basis, sign: Sign) -> ModeSamples:
+    """The signed mode's bands with their sampled images (none, with the reason, when the atlas has no samples)."""
+    statistics = atlas.statistics
+    samples_info = statistics.info.samples if statistics is not None else None
+    bands = []
+    if statistics is not None and samples_info is not None:
+        for band in statistics.bands(atlas.basis_axis(basis), SignedMode(layer, head, mode, sign)):
+            images = []
+            for sampled in band.images:
+                record = atlas.image_meta(sampled.index)
+                images.append(
+                    SampledImage(
+                        image_id=image_id(atlas, sampled.index),
+                        dataset_index=sampled.index,
+                        score=sampled.score,
+                        fires=sampled.fires,
+                        label=record.label if record else None,
+                        source=_source_name(record.source if record else ""),
+                        thumbnail_url=thumbnail_url(atlas, sampled.index),
+                    )
+                )
+            bands.append(
+                DistributionBand(
+                    band=band.band,
+                    low=band.low,
+                    high=band.high,
+                    first_bin=band.first_bin,
+                    n_bins=band.n_bins,
+                    count=band.count,
+                    images=images,
+                )
+            )
+    missing = NOT_COMPUTED if statistics is None else SAMPLES_NOT_COMPUTED if samples_info is None else None
+    return ModeSamples(
+        model=atlas.slug,
+        layer=layer,
+        head=head,
+        mode=mode,
+        sign=sign,
+        basis=basis,
+        bands=bands,
+        per_band=samples_info.per_band if samples_info is not None else 0,
+        rule=samples_info.rule if samples_info is not None else None,
+        samples_missing=missing,
     )
 
 

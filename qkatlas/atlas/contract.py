@@ -23,7 +23,7 @@ from qkatlas.images.preprocessing import Preprocessing
 from qkatlas.models.base import ModelSpec, PlantedMode, PrefixKind
 from qkatlas.models.source import ModelSource
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 OLDEST_READABLE_VERSION = 1
 
 
@@ -41,8 +41,22 @@ def _add_planted_modes(document: dict[str, Any]) -> dict[str, Any]:
     return {**document, "format_version": 3}
 
 
+def _add_samples(document: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 → 4: the statistics gained the distribution samples (``statistics.samples``) and
+    ``images.json`` lists every scored image; a version-3 atlas has no samples (``samples: null``) and
+    lists its winners only. An ``o3.json`` has nothing to add."""
+    statistics = document.get("statistics")
+    if document.get("kind") == "o3" or not isinstance(statistics, dict):
+        return {**document, "format_version": 4}
+    return {**document, "format_version": 4, "statistics": {**statistics, "samples": None}}
+
+
 #: ``UPGRADES[v]`` turns a version-``v`` file (parsed JSON) into a version-``v + 1`` one.
-UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _add_statistics, 2: _add_planted_modes}
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: _add_statistics,
+    2: _add_planted_modes,
+    3: _add_samples,
+}
 
 
 class FormatError(ValueError):
@@ -163,6 +177,14 @@ class RunInfo(_Record):
     )
 
 
+class SamplesInfo(_Record):
+    """What the distribution samples hold (docs/method.md#samples-across-the-distribution)."""
+
+    bands: int = Field(ge=1, description="Bands each signed mode's histogram range is cut into.")
+    per_band: int = Field(ge=1, description="Images kept per band.")
+    rule: str = Field(description="How the bands are cut and the images chosen, in words.")
+
+
 class StatisticsInfo(_Record):
     """What ``stats/`` holds: per-mode score statistics over every scored image
     (docs/method.md#per-mode-statistics, docs/atlas-format.md#statistics)."""
@@ -176,6 +198,10 @@ class StatisticsInfo(_Record):
     top_classes: int = Field(ge=0, description="Most selective classes kept per signed mode.")
     class_modes: int = Field(ge=0, description="Most selective signed modes kept per class and basis.")
     selectivity: str = Field(description="The selectivity rule, in words.")
+    samples: SamplesInfo | None = Field(
+        description="The images sampled across each signed mode's distribution; null in atlases built before them "
+        "(format 3 and older)."
+    )
 
 
 class AtlasManifest(_Record):
@@ -246,7 +272,7 @@ class ImageRecord(_Record):
     label: str | None
 
 
-#: ``images.json``: dataset index → record, for every image that won a top-K slot.
+#: ``images.json``: dataset index → record, for every scored image (format 4; before it, the winners only).
 IMAGE_INDEX = TypeAdapter(dict[int, ImageRecord])
 
 

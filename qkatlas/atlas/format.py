@@ -31,7 +31,8 @@ ARRAYS: dict[str, tuple[str, str]] = {
 
 
 #: Per-mode statistics (format 2, when ``manifest.statistics`` is set); the ``class_`` ones only when
-#: the dataset has class labels. Shapes: ``statistics_shapes``.
+#: the dataset has class labels, the ``sample_`` ones only when ``statistics.samples`` is set (format 4).
+#: Shapes: ``statistics_shapes``.
 STATISTICS_ARRAYS: dict[str, tuple[str, str]] = {
     "stats_count": ("stats/count.npy", "int64"),
     "stats_firing": ("stats/firing.npy", "int64"),
@@ -48,6 +49,9 @@ STATISTICS_ARRAYS: dict[str, tuple[str, str]] = {
     "class_top_selectivity": ("stats/class_top_selectivity.npy", "float32"),
     "class_modes": ("stats/class_modes.npy", "int64"),
     "class_modes_selectivity": ("stats/class_modes_selectivity.npy", "float32"),
+    "sample_indices": ("stats/sample_indices.npy", "int64"),
+    "sample_scores": ("stats/sample_scores.npy", "float32"),
+    "sample_fires": ("stats/sample_fires.npy", "bool"),
 }
 
 
@@ -67,6 +71,9 @@ def statistics_shapes(manifest: AtlasManifest) -> dict[str, tuple[int, ...]]:
         name: columns for name in STATISTICS_ARRAYS if name.startswith("stats_") and name != "stats_histogram"
     }
     shapes["stats_histogram"] = (*columns, info.n_bins + 2)
+    if info.samples is not None:
+        sampled = (*columns, info.samples.bands, info.samples.per_band)
+        shapes |= {"sample_indices": sampled, "sample_scores": sampled, "sample_fires": sampled}
     n_classes = len(info.classes)
     if n_classes:
         shapes |= {

@@ -187,7 +187,7 @@ class Atlas:
                 f"summary.json: {len(summary.normalized_depth)} layers, the manifest says {manifest.model.n_layers}"
             )
         images = _read_json_record(files / fmt.IMAGES, IMAGE_INDEX.validate_json)
-        _check_thumbnails(files, images)
+        _check_thumbnails(files, arrays)
         return cls(directory, _revision_of(manifest_bytes), manifest, summary, images, arrays)
 
     @property
@@ -326,8 +326,8 @@ class Atlas:
         return self._images.get(index)
 
     def thumbnail(self, index: int) -> bytes | None:
-        """The JPEG of a winning image as the model saw it; ``None`` when ``index`` is not a winner.
-        ``AtlasReplaced`` when the atlas was replaced and its files deleted since it was opened."""
+        """The JPEG of a shown image (a winner or a distribution sample) as the model saw it; ``None`` for
+        another image. ``AtlasReplaced`` when the atlas was replaced and its files deleted since it was opened."""
         if index not in self._images:
             return None
         try:
@@ -335,18 +335,22 @@ class Atlas:
         except FileNotFoundError:
             if not self._directory.still_at_path():
                 raise AtlasReplaced(f"{self.slug} was replaced while it was being read") from None
-            return None  # deleted by hand from an atlas still in place
+            return None  # not a shown image (or deleted by hand from an atlas still in place)
 
 
-def _check_thumbnails(files: Path, images: Mapping[int, ImageRecord]) -> None:
-    """Every winner has its thumbnail (an atlas copied in by hand may not have all of them yet)."""
+def _check_thumbnails(files: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Every image shown (a winner or a distribution sample) has its thumbnail (an atlas copied in by hand
+    may not have all of them yet)."""
     try:
         present = set(os.listdir(files / fmt.THUMBS_DIR))
     except OSError:
         present = set()
-    missing = sum(1 for index in images if Path(fmt.thumbnail_name(index)).name not in present)
+    shown = [np.unique(arrays[name]) for name in ("topk_indices", "sample_indices") if name in arrays]
+    indices = np.unique(np.concatenate(shown)) if shown else np.empty(0, dtype=np.int64)
+    indices = indices[indices >= 0]
+    missing = sum(1 for index in indices.tolist() if Path(fmt.thumbnail_name(index)).name not in present)
     if missing:
-        raise AtlasError(f"{fmt.THUMBS_DIR}/: {missing} of {len(images)} winners' thumbnails missing")
+        raise AtlasError(f"{fmt.THUMBS_DIR}/: {missing} of {len(indices)} shown images' thumbnails missing")
 
 
 def _read_json_record(path: Path, validate: Callable[[bytes], T]) -> T:

@@ -19,6 +19,10 @@ NOT_COMPUTED = (
     "not computed for this atlas (it was built before per-mode statistics, or with --no-statistics): "
     "rebuild it to add them"
 )
+#: ... and about the distribution samples of an atlas whose statistics predate them.
+SAMPLES_NOT_COMPUTED = (
+    "this atlas was built before distribution samples (atlas format 3 or older): rebuild it to add samples"
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,32 @@ class ModeDistribution:
     width: float
     edges: np.ndarray
     counts: np.ndarray
+
+
+@dataclass(frozen=True)
+class SampledImage:
+    """One image sampled in a band: its dataset index, score, and whether the mode fires on it."""
+
+    index: int
+    score: float
+    fires: bool
+
+
+@dataclass(frozen=True)
+class DistributionBand:
+    """One band of a signed mode's score range (docs/method.md#samples-across-the-distribution): scores in
+    ``[low, high)`` (the first band from the lowest score, the last up to and including the highest),
+    ``count`` scored images in it, and its sampled ``images`` in sample-key order. It covers the histogram
+    bins ``first_bin … first_bin + n_bins − 1`` (plus the underflow count in the first band and the
+    overflow count in the last)."""
+
+    band: int
+    low: float
+    high: float
+    first_bin: int
+    n_bins: int
+    count: int
+    images: tuple[SampledImage, ...]
 
 
 @dataclass(frozen=True)
@@ -121,6 +151,44 @@ class ModeStatistics:
             edges=low + width * np.arange(self.info.n_bins + 1, dtype=np.float64),
             counts=np.asarray(arrays["stats_histogram"][at]),
         )
+
+    @property
+    def has_samples(self) -> bool:
+        return self.info.samples is not None
+
+    def bands(self, basis: int, mode: SignedMode) -> list[DistributionBand]:
+        """The signed mode's bands, lowest scores first, with their sampled images (none without samples)."""
+        if self.info.samples is None:
+            return []
+        at, arrays = self._at(basis, mode), self._arrays
+        found = self.distribution(basis, mode)
+        n_bands = self.info.samples.bands
+        per_band = self.info.n_bins // n_bands
+        indices = np.asarray(arrays["sample_indices"][at])
+        scores = np.asarray(arrays["sample_scores"][at])
+        fires = np.asarray(arrays["sample_fires"][at])
+        bands = []
+        for band in range(n_bands):
+            first, stop = band * per_band, (band + 1) * per_band
+            count = int(found.counts[1 + first : 1 + stop].sum())
+            low, high = float(found.edges[first]), float(found.edges[stop])
+            if band == 0:
+                count += int(found.counts[0])
+                low = min(low, found.minimum)
+            if band == n_bands - 1:
+                count += int(found.counts[-1])
+                high = max(high, found.maximum)
+            images = tuple(
+                SampledImage(index=int(i), score=float(score), fires=bool(fire))
+                for i, score, fire in zip(indices[band], scores[band], fires[band], strict=True)
+                if i >= 0
+            )
+            bands.append(
+                DistributionBand(
+                    band=band, low=low, high=high, first_bin=first, n_bins=per_band, count=count, images=images
+                )
+            )
+        return bands
 
     def firing(self, basis: int, mode: SignedMode) -> int:
         """Scored images on which the mode fires (both of its peaks positive)."""

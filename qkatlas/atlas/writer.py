@@ -92,6 +92,10 @@ class AtlasWriter:
         self._save("stats_bin_low", summary.low.reshape(shape))
         self._save("stats_bin_width", summary.width.reshape(shape))
         self._save("stats_histogram", summary.histogram.reshape(*shape, -1))
+        samples = summary.samples
+        self._save("sample_indices", samples.indices.reshape(*shape, *samples.indices.shape[1:]))
+        self._save("sample_scores", samples.scores.reshape(*shape, *samples.scores.shape[1:]))
+        self._save("sample_fires", samples.fires.reshape(*shape, *samples.fires.shape[1:]))
         if rankings is None:
             return
         self._save("class_count", summary.class_count)
@@ -115,7 +119,7 @@ class AtlasWriter:
         return {int(path.stem) for path in (self.directory / fmt.THUMBS_DIR).glob("*.jpg")}
 
     def remove_thumbnails_except(self, keep: set[int]) -> None:
-        """Drop the thumbnails of images that are no longer winners, and any half-written file."""
+        """Drop the thumbnails of images no longer shown (winners and samples), and any half-written file."""
         for index in self.thumbnail_indices() - keep:
             (self.directory / fmt.thumbnail_name(index)).unlink()
         for partial in (self.directory / fmt.THUMBS_DIR).glob(".*.tmp"):
@@ -125,7 +129,7 @@ class AtlasWriter:
         write_json_atomic(self.directory / fmt.SUMMARY, summary.to_json_dict())
 
     def write_images(self, images: dict[int, ImageRecord]) -> None:
-        """``images.json``: the record of every winning image, by dataset index."""
+        """``images.json``: the record of every scored image, by dataset index."""
         write_json_atomic(self.directory / fmt.IMAGES, IMAGE_INDEX.dump_python(images, mode="json"))
 
     def publish(self, manifest: AtlasManifest, final: Path, discard: str | None = None) -> Path:

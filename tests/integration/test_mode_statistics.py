@@ -131,6 +131,63 @@ def _check_against_brute_force(atlas: Atlas, images: list[Path], labels: list[st
                 assert arrays["class_modes"][c, axis, 0] == order[0]
         assert (arrays["class_top"][axis][~active] == -1).all()  # inactive modes rank no class
         assert (arrays["class_top"][axis][..., 0][clearly_none] == -1).all()
+        _check_samples(atlas, axis, scores, peaks, low, width, tolerance, active & varies)
+        assert (arrays["sample_indices"][axis][~active] == -1).all()  # inactive modes: no samples
+    shown = set(np.unique(arrays["sample_indices"][arrays["sample_indices"] >= 0]).tolist())
+    winners = set(np.unique(arrays["topk_indices"][arrays["topk_indices"] >= 0]).tolist())
+    assert {int(path.stem) for path in (atlas.path / "thumbs").glob("*.jpg")} == shown | winners
+    assert [atlas.image_meta(i) is not None for i in range(len(images))] == [True] * len(images)
+
+
+def _sample_key(index: int) -> int:
+    """The documented sample key (docs/method.md#samples-across-the-distribution), in plain integers."""
+    x = index
+    for _ in range(2):
+        x = ((x ^ (x >> 16)) * 0x45D9F3B) % 2**32
+    return ((x ^ (x >> 16)) >> 1) * 2**32 + index
+
+
+def _check_samples(
+    atlas: Atlas,
+    axis: int,
+    scores: np.ndarray,
+    peaks: np.ndarray,
+    low: np.ndarray,
+    width: np.ndarray,
+    tolerance: np.ndarray,
+    varying: np.ndarray,
+) -> None:
+    """Every band's samples are the images of that band with the smallest keys, by brute force: each image's
+    band from its float64 score and the stored bins, its key from the documented hash."""
+    info = atlas.statistics.info.samples if atlas.statistics is not None else None
+    assert info is not None
+    arrays, n_images = atlas.arrays, len(scores)
+    bins_per_band = N_BINS // info.bands
+    band = np.clip(np.floor((scores - low) / width), 0, N_BINS - 1).astype(int) // bins_per_band  # [N, L, H, M, 2]
+    keys = np.array([_sample_key(i) for i in range(n_images)])
+    # Near a band edge, float32 rounding may put an image in either band: those two bands are not compared.
+    band_width = width[None] * bins_per_band
+    nearest_edge = np.round((scores - low[None]) / band_width)  # edge e lies between bands e − 1 and e
+    near = np.abs(scores - (low[None] + band_width * nearest_edge)) < tolerance[None]
+    stored, stored_scores = arrays["sample_indices"][axis], arrays["sample_scores"][axis]
+    stored_fires = arrays["sample_fires"][axis]
+    checked = 0
+    for column in zip(*np.nonzero(varying), strict=True):
+        for b in range(info.bands):
+            members = np.nonzero(band[(slice(None), *column)] == b)[0]
+            expected = members[np.argsort(keys[members])][: info.per_band].tolist()
+            got = [int(i) for i in stored[(*column, b)] if i >= 0]
+            edges = nearest_edge[(slice(None), *column)][near[(slice(None), *column)]]
+            if not np.isin(edges, (b, b + 1)).any():
+                assert got == expected, (column, b)
+                checked += 1
+            for slot, index in enumerate(got):
+                np.testing.assert_allclose(
+                    stored_scores[(*column, b, slot)], scores[(index, *column)], rtol=RTOL, atol=1e-5
+                )
+                if (np.abs(peaks[(index, *column)]) > 1e-5).all():
+                    assert stored_fires[(*column, b, slot)] == (peaks[(index, *column)] > 0).all()
+    assert checked >= 0.75 * varying.sum() * info.bands  # most bands are far from any image's score
 
 
 def _labelled(root: Path) -> tuple[list[Path], list[str | None]]:

@@ -22,7 +22,7 @@ from qkatlas.models.base import ModelSpec
 
 #: A manifest as the job writes it (version 3), spelled out by hand rather than produced by the code.
 MANIFEST: dict[str, Any] = {
-    "format_version": 3,
+    "format_version": 4,
     "slug": "facebook--dino-vits16__imagenet-samples",
     "model_slug": "facebook--dino-vits16",
     "model": {
@@ -88,6 +88,7 @@ MANIFEST: dict[str, Any] = {
         "top_classes": 2,
         "class_modes": 64,
         "selectivity": "(mean_c - mean) / std",
+        "samples": {"bands": 8, "per_band": 4, "rule": "8 bands of 8 bins ..."},
     },
 }
 
@@ -121,6 +122,17 @@ def test_a_version_2_manifest_reads_as_a_model_without_planted_modes() -> None:
     del older["model"]["planted_modes"]
     manifest = read_manifest(older)
     assert manifest.format_version == FORMAT_VERSION and manifest.model.planted_modes == ()
+
+
+def test_a_version_3_manifest_reads_as_an_atlas_without_distribution_samples() -> None:
+    older = copy.deepcopy(MANIFEST)
+    older["format_version"] = 3
+    del older["statistics"]["samples"]
+    manifest = read_manifest(older)
+    assert manifest.format_version == FORMAT_VERSION
+    assert manifest.statistics is not None and manifest.statistics.samples is None
+    older["statistics"] = None  # built with --no-statistics: nothing to add
+    assert read_manifest(older).statistics is None
 
 
 def test_a_planted_mode_reads_back_typed_and_a_wrong_one_is_named() -> None:
@@ -213,7 +225,7 @@ def test_an_older_version_is_upgraded_one_step_at_a_time(monkeypatch: pytest.Mon
         steps.append(raw["format_version"])
         return {**raw, "format_version": raw["format_version"] + 1}
 
-    monkeypatch.setattr(contract, "FORMAT_VERSION", 5)
-    monkeypatch.setattr(contract, "UPGRADES", {3: upgrade, 4: upgrade})
-    assert read_manifest(_manifest()).format_version == 5
-    assert steps == [3, 4]
+    monkeypatch.setattr(contract, "FORMAT_VERSION", 6)
+    monkeypatch.setattr(contract, "UPGRADES", {4: upgrade, 5: upgrade})
+    assert read_manifest(_manifest()).format_version == 6
+    assert steps == [4, 5]

@@ -8,6 +8,7 @@ import torch
 
 from qkatlas import mode_statistics
 from qkatlas.columns import ColumnLayout
+from qkatlas.distribution_samples import RunningSamples
 from qkatlas.mode_statistics import (
     HIGH_MARGIN,
     LOW_MARGIN,
@@ -21,11 +22,11 @@ from qkatlas.mode_statistics import (
 def _batches(seed: int = 0, n_batches: int = 5, size: int = 7, columns: int = 11) -> list[tuple[torch.Tensor, ...]]:
     generator = torch.Generator().manual_seed(seed)
     batches: list[tuple[torch.Tensor, ...]] = []
-    for _ in range(n_batches):
+    for number in range(n_batches):
         scores = torch.randn(size, columns, generator=generator) * 3 + 1
         firing = torch.rand(size, columns, generator=generator) > 0.5
         classes = torch.randint(-1, 4, (size,), generator=generator)
-        batches.append((scores, firing, classes))
+        batches.append((scores, firing, classes, torch.arange(number * size, (number + 1) * size)))
     return batches
 
 
@@ -88,6 +89,10 @@ def test_merging_shards_gives_the_counts_of_one_stream_exactly() -> None:
     even.merge(odd)
     for name in ("count", "firing", "histogram", "class_count", "minimum", "maximum"):
         assert torch.equal(getattr(even, name), getattr(whole, name)), name
+    for name in RunningSamples.STATE:  # empty slots' scores are NaN: equal as NaN
+        torch.testing.assert_close(
+            getattr(even.samples, name), getattr(whole.samples, name), rtol=0, atol=0, equal_nan=True
+        )
     for name in ("total", "total_sq", "class_total"):
         torch.testing.assert_close(getattr(even, name), getattr(whole, name), rtol=1e-12, atol=1e-12)
 
@@ -105,6 +110,10 @@ def test_a_checkpoint_round_trip_continues_bit_for_bit() -> None:
         resumed.update(*batch)
     for name in (*RunningStatistics.SUMS, *RunningStatistics.EXTREMES):
         assert torch.equal(getattr(resumed, name), getattr(whole, name)), name
+    for name in RunningSamples.STATE:
+        torch.testing.assert_close(
+            getattr(resumed.samples, name), getattr(whole.samples, name), rtol=0, atol=0, equal_nan=True
+        )
 
 
 def test_chunks_of_columns_give_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -126,7 +135,7 @@ def test_rankings_leave_out_inactive_and_constant_modes_and_break_ties_by_positi
     running = RunningStatistics(_bins(4), 2, "cpu")
     # column 0 prefers class 1, column 1 prefers class 0, column 2 is constant, column 3 is inactive
     scores = torch.tensor([[0.0, 4.0, 1.0, 0.0], [2.0, 0.0, 1.0, 0.0], [0.0, 4.0, 1.0, 0.0], [2.0, 0.0, 1.0, 0.0]])
-    running.update(scores, scores > 0, torch.tensor([0, 1, 0, 1]))
+    running.update(scores, scores > 0, torch.tensor([0, 1, 0, 1]), torch.arange(4))
     active = np.array([True, True, True, False])
     rankings = rank_classes(running.summary(), active, ColumnLayout(n_bases=1, n_layers=1, n_heads=1, n_modes=2))
     assert rankings.top[:, 0].tolist() == [1, 0, -1, -1]

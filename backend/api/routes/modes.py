@@ -19,9 +19,9 @@ from backend.api.deps import (
     not_found,
 )
 from backend.api.responses import PNG_RESPONSE, png
-from backend.schemas import Basis, ErrorBody, ModeDetail, ModeMaps, Sign
+from backend.schemas import Basis, ErrorBody, ModeDetail, ModeMaps, ModeSamples, Sign
 from backend.services.container import Services
-from backend.services.mode_views import listed_top_images, mode_detail, top_image_overlay
+from backend.services.mode_views import listed_top_images, mode_detail, mode_samples, top_image_overlay
 from backend.services.overlays import OverlayOptions, mode_maps
 from qkatlas.atlas import AtlasReplaced
 from qkatlas.atlas.statistics import SignedMode
@@ -39,6 +39,15 @@ RankPath = Annotated[int, Path(ge=0, le=100_000, description="0 = the best image
 @router.get("", response_model=ModeDetail)
 async def get_mode(ref: ModeDep, basis: BasisDep, _cache: AtlasCache, sign: SignQuery = Sign.pos) -> ModeDetail:
     return mode_detail(ref.atlas, ref.layer, ref.head, ref.mode, basis, sign)
+
+
+@router.get("/samples", response_model=ModeSamples)
+async def get_mode_samples(
+    ref: ModeDep, basis: BasisDep, _cache: AtlasCache, sign: SignQuery = Sign.pos
+) -> ModeSamples:
+    """Images across the signed mode's whole score distribution: its score range cut into bands, each with
+    its count of dataset images and a few images sampled in it."""
+    return mode_samples(ref.atlas, ref.layer, ref.head, ref.mode, basis, sign)
 
 
 def _winner(ref: ModeRef, basis: Basis, sign: Sign, rank: int) -> int:

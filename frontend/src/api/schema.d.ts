@@ -132,6 +132,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/samples": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Mode Samples
+         * @description Images across the signed mode's whole score distribution: its score range cut into bands, each with
+         *     its count of dataset images and a few images sampled in it.
+         */
+        get: operations["get_mode_samples"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/top/{rank}/overlay.png": {
         parameters: {
             query?: never;
@@ -654,6 +675,47 @@ export interface components {
             n_skipped: number;
         };
         /**
+         * DistributionBand
+         * @description One band of a signed mode's score range and the images sampled in it.
+         */
+        DistributionBand: {
+            /**
+             * Band
+             * @description 0 = the lowest scores.
+             */
+            band: number;
+            /**
+             * Low
+             * @description Lowest score of the band (the first band starts at the mode's minimum).
+             */
+            low: number;
+            /**
+             * High
+             * @description Where the band ends (the last band ends at the mode's maximum, included).
+             */
+            high: number;
+            /**
+             * First Bin
+             * @description The band's first histogram bin (index into `edges` of the distribution).
+             */
+            first_bin: number;
+            /**
+             * N Bins
+             * @description Histogram bins in the band.
+             */
+            n_bins: number;
+            /**
+             * Count
+             * @description Dataset images whose score falls in the band.
+             */
+            count: number;
+            /**
+             * Images
+             * @description The images sampled in the band (up to `per_band`), in key order.
+             */
+            images: components["schemas"]["SampledImage"][];
+        };
+        /**
          * ErrorBody
          * @description Every non-validation error: a human-readable message (never a path or a traceback).
          */
@@ -983,6 +1045,43 @@ export interface components {
              * @description Its best images that are evidence (up to 4; docs/method.md#evidence-and-firing), best first: position = rank.
              */
             top_images: components["schemas"]["ImageRef"][];
+        };
+        /**
+         * ModeSamples
+         * @description Images across a signed mode's whole score distribution, a few from each band
+         *     (docs/method.md#samples-across-the-distribution).
+         */
+        ModeSamples: {
+            /** Model */
+            model: string;
+            /** Layer */
+            layer: number;
+            /** Head */
+            head: number;
+            /** Mode */
+            mode: number;
+            sign: components["schemas"]["Sign"];
+            basis: components["schemas"]["Basis"];
+            /**
+             * Bands
+             * @description Lowest scores first; empty when `samples_missing` is set.
+             */
+            bands: components["schemas"]["DistributionBand"][];
+            /**
+             * Per Band
+             * @description Images kept per band (0 without samples).
+             */
+            per_band: number;
+            /**
+             * Rule
+             * @description How the bands are cut and the images chosen, in words.
+             */
+            rule: string | null;
+            /**
+             * Samples Missing
+             * @description Why there are no samples (an atlas built before them); else null.
+             */
+            samples_missing: string | null;
         };
         /**
          * ModeSortKey
@@ -1584,6 +1683,44 @@ export interface components {
          * @enum {string}
          */
         RedisState: "ok" | "unavailable" | "not_configured";
+        /**
+         * SampledImage
+         * @description One image sampled in a band of a mode's score range.
+         */
+        SampledImage: {
+            /**
+             * Image Id
+             * @description Global image id, `<atlas slug>~<dataset index>`.
+             */
+            image_id: string;
+            /** Dataset Index */
+            dataset_index: number;
+            /**
+             * Score
+             * @description Its attention score for the signed mode.
+             */
+            score: number;
+            /**
+             * Fires
+             * @description Its query map and key map both peak above 0.
+             */
+            fires: boolean;
+            /**
+             * Label
+             * @description Class label when the dataset has one.
+             */
+            label: string | null;
+            /**
+             * Source
+             * @description The image's file name in the dataset.
+             */
+            source: string;
+            /**
+             * Thumbnail Url
+             * @description The image as the model saw it (JPEG).
+             */
+            thumbnail_url: string;
+        };
         /**
          * ScoreDistribution
          * @description A signed mode's attention score over every scored image of the dataset (docs/method.md#per-mode-statistics).
@@ -2253,6 +2390,57 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModeDetail"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_mode_samples: {
+        parameters: {
+            query?: {
+                /** @description `pos` = (u, v), `neg` = (−u, −v). */
+                sign?: components["schemas"]["Sign"];
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
+                /** @description Which tokens are projected (docs/method.md#projection-bases). */
+                basis?: components["schemas"]["Basis"];
+            };
+            header?: never;
+            path: {
+                mode: number;
+                layer: number;
+                head: number;
+                /** @description Atlas slug (see `GET /api/models`). */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModeSamples"];
                 };
             };
             /** @description Not Found */
