@@ -30,8 +30,9 @@ def _stored(scores: np.ndarray) -> tuple[ModeDistribution, np.ndarray]:
     column = torch.from_numpy(scores)[:, None]
     bins = HistogramBins.from_calibration(column[:CALIBRATION_IMAGES])
     running = RunningStatistics(bins, 0, "cpu")
-    for batch in torch.split(column, 100):
-        running.update(batch, batch > 0, torch.full((len(batch),), -1))
+    for start, batch in zip(range(0, len(scores), 100), torch.split(column, 100), strict=True):
+        indices = torch.arange(start, start + len(batch))
+        running.update(batch, batch > 0, torch.full((len(batch),), -1), indices)
     summary = running.summary()
     low, width = float(summary.low[0]), float(summary.width[0])
     distribution = ModeDistribution(

@@ -71,7 +71,12 @@ describe("Try your image on a mode page", () => {
     expect(overlay.getAttribute("src")).toContain(
       `/api/uploads/${ID}/models/planted__shapes/layers/1/heads/2/modes/1/`,
     );
-    const chart = await screen.findByRole("img", { name: /^Histogram of the score of L1 H2 M1 pos/ });
+    // The chart is loaded lazily: on a busy machine that takes a while.
+    const chart = await screen.findByRole(
+      "img",
+      { name: /^Histogram of the score of L1 H2 M1 pos/ },
+      { timeout: 15_000 },
+    );
     expect(chart.getAttribute("aria-label")).toContain("Marked apart: your image, score 6.500.");
     // The standing is asked for the page's atlas build, sign and basis.
     const asked = fetchMock.mock.calls.map(([r]) => new URL((r as Request).url)).find((u) => u.pathname === STANDING);

@@ -15,7 +15,7 @@ import { fmt } from "../../lib/common/format";
 import { uploadPath } from "../../lib/address/paths";
 import type { ModeView } from "../../lib/mode/modeView";
 import { forgetUpload, type RecentUpload, recentUploads, rememberUpload } from "../../lib/upload/recentUploads";
-import { belowCount, datasetImages, standingPercent, topKText } from "../../lib/upload/standingWords";
+import { belowCount, datasetImages, standingLead, topKText } from "../../lib/upload/standingWords";
 import { UploadDropzone } from "../upload/UploadDropzone";
 import { Facts } from "../ui/Facts";
 import { HelpTip } from "../ui/HelpTip";
@@ -213,8 +213,7 @@ function Attached({
         {s.standing ? (
           <>
             <p className="your-image-standing" data-testid="your-image-standing">
-              <strong>Higher than {standingPercent(s.standing)}</strong> of{" "}
-              {datasetImages(s.standing, summary.dataset.name)}
+              <strong>{standingLead(s.standing)}</strong> of {datasetImages(s.standing, summary.dataset.name)}
             </p>
             <p className="muted small">
               {belowCount(s.standing)}; {topKText(s.standing)}. Marked &ldquo;your image&rdquo; on the histogram of the

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ScoreStanding } from "../../api/client";
-import { belowCount, datasetImages, standingPercent, topKText } from "./standingWords";
+import { belowCount, datasetImages, standingLead, standingPercent, topKText } from "./standingWords";
 
 function standing(below: [number, number], count: number, topKRank: number | null = null): ScoreStanding {
   return {
@@ -35,5 +35,12 @@ describe("an upload's standing in words", () => {
     expect(datasetImages(standing([0, 0], 50000), "ImageNet val")).toBe("the 50,000 images of ImageNet val");
     expect(topKText(standing([9, 9], 10, 0))).toBe("it would rank #1 of the stored top 16");
     expect(topKText(standing([3, 3], 10))).toBe("below the stored top 16");
+  });
+
+  it("says it in words at either end of the dataset", () => {
+    expect(standingLead(standing([0, 0], 24))).toBe("Not higher than any");
+    expect(standingLead(standing([24, 24], 24))).toBe("Higher than all");
+    expect(standingLead(standing([0, 2], 24))).toBe("Higher than 0.0–8.4 %");
+    expect(standingLead(standing([23, 23], 24))).toBe("Higher than 95.8 %");
   });
 });

@@ -13,6 +13,13 @@ export function standingPercent(standing: ScoreStanding): string {
   return standing.exact ? `${low} %` : `${low}–${percentText(standing.percentile_high, "up")} %`;
 }
 
+/** The lead of the sentence ("Higher than 93.4 %" of …): at either end of the dataset, in words. */
+export function standingLead(standing: ScoreStanding): string {
+  if (standing.exact && standing.below_at_least === 0) return "Not higher than any";
+  if (standing.exact && standing.below_at_least === standing.count) return "Higher than all";
+  return `Higher than ${standingPercent(standing)}`;
+}
+
 /** "the 1,000 images of <dataset>". */
 export function datasetImages(standing: ScoreStanding, dataset: string): string {
   return `the ${standing.count.toLocaleString("en")} image${standing.count === 1 ? "" : "s"} of ${dataset}`;
