@@ -1162,6 +1162,7 @@ def compile_child(config: Config, path: Path) -> None:
 BARS = (
     ("a_forward_vs_precompute", "precompute_vs_forward", ">= 0.85"),
     ("a_forward_vs_precompute", "statistics_vs_without", ">= 0.95"),
+    ("a_forward_vs_precompute", "samples_vs_without", ">= 0.95"),
     ("b_paper_loop", "precompute_vs_paper_loop", ">= 300"),
     ("c_decode", "end_to_end_vs_cpu_decode", ">= 0.9"),
     ("c_decode", "end_to_end_nvjpeg_vs_nvjpeg_decode", ">= 0.9"),

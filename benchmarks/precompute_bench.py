@@ -32,8 +32,9 @@ from precompute.job import run_job
 from precompute.job_config import JobConfig
 from qkatlas.conventions import BASES, Basis
 from qkatlas.device import autocast, compute_dtype, resolve_device
+from qkatlas.distribution_samples import RunningSamples
 from qkatlas.images import iter_batches, load_image_file, open_image_source
-from qkatlas.mode_statistics import HistogramBins, RunningStatistics
+from qkatlas.mode_statistics import N_BINS, HistogramBins, RunningStatistics
 from qkatlas.models import load_model
 from qkatlas.models.base import ViTAdapter
 from qkatlas.models.known_models import PAPER_MODELS
@@ -62,14 +63,26 @@ def _sync(device: torch.device) -> None:
 #: The precompute variants ``forward_vs_precompute`` can time, by label: the projection bases they use,
 #: whether the top-K merges compactly (``None``: the device's default, fixed-shape on a GPU), and
 #: whether per-mode statistics ride along (over ``STATISTICS_CLASSES`` classes, as ImageNet has).
-PRECOMPUTE_VARIANTS: dict[str, tuple[tuple[Basis, ...], bool | None, bool]] = {
-    "precompute": (BASES, None, False),
-    "precompute_with_statistics": (BASES, None, True),
-    "precompute_faithful_only": ((Basis.faithful,), None, False),
-    "precompute_exact_only": ((Basis.exact,), None, False),
-    "precompute_compact_merges": (BASES, True, False),
+#: label → (bases, compact merges (None: the device's default), statistics: None, "with samples" or
+#: "without samples" (their update left out, to measure what the distribution samples cost)).
+PRECOMPUTE_VARIANTS: dict[str, tuple[tuple[Basis, ...], bool | None, str | None]] = {
+    "precompute": (BASES, None, None),
+    "precompute_with_statistics": (BASES, None, "with samples"),
+    "precompute_with_statistics_without_samples": (BASES, None, "without samples"),
+    "precompute_faithful_only": ((Basis.faithful,), None, None),
+    "precompute_exact_only": ((Basis.exact,), None, None),
+    "precompute_compact_merges": (BASES, True, None),
 }
 STATISTICS_CLASSES = 1000
+
+
+class _SamplesLeftOut(RunningSamples):
+    """Distribution samples whose update does nothing: the statistics without them, for the ratio."""
+
+    def update_columns(
+        self, columns: slice, bands: torch.Tensor, scores: torch.Tensor, fires: torch.Tensor, keys: torch.Tensor
+    ) -> torch.Tensor:
+        return torch.zeros(len(keys), dtype=torch.bool, device=keys.device)
 
 
 def forward_vs_precompute(
@@ -100,15 +113,17 @@ def forward_vs_precompute(
 
     runs: dict[str, Callable[[torch.Tensor], None]] = {"forward": forward}
     for label in variants:
-        bases, compact, with_statistics = PRECOMPUTE_VARIANTS[label]
+        bases, compact, statistics_kind = PRECOMPUTE_VARIANTS[label]
         scorer = TopKScorer(ModeKernel(adapter, dec, bases))
         topk = scorer.new_top_k(top_k, compact=compact)
         first_index = itertools.count(0, batch_size)
         running = (
             RunningStatistics(HistogramBins.from_calibration(scorer.scores(new_batch())[0]), STATISTICS_CLASSES, device)
-            if with_statistics
+            if statistics_kind is not None
             else None
         )
+        if running is not None and statistics_kind == "without samples":
+            running.samples = _SamplesLeftOut(scorer.n_columns, N_BINS, device)
 
         def step(
             batch: torch.Tensor,
@@ -143,6 +158,10 @@ def forward_vs_precompute(
             results[f"{name}_vs_forward"] = rate / rates["forward"]
     if "precompute" in rates and "precompute_with_statistics" in rates:
         results["statistics_vs_without"] = rates["precompute_with_statistics"] / rates["precompute"]
+    if "precompute_with_statistics_without_samples" in rates and "precompute_with_statistics" in rates:
+        results["samples_vs_without"] = (
+            rates["precompute_with_statistics"] / rates["precompute_with_statistics_without_samples"]
+        )
     return results
 
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { test } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import { axeViolations, brokenImages, openPage, pageRunner, PHONE, screenshot, SCREENSHOTS, url } from "./browser.mjs";
 
 const PHOTO = process.env.QKATLAS_PHOTO;
@@ -609,6 +609,52 @@ test.describe("statistics: search, the mode index, classes", () => {
       await expectHeading(page, /Class .red_blue./);
     });
   });
+
+  for (const [viewport, colorScheme, size] of [
+    [undefined, "light", "1440"],
+    [PHONE, "dark", "390"],
+  ]) {
+    test(`a mode page shows images across its distribution and a histogram bar opens its band (${size} px, ${colorScheme})`, async () => {
+      await withPage({ ...(viewport ? { viewport } : {}), colorScheme }, async (page) => {
+        const mode = `/m/${MODEL}/L0/H0/M0?sign=pos&basis=faithful`;
+        const api = await (
+          await fetch(url(`/api/models/${MODEL}/layers/0/heads/0/modes/0/samples?sign=pos&basis=faithful`))
+        ).json();
+        await page.goto(url(mode));
+        const section = page.getByRole("region", { name: "Across the distribution" });
+        const bands = section.getByRole("region", { name: /^Band \d of 8$/ });
+        await bands.first().waitFor();
+        assert.equal(await bands.count(), 8);
+        // Highest band first, each with its count and its sampled images, as the API has them.
+        for (let row = 0; row < 8; row++) {
+          const band = api.bands[7 - row];
+          const region = bands.nth(row);
+          assert.match(
+            await region.getByRole("heading").innerText(),
+            new RegExp(`: ${band.count.toLocaleString("en")} images?`),
+          );
+          assert.equal(await region.getByRole("img").count(), band.images.length);
+        }
+        assert.deepEqual(await brokenImages(page), []);
+        // A bar of the histogram selects its band: the address keeps it, the band is marked and in view.
+        const figure = page.getByRole("figure").filter({ hasText: /^Score of L0 H0 M0 pos on each of the/ });
+        await figure.locator(".recharts-wrapper > svg").waitFor();
+        const bar = figure.locator(".recharts-bar-rectangle path").first();
+        await bar.click({ force: true });
+        await page.waitForURL(/band=\d/);
+        const picked = Number(new URL(page.url()).searchParams.get("band"));
+        const marked = section.locator('[aria-current="true"]');
+        assert.equal(await marked.getAttribute("aria-label"), `Band ${picked + 1} of 8`);
+        assert.ok(api.bands[picked].count > 0, "a drawn bar has images");
+        await expect(marked).toBeInViewport();
+        await page.reload();
+        await section.locator('[aria-current="true"]').waitFor();
+        await section.scrollIntoViewIfNeeded();
+        await screenshot(page, `19-mode-samples-${size}-${colorScheme}`);
+        assert.deepEqual(await axeViolations(page), []);
+      });
+    });
+  }
 
   test("the class page shows each model's most selective modes side by side", async () => {
     await withPage({}, async (page) => {

@@ -66,6 +66,20 @@ export function useMode(
   );
 }
 
+/** A signed mode's images sampled across its score distribution, band by band. */
+export function useModeSamples(
+  summary: Pick<ModelSummary, "slug" | "revision">,
+  position: { layer: number; head: number; mode: number },
+  view: { sign: Sign; basis: Basis },
+) {
+  return useLoadable(
+    pinnedQuery("/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/samples", summary.revision, {
+      path: { model: summary.slug, ...position },
+      query: { sign: view.sign, basis: view.basis },
+    }),
+  );
+}
+
 /** What a search for `q` finds, at most `limit` of each kind. */
 export function searchQuery(q: string, limit: number) {
   return apiQuery("/api/search", { query: { q, limit } });

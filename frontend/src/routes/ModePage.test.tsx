@@ -1,7 +1,8 @@
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { downloadCsv } from "../test/downloads";
-import { modeDetail, modeDetailWithoutStatistics, modelSummary, STATISTICS_NOTE } from "../test/fixtures";
+import { modeDetail, modeDetailWithoutStatistics, modelSummary, modeSamples, STATISTICS_NOTE } from "../test/fixtures";
+import { bandOfBar } from "../components/mode/DistributionSamples";
 import { mockApi, renderAt } from "../test/mockApi";
 
 const MODE = "/api/models/planted__shapes/layers/1/heads/2/modes/1";
@@ -154,5 +155,48 @@ describe("mode page address with a top image", () => {
     const links = screen.getAllByRole("link").map((a) => a.getAttribute("href"));
     expect(links).toContain("/m/planted__shapes/L1/H2/M1?sign=pos&basis=faithful");
     expect(links).toContain("/m/planted__shapes/L1/H2/M1?sign=pos&basis=faithful&image=0");
+  });
+});
+
+describe("mode page samples across the distribution", () => {
+  it("lists every band, highest first, with its range, count and sampled images, and marks the band of the address", async () => {
+    mockApi({
+      "/api/models": { body: [modelSummary()] },
+      [MODE]: { body: modeDetail() },
+      [`${MODE}/samples`]: { body: modeSamples() },
+    });
+    renderAt(`${URL_}&band=5`);
+    const section = await screen.findByRole("region", { name: "Across the distribution" });
+    const bands = await within(section).findAllByRole("region", { name: /^Band \d of 8$/ });
+    expect(bands.map((b) => b.getAttribute("aria-label"))).toEqual(
+      [8, 7, 6, 5, 4, 3, 2, 1].map((n) => `Band ${n} of 8`),
+    );
+    expect(within(bands[0]!).getByRole("heading").textContent).toBe(
+      "Scores 6.000 to 9.000 (the highest): 2 images (20.0 %)",
+    );
+    expect(within(bands[3]!).getByText("No image of the dataset scores in this range.")).toBeTruthy();
+    expect(within(bands[7]!).getAllByRole("img")).toHaveLength(2);
+    expect(within(bands[7]!).getAllByText("does not fire")).toHaveLength(2);
+    expect(
+      bands.filter((b) => b.getAttribute("aria-current") === "true").map((b) => b.getAttribute("aria-label")),
+    ).toEqual(["Band 6 of 8"]);
+  });
+
+  it("maps each histogram bar to its band: the outer bars to the end bands", () => {
+    const bands = modeSamples().bands;
+    expect([0, 1, 2, 8, 9].map((bar) => bandOfBar(bands, bar, 8))).toEqual([0, 0, 1, 7, 7]);
+  });
+
+  it("says an atlas built before samples must be rebuilt", async () => {
+    const note =
+      "this atlas was built before distribution samples (atlas format 3 or older): rebuild it to add samples";
+    mockApi({
+      "/api/models": { body: [modelSummary()] },
+      [MODE]: { body: modeDetail() },
+      [`${MODE}/samples`]: { body: modeSamples({ bands: [], per_band: 0, rule: null, samples_missing: note }) },
+    });
+    renderAt(URL_);
+    const section = await screen.findByRole("region", { name: "Across the distribution" });
+    expect((await within(section).findByRole("note")).textContent).toBe(`No samples across the distribution: ${note}.`);
   });
 });

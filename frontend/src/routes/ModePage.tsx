@@ -8,7 +8,7 @@ import { HowToRead } from "../components/ui/HowToRead";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Basis, ModeDetail, ModelSummary, Sign, UploadModeStanding } from "../api/client";
 import { BASES } from "../api/enums";
-import { useMode, useUploadModeStanding } from "../api/resources";
+import { useMode, useModeSamples, useUploadModeStanding } from "../api/resources";
 import { isUploadId } from "../api/uploadUrls";
 import { Breadcrumbs } from "../components/layout/Breadcrumbs";
 import { Facts } from "../components/ui/Facts";
@@ -26,6 +26,7 @@ import { Empty, Loaded, Loading } from "../components/ui/Status";
 import { StepLinks } from "../components/layout/StepLinks";
 import { TopImageGrid } from "../components/mode/TopImageGrid";
 import { TryYourImage } from "../components/mode/TryYourImage";
+import { bandOfBar, bandRowId, DistributionSamples } from "../components/mode/DistributionSamples";
 import { fmt, modeName, percent } from "../lib/common/format";
 import { GLOSSARY } from "../lib/help/glossary";
 import { useKeyNav } from "../lib/keys/keyboard";
@@ -196,6 +197,7 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
             summary={summary}
             view={view}
             name={name}
+            pos={pos}
             // A new entry: Back returns to the page without the upload (or with the one before).
             onAttach={(upload) => {
               const now = moves.current();
@@ -208,20 +210,52 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
   );
 }
 
+/** The `band=` of the address: the band of the distribution picked on the histogram. */
+const BAND_PARAM = "band";
+
 function ModeBody({
   detail,
   summary,
   view,
   name,
+  pos,
   onAttach,
 }: {
   detail: ModeDetail;
   summary: ModelSummary;
   view: ModeView;
   name: string;
+  pos: Position;
   onAttach: (upload: string | null) => void;
 }) {
-  const pos = { layer: detail.layer, head: detail.head, mode: detail.mode };
+  const [search, setSearch] = useSearchParams();
+  const samples = useModeSamples(summary, pos, view);
+  const picked = Number.parseInt(search.get(BAND_PARAM) ?? "", 10);
+  const bands = samples.status === "ok" && samples.data.samples_missing === null ? samples.data.bands : [];
+  const selectedBand = bands.some((b) => b.band === picked) ? picked : null;
+  const nBins = (detail.distribution?.edges.length ?? 1) - 1;
+  const pickBar = (bar: number) => {
+    const band = bandOfBar(bands, bar, nBins);
+    if (band === null) return;
+    setSearch(
+      (previous) => {
+        const next = new URLSearchParams(previous);
+        next.set(BAND_PARAM, String(band));
+        return next;
+      },
+      { replace: true },
+    );
+    document.getElementById(bandRowId(band))?.scrollIntoView({ block: "nearest" });
+    document.getElementById(bandRowId(band))?.focus({ preventScroll: true });
+  };
+  const selected = bands.find((b) => b.band === selectedBand);
+  const highlighted = selected
+    ? new Set(
+        Array.from({ length: selected.n_bins }, (_, i) => selected.first_bin + 1 + i).concat(
+          selected.band === 0 ? [0] : selected.band === bands.length - 1 ? [nBins + 1] : [],
+        ),
+      )
+    : undefined;
   const uploadId = view.upload !== null && isUploadId(view.upload) ? view.upload : null;
   const standing = useUploadModeStanding(uploadId, summary, pos, view);
   const yours = uploadId === null ? null : standing;
@@ -317,6 +351,8 @@ function ModeBody({
           summary={summary}
           name={`${name} ${view.sign}`}
           yours={yours?.status === "ok" ? yours.data : null}
+          highlighted={highlighted}
+          onBarClick={bands.length > 0 ? pickBar : undefined}
         />
         {detail.class_profile ? (
           <ClassProfile profile={detail.class_profile} name={`${name} ${view.sign}`} topK={detail.top_images.length} />
@@ -327,6 +363,23 @@ function ModeBody({
           </section>
         ) : null}
       </div>
+      {detail.distribution ? (
+        <section aria-labelledby="samples-heading">
+          <div className="heading-row">
+            <h2 id="samples-heading">Across the distribution</h2>
+            <HelpTip term="samples" />
+          </div>
+          <Loaded state={samples} label="Loading samples…">
+            {(s) => (
+              <DistributionSamples
+                samples={s}
+                selectedBand={selectedBand}
+                labelHref={detail.class_profile ? classPath : undefined}
+              />
+            )}
+          </Loaded>
+        </section>
+      ) : null}
     </>
   );
 }
@@ -337,12 +390,16 @@ function Distribution({
   summary,
   name,
   yours,
+  highlighted,
+  onBarClick,
 }: {
   detail: ModeDetail;
   summary: ModelSummary;
   name: string;
   /** The attached upload, marked on the histogram. */
   yours: UploadModeStanding | null;
+  highlighted?: ReadonlySet<number> | undefined;
+  onBarClick?: ((bar: number) => void) | undefined;
 }) {
   const d = detail.distribution;
   return (
@@ -385,12 +442,15 @@ function Distribution({
               ]}
               context={{ model: summary.model_id, mode: name, basis: detail.basis }}
               marker={yours ? { score: yours.score, label: "your image" } : undefined}
+              highlighted={highlighted}
+              onBarClick={onBarClick}
             />
           </Suspense>
           <p className="muted small">
             Bars: images per bin; the two outer bars count the scores below the first bin and from the last on. Band:
             mean ± std; dashed: the mean; solid lines: the top {detail.top_images.length} images
             {yours ? "; thick blue line: your image" : ""}.
+            {onBarClick ? " Click a bar to see images from its part of the range (below)." : ""}
           </p>
           <details className="small muted">
             <summary>How the bins are fixed</summary>

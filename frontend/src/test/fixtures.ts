@@ -5,6 +5,7 @@ import type {
   ClassModeMatch,
   HeadDetail,
   ModeDetail,
+  ModeSamples,
   ModelDetail,
   ModelSummary,
   ModeIndexPage,
@@ -186,6 +187,40 @@ export function modeDetail(overrides: Partial<ModeDetail> = {}): ModeDetail {
       selectivity_rule: "selectivity of a signed mode for class c = (mean score of c's images − mean) / std",
     },
     statistics_missing: null,
+    ...overrides,
+  };
+}
+
+/** The samples of `modeDetail()`'s distribution: its 8 bins as 8 bands of one bin (the outer counts join the end bands). */
+export function modeSamples(overrides: Partial<ModeSamples> = {}): ModeSamples {
+  const counts = [3, 1, 1, 1, 0, 1, 1, 2];
+  return {
+    model: "planted__shapes",
+    layer: 1,
+    head: 2,
+    mode: 1,
+    sign: "pos",
+    basis: "faithful",
+    bands: counts.map((count, band) => ({
+      band,
+      low: band === 0 ? -1.4 : band - 1,
+      high: band === 7 ? 9 : band,
+      first_bin: band,
+      n_bins: 1,
+      count,
+      images: Array.from({ length: Math.min(count, 2) }, (_, i) => ({
+        image_id: `planted__shapes~${20 + band * 2 + i}`,
+        dataset_index: 20 + band * 2 + i,
+        score: band - 0.5 + i * 0.1,
+        fires: band > 2,
+        label: band === 7 ? "red square" : null,
+        source: `sample${band}-${i}.png`,
+        thumbnail_url: `/api/images/planted__shapes~${20 + band * 2 + i}`,
+      })),
+    })),
+    per_band: 4,
+    rule: "8 bands of 8 bins; the 4 images with the smallest key in each",
+    samples_missing: null,
     ...overrides,
   };
 }

@@ -46,6 +46,10 @@ export interface ScoreDistributionChartProps {
   context?: TableContext | undefined;
   height?: number;
   marker?: ScoreMarker | undefined;
+  /** The bars (indices into `distributionBars`) to highlight, e.g. the band picked. */
+  highlighted?: ReadonlySet<number> | undefined;
+  /** Called with a bar's index when it is clicked (the bars are then shown as clickable). */
+  onBarClick?: ((bar: number) => void) | undefined;
 }
 
 const KIND_TEXT = { under: "below the first edge", bin: "bin", over: "from the last edge on" } as const;
@@ -100,6 +104,8 @@ export function ScoreDistributionChart({
   context,
   height = 260,
   marker,
+  highlighted,
+  onBarClick,
 }: ScoreDistributionChartProps) {
   const bars = distributionBars(d);
   const [lo, hi] = scoreDomain(d);
@@ -156,9 +162,21 @@ export function ScoreDistributionChart({
           {d.std > 0 ? (
             <ReferenceArea x1={clamp(d.mean - d.std)} x2={clamp(d.mean + d.std)} className="chart-band" />
           ) : null}
-          <Bar dataKey="count" name="images" isAnimationActive={false} minPointSize={0}>
+          <Bar
+            dataKey="count"
+            name="images"
+            isAnimationActive={false}
+            minPointSize={0}
+            onClick={onBarClick ? (_: unknown, index: number) => onBarClick(index) : undefined}
+            className={onBarClick ? "bars-clickable" : undefined}
+          >
             {bars.map((b, i) => (
-              <Cell key={i} className={b.kind === "bin" ? "bar-sigma" : "bar-outside"} />
+              <Cell
+                key={i}
+                className={[b.kind === "bin" ? "bar-sigma" : "bar-outside", highlighted?.has(i) ? "bar-picked" : ""]
+                  .join(" ")
+                  .trim()}
+              />
             ))}
             <LabelList dataKey="reach" position="top" className="bar-reach" />
           </Bar>

@@ -68,6 +68,10 @@ export const GLOSSARY = {
     term: "evidence",
     text: "A mode lists a top image only when its score is above 0 and above the noise floor: 10⁻⁶ × the largest top-image score of its basis and layer. The paper's rule fills every top-K slot, so without it a mode that no image excites would show images scoring 0, in dataset order.",
   },
+  samples: {
+    term: "samples across the distribution",
+    text: "Besides its top images, every signed mode keeps a few images from each band of its score range: the range of its histogram is cut into 8 bands of 8 bins (scores below or beyond the bins join the end bands), and in each band the precompute keeps the 4 images that come first in a fixed pseudo-random order of the dataset. So they are a fair sample of the band, the same however the job was split or resumed.",
+  },
   randomBand: {
     term: "random band",
     text: "The cosine between two independent random directions in R^d has a standard deviation of about 1/√d, so 95 % of them fall within ±1.96/√d (d: the model width). Values inside the band are what a head without structure would show.",

@@ -1,0 +1,117 @@
+/**
+ * "Across the distribution": a signed mode's score range cut into bands, highest first, each with how
+ * many dataset images score in it and the few images sampled there (docs/method.md#samples-across-the-distribution),
+ * so a reader sees what a typical or a weak image looks like under the mode, not only its extreme tail.
+ */
+import { Link } from "react-router";
+import { useAtlasImageError } from "../../api/atlasRevisions";
+import type { DistributionBand, ModeSamples, SampledImage } from "../../api/client";
+import { fmt, percent } from "../../lib/common/format";
+import { HelpTip } from "../ui/HelpTip";
+import { QuirkBadge } from "../ui/SignBadge";
+
+/** The element id of a band's row (the histogram's bars scroll to it). */
+export function bandRowId(band: number): string {
+  return `band-${band}`;
+}
+
+/** The band a histogram bar belongs to: bar 0 counts the scores below the bins, the last bar those beyond. */
+export function bandOfBar(bands: DistributionBand[], bar: number, nBins: number): number | null {
+  const bin = Math.min(nBins - 1, Math.max(0, bar - 1));
+  return bands.find((b) => bin >= b.first_bin && bin < b.first_bin + b.n_bins)?.band ?? null;
+}
+
+function bandHeading(band: DistributionBand, total: number, last: boolean): string {
+  const images = `${band.count.toLocaleString("en")} image${band.count === 1 ? "" : "s"}`;
+  const share = total > 0 ? ` (${percent(band.count / total)})` : "";
+  return `Scores ${fmt(band.low)} to ${fmt(band.high)}${last ? " (the highest)" : ""}: ${images}${share}`;
+}
+
+function SampleCard({
+  image,
+  labelHref,
+}: {
+  image: SampledImage;
+  labelHref?: ((label: string) => string) | undefined;
+}) {
+  const onError = useAtlasImageError();
+  const title = image.label ?? image.source;
+  return (
+    <li className="image-card sample-card">
+      <figure>
+        <img
+          src={image.thumbnail_url}
+          onError={onError}
+          alt={`dataset image ${image.dataset_index} (${title}) as the model saw it`}
+          loading="lazy"
+          decoding="async"
+          width={224}
+          height={224}
+        />
+        <figcaption>
+          <span className="score">score {fmt(image.score)}</span>
+          {image.fires ? null : (
+            <span className="quirk">
+              <QuirkBadge />
+              <HelpTip term="quirk" />
+            </span>
+          )}
+          <span className="label" title={image.source}>
+            {image.label && labelHref ? <Link to={labelHref(image.label)}>{image.label}</Link> : title}
+          </span>
+        </figcaption>
+      </figure>
+    </li>
+  );
+}
+
+export function DistributionSamples({
+  samples,
+  selectedBand,
+  labelHref,
+}: {
+  samples: ModeSamples;
+  /** The band picked on the histogram (highlighted), or null. */
+  selectedBand: number | null;
+  labelHref?: ((label: string) => string) | undefined;
+}) {
+  if (samples.samples_missing !== null) {
+    return (
+      <div className="status status-empty" role="note">
+        <strong>No samples across the distribution:</strong> {samples.samples_missing}.
+      </div>
+    );
+  }
+  const total = samples.bands.reduce((sum, band) => sum + band.count, 0);
+  const highestFirst = [...samples.bands].reverse();
+  return (
+    <div className="distribution-samples">
+      <p className="muted small">
+        The score range is cut into {samples.bands.length} bands; up to {samples.per_band} images of each are shown,
+        picked by a fixed pseudo-random order of the dataset (not by score). Click a bar of the histogram to jump to its
+        band. <HelpTip term="samples" />
+      </p>
+      {highestFirst.map((band) => (
+        <section
+          key={band.band}
+          id={bandRowId(band.band)}
+          className={band.band === selectedBand ? "band-row band-selected" : "band-row"}
+          aria-label={`Band ${band.band + 1} of ${samples.bands.length}`}
+          aria-current={band.band === selectedBand ? "true" : undefined}
+          tabIndex={-1}
+        >
+          <h3 className="band-heading">{bandHeading(band, total, band.band === samples.bands.length - 1)}</h3>
+          {band.images.length === 0 ? (
+            <p className="muted small">No image of the dataset scores in this range.</p>
+          ) : (
+            <ul className="band-images">
+              {band.images.map((image) => (
+                <SampleCard key={image.image_id} image={image} labelHref={labelHref} />
+              ))}
+            </ul>
+          )}
+        </section>
+      ))}
+    </div>
+  );
+}
