@@ -483,6 +483,51 @@ class DatasetImageUpload(BaseModel):
     note: str | None = Field(description="Why the thumbnail was used; null when the original file was.")
 
 
+class ScoreStanding(BaseModel):
+    """Where a score falls among a signed mode's scores on its dataset, from the stored statistics and top-K
+    (docs/method.md#standing-in-the-distribution)."""
+
+    count: int = Field(description="Dataset images scored.")
+    below_at_least: int = Field(description="Dataset images that certainly score strictly below it.")
+    below_at_most: int = Field(
+        description="Dataset images that may score strictly below it: equal to `below_at_least` when the stored "
+        "data decide it, larger when some share its histogram bin below the stored top-K."
+    )
+    exact: bool = Field(description="`below_at_least == below_at_most`.")
+    percentile_low: float = Field(description="100 · below_at_least / count.")
+    percentile_high: float = Field(description="100 · below_at_most / count.")
+    top_k_rank: int | None = Field(
+        description="0-based rank it would take in the mode's stored top-K (after dataset images with an equal "
+        "score); null when it would not enter."
+    )
+    top_k: int = Field(description="Slots of the stored top-K (the atlas's K).")
+    rule: str
+
+
+class UploadModeStanding(BaseModel):
+    """An upload's score for one signed mode, whether the mode fires on it, and where the score falls in the
+    mode's dataset distribution."""
+
+    upload_id: str
+    model: str
+    revision: str
+    layer: int
+    head: int
+    mode: int
+    sign: Sign
+    basis: Basis
+    score: float = Field(description="The upload's score by the ranking rule (the one the top-K ranks by).")
+    fires: bool = Field(
+        description="Its query map and key map both peak above 0; false: a positive score is the quirk's product "
+        "of two negative maxima."
+    )
+    standing: ScoreStanding | None = Field(
+        description="Null when the atlas stores no distribution, the mode is inactive or the score is not finite "
+        "(`standing_missing` says which)."
+    )
+    standing_missing: str | None = Field(description="Why `standing` is null; null when it is not.")
+
+
 class RankedMode(BaseModel):
     rank: int = Field(description="0 = the largest contribution; inactive modes come after every active one.")
     mode: int

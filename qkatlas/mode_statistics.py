@@ -46,6 +46,18 @@ BINNING_RULE = (
 )
 
 
+def bin_position(scores: torch.Tensor, inverse_width: torch.Tensor, low_in_widths: torch.Tensor) -> torch.Tensor:
+    """The bin of each float32 score as ``BINNING_RULE`` computes it, ``floor(x·(1/w) − low/w)`` in float32
+    (``inverse_width``, ``low_in_widths``: float32, broadcasting against ``scores``), clamped to −1 (underflow)
+    … ``N_BINS`` (overflow). Monotonic in the score: a higher score never lands in a lower bin."""
+    return (scores * inverse_width).sub_(low_in_widths).floor_().clamp_(-1, N_BINS)
+
+
+def float32_bin_terms(low: torch.Tensor, width: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(1/w, low/w)`` of float64 bins, rounded to float32 as the batch arithmetic uses them."""
+    return (1.0 / width).float(), (low / width).float()
+
+
 @dataclass(frozen=True)
 class HistogramBins:
     """Every column's bins: edges ``low + width · [0, 1, …, N_BINS]``; ``low, width: [C]`` float64;
@@ -128,8 +140,7 @@ class RunningStatistics:
         # The bins in float32 as the batch arithmetic uses them: a score x goes to bin
         # floor(x · (1/width) − low/width) (BINNING_RULE); each column's first bin in the flat histogram.
         self._centre = self.bins.centre.float()
-        self._inverse_width = (1.0 / self.bins.width).float()
-        self._low_in_widths = (self.bins.low / self.bins.width).float()
+        self._inverse_width, self._low_in_widths = float32_bin_terms(self.bins.low, self.bins.width)
         self._first_slot = torch.arange(n_columns, device=device) * (N_BINS + 2) + 1
 
     @property
@@ -176,8 +187,8 @@ class RunningStatistics:
         self.total_sq[columns] += centred.square().sum(0).double()
         self.minimum[columns] = torch.minimum(self.minimum[columns], scores.masked_fill(invalid, torch.inf).amin(0))
         self.maximum[columns] = torch.maximum(self.maximum[columns], scores.masked_fill(invalid, -torch.inf).amax(0))
-        position = (scores * self._inverse_width[columns]).sub_(self._low_in_widths[columns]).floor_()
-        position = position.clamp_(-1, N_BINS).masked_fill_(invalid, 0)
+        position = bin_position(scores, self._inverse_width[columns], self._low_in_widths[columns])
+        position = position.masked_fill_(invalid, 0)
         # Column c's slots: c·(N_BINS + 2) + (0 underflow, 1..N_BINS bins, N_BINS + 1 overflow); an
         # uncounted score adds 0 (integer additions: exact in any order).
         slot = position.long() + self._first_slot[columns]

@@ -12,16 +12,21 @@ from backend.schemas import (
     ModelRankedMode,
     ModeMaps,
     RankedMode,
+    ScoreStanding,
     Sign,
     UploadHeadModes,
     UploadModelModes,
+    UploadModeStanding,
 )
 from backend.services.analysis.codec import AttentionRow, HeadAnalysis, ModelScores
 from backend.services.overlays import mode_maps
 from backend.services.uploads import UploadInfo
 from qkatlas.analysis import rank_by_contribution
 from qkatlas.atlas import Atlas
-from qkatlas.atlas.evidence import is_evidence
+from qkatlas.atlas.evidence import fires, is_evidence
+from qkatlas.atlas.standing import STANDING_RULE, standing
+from qkatlas.atlas.statistics import NOT_COMPUTED, SignedMode
+from qkatlas.conventions import SIGNS
 
 CONTRIBUTION_RULE = (
     "C_n = sigma_n * max(pos score, neg score) per (layer, head): qkatlas's reconstruction of the "
@@ -119,6 +124,56 @@ def signed_maps(analysis: HeadAnalysis, basis: Basis, mode: int, sign: Sign) -> 
 
 def upload_mode_maps(analysis: HeadAnalysis, atlas: Atlas, basis: Basis, mode: int, sign: Sign) -> ModeMaps:
     return mode_maps(*signed_maps(analysis, basis, mode, sign), atlas.image_size)
+
+
+def score_standing(atlas: Atlas, basis: Basis, mode: SignedMode, score: float) -> ScoreStanding | str:
+    """Where ``score`` falls in the signed mode's stored dataset distribution, or why it cannot be said."""
+    statistics = atlas.statistics
+    if statistics is None:
+        return f"no distribution stored: {NOT_COMPUTED}"
+    if not atlas.active(mode.layer, mode.head)[mode.mode]:
+        return "the mode is inactive: every image scores 0 on it"
+    distribution = statistics.distribution(atlas.basis_axis(basis), mode)
+    if distribution.count == 0:
+        return "no image of the dataset was scored"
+    if not np.isfinite(score):
+        return "the image's score is not a finite number"
+    top = [s for _, s in atlas.top_images(basis, mode.layer, mode.head, mode.mode, mode.sign)]
+    found = standing(score, distribution, np.asarray(top, dtype=np.float32), atlas.top_k)
+    low, high = found.percentile_range
+    return ScoreStanding(
+        count=found.count,
+        below_at_least=found.below_at_least,
+        below_at_most=found.below_at_most,
+        exact=found.exact,
+        percentile_low=low,
+        percentile_high=high,
+        top_k_rank=found.top_k_rank,
+        top_k=found.top_k,
+        rule=STANDING_RULE,
+    )
+
+
+def upload_mode_standing(
+    upload: UploadInfo, atlas: Atlas, mode: SignedMode, basis: Basis, analysis: HeadAnalysis
+) -> UploadModeStanding:
+    """The upload's score for the signed mode, whether it fires, and the score's standing in the dataset."""
+    score = float(analysis.scores[basis][mode.mode, SIGNS.index(mode.sign)])
+    found = score_standing(atlas, basis, mode, score)
+    return UploadModeStanding(
+        upload_id=upload.id,
+        model=atlas.slug,
+        revision=atlas.revision,
+        layer=mode.layer,
+        head=mode.head,
+        mode=mode.mode,
+        sign=mode.sign,
+        basis=basis,
+        score=score,
+        fires=fires(*signed_maps(analysis, basis, mode.mode, mode.sign)),
+        standing=found if isinstance(found, ScoreStanding) else None,
+        standing_missing=found if isinstance(found, str) else None,
+    )
 
 
 def attention_split(

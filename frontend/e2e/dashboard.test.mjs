@@ -818,7 +818,11 @@ test.describe("upload", () => {
       const first = entries.first();
       const name = (await first.innerText()).match(/L\d+ H\d+ M\d+/)[0];
       const href = await first.getAttribute("href");
-      assert.match(href, new RegExp(`^/m/${MODEL}/L\\d+/H\\d+/M\\d+\\?sign=(pos|neg)&basis=faithful$`));
+      // The mode's page with the upload attached.
+      assert.match(
+        href,
+        new RegExp(`^/m/${MODEL}/L\\d+/H\\d+/M\\d+\\?sign=(pos|neg)&basis=faithful&upload=${uploadId}$`),
+      );
       await first.click();
       await page.waitForURL(url(href));
       await expectHeading(page, new RegExp(`Mode ${name}\\b`));

@@ -39,7 +39,8 @@ class SignedMode:
 class ModeDistribution:
     """A signed mode's score over every scored image: ``counts [n_bins + 2]`` are the underflow count,
     the bins between ``edges [n_bins + 1]`` and the overflow count; ``minimum``/``maximum`` bound the
-    two open-ended counts. ``firing``: images on which both of the mode's peaks are positive."""
+    two open-ended counts; ``low`` and ``width`` (float64) fix the edges, ``low + width · [0, …, n_bins]``.
+    ``firing``: images on which both of the mode's peaks are positive."""
 
     count: int
     firing: int
@@ -47,6 +48,8 @@ class ModeDistribution:
     std: float
     minimum: float
     maximum: float
+    low: float
+    width: float
     edges: np.ndarray
     counts: np.ndarray
 
@@ -143,6 +146,8 @@ class ModeStatistics:
             std=float(arrays["stats_std"][at]),
             minimum=float(arrays["stats_min"][at]),
             maximum=float(arrays["stats_max"][at]),
+            low=low,
+            width=width,
             edges=low + width * np.arange(self.info.n_bins + 1, dtype=np.float64),
             counts=np.asarray(arrays["stats_histogram"][at]),
         )

@@ -44,10 +44,12 @@ from backend.schemas import (
     Upload,
     UploadHeadModes,
     UploadModelModes,
+    UploadModeStanding,
 )
 from backend.services import upload_results
 from backend.services.overlays import overlay_png
 from backend.services.uploads import UPLOAD_ID_PATTERN, UploadInfo
+from qkatlas.atlas.statistics import SignedMode
 
 router = APIRouter(prefix="/uploads", tags=["uploads"], responses={404: {"model": ErrorBody}}, route_class=CachedRoute)
 #: Where an upload's results under one atlas's model live, below the router's prefix.
@@ -187,6 +189,26 @@ async def get_upload_mode_maps(
 ) -> ModeMaps:
     analysis = await services.analysis.head(upload, ref.atlas, ref.layer, ref.head)
     return upload_results.upload_mode_maps(analysis, ref.atlas, basis, ref.mode, sign)
+
+
+@router.get(
+    f"{UNDER_MODE}/standing",
+    response_model=UploadModeStanding,
+    responses=MODEL_UNAVAILABLE,
+)
+async def get_upload_mode_standing(
+    upload: UploadDep,
+    ref: ModeDep,
+    basis: BasisDep,
+    services: ServicesDep,
+    _cache: UploadCache,
+    sign: SignQuery = Sign.pos,
+) -> UploadModeStanding:
+    """The upload's score for the signed mode, whether the mode fires on it, and where the score falls among the
+    dataset's scores (docs/method.md#standing-in-the-distribution)."""
+    analysis = await services.analysis.head(upload, ref.atlas, ref.layer, ref.head)
+    mode = SignedMode(ref.layer, ref.head, ref.mode, sign)
+    return upload_results.upload_mode_standing(upload, ref.atlas, mode, basis, analysis)
 
 
 @router.get(

@@ -126,6 +126,26 @@ export function useUploadModelModes(uploadId: string, model: string, basis: Basi
   );
 }
 
+/** An upload's score for a signed mode of an atlas build, whether it fires, and where it falls in the dataset. */
+export function useUploadModeStanding(
+  uploadId: string | null,
+  summary: Pick<ModelSummary, "slug" | "revision">,
+  position: { layer: number; head: number; mode: number },
+  view: { sign: Sign; basis: Basis },
+) {
+  return useLoadable({
+    ...pinnedQuery(
+      "/api/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/standing",
+      summary.revision,
+      {
+        path: { upload_id: uploadId ?? "", model: summary.slug, ...position },
+        query: { sign: view.sign, basis: view.basis },
+      },
+    ),
+    enabled: uploadId !== null,
+  });
+}
+
 /** One query patch's attention row in an upload, split into the head's modes. */
 export function useAttentionSplit(uploadId: string, model: string, layer: number, head: number, patch: number) {
   return useLoadable(

@@ -378,6 +378,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/standing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Upload Mode Standing
+         * @description The upload's score for the signed mode, whether the mode fires on it, and where the score falls among the
+         *     dataset's scores (docs/method.md#standing-in-the-distribution).
+         */
+        get: operations["get_upload_mode_standing"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/overlay.png": {
         parameters: {
             query?: never;
@@ -1889,6 +1910,55 @@ export interface components {
              */
             binning: string;
         };
+        /**
+         * ScoreStanding
+         * @description Where a score falls among a signed mode's scores on its dataset, from the stored statistics and top-K
+         *     (docs/method.md#standing-in-the-distribution).
+         */
+        ScoreStanding: {
+            /**
+             * Count
+             * @description Dataset images scored.
+             */
+            count: number;
+            /**
+             * Below At Least
+             * @description Dataset images that certainly score strictly below it.
+             */
+            below_at_least: number;
+            /**
+             * Below At Most
+             * @description Dataset images that may score strictly below it: equal to `below_at_least` when the stored data decide it, larger when some share its histogram bin below the stored top-K.
+             */
+            below_at_most: number;
+            /**
+             * Exact
+             * @description `below_at_least == below_at_most`.
+             */
+            exact: boolean;
+            /**
+             * Percentile Low
+             * @description 100 · below_at_least / count.
+             */
+            percentile_low: number;
+            /**
+             * Percentile High
+             * @description 100 · below_at_most / count.
+             */
+            percentile_high: number;
+            /**
+             * Top K Rank
+             * @description 0-based rank it would take in the mode's stored top-K (after dataset images with an equal score); null when it would not enter.
+             */
+            top_k_rank: number | null;
+            /**
+             * Top K
+             * @description Slots of the stored top-K (the atlas's K).
+             */
+            top_k: number;
+            /** Rule */
+            rule: string;
+        };
         /** SearchResults */
         SearchResults: {
             /** Query */
@@ -2092,6 +2162,44 @@ export interface components {
              * @description Exact basis: the head's key-only logit term per patch, which survives the softmax.
              */
             key_salience: number[][];
+        };
+        /**
+         * UploadModeStanding
+         * @description An upload's score for one signed mode, whether the mode fires on it, and where the score falls in the
+         *     mode's dataset distribution.
+         */
+        UploadModeStanding: {
+            /** Upload Id */
+            upload_id: string;
+            /** Model */
+            model: string;
+            /** Revision */
+            revision: string;
+            /** Layer */
+            layer: number;
+            /** Head */
+            head: number;
+            /** Mode */
+            mode: number;
+            sign: components["schemas"]["Sign"];
+            basis: components["schemas"]["Basis"];
+            /**
+             * Score
+             * @description The upload's score by the ranking rule (the one the top-K ranks by).
+             */
+            score: number;
+            /**
+             * Fires
+             * @description Its query map and key map both peak above 0; false: a positive score is the quirk's product of two negative maxima.
+             */
+            fires: boolean;
+            /** @description Null when the atlas stores no distribution, the mode is inactive or the score is not finite (`standing_missing` says which). */
+            standing: components["schemas"]["ScoreStanding"] | null;
+            /**
+             * Standing Missing
+             * @description Why `standing` is null; null when it is not.
+             */
+            standing_missing: string | null;
         };
         /**
          * UploadModelModes
@@ -3162,6 +3270,70 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModeMaps"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description The model cannot be run here; or the analysis queue is full (then with `Retry-After`: try again after that many seconds) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying; only when the analysis queue is full */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_upload_mode_standing: {
+        parameters: {
+            query?: {
+                /** @description `pos` = (u, v), `neg` = (−u, −v). */
+                sign?: components["schemas"]["Sign"];
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
+                /** @description Which tokens are projected (docs/method.md#projection-bases). */
+                basis?: components["schemas"]["Basis"];
+            };
+            header?: never;
+            path: {
+                /** @description From `POST /api/uploads`. */
+                upload_id: string;
+                mode: number;
+                layer: number;
+                head: number;
+                /** @description Atlas slug (see `GET /api/models`). */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadModeStanding"];
                 };
             };
             /** @description Not Found */

@@ -6,9 +6,10 @@
 import { lazy, Suspense } from "react";
 import { HowToRead } from "../components/ui/HowToRead";
 import { Link, useNavigate, useSearchParams } from "react-router";
-import type { Basis, ModeDetail, ModelSummary, Sign } from "../api/client";
+import type { Basis, ModeDetail, ModelSummary, Sign, UploadModeStanding } from "../api/client";
 import { BASES } from "../api/enums";
-import { useMode, useModeSamples } from "../api/resources";
+import { useMode, useModeSamples, useUploadModeStanding } from "../api/resources";
+import { isUploadId } from "../api/uploadUrls";
 import { Breadcrumbs } from "../components/layout/Breadcrumbs";
 import { Facts } from "../components/ui/Facts";
 import { CopyLinkButton } from "../components/layout/CopyLinkButton";
@@ -24,6 +25,7 @@ import { HelpTip } from "../components/ui/HelpTip";
 import { Empty, Loaded, Loading } from "../components/ui/Status";
 import { StepLinks } from "../components/layout/StepLinks";
 import { TopImageGrid } from "../components/mode/TopImageGrid";
+import { TryYourImage } from "../components/mode/TryYourImage";
 import { bandOfBar, bandRowId, DistributionSamples } from "../components/mode/DistributionSamples";
 import { fmt, modeName, percent } from "../lib/common/format";
 import { GLOSSARY } from "../lib/help/glossary";
@@ -189,7 +191,20 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
         <OverlayControls value={view} onChange={(o) => setView(o)} />
       )}
       <Loaded state={detail} label="Loading top images…">
-        {(d) => <ModeBody detail={d} summary={summary} view={view} name={name} pos={pos} />}
+        {(d) => (
+          <ModeBody
+            detail={d}
+            summary={summary}
+            view={view}
+            name={name}
+            pos={pos}
+            // A new entry: Back returns to the page without the upload (or with the one before).
+            onAttach={(upload) => {
+              const now = moves.current();
+              moveTo({ pos: now.pos, view: { ...now.view, upload } }, false);
+            }}
+          />
+        )}
       </Loaded>
     </>
   );
@@ -204,12 +219,14 @@ function ModeBody({
   view,
   name,
   pos,
+  onAttach,
 }: {
   detail: ModeDetail;
   summary: ModelSummary;
   view: ModeView;
   name: string;
   pos: Position;
+  onAttach: (upload: string | null) => void;
 }) {
   const [search, setSearch] = useSearchParams();
   const samples = useModeSamples(summary, pos, view);
@@ -239,6 +256,19 @@ function ModeBody({
         ),
       )
     : undefined;
+  const uploadId = view.upload !== null && isUploadId(view.upload) ? view.upload : null;
+  const standing = useUploadModeStanding(uploadId, summary, pos, view);
+  const yours = uploadId === null ? null : standing;
+  const tryYourImage = (
+    <TryYourImage
+      summary={summary}
+      pos={pos}
+      view={view}
+      modeLabel={`${name} ${view.sign}`}
+      standing={yours}
+      onAttach={onAttach}
+    />
+  );
   if (!detail.active) {
     return (
       <>
@@ -253,6 +283,7 @@ function ModeBody({
             ["rank by σ", `${detail.mode + 1} of ${summary.n_modes}`],
           ]}
         />
+        {tryYourImage}
       </>
     );
   }
@@ -279,6 +310,7 @@ function ModeBody({
           ["rank by σ", `${detail.mode + 1} of ${summary.n_modes}`],
         ]}
       />
+      {tryYourImage}
       <section aria-labelledby="top-heading">
         <div className="heading-row">
           <h2 id="top-heading">
@@ -318,6 +350,7 @@ function ModeBody({
           detail={detail}
           summary={summary}
           name={`${name} ${view.sign}`}
+          yours={yours?.status === "ok" ? yours.data : null}
           highlighted={highlighted}
           onBarClick={bands.length > 0 ? pickBar : undefined}
         />
@@ -356,12 +389,15 @@ function Distribution({
   detail,
   summary,
   name,
+  yours,
   highlighted,
   onBarClick,
 }: {
   detail: ModeDetail;
   summary: ModelSummary;
   name: string;
+  /** The attached upload, marked on the histogram. */
+  yours: UploadModeStanding | null;
   highlighted?: ReadonlySet<number> | undefined;
   onBarClick?: ((bar: number) => void) | undefined;
 }) {
@@ -405,13 +441,15 @@ function Distribution({
                 "score-distribution",
               ]}
               context={{ model: summary.model_id, mode: name, basis: detail.basis }}
+              marker={yours ? { score: yours.score, label: "your image" } : undefined}
               highlighted={highlighted}
               onBarClick={onBarClick}
             />
           </Suspense>
           <p className="muted small">
             Bars: images per bin; the two outer bars count the scores below the first bin and from the last on. Band:
-            mean ± std; dashed: the mean; solid lines: the top {detail.top_images.length} images.
+            mean ± std; dashed: the mean; solid lines: the top {detail.top_images.length} images
+            {yours ? "; thick blue line: your image" : ""}.
             {onBarClick ? " Click a bar to see images from its part of the range (below)." : ""}
           </p>
           <details className="small muted">

@@ -138,3 +138,28 @@ describe("the mode an upload view was opened from", () => {
     expect(ranking.querySelectorAll(".ranked-mode[aria-current=true]")).toHaveLength(0);
   });
 });
+
+describe("a ranking card of the head", () => {
+  it("opens the mode's page with the upload attached, and its dataset thumbnails the large view there", async () => {
+    mockUpload();
+    renderAt(`/upload/${UPLOAD_ID}?model=planted__shapes&layer=0&head=0`);
+    const ranking = await screen.findByRole("region", { name: /ranked for your image/ });
+    const card = (await within(ranking).findAllByRole("listitem"))[0]!;
+    const mode = within(card)
+      .getByRole("heading")
+      .textContent!.match(/L0 H0 M(\d+) (pos|neg)/)!;
+    const modePage = `/m/planted__shapes/L0/H0/M${mode[1]}?sign=${mode[2]}&basis=faithful&upload=${UPLOAD_ID}`;
+    expect(
+      within(card)
+        .getByRole("link", { name: `L0 H0 M${mode[1]} ${mode[2]}` })
+        .getAttribute("href"),
+    ).toBe(modePage);
+    expect(
+      within(card)
+        .getByRole("link", { name: /on your image/ })
+        .getAttribute("href"),
+    ).toBe(modePage);
+    const thumbnail = await within(card).findByRole("link", { name: /on dataset image 1 / });
+    expect(thumbnail.getAttribute("href")).toBe(`${modePage}&image=0`);
+  });
+});

@@ -5,12 +5,13 @@
  * and every served model's top modes side by side. `/upload/{id}?model=…` is a shareable link while
  * the upload is cached; an address that cannot be an upload, or one that has expired, says so.
  */
-import { useCallback, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import { useLocation, useNavigate, useParams, useSearchParams } from "react-router";
 import type { DatasetImageUpload, ModelSummary, Upload, UploadHeadModes } from "../api/client";
 import { useModels, useUpload, useUploadHeadModes } from "../api/resources";
 import { isUploadId, uploadImageUrl } from "../api/uploadUrls";
 import { useUploadFile } from "../api/useUploadFile";
+import { rememberUpload } from "../lib/upload/recentUploads";
 import { AttentionExplorer } from "../components/explorer/AttentionExplorer";
 import { CopyLinkButton } from "../components/layout/CopyLinkButton";
 import { DemoBadge } from "../components/layout/DemoBadge";
@@ -87,6 +88,8 @@ function UploadNotFound({ reason }: { reason: "malformed" | "expired" }) {
 
 function UploadAnalysis({ upload }: { upload: Upload }) {
   const models = useModels();
+  // Offered again on mode pages ("Try your image": your recent uploads).
+  useEffect(() => rememberUpload(upload), [upload]);
   return (
     <Loaded state={models} label="Loading models…">
       {(list) =>

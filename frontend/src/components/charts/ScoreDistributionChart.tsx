@@ -1,7 +1,8 @@
 /**
  * A signed mode's score over every image of the dataset: the fixed bins as bars, the underflow and
  * overflow counts as one bar each beyond the edges (labelled with the minimum or maximum they reach),
- * mean ± std as a band with the mean dashed, and the top-K images' scores as lines (#1 labelled).
+ * mean ± std as a band with the mean dashed, the top-K images' scores as lines (#1 labelled), and
+ * optionally one more score marked on its own (the user's image).
  */
 import {
   Bar,
@@ -28,6 +29,13 @@ export interface TopScore {
   score: number;
 }
 
+/** A score marked apart from the top images (the user's image on a mode page). */
+export interface ScoreMarker {
+  score: number;
+  /** Drawn at the line, e.g. "your image". */
+  label: string;
+}
+
 export interface ScoreDistributionChartProps {
   title: string;
   /** The mode, for the summary ("L0 H0 M0 pos"). */
@@ -37,6 +45,7 @@ export interface ScoreDistributionChartProps {
   fileName: string[];
   context?: TableContext | undefined;
   height?: number;
+  marker?: ScoreMarker | undefined;
   /** The bars (indices into `distributionBars`) to highlight, e.g. the band picked. */
   highlighted?: ReadonlySet<number> | undefined;
   /** Called with a bar's index when it is clicked (the bars are then shown as clickable). */
@@ -63,7 +72,12 @@ function ranksText(ranks: number[]): string {
   return ranks.map((r) => `#${r + 1}`).join(" ");
 }
 
-export function distributionSummary(name: string, d: ScoreDistribution, top: TopScore[]): string {
+export function distributionSummary(
+  name: string,
+  d: ScoreDistribution,
+  top: TopScore[],
+  marker?: ScoreMarker | undefined,
+): string {
   const low = d.edges[0] ?? 0;
   const high = d.edges.at(-1) ?? low;
   const under = d.counts[0] ?? 0;
@@ -76,7 +90,8 @@ export function distributionSummary(name: string, d: ScoreDistribution, top: Top
     `${under.toLocaleString("en")} below the bins, ${over.toLocaleString("en")} beyond them.` +
     (scores.length > 0
       ? ` The top ${scores.length} images score ${fmt(Math.min(...scores))} to ${fmt(Math.max(...scores))} (lines).`
-      : "")
+      : "") +
+    (marker ? ` Marked apart: ${marker.label}, score ${fmt(marker.score)}.` : "")
   );
 }
 
@@ -88,6 +103,7 @@ export function ScoreDistributionChart({
   fileName,
   context,
   height = 260,
+  marker,
   highlighted,
   onBarClick,
 }: ScoreDistributionChartProps) {
@@ -111,7 +127,7 @@ export function ScoreDistributionChart({
   return (
     <ChartFrame
       title={title}
-      summary={distributionSummary(name, d, top)}
+      summary={distributionSummary(name, d, top, marker)}
       table={table}
       fileName={fileName}
       context={context}
@@ -177,6 +193,13 @@ export function ScoreDistributionChart({
               label={m.rank === 0 ? { value: "#1", position: "insideTopRight", className: "mark-label" } : undefined}
             />
           ))}
+          {marker ? (
+            <ReferenceLine
+              x={markX(d, marker.score)}
+              className="line-marker"
+              label={{ value: marker.label, position: "top", className: "mark-label mark-label-marker" }}
+            />
+          ) : null}
         </BarChart>
       </ResponsiveContainer>
     </ChartFrame>

@@ -40,6 +40,12 @@ export function RankedModeCard({
   const name = modeName(ctx.layer, ctx.head, ranked.mode);
   const ref = { ...ctx, mode: ranked.mode, sign: ranked.sign };
   const onImageError = useAtlasImageError();
+  // The mode's page with this upload attached (its score and standing in the dataset).
+  const withYourImage = modePath(ctx.model, ctx.layer, ctx.head, ranked.mode, {
+    sign: ranked.sign,
+    basis: ctx.basis,
+    upload: ctx.uploadId,
+  });
   const card = useRef<HTMLLIElement>(null);
   const targetsAnotherPart = useLocation().hash !== "";
   useEffect(() => {
@@ -54,7 +60,7 @@ export function RankedModeCard({
       {highlighted ? <p className="highlight-note">The mode you came from</p> : null}
       <h3>
         <span className="rank">#{ranked.rank + 1}</span>{" "}
-        <Link to={modePath(ctx.model, ctx.layer, ctx.head, ranked.mode, { sign: ranked.sign, basis: ctx.basis })}>
+        <Link to={withYourImage}>
           {name} {ranked.sign}
         </Link>{" "}
         {ranked.degenerate ? <DegenerateBadge /> : null} {ranked.never_fires ? <NeverFiresBadge /> : null}
@@ -65,14 +71,16 @@ export function RankedModeCard({
       </p>
       <div className="ranked-mode-images">
         <figure className="your-image">
-          <img
-            src={uploadOverlayUrl(ref, ctx.options)}
-            onError={onImageError}
-            alt={overlayAlt(`${name} ${ranked.sign} on your image`, ctx.options)}
-            width={224}
-            height={224}
-            loading="lazy"
-          />
+          <Link to={withYourImage} title="Open the mode's page with your image">
+            <img
+              src={uploadOverlayUrl(ref, ctx.options)}
+              onError={onImageError}
+              alt={overlayAlt(`${name} ${ranked.sign} on your image`, ctx.options)}
+              width={224}
+              height={224}
+              loading="lazy"
+            />
+          </Link>
           <figcaption>your image</figcaption>
         </figure>
         <DatasetTopImages {...ref} limit={ctx.datasetImages} />
@@ -82,6 +90,7 @@ export function RankedModeCard({
 }
 
 function DatasetTopImages({
+  uploadId,
   model,
   revision,
   layer,
@@ -92,6 +101,8 @@ function DatasetTopImages({
   options,
   limit,
 }: {
+  /** Kept attached on the mode page the large view opens. */
+  uploadId: string;
   model: string;
   /** The build the ranking was made with, so its top images match the maps on the user's image. */
   revision: string;
@@ -119,7 +130,7 @@ function DatasetTopImages({
       {images.map((image) => (
         <figure key={image.image_id}>
           <Link
-            to={topImagePath(model, layer, head, mode, { sign, basis }, image.rank)}
+            to={topImagePath(model, layer, head, mode, { sign, basis, upload: uploadId }, image.rank)}
             title="Open the large view of this image on the mode's page"
           >
             <img

@@ -54,14 +54,19 @@ describe("an upload's modes across the whole model", () => {
 
     const [first, second] = links;
     expect(first!.textContent).toBe("#1 L0 H0 M0 posσ 4.000 · contribution 20.000");
-    expect(first!.getAttribute("href")).toBe("/m/planted__shapes/L0/H0/M0?sign=pos&basis=faithful");
+    // The mode's page with the upload attached.
+    expect(first!.getAttribute("href")).toBe(
+      "/m/planted__shapes/L0/H0/M0?sign=pos&basis=faithful&upload=0123456789abcdef0123456789abcdef",
+    );
     const overlay = first!.querySelector("img")!.getAttribute("src")!;
     expect(overlay).toContain(
       "/api/uploads/0123456789abcdef0123456789abcdef/models/planted__shapes/layers/0/heads/0/modes/0/overlay.png",
     );
     // The sign and basis of the mode, pinned to the atlas build the ranking came from, the page's overlay options.
     expect(overlay).toContain("sign=pos&basis=faithful&v=0123456789abcdef&channel=both&palette=red_cyan");
-    expect(second!.getAttribute("href")).toBe("/m/planted__shapes/L1/H1/M1?sign=neg&basis=faithful");
+    expect(second!.getAttribute("href")).toBe(
+      "/m/planted__shapes/L1/H1/M1?sign=neg&basis=faithful&upload=0123456789abcdef0123456789abcdef",
+    );
     expect(within(second!).getByText("neg").getAttribute("title")).toMatch(/^The pair \(−u, −v\)/);
     expect(within(second!).getByText("degenerate")).toBeTruthy();
     expect(requestsOf(fetchMock, modesPath("planted__shapes"))).toEqual(["?basis=faithful&limit=10"]);
@@ -94,7 +99,7 @@ describe("an upload's modes across the whole model", () => {
     expect(await within(planted).findAllByRole("link")).toHaveLength(5);
     expect(within(planted).getByText("offline demo · planted modes")).toBeTruthy();
     expect(within(planted).getAllByRole("link")[0]!.getAttribute("href")).toBe(
-      "/m/planted__shapes/L0/H0/M0?sign=pos&basis=exact",
+      "/m/planted__shapes/L0/H0/M0?sign=pos&basis=exact&upload=0123456789abcdef0123456789abcdef",
     );
     expect((await within(column(/^broken-vit/)).findByRole("alert")).textContent).toContain("cannot be loaded");
     // The slow model is still analysing while the others show.
@@ -106,7 +111,7 @@ describe("an upload's modes across the whole model", () => {
     await waitFor(() => expect(within(tiny).getAllByRole("link")).toHaveLength(5));
     // An atlas without the page's basis is ranked in one it has.
     expect(within(tiny).getAllByRole("link")[0]!.getAttribute("href")).toBe(
-      "/m/tiny__photos/L0/H0/M0?sign=pos&basis=faithful",
+      "/m/tiny__photos/L0/H0/M0?sign=pos&basis=faithful&upload=0123456789abcdef0123456789abcdef",
     );
     // One request per model: the chosen model's column shares the whole-model panel's.
     expect(requestsOf(fetchMock, modesPath("planted__shapes"))).toEqual(["?basis=exact&limit=10"]);

@@ -133,7 +133,7 @@ function ModelModeList({
         const { layer, head, mode, sign } = m;
         return (
           <li key={`${layer}-${head}-${mode}`}>
-            <Link className="model-mode" to={modePath(model, layer, head, mode, { sign, basis })}>
+            <Link className="model-mode" to={modePath(model, layer, head, mode, { sign, basis, upload: uploadId })}>
               {/* Decorative: the link's text names the mode the overlay shows. */}
               <img
                 src={uploadOverlayUrl({ uploadId, model, revision, layer, head, mode, sign, basis }, options)}

@@ -6,7 +6,12 @@ import { type OverlayOptions, setOverlayParams } from "../mode/overlay";
 export interface ModeQuery {
   sign: Sign;
   basis: Basis;
+  /** An upload shown on the mode page beside the dataset ("Try your image", `upload=<id>`). */
+  upload?: string | null | undefined;
 }
+
+/** The mode page's parameter naming an attached upload. */
+export const UPLOAD_PARAM = "upload";
 
 export const DEFAULT_MODE_QUERY: ModeQuery = { sign: "pos", basis: "faithful" };
 
@@ -28,6 +33,7 @@ export function modePath(
   query: ModeQuery = DEFAULT_MODE_QUERY,
 ): string {
   const params = new URLSearchParams({ sign: query.sign, basis: query.basis });
+  if (query.upload) params.set(UPLOAD_PARAM, query.upload);
   return `${headPath(model, layer, head)}/M${mode}?${params.toString()}`;
 }
 

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { modePath } from "../address/paths";
+import { topImagePath } from "./largeView";
 import { modeViewSearch, parseModeView } from "./modeView";
 
 describe("mode view in the query string", () => {
@@ -13,6 +15,7 @@ describe("mode view in the query string", () => {
       palette: "orange_blue",
       blend: 0.2,
       opacity: 0.3,
+      upload: null,
     });
     expect(parseModeView(new URLSearchParams(modeViewSearch(view)))).toEqual(view);
     expect(modeViewSearch(parseModeView(new URLSearchParams()))).toBe("?sign=pos&basis=faithful");
@@ -35,7 +38,22 @@ describe("mode view in the query string", () => {
       palette: "red_cyan",
       blend: 0.5,
       opacity: 1,
+      upload: null,
     });
     expect(parseModeView(new URLSearchParams("opacity=&blend=abc"))).toMatchObject({ blend: 0.5, opacity: 1 });
+  });
+
+  it("carries an attached upload, so that a shared link and the step keys keep it", () => {
+    const id = "0123456789abcdef0123456789abcdef";
+    const view = parseModeView(new URLSearchParams(`sign=neg&basis=exact&upload=${id}&opacity=0`));
+    expect(view.upload).toBe(id);
+    expect(modeViewSearch(view)).toBe(`?sign=neg&basis=exact&upload=${id}&opacity=0`);
+    expect(modeViewSearch({ ...view, upload: null })).toBe("?sign=neg&basis=exact&opacity=0");
+    expect(modePath("m", 1, 2, 3, { sign: "pos", basis: "faithful", upload: id })).toBe(
+      `/m/m/L1/H2/M3?sign=pos&basis=faithful&upload=${id}`,
+    );
+    expect(topImagePath("m", 1, 2, 3, { sign: "pos", basis: "faithful", upload: id }, 0)).toBe(
+      `/m/m/L1/H2/M3?sign=pos&basis=faithful&upload=${id}&image=0`,
+    );
   });
 });
