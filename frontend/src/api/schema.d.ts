@@ -584,16 +584,6 @@ export interface components {
             n_images: number;
         };
         /**
-         * ClipRange
-         * @description The map's 30th and 95th percentiles: the renderer clips to them and scales to [0, 1].
-         */
-        ClipRange: {
-            /** Low */
-            low: number;
-            /** High */
-            high: number;
-        };
-        /**
          * DatasetImageUpload
          * @description A top image of an atlas turned into an upload (`POST /api/images/{image_id}/upload`), to analyse it like
          *     any uploaded photo.
@@ -771,6 +761,23 @@ export interface components {
              */
             weighted_cos_scaled: number | null;
         };
+        /**
+         * MapScaleOut
+         * @description The map values drawn at full colour, shared by every image of a signed mode (docs/method.md#rendering):
+         *     a value x is drawn at intensity clip(x / scale, 0, 1).
+         */
+        MapScaleOut: {
+            /**
+             * Query
+             * @description The largest query-map value over the mode's listed top images (≥ 0).
+             */
+            query: number;
+            /**
+             * Key
+             * @description The largest key-map value over the mode's listed top images (≥ 0).
+             */
+            key: number;
+        };
         /** ModeContribution */
         ModeContribution: {
             /** Mode */
@@ -833,6 +840,8 @@ export interface components {
              * @description Why `distribution` is null, for the reader; null when it is not.
              */
             statistics_missing: string | null;
+            /** @description The one colour scale of every overlay of this signed mode (its top images' and an upload's): the largest query and key values over the listed top images; null when it lists none. */
+            map_scale: components["schemas"]["MapScaleOut"] | null;
         };
         /** ModeIndexPage */
         ModeIndexPage: {
@@ -930,8 +939,12 @@ export interface components {
             query: number[][];
             /** Key */
             key: number[][];
-            query_clip: components["schemas"]["ClipRange"];
-            key_clip: components["schemas"]["ClipRange"];
+            /** @description The scale its overlay is drawn on: the mode's (`ModeDetail.map_scale`); for a mode that lists no top image, these maps' own maxima. */
+            scale: components["schemas"]["MapScaleOut"];
+            /** @description The query map's largest value (first in row-major order on a tie). */
+            query_peak: components["schemas"]["PatchOut"];
+            /** @description The key map's largest value: with the query peak, the score's two patches. */
+            key_peak: components["schemas"]["PatchOut"];
         };
         /**
          * ModeRefOut
@@ -1371,6 +1384,16 @@ export interface components {
          * @enum {string}
          */
         Palette: "red_cyan" | "orange_blue";
+        /**
+         * PatchOut
+         * @description A patch of the grid, 0-based from the top left.
+         */
+        PatchOut: {
+            /** Row */
+            row: number;
+            /** Column */
+            column: number;
+        };
         /**
          * PlantedMode
          * @description A mode set by hand in a model's weights (only the planted demo model, ``qkatlas.models.planted``, has
