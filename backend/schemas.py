@@ -380,6 +380,21 @@ class ClassProfile(BaseModel):
     selectivity_rule: str
 
 
+class MapScaleOut(BaseModel):
+    """The map values drawn at full colour, shared by every image of a signed mode (docs/method.md#rendering):
+    a value x is drawn at intensity clip(x / scale, 0, 1)."""
+
+    query: float = Field(description="The largest query-map value over the mode's listed top images (≥ 0).")
+    key: float = Field(description="The largest key-map value over the mode's listed top images (≥ 0).")
+
+
+class PatchOut(BaseModel):
+    """A patch of the grid, 0-based from the top left."""
+
+    row: int
+    column: int
+
+
 class ModeDetail(BaseModel):
     model: str
     layer: int
@@ -410,13 +425,10 @@ class ModeDetail(BaseModel):
     statistics_missing: str | None = Field(
         description="Why `distribution` is null, for the reader; null when it is not."
     )
-
-
-class ClipRange(BaseModel):
-    """The map's 30th and 95th percentiles: the renderer clips to them and scales to [0, 1]."""
-
-    low: float
-    high: float
+    map_scale: MapScaleOut | None = Field(
+        description="The one colour scale of every overlay of this signed mode (its top images' and an upload's): "
+        "the largest query and key values over the listed top images; null when it lists none."
+    )
 
 
 class ModeMaps(BaseModel):
@@ -426,8 +438,12 @@ class ModeMaps(BaseModel):
     image_size: int
     query: list[list[float]]
     key: list[list[float]]
-    query_clip: ClipRange
-    key_clip: ClipRange
+    scale: MapScaleOut = Field(
+        description="The scale its overlay is drawn on: the mode's (`ModeDetail.map_scale`); for a mode that lists "
+        "no top image, these maps' own maxima."
+    )
+    query_peak: PatchOut = Field(description="The query map's largest value (first in row-major order on a tie).")
+    key_peak: PatchOut = Field(description="The key map's largest value: with the query peak, the score's two patches.")
 
 
 class DatasetImageMaps(BaseModel):

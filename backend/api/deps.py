@@ -18,7 +18,7 @@ from pydantic_core import PydanticCustomError
 
 from backend.schemas import Basis, Channel, Palette, Sign
 from backend.services.container import Services
-from backend.services.overlays import OverlayOptions
+from backend.services.overlays import DEFAULT_BLEND, DEFAULT_OPACITY, OverlayOptions
 from qkatlas.atlas import Atlas
 
 MODEL_SLUG_PATTERN = r"^[a-z0-9._-]{1,200}$"
@@ -179,7 +179,7 @@ async def get_overlay_options(
     blend: Annotated[
         float,
         Query(ge=0.0, le=1.0, description="Brightness of the colour photo under the maps (0 = maps only)."),
-    ] = 0.5,
+    ] = DEFAULT_BLEND,
     opacity: Annotated[
         float,
         Query(
@@ -188,7 +188,7 @@ async def get_overlay_options(
             description="Strength of the maps over the photo (1 = full: a hot patch hides the photo; 0 = the photo "
             "alone).",
         ),
-    ] = 1.0,
+    ] = DEFAULT_OPACITY,
 ) -> OverlayOptions:
     return OverlayOptions(channel, palette, blend, opacity)
 

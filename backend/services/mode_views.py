@@ -22,10 +22,11 @@ from backend.schemas import (
     TopImage,
 )
 from backend.services.atlases import image_id, source_name, thumbnail_url
-from backend.services.overlays import OverlayOptions, overlay_png
+from backend.services.overlays import OverlayOptions, overlay_png, scale_out
 from qkatlas.atlas import Atlas
 from qkatlas.atlas.evidence import EVIDENCE_RULE, Winner
 from qkatlas.atlas.statistics import NOT_COMPUTED, SAMPLES_NOT_COMPUTED, SignedMode
+from qkatlas.render import MapScale, map_scale
 
 
 def _mode_path(atlas: Atlas, layer: int, head: int, mode: int) -> str:
@@ -82,6 +83,7 @@ def mode_detail(atlas: Atlas, layer: int, head: int, mode: int, basis: Basis, si
                 top_k_labels=[LabelCount(label=label, count=n) for label, n in labels.most_common()],
                 selectivity_rule=statistics.info.selectivity,
             )
+    scale = _scale_of(atlas, basis, SignedMode(layer, head, mode, sign), evidence.winners)
     return ModeDetail(
         model=atlas.slug,
         layer=layer,
@@ -100,6 +102,7 @@ def mode_detail(atlas: Atlas, layer: int, head: int, mode: int, basis: Basis, si
         distribution=distribution,
         class_profile=class_profile,
         statistics_missing=None if statistics is not None else NOT_COMPUTED,
+        map_scale=scale_out(scale) if scale is not None else None,
     )
 
 
@@ -156,6 +159,18 @@ def listed_top_images(atlas: Atlas, basis: Basis, mode: SignedMode) -> tuple[Win
     return atlas.evidence(basis, mode.layer, mode.head, mode.mode, mode.sign).winners
 
 
+def _scale_of(atlas: Atlas, basis: Basis, mode: SignedMode, winners: tuple[Winner, ...]) -> MapScale | None:
+    if not winners:
+        return None
+    return map_scale(atlas.maps(basis, mode.layer, mode.head, mode.mode, mode.sign, w.rank) for w in winners)
+
+
+def mode_scale(atlas: Atlas, basis: Basis, mode: SignedMode) -> MapScale | None:
+    """The one colour scale of the signed mode's overlays (docs/method.md#rendering): the largest query and key
+    values over the top images it lists; ``None`` when it lists none."""
+    return _scale_of(atlas, basis, mode, listed_top_images(atlas, basis, mode))
+
+
 async def top_image_overlay(
     renders: Cache,
     ttl_s: int,
@@ -176,6 +191,8 @@ async def top_image_overlay(
     if data is None:
         query, key_map = atlas.maps(basis, mode.layer, mode.head, mode.mode, mode.sign, rank)
         photo = atlas.thumbnail(index) if options.blend > 0 else None
-        data = overlay_png(query, key_map, size=atlas.image_size, options=options, photo=photo)
+        scale = mode_scale(atlas, basis, mode)
+        assert scale is not None, "a listed top image makes the mode's scale"
+        data = overlay_png(query, key_map, size=atlas.image_size, options=options, scale=scale, photo=photo)
         await renders.set(key, data, ttl_s)
     return data

@@ -8,8 +8,23 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from backend.schemas import ClipRange, ModeMaps
-from qkatlas.render import RENDERING_VERSION, Channel, Palette, clip_range, encode_png, render_overlay
+from backend.schemas import MapScaleOut, ModeMaps, PatchOut
+from qkatlas.render import (
+    RENDERING_VERSION,
+    Channel,
+    MapScale,
+    Palette,
+    encode_png,
+    map_scale,
+    mark_peaks,
+    peak_patch,
+    render_overlay,
+)
+
+
+#: The default mix keeps the photo readable: the photo at full brightness under maps at 60 % strength, so a
+#: patch at the top of the scale is 60 % map colour and 40 % photo (docs/method.md#rendering says why).
+DEFAULT_BLEND, DEFAULT_OPACITY = 1.0, 0.6
 
 
 @dataclass(frozen=True)
@@ -24,16 +39,27 @@ class OverlayOptions:
         return f"r{RENDERING_VERSION}:{self.channel.value}:{self.palette.value}:{self.blend:.3f}:{self.opacity:.3f}"
 
 
-def mode_maps(query: np.ndarray, key: np.ndarray, image_size: int) -> ModeMaps:
+def scale_out(scale: MapScale) -> MapScaleOut:
+    return MapScaleOut(query=scale.query, key=scale.key)
+
+
+def own_scale_unless(scale: MapScale | None, query: np.ndarray, key: np.ndarray) -> MapScale:
+    """``scale``, or where there is none (a mode that lists no top image) the maps' own maxima."""
+    return scale if scale is not None else map_scale([(query, key)])
+
+
+def mode_maps(query: np.ndarray, key: np.ndarray, image_size: int, scale: MapScale) -> ModeMaps:
+    """The maps of one image with the scale its overlay is drawn on and the two patches it outlines."""
     query, key = np.asarray(query, np.float32), np.asarray(key, np.float32)
-    (q_low, q_high), (k_low, k_high) = clip_range(query), clip_range(key)
+    (q_row, q_col), (k_row, k_col) = peak_patch(query), peak_patch(key)
     return ModeMaps(
         grid=query.shape[0],
         image_size=image_size,
         query=query.tolist(),
         key=key.tolist(),
-        query_clip=ClipRange(low=q_low, high=q_high),
-        key_clip=ClipRange(low=k_low, high=k_high),
+        scale=scale_out(scale),
+        query_peak=PatchOut(row=q_row, column=q_col),
+        key_peak=PatchOut(row=k_row, column=k_col),
     )
 
 
@@ -43,21 +69,25 @@ def overlay_png(
     *,
     size: int,
     options: OverlayOptions,
+    scale: MapScale,
     photo: bytes | None,
 ) -> bytes:
-    """PNG overlay; ``photo`` is the encoded image as the model saw it (only decoded when blending)."""
+    """PNG overlay on ``scale``, with the two patches that make the score outlined; ``photo`` is the encoded
+    image as the model saw it (only decoded when blending)."""
     pixels = None
     if photo is not None and options.blend > 0.0:
         with Image.open(io.BytesIO(photo)) as image:
             pixels = np.asarray(image.convert("RGB"))
+    query, key = np.asarray(query, np.float32), np.asarray(key, np.float32)
     rgb = render_overlay(
-        np.asarray(query, np.float32),
-        np.asarray(key, np.float32),
+        query,
+        key,
         size=size,
         channel=options.channel,
         palette=options.palette,
+        scale=scale,
         photo=pixels,
         blend=options.blend if pixels is not None else 0.0,
         opacity=options.opacity,
     )
-    return encode_png(rgb)
+    return encode_png(mark_peaks(rgb, query, key))

@@ -19,7 +19,8 @@ from backend.schemas import (
     UploadModeStanding,
 )
 from backend.services.analysis.codec import AttentionRow, HeadAnalysis, ModelScores
-from backend.services.overlays import mode_maps
+from backend.services.mode_views import mode_scale
+from backend.services.overlays import mode_maps, own_scale_unless
 from backend.services.uploads import UploadInfo
 from qkatlas.analysis import rank_by_contribution
 from qkatlas.atlas import Atlas
@@ -27,6 +28,7 @@ from qkatlas.atlas.evidence import fires, is_evidence
 from qkatlas.atlas.standing import STANDING_RULE, standing
 from qkatlas.atlas.statistics import NOT_COMPUTED, SignedMode
 from qkatlas.conventions import SIGNS
+from qkatlas.render import MapScale
 
 CONTRIBUTION_RULE = (
     "C_n = sigma_n * max(pos score, neg score) per (layer, head): qkatlas's reconstruction of the "
@@ -122,8 +124,19 @@ def signed_maps(analysis: HeadAnalysis, basis: Basis, mode: int, sign: Sign) -> 
     return (query, key) if sign == Sign.pos else (-query, -key)
 
 
-def upload_mode_maps(analysis: HeadAnalysis, atlas: Atlas, basis: Basis, mode: int, sign: Sign) -> ModeMaps:
-    return mode_maps(*signed_maps(analysis, basis, mode, sign), atlas.image_size)
+def upload_mode_scale(
+    analysis: HeadAnalysis, atlas: Atlas, basis: Basis, mode: SignedMode
+) -> tuple[np.ndarray, np.ndarray, MapScale]:
+    """The signed mode's maps on the upload and the scale they are drawn on: the mode's own over its top images
+    (so the upload compares with them; a value above it saturates), or the upload's maxima where the mode lists
+    no top image."""
+    query, key = signed_maps(analysis, basis, mode.mode, mode.sign)
+    return query, key, own_scale_unless(mode_scale(atlas, basis, mode), query, key)
+
+
+def upload_mode_maps(analysis: HeadAnalysis, atlas: Atlas, basis: Basis, mode: SignedMode) -> ModeMaps:
+    query, key, scale = upload_mode_scale(analysis, atlas, basis, mode)
+    return mode_maps(query, key, atlas.image_size, scale)
 
 
 def score_standing(atlas: Atlas, basis: Basis, mode: SignedMode, score: float) -> ScoreStanding | str:

@@ -4,7 +4,7 @@
 // squares on grey, aligned to the patch grid.
 import assert from "node:assert/strict";
 import { test } from "@playwright/test";
-import { axeViolations, brokenImages, pageRunner, screenshot, url } from "./browser.mjs";
+import { axeViolations, brokenImages, pageRunner, PHONE, screenshot, url } from "./browser.mjs";
 
 const PHOTO = process.env.QKATLAS_PHOTO;
 
@@ -40,6 +40,30 @@ async function pixels(page, src, size) {
   );
 }
 
+/** The pixels [start, stop) of patch row (or column) `index`, as the renderer lays patches out. */
+function patchBounds(index, grid, size) {
+  return [Math.ceil((index * size) / grid), Math.ceil(((index + 1) * size) / grid)];
+}
+
+/** The pixel indices (row-major, `size` × `size`) that the outlines of the maps' two peaks may cover. */
+function outlinedPixels(maps, size) {
+  const reach = 5; // the key peak's dashed ring ends 5 px outside its patch
+  const covered = new Set();
+  for (const peak of [maps.query_peak, maps.key_peak]) {
+    const [y0, y1] = patchBounds(peak.row, maps.grid, size);
+    const [x0, x1] = patchBounds(peak.column, maps.grid, size);
+    for (let y = Math.max(y0 - reach, 0); y < Math.min(y1 + reach, size); y++)
+      for (let x = Math.max(x0 - reach, 0); x < Math.min(x1 + reach, size); x++) covered.add(y * size + x);
+  }
+  return covered;
+}
+
+/** The dashboard's number format (lib/common/format `fmt`). */
+function fmt(value, digits) {
+  const abs = Math.abs(value);
+  return abs !== 0 && (abs >= 1e4 || abs < 1e-3) ? value.toExponential(2) : value.toFixed(digits);
+}
+
 const isRed = ([r, g, b]) => r > 150 && g < 90 && b < 90;
 const isBlue = ([r, g, b]) => b > 150 && r < 90 && g < 90;
 
@@ -62,7 +86,8 @@ test.describe("photos under the maps", () => {
   test("the overlay shows the photo in colour; opacity and brightness are in the URL and survive a reload", async () => {
     await withPage(async (page) => {
       await page.goto(url(modeUrl()));
-      const first = page.locator(".image-grid img").first();
+      // The first overlay (the planted model's cards show the clean photo beside it).
+      const first = page.locator(".image-grid img[src*='overlay.png']").first();
       await first.waitFor();
 
       const opacity = page.getByRole("slider", { name: "Map opacity" });
@@ -71,9 +96,13 @@ test.describe("photos under the maps", () => {
       await page.keyboard.press("Home");
       await brightness.focus();
       await page.keyboard.press("End");
-      await page.waitForURL((u) => u.searchParams.get("opacity") === "0" && u.searchParams.get("blend") === "1");
+      // Brightness 1 is the default, which the address leaves out.
+      await page.waitForURL((u) => u.searchParams.get("opacity") === "0" && !u.searchParams.has("blend"));
       await page.waitForFunction(() =>
-        document.querySelector(".image-grid img")?.getAttribute("src")?.includes("blend=1.00&opacity=0.00"),
+        document
+          .querySelector(".image-grid img[src*='overlay.png']")
+          ?.getAttribute("src")
+          ?.includes("blend=1.00&opacity=0.00"),
       );
       assert.deepEqual(await brokenImages(page), []);
 
@@ -88,7 +117,13 @@ test.describe("photos under the maps", () => {
       const red = photo.map((p, i) => (isRed(p) ? i : -1)).filter((i) => i >= 0);
       assert.ok(red.length > 0, "the best image of red → blue has red pixels");
       for (const i of red) assert.ok(isRed(overlay[i]), `pixel ${i} stays red: ${overlay[i]}`);
-      const largest = Math.max(...overlay.flatMap((p, i) => p.map((v, c) => Math.abs(v - photo[i][c]))));
+      // Away from the outlines of the score's two patches, which every overlay draws.
+      const maps = await (await fetch(url(top.maps_url))).json();
+      const outlined = outlinedPixels(maps, size);
+      const differences = overlay.flatMap((p, i) =>
+        outlined.has(i) ? [] : p.map((v, c) => Math.abs(v - photo[i][c])),
+      );
+      const largest = Math.max(...differences);
       assert.ok(largest <= 40, `the overlay matches the photo (largest difference ${largest})`);
 
       await page.reload();
@@ -310,4 +345,121 @@ test.describe("upload addresses that name no upload", () => {
       });
     });
   }
+});
+
+test.describe("pictures that do not mislead", () => {
+  const modeApi = () => url(`/api/models/${MODEL.slug}/layers/0/heads/0/modes/0?sign=pos&basis=faithful`);
+
+  test("one numbered colour scale per mode, the score's two patches outlined, the planted photo beside its maps", async () => {
+    await withPage(async (page) => {
+      const detail = await (await fetch(modeApi())).json();
+      await page.goto(url(modeUrl()));
+      const query = page.getByRole("group", { name: /^Colour scale: query map/ });
+      const key = page.getByRole("group", { name: /^Colour scale: key map/ });
+      await query.waitFor();
+      // The bars' numbers are the mode's scale from the API: 0 to its largest value, in quarters.
+      const quarters = (top) => ["≤ 0", ...[0.25, 0.5, 0.75, 1].map((f) => fmt(top * f, 2))];
+      assert.deepEqual(await query.locator(".heat-legend-tick").allInnerTexts(), quarters(detail.map_scale.query));
+      assert.deepEqual(await key.locator(".heat-legend-tick").allInnerTexts(), quarters(detail.map_scale.key));
+      // The scale is the largest value over every listed top image's maps (computed here from the maps).
+      const allMaps = await Promise.all(detail.top_images.map(async (t) => (await fetch(url(t.maps_url))).json()));
+      const largest = (name) => Math.max(0, ...allMaps.flatMap((m) => m[name].flat()));
+      assert.equal(detail.map_scale.query, largest("query"));
+      assert.equal(detail.map_scale.key, largest("key"));
+      await page
+        .getByText(/solid box: the query map's highest patch/)
+        .first()
+        .waitFor();
+
+      // The planted model's cards show the photo beside its maps, so its colours can be checked by eye.
+      const firstCard = page.locator(".image-card").first();
+      assert.equal(await firstCard.locator("img").count(), 2);
+      assert.match(await firstCard.locator("img").first().getAttribute("alt"), /as the model saw it/);
+
+      // The query map's highest patch, found here from its maps by argmax, carries the solid white outline.
+      await firstCard.locator("a:has(img)").click();
+      const dialog = page.getByRole("dialog");
+      const overlay = dialog.getByRole("img", { name: /query map .* of L0 H0 M0 pos on top image 1/ });
+      await overlay.waitFor();
+      await dialog.getByText(/solid box: the query map's highest patch/).waitFor();
+      const maps = allMaps[0];
+      const flat = maps.query.flat();
+      const peak = flat.indexOf(Math.max(...flat));
+      const size = MODEL.image_size;
+      const rgb = await pixels(page, await overlay.getAttribute("src"), size);
+      const [y0] = patchBounds(Math.floor(peak / maps.grid), maps.grid, size);
+      const [x0, x1] = patchBounds(peak % maps.grid, maps.grid, size);
+      for (let x = x0; x < x1; x++) {
+        assert.deepEqual(rgb[y0 * size + x], [255, 255, 255], `the outline's top edge is white at x = ${x}`);
+      }
+      assert.deepEqual(await brokenImages(page), []);
+      await screenshot(page, "25-large-view-scale-and-peaks");
+
+      // Channel "key": one bar, the key's.
+      await page.keyboard.press("Escape");
+      await page.getByRole("button", { name: "key", exact: true }).click();
+      await key.waitFor();
+      assert.equal(await query.count(), 0);
+    });
+  });
+
+  test("thumbnails are at least 160 px wide at 1440 px on the mode, head, class and upload pages and open the large view by keyboard", async () => {
+    const pages = [
+      ["mode", modeUrl(), ".image-grid img"],
+      ["head", `/m/${MODEL.slug}/L0/H0`, "table .thumb"],
+      ["class", "/classes/red_blue", ".class-mode-thumbs img"],
+    ];
+    await withPage(async (page) => {
+      for (const [name, path, selector] of pages) {
+        await page.goto(url(path));
+        const images = page.locator(selector);
+        await images.first().waitFor();
+        const widths = await images.evaluateAll((els) => els.map((el) => el.getBoundingClientRect().width));
+        assert.ok(widths.length > 0 && Math.min(...widths) >= 160, `${name} thumbnails ${widths.join(", ")} px wide`);
+        // The keyboard: focus the thumbnail's link and press Enter.
+        await images.first().locator("xpath=ancestor::a[1]").focus();
+        await page.keyboard.press("Enter");
+        await page.waitForURL(/[?&]image=\d+/);
+        await page
+          .getByRole("dialog")
+          .getByRole("img", { name: /as the model saw it/ })
+          .waitFor();
+      }
+      // An upload's ranked modes: its overlay and the mode's dataset images (here the upload is a dataset image).
+      const best = (await (await fetch(modeApi())).json()).top_images[0];
+      const made = await fetch(url(`/api/images/${best.image_id}/upload`), { method: "POST" });
+      assert.equal(made.status, 201);
+      const { upload } = await made.json();
+      await page.goto(url(`/upload/${upload.id}?model=${MODEL.slug}`));
+      const ranked = page.locator(".ranked-mode-images img");
+      await ranked.first().waitFor({ timeout: 120_000 });
+      const widths = await ranked.evaluateAll((els) => els.map((el) => el.getBoundingClientRect().width));
+      assert.ok(Math.min(...widths) >= 160, `upload thumbnails ${widths.join(", ")} px wide`);
+      await page.locator(".ranked-mode-images a").first().focus();
+      await page.keyboard.press("Enter");
+      await page.waitForURL(/[?&]image=\d+/);
+      await page
+        .getByRole("dialog")
+        .getByRole("img", { name: /as the model saw it/ })
+        .waitFor();
+      await page.goBack();
+      await ranked.first().waitFor();
+      await screenshot(page, "26-pictures-1440-light-upload");
+    });
+    for (const colorScheme of ["light", "dark"]) {
+      for (const [viewport, width] of [
+        [undefined, 1440],
+        [PHONE, 390],
+      ]) {
+        await withPage({ colorScheme, ...(viewport ? { viewport } : {}) }, async (page) => {
+          for (const [name, path] of [...pages, ["large-view", modeUrl("&image=0")]]) {
+            await page.goto(url(path));
+            await page.locator("main h1").waitFor();
+            assert.deepEqual(await brokenImages(page), []);
+            await screenshot(page, `26-pictures-${width}-${colorScheme}-${name}`);
+          }
+        });
+      }
+    }
+  });
 });

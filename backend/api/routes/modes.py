@@ -21,7 +21,7 @@ from backend.api.deps import (
 from backend.api.responses import PNG_RESPONSE, png
 from backend.schemas import Basis, ErrorBody, ModeDetail, ModeMaps, ModeSamples, Sign
 from backend.services.container import Services
-from backend.services.mode_views import listed_top_images, mode_detail, mode_samples, top_image_overlay
+from backend.services.mode_views import listed_top_images, mode_detail, mode_samples, mode_scale, top_image_overlay
 from backend.services.overlays import OverlayOptions, mode_maps
 from qkatlas.atlas import AtlasReplaced
 from qkatlas.atlas.statistics import SignedMode
@@ -95,4 +95,6 @@ async def get_mode_maps(
 ) -> ModeMaps:
     _winner(ref, basis, sign, rank)
     query, key = ref.atlas.maps(basis, ref.layer, ref.head, ref.mode, sign, rank)
-    return mode_maps(query, key, ref.atlas.image_size)
+    scale = mode_scale(ref.atlas, basis, SignedMode(ref.layer, ref.head, ref.mode, sign))
+    assert scale is not None, "a listed top image makes the mode's scale"
+    return mode_maps(query, key, ref.atlas.image_size, scale)

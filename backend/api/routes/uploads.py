@@ -188,7 +188,7 @@ async def get_upload_mode_maps(
     sign: SignQuery = Sign.pos,
 ) -> ModeMaps:
     analysis = await services.analysis.head(upload, ref.atlas, ref.layer, ref.head)
-    return upload_results.upload_mode_maps(analysis, ref.atlas, basis, ref.mode, sign)
+    return upload_results.upload_mode_maps(analysis, ref.atlas, basis, SignedMode(ref.layer, ref.head, ref.mode, sign))
 
 
 @router.get(
@@ -226,9 +226,12 @@ async def get_upload_mode_overlay(
     sign: SignQuery = Sign.pos,
 ) -> Response:
     analysis = await services.analysis.head(upload, ref.atlas, ref.layer, ref.head)
-    query, key = upload_results.signed_maps(analysis, basis, ref.mode, sign)
+    mode = SignedMode(ref.layer, ref.head, ref.mode, sign)
+    query, key, scale = upload_results.upload_mode_scale(analysis, ref.atlas, basis, mode)
     photo = await services.analysis.model_image(upload, ref.atlas) if options.blend > 0 else None
-    data = await asyncio.to_thread(overlay_png, query, key, size=ref.atlas.image_size, options=options, photo=photo)
+    data = await asyncio.to_thread(
+        overlay_png, query, key, size=ref.atlas.image_size, options=options, scale=scale, photo=photo
+    )
     return png(data)
 
 

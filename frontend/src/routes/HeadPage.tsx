@@ -207,16 +207,14 @@ function ModeRow({ detail, mode: m, basis }: { detail: HeadDetail; mode: ModeSum
         {m.best_image.pos ? (
           <Link
             to={topImagePath(detail.model, detail.layer, detail.head, m.mode, { sign: "pos", basis }, 0)}
-            tabIndex={-1}
-            aria-hidden="true"
             title="Open the large view of this image"
           >
             <img
               className="thumb"
               src={m.best_image.pos.thumbnail_url}
-              alt=""
-              width={56}
-              height={56}
+              alt={`Best image of ${modeName(detail.layer, detail.head, m.mode)} pos: open its large view`}
+              width={160}
+              height={160}
               loading="lazy"
               onError={onImageError}
             />

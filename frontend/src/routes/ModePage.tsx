@@ -27,6 +27,7 @@ import { StepLinks } from "../components/layout/StepLinks";
 import { TopImageGrid } from "../components/mode/TopImageGrid";
 import { TryYourImage } from "../components/mode/TryYourImage";
 import { bandOfBar, bandRowId, DistributionSamples } from "../components/mode/DistributionSamples";
+import { MapScaleLegend } from "../components/mode/MapScaleLegend";
 import { fmt, modeName, percent } from "../lib/common/format";
 import { GLOSSARY } from "../lib/help/glossary";
 import { useKeyNav } from "../lib/keys/keyboard";
@@ -319,23 +320,28 @@ function ModeBody({
           </h2>
           <HelpTip term="evidence" />
         </div>
-        {detail.top_images.length === 0 ? (
+        {detail.top_images.length === 0 || detail.map_scale === null ? (
           <Empty>No image in {summary.dataset.name} excites this mode.</Empty>
         ) : (
-          <TopImageGrid
-            images={detail.top_images}
-            modeLabel={`${name} ${view.sign}`}
-            options={view}
-            labelHref={detail.class_profile ? classPath : undefined}
-            preprocessing={summary.preprocessing.description}
-            explore={{
-              model: summary.slug,
-              layer: detail.layer,
-              head: detail.head,
-              basis: view.basis,
-              highlight: { mode: detail.mode, sign: view.sign },
-            }}
-          />
+          <>
+            <MapScaleLegend scale={detail.map_scale} options={view} />
+            <TopImageGrid
+              images={detail.top_images}
+              modeLabel={`${name} ${view.sign}`}
+              options={view}
+              labelHref={detail.class_profile ? classPath : undefined}
+              preprocessing={summary.preprocessing.description}
+              explore={{
+                model: summary.slug,
+                layer: detail.layer,
+                head: detail.head,
+                basis: view.basis,
+                highlight: { mode: detail.mode, sign: view.sign },
+              }}
+              scale={detail.map_scale}
+              withPhoto={summary.planted}
+            />
+          </>
         )}
         {detail.left_out > 0 && detail.top_images.length > 0 ? (
           <p className="muted small">

@@ -97,7 +97,7 @@ describe("pages", () => {
     renderAt("/m/planted__shapes/L1/H2/M1?sign=pos&basis=faithful&channel=query&palette=orange_blue");
     const images = await screen.findAllByRole("img", { name: /query map \(orange\) of L1 H2 M1 pos/ });
     expect(images).toHaveLength(2);
-    expect(images[0]!.getAttribute("src")).toContain("channel=query&palette=orange_blue&blend=0.50");
+    expect(images[0]!.getAttribute("src")).toContain("channel=query&palette=orange_blue&blend=1.00&opacity=0.60");
     expect(screen.getByText(/Degenerate mode/)).toBeTruthy();
     expect(document.querySelector(".image-card .label")?.textContent).toBe("red square");
     expect(screen.getByRole("group", { name: "Palette" })).toBeTruthy();

@@ -189,6 +189,7 @@ export function modeDetail(overrides: Partial<ModeDetail> = {}): ModeDetail {
       selectivity_rule: "selectivity of a signed mode for class c = (mean score of c's images − mean) / std",
     },
     statistics_missing: null,
+    map_scale: { query: 2.5, key: 0.8 },
     ...overrides,
   };
 }

@@ -18,8 +18,9 @@ from qkatlas.atlas import Atlas
 from qkatlas.conventions import Basis, Sign
 from qkatlas.models.base import PlantedMode
 from qkatlas.models.planted import PLANTED_MODES
-from qkatlas.render import normalize_map
+from qkatlas.render import patch_bounds
 from tests.helpers.backend import AppFactory
+from tests.helpers.overlays import outlined_pixels
 
 if TYPE_CHECKING:
     import httpx2  # what starlette's TestClient is built on
@@ -185,24 +186,89 @@ def test_mode_detail_fields_and_urls(client: TestClient, atlases: dict[str, Atla
         query, key = atlas.maps(Basis.exact, 1, 2, 3, Sign.neg, top["rank"])
         assert np.allclose(maps["query"], query) and np.allclose(maps["key"], key)
         assert maps["grid"] == atlas.grid and maps["image_size"] == atlas.image_size
-        assert maps["query_clip"]["low"] == pytest.approx(float(np.percentile(query, 30)))
+        assert maps["scale"] == body["map_scale"]
+
+
+def _patch_centres(rgb: np.ndarray, grid: int) -> np.ndarray:
+    """``[grid, grid, 3]``: each patch's centre pixel (the peaks' outlines are drawn at and beyond patch edges)."""
+    cell = rgb.shape[0] // grid
+    return rgb[cell // 2 :: cell, cell // 2 :: cell][:grid, :grid]
+
+
+def _away_from_peaks(query: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """``[grid, grid]`` bool: the patches no outline reaches (more than one patch from both maps' peaks)."""
+    rows, cols = np.indices(query.shape)
+    away = np.ones(query.shape, bool)
+    for peak in (query, key):
+        row, col = divmod(int(np.argmax(peak)), peak.shape[1])
+        away &= np.maximum(abs(rows - row), abs(cols - col)) > 1
+    return away
+
+
+def _query_ring_patches(rgb: np.ndarray, grid: int) -> list[tuple[int, int]]:
+    """The patches outlined as a query peak, read from the pixels: a white line 2 px wide inside the patch's
+    top and left edges, black just outside them."""
+    size, found = rgb.shape[0], []
+    for row in range(grid):
+        for col in range(grid):
+            (y0, y1), (x0, x1) = patch_bounds(row, grid, size), patch_bounds(col, grid, size)
+            white = (rgb[y0 : y0 + 2, x0:x1] == 255).all() and (rgb[y0:y1, x0 : x0 + 2] == 255).all()
+            black = (y0 == 0 or (rgb[y0 - 1, x0:x1] == 0).all()) and (x0 == 0 or (rgb[y0:y1, x0 - 1] == 0).all())
+            if white and black:
+                found.append((row, col))
+    return found
+
+
+def test_every_overlay_of_a_mode_is_drawn_on_the_modes_one_scale_with_its_peaks_outlined(
+    client: TestClient, atlases: dict[str, Atlas]
+) -> None:
+    atlas = atlases["tiny"]
+    url = _mode_url(atlas, 1, 2, 0)
+    body = client.get(url, params={"sign": "neg"}).json()
+    top = body["top_images"]
+    assert len(top) >= 2
+    all_maps = [client.get(t["maps_url"]).json() for t in top]
+    # The colour bar's numbers: the largest value of each map over every listed top image, computed here.
+    expected = {name: max(max(max(row) for row in m[name]) for m in all_maps) for name in ("query", "key")}
+    assert body["map_scale"] == pytest.approx(expected)
+    for t, maps in zip(top[:2], all_maps[:2], strict=True):
+        query, key = np.asarray(maps["query"]), np.asarray(maps["key"])
+        drawn = {}
+        for channel in ("query", "key"):
+            png = client.get(f"{t['overlay_url']}&channel={channel}&blend=0&opacity=1").content
+            drawn[channel] = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+        # Red = the query map over the mode's query scale; green = the key map over its key scale (red/cyan).
+        red = _patch_centres(drawn["query"], atlas.grid)[..., 0] / 255.0
+        green = _patch_centres(drawn["key"], atlas.grid)[..., 1] / 255.0
+        away = _away_from_peaks(query, key)
+        assert away.any()
+        assert np.allclose(red[away], np.clip(query / expected["query"], 0, 1)[away], atol=1 / 255 + 1e-3)
+        assert np.allclose(green[away], np.clip(key / expected["key"], 0, 1)[away], atol=1 / 255 + 1e-3)
+        # The outlined patch is the query map's argmax, found independently from the JSON maps.
+        q_row, q_col = divmod(int(np.argmax(query)), atlas.grid)
+        assert _query_ring_patches(drawn["key"], atlas.grid) == [(q_row, q_col)]
+        assert (maps["query_peak"]["row"], maps["query_peak"]["column"]) == (q_row, q_col)
+        k_row, k_col = divmod(int(np.argmax(key)), atlas.grid)
+        assert (maps["key_peak"]["row"], maps["key_peak"]["column"]) == (k_row, k_col)
 
 
 def test_overlay_png_matches_the_renderer_and_options(client: TestClient, atlases: dict[str, Atlas]) -> None:
     atlas = atlases["planted"]
     url = f"{_mode_url(atlas)}/top/0/overlay.png"
-    response = client.get(url, params={"blend": 0})
+    response = client.get(url, params={"blend": 0, "opacity": 1})
     assert response.status_code == 200 and response.headers["content-type"] == "image/png"
     # Cacheable for good only where the address names the atlas revision (a rebuild changes it).
     assert response.headers["cache-control"] == "public, no-cache"
-    pinned = client.get(url, params={"blend": 0, "v": atlas.revision})
+    pinned = client.get(url, params={"blend": 0, "opacity": 1, "v": atlas.revision})
     assert pinned.content == response.content and "immutable" in pinned.headers["cache-control"]
     rgb = np.asarray(Image.open(io.BytesIO(response.content)))
     assert rgb.shape == (atlas.image_size, atlas.image_size, 3)
-    query, _key = atlas.maps(Basis.faithful, 0, 0, 0, Sign.pos, 0)
-    cell = atlas.image_size // atlas.grid
-    red = rgb[::cell, ::cell, 0] / 255.0
-    assert np.allclose(red, normalize_map(query), atol=1 / 255 + 1e-6)
+    query, key = atlas.maps(Basis.faithful, 0, 0, 0, Sign.pos, 0)
+    scale = client.get(_mode_url(atlas)).json()["map_scale"]["query"]
+    red = _patch_centres(rgb, atlas.grid)[..., 0] / 255.0
+    away = _away_from_peaks(query, key)
+    assert away.sum() >= 20
+    assert np.allclose(red[away], np.clip(query / scale, 0, 1)[away], atol=1 / 255 + 1e-6)
     # Options change the picture; the same options give the same (cached) bytes.
     variants = {
         (channel, palette, blend, opacity): client.get(
@@ -211,12 +277,12 @@ def test_overlay_png_matches_the_renderer_and_options(client: TestClient, atlase
         for channel in ("query", "key", "both")
         for palette in ("red_cyan", "orange_blue")
         for blend in (0, 0.7)
-        for opacity in (0.4, 1)
+        for opacity in (0.4, 0.6)
     }
     assert len(set(variants.values())) == len(variants)
     assert (
         client.get(url, params={"channel": "key", "palette": "orange_blue", "blend": 0.7}).content
-        == variants[("key", "orange_blue", 0.7, 1)]
+        == variants[("key", "orange_blue", 0.7, 0.6)]  # the default opacity
     )
 
 
@@ -225,7 +291,11 @@ def test_an_overlay_without_maps_is_the_photo_in_colour(client: TestClient, atla
     index = atlas.top_images(Basis.faithful, 0, 0, 0, Sign.pos)[0][0]
     thumbnail = np.asarray(Image.open(io.BytesIO(client.get(f"/api/images/{atlas.slug}~{index}").content)))
     overlay = client.get(f"{_mode_url(atlas)}/top/0/overlay.png", params={"blend": 1, "opacity": 0})
-    assert np.array_equal(np.asarray(Image.open(io.BytesIO(overlay.content))), thumbnail)
+    drawn = np.asarray(Image.open(io.BytesIO(overlay.content)))
+    # Only the two peaks' outlines are drawn over it: every other pixel is the photo's.
+    outlines = outlined_pixels(*atlas.maps(Basis.faithful, 0, 0, 0, Sign.pos, 0), atlas.image_size)
+    assert np.array_equal(drawn[~outlines], thumbnail[~outlines])
+    assert not np.array_equal(drawn[outlines], thumbnail[outlines])
     assert np.ptp(thumbnail.astype(int), axis=-1).max() > 100  # the planted images have coloured squares
 
 

@@ -24,6 +24,7 @@ from qkatlas.images import decode_image, to_model_input
 from qkatlas.models import ModelSource
 from tests.helpers.backend import AppFactory, CountingAnalyzer
 from tests.helpers.clock import FakeClock
+from tests.helpers.overlays import outlined_pixels
 
 if TYPE_CHECKING:
     import httpx2  # what starlette's TestClient is built on
@@ -196,11 +197,15 @@ def test_upload_maps_and_overlays(client: TestClient, atlases: dict[str, Atlas],
     overlay = client.get(f"{base}/overlay.png", params={"channel": "both", "palette": "orange_blue", "blend": 0.4})
     assert overlay.status_code == 200
     assert Image.open(io.BytesIO(overlay.content)).size == (atlas.image_size, atlas.image_size)
-    photo_only = client.get(f"{base}/overlay.png", params={"blend": 1, "opacity": 0})
+    # Drawn on the mode's one scale (that of its top images' overlays), so the upload compares with them.
+    mode = client.get(f"/api/models/{atlas.slug}/layers/0/heads/0/modes/0", params={"basis": "exact"}).json()
+    assert pos["scale"] == mode["map_scale"]
+    photo_only = client.get(f"{base}/overlay.png", params={"blend": 1, "opacity": 0, "basis": "exact"})
     model_image = client.get(f"/api/uploads/{upload_id}/models/{atlas.slug}/image.png")
-    assert np.array_equal(
-        np.asarray(Image.open(io.BytesIO(photo_only.content))), np.asarray(Image.open(io.BytesIO(model_image.content)))
-    )
+    drawn, photo = (np.asarray(Image.open(io.BytesIO(r.content))) for r in (photo_only, model_image))
+    # The photo alone, but for the outlines of the two patches that make the score.
+    outlines = outlined_pixels(np.asarray(pos["query"]), np.asarray(pos["key"]), atlas.image_size)
+    assert np.array_equal(drawn[~outlines], photo[~outlines]) and not np.array_equal(drawn, photo)
     tiny = atlases["tiny"]
     maps = client.get(f"/api/uploads/{upload_id}/models/{tiny.slug}/layers/1/heads/2/modes/15/maps").json()
     assert np.asarray(maps["key"]).shape == (tiny.grid, tiny.grid)

@@ -8,13 +8,14 @@
 import { type KeyboardEvent, type ReactNode, useEffect, useRef } from "react";
 import { Link } from "react-router";
 import { useAtlasImageError } from "../../api/atlasRevisions";
-import type { TopImage } from "../../api/client";
+import type { MapScale, TopImage } from "../../api/client";
 import { fmt } from "../../lib/common/format";
 import { keyNavAction } from "../../lib/keys/keyboard";
 import { type OverlayOptions, overlaySrc } from "../../lib/mode/overlay";
 import { type Fact, Facts } from "../ui/Facts";
 import { QuirkBadge } from "../ui/SignBadge";
 import { imageTitle, overlayAlt } from "./TopImageCard";
+import { MapScaleLegend } from "./MapScaleLegend";
 
 /** Shown for a top image that ranks only through the product of two negative maxima. */
 const QUIRK_FACT: Fact = ["fires", <QuirkBadge key="quirk" />, "quirk"];
@@ -42,6 +43,7 @@ export function LargeImageView({
   options,
   labelHref,
   preprocessing,
+  scale,
   onMove,
   modeSteps,
   onClose,
@@ -56,6 +58,8 @@ export function LargeImageView({
   labelHref?: ((label: string) => string) | undefined;
   /** How the model resized and cropped the photo, in words. */
   preprocessing: string;
+  /** The mode's one colour scale (its colour bar is shown under the images). */
+  scale: MapScale;
   onMove: (rank: number) => void;
   modeSteps?: ModeSteps | undefined;
   /** Called once the dialog has closed (the page behind it takes focus again). */
@@ -154,9 +158,10 @@ export function LargeImageView({
             width={448}
             height={448}
           />
-          <figcaption>The query and key maps over it</figcaption>
+          <figcaption>The query and key maps over it, with the two patches that make the score outlined</figcaption>
         </figure>
       </div>
+      <MapScaleLegend scale={scale} options={options} />
       <Facts
         className="large-view-facts"
         items={[

@@ -36,10 +36,10 @@ describe("OverlayControls", () => {
     render(<OverlayControls value={DEFAULT_OVERLAY} onChange={onChange} />);
     fireEvent.change(screen.getByRole("slider", { name: "Map opacity" }), { target: { value: "0" } });
     act(() => vi.advanceTimersByTime(100));
-    fireEvent.change(screen.getByRole("slider", { name: "Photo brightness" }), { target: { value: "1" } });
+    fireEvent.change(screen.getByRole("slider", { name: "Photo brightness" }), { target: { value: "0.3" } });
     act(() => vi.advanceTimersByTime(300));
     expect(onChange).toHaveBeenCalledTimes(1);
-    expect(onChange).toHaveBeenCalledWith({ ...DEFAULT_OVERLAY, opacity: 0, blend: 1 });
+    expect(onChange).toHaveBeenCalledWith({ ...DEFAULT_OVERLAY, opacity: 0, blend: 0.3 });
     vi.useRealTimers();
   });
 
@@ -47,14 +47,14 @@ describe("OverlayControls", () => {
     vi.useFakeTimers();
     const onChange = vi.fn();
     const { rerender } = render(<OverlayControls value={DEFAULT_OVERLAY} onChange={onChange} />);
-    fireEvent.change(screen.getByRole("slider", { name: "Photo brightness" }), { target: { value: "1" } });
+    fireEvent.change(screen.getByRole("slider", { name: "Photo brightness" }), { target: { value: "0.3" } });
     // The URL now says opacity 0 (e.g. Back), before the brightness has settled.
     rerender(<OverlayControls value={{ ...DEFAULT_OVERLAY, opacity: 0 }} onChange={onChange} />);
     expect((screen.getByRole("slider", { name: "Map opacity" }) as HTMLInputElement).value).toBe("0");
-    expect((screen.getByRole("slider", { name: "Photo brightness" }) as HTMLInputElement).value).toBe("1");
+    expect((screen.getByRole("slider", { name: "Photo brightness" }) as HTMLInputElement).value).toBe("0.3");
     act(() => vi.advanceTimersByTime(300));
     expect(onChange).toHaveBeenCalledTimes(1);
-    expect(onChange).toHaveBeenCalledWith({ ...DEFAULT_OVERLAY, opacity: 0, blend: 1 });
+    expect(onChange).toHaveBeenCalledWith({ ...DEFAULT_OVERLAY, opacity: 0, blend: 0.3 });
     vi.useRealTimers();
   });
 });

@@ -1,4 +1,7 @@
-/** One of a mode's top dataset images: the overlay, its rank, score and label; a link to its large view. */
+/**
+ * One of a mode's top dataset images: the overlay (beside the clean photo where `withPhoto`), its rank,
+ * score and label; a link to its large view.
+ */
 import type { Ref } from "react";
 import { Link } from "react-router";
 import { useAtlasImageError } from "../../api/atlasRevisions";
@@ -32,6 +35,7 @@ export function TopImageCard({
   labelHref,
   largeViewHref,
   linkRef,
+  withPhoto = false,
 }: {
   image: TopImage;
   modeLabel: string;
@@ -42,11 +46,14 @@ export function TopImageCard({
   largeViewHref: string;
   /** The link to the large view, which gets the focus back when the large view closes. */
   linkRef?: Ref<HTMLAnchorElement> | undefined;
+  /** Show the photo as the model saw it beside the overlay (the planted model's pages: its stimuli are
+   * coloured squares in the maps' own colours, which only the clean photo shows apart). */
+  withPhoto?: boolean;
 }) {
   const title = imageTitle(image);
   const onError = useAtlasImageError();
   return (
-    <li className="image-card">
+    <li className={withPhoto ? "image-card image-card-pair" : "image-card"}>
       <figure>
         <Link
           to={largeViewHref}
@@ -54,6 +61,17 @@ export function TopImageCard({
           ref={linkRef}
           title="Open the large view: the photo as the model saw it beside its maps"
         >
+          {withPhoto ? (
+            <img
+              src={image.thumbnail_url}
+              onError={onError}
+              alt={`Top image ${image.rank + 1} (${title}) as the model saw it`}
+              loading="lazy"
+              decoding="async"
+              width={224}
+              height={224}
+            />
+          ) : null}
           <img
             src={overlaySrc(image.overlay_url, options)}
             onError={onError}

@@ -5,7 +5,7 @@
  */
 import { useRef } from "react";
 import { useLocation, useNavigate, useSearchParams } from "react-router";
-import type { TopImage } from "../../api/client";
+import type { MapScale, TopImage } from "../../api/client";
 import { largeViewRank, largeViewSearch, openedFromGrid } from "../../lib/mode/largeView";
 import type { OverlayOptions } from "../../lib/mode/overlay";
 import { ExploreAttentionButton, type ExploreTarget } from "./ExploreAttentionButton";
@@ -19,6 +19,8 @@ export function TopImageGrid({
   labelHref,
   preprocessing,
   explore,
+  scale,
+  withPhoto = false,
 }: {
   images: TopImage[];
   modeLabel: string;
@@ -28,6 +30,10 @@ export function TopImageGrid({
   preprocessing: string;
   /** The head (and basis) whose attention the large view's "Explore attention in this image" opens. */
   explore: ExploreTarget;
+  /** The mode's one colour scale, shown with the large view's overlay. */
+  scale: MapScale;
+  /** Each card shows the clean photo beside the overlay (see TopImageCard). */
+  withPhoto?: boolean;
 }) {
   const [search] = useSearchParams();
   const location = useLocation();
@@ -47,7 +53,7 @@ export function TopImageGrid({
 
   return (
     <>
-      <ol className="image-grid">
+      <ol className={withPhoto ? "image-grid image-grid-pairs" : "image-grid"}>
         {images.map((image) => (
           <TopImageCard
             key={image.image_id}
@@ -56,6 +62,7 @@ export function TopImageGrid({
             options={options}
             labelHref={labelHref}
             largeViewHref={href(image.rank)}
+            withPhoto={withPhoto}
             linkRef={(element: HTMLAnchorElement | null) => {
               if (element) cards.current.set(image.rank, element);
               else cards.current.delete(image.rank);
@@ -71,6 +78,7 @@ export function TopImageGrid({
           options={options}
           labelHref={labelHref}
           preprocessing={preprocessing}
+          scale={scale}
           onMove={move}
           onClose={close}
         >

@@ -78,9 +78,9 @@ export function ClassModeCard({
                 <img
                   className="thumb"
                   src={image.thumbnail_url}
-                  alt={`top image ${rank + 1}`}
-                  width={56}
-                  height={56}
+                  alt={`top image ${rank + 1}: open its large view`}
+                  width={160}
+                  height={160}
                   loading="lazy"
                   onError={onImageError}
                 />

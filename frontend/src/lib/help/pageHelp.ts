@@ -21,7 +21,7 @@ export const PAGE_HELP: Record<PageKind, string[]> = {
   ],
   mode: [
     "The top images are the dataset's images that score highest for this signed mode: a patch that strongly asks the mode's question (query map) and a patch that strongly answers it (key map).",
-    "On each image the query map shows where tokens would send attention along this mode and the key map where they would receive it; the overlay controls pick which map, the palette and how much of the photo shows.",
+    "On each image the query map shows where tokens would send attention along this mode and the key map where they would receive it; the overlay controls pick which map, the palette and how much of the photo shows. Every image of the mode is drawn on one colour scale per map (the numbered bars), so equal colours are equal values; the solid box marks the query map's highest patch and the dashed box the key map's, whose product is the image's score.",
     "pos and neg are two detectors of the same term: switch the sign to see the other one. The exact basis projects what the head really reads; the faithful one is the paper's.",
     "The histogram is the score over the whole dataset, with the top images marked; the class profile lists the classes the mode prefers.",
   ],

@@ -11,7 +11,8 @@ export interface OverlayOptions {
   opacity: number;
 }
 
-export const DEFAULT_OVERLAY: OverlayOptions = { channel: "both", palette: "red_cyan", blend: 0.5, opacity: 1 };
+/** The photo at full brightness under maps at 60 %, so the photo stays readable (docs/method.md#rendering). */
+export const DEFAULT_OVERLAY: OverlayOptions = { channel: "both", palette: "red_cyan", blend: 1, opacity: 0.6 };
 
 export const CHANNEL_OPTIONS: { value: Channel; label: string }[] = [
   { value: "both", label: "both" },
@@ -61,4 +62,11 @@ export function overlaySrc(url: string, options: OverlayOptions): string {
 
 export function paletteNames(palette: Palette): { query: string; key: string } {
   return palette === "orange_blue" ? { query: "orange", key: "blue" } : { query: "red", key: "cyan" };
+}
+
+/** The maps' colours as 0–255 RGB, as the renderer draws them (`qkatlas.render.PALETTE_COLOURS`). */
+export function paletteRgb(palette: Palette): { query: [number, number, number]; key: [number, number, number] } {
+  return palette === "orange_blue"
+    ? { query: [255, 153, 0], key: [0, 102, 255] }
+    : { query: [255, 0, 0], key: [0, 255, 255] };
 }
