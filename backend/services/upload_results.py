@@ -24,7 +24,7 @@ from qkatlas.atlas import Atlas
 from qkatlas.atlas.evidence import is_evidence
 
 CONTRIBUTION_RULE = (
-    "C_n = sigma_n * max(pos score, neg score) per (layer, head): qkatlas's reconstruction of the "
+    "C_n = σ_n · max(pos score, neg score) per (layer, head): qkatlas's reconstruction of the "
     "paper's 'contribution to the attention score', which the paper does not define"
 )
 

@@ -24,7 +24,7 @@ import { HelpTip } from "../components/ui/HelpTip";
 import { Empty, Loaded, Loading } from "../components/ui/Status";
 import { StepLinks } from "../components/layout/StepLinks";
 import { TopImageGrid } from "../components/mode/TopImageGrid";
-import { fmt, modeName, percent } from "../lib/common/format";
+import { count, fmt, integer, modeName, percent, plural } from "../lib/common/format";
 import { GLOSSARY } from "../lib/help/glossary";
 import { useKeyNav } from "../lib/keys/keyboard";
 import { LARGE_VIEW_PARAM, largeViewRank, largeViewSearch } from "../lib/mode/largeView";
@@ -216,7 +216,7 @@ function ModeBody({
           className="mode-stats"
           items={[
             ["σ", fmt(detail.sigma), "sigma"],
-            ["rank by σ", `${detail.mode + 1} of ${summary.n_modes}`],
+            ["rank by σ", `${integer(detail.mode + 1)} of ${integer(summary.n_modes)}`],
           ]}
         />
       </>
@@ -242,13 +242,13 @@ function ModeBody({
           ["σ", fmt(detail.sigma), "sigma"],
           ["share of the head's σ", percent(detail.sigma_fraction), "sigmaShare"],
           ["cos u·v", fmt(detail.cos), "cos"],
-          ["rank by σ", `${detail.mode + 1} of ${summary.n_modes}`],
+          ["rank by σ", `${integer(detail.mode + 1)} of ${integer(summary.n_modes)}`],
         ]}
       />
       <section aria-labelledby="top-heading">
         <div className="heading-row">
           <h2 id="top-heading">
-            Top {detail.top_images.length === 0 ? "" : `${detail.top_images.length} `}images,{" "}
+            Top {detail.top_images.length === 0 ? "images" : count(detail.top_images.length, "image")},{" "}
             {view.sign === "pos" ? "positive" : "negative"} sign, {view.basis} basis
           </h2>
           <HelpTip term="evidence" />
@@ -273,9 +273,9 @@ function ModeBody({
         )}
         {detail.left_out > 0 && detail.top_images.length > 0 ? (
           <p className="muted small">
-            {detail.left_out} more of the top {detail.top_images.length + detail.left_out} by the paper&apos;s rule{" "}
-            {detail.left_out === 1 ? "is" : "are"} not shown:{" "}
-            {detail.left_out === 1 ? "its score is" : "their scores are"} not above the noise floor.
+            {integer(detail.left_out)} more of the top {integer(detail.top_images.length + detail.left_out)} by the
+            paper&apos;s rule {plural(detail.left_out, "is", "are")} not shown:{" "}
+            {plural(detail.left_out, "its score is", "their scores are")} not above the noise floor.
           </p>
         ) : null}
       </section>
@@ -318,14 +318,14 @@ function Distribution({ detail, summary, name }: { detail: ModeDetail; summary: 
               ["range", `${fmt(d.minimum)} to ${fmt(d.maximum)}`],
               [
                 "fires on",
-                `${d.firing.toLocaleString("en")} of ${d.count.toLocaleString("en")} images (${percent(d.count > 0 ? d.firing / d.count : 0)})`,
+                `${integer(d.firing)} of ${count(d.count, "image")} (${percent(d.count > 0 ? d.firing / d.count : 0)})`,
                 "firesOn",
               ],
             ]}
           />
           <Suspense fallback={<Loading label="Loading chart…" />}>
             <ScoreDistributionChart
-              title={`Score of ${name} on each of the ${d.count.toLocaleString("en")} images`}
+              title={`Score of ${name} on each of the ${count(d.count, "image")}`}
               name={name}
               distribution={d}
               top={detail.top_images.map((t) => ({ rank: t.rank, score: t.score }))}
@@ -339,8 +339,9 @@ function Distribution({ detail, summary, name }: { detail: ModeDetail; summary: 
             />
           </Suspense>
           <p className="muted small">
-            Bars: images per bin; the two outer bars count the scores below the first bin and from the last on. Band:
-            mean ± std; dashed: the mean; solid lines: the top {detail.top_images.length} images.
+            Bars: images per bin, from the first bin the scores reach to the last (empty bins beyond them are left out);
+            an outer bar, labelled min or max, counts the scores below the first bin or from the last on. Band: mean ±
+            std; dashed: the mean; solid lines: the top {count(detail.top_images.length, "image")}.
           </p>
           <details className="small muted">
             <summary>How the bins are fixed</summary>
@@ -358,7 +359,7 @@ function TopImageNotFound({
   view,
   name,
   requested,
-  count,
+  count: nTop,
 }: {
   modePath: string;
   view: ModeView;
@@ -368,9 +369,9 @@ function TopImageNotFound({
 }) {
   const viewSearch = new URLSearchParams(modeViewSearch(view));
   const exists =
-    count === 0
+    nTop === 0
       ? `This signed mode has no top images in the ${view.basis} basis.`
-      : `This signed mode has ${count} top image${count === 1 ? "" : "s"} in the ${view.basis} basis: image=0–${count - 1} (ranks #1–#${count}).`;
+      : `This signed mode has ${count(nTop, "top image")} in the ${view.basis} basis: image=0–${nTop - 1} (ranks #1–#${integer(nTop)}).`;
   return (
     <NotFound
       problem={
@@ -381,7 +382,7 @@ function TopImageNotFound({
       exists={exists}
       links={[
         { label: `${name} ${view.sign}, ${view.basis} basis`, to: `${modePath}${largeViewSearch(viewSearch, null)}` },
-        ...(count > 0 ? [{ label: "Its best image (#1)", to: `${modePath}${largeViewSearch(viewSearch, 0)}` }] : []),
+        ...(nTop > 0 ? [{ label: "Its best image (#1)", to: `${modePath}${largeViewSearch(viewSearch, 0)}` }] : []),
       ]}
     />
   );

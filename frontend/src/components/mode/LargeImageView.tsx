@@ -9,7 +9,7 @@ import { useAtlasImageError } from "../../api/atlasRevisions";
 import type { TopImage } from "../../api/client";
 import { fmt } from "../../lib/common/format";
 import { keyNavAction } from "../../lib/keys/keyboard";
-import { type OverlayOptions, overlaySrc } from "../../lib/mode/overlay";
+import { type OverlayOptions, overlaySrc, shownMapsText } from "../../lib/mode/overlay";
 import { type Fact, Facts } from "../ui/Facts";
 import { QuirkBadge } from "../ui/SignBadge";
 import { imageTitle, overlayAlt } from "./TopImageCard";
@@ -125,7 +125,7 @@ export function LargeImageView({
             width={448}
             height={448}
           />
-          <figcaption>The query and key maps over it</figcaption>
+          <figcaption>The {shownMapsText(options)} over it</figcaption>
         </figure>
       </div>
       <Facts

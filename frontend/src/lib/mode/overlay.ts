@@ -62,3 +62,20 @@ export function overlaySrc(url: string, options: OverlayOptions): string {
 export function paletteNames(palette: Palette): { query: string; key: string } {
   return palette === "orange_blue" ? { query: "orange", key: "blue" } : { query: "red", key: "cyan" };
 }
+
+/** The maps an overlay shows (query first), each with the name of its colour. */
+export function shownMaps(options: Pick<OverlayOptions, "channel" | "palette">): {
+  map: "query" | "key";
+  colour: string;
+}[] {
+  const names = paletteNames(options.palette);
+  const maps = options.channel === "both" ? (["query", "key"] as const) : ([options.channel] as const);
+  return maps.map((map) => ({ map, colour: names[map] }));
+}
+
+/** The shown maps in words, with their colours: "query map (red) and key map (cyan)", "key map (cyan)". */
+export function shownMapsText(options: Pick<OverlayOptions, "channel" | "palette">): string {
+  return shownMaps(options)
+    .map(({ map, colour }) => `${map} map (${colour})`)
+    .join(" and ");
+}
