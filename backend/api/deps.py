@@ -16,6 +16,7 @@ from fastapi import Depends, HTTPException, Path, Query, Request
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
+from backend.core.text import count
 from backend.schemas import Basis, Channel, Palette, Sign
 from backend.services.container import Services
 from backend.services.overlays import DEFAULT_BLEND, DEFAULT_OPACITY, OverlayOptions
@@ -132,9 +133,9 @@ async def get_head(
     head: Annotated[int, Path(ge=0, le=10_000)],
 ) -> HeadRef:
     if layer >= atlas.n_layers:
-        raise not_found(f"no layer {layer}: the model has {atlas.n_layers} layers")
+        raise not_found(f"no layer {layer}: the model has {count(atlas.n_layers, 'layer')}")
     if head >= atlas.n_heads:
-        raise not_found(f"no head {head}: the model has {atlas.n_heads} heads per layer")
+        raise not_found(f"no head {head}: the model has {count(atlas.n_heads, 'head')} per layer")
     return HeadRef(atlas, layer, head)
 
 
@@ -151,7 +152,7 @@ class ModeRef:
 
 async def get_mode(head: HeadDep, mode: Annotated[int, Path(ge=0, le=100_000)]) -> ModeRef:
     if mode >= head.atlas.n_modes:
-        raise not_found(f"no mode {mode}: each head has {head.atlas.n_modes} modes")
+        raise not_found(f"no mode {mode}: each head has {count(head.atlas.n_modes, 'mode')}")
     return ModeRef(head.atlas, head.layer, head.head, mode)
 
 

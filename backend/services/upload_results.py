@@ -31,7 +31,7 @@ from qkatlas.conventions import SIGNS
 from qkatlas.render import MapScale
 
 CONTRIBUTION_RULE = (
-    "C_n = sigma_n * max(pos score, neg score) per (layer, head): qkatlas's reconstruction of the "
+    "C_n = σ_n · max(pos score, neg score) per (layer, head): qkatlas's reconstruction of the "
     "paper's 'contribution to the attention score', which the paper does not define"
 )
 

@@ -940,15 +940,25 @@ test.describe("layout and accessibility", () => {
     });
   });
 
-  test("the dark-mode toggle switches and is remembered", async () => {
+  test("the dark-mode toggle switches, says its state and is remembered", async () => {
     await withPage({}, async (page) => {
       await page.goto(url(`/m/${MODEL}`));
-      const toggle = page.getByRole("button", { name: /Dark mode/ });
+      const toggle = page.locator(".theme-toggle");
+      // Its name and its visible text say the state, as aria-pressed does.
+      await page.getByRole("button", { name: "Dark mode: off", exact: true }).waitFor();
       assert.equal(await toggle.getAttribute("aria-pressed"), "false");
+      assert.match(await toggle.innerText(), /Dark mode: off/);
       await toggle.click();
       assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "dark");
+      await page.getByRole("button", { name: "Dark mode: on", exact: true }).waitFor();
+      assert.equal(await toggle.getAttribute("aria-pressed"), "true");
+      assert.match(await toggle.innerText(), /Dark mode: on/);
       await page.reload();
       assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "dark");
+      assert.equal(
+        await page.getByRole("button", { name: "Dark mode: on", exact: true }).getAttribute("aria-pressed"),
+        "true",
+      );
       await page.locator(".head-cell").first().waitFor();
       await screenshot(page, "12-model-dark");
     });

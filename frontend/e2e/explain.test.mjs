@@ -226,13 +226,22 @@ test.describe("legends", () => {
     });
   });
 
-  test("the home chart's legend names the random band", async () => {
+  test("the home chart's legend names each model's random band in its line's colour", async () => {
     await withPage({}, async (page) => {
       await page.goto(url("/"));
       const figure = page.getByRole("figure").filter({ hasText: "cosine vs normalized depth, all models" });
-      const band = figure.locator(".depth-legend-band");
-      await band.waitFor();
-      assert.match(await band.innerText(), /random directions, 95 % \(±1\.96\/√d\)/);
+      const bands = figure.locator(".depth-legend-band");
+      await bands.first().waitFor();
+      // One band per model width (1.96/√d), each named; a band one model alone has is in its line's colour.
+      const widths = new Set(MODELS.map((m) => m.d_model));
+      assert.equal(await bands.count(), widths.size);
+      for (const text of await bands.allInnerTexts()) assert.match(text, /random directions, 95 % \(±1\.96\/√d\)/);
+      const lineColours = await figure
+        .locator(".chart-legend .recharts-legend-item:not(.depth-legend-band) line")
+        .evaluateAll((lines) => lines.map((l) => l.getAttribute("stroke")));
+      const bandColours = await bands.locator("path").evaluateAll((paths) => paths.map((p) => p.getAttribute("fill")));
+      for (const colour of bandColours.filter((c) => c !== "currentColor"))
+        assert.ok(lineColours.includes(colour), colour);
       await screenshot(page, "43-home-band-legend");
     });
   });

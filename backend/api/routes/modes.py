@@ -19,6 +19,7 @@ from backend.api.deps import (
     not_found,
 )
 from backend.api.responses import PNG_RESPONSE, png
+from backend.core.text import count
 from backend.schemas import Basis, ErrorBody, ModeDetail, ModeMaps, ModeSamples, Sign
 from backend.services.container import Services
 from backend.services.mode_views import listed_top_images, mode_detail, mode_samples, mode_scale, top_image_overlay
@@ -54,7 +55,7 @@ def _winner(ref: ModeRef, basis: Basis, sign: Sign, rank: int) -> int:
     """The dataset index of the ``rank``-th image the signed mode lists (404 past them)."""
     winners = listed_top_images(ref.atlas, basis, SignedMode(ref.layer, ref.head, ref.mode, sign))
     if rank >= len(winners):
-        raise not_found(f"no rank {rank}: this mode has {len(winners)} top images")
+        raise not_found(f"no rank {rank}: this mode has {count(len(winners), 'top image')}")
     return winners[rank].dataset_index
 
 

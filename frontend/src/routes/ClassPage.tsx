@@ -19,6 +19,7 @@ import { Empty, Loaded } from "../components/ui/Status";
 import { atlasName } from "../lib/address/atlasNames";
 import { DEFAULT_MODE_INDEX_VIEW, modeIndexSearch } from "../lib/search/modeIndexView";
 import { classPath, modeIndexPath, modelPath } from "../lib/address/paths";
+import { count } from "../lib/common/format";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
 
 /** Modes shown per model. */
@@ -109,7 +110,7 @@ function ClassColumns({
                   <Link to={modelPath(m.model)}>{nameOf(m.model, m.model_id)}</Link>
                 </h2>
                 <p className="muted small">
-                  {m.n_images.toLocaleString("en")} images of the class ·{" "}
+                  {count(m.n_images, "image")} of the class ·{" "}
                   <Link
                     to={modeIndexPath(
                       m.model,

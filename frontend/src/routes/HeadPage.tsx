@@ -15,7 +15,7 @@ import { SegmentedControl } from "../components/ui/SegmentedControl";
 import { DegenerateBadge, InactiveBadge, NeverFiresBadge } from "../components/ui/SignBadge";
 import { Empty, Loaded, Loading } from "../components/ui/Status";
 import { StepLinks } from "../components/layout/StepLinks";
-import { fmt, INACTIVE_LABEL, modeName } from "../lib/common/format";
+import { count, fmt, INACTIVE_LABEL, integer, modeName } from "../lib/common/format";
 import { useKeyNav } from "../lib/keys/keyboard";
 import { stepHead } from "../lib/mode/neighbours";
 import { headPath, modelPath, modePath, parseBasis } from "../lib/address/paths";
@@ -114,13 +114,14 @@ function HeadModes({ detail, basis }: { detail: HeadDetail; basis: Basis }) {
             {nInactive > 0 ? (
               <span className="muted">
                 {" "}
-                ({nInactive} of {detail.modes.length} modes {INACTIVE_LABEL}: W_q or W_k is rank-deficient)
+                ({integer(nInactive)} of {count(detail.modes.length, "mode")} {INACTIVE_LABEL}: W_q or W_k is
+                rank-deficient)
               </span>
             ) : null}
           </p>
           <Suspense fallback={<Loading label="Loading chart…" />}>
             <ModeSpectrumChart
-              title={`σ and cosine of the ${detail.modes.length} modes (click a bar to open the mode)`}
+              title={`σ and cosine of the ${count(detail.modes.length, "mode")} (click a bar to open the mode)`}
               modes={detail.modes}
               onSelect={(mode) => navigate(link(mode))}
               fileName={[detail.model, `L${detail.layer}-H${detail.head}`, "mode-spectrum"]}

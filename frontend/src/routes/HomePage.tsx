@@ -1,14 +1,14 @@
 /** Home: the served models, and weighted cosine vs normalized depth for all of them (Fig. 3). */
 import { HowToRead } from "../components/ui/HowToRead";
 import { lazy, Suspense, useState } from "react";
-import { Link } from "react-router";
+import { Link, useSearchParams } from "react-router";
 import type { ModelSummary } from "../api/client";
 import { useModelDetails, useModels, useO3s } from "../api/resources";
 import { ModelCard } from "../components/model/ModelCard";
 import { ProgressPanel } from "../components/model/ProgressPanel";
 import { SegmentedControl } from "../components/ui/SegmentedControl";
 import { Empty, ErrorNotice, Loaded, Loading } from "../components/ui/Status";
-import { CURVE_VARIANTS, type CurveVariant, depthSeries } from "../lib/charts/depthSeries";
+import { CURVE_VARIANTS, depthSeries, parseCurveVariant, setCurveVariant } from "../lib/charts/depthSeries";
 import { O3_QUERIES, O3_REGIONS, type O3Query, type O3Region, o3Series } from "../lib/charts/o3Series";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
 
@@ -61,22 +61,25 @@ export default function HomePage() {
 }
 
 function AllModelsCurve({ slugs }: { slugs: string[] }) {
-  const [variant, setVariant] = useState<CurveVariant>("weighted");
+  // The quantity is part of the address (`?quantity=`), so a reload, Back or a shared link shows it.
+  const [search, setSearch] = useSearchParams();
+  const variant = parseCurveVariant(search);
   const details = useModelDetails(slugs);
   const meta = CURVE_VARIANTS.find((v) => v.value === variant)!;
   return (
     <section aria-labelledby="curve-heading">
       <h2 id="curve-heading">Cosine of u and v across depth</h2>
       <p className="muted">
-        High values: heads group similar tokens. Near zero or negative: they bring in context from different tokens. The
-        shaded band is the 95 % range of the cosine between random directions (±1.96/√d).
+        High values: heads group similar tokens. Near zero or negative: they bring in context from different tokens.
+        Each model&apos;s shaded band, in its line&apos;s colour between dashed edges, is the 95 % range of the cosine
+        between random directions in its width (±1.96/√d).
       </p>
       <SegmentedControl
         label="Quantity"
         help="weightedCos"
         value={variant}
         options={CURVE_VARIANTS.map(({ value, label }) => ({ value, label }))}
-        onChange={setVariant}
+        onChange={(next) => setSearch((current) => setCurveVariant(current, next), { replace: true })}
       />
       {details.status === "loading" ? <Loading label="Loading summaries…" /> : null}
       {details.status === "error" ? <ErrorNotice message={details.message} /> : null}

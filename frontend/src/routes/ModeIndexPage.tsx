@@ -23,6 +23,7 @@ import {
   toggleSort,
 } from "../lib/search/modeIndexView";
 import { modeIndexPath, modelPath } from "../lib/address/paths";
+import { count, integer } from "../lib/common/format";
 import { useDebouncedDraft } from "../lib/common/useDebouncedDraft";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
 
@@ -79,10 +80,10 @@ function ModeIndex({ summary }: { summary: ModelSummary }) {
       </ModelTitle>
       <HowToRead page="modeIndex" />
       <p className="muted">
-        Every signed mode of the model: {summary.n_layers} layers × {summary.n_heads} heads × {summary.n_modes} modes ×
-        2 signs. Click a column&apos;s header to sort by it, again to reverse; open a mode by its name or its row.
-        Scores follow the paper&apos;s rule (max P_U · max P_V); mean, std, fires on and selectivity are over every
-        image of {summary.dataset.name}.
+        Every signed mode of the model: {count(summary.n_layers, "layer")} × {count(summary.n_heads, "head")} ×{" "}
+        {count(summary.n_modes, "mode")} × 2 signs. Click a column&apos;s header to sort by it, again to reverse; open a
+        mode by its name or its row. Scores follow the paper&apos;s rule (max P_U · max P_V); mean, std, fires on and
+        selectivity are over every image of {summary.dataset.name}.
       </p>
       {statisticsMissing !== null ? (
         <div className="status status-empty" role="note">
@@ -191,8 +192,8 @@ function ModeIndex({ summary }: { summary: ModelSummary }) {
         <>
           <p className="index-count" aria-live="polite">
             {head.data.total === head.data.n_modes
-              ? `${head.data.total.toLocaleString("en")} signed modes`
-              : `${head.data.total.toLocaleString("en")} of ${head.data.n_modes.toLocaleString("en")} signed modes`}
+              ? count(head.data.total, "signed mode")
+              : `${integer(head.data.total)} of ${count(head.data.n_modes, "signed mode")}`}
             {view.includeInactive ? "" : " (inactive ones left out)"}
             {head.isPlaceholderData ? " — updating…" : ""}
           </p>

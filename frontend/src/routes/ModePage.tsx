@@ -28,7 +28,7 @@ import { TopImageGrid } from "../components/mode/TopImageGrid";
 import { TryYourImage } from "../components/mode/TryYourImage";
 import { bandOfBar, bandRowId, DistributionSamples } from "../components/mode/DistributionSamples";
 import { MapScaleLegend } from "../components/mode/MapScaleLegend";
-import { fmt, modeName, percent } from "../lib/common/format";
+import { count, fmt, integer, modeName, percent, plural } from "../lib/common/format";
 import { GLOSSARY } from "../lib/help/glossary";
 import { useKeyNav } from "../lib/keys/keyboard";
 import { LARGE_VIEW_PARAM, largeViewRank, largeViewSearch } from "../lib/mode/largeView";
@@ -281,7 +281,7 @@ function ModeBody({
           className="mode-stats"
           items={[
             ["σ", fmt(detail.sigma), "sigma"],
-            ["rank by σ", `${detail.mode + 1} of ${summary.n_modes}`],
+            ["rank by σ", `${integer(detail.mode + 1)} of ${integer(summary.n_modes)}`],
           ]}
         />
         {tryYourImage}
@@ -308,14 +308,14 @@ function ModeBody({
           ["σ", fmt(detail.sigma), "sigma"],
           ["share of the head's σ", percent(detail.sigma_fraction), "sigmaShare"],
           ["cos u·v", fmt(detail.cos), "cos"],
-          ["rank by σ", `${detail.mode + 1} of ${summary.n_modes}`],
+          ["rank by σ", `${integer(detail.mode + 1)} of ${integer(summary.n_modes)}`],
         ]}
       />
       {tryYourImage}
       <section aria-labelledby="top-heading">
         <div className="heading-row">
           <h2 id="top-heading">
-            Top {detail.top_images.length === 0 ? "" : `${detail.top_images.length} `}images,{" "}
+            Top {detail.top_images.length === 0 ? "images" : count(detail.top_images.length, "image")},{" "}
             {view.sign === "pos" ? "positive" : "negative"} sign, {view.basis} basis
           </h2>
           <HelpTip term="evidence" />
@@ -345,9 +345,9 @@ function ModeBody({
         )}
         {detail.left_out > 0 && detail.top_images.length > 0 ? (
           <p className="muted small">
-            {detail.left_out} more of the top {detail.top_images.length + detail.left_out} by the paper&apos;s rule{" "}
-            {detail.left_out === 1 ? "is" : "are"} not shown:{" "}
-            {detail.left_out === 1 ? "its score is" : "their scores are"} not above the noise floor.
+            {integer(detail.left_out)} more of the top {integer(detail.top_images.length + detail.left_out)} by the
+            paper&apos;s rule {plural(detail.left_out, "is", "are")} not shown:{" "}
+            {plural(detail.left_out, "its score is", "their scores are")} not above the noise floor.
           </p>
         ) : null}
       </section>
@@ -429,14 +429,14 @@ function Distribution({
               ["range", `${fmt(d.minimum)} to ${fmt(d.maximum)}`],
               [
                 "fires on",
-                `${d.firing.toLocaleString("en")} of ${d.count.toLocaleString("en")} images (${percent(d.count > 0 ? d.firing / d.count : 0)})`,
+                `${integer(d.firing)} of ${count(d.count, "image")} (${percent(d.count > 0 ? d.firing / d.count : 0)})`,
                 "firesOn",
               ],
             ]}
           />
           <Suspense fallback={<Loading label="Loading chart…" />}>
             <ScoreDistributionChart
-              title={`Score of ${name} on each of the ${d.count.toLocaleString("en")} images`}
+              title={`Score of ${name} on each of the ${count(d.count, "image")}`}
               name={name}
               distribution={d}
               top={detail.top_images.map((t) => ({ rank: t.rank, score: t.score }))}
@@ -453,8 +453,9 @@ function Distribution({
             />
           </Suspense>
           <p className="muted small">
-            Bars: images per bin; the two outer bars count the scores below the first bin and from the last on. Band:
-            mean ± std; dashed: the mean; solid lines: the top {detail.top_images.length} images
+            Bars: images per bin, from the first bin the scores reach to the last (empty bins beyond them are left out);
+            an outer bar, labelled min or max, counts the scores below the first bin or from the last on. Band: mean ±
+            std; dashed: the mean; solid lines: the top {count(detail.top_images.length, "image")}
             {yours ? "; thick blue line: your image" : ""}.
             {onBarClick ? " Click a bar to see images from its part of the range (below)." : ""}
           </p>
@@ -474,7 +475,7 @@ function TopImageNotFound({
   view,
   name,
   requested,
-  count,
+  count: nTop,
 }: {
   modePath: string;
   view: ModeView;
@@ -484,9 +485,9 @@ function TopImageNotFound({
 }) {
   const viewSearch = new URLSearchParams(modeViewSearch(view));
   const exists =
-    count === 0
+    nTop === 0
       ? `This signed mode has no top images in the ${view.basis} basis.`
-      : `This signed mode has ${count} top image${count === 1 ? "" : "s"} in the ${view.basis} basis: image=0–${count - 1} (ranks #1–#${count}).`;
+      : `This signed mode has ${count(nTop, "top image")} in the ${view.basis} basis: image=0–${nTop - 1} (ranks #1–#${integer(nTop)}).`;
   return (
     <NotFound
       problem={
@@ -497,7 +498,7 @@ function TopImageNotFound({
       exists={exists}
       links={[
         { label: `${name} ${view.sign}, ${view.basis} basis`, to: `${modePath}${largeViewSearch(viewSearch, null)}` },
-        ...(count > 0 ? [{ label: "Its best image (#1)", to: `${modePath}${largeViewSearch(viewSearch, 0)}` }] : []),
+        ...(nTop > 0 ? [{ label: "Its best image (#1)", to: `${modePath}${largeViewSearch(viewSearch, 0)}` }] : []),
       ]}
     />
   );

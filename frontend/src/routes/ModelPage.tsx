@@ -18,6 +18,7 @@ import { HEAD_GRID_SCALE_MODES, type HeadGridScaleMode, hasInactiveHead } from "
 import { O3_QUERIES, o3QuerySeries } from "../lib/charts/o3Series";
 import { headPath, modeIndexPath } from "../lib/address/paths";
 import { spectrumLines } from "../lib/charts/spectra";
+import { count, integer } from "../lib/common/format";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
 
 const DepthChart = lazy(() => import("../components/charts/DepthChart").then((m) => ({ default: m.DepthChart })));
@@ -53,7 +54,7 @@ function ModelView({ detail }: { detail: ModelDetail }) {
       <PlantedModeList model={detail} />
       <p className="index-link">
         <Link className="button button-primary" to={modeIndexPath(detail.slug)}>
-          Mode index: all {(detail.n_layers * detail.n_heads * detail.n_modes * 2).toLocaleString("en")} signed modes
+          Mode index: all {count(detail.n_layers * detail.n_heads * detail.n_modes * 2, "signed mode")}
         </Link>{" "}
         <span className="muted">
           sortable by σ, cosine, best score
@@ -129,8 +130,8 @@ function OddOneOut({ detail }: { detail: ModelDetail }) {
       {result.status === "ok" ? (
         <>
           <p className="muted">
-            {result.data.dataset.n_used.toLocaleString("en")} images of {result.data.dataset.name}
-            {result.data.dataset.n_skipped > 0 ? ` (${result.data.dataset.n_skipped} skipped)` : ""}.
+            {count(result.data.dataset.n_used, "image")} of {result.data.dataset.name}
+            {result.data.dataset.n_skipped > 0 ? ` (${integer(result.data.dataset.n_skipped)} skipped)` : ""}.
           </p>
           <div className="two-col">
             {O3_QUERIES.map(({ value, label }) => (

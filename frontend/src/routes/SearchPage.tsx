@@ -7,6 +7,7 @@ import { type FormEvent, useState } from "react";
 import { HowToRead } from "../components/ui/HowToRead";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { SearchResults } from "../api/client";
+import { count } from "../lib/common/format";
 import { useModels, useSearch } from "../api/resources";
 import { ClassModeCard } from "../components/search/ClassModeCard";
 import { Empty, Loaded } from "../components/ui/Status";
@@ -102,9 +103,7 @@ function ResultList({ data, nameOf }: { data: SearchResults; nameOf: (slug: stri
             {data.classes.map((match) => (
               <li key={match.label}>
                 <Link to={classPath(match.label)}>{match.label}</Link>{" "}
-                <span className="muted">
-                  in {match.n_models} {match.n_models === 1 ? "model" : "models"}
-                </span>
+                <span className="muted">in {count(match.n_models, "model")}</span>
               </li>
             ))}
           </ul>

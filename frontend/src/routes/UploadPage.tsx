@@ -26,7 +26,7 @@ import { UploadDropzone } from "../components/upload/UploadDropzone";
 import { UploadHeadPicker } from "../components/upload/UploadHeadPicker";
 import { AcrossModels, WholeModelModes } from "../components/upload/UploadModelRanking";
 import { datasetImageOf } from "../lib/mode/datasetImage";
-import { duration, modeName } from "../lib/common/format";
+import { count, duration, modeName } from "../lib/common/format";
 import { useKeyNav } from "../lib/keys/keyboard";
 import { stepHead } from "../lib/mode/neighbours";
 import type { OverlayOptions } from "../lib/mode/overlay";
@@ -268,13 +268,12 @@ function RankedList({
       )}
       {active.length > 0 && nInactive > 0 ? (
         <p className="muted small">
-          {nInactive} inactive {nInactive === 1 ? "mode" : "modes"} (σ = 0) not ranked: they never contribute to
-          attention.
+          {count(nInactive, "inactive mode")} (σ = 0) not ranked: they never contribute to attention.
         </p>
       ) : null}
       {active.length > SHOWN_MODES ? (
         <button type="button" className="button" onClick={() => setShowAll((v) => !v)} aria-expanded={showAll}>
-          {showAll ? `Show the top ${SHOWN_MODES} only` : `Show all ${active.length} active modes`}
+          {showAll ? `Show the top ${SHOWN_MODES} only` : `Show all ${count(active.length, "active mode")}`}
         </button>
       ) : null}
     </>

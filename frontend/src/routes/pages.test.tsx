@@ -9,7 +9,7 @@ import {
   partlyInactiveHead,
   uploadHeadModes,
 } from "../test/fixtures";
-import { mockApi, renderAt } from "../test/mockApi";
+import { currentUrl, mockApi, renderAt } from "../test/mockApi";
 
 const MODEL = "/api/models/planted__shapes";
 
@@ -20,6 +20,42 @@ describe("pages", () => {
     expect(await screen.findByRole("link", { name: "planted-vit" })).toBeTruthy();
     expect(screen.getByText("offline demo · random weights")).toBeTruthy();
     expect(await screen.findByText(/all models/)).toBeTruthy();
+  });
+
+  it("Home writes dataset sizes with thousands separators and the singular for one image", async () => {
+    const big = modelSummary({ dataset: { name: "imagenet-val", n_images: 50_000, n_skipped: 0 } });
+    const one = modelSummary({
+      slug: "one",
+      model_id: "one-image",
+      dataset: { name: "one", n_images: 1, n_skipped: 0 },
+    });
+    mockApi({
+      "/api/models": { body: [big, one] },
+      [MODEL]: { body: modelDetail() },
+      "/api/models/one": { body: modelDetail() },
+    });
+    renderAt("/");
+    expect(await screen.findByText("imagenet-val, 50,000 images")).toBeTruthy();
+    expect(screen.getByText("one, 1 image")).toBeTruthy();
+  });
+
+  it("Home's cosine chart shows the quantity of its address, and the control writes it there", async () => {
+    mockApi({ "/api/models": { body: [modelSummary()] }, [MODEL]: { body: modelDetail() } });
+    renderAt("/?quantity=unweighted");
+    expect(await screen.findByText("unweighted mean cosine vs normalized depth, all models")).toBeTruthy();
+    expect(screen.getByRole("button", { name: "unweighted mean cosine" }).getAttribute("aria-pressed")).toBe("true");
+    fireEvent.click(screen.getByRole("button", { name: /released-code variant/ }));
+    expect(await screen.findByText("released-code variant (÷ d_head) vs normalized depth, all models")).toBeTruthy();
+    expect(currentUrl()).toBe("/?quantity=scaled");
+    // The default quantity leaves the address short.
+    fireEvent.click(screen.getByRole("button", { name: "σ-weighted cosine" }));
+    await waitFor(() => expect(currentUrl()).toBe("/"));
+  });
+
+  it("Home's cosine chart falls back to the σ-weighted cosine for an unknown quantity", async () => {
+    mockApi({ "/api/models": { body: [modelSummary()] }, [MODEL]: { body: modelDetail() } });
+    renderAt("/?quantity=nonsense");
+    expect(await screen.findByText("σ-weighted cosine vs normalized depth, all models")).toBeTruthy();
   });
 
   it("Home draws the odd-one-out chart of the models that have results", async () => {

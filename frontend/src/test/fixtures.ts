@@ -418,7 +418,7 @@ export function uploadHeadModes(overrides: Partial<UploadHeadModes> = {}): Uploa
     layer: 0,
     head: 0,
     basis: "faithful",
-    contribution_rule: "C_n = sigma_n * max(pos, neg)",
+    contribution_rule: "C_n = σ_n · max(pos, neg)",
     modes: [2, 0].map((mode, rank) => ({
       rank,
       mode,
@@ -474,7 +474,7 @@ export function uploadModelModes(n: number, overrides: Partial<UploadModelModes>
     model: "planted__shapes",
     revision: "0123456789abcdef",
     basis: "faithful",
-    contribution_rule: "C_n = sigma_n * max(pos, neg)",
+    contribution_rule: "C_n = σ_n · max(pos, neg)",
     n_modes_total: 24,
     modes: Array.from({ length: n }, (_, rank) => ({
       rank,

@@ -2,8 +2,9 @@
  * Quantities against normalized depth ℓ/(L−1), one line per series, so that models of different
  * depth share one axis: the cosine curves (the paper's Fig. 3, with each model's random baseline
  * band ±1.96/√d) and the odd-one-out attention shares (Fig. 2, with the uniform-attention level
- * of each share dashed). The legend names every line and the grey band ("random directions, 95 %"),
- * with each model's half-width, since the band differs with the model's width.
+ * of each share dashed). The legend names every line and every band ("random directions, 95 %") with
+ * its half-width, since the band differs with the model's width; each model's band has its line's
+ * colour.
  */
 import {
   CartesianGrid,
@@ -19,8 +20,9 @@ import {
 } from "recharts";
 import type { Cell, TableContext } from "../../lib/charts/csvExport";
 import { seriesColor } from "../../lib/charts/color";
-import { fmt } from "../../lib/common/format";
+import { count, fmt } from "../../lib/common/format";
 import { ChartFrame } from "./ChartFrame";
+import { ChartLegend, type LegendItem } from "./ChartLegend";
 
 export interface DepthPoint {
   layer: number;
@@ -52,65 +54,102 @@ export interface DepthChartProps {
   height?: number;
 }
 
-function uniqueBaselines(series: DepthSeries[]): number[] {
-  const values = series.flatMap((s) => (s.baseline === undefined ? [] : [s.baseline]));
-  return [...new Set(values)].sort((a, b) => b - a);
+/** One random-baseline band: its half-width, the series it belongs to, and its colour. */
+export interface RandomBand {
+  halfWidth: number;
+  /** The series with this half-width, in their order (their models' width d gives it). */
+  labels: string[];
+  /** The colour of the one series that has it; null (the theme's neutral band) when several share it. */
+  colour: string | null;
 }
 
 /**
- * The band's legend entry: what it is, and its half-width (one value when all models share it, else
- * each half-width once, widest first, with the models that have it).
+ * The random bands, widest first: one per half-width, coloured like its series' line when one series
+ * has it, so each model's band reads as its own; a band several series share (one model's two curves,
+ * or models of one width) is neutral, and the legend names them.
  */
-export function bandLegend(series: DepthSeries[]): string | null {
-  const withBand = series.filter((s) => s.baseline !== undefined);
-  if (withBand.length === 0) return null;
-  const widths = uniqueBaselines(withBand);
-  const values =
-    widths.length === 1
-      ? `±${fmt(widths[0]!)}`
-      : widths
-          .map(
-            (w) =>
-              `±${fmt(w)} ${[...new Set(withBand.filter((s) => s.baseline === w).map((s) => s.label))].join(", ")}`,
-          )
-          .join("; ");
-  return `grey band: random directions, 95 % (±1.96/√d): ${values}`;
+export function randomBands(series: DepthSeries[]): RandomBand[] {
+  const bands = new Map<number, { labels: string[]; indices: number[] }>();
+  series.forEach((s, index) => {
+    if (s.baseline === undefined) return;
+    const band = bands.get(s.baseline) ?? { labels: [], indices: [] };
+    if (!band.labels.includes(s.label)) band.labels.push(s.label);
+    band.indices.push(index);
+    bands.set(s.baseline, band);
+  });
+  return [...bands.entries()]
+    .sort(([a], [b]) => b - a)
+    .map(([halfWidth, { labels, indices }]) => ({
+      halfWidth,
+      labels,
+      colour: indices.length === 1 ? seriesColor(indices[0]!) : null,
+    }));
 }
 
-/**
- * The legend: a line per series (when there are several) and the random band. Its items have
- * recharts' legend classes, so the PNG export (lib/charts/chartPng) draws them as it draws recharts' own.
- */
-function DepthLegend({ series, band }: { series: DepthSeries[]; band: string | null }) {
-  return (
-    <ul className="recharts-default-legend depth-legend">
-      {series.length > 1
-        ? series.map((s, i) => (
-            <li key={s.id} className="recharts-legend-item">
-              <svg width="14" height="10" aria-hidden="true">
-                <line x1="0" y1="5" x2="14" y2="5" stroke={seriesColor(i)} strokeWidth="2" />
-              </svg>
-              <span className="recharts-legend-item-text">{s.label}</span>
-            </li>
-          ))
-        : null}
-      {band ? (
-        <li className="recharts-legend-item depth-legend-band">
-          <svg width="14" height="10" aria-hidden="true">
-            <path d="M0 0H14V10H0Z" className="depth-legend-band-swatch" />
-          </svg>
-          <span className="recharts-legend-item-text">{band}</span>
-        </li>
-      ) : null}
-    </ul>
-  );
+const BAND_NAME = "random directions, 95 % (±1.96/√d)";
+
+/** A band's legend entry: what it is and its half-width, and whose it is when the chart has several. */
+export function bandLegend(band: RandomBand, bands: number): string {
+  return bands === 1
+    ? `${BAND_NAME}: ±${fmt(band.halfWidth)}`
+    : `${BAND_NAME}, ${band.labels.join(", ")}: ±${fmt(band.halfWidth)}`;
 }
 
-function describe(series: DepthSeries[], yLabel: string, baselines: number[]): string {
-  const n = series.length;
-  let text = `${yLabel} against normalized depth, ${n} line${n === 1 ? "" : "s"}: ${series.map((s) => s.label).join(", ")}.`;
-  if (baselines.length > 0)
-    text += ` The shaded band is the random baseline ±${baselines.map((b) => fmt(b)).join(", ±")}.`;
+/** The fill opacity of a coloured band (its dashed edges stay opaque). */
+const BAND_OPACITY = 0.12;
+
+/** A band drawn as a translucent area with dashed edges at ±half-width, in its colour. */
+function bandShape(band: RandomBand) {
+  return function BandShape({ x, y, width, height }: { x?: number; y?: number; width?: number; height?: number }) {
+    if (x === undefined || y === undefined || width === undefined || height === undefined) return <g />;
+    const colour = band.colour ?? undefined;
+    const edge = {
+      strokeDasharray: "5 3",
+      strokeWidth: 1.5,
+      stroke: colour,
+      className: colour ? undefined : "band-edge",
+    };
+    return (
+      <g className="random-band">
+        <rect
+          x={x}
+          y={y}
+          width={width}
+          height={height}
+          fill={colour}
+          fillOpacity={colour ? BAND_OPACITY : undefined}
+          className={colour ? undefined : "band-fill"}
+        />
+        <line x1={x} x2={x + width} y1={y} y2={y} {...edge} />
+        <line x1={x} x2={x + width} y1={y + height} y2={y + height} {...edge} />
+      </g>
+    );
+  };
+}
+
+/** The legend: a line per series (when there are several) and each random band. */
+export function DepthLegend({ series, bands }: { series: DepthSeries[]; bands: RandomBand[] }) {
+  const items: LegendItem[] = [
+    ...(series.length > 1
+      ? series.map((s, i): LegendItem => ({ label: s.label, shape: "line", colour: seriesColor(i) }))
+      : []),
+    ...bands.map((band): LegendItem => ({
+      label: bandLegend(band, bands.length),
+      shape: "box",
+      colour: band.colour ?? undefined,
+      swatchClass: band.colour ? undefined : "band-swatch",
+      fillOpacity: band.colour ? 2 * BAND_OPACITY : undefined,
+      dashed: true,
+      className: "depth-legend-band",
+    })),
+  ];
+  return <ChartLegend items={items} />;
+}
+
+function describe(series: DepthSeries[], yLabel: string, bands: RandomBand[]): string {
+  let text = `${yLabel} against normalized depth, ${count(series.length, "line")}: ${series.map((s) => s.label).join(", ")}.`;
+  if (bands.length > 0)
+    text += ` Shaded, between dashed edges: the random baseline ${bands.map((b) => `±${fmt(b.halfWidth)} (${b.labels.join(", ")})`).join(", ")}.`;
   if (series.some((s) => s.chance !== undefined)) text += " Dashed lines: what uniform attention would give.";
   if (series.some((s) => s.points.some((p) => p.value === null)))
     text += " A gap is a layer without a value (no active head).";
@@ -127,9 +166,8 @@ export function DepthChart({
   yDomain,
   height = 320,
 }: DepthChartProps) {
-  const baselines = uniqueBaselines(series);
-  const band = bandLegend(series);
-  const withBaseline = baselines.length > 0;
+  const bands = randomBands(series);
+  const withBaseline = bands.length > 0;
   const withChance = series.some((s) => s.chance !== undefined);
   const table = {
     columns: [
@@ -154,17 +192,23 @@ export function DepthChart({
   return (
     <ChartFrame
       title={title}
-      summary={describe(series, yLabel, baselines)}
+      summary={describe(series, yLabel, bands)}
       table={table}
       fileName={fileName}
       context={context}
-      help={band ? "randomBand" : undefined}
+      help={withBaseline ? "randomBand" : undefined}
     >
       <ResponsiveContainer width="100%" height={height}>
         <LineChart margin={{ top: 8, right: 16, bottom: 24, left: 8 }}>
           <CartesianGrid strokeDasharray="3 3" className="chart-grid" />
-          {baselines.map((b) => (
-            <ReferenceArea key={b} y1={-b} y2={b} className="chart-band" ifOverflow="extendDomain" />
+          {bands.map((b) => (
+            <ReferenceArea
+              key={b.halfWidth}
+              y1={-b.halfWidth}
+              y2={b.halfWidth}
+              ifOverflow="extendDomain"
+              shape={bandShape(b)}
+            />
           ))}
           {withBaseline ? <ReferenceLine y={0} className="chart-zero" /> : null}
           <XAxis
@@ -185,8 +229,8 @@ export function DepthChart({
             formatter={(v) => fmt(typeof v === "number" ? v : null)}
             labelFormatter={(d) => `depth ${fmt(Number(d), 2)}`}
           />
-          {series.length > 1 || band ? (
-            <Legend verticalAlign="top" content={() => <DepthLegend series={series} band={band} />} />
+          {series.length > 1 || withBaseline ? (
+            <Legend verticalAlign="top" content={() => <DepthLegend series={series} bands={bands} />} />
           ) : null}
           {series.map((s, i) => (
             <Line

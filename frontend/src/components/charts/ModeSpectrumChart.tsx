@@ -1,11 +1,24 @@
 /**
- * One head's modes: σ as bars and the cosine u·v as a line (right axis); a bar opens its mode. An
- * inactive mode has no cosine: the line skips it rather than drawing its stored 0.
+ * One head's modes: σ as bars (left axis) and the cosine u·v as a line (right axis), both named in the
+ * legend; a bar opens its mode. An inactive mode has no cosine: the line skips it rather than drawing
+ * its stored 0.
  */
-import { Bar, CartesianGrid, Cell, ComposedChart, Line, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import {
+  Bar,
+  CartesianGrid,
+  Cell,
+  ComposedChart,
+  Legend,
+  Line,
+  ResponsiveContainer,
+  Tooltip,
+  XAxis,
+  YAxis,
+} from "recharts";
 import type { TableContext } from "../../lib/charts/csvExport";
-import { fmt } from "../../lib/common/format";
+import { count, fmt, INACTIVE_LABEL, integer } from "../../lib/common/format";
 import { ChartFrame } from "./ChartFrame";
+import { ChartLegend, type LegendItem } from "./ChartLegend";
 
 export interface ModePoint {
   mode: number;
@@ -25,6 +38,20 @@ export interface ModeSpectrumChartProps {
   height?: number;
 }
 
+/** The legend: σ's bars (and the degenerate and selected ones, when shown) and the cosine's line. */
+export function spectrumLegend(modes: ModePoint[], selected?: number): LegendItem[] {
+  return [
+    { label: "σ (bars, left axis)", shape: "box", swatchClass: "bar-sigma" },
+    ...(modes.some((m) => m.degenerate)
+      ? [{ label: "degenerate (σ ≈ a neighbour's)", shape: "box", swatchClass: "bar-degenerate" } as const]
+      : []),
+    ...(selected !== undefined && modes.some((m) => m.mode === selected)
+      ? [{ label: "this mode", shape: "box", swatchClass: "bar-selected" } as const]
+      : []),
+    { label: "cos u·v (line, right axis)", shape: "line", swatchClass: "line-cos-swatch" },
+  ];
+}
+
 export function ModeSpectrumChart({
   title,
   modes,
@@ -41,8 +68,9 @@ export function ModeSpectrumChart({
   };
   const inactive = modes.filter((m) => !m.active).length;
   const summary =
-    `σ (bars) and cosine u·v (line) of the ${modes.length} modes of this head.` +
-    (inactive > 0 ? ` ${inactive} inactive (σ = 0), without a cosine.` : "");
+    `σ (bars, left axis) and cosine u·v (line, right axis) of the ${count(modes.length, "mode")} of this head.` +
+    (inactive > 0 ? ` ${integer(inactive)} ${INACTIVE_LABEL}, without a cosine.` : "");
+  const legend = spectrumLegend(modes, selected);
   return (
     <ChartFrame title={title} summary={summary} table={table} fileName={fileName} context={context}>
       <ResponsiveContainer width="100%" height={height}>
@@ -55,7 +83,15 @@ export function ModeSpectrumChart({
             width={56}
             label={{ value: "σ", angle: -90, position: "insideLeft", offset: 12 }}
           />
-          <YAxis yAxisId="cos" orientation="right" domain={[-1, 1]} ticks={[-1, -0.5, 0, 0.5, 1]} width={40} />
+          <YAxis
+            yAxisId="cos"
+            orientation="right"
+            domain={[-1, 1]}
+            ticks={[-1, -0.5, 0, 0.5, 1]}
+            width={52}
+            label={{ value: "cos u·v", angle: 90, position: "insideRight", offset: 8, style: { textAnchor: "middle" } }}
+          />
+          <Legend verticalAlign="top" content={() => <ChartLegend items={legend} />} />
           <Tooltip
             formatter={(v, name) => [fmt(typeof v === "number" ? v : null), name]}
             labelFormatter={(m) => `mode ${String(m)}`}

@@ -1,8 +1,9 @@
 /**
- * A signed mode's score over every image of the dataset: the fixed bins as bars, the underflow and
- * overflow counts as one bar each beyond the edges (labelled with the minimum or maximum they reach),
- * mean ± std as a band with the mean dashed, the top-K images' scores as lines (#1 labelled), and
- * optionally one more score marked on its own (the user's image).
+ * A signed mode's score over every image of the dataset: the fixed bins as bars (the axis spans the
+ * bars that count images, lib/charts/distribution), the underflow and overflow counts as one bar each
+ * beyond the edges (labelled with the minimum or maximum they reach), mean ± std as a band with the
+ * mean dashed, the top-K images' scores as lines (#1 labelled), and optionally one more score marked
+ * on its own (the user's image).
  */
 import {
   Bar,
@@ -19,8 +20,15 @@ import {
 } from "recharts";
 import type { ScoreDistribution } from "../../api/client";
 import type { TableContext } from "../../lib/charts/csvExport";
-import { barIndex, type DistributionBar, distributionBars, markX, scoreDomain } from "../../lib/charts/distribution";
-import { fmt } from "../../lib/common/format";
+import {
+  barIndex,
+  binnedDomain,
+  type DistributionBar,
+  distributionBars,
+  markX,
+  scoreDomain,
+} from "../../lib/charts/distribution";
+import { count, fmt, integer } from "../../lib/common/format";
 import { ChartFrame } from "./ChartFrame";
 
 export interface TopScore {
@@ -83,13 +91,16 @@ export function distributionSummary(
   const under = d.counts[0] ?? 0;
   const over = d.counts.at(-1) ?? 0;
   const scores = top.map((t) => t.score);
+  const [shownLow, shownHigh] = binnedDomain(d);
+  const trimmed = shownLow > low || shownHigh < high;
   return (
-    `Histogram of the score of ${name} over ${d.count.toLocaleString("en")} images in ${d.edges.length - 1} bins ` +
+    `Histogram of the score of ${name} over ${count(d.count, "image")} in ${count(d.edges.length - 1, "bin")} ` +
     `from ${fmt(low)} to ${fmt(high)}: mean ${fmt(d.mean)}, standard deviation ${fmt(d.std)}, ` +
-    `from ${fmt(d.minimum)} to ${fmt(d.maximum)}; it fires on ${d.firing.toLocaleString("en")} images. ` +
-    `${under.toLocaleString("en")} below the bins, ${over.toLocaleString("en")} beyond them.` +
+    `from ${fmt(d.minimum)} to ${fmt(d.maximum)}; it fires on ${count(d.firing, "image")}. ` +
+    `${integer(under)} below the bins, ${integer(over)} beyond them.` +
+    (trimmed ? ` The axis shows the bins from ${fmt(shownLow)} to ${fmt(shownHigh)}; the others are empty.` : "") +
     (scores.length > 0
-      ? ` The top ${scores.length} images score ${fmt(Math.min(...scores))} to ${fmt(Math.max(...scores))} (lines).`
+      ? ` The top ${count(scores.length, "image")} score ${fmt(Math.min(...scores))} to ${fmt(Math.max(...scores))} (lines).`
       : "") +
     (marker ? ` Marked apart: ${marker.label}, score ${fmt(marker.score)}.` : "")
   );
@@ -123,7 +134,7 @@ export function ScoreDistributionChart({
   }
   const marks = [...firstRankAt.entries()].map(([x, rank]) => ({ x, rank }));
   const clamp = (v: number) => Math.min(hi, Math.max(lo, v));
-  const ticks = niceTicks(d.edges[0] ?? lo, d.edges.at(-1) ?? hi);
+  const ticks = niceTicks(...binnedDomain(d));
   return (
     <ChartFrame
       title={title}

@@ -1,7 +1,7 @@
 /** Singular spectra: σ against mode index, one line per layer (or per head of one layer). */
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import type { TableContext } from "../../lib/charts/csvExport";
-import { fmt } from "../../lib/common/format";
+import { count, fmt } from "../../lib/common/format";
 import { ChartFrame } from "./ChartFrame";
 
 export interface SpectrumLine {
@@ -37,7 +37,7 @@ export function SpectrumChart({ title, lines, logScale = false, fileName, contex
     columns: ["mode", ...lines.map((l) => l.label)],
     rows: rows.map((r) => [r.mode ?? 0, ...lines.map((_, i) => r[`s${i}`] ?? null)]),
   };
-  const summary = `Singular values σ of each mode, ${lines.length} lines: ${lines.map((l) => l.label).join(", ")}.`;
+  const summary = `Singular values σ of each mode, ${count(lines.length, "line")}: ${lines.map((l) => l.label).join(", ")}.`;
   return (
     <ChartFrame title={title} summary={summary} table={table} fileName={fileName} context={context}>
       <ResponsiveContainer width="100%" height={height}>

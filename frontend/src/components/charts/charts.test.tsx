@@ -5,8 +5,10 @@ import { depthSeries } from "../../lib/charts/depthSeries";
 import { o3QuerySeries } from "../../lib/charts/o3Series";
 import { downloadCsv } from "../../test/downloads";
 import { modeDetail, modelDetail, o3Result } from "../../test/fixtures";
-import { bandLegend, DepthChart, type DepthSeries } from "./DepthChart";
-import { ModeSpectrumChart } from "./ModeSpectrumChart";
+import { seriesColor } from "../../lib/charts/color";
+import { ChartLegend } from "./ChartLegend";
+import { bandLegend, DepthChart, DepthLegend, type DepthSeries, randomBands } from "./DepthChart";
+import { ModeSpectrumChart, spectrumLegend } from "./ModeSpectrumChart";
 import { ScoreDistributionChart } from "./ScoreDistributionChart";
 import { SpectrumChart } from "./SpectrumChart";
 
@@ -139,25 +141,64 @@ describe("inactive heads and modes in charts", () => {
   });
 });
 
-describe("the random band's legend entry", () => {
+describe("the random bands", () => {
   const line = (label: string, baseline?: number): DepthSeries => ({ id: label, label, baseline, points: [] });
 
-  it("names the band and gives its half-width, once when every model shares it", () => {
-    expect(bandLegend([line("a", 0.0866), line("b", 0.0866)])).toBe(
-      "grey band: random directions, 95 % (±1.96/√d): ±0.087",
-    );
+  it("draws one neutral band, named with its half-width, when every series shares it", () => {
+    const bands = randomBands([line("a", 0.0866), line("b", 0.0866)]);
+    expect(bands).toEqual([{ halfWidth: 0.0866, labels: ["a", "b"], colour: null }]);
+    expect(bandLegend(bands[0]!, bands.length)).toBe("random directions, 95 % (±1.96/√d): ±0.087");
   });
 
-  it("gives each half-width once, widest first, with the models that have it, when the widths differ", () => {
+  it("gives each model's band its line's colour and name, widest first; models of one width share one", () => {
     // d = 512 and d = 768: 1.96/√512 ≈ 0.0866, 1.96/√768 ≈ 0.0707 (3 significant digits shown).
     const small = 1.96 / Math.sqrt(512);
     const base = 1.96 / Math.sqrt(768);
-    expect(bandLegend([line("B/16", base), line("small", small), line("L/14", base), line("B/16", base)])).toBe(
-      "grey band: random directions, 95 % (±1.96/√d): ±0.087 small; ±0.071 B/16, L/14",
-    );
+    const bands = randomBands([line("B/16", base), line("small", small), line("L/14", base)]);
+    expect(bands).toEqual([
+      { halfWidth: small, labels: ["small"], colour: seriesColor(1) },
+      { halfWidth: base, labels: ["B/16", "L/14"], colour: null },
+    ]);
+    expect(bands.map((b) => bandLegend(b, bands.length))).toEqual([
+      "random directions, 95 % (±1.96/√d), small: ±0.087",
+      "random directions, 95 % (±1.96/√d), B/16, L/14: ±0.071",
+    ]);
+  });
+
+  it("names each band in the chart's legend, in its model's colour", () => {
+    const series = [line("model a", 0.2), line("model b", 0.1)];
+    const { container } = render(<DepthLegend series={series} bands={randomBands(series)} />);
+    const items = [...container.querySelectorAll(".depth-legend-band")];
+    expect(items.map((i) => i.textContent)).toEqual([
+      "random directions, 95 % (±1.96/√d), model a: ±0.200",
+      "random directions, 95 % (±1.96/√d), model b: ±0.100",
+    ]);
+    expect(items.map((i) => i.querySelector("path")?.getAttribute("fill"))).toEqual([seriesColor(0), seriesColor(1)]);
   });
 
   it("is absent from a chart without a band", () => {
-    expect(bandLegend([line("share")])).toBeNull();
+    expect(randomBands([line("share")])).toEqual([]);
+  });
+});
+
+describe("the mode spectrum's legend", () => {
+  it("names the σ bars, the selected mode's bar and the cosine line with its axis", () => {
+    const modes = [
+      { mode: 0, sigma: 2, cos: 0.5, degenerate: false, active: true },
+      { mode: 1, sigma: 1, cos: -0.2, degenerate: true, active: true },
+    ];
+    const { container } = render(<ChartLegend items={spectrumLegend(modes, 0)} />);
+    const legend = [...container.querySelectorAll(".recharts-legend-item-text")].map((e) => e.textContent);
+    expect(legend).toEqual([
+      "σ (bars, left axis)",
+      "degenerate (σ ≈ a neighbour's)",
+      "this mode",
+      "cos u·v (line, right axis)",
+    ]);
+    expect(container.querySelector("line")?.getAttribute("class")).toBe("line-cos-swatch");
+    expect(spectrumLegend([modes[0]!]).map((i) => i.label)).toEqual([
+      "σ (bars, left axis)",
+      "cos u·v (line, right axis)",
+    ]);
   });
 });

@@ -10,7 +10,7 @@ import type { AttentionSplit, Basis } from "../../api/client";
 import { useAttentionSplit } from "../../api/resources";
 import { modeDrives, patchLabel } from "../../lib/upload/attention";
 import { rowSpread } from "../../lib/upload/attentionScale";
-import { fmt, modeName } from "../../lib/common/format";
+import { fmt, integer, modeName } from "../../lib/common/format";
 import { modePath } from "../../lib/address/paths";
 import { HelpTip } from "../ui/HelpTip";
 import { PatchHeatmap } from "./PatchHeatmap";
@@ -135,7 +135,7 @@ function AttentionView({ split, target }: { split: AttentionSplit; target: Atten
       />
       <p className="small row-spread">
         Entropy {fmt(spread.entropy, 2)} nats (uniform: ln N = {fmt(Math.log(spread.keys), 2)}); effective number of
-        keys exp(H) = {fmt(spread.effectiveKeys, 1)} of N = {spread.keys}
+        keys exp(H) = {fmt(spread.effectiveKeys, 1)} of N = {integer(spread.keys)}
         {nPrefix > 0 ? " (prefix tokens included)" : ""}.
         <HelpTip term="effectiveKeys" /> Colours: probability against the uniform level 1/N, on a log scale.
         <HelpTip term="attentionScale" />

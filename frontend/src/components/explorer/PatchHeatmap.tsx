@@ -8,7 +8,7 @@ import { type KeyboardEvent, useState } from "react";
 import { patchCoords, patchIndex, patchLabel } from "../../lib/upload/attention";
 import { divergingHeatColor, heatColor } from "../../lib/charts/color";
 import { attentionScaleTicks, probabilityLabel, uniformLogRatio } from "../../lib/upload/attentionScale";
-import { fmt } from "../../lib/common/format";
+import { fmt, integer } from "../../lib/common/format";
 
 export interface PatchHeatmapProps {
   src: string;
@@ -64,7 +64,7 @@ function heatPainter(values: number[][], scale: HeatScale): HeatPainter {
         text: t.uniform ? `1/N = ${uniform}` : probabilityLabel(t.probability),
         marked: t.uniform,
       })),
-      description: `log scale from ${probabilityLabel(1 / (keys * keys))} (1/N²) to 1, uniform level 1/N = ${uniform} marked, N = ${keys} keys`,
+      description: `log scale from ${probabilityLabel(1 / (keys * keys))} (1/N²) to 1, uniform level 1/N = ${uniform} marked, N = ${integer(keys)} keys`,
     };
   }
   const flat = values.flat().filter(Number.isFinite);

@@ -9,7 +9,7 @@ import { Navigate, useLocation } from "react-router";
 import type { ModelSummary } from "../../api/client";
 import { useModels } from "../../api/resources";
 import { atlasName } from "../../lib/address/atlasNames";
-import { modeName } from "../../lib/common/format";
+import { count, modeName } from "../../lib/common/format";
 import {
   canonicalModelPath,
   checkPosition,
@@ -50,7 +50,7 @@ export function ModelGate({ children }: { children: (address: ModelAddress) => R
               exists={
                 list.length === 0
                   ? "No atlas is served yet."
-                  : `${list.length === 1 ? "One model is" : `${list.length} models are`} served:`
+                  : `${list.length === 1 ? "One model is" : `${count(list.length, "model")} are`} served:`
               }
               links={list.map(linkTo)}
               linksLabel="Served models"
@@ -60,7 +60,7 @@ export function ModelGate({ children }: { children: (address: ModelAddress) => R
         if (match.kind === "ambiguous") {
           return (
             <NotFound
-              problem={`“${model}” names ${match.matches.length} served atlases.`}
+              problem={`“${model}” names ${count(match.matches.length, "served atlas", "served atlases")}.`}
               exists="Pick one:"
               links={match.matches.map((m) => ({
                 label: atlasName(list, m.slug),

@@ -1,6 +1,7 @@
 /** Title block of a model's pages: its id, the demo label and the facts a reader needs. */
 import type { ReactNode } from "react";
 import type { ModelSummary } from "../../api/client";
+import { count, integer } from "../../lib/common/format";
 import { DemoBadge } from "./DemoBadge";
 import { Facts } from "../ui/Facts";
 
@@ -10,12 +11,12 @@ export function ModelFacts({ model }: { model: ModelSummary }) {
       inline
       items={[
         ["family", model.family],
-        ["layers × heads", `${model.n_layers} × ${model.n_heads}`],
-        ["d / d_head", `${model.d_model} / ${model.d_head}`],
+        ["layers × heads", `${integer(model.n_layers)} × ${integer(model.n_heads)}`],
+        ["d / d_head", `${integer(model.d_model)} / ${integer(model.d_head)}`],
         ["input", `${model.image_size} px, ${model.grid}×${model.grid} patches`],
         [
           "dataset",
-          `${model.dataset.name} (${model.dataset.n_images.toLocaleString("en")} images, top ${model.top_k} kept)`,
+          `${model.dataset.name} (${count(model.dataset.n_images, "image")}, top ${integer(model.top_k)} kept)`,
         ],
         ["bases", model.bases.join(", ")],
       ]}

@@ -2,7 +2,7 @@
 import { Link } from "react-router";
 import { HelpTip } from "../ui/HelpTip";
 import type { ClassProfile as Profile } from "../../api/client";
-import { fmt } from "../../lib/common/format";
+import { count, fmt, integer } from "../../lib/common/format";
 import { classPath } from "../../lib/address/paths";
 
 export function ClassProfile({ profile, name, topK }: { profile: Profile; name: string; topK: number }) {
@@ -41,7 +41,7 @@ export function ClassProfile({ profile, name, topK }: { profile: Profile; name: 
                   </th>
                   <td className="num">{fmt(c.selectivity, 2)}</td>
                   <td className="num">{fmt(c.mean)}</td>
-                  <td className="num">{c.n_images.toLocaleString("en")}</td>
+                  <td className="num">{integer(c.n_images)}</td>
                 </tr>
               ))}
             </tbody>
@@ -50,11 +50,11 @@ export function ClassProfile({ profile, name, topK }: { profile: Profile; name: 
       )}
       {profile.top_k_labels.length > 0 ? (
         <p className="top-k-labels">
-          Labels of its top {topK} images:{" "}
+          Labels of its top {count(topK, "image")}:{" "}
           {profile.top_k_labels.map((l, i) => (
             <span key={l.label}>
               {i > 0 ? ", " : ""}
-              <Link to={classPath(l.label)}>{l.label}</Link> × {l.count}
+              <Link to={classPath(l.label)}>{l.label}</Link> × {integer(l.count)}
             </span>
           ))}
           .

@@ -11,7 +11,7 @@ import { useAtlasImageError } from "../../api/atlasRevisions";
 import type { MapScale, TopImage } from "../../api/client";
 import { fmt } from "../../lib/common/format";
 import { keyNavAction } from "../../lib/keys/keyboard";
-import { type OverlayOptions, overlaySrc } from "../../lib/mode/overlay";
+import { type OverlayOptions, overlaySrc, shownMapsText } from "../../lib/mode/overlay";
 import { type Fact, Facts } from "../ui/Facts";
 import { QuirkBadge } from "../ui/SignBadge";
 import { imageTitle, overlayAlt } from "./TopImageCard";
@@ -158,7 +158,7 @@ export function LargeImageView({
             width={448}
             height={448}
           />
-          <figcaption>The query and key maps over it, with the two patches that make the score outlined</figcaption>
+          <figcaption>The {shownMapsText(options)} over it, with the two patches that make the score outlined</figcaption>
         </figure>
       </div>
       <MapScaleLegend scale={scale} options={options} />

@@ -57,4 +57,23 @@ describe("OverlayControls", () => {
     expect(onChange).toHaveBeenCalledWith({ ...DEFAULT_OVERLAY, opacity: 0, blend: 0.3 });
     vi.useRealTimers();
   });
+
+  it("shows each slider's value in figures beside it", () => {
+    const { container } = render(<OverlayControls value={{ ...DEFAULT_OVERLAY, opacity: 0.6 }} onChange={vi.fn()} />);
+    const shown = () =>
+      [...container.querySelectorAll("label.range")].map((l) => l.querySelector("output")?.textContent);
+    expect(shown()).toEqual(["60 %", "50 %"]);
+    // The figure follows the slider as it moves, before the value settles.
+    fireEvent.change(screen.getByRole("slider", { name: "Photo brightness" }), { target: { value: "0.8" } });
+    expect(shown()).toEqual(["60 %", "80 %"]);
+  });
+
+  it.each([
+    ["both", "red: query map (tokens like u) · cyan: key map (tokens like v) · white: both"],
+    ["query", "red: query map (tokens like u) · the key map is hidden"],
+    ["key", "cyan: key map (tokens like v) · the query map is hidden"],
+  ] as const)("names in its legend only the maps shown (%s)", (channel, legend) => {
+    const { container } = render(<OverlayControls value={{ ...DEFAULT_OVERLAY, channel }} onChange={vi.fn()} />);
+    expect(container.querySelector(".legend-line")?.textContent?.replace(/\s+/g, " ").trim()).toBe(legend);
+  });
 });

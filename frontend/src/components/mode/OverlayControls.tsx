@@ -4,11 +4,14 @@
  * overlay per step.
  */
 import type { Channel, Palette } from "../../api/client";
-import { CHANNEL_OPTIONS, type OverlayOptions, PALETTE_OPTIONS, paletteNames } from "../../lib/mode/overlay";
+import { CHANNEL_OPTIONS, type OverlayOptions, PALETTE_OPTIONS, shownMaps } from "../../lib/mode/overlay";
 import { useDebouncedDraft } from "../../lib/common/useDebouncedDraft";
 import { SegmentedControl } from "../ui/SegmentedControl";
 
 const SLIDER_SETTLE_MS = 250;
+
+/** What each map shows, for the legend. */
+const MAP_MEANING = { query: "tokens like u", key: "tokens like v" } as const;
 
 /** The overlay options the sliders set, as shown while they move. */
 type SliderValues = Pick<OverlayOptions, "opacity" | "blend">;
@@ -20,7 +23,6 @@ export function OverlayControls({
   value: OverlayOptions;
   onChange: (next: OverlayOptions) => void;
 }) {
-  const names = paletteNames(value.palette);
   // One timer for both sliders (they report together once neither has moved for a while), and a value
   // from outside (e.g. the URL) moves only its own slider.
   const [sliders, moveSliders] = useDebouncedDraft<SliderValues>(
@@ -45,16 +47,24 @@ export function OverlayControls({
       <FractionSlider label="Map opacity" value={sliders.opacity} onMove={(opacity) => moveSliders({ opacity })} />
       <FractionSlider label="Photo brightness" value={sliders.blend} onMove={(blend) => moveSliders({ blend })} />
       <p className="legend-line">
-        <span className={`swatch swatch-query ${value.palette}`} aria-hidden="true" /> {names.query}: query map (tokens
-        like u) · <span className={`swatch swatch-key ${value.palette}`} aria-hidden="true" /> {names.key}: key map
-        (tokens like v) · white: both
+        {shownMaps(value).map(({ map, colour }, i) => (
+          <span key={map}>
+            {i > 0 ? " · " : null}
+            <span className={`swatch swatch-${map} ${value.palette}`} aria-hidden="true" /> {colour}: {map} map (
+            {MAP_MEANING[map]})
+          </span>
+        ))}
+        {value.channel === "both"
+          ? " · white: both"
+          : ` · the ${value.channel === "query" ? "key" : "query"} map is hidden`}
       </p>
     </div>
   );
 }
 
-/** A 0–100 % slider. */
+/** A 0–100 % slider, its value shown beside it. */
 function FractionSlider({ label, value, onMove }: { label: string; value: number; onMove: (value: number) => void }) {
+  const percentText = `${Math.round(value * 100)} %`;
   return (
     <label className="range">
       <span>{label}</span>
@@ -65,8 +75,10 @@ function FractionSlider({ label, value, onMove }: { label: string; value: number
         step={0.1}
         value={value}
         onChange={(e) => onMove(Number(e.target.value))}
-        aria-valuetext={`${Math.round(value * 100)} %`}
+        aria-valuetext={percentText}
       />
+      {/* The value in figures beside the slider; the slider itself announces it (aria-valuetext). */}
+      <output aria-hidden="true">{percentText}</output>
     </label>
   );
 }

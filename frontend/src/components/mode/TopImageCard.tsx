@@ -8,19 +8,12 @@ import { useAtlasImageError } from "../../api/atlasRevisions";
 import type { TopImage } from "../../api/client";
 import { fmt } from "../../lib/common/format";
 import { LARGE_VIEW_OPENED } from "../../lib/mode/largeView";
-import { type OverlayOptions, overlaySrc, paletteNames } from "../../lib/mode/overlay";
+import { type OverlayOptions, overlaySrc, shownMapsText } from "../../lib/mode/overlay";
 import { HelpTip } from "../ui/HelpTip";
 import { QuirkBadge } from "../ui/SignBadge";
 
 export function overlayAlt(what: string, options: OverlayOptions): string {
-  const names = paletteNames(options.palette);
-  const maps =
-    options.channel === "both"
-      ? `query map (${names.query}) and key map (${names.key})`
-      : options.channel === "query"
-        ? `query map (${names.query})`
-        : `key map (${names.key})`;
-  return `${maps} of ${what}`;
+  return `${shownMapsText(options)} of ${what}`;
 }
 
 /** How an image is named where it shows: its class label, else its file name. */

@@ -39,6 +39,17 @@ describe("the large view of a top image", () => {
     expect(within(dialog()).getByRole("button", { name: "What is score?" })).toBeTruthy();
   });
 
+  it.each([
+    ["both", "The query map (red) and key map (cyan) over it"],
+    ["key", "The key map (cyan) over it"],
+  ] as const)("names in its caption and alt text only the maps shown (%s)", async (channel, caption) => {
+    render(`${PAGE}${channel === "both" ? "" : `&channel=${channel}`}&image=0`);
+    const view = within(await screen.findByRole("dialog", { name: /top image/ }));
+    expect(view.getByText(/over it$/).textContent).toBe(caption);
+    const overlay = view.getByRole("img", { name: /of L1 H2 M1 pos on top image 1/ });
+    expect(overlay.getAttribute("alt")?.startsWith(caption.slice("The ".length, -" over it".length))).toBe(true);
+  });
+
   it("moves with the arrow keys and j/k inside, without moving the page behind it", async () => {
     render(`${PAGE}&image=0`);
     await screen.findByRole("dialog", { name: /top image #1/ });

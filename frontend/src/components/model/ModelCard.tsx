@@ -1,6 +1,7 @@
 import { Link } from "react-router";
 import type { ModelSummary } from "../../api/client";
 import { modelPath } from "../../lib/address/paths";
+import { count, integer } from "../../lib/common/format";
 import { DemoBadge } from "../layout/DemoBadge";
 import { Facts } from "../ui/Facts";
 
@@ -13,10 +14,10 @@ export function ModelCard({ model }: { model: ModelSummary }) {
       <DemoBadge model={model} />
       <Facts
         items={[
-          ["layers × heads", `${model.n_layers} × ${model.n_heads}`],
-          ["width d / d_head", `${model.d_model} / ${model.d_head}`],
+          ["layers × heads", `${integer(model.n_layers)} × ${integer(model.n_heads)}`],
+          ["width d / d_head", `${integer(model.d_model)} / ${integer(model.d_head)}`],
           ["patches", `${model.grid}×${model.grid} of ${model.patch_size} px`],
-          ["dataset", `${model.dataset.name}, ${model.dataset.n_images.toLocaleString("en")} images`],
+          ["dataset", `${model.dataset.name}, ${count(model.dataset.n_images, "image")}`],
         ]}
       />
     </li>

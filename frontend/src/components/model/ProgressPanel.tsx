@@ -9,7 +9,7 @@ import { Link } from "react-router";
 import type { ModelSummary, PrecomputeJob } from "../../api/client";
 import { modelsQuery } from "../../api/atlasRevisions";
 import { useProgress } from "../../api/useProgress";
-import { duration, percent } from "../../lib/common/format";
+import { count, duration, fmt, integer, percent } from "../../lib/common/format";
 import { modelPath } from "../../lib/address/paths";
 
 /** How often the model list is asked again while a done model's atlas is not in it, and for how long. */
@@ -66,7 +66,9 @@ function fraction(done: number, total: number): number {
 
 function jobTitle(job: Job): string {
   const first = job.models[0];
-  return job.totals ? `${job.totals.n_models} models on ${first.dataset}` : `${first.model_id} on ${first.dataset}`;
+  return job.totals
+    ? `${count(job.totals.n_models, "model")} on ${first.dataset}`
+    : `${first.model_id} on ${first.dataset}`;
 }
 
 function StateBadge({ state }: { state: JobState }) {
@@ -76,7 +78,7 @@ function StateBadge({ state }: { state: JobState }) {
 function ImageCount({ done, total }: { done: number; total: number }) {
   return (
     <span>
-      {done.toLocaleString("en")} / {total.toLocaleString("en")} images ({percent(fraction(done, total))})
+      {integer(done)} / {count(total, "image")} ({percent(fraction(done, total))})
     </span>
   );
 }
@@ -94,7 +96,9 @@ function Pace({
   if (!running) return null;
   return (
     <>
-      {imagesPerSecond !== null ? <span>{imagesPerSecond.toFixed(imagesPerSecond < 10 ? 1 : 0)} images/s</span> : null}
+      {imagesPerSecond !== null ? (
+        <span>{imagesPerSecond < 10 ? fmt(imagesPerSecond, 1) : integer(imagesPerSecond)} images/s</span>
+      ) : null}
       {etaSeconds !== null ? <span>about {duration(etaSeconds)} left</span> : null}
     </>
   );
@@ -212,8 +216,8 @@ function MultiModelJob({ job, totals, atlases }: { job: Job; totals: JobTotals; 
       <progress value={totals.done} max={Math.max(totals.total, 1)} aria-label={`${title}: images scored`} />
       <p className="job-facts">
         <span>
-          {totals.models_done} of {totals.n_models} models done
-          {failed > 0 ? `, ${failed} failed` : ""}
+          {integer(totals.models_done)} of {count(totals.n_models, "model")} done
+          {failed > 0 ? `, ${integer(failed)} failed` : ""}
         </span>
         <ImageCount done={totals.done} total={totals.total} />
         <Pace
@@ -248,7 +252,7 @@ export function ProgressPanel() {
     <section aria-labelledby="progress-heading" className="progress-panel">
       <h2 id="progress-heading">Precompute jobs</h2>
       <p className="muted" role="status">
-        {running > 0 ? `${running} running` : "None running"}; reports of the last hour.
+        {running > 0 ? `${integer(running)} running` : "None running"}; reports of the last hour.
       </p>
       <ul className="job-list">
         {jobs.map((job) => (
@@ -263,7 +267,7 @@ export function ProgressPanel() {
 function indicatorText({ totals, models }: Job): string {
   if (!totals) return `Precompute ${percent(fraction(models[0].done, models[0].total))}`;
   const done = percent(fraction(totals.done, totals.total));
-  return `Precompute ${done} · ${totals.models_done}/${totals.n_models} models`;
+  return `Precompute ${done} · ${integer(totals.models_done)}/${count(totals.n_models, "model")}`;
 }
 
 /** Header: the first running job's progress (and how many more run), linking to Home. */

@@ -5,7 +5,7 @@ import { HelpTip } from "../ui/HelpTip";
 import { useAtlasImageError } from "../../api/atlasRevisions";
 import type { ClassModeMatch } from "../../api/client";
 import { classModeHref, classModeTitle } from "../../lib/search/classModes";
-import { fmt } from "../../lib/common/format";
+import { fmt, integer } from "../../lib/common/format";
 import { topImagePath } from "../../lib/mode/largeView";
 import { classPath } from "../../lib/address/paths";
 
@@ -56,7 +56,7 @@ export function ClassModeCard({
         {withClassSize ? (
           <div>
             <dt>images of the class</dt>
-            <dd>{match.n_images.toLocaleString("en")}</dd>
+            <dd>{integer(match.n_images)}</dd>
           </div>
         ) : null}
       </dl>

@@ -12,7 +12,7 @@ import { type MouseEvent, type ReactNode, useEffect, useRef } from "react";
 import { Link, useNavigate } from "react-router";
 import type { ModeIndexRow, ModeSortKey } from "../../api/client";
 import { useModeIndexRows } from "../../api/useModeIndexRows";
-import { fmt, modeName, percent } from "../../lib/common/format";
+import { fmt, integer, modeName, percent } from "../../lib/common/format";
 import { type ModeIndexView, modeIndexQuery } from "../../lib/search/modeIndexView";
 import { classPath, modePath } from "../../lib/address/paths";
 import { useScrollMemory } from "../../lib/common/useScrollMemory";
@@ -140,7 +140,7 @@ const COLUMNS: Column[] = [
     stats: true,
     width: 106,
     numeric: true,
-    cell: (r) => (r.firing === null ? "–" : r.firing.toLocaleString("en")),
+    cell: (r) => (r.firing === null ? "–" : integer(r.firing)),
   },
   {
     id: "selectivity",
@@ -334,7 +334,7 @@ export function ModeIndexTable({
                 return (
                   <tr key={item.key} aria-rowindex={item.index + 2} aria-busy="true" className="row-pending">
                     <td colSpan={COLUMNS.length}>
-                      <span className="muted">loading row {(item.index + 1).toLocaleString("en")}…</span>
+                      <span className="muted">loading row {integer(item.index + 1)}…</span>
                     </td>
                   </tr>
                 );

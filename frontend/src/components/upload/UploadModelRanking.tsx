@@ -10,7 +10,7 @@ import { useAtlasImageError } from "../../api/atlasRevisions";
 import type { Basis, ModelSummary, UploadModelModes } from "../../api/client";
 import { useUploadModelModes } from "../../api/resources";
 import { uploadOverlayUrl } from "../../api/uploadUrls";
-import { fmt, modeName } from "../../lib/common/format";
+import { fmt, integer, modeName, plural } from "../../lib/common/format";
 import type { OverlayOptions } from "../../lib/mode/overlay";
 import { modePath } from "../../lib/address/paths";
 import { DemoBadge } from "../layout/DemoBadge";
@@ -45,8 +45,9 @@ export function WholeModelModes({
           <>
             {r.n_modes_total > 0 ? (
               <p className="muted small">
-                The top {r.modes.length} of the {r.n_modes_total} active modes of every layer and head of{" "}
-                {model.model_id} ({r.basis} basis). Ranking: {r.contribution_rule}.
+                The top {integer(r.modes.length)} of the {integer(r.n_modes_total)} active{" "}
+                {plural(r.n_modes_total, "mode")} of every layer and head of {model.model_id} ({r.basis} basis).
+                Ranking: {r.contribution_rule}.
               </p>
             ) : null}
             <ModelModeList ranking={r} options={options} shown={WHOLE_MODEL_MODES} />
@@ -145,7 +146,8 @@ function ModelModeList({
               />
               <span className="model-mode-text">
                 <span className="model-mode-name">
-                  <span className="rank">#{m.rank + 1}</span> {modeName(layer, head, mode)} <SignBadge sign={sign} />
+                  <span className="rank">#{integer(m.rank + 1)}</span> {modeName(layer, head, mode)}{" "}
+                  <SignBadge sign={sign} />
                   {m.degenerate ? (
                     <>
                       {" "}

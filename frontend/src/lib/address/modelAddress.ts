@@ -4,6 +4,7 @@
  * page saying what does exist instead of a page of live controls around an error.
  */
 import type { ModelSummary } from "../../api/client";
+import { count } from "../common/format";
 
 export type ModelMatch =
   /** The address names the atlas by its slug: the canonical address. */
@@ -58,10 +59,6 @@ export interface OutOfRange {
   nearest: Position;
 }
 
-function count(n: number, one: string, many: string): string {
-  return `${n.toLocaleString("en")} ${n === 1 ? one : many}`;
-}
-
 /** The first index of `position` outside the model's range, with what exists; null when all are valid. */
 export function checkPosition(shape: Shape, position: Position): OutOfRange | null {
   const clamp = (value: number | null, n: number) => (value === null ? null : Math.min(value, n - 1));
@@ -74,21 +71,21 @@ export function checkPosition(shape: Shape, position: Position): OutOfRange | nu
   if (layer !== null && layer >= shape.n_layers) {
     return {
       problem: `There is no layer ${layer}.`,
-      exists: `This model has ${count(shape.n_layers, "layer", "layers")}, L0–L${shape.n_layers - 1}.`,
+      exists: `This model has ${count(shape.n_layers, "layer")}, L0–L${shape.n_layers - 1}.`,
       nearest,
     };
   }
   if (head !== null && head >= shape.n_heads) {
     return {
       problem: `There is no head ${head}.`,
-      exists: `This model has ${count(shape.n_heads, "head", "heads")} per layer, H0–H${shape.n_heads - 1}.`,
+      exists: `This model has ${count(shape.n_heads, "head")} per layer, H0–H${shape.n_heads - 1}.`,
       nearest,
     };
   }
   if (mode !== null && mode >= shape.n_modes) {
     return {
       problem: `There is no mode ${mode}.`,
-      exists: `This model has ${count(shape.n_modes, "mode", "modes")} per head, M0–M${shape.n_modes - 1}.`,
+      exists: `This model has ${count(shape.n_modes, "mode")} per head, M0–M${shape.n_modes - 1}.`,
       nearest,
     };
   }

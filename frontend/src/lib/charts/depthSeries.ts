@@ -1,4 +1,5 @@
 /** Builds the depth-curve series of the home and model charts from model details. */
+import { parseEnum } from "../../api/enums";
 import type { DepthSeries } from "../../components/charts/DepthChart";
 
 export type CurveVariant = "weighted" | "unweighted" | "scaled";
@@ -8,6 +9,25 @@ export const CURVE_VARIANTS: { value: CurveVariant; label: string; axis: string 
   { value: "unweighted", label: "unweighted mean cosine", axis: "mean cosine" },
   { value: "scaled", label: "released-code variant (÷ d_head)", axis: "weighted cosine ÷ d_head" },
 ];
+
+const DEFAULT_VARIANT: CurveVariant = "weighted";
+
+/** The curve a page's query string asks for (`?quantity=`); the σ-weighted one when absent or unknown. */
+export function parseCurveVariant(search: URLSearchParams): CurveVariant {
+  return parseEnum(
+    CURVE_VARIANTS.map((v) => v.value),
+    search.get("quantity"),
+    DEFAULT_VARIANT,
+  );
+}
+
+/** `search` with the curve in it; the default leaves the address without `quantity` (short links stay short). */
+export function setCurveVariant(search: URLSearchParams, variant: CurveVariant): URLSearchParams {
+  const next = new URLSearchParams(search);
+  if (variant === DEFAULT_VARIANT) next.delete("quantity");
+  else next.set("quantity", variant);
+  return next;
+}
 
 export interface CurveSource {
   slug: string;

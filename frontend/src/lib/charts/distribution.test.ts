@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { modeDetail } from "../../test/fixtures";
-import { barIndex, distributionBars, markX, scoreDomain } from "./distribution";
+import { barIndex, binnedDomain, distributionBars, markX, scoreDomain } from "./distribution";
 
 const d = modeDetail().distribution!;
 
@@ -20,6 +20,21 @@ describe("score distribution bars", () => {
     expect(bars[0]!.reach).toBeNull();
     expect(bars[9]!.reach).toBeNull();
     expect([bars[0]!.from, bars[9]!.to]).toEqual([-1, 7]);
+  });
+
+  it("fits the score axis to the bars that count images, leaving out the empty bins at either end", () => {
+    // Scores from 1.2 to 3.5: bins [1, 2), [2, 3) and [3, 4) only; nothing below or beyond the bins.
+    const narrow = { ...d, counts: [0, 0, 0, 4, 0, 6, 0, 0, 0, 0], minimum: 1.2, maximum: 3.5 };
+    expect(scoreDomain(narrow)).toEqual([1, 4]);
+    expect(binnedDomain(narrow)).toEqual([1, 4]);
+    // An empty bin between filled ones stays (it is data: no image scored there).
+    expect(distributionBars(narrow).filter((b) => b.x > 1 && b.x < 4)).toHaveLength(3);
+    // Underflow counts: its bar's place joins the axis, and the ticks stay on the bins.
+    const withUnder = { ...narrow, counts: [2, 0, 0, 4, 0, 6, 0, 0, 0, 0], minimum: -5 };
+    expect(scoreDomain(withUnder)).toEqual([-2, 4]);
+    expect(binnedDomain(withUnder)).toEqual([-1, 4]);
+    // Nothing scored: every bin, and both outside bars' places.
+    expect(scoreDomain({ ...d, count: 0, counts: d.counts.map(() => 0) })).toEqual([-2, 8]);
   });
 
   it("puts a score in its bar, and marks one beyond the edges on its outside bar", () => {

@@ -58,10 +58,25 @@ export function distributionBars(d: ScoreDistribution): DistributionBar[] {
   return bars;
 }
 
-/** The score axis: one bin width beyond each edge, where the outside bars stand. */
+/**
+ * The score axis: from the first bar that counts an image to the last. The bins are fixed from a
+ * calibration sample, widened beyond its range, so the dataset may leave a long run of them empty at
+ * either end; the axis leaves those out. An outside bar is on the axis only when it counts an image.
+ * With no image scored, every bin and both outside bars' places.
+ */
 export function scoreDomain(d: ScoreDistribution): [number, number] {
   const w = binWidth(d);
-  return [(d.edges[0] ?? 0) - w, (d.edges.at(-1) ?? 0) + w];
+  const bars = distributionBars(d);
+  const filled = bars.filter((b) => b.count > 0);
+  const first = filled[0] ?? bars[0]!;
+  const last = filled.at(-1) ?? bars.at(-1)!;
+  return [first.x - w / 2, last.x + w / 2];
+}
+
+/** The bins' part of the score axis (where a tick names a score; the outside bars stand beyond it). */
+export function binnedDomain(d: ScoreDistribution): [number, number] {
+  const [lo, hi] = scoreDomain(d);
+  return [Math.max(lo, d.edges[0] ?? lo), Math.min(hi, d.edges.at(-1) ?? hi)];
 }
 
 /** Where a score is marked: at itself inside the bins, on its outside bar beyond them. */

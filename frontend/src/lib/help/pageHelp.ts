@@ -6,7 +6,7 @@ export const PAGE_HELP: Record<PageKind, string[]> = {
   home: [
     "Each attention head scores a query token against a key token with a bilinear form; its singular modes (u, σ, v) read: a token like u attends to a token like v, with strength σ.",
     "The chart shows, for every model, the σ-weighted cosine between u and v per layer against normalized depth. High: the layer's heads group similar tokens. Near zero or negative: they bring in context from different tokens.",
-    "The grey band of each model is where the cosine of two random directions falls 95 % of the time (±1.96/√d): a value inside it is what a head without structure would show.",
+    "The band of each model (shaded in its line's colour, between dashed edges; grey when models of one width share it) is where the cosine of two random directions falls 95 % of the time (±1.96/√d): a value inside it is what a head without structure would show.",
     "Pick a model to see its heads, or use the search box (/) to jump to a layer, head, mode or class.",
   ],
   model: [

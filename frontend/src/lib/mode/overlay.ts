@@ -70,3 +70,20 @@ export function paletteRgb(palette: Palette): { query: [number, number, number];
     ? { query: [255, 153, 0], key: [0, 102, 255] }
     : { query: [255, 0, 0], key: [0, 255, 255] };
 }
+
+/** The maps an overlay shows (query first), each with the name of its colour. */
+export function shownMaps(options: Pick<OverlayOptions, "channel" | "palette">): {
+  map: "query" | "key";
+  colour: string;
+}[] {
+  const names = paletteNames(options.palette);
+  const maps = options.channel === "both" ? (["query", "key"] as const) : ([options.channel] as const);
+  return maps.map((map) => ({ map, colour: names[map] }));
+}
+
+/** The shown maps in words, with their colours: "query map (red) and key map (cyan)", "key map (cyan)". */
+export function shownMapsText(options: Pick<OverlayOptions, "channel" | "palette">): string {
+  return shownMaps(options)
+    .map(({ map, colour }) => `${map} map (${colour})`)
+    .join(" and ");
+}

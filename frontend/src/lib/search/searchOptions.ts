@@ -1,5 +1,6 @@
 /** What the header's search box offers for a query's results, and where each option leads. */
 import type { NameMatch, SearchResults } from "../../api/client";
+import { count } from "../common/format";
 import { classModeHref, classModeTitle } from "./classModes";
 import {
   classPath,
@@ -61,7 +62,7 @@ export function searchOptions(results: SearchResults | undefined, query: string)
         key: `class-${i}`,
         group: "Classes",
         label: match.label,
-        detail: `class in ${match.n_models} ${match.n_models === 1 ? "model" : "models"}`,
+        detail: `class in ${count(match.n_models, "model")}`,
         href: classPath(match.label),
       }),
     );
