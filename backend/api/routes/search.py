@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from backend.api.caching import CachedRoute, ServedAtlases, ServedAtlasesCache
-from backend.schemas import Basis, ClassAcrossModels, ErrorBody, SearchResults
-from backend.services.search import class_across_models, search
+from backend.schemas import Basis, ClassAcrossModels, ClassList, ErrorBody, SearchResults
+from backend.services.search import class_across_models, list_classes, search
 
 router = APIRouter(tags=["search"], responses={404: {"model": ErrorBody}}, route_class=CachedRoute)
 
@@ -34,6 +34,12 @@ async def get_search(
     """Models, layers, heads and modes named by the query, and, for a class, the signed modes most
     selective for it across every served model."""
     return await asyncio.to_thread(search, atlases, q.strip(), basis, limit)
+
+
+@router.get("/classes", response_model=ClassList)
+async def get_classes(atlases: ServedAtlases, _cache: ServedAtlasesCache) -> ClassList:
+    """Every class of every served dataset with labels, with its image count in each dataset."""
+    return await asyncio.to_thread(list_classes, atlases)
 
 
 @router.get("/classes/{label}", response_model=ClassAcrossModels)

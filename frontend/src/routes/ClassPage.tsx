@@ -4,17 +4,20 @@
  */
 import { Link, useParams, useSearchParams } from "react-router";
 import { HowToRead } from "../components/ui/HowToRead";
-import type { Basis, ClassAcrossModels, ModelSummary } from "../api/client";
+import type { Basis, ClassAcrossModels, ModelClassModes, ModelSummary } from "../api/client";
 import { BASES } from "../api/enums";
-import { useClassAcrossModels, useModels } from "../api/resources";
+import { useClassAcrossModels, useClassList, useModels } from "../api/resources";
 import { Breadcrumbs } from "../components/layout/Breadcrumbs";
 import { ClassModeCard } from "../components/search/ClassModeCard";
 import { SegmentedControl } from "../components/ui/SegmentedControl";
-import { Empty, Loaded } from "../components/ui/Status";
+import { Empty, Loaded, Loading } from "../components/ui/Status";
+import { NotFound } from "../components/layout/NotFound";
 import { atlasName } from "../lib/address/atlasNames";
 import { DEFAULT_MODE_INDEX_VIEW, modeIndexSearch } from "../lib/search/modeIndexView";
-import { modeIndexPath, modelPath } from "../lib/address/paths";
+import { classPath, classesPath, modeIndexPath, modelPath, searchPath } from "../lib/address/paths";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
+import { images, tooFewImages, unrankableDataset } from "../lib/search/classReliability";
+import { nearClasses } from "../lib/search/nearClasses";
 
 /** Modes shown per model. */
 const PER_MODEL = 8;
@@ -29,10 +32,11 @@ export default function ClassPage() {
   const models = useModels();
   const served = models.status === "ok" ? models.data : [];
   const nameOf = (slug: string, modelId?: string) => atlasName(served, slug, modelId);
+  if (result.status === "error" && result.httpStatus === 404) return <ClassNotFound label={label} />;
 
   return (
     <>
-      <Breadcrumbs items={[{ label: "Models", to: "/" }, { label: "Classes" }, { label }]} />
+      <Breadcrumbs items={[{ label: "Models", to: "/" }, { label: "Classes", to: classesPath() }, { label }]} />
       <div className="page-title">
         <h1>Class “{label}”</h1>
       </div>
@@ -53,6 +57,50 @@ export default function ClassPage() {
       <Loaded state={result} label="Loading the class…">
         {(data) => <ClassColumns data={data} nameOf={nameOf} models={served} />}
       </Loaded>
+    </>
+  );
+}
+
+/**
+ * One model's modes for the class: a ranking when the class has enough images; marked when it does
+ * not; and, when no class of the dataset has enough, not presented as a ranking at all (folded away
+ * under what it is).
+ */
+function ClassModes({ model, reliable }: { model: ModelClassModes; reliable: number }) {
+  const list = (
+    <ol className="class-mode-list">
+      {model.modes.map((match) => (
+        <ClassModeCard
+          key={`${match.mode.layer}-${match.mode.head}-${match.mode.mode}-${match.mode.sign}`}
+          match={match}
+          reliableImages={reliable}
+        />
+      ))}
+    </ol>
+  );
+  const unrankable = unrankableDataset(model.dataset, model.largest_class_images, reliable);
+  if (unrankable) {
+    return (
+      <>
+        <div className="status status-warn" role="note">
+          {unrankable}
+        </div>
+        <details className="class-modes-unranked">
+          <summary>The modes with the highest selectivity anyway (not a finding)</summary>
+          {list}
+        </details>
+      </>
+    );
+  }
+  return (
+    <>
+      {tooFewImages(model.n_images, reliable) ? (
+        <div className="status status-warn" role="note">
+          This class has {images(model.n_images)} in {model.dataset}: its selectivities rest on{" "}
+          {model.n_images === 1 ? "it" : "them"} alone (fewer than {images(reliable)}), so this ranking is not reliable.
+        </div>
+      ) : null}
+      {list}
     </>
   );
 }
@@ -88,7 +136,7 @@ function ClassColumns({
                   <Link to={modelPath(m.model)}>{nameOf(m.model, m.model_id)}</Link>
                 </h2>
                 <p className="muted small">
-                  {m.n_images.toLocaleString("en")} images of the class ·{" "}
+                  {images(m.n_images)} of the class in {m.dataset} ·{" "}
                   <Link
                     to={modeIndexPath(
                       m.model,
@@ -106,15 +154,7 @@ function ClassColumns({
                 {m.modes.length === 0 ? (
                   <p className="muted">No mode of this model responds to the class more than to the others.</p>
                 ) : (
-                  <ol className="class-mode-list">
-                    {m.modes.map((match) => (
-                      <ClassModeCard
-                        key={`${match.mode.layer}-${match.mode.head}-${match.mode.mode}-${match.mode.sign}`}
-                        match={match}
-                        withClassSize={false}
-                      />
-                    ))}
-                  </ol>
+                  <ClassModes model={m} reliable={data.reliable_class_images} />
                 )}
               </section>
             );
@@ -138,5 +178,30 @@ function ClassColumns({
         </p>
       ) : null}
     </>
+  );
+}
+
+/** A class no served dataset has: the nearest classes that exist (by part of the label or a few edits), and the list. */
+function ClassNotFound({ label }: { label: string }) {
+  const classes = useClassList();
+  if (classes.status === "loading") return <Loading label="Looking for near classes…" />;
+  const labels = classes.status === "ok" ? classes.data.classes.map((c) => c.label) : [];
+  const near = nearClasses(label, labels);
+  return (
+    <NotFound
+      title="Class not found"
+      problem={`No served dataset has a class “${label}”.`}
+      exists={
+        near.length > 0
+          ? "Classes with a near name:"
+          : `No class has a near name; ${labels.length.toLocaleString("en")} classes are listed on the classes page.`
+      }
+      links={[
+        ...near.map((n) => ({ label: n, to: classPath(n) })),
+        { label: "Every class", to: classesPath() },
+        { label: `Search for “${label}”`, to: searchPath(label) },
+      ]}
+      linksLabel={near.length > 0 ? "Near classes" : "Pages that exist"}
+    />
   );
 }

@@ -31,7 +31,13 @@ import { stepHead } from "../lib/mode/neighbours";
 import type { OverlayOptions } from "../lib/mode/overlay";
 import { type SignedMode, uploadPath } from "../lib/address/paths";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
-import { highlightedIndex, isHighlighted, resolveUploadView, type UploadViewState } from "../lib/upload/uploadView";
+import {
+  highlightedIndex,
+  isHighlighted,
+  resolveUploadView,
+  uploadViewProblem,
+  type UploadViewState,
+} from "../lib/upload/uploadView";
 
 const SHOWN_MODES = 6;
 const DATASET_IMAGES = 3;
@@ -93,10 +99,32 @@ function UploadAnalysis({ upload }: { upload: Upload }) {
         list.length === 0 ? (
           <Empty>No atlas is being served, so there is no model to analyse with.</Empty>
         ) : (
-          <UploadView upload={upload} models={list} />
+          <CheckedUploadView upload={upload} models={list} />
         )
       }
     </Loaded>
+  );
+}
+
+/** The view of an address whose model, layer and head exist; otherwise what is wrong, and the views that exist. */
+function CheckedUploadView({ upload, models }: { upload: Upload; models: ModelSummary[] }) {
+  const [search] = useSearchParams();
+  const wrong = uploadViewProblem(search, models);
+  if (wrong === null) return <UploadView upload={upload} models={models} />;
+  const links = wrong.candidates.length
+    ? wrong.candidates.map((m) => ({
+        label: m.model_id + ` on ${m.dataset.name}`,
+        to: uploadPath(upload.id, { model: m.slug }),
+      }))
+    : [{ label: "Your upload in the first served model", to: uploadPath(upload.id) }];
+  return (
+    <NotFound
+      title="No such view of your upload"
+      problem={wrong.problem}
+      exists={wrong.exists}
+      links={links}
+      linksLabel="Views of your upload"
+    />
   );
 }
 

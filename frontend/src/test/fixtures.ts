@@ -2,6 +2,7 @@
 import type {
   AttentionSplit,
   ClassAcrossModels,
+  ClassList,
   ClassModeMatch,
   HeadDetail,
   ModeDetail,
@@ -264,7 +265,7 @@ export function classModeMatch(overrides: Partial<ClassModeMatch> = {}, mode: Pa
     label: "red square",
     selectivity: 1.9,
     class_mean: 8.5,
-    n_images: 2,
+    n_images: 12,
     ...overrides,
   } satisfies ClassModeMatch;
 }
@@ -298,11 +299,20 @@ export function classAcrossModels(overrides: Partial<ClassAcrossModels> = {}): C
     basis: null,
     without_basis: [],
     models: [
-      { model: "planted__shapes", model_id: "planted-vit", n_images: 2, modes: [classModeMatch()] },
+      {
+        model: "planted__shapes",
+        model_id: "planted-vit",
+        dataset: "shapes",
+        n_images: 12,
+        largest_class_images: 20,
+        modes: [classModeMatch()],
+      },
       {
         model: "dino__shapes",
         model_id: "facebook/dino-vits16",
-        n_images: 2,
+        dataset: "shapes",
+        n_images: 12,
+        largest_class_images: 20,
         modes: [
           classModeMatch(
             { selectivity: 2.5, class_mean: 4 },
@@ -313,6 +323,39 @@ export function classAcrossModels(overrides: Partial<ClassAcrossModels> = {}): C
     ],
     missing_statistics: ["vit-tiny__photos"],
     without_class: ["other__imagenette"],
+    reliable_class_images: 5,
+    ...overrides,
+  };
+}
+
+export function classList(overrides: Partial<ClassList> = {}): ClassList {
+  return {
+    datasets: [
+      {
+        name: "shapes",
+        atlases: ["planted__shapes", "dino__shapes"],
+        n_classes: 3,
+        n_images: 34,
+        largest_class_images: 20,
+      },
+      {
+        name: "imagenet-samples",
+        atlases: ["other__imagenet-samples"],
+        n_classes: 2,
+        n_images: 2,
+        largest_class_images: 1,
+      },
+    ],
+    classes: [
+      { label: "blue circle", n_images: [2, null] },
+      { label: "golden_retriever", n_images: [null, 1] },
+      { label: "red square", n_images: [12, null] },
+      { label: "tench", n_images: [null, 1] },
+      { label: "yellow triangle", n_images: [20, null] },
+    ],
+    reliable_class_images: 5,
+    missing_statistics: [],
+    without_labels: ["vit-tiny__photos"],
     ...overrides,
   };
 }

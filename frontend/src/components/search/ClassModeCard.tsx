@@ -1,4 +1,5 @@
-/** A signed mode found for a class (search, class page): its name, selectivity, class mean and best images. */
+/** A signed mode found for a class (search, class page): its name, selectivity, class mean, the images that
+ * mean rests on (marked when too few to rely on) and its best images. */
 import { Link } from "react-router";
 import { HelpTip } from "../ui/HelpTip";
 import { useAtlasImageError } from "../../api/atlasRevisions";
@@ -7,20 +8,21 @@ import { classModeHref, classModeTitle } from "../../lib/search/classModes";
 import { fmt } from "../../lib/common/format";
 import { topImagePath } from "../../lib/mode/largeView";
 import { classPath } from "../../lib/address/paths";
+import { images, tooFewImages } from "../../lib/search/classReliability";
 
 export function ClassModeCard({
   match,
   withModel = false,
   withClass = false,
-  withClassSize = true,
+  reliableImages,
 }: {
   match: ClassModeMatch;
   /** Name the model (results across models). */
   withModel?: boolean;
   /** Name and link the class (results for several classes). */
   withClass?: boolean;
-  /** Say how many images the class has (where no heading says it). */
-  withClassSize?: boolean;
+  /** Mark a class mean over fewer images than this (the server's `reliable_class_images`). */
+  reliableImages?: number | undefined;
 }) {
   const onImageError = useAtlasImageError();
   const title = classModeTitle(match, withModel);
@@ -49,12 +51,20 @@ export function ClassModeCard({
           <dt>class mean</dt>
           <dd>{fmt(match.class_mean)}</dd>
         </div>
-        {withClassSize ? (
-          <div>
-            <dt>images of the class</dt>
-            <dd>{match.n_images.toLocaleString("en")}</dd>
-          </div>
-        ) : null}
+        <div>
+          <dt>images of the class</dt>
+          <dd>
+            {match.n_images.toLocaleString("en")}
+            {reliableImages !== undefined && tooFewImages(match.n_images, reliableImages) ? (
+              <>
+                {" "}
+                <span className="badge badge-warn" title={`fewer than ${images(reliableImages)}`}>
+                  too few to rely on
+                </span>
+              </>
+            ) : null}
+          </dd>
+        </div>
       </dl>
       {match.mode.top_images.length > 0 ? (
         <ol className="class-mode-thumbs" aria-label={`Best images of ${title}`}>
