@@ -98,10 +98,10 @@ def _upload_page(upload_id: str, query: Mapping[str, str], atlases: Sequence[Atl
 
 
 def _class_page(label: str, atlases: Sequence[Atlas]) -> str | None:
-    """Why ``/classes/<label>`` names nothing, or ``None``; an atlas without statistics cannot say, so
-    while one is served the page is answered (as ``GET /api/classes/{label}`` does)."""
+    """Why ``/classes/<label>`` names nothing (no served atlas with statistics has the class, as
+    ``GET /api/classes/{label}`` says), or ``None``."""
     for atlas in atlases:
-        if atlas.statistics is None or atlas.statistics.class_id(label) is not None:
+        if atlas.statistics is not None and atlas.statistics.class_id(label) is not None:
             return None
     return f"no served dataset has a class {label!r}"
 

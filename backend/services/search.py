@@ -307,8 +307,8 @@ def list_classes(atlases: list[Atlas]) -> ClassList:
             )
         datasets[key].atlases.append(atlas.slug)
     counts: dict[str, list[int | None]] = {}
-    for column, (_, labels, sizes) in enumerate(datasets):
-        for label, size in zip(labels, sizes, strict=True):
+    for column, (_, labels, counted) in enumerate(datasets):
+        for label, size in zip(labels, counted, strict=True):
             counts.setdefault(label, [None] * len(datasets))[column] = size
     return ClassList(
         datasets=list(datasets.values()),

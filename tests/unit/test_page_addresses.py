@@ -118,12 +118,13 @@ def test_addresses_that_name_nothing_say_why(address: str) -> None:
     assert problem is not None and problem != ""
 
 
-def test_a_class_page_exists_when_a_dataset_has_the_class_or_an_atlas_cannot_say() -> None:
+def test_a_class_page_exists_when_a_served_dataset_has_the_class() -> None:
     assert _problem("classes/golden retriever", DINO) is None
-    assert _problem("classes/GOLDEN_RETRIEVER", DINO) is None
+    assert _problem("classes/GOLDEN_RETRIEVER", DINO, NO_STATISTICS) is None
     assert _problem("classes/retriever", DINO) == "no served dataset has a class 'retriever'"
-    # An atlas without statistics might have it: the page answers, and says which atlases cannot tell.
-    assert _problem("classes/retriever", DINO, NO_STATISTICS) is None
+    # An atlas without statistics cannot tell: not found (the page says which atlases cannot say).
+    assert _problem("classes/retriever", DINO, NO_STATISTICS) == "no served dataset has a class 'retriever'"
+    assert _problem("classes/golden retriever", NO_STATISTICS) is not None
 
 
 def test_a_name_two_atlases_answer_to_names_no_page() -> None:

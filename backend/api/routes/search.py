@@ -54,6 +54,9 @@ async def get_class(
 ) -> ClassAcrossModels:
     """For one class, each served model's most selective signed modes, side by side."""
     result = await asyncio.to_thread(class_across_models, atlases, label, basis, limit)
-    if not result.models and not result.missing_statistics:
-        raise HTTPException(status_code=404, detail=f"no served model's dataset has a class {label!r}")
+    if not result.models and not result.without_basis:
+        cannot_say = (
+            f" ({len(result.missing_statistics)} without statistics cannot say)" if result.missing_statistics else ""
+        )
+        raise HTTPException(status_code=404, detail=f"no served model's dataset has a class {label!r}{cannot_say}")
     return result

@@ -78,18 +78,13 @@ function ClassModes({ model, reliable }: { model: ModelClassModes; reliable: num
       ))}
     </ol>
   );
-  const unrankable = unrankableDataset(model.dataset, model.largest_class_images, reliable);
-  if (unrankable) {
+  if (unrankableDataset(model.dataset, model.largest_class_images, reliable)) {
+    // The dataset's note above the columns says why.
     return (
-      <>
-        <div className="status status-warn" role="note">
-          {unrankable}
-        </div>
-        <details className="class-modes-unranked">
-          <summary>The modes with the highest selectivity anyway (not a finding)</summary>
-          {list}
-        </details>
-      </>
+      <details className="class-modes-unranked">
+        <summary>The modes with the highest selectivity anyway (not a finding)</summary>
+        {list}
+      </details>
     );
   }
   return (
@@ -103,6 +98,14 @@ function ClassModes({ model, reliable }: { model: ModelClassModes; reliable: num
       {list}
     </>
   );
+}
+
+/** Once per dataset whose every class is too small: why its models' modes are not ranked. */
+function unrankableNotes(data: ClassAcrossModels): string[] {
+  const notes = data.models.map((m) =>
+    unrankableDataset(m.dataset, m.largest_class_images, data.reliable_class_images),
+  );
+  return [...new Set(notes.filter((note) => note !== null))];
 }
 
 function ClassColumns({
@@ -127,39 +130,46 @@ function ClassColumns({
       {data.models.length === 0 ? (
         <Empty>No served model with statistics has a class “{data.label}”.</Empty>
       ) : (
-        <div className="class-columns">
-          {data.models.map((m) => {
-            const headingId = `class-model-${m.model}`;
-            return (
-              <section key={m.model} className="class-column card" aria-labelledby={headingId}>
-                <h2 id={headingId}>
-                  <Link to={modelPath(m.model)}>{nameOf(m.model, m.model_id)}</Link>
-                </h2>
-                <p className="muted small">
-                  {images(m.n_images)} of the class in {m.dataset} ·{" "}
-                  <Link
-                    to={modeIndexPath(
-                      m.model,
-                      modeIndexSearch({
-                        ...DEFAULT_MODE_INDEX_VIEW,
-                        sort: "selectivity",
-                        order: "desc",
-                        topClass: data.label,
-                      }),
-                    )}
-                  >
-                    in the mode index
-                  </Link>
-                </p>
-                {m.modes.length === 0 ? (
-                  <p className="muted">No mode of this model responds to the class more than to the others.</p>
-                ) : (
-                  <ClassModes model={m} reliable={data.reliable_class_images} />
-                )}
-              </section>
-            );
-          })}
-        </div>
+        <>
+          {unrankableNotes(data).map((note) => (
+            <div key={note} className="status status-warn" role="note">
+              {note}
+            </div>
+          ))}
+          <div className="class-columns">
+            {data.models.map((m) => {
+              const headingId = `class-model-${m.model}`;
+              return (
+                <section key={m.model} className="class-column card" aria-labelledby={headingId}>
+                  <h2 id={headingId}>
+                    <Link to={modelPath(m.model)}>{nameOf(m.model, m.model_id)}</Link>
+                  </h2>
+                  <p className="muted small">
+                    {images(m.n_images)} of the class in {m.dataset} ·{" "}
+                    <Link
+                      to={modeIndexPath(
+                        m.model,
+                        modeIndexSearch({
+                          ...DEFAULT_MODE_INDEX_VIEW,
+                          sort: "selectivity",
+                          order: "desc",
+                          topClass: data.label,
+                        }),
+                      )}
+                    >
+                      in the mode index
+                    </Link>
+                  </p>
+                  {m.modes.length === 0 ? (
+                    <p className="muted">No mode of this model responds to the class more than to the others.</p>
+                  ) : (
+                    <ClassModes model={m} reliable={data.reliable_class_images} />
+                  )}
+                </section>
+              );
+            })}
+          </div>
+        </>
       )}
       {data.missing_statistics.length > 0 ? (
         <div className="status status-empty" role="note">
@@ -186,11 +196,17 @@ function ClassNotFound({ label }: { label: string }) {
   const classes = useClassList();
   if (classes.status === "loading") return <Loading label="Looking for near classes…" />;
   const labels = classes.status === "ok" ? classes.data.classes.map((c) => c.label) : [];
+  const cannotSay = classes.status === "ok" ? classes.data.missing_statistics.length : 0;
   const near = nearClasses(label, labels);
   return (
     <NotFound
       title="Class not found"
-      problem={`No served dataset has a class “${label}”.`}
+      problem={
+        `No served dataset has a class “${label}”.` +
+        (cannotSay > 0
+          ? ` (${cannotSay === 1 ? "One atlas has" : `${cannotSay} atlases have`} no per-mode statistics and cannot say.)`
+          : "")
+      }
       exists={
         near.length > 0
           ? "Classes with a near name:"

@@ -8,6 +8,7 @@ import { Link, useSearchParams } from "react-router";
 import type { ClassList, ModelSummary } from "../api/client";
 import { useClassList, useModels } from "../api/resources";
 import { Breadcrumbs } from "../components/layout/Breadcrumbs";
+import { HowToRead } from "../components/ui/HowToRead";
 import { Empty, Loaded } from "../components/ui/Status";
 import { atlasName } from "../lib/address/atlasNames";
 import { classPath, modelPath } from "../lib/address/paths";
@@ -28,6 +29,7 @@ export default function ClassesPage() {
     <>
       <Breadcrumbs items={[{ label: "Models", to: "/" }, { label: "Classes" }]} />
       <h1>Classes</h1>
+      <HowToRead page="classes" />
       <p className="muted">
         Every class of the served datasets, with how many of its images were scored. A class&apos;s page lists, in each
         model, the modes most selective for it; its selectivities rest on those images.

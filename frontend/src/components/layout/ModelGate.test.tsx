@@ -97,7 +97,8 @@ describe("model addresses", () => {
     });
     mockApi({ "/api/models": { body: [PLANTED, dino] } });
     renderAt(address);
-    await waitFor(() => expect(currentUrl()).toBe(canonical));
+    // Two lazy pages load on the way (the address page, then the mode page): more than the default second on a busy machine.
+    await waitFor(() => expect(currentUrl()).toBe(canonical), { timeout: 10_000 });
   });
 
   it("an address under a model that is none of its pages says how they are written", async () => {
