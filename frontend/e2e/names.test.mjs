@@ -1,6 +1,7 @@
 // Classes you can browse and trust, names the address bar accepts, and not-found answers (with HTTP 404
 // from the server, so link checkers see them), against the real backend (tests/e2e/test_dashboard.py).
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { test } from "@playwright/test";
 import { axeViolations, DESKTOP, pageRunner, PHONE, screenshot, url } from "./browser.mjs";
 
@@ -98,6 +99,30 @@ test.describe("names and not-found pages", () => {
       assert.equal((await page.goto(url("/m/no-such-model/L0/H0"))).status(), 404);
       await page.getByText("No model “no-such-model” is served here.").waitFor();
     });
+  });
+
+  test("an upload address with an unknown model or head says so instead of showing another head, with a 404", async () => {
+    const form = new FormData();
+    form.append("file", new Blob([await readFile(process.env.QKATLAS_PHOTO)]), "photo.jpg");
+    const created = await fetch(url("/api/uploads"), { method: "POST", body: form });
+    assert.equal(created.status, 201);
+    const { id } = await created.json();
+    for (const look of [LOOKS[0], LOOKS[3]]) {
+      await withPage(look, async (page) => {
+        const response = await page.goto(url(`/upload/${id}?model=resnet`));
+        assert.equal(response.status(), 404);
+        await page.getByRole("heading", { level: 1, name: "No such view of your upload" }).waitFor();
+        await page.getByText("No model “resnet” is served here.").waitFor();
+        await screenshot(page, `names-upload-unknown-model-${look.name}`);
+        const head = MODEL.n_heads;
+        assert.equal((await page.goto(url(`/upload/${id}?model=${MODEL.slug}&layer=0&head=${head}`))).status(), 404);
+        await page.getByText(`There is no head ${head}. (${MODEL.model_id})`).waitFor();
+        assert.equal(await page.getByRole("heading", { name: /in planted|Your image in/ }).count(), 0);
+        await page.getByRole("link", { name: "Your upload in the first served model" }).click();
+        await page.waitForURL(`**/upload/${id}`);
+        await page.getByRole("heading", { level: 2, name: /Your image in/ }).waitFor();
+      });
+    }
   });
 
   test("the mode index with layer=99 says there is no such layer, with a 404", async () => {

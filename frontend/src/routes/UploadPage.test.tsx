@@ -151,6 +151,7 @@ describe("an upload address that names no view", () => {
     expect(await screen.findByRole("heading", { level: 1, name: "No such view of your upload" })).toBeTruthy();
     expect(screen.getByText(problem)).toBeTruthy();
     expect(screen.queryByRole("heading", { name: /Your image in/ })).toBeNull();
+    expect(screen.getAllByRole("heading", { level: 1 })).toHaveLength(1);
     const link = within(screen.getByRole("list", { name: "Views of your upload" })).getByRole("link");
     expect(link.getAttribute("href")).toBe(`/upload/${UPLOAD_ID}`);
   });

@@ -36,6 +36,7 @@ import {
   isHighlighted,
   resolveUploadView,
   uploadViewProblem,
+  type UploadViewProblem,
   type UploadViewState,
 } from "../lib/upload/uploadView";
 
@@ -58,8 +59,14 @@ function UploadHome({ uploadId }: { uploadId: string | undefined }) {
   );
   const [state, send] = useUploadFile(onDone);
   const upload = useUpload(uploadId);
+  const models = useModels();
   if (uploadId !== undefined && upload.status === "error" && upload.httpStatus === 404) {
     return <UploadNotFound reason="expired" />;
+  }
+  // Said instead of the page (not under it), and never as another head than the address names.
+  const wrong = uploadId !== undefined && models.status === "ok" ? uploadViewProblem(search, models.data) : null;
+  if (uploadId !== undefined && wrong !== null && upload.status === "ok") {
+    return <UploadViewNotFound uploadId={uploadId} wrong={wrong} />;
   }
   return (
     <>
@@ -99,24 +106,21 @@ function UploadAnalysis({ upload }: { upload: Upload }) {
         list.length === 0 ? (
           <Empty>No atlas is being served, so there is no model to analyse with.</Empty>
         ) : (
-          <CheckedUploadView upload={upload} models={list} />
+          <UploadView upload={upload} models={list} />
         )
       }
     </Loaded>
   );
 }
 
-/** The view of an address whose model, layer and head exist; otherwise what is wrong, and the views that exist. */
-function CheckedUploadView({ upload, models }: { upload: Upload; models: ModelSummary[] }) {
-  const [search] = useSearchParams();
-  const wrong = uploadViewProblem(search, models);
-  if (wrong === null) return <UploadView upload={upload} models={models} />;
+/** An upload view whose model, layer or head names nothing: what is wrong, and the views that exist. */
+function UploadViewNotFound({ uploadId, wrong }: { uploadId: string; wrong: UploadViewProblem }) {
   const links = wrong.candidates.length
     ? wrong.candidates.map((m) => ({
-        label: m.model_id + ` on ${m.dataset.name}`,
-        to: uploadPath(upload.id, { model: m.slug }),
+        label: `${m.model_id} on ${m.dataset.name}`,
+        to: uploadPath(uploadId, { model: m.slug }),
       }))
-    : [{ label: "Your upload in the first served model", to: uploadPath(upload.id) }];
+    : [{ label: "Your upload in the first served model", to: uploadPath(uploadId) }];
   return (
     <NotFound
       title="No such view of your upload"
