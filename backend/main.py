@@ -18,13 +18,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import backend
 from backend.api.compression import add_compression
 from backend.api.docs import add_offline_docs
-from backend.api.routes import health, image_maps, images, models, modes, progress, search, uploads
+from backend.api.routes import health, image_maps, images, models, modes, pages, progress, search, uploads
 from backend.core.cache import make_cache
 from backend.core.config import Settings
 from backend.services.analysis.analyzers import ModelUnavailable
 from backend.services.analysis.queue import AnalysisBusy
 from backend.services.analysis.runner import UploadGone
 from backend.services.container import Services
+from backend.services.pages import page_problem
 from backend.services.uploads import UploadRejected
 
 log = logging.getLogger(__name__)
@@ -99,19 +100,21 @@ def _add_error_handlers(app: FastAPI) -> None:
         return _error(500, "internal error")
 
 
-def _serve_frontend(app: FastAPI, dist: Path) -> None:
-    """The built dashboard at ``/``; unknown paths get ``index.html`` (client-side routing)."""
+def _serve_frontend(app: FastAPI, dist: Path, services: Services) -> None:
+    """The built dashboard at ``/``; other paths get ``index.html`` (client-side routing), with 404 when
+    the address names no page of the atlases served now (the page itself then says what exists)."""
     root = dist.resolve()
     index = root / "index.html"
 
     @app.get("/{path:path}", include_in_schema=False)
-    async def _frontend(path: str) -> Response:
+    async def _frontend(path: str, request: Request) -> Response:
         if path == "api" or path.startswith("api/"):
             return _error(404, "Not Found")
         candidate = (root / path).resolve()
         if path and candidate.is_relative_to(root) and candidate.is_file():
             return FileResponse(candidate)
-        return FileResponse(index, headers={"Cache-Control": "no-cache"})
+        problem = page_problem(path, request.query_params, services.atlases.atlases)
+        return FileResponse(index, status_code=200 if problem is None else 404, headers={"Cache-Control": "no-cache"})
 
 
 def configure_logging(level: str) -> None:
@@ -150,12 +153,12 @@ def create_app(settings: Settings) -> FastAPI:
         generate_unique_id_function=lambda route: route.name,
     )
     app.state.services = services
-    for module in (health, models, modes, images, image_maps, uploads, progress, search):
+    for module in (health, models, modes, images, image_maps, uploads, progress, search, pages):
         app.include_router(module.router, prefix=API_PREFIX)
     add_offline_docs(app, docs_url=f"{API_PREFIX}/docs", openapi_url=OPENAPI_URL, title=app.title)
     _add_error_handlers(app)
     app.add_middleware(_UploadSizeLimit, max_body_bytes=settings.max_upload_bytes + _MULTIPART_OVERHEAD)
     add_compression(app)
     if settings.frontend_dist is not None and (settings.frontend_dist / "index.html").is_file():
-        _serve_frontend(app, settings.frontend_dist)
+        _serve_frontend(app, settings.frontend_dist, services)
     return app

@@ -766,7 +766,12 @@ class ModelClassModes(BaseModel):
     model: str
     model_id: str
     revision: str = Field(description="The atlas revision (`?v=` of the images' addresses).")
-    n_images: int
+    dataset: str = Field(description="The atlas's dataset.")
+    n_images: int = Field(description="Scored images of the class in that dataset: every class mean rests on them.")
+    largest_class_images: int = Field(
+        description="Scored images of the dataset's largest class: below `reliable_class_images`, no class of the "
+        "dataset can be ranked reliably."
+    )
     modes: list[ClassModeMatch]
     images: list[ClassImage] = Field(
         description="The class's own images (its first by dataset index) that the atlas keeps a record of, to show "
@@ -787,3 +792,48 @@ class ClassAcrossModels(BaseModel):
     missing_statistics: list[str] = Field(description="Served atlases without statistics (left out).")
     without_class: list[str] = Field(description="Served atlases whose dataset has no such class.")
     without_basis: list[str] = Field(description="Served atlases without the basis asked for (left out).")
+    reliable_class_images: int = Field(
+        description="A selectivity whose class mean rests on fewer images than this is marked as unreliable."
+    )
+
+
+class LabelledDataset(BaseModel):
+    """A dataset with class labels, as the served atlases over it have counted it."""
+
+    name: str
+    atlases: list[str] = Field(description="Slugs of the served atlases over it (with statistics).")
+    n_classes: int
+    n_images: int = Field(description="Scored images with a label.")
+    largest_class_images: int
+
+
+class ClassEntry(BaseModel):
+    label: str
+    n_images: list[int | None] = Field(
+        description="Scored images of the class in each of `datasets`, in their order; null where it has no such class."
+    )
+
+
+class ClassList(BaseModel):
+    """Every class of every served dataset with labels, with its image count per dataset."""
+
+    datasets: list[LabelledDataset] = Field(
+        description="Two atlases share an entry when their dataset has the same name, classes and counts."
+    )
+    classes: list[ClassEntry] = Field(description="Sorted by label (case-insensitive).")
+    reliable_class_images: int = Field(
+        description="A selectivity whose class mean rests on fewer images than this is marked as unreliable."
+    )
+    missing_statistics: list[str] = Field(description="Served atlases without statistics (their classes are unknown).")
+    without_labels: list[str] = Field(description="Served atlases whose dataset has no class labels.")
+
+
+# --- dashboard pages --------------------------------------------------------------------------
+
+
+class PageCheck(BaseModel):
+    """Whether a dashboard address names a page of the atlases served now."""
+
+    path: str
+    exists: bool
+    problem: str | None = Field(description="Why it names no page; null when it does.")

@@ -278,6 +278,10 @@ CLASS_MODES = 64
 #: "selectivity" would rank rounding noise, so it has none.
 NOISE_FLOOR = 1e-6
 
+#: A class mean over fewer images than this is marked where a selectivity is shown: its selectivity is
+#: little more than those images' own z-scores, not a property of the class (docs/method.md#per-mode-statistics).
+RELIABLE_CLASS_IMAGES = 5
+
 SELECTIVITY_RULE = (
     "selectivity of a signed mode for class c = (mean score of c's images − mean score of all images) / standard "
     "deviation of all images' scores; a mode's top classes are its most selective ones, a class's modes the most "

@@ -20,10 +20,13 @@ import numpy as np
 from backend.schemas import (
     Basis,
     ClassAcrossModels,
+    ClassEntry,
     ClassImage,
+    ClassList,
     ClassMatch,
     ClassModeMatch,
     ImageRef,
+    LabelledDataset,
     ModelClassModes,
     ModeRefOut,
     NameMatch,
@@ -31,8 +34,10 @@ from backend.schemas import (
     Sign,
 )
 from backend.services.atlases import image_id, source_name, thumbnail_url
+from backend.services.pages import short_name
 from qkatlas.atlas import Atlas
 from qkatlas.atlas.statistics import SignedMode
+from qkatlas.mode_statistics import RELIABLE_CLASS_IMAGES
 
 #: Best images shown with each mode found.
 IMAGES_PER_MODE = 4
@@ -78,11 +83,6 @@ class NameQuery:
         return cls(tuple(model_words), parts.get("layer"), parts.get("head"), parts.get("mode"), sign)
 
 
-def _short_name(atlas: Atlas) -> str:
-    """The model's name without its organisation (``facebook/dino-vitb16`` → ``dino-vitb16``)."""
-    return atlas.model_id.rstrip("/").rsplit("/", 1)[-1]
-
-
 def _matches_model(atlas: Atlas, words: tuple[str, ...]) -> bool:
     haystack = f"{atlas.slug} {atlas.model_slug} {atlas.model_id}".lower()
     return all(word in haystack for word in words)
@@ -119,7 +119,7 @@ def _name(
     sign: Sign | None,
 ) -> NameMatch:
     title = " ".join(
-        [_short_name(atlas)]
+        [short_name(atlas.model_id)]
         + [f"{letter}{value}" for letter, value in (("L", layer), ("H", head), ("M", mode)) if value is not None]
         + ([sign.value] if sign else [])
     )
@@ -281,7 +281,9 @@ def class_across_models(atlases: list[Atlas], label: str, basis: Basis | None, l
                 model=atlas.slug,
                 model_id=atlas.model_id,
                 revision=atlas.revision,
+                dataset=atlas.manifest.dataset.name,
                 n_images=statistics.class_size(class_id),
+                largest_class_images=int(statistics.class_sizes().max()),
                 modes=_class_modes(atlas, chosen, class_id, limit),
                 images=[_class_image(atlas, index) for index in listed[:CLASS_IMAGES]],
                 n_images_listed=len(listed),
@@ -294,4 +296,42 @@ def class_across_models(atlases: list[Atlas], label: str, basis: Basis | None, l
         missing_statistics=missing,
         without_class=without,
         without_basis=no_basis,
+        reliable_class_images=RELIABLE_CLASS_IMAGES,
+    )
+
+
+def list_classes(atlases: list[Atlas]) -> ClassList:
+    """Every class of every served dataset with labels and its image count in each; atlases over one
+    dataset (same name, classes and counts) share a column."""
+    datasets: dict[tuple[str, tuple[str, ...], tuple[int, ...]], LabelledDataset] = {}
+    missing, unlabelled = [], []
+    for atlas in atlases:
+        statistics = atlas.statistics
+        if statistics is None:
+            missing.append(atlas.slug)
+            continue
+        if not statistics.has_classes:
+            unlabelled.append(atlas.slug)
+            continue
+        sizes = statistics.class_sizes()
+        key = (atlas.manifest.dataset.name, statistics.classes, tuple(int(n) for n in sizes))
+        if key not in datasets:
+            datasets[key] = LabelledDataset(
+                name=key[0],
+                atlases=[],
+                n_classes=len(key[1]),
+                n_images=int(sizes.sum()),
+                largest_class_images=int(sizes.max()),
+            )
+        datasets[key].atlases.append(atlas.slug)
+    counts: dict[str, list[int | None]] = {}
+    for column, (_, labels, counted) in enumerate(datasets):
+        for label, size in zip(labels, counted, strict=True):
+            counts.setdefault(label, [None] * len(datasets))[column] = size
+    return ClassList(
+        datasets=list(datasets.values()),
+        classes=[ClassEntry(label=label, n_images=counts[label]) for label in sorted(counts, key=str.lower)],
+        reliable_class_images=RELIABLE_CLASS_IMAGES,
+        missing_statistics=missing,
+        without_labels=unlabelled,
     )

@@ -894,6 +894,7 @@ test.describe("layout and accessibility", () => {
     ["mode-large-view", `/m/${MODEL}/L0/H0/M0?sign=pos&basis=faithful&image=0`],
     ["mode-index", `/m/${MODEL}/modes?sort=selectivity`],
     ["class", "/classes/red_blue"],
+    ["classes", "/classes"],
     ["search", "/search?q=red"],
     ["upload", "/upload"],
     ...(uploadId

@@ -58,6 +58,7 @@ test.describe("help", () => {
       [mode(0, 0, 0), /The top images are the dataset's images/],
       [`/m/${PLANTED.slug}/modes`, /Every signed mode of the model in one table/],
       ["/search?q=red_blue", /Everything the query names/],
+      ["/classes", /Every class of the served datasets/],
       ["/classes/red_blue", /One class across every served model/],
       ["/upload", /Drop an image to see which modes it drives/],
     ];

@@ -11,6 +11,8 @@ const UploadPage = lazy(() => import("./routes/UploadPage"));
 const ModeIndexPage = lazy(() => import("./routes/ModeIndexPage"));
 const SearchPage = lazy(() => import("./routes/SearchPage"));
 const ClassPage = lazy(() => import("./routes/ClassPage"));
+const ClassesPage = lazy(() => import("./routes/ClassesPage"));
+const ModelAddressPage = lazy(() => import("./routes/ModelAddressPage"));
 const NotFoundPage = lazy(() => import("./routes/NotFoundPage"));
 
 export function AppRoutes() {
@@ -22,7 +24,9 @@ export function AppRoutes() {
         <Route path="m/:model/modes" element={<ModeIndexPage />} />
         <Route path="m/:model/:layerSeg/:headSeg" element={<HeadPage />} />
         <Route path="m/:model/:layerSeg/:headSeg/:modeSeg" element={<ModePage />} />
+        <Route path="m/*" element={<ModelAddressPage />} />
         <Route path="search" element={<SearchPage />} />
+        <Route path="classes" element={<ClassesPage />} />
         <Route path="classes/:label" element={<ClassPage />} />
         <Route path="upload" element={<UploadPage />} />
         <Route path="upload/:uploadId" element={<UploadPage />} />

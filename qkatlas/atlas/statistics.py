@@ -268,6 +268,10 @@ class ModeStatistics:
         """Scored images of the class."""
         return int(self._arrays["class_count"][class_id])
 
+    def class_sizes(self) -> np.ndarray:
+        """``[n_classes]`` int64: scored images of each class."""
+        return np.asarray(self._arrays["class_count"], dtype=np.int64)
+
     def class_mode_columns(self, basis: int, class_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """For each class of ``class_ids``, its most selective columns of ``basis`` and their
         selectivities, best first: ``([n, N] int64 (−1: none), [n, N] float32)``, one read."""

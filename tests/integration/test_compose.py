@@ -157,12 +157,16 @@ def _png(seed: int) -> bytes:
 def test_nginx_serves_the_dashboard_and_caches_atlas_answers(compose_nginx: str, compose_backend: int) -> None:
     identity = {"Accept-Encoding": "identity"}
     with httpx.Client(base_url=compose_nginx, timeout=60) as http:
-        # The dashboard, with the SPA fallback for deep links; index.html is always asked again.
+        # The dashboard, with the app page for deep links; index.html is always asked again. An address
+        # that names nothing gets the same page with 404, as the backend says (GET /api/pages/...).
         index = http.get("/", headers=identity)
         assert index.status_code == 200 and "dashboard-index" in index.text
         assert index.headers["cache-control"] == "no-cache"
-        deep = http.get("/models/planted/layers/0/heads/0/modes/0", headers=identity)
+        deep = http.get("/m/planted/L0/H0/M0?sign=neg", headers=identity)
         assert deep.status_code == 200 and deep.text == index.text
+        for missing in ("/m/planted/L99/H0/M0", "/m/resnet", "/classes/no-such-class", "/nowhere"):
+            answer = http.get(missing, headers=identity)
+            assert (missing, answer.status_code) == (missing, 404) and answer.text == index.text
         asset = http.get("/assets/index-0123abcd.js", headers={"Accept-Encoding": "gzip"})
         assert asset.status_code == 200 and asset.headers["content-encoding"] == "gzip"
         assert "immutable" in asset.headers["cache-control"]

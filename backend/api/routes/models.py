@@ -85,6 +85,11 @@ async def get_mode_index(
     Nulls sort last in either order; ties keep the position order (layer, head, mode, sign). For an
     atlas without statistics (`statistics_missing` set) the statistics filters (`never_fires`,
     `top_class`, `min_selectivity`) do not apply."""
+    # A filter naming a layer or head the model does not have names nothing (not an empty table).
+    if layer is not None and layer >= atlas.n_layers:
+        raise not_found(f"no layer {layer}: the model has {atlas.n_layers} layers")
+    if head is not None and head >= atlas.n_heads:
+        raise not_found(f"no head {head}: the model has {atlas.n_heads} heads per layer")
     filters = ModeFilters(
         layer=layer,
         head=head,

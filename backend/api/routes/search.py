@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from backend.api.caching import CachedRoute, ServedAtlases, ServedAtlasesCache
-from backend.schemas import Basis, ClassAcrossModels, ErrorBody, SearchResults
-from backend.services.search import class_across_models, search
+from backend.schemas import Basis, ClassAcrossModels, ClassList, ErrorBody, SearchResults
+from backend.services.search import class_across_models, list_classes, search
 
 router = APIRouter(tags=["search"], responses={404: {"model": ErrorBody}}, route_class=CachedRoute)
 
@@ -36,6 +36,12 @@ async def get_search(
     return await asyncio.to_thread(search, atlases, q.strip(), basis, limit)
 
 
+@router.get("/classes", response_model=ClassList)
+async def get_classes(atlases: ServedAtlases, _cache: ServedAtlasesCache) -> ClassList:
+    """Every class of every served dataset with labels, with its image count in each dataset."""
+    return await asyncio.to_thread(list_classes, atlases)
+
+
 @router.get("/classes/{label}", response_model=ClassAcrossModels)
 async def get_class(
     atlases: ServedAtlases,
@@ -48,6 +54,9 @@ async def get_class(
 ) -> ClassAcrossModels:
     """For one class, each served model's most selective signed modes, side by side."""
     result = await asyncio.to_thread(class_across_models, atlases, label, basis, limit)
-    if not result.models and not result.missing_statistics:
-        raise HTTPException(status_code=404, detail=f"no served model's dataset has a class {label!r}")
+    if not result.models and not result.without_basis:
+        cannot_say = (
+            f" ({len(result.missing_statistics)} without statistics cannot say)" if result.missing_statistics else ""
+        )
+        raise HTTPException(status_code=404, detail=f"no served model's dataset has a class {label!r}{cannot_say}")
     return result

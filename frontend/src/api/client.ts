@@ -36,6 +36,7 @@ export type SearchResults = Schemas["SearchResults"];
 export type NameMatch = Schemas["NameMatch"];
 export type ClassModeMatch = Schemas["ClassModeMatch"];
 export type ClassAcrossModels = Schemas["ClassAcrossModels"];
+export type ClassList = Schemas["ClassList"];
 export type ModelClassModes = Schemas["ModelClassModes"];
 export type ClassImage = Schemas["ClassImage"];
 export type DatasetImageMaps = Schemas["DatasetImageMaps"];

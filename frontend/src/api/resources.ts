@@ -96,6 +96,11 @@ export function useClassAcrossModels(label: string, basis: Basis | undefined, li
   );
 }
 
+/** Every class of every served dataset with labels, with its image count per dataset. */
+export function useClassList() {
+  return useLoadable(apiQuery("/api/classes", {}));
+}
+
 /** An upload's record, asked again whenever its page opens (uploads expire); none without an id. */
 export function useUpload(uploadId: string | undefined) {
   return useLoadable({

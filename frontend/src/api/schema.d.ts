@@ -387,6 +387,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/classes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Classes
+         * @description Every class of every served dataset with labels, with its image count in each dataset.
+         */
+        get: operations["get_classes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/classes/{label}": {
         parameters: {
             query?: never;
@@ -399,6 +419,28 @@ export interface paths {
          * @description For one class, each served model's most selective signed modes, side by side.
          */
         get: operations["get_class"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pages/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Page
+         * @description 200 when `/{path}?{query}` is a page of the dashboard for the atlases served now (a model, layer,
+         *     head, mode, mode-index filter, class or upload address that exists), 404 otherwise, with why. The
+         *     `X-Accel-Redirect` header tells nginx which app page to answer the address with.
+         */
+        get: operations["get_page"];
         put?: never;
         post?: never;
         delete?: never;
@@ -517,6 +559,52 @@ export interface components {
              * @description Served atlases without the basis asked for (left out).
              */
             without_basis: string[];
+            /**
+             * Reliable Class Images
+             * @description A selectivity whose class mean rests on fewer images than this is marked as unreliable.
+             */
+            reliable_class_images: number;
+        };
+        /** ClassEntry */
+        ClassEntry: {
+            /** Label */
+            label: string;
+            /**
+             * N Images
+             * @description Scored images of the class in each of `datasets`, in their order; null where it has no such class.
+             */
+            n_images: (number | null)[];
+        };
+        /**
+         * ClassList
+         * @description Every class of every served dataset with labels, with its image count per dataset.
+         */
+        ClassList: {
+            /**
+             * Datasets
+             * @description Two atlases share an entry when their dataset has the same name, classes and counts.
+             */
+            datasets: components["schemas"]["LabelledDataset"][];
+            /**
+             * Classes
+             * @description Sorted by label (case-insensitive).
+             */
+            classes: components["schemas"]["ClassEntry"][];
+            /**
+             * Reliable Class Images
+             * @description A selectivity whose class mean rests on fewer images than this is marked as unreliable.
+             */
+            reliable_class_images: number;
+            /**
+             * Missing Statistics
+             * @description Served atlases without statistics (their classes are unknown).
+             */
+            missing_statistics: string[];
+            /**
+             * Without Labels
+             * @description Served atlases whose dataset has no class labels.
+             */
+            without_labels: string[];
         };
         /** ClassMatch */
         ClassMatch: {
@@ -735,6 +823,28 @@ export interface components {
             label: string;
             /** Count */
             count: number;
+        };
+        /**
+         * LabelledDataset
+         * @description A dataset with class labels, as the served atlases over it have counted it.
+         */
+        LabelledDataset: {
+            /** Name */
+            name: string;
+            /**
+             * Atlases
+             * @description Slugs of the served atlases over it (with statistics).
+             */
+            atlases: string[];
+            /** N Classes */
+            n_classes: number;
+            /**
+             * N Images
+             * @description Scored images with a label.
+             */
+            n_images: number;
+            /** Largest Class Images */
+            largest_class_images: number;
         };
         /** LayerSummary */
         LayerSummary: {
@@ -1008,8 +1118,21 @@ export interface components {
             model: string;
             /** Model Id */
             model_id: string;
-            /** N Images */
+            /**
+             * Dataset
+             * @description The atlas's dataset.
+             */
+            dataset: string;
+            /**
+             * N Images
+             * @description Scored images of the class in that dataset: every class mean rests on them.
+             */
             n_images: number;
+            /**
+             * Largest Class Images
+             * @description Scored images of the dataset's largest class: below `reliable_class_images`, no class of the dataset can be ranked reliably.
+             */
+            largest_class_images: number;
             /** Modes */
             modes: components["schemas"]["ClassModeMatch"][];
         };
@@ -1375,6 +1498,21 @@ export interface components {
              * @description Neither object.
              */
             background: number;
+        };
+        /**
+         * PageCheck
+         * @description Whether a dashboard address names a page of the atlases served now.
+         */
+        PageCheck: {
+            /** Path */
+            path: string;
+            /** Exists */
+            exists: boolean;
+            /**
+             * Problem
+             * @description Why it names no page; null when it does.
+             */
+            problem: string | null;
         };
         /**
          * Palette
@@ -2949,6 +3087,35 @@ export interface operations {
             };
         };
     };
+    get_classes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClassList"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_class: {
         parameters: {
             query?: {
@@ -2981,6 +3148,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_page: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageCheck"];
+                };
+            };
+            /** @description The address names no page. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageCheck"];
                 };
             };
             /** @description Validation Error */

@@ -1,7 +1,15 @@
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import { classAcrossModels, datasetImageMaps, modelSummary, searchResults, STATISTICS_NOTE } from "../test/fixtures";
-import { mockApi, renderAt } from "../test/mockApi";
+import {
+  classAcrossModels,
+  classList,
+  classModeMatch,
+  datasetImageMaps,
+  modelSummary,
+  searchResults,
+  STATISTICS_NOTE,
+} from "../test/fixtures";
+import { currentUrl, mockApi, renderAt } from "../test/mockApi";
 
 const MODELS = [
   modelSummary(),
@@ -126,10 +134,13 @@ describe("class page", () => {
     mockApi({
       "/api/models": { body: MODELS },
       "/api/classes/zebra": { status: 404, body: { detail: "no served model's dataset has a class 'zebra'" } },
+      "/api/classes": { body: classList() },
     });
     renderAt("/classes/zebra");
-    const alert = await screen.findByRole("alert");
-    expect(alert.textContent).toMatch(/^Not found\..*class 'zebra'/);
+    expect(await screen.findByRole("heading", { level: 1, name: "Class not found" })).toBeTruthy();
+    expect(screen.getByText(/No class has a near name; 5 classes are listed/)).toBeTruthy();
+    const links = within(screen.getByRole("list", { name: "Pages that exist" })).getAllByRole("link");
+    expect(links.map((a) => a.textContent)).toEqual(["Every class", "Search for “zebra”"]);
   });
 });
 
@@ -165,5 +176,113 @@ describe("search results page", () => {
     });
     renderAt("/search?q=zebra");
     expect(await screen.findByText(/Nothing matches “zebra”/)).toBeTruthy();
+  });
+});
+
+describe("classes you can trust", () => {
+  it("lists every class with its images per dataset, filters and sorts in the URL, and marks small classes", async () => {
+    mockApi({ "/api/models": { body: MODELS }, "/api/classes": { body: classList() } });
+    renderAt("/classes");
+    const table = await screen.findByRole("table", { name: "Classes and their images" });
+    const rows = () =>
+      within(table)
+        .getAllByRole("row")
+        .slice(1)
+        .map((r) => [...r.querySelectorAll("th, td")].map((c) => c.textContent));
+    expect(rows()).toEqual([
+      ["blue circle", "2few", "—"],
+      ["golden_retriever", "—", "1"],
+      ["red square", "12", "—"],
+      ["tench", "—", "1"],
+      ["yellow triangle", "20", "—"],
+    ]);
+    expect(within(table).getByRole("link", { name: "red square" }).getAttribute("href")).toBe("/classes/red%20square");
+    // One photo per class: said once for the dataset, not ranked or badged row by row.
+    expect(screen.getByRole("note").textContent).toMatch(
+      /^Every class of imagenet-samples has 1 image: selectivity cannot be ranked reliably/,
+    );
+
+    fireEvent.change(screen.getByRole("combobox", { name: "Sort by" }), { target: { value: "shapes" } });
+    await waitFor(() => expect(currentUrl()).toBe("/classes?sort=shapes"));
+    expect(rows().map(([label]) => label)).toEqual([
+      "yellow triangle",
+      "red square",
+      "blue circle",
+      "golden_retriever",
+      "tench",
+    ]);
+
+    fireEvent.change(screen.getByRole("searchbox", { name: "Class contains" }), { target: { value: "RED " } });
+    await waitFor(() => expect(currentUrl()).toBe("/classes?sort=shapes&q=RED"));
+    expect(rows().map(([label]) => label)).toEqual(["red square"]);
+    expect(screen.getByText("1 of 5 classes")).toBeTruthy();
+  });
+
+  it("says so when no served atlas has labels", async () => {
+    mockApi({
+      "/api/models": { body: MODELS },
+      "/api/classes": { body: classList({ datasets: [], classes: [], without_labels: ["vit-tiny__photos"] }) },
+    });
+    renderAt("/classes");
+    expect((await screen.findByText(/No served atlas has class labels/)).textContent).toBeTruthy();
+    expect(screen.getByText(/Their datasets have no labels/).textContent).toContain("vit-tiny");
+  });
+
+  it("an unknown class suggests the near ones", async () => {
+    mockApi({
+      "/api/models": { body: MODELS },
+      "/api/classes/red%20squares": { status: 404, body: { detail: "no served model's dataset has a class" } },
+      "/api/classes": { body: classList() },
+    });
+    renderAt("/classes/red%20squares");
+    expect(await screen.findByRole("heading", { level: 1, name: "Class not found" })).toBeTruthy();
+    expect(screen.getByText("No served dataset has a class “red squares”.")).toBeTruthy();
+    const near = within(screen.getByRole("list", { name: "Near classes" })).getAllByRole("link");
+    expect(near.map((a) => [a.textContent, a.getAttribute("href")])).toEqual([
+      ["red square", "/classes/red%20square"],
+      ["Every class", "/classes"],
+      ["Search for “red squares”", "/search?q=red+squares"],
+    ]);
+  });
+
+  it("a dataset whose every class has one image is not presented as a ranking", async () => {
+    const small = classAcrossModels({
+      models: classAcrossModels().models.map((m) => ({
+        ...m,
+        dataset: "samples",
+        n_images: 1,
+        largest_class_images: 1,
+        modes: m.modes.map((match) => ({ ...match, n_images: 1 })),
+      })),
+      missing_statistics: [],
+      without_class: [],
+    });
+    mockApi({ "/api/models": { body: MODELS }, "/api/classes/red%20square": { body: small } });
+    renderAt("/classes/red%20square");
+    const columns = await screen.findAllByRole("region");
+    const column = within(columns[0]!);
+    // Said once for the dataset, above both models' columns.
+    const [note] = screen.getAllByRole("note");
+    expect(note!.textContent).toMatch(/^Every class of samples has 1 image: selectivity cannot be ranked/);
+    expect(screen.getAllByRole("note")).toHaveLength(1);
+    const folded = column
+      .getByText("The modes with the highest selectivity anyway (not a finding)")
+      .closest("details")!;
+    expect(folded.open).toBe(false);
+    expect(within(folded).getByText("too few to rely on")).toBeTruthy();
+  });
+
+  it("a class with too few images among larger ones is marked on each mode", async () => {
+    const result = classAcrossModels({
+      models: [{ ...classAcrossModels().models[0]!, n_images: 3, modes: [classModeMatch({ n_images: 3 })] }],
+    });
+    mockApi({ "/api/models": { body: MODELS }, "/api/classes/red%20square": { body: result } });
+    renderAt("/classes/red%20square");
+    const [column] = await screen.findAllByRole("region");
+    expect(
+      within(column!).getByText(/This class has 3 images in shapes: its selectivities rest on them alone/),
+    ).toBeTruthy();
+    expect(within(column!).getByText("too few to rely on")).toBeTruthy();
+    expect(within(column!).getByText("3")).toBeTruthy();
   });
 });

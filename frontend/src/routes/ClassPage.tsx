@@ -4,23 +4,26 @@
  * the class's own images with their maps, computed on demand; one opens in the large view, which steps
  * to the same image under the head's neighbouring modes.
  */
-import { useState } from "react";
+import { type ReactNode, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 import { HowToRead } from "../components/ui/HowToRead";
 import type { Basis, ClassAcrossModels, ModelClassModes, ModelSummary } from "../api/client";
 import type { SignedModeAt } from "../api/resources";
 import { BASES } from "../api/enums";
-import { useClassAcrossModels, useModels } from "../api/resources";
+import { useClassAcrossModels, useClassList, useModels } from "../api/resources";
 import { Breadcrumbs } from "../components/layout/Breadcrumbs";
 import { ClassImageLargeView, ClassImagesUnderMode, type ClassImages } from "../components/search/ClassImages";
 import { ClassModeCard } from "../components/search/ClassModeCard";
 import { SegmentedControl } from "../components/ui/SegmentedControl";
-import { Empty, Loaded } from "../components/ui/Status";
+import { Empty, Loaded, Loading } from "../components/ui/Status";
+import { NotFound } from "../components/layout/NotFound";
 import { atlasName } from "../lib/address/atlasNames";
 import { DEFAULT_MODE_INDEX_VIEW, modeIndexSearch } from "../lib/search/modeIndexView";
-import { classPath, modeIndexPath, modelPath } from "../lib/address/paths";
+import { classPath, classesPath, modeIndexPath, modelPath, searchPath } from "../lib/address/paths";
 import { count } from "../lib/common/format";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
+import { tooFewImages, unrankableDataset } from "../lib/search/classReliability";
+import { nearClasses } from "../lib/search/nearClasses";
 
 /** Modes shown per model. */
 const PER_MODEL = 8;
@@ -42,10 +45,11 @@ export default function ClassPage() {
   const models = useModels();
   const served = models.status === "ok" ? models.data : [];
   const nameOf = (slug: string, modelId?: string) => atlasName(served, slug, modelId);
+  if (result.status === "error" && result.httpStatus === 404) return <ClassNotFound label={label} />;
 
   return (
     <>
-      <Breadcrumbs items={[{ label: "Models", to: "/" }, { label: "Classes" }, { label }]} />
+      <Breadcrumbs items={[{ label: "Models", to: "/" }, { label: "Classes", to: classesPath() }, { label }]} />
       <div className="page-title">
         <h1>Class “{label}”</h1>
       </div>
@@ -68,6 +72,69 @@ export default function ClassPage() {
       </Loaded>
     </>
   );
+}
+
+/**
+ * One model's modes for the class: a ranking when the class has enough images; marked when it does
+ * not; and, when no class of the dataset has enough, not presented as a ranking at all (folded away
+ * under what it is).
+ */
+function ClassModes({
+  model,
+  reliable,
+  imagesUnder,
+}: {
+  model: ModelClassModes;
+  reliable: number;
+  /** What to show under a mode's best images (the class's own images under it). */
+  imagesUnder: (at: SignedModeAt) => ReactNode;
+}) {
+  const list = (
+    <ol className="class-mode-list">
+      {model.modes.map((match) => {
+        const at: SignedModeAt = {
+          layer: match.mode.layer,
+          head: match.mode.head,
+          mode: match.mode.mode,
+          sign: match.mode.sign,
+          basis: match.mode.basis,
+        };
+        return (
+          <ClassModeCard key={`${at.layer}-${at.head}-${at.mode}-${at.sign}`} match={match} reliableImages={reliable}>
+            {imagesUnder(at)}
+          </ClassModeCard>
+        );
+      })}
+    </ol>
+  );
+  if (unrankableDataset(model.dataset, model.largest_class_images, reliable)) {
+    // The dataset's note above the columns says why.
+    return (
+      <details className="class-modes-unranked">
+        <summary>The modes with the highest selectivity anyway (not a finding)</summary>
+        {list}
+      </details>
+    );
+  }
+  return (
+    <>
+      {tooFewImages(model.n_images, reliable) ? (
+        <div className="status status-warn" role="note">
+          This class has {count(model.n_images, "image")} in {model.dataset}: its selectivities rest on{" "}
+          {model.n_images === 1 ? "it" : "them"} alone (fewer than {count(reliable, "image")}), so this ranking is not reliable.
+        </div>
+      ) : null}
+      {list}
+    </>
+  );
+}
+
+/** Once per dataset whose every class is too small: why its models' modes are not ranked. */
+function unrankableNotes(data: ClassAcrossModels): string[] {
+  const notes = data.models.map((m) =>
+    unrankableDataset(m.dataset, m.largest_class_images, data.reliable_class_images),
+  );
+  return [...new Set(notes.filter((note) => note !== null))];
 }
 
 function ClassColumns({
@@ -101,67 +168,61 @@ function ClassColumns({
       {data.models.length === 0 ? (
         <Empty>No served model with statistics has a class “{data.label}”.</Empty>
       ) : (
-        <div className="class-columns">
-          {data.models.map((m) => {
-            const headingId = `class-model-${m.model}`;
-            return (
-              <section key={m.model} className="class-column card" aria-labelledby={headingId}>
-                <h2 id={headingId}>
-                  <Link to={modelPath(m.model)}>{nameOf(m.model, m.model_id)}</Link>
-                </h2>
-                <p className="muted small">
-                  {count(m.n_images, "image")} of the class ·{" "}
-                  <Link
-                    to={modeIndexPath(
-                      m.model,
-                      modeIndexSearch({
-                        ...DEFAULT_MODE_INDEX_VIEW,
-                        sort: "selectivity",
-                        order: "desc",
-                        topClass: data.label,
-                      }),
-                    )}
-                  >
-                    in the mode index
-                  </Link>
-                </p>
-                <p className="muted small">
-                  <ClassImagesNote model={m} />
-                </p>
-                {m.modes.length === 0 ? (
-                  <p className="muted">No mode of this model responds to the class more than to the others.</p>
-                ) : (
-                  <ol className="class-mode-list">
-                    {m.modes.map((match) => {
-                      const at: SignedModeAt = {
-                        layer: match.mode.layer,
-                        head: match.mode.head,
-                        mode: match.mode.mode,
-                        sign: match.mode.sign,
-                        basis: match.mode.basis,
-                      };
-                      return (
-                        <ClassModeCard
-                          key={`${at.layer}-${at.head}-${at.mode}-${at.sign}`}
-                          match={match}
-                          withClassSize={false}
-                        >
-                          {m.images.length > 0 ? (
-                            <ClassImagesUnderMode
-                              of={imagesOf(m)}
-                              at={at}
-                              onOpen={(position) => setOpened({ model: m.model, position, at })}
-                            />
-                          ) : null}
-                        </ClassModeCard>
-                      );
-                    })}
-                  </ol>
-                )}
-              </section>
-            );
-          })}
-        </div>
+        <>
+          {unrankableNotes(data).map((note) => (
+            <div key={note} className="status status-warn" role="note">
+              {note}
+            </div>
+          ))}
+          <div className="class-columns">
+            {data.models.map((m) => {
+              const headingId = `class-model-${m.model}`;
+              return (
+                <section key={m.model} className="class-column card" aria-labelledby={headingId}>
+                  <h2 id={headingId}>
+                    <Link to={modelPath(m.model)}>{nameOf(m.model, m.model_id)}</Link>
+                  </h2>
+                  <p className="muted small">
+                    {count(m.n_images, "image")} of the class in {m.dataset} ·{" "}
+                    <Link
+                      to={modeIndexPath(
+                        m.model,
+                        modeIndexSearch({
+                          ...DEFAULT_MODE_INDEX_VIEW,
+                          sort: "selectivity",
+                          order: "desc",
+                          topClass: data.label,
+                        }),
+                      )}
+                    >
+                      in the mode index
+                    </Link>
+                  </p>
+                  <p className="muted small">
+                    <ClassImagesNote model={m} />
+                  </p>
+                  {m.modes.length === 0 ? (
+                    <p className="muted">No mode of this model responds to the class more than to the others.</p>
+                  ) : (
+                    <ClassModes
+                      model={m}
+                      reliable={data.reliable_class_images}
+                      imagesUnder={(at) =>
+                        m.images.length > 0 ? (
+                          <ClassImagesUnderMode
+                            of={imagesOf(m)}
+                            at={at}
+                            onOpen={(position) => setOpened({ model: m.model, position, at })}
+                          />
+                        ) : null
+                      }
+                    />
+                  )}
+                </section>
+              );
+            })}
+          </div>
+        </>
       )}
       {opened !== null && openedModel && openedSummary ? (
         <ClassImageLargeView
@@ -203,7 +264,7 @@ function ClassImagesNote({ model }: { model: ModelClassModes }) {
     return <>The atlas keeps no record of this class&apos;s images, so none is shown under the modes.</>;
   return (
     <>
-      Under each mode: {shown === listed ? `the class's ${plural(shown, "image")}` : `${shown} of the class's images`},
+      Under each mode: {shown === listed ? `the class's ${count(shown, "image")}` : `${shown} of the class's images`},
       their maps computed by the model on demand
       {listed < model.n_images
         ? ` (the atlas records ${listed.toLocaleString("en")} of the class's ${model.n_images.toLocaleString("en")} images: those among its modes' top images)`
@@ -213,6 +274,33 @@ function ClassImagesNote({ model }: { model: ModelClassModes }) {
   );
 }
 
-function plural(n: number, noun: string): string {
-  return `${n.toLocaleString("en")} ${noun}${n === 1 ? "" : "s"}`;
+/** A class no served dataset has: the nearest classes that exist (by part of the label or a few edits), and the list. */
+function ClassNotFound({ label }: { label: string }) {
+  const classes = useClassList();
+  if (classes.status === "loading") return <Loading label="Looking for near classes…" />;
+  const labels = classes.status === "ok" ? classes.data.classes.map((c) => c.label) : [];
+  const cannotSay = classes.status === "ok" ? classes.data.missing_statistics.length : 0;
+  const near = nearClasses(label, labels);
+  return (
+    <NotFound
+      title="Class not found"
+      problem={
+        `No served dataset has a class “${label}”.` +
+        (cannotSay > 0
+          ? ` (${cannotSay === 1 ? "One atlas has" : `${cannotSay} atlases have`} no per-mode statistics and cannot say.)`
+          : "")
+      }
+      exists={
+        near.length > 0
+          ? "Classes with a near name:"
+          : `No class has a near name; ${labels.length.toLocaleString("en")} classes are listed on the classes page.`
+      }
+      links={[
+        ...near.map((n) => ({ label: n, to: classPath(n) })),
+        { label: "Every class", to: classesPath() },
+        { label: `Search for “${label}”`, to: searchPath(label) },
+      ]}
+      linksLabel={near.length > 0 ? "Near classes" : "Pages that exist"}
+    />
+  );
 }

@@ -158,3 +158,33 @@ describe("mode index", () => {
     expect(link.getAttribute("href")).toBe("/m/planted__shapes/modes");
   });
 });
+
+describe("a mode index filter the model does not have", () => {
+  it.each([
+    [
+      "layer=99",
+      "There is no layer 99. The mode index of planted-vit has no rows for it.",
+      "This model has 2 layers, L0–L1.",
+    ],
+    [
+      "head=3&sign=neg",
+      "There is no head 3. The mode index of planted-vit has no rows for it.",
+      "This model has 3 heads per layer, H0–H2.",
+    ],
+    [
+      "layer=x",
+      "“x” is not a layer number. The mode index of planted-vit has no rows for it.",
+      "Layers, heads and modes are written L0–L1, H0–H2 and M0–M3, as in /m/<model>/L0/H0/M0.",
+    ],
+  ])("?%s says so, and links to the index without it", async (query, problem, exists) => {
+    const { requests } = indexApi(10);
+    renderAt(`/m/planted__shapes/modes?${query}`);
+    expect(await screen.findByRole("heading", { level: 1, name: "No such filter" })).toBeTruthy();
+    expect(screen.getByText(problem)).toBeTruthy();
+    expect(screen.getByText(exists)).toBeTruthy();
+    expect(screen.queryByRole("table")).toBeNull();
+    expect(requests()).toHaveLength(0);
+    const back = screen.getByRole("link", { name: "The mode index without this filter" });
+    expect(back.getAttribute("href")).toBe(`/m/planted__shapes/modes${query.includes("sign") ? "?sign=neg" : ""}`);
+  });
+});

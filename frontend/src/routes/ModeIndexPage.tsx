@@ -10,6 +10,8 @@ import type { Basis, ModelSummary, Sign } from "../api/client";
 import { useModeIndexHead } from "../api/useModeIndexRows";
 import { Breadcrumbs } from "../components/layout/Breadcrumbs";
 import { ModelGate } from "../components/layout/ModelGate";
+import { NotFound } from "../components/layout/NotFound";
+import { checkPosition, segmentFormats } from "../lib/address/modelAddress";
 import { ModelTitle } from "../components/layout/ModelHeader";
 import { ModeIndexTable } from "../components/search/ModeIndexTable";
 import { SegmentedControl } from "../components/ui/SegmentedControl";
@@ -31,7 +33,38 @@ import { useDocumentTitle } from "../lib/common/useDocumentTitle";
 const FILTER_SETTLE_MS = 350;
 
 export default function ModeIndexPage() {
-  return <ModelGate>{({ summary }) => <ModeIndex summary={summary} />}</ModelGate>;
+  return <ModelGate>{({ summary }) => <CheckedModeIndex summary={summary} />}</ModelGate>;
+}
+
+/**
+ * A `layer` or `head` filter the model does not have (`?layer=99`, `?head=x`) names no rows: said as
+ * not found, with what exists and the index without that filter, rather than an empty table.
+ */
+function CheckedModeIndex({ summary }: { summary: ModelSummary }) {
+  const [search] = useSearchParams();
+  const view = parseModeIndexView(search);
+  const malformed = (["layer", "head"] as const).find((key) => search.has(key) && view[key] === null);
+  const outOfRange = checkPosition(summary, { layer: view.layer, head: view.head, mode: null });
+  if (malformed === undefined && outOfRange === null) return <ModeIndex summary={summary} />;
+  const problem = malformed
+    ? `“${search.get(malformed) ?? ""}” is not a ${malformed} number.`
+    : (outOfRange?.problem ?? "");
+  const exists = malformed ? segmentFormats(summary) : (outOfRange?.exists ?? "");
+  const without = {
+    ...view,
+    [malformed ?? (view.layer !== null && view.layer >= summary.n_layers ? "layer" : "head")]: null,
+  };
+  return (
+    <NotFound
+      title="No such filter"
+      problem={`${problem} The mode index of ${summary.model_id} has no rows for it.`}
+      exists={exists}
+      links={[
+        { label: "The mode index without this filter", to: modeIndexPath(summary.slug, modeIndexSearch(without)) },
+        { label: `${summary.model_id}: all its heads`, to: modelPath(summary.slug) },
+      ]}
+    />
+  );
 }
 
 /** What a three-way filter's select shows: any, only (true) or none (false). */

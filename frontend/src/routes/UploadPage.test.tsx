@@ -163,3 +163,27 @@ describe("a ranking card of the head", () => {
     expect(thumbnail.getAttribute("href")).toBe(`${modePage}&image=0`);
   });
 });
+
+describe("an upload address that names no view", () => {
+  it.each([
+    ["model=resnet", "No model “resnet” is served here."],
+    ["model=planted__shapes&layer=7&head=0", "There is no layer 7. (planted-vit)"],
+    ["model=planted__shapes&layer=0&head=9", "There is no head 9. (planted-vit)"],
+    ["model=planted__shapes&layer=x", "“x” is not a layer number."],
+  ])("?%s says so instead of showing another head", async (query, problem) => {
+    mockUpload();
+    renderAt(`/upload/${UPLOAD_ID}?${query}`);
+    expect(await screen.findByRole("heading", { level: 1, name: "No such view of your upload" })).toBeTruthy();
+    expect(screen.getByText(problem)).toBeTruthy();
+    expect(screen.queryByRole("heading", { name: /Your image in/ })).toBeNull();
+    expect(screen.getAllByRole("heading", { level: 1 })).toHaveLength(1);
+    const link = within(screen.getByRole("list", { name: "Views of your upload" })).getByRole("link");
+    expect(link.getAttribute("href")).toBe(`/upload/${UPLOAD_ID}`);
+  });
+
+  it("a short model name opens that model's view", async () => {
+    mockUpload();
+    renderAt(`/upload/${UPLOAD_ID}?model=planted&layer=0&head=0`);
+    expect(await screen.findByRole("heading", { name: /Your image in planted-vit/ })).toBeTruthy();
+  });
+});

@@ -32,7 +32,14 @@ import { stepHead } from "../lib/mode/neighbours";
 import type { OverlayOptions } from "../lib/mode/overlay";
 import { type SignedMode, uploadPath } from "../lib/address/paths";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
-import { highlightedIndex, isHighlighted, resolveUploadView, type UploadViewState } from "../lib/upload/uploadView";
+import {
+  highlightedIndex,
+  isHighlighted,
+  resolveUploadView,
+  uploadViewProblem,
+  type UploadViewProblem,
+  type UploadViewState,
+} from "../lib/upload/uploadView";
 
 const SHOWN_MODES = 6;
 const DATASET_IMAGES = 3;
@@ -53,8 +60,14 @@ function UploadHome({ uploadId }: { uploadId: string | undefined }) {
   );
   const [state, send] = useUploadFile(onDone);
   const upload = useUpload(uploadId);
+  const models = useModels();
   if (uploadId !== undefined && upload.status === "error" && upload.httpStatus === 404) {
     return <UploadNotFound reason="expired" />;
+  }
+  // Said instead of the page (not under it), and never as another head than the address names.
+  const wrong = uploadId !== undefined && models.status === "ok" ? uploadViewProblem(search, models.data) : null;
+  if (uploadId !== undefined && wrong !== null && upload.status === "ok") {
+    return <UploadViewNotFound uploadId={uploadId} wrong={wrong} />;
   }
   return (
     <>
@@ -100,6 +113,25 @@ function UploadAnalysis({ upload }: { upload: Upload }) {
         )
       }
     </Loaded>
+  );
+}
+
+/** An upload view whose model, layer or head names nothing: what is wrong, and the views that exist. */
+function UploadViewNotFound({ uploadId, wrong }: { uploadId: string; wrong: UploadViewProblem }) {
+  const links = wrong.candidates.length
+    ? wrong.candidates.map((m) => ({
+        label: `${m.model_id} on ${m.dataset.name}`,
+        to: uploadPath(uploadId, { model: m.slug }),
+      }))
+    : [{ label: "Your upload in the first served model", to: uploadPath(uploadId) }];
+  return (
+    <NotFound
+      title="No such view of your upload"
+      problem={wrong.problem}
+      exists={wrong.exists}
+      links={links}
+      linksLabel="Views of your upload"
+    />
   );
 }
 

@@ -3,6 +3,7 @@ import type {
   AttentionSplit,
   ClassAcrossModels,
   ClassImage,
+  ClassList,
   DatasetImageMaps,
   ClassModeMatch,
   HeadDetail,
@@ -302,7 +303,7 @@ export function classModeMatch(overrides: Partial<ClassModeMatch> = {}, mode: Pa
     label: "red square",
     selectivity: 1.9,
     class_mean: 8.5,
-    n_images: 2,
+    n_images: 12,
     ...overrides,
   } satisfies ClassModeMatch;
 }
@@ -384,7 +385,9 @@ export function classAcrossModels(overrides: Partial<ClassAcrossModels> = {}): C
         model: "planted__shapes",
         model_id: "planted-vit",
         revision: "0123456789abcdef",
-        n_images: 2,
+        dataset: "shapes",
+        n_images: 12,
+        largest_class_images: 20,
         modes: [classModeMatch()],
         images: [],
         n_images_listed: 0,
@@ -393,7 +396,9 @@ export function classAcrossModels(overrides: Partial<ClassAcrossModels> = {}): C
         model: "dino__shapes",
         model_id: "facebook/dino-vits16",
         revision: "fedcba9876543210",
-        n_images: 2,
+        dataset: "shapes",
+        n_images: 12,
+        largest_class_images: 20,
         images: [classImage(3, "dino__shapes"), classImage(8, "dino__shapes")],
         n_images_listed: 2,
         modes: [
@@ -406,6 +411,39 @@ export function classAcrossModels(overrides: Partial<ClassAcrossModels> = {}): C
     ],
     missing_statistics: ["vit-tiny__photos"],
     without_class: ["other__imagenette"],
+    reliable_class_images: 5,
+    ...overrides,
+  };
+}
+
+export function classList(overrides: Partial<ClassList> = {}): ClassList {
+  return {
+    datasets: [
+      {
+        name: "shapes",
+        atlases: ["planted__shapes", "dino__shapes"],
+        n_classes: 3,
+        n_images: 34,
+        largest_class_images: 20,
+      },
+      {
+        name: "imagenet-samples",
+        atlases: ["other__imagenet-samples"],
+        n_classes: 2,
+        n_images: 2,
+        largest_class_images: 1,
+      },
+    ],
+    classes: [
+      { label: "blue circle", n_images: [2, null] },
+      { label: "golden_retriever", n_images: [null, 1] },
+      { label: "red square", n_images: [12, null] },
+      { label: "tench", n_images: [null, 1] },
+      { label: "yellow triangle", n_images: [20, null] },
+    ],
+    reliable_class_images: 5,
+    missing_statistics: [],
+    without_labels: ["vit-tiny__photos"],
     ...overrides,
   };
 }

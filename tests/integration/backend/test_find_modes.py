@@ -216,3 +216,7 @@ def test_an_atlas_without_statistics_is_served_and_says_so(
     assert index["rows"][0]["sigma"] > 0
     search = client.get("/api/search", params={"q": "red"}).json()
     assert search["missing_statistics"] == [old.name] and search["class_modes"] == []
+    missing = client.get("/api/classes/red_blue")
+    assert missing.status_code == 404 and "1 without statistics cannot say" in missing.json()["detail"]
+    classes = client.get("/api/classes").json()
+    assert classes["missing_statistics"] == [old.name] and classes["classes"] == [] and classes["datasets"] == []

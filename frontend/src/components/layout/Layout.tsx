@@ -38,6 +38,7 @@ export function Layout() {
             <NavLink to="/" end>
               Models
             </NavLink>
+            <NavLink to="/classes">Classes</NavLink>
             <NavLink to="/upload">Upload</NavLink>
           </nav>
           <SearchBox />

@@ -85,6 +85,28 @@ describe("model addresses", () => {
     expect(await screen.findByRole("heading", { level: 1, name: /Head L0 H1/ })).toBeTruthy();
   });
 
+  it.each([
+    ["/m/dino-vits16/L1/H2/M0?sign=neg", "/m/facebook--dino-vits16__imagenet-val/L1/H2/M0?sign=neg"],
+    ["/m/facebook/dino-vits16/L1/H2/M0", "/m/facebook--dino-vits16__imagenet-val/L1/H2/M0"],
+    ["/m/facebook/dino-vits16", "/m/facebook--dino-vits16__imagenet-val"],
+  ])("the name search shows, or the model id as two segments: %s is replaced by %s", async (address, canonical) => {
+    const dino = modelSummary({
+      slug: "facebook--dino-vits16__imagenet-val",
+      model_slug: "facebook--dino-vits16",
+      model_id: "facebook/dino-vits16",
+    });
+    mockApi({ "/api/models": { body: [PLANTED, dino] } });
+    renderAt(address);
+    // Two lazy pages load on the way (the address page, then the mode page): more than the default second on a busy machine.
+    await waitFor(() => expect(currentUrl()).toBe(canonical), { timeout: 10_000 });
+  });
+
+  it("an address under a model that is none of its pages says how they are written", async () => {
+    serve();
+    renderAt("/m/planted__shapes/L0/H0/M0/extra");
+    expect(await notFound()).toContain("This address is not a page of planted-vit.");
+  });
+
   it("a short name that several atlases share lists them", async () => {
     serve();
     renderAt("/m/vit/modes");

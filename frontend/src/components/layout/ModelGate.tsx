@@ -1,8 +1,9 @@
 /**
  * Resolves and checks a `/m/{model}[/L…/H…[/M…]]` address against the model list before its page
  * renders anything: an unknown or ambiguous model name, a malformed segment or an index out of range
- * gets the not-found page (what exists, links to valid pages, no live control); a short name that
- * names one atlas is replaced by the canonical address (path rest, query and hash kept).
+ * gets the not-found page (what exists, links to valid pages, no live control); another name that
+ * names one atlas (model slug, model id, also as two segments, short name, slug prefix) is replaced by
+ * the canonical address (path rest, query and hash kept).
  */
 import type { ReactNode } from "react";
 import { Navigate, useLocation } from "react-router";
@@ -14,7 +15,7 @@ import {
   canonicalModelPath,
   checkPosition,
   type Position,
-  resolveModelName,
+  resolveModelPath,
   segmentFormats,
 } from "../../lib/address/modelAddress";
 import { headPath, modelPath } from "../../lib/address/paths";
@@ -41,12 +42,12 @@ export function ModelGate({ children }: { children: (address: ModelAddress) => R
   return (
     <Loaded state={models} label="Loading model…" pageTitle={model}>
       {(list) => {
-        const match = resolveModelName(model, list);
+        const { match, name, rest } = resolveModelPath(location.pathname, list);
         const linkTo = (m: ModelSummary): NotFoundLink => ({ label: atlasName(list, m.slug), to: modelPath(m.slug) });
         if (match.kind === "unknown") {
           return (
             <NotFound
-              problem={`No model “${model}” is served here.`}
+              problem={`No model “${name}” is served here.`}
               exists={
                 list.length === 0
                   ? "No atlas is served yet."
@@ -60,11 +61,11 @@ export function ModelGate({ children }: { children: (address: ModelAddress) => R
         if (match.kind === "ambiguous") {
           return (
             <NotFound
-              problem={`“${model}” names ${count(match.matches.length, "served atlas", "served atlases")}.`}
+              problem={`“${name}” names ${count(match.matches.length, "served atlas", "served atlases")}.`}
               exists="Pick one:"
               links={match.matches.map((m) => ({
                 label: atlasName(list, m.slug),
-                to: canonicalModelPath(location.pathname, m.slug) + location.search,
+                to: canonicalModelPath(m.slug, rest) + location.search,
               }))}
               linksLabel="Atlases with this name"
             />
@@ -72,12 +73,7 @@ export function ModelGate({ children }: { children: (address: ModelAddress) => R
         }
         const summary = match.model;
         if (match.kind === "short") {
-          return (
-            <Navigate
-              replace
-              to={canonicalModelPath(location.pathname, summary.slug) + location.search + location.hash}
-            />
-          );
+          return <Navigate replace to={canonicalModelPath(summary.slug, rest) + location.search + location.hash} />;
         }
         const toModel = { label: `${summary.model_id}: all its heads`, to: modelPath(summary.slug) };
         if (malformed) {

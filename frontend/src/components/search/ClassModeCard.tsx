@@ -1,19 +1,21 @@
-/** A signed mode found for a class (search, class page): its name, selectivity, class mean and best images. */
+/** A signed mode found for a class (search, class page): its name, selectivity, class mean, the images that
+ * mean rests on (marked when too few to rely on) and its best images. */
 import type { ReactNode } from "react";
 import { Link } from "react-router";
 import { HelpTip } from "../ui/HelpTip";
 import { useAtlasImageError } from "../../api/atlasRevisions";
 import type { ClassModeMatch } from "../../api/client";
 import { classModeHref, classModeTitle } from "../../lib/search/classModes";
-import { fmt, integer } from "../../lib/common/format";
+import { count, fmt, integer } from "../../lib/common/format";
 import { topImagePath } from "../../lib/mode/largeView";
 import { classPath } from "../../lib/address/paths";
+import { tooFewImages } from "../../lib/search/classReliability";
 
 export function ClassModeCard({
   match,
   withModel = false,
   withClass = false,
-  withClassSize = true,
+  reliableImages,
   children,
 }: {
   match: ClassModeMatch;
@@ -21,8 +23,8 @@ export function ClassModeCard({
   withModel?: boolean;
   /** Name and link the class (results for several classes). */
   withClass?: boolean;
-  /** Say how many images the class has (where no heading says it). */
-  withClassSize?: boolean;
+  /** Mark a class mean over fewer images than this (the server's `reliable_class_images`). */
+  reliableImages?: number | undefined;
   /** More about the mode, under its best images (the class page: the class's own images under it). */
   children?: ReactNode;
 }) {
@@ -53,12 +55,20 @@ export function ClassModeCard({
           <dt>class mean</dt>
           <dd>{fmt(match.class_mean)}</dd>
         </div>
-        {withClassSize ? (
-          <div>
-            <dt>images of the class</dt>
-            <dd>{integer(match.n_images)}</dd>
-          </div>
-        ) : null}
+        <div>
+          <dt>images of the class</dt>
+          <dd>
+            {integer(match.n_images)}
+            {reliableImages !== undefined && tooFewImages(match.n_images, reliableImages) ? (
+              <>
+                {" "}
+                <span className="badge badge-warn" title={`fewer than ${count(reliableImages, "image")}`}>
+                  too few to rely on
+                </span>
+              </>
+            ) : null}
+          </dd>
+        </div>
       </dl>
       {match.mode.top_images.length > 0 ? (
         <ol className="class-mode-thumbs" aria-label={`Best images of ${title}`}>

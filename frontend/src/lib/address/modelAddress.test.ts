@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { modelSummary } from "../../test/fixtures";
-import { canonicalModelPath, checkPosition, resolveModelName, segmentFormats } from "./modelAddress";
+import { canonicalModelPath, checkPosition, resolveModelName, resolveModelPath, segmentFormats } from "./modelAddress";
+import nameCases from "./modelNameCases.json";
 
 const planted = modelSummary({ slug: "planted__shapes", model_slug: "planted", model_id: "planted" });
 const vitOnA = modelSummary({ slug: "tiny-vit__a", model_slug: "tiny-vit", model_id: "timm/tiny_vit" });
@@ -37,11 +38,57 @@ describe("resolveModelName", () => {
   });
 });
 
+describe("the name rule shared with the server (modelNameCases.json)", () => {
+  const atlases = nameCases.atlases.map((a) => modelSummary(a));
+  it.each(nameCases.cases)("$why: “$name”", ({ name, atlases: expected }) => {
+    const match = resolveModelName(name, atlases);
+    const found = match.kind === "unknown" ? [] : match.kind === "ambiguous" ? match.matches : [match.model];
+    expect(found.map((m) => m.slug)).toEqual(expected);
+  });
+});
+
+describe("resolveModelPath", () => {
+  const dino = modelSummary({
+    slug: "facebook--dino-vits16__imagenet-val",
+    model_slug: "facebook--dino-vits16",
+    model_id: "facebook/dino-vits16",
+  });
+  const models = [planted, dino];
+
+  it("reads the short name search shows, and keeps the rest of the path", () => {
+    expect(resolveModelPath("/m/dino-vits16/L3/H2/M0", models)).toEqual({
+      match: { kind: "short", model: dino },
+      name: "dino-vits16",
+      rest: "/L3/H2/M0",
+    });
+  });
+
+  it("reads a model id written as two segments, before its first segment as a slug prefix", () => {
+    // "facebook" alone is a prefix of the dino slug: the two-segment id must win, or L3 would be "dino-vits16".
+    expect(resolveModelPath("/m/facebook/dino-vits16/L3/H2/M0", models)).toMatchObject({
+      match: { kind: "short", model: dino },
+      rest: "/L3/H2/M0",
+    });
+    expect(resolveModelPath("/m/facebook%2Fdino-vits16/modes", models)).toMatchObject({
+      match: { kind: "short", model: dino },
+      rest: "/modes",
+    });
+  });
+
+  it("names the unknown model as written", () => {
+    expect(resolveModelPath("/m/res%20net/L0", models)).toEqual({
+      match: { kind: "unknown" },
+      name: "res net",
+      rest: "/L0",
+    });
+  });
+});
+
 describe("canonicalModelPath", () => {
-  it("swaps the model part and keeps the rest of the path", () => {
-    expect(canonicalModelPath("/m/planted/L0/H0/M0", "planted__shapes")).toBe("/m/planted__shapes/L0/H0/M0");
-    expect(canonicalModelPath("/m/planted", "planted__shapes")).toBe("/m/planted__shapes");
-    expect(canonicalModelPath("/m/tiny/modes", "tiny-vit__a")).toBe("/m/tiny-vit__a/modes");
+  it("puts the slug before the rest of the path", () => {
+    expect(canonicalModelPath("planted__shapes", "/L0/H0/M0")).toBe("/m/planted__shapes/L0/H0/M0");
+    expect(canonicalModelPath("planted__shapes", "")).toBe("/m/planted__shapes");
+    expect(canonicalModelPath("tiny-vit__a", "/modes")).toBe("/m/tiny-vit__a/modes");
   });
 });
 

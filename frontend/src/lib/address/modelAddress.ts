@@ -9,23 +9,30 @@ import { count } from "../common/format";
 export type ModelMatch =
   /** The address names the atlas by its slug: the canonical address. */
   | { kind: "exact"; model: ModelSummary }
-  /** A short name (model slug, model id or a slug prefix) that names exactly one atlas. */
+  /** Another name (model slug, model id, short name or a slug prefix) that names exactly one atlas. */
   | { kind: "short"; model: ModelSummary }
-  /** A short name that several atlases answer to. */
+  /** A name that several atlases answer to. */
   | { kind: "ambiguous"; matches: ModelSummary[] }
   | { kind: "unknown" };
 
+/** The model's name without its organisation (`facebook/dino-vits16` → `dino-vits16`), as search shows it. */
+export function shortName(modelId: string): string {
+  return modelId.replace(/\/+$/, "").split("/").pop() ?? modelId;
+}
+
 /**
- * Resolves the `{model}` part of an address. The slug (`<model slug>__<dataset>`) is canonical; short
- * names are tried in order of precision, so an exact model slug or id wins over a prefix of some
- * longer slug: the model slug, the model id, then a prefix of the slug.
+ * Resolves the `{model}` part of an address. The slug (`<model slug>__<dataset>`) is canonical; other
+ * names are tried in order of precision, so an exact name wins over a prefix of some longer slug: the
+ * model slug, model id or short name (case-insensitive), then a prefix of the slug. The server checks
+ * addresses by the same rule (backend/services/pages.py); both are tested against modelNameCases.json.
  */
 export function resolveModelName(name: string, models: readonly ModelSummary[]): ModelMatch {
   const exact = models.find((m) => m.slug === name);
   if (exact) return { kind: "exact", model: exact };
   if (name === "") return { kind: "unknown" };
+  const wanted = name.toLowerCase();
   const tiers = [
-    models.filter((m) => m.model_slug === name || m.model_id === name),
+    models.filter((m) => [m.model_slug, m.model_id, shortName(m.model_id)].some((n) => n.toLowerCase() === wanted)),
     models.filter((m) => m.slug.startsWith(name)),
   ];
   for (const matches of tiers) {
@@ -36,10 +43,47 @@ export function resolveModelName(name: string, models: readonly ModelSummary[]):
   return { kind: "unknown" };
 }
 
-/** The canonical form of `pathname` (which starts `/m/{name}`): the same address with the atlas's slug. */
-export function canonicalModelPath(pathname: string, slug: string): string {
-  const match = /^\/m\/[^/]*(.*)$/.exec(pathname);
-  return `/m/${encodeURIComponent(slug)}${match?.[1] ?? ""}`;
+export interface ModelPathMatch {
+  match: ModelMatch;
+  /** The model name the address gives (decoded). */
+  name: string;
+  /** The address after the name, still encoded (`/L3/H2/M0`, `/modes` or ""). */
+  rest: string;
+}
+
+/**
+ * Resolves the model of a `/m/…` address. A model id may be written as two segments
+ * (`/m/facebook/dino-vits16/L3/H2`); that reading is tried first, since its first segment alone
+ * (`facebook`) may be a prefix of some slug.
+ */
+export function resolveModelPath(pathname: string, models: readonly ModelSummary[]): ModelPathMatch {
+  const segments = pathname.replace(/^\/m\/?/, "").split("/");
+  const decode = (segment: string) => {
+    try {
+      return decodeURIComponent(segment);
+    } catch {
+      return segment;
+    }
+  };
+  const [first = "", second] = segments;
+  if (second !== undefined) {
+    const name = `${decode(first)}/${decode(second)}`;
+    const match = resolveModelName(name, models);
+    if (match.kind !== "unknown") return { match, name, rest: restOf(segments, 2) };
+  }
+  return { match: resolveModelName(decode(first), models), name: decode(first), rest: restOf(segments, 1) };
+}
+
+function restOf(segments: string[], from: number): string {
+  return segments
+    .slice(from)
+    .map((s) => `/${s}`)
+    .join("");
+}
+
+/** The canonical address of a resolved `/m/…` address: the atlas's slug, then the rest of the path. */
+export function canonicalModelPath(slug: string, rest: string): string {
+  return `/m/${encodeURIComponent(slug)}${rest}`;
 }
 
 export interface Position {

@@ -42,6 +42,11 @@ export function modeIndexPath(model: string, search = ""): string {
   return `${modelPath(model)}/modes${search}`;
 }
 
+/** Every class of the served datasets. */
+export function classesPath(): string {
+  return "/classes";
+}
+
 /** One class across every served model. */
 export function classPath(label: string): string {
   return `/classes/${enc(label)}`;

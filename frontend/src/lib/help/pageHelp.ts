@@ -1,6 +1,6 @@
 /** What the "How to read this page" panel says on each kind of page, a few lines each. */
 
-export type PageKind = "home" | "model" | "head" | "mode" | "modeIndex" | "search" | "class" | "upload";
+export type PageKind = "home" | "model" | "head" | "mode" | "modeIndex" | "search" | "classes" | "class" | "upload";
 
 export const PAGE_HELP: Record<PageKind, string[]> = {
   home: [
@@ -33,9 +33,13 @@ export const PAGE_HELP: Record<PageKind, string[]> = {
     "Everything the query names: models, layers, heads and modes by name (e.g. L6 H2 M3), classes, and the modes most selective for those classes, with their best images.",
     "Selectivity is how many standard deviations the class's images score above the dataset's average for that mode.",
   ],
+  classes: [
+    "Every class of the served datasets, with how many of its images were scored in each: open a class to see the modes most selective for it in every model.",
+    "A selectivity rests on the class's images: with fewer than 5 it is little more than those images' own z-scores, so small classes are marked, and a dataset whose every class is that small cannot rank modes by selectivity.",
+  ],
   class: [
-    "One class across every served model: in each, the signed modes most selective for it, with their class mean and best images.",
-    "Compare what each model picks, not the numbers: scores of different models are not on one scale.",
+    "One class across every served model: in each, the signed modes most selective for it, with their class mean, the images it rests on, and best images.",
+    "Compare what each model picks, not the numbers: scores of different models are not on one scale. A class with fewer than 5 images is marked: its ranking is not reliable.",
   ],
   upload: [
     "Drop an image to see which modes it drives. A mode's contribution C_n = σ_n · max(pos score, neg score) ranks the modes within one model.",

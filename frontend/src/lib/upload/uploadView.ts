@@ -1,6 +1,7 @@
 /** The upload page's view (model, layer, head, basis, query patch, overlay options), kept in the query string. */
 import type { Basis, ModelSummary, RankedMode } from "../../api/client";
 import { type OverlayOptions, parseOverlayOptions } from "../mode/overlay";
+import { checkPosition, resolveModelName, segmentFormats } from "../address/modelAddress";
 import { parseBasis, parseIndexParam, parseSign, type SignedMode } from "../address/paths";
 
 export interface UploadViewState {
@@ -14,9 +15,56 @@ export interface UploadViewState {
   highlight: SignedMode | null;
 }
 
-/** Resolves the query string against the served models; out-of-range values fall back to defaults. */
+/** Why the view's model, layer or head names nothing (the page says so rather than show another head). */
+export interface UploadViewProblem {
+  problem: string;
+  exists: string;
+  /** Atlases an ambiguous model name answers to. */
+  candidates: ModelSummary[];
+}
+
+/** What is wrong with the query's `model`, `layer` or `head` (by the address rules of lib/address); null when nothing. */
+export function uploadViewProblem(search: URLSearchParams, models: ModelSummary[]): UploadViewProblem | null {
+  const name = search.get("model");
+  let model = models[0];
+  if (name !== null) {
+    const match = resolveModelName(name, models);
+    if (match.kind === "unknown") {
+      const served = models.map((m) => m.model_id).join(", ");
+      return { problem: `No model “${name}” is served here.`, exists: `Served: ${served}.`, candidates: [] };
+    }
+    if (match.kind === "ambiguous") {
+      return {
+        problem: `“${name}” names ${match.matches.length} served atlases.`,
+        exists: "Pick one:",
+        candidates: match.matches,
+      };
+    }
+    model = match.model;
+  }
+  if (!model) return null;
+  for (const key of ["layer", "head"] as const) {
+    const raw = search.get(key);
+    if (raw !== null && parseIndexParam(raw) === null) {
+      return { problem: `“${raw}” is not a ${key} number.`, exists: segmentFormats(model), candidates: [] };
+    }
+  }
+  const outOfRange = checkPosition(model, {
+    layer: parseIndexParam(search.get("layer")),
+    head: parseIndexParam(search.get("head")),
+    mode: null,
+  });
+  return outOfRange
+    ? { problem: `${outOfRange.problem} (${model.model_id})`, exists: outOfRange.exists, candidates: [] }
+    : null;
+}
+
+/** Resolves the query string against the served models (any name of lib/address); values that
+ * `uploadViewProblem` reports fall back to defaults. */
 export function resolveUploadView(search: URLSearchParams, models: ModelSummary[]): UploadViewState | null {
-  const model = models.find((m) => m.slug === search.get("model")) ?? models[0];
+  const name = search.get("model");
+  const match = name === null ? null : resolveModelName(name, models);
+  const model = (match?.kind === "exact" || match?.kind === "short" ? match.model : undefined) ?? models[0];
   if (!model) return null;
   const clamp = (value: number | null, count: number) => (value !== null && value < count ? value : 0);
   const basis = parseBasis(search.get("basis"));
