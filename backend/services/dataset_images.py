@@ -18,10 +18,11 @@ from backend.services.analysis.codec import HeadAnalysis
 from backend.services.analysis.runner import AnalysisSubject
 from backend.services.atlases import image_id
 from backend.services.overlays import mode_maps
-from backend.services.upload_results import signed_maps
+from backend.services.upload_results import upload_mode_scale
 from qkatlas.atlas import Atlas
 from qkatlas.atlas.contract import ImageRecord
 from qkatlas.atlas.evidence import fires
+from qkatlas.atlas.statistics import SignedMode
 from qkatlas.conventions import SIGNS
 from qkatlas.images import decode_image, item_path, to_model_input
 from qkatlas.images.preprocessing import Preprocessing
@@ -138,8 +139,8 @@ async def source_photo(renders: Cache, ttl_s: int, source: DatasetImageSource, t
 def image_maps(
     source: DatasetImageSource, analysis: HeadAnalysis, layer: int, head: int, mode: int, sign: Sign, basis: Basis
 ) -> DatasetImageMaps:
-    query, key = signed_maps(analysis, basis, mode, sign)
     atlas = source.atlas
+    query, key, scale = upload_mode_scale(analysis, atlas, basis, SignedMode(layer, head, mode, sign))
     return DatasetImageMaps(
         model=atlas.slug,
         revision=atlas.revision,
@@ -153,7 +154,7 @@ def image_maps(
         basis=basis,
         score=float(analysis.scores[basis][mode, SIGNS.index(sign)]),
         fires=fires(query, key),
-        maps=mode_maps(query, key, atlas.image_size),
+        maps=mode_maps(query, key, atlas.image_size, scale),
         from_original_file=source.from_original_file,
         note=source.note,
     )

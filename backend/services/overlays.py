@@ -21,7 +21,6 @@ from qkatlas.render import (
     render_overlay,
 )
 
-
 #: The default mix keeps the photo readable: the photo at full brightness under maps at 60 % strength, so a
 #: patch at the top of the scale is 60 % map colour and 40 % photo (docs/method.md#rendering says why).
 DEFAULT_BLEND, DEFAULT_OPACITY = 1.0, 0.6

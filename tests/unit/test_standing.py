@@ -62,7 +62,7 @@ def _queries(scores: np.ndarray, distribution: ModeDistribution) -> np.ndarray:
             edges,
             np.nextafter(edges, np.float32(np.inf)),
             np.nextafter(edges, np.float32(-np.inf)),
-            np.float32([scores.min() - 1, scores.max() + 1]),
+            np.array([scores.min() - 1, scores.max() + 1], dtype=np.float32),
         ]
     ).astype(np.float32)
 

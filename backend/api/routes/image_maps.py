@@ -24,8 +24,9 @@ from backend.services.dataset_images import (
     source_photo,
 )
 from backend.services.overlays import overlay_png
-from backend.services.upload_results import signed_maps
+from backend.services.upload_results import upload_mode_scale
 from qkatlas.atlas import Atlas, AtlasReplaced
+from qkatlas.atlas.statistics import SignedMode
 
 router = APIRouter(
     prefix="/models/{model}/images/{image_id}",
@@ -135,9 +136,12 @@ async def get_image_overlay(
     """The maps of `…/maps` drawn over the crop the model saw (the same options as the other overlays)."""
     atlas, ttl_s = source.atlas, services.settings.overlay_ttl_s
     analysis = await services.analysis.subject_head(source.subject(ttl_s), atlas, query.layer, query.head)
-    query_map, key_map = signed_maps(analysis, query.basis, query.mode, query.sign)
+    signed = SignedMode(query.layer, query.head, query.mode, query.sign)
+    query_map, key_map, scale = upload_mode_scale(analysis, atlas, query.basis, signed)
     photo = None
     if options.blend > 0:
         photo = await source_photo(services.renders, ttl_s, source, _thumbnail(atlas, source.index))
-    data = await asyncio.to_thread(overlay_png, query_map, key_map, size=atlas.image_size, options=options, photo=photo)
+    data = await asyncio.to_thread(
+        overlay_png, query_map, key_map, size=atlas.image_size, options=options, scale=scale, photo=photo
+    )
     return png(data)

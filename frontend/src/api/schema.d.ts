@@ -132,6 +132,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/samples": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Mode Samples
+         * @description Images across the signed mode's whole score distribution: its score range cut into bands, each with
+         *     its count of dataset images and a few images sampled in it.
+         */
+        get: operations["get_mode_samples"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/top/{rank}/overlay.png": {
         parameters: {
             query?: never;
@@ -173,7 +194,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Image */
+        /**
+         * Get Image
+         * @description The image as the model saw it: the atlas's thumbnail, or, for an image the atlas records without one, the
+         *     crop made from its original file with the atlas's preprocessing (the same JPEG encoding).
+         */
         get: operations["get_image"];
         put?: never;
         post?: never;
@@ -200,6 +225,47 @@ export interface paths {
          *     model saw).
          */
         post: operations["upload_dataset_image"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/models/{model}/images/{image_id}/maps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Image Maps
+         * @description The image's query and key maps and score under one signed mode, computed with the atlas's model (on its
+         *     device) on the first request for the image, for every mode at once, and cached for this atlas revision.
+         */
+        get: operations["get_image_maps"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/models/{model}/images/{image_id}/overlay.png": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Image Overlay
+         * @description The maps of `…/maps` drawn over the crop the model saw (the same options as the other overlays).
+         */
+        get: operations["get_image_overlay"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -304,6 +370,27 @@ export interface paths {
         };
         /** Get Upload Mode Maps */
         get: operations["get_upload_mode_maps"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/standing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Upload Mode Standing
+         * @description The upload's score for the signed mode, whether the mode fires on it, and where the score falls among the
+         *     dataset's scores (docs/method.md#standing-in-the-distribution).
+         */
+        get: operations["get_upload_mode_standing"];
         put?: never;
         post?: never;
         delete?: never;
@@ -576,6 +663,30 @@ export interface components {
             n_images: (number | null)[];
         };
         /**
+         * ClassImage
+         * @description An image of the class in an atlas's dataset; its maps under any mode come from
+         *     `GET /api/models/{model}/images/{image_id}/maps`.
+         */
+        ClassImage: {
+            /**
+             * Image Id
+             * @description Global image id, `<atlas slug>~<dataset index>`.
+             */
+            image_id: string;
+            /** Dataset Index */
+            dataset_index: number;
+            /**
+             * Source
+             * @description The image's file name in the dataset.
+             */
+            source: string;
+            /**
+             * Thumbnail Url
+             * @description The image as the model saw it (JPEG).
+             */
+            thumbnail_url: string;
+        };
+        /**
          * ClassList
          * @description Every class of every served dataset with labels, with its image count per dataset.
          */
@@ -672,6 +783,64 @@ export interface components {
             n_images: number;
         };
         /**
+         * DatasetImageMaps
+         * @description One dataset image under one signed mode, computed on demand (`GET /api/models/{model}/images/{image_id}/maps`):
+         *     its maps and score from the atlas's model run on the image again.
+         */
+        DatasetImageMaps: {
+            /**
+             * Model
+             * @description Atlas slug.
+             */
+            model: string;
+            /**
+             * Revision
+             * @description The atlas revision the maps were computed for.
+             */
+            revision: string;
+            /**
+             * Image Id
+             * @description Global image id, `<atlas slug>~<dataset index>`.
+             */
+            image_id: string;
+            /** Dataset Index */
+            dataset_index: number;
+            /**
+             * Label
+             * @description Class label when the dataset has one.
+             */
+            label: string | null;
+            /** Layer */
+            layer: number;
+            /** Head */
+            head: number;
+            /** Mode */
+            mode: number;
+            sign: components["schemas"]["Sign"];
+            basis: components["schemas"]["Basis"];
+            /**
+             * Score
+             * @description Attention score (paper rule: max P_U · max P_V for pos).
+             */
+            score: number;
+            /**
+             * Fires
+             * @description Its query map and key map both peak above 0. False: a positive score is the quirk's product of two negative maxima (docs/method.md#evidence-and-firing).
+             */
+            fires: boolean;
+            maps: components["schemas"]["ModeMaps"];
+            /**
+             * From Original File
+             * @description Computed from the image's original file (true: the atlas's own maps for its top images), or from the atlas's stored crop (false: the original can no longer be read where the atlas was built).
+             */
+            from_original_file: boolean;
+            /**
+             * Note
+             * @description Why the stored crop was used, and what that means; null when it was not.
+             */
+            note: string | null;
+        };
+        /**
          * DatasetImageUpload
          * @description A top image of an atlas turned into an upload (`POST /api/images/{image_id}/upload`), to analyse it like
          *     any uploaded photo.
@@ -709,6 +878,47 @@ export interface components {
             n_images: number;
             /** N Skipped */
             n_skipped: number;
+        };
+        /**
+         * DistributionBand
+         * @description One band of a signed mode's score range and the images sampled in it.
+         */
+        DistributionBand: {
+            /**
+             * Band
+             * @description 0 = the lowest scores.
+             */
+            band: number;
+            /**
+             * Low
+             * @description Lowest score of the band (the first band starts at the mode's minimum).
+             */
+            low: number;
+            /**
+             * High
+             * @description Where the band ends (the last band ends at the mode's maximum, included).
+             */
+            high: number;
+            /**
+             * First Bin
+             * @description The band's first histogram bin (index into `edges` of the distribution).
+             */
+            first_bin: number;
+            /**
+             * N Bins
+             * @description Histogram bins in the band.
+             */
+            n_bins: number;
+            /**
+             * Count
+             * @description Dataset images whose score falls in the band.
+             */
+            count: number;
+            /**
+             * Images
+             * @description The images sampled in the band (up to `per_band`), in key order.
+             */
+            images: components["schemas"]["SampledImage"][];
         };
         /**
          * ErrorBody
@@ -1087,6 +1297,43 @@ export interface components {
             top_images: components["schemas"]["ImageRef"][];
         };
         /**
+         * ModeSamples
+         * @description Images across a signed mode's whole score distribution, a few from each band
+         *     (docs/method.md#samples-across-the-distribution).
+         */
+        ModeSamples: {
+            /** Model */
+            model: string;
+            /** Layer */
+            layer: number;
+            /** Head */
+            head: number;
+            /** Mode */
+            mode: number;
+            sign: components["schemas"]["Sign"];
+            basis: components["schemas"]["Basis"];
+            /**
+             * Bands
+             * @description Lowest scores first; empty when `samples_missing` is set.
+             */
+            bands: components["schemas"]["DistributionBand"][];
+            /**
+             * Per Band
+             * @description Images kept per band (0 without samples).
+             */
+            per_band: number;
+            /**
+             * Rule
+             * @description How the bands are cut and the images chosen, in words.
+             */
+            rule: string | null;
+            /**
+             * Samples Missing
+             * @description Why there are no samples (an atlas built before them); else null.
+             */
+            samples_missing: string | null;
+        };
+        /**
          * ModeSortKey
          * @enum {string}
          */
@@ -1119,6 +1366,11 @@ export interface components {
             /** Model Id */
             model_id: string;
             /**
+             * Revision
+             * @description The atlas revision (`?v=` of the images' addresses).
+             */
+            revision: string;
+            /**
              * Dataset
              * @description The atlas's dataset.
              */
@@ -1135,6 +1387,16 @@ export interface components {
             largest_class_images: number;
             /** Modes */
             modes: components["schemas"]["ClassModeMatch"][];
+            /**
+             * Images
+             * @description The class's own images (its first by dataset index) that the atlas keeps a record of, to show under each mode.
+             */
+            images: components["schemas"]["ClassImage"][];
+            /**
+             * N Images Listed
+             * @description Images of the class the atlas keeps a record of (every scored image where the atlas lists them all; else only those among its modes' top images).
+             */
+            n_images_listed: number;
         };
         /** ModelDetail */
         ModelDetail: {
@@ -1725,6 +1987,44 @@ export interface components {
          */
         RedisState: "ok" | "unavailable" | "not_configured";
         /**
+         * SampledImage
+         * @description One image sampled in a band of a mode's score range.
+         */
+        SampledImage: {
+            /**
+             * Image Id
+             * @description Global image id, `<atlas slug>~<dataset index>`.
+             */
+            image_id: string;
+            /** Dataset Index */
+            dataset_index: number;
+            /**
+             * Score
+             * @description Its attention score for the signed mode.
+             */
+            score: number;
+            /**
+             * Fires
+             * @description Its query map and key map both peak above 0.
+             */
+            fires: boolean;
+            /**
+             * Label
+             * @description Class label when the dataset has one.
+             */
+            label: string | null;
+            /**
+             * Source
+             * @description The image's file name in the dataset.
+             */
+            source: string;
+            /**
+             * Thumbnail Url
+             * @description The image as the model saw it (JPEG).
+             */
+            thumbnail_url: string;
+        };
+        /**
          * ScoreDistribution
          * @description A signed mode's attention score over every scored image of the dataset (docs/method.md#per-mode-statistics).
          */
@@ -1770,6 +2070,55 @@ export interface components {
              * @description How the bins were fixed (the same rule for every mode).
              */
             binning: string;
+        };
+        /**
+         * ScoreStanding
+         * @description Where a score falls among a signed mode's scores on its dataset, from the stored statistics and top-K
+         *     (docs/method.md#standing-in-the-distribution).
+         */
+        ScoreStanding: {
+            /**
+             * Count
+             * @description Dataset images scored.
+             */
+            count: number;
+            /**
+             * Below At Least
+             * @description Dataset images that certainly score strictly below it.
+             */
+            below_at_least: number;
+            /**
+             * Below At Most
+             * @description Dataset images that may score strictly below it: equal to `below_at_least` when the stored data decide it, larger when some share its histogram bin below the stored top-K.
+             */
+            below_at_most: number;
+            /**
+             * Exact
+             * @description `below_at_least == below_at_most`.
+             */
+            exact: boolean;
+            /**
+             * Percentile Low
+             * @description 100 · below_at_least / count.
+             */
+            percentile_low: number;
+            /**
+             * Percentile High
+             * @description 100 · below_at_most / count.
+             */
+            percentile_high: number;
+            /**
+             * Top K Rank
+             * @description 0-based rank it would take in the mode's stored top-K (after dataset images with an equal score); null when it would not enter.
+             */
+            top_k_rank: number | null;
+            /**
+             * Top K
+             * @description Slots of the stored top-K (the atlas's K).
+             */
+            top_k: number;
+            /** Rule */
+            rule: string;
         };
         /** SearchResults */
         SearchResults: {
@@ -1974,6 +2323,44 @@ export interface components {
              * @description Exact basis: the head's key-only logit term per patch, which survives the softmax.
              */
             key_salience: number[][];
+        };
+        /**
+         * UploadModeStanding
+         * @description An upload's score for one signed mode, whether the mode fires on it, and where the score falls in the
+         *     mode's dataset distribution.
+         */
+        UploadModeStanding: {
+            /** Upload Id */
+            upload_id: string;
+            /** Model */
+            model: string;
+            /** Revision */
+            revision: string;
+            /** Layer */
+            layer: number;
+            /** Head */
+            head: number;
+            /** Mode */
+            mode: number;
+            sign: components["schemas"]["Sign"];
+            basis: components["schemas"]["Basis"];
+            /**
+             * Score
+             * @description The upload's score by the ranking rule (the one the top-K ranks by).
+             */
+            score: number;
+            /**
+             * Fires
+             * @description Its query map and key map both peak above 0; false: a positive score is the quirk's product of two negative maxima.
+             */
+            fires: boolean;
+            /** @description Null when the atlas stores no distribution, the mode is inactive or the score is not finite (`standing_missing` says which). */
+            standing: components["schemas"]["ScoreStanding"] | null;
+            /**
+             * Standing Missing
+             * @description Why `standing` is null; null when it is not.
+             */
+            standing_missing: string | null;
         };
         /**
          * UploadModelModes
@@ -2328,6 +2715,57 @@ export interface operations {
             };
         };
     };
+    get_mode_samples: {
+        parameters: {
+            query?: {
+                /** @description `pos` = (u, v), `neg` = (−u, −v). */
+                sign?: components["schemas"]["Sign"];
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
+                /** @description Which tokens are projected (docs/method.md#projection-bases). */
+                basis?: components["schemas"]["Basis"];
+            };
+            header?: never;
+            path: {
+                mode: number;
+                layer: number;
+                head: number;
+                /** @description Atlas slug (see `GET /api/models`). */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModeSamples"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     get_mode_overlay: {
         parameters: {
             query?: {
@@ -2531,6 +2969,142 @@ export interface operations {
             /** @description Too many uploads from this address */
             429: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_image_maps: {
+        parameters: {
+            query: {
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
+                layer: number;
+                head: number;
+                mode: number;
+                /** @description `pos` = (u, v), `neg` = (−u, −v). */
+                sign?: components["schemas"]["Sign"];
+                /** @description Which tokens are projected (docs/method.md#projection-bases). */
+                basis?: components["schemas"]["Basis"];
+            };
+            header?: never;
+            path: {
+                /** @description `<atlas slug>~<dataset index>` of an image of this atlas's dataset. */
+                image_id: string;
+                /** @description Atlas slug (see `GET /api/models`). */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetImageMaps"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description The model cannot be run here; or the analysis queue is full (then with `Retry-After`: try again after that many seconds) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying; only when the analysis queue is full */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_image_overlay: {
+        parameters: {
+            query: {
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
+                layer: number;
+                head: number;
+                mode: number;
+                /** @description `pos` = (u, v), `neg` = (−u, −v). */
+                sign?: components["schemas"]["Sign"];
+                /** @description Which tokens are projected (docs/method.md#projection-bases). */
+                basis?: components["schemas"]["Basis"];
+                /** @description Which maps to draw. */
+                channel?: components["schemas"]["Channel"];
+                /** @description Colours of the query and key maps. */
+                palette?: components["schemas"]["Palette"];
+                /** @description Brightness of the colour photo under the maps (0 = maps only). */
+                blend?: number;
+                /** @description Strength of the maps over the photo (1 = full: a hot patch hides the photo; 0 = the photo alone). */
+                opacity?: number;
+            };
+            header?: never;
+            path: {
+                /** @description `<atlas slug>~<dataset index>` of an image of this atlas's dataset. */
+                image_id: string;
+                /** @description Atlas slug (see `GET /api/models`). */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description PNG */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/png": string;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description The model cannot be run here; or the analysis queue is full (then with `Retry-After`: try again after that many seconds) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying; only when the analysis queue is full */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2857,6 +3431,70 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModeMaps"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description The model cannot be run here; or the analysis queue is full (then with `Retry-After`: try again after that many seconds) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying; only when the analysis queue is full */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_upload_mode_standing: {
+        parameters: {
+            query?: {
+                /** @description `pos` = (u, v), `neg` = (−u, −v). */
+                sign?: components["schemas"]["Sign"];
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
+                /** @description Which tokens are projected (docs/method.md#projection-bases). */
+                basis?: components["schemas"]["Basis"];
+            };
+            header?: never;
+            path: {
+                /** @description From `POST /api/uploads`. */
+                upload_id: string;
+                mode: number;
+                layer: number;
+                head: number;
+                /** @description Atlas slug (see `GET /api/models`). */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadModeStanding"];
                 };
             };
             /** @description Not Found */

@@ -121,7 +121,8 @@ function ClassModes({
       {tooFewImages(model.n_images, reliable) ? (
         <div className="status status-warn" role="note">
           This class has {count(model.n_images, "image")} in {model.dataset}: its selectivities rest on{" "}
-          {model.n_images === 1 ? "it" : "them"} alone (fewer than {count(reliable, "image")}), so this ranking is not reliable.
+          {model.n_images === 1 ? "it" : "them"} alone (fewer than {count(reliable, "image")}), so this ranking is not
+          reliable.
         </div>
       ) : null}
       {list}

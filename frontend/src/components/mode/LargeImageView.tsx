@@ -58,8 +58,8 @@ export function LargeImageView({
   labelHref?: ((label: string) => string) | undefined;
   /** How the model resized and cropped the photo, in words. */
   preprocessing: string;
-  /** The mode's one colour scale (its colour bar is shown under the images). */
-  scale: MapScale;
+  /** The mode's one colour scale (its colour bar is shown under the images); null until it is known. */
+  scale: MapScale | null;
   onMove: (rank: number) => void;
   modeSteps?: ModeSteps | undefined;
   /** Called once the dialog has closed (the page behind it takes focus again). */
@@ -158,10 +158,12 @@ export function LargeImageView({
             width={448}
             height={448}
           />
-          <figcaption>The {shownMapsText(options)} over it, with the two patches that make the score outlined</figcaption>
+          <figcaption>
+            The {shownMapsText(options)} over it, with the two patches that make the score outlined
+          </figcaption>
         </figure>
       </div>
-      <MapScaleLegend scale={scale} options={options} />
+      {scale === null ? null : <MapScaleLegend scale={scale} options={options} />}
       <Facts
         className="large-view-facts"
         items={[

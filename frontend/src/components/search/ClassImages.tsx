@@ -143,6 +143,7 @@ export function ClassImageLargeView({
       options={DEFAULT_OVERLAY}
       labelHref={labelHref}
       preprocessing={preprocessing}
+      scale={loaded?.maps.scale ?? null}
       onMove={(rank) => onMove(rank, at)}
       modeSteps={{
         previous: previous === null ? null : signedModeName(previous),
