@@ -12,9 +12,12 @@ from backend.services.pages import page_problem
 
 router = APIRouter(tags=["pages"])
 
-#: Where nginx serves the app page from: the page itself, or a location that answers it with 404.
-SHELL = "/index.html"
+#: Where nginx serves the app page from: a location that answers it as it is, or one that answers it with 404.
+SHELL = "@app_page"
 SHELL_NOT_FOUND = "@page_not_found"
+#: nginx passes this on with the app page (as it does every Cache-Control with X-Accel-Redirect): asked again
+#: on every visit, like index.html, since whether the address exists changes with the atlases served.
+APP_PAGE_POLICY = "no-cache"
 
 
 @router.get(
@@ -31,5 +34,5 @@ async def get_page(path: str, request: Request, atlases: ServedAtlases) -> JSONR
     return JSONResponse(
         body.model_dump(),
         status_code=200 if problem is None else 404,
-        headers={"X-Accel-Redirect": SHELL if problem is None else SHELL_NOT_FOUND, "Cache-Control": "no-store"},
+        headers={"X-Accel-Redirect": SHELL if problem is None else SHELL_NOT_FOUND, "Cache-Control": APP_PAGE_POLICY},
     )

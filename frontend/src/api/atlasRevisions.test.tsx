@@ -1,7 +1,7 @@
 import { focusManager } from "@tanstack/react-query";
 import { act, fireEvent, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
-import { modeDetail, modelDetail, modelSummary } from "../test/fixtures";
+import { modeDetail, modelDetail, modelSummary, modeSamples } from "../test/fixtures";
 import { mockApi, renderAt } from "../test/mockApi";
 
 const MODE = "/api/models/planted__shapes/layers/1/heads/2/modes/1";
@@ -35,6 +35,7 @@ function twoBuilds({ rebuiltAfterList = false } = {}) {
       // No class profile: the label shows once, on its image.
       return { body: modeDetail({ top_images: topImages(), class_profile: null }) };
     },
+    [`${MODE}/samples`]: { body: modeSamples() },
   });
   const requestsTo = (path: string) =>
     fetchMock.mock.calls.map(([r]) => new URL((r as Request).url)).filter((u) => u.pathname === path);

@@ -76,12 +76,13 @@ describe("class page", () => {
     const overlay = within(own).getByRole("img", { name: /on red_square\/3\.png/ });
     expect(overlay.getAttribute("src")).toBe(
       "/api/models/dino__shapes/images/dino__shapes~3/overlay.png?layer=5&head=3&mode=7&sign=pos&basis=faithful" +
-        "&v=fedcba9876543210&channel=both&palette=red_cyan&blend=0.50&opacity=1.00",
+        "&v=fedcba9876543210&channel=both&palette=red_cyan&blend=1.00&opacity=0.60",
     );
     const tiles = within(own).getAllByRole("listitem");
     expect(tiles.map((tile) => tile.textContent)).toEqual(["score 1.750", "score 1.750 (crop)"]);
     expect(within(columns[1]!).getByText(/^Under each mode/).textContent).toBe(
-      "Under each mode: the class's 2 images, their maps computed by the model on demand.",
+      "Under each mode: the class's 2 images, their maps computed by the model on demand (the atlas records 2 of " +
+        "the class's 12 images: those among its modes' top images).",
     );
     // The planted column lists no image of the class: no list, no request, and says why.
     expect(within(columns[0]!).queryByRole("list", { name: /Images of the class/ })).toBeNull();

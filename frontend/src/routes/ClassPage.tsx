@@ -20,7 +20,7 @@ import { NotFound } from "../components/layout/NotFound";
 import { atlasName } from "../lib/address/atlasNames";
 import { DEFAULT_MODE_INDEX_VIEW, modeIndexSearch } from "../lib/search/modeIndexView";
 import { classPath, classesPath, modeIndexPath, modelPath, searchPath } from "../lib/address/paths";
-import { count } from "../lib/common/format";
+import { count, integer } from "../lib/common/format";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
 import { tooFewImages, unrankableDataset } from "../lib/search/classReliability";
 import { nearClasses } from "../lib/search/nearClasses";
@@ -268,7 +268,7 @@ function ClassImagesNote({ model }: { model: ModelClassModes }) {
       Under each mode: {shown === listed ? `the class's ${count(shown, "image")}` : `${shown} of the class's images`},
       their maps computed by the model on demand
       {listed < model.n_images
-        ? ` (the atlas records ${listed.toLocaleString("en")} of the class's ${model.n_images.toLocaleString("en")} images: those among its modes' top images)`
+        ? ` (the atlas records ${integer(listed)} of the class's ${count(model.n_images, "image")}: those among its modes' top images)`
         : ""}
       .
     </>

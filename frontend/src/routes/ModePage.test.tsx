@@ -1,7 +1,14 @@
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { downloadCsv } from "../test/downloads";
-import { modeDetail, modeDetailWithoutStatistics, modelSummary, modeSamples, STATISTICS_NOTE } from "../test/fixtures";
+import {
+  datasetImageMaps,
+  modeDetail,
+  modeDetailWithoutStatistics,
+  modelSummary,
+  modeSamples,
+  STATISTICS_NOTE,
+} from "../test/fixtures";
 import { bandOfBar } from "../components/mode/DistributionSamples";
 import { mockApi, renderAt } from "../test/mockApi";
 
@@ -180,6 +187,51 @@ describe("mode page samples across the distribution", () => {
     expect(
       bands.filter((b) => b.getAttribute("aria-current") === "true").map((b) => b.getAttribute("aria-label")),
     ).toEqual(["Band 6 of 8"]);
+  });
+
+  it("opens a sampled image in the large view with its maps computed on demand, stepping through the samples and to the next mode", async () => {
+    const fetchMock = mockApi({
+      "/api/models": { body: [modelSummary()] },
+      [MODE]: { body: modeDetail() },
+      [`${MODE}/samples`]: { body: modeSamples() },
+      "/api/models/planted__shapes/images/planted__shapes~34/maps": (request: Request) => {
+        const mode = Number(new URL(request.url).searchParams.get("mode"));
+        return {
+          body: datasetImageMaps({
+            model: "planted__shapes",
+            image_id: "planted__shapes~34",
+            mode,
+            score: mode + 0.25,
+          }),
+        };
+      },
+      "/api/models/planted__shapes/images/planted__shapes~35/maps": {
+        body: datasetImageMaps({ model: "planted__shapes", image_id: "planted__shapes~35", score: 6.5 }),
+      },
+    });
+    const asked = () => fetchMock.mock.calls.map(([r]) => new URL((r as Request).url));
+    renderAt(URL_);
+    const section = await screen.findByRole("region", { name: "Across the distribution" });
+    const highest = (await within(section).findAllByRole("region", { name: /^Band \d of 8$/ }))[0]!;
+    fireEvent.click(within(highest).getAllByRole("button", { name: /open its maps/ })[0]!);
+    const dialog = await screen.findByRole("dialog");
+    expect(within(dialog).getByRole("heading", { level: 2 }).textContent).toBe("L1 H2 M1 pos: sampled image #1 of 9");
+    await waitFor(() => expect(dialog.textContent).toContain("1.250")); // mode 1's score, fetched on the fly
+    const first = asked().find((u) => u.pathname.endsWith("planted__shapes~34/maps"))!;
+    expect(first.searchParams.get("v")).toBe(modelSummary().revision);
+    expect([...first.searchParams.entries()].filter(([k]) => k !== "v")).toEqual([
+      ["layer", "1"],
+      ["head", "2"],
+      ["mode", "1"],
+      ["sign", "pos"],
+      ["basis", "faithful"],
+    ]);
+    fireEvent.keyDown(dialog, { key: "]" });
+    await waitFor(() => expect(dialog.textContent).toContain("2.250"));
+    expect(within(dialog).getByRole("heading", { level: 2 }).textContent).toBe("L1 H2 M2 pos: sampled image #1 of 9");
+    fireEvent.keyDown(dialog, { key: "ArrowRight" });
+    await waitFor(() => expect(dialog.textContent).toContain("6.500"));
+    expect(within(dialog).getByText("sample7-1.png")).toBeTruthy();
   });
 
   it("maps each histogram bar to its band: the outer bars to the end bands", () => {

@@ -3,12 +3,12 @@
  * dataset (distribution, mean ± std, how often it fires) and the classes it prefers, and stepping
  * controls.
  */
-import { lazy, Suspense } from "react";
+import { lazy, Suspense, useState } from "react";
 import { HowToRead } from "../components/ui/HowToRead";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Basis, ModeDetail, ModelSummary, Sign, UploadModeStanding } from "../api/client";
 import { BASES } from "../api/enums";
-import { useMode, useModeSamples, useUploadModeStanding } from "../api/resources";
+import { type SignedModeAt, useMode, useModeSamples, useUploadModeStanding } from "../api/resources";
 import { isUploadId } from "../api/uploadUrls";
 import { Breadcrumbs } from "../components/layout/Breadcrumbs";
 import { Facts } from "../components/ui/Facts";
@@ -26,7 +26,8 @@ import { Empty, Loaded, Loading } from "../components/ui/Status";
 import { StepLinks } from "../components/layout/StepLinks";
 import { TopImageGrid } from "../components/mode/TopImageGrid";
 import { TryYourImage } from "../components/mode/TryYourImage";
-import { bandOfBar, bandRowId, DistributionSamples } from "../components/mode/DistributionSamples";
+import { bandOfBar, bandRowId, DistributionSamples, sampledInOrder } from "../components/mode/DistributionSamples";
+import { DatasetImageLargeView } from "../components/mode/DatasetImageLargeView";
 import { MapScaleLegend } from "../components/mode/MapScaleLegend";
 import { count, fmt, integer, modeName, percent, plural } from "../lib/common/format";
 import { GLOSSARY } from "../lib/help/glossary";
@@ -231,6 +232,9 @@ function ModeBody({
 }) {
   const [search, setSearch] = useSearchParams();
   const samples = useModeSamples(summary, pos, view);
+  // A sampled image open in the large view, under the mode it was opened from or one `[`/`]` stepped to.
+  const [openedSample, setOpenedSample] = useState<{ position: number; at: SignedModeAt } | null>(null);
+  const sampled = samples.status === "ok" && samples.data.samples_missing === null ? sampledInOrder(samples.data) : [];
   const picked = Number.parseInt(search.get(BAND_PARAM) ?? "", 10);
   const bands = samples.status === "ok" && samples.data.samples_missing === null ? samples.data.bands : [];
   const selectedBand = bands.some((b) => b.band === picked) ? picked : null;
@@ -381,9 +385,29 @@ function ModeBody({
                 samples={s}
                 selectedBand={selectedBand}
                 labelHref={detail.class_profile ? classPath : undefined}
+                onOpen={(position) =>
+                  setOpenedSample({
+                    position,
+                    at: { layer: pos.layer, head: pos.head, mode: pos.mode, sign: view.sign, basis: view.basis },
+                  })
+                }
               />
             )}
           </Loaded>
+          {openedSample !== null && sampled.length > 0 ? (
+            <DatasetImageLargeView
+              of={{ model: summary.slug, revision: summary.revision, images: sampled }}
+              at={openedSample.at}
+              position={openedSample.position}
+              what="sampled image"
+              nModes={summary.n_modes}
+              options={view}
+              preprocessing={summary.preprocessing.description}
+              labelHref={classPath}
+              onMove={(position, at) => setOpenedSample({ position, at })}
+              onClose={() => setOpenedSample(null)}
+            />
+          ) : null}
         </section>
       ) : null}
     </>

@@ -201,7 +201,9 @@ describe("pages", () => {
     });
     renderAt("/upload/0123456789abcdef0123456789abcdef?model=planted__shapes&layer=0&head=0");
     const first = await screen.findByRole("link", { name: "L0 H0 M2 pos" });
-    expect(first.getAttribute("href")).toBe("/m/planted__shapes/L0/H0/M2?sign=pos&basis=faithful");
+    expect(first.getAttribute("href")).toBe(
+      "/m/planted__shapes/L0/H0/M2?sign=pos&basis=faithful&upload=0123456789abcdef0123456789abcdef",
+    );
     const yours = screen.getAllByRole("img", { name: /on your image/ });
     expect(yours[0]!.getAttribute("src")).toContain(
       "/api/uploads/0123456789abcdef0123456789abcdef/models/planted__shapes/layers/0/heads/0/modes/2/overlay.png",

@@ -90,7 +90,7 @@ def test_the_page_check_tells_nginx_the_status_and_the_page_to_serve(
     for address in good:
         response = client.get(f"/api/pages{address}")
         assert (address, response.status_code) == (address, 200)
-        assert response.json()["exists"] is True and response.headers["x-accel-redirect"] == "/index.html"
+        assert response.json()["exists"] is True and response.headers["x-accel-redirect"] == "@app_page"
     for address in bad:
         response = client.get(f"/api/pages{address}")
         assert (address, response.status_code) == (address, 404)

@@ -27,27 +27,36 @@ function bandHeading(band: DistributionBand, total: number, last: boolean): stri
   return `Scores ${fmt(band.low)} to ${fmt(band.high)}${last ? " (the highest)" : ""}: ${images}${share}`;
 }
 
+/** Every sampled image, highest band first: the order the section lists them and the large view steps. */
+export function sampledInOrder(samples: ModeSamples): SampledImage[] {
+  return [...samples.bands].reverse().flatMap((band) => band.images);
+}
+
 function SampleCard({
   image,
   labelHref,
+  onOpen,
 }: {
   image: SampledImage;
   labelHref?: ((label: string) => string) | undefined;
+  onOpen: () => void;
 }) {
   const onError = useAtlasImageError();
   const title = image.label ?? image.source;
   return (
     <li className="image-card sample-card">
       <figure>
-        <img
-          src={image.thumbnail_url}
-          onError={onError}
-          alt={`dataset image ${image.dataset_index} (${title}) as the model saw it`}
-          loading="lazy"
-          decoding="async"
-          width={224}
-          height={224}
-        />
+        <button type="button" className="sample-open" onClick={onOpen} title="Open the large view with its maps">
+          <img
+            src={image.thumbnail_url}
+            onError={onError}
+            alt={`dataset image ${image.dataset_index} (${title}) as the model saw it: open its maps`}
+            loading="lazy"
+            decoding="async"
+            width={224}
+            height={224}
+          />
+        </button>
         <figcaption>
           <span className="score">score {fmt(image.score)}</span>
           {image.fires ? null : (
@@ -69,11 +78,14 @@ export function DistributionSamples({
   samples,
   selectedBand,
   labelHref,
+  onOpen,
 }: {
   samples: ModeSamples;
   /** The band picked on the histogram (highlighted), or null. */
   selectedBand: number | null;
   labelHref?: ((label: string) => string) | undefined;
+  /** Open the large view of a sampled image (its position in `sampledInOrder`). */
+  onOpen: (position: number) => void;
 }) {
   if (samples.samples_missing !== null) {
     return (
@@ -84,12 +96,13 @@ export function DistributionSamples({
   }
   const total = samples.bands.reduce((sum, band) => sum + band.count, 0);
   const highestFirst = [...samples.bands].reverse();
+  const positions = new Map(sampledInOrder(samples).map((image, position) => [image.image_id, position]));
   return (
     <div className="distribution-samples">
       <p className="muted small">
         The score range is cut into {samples.bands.length} bands; up to {samples.per_band} images of each are shown,
-        picked by a fixed pseudo-random order of the dataset (not by score). Click a bar of the histogram to jump to its
-        band. <HelpTip term="samples" />
+        picked by a fixed pseudo-random order of the dataset (not by score). Open one to see its maps under this mode
+        (computed on demand). Click a bar of the histogram to jump to its band. <HelpTip term="samples" />
       </p>
       {highestFirst.map((band) => (
         <section
@@ -106,7 +119,12 @@ export function DistributionSamples({
           ) : (
             <ul className="band-images">
               {band.images.map((image) => (
-                <SampleCard key={image.image_id} image={image} labelHref={labelHref} />
+                <SampleCard
+                  key={image.image_id}
+                  image={image}
+                  labelHref={labelHref}
+                  onOpen={() => onOpen(positions.get(image.image_id) ?? 0)}
+                />
               ))}
             </ul>
           )}

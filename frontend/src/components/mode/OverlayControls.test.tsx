@@ -62,7 +62,7 @@ describe("OverlayControls", () => {
     const { container } = render(<OverlayControls value={{ ...DEFAULT_OVERLAY, opacity: 0.6 }} onChange={vi.fn()} />);
     const shown = () =>
       [...container.querySelectorAll("label.range")].map((l) => l.querySelector("output")?.textContent);
-    expect(shown()).toEqual(["60 %", "50 %"]);
+    expect(shown()).toEqual(["60 %", "100 %"]);
     // The figure follows the slider as it moves, before the value settles.
     fireEvent.change(screen.getByRole("slider", { name: "Photo brightness" }), { target: { value: "0.8" } });
     expect(shown()).toEqual(["60 %", "80 %"]);

@@ -40,14 +40,16 @@ describe("the large view of a top image", () => {
   });
 
   it.each([
-    ["both", "The query map (red) and key map (cyan) over it"],
-    ["key", "The key map (cyan) over it"],
+    ["both", "The query map (red) and key map (cyan) over it, with the two patches that make the score outlined"],
+    ["key", "The key map (cyan) over it, with the two patches that make the score outlined"],
   ] as const)("names in its caption and alt text only the maps shown (%s)", async (channel, caption) => {
     render(`${PAGE}${channel === "both" ? "" : `&channel=${channel}`}&image=0`);
     const view = within(await screen.findByRole("dialog", { name: /top image/ }));
-    expect(view.getByText(/over it$/).textContent).toBe(caption);
+    expect(view.getByText(/over it, with/).textContent).toBe(caption);
     const overlay = view.getByRole("img", { name: /of L1 H2 M1 pos on top image 1/ });
-    expect(overlay.getAttribute("alt")?.startsWith(caption.slice("The ".length, -" over it".length))).toBe(true);
+    expect(overlay.getAttribute("alt")?.startsWith(caption.slice("The ".length, caption.indexOf(" over it")))).toBe(
+      true,
+    );
   });
 
   it("moves with the arrow keys and j/k inside, without moving the page behind it", async () => {

@@ -8,9 +8,9 @@ import type { ClassImage } from "../../api/client";
 import { type SignedModeAt, useDatasetImageMaps } from "../../api/resources";
 import { useAtlasImageError } from "../../api/atlasRevisions";
 import { fmt } from "../../lib/common/format";
-import { datasetImageOverlayUrl, neighbourMode, signedModeName } from "../../lib/mode/imageMaps";
+import { datasetImageOverlayUrl, signedModeName } from "../../lib/mode/imageMaps";
 import { DEFAULT_OVERLAY, overlaySrc } from "../../lib/mode/overlay";
-import { LargeImageView, type ViewedImage } from "../mode/LargeImageView";
+import { DatasetImageLargeView } from "../mode/DatasetImageLargeView";
 import { overlayAlt } from "../mode/TopImageCard";
 import { QuirkBadge } from "../ui/SignBadge";
 
@@ -100,70 +100,14 @@ function ClassImageTile({
 /** The large view of a class's image under a mode: `←`/`→` other images of the class, `[`/`]` other modes. */
 export function ClassImageLargeView({
   of,
-  at,
-  position,
-  nModes,
-  preprocessing,
-  labelHref,
-  onMove,
-  onClose,
-}: {
-  of: ClassImages;
-  at: SignedModeAt;
-  position: number;
-  /** Modes per head of the model. */
-  nModes: number;
-  preprocessing: string;
-  labelHref: (label: string) => string;
-  onMove: (position: number, at: SignedModeAt) => void;
-  onClose: () => void;
-}) {
-  const shown = of.images[position];
-  const maps = useDatasetImageMaps(of.model, of.revision, shown?.image_id ?? "", at);
-  if (!shown) return null;
-  const loaded = maps.status === "ok" ? maps.data : null;
-  const images: ViewedImage[] = of.images.map((image, rank) => ({
-    rank,
-    image_id: image.image_id,
-    thumbnail_url: image.thumbnail_url,
-    overlay_url: datasetImageOverlayUrl(of.model, of.revision, image.image_id, at),
-    label: of.label,
-    source: image.source,
-    score: rank === position ? (loaded?.score ?? null) : null,
-    fires: rank === position ? (loaded?.fires ?? null) : null,
-  }));
-  const previous = neighbourMode(at, -1, nModes);
-  const next = neighbourMode(at, 1, nModes);
+  ...rest
+}: { of: ClassImages } & Omit<Parameters<typeof DatasetImageLargeView>[0], "of" | "what" | "options">) {
   return (
-    <LargeImageView
-      images={images}
-      rank={position}
+    <DatasetImageLargeView
+      of={{ ...of, images: of.images.map((image) => ({ ...image, label: of.label })) }}
       what="image of the class"
-      modeLabel={signedModeName(at)}
       options={DEFAULT_OVERLAY}
-      labelHref={labelHref}
-      preprocessing={preprocessing}
-      scale={loaded?.maps.scale ?? null}
-      onMove={(rank) => onMove(rank, at)}
-      modeSteps={{
-        previous: previous === null ? null : signedModeName(previous),
-        next: next === null ? null : signedModeName(next),
-        onStep: (delta) => {
-          const target = neighbourMode(at, delta, nModes);
-          if (target !== null) onMove(position, target);
-        },
-      }}
-      onClose={onClose}
-    >
-      <p className="muted small large-view-note" role="status">
-        {maps.status === "ok"
-          ? maps.data.from_original_file
-            ? "Maps computed now from the original file with the atlas's model."
-            : `Maps ${maps.data.note ?? "computed from the atlas's stored crop"}.`
-          : maps.status === "error"
-            ? `No maps: ${maps.message}`
-            : "Computing the maps…"}
-      </p>
-    </LargeImageView>
+      {...rest}
+    />
   );
 }

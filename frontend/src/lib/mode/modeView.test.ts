@@ -24,9 +24,9 @@ describe("mode view in the query string", () => {
   it("keeps map opacity and photo brightness apart, each omitted at its default", () => {
     const opaque = parseModeView(new URLSearchParams("opacity=0"));
     expect(opaque.opacity).toBe(0);
-    expect(opaque.blend).toBe(0.5);
+    expect(opaque.blend).toBe(1);
     expect(modeViewSearch(opaque)).toBe("?sign=pos&basis=faithful&opacity=0");
-    expect(modeViewSearch({ ...opaque, opacity: 1, blend: 1 })).toBe("?sign=pos&basis=faithful&blend=1");
+    expect(modeViewSearch({ ...opaque, opacity: 0.6, blend: 0.5 })).toBe("?sign=pos&basis=faithful&blend=0.5");
   });
 
   it("falls back to defaults on bad values", () => {
@@ -36,11 +36,11 @@ describe("mode view in the query string", () => {
       basis: "faithful",
       channel: "both",
       palette: "red_cyan",
-      blend: 0.5,
-      opacity: 1,
+      blend: 1,
+      opacity: 0.6,
       upload: null,
     });
-    expect(parseModeView(new URLSearchParams("opacity=&blend=abc"))).toMatchObject({ blend: 0.5, opacity: 1 });
+    expect(parseModeView(new URLSearchParams("opacity=&blend=abc"))).toMatchObject({ blend: 1, opacity: 0.6 });
   });
 
   it("carries an attached upload, so that a shared link and the step keys keep it", () => {
