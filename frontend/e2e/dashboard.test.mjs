@@ -7,7 +7,17 @@ import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { expect, test } from "@playwright/test";
-import { axeViolations, brokenImages, openPage, pageRunner, PHONE, screenshot, SCREENSHOTS, url } from "./browser.mjs";
+import {
+  axeViolations,
+  brokenImages,
+  openPage,
+  pageRunner,
+  PHONE,
+  screenshot,
+  SCREENSHOTS,
+  unfoldUnrankedModes,
+  url,
+} from "./browser.mjs";
 
 const PHOTO = process.env.QKATLAS_PHOTO;
 // "<model id> on <dataset>" of a job the wrapper reported as running into the backend's Redis.
@@ -96,8 +106,8 @@ test.describe("browsing", () => {
       assert.equal(await pressed(page, "neg (−u, −v)"), "true");
       assert.equal(await pressed(page, "exact"), "true");
       assert.equal(await pressed(page, "key"), "true");
-      await page.locator(".image-grid img").first().waitFor();
-      const src = await page.locator(".image-grid img").first().getAttribute("src");
+      await page.locator(".image-grid img[src*='overlay.png']").first().waitFor();
+      const src = await page.locator(".image-grid img[src*='overlay.png']").first().getAttribute("src");
       assert.match(src, /sign=neg/);
       assert.match(src, /channel=key&palette=orange_blue&blend=0\.20/);
       assert.deepEqual(await brokenImages(page), []);
@@ -652,6 +662,22 @@ test.describe("statistics: search, the mode index, classes", () => {
         await section.scrollIntoViewIfNeeded();
         await screenshot(page, `19-mode-samples-${size}-${colorScheme}`);
         assert.deepEqual(await axeViolations(page), []);
+
+        // A sampled image opens the large view with its maps under the mode, computed on demand; ] steps
+        // to the same image under the head's next mode.
+        await section
+          .getByRole("button", { name: /open its maps/ })
+          .first()
+          .click();
+        const dialog = page.getByRole("dialog", { name: /^L0 H0 M0 pos: sampled image #1 of / });
+        await dialog.waitFor();
+        await dialog.getByRole("status").filter({ hasText: "original file" }).waitFor();
+        await dialog.getByRole("img", { name: /of L0 H0 M0 pos on sampled image 1/ }).waitFor();
+        await page.keyboard.press("]");
+        const next = page.getByRole("dialog", { name: /^L0 H0 M1 pos: sampled image #1 of / });
+        await next.getByRole("status").filter({ hasText: "original file" }).waitFor();
+        assert.deepEqual(await brokenImages(page), []);
+        await screenshot(page, `19-mode-sample-large-view-${size}-${colorScheme}`);
       });
     });
   }
@@ -660,6 +686,7 @@ test.describe("statistics: search, the mode index, classes", () => {
     await withPage({}, async (page) => {
       await page.goto(url("/classes/red_blue"));
       await expectHeading(page, /Class .red_blue./);
+      await unfoldUnrankedModes(page);
       const columns = page.locator("section.class-column");
       await columns
         .first()
@@ -695,6 +722,7 @@ test.describe("statistics: search, the mode index, classes", () => {
       await withPage({ ...(viewport ? { viewport } : {}), colorScheme }, async (page) => {
         await page.goto(url("/classes/red_blue"));
         await expectHeading(page, /Class .red_blue./);
+        await unfoldUnrankedModes(page);
         const planted = page
           .locator("section.class-column")
           .filter({ has: page.getByRole("heading", { name: MODEL_NAME, exact: true }) });

@@ -66,17 +66,20 @@ test.describe("readouts", () => {
     await withPage({}, async (page) => {
       await page.goto(url(mode(0, 0, 0, "sign=pos&basis=faithful&channel=query&opacity=0.6")));
       await page.locator(".image-grid img").first().waitFor();
-      const legend = page.locator(".legend-line");
+      const legend = page.locator(".legend-line:not(.peak-key)");
       assert.equal(await pressed(page, "query"), "true");
       assert.match(await legend.innerText(), /red: query map \(tokens like u\) · the key map is hidden/);
       assert.doesNotMatch(await legend.innerText(), /cyan|white/);
       const outputs = page.locator("label.range output");
-      assert.deepEqual(await outputs.allInnerTexts(), ["60 %", "50 %"]);
+      assert.deepEqual(await outputs.allInnerTexts(), ["60 %", "100 %"]);
 
       await page.locator(".image-card a").first().click();
       const view = page.getByRole("dialog", { name: /top image #1/ });
       await view.waitFor();
-      assert.equal(await view.locator("figcaption").nth(1).innerText(), "The query map (red) over it");
+      assert.equal(
+        await view.locator("figcaption").nth(1).innerText(),
+        "The query map (red) over it, with the two patches that make the score outlined",
+      );
       assert.match(await view.getByRole("img", { name: /^query map \(red\) of / }).getAttribute("alt"), /top image 1/);
       await page.keyboard.press("Escape");
       await view.waitFor({ state: "detached" });
@@ -93,9 +96,9 @@ test.describe("readouts", () => {
       // A slider's figure follows it as it moves.
       const brightness = page.getByRole("slider", { name: "Photo brightness" });
       await brightness.focus();
-      await page.keyboard.press("ArrowRight");
-      await expect(outputs).toHaveText(["60 %", "60 %"]);
-      await page.waitForURL(/blend=0\.6/);
+      await page.keyboard.press("ArrowLeft");
+      await expect(outputs).toHaveText(["60 %", "90 %"]);
+      await page.waitForURL(/blend=0\.9/);
     });
   });
 

@@ -104,13 +104,16 @@ async def _crop_from_original(atlas: Atlas, image: ImageRef, services: Services)
     responses={429: {"model": ErrorBody, "description": "Too many uploads from this address"}},
 )
 async def upload_dataset_image(request: Request, image: ImageDep, services: ServicesDep) -> DatasetImageUpload:
-    """Turn a top image of an atlas into an upload (the same store and answer as `POST /api/uploads`), so that
+    """Turn an image of an atlas into an upload (the same store and answer as `POST /api/uploads`), so that
     every upload view (the attention explorer, other models' rankings) can analyse it. The original file is
     used when the service can still read it where the atlas was built, else the stored thumbnail (the crop the
     model saw)."""
     meta = image.atlas.image_meta(image.index)
     if meta is None:
-        raise not_found(f"no image {image.image_id!r}: the atlas keeps only its modes' top images")
+        raise not_found(
+            f"no image {image.image_id!r}: the atlas keeps no record of it (an atlas built before format 4 "
+            "records only its modes' top images)"
+        )
     await check_upload_rate(request, services)
 
     async def thumbnail() -> bytes | None:

@@ -91,7 +91,7 @@ export function distributionSummary(
   const under = d.counts[0] ?? 0;
   const over = d.counts.at(-1) ?? 0;
   const scores = top.map((t) => t.score);
-  const [shownLow, shownHigh] = binnedDomain(d);
+  const [shownLow, shownHigh] = binnedDomain(d, marker ? [marker.score] : []);
   const trimmed = shownLow > low || shownHigh < high;
   return (
     `Histogram of the score of ${name} over ${count(d.count, "image")} in ${count(d.edges.length - 1, "bin")} ` +
@@ -119,7 +119,8 @@ export function ScoreDistributionChart({
   onBarClick,
 }: ScoreDistributionChartProps) {
   const bars = distributionBars(d);
-  const [lo, hi] = scoreDomain(d);
+  const marked = marker ? [marker.score] : [];
+  const [lo, hi] = scoreDomain(d, marked);
   const ranksIn = bars.map(() => [] as number[]);
   for (const t of top) ranksIn[barIndex(d, t.score)]?.push(t.rank);
   const table = {
@@ -134,7 +135,7 @@ export function ScoreDistributionChart({
   }
   const marks = [...firstRankAt.entries()].map(([x, rank]) => ({ x, rank }));
   const clamp = (v: number) => Math.min(hi, Math.max(lo, v));
-  const ticks = niceTicks(...binnedDomain(d));
+  const ticks = niceTicks(...binnedDomain(d, marked));
   return (
     <ChartFrame
       title={title}

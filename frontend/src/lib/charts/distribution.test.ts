@@ -33,6 +33,11 @@ describe("score distribution bars", () => {
     const withUnder = { ...narrow, counts: [2, 0, 0, 4, 0, 6, 0, 0, 0, 0], minimum: -5 };
     expect(scoreDomain(withUnder)).toEqual([-2, 4]);
     expect(binnedDomain(withUnder)).toEqual([-1, 4]);
+    // A marked score where no image scored (an upload's): its bar joins the axis.
+    expect(scoreDomain(narrow, [5.5])).toEqual([1, 6]);
+    expect(scoreDomain(narrow, [20])).toEqual([1, 8]);
+    expect(binnedDomain(narrow, [20])).toEqual([1, 7]);
+    expect(scoreDomain(narrow, [2.5])).toEqual([1, 4]);
     // Nothing scored: every bin, and both outside bars' places.
     expect(scoreDomain({ ...d, count: 0, counts: d.counts.map(() => 0) })).toEqual([-2, 8]);
   });

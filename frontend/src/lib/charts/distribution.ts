@@ -62,20 +62,21 @@ export function distributionBars(d: ScoreDistribution): DistributionBar[] {
  * The score axis: from the first bar that counts an image to the last. The bins are fixed from a
  * calibration sample, widened beyond its range, so the dataset may leave a long run of them empty at
  * either end; the axis leaves those out. An outside bar is on the axis only when it counts an image.
- * With no image scored, every bin and both outside bars' places.
+ * With no image scored, every bin and both outside bars' places. The bars of the `marked` scores
+ * (e.g. an upload's, which may fall where no dataset image does) are on the axis too.
  */
-export function scoreDomain(d: ScoreDistribution): [number, number] {
+export function scoreDomain(d: ScoreDistribution, marked: readonly number[] = []): [number, number] {
   const w = binWidth(d);
   const bars = distributionBars(d);
-  const filled = bars.filter((b) => b.count > 0);
+  const filled = bars.filter((b, i) => b.count > 0 || marked.some((score) => barIndex(d, score) === i));
   const first = filled[0] ?? bars[0]!;
   const last = filled.at(-1) ?? bars.at(-1)!;
   return [first.x - w / 2, last.x + w / 2];
 }
 
 /** The bins' part of the score axis (where a tick names a score; the outside bars stand beyond it). */
-export function binnedDomain(d: ScoreDistribution): [number, number] {
-  const [lo, hi] = scoreDomain(d);
+export function binnedDomain(d: ScoreDistribution, marked: readonly number[] = []): [number, number] {
+  const [lo, hi] = scoreDomain(d, marked);
   return [Math.max(lo, d.edges[0] ?? lo), Math.min(hi, d.edges.at(-1) ?? hi)];
 }
 
