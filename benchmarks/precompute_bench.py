@@ -32,9 +32,9 @@ from precompute.job import run_job
 from precompute.job_config import JobConfig
 from qkatlas.conventions import BASES, Basis
 from qkatlas.device import autocast, compute_dtype, resolve_device
-from qkatlas.distribution_samples import RunningSamples
+from qkatlas.distribution_samples import RunningSamples, sample_keys
 from qkatlas.images import iter_batches, load_image_file, open_image_source
-from qkatlas.mode_statistics import N_BINS, HistogramBins, RunningStatistics
+from qkatlas.mode_statistics import N_BINS, STATISTICS_CHUNK, HistogramBins, RunningStatistics
 from qkatlas.models import load_model
 from qkatlas.models.base import ViTAdapter
 from qkatlas.models.known_models import PAPER_MODELS
@@ -85,6 +85,26 @@ class _SamplesLeftOut(RunningSamples):
         return torch.zeros(len(keys), dtype=torch.bool, device=keys.device)
 
 
+def samples_update_seconds(n_columns: int, batch_size: int, device: torch.device, repeats: int) -> float:
+    """Median seconds of the distribution samples' update for one batch over every column, alone (random
+    scores and bins, new dataset indices each round, in the job's column chunks): a steadier measure of
+    their cost than the difference of two whole-job rates, which the machine's noise can swamp."""
+    samples = RunningSamples(n_columns, N_BINS, device)
+    times = []
+    for round_ in range(repeats + 2):  # two warm-up rounds
+        scores = torch.randn(batch_size, n_columns, device=device)
+        bands = samples.band_of_bin(torch.randint(-1, N_BINS + 1, (batch_size, n_columns), device=device))
+        keys = sample_keys(torch.arange(round_ * batch_size, (round_ + 1) * batch_size, device=device))
+        _sync(device)
+        start = time.perf_counter()
+        for first in range(0, n_columns, STATISTICS_CHUNK):
+            columns = slice(first, min(first + STATISTICS_CHUNK, n_columns))
+            samples.update_columns(columns, bands[:, columns], scores[:, columns], scores[:, columns] > 0, keys)
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[2:])
+
+
 def forward_vs_precompute(
     adapter: ViTAdapter,
     batch_size: int,
@@ -112,9 +132,11 @@ def forward_vs_precompute(
             adapter.forward(adapter.normalize(batch))
 
     runs: dict[str, Callable[[torch.Tensor], None]] = {"forward": forward}
+    n_columns: dict[str, int] = {}
     for label in variants:
         bases, compact, statistics_kind = PRECOMPUTE_VARIANTS[label]
         scorer = TopKScorer(ModeKernel(adapter, dec, bases))
+        n_columns[label] = scorer.n_columns
         topk = scorer.new_top_k(top_k, compact=compact)
         first_index = itertools.count(0, batch_size)
         running = (
@@ -162,6 +184,11 @@ def forward_vs_precompute(
         results["samples_vs_without"] = (
             rates["precompute_with_statistics"] / rates["precompute_with_statistics_without_samples"]
         )
+        columns = n_columns["precompute_with_statistics"]
+        update = samples_update_seconds(columns, batch_size, device, repeats)
+        results["samples_update_ms"] = update * 1000
+        # Their share of a batch of the job with statistics: 1 − share is the ratio the update alone allows.
+        results["samples_update_share"] = update / (batch_size / rates["precompute_with_statistics"])
     return results
 
 
