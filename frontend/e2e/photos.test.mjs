@@ -418,6 +418,13 @@ test.describe("pictures that do not mislead", () => {
         await images.first().waitFor();
         const widths = await images.evaluateAll((els) => els.map((el) => el.getBoundingClientRect().width));
         assert.ok(widths.length > 0 && Math.min(...widths) >= 160, `${name} thumbnails ${widths.join(", ")} px wide`);
+        if (name === "class") {
+          // The class's own images under each mode (their maps computed on demand) too.
+          const own = page.locator(".class-images img");
+          await own.first().waitFor();
+          const ownWidths = await own.evaluateAll((els) => els.map((el) => el.getBoundingClientRect().width));
+          assert.ok(Math.min(...ownWidths) >= 160, `the class's own images ${ownWidths.join(", ")} px wide`);
+        }
         // The keyboard: focus the thumbnail's link and press Enter.
         await images.first().locator("xpath=ancestor::a[1]").focus();
         await page.keyboard.press("Enter");

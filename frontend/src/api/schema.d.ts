@@ -219,7 +219,7 @@ export interface paths {
         put?: never;
         /**
          * Upload Dataset Image
-         * @description Turn a top image of an atlas into an upload (the same store and answer as `POST /api/uploads`), so that
+         * @description Turn an image of an atlas into an upload (the same store and answer as `POST /api/uploads`), so that
          *     every upload view (the attention explorer, other models' rankings) can analyse it. The original file is
          *     used when the service can still read it where the atlas was built, else the stored thumbnail (the crop the
          *     model saw).

@@ -35,11 +35,14 @@ export function ClassImagesUnderMode({
 }) {
   const name = signedModeName(at);
   return (
-    <ol className="class-images" aria-label={`Images of the class under ${name}`}>
-      {of.images.map((image, position) => (
-        <ClassImageTile key={image.image_id} of={of} image={image} at={at} onOpen={() => onOpen(position)} />
-      ))}
-    </ol>
+    <>
+      <p className="muted small class-mode-caption">The class&apos;s own images under it:</p>
+      <ol className="class-images" aria-label={`Images of the class under ${name}`}>
+        {of.images.map((image, position) => (
+          <ClassImageTile key={image.image_id} of={of} image={image} at={at} onOpen={() => onOpen(position)} />
+        ))}
+      </ol>
+    </>
   );
 }
 
@@ -65,8 +68,8 @@ function ClassImageTile({
             className="thumb"
             src={overlaySrc(datasetImageOverlayUrl(of.model, of.revision, image.image_id, at), DEFAULT_OVERLAY)}
             alt={overlayAlt(what, DEFAULT_OVERLAY)}
-            width={96}
-            height={96}
+            width={160}
+            height={160}
             onError={onImageError}
           />
         ) : (

@@ -70,6 +70,9 @@ export function ClassModeCard({
           </dd>
         </div>
       </dl>
+      {match.mode.top_images.length > 0 && children ? (
+        <p className="muted small class-mode-caption">The mode&apos;s best images (of any class):</p>
+      ) : null}
       {match.mode.top_images.length > 0 ? (
         <ol className="class-mode-thumbs" aria-label={`Best images of ${title}`}>
           {match.mode.top_images.map((image, rank) => (
