@@ -18,7 +18,7 @@ from backend.services.analysis.codec import HeadAnalysis
 from backend.services.analysis.runner import AnalysisSubject
 from backend.services.atlases import image_id
 from backend.services.overlays import mode_maps
-from backend.services.upload_results import upload_mode_scale
+from backend.services.upload_results import analysed_mode_maps
 from qkatlas.atlas import Atlas
 from qkatlas.atlas.contract import ImageRecord
 from qkatlas.atlas.evidence import fires
@@ -140,7 +140,7 @@ def image_maps(
     source: DatasetImageSource, analysis: HeadAnalysis, layer: int, head: int, mode: int, sign: Sign, basis: Basis
 ) -> DatasetImageMaps:
     atlas = source.atlas
-    query, key, scale = upload_mode_scale(analysis, atlas, basis, SignedMode(layer, head, mode, sign))
+    query, key, scale = analysed_mode_maps(analysis, atlas, basis, SignedMode(layer, head, mode, sign))
     return DatasetImageMaps(
         model=atlas.slug,
         revision=atlas.revision,

@@ -124,18 +124,18 @@ def signed_maps(analysis: HeadAnalysis, basis: Basis, mode: int, sign: Sign) -> 
     return (query, key) if sign == Sign.pos else (-query, -key)
 
 
-def upload_mode_scale(
+def analysed_mode_maps(
     analysis: HeadAnalysis, atlas: Atlas, basis: Basis, mode: SignedMode
 ) -> tuple[np.ndarray, np.ndarray, MapScale]:
-    """The signed mode's maps on the upload and the scale they are drawn on: the mode's own over its top images
-    (so the upload compares with them; a value above it saturates), or the upload's maxima where the mode lists
-    no top image."""
+    """The signed mode's maps on an analysed image (an upload, or any dataset image) and the scale they are drawn
+    on: the mode's own over its top images (so the image compares with them; a value above it saturates), or the
+    image's maxima where the mode lists no top image."""
     query, key = signed_maps(analysis, basis, mode.mode, mode.sign)
     return query, key, own_scale_unless(mode_scale(atlas, basis, mode), query, key)
 
 
 def upload_mode_maps(analysis: HeadAnalysis, atlas: Atlas, basis: Basis, mode: SignedMode) -> ModeMaps:
-    query, key, scale = upload_mode_scale(analysis, atlas, basis, mode)
+    query, key, scale = analysed_mode_maps(analysis, atlas, basis, mode)
     return mode_maps(query, key, atlas.image_size, scale)
 
 

@@ -82,6 +82,12 @@ async function clickPatch(picker, index, grid) {
   await picker.click({ position: { x: ((col + 0.5) * box.width) / grid, y: ((row + 0.5) * box.height) / grid } });
 }
 
+/** Every image `images` finds is at least 160 px wide (large enough to judge). */
+async function expectWide(images, what) {
+  const widths = await images.evaluateAll((els) => els.map((el) => el.getBoundingClientRect().width));
+  assert.ok(widths.length > 0 && Math.min(...widths) >= 160, `${what} ${widths.join(", ")} px wide`);
+}
+
 test.describe("photos under the maps", () => {
   test("the overlay shows the photo in colour; opacity and brightness are in the URL and survive a reload", async () => {
     await withPage(async (page) => {
@@ -416,14 +422,12 @@ test.describe("pictures that do not mislead", () => {
         if (name === "class") await unfoldUnrankedModes(page);
         const images = page.locator(selector);
         await images.first().waitFor();
-        const widths = await images.evaluateAll((els) => els.map((el) => el.getBoundingClientRect().width));
-        assert.ok(widths.length > 0 && Math.min(...widths) >= 160, `${name} thumbnails ${widths.join(", ")} px wide`);
+        await expectWide(images, `${name} thumbnails`);
         if (name === "class") {
           // The class's own images under each mode (their maps computed on demand) too.
           const own = page.locator(".class-images img");
           await own.first().waitFor();
-          const ownWidths = await own.evaluateAll((els) => els.map((el) => el.getBoundingClientRect().width));
-          assert.ok(Math.min(...ownWidths) >= 160, `the class's own images ${ownWidths.join(", ")} px wide`);
+          await expectWide(own, "the class's own images");
         }
         // The keyboard: focus the thumbnail's link and press Enter.
         await images.first().locator("xpath=ancestor::a[1]").focus();
@@ -442,8 +446,7 @@ test.describe("pictures that do not mislead", () => {
       await page.goto(url(`/upload/${upload.id}?model=${MODEL.slug}`));
       const ranked = page.locator(".ranked-mode-images img");
       await ranked.first().waitFor({ timeout: 120_000 });
-      const widths = await ranked.evaluateAll((els) => els.map((el) => el.getBoundingClientRect().width));
-      assert.ok(Math.min(...widths) >= 160, `upload thumbnails ${widths.join(", ")} px wide`);
+      await expectWide(ranked, "upload thumbnails");
       // A dataset image's thumbnail (your image's opens the mode's page with it attached).
       await page.locator(".ranked-mode-images a:has(img[alt*='on dataset image'])").first().focus();
       await page.keyboard.press("Enter");

@@ -24,7 +24,7 @@ from backend.services.dataset_images import (
     source_photo,
 )
 from backend.services.overlays import overlay_png
-from backend.services.upload_results import upload_mode_scale
+from backend.services.upload_results import analysed_mode_maps
 from qkatlas.atlas import Atlas, AtlasReplaced
 from qkatlas.atlas.statistics import SignedMode
 
@@ -137,7 +137,7 @@ async def get_image_overlay(
     atlas, ttl_s = source.atlas, services.settings.overlay_ttl_s
     analysis = await services.analysis.subject_head(source.subject(ttl_s), atlas, query.layer, query.head)
     signed = SignedMode(query.layer, query.head, query.mode, query.sign)
-    query_map, key_map, scale = upload_mode_scale(analysis, atlas, query.basis, signed)
+    query_map, key_map, scale = analysed_mode_maps(analysis, atlas, query.basis, signed)
     photo = None
     if options.blend > 0:
         photo = await source_photo(services.renders, ttl_s, source, _thumbnail(atlas, source.index))

@@ -227,7 +227,7 @@ async def get_upload_mode_overlay(
 ) -> Response:
     analysis = await services.analysis.head(upload, ref.atlas, ref.layer, ref.head)
     mode = SignedMode(ref.layer, ref.head, ref.mode, sign)
-    query, key, scale = upload_results.upload_mode_scale(analysis, ref.atlas, basis, mode)
+    query, key, scale = upload_results.analysed_mode_maps(analysis, ref.atlas, basis, mode)
     photo = await services.analysis.model_image(upload, ref.atlas) if options.blend > 0 else None
     data = await asyncio.to_thread(
         overlay_png, query, key, size=ref.atlas.image_size, options=options, scale=scale, photo=photo

@@ -294,7 +294,7 @@ function ClassNotFound({ label }: { label: string }) {
       exists={
         near.length > 0
           ? "Classes with a near name:"
-          : `No class has a near name; ${labels.length.toLocaleString("en")} classes are listed on the classes page.`
+          : `No class has a near name; ${count(labels.length, "class", "classes")} are listed on the classes page.`
       }
       links={[
         ...near.map((n) => ({ label: n, to: classPath(n) })),

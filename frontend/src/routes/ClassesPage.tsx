@@ -12,7 +12,7 @@ import { HowToRead } from "../components/ui/HowToRead";
 import { Empty, Loaded } from "../components/ui/Status";
 import { atlasName } from "../lib/address/atlasNames";
 import { classPath, modelPath } from "../lib/address/paths";
-import { count } from "../lib/common/format";
+import { count, integer } from "../lib/common/format";
 import { useDebouncedDraft } from "../lib/common/useDebouncedDraft";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
 import { tooFewImages, unrankableDataset } from "../lib/search/classReliability";
@@ -95,7 +95,7 @@ function ClassTable({ data, models }: { data: ClassList; models: ModelSummary[] 
           const warning = unrankableDataset(dataset.name, dataset.largest_class_images, reliable);
           return (
             <li key={dataset.name + dataset.atlases.join()}>
-              <strong>{dataset.name}</strong>: {dataset.n_classes.toLocaleString("en")} classes,{" "}
+              <strong>{dataset.name}</strong>: {count(dataset.n_classes, "class", "classes")},{" "}
               {count(dataset.n_images, "image")} with a label · {names(dataset.atlases)}
               {warning ? (
                 <div className="status status-warn" role="note">
@@ -125,8 +125,8 @@ function ClassTable({ data, models }: { data: ClassList; models: ModelSummary[] 
       </form>
       <p className="index-count" aria-live="polite">
         {rows.length === data.classes.length
-          ? `${data.classes.length.toLocaleString("en")} classes`
-          : `${rows.length.toLocaleString("en")} of ${data.classes.length.toLocaleString("en")} classes`}
+          ? count(data.classes.length, "class", "classes")
+          : `${integer(rows.length)} of ${count(data.classes.length, "class", "classes")}`}
       </p>
       {rows.length === 0 ? (
         <Empty>No class contains “{filter}”.</Empty>
@@ -162,7 +162,7 @@ function ClassTable({ data, models }: { data: ClassList; models: ModelSummary[] 
                         <span className="muted">—</span>
                       ) : (
                         <>
-                          {n.toLocaleString("en")}
+                          {integer(n)}
                           {tooFewImages(n, reliable) && !wholeDatasetSmall[column] ? (
                             <span className="badge badge-warn" title={`fewer than ${count(reliable, "image")}`}>
                               few

@@ -6,7 +6,7 @@
 import { Link } from "react-router";
 import { useAtlasImageError } from "../../api/atlasRevisions";
 import type { DistributionBand, ModeSamples, SampledImage } from "../../api/client";
-import { fmt, percent } from "../../lib/common/format";
+import { count, fmt, percent } from "../../lib/common/format";
 import { HelpTip } from "../ui/HelpTip";
 import { QuirkBadge } from "../ui/SignBadge";
 
@@ -22,9 +22,8 @@ export function bandOfBar(bands: DistributionBand[], bar: number, nBins: number)
 }
 
 function bandHeading(band: DistributionBand, total: number, last: boolean): string {
-  const images = `${band.count.toLocaleString("en")} image${band.count === 1 ? "" : "s"}`;
   const share = total > 0 ? ` (${percent(band.count / total)})` : "";
-  return `Scores ${fmt(band.low)} to ${fmt(band.high)}${last ? " (the highest)" : ""}: ${images}${share}`;
+  return `Scores ${fmt(band.low)} to ${fmt(band.high)}${last ? " (the highest)" : ""}: ${count(band.count, "image")}${share}`;
 }
 
 /** Every sampled image, highest band first: the order the section lists them and the large view steps. */

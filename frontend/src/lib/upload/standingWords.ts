@@ -1,5 +1,6 @@
 /** An upload's standing in a mode's dataset distribution, in words (docs/method.md#standing-in-the-distribution). */
 import type { ScoreStanding } from "../../api/client";
+import { count, integer } from "../common/format";
 
 /** A percentage to 0.1 %, rounded towards `direction` so that a claim is never overstated. */
 function percentText(value: number, direction: "down" | "up"): string {
@@ -22,15 +23,14 @@ export function standingLead(standing: ScoreStanding): string {
 
 /** "the 1,000 images of <dataset>". */
 export function datasetImages(standing: ScoreStanding, dataset: string): string {
-  return `the ${standing.count.toLocaleString("en")} image${standing.count === 1 ? "" : "s"} of ${dataset}`;
+  return `the ${count(standing.count, "image")} of ${dataset}`;
 }
 
 /** How many images score below it, and why a range is one. */
 export function belowCount(standing: ScoreStanding): string {
-  const at = (n: number) => n.toLocaleString("en");
-  if (standing.exact) return `${at(standing.below_at_least)} of them score below it`;
+  if (standing.exact) return `${integer(standing.below_at_least)} of them score below it`;
   return (
-    `between ${at(standing.below_at_least)} and ${at(standing.below_at_most)} of them score below it ` +
+    `between ${integer(standing.below_at_least)} and ${integer(standing.below_at_most)} of them score below it ` +
     "(the rest of its histogram bin is not stored one by one)"
   );
 }
