@@ -53,9 +53,10 @@ class Ablation:
     probabilities_after: np.ndarray | None
 
 
-def check_removed(dec: Decomposition, layer: int, head: int, removed: Sequence[int]) -> tuple[int, ...]:
-    """``removed`` as ascending mode indices, or ``InvalidModes`` saying what is wrong with it."""
-    n_modes = dec.shape[2]
+def check_removed(active: np.ndarray, removed: Sequence[int]) -> tuple[int, ...]:
+    """``removed`` as ascending mode indices of a head whose modes are ``active [M]`` (bool), or
+    ``InvalidModes`` saying what is wrong with it."""
+    n_modes = len(active)
     if not removed:
         raise InvalidModes("no mode to remove: name at least one")
     if len(set(removed)) != len(removed):
@@ -63,20 +64,21 @@ def check_removed(dec: Decomposition, layer: int, head: int, removed: Sequence[i
     outside = [n for n in removed if not 0 <= n < n_modes]
     if outside:
         raise InvalidModes(f"no mode {outside[0]}: the head has modes 0–{n_modes - 1}")
-    inactive = [n for n in removed if not dec.active[layer, head, n]]
+    inactive = [n for n in removed if not active[n]]
     if inactive:
         raise InvalidModes(f"mode {inactive[0]} is inactive (σ = 0): it adds nothing to the logits to remove")
     return tuple(sorted(removed))
 
 
-def all_but_strongest(dec: Decomposition, layer: int, head: int, keep: int) -> tuple[int, ...]:
-    """The active modes outside the ``keep`` of largest σ (modes are indexed by descending σ)."""
+def all_but_strongest(active: np.ndarray, keep: int) -> tuple[int, ...]:
+    """The active modes (``active [M]`` bool) outside the ``keep`` of largest σ (modes are indexed by
+    descending σ, so these are the active modes from the ``keep``-th on)."""
     if keep < 0:
         raise InvalidModes("keep_top must be 0 or more")
-    active = np.flatnonzero(dec.active[layer, head])
-    removed = tuple(int(n) for n in active[keep:])
+    indices = np.flatnonzero(active)
+    removed = tuple(int(n) for n in indices[keep:])
     if not removed:
-        raise InvalidModes(f"the head has {len(active)} active modes: keeping the strongest {keep} removes none")
+        raise InvalidModes(f"the head has {len(indices)} active modes: keeping the strongest {keep} removes none")
     return removed
 
 
@@ -128,7 +130,7 @@ def ablate(
     spec = adapter.spec
     if not 0 <= query_patch < spec.n_patches:
         raise IndexError(f"query patch {query_patch} outside the {spec.grid}×{spec.grid} grid")
-    removed = check_removed(dec, layer, head, removed)
+    removed = check_removed(dec.active[layer, head], removed)
     pixels = adapter.normalize(image.unsqueeze(0).to(adapter.device)).expand(2, -1, -1, -1)
     captured: list[torch.Tensor] = []
     with (

@@ -119,9 +119,9 @@ def test_removing_every_mode_leaves_the_key_only_term(photo_dir: Path) -> None:
     image = _image(adapter, photo_dir)
     n_tokens = adapter.spec.n_prefix + adapter.spec.n_patches
     for query_patch in (0, 7):
-        full_rank = ablate(adapter, dec, image, LAYER, 0, all_but_strongest(dec, LAYER, 0, 0), query_patch)
+        full_rank = ablate(adapter, dec, image, LAYER, 0, all_but_strongest(dec.active[LAYER, 0], 0), query_patch)
         np.testing.assert_allclose(full_rank.row_after, np.full(n_tokens, 1 / n_tokens), atol=1e-6)
-        deficient = ablate(adapter, dec, image, LAYER, 2, all_but_strongest(dec, LAYER, 2, 0), query_patch)
+        deficient = ablate(adapter, dec, image, LAYER, 2, all_but_strongest(dec.active[LAYER, 2], 0), query_patch)
         expected = _key_only_rows(adapter, image, LAYER, 2)
         assert expected.max() > 2 / n_tokens  # not uniform: the test tells the two heads apart
         np.testing.assert_allclose(deficient.row_after, expected, atol=1e-5)
@@ -152,7 +152,7 @@ def test_the_hook_leaves_other_threads_forward_passes_alone(photo_dir: Path) -> 
     pixels = adapter.normalize(_image(adapter, photo_dir).unsqueeze(0))
     own = adapter.outputs(pixels).embedding
     elsewhere: list[torch.Tensor] = []
-    with removing_modes(adapter, dec, 0, HEAD, all_but_strongest(dec, 0, HEAD, 0)):
+    with removing_modes(adapter, dec, 0, HEAD, all_but_strongest(dec.active[0, HEAD], 0)):
         here = adapter.outputs(pixels).embedding
         thread = threading.Thread(target=lambda: elsewhere.append(adapter.outputs(pixels).embedding))
         thread.start()
@@ -171,10 +171,12 @@ def test_bad_mode_sets_are_refused_with_the_reason() -> None:
         ([99], "no mode 99"),
     ):
         with pytest.raises(InvalidModes, match=words):
-            check_removed(dec, 0, 0, removed)
-    assert all_but_strongest(dec, 0, 0, 2) == tuple(range(2, n_active))
+            check_removed(dec.active[0, 0], removed)
+    assert all_but_strongest(dec.active[0, 0], 2) == tuple(range(2, n_active))
     with pytest.raises(InvalidModes, match="removes none"):
-        all_but_strongest(dec, 0, 0, n_active)
+        all_but_strongest(dec.active[0, 0], n_active)
+    with pytest.raises(InvalidModes, match="inactive"):
+        check_removed(np.array([True, True, False]), [2])
 
 
 def test_classifier_outputs_are_probabilities_when_the_model_has_a_classifier(photo_dir: Path) -> None:
