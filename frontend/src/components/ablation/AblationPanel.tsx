@@ -272,7 +272,7 @@ export function AblationView({ ablation, imageSrc }: { ablation: ModeAblation; i
 function ClassTable({ title, classes }: { title: string; classes: ClassChange[] }) {
   return (
     <div className="table-scroll">
-      <table className="data-table">
+      <table className="data-table ablation-classes">
         <caption>{title}</caption>
         <thead>
           <tr>
