@@ -160,6 +160,12 @@ class ViTAdapter(ABC):
     #: the adapter carries no classifier (``load_model(..., classifier=True)`` keeps the checkpoint's).
     class_names: tuple[str, ...] | None = None
 
+    def __init__(self) -> None:
+        #: Held by every forward pass that switches the model to an attention path forming the probabilities
+        #: (timm's unfused path, Hugging Face's eager implementation) until it has switched back: the switch
+        #: is model-wide, and two threads interleaving it could leave it off under the other's capture.
+        self.attention_switch = threading.Lock()
+
     @abstractmethod
     def layer_weights(self, layer: int) -> LayerWeights:
         """Query/key weights and LayerNorm of block ``layer``, float64 on the CPU."""
@@ -227,8 +233,9 @@ class ViTAdapter(ABC):
             def norm_hook(_m: nn.Module, _a: tuple[torch.Tensor, ...], out: torch.Tensor, layer: int = layer) -> None:
                 on_layer(layer, residuals.pop(layer), out)
 
-            handles.append(block.register_forward_pre_hook(pre_hook, with_kwargs=True))
-            handles.append(self._block_norm(block).register_forward_hook(norm_hook))
+            # This thread's passes only: the service's analysis threads share the model.
+            handles.append(block.register_forward_pre_hook(this_thread_only(pre_hook), with_kwargs=True))
+            handles.append(self._block_norm(block).register_forward_hook(this_thread_only(norm_hook)))
         try:
             yield
         finally:

@@ -167,6 +167,7 @@ class HFAdapter(ViTAdapter):
         random_init: bool = False,
         classifier: TokenClassifier | None = None,
     ) -> None:
+        super().__init__()
         model.eval()  # type: ignore[no-untyped-call]  # transformers overrides nn.Module.eval unannotated
         self.module = model
         self.family = family
@@ -318,28 +319,32 @@ class HFAdapter(ViTAdapter):
         """The attention weights block ``layer``'s attention module returns, under the eager
         implementation for the call (SDPA returns none)."""
         model = cast(PreTrainedModel, self.module)
-        previous = model.config._attn_implementation
         handle = self._attentions[layer].register_forward_hook(
             this_thread_only(lambda _m, _args, out: keep(out[1].detach().float()))
         )
-        model.set_attn_implementation("eager")
         try:
-            yield
+            with self.attention_switch:
+                previous = model.config._attn_implementation
+                model.set_attn_implementation("eager")
+                try:
+                    yield
+                finally:
+                    model.set_attn_implementation(previous)
         finally:
-            model.set_attn_implementation(previous)
             handle.remove()
 
     def attention_probs(self, pixels: torch.Tensor) -> list[torch.Tensor]:
         """The model's own ``output_attentions`` under the eager attention implementation (SDPA
         returns none), ``[B, H, N, N]`` per layer, fp32."""
         model = cast(PreTrainedModel, self.module)
-        previous = model.config._attn_implementation
-        model.set_attn_implementation("eager")
-        try:
-            with torch.inference_mode():
-                outputs = model(pixel_values=pixels, output_attentions=True)
-        finally:
-            model.set_attn_implementation(previous)
+        with self.attention_switch:
+            previous = model.config._attn_implementation
+            model.set_attn_implementation("eager")
+            try:
+                with torch.inference_mode():
+                    outputs = model(pixel_values=pixels, output_attentions=True)
+            finally:
+                model.set_attn_implementation(previous)
         attentions = outputs.attentions
         if attentions is None or len(attentions) != self.spec.n_layers:
             raise UnsupportedModelError(f"{type(model).__name__} did not return per-layer attentions")

@@ -129,6 +129,7 @@ class TimmViTAdapter(ViTAdapter):
         preprocessing: Preprocessing | None = None,
         planted_modes: tuple[PlantedMode, ...] = (),
     ) -> None:
+        super().__init__()
         vit = check_timm_model_supported(model)
         vit.eval()
         self.module = vit
@@ -218,15 +219,18 @@ class TimmViTAdapter(ViTAdapter):
         """The input of block ``layer``'s ``attn_drop`` (the softmax), with the fused path of that block
         switched off meanwhile (SDPA never forms the probabilities)."""
         attn = self._attention(layer)
-        was_fused = attn.fused_attn
         handle = attn.attn_drop.register_forward_hook(
             this_thread_only(lambda _m, args, _out: keep(args[0].detach().float()))
         )
-        setattr(attn, "fused_attn", False)  # noqa: B010 (declared Final in timm)
         try:
-            yield
+            with self.attention_switch:
+                was_fused = attn.fused_attn
+                setattr(attn, "fused_attn", False)  # noqa: B010 (declared Final in timm)
+                try:
+                    yield
+                finally:
+                    setattr(attn, "fused_attn", was_fused)  # noqa: B010
         finally:
-            setattr(attn, "fused_attn", was_fused)  # noqa: B010
             handle.remove()
 
     def attention_probs(self, pixels: torch.Tensor) -> list[torch.Tensor]:
@@ -237,17 +241,22 @@ class TimmViTAdapter(ViTAdapter):
         captured: list[torch.Tensor] = []
         fused = [attn.fused_attn for attn in attentions]
         handles = [
-            attn.attn_drop.register_forward_hook(lambda _m, args, _out: captured.append(args[0].detach().float()))
+            attn.attn_drop.register_forward_hook(
+                this_thread_only(lambda _m, args, _out: captured.append(args[0].detach().float()))
+            )
             for attn in attentions
         ]
         try:
-            for attn in attentions:
-                setattr(attn, "fused_attn", False)  # noqa: B010 (declared Final in timm)
-            with torch.inference_mode():
-                self._run(pixels)
+            with self.attention_switch:
+                for attn in attentions:
+                    setattr(attn, "fused_attn", False)  # noqa: B010 (declared Final in timm)
+                try:
+                    with torch.inference_mode():
+                        self._run(pixels)
+                finally:
+                    for attn, was_fused in zip(attentions, fused, strict=True):
+                        setattr(attn, "fused_attn", was_fused)  # noqa: B010
         finally:
-            for attn, was_fused in zip(attentions, fused, strict=True):
-                setattr(attn, "fused_attn", was_fused)  # noqa: B010
             for handle in handles:
                 handle.remove()
         return captured

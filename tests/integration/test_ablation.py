@@ -188,3 +188,21 @@ def test_classifier_outputs_are_probabilities_when_the_model_has_a_classifier(ph
     headless, headless_dec = _model("hf-dino")
     assert headless.class_names is None
     assert ablate(headless, headless_dec, _image(headless, photo_dir), LAYER, HEAD, [0], 0).probabilities_after is None
+
+
+def test_capture_hooks_leave_other_threads_forward_passes_alone(photo_dir: Path) -> None:
+    """A forward pass another thread runs while this one captures (the service's analysis threads share a
+    model) reaches none of this thread's capture callbacks."""
+    adapter, _dec = _model("hf-vit")
+    pixels = adapter.normalize(_image(adapter, photo_dir).unsqueeze(0))
+    layers: list[int] = []
+
+    def keep(layer: int, _residual: torch.Tensor, _normed: torch.Tensor) -> None:
+        layers.append(layer)
+        if layers == [0]:  # mid-pass, once: another thread runs the whole model, capturing its attention too
+            other = threading.Thread(target=lambda: adapter.attention_probs(pixels))
+            other.start()
+            other.join()
+
+    adapter.run_with_capture(pixels, keep)
+    assert layers == list(range(adapter.spec.n_layers))
