@@ -643,6 +643,57 @@ class AttentionSplit(BaseModel):
     modes: list[ModeContribution]
 
 
+# --- removing modes (docs/method.md#removing-modes) ---------------------------------------------------
+
+
+class ClassChange(BaseModel):
+    """One class of the model's classifier, its probability before and after the modes were removed."""
+
+    index: int = Field(description="The classifier's output index.")
+    label: str = Field(description="The class name the checkpoint gives it.")
+    before: float = Field(description="Softmax probability with the model as it is.")
+    after: float = Field(description="Softmax probability with the modes removed.")
+
+
+class ModeAblation(BaseModel):
+    """One image run twice through the atlas's model: as it is, and with modes of one head removed from that
+    head's logits (σ_n P_U[i,n] P_V[j,n] / √d_h, exact basis, every query token) and every later block
+    recomputed. Key tokens are the prefix tokens (`prefix_kinds`) first, then the patches row-major."""
+
+    model: str = Field(description="Atlas slug.")
+    image: str = Field(description="The upload id, or the dataset image id `<atlas slug>~<dataset index>`.")
+    layer: int
+    head: int
+    removed: list[int] = Field(description="The modes removed, ascending (0 = largest σ).")
+    keep_top: int | None = Field(
+        description="Set when the request asked to keep only the strongest modes by σ: how many were kept."
+    )
+    query_patch: int = Field(description="Row-major index of the query patch whose attention row is shown.")
+    grid: int
+    prefix_kinds: list[str]
+    row_before: list[float] = Field(description="The model's own attention of the query patch over all key tokens.")
+    row_after: list[float] = Field(description="The same row with the modes removed (the model's own softmax).")
+    patch_before: list[list[float]] = Field(description="The patch part of `row_before`, [T][T].")
+    patch_after: list[list[float]] = Field(description="The patch part of `row_after`, [T][T].")
+    moved: list[list[float]] = Field(
+        description="Attention moved at each query patch, ½ Σ_j |A_ij − A'_ij| over all key tokens, [T][T]: "
+        "0 = the row is unchanged, 1 = it moved entirely."
+    )
+    moved_prefix: list[float] = Field(description="Attention moved at each prefix token (as queries), same rule.")
+    mean_moved: float = Field(description="The mean of `moved` over the query patches.")
+    embedding_cosine: float = Field(
+        description="Cosine between the model's pooled output before and after (CLS after the final norm; DeiT "
+        "distilled: mean of CLS and distillation tokens; CLIP: after post_layernorm): 1 = unchanged."
+    )
+    has_classifier: bool = Field(description="Whether the checkpoint has a classifier (ViT and DeiT ImageNet heads).")
+    top_before: list[ClassChange] = Field(description="The 5 most probable classes before, most probable first.")
+    top_after: list[ClassChange] = Field(description="The 5 most probable classes after, most probable first.")
+    random_weights: bool = Field(description="The model has random weights (and so does its classifier).")
+    note: str | None = Field(
+        default=None, description="For a dataset image read from the atlas's stored crop: why, and what that means."
+    )
+
+
 # --- mode index, search, classes --------------------------------------------------------------------
 
 

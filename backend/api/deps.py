@@ -20,6 +20,7 @@ from backend.core.text import count
 from backend.schemas import Basis, Channel, Palette, Sign
 from backend.services.container import Services
 from backend.services.overlays import DEFAULT_BLEND, DEFAULT_OPACITY, OverlayOptions
+from qkatlas.ablation import InvalidModes, all_but_strongest, check_removed
 from qkatlas.atlas import Atlas
 
 MODEL_SLUG_PATTERN = r"^[a-z0-9._-]{1,200}$"
@@ -195,3 +196,60 @@ async def get_overlay_options(
 
 
 OverlayDep = Annotated[OverlayOptions, Depends(get_overlay_options)]
+
+
+# --- removing modes (docs/method.md#removing-modes) --------------------------------------------------
+
+_MODE_LIST = re.compile(r"^\d{1,6}(,\d{1,6}){0,999}$")
+
+
+@dataclass(frozen=True)
+class AblationQuery:
+    """Which modes of a head to remove (ascending, checked against the atlas) and whose attention row to show."""
+
+    ref: HeadRef
+    removed: tuple[int, ...]
+    keep_top: int | None
+    query_patch: int
+
+
+async def get_ablation_query(
+    ref: HeadDep,
+    query_patch: Annotated[
+        int, Query(ge=0, le=1_000_000, description="Row-major index of the query patch in the grid.")
+    ],
+    remove: Annotated[
+        str | None,
+        Query(max_length=7000, description="The modes to remove, comma-separated (e.g. `0,3`); or use `keep_top`."),
+    ] = None,
+    keep_top: Annotated[
+        int | None,
+        Query(ge=0, le=100_000, description="Remove every active mode but the `keep_top` of largest σ."),
+    ] = None,
+) -> AblationQuery:
+    """404 without an exact basis or outside the grid; 422 for a mode set that is malformed, empty, repeats a
+    mode, names one the head lacks or an inactive one (σ = 0), or is given both ways."""
+    atlas = ref.atlas
+    if Basis.exact not in atlas.bases:
+        raise not_found("this atlas has no 'exact' basis: removing modes needs the modes that rebuild the logits")
+    if query_patch >= atlas.grid * atlas.grid:
+        raise not_found(f"no query patch {query_patch}: the grid has {atlas.grid}×{atlas.grid} patches")
+    if (remove is None) == (keep_top is None):
+        raise HTTPException(422, "give exactly one of `remove` (modes, e.g. 0,3) and `keep_top` (a number)")
+    active = atlas.active(ref.layer, ref.head)
+    try:
+        if remove is not None:
+            if _MODE_LIST.match(remove) is None:
+                raise InvalidModes(
+                    f"'{remove[:80]}' is not a list of mode numbers: write them comma-separated, e.g. 0,3"
+                )
+            removed = check_removed(active, [int(n) for n in remove.split(",")])
+        else:
+            assert keep_top is not None
+            removed = all_but_strongest(active, keep_top)
+    except InvalidModes as invalid:
+        raise HTTPException(422, str(invalid)) from None
+    return AblationQuery(ref, removed, keep_top, query_patch)
+
+
+AblationQueryDep = Annotated[AblationQuery, Depends(get_ablation_query)]

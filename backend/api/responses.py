@@ -37,3 +37,14 @@ MODEL_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 def png(data: bytes) -> Response:
     """A PNG body; its ETag and Cache-Control come from the route's cache policy (``backend.api.caching``)."""
     return Response(data, media_type="image/png")
+
+
+#: The removing-modes routes: a bad mode set (422, with the reason), and the model's unavailability.
+ABLATION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {
+        "model": ErrorBody,
+        "description": "The mode set is malformed, empty, repeats a mode, names a mode the head lacks or an inactive "
+        "one, or is given both as `remove` and `keep_top`",
+    },
+    **MODEL_UNAVAILABLE,
+}

@@ -67,15 +67,22 @@ def load_model(
     seed: int = 0,
     revision: str | None = None,
     overrides: dict[str, Any] | None = None,
+    classifier: bool = False,
 ) -> ViTAdapter:
     """Load ``model_id`` behind the ``ViTAdapter`` interface (see the module docstring).
 
     ``overrides`` are timm ``create_model`` kwargs or Hugging Face config attributes (e.g.
     ``{'depth': 2}`` / ``{'num_hidden_layers': 2}``), for small test and benchmark instances.
+    ``classifier``: also keep the checkpoint's classifier where it has one (``ViTAdapter.class_names``;
+    timm heads of ImageNet classes, random with random weights; Hugging Face ViT/DeiT classification
+    checkpoints); the encoder's weights are the same either way, and nothing but
+    ``ViTAdapter.outputs`` runs the classifier.
     Raises ``ModelLoadError`` (unknown id, unreadable checkpoint, hub unreachable) or
     ``UnsupportedModelError`` (a layout the method does not cover) with the reason.
     """
-    adapter = _load(model_id, random_init=random_init, seed=seed, revision=revision, overrides=overrides)
+    adapter = _load(
+        model_id, random_init=random_init, seed=seed, revision=revision, overrides=overrides, classifier=classifier
+    )
     adapter.source = ModelSource(
         id=model_id,
         random_init=random_init,
@@ -96,6 +103,7 @@ class LoadRequest:
     seed: int
     revision: str | None
     overrides: dict[str, Any] | None
+    classifier: bool = False
 
 
 def _no_id(_model_id: str) -> bool:
@@ -154,6 +162,7 @@ def _load_timm(request: LoadRequest) -> ViTAdapter:
         random_init=request.random_init,
         revision=request.revision,
         overrides=request.overrides,
+        classifier=request.classifier,
     )
 
 
@@ -161,7 +170,12 @@ def _load_timm_directory(directory: Path, config: dict[str, Any], request: LoadR
     from .timm_vit import load_timm_directory
 
     return load_timm_directory(
-        directory, config, model_id=request.model_id, random_init=request.random_init, overrides=request.overrides
+        directory,
+        config,
+        model_id=request.model_id,
+        random_init=request.random_init,
+        overrides=request.overrides,
+        classifier=request.classifier,
     )
 
 
@@ -173,7 +187,11 @@ def _load_hf(request: LoadRequest) -> ViTAdapter:
     from .hf_loading import load_hf_hub
 
     return load_hf_hub(
-        request.model_id, random_init=request.random_init, revision=request.revision, overrides=request.overrides
+        request.model_id,
+        random_init=request.random_init,
+        revision=request.revision,
+        overrides=request.overrides,
+        classifier=request.classifier,
     )
 
 
@@ -181,7 +199,11 @@ def _load_hf_directory(directory: Path, _config: dict[str, Any], request: LoadRe
     from .hf_loading import load_hf_directory
 
     return load_hf_directory(
-        directory, model_id=request.model_id, random_init=request.random_init, overrides=request.overrides
+        directory,
+        model_id=request.model_id,
+        random_init=request.random_init,
+        overrides=request.overrides,
+        classifier=request.classifier,
     )
 
 
@@ -212,8 +234,9 @@ def _load(
     seed: int,
     revision: str | None,
     overrides: dict[str, Any] | None,
+    classifier: bool,
 ) -> ViTAdapter:
-    request = LoadRequest(model_id, random_init, seed, revision, overrides)
+    request = LoadRequest(model_id, random_init, seed, revision, overrides, classifier)
     for family in MODEL_FAMILIES:
         if model_id in family.names:
             return family.load(request)
@@ -252,14 +275,16 @@ def model_source(adapter: ViTAdapter) -> ModelSource:
     return adapter.source
 
 
-def load_model_from_source(source: ModelSource) -> ViTAdapter:
-    """Rebuild a model from its recorded source (e.g. an atlas's ``manifest.model_source``)."""
+def load_model_from_source(source: ModelSource, *, classifier: bool = False) -> ViTAdapter:
+    """Rebuild a model from its recorded source (e.g. an atlas's ``manifest.model_source``), with its
+    classifier when ``classifier`` (``load_model``)."""
     return load_model(
         source.id,
         random_init=source.random_init,
         seed=source.seed,
         revision=source.revision,
         overrides=source.overrides or None,
+        classifier=classifier,
     )
 
 

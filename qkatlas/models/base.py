@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +32,11 @@ PrefixKind = Literal["cls", "distillation", "register"]
 #: ``(layer, residual [B, N, d], normed [B, N, d])``: the residual stream entering the block and the
 #: output of the block's first LayerNorm (what ``W_q``/``W_k`` see). ``N`` includes prefix tokens.
 CaptureFn = Callable[[int, torch.Tensor, torch.Tensor], None]
+
+
+#: Called with one block's attention probabilities ``[B, H, N, N]`` (the model's own softmax) during a
+#: forward pass that captures them (``ViTAdapter.capturing_attention``).
+AttentionFn = Callable[[torch.Tensor], None]
 
 
 class UnsupportedModelError(ValueError):
@@ -112,6 +118,36 @@ class LayerWeights:
     ln_eps: float
 
 
+@dataclass(frozen=True)
+class QueryProjection:
+    """Where one head's queries come out of the model: ``module``'s output ``[B, N, F]`` (before any
+    reshape into heads or scaling) holds them in the features ``rows``, the rows of ``W_q``/``b_q``
+    in ``LayerWeights`` order."""
+
+    module: nn.Module
+    rows: slice
+
+
+@dataclass(frozen=True)
+class ModelOutputs:
+    """What the model makes of a batch. ``embedding [B, D]``: its pooled output (``ViTAdapter.outputs``
+    says which per family); ``logits [B, C]``: its classifier's, or None when the adapter has none."""
+
+    embedding: torch.Tensor
+    logits: torch.Tensor | None
+
+
+def this_thread_only(hook: Callable[..., object]) -> Callable[..., object]:
+    """``hook`` acting only in the thread that wraps it: the service's analysis threads share one
+    model, and a hook installed for one request must leave the others' forward passes alone."""
+    owner = threading.get_ident()
+
+    def guarded(*args: object) -> object:
+        return hook(*args) if threading.get_ident() == owner else None
+
+    return guarded
+
+
 class ViTAdapter(ABC):
     """One loaded ViT-style model behind the interface the method needs."""
 
@@ -120,6 +156,15 @@ class ViTAdapter(ABC):
     module: nn.Module
     #: How the model was loaded (``qkatlas.models.model_source``); set by ``load_model``.
     source: ModelSource | None = None
+    #: The names of the classifier's classes (logit column ``c`` is ``class_names[c]``), or None when
+    #: the adapter carries no classifier (``load_model(..., classifier=True)`` keeps the checkpoint's).
+    class_names: tuple[str, ...] | None = None
+
+    def __init__(self) -> None:
+        #: Held by every forward pass that switches the model to an attention path forming the probabilities
+        #: (timm's unfused path, Hugging Face's eager implementation) until it has switched back: the switch
+        #: is model-wide, and two threads interleaving it could leave it off under the other's capture.
+        self.attention_switch = threading.Lock()
 
     @abstractmethod
     def layer_weights(self, layer: int) -> LayerWeights:
@@ -140,6 +185,24 @@ class ViTAdapter(ABC):
     @abstractmethod
     def attention_probs(self, pixels: torch.Tensor) -> list[torch.Tensor]:
         """The model's *own* attention probabilities, per layer ``[B, H, N, N]`` (fp32)."""
+
+    @abstractmethod
+    def query_projection(self, layer: int, head: int) -> QueryProjection:
+        """The module whose output holds head ``head``'s queries in block ``layer``, and their rows."""
+
+    @abstractmethod
+    def _outputs(self, pixels: torch.Tensor) -> ModelOutputs:
+        """The full forward pass of normalized pixels ``[B, 3, S, S]``: pooled embedding and logits."""
+
+    @abstractmethod
+    def capturing_attention(self, layer: int, keep: AttentionFn) -> contextlib.AbstractContextManager[None]:
+        """While active, forward passes of this thread call ``keep`` with block ``layer``'s attention
+        probabilities, as the model computes them (with any hook on its projections applied)."""
+
+    @torch.inference_mode()
+    def outputs(self, pixels: torch.Tensor) -> ModelOutputs:
+        """The model's pooled embedding (and classifier logits when it has one) of ``pixels``."""
+        return self._outputs(pixels)
 
     def weights(self) -> list[LayerWeights]:
         return [self.layer_weights(layer) for layer in range(self.spec.n_layers)]
@@ -170,8 +233,9 @@ class ViTAdapter(ABC):
             def norm_hook(_m: nn.Module, _a: tuple[torch.Tensor, ...], out: torch.Tensor, layer: int = layer) -> None:
                 on_layer(layer, residuals.pop(layer), out)
 
-            handles.append(block.register_forward_pre_hook(pre_hook, with_kwargs=True))
-            handles.append(self._block_norm(block).register_forward_hook(norm_hook))
+            # This thread's passes only: the service's analysis threads share the model.
+            handles.append(block.register_forward_pre_hook(this_thread_only(pre_hook), with_kwargs=True))
+            handles.append(self._block_norm(block).register_forward_hook(this_thread_only(norm_hook)))
         try:
             yield
         finally:

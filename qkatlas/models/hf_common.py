@@ -9,8 +9,9 @@ first and the transformers 4 ones after; a model where none fits is refused.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -21,16 +22,36 @@ from transformers import PretrainedConfig, PreTrainedModel
 from qkatlas.images.preprocessing import Preprocessing, ResizeMode
 
 from .base import (
+    AttentionFn,
     LayerWeights,
+    ModelOutputs,
     ModelSpec,
     PrefixKind,
+    QueryProjection,
     UnsupportedModelError,
     ViTAdapter,
+    this_thread_only,
 )
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 HALF = (0.5, 0.5, 0.5)
+
+
+class TokenClassifier(nn.Module):
+    """A checkpoint's classifier on the encoder's final token states ``[B, N, D]`` → logits ``[B, C]``:
+    the mean of its linear heads, head ``i`` reading token ``tokens[i]`` (ViT: the CLS token; DeiT
+    distilled: CLS and distillation tokens, averaged as the checkpoint's own inference does)."""
+
+    def __init__(self, heads: list[nn.Module], tokens: list[int], class_names: tuple[str, ...]) -> None:
+        super().__init__()
+        self.heads = nn.ModuleList(heads)
+        self.tokens = tokens
+        self.class_names = class_names
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        return torch.stack([head(states[:, t]) for head, t in zip(self.heads, self.tokens, strict=True)]).mean(0)
+
 
 #: Where the transformer blocks live, per transformers layout (5.x first).
 _BLOCK_PATHS = ("layers", "encoder.layer", "encoder.layers")
@@ -144,14 +165,20 @@ class HFAdapter(ViTAdapter):
         preprocessing: Preprocessing,
         revision: str | None = None,
         random_init: bool = False,
+        classifier: TokenClassifier | None = None,
     ) -> None:
+        super().__init__()
         model.eval()  # type: ignore[no-untyped-call]  # transformers overrides nn.Module.eval unannotated
         self.module = model
         self.family = family
         self.preprocessing = preprocessing
         config = model.config
         self._layers = self._find_blocks(model)
-        self._qk = [self._find_qk(layer, block) for layer, block in enumerate(self._layers)]
+        found = [self._find_qk(layer, block) for layer, block in enumerate(self._layers)]
+        self._attentions = [attention for attention, _query, _key in found]
+        self._qk = [(query, key) for _attention, query, key in found]
+        self._classifier = classifier.eval() if classifier is not None else None
+        self.class_names = classifier.class_names if classifier is not None else None
         self._norms = [self._find_norm(layer, block) for layer, block in enumerate(self._layers)]
         n_heads = int(config.num_attention_heads)
         query, _key = self._qk[0]
@@ -198,12 +225,13 @@ class HFAdapter(ViTAdapter):
         )
 
     @staticmethod
-    def _find_qk(layer: int, block: nn.Module) -> tuple[nn.Linear, nn.Linear]:
+    def _find_qk(layer: int, block: nn.Module) -> tuple[nn.Module, nn.Linear, nn.Linear]:
+        """The block's attention module and its query and key ``Linear`` layers."""
         for attention_path, query_name, key_name in _QK_PATHS:
             attention = _get_path(block, attention_path)
             query, key = getattr(attention, query_name, None), getattr(attention, key_name, None)
             if isinstance(query, nn.Linear) and isinstance(key, nn.Linear):
-                return query, key
+                return attention, query, key
         raise UnsupportedModelError(
             f"block {layer} ({type(block).__name__}) has no separate query/key Linear layers the "
             f"adapter knows ({[p for p, _q, _k in _QK_PATHS]}); transformers may have renamed them"
@@ -260,17 +288,63 @@ class HFAdapter(ViTAdapter):
     def _run(self, pixels: torch.Tensor) -> None:
         self.module(pixel_values=pixels)
 
+    def to(self, device: torch.device | str) -> HFAdapter:
+        super().to(device)
+        if self._classifier is not None:
+            self._classifier.to(device)
+        return self
+
+    def query_projection(self, layer: int, head: int) -> QueryProjection:
+        """The separate query ``Linear`` (CLIP scales its output later, linearly), head ``h``'s rows."""
+        d_head = self.spec.d_head
+        return QueryProjection(self._qk[layer][0], slice(head * d_head, (head + 1) * d_head))
+
+    def _outputs(self, pixels: torch.Tensor) -> ModelOutputs:
+        """The model's pooled output where it has one (CLIP: CLS after ``post_layernorm``; DINOv2: CLS
+        after the final norm), else the CLS token after the final norm (ViT, DINO), averaged with the
+        distillation token for DeiT (as timm pools it); the checkpoint's classifier on the final tokens."""
+        outputs = self.module(pixel_values=pixels)
+        tokens = outputs.last_hidden_state  # [B, N, D]
+        if outputs.pooler_output is not None:
+            embedding = outputs.pooler_output
+        elif "distillation" in self.spec.prefix_kinds:
+            embedding = (tokens[:, 0] + tokens[:, 1]) / 2
+        else:
+            embedding = tokens[:, 0]
+        logits = self._classifier(tokens) if self._classifier is not None else None
+        return ModelOutputs(embedding, logits)
+
+    @contextlib.contextmanager
+    def capturing_attention(self, layer: int, keep: AttentionFn) -> Iterator[None]:
+        """The attention weights block ``layer``'s attention module returns, under the eager
+        implementation for the call (SDPA returns none)."""
+        model = cast(PreTrainedModel, self.module)
+        handle = self._attentions[layer].register_forward_hook(
+            this_thread_only(lambda _m, _args, out: keep(out[1].detach().float()))
+        )
+        try:
+            with self.attention_switch:
+                previous = model.config._attn_implementation
+                model.set_attn_implementation("eager")
+                try:
+                    yield
+                finally:
+                    model.set_attn_implementation(previous)
+        finally:
+            handle.remove()
+
     def attention_probs(self, pixels: torch.Tensor) -> list[torch.Tensor]:
         """The model's own ``output_attentions`` under the eager attention implementation (SDPA
         returns none), ``[B, H, N, N]`` per layer, fp32."""
         model = cast(PreTrainedModel, self.module)
-        previous = model.config._attn_implementation
-        model.set_attn_implementation("eager")
-        try:
-            with torch.inference_mode():
-                outputs = model(pixel_values=pixels, output_attentions=True)
-        finally:
-            model.set_attn_implementation(previous)
+        with self.attention_switch:
+            previous = model.config._attn_implementation
+            model.set_attn_implementation("eager")
+            try:
+                with torch.inference_mode():
+                    outputs = model(pixel_values=pixels, output_attentions=True)
+            finally:
+                model.set_attn_implementation(previous)
         attentions = outputs.attentions
         if attentions is None or len(attentions) != self.spec.n_layers:
             raise UnsupportedModelError(f"{type(model).__name__} did not return per-layer attentions")

@@ -10,16 +10,25 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import RemoteEntryNotFoundError
-from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
+from torch import nn
+from transformers import (
+    AutoConfig,
+    DeiTForImageClassification,
+    DeiTForImageClassificationWithTeacher,
+    PretrainedConfig,
+    PreTrainedModel,
+    ViTForImageClassification,
+)
 
 from .base import ModelLoadError, UnsupportedModelError
 from .hf_clip import CLIP_FAMILY
-from .hf_common import HFAdapter, HFFamily, preprocessing_from_processor
+from .hf_common import HFAdapter, HFFamily, TokenClassifier, preprocessing_from_processor
 from .hf_dinov2 import DINOV2_FAMILY, DINOV2_REGISTERS_FAMILY
 from .hf_vit import DEIT_FAMILY, VIT_FAMILY
 from .hub import load_from_hub
@@ -61,6 +70,39 @@ def _init_kwargs(family: HFFamily) -> dict[str, Any]:
     return {"add_pooling_layer": False} if family in (VIT_FAMILY, DEIT_FAMILY) else {}
 
 
+#: Classification checkpoints (``config.architectures``) whose classifier ``load_model(..., classifier=True)``
+#: keeps: the class, its encoder's attribute, and (head attribute, token read) pairs.
+_CLASSIFIER_CHECKPOINTS: dict[str, tuple[type[PreTrainedModel], str, tuple[tuple[str, int], ...]]] = {
+    "ViTForImageClassification": (ViTForImageClassification, "vit", (("classifier", 0),)),
+    "DeiTForImageClassification": (DeiTForImageClassification, "deit", (("classifier", 0),)),
+    "DeiTForImageClassificationWithTeacher": (
+        DeiTForImageClassificationWithTeacher,
+        "deit",
+        (("cls_classifier", 0), ("distillation_classifier", 1)),
+    ),
+}
+
+
+def _pretrained(
+    family: HFFamily,
+    config: PretrainedConfig,
+    load: Callable[[type[PreTrainedModel]], PreTrainedModel],
+    classifier: bool,
+) -> tuple[PreTrainedModel, TokenClassifier | None]:
+    """The encoder loaded by ``load(model class)``, with the checkpoint's classifier when asked for and the
+    checkpoint is a classification one (ViT, DeiT ImageNet heads): then the whole classification model
+    is loaded and its encoder taken out (the same weights the bare encoder would load)."""
+    found = next((_CLASSIFIER_CHECKPOINTS[a] for a in config.architectures or () if a in _CLASSIFIER_CHECKPOINTS), None)
+    if not classifier or found is None or family not in (VIT_FAMILY, DEIT_FAMILY):
+        return load(family.model_class), None
+    model_class, encoder_name, heads = found
+    full = load(model_class)
+    id2label = cast(dict[int, str], full.config.id2label)
+    names = tuple(str(id2label[c]) for c in range(len(id2label)))
+    head_modules: list[nn.Module] = [getattr(full, name) for name, _token in heads]
+    return getattr(full, encoder_name), TokenClassifier(head_modules, [t for _n, t in heads], names)
+
+
 def _random_model(family: HFFamily, config: PretrainedConfig, overrides: dict[str, Any]) -> PreTrainedModel:
     """A freshly initialized encoder (the caller seeds ``torch``) from the vision part of
     ``config`` with ``overrides`` set on a copy."""
@@ -78,6 +120,7 @@ def _adapter(
     model_id: str,
     revision: str | None,
     random_init: bool,
+    classifier: TokenClassifier | None = None,
 ) -> HFAdapter:
     processor = processor if processor is not None else family.default_processor(model.config)
     return HFAdapter(
@@ -87,6 +130,7 @@ def _adapter(
         preprocessing=preprocessing_from_processor(processor, family),
         revision=revision,
         random_init=random_init,
+        classifier=classifier,
     )
 
 
@@ -104,10 +148,16 @@ def _hub_processor(model_id: str, revision: str | None) -> dict[str, Any] | None
 
 
 def load_hf_hub(
-    model_id: str, *, random_init: bool, revision: str | None, overrides: dict[str, Any] | None
+    model_id: str,
+    *,
+    random_init: bool,
+    revision: str | None,
+    overrides: dict[str, Any] | None,
+    classifier: bool = False,
 ) -> HFAdapter:
     """A Hugging Face hub checkpoint: pretrained weights (downloaded), or ``random_init`` from the
-    hand-written config of a known id (offline) or the hub's config."""
+    hand-written config of a known id (offline) or the hub's config. ``classifier``: keep the
+    checkpoint's classifier, where it is a classification checkpoint with pretrained weights."""
     overrides = dict(overrides or {})
     known = KNOWN_HF_MODELS.get(model_id)
     if random_init and known is not None:
@@ -119,21 +169,32 @@ def load_hf_hub(
         return _adapter(model, family, None, model_id=model_id, revision=revision, random_init=True)
     config = load_from_hub(model_id, lambda: AutoConfig.from_pretrained(model_id, revision=revision))
     family = _family(config.model_type, model_id)
+    head: TokenClassifier | None = None
     if random_init:
         model = _random_model(family, config, overrides)
     else:
-        model = load_from_hub(
-            model_id,
-            lambda: family.model_class.from_pretrained(
-                model_id, revision=revision or "main", **_init_kwargs(family), **overrides
-            ),
-        )
+
+        def load(model_class: type[PreTrainedModel]) -> PreTrainedModel:
+            kwargs = _init_kwargs(family) if model_class is family.model_class else {}
+            return load_from_hub(
+                model_id,
+                lambda: model_class.from_pretrained(model_id, revision=revision or "main", **kwargs, **overrides),
+            )
+
+        model, head = _pretrained(family, config, load, classifier)
     processor = _hub_processor(model_id, revision)
-    return _adapter(model, family, processor, model_id=model_id, revision=revision, random_init=random_init)
+    return _adapter(
+        model, family, processor, model_id=model_id, revision=revision, random_init=random_init, classifier=head
+    )
 
 
 def load_hf_directory(
-    directory: Path, *, model_id: str, random_init: bool, overrides: dict[str, Any] | None
+    directory: Path,
+    *,
+    model_id: str,
+    random_init: bool,
+    overrides: dict[str, Any] | None,
+    classifier: bool = False,
 ) -> HFAdapter:
     """A local ``save_pretrained`` folder (``config.json`` with ``model_type``; weights unless
     ``random_init``; ``preprocessor_config.json`` when present)."""
@@ -143,13 +204,21 @@ def load_hf_directory(
     except (OSError, ValueError, KeyError) as error:
         raise ModelLoadError(f"cannot read the Hugging Face config in {directory}: {error}") from error
     family = _family(config.model_type, model_id)
+    head: TokenClassifier | None = None
     if random_init:
         model = _random_model(family, config, overrides)
     else:
-        try:
-            model = family.model_class.from_pretrained(directory, **_init_kwargs(family), **overrides)
-        except (OSError, ValueError, RuntimeError) as error:
-            raise ModelLoadError(f"cannot load the checkpoint in {directory}: {error}") from error
+
+        def load(model_class: type[PreTrainedModel]) -> PreTrainedModel:
+            kwargs = _init_kwargs(family) if model_class is family.model_class else {}
+            try:
+                return model_class.from_pretrained(directory, **kwargs, **overrides)
+            except (OSError, ValueError, RuntimeError) as error:
+                raise ModelLoadError(f"cannot load the checkpoint in {directory}: {error}") from error
+
+        model, head = _pretrained(family, config, load, classifier)
     processor_path = directory / _PROCESSOR_FILE
     processor = json.loads(processor_path.read_text()) if processor_path.is_file() else None
-    return _adapter(model, family, processor, model_id=model_id, revision=None, random_init=random_init)
+    return _adapter(
+        model, family, processor, model_id=model_id, revision=None, random_init=random_init, classifier=head
+    )

@@ -9,13 +9,16 @@ CLIP-style models apply ``norm_pre`` before block 0; the residual entering block
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
 import timm
 import torch
 from timm.data.config import resolve_model_data_config
+from timm.data.imagenet_info import ImageNetInfo, infer_imagenet_subset
 from timm.layers.attention import Attention
 from timm.models.vision_transformer import Block, VisionTransformer
 from torch import nn
@@ -23,13 +26,17 @@ from torch import nn
 from qkatlas.images.preprocessing import Preprocessing
 
 from .base import (
+    AttentionFn,
     LayerWeights,
     ModelLoadError,
+    ModelOutputs,
     ModelSpec,
     PlantedMode,
     PrefixKind,
+    QueryProjection,
     UnsupportedModelError,
     ViTAdapter,
+    this_thread_only,
 )
 from .hub import load_from_hub
 
@@ -122,6 +129,7 @@ class TimmViTAdapter(ViTAdapter):
         preprocessing: Preprocessing | None = None,
         planted_modes: tuple[PlantedMode, ...] = (),
     ) -> None:
+        super().__init__()
         vit = check_timm_model_supported(model)
         vit.eval()
         self.module = vit
@@ -192,6 +200,39 @@ class TimmViTAdapter(ViTAdapter):
     def _run(self, pixels: torch.Tensor) -> None:
         self._vit().forward_features(pixels)  # embeddings, blocks, final norm; no pooling or head
 
+    def query_projection(self, layer: int, head: int) -> QueryProjection:
+        """The fused ``qkv`` Linear: queries are its first ``H·d_h`` output rows, head by head."""
+        attn = self._attention(layer)
+        return QueryProjection(attn.qkv, slice(head * attn.head_dim, (head + 1) * attn.head_dim))
+
+    def _outputs(self, pixels: torch.Tensor) -> ModelOutputs:
+        """timm's own pooling (``forward_head(pre_logits=True)``: the CLS token after the final norm, or
+        the mean of CLS and distillation tokens for distilled DeiT), and its head's logits (distilled
+        DeiT: the mean of its two heads)."""
+        vit = self._vit()
+        features = vit.forward_features(pixels)
+        logits = vit.forward_head(features) if self.class_names is not None else None
+        return ModelOutputs(vit.forward_head(features, pre_logits=True), logits)
+
+    @contextlib.contextmanager
+    def capturing_attention(self, layer: int, keep: AttentionFn) -> Iterator[None]:
+        """The input of block ``layer``'s ``attn_drop`` (the softmax), with the fused path of that block
+        switched off meanwhile (SDPA never forms the probabilities)."""
+        attn = self._attention(layer)
+        handle = attn.attn_drop.register_forward_hook(
+            this_thread_only(lambda _m, args, _out: keep(args[0].detach().float()))
+        )
+        try:
+            with self.attention_switch:
+                was_fused = attn.fused_attn
+                setattr(attn, "fused_attn", False)  # noqa: B010 (declared Final in timm)
+                try:
+                    yield
+                finally:
+                    setattr(attn, "fused_attn", was_fused)  # noqa: B010
+        finally:
+            handle.remove()
+
     def attention_probs(self, pixels: torch.Tensor) -> list[torch.Tensor]:
         """Softmaxed attention of every block, captured at the input of ``attn.attn_drop`` with the
         fused (SDPA) path switched off for the call: ``[B, H, N, N]`` per layer, fp32."""
@@ -200,17 +241,22 @@ class TimmViTAdapter(ViTAdapter):
         captured: list[torch.Tensor] = []
         fused = [attn.fused_attn for attn in attentions]
         handles = [
-            attn.attn_drop.register_forward_hook(lambda _m, args, _out: captured.append(args[0].detach().float()))
+            attn.attn_drop.register_forward_hook(
+                this_thread_only(lambda _m, args, _out: captured.append(args[0].detach().float()))
+            )
             for attn in attentions
         ]
         try:
-            for attn in attentions:
-                setattr(attn, "fused_attn", False)  # noqa: B010 (declared Final in timm)
-            with torch.inference_mode():
-                self._run(pixels)
+            with self.attention_switch:
+                for attn in attentions:
+                    setattr(attn, "fused_attn", False)  # noqa: B010 (declared Final in timm)
+                try:
+                    with torch.inference_mode():
+                        self._run(pixels)
+                finally:
+                    for attn, was_fused in zip(attentions, fused, strict=True):
+                        setattr(attn, "fused_attn", was_fused)  # noqa: B010
         finally:
-            for attn, was_fused in zip(attentions, fused, strict=True):
-                setattr(attn, "fused_attn", was_fused)  # noqa: B010
             for handle in handles:
                 handle.remove()
         return captured
@@ -223,11 +269,32 @@ def _norm_param(param: torch.Tensor | None, size: int, *, fill: float) -> torch.
     return param.detach().to("cpu", torch.float64).clone()
 
 
-def _create(name: str, *, pretrained: bool, overrides: dict[str, Any] | None, **extra: Any) -> nn.Module:
-    """``timm.create_model`` without a classifier head (the encoder is all the method needs)."""
+def _create(
+    name: str, *, pretrained: bool, overrides: dict[str, Any] | None, classifier: bool = False, **extra: Any
+) -> nn.Module:
+    """``timm.create_model``, without a classifier head unless ``classifier`` (the encoder is all the
+    method needs). A pretrained model keeps its checkpoint's head; a random one is built headless
+    first (its encoder draws the same random numbers either way) and gets a random head after."""
     kwargs: dict[str, Any] = {"num_classes": 0, **extra}
+    if classifier and pretrained:
+        del kwargs["num_classes"]
     kwargs.update(overrides or {})
-    return timm.create_model(name, pretrained=pretrained, **kwargs)
+    model = timm.create_model(name, pretrained=pretrained, **kwargs)
+    if classifier and not pretrained and isinstance(model, VisionTransformer):
+        pretrained_cfg = cast(dict[str, Any], model.pretrained_cfg)
+        model.reset_classifier(int(pretrained_cfg.get("num_classes") or 0))
+    return model
+
+
+def _with_class_names(adapter: TimmViTAdapter) -> TimmViTAdapter:
+    """The adapter with the ImageNet class names of its head, when it has a head of ImageNet classes
+    (a projection head, like CLIP's, is no classifier)."""
+    vit = adapter._vit()
+    subset = infer_imagenet_subset(vit) if vit.num_classes > 0 else None
+    if subset is not None:
+        info = ImageNetInfo(subset)
+        adapter.class_names = tuple(info.index_to_description(c) for c in range(vit.num_classes))
+    return adapter
 
 
 def load_timm(
@@ -237,9 +304,11 @@ def load_timm(
     random_init: bool,
     revision: str | None,
     overrides: dict[str, Any] | None,
+    classifier: bool = False,
 ) -> TimmViTAdapter:
     """A timm model by name (``arch`` or ``arch.tag``): random weights, or the pretrained ones
-    downloaded from the hub (``timm/<arch>.<tag>``, at ``revision`` when given)."""
+    downloaded from the hub (``timm/<arch>.<tag>``, at ``revision`` when given); with the classifier
+    head when ``classifier`` and the model has one."""
     arch = name.split(".", 1)[0]
     if not timm.is_model(arch):
         raise ModelLoadError(
@@ -247,8 +316,8 @@ def load_timm(
             "existing local checkpoint directory, or 'planted'"
         )
     if random_init:
-        model = _create(name, pretrained=False, overrides=overrides)
-        return TimmViTAdapter(model, model_id=model_id, random_init=True, revision=revision)
+        model = _create(name, pretrained=False, overrides=overrides, classifier=classifier)
+        return _with_class_names(TimmViTAdapter(model, model_id=model_id, random_init=True, revision=revision))
     # Refuse unsupported layouts before downloading anything: build the skeleton on the meta device.
     with torch.device("meta"):
         check_timm_model_supported(_create(name, pretrained=False, overrides=overrides))
@@ -257,8 +326,10 @@ def load_timm(
         pretrained_cfg = timm.models.get_pretrained_cfg(name)
         hub_id = (pretrained_cfg.hf_hub_id if pretrained_cfg else None) or f"timm/{name}"
         extra["pretrained_cfg_overlay"] = {"hf_hub_id": f"{hub_id}@{revision}"}
-    model = load_from_hub(model_id, lambda: _create(name, pretrained=True, overrides=overrides, **extra))
-    return TimmViTAdapter(model, model_id=model_id, revision=revision)
+    model = load_from_hub(
+        model_id, lambda: _create(name, pretrained=True, overrides=overrides, classifier=classifier, **extra)
+    )
+    return _with_class_names(TimmViTAdapter(model, model_id=model_id, revision=revision))
 
 
 def load_timm_directory(
@@ -268,6 +339,7 @@ def load_timm_directory(
     model_id: str,
     random_init: bool,
     overrides: dict[str, Any] | None,
+    classifier: bool = False,
 ) -> TimmViTAdapter:
     """A timm checkpoint folder (``config.json`` with ``architecture`` and ``pretrained_cfg``, plus
     ``model.safetensors`` or ``pytorch_model.bin``, as ``timm.models.save_for_hf`` writes it),
@@ -275,7 +347,9 @@ def load_timm_directory(
     if not timm.is_model(str(config["architecture"])):
         raise ModelLoadError(f"{directory}: unknown timm architecture {config['architecture']!r}")
     try:
-        model = _create(f"local-dir:{directory}", pretrained=not random_init, overrides=overrides)
+        model = _create(
+            f"local-dir:{directory}", pretrained=not random_init, overrides=overrides, classifier=classifier
+        )
     except (OSError, RuntimeError, ValueError, KeyError) as error:
         raise ModelLoadError(f"cannot load the timm checkpoint in {directory}: {error}") from error
-    return TimmViTAdapter(model, model_id=model_id, random_init=random_init)
+    return _with_class_names(TimmViTAdapter(model, model_id=model_id, random_init=random_init))

@@ -19,8 +19,12 @@ from transformers import (
     CLIPConfig,
     CLIPImageProcessor,
     CLIPModel,
+    DeiTConfig,
+    DeiTForImageClassificationWithTeacher,
     DeiTImageProcessor,
     PreTrainedModel,
+    ViTConfig,
+    ViTForImageClassification,
     ViTImageProcessor,
 )
 
@@ -210,3 +214,43 @@ def test_pretrained_load_fails_fast_offline(model_id: str) -> None:
     with pytest.raises(ModelLoadError, match="random-init"):
         load_model(model_id)
     assert time.monotonic() - started < 20
+
+
+def test_timm_checkpoint_classifier_gives_the_models_own_logits(tmp_path: Path) -> None:
+    """``classifier=True`` keeps the checkpoint's head; the encoder's weights are those loaded without it."""
+    overrides: dict[str, Any] = {"depth": 2, "embed_dim": 64, "num_heads": 2}
+    torch.manual_seed(0)
+    full = timm.create_model("deit_tiny_distilled_patch16_224.fb_in1k", pretrained=False, **overrides).eval()
+    timm.models.save_for_hf(full, str(tmp_path), safe_serialization=True)
+    loaded = load_model(str(tmp_path), classifier=True)
+    assert loaded.class_names is not None and len(loaded.class_names) == 1000
+    assert loaded.class_names[1].startswith("goldfish")
+    _assert_same_weights(loaded, load_model(str(tmp_path)))
+    pixels = torch.randn(2, 3, 224, 224)
+    with torch.inference_mode():
+        own = full(pixels)  # the distilled model's inference: the mean of its two heads
+    outputs = loaded.outputs(pixels)
+    assert outputs.logits is not None
+    torch.testing.assert_close(outputs.logits, own)
+    assert load_model(str(tmp_path)).outputs(pixels).logits is None
+
+
+@pytest.mark.parametrize("model_class", [ViTForImageClassification, DeiTForImageClassificationWithTeacher])
+def test_hf_classification_checkpoint_classifier_gives_the_models_own_logits(
+    tmp_path: Path, model_class: type[PreTrainedModel]
+) -> None:
+    torch.manual_seed(0)
+    config_class = ViTConfig if model_class is ViTForImageClassification else DeiTConfig
+    attributes: dict[str, Any] = {**_TINY_HF, "image_size": 32, "patch_size": 16}
+    config = config_class(**attributes, id2label={i: f"c{i}" for i in range(5)})  # num_labels follows
+    full = model_class(config).eval()  # type: ignore[no-untyped-call]  # transformers leaves eval unannotated
+    full.save_pretrained(tmp_path)
+    loaded = load_model(str(tmp_path), classifier=True)
+    assert loaded.class_names == ("c0", "c1", "c2", "c3", "c4")
+    _assert_same_weights(loaded, load_model(str(tmp_path)))
+    pixels = torch.randn(2, 3, 32, 32)
+    with torch.inference_mode():
+        own = full(pixel_values=pixels).logits
+    outputs = loaded.outputs(pixels)
+    assert outputs.logits is not None
+    torch.testing.assert_close(outputs.logits, own)

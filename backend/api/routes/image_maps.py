@@ -12,10 +12,20 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from backend.api import deps
 from backend.api.caching import CachedRoute, CachePolicy, atlas_policy, use_policy
-from backend.api.deps import AtlasDep, OverlayDep, PinnedRevision, ServicesDep, SignQuery, id_path, not_found
-from backend.api.responses import MODEL_UNAVAILABLE, PNG_RESPONSE, png
-from backend.schemas import Basis, DatasetImageMaps, ErrorBody, Sign
-from backend.services.atlases import IMAGE_ID_PATTERN, parse_image_id
+from backend.api.deps import (
+    AblationQueryDep,
+    AtlasDep,
+    OverlayDep,
+    PinnedRevision,
+    ServicesDep,
+    SignQuery,
+    id_path,
+    not_found,
+)
+from backend.api.responses import ABLATION_RESPONSES, MODEL_UNAVAILABLE, PNG_RESPONSE, png
+from backend.schemas import Basis, DatasetImageMaps, ErrorBody, ModeAblation, Sign
+from backend.services.ablations import mode_ablation
+from backend.services.atlases import IMAGE_ID_PATTERN, image_id, parse_image_id
 from backend.services.dataset_images import (
     DatasetImageSource,
     DatasetImageUnavailable,
@@ -145,3 +155,18 @@ async def get_image_overlay(
         overlay_png, query_map, key_map, size=atlas.image_size, options=options, scale=scale, photo=photo
     )
     return png(data)
+
+
+@router.get("/layers/{layer}/heads/{head}/ablation", response_model=ModeAblation, responses=ABLATION_RESPONSES)
+async def get_image_ablation(
+    source: ImageSourceDep, query: AblationQueryDep, services: ServicesDep, _cache: ImageMapsCache
+) -> ModeAblation:
+    """The dataset image run as it is and with modes of this head removed (the same answer as an upload's
+    `…/ablation`), cached for this atlas revision."""
+    ref = query.ref
+    subject = source.subject(services.settings.overlay_ttl_s)
+    record = await services.analysis.ablation(subject, ref.atlas, ref.layer, ref.head, query.removed, query.query_patch)
+    image = image_id(ref.atlas, source.index)
+    return mode_ablation(
+        ref.atlas, image, ref.layer, ref.head, query.removed, query.keep_top, query.query_patch, record, source.note
+    )

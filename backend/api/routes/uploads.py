@@ -22,6 +22,7 @@ from backend.api.caching import (
     use_policy,
 )
 from backend.api.deps import (
+    AblationQueryDep,
     AtlasDep,
     BasisDep,
     HeadDep,
@@ -34,11 +35,12 @@ from backend.api.deps import (
     id_path,
     not_found,
 )
-from backend.api.responses import MODEL_UNAVAILABLE, PNG_RESPONSE, png
+from backend.api.responses import ABLATION_RESPONSES, MODEL_UNAVAILABLE, PNG_RESPONSE, png
 from backend.schemas import (
     AttentionSplit,
     Basis,
     ErrorBody,
+    ModeAblation,
     ModeMaps,
     Sign,
     Upload,
@@ -47,6 +49,7 @@ from backend.schemas import (
     UploadModeStanding,
 )
 from backend.services import upload_results
+from backend.services.ablations import mode_ablation
 from backend.services.overlays import overlay_png
 from backend.services.uploads import UPLOAD_ID_PATTERN, UploadInfo
 from qkatlas.atlas.statistics import SignedMode
@@ -256,3 +259,19 @@ async def get_upload_attention(
         raise not_found(f"no query patch {query_patch}: the grid has {atlas.grid}×{atlas.grid} patches")
     row = await services.analysis.attention(upload, atlas, ref.layer, ref.head, query_patch)
     return upload_results.attention_split(upload, atlas, ref.layer, ref.head, query_patch, row)
+
+
+@router.get(f"{UNDER_HEAD}/ablation", response_model=ModeAblation, responses=ABLATION_RESPONSES)
+async def get_upload_ablation(
+    upload: UploadDep, query: AblationQueryDep, services: ServicesDep, _cache: UploadCache
+) -> ModeAblation:
+    """The upload run through the atlas's model as it is and with modes of this head removed from its logits,
+    every later block recomputed (docs/method.md#removing-modes): the query patch's attention row before and
+    after, attention moved per query patch, and the model's output before and after. Computed on the
+    analysis queue (on the model's device) once per removed set and query patch, and cached with the upload."""
+    ref = query.ref
+    subject = services.analysis.upload_subject(upload)
+    record = await services.analysis.ablation(subject, ref.atlas, ref.layer, ref.head, query.removed, query.query_patch)
+    return mode_ablation(
+        ref.atlas, upload.id, ref.layer, ref.head, query.removed, query.keep_top, query.query_patch, record
+    )

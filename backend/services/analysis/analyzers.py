@@ -59,7 +59,8 @@ class AnalyzerRegistry:
     def _load(self, atlas: Atlas) -> ImageAnalyzer:
         log.info("loading the model of %s on %s", atlas.slug, self.device)
         try:
-            adapter = load_model_from_source(atlas.manifest.model_source).to(self.device)
+            # With the checkpoint's classifier, if any: removing modes reports the classes before and after.
+            adapter = load_model_from_source(atlas.manifest.model_source, classifier=True).to(self.device)
         except Exception as error:  # missing checkpoint, unsupported layout, out of memory ...
             log.exception("cannot load the model of %s", atlas.slug)
             raise ModelUnavailable(f"the model of this atlas cannot be loaded ({type(error).__name__})") from None

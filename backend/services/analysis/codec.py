@@ -69,6 +69,23 @@ class AttentionRow:
 
 
 @dataclass(frozen=True)
+class AblationRecord:
+    """``qkatlas.ablation.Ablation`` as stored (the removed modes and query patch are in the cache key).
+
+    ``rows [2, N]``: the query patch's attention row before and after, over all key tokens; ``moved [N]``:
+    attention moved per query token; ``embedding_cosine``: 0-d float64; ``classes [K]``: the classes
+    listed (the top 5 before and the top 5 after, K = 0 without a classifier); ``probabilities [2, K]``
+    theirs before and after; ``class_names``: their names, UTF-8, one a line."""
+
+    rows: np.ndarray
+    moved: np.ndarray
+    embedding_cosine: np.ndarray
+    classes: np.ndarray
+    probabilities: np.ndarray
+    class_names: np.ndarray
+
+
+@dataclass(frozen=True)
 class ArraySpec:
     """What a stored array must be to be trusted."""
 
@@ -167,6 +184,18 @@ MODEL_SCORES_CODEC = RecordCodec(
     "model-scores",
     ModelScores,
     per_basis={"scores": ArraySpec(np.float32, 4), "contribution": ArraySpec(np.float32, 3)},
+)
+ABLATION_CODEC = RecordCodec(
+    "ablation",
+    AblationRecord,
+    plain={
+        "rows": ArraySpec(np.float32, 2),
+        "moved": ArraySpec(np.float32, 1),
+        "embedding_cosine": ArraySpec(np.float64, 0),
+        "classes": ArraySpec(np.int64, 1),
+        "probabilities": ArraySpec(np.float32, 2),
+        "class_names": ArraySpec(np.uint8, 1),
+    },
 )
 ATTENTION_CODEC = RecordCodec(
     "attention",

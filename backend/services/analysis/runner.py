@@ -26,9 +26,11 @@ import torch
 from backend.core.cache import Cache
 from backend.services.analysis.analyzers import AnalyzerRegistry
 from backend.services.analysis.codec import (
+    ABLATION_CODEC,
     ATTENTION_CODEC,
     HEAD_CODEC,
     MODEL_SCORES_CODEC,
+    AblationRecord,
     AttentionRow,
     HeadAnalysis,
     ModelScores,
@@ -37,6 +39,7 @@ from backend.services.analysis.codec import (
 from backend.services.analysis.flight import Flights
 from backend.services.analysis.queue import AnalysisQueue
 from backend.services.uploads import UploadInfo, UploadStore
+from qkatlas.ablation import ablate
 from qkatlas.analysis import attention_edge_split
 from qkatlas.atlas import Atlas
 from qkatlas.images import to_model_input
@@ -45,6 +48,9 @@ from qkatlas.render import encode_png
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+#: How many classes an ablation lists, before and after.
+TOP_CLASSES = 5
 
 
 class UploadGone(Exception):
@@ -151,6 +157,38 @@ class AnalysisRunner:
             reconstructed=np.asarray(split.reconstructed, np.float32),
         )
 
+    def _ablation(
+        self,
+        subject: AnalysisSubject,
+        data: bytes,
+        atlas: Atlas,
+        layer: int,
+        head: int,
+        removed: tuple[int, ...],
+        query_patch: int,
+    ) -> AblationRecord:
+        analyzer = self._analyzers.get(atlas)
+        image = self._model_input(subject, data, atlas)
+        result = ablate(analyzer.adapter, analyzer.dec, image, layer, head, removed, query_patch)
+        classes = np.zeros(0, np.int64)
+        probabilities = np.zeros((2, 0), np.float32)
+        names = ""
+        if result.probabilities_before is not None and result.probabilities_after is not None:
+            both = np.stack([result.probabilities_before, result.probabilities_after])  # [2, C]
+            top = np.argsort(-both, axis=1, kind="stable")[:, :TOP_CLASSES]
+            classes = np.unique(top).astype(np.int64)
+            probabilities = both[:, classes].astype(np.float32)
+            class_names = analyzer.adapter.class_names or ()
+            names = "\n".join(class_names[c] for c in classes)
+        return AblationRecord(
+            rows=np.stack([result.row_before, result.row_after]).astype(np.float32),
+            moved=result.moved.astype(np.float32),
+            embedding_cosine=np.array(result.embedding_cosine, np.float64),
+            classes=classes,
+            probabilities=probabilities,
+            class_names=np.frombuffer(names.encode(), np.uint8),
+        )
+
     # --- on the event loop -----------------------------------------------------------------------
 
     def upload_subject(self, upload: UploadInfo) -> AnalysisSubject:
@@ -244,6 +282,31 @@ class AnalysisRunner:
             return await self._flights.run(key, key, shared, compute)
 
         return await self._cached_or_run(key, ATTENTION_CODEC, run)
+
+    async def ablation(
+        self,
+        subject: AnalysisSubject,
+        atlas: Atlas,
+        layer: int,
+        head: int,
+        removed: tuple[int, ...],
+        query_patch: int,
+    ) -> AblationRecord:
+        """The image run as it is and with modes ``removed`` (ascending, checked) of one head taken out
+        (``qkatlas.ablation``): once per removed set and query patch, cached with the subject's TTL."""
+        modes = ",".join(str(n) for n in removed)
+        key = f"{_subject_key('ablation', subject.name, atlas)}:{layer}:{head}:{modes}:{query_patch}"
+
+        async def compute() -> AblationRecord:
+            data = await subject.data()
+            record = await self._in_executor(self._ablation, subject, data, atlas, layer, head, removed, query_patch)
+            await self._cache.set(key, ABLATION_CODEC.encode(record), max(1, subject.ttl_s()))
+            return record
+
+        async def run(shared: bool) -> AblationRecord | None:
+            return await self._flights.run(key, key, shared, compute)
+
+        return await self._cached_or_run(key, ABLATION_CODEC, run)
 
     async def model_image(self, upload: UploadInfo, atlas: Atlas) -> bytes:
         """The upload as the atlas's model sees it (after its resize and centre crop), as PNG.

@@ -8,6 +8,7 @@ import { useQueries } from "@tanstack/react-query";
 import type { Basis, ModelSummary, Sign } from "./client";
 import { modelsQuery, pinnedQuery } from "./atlasRevisions";
 import { allLoaded, apiQuery, useLoadable } from "./queries";
+import { type AblationChoice, ablationQuery } from "../lib/upload/ablation";
 
 /** Every served atlas (`GET /api/models`). */
 export function useModels() {
@@ -157,6 +158,23 @@ export function useAttentionSplit(uploadId: string, model: string, layer: number
     apiQuery("/api/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}/attention", {
       path: { upload_id: uploadId, model, layer, head },
       query: { query_patch: patch },
+    }),
+  );
+}
+
+/** The upload run with modes of a head removed (`choice`), and what changed (docs/method.md#removing-modes). */
+export function useModeAblation(
+  uploadId: string,
+  model: string,
+  layer: number,
+  head: number,
+  choice: AblationChoice,
+  patch: number,
+) {
+  return useLoadable(
+    apiQuery("/api/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}/ablation", {
+      path: { upload_id: uploadId, model, layer, head },
+      query: { query_patch: patch, ...ablationQuery(choice) },
     }),
   );
 }

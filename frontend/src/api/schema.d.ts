@@ -272,6 +272,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/models/{model}/images/{image_id}/layers/{layer}/heads/{head}/ablation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Image Ablation
+         * @description The dataset image run as it is and with modes of this head removed (the same answer as an upload's
+         *     `…/ablation`), cached for this atlas revision.
+         */
+        get: operations["get_image_ablation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/uploads": {
         parameters: {
             query?: never;
@@ -425,6 +446,29 @@ export interface paths {
         };
         /** Get Upload Attention */
         get: operations["get_upload_attention"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}/ablation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Upload Ablation
+         * @description The upload run through the atlas's model as it is and with modes of this head removed from its logits,
+         *     every later block recomputed (docs/method.md#removing-modes): the query patch's attention row before and
+         *     after, attention moved per query patch, and the model's output before and after. Computed on the
+         *     analysis queue (on the model's device) once per removed set and query patch, and cached with the upload.
+         */
+        get: operations["get_upload_ablation"];
         put?: never;
         post?: never;
         delete?: never;
@@ -651,6 +695,32 @@ export interface components {
              * @description A selectivity whose class mean rests on fewer images than this is marked as unreliable.
              */
             reliable_class_images: number;
+        };
+        /**
+         * ClassChange
+         * @description One class of the model's classifier, its probability before and after the modes were removed.
+         */
+        ClassChange: {
+            /**
+             * Index
+             * @description The classifier's output index.
+             */
+            index: number;
+            /**
+             * Label
+             * @description The class name the checkpoint gives it.
+             */
+            label: string;
+            /**
+             * Before
+             * @description Softmax probability with the model as it is.
+             */
+            before: number;
+            /**
+             * After
+             * @description Softmax probability with the modes removed.
+             */
+            after: number;
         };
         /** ClassEntry */
         ClassEntry: {
@@ -1097,6 +1167,112 @@ export interface components {
              * @description The largest key-map value over the mode's listed top images (≥ 0).
              */
             key: number;
+        };
+        /**
+         * ModeAblation
+         * @description One image run twice through the atlas's model: as it is, and with modes of one head removed from that
+         *     head's logits (σ_n P_U[i,n] P_V[j,n] / √d_h, exact basis, every query token) and every later block
+         *     recomputed. Key tokens are the prefix tokens (`prefix_kinds`) first, then the patches row-major.
+         */
+        ModeAblation: {
+            /**
+             * Model
+             * @description Atlas slug.
+             */
+            model: string;
+            /**
+             * Image
+             * @description The upload id, or the dataset image id `<atlas slug>~<dataset index>`.
+             */
+            image: string;
+            /** Layer */
+            layer: number;
+            /** Head */
+            head: number;
+            /**
+             * Removed
+             * @description The modes removed, ascending (0 = largest σ).
+             */
+            removed: number[];
+            /**
+             * Keep Top
+             * @description Set when the request asked to keep only the strongest modes by σ: how many were kept.
+             */
+            keep_top: number | null;
+            /**
+             * Query Patch
+             * @description Row-major index of the query patch whose attention row is shown.
+             */
+            query_patch: number;
+            /** Grid */
+            grid: number;
+            /** Prefix Kinds */
+            prefix_kinds: string[];
+            /**
+             * Row Before
+             * @description The model's own attention of the query patch over all key tokens.
+             */
+            row_before: number[];
+            /**
+             * Row After
+             * @description The same row with the modes removed (the model's own softmax).
+             */
+            row_after: number[];
+            /**
+             * Patch Before
+             * @description The patch part of `row_before`, [T][T].
+             */
+            patch_before: number[][];
+            /**
+             * Patch After
+             * @description The patch part of `row_after`, [T][T].
+             */
+            patch_after: number[][];
+            /**
+             * Moved
+             * @description Attention moved at each query patch, ½ Σ_j |A_ij − A'_ij| over all key tokens, [T][T]: 0 = the row is unchanged, 1 = it moved entirely.
+             */
+            moved: number[][];
+            /**
+             * Moved Prefix
+             * @description Attention moved at each prefix token (as queries), same rule.
+             */
+            moved_prefix: number[];
+            /**
+             * Mean Moved
+             * @description The mean of `moved` over the query patches.
+             */
+            mean_moved: number;
+            /**
+             * Embedding Cosine
+             * @description Cosine between the model's pooled output before and after (CLS after the final norm; DeiT distilled: mean of CLS and distillation tokens; CLIP: after post_layernorm): 1 = unchanged.
+             */
+            embedding_cosine: number;
+            /**
+             * Has Classifier
+             * @description Whether the checkpoint has a classifier (ViT and DeiT ImageNet heads).
+             */
+            has_classifier: boolean;
+            /**
+             * Top Before
+             * @description The 5 most probable classes before, most probable first.
+             */
+            top_before: components["schemas"]["ClassChange"][];
+            /**
+             * Top After
+             * @description The 5 most probable classes after, most probable first.
+             */
+            top_after: components["schemas"]["ClassChange"][];
+            /**
+             * Random Weights
+             * @description The model has random weights (and so does its classifier).
+             */
+            random_weights: boolean;
+            /**
+             * Note
+             * @description For a dataset image read from the atlas's stored crop: why, and what that means.
+             */
+            note?: string | null;
         };
         /** ModeContribution */
         ModeContribution: {
@@ -3113,6 +3289,71 @@ export interface operations {
             };
         };
     };
+    get_image_ablation: {
+        parameters: {
+            query: {
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
+                /** @description Row-major index of the query patch in the grid. */
+                query_patch: number;
+                /** @description The modes to remove, comma-separated (e.g. `0,3`); or use `keep_top`. */
+                remove?: string | null;
+                /** @description Remove every active mode but the `keep_top` of largest σ. */
+                keep_top?: number | null;
+            };
+            header?: never;
+            path: {
+                /** @description `<atlas slug>~<dataset index>` of an image of this atlas's dataset. */
+                image_id: string;
+                /** @description Atlas slug (see `GET /api/models`). */
+                model: string;
+                layer: number;
+                head: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModeAblation"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The mode set is malformed, empty, repeats a mode, names a mode the head lacks or an inactive one, or is given both as `remove` and `keep_top` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The model cannot be run here; or the analysis queue is full (then with `Retry-After`: try again after that many seconds) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying; only when the analysis queue is full */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     create_upload: {
         parameters: {
             query?: never;
@@ -3646,6 +3887,71 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description The model cannot be run here; or the analysis queue is full (then with `Retry-After`: try again after that many seconds) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying; only when the analysis queue is full */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_upload_ablation: {
+        parameters: {
+            query: {
+                /** @description Row-major index of the query patch in the grid. */
+                query_patch: number;
+                /** @description The modes to remove, comma-separated (e.g. `0,3`); or use `keep_top`. */
+                remove?: string | null;
+                /** @description Remove every active mode but the `keep_top` of largest σ. */
+                keep_top?: number | null;
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description From `POST /api/uploads`. */
+                upload_id: string;
+                layer: number;
+                head: number;
+                /** @description Atlas slug (see `GET /api/models`). */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModeAblation"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The mode set is malformed, empty, repeats a mode, names a mode the head lacks or an inactive one, or is given both as `remove` and `keep_top` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model cannot be run here; or the analysis queue is full (then with `Retry-After`: try again after that many seconds) */

@@ -2,7 +2,8 @@
  * Upload: send an image, then, for a chosen model, the modes it drives most in the whole model; for a
  * chosen layer and head, the modes ranked for it, each with its maps on the image beside the mode's
  * top dataset images; the attention row of a chosen patch and the modes that drive it (exact basis);
- * and every served model's top modes side by side. `/upload/{id}?model=…` is a shareable link while
+ * what removing modes of the head changes (attention and output); and every served model's top modes
+ * side by side. `/upload/{id}?model=…` is a shareable link while
  * the upload is cached; an address that cannot be an upload, or one that has expired, says so.
  */
 import { useCallback, useEffect, useState } from "react";
@@ -12,6 +13,7 @@ import { useModels, useUpload, useUploadHeadModes } from "../api/resources";
 import { isUploadId, uploadImageUrl } from "../api/uploadUrls";
 import { useUploadFile } from "../api/useUploadFile";
 import { rememberUpload } from "../lib/upload/recentUploads";
+import { AblationPanel } from "../components/ablation/AblationPanel";
 import { AttentionExplorer } from "../components/explorer/AttentionExplorer";
 import { CopyLinkButton } from "../components/layout/CopyLinkButton";
 import { DemoBadge } from "../components/layout/DemoBadge";
@@ -150,7 +152,8 @@ function UploadView({ upload, models }: { upload: Upload; models: ModelSummary[]
     const sameHead =
       (next.model ?? model.slug) === model.slug && (next.layer ?? layer) === layer && (next.head ?? head) === head;
     const highlight = sameHead ? view.highlight : null;
-    const merged = { model: model.slug, layer, head, basis, patch, options, highlight, ...next };
+    const ablation = sameHead ? view.ablation : null; // the removed modes belong to their head too
+    const merged = { model: model.slug, layer, head, basis, patch, options, highlight, ablation, ...next };
     // The history state (a dataset image's provenance) stays with every view of the upload.
     navigate(uploadPath(upload.id, merged), { replace, state: location.state });
   };
@@ -207,6 +210,13 @@ function UploadView({ upload, models }: { upload: Upload; models: ModelSummary[]
         switchedToExact={switchedToExact}
         patch={patch}
         onPick={pickPatch}
+      />
+      <AblationPanel
+        target={{ uploadId: upload.id, model: model.slug, layer, head, grid: model.grid, imageSrc }}
+        hasExactBasis={model.bases.includes("exact")}
+        patch={basis === "exact" ? patch : null}
+        choice={view.ablation}
+        onChoose={(ablation) => go({ ablation })}
       />
       <RankedModes upload={upload} view={view} options={options} imageSrc={imageSrc} />
       <AcrossModels uploadId={upload.id} models={models} basis={basis} options={options} />

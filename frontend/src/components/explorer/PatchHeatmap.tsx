@@ -26,9 +26,10 @@ export interface PatchHeatmapProps {
 /**
  * `range`: values defined up to a constant (logits) stretched from their minimum to their maximum;
  * `attention`: probabilities over `keys` keys on the fixed log scale around the uniform level 1/N
- * (lib/upload/attentionScale), the same for every row of the model.
+ * (lib/upload/attentionScale), the same for every row of the model;
+ * `unit`: fractions on the fixed linear scale from 0 to 1, whatever the values' own range.
  */
-export type HeatScale = { kind: "range" } | { kind: "attention"; keys: number };
+export type HeatScale = { kind: "range" } | { kind: "attention"; keys: number } | { kind: "unit" };
 
 interface LegendTick {
   /** Where on the colour bar, from 0 (left end) to 1 (right end). */
@@ -65,6 +66,15 @@ function heatPainter(values: number[][], scale: HeatScale): HeatPainter {
         marked: t.uniform,
       })),
       description: `log scale from ${probabilityLabel(1 / (keys * keys))} (1/N²) to 1, uniform level 1/N = ${uniform} marked, N = ${integer(keys)} keys`,
+    };
+  }
+  if (scale.kind === "unit") {
+    const toUnit = (v: number) => Math.max(0, Math.min(1, v));
+    return {
+      colour: (v) => heatColor(toUnit(v)),
+      gradient: gradientOf(heatColor, [0, 0.25, 0.5, 0.75, 1]),
+      ticks: [0, 0.5, 1].map((at) => ({ at, text: fmt(at, 1) })),
+      description: "fixed linear scale from 0 to 1",
     };
   }
   const flat = values.flat().filter(Number.isFinite);

@@ -2,6 +2,7 @@
 import type { Basis, Sign } from "../../api/client";
 import { BASES, parseEnum, SIGNS } from "../../api/enums";
 import { type OverlayOptions, setOverlayParams } from "../mode/overlay";
+import { type AblationChoice, setAblationParams } from "../upload/ablation";
 
 export interface ModeQuery {
   sign: Sign;
@@ -67,6 +68,8 @@ export interface UploadView {
   options?: OverlayOptions | undefined;
   /** The signed mode of the head to mark in the ranking (the mode page the view was opened from). */
   highlight?: SignedMode | null | undefined;
+  /** The head's modes to remove (the "Remove modes" panel). */
+  ablation?: AblationChoice | null | undefined;
 }
 
 export interface SignedMode {
@@ -86,6 +89,7 @@ export function uploadPath(uploadId?: string, view: UploadView = {}): string {
     params.set("mode", String(view.highlight.mode));
     params.set("sign", view.highlight.sign);
   }
+  setAblationParams(params, view.ablation);
   if (view.options) setOverlayParams(params, view.options);
   const qs = params.toString();
   return `/upload/${enc(uploadId)}${qs ? `?${qs}` : ""}`;

@@ -44,5 +44,6 @@ export const PAGE_HELP: Record<PageKind, string[]> = {
   upload: [
     "Drop an image to see which modes it drives. A mode's contribution C_n = σ_n · max(pos score, neg score) ranks the modes within one model.",
     "For the chosen head, each ranked mode's maps on your image stand beside the mode's top images from the dataset. In the exact basis, pick a patch to see its real attention row and the modes that make it up, with the head's key salience.",
+    "Remove modes: take chosen modes (or all but the strongest k by σ) out of the head's logits and run the model on, to see how the patch's attention row, the attention of every patch and the model's output change.",
   ],
 };

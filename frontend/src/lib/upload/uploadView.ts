@@ -3,6 +3,7 @@ import type { Basis, ModelSummary, RankedMode } from "../../api/client";
 import { type OverlayOptions, parseOverlayOptions } from "../mode/overlay";
 import { checkPosition, resolveModelName, segmentFormats } from "../address/modelAddress";
 import { parseBasis, parseIndexParam, parseSign, type SignedMode } from "../address/paths";
+import { type AblationChoice, parseAblation } from "./ablation";
 
 export interface UploadViewState {
   model: ModelSummary;
@@ -13,6 +14,8 @@ export interface UploadViewState {
   options: OverlayOptions;
   /** The head's signed mode to mark in the ranking (`?mode=&sign=`: the mode page the view came from). */
   highlight: SignedMode | null;
+  /** The head's modes the "Remove modes" panel removes (`?remove=0,3` or `?keep=k`). */
+  ablation: AblationChoice | null;
 }
 
 /** Why the view's model, layer or head names nothing (the page says so rather than show another head). */
@@ -81,6 +84,7 @@ export function resolveUploadView(search: URLSearchParams, models: ModelSummary[
       highlighted !== null && highlighted < model.n_modes
         ? { mode: highlighted, sign: parseSign(search.get("sign")) }
         : null,
+    ablation: parseAblation(search),
   };
 }
 
