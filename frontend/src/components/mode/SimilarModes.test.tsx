@@ -60,6 +60,16 @@ function similar(overrides: Partial<SimilarModes> = {}): SimilarModes {
             shared_top_images: 0,
             top_images: 1,
           },
+          {
+            layer: 2,
+            head: 1,
+            mode: 0,
+            sign: "pos",
+            sigma: 0.5,
+            correlation: -0.05,
+            shared_top_images: 0,
+            top_images: 0,
+          },
         ],
       },
     ],
@@ -90,7 +100,9 @@ describe("similar modes on the mode page", () => {
       "/m/dino__shapes/L5/H0/M12?sign=neg&basis=exact",
     );
     expect(other.textContent).toContain("r = -0.04 over 1,000 classes · 0 of 1 top image shared · σ = 0.750");
+    expect(other.textContent).toContain("r = -0.05 over 1,000 classes · no top images listed · σ = 0.500");
     expect(section.textContent).toContain("1 served model built on other images is not compared.");
+    expect(section.textContent).toContain("Pearson r over the 1,000 classes of shapes that have scored images");
     expect(within(section).queryByText(/Not a finding/)).toBeNull();
   });
 

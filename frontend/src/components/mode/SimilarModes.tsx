@@ -50,10 +50,10 @@ export function SimilarModesView({ data }: { data: SimilarModesAnswer }) {
   return (
     <>
       <p className="muted small">
-        The signed modes whose mean score per class correlates best with this one&apos;s (Pearson r {over} of{" "}
-        {data.dataset}, with scored images; the largest has {count(data.largest_class_images, "image")}), in every
-        served model built on the same images, both signs compared. Beside each: how many of its top images this mode
-        also lists (this mode lists {integer(data.top_images)}).
+        The signed modes whose mean score per class correlates best with this one&apos;s, in every served model built on
+        the same images, both signs compared: Pearson r over the {count(data.n_classes, "class", "classes")} of{" "}
+        {data.dataset} that have scored images (the largest has {count(data.largest_class_images, "image")}). Beside
+        each: how many of its top images this mode also lists (this mode lists {integer(data.top_images)}).
       </p>
       {data.too_few !== null ? (
         <>
@@ -110,8 +110,11 @@ function ModelColumn({
                 {modeName(m.layer, m.head, m.mode)} {m.sign}
               </Link>{" "}
               <span className="similar-facts">
-                r = {fmt(m.correlation, 2)} {over} · {integer(m.shared_top_images)} of{" "}
-                {count(m.top_images, "top image")} shared · σ = {fmt(m.sigma)}
+                r = {fmt(m.correlation, 2)} {over} ·{" "}
+                {m.top_images === 0
+                  ? "no top images listed"
+                  : `${integer(m.shared_top_images)} of ${count(m.top_images, "top image")} shared`}{" "}
+                · σ = {fmt(m.sigma)}
               </span>
             </li>
           ))}
