@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import subprocess
 import sys
@@ -129,7 +130,9 @@ def main() -> None:
             base = f"http://127.0.0.1:{port}"
             health = asyncio.run(_wait_ready(base, server))
             print(f"machine: {platform.processor() or platform.machine()}; {len(health['atlases'])} atlases served")
+            print(f"load average before: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
             asyncio.run(measure(base, root, args.requests))
+            print(f"load average after: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
         finally:
             server.terminate()
             server.wait()
