@@ -11,7 +11,8 @@ sparse: 1.45 GB of class means over 181,500 modes × 2 signs are read per reques
 - cold: the first request after the service opened the atlases (it computes, once per atlas revision and
   basis, every column's mean and norm over the classes: the 13 atlases' whole class means are read);
 - the first request of each further model is no longer cold (every atlas on the dataset was summarised);
-- warm: ``--requests`` requests, one at a time, each for another mode.
+- warm: ``--requests`` requests, one at a time, each for another mode;
+- then, with the server stopped, the service call alone in this process (no HTTP, no JSON).
 
 The page cache holds the class means (just written, and read by the cold request): a service whose
 atlases were evicted from memory reads them from disk on its next request.
@@ -36,7 +37,10 @@ import numpy as np
 from load_test import _free_port, _percentile, _wait_ready
 from search_bench import PAPER_SHAPES, ROOT, class_labels, write_atlas
 
+from backend.services.similar_modes import SimilarModeIndex
 from qkatlas.atlas import find_atlases
+from qkatlas.atlas.statistics import SignedMode
+from qkatlas.conventions import Basis, Sign
 
 N_CLASSES = 1000
 #: Rank of the class structure shared by every model's class means.
@@ -102,6 +106,27 @@ async def measure(base: str, root: Path, requests: int) -> None:
         )
 
 
+def in_process(root: Path, requests: int) -> None:
+    """The service call alone (no HTTP, no JSON), on the same kind of random modes, after its cold call."""
+    atlases, _ = find_atlases(root)
+    index = SimilarModeIndex()
+    rng = np.random.default_rng(4)
+
+    def call() -> float:
+        atlas = atlases[int(rng.integers(len(atlases)))]
+        layer, head, mode = (int(rng.integers(k)) for k in (atlas.n_layers, atlas.n_heads, atlas.n_modes))
+        start = time.perf_counter()
+        index.similar(atlas, atlases, SignedMode(layer, head, mode, Sign.pos), Basis.faithful, 5)
+        return (time.perf_counter() - start) * 1000
+
+    cold = call()
+    latencies = [call() for _ in range(requests)]
+    print(
+        f"  in-process service call: cold {cold:8.1f} ms; warm p50 {_percentile(latencies, 50):6.1f} ms   "
+        f"p90 {_percentile(latencies, 90):6.1f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=200)
@@ -136,6 +161,8 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait()
+        in_process(root, args.requests)
+        print(f"load average after the in-process calls: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
 
 
 if __name__ == "__main__":

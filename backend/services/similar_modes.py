@@ -59,14 +59,13 @@ SAME_DATASET_RULE = (
 
 @dataclass(frozen=True)
 class BasisColumns:
-    """One atlas basis's class means as ``[C, columns]`` (a view of the memory map, columns in
-    ``ColumnLayout`` order within the basis) and, per column, over the classes with scored images
-    (``rows``): ``mean`` and centred ``norm`` (float64), and ``usable`` (active, finite and not constant)."""
+    """One atlas basis's class means as ``matrix [C, columns]`` (a view of the memory map, columns in
+    ``ColumnLayout`` order within the basis), the classes with scored images (``rows``), and per column
+    whether it is ``usable`` (active, finite and not constant over those classes) and the inverse of its
+    centred norm over them (float32, 0 where not usable)."""
 
     matrix: np.ndarray
     rows: np.ndarray
-    mean: np.ndarray
-    norm: np.ndarray
     usable: np.ndarray
     inverse_norm: np.ndarray
 
@@ -76,26 +75,25 @@ class BasisColumns:
         matrix = class_mean[:, axis].reshape(class_mean.shape[0], -1)  # [C, columns], rows strided, no copy
         rows = np.flatnonzero(class_sizes > 0)
         n_columns = matrix.shape[1]
-        # One pass, shifted by the first class's values (so that the sums of squares do not cancel).
-        shift = np.asarray(matrix[rows[0]], dtype=np.float64) if rows.size else np.zeros(n_columns)
+        # One pass in float64, shifted by the first class's values so that the sums of squares do not cancel.
+        first = np.asarray(matrix[rows[0]], dtype=np.float64) if rows.size else np.zeros(n_columns)
+        shift = np.where(np.isfinite(first), first, 0.0)
         total, squares = np.zeros(n_columns), np.zeros(n_columns)
         peak, finite = np.zeros(n_columns), np.ones(n_columns, dtype=bool)
         for start in range(0, rows.size, _CLASSES_PER_STEP):
             block = np.asarray(matrix[rows[start : start + _CLASSES_PER_STEP]], dtype=np.float64)
             ok = np.isfinite(block)
             finite &= ok.all(axis=0)
-            shifted = np.where(ok, block - np.where(np.isfinite(shift), shift, 0.0), 0.0)
+            shifted = np.where(ok, block - shift, 0.0)
             total += shifted.sum(axis=0)
             squares += (shifted**2).sum(axis=0)
             peak = np.maximum(peak, np.where(ok, np.abs(block), 0.0).max(axis=0))
         n = max(rows.size, 1)
-        centred_squares = np.maximum(squares - total**2 / n, 0.0)
-        mean = np.where(np.isfinite(shift), shift, 0.0) + total / n
-        norm = np.sqrt(centred_squares)
+        norm = np.sqrt(np.maximum(squares - total**2 / n, 0.0))  # centred
         active = np.repeat(np.asarray(atlas.active_all).reshape(-1), len(SIGNS))
-        usable = active & finite & np.isfinite(shift) & (norm / np.sqrt(n) > NOISE_FLOOR * peak)
+        usable = active & finite & (norm / np.sqrt(n) > NOISE_FLOOR * peak)  # std above rounding of the values
         inverse = np.divide(1.0, norm, out=np.zeros_like(norm), where=usable).astype(np.float32)
-        return cls(matrix=matrix, rows=rows, mean=mean, norm=norm, usable=usable, inverse_norm=inverse)
+        return cls(matrix=matrix, rows=rows, usable=usable, inverse_norm=inverse)
 
     def exact(self, query: np.ndarray, columns: np.ndarray) -> np.ndarray:
         """Pearson correlations in float64 of ``query [n_rows]`` (centred, unit norm) with ``columns``."""
