@@ -308,7 +308,8 @@ def _most_similar(
     # Every column within float32 rounding of the cut is rechecked, so ties at it are all seen.
     candidates = np.flatnonzero(usable & (ranking >= threshold - 1e-4))
     exact = columns.exact(query, candidates)
-    order = np.lexsort((candidates, -exact))[:limit]  # best first; ties by position (layer, head, mode, sign)
+    defined = np.flatnonzero(np.isfinite(exact))  # always all of them for usable columns; never a NaN in an answer
+    order = defined[np.lexsort((candidates[defined], -exact[defined]))][:limit]  # ties by (layer, head, mode, sign)
     shared = set(query_evidence)
     modes = []
     for position in order:
