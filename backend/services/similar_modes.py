@@ -22,6 +22,7 @@ from backend.schemas import Basis, ModelSimilarModes, SimilarMode, SimilarModes
 from qkatlas.atlas import Atlas
 from qkatlas.atlas.evidence import is_evidence
 from qkatlas.atlas.statistics import NOT_COMPUTED, SignedMode
+from qkatlas.columns import ColumnLayout, ColumnPosition
 from qkatlas.conventions import SIGNS
 from qkatlas.mode_statistics import NOISE_FLOOR, RELIABLE_CLASS_IMAGES
 
@@ -248,8 +249,9 @@ class SimilarModeIndex:
 
 
 def _column(atlas: Atlas, mode: SignedMode) -> int:
-    """The flat column of ``mode`` within a basis (``ColumnLayout`` order)."""
-    return ((mode.layer * atlas.n_heads + mode.head) * atlas.n_modes + mode.mode) * len(SIGNS) + SIGNS.index(mode.sign)
+    """The flat column of ``mode`` within a basis."""
+    layout = ColumnLayout(1, atlas.n_layers, atlas.n_heads, atlas.n_modes)
+    return layout.column(ColumnPosition(0, mode.layer, mode.head, mode.mode, SIGNS.index(mode.sign)))
 
 
 def _too_few(n_classes: int, largest_class_images: int) -> str | None:
