@@ -879,6 +879,75 @@ class ClassList(BaseModel):
     without_labels: list[str] = Field(description="Served atlases whose dataset has no class labels.")
 
 
+# --- similar modes ----------------------------------------------------------------------------
+
+
+class SimilarMode(BaseModel):
+    """A signed mode whose mean scores per class correlate with the asked mode's."""
+
+    layer: int
+    head: int
+    mode: int
+    sign: Sign
+    sigma: float
+    correlation: float = Field(
+        description="Pearson r of the two modes' mean scores per class, over the answer's `n_classes` classes."
+    )
+    shared_top_images: int = Field(
+        description="Dataset images among both this mode's and the asked mode's listed top images (the evidence, "
+        "docs/method.md#evidence-and-firing)."
+    )
+    top_images: int = Field(description="Top images this mode lists (its evidence, at most K).")
+
+
+class ModelSimilarModes(BaseModel):
+    """One atlas's signed modes most similar to the asked one, best first."""
+
+    model: str = Field(description="Atlas slug.")
+    model_id: str
+    revision: str = Field(description="The atlas revision.")
+    compared: int = Field(
+        description="Signed modes of this atlas compared: active, with finite class means that are not constant "
+        "(the asked mode itself left out)."
+    )
+    modes: list[SimilarMode]
+
+
+class SimilarModes(BaseModel):
+    """The signed modes most similar to one signed mode in every served atlas on the same dataset, its own first."""
+
+    model: str = Field(description="Atlas slug of the asked mode.")
+    layer: int
+    head: int
+    mode: int
+    sign: Sign
+    basis: Basis
+    dataset: str
+    rule: str = Field(description="The similarity, in words.")
+    same_dataset_rule: str = Field(description="Which atlases count as built on the same dataset, in words.")
+    n_classes: int = Field(description="Classes with scored images: every correlation is over these.")
+    largest_class_images: int = Field(description="Scored images of the dataset's largest class.")
+    reliable_class_images: int = Field(
+        description="Below this many images in the largest class, class means are a few images' scores."
+    )
+    min_classes: int = Field(description="Below this many classes, correlations are not a finding.")
+    too_few: str | None = Field(
+        description="Why these correlations are not a finding (too few classes, or too few images per class); "
+        "null when they can be read."
+    )
+    top_images: int = Field(description="Top images the asked mode lists (its evidence).")
+    models: list[ModelSimilarModes] = Field(
+        description="The asked mode's own atlas first, then every other served atlas on the same dataset, by slug."
+    )
+    unavailable: str | None = Field(
+        description="Why nothing was compared (no statistics, no class labels, an inactive mode, constant class "
+        "means); null when `models` holds the comparison."
+    )
+    missing_statistics: list[str] = Field(description="Atlases on the same dataset without statistics (left out).")
+    without_basis: list[str] = Field(description="Atlases on the same dataset without this basis (left out).")
+    other_datasets: list[str] = Field(description="Served atlases on other datasets (never compared).")
+
+
 # --- dashboard pages --------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from backend.services.analysis.runner import AnalysisRunner
 from backend.services.atlases import AtlasRegistry
 from backend.services.mode_index import ModeIndex
 from backend.services.o3 import O3Results
+from backend.services.similar_modes import SimilarModeIndex
 from backend.services.uploads import UploadStore
 
 
@@ -27,6 +28,7 @@ class Services:
     analysis: AnalysisRunner
     o3: O3Results
     mode_index: ModeIndex
+    similar_modes: SimilarModeIndex
 
     @classmethod
     def create(cls, settings: Settings, cache: Cache) -> Services:
@@ -53,6 +55,7 @@ class Services:
             ),
             o3=O3Results(),
             mode_index=ModeIndex(),
+            similar_modes=SimilarModeIndex(),
         )
 
     async def close(self) -> None:

@@ -326,6 +326,10 @@ class Atlas:
     def image_meta(self, index: int) -> ImageRecord | None:
         return self._images.get(index)
 
+    def image_records(self) -> Mapping[int, ImageRecord]:
+        """Every record of ``images.json`` by dataset index (every scored image from format 4; the winners before)."""
+        return MappingProxyType(self._images)
+
     def class_images(self, label: str) -> list[int]:
         """Dataset indices of the images the atlas records with class ``label`` (exact), ascending."""
         if self._by_label is None:

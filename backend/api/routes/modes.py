@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from backend.api import deps
-from backend.api.caching import AtlasCache, CachedRoute, atlas_policy, replace_policy
+from backend.api.caching import (
+    AtlasCache,
+    CachedRoute,
+    ServedAtlases,
+    ServedAtlasesCache,
+    atlas_policy,
+    replace_policy,
+)
 from backend.api.deps import (
     BasisDep,
     ModeDep,
@@ -20,10 +28,11 @@ from backend.api.deps import (
 )
 from backend.api.responses import PNG_RESPONSE, png
 from backend.core.text import count
-from backend.schemas import Basis, ErrorBody, ModeDetail, ModeMaps, ModeSamples, Sign
+from backend.schemas import Basis, ErrorBody, ModeDetail, ModeMaps, ModeSamples, Sign, SimilarModes
 from backend.services.container import Services
 from backend.services.mode_views import listed_top_images, mode_detail, mode_samples, mode_scale, top_image_overlay
 from backend.services.overlays import OverlayOptions, mode_maps
+from backend.services.similar_modes import DEFAULT_SIMILAR, MAX_SIMILAR
 from qkatlas.atlas import AtlasReplaced
 from qkatlas.atlas.statistics import SignedMode
 
@@ -99,3 +108,21 @@ async def get_mode_maps(
     scale = mode_scale(ref.atlas, basis, SignedMode(ref.layer, ref.head, ref.mode, sign))
     assert scale is not None, "a listed top image makes the mode's scale"
     return mode_maps(query, key, ref.atlas.image_size, scale)
+
+
+@router.get("/similar", response_model=SimilarModes)
+async def get_similar_modes(
+    ref: ModeDep,
+    basis: BasisDep,
+    services: ServicesDep,
+    atlases: ServedAtlases,
+    _cache: ServedAtlasesCache,
+    sign: SignQuery = Sign.pos,
+    limit: Annotated[int, Query(ge=1, le=MAX_SIMILAR, description="Signed modes listed per model.")] = DEFAULT_SIMILAR,
+) -> SimilarModes:
+    """The signed modes most similar to this one in every served model on the same dataset, its own included:
+    the correlation of their mean scores per class (docs/method.md#similar-modes), with how many top images
+    they share. 200 with `unavailable` set when the atlas has no class statistics or the mode has no
+    correlation (inactive, constant class means)."""
+    mode = SignedMode(ref.layer, ref.head, ref.mode, sign)
+    return await asyncio.to_thread(services.similar_modes.similar, ref.atlas, atlases, mode, basis, limit)

@@ -81,6 +81,23 @@ export function useModeSamples(
   );
 }
 
+/**
+ * The signed modes most similar to one (correlation of their class means) in every served model on the
+ * same dataset. Not pinned to the revision: the answer also depends on the other atlases.
+ */
+export function useSimilarModes(
+  model: string,
+  position: { layer: number; head: number; mode: number },
+  view: { sign: Sign; basis: Basis },
+) {
+  return useLoadable(
+    apiQuery("/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/similar", {
+      path: { model, ...position },
+      query: { sign: view.sign, basis: view.basis },
+    }),
+  );
+}
+
 /** What a search for `q` finds, at most `limit` of each kind. */
 export function searchQuery(q: string, limit: number) {
   return apiQuery("/api/search", { query: { q, limit } });

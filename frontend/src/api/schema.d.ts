@@ -187,6 +187,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/similar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Similar Modes
+         * @description The signed modes most similar to this one in every served model on the same dataset, its own included:
+         *     the correlation of their mean scores per class (docs/method.md#similar-modes), with how many top images
+         *     they share. 200 with `unavailable` set when the atlas has no class statistics or the mode has no
+         *     correlation (inactive, constant class means).
+         */
+        get: operations["get_similar_modes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/images/{image_id}": {
         parameters: {
             query?: never;
@@ -1710,6 +1733,31 @@ export interface components {
             never_fires: boolean | null;
         };
         /**
+         * ModelSimilarModes
+         * @description One atlas's signed modes most similar to the asked one, best first.
+         */
+        ModelSimilarModes: {
+            /**
+             * Model
+             * @description Atlas slug.
+             */
+            model: string;
+            /** Model Id */
+            model_id: string;
+            /**
+             * Revision
+             * @description The atlas revision.
+             */
+            revision: string;
+            /**
+             * Compared
+             * @description Signed modes of this atlas compared: active, with finite class means that are not constant (the asked mode itself left out).
+             */
+            compared: number;
+            /** Modes */
+            modes: components["schemas"]["SimilarMode"][];
+        };
+        /**
          * ModelSummary
          * @description One served atlas: a model and the dataset searched for its top images.
          */
@@ -2349,6 +2397,122 @@ export interface components {
             pos: number | null;
             /** Neg */
             neg: number | null;
+        };
+        /**
+         * SimilarMode
+         * @description A signed mode whose mean scores per class correlate with the asked mode's.
+         */
+        SimilarMode: {
+            /** Layer */
+            layer: number;
+            /** Head */
+            head: number;
+            /** Mode */
+            mode: number;
+            sign: components["schemas"]["Sign"];
+            /** Sigma */
+            sigma: number;
+            /**
+             * Correlation
+             * @description Pearson r of the two modes' mean scores per class, over the answer's `n_classes` classes.
+             */
+            correlation: number;
+            /**
+             * Shared Top Images
+             * @description Dataset images among both this mode's and the asked mode's listed top images (the evidence, docs/method.md#evidence-and-firing).
+             */
+            shared_top_images: number;
+            /**
+             * Top Images
+             * @description Top images this mode lists (its evidence, at most K).
+             */
+            top_images: number;
+        };
+        /**
+         * SimilarModes
+         * @description The signed modes most similar to one signed mode in every served atlas on the same dataset, its own first.
+         */
+        SimilarModes: {
+            /**
+             * Model
+             * @description Atlas slug of the asked mode.
+             */
+            model: string;
+            /** Layer */
+            layer: number;
+            /** Head */
+            head: number;
+            /** Mode */
+            mode: number;
+            sign: components["schemas"]["Sign"];
+            basis: components["schemas"]["Basis"];
+            /** Dataset */
+            dataset: string;
+            /**
+             * Rule
+             * @description The similarity, in words.
+             */
+            rule: string;
+            /**
+             * Same Dataset Rule
+             * @description Which atlases count as built on the same dataset, in words.
+             */
+            same_dataset_rule: string;
+            /**
+             * N Classes
+             * @description Classes with scored images: every correlation is over these.
+             */
+            n_classes: number;
+            /**
+             * Largest Class Images
+             * @description Scored images of the dataset's largest class.
+             */
+            largest_class_images: number;
+            /**
+             * Reliable Class Images
+             * @description Below this many images in the largest class, class means are a few images' scores.
+             */
+            reliable_class_images: number;
+            /**
+             * Min Classes
+             * @description Below this many classes, correlations are not a finding.
+             */
+            min_classes: number;
+            /**
+             * Too Few
+             * @description Why these correlations are not a finding (too few classes, or too few images per class); null when they can be read.
+             */
+            too_few: string | null;
+            /**
+             * Top Images
+             * @description Top images the asked mode lists (its evidence).
+             */
+            top_images: number;
+            /**
+             * Models
+             * @description The asked mode's own atlas first, then every other served atlas on the same dataset, by slug.
+             */
+            models: components["schemas"]["ModelSimilarModes"][];
+            /**
+             * Unavailable
+             * @description Why nothing was compared (no statistics, no class labels, an inactive mode, constant class means); null when `models` holds the comparison.
+             */
+            unavailable: string | null;
+            /**
+             * Missing Statistics
+             * @description Atlases on the same dataset without statistics (left out).
+             */
+            missing_statistics: string[];
+            /**
+             * Without Basis
+             * @description Atlases on the same dataset without this basis (left out).
+             */
+            without_basis: string[];
+            /**
+             * Other Datasets
+             * @description Served atlases on other datasets (never compared).
+             */
+            other_datasets: string[];
         };
         /**
          * SortOrder
@@ -3034,6 +3198,59 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModeMaps"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_similar_modes: {
+        parameters: {
+            query?: {
+                /** @description `pos` = (u, v), `neg` = (−u, −v). */
+                sign?: components["schemas"]["Sign"];
+                /** @description Signed modes listed per model. */
+                limit?: number;
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
+                /** @description Which tokens are projected (docs/method.md#projection-bases). */
+                basis?: components["schemas"]["Basis"];
+            };
+            header?: never;
+            path: {
+                mode: number;
+                layer: number;
+                head: number;
+                /** @description Atlas slug (see `GET /api/models`). */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimilarModes"];
                 };
             };
             /** @description Not Found */

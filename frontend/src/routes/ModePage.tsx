@@ -29,6 +29,7 @@ import { TryYourImage } from "../components/mode/TryYourImage";
 import { bandOfBar, bandRowId, DistributionSamples, sampledInOrder } from "../components/mode/DistributionSamples";
 import { DatasetImageLargeView } from "../components/mode/DatasetImageLargeView";
 import { MapScaleLegend } from "../components/mode/MapScaleLegend";
+import { SimilarModes } from "../components/mode/SimilarModes";
 import { count, fmt, integer, modeName, percent, plural } from "../lib/common/format";
 import { GLOSSARY } from "../lib/help/glossary";
 import { useKeyNav } from "../lib/keys/keyboard";
@@ -410,6 +411,7 @@ function ModeBody({
           ) : null}
         </section>
       ) : null}
+      <SimilarModes model={summary.slug} position={pos} view={view} />
     </>
   );
 }

@@ -32,6 +32,8 @@ REVALIDATE = "public, no-cache"
 #: Routes whose body also says whether the atlas has odd-one-out results, which may be added without a
 #: rebuild: revalidated even when the address names the revision.
 O3_DEPENDENT = {"/api/models/{model}", "/api/models/{model}/o3"}
+#: Routes whose body also derives from the other served atlases: a pinned address still revalidates.
+SERVED_DEPENDENT = {"/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/similar"}
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +81,9 @@ EXAMPLES = {
     "/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}": f"/api/models/{{planted}}/{MODE}?sign=neg",
     "/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/samples": (
         f"/api/models/{{planted}}/{MODE}/samples?sign=neg"
+    ),
+    "/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/similar": (
+        f"/api/models/{{planted}}/{MODE}/similar?sign=neg"
     ),
     "/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/top/{rank}/overlay.png": (
         f"/api/models/{{planted}}/{MODE}/top/0/overlay.png?blend=0.25"
@@ -178,7 +183,7 @@ def test_addresses_pinned_to_the_revision(
     if route.startswith("/api/uploads"):
         assert cache_control.startswith("private, max-age=")
     else:
-        assert cache_control == (REVALIDATE if route in O3_DEPENDENT else IMMUTABLE)
+        assert cache_control == (REVALIDATE if route in O3_DEPENDENT | SERVED_DEPENDENT else IMMUTABLE)
     again = shared.get(_with(url, v=revision), headers={"If-None-Match": pinned.headers["etag"]})
     assert again.status_code == 304 and again.headers["cache-control"] == cache_control
 
