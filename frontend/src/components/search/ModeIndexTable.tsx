@@ -78,7 +78,7 @@ const COLUMNS: Column[] = [
     title: "σ_n / Σ σ of the head",
     help: "sigmaShare",
     sort: "sigma_share",
-    width: 106,
+    width: 104,
     numeric: true,
     cell: (r) => percent(r.sigma_share),
   },
@@ -87,14 +87,14 @@ const COLUMNS: Column[] = [
     header: "cos u·v",
     help: "cos",
     sort: "cos",
-    width: 106,
+    width: 100,
     numeric: true,
     cell: (r) => (r.active ? fmt(r.cos) : "–"),
   },
   {
     id: "flags",
     header: "flags",
-    width: 104,
+    width: 98,
     cell: (r) => (
       <>
         {r.active ? null : <InactiveBadge />}
@@ -109,7 +109,7 @@ const COLUMNS: Column[] = [
     title: "score of the mode's best image",
     help: "score",
     sort: "best_score",
-    width: 116,
+    width: 108,
     numeric: true,
     cell: (r) => fmt(r.best_score),
   },
@@ -160,7 +160,7 @@ const COLUMNS: Column[] = [
     header: "top class",
     title: "the mode's most selective class",
     stats: true,
-    width: 120,
+    width: 108,
     cell: (r) => (r.top_class === null ? "–" : <Link to={classPath(r.top_class)}>{r.top_class}</Link>),
   },
   {
@@ -170,7 +170,7 @@ const COLUMNS: Column[] = [
     help: "effect",
     sort: "effect",
     effects: true,
-    width: 106,
+    width: 92,
     numeric: true,
     cell: (r) => fmt(r.effect),
   },
