@@ -58,7 +58,7 @@ from qkatlas.images import (
     resolve_decode,
 )
 from qkatlas.images.preprocessing import Preprocessing
-from qkatlas.mode_effects import EffectKernel
+from qkatlas.mode_effects import EffectKernel, default_chunk
 from qkatlas.mode_statistics import (
     CALIBRATION_IMAGES,
     HistogramBins,
@@ -173,6 +173,7 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
                 batch_size=config.batch_size,
                 dtype=dtype,
                 statistics_classes=n_classes,
+                effects_chunk=default_chunk(device) if config.effects else None,
             )
             for m in todo
         ]

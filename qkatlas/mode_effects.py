@@ -34,6 +34,12 @@ EFFECT_TOP_K = 8
 #: large one (256 MiB) keeps the number of kernel launches down.
 CHUNK_ELEMENTS = {"cpu": 1 << 19, "cuda": 1 << 26}
 
+
+def default_chunk(device: torch.device) -> int:
+    """The elements of one chunk on ``device`` (``CHUNK_ELEMENTS``; a CPU's for any other device type)."""
+    return CHUNK_ELEMENTS.get(device.type, CHUNK_ELEMENTS["cpu"])
+
+
 EFFECT_DEFINITION = (
     "attention moved by a mode on an image: with A the head's real attention of each patch query over every "
     "key (prefix tokens and patches; logits from the head's own weights on the block's LayerNorm output) and "
@@ -62,7 +68,7 @@ class EffectKernel:
         self.n_prefix, self.n_heads, self.n_modes = spec.n_prefix, spec.n_heads, spec.d_head
         self.n_layers = spec.n_layers
         self.scale = 1.0 / math.sqrt(spec.d_head)
-        self.chunk_elements = CHUNK_ELEMENTS.get(device.type, 1 << 19) if chunk_elements is None else chunk_elements
+        self.chunk_elements = default_chunk(device) if chunk_elements is None else chunk_elements
         weights = adapter.weights()
 
         def stacked(name: str) -> torch.Tensor:
