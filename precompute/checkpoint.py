@@ -179,6 +179,6 @@ def load_checkpoint(path: Path, fingerprint: JobFingerprint) -> Checkpoint | Non
         raise _refused(
             path,
             f"the checkpoint in {path.parent} was made with different settings (model, images, batch size, "
-            "top-k, bases, decoder or number of processes)",
+            "top-k, bases, statistics, effects, decoder or number of processes)",
         )
     return checkpoint

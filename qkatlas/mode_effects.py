@@ -85,7 +85,10 @@ class EffectKernel:
         self.u, self.v = flat(dec.U, columns, d_model), flat(dec.V, columns, d_model)  # [L, H·M, d]
         self.sigma = flat(dec.sigma, n_heads, n_modes)  # [L, H, M]
         self.query_offset = flat(dec.query_offset, columns)  # [L, H·M]
-        self.active = dec.active  # [L, H, M]: inactive modes (σ = 0) move nothing
+        # Each head's active modes, on the device once (inactive modes, σ = 0, move nothing: never computed).
+        self.active_modes = [
+            [torch.from_numpy(np.flatnonzero(active)).to(device) for active in layer] for layer in dec.active
+        ]
 
     @property
     def n_columns(self) -> int:
@@ -109,9 +112,9 @@ class EffectKernel:
         block = max(1, min(n_images, self.chunk_elements // per_image))  # images per chunk
         chunk = max(1, self.chunk_elements // (block * per_image))  # modes per chunk
         for head in range(self.n_heads):
-            modes = np.flatnonzero(self.active[layer, head]).tolist()
+            modes = self.active_modes[layer][head]
             for start in range(0, len(modes), chunk):
-                picked = torch.tensor(modes[start : start + chunk], device=x.device)
+                picked = modes[start : start + chunk]
                 columns = head * self.n_modes + picked
                 weight = self.sigma[layer, head, picked] * self.scale  # [c]
                 query_side = query_maps[:, :, columns].permute(2, 0, 1) * weight[:, None, None]  # [c, B, P]

@@ -138,7 +138,8 @@ class AtlasWriter:
         return {int(path.stem) for path in (self.directory / fmt.THUMBS_DIR).glob("*.jpg")}
 
     def remove_thumbnails_except(self, keep: set[int]) -> None:
-        """Drop the thumbnails of images no longer shown (winners and samples), and any half-written file."""
+        """Drop the thumbnails of images no longer shown (winners, samples and top-effect images), and any
+        half-written file."""
         for index in self.thumbnail_indices() - keep:
             (self.directory / fmt.thumbnail_name(index)).unlink()
         for partial in (self.directory / fmt.THUMBS_DIR).glob(".*.tmp"):

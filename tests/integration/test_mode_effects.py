@@ -150,10 +150,13 @@ def test_planted_modes_move_more_attention_than_the_other_modes_of_their_head(
         assert means[mode.layer, mode.head, mode.mode] > 10 * means[mode.layer, mode.head, others].max()
 
 
-def test_without_effects_the_atlas_says_so(tmp_path: Path, planted_image_dir: Path) -> None:
+def test_without_effects_the_atlas_says_so_and_resume_adds_them(tmp_path: Path, planted_image_dir: Path) -> None:
     atlas = Atlas.open(build_atlas(tmp_path, "planted", planted_image_dir, "--top-k", "2", "--no-effects"))
     assert atlas.effects is None and not atlas.manifest.effects.computed
     assert not (atlas.path / "effects").exists()
+    # --resume keeps finished atlases, but not one that lacks the effects now asked for.
+    rebuilt = Atlas.open(build_atlas(tmp_path, "planted", planted_image_dir, "--top-k", "2", "--resume", "--effects"))
+    assert rebuilt.effects is not None and (rebuilt.path / "effects" / "mean.npy").exists()
 
 
 def test_effects_of_two_ranks_equal_brute_force_and_one_process(tmp_path: Path, planted_image_dir: Path) -> None:
