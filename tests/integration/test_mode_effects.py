@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
 import timm
 import torch
+from timm.layers.attention import Attention
+from timm.models.vision_transformer import Block, VisionTransformer
 
 from qkatlas.atlas import Atlas
 from qkatlas.images import load_image_file, open_image_source, to_model_input
@@ -111,11 +114,19 @@ def _images(root: Path) -> list[Path]:
 @pytest.fixture(scope="module")
 def randomized_pruned_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny ViT with random biases and LayerNorm parameters (every logit term counts) and the pruned
-    heads of ``tests.helpers.pruned`` (a rank-deficient W_q, a dead head with its key-only term), saved as a
-    local timm checkpoint."""
+    heads of ``tests.helpers.pruned`` (rank-deficient W_q, a dead head with its key-only term), saved as a
+    local timm checkpoint. L1 H2 gets its pruned query rows' biases back: its b_q leaves the range of its
+    rank-10 W_q, so its logits carry a key-only term r·(W_k x_j + b_k) beside 10 active modes, which
+    removing a mode must keep."""
     adapter = load_model(TINY_VIT, random_init=True, seed=6, overrides=TINY_OVERRIDES)
     randomize_biases_and_norms(adapter.module)
     prune_heads(adapter.module)
+    module = adapter.module
+    assert isinstance(module, VisionTransformer)
+    qkv = cast(Attention, cast(Block, module.blocks[1]).attn).qkv
+    d_head = qkv.in_features // 3
+    with torch.no_grad():  # the 6 pruned query rows of head 2 (their weights stay 0)
+        qkv.bias[2 * d_head : 2 * d_head + 6] = 3.0 * torch.randn(6, generator=torch.Generator().manual_seed(1))
     checkpoint = tmp_path_factory.mktemp("randomized-pruned-vit")
     timm.models.save_for_hf(adapter.module, str(checkpoint), safe_serialization=True)
     return checkpoint
