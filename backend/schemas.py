@@ -268,6 +268,11 @@ class ModeSummary(BaseModel):
         description="Each sign's best image when it is evidence (docs/method.md#evidence-and-firing); null if none."
     )
     never_fires: SignFlags | None = Field(description=NEVER_FIRES)
+    effect_mean: float | None = Field(
+        default=None,
+        description="Mean attention moved by the mode over the dataset, in [0, 1] (docs/method.md#attention-moved-by-"
+        "a-mode); null when the atlas did not measure it.",
+    )
 
 
 class HeadDetail(BaseModel):
@@ -280,6 +285,9 @@ class HeadDetail(BaseModel):
         description="The head has an active mode. False when its W_q or W_k is zero (a pruned or dead head)."
     )
     modes: list[ModeSummary]
+    effects_missing: str | None = Field(
+        default=None, description="Why the modes' `effect_mean` is null; null when it is not."
+    )
 
 
 class TopImage(BaseModel):
@@ -395,6 +403,40 @@ class PatchOut(BaseModel):
     column: int
 
 
+class EffectImage(BaseModel):
+    """One of the images on which removing a mode moves the most attention."""
+
+    image_id: str = Field(description="Global image id, `<atlas slug>~<dataset index>`.")
+    dataset_index: int
+    effect: float = Field(description="Attention moved on this image, in [0, 1].")
+    label: str | None = Field(description="Class label when the dataset has one.")
+    source: str = Field(description="The image's file name in the dataset.")
+    thumbnail_url: str = Field(description="The image as the model saw it (JPEG).")
+
+
+class ModeEffect(BaseModel):
+    """The attention moved by a mode over every scored image (docs/method.md#attention-moved-by-a-mode): per
+    image, the mean over patch queries of ½ Σ_j |A_ij − A⁻ⁿ_ij|, A the head's attention and A⁻ⁿ the attention
+    without the mode's logits. One value per mode: both signs share it."""
+
+    count: int = Field(description="Images measured.")
+    mean: float = Field(description="Mean attention moved, in [0, 1].")
+    std: float = Field(description="Population standard deviation over the images.")
+    minimum: float
+    maximum: float
+    edges: list[float] = Field(description="n_bins + 1 bin edges, ascending.")
+    counts: list[int] = Field(
+        description="n_bins + 2 counts: effects below edges[0] (down to `minimum`), each bin, and effects from the "
+        "last edge on (up to `maximum`)."
+    )
+    binning: str = Field(description="How the bins were fixed (the same rule for every mode).")
+    definition: str = Field(description="What the effect is, in words.")
+    top_images: list[EffectImage] = Field(
+        description="The images with the largest effect, largest first (ties by lower index); only images on which "
+        "the mode moves some attention."
+    )
+
+
 class ModeDetail(BaseModel):
     model: str
     layer: int
@@ -425,6 +467,10 @@ class ModeDetail(BaseModel):
     statistics_missing: str | None = Field(
         description="Why `distribution` is null, for the reader; null when it is not."
     )
+    effect: ModeEffect | None = Field(
+        default=None, description="The attention the mode moves over the dataset; null when it was not measured."
+    )
+    effect_missing: str | None = Field(default=None, description="Why `effect` is null; null when it is not.")
     map_scale: MapScaleOut | None = Field(
         description="The one colour scale of every overlay of this signed mode (its top images' and an upload's): "
         "the largest query and key values over the listed top images; null when it lists none."
@@ -707,6 +753,7 @@ class ModeSortKey(StrEnum):
     std = "std"
     firing = "firing"
     selectivity = "selectivity"
+    effect = "effect"
 
 
 class SortOrder(StrEnum):
@@ -732,6 +779,9 @@ class ModeIndexRow(BaseModel):
     firing: int | None = Field(description="Images on which the mode fires (both maps peak above 0).")
     selectivity: float | None = Field(description="Selectivity for its most selective class; null without classes.")
     top_class: str | None = Field(description="Its most selective class; null without classes.")
+    effect: float | None = Field(
+        default=None, description="Mean attention moved by the mode over the dataset, in [0, 1]; null if not measured."
+    )
 
 
 class ModeIndexPage(BaseModel):
@@ -744,6 +794,9 @@ class ModeIndexPage(BaseModel):
     offset: int
     rows: list[ModeIndexRow]
     statistics_missing: str | None = Field(description="Why the statistics columns are null; null when they are not.")
+    effects_missing: str | None = Field(
+        default=None, description="Why the `effect` column is null; null when it is not."
+    )
 
 
 class ModeRefOut(BaseModel):

@@ -4,6 +4,7 @@
     python benchmarks/precompute_bench.py --model vit_base_patch16_224 --batch-size 256   # on a GPU
 
 Prints (and writes as JSON with --json): forward-only vs precompute throughput on the same batches;
+the job with the attention moved by each mode (``--effects``) vs without (section ``effects``);
 the paper's per-image loop (batch 1, per-head projections) vs precompute; decode ceiling vs end to end
 from JPEG files; factored vs full SVD of every head; peak RSS of the job for two image counts.
 Weights are random (no download); timings do not depend on the values.
@@ -34,6 +35,7 @@ from qkatlas.conventions import BASES, Basis
 from qkatlas.device import autocast, compute_dtype, resolve_device
 from qkatlas.distribution_samples import RunningSamples, sample_keys
 from qkatlas.images import iter_batches, load_image_file, open_image_source
+from qkatlas.mode_effects import EffectKernel, RunningEffects
 from qkatlas.mode_statistics import N_BINS, STATISTICS_CHUNK, HistogramBins, RunningStatistics
 from qkatlas.models import load_model
 from qkatlas.models.base import ViTAdapter
@@ -44,7 +46,7 @@ from qkatlas.svd import Decomposition, decompose, full_svd
 from qkatlas.topk import RunningTopK
 
 DEFAULT_IMAGES = optional_sample_dir("imagenet-samples")
-SECTIONS = ("throughput", "decode", "svd", "multi", "rss")
+SECTIONS = ("throughput", "effects", "decode", "svd", "multi", "rss")
 #: The multi-model case's default on a CPU: three paper families whose preprocessing differs (DeiT
 #: 256 → 224, CLIP shortest edge + crop, ViT at 384 px), two blocks each.
 MULTI_MODELS = (
@@ -64,15 +66,19 @@ def _sync(device: torch.device) -> None:
 #: whether the top-K merges compactly (``None``: the device's default, fixed-shape on a GPU), and
 #: whether per-mode statistics ride along (over ``STATISTICS_CLASSES`` classes, as ImageNet has).
 #: label → (bases, compact merges (None: the device's default), statistics: None, "with samples" or
-#: "without samples" (their update left out, to measure what the distribution samples cost)).
-PRECOMPUTE_VARIANTS: dict[str, tuple[tuple[Basis, ...], bool | None, str | None]] = {
-    "precompute": (BASES, None, None),
-    "precompute_with_statistics": (BASES, None, "with samples"),
-    "precompute_with_statistics_without_samples": (BASES, None, "without samples"),
-    "precompute_faithful_only": ((Basis.faithful,), None, None),
-    "precompute_exact_only": ((Basis.exact,), None, None),
-    "precompute_compact_merges": (BASES, True, None),
+#: "without samples" (their update left out, to measure what the distribution samples cost), whether the
+#: attention moved by each mode is measured (``--effects``)).
+PRECOMPUTE_VARIANTS: dict[str, tuple[tuple[Basis, ...], bool | None, str | None, bool]] = {
+    "precompute": (BASES, None, None, False),
+    "precompute_with_statistics": (BASES, None, "with samples", False),
+    "precompute_with_statistics_without_samples": (BASES, None, "without samples", False),
+    "precompute_faithful_only": ((Basis.faithful,), None, None, False),
+    "precompute_exact_only": ((Basis.exact,), None, None, False),
+    "precompute_compact_merges": (BASES, True, None, False),
+    "precompute_with_effects": (BASES, None, "with samples", True),
 }
+#: The ``effects`` section: the job as it runs by default (statistics kept) with and without effects.
+EFFECTS_VARIANTS = ("precompute_with_statistics", "precompute_with_effects")
 STATISTICS_CLASSES = 1000
 
 
@@ -134,8 +140,8 @@ def forward_vs_precompute(
     runs: dict[str, Callable[[torch.Tensor], None]] = {"forward": forward}
     n_columns: dict[str, int] = {}
     for label in variants:
-        bases, compact, statistics_kind = PRECOMPUTE_VARIANTS[label]
-        scorer = TopKScorer(ModeKernel(adapter, dec, bases))
+        bases, compact, statistics_kind, with_effects = PRECOMPUTE_VARIANTS[label]
+        scorer = TopKScorer(ModeKernel(adapter, dec, bases), EffectKernel(adapter, dec) if with_effects else None)
         n_columns[label] = scorer.n_columns
         topk = scorer.new_top_k(top_k, compact=compact)
         first_index = itertools.count(0, batch_size)
@@ -146,6 +152,11 @@ def forward_vs_precompute(
         )
         if running is not None and statistics_kind == "without samples":
             running.samples = _SamplesLeftOut(scorer.n_columns, N_BINS, device)
+        effects = None
+        if scorer.effects is not None:
+            sample = scorer.calibration_sample(new_batch())[1]
+            assert sample is not None
+            effects = RunningEffects(HistogramBins.from_calibration(sample), device)
 
         def step(
             batch: torch.Tensor,
@@ -153,11 +164,12 @@ def forward_vs_precompute(
             topk: RunningTopK = topk,
             first: Iterator[int] = first_index,
             running: RunningStatistics | None = running,
+            effects: RunningEffects | None = effects,
         ) -> None:
             start = next(first)
             indices = torch.arange(start, start + batch_size, device=device)
             classes = indices % STATISTICS_CLASSES if running is not None else None
-            scorer.score(batch, indices, topk, running, classes).cpu()  # as the job
+            scorer.score(batch, indices, topk, running, classes, effects).cpu()  # as the job
 
         for _ in range(warmup):
             step(new_batch())
@@ -180,6 +192,9 @@ def forward_vs_precompute(
             results[f"{name}_vs_forward"] = rate / rates["forward"]
     if "precompute" in rates and "precompute_with_statistics" in rates:
         results["statistics_vs_without"] = rates["precompute_with_statistics"] / rates["precompute"]
+    if "precompute_with_effects" in rates and "precompute_with_statistics" in rates:
+        # The job with effects against the same job without them (statistics kept in both, as by default).
+        results["effects_vs_without"] = rates["precompute_with_effects"] / rates["precompute_with_statistics"]
     if "precompute_with_statistics_without_samples" in rates and "precompute_with_statistics" in rates:
         results["samples_vs_without"] = (
             rates["precompute_with_statistics"] / rates["precompute_with_statistics_without_samples"]
@@ -422,8 +437,13 @@ def main() -> None:
         batch_size=args.batch_size,
         device=str(device),
     )
+    if "effects" in sections:
+        # Every variant but the effects one is timed by "throughput"; this section times the two the
+        # effects' ratio needs (the effects are slow on a CPU: one warm-up batch).
+        record(**forward_vs_precompute(adapter, args.batch_size, args.repeats, warmup=1, variants=EFFECTS_VARIANTS))
     if "throughput" in sections:
-        throughput = forward_vs_precompute(adapter, args.batch_size, args.repeats)
+        variants = tuple(label for label in PRECOMPUTE_VARIANTS if label not in EFFECTS_VARIANTS[1:])
+        throughput = forward_vs_precompute(adapter, args.batch_size, args.repeats, variants=variants)
         record(**throughput)
         paper = paper_loop(adapter, batch, args.paper_images)
         record(paper_loop_img_s=paper, precompute_vs_paper_loop=throughput["precompute_img_s"] / paper)

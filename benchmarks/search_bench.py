@@ -36,6 +36,7 @@ from qkatlas.atlas.contract import (
     AtlasManifest,
     AtlasSummary,
     DatasetRecord,
+    EffectsInfo,
     ImageRecord,
     ModelInfo,
     RunInfo,
@@ -144,6 +145,7 @@ def write_atlas(root: Path, spec: tuple[str, int, int, int, int, int], labels: l
             selectivity=SELECTIVITY_RULE,
             samples=None,  # search reads none of them
         ),
+        effects=EffectsInfo(computed=False),
     )
     shapes = fmt.expected_shapes(manifest) | fmt.statistics_shapes(manifest)
     dtypes = {name: dtype for name, (_, dtype) in (*fmt.ARRAYS.items(), *fmt.STATISTICS_ARRAYS.items())}

@@ -1,6 +1,6 @@
 """Assembling one model's atlas once its stream is done: the winners (top-K, maps), the statistics
-(with the distribution samples), the thumbnails of both, the decomposition, the image list and the
-manifest, published in one step.
+(with the distribution samples), the effects (with their top images), the thumbnails of all three, the
+decomposition, the image list and the manifest, published in one step.
 
 Thumbnails are normally all written during the stream; the images scored by another node of a
 distributed run are decoded again here (no model) to write theirs. The atlas's files are typed in
@@ -25,6 +25,7 @@ from qkatlas.atlas.contract import (
     FORMAT_VERSION,
     AtlasManifest,
     DatasetRecord,
+    EffectsInfo,
     ImageRecord,
     ModelInfo,
     RunInfo,
@@ -36,6 +37,7 @@ from qkatlas.atlas.contract import (
 from qkatlas.conventions import SIGNS
 from qkatlas.distribution_samples import N_BANDS, PER_BAND, sampling_rule
 from qkatlas.images import iter_batches
+from qkatlas.mode_effects import EFFECT_BINNING_RULE, EFFECT_DEFINITION
 from qkatlas.mode_statistics import (
     BINNING_RULE,
     CLASS_MODES,
@@ -58,7 +60,8 @@ def write_atlas(context: JobContext, stream: ModelStream, skipped: list[SkippedI
     inactive = stream.scorer.layout.per_mode(~stream.dec.active)  # [C]: pruned or dead heads' columns
     winner_ids = _write_winners(context, stream, inactive)
     sample_ids = _sampled_images(summary, inactive)
-    _write_thumbnails(context, stream, winner_ids | sample_ids)
+    effects, effect_ids = _write_effects(stream)
+    _write_thumbnails(context, stream, winner_ids | sample_ids | effect_ids)
     statistics = _write_statistics(context, stream, summary)
     writer.write_decomposition(stream.dec)
     writer.write_summary(summarize_decomposition(stream.dec))
@@ -103,6 +106,7 @@ def write_atlas(context: JobContext, stream: ModelStream, skipped: list[SkippedI
         ),
         versions=_versions(),
         statistics=statistics,
+        effects=effects,
     )
     return writer.publish(manifest, config.out / stream.slug, discard=CHECKPOINT_GLOB)
 
@@ -134,6 +138,27 @@ def _write_statistics(
         selectivity=SELECTIVITY_RULE,
         samples=SamplesInfo(bands=N_BANDS, per_band=PER_BAND, rule=sampling_rule(N_BINS)),
     )
+
+
+def _write_effects(stream: ModelStream) -> tuple[EffectsInfo, set[int]]:
+    """Write the effects' arrays when the job measured them; return what they hold and the dataset indices
+    of the images with the largest effects. An image whose effect is 0 (nothing moves: every image of an
+    inactive mode) is not kept among them: its place there would only reflect the tie order."""
+    running = stream.effects
+    if running is None:
+        return EffectsInfo(computed=False), set()
+    summary = running.summary()
+    summary.top_indices[~(summary.top_values > 0)] = -1
+    stream.writer.write_effects(summary, stream.dec.sigma.shape)
+    info = EffectsInfo(
+        computed=True,
+        definition=EFFECT_DEFINITION,
+        top_images=running.top.k,
+        n_bins=N_BINS,
+        binning=EFFECT_BINNING_RULE,
+        calibration_images=running.bins.calibration_images,
+    )
+    return info, {int(i) for i in np.unique(summary.top_indices[summary.top_indices >= 0])}
 
 
 def _sampled_images(summary: StatisticsSummary | None, inactive: np.ndarray) -> set[int]:

@@ -114,6 +114,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "index values, search by class or distribution charts)",
     )
     parser.add_argument(
+        "--effects",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="measure the attention each mode moves over the dataset (mean, distribution, top images; exact "
+        "basis): one softmax per mode and image, several times the scoring's cost on a CPU (docs/benchmarks.md); "
+        "off by default",
+    )
+    parser.add_argument(
         "--checkpoint-every",
         type=float,
         default=30.0,
@@ -193,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
         device_memory=args.device_memory,
         decode=args.decode,
         statistics=not args.no_statistics,
+        effects=args.effects,
     )
     reporter = _progress_reporter(args.progress_redis, config)
     try:

@@ -24,18 +24,19 @@ from qkatlas.atlas.contract import SkippedImage
 from qkatlas.conventions import Basis
 from qkatlas.distribution_samples import N_BANDS, PER_BAND
 from qkatlas.images import ImageSource
+from qkatlas.mode_effects import EFFECT_TOP_K
 from qkatlas.mode_statistics import CALIBRATION_IMAGES, N_BINS
 from qkatlas.models import model_source
 from qkatlas.models.base import ViTAdapter
 
 #: Bumped whenever what a checkpoint holds changes; another format is refused, never guessed at.
-CHECKPOINT_FORMAT = 2
+CHECKPOINT_FORMAT = 3
 #: The checkpoint files of a partial atlas (``checkpoint-rank<r>.safetensors`` per process of a
 #: distributed run): what publishing the atlas leaves out.
 CHECKPOINT_GLOB = "checkpoint*.safetensors"
 #: The header's key in the safetensors metadata.
 _HEADER_KEY = "qkatlas_checkpoint"
-_TOPK, _STATISTICS = "topk.", "statistics."
+_TOPK, _STATISTICS, _EFFECTS = "topk.", "statistics.", "effects."
 
 
 def checkpoint_name(rank: int, world: int) -> str:
@@ -50,11 +51,13 @@ class CheckpointError(RuntimeError):
 class JobFingerprint(BaseModel):
     """What must match for a checkpoint to be resumed: the model's weights, the images (their
     sources' SHA-256, in order), the batch size, K, the bases, the number of processes, the decoder
-    (its pixels differ by rounding) and the statistics' binning rule (whose bins the checkpoint holds)."""
+    (its pixels differ by rounding), the statistics' binning rule (whose bins the checkpoint holds) and
+    whether the attention moved by each mode is measured (``effects``: its top-K and bins, else None)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     statistics: str | None
+    effects: str | None
     decoder: str
     model_source: dict[str, Any]
     images_sha256: str
@@ -74,6 +77,7 @@ def fingerprint(
     world: int,
     decoder: str,
     statistics: bool,
+    effects: bool,
 ) -> JobFingerprint:
     """The fingerprint of one model's stream in a job."""
     images = hashlib.sha256(json.dumps([item.source for item in source.items]).encode()).hexdigest()
@@ -83,6 +87,7 @@ def fingerprint(
             if statistics
             else None
         ),
+        effects=f"top {EFFECT_TOP_K}, {N_BINS} bins, {CALIBRATION_IMAGES} calibration images" if effects else None,
         decoder=decoder,
         model_source=model_source(adapter).model_dump(mode="json"),
         images_sha256=images,
@@ -108,17 +113,20 @@ class CheckpointHeader(BaseModel):
 @dataclass(frozen=True)
 class Checkpoint:
     """A stream's state: the header, the top-K's tensors (``RunningTopK.state_dict``) and, when the job
-    keeps them, the statistics' tensors (``RunningStatistics.state_dict``); all on the CPU."""
+    keeps them, the statistics' tensors (``RunningStatistics.state_dict``) and the effects' tensors
+    (``RunningEffects.state_dict``); all on the CPU."""
 
     header: CheckpointHeader
     topk: dict[str, torch.Tensor]
     statistics: dict[str, torch.Tensor] | None
+    effects: dict[str, torch.Tensor] | None = None
 
 
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     """Replace the checkpoint atomically: a failed write (a full disk) keeps the previous one."""
     tensors = {_TOPK + name: tensor for name, tensor in checkpoint.topk.items()}
     tensors.update({_STATISTICS + name: tensor for name, tensor in (checkpoint.statistics or {}).items()})
+    tensors.update({_EFFECTS + name: tensor for name, tensor in (checkpoint.effects or {}).items()})
     tmp = path.with_suffix(".tmp")
     try:
         safetensors.torch.save_file(tensors, str(tmp), metadata={_HEADER_KEY: checkpoint.header.model_dump_json()})
@@ -155,7 +163,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
     def part(prefix: str) -> dict[str, torch.Tensor]:
         return {name.removeprefix(prefix): tensor for name, tensor in tensors.items() if name.startswith(prefix)}
 
-    return Checkpoint(header, part(_TOPK), part(_STATISTICS) or None)
+    return Checkpoint(header, part(_TOPK), part(_STATISTICS) or None, part(_EFFECTS) or None)
 
 
 def load_checkpoint(path: Path, fingerprint: JobFingerprint) -> Checkpoint | None:
@@ -171,6 +179,6 @@ def load_checkpoint(path: Path, fingerprint: JobFingerprint) -> Checkpoint | Non
         raise _refused(
             path,
             f"the checkpoint in {path.parent} was made with different settings (model, images, batch size, "
-            "top-k, bases, decoder or number of processes)",
+            "top-k, bases, statistics, effects, decoder or number of processes)",
         )
     return checkpoint

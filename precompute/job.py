@@ -43,7 +43,7 @@ from precompute.job_config import JobConfig, JobContext
 from precompute.loading import JobSetupError, LoadedModel, atlas_slugs, finished_atlas, load_all
 from precompute.model_stream import ModelStream
 from precompute.plan import describe_plan, device_memory_budget, estimate_memory, plan_groups
-from precompute.shard import Shard, gather_statistics, gather_top_k
+from precompute.shard import Shard, gather_effects, gather_statistics, gather_top_k
 from qkatlas.atlas import format as fmt
 from qkatlas.atlas.contract import (
     AtlasManifest,
@@ -58,6 +58,7 @@ from qkatlas.images import (
     resolve_decode,
 )
 from qkatlas.images.preprocessing import Preprocessing
+from qkatlas.mode_effects import EffectKernel, default_chunk
 from qkatlas.mode_statistics import (
     CALIBRATION_IMAGES,
     HistogramBins,
@@ -172,6 +173,7 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
                 batch_size=config.batch_size,
                 dtype=dtype,
                 statistics_classes=n_classes,
+                effects_chunk=default_chunk(device) if config.effects else None,
             )
             for m in todo
         ]
@@ -245,8 +247,7 @@ class _Job:
                 preps.append(model.adapter.preprocessing)
         streams = self._open_all(members, preps)
         timings, clock = self.timings, time.perf_counter()
-        if self.config.statistics:
-            self._calibrate([stream for stream in streams if stream.statistics is None], preps)
+        self._calibrate([stream for stream in streams if self._uncalibrated(stream)], preps)
         timings.calibration += time.perf_counter() - clock
         if n_groups > 1:
             self.log(f"group {number}/{n_groups}: {', '.join(model.model_id for model in members)}")
@@ -289,6 +290,7 @@ class _Job:
                 world=shard.world,
                 decoder=self.context.decoder,
                 statistics=config.statistics,
+                effects=config.effects,
             )
             for model in members
         ]
@@ -309,7 +311,10 @@ class _Job:
                 partial=partial,
                 checkpoint_name=checkpoint,
                 fingerprint=model_fingerprint,
-                scorer=TopKScorer(ModeKernel(model.adapter, model.dec, config.bases)),
+                scorer=TopKScorer(
+                    ModeKernel(model.adapter, model.dec, config.bases),
+                    EffectKernel(model.adapter, model.dec) if config.effects else None,
+                ),
                 top_k=config.top_k,
                 state=state,
                 class_of=self.class_of,
@@ -317,26 +322,42 @@ class _Job:
             for model, partial, model_fingerprint, state in zip(members, partials, fingerprints, states, strict=True)
         ]
 
+    def _uncalibrated(self, stream: ModelStream) -> bool:
+        """The job keeps statistics or effects that ``stream`` has not started (nor resumed) yet."""
+        return (self.config.statistics and stream.statistics is None) or (
+            self.config.effects and stream.effects is None
+        )
+
     def _calibrate(self, streams: list[ModelStream], preps: list[Preprocessing]) -> None:
-        """Fix the statistics' histogram bins of ``streams`` from the calibration sample, the first
-        ``CALIBRATION_IMAGES`` images of the dataset (docs/method.md#per-mode-statistics). Every process
-        scores the same sample; under ``torchrun`` the main process's bins are then shared, so that every
-        rank bins identically and the histograms add up exactly."""
+        """Fix the histogram bins of the statistics and of the effects of ``streams`` from the calibration
+        sample, the first ``CALIBRATION_IMAGES`` images of the dataset (docs/method.md#per-mode-statistics).
+        Every process scores the same sample; under ``torchrun`` the main process's bins are then shared,
+        so that every rank bins identically and the histograms add up exactly."""
         if not streams:
             return
         sample = list(range(min(CALIBRATION_IMAGES, len(self.source.items))))
-        self.log(f"calibrating the statistics' histogram bins on the first {len(sample)} images")
+        self.log(f"calibrating the histogram bins on the first {len(sample)} images")
         parts: list[list[torch.Tensor]] = [[] for _ in streams]
+        moved: list[list[torch.Tensor]] = [[] for _ in streams]
         for shared in self._batches(preps, sample, 0):
-            for stream, scores in zip(streams, parts, strict=True):
+            for stream, scores, effects in zip(streams, parts, moved, strict=True):
                 batch = shared.views[stream.view]
                 if len(batch):
-                    scores.append(stream.scorer.scores(batch.images)[0])
-        for stream, scores in zip(streams, parts, strict=True):
-            n_columns = stream.scorer.n_columns
-            sample_scores = torch.cat(scores) if scores else torch.empty((0, n_columns), device=self.device)
-            bins = self.shard.share_from_main(HistogramBins.from_calibration(sample_scores), self.device)
-            stream.start_statistics(bins, len(self.context.classes))
+                    batch_scores, batch_effects = stream.scorer.calibration_sample(batch.images)
+                    scores.append(batch_scores)
+                    if batch_effects is not None:
+                        effects.append(batch_effects)
+        for stream, scores, effects in zip(streams, parts, moved, strict=True):
+            if self.config.statistics and stream.statistics is None:
+                stream.start_statistics(self._bins(scores, stream.scorer.n_columns), len(self.context.classes))
+            if stream.scorer.effects is not None and stream.effects is None:
+                stream.start_effects(self._bins(effects, stream.scorer.effects.n_columns))
+
+    def _bins(self, parts: list[torch.Tensor], n_columns: int) -> HistogramBins:
+        """The bins calibrated on the sample's values ``parts`` (batches of ``[b, n_columns]``), the main
+        process's on every rank."""
+        sample = torch.cat(parts) if parts else torch.empty((0, n_columns), device=self.device)
+        return self.shard.share_from_main(HistogramBins.from_calibration(sample), self.device)
 
     def _stream(
         self, streams: list[ModelStream], preps: list[Preprocessing], background: BackgroundWriter
@@ -403,6 +424,8 @@ class _Job:
             skipped = gather_top_k(stream.topk, skipped, shard)
             if stream.statistics is not None:
                 gather_statistics(stream.statistics, shard)
+            if stream.effects is not None:
+                gather_effects(stream.effects, shard)
             rate *= shard.world  # every rank streams at about the same rate
         if not shard.is_main:
             return None

@@ -48,6 +48,8 @@ class JobConfig:
     decode: DecodeName = "auto"
     #: Keep per-mode score statistics (``qkatlas.mode_statistics``) in the same pass.
     statistics: bool = True
+    #: Measure the attention each mode moves (``qkatlas.mode_effects``) in the same pass; costly on a CPU.
+    effects: bool = False
 
 
 @dataclass(frozen=True)

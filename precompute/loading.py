@@ -68,7 +68,7 @@ def load_all(
 
 def finished_atlas(config: JobConfig, model: LoadedModel, source: ImageSource) -> AtlasManifest | None:
     """The manifest of ``model``'s published atlas when an earlier run of this job finished it (same
-    weights, images, K and bases, and statistics when they are asked for), else ``None``."""
+    weights, images, K and bases, and statistics and effects when they are asked for), else ``None``."""
     manifest = published_manifest(config.out / model.slug)
     if manifest is None:
         return None
@@ -79,5 +79,6 @@ def finished_atlas(config: JobConfig, model: LoadedModel, source: ImageSource) -
         and manifest.top_k == config.top_k
         and tuple(manifest.bases) == config.bases
         and (manifest.statistics is not None or not config.statistics)
+        and (manifest.effects.computed or not config.effects)
     )
     return manifest if same else None

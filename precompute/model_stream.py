@@ -27,6 +27,7 @@ from precompute.checkpoint_schedule import CheckpointSchedule
 from qkatlas.atlas import AtlasWriter
 from qkatlas.atlas.contract import SkippedImage
 from qkatlas.images import Batch
+from qkatlas.mode_effects import RunningEffects
 from qkatlas.mode_statistics import HistogramBins, RunningStatistics
 from qkatlas.models.base import ViTAdapter
 from qkatlas.scoring import TopKScorer
@@ -35,7 +36,7 @@ from qkatlas.topk import RunningTopK
 
 
 class Thumbnails:
-    """Thumbnails of the images that entered some top-K or distribution sample, written (in the
+    """Thumbnails of the images that entered some top-K, distribution sample or top effects, written (in the
     background) as they enter.
 
     ``written`` is what has been handed to the writer; resumed runs start from the files already on
@@ -91,6 +92,7 @@ class ModelStream:
     images that could not be decoded; ``view`` is the model's preprocessing in the shared batches.
     ``statistics`` (when the job keeps them) starts once its bins are calibrated (``start_statistics``);
     ``class_of [n_items]`` (on the device) maps a dataset index to its class id (−1: no label).
+    ``effects`` (when the job measures them) likewise starts once its bins are calibrated (``start_effects``).
     """
 
     model_id: str
@@ -109,6 +111,7 @@ class ModelStream:
     scored_images: int = 0
     statistics: RunningStatistics | None = None
     class_of: torch.Tensor | None = None
+    effects: RunningEffects | None = None
     _saving: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @staticmethod
@@ -164,11 +167,17 @@ class ModelStream:
             stream.skipped = list(state.header.skipped)
             if state.statistics is not None:
                 stream.statistics = RunningStatistics.from_state_dict(state.statistics, adapter.device)
+            if state.effects is not None:
+                stream.effects = RunningEffects.from_state_dict(state.effects, adapter.device)
         return stream
 
     def start_statistics(self, bins: HistogramBins, n_classes: int) -> None:
         """Keep statistics from now on, with ``bins`` (calibrated before any image is scored)."""
         self.statistics = RunningStatistics(bins, n_classes, self.adapter.device)
+
+    def start_effects(self, bins: HistogramBins) -> None:
+        """Measure every mode's effect from now on, with ``bins`` (calibrated before any image is scored)."""
+        self.effects = RunningEffects(bins, self.adapter.device)
 
     def score(self, batch: Batch, consumed: int, background: BackgroundWriter) -> None:
         """Merge ``batch`` (this model's view of the next ``consumed`` selected items) into the top-K
@@ -178,7 +187,9 @@ class ModelStream:
             classes = None
             if self.statistics is not None and self.class_of is not None:
                 classes = self.class_of[batch.indices.to(self.class_of.device, non_blocking=True)]
-            entered = self.scorer.score(batch.images, batch.indices, self.topk, self.statistics, classes).cpu()
+            entered = self.scorer.score(
+                batch.images, batch.indices, self.topk, self.statistics, classes, self.effects
+            ).cpu()
             rows = entered.nonzero().flatten()
             if len(rows):
                 self.thumbnails.add(batch.indices[rows].tolist(), batch.images, rows, background)
@@ -196,7 +207,8 @@ class ModelStream:
             skipped=tuple(self.skipped),
         )
         statistics = self.statistics.state_dict() if self.statistics is not None else None
-        state = Checkpoint(header, self.topk.state_dict(), statistics)
+        effects = self.effects.state_dict() if self.effects is not None else None
+        state = Checkpoint(header, self.topk.state_dict(), statistics, effects)
         self._saving.set()
         background.submit(self._save, state, schedule, what=f"the checkpoint {self.checkpoint}")
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
+from qkatlas.mode_effects import EFFECT_TOP_K
 from qkatlas.mode_statistics import N_BINS, STATISTICS_CHUNK
 from qkatlas.models.base import ViTAdapter
 
@@ -40,12 +41,15 @@ def estimate_memory(
     batch_size: int,
     dtype: torch.dtype,
     statistics_classes: int | None = None,
+    effects_chunk: int | None = None,
 ) -> MemoryNeed:
     """``resident``: weights + mode projector + top-K (scores, indices and the maps of K + 1 slots per
     column) + statistics when kept (``statistics_classes``: the number of classes, else ``None``);
     ``transient``: one batch's forward pass (tokens, attention, MLP) and projections, and the
     statistics' per-batch buffers, a generous upper estimate since the pass keeps only a few layers'
-    tensors alive at once."""
+    tensors alive at once. With ``effects_chunk`` (the attention moved by each mode is measured, in chunks of that many
+    elements: ``qkatlas.mode_effects.default_chunk``): their per-mode state, and per batch one layer's
+    logits and attention, its maps over every token and a chunk's temporaries."""
     spec = adapter.spec
     weights = sum(p.numel() * p.element_size() for p in adapter.module.parameters())
     n_columns = n_bases * spec.n_layers * spec.n_heads * spec.d_head * 2
@@ -62,6 +66,11 @@ def estimate_memory(
         # the float64 temporaries of one chunk of columns
         resident += n_columns * (64 + (N_BINS + 2) * 8 + statistics_classes * 8)
         transient += batch_size * n_columns * 5 + 6 * 8 * batch_size * min(n_columns, STATISTICS_CHUNK)
+    if effects_chunk is not None:
+        n_modes = spec.n_layers * spec.n_heads * spec.d_head
+        resident += n_modes * (64 + (N_BINS + 2) * 8 + EFFECT_TOP_K * 12)
+        maps = 2 * batch_size * n_tokens * spec.n_heads * spec.d_head * 4
+        transient += 2 * attention + maps + 4 * effects_chunk * 4
     return MemoryNeed(resident=resident, transient=transient)
 
 

@@ -10,6 +10,7 @@ import torch
 from qkatlas.atlas.contract import SkippedImage
 from qkatlas.device import resolve_device
 from qkatlas.distribution_samples import RunningSamples
+from qkatlas.mode_effects import RunningEffects
 from qkatlas.mode_statistics import HistogramBins, RunningStatistics
 from qkatlas.topk import RunningTopK
 
@@ -98,8 +99,30 @@ def gather_statistics(statistics: RunningStatistics, shard: Shard) -> None:
             samples.merge(RunningSamples.from_state_dict(other, samples.n_bins, samples.keys.device))
 
 
+def gather_effects(effects: RunningEffects, shard: Shard) -> None:
+    """Add every rank's effects into this rank's: sums add, extremes take the extreme, the top images
+    merge like the scores' top-K."""
+    import torch.distributed as dist
+
+    for name in RunningEffects.SUMS:
+        dist.all_reduce(getattr(effects, name), op=dist.ReduceOp.SUM)
+    dist.all_reduce(effects.minimum, op=dist.ReduceOp.MIN)
+    dist.all_reduce(effects.maximum, op=dist.ReduceOp.MAX)
+    _merge_top_k(effects.top, shard)
+
+
 def gather_top_k(topk: RunningTopK, skipped: list[SkippedImage], shard: Shard) -> list[SkippedImage]:
     """Merge every rank's top-K (with the winners' maps) into this rank's; associative, so order-free."""
+    import torch.distributed as dist
+
+    _merge_top_k(topk, shard)
+    all_skipped: list[list[SkippedImage]] = [[] for _ in range(shard.world)]
+    dist.all_gather_object(all_skipped, skipped)
+    return sorted((entry for part in all_skipped for entry in part), key=lambda entry: entry.index)
+
+
+def _merge_top_k(topk: RunningTopK, shard: Shard) -> None:
+    """Merge every rank's ``topk`` (and payload) into this rank's."""
     import torch.distributed as dist
 
     state = topk.state_dict()
@@ -108,12 +131,9 @@ def gather_top_k(topk: RunningTopK, skipped: list[SkippedImage], shard: Shard) -
         local = tensor.to(topk.scores.device).contiguous()
         gathered[name] = [torch.empty_like(local) for _ in range(shard.world)]
         dist.all_gather(gathered[name], local)
-    all_skipped: list[list[SkippedImage]] = [[] for _ in range(shard.world)]
-    dist.all_gather_object(all_skipped, skipped)
     payload_shape = tuple(state["payload"].shape[2:]) if "payload" in state else ()
     for rank in range(shard.world):
         if rank != shard.rank:
             other = RunningTopK(topk.scores.shape[0], topk.k, topk.scores.device, payload_shape=payload_shape)
             other.load_state_dict({name: parts[rank] for name, parts in gathered.items()})
             topk.merge(other)
-    return sorted((entry for part in all_skipped for entry in part), key=lambda entry: entry.index)

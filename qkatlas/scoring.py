@@ -18,6 +18,7 @@ import torch
 from qkatlas.columns import ColumnLayout
 from qkatlas.conventions import Basis
 from qkatlas.device import autocast, compute_dtype
+from qkatlas.mode_effects import EffectKernel, RunningEffects
 from qkatlas.mode_statistics import RunningStatistics
 from qkatlas.models.base import ViTAdapter
 from qkatlas.svd import Decomposition
@@ -125,6 +126,8 @@ class ProjectedLayer:
 
 
 OnProjected = Callable[[ProjectedLayer], None]
+#: ``(layer, normed [B, N, d])``: a block's LayerNorm output, every token (prefix tokens first).
+OnNormed = Callable[[int, torch.Tensor], None]
 
 
 class ModeKernel:
@@ -143,12 +146,15 @@ class ModeKernel:
         self.dtype = compute_dtype(self.device) if dtype is None else dtype
         self.projector = ModeProjector(dec, self.device, self.dtype)
 
-    def run(self, images: torch.Tensor, on_projected: OnProjected) -> None:
+    def run(self, images: torch.Tensor, on_projected: OnProjected, on_normed: OnNormed | None = None) -> None:
         """Forward uint8 ``images [B, 3, S, S]`` (as the model sees them); call ``on_projected`` for
-        every layer, in order, and within a layer for every basis of ``bases``, in order."""
+        every layer, in order, and within a layer for every basis of ``bases``, in order; before that,
+        ``on_normed`` (when given) with the layer and its LayerNorm output, every token."""
         n_prefix = self.adapter.spec.n_prefix
 
         def on_layer(layer: int, residual: torch.Tensor, normed: torch.Tensor) -> None:
+            if on_normed is not None:
+                on_normed(layer, normed)
             for basis in self.bases:  # one matmul per basis covers every head
                 tokens = (residual if basis == Basis.faithful else normed)[:, n_prefix:]
                 query, key = self.projector.project_raw(layer, tokens)
@@ -168,10 +174,14 @@ class TopKScorer:
     Both have one column per ``(basis, layer, head, mode, sign)``, laid out by ``layout``. The top-K
     carries each winner's query and key maps (float16, ``[2, P]`` per slot), taken from the same
     projections that scored it, so no second pass over the winners is needed.
+
+    With ``effects`` (``qkatlas.mode_effects``) the same forward pass also measures the attention every
+    mode moves, one column per ``(layer, head, mode)``.
     """
 
-    def __init__(self, kernel: ModeKernel) -> None:
+    def __init__(self, kernel: ModeKernel, effects: EffectKernel | None = None) -> None:
         self.kernel = kernel
+        self.effects = effects
         projector = kernel.projector
         self.layout = ColumnLayout(len(kernel.bases), projector.n_layers, projector.n_heads, projector.n_modes)
         self._signs = torch.tensor([1.0, -1.0], device=kernel.device)
@@ -201,6 +211,37 @@ class TopKScorer:
         self.kernel.run(images, keep)
         return scores, firing
 
+    @torch.inference_mode()
+    def calibration_sample(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Every column's score of uint8 ``images [B, 3, S, S]`` (``[B, C]`` float32) and, when this
+        scorer measures effects, every mode's effect (``[B, L·H·M]`` float32): what the calibration of
+        the histogram bins needs, from one forward pass."""
+        scores, firing = self._buffers(len(images))
+        effects = self._effect_buffer(len(images))
+
+        def keep(projected: ProjectedLayer) -> None:
+            self._store(projected, scores, firing)
+
+        self.kernel.run(images, keep, self._measure(effects))
+        return scores, effects
+
+    def _effect_buffer(self, n_images: int) -> torch.Tensor | None:
+        if self.effects is None:
+            return None
+        return torch.empty((n_images, self.effects.n_columns), dtype=torch.float32, device=self.kernel.device)
+
+    def _measure(self, effects: torch.Tensor | None) -> OnNormed | None:
+        """The consumer that writes each layer's effects into ``effects [B, L·H·M]`` (None without)."""
+        kernel = self.effects
+        if kernel is None or effects is None:
+            return None
+        per_layer = kernel.n_heads * kernel.n_modes
+
+        def measure(layer: int, normed: torch.Tensor) -> None:
+            effects[:, layer * per_layer : (layer + 1) * per_layer] = kernel.layer_effects(layer, normed)
+
+        return measure
+
     def _buffers(self, n_images: int) -> tuple[torch.Tensor, torch.Tensor]:
         device = self.kernel.device
         return (
@@ -221,13 +262,15 @@ class TopKScorer:
         topk: RunningTopK,
         statistics: RunningStatistics | None = None,
         classes: torch.Tensor | None = None,
+        effects: RunningEffects | None = None,
     ) -> torch.Tensor:
-        """Score uint8 ``images [B, 3, S, S]`` (dataset ``indices [B]``) into ``topk``, and into
-        ``statistics`` when given (``classes [B]``: each image's class id, −1 for none; default none).
+        """Score uint8 ``images [B, 3, S, S]`` (dataset ``indices [B]``) into ``topk``, into
+        ``statistics`` when given (``classes [B]``: each image's class id, −1 for none; default none),
+        and measure every mode's effect into ``effects`` when given (the scorer needs its ``EffectKernel``).
 
-        Returns a bool mask ``[B]``, on the device, of the batch rows that entered some top-K or some
-        distribution sample (whose thumbnails the atlas needs). Nothing here waits for the device
-        unless ``topk.compact``: the caller fetches the mask once per batch.
+        Returns a bool mask ``[B]``, on the device, of the batch rows that entered some top-K, some
+        distribution sample or some mode's top effects (whose thumbnails the atlas needs). Nothing here
+        waits for the device unless ``topk.compact``: the caller fetches the mask once per batch.
         """
         device = self.kernel.device
         indices = indices.to(device, non_blocking=True)
@@ -252,7 +295,12 @@ class TopKScorer:
             if buffers is not None:
                 self._store(projected, *buffers)
 
-        self.kernel.run(images, merge)
+        if effects is not None and self.effects is None:
+            raise ValueError("this scorer measures no effects: give it an EffectKernel")
+        moved = self._effect_buffer(len(indices)) if effects is not None else None
+        self.kernel.run(images, merge, self._measure(moved))
+        if effects is not None and moved is not None:
+            entered |= effects.update(moved, indices)
         if statistics is not None and buffers is not None:
             if classes is None:
                 classes = torch.full((len(indices),), -1, dtype=torch.int64, device=device)

@@ -104,7 +104,9 @@ def build_default_atlases(
     planted_images = data_dir / "planted-images"
     if not planted_images.is_dir():
         generate_planted_images(planted_images, n=70, seed=0)
-    _build(out, PLANTED_MODEL_ID, planted_images, "planted-shapes", top_k=8, batch_size=32, workers=workers)
+    _build(
+        out, PLANTED_MODEL_ID, planted_images, "planted-shapes", top_k=8, batch_size=32, workers=workers, effects=True
+    )
     if photos is None:
         samples = optional_sample_dir("imagenet-samples")
         photos = samples if samples.is_dir() else _demo_photos(data_dir)

@@ -53,7 +53,8 @@ def planted_image_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def atlas_root(tmp_path_factory: pytest.TempPathFactory, photo_dir: Path, planted_image_dir: Path) -> Path:
-    """One root holding a tiny random-init ViT atlas over the photos and a planted-model atlas."""
+    """One root holding a tiny random-init ViT atlas over the photos and a planted-model atlas, both with the
+    attention moved by each mode (``--effects``)."""
     root = tmp_path_factory.mktemp("atlases")
     build_atlas(
         root,
@@ -64,7 +65,8 @@ def atlas_root(tmp_path_factory: pytest.TempPathFactory, photo_dir: Path, plante
         "4",
         "--batch-size",
         "5",
+        "--effects",
         overrides=TINY_OVERRIDES,
     )
-    build_atlas(root, "planted", planted_image_dir, "--top-k", "4", "--batch-size", "8")
+    build_atlas(root, "planted", planted_image_dir, "--top-k", "4", "--batch-size", "8", "--effects")
     return root

@@ -15,6 +15,7 @@ import numpy as np
 
 from backend.schemas import Basis, ModeIndexRow, ModeSortKey, Sign, SortOrder
 from qkatlas.atlas import Atlas
+from qkatlas.atlas.effects import EFFECTS_NOT_COMPUTED
 from qkatlas.atlas.statistics import NOT_COMPUTED, ModeStatistics
 from qkatlas.columns import ColumnLayout
 from qkatlas.conventions import SIGNS
@@ -35,12 +36,14 @@ class ModeFilters:
     never_fires: bool | None = None
     top_class: str | None = None
     min_selectivity: float | None = None
+    min_effect: float | None = None
 
 
 @dataclass
 class ModeTable:
     """Columns over the signed modes of one basis, in position order ``(layer, head, mode, sign)``.
-    Statistics columns are ``None`` when the atlas has none."""
+    Statistics columns are ``None`` when the atlas has none, ``effect`` (each mode's mean attention moved,
+    the same for both signs) when it did not measure it."""
 
     layer: np.ndarray
     head: np.ndarray
@@ -58,6 +61,7 @@ class ModeTable:
     selectivity: np.ndarray | None
     top_class: np.ndarray | None
     statistics: ModeStatistics | None
+    effect: np.ndarray | None
     _orders: dict[tuple[ModeSortKey, SortOrder], np.ndarray] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -97,6 +101,7 @@ class ModeTable:
             else None,
             top_class=columns.top_class if columns and has_classes else None,
             statistics=statistics,
+            effect=per_mode(atlas.effects.means()) if atlas.effects is not None else None,
         )
 
     def order(self, key: ModeSortKey, order: SortOrder) -> np.ndarray:
@@ -113,7 +118,7 @@ class ModeTable:
         if key == ModeSortKey.position:
             return positions if order == SortOrder.asc else positions[::-1].copy()
         values: np.ndarray | None = getattr(self, key.value)
-        if values is None:  # a statistics column of an atlas without them: all null
+        if values is None:  # a statistics or effect column of an atlas without them: all null
             return positions
         numbers = values.astype(np.float64)
         missing = ~np.isfinite(numbers)
@@ -138,6 +143,8 @@ class ModeTable:
             keep &= np.isin(self.top_class, self.statistics.find_classes(filters.top_class))
         if filters.min_selectivity is not None and self.selectivity is not None:
             keep &= np.nan_to_num(self.selectivity, nan=-np.inf) >= filters.min_selectivity
+        if filters.min_effect is not None and self.effect is not None:
+            keep &= self.effect >= filters.min_effect
         return keep
 
     def row(self, position: int) -> ModeIndexRow:
@@ -165,6 +172,7 @@ class ModeTable:
             top_class=self.statistics.classes[top_class]
             if self.statistics is not None and top_class is not None and top_class >= 0
             else None,
+            effect=number(self.effect),
         )
 
 
@@ -174,6 +182,7 @@ class IndexPage:
     n_modes: int
     rows: list[ModeIndexRow]
     statistics_missing: str | None
+    effects_missing: str | None
 
 
 class ModeIndex:
@@ -216,4 +225,5 @@ class ModeIndex:
             n_modes=len(table.layer),
             rows=[table.row(int(position)) for position in chosen[offset : offset + limit]],
             statistics_missing=None if atlas.statistics is not None else NOT_COMPUTED,
+            effects_missing=None if atlas.effects is not None else EFFECTS_NOT_COMPUTED,
         )

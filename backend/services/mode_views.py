@@ -13,8 +13,10 @@ from backend.schemas import (
     ClassProfile,
     ClassScoreOut,
     DistributionBand,
+    EffectImage,
     LabelCount,
     ModeDetail,
+    ModeEffect,
     ModeSamples,
     SampledImage,
     ScoreDistribution,
@@ -24,6 +26,7 @@ from backend.schemas import (
 from backend.services.atlases import image_id, source_name, thumbnail_url
 from backend.services.overlays import OverlayOptions, overlay_png, scale_out
 from qkatlas.atlas import Atlas
+from qkatlas.atlas.effects import EFFECTS_NOT_COMPUTED
 from qkatlas.atlas.evidence import EVIDENCE_RULE, Winner
 from qkatlas.atlas.statistics import NOT_COMPUTED, SAMPLES_NOT_COMPUTED, SignedMode
 from qkatlas.render import MapScale, map_scale
@@ -103,6 +106,42 @@ def mode_detail(atlas: Atlas, layer: int, head: int, mode: int, basis: Basis, si
         class_profile=class_profile,
         statistics_missing=None if statistics is not None else NOT_COMPUTED,
         map_scale=scale_out(scale) if scale is not None else None,
+        effect=mode_effect(atlas, layer, head, mode),
+        effect_missing=None if atlas.effects is not None else EFFECTS_NOT_COMPUTED,
+    )
+
+
+def mode_effect(atlas: Atlas, layer: int, head: int, mode: int) -> ModeEffect | None:
+    """The attention the mode moves over the dataset, with its top images; None when not measured."""
+    effects = atlas.effects
+    if effects is None:
+        return None
+    found = effects.mode(layer, head, mode)
+    images = []
+    for image in found.top:
+        record = atlas.image_meta(image.index)
+        images.append(
+            EffectImage(
+                image_id=image_id(atlas, image.index),
+                dataset_index=image.index,
+                effect=image.effect,
+                label=record.label if record else None,
+                source=source_name(record.source if record else ""),
+                thumbnail_url=thumbnail_url(atlas, image.index),
+            )
+        )
+    info = effects.info
+    return ModeEffect(
+        count=found.count,
+        mean=found.mean,
+        std=found.std,
+        minimum=found.minimum,
+        maximum=found.maximum,
+        edges=found.edges.tolist(),
+        counts=found.counts.tolist(),
+        binning=info.binning or "",
+        definition=info.definition or "",
+        top_images=images,
     )
 
 

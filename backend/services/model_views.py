@@ -28,6 +28,7 @@ from backend.schemas import (
 from backend.services.atlases import image_id, thumbnail_url
 from backend.services.mode_index import IndexPage
 from qkatlas.atlas import Atlas
+from qkatlas.atlas.effects import EFFECTS_NOT_COMPUTED
 from qkatlas.atlas.statistics import NOT_COMPUTED
 from qkatlas.images.preprocessing import Preprocessing
 
@@ -127,6 +128,7 @@ def head_detail(atlas: Atlas, layer: int, head: int, basis: Basis) -> HeadDetail
     sigma, cos, degenerate = atlas.sigma(layer, head), atlas.cos(layer, head), atlas.degenerate(layer, head)
     active = atlas.active(layer, head)
     best = atlas.best_scores(basis, layer, head)
+    effect_means = atlas.effects.means()[layer, head] if atlas.effects is not None else None
     return HeadDetail(
         model=atlas.slug,
         layer=layer,
@@ -147,9 +149,11 @@ def head_detail(atlas: Atlas, layer: int, head: int, basis: Basis) -> HeadDetail
                     neg=_best_image(atlas, basis, layer, head, mode, Sign.neg),
                 ),
                 never_fires=_never_fires(atlas, basis, layer, head, mode),
+                effect_mean=float(effect_means[mode]) if effect_means is not None else None,
             )
             for mode in range(atlas.n_modes)
         ],
+        effects_missing=None if atlas.effects is not None else EFFECTS_NOT_COMPUTED,
     )
 
 
@@ -166,4 +170,5 @@ def mode_index_page(
         offset=offset,
         rows=page.rows,
         statistics_missing=page.statistics_missing,
+        effects_missing=page.effects_missing,
     )

@@ -23,7 +23,7 @@ from qkatlas.images.preprocessing import Preprocessing
 from qkatlas.models.base import ModelSpec, PlantedMode, PrefixKind
 from qkatlas.models.source import ModelSource
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 OLDEST_READABLE_VERSION = 1
 
 
@@ -51,11 +51,20 @@ def _add_samples(document: dict[str, Any]) -> dict[str, Any]:
     return {**document, "format_version": 4, "statistics": {**statistics, "samples": None}}
 
 
+def _add_effects(document: dict[str, Any]) -> dict[str, Any]:
+    """Version 4 → 5: the attention moved by each mode (``effects``) was added; a version-4 atlas has not
+    measured it (``effects.computed`` false). An ``o3.json`` has nothing to add."""
+    if document.get("kind") == "o3":
+        return {**document, "format_version": 5}
+    return {**document, "format_version": 5, "effects": {"computed": False}}
+
+
 #: ``UPGRADES[v]`` turns a version-``v`` file (parsed JSON) into a version-``v + 1`` one.
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     1: _add_statistics,
     2: _add_planted_modes,
     3: _add_samples,
+    4: _add_effects,
 }
 
 
@@ -204,6 +213,28 @@ class StatisticsInfo(_Record):
     )
 
 
+class EffectsInfo(_Record):
+    """What ``effects/`` holds: the attention each mode moves, over every scored image
+    (docs/method.md#attention-moved-by-a-mode, docs/atlas-format.md#effects). Without ``computed`` there is
+    no ``effects/`` folder and the other fields are null."""
+
+    computed: bool = Field(description="The job measured the effects (built with --effects).")
+    definition: str | None = Field(default=None, description="What a mode's effect on an image is, in words.")
+    top_images: int | None = Field(default=None, ge=1, description="Images with the largest effect kept per mode.")
+    n_bins: int | None = Field(
+        default=None, ge=1, description="Equal-width bins per mode (plus an underflow and an overflow count)."
+    )
+    binning: str | None = Field(default=None, description="How every mode's bins were fixed, in words.")
+    calibration_images: int | None = Field(default=None, ge=0, description="Images whose effects fixed the bins.")
+
+    @model_validator(mode="after")
+    def _complete_when_computed(self) -> Self:
+        fields = (self.definition, self.top_images, self.n_bins, self.binning, self.calibration_images)
+        if self.computed and any(value is None for value in fields):
+            raise ValueError("computed effects need a definition, top_images, n_bins, binning and calibration_images")
+        return self
+
+
 class AtlasManifest(_Record):
     """``manifest.json``: what the atlas holds and everything needed to rebuild it."""
 
@@ -226,6 +257,9 @@ class AtlasManifest(_Record):
     statistics: StatisticsInfo | None = Field(
         description="Per-mode statistics, or null when the atlas has none (built before format 2 or with "
         "--no-statistics)."
+    )
+    effects: EffectsInfo = Field(
+        description="The attention moved by each mode: whether it was measured (--effects) and what it holds."
     )
 
     @model_validator(mode="after")

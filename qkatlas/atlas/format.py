@@ -55,6 +55,43 @@ STATISTICS_ARRAYS: dict[str, tuple[str, str]] = {
 }
 
 
+#: The attention moved by each mode (format 5, when ``manifest.effects.computed``), one entry per mode
+#: ``[L, H, M]`` (both signs share it); shapes: ``effects_shapes``.
+EFFECTS_ARRAYS: dict[str, tuple[str, str]] = {
+    "effects_count": ("effects/count.npy", "int64"),
+    "effects_mean": ("effects/mean.npy", "float64"),
+    "effects_std": ("effects/std.npy", "float64"),
+    "effects_min": ("effects/min.npy", "float32"),
+    "effects_max": ("effects/max.npy", "float32"),
+    "effects_bin_low": ("effects/bin_low.npy", "float64"),
+    "effects_bin_width": ("effects/bin_width.npy", "float64"),
+    "effects_histogram": ("effects/histogram.npy", "int64"),
+    "effects_top_indices": ("effects/top_indices.npy", "int64"),
+    "effects_top_values": ("effects/top_values.npy", "float32"),
+}
+
+
+def effects_shapes(manifest: AtlasManifest) -> dict[str, tuple[int, ...]]:
+    """The shape of every effects array the manifest promises (none when the effects were not measured)."""
+    info = manifest.effects
+    if not info.computed or info.n_bins is None or info.top_images is None:
+        return {}
+    model = manifest.model
+    modes = (model.n_layers, model.n_heads, model.d_head)
+    shapes: dict[str, tuple[int, ...]] = {name: modes for name in EFFECTS_ARRAYS}
+    shapes["effects_histogram"] = (*modes, info.n_bins + 2)
+    shapes["effects_top_indices"] = shapes["effects_top_values"] = (*modes, info.top_images)
+    return shapes
+
+
+def array_file(name: str) -> tuple[str, str]:
+    """``(relative path, dtype)`` of the array ``name`` of any of the tables above."""
+    for table in (ARRAYS, STATISTICS_ARRAYS, EFFECTS_ARRAYS):
+        if name in table:
+            return table[name]
+    raise KeyError(name)
+
+
 def _signed_modes(manifest: AtlasManifest) -> tuple[int, ...]:
     """``(B, L, H, M, 2)``: one entry per column of the atlas."""
     model = manifest.model

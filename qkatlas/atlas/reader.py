@@ -32,6 +32,7 @@ from qkatlas.atlas.contract import (
     read_manifest,
     read_o3,
 )
+from qkatlas.atlas.effects import ModeEffects
 from qkatlas.atlas.evidence import ModeEvidence, Winner, fires, is_evidence, noise_floor
 from qkatlas.atlas.statistics import ModeStatistics, SignedMode
 from qkatlas.conventions import SIGNS, Basis, Sign
@@ -111,6 +112,8 @@ class Atlas:
         self._arrays = arrays
         self.statistics = ModeStatistics(manifest.statistics, arrays) if manifest.statistics is not None else None
         """Per-mode statistics (``qkatlas.atlas.statistics``), or ``None`` when the atlas has none."""
+        self.effects = ModeEffects(manifest.effects, arrays) if manifest.effects.computed else None
+        """The attention moved by each mode (``qkatlas.atlas.effects``), or ``None`` when not measured."""
         self._noise_floors: dict[tuple[int, int], float] = {}
         self._by_label: dict[str, list[int]] | None = None
 
@@ -171,10 +174,10 @@ class Atlas:
         except ValueError as exc:  # FormatError, or not JSON at all
             reason = str(exc) if isinstance(exc, FormatError) else f"manifest.json is not JSON ({exc})"
             raise AtlasError(reason) from None
-        shapes = fmt.expected_shapes(manifest) | fmt.statistics_shapes(manifest)
+        shapes = fmt.expected_shapes(manifest) | fmt.statistics_shapes(manifest) | fmt.effects_shapes(manifest)
         arrays = {}
         for name, shape in shapes.items():
-            relative, dtype = fmt.ARRAYS[name] if name in fmt.ARRAYS else fmt.STATISTICS_ARRAYS[name]
+            relative, dtype = fmt.array_file(name)
             try:
                 array = np.load(files / relative, mmap_mode="r", allow_pickle=False)
             except (OSError, ValueError) as exc:
@@ -355,13 +358,14 @@ class Atlas:
 
 
 def _check_thumbnails(files: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    """Every image shown (a winner or a distribution sample) has its thumbnail (an atlas copied in by hand
-    may not have all of them yet)."""
+    """Every image shown (a winner, a distribution sample or a top-effect image) has its thumbnail (an atlas
+    copied in by hand may not have all of them yet)."""
     try:
         present = set(os.listdir(files / fmt.THUMBS_DIR))
     except OSError:
         present = set()
-    shown = [np.unique(arrays[name]) for name in ("topk_indices", "sample_indices") if name in arrays]
+    listed = ("topk_indices", "sample_indices", "effects_top_indices")
+    shown = [np.unique(arrays[name]) for name in listed if name in arrays]
     indices = np.unique(np.concatenate(shown)) if shown else np.empty(0, dtype=np.int64)
     indices = indices[indices >= 0]
     missing = sum(1 for index in indices.tolist() if Path(fmt.thumbnail_name(index)).name not in present)

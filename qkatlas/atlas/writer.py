@@ -17,6 +17,7 @@ import numpy as np
 from qkatlas.atlas import format as fmt
 from qkatlas.atlas.contract import IMAGE_INDEX, AtlasManifest, AtlasSummary, ImageRecord
 from qkatlas.atlas.reader import published_manifest
+from qkatlas.mode_effects import EffectsSummary
 from qkatlas.mode_statistics import ClassRankings, StatisticsSummary
 from qkatlas.render import encode_thumbnail
 from qkatlas.svd import Decomposition
@@ -50,7 +51,7 @@ class AtlasWriter:
             (directory / sub).mkdir(parents=True, exist_ok=True)
 
     def _save(self, name: str, array: np.ndarray) -> None:
-        relative, dtype = fmt.ARRAYS[name] if name in fmt.ARRAYS else fmt.STATISTICS_ARRAYS[name]
+        relative, dtype = fmt.array_file(name)
         path = self.directory / relative
         path.parent.mkdir(exist_ok=True)
         np.save(path, array.astype(dtype, copy=False))
@@ -106,6 +107,24 @@ class AtlasWriter:
         self._save("class_modes", rankings.modes)
         self._save("class_modes_selectivity", rankings.modes_selectivity)
 
+    def write_effects(self, summary: EffectsSummary, shape: tuple[int, int, int]) -> None:
+        """The ``effects/`` arrays (docs/atlas-format.md#effects); ``shape``: ``(L, H, M)``. Top slots left
+        empty (index −1) are stored with value 0."""
+        for name, values in (
+            ("effects_count", summary.count),
+            ("effects_mean", np.nan_to_num(summary.mean)),
+            ("effects_std", np.nan_to_num(summary.std)),
+            ("effects_min", np.where(summary.count > 0, summary.minimum, 0.0)),
+            ("effects_max", np.where(summary.count > 0, summary.maximum, 0.0)),
+            ("effects_bin_low", summary.low),
+            ("effects_bin_width", summary.width),
+        ):
+            self._save(name, values.reshape(shape))
+        self._save("effects_histogram", summary.histogram.reshape(*shape, -1))
+        self._save("effects_top_indices", summary.top_indices.reshape(*shape, -1))
+        values = np.where(summary.top_indices >= 0, summary.top_values, 0.0)
+        self._save("effects_top_values", values.reshape(*shape, -1))
+
     def write_thumbnail(self, index: int, image: np.ndarray) -> None:
         """``image``: uint8 ``[S, S, 3]``, the crop exactly as the model saw it (written atomically)."""
         path = self.directory / fmt.thumbnail_name(index)
@@ -119,7 +138,8 @@ class AtlasWriter:
         return {int(path.stem) for path in (self.directory / fmt.THUMBS_DIR).glob("*.jpg")}
 
     def remove_thumbnails_except(self, keep: set[int]) -> None:
-        """Drop the thumbnails of images no longer shown (winners and samples), and any half-written file."""
+        """Drop the thumbnails of images no longer shown (winners, samples and top-effect images), and any
+        half-written file."""
         for index in self.thumbnail_indices() - keep:
             (self.directory / fmt.thumbnail_name(index)).unlink()
         for partial in (self.directory / fmt.THUMBS_DIR).glob(".*.tmp"):

@@ -83,8 +83,10 @@ def brute_force_projections_of(atlas: Atlas, inputs: list[torch.Tensor]) -> dict
     return {key: np.stack(value) for key, value in out.items()}
 
 
-#: Statistics that are float sums (or follow from them): two processes add them in another order.
+#: Statistics and effects that are float sums (or follow from them): two processes add them in another order.
 STATISTICS_SUMS = (
+    "effects/mean.npy",
+    "effects/std.npy",
     "stats/mean.npy",
     "stats/std.npy",
     "stats/class_mean.npy",
@@ -109,17 +111,17 @@ def atlas_contents(path: Path, split_sums: bool = False) -> dict[str, Any]:
     return {"manifest": manifest, "files": {k: v for k, v in files.items() if k not in sums}, "sums": sums}
 
 
-def run_killed_then_resumed(tmp_path: Path, listing: Path) -> tuple[Path, Path]:
+def run_killed_then_resumed(tmp_path: Path, listing: Path, *extra: str) -> tuple[Path, Path]:
     """Build the tiny ViT's atlas of ``listing`` (64 entries) whole, and again in a run killed after a
-    checkpoint and resumed; return ``(resumed atlas, uninterrupted atlas)``."""
+    checkpoint and resumed (``extra``: more options for both); return ``(resumed atlas, uninterrupted atlas)``."""
     args = [
         sys.executable, "-m", "precompute", "--model", TINY_VIT, "--random-init", "--images", str(listing),
-        "--top-k", "3", "--batch-size", "2", "--workers", "0", "--checkpoint-every", "0", "--no-progress",
+        "--top-k", "3", "--batch-size", "2", "--workers", "0", "--checkpoint-every", "0", "--no-progress", *extra,
     ]  # fmt: skip
     for key, value in TINY_OVERRIDES.items():
         args += ["--override", f"{key}={value}"]
     reference = build_atlas(
-        tmp_path / "whole", TINY_VIT, listing, "--random-init", "--top-k", "3", "--batch-size", "2",
+        tmp_path / "whole", TINY_VIT, listing, "--random-init", "--top-k", "3", "--batch-size", "2", *extra,
         overrides=TINY_OVERRIDES,
     )  # fmt: skip
 

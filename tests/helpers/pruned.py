@@ -51,3 +51,12 @@ def prune_heads(module: torch.nn.Module, seed: int = 0) -> None:
         pruned = rows(0, 2).start + torch.arange(6)
         second.weight[pruned] = 0.0
         second.bias[pruned] = 0.0
+
+
+def randomize_biases_and_norms(module: torch.nn.Module) -> None:
+    """Random-init checkpoints often have zero biases and unit γ; make every term of the logit count."""
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, param in module.named_parameters():
+            if name.endswith("bias") or "norm" in name.lower():
+                param.add_(0.3 * torch.randn(param.shape, generator=gen))

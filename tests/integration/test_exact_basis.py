@@ -19,7 +19,7 @@ from qkatlas.images import load_image_file, to_model_input
 from qkatlas.models import ViTAdapter, load_model
 from qkatlas.scoring import ModeProjector
 from qkatlas.svd import Decomposition, decompose
-from tests.helpers.pruned import ACTIVE_MODES, DEAD_WITH_BIAS, prune_heads
+from tests.helpers.pruned import ACTIVE_MODES, DEAD_WITH_BIAS, prune_heads, randomize_biases_and_norms
 
 TINY = {"depth": 2, "embed_dim": 48, "num_heads": 3}
 HF_TINY = {"num_hidden_layers": 2, "hidden_size": 48, "num_attention_heads": 3, "intermediate_size": 96}
@@ -35,15 +35,6 @@ MODELS = {
     "hf-clip": ("openai/clip-vit-base-patch16", {**HF_TINY, "image_size": 64}),
     "hf-dinov2-registers": ("facebook/dinov2-with-registers-small", {**HF_TINY, "image_size": 56}),
 }
-
-
-def _randomize_biases_and_norms(module: torch.nn.Module) -> None:
-    """Random-init checkpoints often have zero biases and unit γ; make every term of the logit count."""
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, param in module.named_parameters():
-            if name.endswith("bias") or "norm" in name.lower():
-                param.add_(0.3 * torch.randn(param.shape, generator=gen))
 
 
 def _rebuilt_and_real_attention(
@@ -74,7 +65,7 @@ def _rebuilt_and_real_attention(
 def test_modes_rebuild_the_models_own_attention(family: str, photo_dir: Path) -> None:
     model_id, overrides = MODELS[family]
     adapter = load_model(model_id, random_init=True, seed=1, overrides=overrides)
-    _randomize_biases_and_norms(adapter.module)
+    randomize_biases_and_norms(adapter.module)
     adapter.module.eval()
     for rebuilt, expected in _rebuilt_and_real_attention(adapter, decompose(adapter.weights()), photo_dir):
         assert rebuilt.shape == expected.shape
@@ -85,7 +76,7 @@ def test_active_modes_of_pruned_and_dead_heads_still_rebuild_the_attention(photo
     """docs/method.md#inactive-modes: zero and rank-deficient W_q/W_k give inactive modes, and the
     active ones still rebuild the model's attention, in heads whose b_q lies in the range of W_q."""
     adapter = load_model("vit_tiny_patch16_224", random_init=True, seed=4, overrides={**TINY, "img_size": 64})
-    _randomize_biases_and_norms(adapter.module)
+    randomize_biases_and_norms(adapter.module)
     prune_heads(adapter.module)
     adapter.module.eval()
     dec = decompose(adapter.weights())
@@ -106,7 +97,7 @@ def test_active_modes_of_pruned_and_dead_heads_still_rebuild_the_attention(photo
 
 def test_edge_split_sums_to_the_real_attention_row(photo_dir: Path) -> None:
     adapter = load_model("vit_tiny_patch16_224", random_init=True, seed=2, overrides={**TINY, "img_size": 64})
-    _randomize_biases_and_norms(adapter.module)
+    randomize_biases_and_norms(adapter.module)
     dec = decompose(adapter.weights())
     image = to_model_input(load_image_file(photo_dir / "chelsea.jpg"), adapter.preprocessing)
     split = attention_edge_split(adapter, dec, image, layer=1, head=2, query_patch=5)

@@ -26,6 +26,10 @@ def test_offline_demo_builds_labelled_atlases_and_reuses_them(
     sources = {a.manifest.model_source.id: a.manifest.model_source for a in atlases}
     assert sources["planted"].planted is True
     assert sources["facebook/dino-vits16"].random_init is True
+    # The attention moved by each mode: measured where it is cheap (the planted model), not for the ViT-S/16
+    # (about 8 minutes more on a 2-core CPU: docs/benchmarks.md).
+    effects = {a.manifest.model_source.id: a.effects is not None for a in atlases}
+    assert effects == {"planted": True, "facebook/dino-vits16": False}
     assert main([*args, "--photos", str(photo_dir)]) == 0  # second run: nothing rebuilt
     assert capsys.readouterr().out.count("already built") == 2
 

@@ -63,7 +63,15 @@ def test_scoring_a_batch_never_synchronizes_with_the_host() -> None:
 
 #: The stream below takes no checkpoint: what its fingerprint says does not matter.
 _NO_CHECKPOINTS = JobFingerprint(
-    statistics=None, decoder="nvjpeg", model_source={}, images_sha256="", batch_size=8, top_k=4, bases=(), world_size=1
+    statistics=None,
+    effects=None,
+    decoder="nvjpeg",
+    model_source={},
+    images_sha256="",
+    batch_size=8,
+    top_k=4,
+    bases=(),
+    world_size=1,
 )
 
 

@@ -22,7 +22,7 @@ from qkatlas.models.base import ModelSpec
 
 #: A manifest as the job writes it (version 3), spelled out by hand rather than produced by the code.
 MANIFEST: dict[str, Any] = {
-    "format_version": 4,
+    "format_version": 5,
     "slug": "facebook--dino-vits16__imagenet-samples",
     "model_slug": "facebook--dino-vits16",
     "model": {
@@ -90,6 +90,14 @@ MANIFEST: dict[str, Any] = {
         "selectivity": "(mean_c - mean) / std",
         "samples": {"bands": 8, "per_band": 4, "rule": "8 bands of 8 bins ..."},
     },
+    "effects": {
+        "computed": True,
+        "definition": "mean over patch queries of ½ Σ_j |A_ij − A⁻ⁿ_ij|",
+        "top_images": 8,
+        "n_bins": 64,
+        "binning": "64 equal-width bins ...",
+        "calibration_images": 256,
+    },
 }
 
 
@@ -111,6 +119,7 @@ def test_a_written_manifest_reads_back_typed_and_dumps_to_the_same_json() -> Non
 def test_a_version_1_manifest_reads_as_an_atlas_without_statistics() -> None:
     older = copy.deepcopy(MANIFEST)
     older["format_version"] = 1
+    del older["effects"]
     del older["statistics"]
     manifest = read_manifest(older)
     assert manifest.format_version == FORMAT_VERSION and manifest.statistics is None
@@ -119,14 +128,31 @@ def test_a_version_1_manifest_reads_as_an_atlas_without_statistics() -> None:
 def test_a_version_2_manifest_reads_as_a_model_without_planted_modes() -> None:
     older = copy.deepcopy(MANIFEST)
     older["format_version"] = 2
+    del older["effects"]
     del older["model"]["planted_modes"]
     manifest = read_manifest(older)
     assert manifest.format_version == FORMAT_VERSION and manifest.model.planted_modes == ()
 
 
+def test_a_version_4_manifest_reads_as_an_atlas_without_effects() -> None:
+    older = copy.deepcopy(MANIFEST)
+    older["format_version"] = 4
+    del older["effects"]
+    manifest = read_manifest(older)
+    assert manifest.format_version == FORMAT_VERSION and not manifest.effects.computed
+    assert manifest.effects.definition is None and manifest.effects.top_images is None
+
+
+def test_computed_effects_without_their_definition_are_refused() -> None:
+    manifest = _manifest(effects={"computed": True})
+    with pytest.raises(FormatError, match=r"^manifest\.json: effects: .*computed effects need a definition"):
+        read_manifest(manifest)
+
+
 def test_a_version_3_manifest_reads_as_an_atlas_without_distribution_samples() -> None:
     older = copy.deepcopy(MANIFEST)
     older["format_version"] = 3
+    del older["effects"]
     del older["statistics"]["samples"]
     manifest = read_manifest(older)
     assert manifest.format_version == FORMAT_VERSION
@@ -225,7 +251,7 @@ def test_an_older_version_is_upgraded_one_step_at_a_time(monkeypatch: pytest.Mon
         steps.append(raw["format_version"])
         return {**raw, "format_version": raw["format_version"] + 1}
 
-    monkeypatch.setattr(contract, "FORMAT_VERSION", 6)
-    monkeypatch.setattr(contract, "UPGRADES", {4: upgrade, 5: upgrade})
-    assert read_manifest(_manifest()).format_version == 6
-    assert steps == [4, 5]
+    monkeypatch.setattr(contract, "FORMAT_VERSION", 7)
+    monkeypatch.setattr(contract, "UPGRADES", {5: upgrade, 6: upgrade})
+    assert read_manifest(_manifest()).format_version == 7
+    assert steps == [5, 6]

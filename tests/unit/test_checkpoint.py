@@ -22,6 +22,7 @@ from qkatlas.atlas.contract import SkippedImage
 
 FINGERPRINT = JobFingerprint(
     statistics=None,
+    effects=None,
     decoder="pillow",
     model_source={"kind": "random-init", "seed": 0},
     images_sha256="0" * 64,
@@ -41,7 +42,8 @@ def _checkpoint(version: int = CHECKPOINT_FORMAT, fingerprint: JobFingerprint = 
     )
     topk = {"scores": torch.randn(6, 3), "indices": torch.arange(18).view(6, 3)}
     statistics = {"count": torch.arange(6), "calibration_images": torch.tensor(4)}
-    return Checkpoint(header, topk, statistics)
+    effects = {"count": torch.arange(3), "top_scores": torch.randn(3, 2)}
+    return Checkpoint(header, topk, statistics, effects)
 
 
 def _fix(path: Path) -> str:
@@ -57,6 +59,9 @@ def test_a_checkpoint_round_trips(tmp_path: Path) -> None:
     assert loaded.statistics is not None and saved.statistics is not None
     for name, tensor in {**saved.topk, **saved.statistics}.items():
         assert torch.equal((loaded.topk | loaded.statistics)[name], tensor), name
+    assert loaded.effects is not None and saved.effects is not None
+    for name, tensor in saved.effects.items():  # the effects' "count" is apart from the statistics' one
+        assert torch.equal(loaded.effects[name], tensor), name
     assert load_checkpoint(tmp_path / "none.safetensors", FINGERPRINT) is None
 
 

@@ -80,11 +80,15 @@ async def get_mode_index(
         str | None, Query(max_length=200, description="Part of the label of the mode's most selective class.")
     ] = None,
     min_selectivity: Annotated[float | None, Query(ge=-1e6, le=1e6)] = None,
+    min_effect: Annotated[
+        float | None, Query(ge=0, le=1, description="Only modes that move at least this much attention on average.")
+    ] = None,
 ) -> ModeIndexPage:
     """Every signed mode of the model in one table, sorted and filtered here and sent a page at a time.
     Nulls sort last in either order; ties keep the position order (layer, head, mode, sign). For an
     atlas without statistics (`statistics_missing` set) the statistics filters (`never_fires`,
-    `top_class`, `min_selectivity`) do not apply."""
+    `top_class`, `min_selectivity`) do not apply, nor `min_effect` for one that did not measure the attention
+    moved by each mode (`effects_missing` set)."""
     # A filter naming a layer or head the model does not have names nothing (not an empty table).
     if layer is not None and layer >= atlas.n_layers:
         raise not_found(f"no layer {layer}: the model has {atlas.n_layers} layers")
@@ -99,6 +103,7 @@ async def get_mode_index(
         never_fires=never_fires,
         top_class=top_class,
         min_selectivity=min_selectivity,
+        min_effect=min_effect,
     )
     page = await asyncio.to_thread(
         services.mode_index.page, atlas, basis, sort=sort, order=order, filters=filters, offset=offset, limit=limit

@@ -26,6 +26,7 @@ export const MODE_SORT_KEYS = allValues<ModeSortKey>()([
   "std",
   "firing",
   "selectivity",
+  "effect",
 ]);
 export const SORT_ORDERS = allValues<SortOrder>()(["asc", "desc"]);
 

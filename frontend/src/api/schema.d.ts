@@ -104,7 +104,8 @@ export interface paths {
          * @description Every signed mode of the model in one table, sorted and filtered here and sent a page at a time.
          *     Nulls sort last in either order; ties keep the position order (layer, head, mode, sign). For an
          *     atlas without statistics (`statistics_missing` set) the statistics filters (`never_fires`,
-         *     `top_class`, `min_selectivity`) do not apply.
+         *     `top_class`, `min_selectivity`) do not apply, nor `min_effect` for one that did not measure the attention
+         *     moved by each mode (`effects_missing` set).
          */
         get: operations["get_mode_index"];
         put?: never;
@@ -1014,6 +1015,39 @@ export interface components {
             images: components["schemas"]["SampledImage"][];
         };
         /**
+         * EffectImage
+         * @description One of the images on which removing a mode moves the most attention.
+         */
+        EffectImage: {
+            /**
+             * Image Id
+             * @description Global image id, `<atlas slug>~<dataset index>`.
+             */
+            image_id: string;
+            /** Dataset Index */
+            dataset_index: number;
+            /**
+             * Effect
+             * @description Attention moved on this image, in [0, 1].
+             */
+            effect: number;
+            /**
+             * Label
+             * @description Class label when the dataset has one.
+             */
+            label: string | null;
+            /**
+             * Source
+             * @description The image's file name in the dataset.
+             */
+            source: string;
+            /**
+             * Thumbnail Url
+             * @description The image as the model saw it (JPEG).
+             */
+            thumbnail_url: string;
+        };
+        /**
          * ErrorBody
          * @description Every non-validation error: a human-readable message (never a path or a traceback).
          */
@@ -1047,6 +1081,11 @@ export interface components {
             active: boolean;
             /** Modes */
             modes: components["schemas"]["ModeSummary"][];
+            /**
+             * Effects Missing
+             * @description Why the modes' `effect_mean` is null; null when it is not.
+             */
+            effects_missing?: string | null;
         };
         /** Health */
         Health: {
@@ -1359,8 +1398,67 @@ export interface components {
              * @description Why `distribution` is null, for the reader; null when it is not.
              */
             statistics_missing: string | null;
+            /** @description The attention the mode moves over the dataset; null when it was not measured. */
+            effect?: components["schemas"]["ModeEffect"] | null;
+            /**
+             * Effect Missing
+             * @description Why `effect` is null; null when it is not.
+             */
+            effect_missing?: string | null;
             /** @description The one colour scale of every overlay of this signed mode (its top images' and an upload's): the largest query and key values over the listed top images; null when it lists none. */
             map_scale: components["schemas"]["MapScaleOut"] | null;
+        };
+        /**
+         * ModeEffect
+         * @description The attention moved by a mode over every scored image (docs/method.md#attention-moved-by-a-mode): per
+         *     image, the mean over patch queries of ½ Σ_j |A_ij − A⁻ⁿ_ij|, A the head's attention and A⁻ⁿ the attention
+         *     without the mode's logits. One value per mode: both signs share it.
+         */
+        ModeEffect: {
+            /**
+             * Count
+             * @description Images measured.
+             */
+            count: number;
+            /**
+             * Mean
+             * @description Mean attention moved, in [0, 1].
+             */
+            mean: number;
+            /**
+             * Std
+             * @description Population standard deviation over the images.
+             */
+            std: number;
+            /** Minimum */
+            minimum: number;
+            /** Maximum */
+            maximum: number;
+            /**
+             * Edges
+             * @description n_bins + 1 bin edges, ascending.
+             */
+            edges: number[];
+            /**
+             * Counts
+             * @description n_bins + 2 counts: effects below edges[0] (down to `minimum`), each bin, and effects from the last edge on (up to `maximum`).
+             */
+            counts: number[];
+            /**
+             * Binning
+             * @description How the bins were fixed (the same rule for every mode).
+             */
+            binning: string;
+            /**
+             * Definition
+             * @description What the effect is, in words.
+             */
+            definition: string;
+            /**
+             * Top Images
+             * @description The images with the largest effect, largest first (ties by lower index); only images on which the mode moves some attention.
+             */
+            top_images: components["schemas"]["EffectImage"][];
         };
         /** ModeIndexPage */
         ModeIndexPage: {
@@ -1388,6 +1486,11 @@ export interface components {
              * @description Why the statistics columns are null; null when they are not.
              */
             statistics_missing: string | null;
+            /**
+             * Effects Missing
+             * @description Why the `effect` column is null; null when it is not.
+             */
+            effects_missing?: string | null;
         };
         /**
          * ModeIndexRow
@@ -1444,6 +1547,11 @@ export interface components {
              * @description Its most selective class; null without classes.
              */
             top_class: string | null;
+            /**
+             * Effect
+             * @description Mean attention moved by the mode over the dataset, in [0, 1]; null if not measured.
+             */
+            effect?: number | null;
         };
         /**
          * ModeMaps
@@ -1536,7 +1644,7 @@ export interface components {
          * ModeSortKey
          * @enum {string}
          */
-        ModeSortKey: "position" | "sigma" | "sigma_share" | "cos" | "best_score" | "mean" | "std" | "firing" | "selectivity";
+        ModeSortKey: "position" | "sigma" | "sigma_share" | "cos" | "best_score" | "mean" | "std" | "firing" | "selectivity" | "effect";
         /** ModeSummary */
         ModeSummary: {
             /** Mode */
@@ -1557,6 +1665,11 @@ export interface components {
             best_image: components["schemas"]["SignImages"];
             /** @description The signed mode fires on no image of the dataset (its query and key maps never both peak above 0): every positive score it has is the quirk's product of two negative maxima. Null when the atlas has no statistics or the mode is inactive. */
             never_fires: components["schemas"]["SignFlags"] | null;
+            /**
+             * Effect Mean
+             * @description Mean attention moved by the mode over the dataset, in [0, 1] (docs/method.md#attention-moved-by-a-mode); null when the atlas did not measure it.
+             */
+            effect_mean?: number | null;
         };
         /** ModelClassModes */
         ModelClassModes: {
@@ -2961,6 +3074,8 @@ export interface operations {
                 /** @description Part of the label of the mode's most selective class. */
                 top_class?: string | null;
                 min_selectivity?: number | null;
+                /** @description Only modes that move at least this much attention on average. */
+                min_effect?: number | null;
                 /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
                 v?: string | null;
                 /** @description Which tokens are projected (docs/method.md#projection-bases). */

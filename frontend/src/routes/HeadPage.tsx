@@ -6,6 +6,7 @@ import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Basis, HeadDetail, ModelSummary, ModeSummary } from "../api/client";
 import { useHead } from "../api/resources";
 import { Breadcrumbs } from "../components/layout/Breadcrumbs";
+import { movedText } from "../components/mode/ModeEffectSection";
 import { HelpTip } from "../components/ui/HelpTip";
 import { KeyHints } from "../components/layout/KeyHints";
 import { PlantedModeNote, plantedModesAt } from "../components/model/PlantedModes";
@@ -147,6 +148,10 @@ function HeadModes({ detail, basis }: { detail: HeadDetail; basis: Basis }) {
                   σ<HelpTip term="sigma" />
                 </th>
                 <th scope="col">
+                  attention moved
+                  <HelpTip term="effect" />
+                </th>
+                <th scope="col">
                   cos u·v
                   <HelpTip term="cos" />
                 </th>
@@ -167,6 +172,7 @@ function HeadModes({ detail, basis }: { detail: HeadDetail; basis: Basis }) {
             </tbody>
           </table>
         </div>
+        <EffectNote missing={detail.effects_missing ?? null} />
       </section>
     </>
   );
@@ -187,6 +193,7 @@ function ModeRow({ detail, mode: m, basis }: { detail: HeadDetail; mode: ModeSum
           <span className="muted">none</span>
         </td>
         <td>{fmt(m.sigma)}</td>
+        <td>–</td>
         <td>–</td>
         <td>–</td>
         <td>–</td>
@@ -225,6 +232,9 @@ function ModeRow({ detail, mode: m, basis }: { detail: HeadDetail; mode: ModeSum
         )}
       </td>
       <td>{fmt(m.sigma)}</td>
+      <td>
+        <EffectCell effect={m.effect_mean ?? null} />
+      </td>
       <td>{fmt(m.cos)}</td>
       <td>
         <Link to={modePath(detail.model, detail.layer, detail.head, m.mode, { sign: "pos", basis })}>
@@ -239,5 +249,36 @@ function ModeRow({ detail, mode: m, basis }: { detail: HeadDetail; mode: ModeSum
         {m.never_fires?.neg ? <NeverFiresBadge /> : null}
       </td>
     </tr>
+  );
+}
+
+/** A mode's mean attention moved: the number, and a bar on the fixed 0 to 100 % scale (never the head's own maximum). */
+function EffectCell({ effect }: { effect: number | null }) {
+  if (effect === null) return <span className="muted">—</span>;
+  return (
+    <span className="effect-cell">
+      <span className="effect-bar" aria-hidden="true">
+        <span style={{ width: `${Math.min(100, effect * 100)}%` }} />
+      </span>
+      {movedText(effect)}
+    </span>
+  );
+}
+
+function EffectNote({ missing }: { missing: string | null }) {
+  if (missing !== null) {
+    return (
+      <p className="muted small" role="note">
+        Attention moved: {missing}.
+      </p>
+    );
+  }
+  return (
+    <p className="muted small">
+      Attention moved: the mean share of each patch&apos;s attention row that removing the mode moves, over every image
+      of the dataset (bar: 0 to 100 %). σ says how strongly a mode could act; this says what it does with the
+      head&apos;s other modes in place: a large σ that moves little is strong but unused, a small σ that moves much is
+      weak but decisive.
+    </p>
   );
 }

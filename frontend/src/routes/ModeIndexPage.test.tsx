@@ -145,7 +145,7 @@ describe("mode index", () => {
     const link = await screen.findByRole("link", { name: "L0 H0 M0 pos" });
     expect(screen.getByRole("note").textContent).toContain(STATISTICS_NOTE);
     const cells = within(link.closest("tr")!).getAllByRole("cell");
-    expect(cells.slice(-5).map((c) => c.textContent)).toEqual(["—", "—", "—", "—", "—"]);
+    expect(cells.slice(-6, -1).map((c) => c.textContent)).toEqual(["—", "—", "—", "—", "—"]);
     expect(screen.queryByRole("button", { name: "mean" })).toBeNull();
     expect(screen.getByRole("button", { name: "σ" })).toBeTruthy();
     expect(screen.queryByRole("combobox", { name: "Fires" })).toBeNull();

@@ -90,6 +90,7 @@ function ModeIndex({ summary }: { summary: ModelSummary }) {
     head.data?.statistics_missing ?? (summary.statistics.computed ? null : summary.statistics.note);
   const stats = statisticsMissing === null;
   const classes = stats && summary.statistics.n_classes > 0;
+  const effectsMissing = head.data?.effects_missing ?? null;
   const filtered =
     modeIndexSearch({
       ...view,
@@ -116,12 +117,18 @@ function ModeIndex({ summary }: { summary: ModelSummary }) {
         Every signed mode of the model: {count(summary.n_layers, "layer")} × {count(summary.n_heads, "head")} ×{" "}
         {count(summary.n_modes, "mode")} × 2 signs. Click a column&apos;s header to sort by it, again to reverse; open a
         mode by its name or its row. Scores follow the paper&apos;s rule (max P_U · max P_V); mean, std, fires on and
-        selectivity are over every image of {summary.dataset.name}.
+        selectivity are over every image of {summary.dataset.name}, and so is the attention moved (the share of each
+        patch&apos;s attention row that removing the mode moves; one value per mode, both signs).
       </p>
       {statisticsMissing !== null ? (
         <div className="status status-empty" role="note">
           <strong>Per-mode statistics:</strong> {statisticsMissing}. Their columns show {"“—”"} and cannot be sorted or
           filtered.
+        </div>
+      ) : null}
+      {effectsMissing !== null ? (
+        <div className="status status-empty" role="note">
+          <strong>Attention moved:</strong> {effectsMissing}. Its column shows {"“—”"} and cannot be sorted or filtered.
         </div>
       ) : null}
       <form className="filters" aria-label="Filter the modes" onSubmit={(e) => e.preventDefault()}>
@@ -200,6 +207,21 @@ function ModeIndex({ summary }: { summary: ModelSummary }) {
             />
           </>
         ) : null}
+        {effectsMissing === null ? (
+          <DebouncedInput
+            label="Attention moved ≥ (0 to 1)"
+            type="number"
+            step="0.01"
+            min="0"
+            max="1"
+            value={view.minEffect === null ? "" : String(view.minEffect)}
+            onCommit={(v) => {
+              const number = v.trim() === "" ? null : Number(v);
+              setView({ ...view, minEffect: number !== null && Number.isFinite(number) ? number : null });
+            }}
+            className="input-narrow"
+          />
+        ) : null}
         <label className="checkbox">
           <input
             type="checkbox"
@@ -240,6 +262,7 @@ function ModeIndex({ summary }: { summary: ModelSummary }) {
               total={head.data.total}
               settled={!head.isPlaceholderData}
               statisticsMissing={statisticsMissing}
+              effectsMissing={effectsMissing}
               label={label}
               onSort={(key) => setView(toggleSort(view, key))}
             />

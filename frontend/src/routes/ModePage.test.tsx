@@ -27,7 +27,7 @@ describe("mode page statistics", () => {
     expect(summary).toContain("over 10 images in 8 bins from -1.000 to 7.000");
     expect(summary).toContain("mean 2.600, standard deviation 3.100");
     expect(summary).toContain("1 below the bins, 2 beyond them");
-    expect(summary).toContain("The top 2 images score 8.000 to 9.000");
+    expect(summary).toContain("The top 2 images: score 8.000 to 9.000");
     const { name, text } = await downloadCsv("Score of L1 H2 M1 pos on each of the 10 images");
     expect(name).toBe("qkatlas-planted__shapes-l1-h2-m1-pos-faithful-score-distribution.csv");
     const lines = text.trim().split("\r\n");

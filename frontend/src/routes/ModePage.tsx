@@ -30,6 +30,7 @@ import { bandOfBar, bandRowId, DistributionSamples, sampledInOrder } from "../co
 import { DatasetImageLargeView } from "../components/mode/DatasetImageLargeView";
 import { MapScaleLegend } from "../components/mode/MapScaleLegend";
 import { SimilarModes } from "../components/mode/SimilarModes";
+import { ModeEffectSection } from "../components/mode/ModeEffectSection";
 import { count, fmt, integer, modeName, percent, plural } from "../lib/common/format";
 import { GLOSSARY } from "../lib/help/glossary";
 import { useKeyNav } from "../lib/keys/keyboard";
@@ -374,6 +375,19 @@ function ModeBody({
           </section>
         ) : null}
       </div>
+      <ModeEffectSection
+        effect={detail.effect ?? null}
+        missing={detail.effect_missing ?? null}
+        name={name}
+        at={{ ...pos, sign: view.sign, basis: view.basis }}
+        model={summary.slug}
+        revision={summary.revision}
+        nModes={summary.n_modes}
+        options={view}
+        preprocessing={summary.preprocessing.description}
+        labelHref={classPath}
+        context={{ model: summary.model_id, mode: name }}
+      />
       {detail.distribution ? (
         <section aria-labelledby="samples-heading">
           <div className="heading-row">

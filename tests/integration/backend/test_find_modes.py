@@ -19,7 +19,7 @@ from qkatlas.conventions import SIGNS
 from qkatlas.models.planted import PLANTED_MODES
 from tests.helpers.backend import AppFactory
 
-SORT_KEYS = ("position", "sigma", "sigma_share", "cos", "best_score", "mean", "std", "firing", "selectivity")
+SORT_KEYS = ("position", "sigma", "sigma_share", "cos", "best_score", "mean", "std", "firing", "selectivity", "effect")
 
 
 def _reference_rows(atlas: Atlas, axis: int = 0) -> list[dict[str, Any]]:
@@ -51,6 +51,7 @@ def _reference_rows(atlas: Atlas, axis: int = 0) -> list[dict[str, Any]]:
                             "firing": int(arrays["stats_firing"][at]),
                             "selectivity": float(arrays["class_top_selectivity"][at][0]) if top >= 0 else None,
                             "top_class": classes[top] if top >= 0 else None,
+                            "effect": float(arrays["effects_mean"][layer, head, mode]),
                         }
                     )
     return rows
@@ -105,6 +106,7 @@ def test_the_index_sorts_every_column_like_python_with_nulls_last(
         ({"never_fires": True}, lambda row: row["firing"] == 0),
         ({"top_class": "red b"}, lambda row: row["top_class"] is not None and "red_b" in row["top_class"]),
         ({"min_selectivity": 1.0}, lambda row: row["selectivity"] is not None and row["selectivity"] >= 1.0),
+        ({"min_effect": 0.01}, lambda row: row["effect"] >= 0.01),
         ({"include_inactive": True}, lambda row: True),
     ],
 )  # fmt: skip

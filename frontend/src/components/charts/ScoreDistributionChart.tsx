@@ -1,5 +1,6 @@
 /**
- * A signed mode's score over every image of the dataset: the fixed bins as bars (the axis spans the
+ * A signed mode's score (or another per-image quantity with fixed bins, `quantity`, e.g. the attention
+ * the mode moves) over every image of the dataset: the fixed bins as bars (the axis spans the
  * bars that count images, lib/charts/distribution), the underflow and overflow counts as one bar each
  * beyond the edges (labelled with the minimum or maximum they reach), mean ± std as a band with the
  * mean dashed, the top-K images' scores as lines (#1 labelled), and optionally one more score marked
@@ -18,13 +19,13 @@ import {
   XAxis,
   YAxis,
 } from "recharts";
-import type { ScoreDistribution } from "../../api/client";
 import type { TableContext } from "../../lib/charts/csvExport";
 import {
   barIndex,
   binnedDomain,
   type DistributionBar,
   distributionBars,
+  type Histogram,
   markX,
   scoreDomain,
 } from "../../lib/charts/distribution";
@@ -48,7 +49,10 @@ export interface ScoreDistributionChartProps {
   title: string;
   /** The mode, for the summary ("L0 H0 M0 pos"). */
   name: string;
-  distribution: ScoreDistribution;
+  /** `firing`, when given, is said in the summary (scores only). */
+  distribution: Histogram & { firing?: number };
+  /** What the histogram counts, on the axis and in the summary (default "score"). */
+  quantity?: string;
   top: TopScore[];
   fileName: string[];
   context?: TableContext | undefined;
@@ -82,9 +86,10 @@ function ranksText(ranks: number[]): string {
 
 export function distributionSummary(
   name: string,
-  d: ScoreDistribution,
+  d: Histogram & { firing?: number },
   top: TopScore[],
   marker?: ScoreMarker | undefined,
+  quantity = "score",
 ): string {
   const low = d.edges[0] ?? 0;
   const high = d.edges.at(-1) ?? low;
@@ -94,15 +99,16 @@ export function distributionSummary(
   const [shownLow, shownHigh] = binnedDomain(d, marker ? [marker.score] : []);
   const trimmed = shownLow > low || shownHigh < high;
   return (
-    `Histogram of the score of ${name} over ${count(d.count, "image")} in ${count(d.edges.length - 1, "bin")} ` +
+    `Histogram of the ${quantity} of ${name} over ${count(d.count, "image")} in ${count(d.edges.length - 1, "bin")} ` +
     `from ${fmt(low)} to ${fmt(high)}: mean ${fmt(d.mean)}, standard deviation ${fmt(d.std)}, ` +
-    `from ${fmt(d.minimum)} to ${fmt(d.maximum)}; it fires on ${count(d.firing, "image")}. ` +
+    `from ${fmt(d.minimum)} to ${fmt(d.maximum)}` +
+    (d.firing !== undefined ? `; it fires on ${count(d.firing, "image")}. ` : ". ") +
     `${integer(under)} below the bins, ${integer(over)} beyond them.` +
     (trimmed ? ` The axis shows the bins from ${fmt(shownLow)} to ${fmt(shownHigh)}; the others are empty.` : "") +
     (scores.length > 0
-      ? ` The top ${count(scores.length, "image")} score ${fmt(Math.min(...scores))} to ${fmt(Math.max(...scores))} (lines).`
+      ? ` The top ${count(scores.length, "image")}: ${quantity} ${fmt(Math.min(...scores))} to ${fmt(Math.max(...scores))} (lines).`
       : "") +
-    (marker ? ` Marked apart: ${marker.label}, score ${fmt(marker.score)}.` : "")
+    (marker ? ` Marked apart: ${marker.label}, ${quantity} ${fmt(marker.score)}.` : "")
   );
 }
 
@@ -110,6 +116,7 @@ export function ScoreDistributionChart({
   title,
   name,
   distribution: d,
+  quantity = "score",
   top,
   fileName,
   context,
@@ -139,7 +146,7 @@ export function ScoreDistributionChart({
   return (
     <ChartFrame
       title={title}
-      summary={distributionSummary(name, d, top, marker)}
+      summary={distributionSummary(name, d, top, marker, quantity)}
       table={table}
       fileName={fileName}
       context={context}
@@ -154,7 +161,7 @@ export function ScoreDistributionChart({
             ticks={ticks}
             allowDataOverflow
             tickFormatter={(v: number) => fmt(v, 2)}
-            label={{ value: "score", position: "insideBottom", offset: -14 }}
+            label={{ value: quantity, position: "insideBottom", offset: -14 }}
           />
           <YAxis
             allowDecimals={false}

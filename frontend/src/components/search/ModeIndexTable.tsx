@@ -38,6 +38,8 @@ interface Column {
   help?: GlossaryTerm;
   /** A statistics column: "—" and not sortable when the atlas has no statistics. */
   stats?: boolean;
+  /** The effect column: "—" and not sortable when the atlas did not measure it. */
+  effects?: boolean;
   /** One of the columns that name a mode: they stay in view when the table scrolls sideways. */
   identifies?: boolean;
   width: number;
@@ -76,7 +78,7 @@ const COLUMNS: Column[] = [
     title: "σ_n / Σ σ of the head",
     help: "sigmaShare",
     sort: "sigma_share",
-    width: 106,
+    width: 104,
     numeric: true,
     cell: (r) => percent(r.sigma_share),
   },
@@ -85,14 +87,14 @@ const COLUMNS: Column[] = [
     header: "cos u·v",
     help: "cos",
     sort: "cos",
-    width: 106,
+    width: 100,
     numeric: true,
     cell: (r) => (r.active ? fmt(r.cos) : "–"),
   },
   {
     id: "flags",
     header: "flags",
-    width: 104,
+    width: 98,
     cell: (r) => (
       <>
         {r.active ? null : <InactiveBadge />}
@@ -107,7 +109,7 @@ const COLUMNS: Column[] = [
     title: "score of the mode's best image",
     help: "score",
     sort: "best_score",
-    width: 116,
+    width: 108,
     numeric: true,
     cell: (r) => fmt(r.best_score),
   },
@@ -158,8 +160,19 @@ const COLUMNS: Column[] = [
     header: "top class",
     title: "the mode's most selective class",
     stats: true,
-    width: 120,
+    width: 108,
     cell: (r) => (r.top_class === null ? "–" : <Link to={classPath(r.top_class)}>{r.top_class}</Link>),
+  },
+  {
+    id: "effect",
+    header: "moved",
+    title: "attention moved, 0 to 1: the mean share of a patch's attention row that removing the mode moves",
+    help: "effect",
+    sort: "effect",
+    effects: true,
+    width: 92,
+    numeric: true,
+    cell: (r) => fmt(r.effect),
   },
 ];
 
@@ -213,6 +226,7 @@ export function ModeIndexTable({
   total,
   settled,
   statisticsMissing,
+  effectsMissing,
   label,
   onSort,
 }: {
@@ -226,6 +240,8 @@ export function ModeIndexTable({
   settled: boolean;
   /** The server's reason when the atlas has no statistics: those columns show "—" and do not sort. */
   statisticsMissing: string | null;
+  /** The server's reason when the atlas did not measure the attention moved: its column shows "—". */
+  effectsMissing: string | null;
   /** The table's accessible name. */
   label: string;
   onSort: (key: ModeSortKey) => void;
@@ -263,6 +279,9 @@ export function ModeIndexTable({
   // rows), so that a remembered scroll position is there to restore.
   const paddingBottom = virtualizer.getTotalSize() - (items.at(-1)?.end ?? 0);
   const stats = statisticsMissing === null;
+  const effects = effectsMissing === null;
+  /** The column's values are missing from this atlas. */
+  const absent = (c: Column) => (c.stats === true && !stats) || (c.effects === true && !effects);
   const linkOf = (r: ModeIndexRow) => modePath(model, r.layer, r.head, r.mode, { sign: r.sign, basis: view.basis });
 
   const openRow = (event: MouseEvent<HTMLTableRowElement>, r: ModeIndexRow | undefined) => {
@@ -289,7 +308,7 @@ export function ModeIndexTable({
           <thead>
             <tr aria-rowindex={1}>
               {COLUMNS.map((c, index) => {
-                const sortable = c.sort !== undefined && (stats || !c.stats);
+                const sortable = c.sort !== undefined && !absent(c);
                 const sorted = ariaSort(view, c);
                 return (
                   <th
@@ -349,7 +368,7 @@ export function ModeIndexTable({
                 >
                   {COLUMNS.map((c, index) => (
                     <td key={c.id} className={cellClass(c, index)} style={cellStyle(c, index)}>
-                      {c.stats && !stats ? NOT_COMPUTED : c.cell(r, link)}
+                      {absent(c) ? NOT_COMPUTED : c.cell(r, link)}
                     </td>
                   ))}
                 </tr>

@@ -6,6 +6,10 @@
 import type { ScoreDistribution } from "../../api/client";
 import { fmt } from "../common/format";
 
+/** What the bars need of a histogram with fixed bins: a mode's score (`ScoreDistribution`) or its
+ * attention moved (`ModeEffect`) over the dataset. */
+export type Histogram = Pick<ScoreDistribution, "count" | "mean" | "std" | "minimum" | "maximum" | "edges" | "counts">;
+
 export type BarKind = "under" | "bin" | "over";
 
 export interface DistributionBar {
@@ -20,13 +24,13 @@ export interface DistributionBar {
   reach: string | null;
 }
 
-export function binWidth(d: ScoreDistribution): number {
+export function binWidth(d: Histogram): number {
   const first = d.edges[0] ?? 0;
   const second = d.edges[1] ?? first + 1;
   return second - first || 1;
 }
 
-export function distributionBars(d: ScoreDistribution): DistributionBar[] {
+export function distributionBars(d: Histogram): DistributionBar[] {
   const w = binWidth(d);
   const low = d.edges[0] ?? 0;
   const high = d.edges.at(-1) ?? low;
@@ -65,7 +69,7 @@ export function distributionBars(d: ScoreDistribution): DistributionBar[] {
  * With no image scored, every bin and both outside bars' places. The bars of the `marked` scores
  * (e.g. an upload's, which may fall where no dataset image does) are on the axis too.
  */
-export function scoreDomain(d: ScoreDistribution, marked: readonly number[] = []): [number, number] {
+export function scoreDomain(d: Histogram, marked: readonly number[] = []): [number, number] {
   const w = binWidth(d);
   const bars = distributionBars(d);
   const filled = bars.filter((b, i) => b.count > 0 || marked.some((score) => barIndex(d, score) === i));
@@ -75,13 +79,13 @@ export function scoreDomain(d: ScoreDistribution, marked: readonly number[] = []
 }
 
 /** The bins' part of the score axis (where a tick names a score; the outside bars stand beyond it). */
-export function binnedDomain(d: ScoreDistribution, marked: readonly number[] = []): [number, number] {
+export function binnedDomain(d: Histogram, marked: readonly number[] = []): [number, number] {
   const [lo, hi] = scoreDomain(d, marked);
   return [Math.max(lo, d.edges[0] ?? lo), Math.min(hi, d.edges.at(-1) ?? hi)];
 }
 
 /** Where a score is marked: at itself inside the bins, on its outside bar beyond them. */
-export function markX(d: ScoreDistribution, score: number): number {
+export function markX(d: Histogram, score: number): number {
   const w = binWidth(d);
   const low = d.edges[0] ?? 0;
   const high = d.edges.at(-1) ?? low;
@@ -91,7 +95,7 @@ export function markX(d: ScoreDistribution, score: number): number {
 }
 
 /** Which bar a score falls in (its index in `distributionBars`). */
-export function barIndex(d: ScoreDistribution, score: number): number {
+export function barIndex(d: Histogram, score: number): number {
   const low = d.edges[0] ?? 0;
   if (score < low) return 0;
   const n = d.edges.length - 1;

@@ -100,6 +100,10 @@ export const GLOSSARY = {
     term: "fires on",
     text: "The images on which both the query map and the key map of the signed mode peak above 0.",
   },
+  effect: {
+    term: "attention moved",
+    text: "What removing the mode does to the head's real attention (exact basis): its logits σ·P_U[i]·P_V[j]/√d_h are taken out, every other term kept, and the softmax recomputed. Per image, the mean over the patch queries of ½ Σ_j |A_ij − A⁻ⁿ_ij| over all keys: 0 % when nothing changes, 100 % when the attention moves entirely. The score says how strongly a mode could act; this is what it does. One value per mode: both signs share it.",
+  },
 } as const satisfies Record<string, { term: string; text: string }>;
 
 export type GlossaryTerm = keyof typeof GLOSSARY;

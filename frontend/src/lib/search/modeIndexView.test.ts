@@ -27,12 +27,13 @@ describe("mode index view", () => {
       neverFires: true,
       topClass: "golden retriever",
       minSelectivity: 1.5,
+      minEffect: 0.05,
       includeInactive: true,
     };
     const search = modeIndexSearch(view);
     expect(search).toBe(
       "?sort=selectivity&order=asc&basis=exact&layer=3&head=0&sign=neg&degenerate=false&never_fires=true" +
-        "&top_class=golden+retriever&min_selectivity=1.5&include_inactive=true",
+        "&top_class=golden+retriever&min_selectivity=1.5&min_effect=0.05&include_inactive=true",
     );
     expect(parse(search)).toEqual(view);
   });
@@ -45,9 +46,9 @@ describe("mode index view", () => {
   });
 
   it("ignores malformed values", () => {
-    expect(parse("?sort=nope&order=up&layer=-1&sign=both&degenerate=maybe&min_selectivity=abc&basis=x")).toEqual(
-      DEFAULT_MODE_INDEX_VIEW,
-    );
+    expect(
+      parse("?sort=nope&order=up&layer=-1&sign=both&degenerate=maybe&min_selectivity=abc&min_effect=&basis=x"),
+    ).toEqual(DEFAULT_MODE_INDEX_VIEW);
   });
 
   it("a header click sorts by its column, a second one reverses", () => {

@@ -21,6 +21,8 @@ export interface ModeIndexView {
   /** Part of the label of the mode's most selective class; "" for any. */
   topClass: string;
   minSelectivity: number | null;
+  /** Only modes that move at least this much attention on average (a fraction, 0 to 1); null for any. */
+  minEffect: number | null;
   includeInactive: boolean;
 }
 
@@ -35,6 +37,7 @@ export const DEFAULT_MODE_INDEX_VIEW: ModeIndexView = {
   neverFires: null,
   topClass: "",
   minSelectivity: null,
+  minEffect: null,
   includeInactive: false,
 };
 
@@ -67,6 +70,7 @@ export function parseModeIndexView(search: URLSearchParams): ModeIndexView {
     neverFires: parseBool(search.get("never_fires")),
     topClass: (search.get("top_class") ?? "").slice(0, 200),
     minSelectivity: parseNumber(search.get("min_selectivity")),
+    minEffect: parseNumber(search.get("min_effect")),
     includeInactive: search.get("include_inactive") === "true",
   };
 }
@@ -84,6 +88,7 @@ export function modeIndexSearch(view: ModeIndexView): string {
   if (view.neverFires !== null) params.set("never_fires", String(view.neverFires));
   if (view.topClass.trim() !== "") params.set("top_class", view.topClass.trim());
   if (view.minSelectivity !== null) params.set("min_selectivity", String(view.minSelectivity));
+  if (view.minEffect !== null) params.set("min_effect", String(view.minEffect));
   if (view.includeInactive) params.set("include_inactive", "true");
   const qs = params.toString();
   return qs ? `?${qs}` : "";
@@ -107,6 +112,7 @@ export function modeIndexQuery(view: ModeIndexView): ModeIndexQuery {
   if (view.neverFires !== null) query.never_fires = view.neverFires;
   if (view.topClass.trim() !== "") query.top_class = view.topClass.trim();
   if (view.minSelectivity !== null) query.min_selectivity = view.minSelectivity;
+  if (view.minEffect !== null) query.min_effect = view.minEffect;
   if (view.includeInactive) query.include_inactive = true;
   return query;
 }
