@@ -15,7 +15,8 @@ from qkatlas.images import load_image_file, to_model_input
 from qkatlas.models import ViTAdapter, load_model
 from qkatlas.models.planted import generate_planted_images, read_planted_index
 from qkatlas.svd import Decomposition, decompose
-from tests.integration.test_exact_basis import MODELS, TINY, _randomize_biases_and_norms
+from tests.helpers.families import MODELS, TINY
+from tests.helpers.pruned import randomize_biases_and_norms
 
 LAYER, HEAD, QUERY_PATCH = 1, 2, 5
 
@@ -23,7 +24,7 @@ LAYER, HEAD, QUERY_PATCH = 1, 2, 5
 def _model(family: str) -> tuple[ViTAdapter, Decomposition]:
     model_id, overrides = MODELS[family]
     adapter = load_model(model_id, random_init=True, seed=1, overrides=overrides, classifier=True)
-    _randomize_biases_and_norms(adapter.module)
+    randomize_biases_and_norms(adapter.module)
     adapter.module.eval()
     return adapter, decompose(adapter.weights())
 
@@ -105,7 +106,7 @@ def _key_only_rows(adapter: ViTAdapter, image: torch.Tensor, layer: int, head: i
 
 def test_removing_every_mode_leaves_the_key_only_term(photo_dir: Path) -> None:
     adapter = load_model("vit_tiny_patch16_224", random_init=True, seed=5, overrides={**TINY, "img_size": 64})
-    _randomize_biases_and_norms(adapter.module)
+    randomize_biases_and_norms(adapter.module)
     # Head 2 of block 1 loses six query rows but keeps (large) biases there: W_q has rank 10 and b_q
     # leaves its range, so a key-only term survives; head 0 keeps a full-rank W_q (r = 0).
     qkv = adapter.query_projection(LAYER, 2).module

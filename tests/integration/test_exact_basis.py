@@ -19,22 +19,8 @@ from qkatlas.images import load_image_file, to_model_input
 from qkatlas.models import ViTAdapter, load_model
 from qkatlas.scoring import ModeProjector
 from qkatlas.svd import Decomposition, decompose
+from tests.helpers.families import MODELS, TINY
 from tests.helpers.pruned import ACTIVE_MODES, DEAD_WITH_BIAS, prune_heads, randomize_biases_and_norms
-
-TINY = {"depth": 2, "embed_dim": 48, "num_heads": 3}
-HF_TINY = {"num_hidden_layers": 2, "hidden_size": 48, "num_attention_heads": 3, "intermediate_size": 96}
-
-MODELS = {
-    "timm-vit": ("vit_tiny_patch16_224", {**TINY, "img_size": 64}),
-    "timm-deit-distilled": ("deit_tiny_distilled_patch16_224", {**TINY, "img_size": 64}),
-    "timm-clip": ("vit_base_patch16_clip_224.openai", {**TINY, "img_size": 64}),
-    "timm-dinov2-reg": ("vit_small_patch14_reg4_dinov2", {**TINY, "img_size": 56}),
-    "hf-vit": ("google/vit-base-patch16-224", {**HF_TINY, "image_size": 64}),
-    "hf-dino": ("facebook/dino-vits16", {**HF_TINY, "image_size": 64}),
-    "hf-deit-distilled": ("facebook/deit-tiny-distilled-patch16-224", {**HF_TINY, "image_size": 64}),
-    "hf-clip": ("openai/clip-vit-base-patch16", {**HF_TINY, "image_size": 64}),
-    "hf-dinov2-registers": ("facebook/dinov2-with-registers-small", {**HF_TINY, "image_size": 56}),
-}
 
 
 def _rebuilt_and_real_attention(
