@@ -11,7 +11,7 @@ from qkatlas.atlas.contract import SkippedImage
 from qkatlas.device import resolve_device
 from qkatlas.distribution_samples import RunningSamples
 from qkatlas.mode_effects import RunningEffects
-from qkatlas.mode_statistics import HistogramBins, RunningStatistics
+from qkatlas.mode_statistics import HistogramBins, RunningDistribution, RunningStatistics
 from qkatlas.topk import RunningTopK
 
 
@@ -82,10 +82,9 @@ def gather_statistics(statistics: RunningStatistics, shard: Shard) -> None:
     samples keep the smallest keys of all ranks' (merging is associative, so the order does not matter)."""
     import torch.distributed as dist
 
+    _reduce_distribution(statistics.distribution)
     for name in RunningStatistics.SUMS:
         dist.all_reduce(getattr(statistics, name), op=dist.ReduceOp.SUM)
-    dist.all_reduce(statistics.minimum, op=dist.ReduceOp.MIN)
-    dist.all_reduce(statistics.maximum, op=dist.ReduceOp.MAX)
     samples = statistics.samples
     gathered = {}
     for name in RunningSamples.STATE:
@@ -102,13 +101,19 @@ def gather_statistics(statistics: RunningStatistics, shard: Shard) -> None:
 def gather_effects(effects: RunningEffects, shard: Shard) -> None:
     """Add every rank's effects into this rank's: sums add, extremes take the extreme, the top images
     merge like the scores' top-K."""
+
+    _reduce_distribution(effects.distribution)
+    _merge_top_k(effects.top, shard)
+
+
+def _reduce_distribution(distribution: RunningDistribution) -> None:
+    """Every rank's distribution into this rank's: sums add, extremes take the extreme."""
     import torch.distributed as dist
 
-    for name in RunningEffects.SUMS:
-        dist.all_reduce(getattr(effects, name), op=dist.ReduceOp.SUM)
-    dist.all_reduce(effects.minimum, op=dist.ReduceOp.MIN)
-    dist.all_reduce(effects.maximum, op=dist.ReduceOp.MAX)
-    _merge_top_k(effects.top, shard)
+    for name in RunningDistribution.SUMS:
+        dist.all_reduce(getattr(distribution, name), op=dist.ReduceOp.SUM)
+    dist.all_reduce(distribution.minimum, op=dist.ReduceOp.MIN)
+    dist.all_reduce(distribution.maximum, op=dist.ReduceOp.MAX)
 
 
 def gather_top_k(topk: RunningTopK, skipped: list[SkippedImage], shard: Shard) -> list[SkippedImage]:

@@ -8,10 +8,10 @@ with mode ``n``'s logits ``δ_n[i, j] = σ_n P_U[i, n] P_V[j, n] / √d_h`` remo
 moves entirely. It is one number per (layer, head, mode): removing the mode removes both signs.
 
 ``EffectKernel`` computes it for every mode of a layer from the block's LayerNorm output (float32,
-whatever precision the forward pass ran in); ``RunningEffects`` keeps, per mode, the statistics the
-scores have (count, mean, std, extremes, a histogram with calibrated bins: ``qkatlas.mode_statistics``)
-and the images with the largest effect (a ``RunningTopK`` without payload). All of it is a sum, an
-extreme or a top-K, so shards and sessions merge exactly.
+whatever precision the forward pass ran in); ``RunningEffects`` keeps, per mode, what the scores keep
+(count, mean, std, extremes, a histogram with calibrated bins: the same ``RunningDistribution``) and the
+images with the largest effect (a ``RunningTopK`` without payload). All of it is a sum, an extreme or a
+top-K, so shards and sessions merge exactly.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from qkatlas.mode_statistics import BINNING_RULE, N_BINS, HistogramBins, bin_position, float32_bin_terms
+from qkatlas.mode_statistics import BINNING_RULE, HistogramBins, RunningDistribution
 from qkatlas.models.base import ViTAdapter
 from qkatlas.svd import Decomposition
 from qkatlas.topk import RunningTopK
@@ -150,68 +150,48 @@ class EffectsSummary:
 
 
 class RunningEffects:
-    """Sums, extremes, histogram and top images of every mode's effect over the images seen so far, on
-    the compute device (no host synchronization unless the top-K is ``compact``, as on the CPU)."""
+    """Every mode's effect over the images seen so far, on the compute device: its ``distribution``
+    (count, shifted sums, extremes and histogram, as the scores keep theirs: ``RunningDistribution``) and
+    the images with the largest effect (no host synchronization unless the top-K is ``compact``, as on the
+    CPU)."""
 
-    #: The state's tensors: what checkpoints save and ranks exchange (the top-K's go under ``TOP_PREFIX``).
-    SUMS = ("count", "total", "total_sq", "histogram")
-    EXTREMES = ("minimum", "maximum")
+    #: The top-K's tensors go under this prefix in the state (the distribution's keep their names).
     TOP_PREFIX = "top_"
 
     def __init__(self, bins: HistogramBins, device: torch.device | str, top_k: int = EFFECT_TOP_K) -> None:
-        self.bins = bins.to(device)
-        n_columns = bins.low.shape[0]
-        self.count = torch.zeros(n_columns, dtype=torch.int64, device=device)
-        self.total = torch.zeros(n_columns, dtype=torch.float64, device=device)
-        self.total_sq = torch.zeros(n_columns, dtype=torch.float64, device=device)
-        self.minimum = torch.full((n_columns,), torch.inf, dtype=torch.float32, device=device)
-        self.maximum = torch.full((n_columns,), -torch.inf, dtype=torch.float32, device=device)
-        self.histogram = torch.zeros((n_columns, N_BINS + 2), dtype=torch.int64, device=device)
-        self.top = RunningTopK(n_columns, top_k, device)
-        self._centre = self.bins.centre.float()
-        self._inverse_width, self._low_in_widths = float32_bin_terms(self.bins.low, self.bins.width)
-        self._first_slot = torch.arange(n_columns, device=device) * (N_BINS + 2) + 1
+        self.distribution = RunningDistribution(bins, device)
+        self.top = RunningTopK(self.distribution.n_columns, top_k, device)
+
+    @property
+    def bins(self) -> HistogramBins:
+        return self.distribution.bins
 
     @property
     def n_columns(self) -> int:
-        return int(self.count.shape[0])
+        return self.distribution.n_columns
 
     def update(self, effects: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
         """Add one batch: ``effects [B, C]`` float32, ``indices [B]`` the images' dataset indices. Returns
         ``[B]`` bool: the rows that entered some mode's top images (whose thumbnails the atlas needs)."""
-        centred = effects - self._centre
-        self.count += len(effects)
-        self.total += centred.sum(0).double()
-        self.total_sq += centred.square().sum(0).double()
-        torch.minimum(self.minimum, effects.amin(0), out=self.minimum)
-        torch.maximum(self.maximum, effects.amax(0), out=self.maximum)
-        slot = bin_position(effects, self._inverse_width, self._low_in_widths).long() + self._first_slot
-        self.histogram.view(-1).index_add_(0, slot.flatten(), torch.ones_like(slot.flatten()))
+        self.distribution.add(slice(None), effects)
         return self.top.update(effects, indices.to(effects.device))
 
     def merge(self, other: RunningEffects) -> None:
         """Add another shard's or session's (same bins)."""
-        for name in self.SUMS:
-            getattr(self, name).add_(getattr(other, name).to(self.count.device))
-        torch.minimum(self.minimum, other.minimum.to(self.minimum.device), out=self.minimum)
-        torch.maximum(self.maximum, other.maximum.to(self.maximum.device), out=self.maximum)
+        self.distribution.merge(other.distribution)
         self.top.merge(other.top)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """A copy of the state on the host (the stream can go on while it is saved)."""
-        state = {name: getattr(self, name).detach().to("cpu", copy=True) for name in (*self.SUMS, *self.EXTREMES)}
-        state["low"], state["width"] = self.bins.low.cpu(), self.bins.width.cpu()
-        state["calibration_images"] = torch.tensor(self.bins.calibration_images)
-        state |= {self.TOP_PREFIX + name: tensor for name, tensor in self.top.state_dict().items()}
-        return state
+        state = self.distribution.state_dict()
+        return state | {self.TOP_PREFIX + name: tensor for name, tensor in self.top.state_dict().items()}
 
     @classmethod
     def from_state_dict(cls, state: dict[str, torch.Tensor], device: torch.device | str) -> RunningEffects:
-        bins = HistogramBins(state["low"], state["width"], int(state["calibration_images"]))
+        distribution = RunningDistribution.from_state_dict(state, device)
         top_k = int(state[cls.TOP_PREFIX + "scores"].shape[1])
-        effects = cls(bins, device, top_k)
-        for name in (*cls.SUMS, *cls.EXTREMES):
-            getattr(effects, name).copy_(state[name])
+        effects = cls(distribution.bins, device, top_k)
+        effects.distribution = distribution
         effects.top.load_state_dict(
             {name.removeprefix(cls.TOP_PREFIX): t for name, t in state.items() if name.startswith(cls.TOP_PREFIX)}
         )
@@ -219,22 +199,19 @@ class RunningEffects:
 
     def summary(self) -> EffectsSummary:
         """The effects as they stand (copied to the host)."""
-        count = self.count.cpu().numpy()
-        centre = self.bins.centre.cpu().numpy()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            shift = self.total.cpu().numpy() / count
-            variance = self.total_sq.cpu().numpy() / count - shift**2
+        distribution = self.distribution
+        count, mean, std = distribution.moments()
         values, indices, _ = self.top.ranked()
-        minimum, maximum = self.minimum.cpu().numpy(), self.maximum.cpu().numpy()
+        minimum, maximum = distribution.minimum.cpu().numpy(), distribution.maximum.cpu().numpy()
         return EffectsSummary(
             count=count,
-            mean=np.clip(centre + shift, minimum, maximum),  # rounding of the shifted sums kept in range
-            std=np.sqrt(np.maximum(variance, 0.0)),
+            mean=np.clip(mean, minimum, maximum),  # rounding of the shifted sums kept in range
+            std=std,
             minimum=minimum,
             maximum=maximum,
-            low=self.bins.low.cpu().numpy(),
-            width=self.bins.width.cpu().numpy(),
-            histogram=self.histogram.cpu().numpy(),
+            low=distribution.bins.low.cpu().numpy(),
+            width=distribution.bins.width.cpu().numpy(),
+            histogram=distribution.histogram.cpu().numpy(),
             top_indices=indices.cpu().numpy(),
             top_values=values.cpu().numpy(),
         )

@@ -91,6 +91,90 @@ class HistogramBins:
         return HistogramBins(self.low.to(device), self.width.to(device), self.calibration_images)
 
 
+class RunningDistribution:
+    """Per column, over the finite values seen so far: their count, sums shifted by the bins' centre
+    (float32 within a batch, float64 across batches: docs/method.md#sums-and-their-precision), extremes
+    and a histogram in the calibrated ``bins``. What the scores' statistics and the effects
+    (``qkatlas.mode_effects``) both keep: every part is a sum or an extreme, so shards and sessions merge
+    exactly. Never synchronizes with the host."""
+
+    #: The state's tensors: what checkpoints save and ranks exchange (sums add, extremes take the extreme).
+    SUMS = ("count", "total", "total_sq", "histogram")
+    EXTREMES = ("minimum", "maximum")
+
+    def __init__(self, bins: HistogramBins, device: torch.device | str) -> None:
+        self.bins = bins.to(device)
+        n_columns = bins.low.shape[0]
+        self.count = torch.zeros(n_columns, dtype=torch.int64, device=device)
+        self.total = torch.zeros(n_columns, dtype=torch.float64, device=device)
+        self.total_sq = torch.zeros(n_columns, dtype=torch.float64, device=device)
+        self.minimum = torch.full((n_columns,), torch.inf, dtype=torch.float32, device=device)
+        self.maximum = torch.full((n_columns,), -torch.inf, dtype=torch.float32, device=device)
+        self.histogram = torch.zeros((n_columns, N_BINS + 2), dtype=torch.int64, device=device)
+        # The bins in float32 as the batch arithmetic uses them: a value x goes to bin
+        # floor(x · (1/width) − low/width) (BINNING_RULE); each column's first bin in the flat histogram.
+        self._centre = self.bins.centre.float()
+        self._inverse_width, self._low_in_widths = float32_bin_terms(self.bins.low, self.bins.width)
+        self._first_slot = torch.arange(n_columns, device=device) * (N_BINS + 2) + 1
+
+    @property
+    def n_columns(self) -> int:
+        return int(self.count.shape[0])
+
+    def add(self, columns: slice, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Add one batch's float32 ``values [B, c]`` of ``columns``; non-finite values are not counted.
+
+        Returns ``(finite, centred, position)``, each ``[B, c]``: which values counted; each value minus its
+        column's centre, in float32 (0 where not counted); its bin position (``bin_position``, 0 where not
+        counted). No boolean indexing or ``bincount``, whose output size depends on the data."""
+        finite = torch.isfinite(values)
+        invalid = ~finite
+        centred = (values - self._centre[columns]).masked_fill_(invalid, 0.0)
+        self.count[columns] += finite.sum(0)
+        self.total[columns] += centred.sum(0).double()
+        self.total_sq[columns] += centred.square().sum(0).double()
+        self.minimum[columns] = torch.minimum(self.minimum[columns], values.masked_fill(invalid, torch.inf).amin(0))
+        self.maximum[columns] = torch.maximum(self.maximum[columns], values.masked_fill(invalid, -torch.inf).amax(0))
+        position = bin_position(values, self._inverse_width[columns], self._low_in_widths[columns])
+        position = position.masked_fill_(invalid, 0)
+        # Column c's slots: c·(N_BINS + 2) + (0 underflow, 1..N_BINS bins, N_BINS + 1 overflow); an
+        # uncounted value adds 0 (integer additions: exact in any order).
+        slot = position.long() + self._first_slot[columns]
+        self.histogram.view(-1).index_add_(0, slot.flatten(), finite.flatten().long())
+        return finite, centred, position
+
+    def merge(self, other: RunningDistribution) -> None:
+        """Add another shard's or session's (same bins)."""
+        for name in self.SUMS:
+            getattr(self, name).add_(getattr(other, name).to(self.count.device))
+        torch.minimum(self.minimum, other.minimum.to(self.minimum.device), out=self.minimum)
+        torch.maximum(self.maximum, other.maximum.to(self.maximum.device), out=self.maximum)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """A copy of the state on the host, bins included (the stream can go on while it is saved)."""
+        state = {name: getattr(self, name).detach().to("cpu", copy=True) for name in (*self.SUMS, *self.EXTREMES)}
+        state["low"], state["width"] = self.bins.low.cpu(), self.bins.width.cpu()
+        state["calibration_images"] = torch.tensor(self.bins.calibration_images)
+        return state
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, torch.Tensor], device: torch.device | str) -> RunningDistribution:
+        bins = HistogramBins(state["low"], state["width"], int(state["calibration_images"]))
+        distribution = cls(bins, device)
+        for name in (*cls.SUMS, *cls.EXTREMES):
+            getattr(distribution, name).copy_(state[name])
+        return distribution
+
+    def moments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(count [C] int64, mean [C] float64, std [C] float64)`` on the host; NaN where nothing counted."""
+        count = self.count.cpu().numpy()
+        centre = self.bins.centre.cpu().numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shift = self.total.cpu().numpy() / count
+            variance = self.total_sq.cpu().numpy() / count - shift**2
+        return count, centre + shift, np.sqrt(np.maximum(variance, 0.0))
+
+
 @dataclass(frozen=True)
 class StatisticsSummary:
     """The finished statistics (numpy, on the host), one entry per column unless said otherwise.
@@ -117,35 +201,35 @@ class StatisticsSummary:
 
 
 class RunningStatistics:
-    """Sums over the images seen so far, on the compute device (never synchronizes with the host).
+    """Sums over the images seen so far, on the compute device (never synchronizes with the host): every
+    column's score ``distribution`` (``RunningDistribution``), how often it fires, its class sums and its
+    distribution samples.
 
     ``n_classes`` may be 0 (no labels). Class sums are one matmul per update: the batch's one-hot
     class matrix ``[B, n_classes]`` against its shifted scores ``[B, C]``.
     """
 
+    #: The tensors of the state besides the distribution's, by name: what checkpoints save and ranks exchange
+    #: (all sums; the samples' tensors go under ``SAMPLES_PREFIX`` and merge by ``RunningSamples.merge``).
+    SAMPLES_PREFIX = "samples_"
+    SUMS = ("firing", "class_total", "class_count")
+
     def __init__(self, bins: HistogramBins, n_classes: int, device: torch.device | str) -> None:
-        self.bins = bins.to(device)
+        self.distribution = RunningDistribution(bins, device)
         n_columns = bins.low.shape[0]
         self.n_classes = n_classes
         self.samples = RunningSamples(n_columns, N_BINS, device)
-        self.count = torch.zeros(n_columns, dtype=torch.int64, device=device)
         self.firing = torch.zeros(n_columns, dtype=torch.int64, device=device)
-        self.total = torch.zeros(n_columns, dtype=torch.float64, device=device)
-        self.total_sq = torch.zeros(n_columns, dtype=torch.float64, device=device)
-        self.minimum = torch.full((n_columns,), torch.inf, dtype=torch.float32, device=device)
-        self.maximum = torch.full((n_columns,), -torch.inf, dtype=torch.float32, device=device)
-        self.histogram = torch.zeros((n_columns, N_BINS + 2), dtype=torch.int64, device=device)
         self.class_total = torch.zeros((n_classes, n_columns), dtype=torch.float64, device=device)
         self.class_count = torch.zeros(n_classes, dtype=torch.int64, device=device)
-        # The bins in float32 as the batch arithmetic uses them: a score x goes to bin
-        # floor(x · (1/width) − low/width) (BINNING_RULE); each column's first bin in the flat histogram.
-        self._centre = self.bins.centre.float()
-        self._inverse_width, self._low_in_widths = float32_bin_terms(self.bins.low, self.bins.width)
-        self._first_slot = torch.arange(n_columns, device=device) * (N_BINS + 2) + 1
+
+    @property
+    def bins(self) -> HistogramBins:
+        return self.distribution.bins
 
     @property
     def n_columns(self) -> int:
-        return int(self.count.shape[0])
+        return self.distribution.n_columns
 
     def update(
         self, scores: torch.Tensor, firing: torch.Tensor, classes: torch.Tensor, indices: torch.Tensor
@@ -178,22 +262,9 @@ class RunningStatistics:
         labelled: torch.Tensor,
         keys: torch.Tensor,
     ) -> torch.Tensor:
-        finite = torch.isfinite(scores)
-        invalid = ~finite
-        centred = (scores - self._centre[columns]).masked_fill_(invalid, 0.0)
-        self.count[columns] += finite.sum(0)
+        finite, centred, position = self.distribution.add(columns, scores)
         self.firing[columns] += (firing & finite).sum(0)
-        self.total[columns] += centred.sum(0).double()
-        self.total_sq[columns] += centred.square().sum(0).double()
-        self.minimum[columns] = torch.minimum(self.minimum[columns], scores.masked_fill(invalid, torch.inf).amin(0))
-        self.maximum[columns] = torch.maximum(self.maximum[columns], scores.masked_fill(invalid, -torch.inf).amax(0))
-        position = bin_position(scores, self._inverse_width[columns], self._low_in_widths[columns])
-        position = position.masked_fill_(invalid, 0)
-        # Column c's slots: c·(N_BINS + 2) + (0 underflow, 1..N_BINS bins, N_BINS + 1 overflow); an
-        # uncounted score adds 0 (integer additions: exact in any order).
-        slot = position.long() + self._first_slot[columns]
-        self.histogram.view(-1).index_add_(0, slot.flatten(), finite.flatten().long())
-        bands = self.samples.band_of_bin(position).masked_fill_(invalid, N_BANDS)
+        bands = self.samples.band_of_bin(position).masked_fill_(~finite, N_BANDS)
         entered = self.samples.update_columns(columns, bands, scores, firing & finite, keys)
         if not self.n_classes:
             return entered
@@ -207,31 +278,24 @@ class RunningStatistics:
 
     def merge(self, other: RunningStatistics) -> None:
         """Add another shard's or session's sums (same bins)."""
+        self.distribution.merge(other.distribution)
         for name in self.SUMS:
-            getattr(self, name).add_(getattr(other, name).to(self.count.device))
-        torch.minimum(self.minimum, other.minimum.to(self.minimum.device), out=self.minimum)
-        torch.maximum(self.maximum, other.maximum.to(self.maximum.device), out=self.maximum)
+            getattr(self, name).add_(getattr(other, name).to(self.firing.device))
         self.samples.merge(other.samples)
-
-    #: The tensors of the state, by name: what checkpoints save and ranks exchange (the samples' tensors
-    #: go under ``SAMPLES_PREFIX``; they merge by ``RunningSamples.merge``).
-    SAMPLES_PREFIX = "samples_"
-    SUMS = ("count", "firing", "total", "total_sq", "histogram", "class_total", "class_count")
-    EXTREMES = ("minimum", "maximum")
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """A copy of the state on the host (the stream can go on while it is saved)."""
-        state = {name: getattr(self, name).detach().to("cpu", copy=True) for name in (*self.SUMS, *self.EXTREMES)}
-        state["low"], state["width"] = self.bins.low.cpu(), self.bins.width.cpu()
-        state["calibration_images"] = torch.tensor(self.bins.calibration_images)
+        state = self.distribution.state_dict()
+        state |= {name: getattr(self, name).detach().to("cpu", copy=True) for name in self.SUMS}
         state |= {self.SAMPLES_PREFIX + name: tensor for name, tensor in self.samples.state_dict().items()}
         return state
 
     @classmethod
     def from_state_dict(cls, state: dict[str, torch.Tensor], device: torch.device | str) -> RunningStatistics:
-        bins = HistogramBins(state["low"], state["width"], int(state["calibration_images"]))
-        stats = cls(bins, int(state["class_count"].shape[0]), device)
-        for name in (*cls.SUMS, *cls.EXTREMES):
+        distribution = RunningDistribution.from_state_dict(state, device)
+        stats = cls(distribution.bins, int(state["class_count"].shape[0]), device)
+        stats.distribution = distribution
+        for name in cls.SUMS:
             getattr(stats, name).copy_(state[name])
         stats.samples = RunningSamples.from_state_dict(
             {
@@ -246,23 +310,22 @@ class RunningStatistics:
 
     def summary(self) -> StatisticsSummary:
         """The statistics as they stand (copied to the host)."""
-        count = self.count.cpu().numpy()
-        centre = self.bins.centre.cpu().numpy()
+        distribution = self.distribution
+        count, mean, std = distribution.moments()
+        centre = distribution.bins.centre.cpu().numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
-            shift = self.total.cpu().numpy() / count
-            variance = self.total_sq.cpu().numpy() / count - shift**2
             class_count = self.class_count.cpu().numpy()
             class_mean = centre + self.class_total.cpu().numpy() / class_count[:, None]
         return StatisticsSummary(
             count=count,
             firing=self.firing.cpu().numpy(),
-            mean=centre + shift,
-            std=np.sqrt(np.maximum(variance, 0.0)),
-            minimum=self.minimum.cpu().numpy(),
-            maximum=self.maximum.cpu().numpy(),
-            low=self.bins.low.cpu().numpy(),
-            width=self.bins.width.cpu().numpy(),
-            histogram=self.histogram.cpu().numpy(),
+            mean=mean,
+            std=std,
+            minimum=distribution.minimum.cpu().numpy(),
+            maximum=distribution.maximum.cpu().numpy(),
+            low=distribution.bins.low.cpu().numpy(),
+            width=distribution.bins.width.cpu().numpy(),
+            histogram=distribution.histogram.cpu().numpy(),
             class_mean=class_mean,
             class_count=class_count,
             samples=self.samples.summary(),

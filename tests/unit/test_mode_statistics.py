@@ -14,6 +14,7 @@ from qkatlas.mode_statistics import (
     LOW_MARGIN,
     N_BINS,
     HistogramBins,
+    RunningDistribution,
     RunningStatistics,
     rank_classes,
 )
@@ -87,14 +88,15 @@ def test_merging_shards_gives_the_counts_of_one_stream_exactly() -> None:
     for number, batch in enumerate(batches):
         (even if number % 2 == 0 else odd).update(*batch)
     even.merge(odd)
+    merged, expected = even.state_dict(), whole.state_dict()
     for name in ("count", "firing", "histogram", "class_count", "minimum", "maximum"):
-        assert torch.equal(getattr(even, name), getattr(whole, name)), name
+        assert torch.equal(merged[name], expected[name]), name
     for name in RunningSamples.STATE:  # empty slots' scores are NaN: equal as NaN
         torch.testing.assert_close(
             getattr(even.samples, name), getattr(whole.samples, name), rtol=0, atol=0, equal_nan=True
         )
     for name in ("total", "total_sq", "class_total"):
-        torch.testing.assert_close(getattr(even, name), getattr(whole, name), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(merged[name], expected[name], rtol=1e-12, atol=1e-12)
 
 
 def test_a_checkpoint_round_trip_continues_bit_for_bit() -> None:
@@ -108,8 +110,9 @@ def test_a_checkpoint_round_trip_continues_bit_for_bit() -> None:
     for batch in batches[2:]:
         whole.update(*batch)
         resumed.update(*batch)
-    for name in (*RunningStatistics.SUMS, *RunningStatistics.EXTREMES):
-        assert torch.equal(getattr(resumed, name), getattr(whole, name)), name
+    continued, expected = resumed.state_dict(), whole.state_dict()
+    for name in (*RunningDistribution.SUMS, *RunningDistribution.EXTREMES, *RunningStatistics.SUMS):
+        assert torch.equal(continued[name], expected[name]), name
     for name in RunningSamples.STATE:
         torch.testing.assert_close(
             getattr(resumed.samples, name), getattr(whole.samples, name), rtol=0, atol=0, equal_nan=True
@@ -125,10 +128,11 @@ def test_chunks_of_columns_give_the_same_result(monkeypatch: pytest.MonkeyPatch)
     chunked = RunningStatistics(_bins(), 4, "cpu")
     for batch in batches:
         chunked.update(*batch)
+    by_chunks, expected = chunked.state_dict(), whole.state_dict()
     for name in ("count", "firing", "histogram", "class_count", "minimum", "maximum"):
-        assert torch.equal(getattr(chunked, name), getattr(whole, name)), name
+        assert torch.equal(by_chunks[name], expected[name]), name
     for name in ("total", "total_sq", "class_total"):  # float32 batch sums may vectorize differently
-        torch.testing.assert_close(getattr(chunked, name), getattr(whole, name), rtol=1e-6, atol=1e-5)
+        torch.testing.assert_close(by_chunks[name], expected[name], rtol=1e-6, atol=1e-5)
 
 
 def test_rankings_leave_out_inactive_and_constant_modes_and_break_ties_by_position() -> None:
