@@ -3,12 +3,11 @@
  * many dataset images score in it and the few images sampled there (docs/method.md#samples-across-the-distribution),
  * so a reader sees what a typical or a weak image looks like under the mode, not only its extreme tail.
  */
-import { Link } from "react-router";
-import { useAtlasImageError } from "../../api/atlasRevisions";
 import type { DistributionBand, ModeSamples, SampledImage } from "../../api/client";
 import { count, fmt, percent } from "../../lib/common/format";
 import { HelpTip } from "../ui/HelpTip";
 import { QuirkBadge } from "../ui/SignBadge";
+import { DatasetImageCard } from "./DatasetImageCard";
 
 /** The element id of a band's row (the histogram's bars scroll to it). */
 export function bandRowId(band: number): string {
@@ -40,36 +39,16 @@ function SampleCard({
   labelHref?: ((label: string) => string) | undefined;
   onOpen: () => void;
 }) {
-  const onError = useAtlasImageError();
-  const title = image.label ?? image.source;
   return (
-    <li className="image-card sample-card">
-      <figure>
-        <button type="button" className="sample-open" onClick={onOpen} title="Open the large view with its maps">
-          <img
-            src={image.thumbnail_url}
-            onError={onError}
-            alt={`dataset image ${image.dataset_index} (${title}) as the model saw it: open its maps`}
-            loading="lazy"
-            decoding="async"
-            width={224}
-            height={224}
-          />
-        </button>
-        <figcaption>
-          <span className="score">score {fmt(image.score)}</span>
-          {image.fires ? null : (
-            <span className="quirk">
-              <QuirkBadge />
-              <HelpTip term="quirk" />
-            </span>
-          )}
-          <span className="label" title={image.source}>
-            {image.label && labelHref ? <Link to={labelHref(image.label)}>{image.label}</Link> : title}
-          </span>
-        </figcaption>
-      </figure>
-    </li>
+    <DatasetImageCard image={image} describe=" as the model saw it" labelHref={labelHref} onOpen={onOpen}>
+      <span className="score">score {fmt(image.score)}</span>
+      {image.fires ? null : (
+        <span className="quirk">
+          <QuirkBadge />
+          <HelpTip term="quirk" />
+        </span>
+      )}
+    </DatasetImageCard>
   );
 }
 

@@ -6,7 +6,6 @@
  */
 import { lazy, Suspense, useState } from "react";
 import type { EffectImage, ModeEffect } from "../../api/client";
-import { useAtlasImageError } from "../../api/atlasRevisions";
 import type { SignedModeAt } from "../../api/resources";
 import type { TableContext } from "../../lib/charts/csvExport";
 import { count, fmt, integer, percent } from "../../lib/common/format";
@@ -14,6 +13,7 @@ import type { OverlayOptions } from "../../lib/mode/overlay";
 import { Facts } from "../ui/Facts";
 import { HelpTip } from "../ui/HelpTip";
 import { Loading } from "../ui/Status";
+import { DatasetImageCard } from "./DatasetImageCard";
 import { DatasetImageLargeView } from "./DatasetImageLargeView";
 
 const ScoreDistributionChart = lazy(() =>
@@ -26,32 +26,12 @@ export function movedText(fraction: number): string {
 }
 
 function EffectCard({ image, rank, onOpen }: { image: EffectImage; rank: number; onOpen: () => void }) {
-  const onError = useAtlasImageError();
-  const title = image.label ?? image.source;
   return (
-    <li className="image-card sample-card">
-      <figure>
-        <button type="button" className="sample-open" onClick={onOpen} title="Open the large view with its maps">
-          <img
-            src={image.thumbnail_url}
-            onError={onError}
-            alt={`dataset image ${image.dataset_index} (${title}), #${rank + 1} by attention moved: open its maps`}
-            loading="lazy"
-            decoding="async"
-            width={224}
-            height={224}
-          />
-        </button>
-        <figcaption>
-          <span className="score">
-            #{rank + 1}: moves {movedText(image.effect)}
-          </span>
-          <span className="label" title={image.source}>
-            {title}
-          </span>
-        </figcaption>
-      </figure>
-    </li>
+    <DatasetImageCard image={image} describe={`, #${rank + 1} by attention moved`} onOpen={onOpen}>
+      <span className="score">
+        #{rank + 1}: moves {movedText(image.effect)}
+      </span>
+    </DatasetImageCard>
   );
 }
 
