@@ -327,16 +327,21 @@ class ScoreDistribution(BaseModel):
     binning: str = Field(description="How the bins were fixed (the same rule for every mode).")
 
 
-class SampledImage(BaseModel):
-    """One image sampled in a band of a mode's score range."""
+class DatasetImageRef(BaseModel):
+    """A dataset image of the atlas, as a list of a mode's images names it."""
 
     image_id: str = Field(description="Global image id, `<atlas slug>~<dataset index>`.")
     dataset_index: int
-    score: float = Field(description="Its attention score for the signed mode.")
-    fires: bool = Field(description="Its query map and key map both peak above 0.")
     label: str | None = Field(description="Class label when the dataset has one.")
     source: str = Field(description="The image's file name in the dataset.")
     thumbnail_url: str = Field(description="The image as the model saw it (JPEG).")
+
+
+class SampledImage(DatasetImageRef):
+    """One image sampled in a band of a mode's score range."""
+
+    score: float = Field(description="Its attention score for the signed mode.")
+    fires: bool = Field(description="Its query map and key map both peak above 0.")
 
 
 class DistributionBand(BaseModel):
@@ -403,15 +408,10 @@ class PatchOut(BaseModel):
     column: int
 
 
-class EffectImage(BaseModel):
+class EffectImage(DatasetImageRef):
     """One of the images on which removing a mode moves the most attention."""
 
-    image_id: str = Field(description="Global image id, `<atlas slug>~<dataset index>`.")
-    dataset_index: int
     effect: float = Field(description="Attention moved on this image, in [0, 1].")
-    label: str | None = Field(description="Class label when the dataset has one.")
-    source: str = Field(description="The image's file name in the dataset.")
-    thumbnail_url: str = Field(description="The image as the model saw it (JPEG).")
 
 
 class ModeEffect(BaseModel):

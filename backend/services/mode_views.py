@@ -12,6 +12,7 @@ from backend.schemas import (
     Basis,
     ClassProfile,
     ClassScoreOut,
+    DatasetImageRef,
     DistributionBand,
     EffectImage,
     LabelCount,
@@ -111,6 +112,18 @@ def mode_detail(atlas: Atlas, layer: int, head: int, mode: int, basis: Basis, si
     )
 
 
+def _image_ref(atlas: Atlas, index: int) -> DatasetImageRef:
+    """Dataset image ``index`` of ``atlas`` as a mode's image lists name it."""
+    record = atlas.image_meta(index)
+    return DatasetImageRef(
+        image_id=image_id(atlas, index),
+        dataset_index=index,
+        label=record.label if record else None,
+        source=source_name(record.source if record else ""),
+        thumbnail_url=thumbnail_url(atlas, index),
+    )
+
+
 def mode_effect(atlas: Atlas, layer: int, head: int, mode: int) -> ModeEffect | None:
     """The attention the mode moves over the dataset, with its top images; None when not measured."""
     effects = atlas.effects
@@ -119,17 +132,7 @@ def mode_effect(atlas: Atlas, layer: int, head: int, mode: int) -> ModeEffect | 
     found = effects.mode(layer, head, mode)
     images = []
     for image in found.top:
-        record = atlas.image_meta(image.index)
-        images.append(
-            EffectImage(
-                image_id=image_id(atlas, image.index),
-                dataset_index=image.index,
-                effect=image.effect,
-                label=record.label if record else None,
-                source=source_name(record.source if record else ""),
-                thumbnail_url=thumbnail_url(atlas, image.index),
-            )
-        )
+        images.append(EffectImage(**_image_ref(atlas, image.index).model_dump(), effect=image.effect))
     info = effects.info
     return ModeEffect(
         count=found.count,
@@ -154,18 +157,8 @@ def mode_samples(atlas: Atlas, layer: int, head: int, mode: int, basis: Basis, s
         for band in statistics.bands(atlas.basis_axis(basis), SignedMode(layer, head, mode, sign)):
             images = []
             for sampled in band.images:
-                record = atlas.image_meta(sampled.index)
-                images.append(
-                    SampledImage(
-                        image_id=image_id(atlas, sampled.index),
-                        dataset_index=sampled.index,
-                        score=sampled.score,
-                        fires=sampled.fires,
-                        label=record.label if record else None,
-                        source=source_name(record.source if record else ""),
-                        thumbnail_url=thumbnail_url(atlas, sampled.index),
-                    )
-                )
+                ref = _image_ref(atlas, sampled.index).model_dump()
+                images.append(SampledImage(**ref, score=sampled.score, fires=sampled.fires))
             bands.append(
                 DistributionBand(
                     band=band.band,

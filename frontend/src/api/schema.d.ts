@@ -1027,11 +1027,6 @@ export interface components {
             /** Dataset Index */
             dataset_index: number;
             /**
-             * Effect
-             * @description Attention moved on this image, in [0, 1].
-             */
-            effect: number;
-            /**
              * Label
              * @description Class label when the dataset has one.
              */
@@ -1046,6 +1041,11 @@ export interface components {
              * @description The image as the model saw it (JPEG).
              */
             thumbnail_url: string;
+            /**
+             * Effect
+             * @description Attention moved on this image, in [0, 1].
+             */
+            effect: number;
         };
         /**
          * ErrorBody
@@ -2336,16 +2336,6 @@ export interface components {
             /** Dataset Index */
             dataset_index: number;
             /**
-             * Score
-             * @description Its attention score for the signed mode.
-             */
-            score: number;
-            /**
-             * Fires
-             * @description Its query map and key map both peak above 0.
-             */
-            fires: boolean;
-            /**
              * Label
              * @description Class label when the dataset has one.
              */
@@ -2360,6 +2350,16 @@ export interface components {
              * @description The image as the model saw it (JPEG).
              */
             thumbnail_url: string;
+            /**
+             * Score
+             * @description Its attention score for the signed mode.
+             */
+            score: number;
+            /**
+             * Fires
+             * @description Its query map and key map both peak above 0.
+             */
+            fires: boolean;
         };
         /**
          * ScoreDistribution
