@@ -11,17 +11,8 @@ import { type AblationChoice, isRunnable, toggleMode } from "../../lib/upload/ab
 import { patchLabel } from "../../lib/upload/attention";
 import { count, fmt, modeName, percent } from "../../lib/common/format";
 import { PatchHeatmap } from "../explorer/PatchHeatmap";
-import { EXPLORER_FRAGMENT } from "../explorer/AttentionExplorer";
+import { type AttentionTarget, EXPLORER_FRAGMENT } from "../explorer/AttentionExplorer";
 import { Loaded } from "../ui/Status";
-
-export interface AblationTarget {
-  uploadId: string;
-  model: string;
-  layer: number;
-  head: number;
-  grid: number;
-  imageSrc: string;
-}
 
 export function AblationPanel({
   target,
@@ -30,7 +21,7 @@ export function AblationPanel({
   choice,
   onChoose,
 }: {
-  target: AblationTarget;
+  target: AttentionTarget;
   /** Removing modes needs the exact basis (the modes that rebuild the logits). */
   hasExactBasis: boolean;
   /** The attention explorer's query patch. */
@@ -75,7 +66,7 @@ function ModePicker({
   choice,
   onChoose,
 }: {
-  target: AblationTarget;
+  target: AttentionTarget;
   choice: AblationChoice | null;
   onChoose: (choice: AblationChoice | null) => void;
 }) {
@@ -179,7 +170,7 @@ function ModePickerForm({
   );
 }
 
-function AblationResult({ target, choice, patch }: { target: AblationTarget; choice: AblationChoice; patch: number }) {
+function AblationResult({ target, choice, patch }: { target: AttentionTarget; choice: AblationChoice; patch: number }) {
   const result = useModeAblation(target.uploadId, target.model, target.layer, target.head, choice, patch);
   return (
     <Loaded state={result} label="Running the model with and without the modes…">
