@@ -117,6 +117,12 @@ EXAMPLES = {
     "/api/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}/attention": (
         "/api/uploads/{upload}/models/{tiny}/layers/1/heads/1/attention?query_patch=5"
     ),
+    "/api/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}/ablation": (
+        "/api/uploads/{upload}/models/{planted}/layers/0/heads/0/ablation?remove=0&query_patch=5"
+    ),
+    "/api/models/{model}/images/{image_id}/layers/{layer}/heads/{head}/ablation": (
+        "/api/models/{planted}/images/{planted}~0/layers/0/heads/0/ablation?keep_top=1&query_patch=5"
+    ),
 }
 ROUTES = sorted(EXAMPLES)
 
