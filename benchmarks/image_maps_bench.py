@@ -1,5 +1,6 @@
-"""Latency of a dataset image's maps computed on demand (`GET /api/models/{m}/images/{id}/maps`), as the
-service answers it, against the model's forward pass alone on the same image in the same run.
+"""Latency of a dataset image's maps computed on demand (`GET /api/models/{m}/images/{id}/maps`) and of
+removing a mode on it (`…/layers/{l}/heads/{h}/ablation`), as the service answers them, against the model's
+forward pass alone on the same image in the same run.
 
     python benchmarks/image_maps_bench.py                  # ViT-S/16 (random-init dino-vits16), CPU
     python benchmarks/image_maps_bench.py --device cuda
@@ -8,10 +9,11 @@ Builds an atlas of the model (random weights: no download; timings do not depend
 scikit-image sample photos with the real precompute job, serves it in-process (``TestClient``: the whole
 ASGI stack, no network), and times, per photo: the first request for one mode (cold: the image's analysis,
 every layer, head and mode at once), then the requests for the head's other modes (cached), one by one
-and all together. The baseline, the model's forward pass alone (batch 1), is timed on each photo just
-before its requests. The model's own load is timed once, apart. Medians over the photos; the bar
-(docs/architecture.md#performance-targets) is one image's maps for a whole head in under 1 s on 2 CPU cores,
-cached after.
+and all together, then one ablation (the head's mode 0 removed: the image run as it is and with the mode
+taken out, in one batch of 2, and compared) and the same request again (cached). The baseline, the model's
+forward pass alone (batch 1), is timed on each photo just before its requests. The model's own load is timed
+once, apart. Medians over the photos; the bar (docs/architecture.md#performance-targets) is one image's maps
+for a whole head in under 1 s on 2 CPU cores, cached after.
 """
 
 from __future__ import annotations
@@ -83,21 +85,29 @@ def main() -> None:
         settings = Settings(atlas_dir=Path(scratch) / "atlases", redis_url=None, frontend_dist=None, device=args.device)
         with TestClient(create_app(settings)) as client:
 
-            def maps(index: int, mode: int) -> float:
-                url = (
-                    f"/api/models/{atlas.slug}/images/{atlas.slug}~{index}/maps"
-                    f"?layer={args.layer}&head={args.head}&mode={mode}&basis=faithful"
-                )
+            def timed(url: str) -> float:
                 started = time.perf_counter()
                 response = client.get(url)
                 elapsed = time.perf_counter() - started
                 assert response.status_code == 200, response.text
                 return elapsed
 
+            def maps(index: int, mode: int) -> float:
+                return timed(
+                    f"/api/models/{atlas.slug}/images/{atlas.slug}~{index}/maps"
+                    f"?layer={args.layer}&head={args.head}&mode={mode}&basis=faithful"
+                )
+
+            def ablation(index: int) -> float:
+                return timed(
+                    f"/api/models/{atlas.slug}/images/{atlas.slug}~{index}/layers/{args.layer}/heads/{args.head}"
+                    "/ablation?remove=0&query_patch=0"
+                )
+
             model_load_s = maps(indices[0], 0)  # builds the analyser (once per atlas revision), then analyses
             forward = Forward(atlas, device)
             forward.seconds(photos[0])  # warm-up
-            baseline, cold, cached, head = [], [], [], []
+            baseline, cold, cached, head, ablated, ablated_again = [], [], [], [], [], []
             # Each image's baseline is timed just before its maps, so that a busy machine slows both alike.
             for index in indices[1:]:
                 record = atlas.image_meta(index)
@@ -108,6 +118,8 @@ def main() -> None:
                 cold.append(first)
                 cached.append(statistics.median(rest))
                 head.append(sum(rest))
+                ablated.append(ablation(index))
+                ablated_again.append(ablation(index))
         baseline_ms = 1000 * statistics.median(baseline)
 
     report = {
@@ -122,6 +134,9 @@ def main() -> None:
         "other_modes_of_the_head_cached_ms": 1000 * statistics.median(head),
         "cold_vs_forward": statistics.median(cold) * 1000 / baseline_ms,
         "cached_vs_forward": statistics.median(cached) * 1000 / baseline_ms,
+        "ablation_ms": 1000 * statistics.median(ablated),
+        "ablation_cached_ms": 1000 * statistics.median(ablated_again),
+        "ablation_vs_forward": statistics.median(ablated) * 1000 / baseline_ms,
     }
     for key, value in report.items():
         print(f"{key:34s} {value:.3f}" if isinstance(value, float) else f"{key:34s} {value}", flush=True)
