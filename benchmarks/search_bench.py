@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import platform
 import re
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -241,6 +243,27 @@ async def measure(base: str, by_kind: dict[str, list[str]], requests: int, clien
     return results
 
 
+@contextlib.contextmanager
+def served(root: Path) -> Iterator[str]:
+    """``python -m backend`` serving the atlases under ``root`` on a free port, once it answers: its base URL
+    (the machine and the number of atlases served are printed)."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "backend", "--atlas-dir", str(root), "--port", str(port), "--atlas-poll-s", "0"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        health = asyncio.run(_wait_ready(base, server))
+        print(f"machine: {platform.processor() or platform.machine()}; {len(health['atlases'])} atlases served")
+        yield base
+    finally:
+        server.terminate()
+        server.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--labels", type=Path, default=optional_sample_dir("imagenet-samples"))
@@ -256,23 +279,10 @@ def main() -> None:
             for seed, spec in enumerate(PAPER_SHAPES):
                 write_atlas(root, spec, labels, seed)
             print(f"wrote {len(PAPER_SHAPES)} atlases in {time.perf_counter() - started:.0f} s", flush=True)
-        port = _free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "backend", "--atlas-dir", str(root), "--port", str(port), "--atlas-poll-s", "0"],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            health = asyncio.run(_wait_ready(base, server))
-            print(f"machine: {platform.processor() or platform.machine()}; {len(health['atlases'])} atlases served")
+        with served(root) as base:
             print(f"{len(labels)} classes; {args.requests} requests per row")
             for row, (p50, p99) in asyncio.run(measure(base, queries(labels), args.requests, args.clients)).items():
                 print(f"  {row:28s} p50 {p50:6.1f} ms   p99 {p99:6.1f} ms")
-        finally:
-            server.terminate()
-            server.wait()
 
 
 if __name__ == "__main__":

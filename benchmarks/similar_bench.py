@@ -25,17 +25,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 import numpy as np
-from load_test import _free_port, _percentile, _wait_ready
-from search_bench import PAPER_SHAPES, ROOT, class_labels, write_atlas
+from load_test import _percentile
+from search_bench import PAPER_SHAPES, class_labels, served, write_atlas
 
 from backend.services.similar_modes import SimilarModeIndex
 from qkatlas.atlas import find_atlases
@@ -154,23 +151,10 @@ def main() -> None:
                 f"in {time.perf_counter() - started:.0f} s",
                 flush=True,
             )
-        port = _free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "backend", "--atlas-dir", str(root), "--port", str(port), "--atlas-poll-s", "0"],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            health = asyncio.run(_wait_ready(base, server))
-            print(f"machine: {platform.processor() or platform.machine()}; {len(health['atlases'])} atlases served")
+        with served(root) as base:
             print(f"load average before: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
             asyncio.run(measure(base, root, args.requests))
             print(f"load average after: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
-        finally:
-            server.terminate()
-            server.wait()
         in_process(root, args.requests)
         print(f"load average after the in-process calls: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
 
