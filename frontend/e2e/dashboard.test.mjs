@@ -759,7 +759,9 @@ test.describe("statistics: search, the mode index, classes", () => {
     test.skip(!NO_STATISTICS, "no atlas without statistics is served");
     await withPage({}, async (page) => {
       await page.goto(url(`/m/${NO_STATISTICS.slug}/modes`));
-      await page.getByRole("note").filter({ hasText: "rebuild" }).waitFor();
+      // The atlas has no attention moved either: that note says "rebuild" too.
+      await page.getByRole("note").filter({ hasText: "Per-mode statistics" }).filter({ hasText: "rebuild" }).waitFor();
+      await page.getByRole("note").filter({ hasText: "Attention moved" }).filter({ hasText: "--effects" }).waitFor();
       const table = page.getByRole("table", { name: `Signed modes of ${NO_STATISTICS.model_id}` });
       await table.locator("tbody a").first().waitFor();
       assert.equal(await table.getByRole("button", { name: "mean", exact: true }).count(), 0);
