@@ -6,6 +6,7 @@ scores are also checked against the atlas's arrays read directly."""
 from __future__ import annotations
 
 import io
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from PIL import Image
 
 import qkatlas
-from qkatlas.atlas import Atlas
+from qkatlas.atlas import Atlas, AtlasError
 from qkatlas.conventions import Sign
 from qkatlas.read import Atlases, AtlasLookupError, AtlasUnreachable, Mode
 from tests.helpers.backend import free_port
@@ -155,3 +156,20 @@ def test_unknown_ids_and_an_unreachable_service_are_clear_errors(
             served.model()
     with pytest.raises(AtlasUnreachable, match="cannot be reached"):
         qkatlas.open_atlas(f"http://127.0.0.1:{free_port()}", timeout_s=5)
+
+
+def test_open_atlas_reads_one_atlas_or_a_folder_of_them(atlases: dict[str, Atlas], tmp_path: Path) -> None:
+    planted = atlases["planted"]
+    one = qkatlas.open_atlas(planted.path)
+    assert one.slugs == [planted.slug] and one.model().revision == planted.revision
+    root = tmp_path / "root"
+    shutil.copytree(planted.path, root / planted.path.name)
+    (root / "half-copied").mkdir()
+    folder = qkatlas.open_atlas(root)
+    assert folder.slugs == [planted.slug]
+    assert folder.failures == (("half-copied", "no manifest.json (not an atlas, or never finished)"),)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(AtlasError, match="no atlas opens under"):
+        qkatlas.open_atlas(tmp_path / "empty")
+    with pytest.raises(FileNotFoundError, match="no atlas folder"):
+        qkatlas.open_atlas(tmp_path / "missing")
