@@ -49,9 +49,10 @@ def _basis_params(basis: Basis | None, limit: int) -> Params:
 class HttpSource:
     """The service at ``url`` (``http://host:port``, the dashboard's address); an ``AtlasSource``."""
 
-    def __init__(self, url: str, *, timeout_s: float = 30.0) -> None:
+    def __init__(self, url: str, *, timeout_s: float = 30.0, transport: httpx.BaseTransport | None = None) -> None:
+        """``transport`` replaces the network (tests)."""
         self.url = url.rstrip("/")
-        self._client = httpx.Client(base_url=self.url, timeout=timeout_s)
+        self._client = httpx.Client(base_url=self.url, timeout=timeout_s, transport=transport)
 
     @property
     def location(self) -> str:

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -18,8 +19,12 @@ NOTEBOOK = ROOT / "examples" / "atlas_from_python.ipynb"
 KERNEL = "qkatlas-test"
 
 
+def _notebook() -> Any:
+    return nbformat.read(NOTEBOOK, as_version=4)  # type: ignore[no-untyped-call]  # nbformat is unannotated
+
+
 def test_the_notebook_is_committed_without_outputs() -> None:
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    notebook = _notebook()
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert code and all(not cell.outputs and cell.execution_count is None for cell in code)
 
@@ -36,7 +41,7 @@ def test_the_notebook_runs_on_the_offline_demo_atlases(
     monkeypatch.setenv("QKATLAS_ATLAS", str(atlas_root))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    notebook = _notebook()
     client = NotebookClient(
         notebook, kernel_name=KERNEL, timeout=300, resources={"metadata": {"path": str(NOTEBOOK.parent)}}
     )
