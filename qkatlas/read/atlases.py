@@ -41,6 +41,16 @@ class Atlases:
         """``(directory, reason)`` of each folder under a local root that did not open as an atlas."""
         self._models = {summary.slug: summary for summary in sorted(source.models(), key=lambda s: s.slug)}
 
+    def close(self) -> None:
+        """Close the connections to the service (nothing to close for a folder); also on leaving ``with``."""
+        self.source.close()
+
+    def __enter__(self) -> Atlases:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def __repr__(self) -> str:
         return f"Atlases({self.source.location!r}: {', '.join(self._models) or 'none'})"
 

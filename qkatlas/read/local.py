@@ -42,6 +42,9 @@ class LocalSource:
     def location(self) -> str:
         return str(self._location)
 
+    def close(self) -> None:
+        """Nothing to do: an ``Atlas`` holds only memory maps, released with it."""
+
     def _atlas(self, slug: str, revision: str | None = None) -> Atlas:
         atlas = self._atlases.get(slug)
         if atlas is None:

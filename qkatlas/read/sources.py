@@ -66,6 +66,10 @@ class AtlasSource(Protocol):
         """The folder or URL read (for messages)."""
         ...
 
+    def close(self) -> None:
+        """Let go of what the source holds open (the HTTP source's connections)."""
+        ...
+
     def models(self) -> list[ModelSummary]:
         """``/models``: every atlas."""
         ...

@@ -33,9 +33,10 @@ def service(atlas_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 @pytest.fixture(scope="module")
-def both(atlas_root: Path, service: Service) -> tuple[Atlases, Atlases]:
+def both(atlas_root: Path, service: Service) -> Iterator[tuple[Atlases, Atlases]]:
     """The same atlases read locally and over HTTP."""
-    return qkatlas.open_atlas(atlas_root), qkatlas.open_atlas(service.url)
+    with qkatlas.open_atlas(atlas_root) as local, qkatlas.open_atlas(service.url) as remote:
+        yield local, remote
 
 
 def _json(service: Service, path: str) -> Any:
