@@ -3,6 +3,7 @@ the web framework: a notebook reads atlases without FastAPI's code paths."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -28,3 +29,19 @@ def test_the_read_api_loads_without_the_web_framework() -> None:
     loaded = _loaded_after("import qkatlas\nqkatlas.open_atlas")
     assert {"backend", "httpx"} <= loaded
     assert not loaded & {"fastapi", "starlette", "uvicorn"}
+
+
+def _imports_backend(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+        if any(name == "backend" or name.startswith("backend.") for name in names):
+            return True
+    return False
+
+
+def test_only_the_read_api_of_the_library_reaches_into_the_service() -> None:
+    """The read API stands on the service's records and views; the rest of the library stays below the service."""
+    library = sorted((ROOT / "qkatlas").rglob("*.py"))
+    reaching = {str(path.relative_to(ROOT)) for path in library if _imports_backend(path)}
+    assert reaching and all(path.startswith("qkatlas/read/") for path in reaching), reaching
