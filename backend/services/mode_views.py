@@ -18,6 +18,7 @@ from backend.schemas import (
     LabelCount,
     ModeDetail,
     ModeEffect,
+    ModeMaps,
     ModeSamples,
     SampledImage,
     ScoreDistribution,
@@ -25,7 +26,7 @@ from backend.schemas import (
     TopImage,
 )
 from backend.services.atlases import image_id, source_name, thumbnail_url
-from backend.services.overlays import OverlayOptions, overlay_png, scale_out
+from backend.services.overlays import OverlayOptions, mode_maps, overlay_png, scale_out
 from qkatlas.atlas import Atlas
 from qkatlas.atlas.effects import EFFECTS_NOT_COMPUTED
 from qkatlas.atlas.evidence import EVIDENCE_RULE, Winner
@@ -201,6 +202,15 @@ def mode_scale(atlas: Atlas, basis: Basis, mode: SignedMode) -> MapScale | None:
     """The one colour scale of the signed mode's overlays (docs/method.md#rendering): the largest query and key
     values over the top images it lists; ``None`` when it lists none."""
     return _scale_of(atlas, basis, mode, listed_top_images(atlas, basis, mode))
+
+
+def top_image_maps(atlas: Atlas, basis: Basis, mode: SignedMode, rank: int) -> ModeMaps:
+    """The raw maps of the ``rank``-th top image the signed mode lists (``rank`` < their number), on the mode's
+    one colour scale."""
+    query, key = atlas.maps(basis, mode.layer, mode.head, mode.mode, mode.sign, rank)
+    scale = mode_scale(atlas, basis, mode)
+    assert scale is not None, "a listed top image makes the mode's scale"
+    return mode_maps(query, key, atlas.image_size, scale)
 
 
 async def top_image_overlay(

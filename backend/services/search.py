@@ -300,6 +300,15 @@ def class_across_models(atlases: list[Atlas], label: str, basis: Basis | None, l
     )
 
 
+def unknown_class(result: ClassAcrossModels) -> str | None:
+    """Why ``result`` answers nothing about its class (no served dataset has it; the API's 404), or None."""
+    if result.models or result.without_basis:
+        return None
+    missing = result.missing_statistics
+    cannot_say = f" ({len(missing)} without statistics cannot say)" if missing else ""
+    return f"no served model's dataset has a class {result.label!r}{cannot_say}"
+
+
 def list_classes(atlases: list[Atlas]) -> ClassList:
     """Every class of every served dataset with labels and its image count in each; atlases over one
     dataset (same name, classes and counts) share a column."""

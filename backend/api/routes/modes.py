@@ -30,8 +30,14 @@ from backend.api.responses import PNG_RESPONSE, png
 from backend.core.text import count
 from backend.schemas import Basis, ErrorBody, ModeDetail, ModeMaps, ModeSamples, Sign, SimilarModes
 from backend.services.container import Services
-from backend.services.mode_views import listed_top_images, mode_detail, mode_samples, mode_scale, top_image_overlay
-from backend.services.overlays import OverlayOptions, mode_maps
+from backend.services.mode_views import (
+    listed_top_images,
+    mode_detail,
+    mode_samples,
+    top_image_maps,
+    top_image_overlay,
+)
+from backend.services.overlays import OverlayOptions
 from backend.services.similar_modes import DEFAULT_SIMILAR, MAX_SIMILAR
 from qkatlas.atlas import AtlasReplaced
 from qkatlas.atlas.statistics import SignedMode
@@ -104,10 +110,7 @@ async def get_mode_maps(
     ref: ModeDep, rank: RankPath, basis: BasisDep, _cache: AtlasCache, sign: SignQuery = Sign.pos
 ) -> ModeMaps:
     _winner(ref, basis, sign, rank)
-    query, key = ref.atlas.maps(basis, ref.layer, ref.head, ref.mode, sign, rank)
-    scale = mode_scale(ref.atlas, basis, SignedMode(ref.layer, ref.head, ref.mode, sign))
-    assert scale is not None, "a listed top image makes the mode's scale"
-    return mode_maps(query, key, ref.atlas.image_size, scale)
+    return top_image_maps(ref.atlas, basis, SignedMode(ref.layer, ref.head, ref.mode, sign), rank)
 
 
 @router.get("/similar", response_model=SimilarModes)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from backend.api.caching import CachedRoute, ServedAtlases, ServedAtlasesCache
 from backend.schemas import Basis, ClassAcrossModels, ClassList, ErrorBody, SearchResults
-from backend.services.search import class_across_models, list_classes, search
+from backend.services.search import class_across_models, list_classes, search, unknown_class
 
 router = APIRouter(tags=["search"], responses={404: {"model": ErrorBody}}, route_class=CachedRoute)
 
@@ -54,9 +54,6 @@ async def get_class(
 ) -> ClassAcrossModels:
     """For one class, each served model's most selective signed modes, side by side."""
     result = await asyncio.to_thread(class_across_models, atlases, label, basis, limit)
-    if not result.models and not result.without_basis:
-        cannot_say = (
-            f" ({len(result.missing_statistics)} without statistics cannot say)" if result.missing_statistics else ""
-        )
-        raise HTTPException(status_code=404, detail=f"no served model's dataset has a class {label!r}{cannot_say}")
+    if (unknown := unknown_class(result)) is not None:
+        raise HTTPException(status_code=404, detail=unknown)
     return result
