@@ -42,6 +42,9 @@ _RC: dict[Any, Any] = {
     "font.family": _FONT,  # ships with matplotlib: no dependence on the server's fonts
     "font.size": LABEL_PT,
     "text.color": _TEXT,
+    # Unhinted glyphs in the PNG: laid out as the SVG's paths are, so both formats show the same figure.
+    "text.hinting": "none",
+    "text.hinting_factor": 1,
 }
 _LOCK = threading.Lock()
 _MEASURE = TextToPath()
@@ -153,6 +156,8 @@ class _Canvas:
         self.figure, self.width, self.height = figure, width, height
 
     def image(self, pixels: np.ndarray, x: float, y: float, w: float, h: float, *, frame: bool = False) -> None:
+        # On whole pixels of the PNG, so the PNG draws each image pixel once, as the SVG's viewers do.
+        x, y, w, h = round(x), round(y), round(w), round(h)
         axes = self.figure.add_axes((x / self.width, 1 - (y + h) / self.height, w / self.width, h / self.height))
         axes.imshow(pixels, interpolation="none", aspect="auto", extent=(0, 1, 0, 1))
         axes.set_xlim(0, 1)
