@@ -44,7 +44,6 @@ _RC: dict[Any, Any] = {
     "text.color": _TEXT,
     # Unhinted glyphs in the PNG: laid out as the SVG's paths are, so both formats show the same figure.
     "text.hinting": "none",
-    "text.hinting_factor": 1,
 }
 _LOCK = threading.Lock()
 _MEASURE = TextToPath()
