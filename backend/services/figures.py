@@ -19,7 +19,7 @@ from qkatlas.figures import ColourBar, FigureFormat, FigureSpec, Panel, PanelRow
 from qkatlas.render import Channel, MapScale, Palette
 
 #: Changes whenever the same request draws a different figure (cache keys and ETags carry it).
-FIGURE_VERSION = 1
+FIGURE_VERSION = 2
 #: A mode figure's top images (one row) and a head figure's modes (one row each) and images per mode.
 MODE_TOP_IMAGES, HEAD_MODES, HEAD_TOP_IMAGES = 8, 4, 5
 #: Panels are drawn at about this many pixels of the 300-dpi PNG (0.75 in), by whole pixels per image pixel
@@ -136,7 +136,7 @@ def _top_panels(atlas: Atlas, mode: SignedMode, basis: Basis, options: OverlayOp
         pixels = overlay_pixels(query, key, size=size, options=options, scale=scale, photo=photo)
         record = atlas.image_meta(winner.dataset_index)
         label = record.label if record is not None and record.label else f"image {winner.dataset_index}"
-        panels.append(Panel(pixels, (f"#{winner.rank + 1} · score {number(winner.score)}", label)))
+        panels.append(Panel(pixels, (f"#{winner.rank + 1} · {number(winner.score)}", label)))
     return tuple(panels)
 
 
@@ -174,7 +174,7 @@ def mode_figure(atlas: Atlas, mode: SignedMode, basis: Basis, options: OverlayOp
     about = subject(atlas, mode.layer, mode.head, mode.mode, mode.sign, basis)
     listed = listed_top_images(atlas, basis, mode)
     top = _top_panels(atlas, mode, basis, options, MODE_TOP_IMAGES)
-    heading = f"{about.name} ({mode.sign.value}, {basis.value} basis): top images, best first"
+    heading = f"{about.name} ({mode.sign.value}, {basis.value} basis): top images, best first (#rank · score, class)"
     if len(listed) > len(top):
         heading += f" (the first {len(top)} of {count(len(listed), 'listed')})"
     rows = [PanelRow(heading, top, note=None if top else "no top image is evidence for this mode")]
@@ -211,7 +211,7 @@ def head_figure(
             PanelRow(
                 heading=(
                     f"{about.name} ({sign.value}, {basis.value} basis): its first {count(len(active), 'active mode')}, "
-                    "top images best first"
+                    "top images best first (#rank · score, class)"
                     if index == 0
                     else None
                 ),

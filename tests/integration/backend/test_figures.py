@@ -137,7 +137,7 @@ def test_the_mode_figure_shows_the_modes_top_images_in_rank_order(
 def test_unknown_ids_and_formats_are_clear_4xx(client: TestClient, atlases: dict[str, Atlas]) -> None:
     atlas = atlases["planted"]
     answers = {
-        f"/api/models/nope/layers/0/heads/0/modes/0/figure.png": (404, "no model 'nope'"),
+        "/api/models/nope/layers/0/heads/0/modes/0/figure.png": (404, "no model 'nope'"),
         _mode_url(atlas, 0, 0, atlas.n_modes, "svg"): (404, f"no mode {atlas.n_modes}"),
         _head_url(atlas, atlas.n_layers, 0, "png"): (404, f"no layer {atlas.n_layers}"),
         _mode_url(atlas, 0, 0, 0, "pdf"): (422, "'svg' or 'png'"),
