@@ -6,15 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from backend.core.cache import Cache
+from backend.core.config import Settings
 from backend.core.text import count, number
 from backend.schemas import Basis, Sign
+from backend.services.analysis.analyzers import ModelUnavailable
+from backend.services.analysis.runner import AnalysisRunner
+from backend.services.dataset_images import DatasetImageUnavailable, image_source
 from backend.services.mode_views import listed_top_images, mode_scale
 from backend.services.overlays import OverlayOptions, overlay_pixels, photo_pixels
+from backend.services.upload_results import analysed_mode_maps
 from qkatlas.atlas import Atlas
-from qkatlas.atlas.statistics import SignedMode
+from qkatlas.atlas.statistics import DistributionBand, SampledImage, SignedMode
 from qkatlas.figures import ColourBar, FigureFormat, FigureSpec, Panel, PanelRow, draw_figure
 from qkatlas.render import Channel, MapScale, Palette
 
@@ -140,37 +148,92 @@ def _top_panels(atlas: Atlas, mode: SignedMode, basis: Basis, options: OverlayOp
     return tuple(panels)
 
 
-def _sample_row(atlas: Atlas, mode: SignedMode, basis: Basis, columns: int) -> PanelRow | None:
-    """One sampled image per band of the distribution, highest band first (photos: the atlas stores no maps of
-    samples); None when the atlas has no samples."""
+def chosen_samples(atlas: Atlas, mode: SignedMode, basis: Basis) -> list[tuple[DistributionBand, SampledImage]] | None:
+    """The first sampled image of each band that has one, highest band first (at most ``MODE_TOP_IMAGES``); None
+    when the atlas has no samples."""
     statistics = atlas.statistics
     if statistics is None or not statistics.has_samples:
         return None
-    size = panel_size(atlas.image_size)
+    bands = reversed(statistics.bands(atlas.basis_axis(basis), mode))
+    return [(band, band.images[0]) for band in bands if band.images][:MODE_TOP_IMAGES]
+
+
+#: Dataset index → the signed mode's query and key maps ``[T, T]`` of a sampled image.
+SampleMaps = Mapping[int, tuple[np.ndarray, np.ndarray]]
+
+
+async def sample_maps(
+    analysis: AnalysisRunner, atlas: Atlas, mode: SignedMode, basis: Basis, *, ttl_s: int, max_bytes: int
+) -> SampleMaps | None:
+    """The maps of the mode's chosen samples, computed as the mode page's large view computes them (the dataset
+    image analysed with the atlas's model: ``backend.services.dataset_images``); None when the model cannot run
+    here. An image with neither its file nor a stored crop is left out."""
+    maps: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    if mode_scale(atlas, basis, mode) is None:
+        return maps  # no scale to draw them on: photos only
+    for _, sampled in chosen_samples(atlas, mode, basis) or []:
+        record = atlas.image_meta(sampled.index)
+        if record is None:
+            continue
+
+        async def thumbnail(index: int = sampled.index) -> bytes | None:
+            return atlas.thumbnail(index)
+
+        try:
+            source = await image_source(atlas, sampled.index, record, thumbnail=thumbnail, max_bytes=max_bytes)
+        except DatasetImageUnavailable:
+            continue
+        try:
+            head = await analysis.subject_head(source.subject(ttl_s), atlas, mode.layer, mode.head)
+        except ModelUnavailable:
+            return None
+        query, key, _ = analysed_mode_maps(head, atlas, basis, mode)
+        maps[sampled.index] = (query, key)
+    return maps
+
+
+def _sample_row(
+    atlas: Atlas, mode: SignedMode, basis: Basis, options: OverlayOptions, maps: SampleMaps | None
+) -> PanelRow | None:
+    """The chosen samples, with their maps on the mode's scale where ``maps`` has them, else as photos; None when
+    the atlas has no samples."""
+    chosen = chosen_samples(atlas, mode, basis)
+    if chosen is None:
+        return None
+    size, scale = panel_size(atlas.image_size), mode_scale(atlas, basis, mode)
     panels: list[Panel] = []
-    for band in reversed(statistics.bands(atlas.basis_axis(basis), mode)):
-        if not band.images or len(panels) == columns:
-            continue
-        sampled = band.images[0]
+    for band, sampled in chosen:
         photo = atlas.thumbnail(sampled.index)
-        if photo is None:
+        found = maps.get(sampled.index) if maps is not None else None
+        if found is not None and scale is not None:
+            pixels = overlay_pixels(*found, size=size, options=options, scale=scale, photo=photo)
+        elif photo is not None:
+            pixels = photo_pixels(photo, size)
+        else:
             continue
-        panels.append(
-            Panel(
-                photo_pixels(photo, size),
-                (f"score {number(sampled.score)}", f"{number(band.low, 2)} … {number(band.high, 2)}"),
-            )
-        )
-    heading = (
-        "Across the distribution: a sampled image per score band, highest band first "
-        "(photos only: the atlas stores no maps of samples)"
-    )
+        lines = (f"score {number(sampled.score)}", f"{number(band.low, 2)} … {number(band.high, 2)}")
+        panels.append(Panel(pixels, lines))
+    heading = "Across the distribution: a sampled image per score band (score, band), highest band first"
+    if maps is None:
+        heading += " (photos only: the model cannot run on this server to compute their maps)"
+    elif scale is None:
+        heading += " (photos only: without top images the mode has no colour scale)"
+    else:
+        heading += ", on the same scale"
     return PanelRow(heading, tuple(panels), note=None if panels else "no band has a sampled image")
 
 
-def mode_figure(atlas: Atlas, mode: SignedMode, basis: Basis, options: OverlayOptions, fmt: FigureFormat) -> bytes:
+def mode_figure(
+    atlas: Atlas,
+    mode: SignedMode,
+    basis: Basis,
+    options: OverlayOptions,
+    fmt: FigureFormat,
+    samples: SampleMaps | None,
+) -> bytes:
     """The signed mode's first ``MODE_TOP_IMAGES`` top images with their maps, one sampled image per band of its
-    distribution (where the atlas has samples), the colour bars of the maps and the caption."""
+    distribution (where the atlas has samples; with their ``samples`` maps), the colour bars of the maps and the
+    caption."""
     about = subject(atlas, mode.layer, mode.head, mode.mode, mode.sign, basis)
     listed = listed_top_images(atlas, basis, mode)
     top = _top_panels(atlas, mode, basis, options, MODE_TOP_IMAGES)
@@ -178,9 +241,9 @@ def mode_figure(atlas: Atlas, mode: SignedMode, basis: Basis, options: OverlayOp
     if len(listed) > len(top):
         heading += f" (the first {len(top)} of {count(len(listed), 'listed')})"
     rows = [PanelRow(heading, top, note=None if top else "no top image is evidence for this mode")]
-    samples = _sample_row(atlas, mode, basis, MODE_TOP_IMAGES)
-    if samples is not None:
-        rows.append(samples)
+    sample_row = _sample_row(atlas, mode, basis, options, samples)
+    if sample_row is not None:
+        rows.append(sample_row)
     scale = mode_scale(atlas, basis, mode)
     bars = colour_bars(scale, options) if scale is not None else ()
     caption = (
@@ -242,14 +305,24 @@ def _cache_key(
 
 
 async def cached_mode_figure(
-    renders: Cache, ttl_s: int, atlas: Atlas, mode: SignedMode, basis: Basis, options: OverlayOptions, fmt: FigureFormat
+    renders: Cache,
+    analysis: AnalysisRunner,
+    settings: Settings,
+    atlas: Atlas,
+    mode: SignedMode,
+    basis: Basis,
+    options: OverlayOptions,
+    fmt: FigureFormat,
 ) -> bytes:
-    """``mode_figure``, drawn off the event loop on the first request for it, then from ``renders``. Raises
-    ``AtlasReplaced`` when the atlas's thumbnails went with a rebuild."""
+    """``mode_figure``, drawn off the event loop on the first request for it (its samples' maps from the analysis
+    runner), then from ``renders``. Raises ``AtlasReplaced`` when the atlas's thumbnails went with a rebuild, and
+    ``AnalysisBusy`` when the samples' analyses find the queue full."""
+    ttl_s = settings.overlay_ttl_s
     key = _cache_key("mode", atlas, f"{mode.layer}:{mode.head}:{mode.mode}", mode.sign, basis, options, fmt)
     data = await renders.get(key)
     if data is None:
-        data = await asyncio.to_thread(mode_figure, atlas, mode, basis, options, fmt)
+        samples = await sample_maps(analysis, atlas, mode, basis, ttl_s=ttl_s, max_bytes=settings.max_upload_bytes)
+        data = await asyncio.to_thread(mode_figure, atlas, mode, basis, options, fmt, samples)
         await renders.set(key, data, ttl_s)
     return data
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Path, Request, Response
 from backend.api import deps
 from backend.api.caching import AtlasCache, CachedRoute, atlas_policy, replace_policy
 from backend.api.deps import BasisDep, HeadDep, ModeDep, OverlayDep, RevisionQuery, ServicesDep, SignQuery
+from backend.api.responses import MODEL_UNAVAILABLE
 from backend.schemas import ErrorBody, Sign
 from backend.services.figures import cached_head_figure, cached_mode_figure, subject
 from qkatlas.atlas import AtlasReplaced
@@ -45,7 +47,9 @@ def _download(data: bytes, file_format: FigureFormat, name: str) -> Response:
     )
 
 
-@router.get("/modes/{mode}/figure.{file_format}", response_class=Response, responses=FIGURE_RESPONSE)
+@router.get(
+    "/modes/{mode}/figure.{file_format}", response_class=Response, responses={**FIGURE_RESPONSE, **MODEL_UNAVAILABLE}
+)
 async def get_mode_figure(
     request: Request,
     ref: ModeDep,
@@ -58,19 +62,21 @@ async def get_mode_figure(
     v: RevisionQuery = None,
 ) -> Response:
     """The signed mode's top images with their maps (drawn as its overlays, with the same options), one sampled
-    image per band of its score distribution where the atlas has samples, the numbered colour bars of the maps,
+    image per band of its score distribution where the atlas has samples (their maps computed with the atlas's
+    model on the first request, as for `…/images/{image_id}/maps`; photos only where the model cannot run here),
+    the numbered colour bars of the maps,
     and a caption naming the model, its weights revision, the atlas revision, the dataset, the layer, head, mode,
     sign and basis (docs/method.md#figures)."""
-    renders, ttl_s = services.renders, services.settings.overlay_ttl_s
+    draw = partial(cached_mode_figure, services.renders, services.analysis, services.settings)
+    mode = SignedMode(ref.layer, ref.head, ref.mode, sign)
     try:
-        mode = SignedMode(ref.layer, ref.head, ref.mode, sign)
-        data = await cached_mode_figure(renders, ttl_s, ref.atlas, mode, basis, options, file_format)
+        data = await draw(ref.atlas, mode, basis, options, file_format)
     except AtlasReplaced:
         atlas = await deps.atlas_after_replacement(services, ref.atlas.slug, v)
         replace_policy(request, atlas_policy(request, [atlas], pinned=v is not None))
         ref = await deps.get_mode(await deps.get_head(atlas, ref.layer, ref.head), ref.mode)
         basis = await deps.get_basis(atlas, basis)
-        data = await cached_mode_figure(renders, ttl_s, atlas, mode, basis, options, file_format)
+        data = await draw(atlas, mode, basis, options, file_format)
     about = subject(ref.atlas, ref.layer, ref.head, ref.mode, sign, basis)
     return _download(data, file_format, about.filename)
 

@@ -221,7 +221,9 @@ export interface paths {
         /**
          * Get Mode Figure
          * @description The signed mode's top images with their maps (drawn as its overlays, with the same options), one sampled
-         *     image per band of its score distribution where the atlas has samples, the numbered colour bars of the maps,
+         *     image per band of its score distribution where the atlas has samples (their maps computed with the atlas's
+         *     model on the first request, as for `…/images/{image_id}/maps`; photos only where the model cannot run here),
+         *     the numbered colour bars of the maps,
          *     and a caption naming the model, its weights revision, the atlas revision, the dataset, the layer, head, mode,
          *     sign and basis (docs/method.md#figures).
          */
@@ -3495,6 +3497,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description The model cannot be run here; or the analysis queue is full (then with `Retry-After`: try again after that many seconds) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying; only when the analysis queue is full */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

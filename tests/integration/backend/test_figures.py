@@ -146,3 +146,35 @@ def test_unknown_ids_and_formats_are_clear_4xx(client: TestClient, atlases: dict
     for url, (status, words) in answers.items():
         response = client.get(url)
         assert response.status_code == status and words in response.text, (url, response.text)
+
+
+def test_the_mode_figure_draws_its_samples_maps_on_the_modes_scale(
+    client: TestClient, atlases: dict[str, Atlas]
+) -> None:
+    """After the top images, one sampled image per non-empty band, highest first, with its maps as the dataset
+    image's maps route answers them, drawn on the mode's scale: at opacity 1 over no photo each pixel is
+    ``min(1, clip(q / s_q) · red + clip(k / s_k) · cyan)`` (computed here with numpy from the route's maps)."""
+    atlas = atlases["tiny"]
+    layer, head, mode = _best_mode(client, atlas)
+    mode_url = f"/api/models/{atlas.slug}/layers/{layer}/heads/{head}/modes/{mode}"
+    n_top = min(8, len(client.get(mode_url).json()["top_images"]))
+    bands = client.get(f"{mode_url}/samples").json()["bands"]
+    chosen = [band["images"][0] for band in reversed(bands) if band["images"]][:8]
+    assert chosen, "the tiny atlas has samples"
+    svg = client.get(_mode_url(atlas, layer, head, mode, "svg"), params={"opacity": 1, "blend": 0}).text
+    panels = [_rgb(base64.b64decode(data.replace("\n", ""))) for data in EMBEDDED_PNG.findall(svg)]
+    for position, image in enumerate(chosen):
+        panel = panels[n_top + position]
+        params = {"layer": layer, "head": head, "mode": mode, "sign": "pos", "basis": "faithful"}
+        maps = client.get(f"/api/models/{atlas.slug}/images/{image['image_id']}/maps", params=params).json()["maps"]
+        query, key = np.array(maps["query"]), np.array(maps["key"])
+        scale = maps["scale"]
+        assert scale == client.get(mode_url).json()["map_scale"], "the mode's own scale"
+        q = np.clip(query / scale["query"], 0, 1)[..., None]
+        k = np.clip(key / scale["key"], 0, 1)[..., None]
+        colour = np.minimum(q * np.array([1.0, 0.0, 0.0]) + k * np.array([0.0, 1.0, 1.0]), 1.0)
+        expected = np.rint(colour * 255).astype(np.int16)
+        block = panel.shape[0] // query.shape[0]
+        expected = expected.repeat(block, axis=0).repeat(block, axis=1)
+        # Equal but where the outlines of the two peak patches are drawn.
+        assert np.mean(np.all(np.abs(panel - expected) <= 1, axis=2)) > 0.85, image["image_id"]
