@@ -165,7 +165,7 @@ def test_the_mode_figure_draws_its_samples_maps_on_the_modes_scale(
     panels = [_rgb(base64.b64decode(data.replace("\n", ""))) for data in EMBEDDED_PNG.findall(svg)]
     for position, image in enumerate(chosen):
         panel = panels[n_top + position]
-        params = {"layer": layer, "head": head, "mode": mode, "sign": "pos", "basis": "faithful"}
+        params: dict[str, str | int] = {"layer": layer, "head": head, "mode": mode, "sign": "pos", "basis": "faithful"}
         maps = client.get(f"/api/models/{atlas.slug}/images/{image['image_id']}/maps", params=params).json()["maps"]
         query, key = np.array(maps["query"]), np.array(maps["key"])
         scale = maps["scale"]
