@@ -62,7 +62,18 @@ def mode_maps(query: np.ndarray, key: np.ndarray, image_size: int, scale: MapSca
     )
 
 
-def overlay_png(
+def photo_pixels(photo: bytes, size: int) -> np.ndarray:
+    """An encoded image as the model saw it → uint8 RGB ``[size, size, 3]``, enlarged by whole pixels when ``size``
+    is a multiple of its size (a figure's panel), else resampled (Lanczos)."""
+    with Image.open(io.BytesIO(photo)) as image:
+        rgb = image.convert("RGB")
+    if rgb.size != (size, size):
+        whole = rgb.width == rgb.height and size % rgb.width == 0
+        rgb = rgb.resize((size, size), Image.Resampling.NEAREST if whole else Image.Resampling.LANCZOS)
+    return np.asarray(rgb)
+
+
+def overlay_pixels(
     query: np.ndarray,
     key: np.ndarray,
     *,
@@ -70,15 +81,13 @@ def overlay_png(
     options: OverlayOptions,
     scale: MapScale,
     photo: bytes | None,
-) -> bytes:
-    """PNG overlay on ``scale``, with the two patches that make the score outlined; ``photo`` is the encoded
-    image as the model saw it (only decoded when blending)."""
-    pixels = None
-    if photo is not None and options.blend > 0.0:
-        with Image.open(io.BytesIO(photo)) as image:
-            pixels = np.asarray(image.convert("RGB"))
+) -> np.ndarray:
+    """The overlay on ``scale`` as uint8 RGB ``[size, size, 3]``, with the two patches that make the score
+    outlined; ``photo`` is the encoded image as the model saw it (only decoded when blending; see
+    ``photo_pixels``)."""
+    pixels = photo_pixels(photo, size) if photo is not None and options.blend > 0.0 else None
     query, key = np.asarray(query, np.float32), np.asarray(key, np.float32)
-    rgb = render_overlay(
+    rgb_out = render_overlay(
         query,
         key,
         size=size,
@@ -89,4 +98,17 @@ def overlay_png(
         blend=options.blend if pixels is not None else 0.0,
         opacity=options.opacity,
     )
-    return encode_png(mark_peaks(rgb, query, key))
+    return mark_peaks(rgb_out, query, key)
+
+
+def overlay_png(
+    query: np.ndarray,
+    key: np.ndarray,
+    *,
+    size: int,
+    options: OverlayOptions,
+    scale: MapScale,
+    photo: bytes | None,
+) -> bytes:
+    """``overlay_pixels`` as a PNG."""
+    return encode_png(overlay_pixels(query, key, size=size, options=options, scale=scale, photo=photo))

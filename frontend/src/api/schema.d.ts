@@ -211,6 +211,52 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/figure.{file_format}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Mode Figure
+         * @description The signed mode's top images with their maps (drawn as its overlays, with the same options), one sampled
+         *     image per band of its score distribution where the atlas has samples (their maps computed with the atlas's
+         *     model on the first request, as for `…/images/{image_id}/maps`; photos only where the model cannot run here),
+         *     the numbered colour bars of the maps,
+         *     and a caption naming the model, its weights revision, the atlas revision, the dataset, the layer, head, mode,
+         *     sign and basis (docs/method.md#figures).
+         */
+        get: operations["get_mode_figure"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/models/{model}/layers/{layer}/heads/{head}/figure.{file_format}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Head Figure
+         * @description The head's first active modes (largest σ first), one row each with its σ, its first top images with their
+         *     maps and its own colour bars, and the caption of a mode figure (docs/method.md#figures).
+         */
+        get: operations["get_head_figure"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/images/{image_id}": {
         parameters: {
             query?: never;
@@ -1055,6 +1101,11 @@ export interface components {
             /** Detail */
             detail: string;
         };
+        /**
+         * FigureFormat
+         * @enum {string}
+         */
+        FigureFormat: "svg" | "png";
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -3366,6 +3417,140 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SimilarModes"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_mode_figure: {
+        parameters: {
+            query?: {
+                /** @description `pos` = (u, v), `neg` = (−u, −v). */
+                sign?: components["schemas"]["Sign"];
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
+                /** @description Which tokens are projected (docs/method.md#projection-bases). */
+                basis?: components["schemas"]["Basis"];
+                /** @description Which maps to draw. */
+                channel?: components["schemas"]["Channel"];
+                /** @description Colours of the query and key maps. */
+                palette?: components["schemas"]["Palette"];
+                /** @description Brightness of the colour photo under the maps (0 = maps only). */
+                blend?: number;
+                /** @description Strength of the maps over the photo (1 = full: a hot patch hides the photo; 0 = the photo alone). */
+                opacity?: number;
+            };
+            header?: never;
+            path: {
+                /** @description `svg` (text converted to paths, images embedded) or `png` (300 dpi). */
+                file_format: components["schemas"]["FigureFormat"];
+                mode: number;
+                layer: number;
+                head: number;
+                /** @description Atlas slug (see `GET /api/models`). */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The figure as a file to download (`Content-Disposition: attachment`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/svg+xml": string;
+                    "image/png": string;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description The model cannot be run here; or the analysis queue is full (then with `Retry-After`: try again after that many seconds) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying; only when the analysis queue is full */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_head_figure: {
+        parameters: {
+            query?: {
+                /** @description `pos` = (u, v), `neg` = (−u, −v). */
+                sign?: components["schemas"]["Sign"];
+                /** @description The atlas revision this address was made for (`revision` in `GET /api/models`). With it, the response is cacheable for good and the address stops working (404) once the atlas is rebuilt; without it, the response comes from whatever atlas is served now. */
+                v?: string | null;
+                /** @description Which tokens are projected (docs/method.md#projection-bases). */
+                basis?: components["schemas"]["Basis"];
+                /** @description Which maps to draw. */
+                channel?: components["schemas"]["Channel"];
+                /** @description Colours of the query and key maps. */
+                palette?: components["schemas"]["Palette"];
+                /** @description Brightness of the colour photo under the maps (0 = maps only). */
+                blend?: number;
+                /** @description Strength of the maps over the photo (1 = full: a hot patch hides the photo; 0 = the photo alone). */
+                opacity?: number;
+            };
+            header?: never;
+            path: {
+                /** @description `svg` (text converted to paths, images embedded) or `png` (300 dpi). */
+                file_format: components["schemas"]["FigureFormat"];
+                layer: number;
+                head: number;
+                /** @description Atlas slug (see `GET /api/models`). */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The figure as a file to download (`Content-Disposition: attachment`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/svg+xml": string;
+                    "image/png": string;
                 };
             };
             /** @description Not Found */

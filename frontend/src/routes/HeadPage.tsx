@@ -1,4 +1,6 @@
 /** Head: σ and cosine of every mode in one chart, and the list of modes. */
+import { DownloadFigure } from "../components/figure/DownloadFigure";
+import { DEFAULT_OVERLAY } from "../lib/mode/overlay";
 import { useAtlasImageError } from "../api/atlasRevisions";
 import { HowToRead } from "../components/ui/HowToRead";
 import { lazy, Suspense } from "react";
@@ -87,6 +89,10 @@ function HeadView({ summary, layer, head }: { summary: ModelSummary; layer: numb
             onChange={(b) => setSearch(b === "faithful" ? {} : { basis: b }, { replace: true })}
           />
         ) : null}
+        <DownloadFigure
+          of={{ model, revision: summary.revision, layer, head, sign: "pos", basis }}
+          options={DEFAULT_OVERLAY}
+        />
       </div>
       <KeyHints inner="head" />
       <HowToRead page="head" />

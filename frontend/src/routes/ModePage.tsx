@@ -12,6 +12,7 @@ import { type SignedModeAt, useMode, useModeSamples, useUploadModeStanding } fro
 import { isUploadId } from "../api/uploadUrls";
 import { Breadcrumbs } from "../components/layout/Breadcrumbs";
 import { Facts } from "../components/ui/Facts";
+import { DownloadFigure } from "../components/figure/DownloadFigure";
 import { CopyLinkButton } from "../components/layout/CopyLinkButton";
 import { KeyHints } from "../components/layout/KeyHints";
 import { PlantedModeNote, plantedModesAt } from "../components/model/PlantedModes";
@@ -162,6 +163,10 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
           Mode index
         </Link>
         <CopyLinkButton />
+        <DownloadFigure
+          of={{ model, revision: summary.revision, ...pos, sign: view.sign, basis: view.basis }}
+          options={view}
+        />
       </div>
       <KeyHints inner="mode" outer="head" />
       <HowToRead page="mode" />

@@ -91,6 +91,12 @@ EXAMPLES = {
     "/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/top/{rank}/maps": (
         f"/api/models/{{planted}}/{MODE}/top/1/maps"
     ),
+    "/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/figure.{file_format}": (
+        f"/api/models/{{planted}}/{MODE}/figure.svg?sign=neg&palette=orange_blue"
+    ),
+    "/api/models/{model}/layers/{layer}/heads/{head}/figure.{file_format}": (
+        "/api/models/{planted}/layers/0/heads/0/figure.png"
+    ),
     "/api/images/{image_id}": "/api/images/{planted}~0",
     "/api/models/{model}/images/{image_id}/maps": "/api/models/{planted}/images/{planted}~0/maps?layer=0&head=0&mode=1",
     "/api/models/{model}/images/{image_id}/overlay.png": (
@@ -154,7 +160,8 @@ def test_etag_and_304_round_trip(
     assert first.status_code == 200, first.text
     etag = first.headers["etag"]
     compressed = first.headers.get("content-encoding") == "gzip"
-    image = first.headers["content-type"].startswith("image/")
+    # Images are sent as they are, except SVG (text).
+    image = first.headers["content-type"].startswith("image/") and "svg" not in first.headers["content-type"]
     assert compressed == (encoding == "gzip" and not image and len(first.content) >= 500)
     # A gzip body is other bytes than the plain one: its ETag is the strong one made weak (backend.api.compression).
     strong = etag.removeprefix("W/") if compressed else etag
