@@ -35,9 +35,17 @@ def _narrow(schema: dict[str, Any], name: str, values: list[str]) -> dict[str, A
 
 
 @pytest.fixture(scope="module")
-def api_schema(atlas_root: Path, atlases: dict[str, Atlas], planted_image_dir: Path) -> Any:
+def api_schema(
+    atlas_root: Path, atlases: dict[str, Atlas], planted_image_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Any:
     settings_ = Settings(
-        atlas_dir=atlas_root, redis_url=None, frontend_dist=None, device="cpu", upload_rate_limit=1_000_000
+        atlas_dir=atlas_root,
+        redis_url=None,
+        frontend_dist=None,
+        device="cpu",
+        upload_rate_limit=1_000_000,
+        list_rate_limit=1_000_000,
+        lists_db=tmp_path_factory.mktemp("fuzz-lists") / "lists.sqlite3",
     )
     app = create_app(settings_)
     image = sorted(planted_image_dir.rglob("*.png"))[0].read_bytes()
