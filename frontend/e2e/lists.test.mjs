@@ -33,6 +33,7 @@ test.describe("shared lists", () => {
     let listPath;
     await withPage({ viewport: DESKTOP }, async (page) => {
       await addToList(page, `/m/${PLANTED.slug}/L1/H0/M0?sign=pos&basis=faithful`, "red → cyan");
+      await screenshot(page, "lists-add-1440-light");
       const form = await addToList(page, `/m/${OTHER.slug}/L0/H0/M1?sign=neg&basis=${OTHER.bases[0]}`, "");
       await form.getByRole("link", { name: "Open your list" }).click();
       await page.waitForURL("**/lists");

@@ -51,7 +51,7 @@ afterEach(() => localStorage.clear());
 describe("shared list page", () => {
   it("shows the modes side by side with their notes, σ and top images, and says which atlases changed", async () => {
     const fetchMock = mockApi({
-      "/api/models": { body: [modelSummary()] },
+      "/api/models": { body: [modelSummary({ planted: true }), modelSummary({ slug: "dino__shapes" })] },
       [`/api/lists/${LIST_ID}`]: { body: LIST },
       "/api/models/planted__shapes/layers/1/heads/2/modes/1": { body: modeDetail({ sigma: 3 }) },
       "/api/models/dino__shapes/layers/1/heads/2/modes/1": {
@@ -75,9 +75,12 @@ describe("shared list page", () => {
     expect(planted!.getByText("red → cyan")).toBeTruthy();
     expect(await planted!.findByText("3.000")).toBeTruthy();
     expect(planted!.getAllByRole("img", { name: /top image/ })).toHaveLength(2);
+    // The planted model's cards show the photo beside the overlay, as its mode page does; others do not.
+    expect(await planted!.findAllByRole("img", { name: /as the model saw it/ })).toHaveLength(2);
     expect(planted!.queryByRole("note")).toBeNull();
     expect(await dino!.findByText("1.250")).toBeTruthy();
     expect(dino!.getByRole("note").textContent).toContain("Rebuilt since");
+    expect(dino!.queryAllByRole("img", { name: /as the model saw it/ })).toHaveLength(0);
     expect(dino!.getByRole("note").textContent).toContain("0123456789abcdef, now fedcba9876543210");
     expect(gone!.getByRole("note").textContent).toContain("No longer served");
     expect(gone!.queryByRole("link", { name: "L1 H2 M1 pos" })).toBeNull();

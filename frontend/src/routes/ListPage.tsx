@@ -6,7 +6,7 @@
 import { Link, useNavigate, useParams } from "react-router";
 import type { ListedMode } from "../api/client";
 import { apiQuery, useLoadable } from "../api/queries";
-import { useMode } from "../api/resources";
+import { useMode, useModels } from "../api/resources";
 import { NotFound } from "../components/layout/NotFound";
 import { MapScaleLegend } from "../components/mode/MapScaleLegend";
 import { TopImageCard } from "../components/mode/TopImageCard";
@@ -113,6 +113,9 @@ function ListedModeColumn({ listed }: { listed: ListedMode }) {
 
 function ListedModeBody({ listed, revision, name }: { listed: ListedMode; revision: string; name: string }) {
   const detail = useMode({ slug: listed.model, revision }, listed, listed);
+  // The planted model's cards show the photo beside the overlay, as on its mode page (see TopImageCard).
+  const models = useModels();
+  const planted = models.status === "ok" && models.data.some((m) => m.slug === listed.model && m.planted);
   return (
     <Loaded state={detail} label="Loading the mode…">
       {(d) => {
@@ -127,7 +130,10 @@ function ListedModeBody({ listed, revision, name }: { listed: ListedMode; revisi
             ) : (
               <>
                 <MapScaleLegend scale={d.map_scale} options={OVERLAY} />
-                <ol className="image-grid list-images" aria-label={`Top images of ${name}`}>
+                <ol
+                  className={planted ? "image-grid list-images-pairs" : "image-grid list-images"}
+                  aria-label={`Top images of ${name}`}
+                >
                   {shown.map((image) => (
                     <TopImageCard
                       key={image.image_id}
@@ -143,6 +149,7 @@ function ListedModeBody({ listed, revision, name }: { listed: ListedMode; revisi
                         listed,
                         image.rank,
                       )}
+                      withPhoto={planted}
                     />
                   ))}
                 </ol>

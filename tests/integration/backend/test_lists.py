@@ -9,6 +9,8 @@ import json
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -247,3 +249,42 @@ def test_a_list_says_when_its_atlas_was_rebuilt_or_is_no_longer_served(
         ("rebuilt", planted.revision, now),
         ("not_served", tiny.revision, None),
     ]
+
+
+#: One worker process's writes: the same 30 lists as every other writer, then 30 of its own.
+_WRITER = """
+import sys
+from pathlib import Path
+from backend.services.mode_lists import ListStore, PinnedList, PinnedMode
+from qkatlas.conventions import Basis, Sign
+
+store = ListStore(Path(sys.argv[1]))
+mode = PinnedMode("planted__x", "planted", "0" * 16, 0, 0, 0, Sign.pos, Basis.faithful, "")
+for title in [f"shared {n}" for n in range(30)] + [f"{sys.argv[2]} {n}" for n in range(30)]:
+    list_id, created = store.put(PinnedList(title, (mode,)))
+    print(title, list_id, int(created))
+"""
+
+
+def test_worker_processes_share_the_database(lists_db: Path) -> None:
+    """Two processes write the same lists and their own at once: each list is stored once and created by
+    exactly one of them, and every write lands."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(lists_db), name], stdout=subprocess.PIPE, text=True, env=env
+        )
+        for name in ("first", "second")
+    ]
+    outputs = [writer.communicate(timeout=120)[0] for writer in writers]
+    assert [writer.returncode for writer in writers] == [0, 0]
+    created: dict[str, int] = {}
+    ids: dict[str, str] = {}
+    for output in outputs:
+        for line in output.splitlines():
+            title, list_id, new = line.rsplit(" ", 2)
+            created[title] = created.get(title, 0) + int(new)
+            assert ids.setdefault(title, list_id) == list_id  # the same content, the same id in both
+    assert len(created) == 90 and all(count == 1 for count in created.values())
+    with sqlite3.connect(lists_db) as connection:
+        assert connection.execute("SELECT count(*) FROM lists").fetchone()[0] == 90
