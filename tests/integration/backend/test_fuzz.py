@@ -75,7 +75,8 @@ def test_no_server_errors(api_schema: Any, method: str, path: str) -> None:
         database=None,
     )
     def fuzz(case: Any) -> None:
-        # Schema-valid bytes are rarely a valid image: the upload endpoint may refuse them (4xx). A set of modes
+        # Schema-valid bytes are rarely a valid image: the upload endpoint may refuse them (4xx); a schema-valid
+        # list rarely names modes a served atlas has: the lists endpoint refuses it with 422 and why. A set of modes
         # to remove has rules no schema states (exactly one of `remove` and `keep_top`; distinct active modes of
         # the head): the ablation routes answer a schema-valid set that breaks them with 422 and the reason.
         refuses_valid_data = method == "POST" or path.endswith("/ablation")
