@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> None:
         "uploads, analyses and rate limits",
     )
     parser.add_argument("--redis-url", help="e.g. redis://localhost:6379/0 (default: in-process cache)")
+    parser.add_argument(
+        "--lists-db", type=Path, help="SQLite database of shared mode lists (default: data/lists.sqlite3 in the repo)"
+    )
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where uploads are analysed")
     parser.add_argument("--frontend-dist", type=Path, help="built dashboard to serve at / (default: frontend/dist)")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="default: info")

@@ -18,14 +18,26 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import backend
 from backend.api.compression import add_compression
 from backend.api.docs import add_offline_docs
-from backend.api.routes import figures, health, image_maps, images, models, modes, pages, progress, search, uploads
+from backend.api.routes import (
+    figures,
+    health,
+    image_maps,
+    images,
+    lists,
+    models,
+    modes,
+    pages,
+    progress,
+    search,
+    uploads,
+)
 from backend.core.cache import make_cache
 from backend.core.config import Settings
 from backend.services.analysis.analyzers import ModelUnavailable
 from backend.services.analysis.queue import AnalysisBusy
 from backend.services.analysis.runner import UploadGone
 from backend.services.container import Services
-from backend.services.pages import page_problem
+from backend.services.pages import address_problem
 from backend.services.uploads import UploadRejected
 
 log = logging.getLogger(__name__)
@@ -113,7 +125,9 @@ def _serve_frontend(app: FastAPI, dist: Path, services: Services) -> None:
         candidate = (root / path).resolve()
         if path and candidate.is_relative_to(root) and candidate.is_file():
             return FileResponse(candidate)
-        problem = page_problem(path, request.query_params, services.atlases.atlases)
+        problem = await address_problem(
+            path, request.query_params, services.atlases.atlases, services.lists.exists_async
+        )
         return FileResponse(index, status_code=200 if problem is None else 404, headers={"Cache-Control": "no-cache"})
 
 
@@ -153,7 +167,7 @@ def create_app(settings: Settings) -> FastAPI:
         generate_unique_id_function=lambda route: route.name,
     )
     app.state.services = services
-    for module in (health, models, modes, figures, images, image_maps, uploads, progress, search, pages):
+    for module in (health, models, modes, figures, images, image_maps, uploads, progress, search, pages, lists):
         app.include_router(module.router, prefix=API_PREFIX)
     add_offline_docs(app, docs_url=f"{API_PREFIX}/docs", openapi_url=OPENAPI_URL, title=app.title)
     _add_error_handlers(app)

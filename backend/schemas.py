@@ -1010,3 +1010,69 @@ class PageCheck(BaseModel):
     path: str
     exists: bool
     problem: str | None = Field(description="Why it names no page; null when it does.")
+
+
+# --- shared mode lists (POST /api/lists) -------------------------------------------------------------
+
+#: Limits of a shared list (docs/architecture.md#shared-mode-lists).
+MAX_LIST_MODES = 24
+MAX_LIST_TITLE = 120
+MAX_LIST_NOTE = 280
+#: A list id: 128 bits of the SHA-256 of the list's content in lower-case base32.
+LIST_ID_PATTERN = r"^[a-z2-7]{26}$"
+
+
+class ListModeIn(BaseModel):
+    """One mode to put on a list, named as on the dashboard."""
+
+    model: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The atlas slug, or any name the dashboard accepts for one served model (model id, short name).",
+    )
+    layer: int = Field(ge=0, le=10_000)
+    head: int = Field(ge=0, le=10_000)
+    mode: int = Field(ge=0, le=100_000)
+    sign: Sign = Sign.pos
+    basis: Basis = Basis.faithful
+    note: str = Field(default="", max_length=MAX_LIST_NOTE, description="What the mode shows, in a few words.")
+
+
+class ModeListIn(BaseModel):
+    """A list to share: a title and its modes, in order."""
+
+    title: str = Field(min_length=1, max_length=MAX_LIST_TITLE)
+    modes: list[ListModeIn] = Field(min_length=1, max_length=MAX_LIST_MODES)
+
+
+class ListedAtlasState(StrEnum):
+    current = "current"
+    rebuilt = "rebuilt"
+    not_served = "not_served"
+
+
+class ListedMode(BaseModel):
+    """A mode of a shared list, pinned to the atlas revision it was added from."""
+
+    model: str = Field(description="Atlas slug.")
+    model_id: str
+    revision: str = Field(description="The atlas revision when the list was made.")
+    layer: int
+    head: int
+    mode: int
+    sign: Sign
+    basis: Basis
+    note: str
+    atlas: ListedAtlasState = Field(
+        description="`current`: the atlas served now is the pinned revision; `rebuilt`: it has been rebuilt since "
+        "(what the mode shows now may differ); `not_served`: no atlas of that slug is served now."
+    )
+    current_revision: str | None = Field(description="The revision served now; null when `not_served`.")
+
+
+class ModeList(BaseModel):
+    """A shared list: immutable, named by the hash of its content (`id`)."""
+
+    id: str = Field(description="Derived from the SHA-256 of the list's content: the same list gets the same id.")
+    title: str
+    modes: list[ListedMode]

@@ -44,19 +44,20 @@ def id_path(pattern: str, *, what: str, rule: str, description: str) -> tuple[ob
     return Path(description=description, json_schema_extra={"pattern": pattern}), AfterValidator(check)
 
 
-async def check_upload_rate(request: Request, services: Services) -> None:
-    """429 when this client address has made too many uploads in the current window (every route that
-    creates an upload calls it, once it knows the request is otherwise valid)."""
-    settings = services.settings
+async def check_rate(request: Request, services: Services, action: str, *, limit: int, window_s: int) -> None:
+    """429 with ``Retry-After`` when this client address has done ``action`` too often in the current window
+    (each route that creates something calls it, once it knows the request is otherwise valid)."""
     client = request.client.host if request.client else "unknown"
-    if not await services.uploads.allow(
-        client, limit=settings.upload_rate_limit, window_s=settings.upload_rate_window_s
-    ):
-        raise HTTPException(
-            429,
-            "too many uploads; try again later",
-            headers={"Retry-After": str(settings.upload_rate_window_s)},
-        )
+    if not await services.rate_limits.allow(action, client, limit=limit, window_s=window_s):
+        raise HTTPException(429, f"too many {action}; try again later", headers={"Retry-After": str(window_s)})
+
+
+async def check_upload_rate(request: Request, services: Services) -> None:
+    """429 when this client address has made too many uploads in the current window."""
+    settings = services.settings
+    await check_rate(
+        request, services, "uploads", limit=settings.upload_rate_limit, window_s=settings.upload_rate_window_s
+    )
 
 
 async def get_services(request: Request) -> Services:

@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     max_pixels: int = Field(default=40_000_000, gt=0, description="Larger images are refused before decoding.")
     upload_rate_limit: int = Field(default=30, ge=1, description="Uploads per client address per window.")
     upload_rate_window_s: int = Field(default=60, ge=1)
+    lists_db: Path = Field(
+        default=_REPO_ROOT / "data" / "lists.sqlite3",
+        description="The SQLite database of shared mode lists (created on first use; keep it on a volume: lists "
+        "are kept for good, unlike everything in the cache).",
+    )
+    list_rate_limit: int = Field(default=20, ge=1, description="Lists created per client address per window.")
+    list_rate_window_s: int = Field(default=60, ge=1)
     memory_cache_bytes: int = Field(
         default=512 * 1024 * 1024, gt=0, description="Bound of the in-process cache (also Redis' fallback)."
     )

@@ -10,7 +10,9 @@ from backend.services.analysis.analyzers import AnalyzerRegistry
 from backend.services.analysis.runner import AnalysisRunner
 from backend.services.atlases import AtlasRegistry
 from backend.services.mode_index import ModeIndex
+from backend.services.mode_lists import ListStore
 from backend.services.o3 import O3Results
+from backend.services.rate_limits import RateLimiter
 from backend.services.similar_modes import SimilarModeIndex
 from backend.services.uploads import UploadStore
 
@@ -29,6 +31,9 @@ class Services:
     o3: O3Results
     mode_index: ModeIndex
     similar_modes: SimilarModeIndex
+    #: Shared mode lists, on disk (never in the cache).
+    lists: ListStore
+    rate_limits: RateLimiter
 
     @classmethod
     def create(cls, settings: Settings, cache: Cache) -> Services:
@@ -56,6 +61,8 @@ class Services:
             o3=O3Results(),
             mode_index=ModeIndex(),
             similar_modes=SimilarModeIndex(),
+            lists=ListStore(settings.lists_db),
+            rate_limits=RateLimiter(cache, clock=settings.clock),
         )
 
     async def close(self) -> None:

@@ -11,15 +11,16 @@ several atlases answer to names no page. Both implementations are held to one ta
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+from backend.schemas import LIST_ID_PATTERN
 from backend.services.uploads import UPLOAD_ID_PATTERN
 from qkatlas.atlas import Atlas
 
 _INDEX = re.compile(r"^\d{1,6}$")
 _SEGMENT = {"L": re.compile(r"^L(\d{1,6})$"), "H": re.compile(r"^H(\d{1,6})$"), "M": re.compile(r"^M(\d{1,6})$")}
 #: Addresses that are a page whatever the atlases.
-_FIXED_PAGES = ("", "search", "upload", "classes")
+_FIXED_PAGES = ("", "search", "upload", "classes", "lists")
 
 
 def short_name(model_id: str) -> str:
@@ -122,3 +123,16 @@ def page_problem(path: str, query: Mapping[str, str], atlases: Sequence[Atlas]) 
     if head == "upload" and len(rest) == 1:
         return _upload_page(rest[0], query, atlases)
     return "not a page of the dashboard"
+
+
+async def address_problem(
+    path: str, query: Mapping[str, str], atlases: Sequence[Atlas], list_exists: Callable[[str], Awaitable[bool]]
+) -> str | None:
+    """``page_problem``, and for a shared list's address (``lists/<id>``) whether the list exists, which only
+    the lists database knows (``list_exists`` reads it off the event loop)."""
+    parts = path.removesuffix("/").split("/")
+    if len(parts) != 2 or parts[0] != "lists":
+        return page_problem(path, query, atlases)
+    if not re.match(LIST_ID_PATTERN, parts[1]):
+        return "not a list id"
+    return None if await list_exists(parts[1]) else "no such list"

@@ -79,8 +79,8 @@ def _meta_key(upload_id: str) -> str:
 
 
 class UploadStore:
-    """Uploads in ``cache``; ``clock`` is the wall clock for their expiry and for rate-limit windows (both are
-    shared with other replicas through Redis)."""
+    """Uploads in ``cache``; ``clock`` is the wall clock for their expiry (shared with other replicas through
+    Redis)."""
 
     def __init__(self, cache: Cache, *, ttl_s: int, max_pixels: int, clock: Clock = time.time) -> None:
         self._cache = cache
@@ -113,8 +113,3 @@ class UploadStore:
 
     async def data(self, upload_id: str) -> bytes | None:
         return await self._cache.get(_key(upload_id))
-
-    async def allow(self, client: str, *, limit: int, window_s: int) -> bool:
-        """Fixed-window rate limit on uploads per client address."""
-        window = int(self._clock() // window_s)
-        return await self._cache.incr(f"qk:ratelimit:uploads:{client}:{window}", window_s) <= limit

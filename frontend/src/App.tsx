@@ -13,6 +13,8 @@ const SearchPage = lazy(() => import("./routes/SearchPage"));
 const ClassPage = lazy(() => import("./routes/ClassPage"));
 const ClassesPage = lazy(() => import("./routes/ClassesPage"));
 const ModelAddressPage = lazy(() => import("./routes/ModelAddressPage"));
+const ListsPage = lazy(() => import("./routes/ListsPage"));
+const ListPage = lazy(() => import("./routes/ListPage"));
 const NotFoundPage = lazy(() => import("./routes/NotFoundPage"));
 
 export function AppRoutes() {
@@ -30,6 +32,8 @@ export function AppRoutes() {
         <Route path="classes/:label" element={<ClassPage />} />
         <Route path="upload" element={<UploadPage />} />
         <Route path="upload/:uploadId" element={<UploadPage />} />
+        <Route path="lists" element={<ListsPage />} />
+        <Route path="lists/:listId" element={<ListPage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

@@ -212,6 +212,8 @@ def server(
         "cpu",
         "--log-level",
         "warning",
+        "--lists-db",
+        str(log.parent / "lists.sqlite3"),
     ]
     base = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:

@@ -10,6 +10,7 @@ included.
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import socket
 import subprocess
@@ -54,6 +55,10 @@ def test_compose_files_validate_with_health_checks_and_no_secrets() -> None:
             assert not any(word in key.upper() for word in ("PASSWORD", "SECRET", "TOKEN", "KEY")), key
     assert "--workers" in services["backend"]["command"]
     assert f"nginx-cache:{CONTAINER_CACHE_DIR}" in " ".join(services["frontend"]["volumes"])
+    # Shared lists outlive the container: their database is on a named volume mounted where it lives.
+    lists_folder = str(Path(services["backend"]["environment"]["QKATLAS_LISTS_DB"]).parent)
+    assert f"lists:{lists_folder}:rw" in services["backend"]["volumes"]
+    assert "lists" in config["volumes"]
     assert services["frontend"]["environment"]["BACKEND_UPSTREAM"] == "backend:8000"
     gpu = _compose_config("docker-compose.yml", "docker-compose.gpu.yml")["services"]["backend"]
     assert gpu["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
@@ -90,6 +95,9 @@ def compose_backend(tmp_path_factory: pytest.TempPathFactory, planted_image_dir:
     services = _compose_config("docker-compose.yml")["services"]
     out = tmp_path_factory.mktemp("compose") / "atlases"
     local = {"/atlases": str(out), "/images": str(planted_image_dir), "redis://redis:6379/0": "redis://127.0.0.1:9/0"}
+    # The lists database where the Compose environment puts it, under a local folder.
+    lists_db = services["backend"]["environment"]["QKATLAS_LISTS_DB"]
+    env = {**os.environ, "QKATLAS_LISTS_DB": str(out.parent / lists_db.lstrip("/"))}
     precompute = [local.get(arg, arg) for arg in services["precompute"]["command"]]
     precompute[precompute.index("--model") + 1] = "planted"  # the default model needs the hub
     assert precompute[:3] == ["python", "-m", "precompute"]
@@ -104,7 +112,9 @@ def compose_backend(tmp_path_factory: pytest.TempPathFactory, planted_image_dir:
     backend = [local.get(arg, arg) for arg in services["backend"]["command"]]
     backend[backend.index("--port") + 1] = str(port)
     backend[backend.index("--host") + 1] = "127.0.0.1"
-    process = subprocess.Popen([sys.executable, *backend[1:]], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, *backend[1:]], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+    )
     try:
         _wait_until_up(f"http://127.0.0.1:{port}/api/health", process, "the backend")
         yield port
@@ -167,6 +177,14 @@ def test_nginx_serves_the_dashboard_and_caches_atlas_answers(compose_nginx: str,
         for missing in ("/m/planted/L99/H0/M0", "/m/resnet", "/classes/no-such-class", "/nowhere"):
             answer = http.get(missing, headers=identity)
             assert (missing, answer.status_code) == (missing, 404) and answer.text == index.text
+        # A shared list's page exists once the list does (nginx asks the backend, which asks the lists store).
+        list_page = f"/lists/{'a' * 26}"
+        assert http.get(list_page, headers=identity).status_code == 404
+        mode = {"model": "planted", "layer": 0, "head": 0, "mode": 0}
+        created = http.post("/api/lists", json={"title": "Through nginx", "modes": [mode]})
+        assert created.status_code == 201, created.text
+        shared = http.get(f"/lists/{created.json()['id']}", headers=identity)
+        assert shared.status_code == 200 and shared.text == index.text
         asset = http.get("/assets/index-0123abcd.js", headers={"Accept-Encoding": "gzip"})
         assert asset.status_code == 200 and asset.headers["content-encoding"] == "gzip"
         assert "immutable" in asset.headers["cache-control"]

@@ -7,8 +7,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from backend.api.caching import ServedAtlases
+from backend.api.deps import ServicesDep
 from backend.schemas import PageCheck
-from backend.services.pages import page_problem
+from backend.services.pages import address_problem
 
 router = APIRouter(tags=["pages"])
 
@@ -25,11 +26,11 @@ APP_PAGE_POLICY = "no-cache"
     response_model=PageCheck,
     responses={404: {"model": PageCheck, "description": "The address names no page."}},
 )
-async def get_page(path: str, request: Request, atlases: ServedAtlases) -> JSONResponse:
+async def get_page(path: str, request: Request, atlases: ServedAtlases, services: ServicesDep) -> JSONResponse:
     """200 when `/{path}?{query}` is a page of the dashboard for the atlases served now (a model, layer,
     head, mode, mode-index filter, class or upload address that exists), 404 otherwise, with why. The
     `X-Accel-Redirect` header tells nginx which app page to answer the address with."""
-    problem = page_problem(path, request.query_params, atlases)
+    problem = await address_problem(path, request.query_params, atlases, services.lists.exists_async)
     body = PageCheck(path=f"/{path}", exists=problem is None, problem=problem)
     return JSONResponse(
         body.model_dump(),

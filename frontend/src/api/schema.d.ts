@@ -650,6 +650,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/lists": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create List
+         * @description A list of modes from any served models, each with a note, pinned to the atlas revisions served now: at most 24 modes, a title of up to 120 characters and notes of up to 280. Lists are immutable: the id is derived from the content, so posting the same list again answers the same id (200 instead of 201), and any change makes a new list.
+         */
+        post: operations["create_list"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/lists/{list_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get List
+         * @description The list with its modes in order, each saying whether its atlas is still the revision it was added from.
+         */
+        get: operations["get_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1265,6 +1305,73 @@ export interface components {
             weighted_cos_scaled: number | null;
         };
         /**
+         * ListModeIn
+         * @description One mode to put on a list, named as on the dashboard.
+         */
+        ListModeIn: {
+            /**
+             * Model
+             * @description The atlas slug, or any name the dashboard accepts for one served model (model id, short name).
+             */
+            model: string;
+            /** Layer */
+            layer: number;
+            /** Head */
+            head: number;
+            /** Mode */
+            mode: number;
+            /** @default pos */
+            sign: components["schemas"]["Sign"];
+            /** @default faithful */
+            basis: components["schemas"]["Basis"];
+            /**
+             * Note
+             * @description What the mode shows, in a few words.
+             * @default
+             */
+            note: string;
+        };
+        /**
+         * ListedAtlasState
+         * @enum {string}
+         */
+        ListedAtlasState: "current" | "rebuilt" | "not_served";
+        /**
+         * ListedMode
+         * @description A mode of a shared list, pinned to the atlas revision it was added from.
+         */
+        ListedMode: {
+            /**
+             * Model
+             * @description Atlas slug.
+             */
+            model: string;
+            /** Model Id */
+            model_id: string;
+            /**
+             * Revision
+             * @description The atlas revision when the list was made.
+             */
+            revision: string;
+            /** Layer */
+            layer: number;
+            /** Head */
+            head: number;
+            /** Mode */
+            mode: number;
+            sign: components["schemas"]["Sign"];
+            basis: components["schemas"]["Basis"];
+            /** Note */
+            note: string;
+            /** @description `current`: the atlas served now is the pinned revision; `rebuilt`: it has been rebuilt since (what the mode shows now may differ); `not_served`: no atlas of that slug is served now. */
+            atlas: components["schemas"]["ListedAtlasState"];
+            /**
+             * Current Revision
+             * @description The revision served now; null when `not_served`.
+             */
+            current_revision: string | null;
+        };
+        /**
          * MapScaleOut
          * @description The map values drawn at full colour, shared by every image of a signed mode (docs/method.md#rendering):
          *     a value x is drawn at intensity clip(x / scale, 0, 1).
@@ -1603,6 +1710,31 @@ export interface components {
              * @description Mean attention moved by the mode over the dataset, in [0, 1]; null if not measured.
              */
             effect?: number | null;
+        };
+        /**
+         * ModeList
+         * @description A shared list: immutable, named by the hash of its content (`id`).
+         */
+        ModeList: {
+            /**
+             * Id
+             * @description Derived from the SHA-256 of the list's content: the same list gets the same id.
+             */
+            id: string;
+            /** Title */
+            title: string;
+            /** Modes */
+            modes: components["schemas"]["ListedMode"][];
+        };
+        /**
+         * ModeListIn
+         * @description A list to share: a title and its modes, in order.
+         */
+        ModeListIn: {
+            /** Title */
+            title: string;
+            /** Modes */
+            modes: components["schemas"]["ListModeIn"][];
         };
         /**
          * ModeMaps
@@ -4649,6 +4781,98 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PageCheck"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModeListIn"];
+            };
+        };
+        responses: {
+            /** @description The same list existed already: its id (and nothing stored) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModeList"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModeList"];
+                };
+            };
+            /** @description A mode no served atlas has (unknown or ambiguous model; layer, head or mode out of range; a basis the atlas lacks), a repeated mode, an empty title or a control character in the text; or a body the schema refuses (then FastAPI's list of errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many lists from this address */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description From `POST /api/lists`. */
+                list_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModeList"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Validation Error */

@@ -32,6 +32,7 @@ import { DatasetImageLargeView } from "../components/mode/DatasetImageLargeView"
 import { MapScaleLegend } from "../components/mode/MapScaleLegend";
 import { SimilarModes } from "../components/mode/SimilarModes";
 import { ModeEffectSection } from "../components/mode/ModeEffectSection";
+import { AddToList } from "../components/lists/AddToList";
 import { count, fmt, integer, modeName, percent, plural } from "../lib/common/format";
 import { GLOSSARY } from "../lib/help/glossary";
 import { useKeyNav } from "../lib/keys/keyboard";
@@ -196,6 +197,10 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
           onChange={(basis) => setView({ basis })}
         />
       </div>
+      <AddToList
+        key={`${model}/${name}/${view.sign}/${view.basis}`}
+        mode={{ model, modelId: summary.model_id, ...pos, sign: view.sign, basis: view.basis }}
+      />
       {detail.status === "ok" && !detail.data.active ? null : (
         <OverlayControls value={view} onChange={(o) => setView(o)} />
       )}

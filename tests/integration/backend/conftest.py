@@ -41,13 +41,22 @@ def atlases(atlas_root: Path) -> dict[str, Atlas]:
 
 
 @pytest.fixture
-def make_client(atlas_root: Path) -> Iterator[AppFactory]:
-    """``make_client(**settings)`` → a started ``TestClient`` (closed at teardown)."""
+def make_client(atlas_root: Path, tmp_path: Path) -> Iterator[AppFactory]:
+    """``make_client(**settings)`` → a started ``TestClient`` (closed at teardown); its shared lists are kept
+    in the test's own database unless ``lists_db`` says where."""
     clients: list[TestClient] = []
+    lists_db = tmp_path / "lists.sqlite3"
 
     def factory(**overrides: Any) -> TestClient:
         settings = Settings(
-            **{"atlas_dir": atlas_root, "redis_url": None, "frontend_dist": None, "device": "cpu", **overrides}
+            **{
+                "atlas_dir": atlas_root,
+                "redis_url": None,
+                "frontend_dist": None,
+                "device": "cpu",
+                "lists_db": lists_db,
+                **overrides,
+            }
         )
         client = TestClient(create_app(settings), raise_server_exceptions=False)
         client.__enter__()

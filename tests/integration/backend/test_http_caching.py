@@ -50,10 +50,11 @@ def _client(atlas_dir: Path, **overrides: Any) -> TestClient:
 
 
 @pytest.fixture(scope="module")
-def shared(cache_root: Path) -> Iterator[TestClient]:
+def shared(cache_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     # A clock that stands still: an upload's answer counts its seconds left, which a real clock could
     # change between two requests that must get the same body.
-    with _client(cache_root, atlas_poll_s=0, clock=FakeClock()) as client:
+    lists_db = tmp_path_factory.mktemp("caching-lists") / "lists.sqlite3"
+    with _client(cache_root, atlas_poll_s=0, clock=FakeClock(), lists_db=lists_db) as client:
         yield client
 
 
@@ -70,8 +71,22 @@ def upload_id(shared: TestClient, planted_image_dir: Path) -> str:
     return _upload(shared, planted_image_dir)
 
 
+def _list(client: TestClient, atlases: dict[str, Atlas]) -> str:
+    """A shared list of a planted mode (so a rebuild of the planted atlas changes what it says)."""
+    mode = {"model": atlases["planted"].slug, "layer": 0, "head": 0, "mode": 0, "note": "caching"}
+    response = client.post("/api/lists", json={"title": "Caching", "modes": [mode]})
+    assert response.status_code in (200, 201)
+    list_id: str = response.json()["id"]
+    return list_id
+
+
+@pytest.fixture(scope="module")
+def list_id(shared: TestClient, atlases: dict[str, Atlas]) -> str:
+    return _list(shared, atlases)
+
+
 #: An address answering 200 for every cached GET route of the API, by route path ({planted}, {tiny}:
-#: the atlases' slugs; {upload}: an upload's id).
+#: the atlases' slugs; {upload}: an upload's id; {list}: a shared list's id).
 EXAMPLES = {
     "/api/models": "/api/models",
     "/api/models/{model}": "/api/models/{planted}",
@@ -129,12 +144,14 @@ EXAMPLES = {
     "/api/models/{model}/images/{image_id}/layers/{layer}/heads/{head}/ablation": (
         "/api/models/{planted}/images/{planted}~0/layers/0/heads/0/ablation?keep_top=1&query_patch=5"
     ),
+    # Immutable, but whether its atlases were rebuilt since is not: revalidated, ETag = the body's hash.
+    "/api/lists/{list_id}": "/api/lists/{list}",
 }
 ROUTES = sorted(EXAMPLES)
 
 
-def examples(atlases: dict[str, Atlas], upload_id: str) -> dict[str, str]:
-    names = {"planted": atlases["planted"].slug, "tiny": atlases["tiny"].slug, "upload": upload_id}
+def examples(atlases: dict[str, Atlas], upload_id: str, list_id: str) -> dict[str, str]:
+    names = {"planted": atlases["planted"].slug, "tiny": atlases["tiny"].slug, "upload": upload_id, "list": list_id}
     return {route: url.format(**names) for route, url in EXAMPLES.items()}
 
 
@@ -152,9 +169,9 @@ def test_every_get_route_is_cached_or_listed_as_uncached(shared: TestClient) -> 
 @pytest.mark.parametrize("encoding", ["identity", "gzip"])
 @pytest.mark.parametrize("route", ROUTES)
 def test_etag_and_304_round_trip(
-    route: str, encoding: str, shared: TestClient, atlases: dict[str, Atlas], upload_id: str
+    route: str, encoding: str, shared: TestClient, atlases: dict[str, Atlas], upload_id: str, list_id: str
 ) -> None:
-    url = examples(atlases, upload_id)[route]
+    url = examples(atlases, upload_id, list_id)[route]
     accept = {"Accept-Encoding": encoding}
     first = shared.get(url, headers=accept)
     assert first.status_code == 200, first.text
@@ -186,9 +203,9 @@ def test_etag_and_304_round_trip(
 
 @pytest.mark.parametrize("route", [r for r in ROUTES if "{model}" in r or "{image_id}" in r])
 def test_addresses_pinned_to_the_revision(
-    route: str, shared: TestClient, atlases: dict[str, Atlas], upload_id: str
+    route: str, shared: TestClient, atlases: dict[str, Atlas], upload_id: str, list_id: str
 ) -> None:
-    url = examples(atlases, upload_id)[route]
+    url = examples(atlases, upload_id, list_id)[route]
     revision = (atlases["tiny"] if route.endswith("/attention") else atlases["planted"]).revision
     pinned = shared.get(_with(url, v=revision))
     assert pinned.status_code == 200 and pinned.content == shared.get(url).content
@@ -243,7 +260,7 @@ def test_a_rebuilt_atlas_changes_the_etags(
     root = tmp_path / "atlases"
     shutil.copytree(cache_root, root, ignore=shutil.ignore_patterns(fmt.PARTIAL_DIR))
     client = make_client(atlas_dir=root, atlas_poll_s=0)
-    urls = examples(atlases, _upload(client, planted_image_dir))
+    urls = examples(atlases, _upload(client, planted_image_dir), _list(client, atlases))
     before = {route: client.get(url).headers["etag"] for route, url in urls.items()}
     tiny = f"/api/models/{atlases['tiny'].slug}/{MODE}"
     tiny_before = client.get(tiny).headers["etag"]
@@ -288,7 +305,9 @@ def test_upload_responses_never_outlive_the_upload(
 ) -> None:
     client = make_client(upload_ttl_s=100, clock=clock)
     upload_id = _upload(client, planted_image_dir)
-    urls = {r: u for r, u in examples(atlases, upload_id).items() if r.startswith("/api/uploads/")}
+    urls = {
+        r: u for r, u in examples(atlases, upload_id, _list(client, atlases)).items() if r.startswith("/api/uploads/")
+    }
     revisions = {
         route: (atlases["tiny"] if route.endswith("/attention") else atlases["planted"]).revision for route in urls
     }

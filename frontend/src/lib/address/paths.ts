@@ -53,6 +53,16 @@ export function classPath(label: string): string {
   return `/classes/${enc(label)}`;
 }
 
+/** The draft list of this browser (collected with "Add to list"). */
+export function listsPath(): string {
+  return "/lists";
+}
+
+/** A shared list (`POST /api/lists` answered its id). */
+export function listPath(listId: string): string {
+  return `/lists/${enc(listId)}`;
+}
+
 /** The full search results for `query`. */
 export function searchPath(query: string): string {
   return `/search?${new URLSearchParams({ q: query }).toString()}`;
