@@ -18,7 +18,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import backend
 from backend.api.compression import add_compression
 from backend.api.docs import add_offline_docs
-from backend.api.routes import health, image_maps, images, models, modes, pages, progress, search, uploads
+from backend.api.routes import (
+    citation,
+    health,
+    image_maps,
+    images,
+    models,
+    modes,
+    pages,
+    progress,
+    search,
+    uploads,
+)
 from backend.core.cache import make_cache
 from backend.core.config import Settings
 from backend.services.analysis.analyzers import ModelUnavailable
@@ -153,7 +164,7 @@ def create_app(settings: Settings) -> FastAPI:
         generate_unique_id_function=lambda route: route.name,
     )
     app.state.services = services
-    for module in (health, models, modes, images, image_maps, uploads, progress, search, pages):
+    for module in (health, models, modes, images, image_maps, uploads, progress, search, pages, citation):
         app.include_router(module.router, prefix=API_PREFIX)
     add_offline_docs(app, docs_url=f"{API_PREFIX}/docs", openapi_url=OPENAPI_URL, title=app.title)
     _add_error_handlers(app)
