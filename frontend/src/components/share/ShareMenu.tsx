@@ -95,7 +95,7 @@ function SharePanel({ target }: { target: ShareTarget }) {
     setShown((now) => target.parts.filter((p) => (p === part ? on : now.includes(p))));
   return (
     <>
-      <CopyField label="Link to this view" value={permalink} />
+      <CopyField label="Link to this view" value={permalink} rows={2} />
       <fieldset className="share-parts">
         <legend>Embed: parts to show</legend>
         {target.parts.map((part) => (
@@ -105,10 +105,10 @@ function SharePanel({ target }: { target: ShareTarget }) {
           </label>
         ))}
       </fieldset>
-      <CopyField label="Embed snippet" value={snippet} rows={3} />
-      <CopyField label="Citation" value={line} rows={3} />
+      <CopyField label="Embed snippet" value={snippet} rows={5} />
+      <CopyField label="Citation" value={line} rows={5} />
       {software.status === "ok" ? (
-        <CopyField label="BibTeX of the software" value={software.data.bibtex} rows={5} />
+        <CopyField label="BibTeX of the software" value={software.data.bibtex} rows={7} />
       ) : software.status === "error" ? (
         <p className="muted small">BibTeX of the software unavailable: {software.message}</p>
       ) : null}
