@@ -130,3 +130,26 @@ test("a head embeds its spectrum and its modes, each on request", async () => {
     await screenshot(page, "83-embed-head-600");
   });
 });
+
+test("an embed works inside an iframe of another page, and its link opens the full app", async () => {
+  const path = `/m/${PLANTED.slug}/L0/H0/M0`;
+  await withPage({ viewport: { width: 900, height: 1000 } }, async (page) => {
+    // The host page is another document (about:blank), as a blog post embedding the mode would be.
+    const src = url(`${path}?sign=pos&basis=exact&embed=1&parts=badge,top`);
+    await page.setContent(
+      `<main><h1>A post</h1><iframe src="${src}" width="600" height="900" title="L0 H0 M0" style="border:0"></iframe></main>`,
+    );
+    const frame = page.frameLocator("iframe");
+    await frame.getByRole("region", { name: /^Top \d+ images/ }).waitFor();
+    assert.equal(await frame.locator("header.site-header").count(), 0);
+    await screenshot(page, "84-embed-in-iframe-900");
+    const [popup] = await Promise.all([
+      page.context().waitForEvent("page"),
+      frame.getByRole("link", { name: /open in qkatlas/ }).click(),
+    ]);
+    await popup.waitForLoadState();
+    assert.equal(popup.url(), url(`${path}?sign=pos&basis=exact`));
+    await popup.locator("header.site-header").waitFor();
+    await popup.close();
+  });
+});
