@@ -2,10 +2,17 @@
  * The layout of an embed (`embed=1`, lib/embed): the page's content only (no header, search, footer,
  * shortcut sheet), sized by its iframe, with the link "open in qkatlas" to the same view in the full app.
  * Every link that leaves the view opens the full app in a new tab: an iframe is no place to browse.
+ * Actions that would take the frame elsewhere (exploring an image's attention) are not offered.
  */
 import { type MouseEvent, type ReactNode, Suspense } from "react";
 import { useLocation } from "react-router";
-import { EMBED_PART_LABELS, fullAppUrl, openInFullApp, useEmbedOptions } from "../../lib/embed/embedOptions";
+import {
+  EMBED_PART_LABELS,
+  fullAppUrl,
+  openInFullApp,
+  parseEmbedOptions,
+  useEmbedOptions,
+} from "../../lib/embed/embedOptions";
 import { Loading } from "../ui/Status";
 
 export function EmbedFrame({ children }: { children: ReactNode }) {
@@ -33,7 +40,10 @@ export function EmbedFrame({ children }: { children: ReactNode }) {
   );
 }
 
-/** A plain click on a link to another address (not a download, not an anchor on this page) opens it in a new tab. */
+/**
+ * A plain click on a link that leaves the embedded view opens the full app in a new tab. A link that keeps
+ * `embed=1` (a top image's large view, an anchor on the page: built from the embed's own address) stays.
+ */
 function leaveInNewTab(event: MouseEvent<HTMLDivElement>) {
   if (
     event.defaultPrevented ||
@@ -48,11 +58,12 @@ function leaveInNewTab(event: MouseEvent<HTMLDivElement>) {
   const anchor = event.target instanceof Element ? event.target.closest("a[href]") : null;
   if (!(anchor instanceof HTMLAnchorElement) || anchor.target !== "" || anchor.hasAttribute("download")) return;
   const to = new URL(anchor.href);
-  const here = window.location;
-  if (to.protocol !== "http:" && to.protocol !== "https:") return;
-  if (to.origin === here.origin && to.pathname === here.pathname && to.search === here.search && to.hash !== "") return;
+  const inApp = to.origin === window.location.origin;
+  if ((to.protocol !== "http:" && to.protocol !== "https:") || (inApp && parseEmbedOptions(to.searchParams).embedded)) {
+    return;
+  }
   event.preventDefault();
   event.stopPropagation();
-  if (to.origin === here.origin) openInFullApp(anchor.href);
+  if (inApp) openInFullApp(anchor.href);
   else window.open(anchor.href, "_blank", "noopener");
 }

@@ -178,6 +178,20 @@ describe("embed", () => {
     expect(screen.getByTestId("location").dataset.url).toBe(`${PAGE}?sign=pos&basis=faithful&embed=1`);
   });
 
+  it("keeps a top image's large view inside the embed, without the full app's analysis", async () => {
+    mockModePage();
+    const opened = vi.spyOn(window, "open").mockReturnValue(null);
+    renderAt(`${PAGE}?sign=pos&basis=faithful&embed=1&parts=top`);
+    await screen.findByRole("region", { name: /^Top 2 images/ });
+    fireEvent.click(document.querySelector(".image-card figure a")!);
+    const view = await screen.findByRole("dialog", { name: /top image/ });
+    expect(opened).not.toHaveBeenCalled();
+    expect(screen.getByTestId("location").dataset.url).toBe(
+      `${PAGE}?sign=pos&basis=faithful&embed=1&parts=top&image=0`,
+    );
+    expect(within(view).queryByRole("button", { name: "Explore attention in this image" })).toBeNull();
+  });
+
   it("names parts it does not know", async () => {
     mockModePage();
     renderAt(`${PAGE}?embed=1&parts=top,histogram`);
