@@ -1,3 +1,5 @@
+"""How to cite the software: `CITATION.cff`, served with a BibTeX entry."""
+
 from __future__ import annotations
 
 from typing import Annotated
