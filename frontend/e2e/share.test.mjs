@@ -97,6 +97,13 @@ test("an embed shows only the content and the parts asked for, and opens the ful
     assert.deepEqual(await brokenImages(page), []);
     assert.deepEqual(await axeViolations(page), []);
     await screenshot(page, "81-embed-mode-600");
+    for (const width of [400, 900]) {
+      await page.setViewportSize({ width, height: 800 });
+      const scrolled = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(scrolled <= width, `content ${scrolled} px wide in a ${width} px frame`);
+    }
+    await screenshot(page, "81-embed-mode-900");
+    await page.setViewportSize(EMBED_VIEWPORT);
 
     // A link that leaves the view opens the full app in a new tab; the embed stays where it is.
     const [popup] = await Promise.all([
