@@ -19,6 +19,7 @@ import backend
 from backend.api.compression import add_compression
 from backend.api.docs import add_offline_docs
 from backend.api.routes import (
+    citation,
     figures,
     health,
     image_maps,
@@ -167,7 +168,20 @@ def create_app(settings: Settings) -> FastAPI:
         generate_unique_id_function=lambda route: route.name,
     )
     app.state.services = services
-    for module in (health, models, modes, figures, images, image_maps, uploads, progress, search, pages, lists):
+    for module in (
+        health,
+        models,
+        modes,
+        figures,
+        images,
+        image_maps,
+        uploads,
+        progress,
+        search,
+        pages,
+        lists,
+        citation,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     add_offline_docs(app, docs_url=f"{API_PREFIX}/docs", openapi_url=OPENAPI_URL, title=app.title)
     _add_error_handlers(app)

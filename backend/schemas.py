@@ -115,6 +115,10 @@ class ModelSummary(BaseModel):
     )
     model_slug: str = Field(description="URL-safe id of the model alone.")
     model_id: str = Field(description="The original model id (hub id, timm name or checkpoint).")
+    weights_revision: str | None = Field(
+        description="The revision of the weights the atlas was built from (hub commit, tag or branch); null when "
+        "the build did not record one."
+    )
     family: str
     n_layers: int
     n_heads: int
@@ -1076,3 +1080,18 @@ class ModeList(BaseModel):
     id: str = Field(description="Derived from the SHA-256 of the list's content: the same list gets the same id.")
     title: str
     modes: list[ListedMode]
+
+
+# --- citation -----------------------------------------------------------------------------------
+
+
+class SoftwareCitation(BaseModel):
+    """How to cite the software, from the repository's `CITATION.cff`."""
+
+    title: str
+    version: str
+    authors: list[str]
+    license: str | None = Field(description="SPDX id; null when the repository names none.")
+    repository: str | None = Field(description="Where the code is; null when not recorded.")
+    message: str = Field(description="The project's request on how to cite it.")
+    bibtex: str = Field(description="A biblatex `@software` entry made from the fields above.")

@@ -45,6 +45,7 @@ def model_summary(atlas: Atlas, *, has_o3: bool) -> ModelSummary:
         revision=atlas.revision,
         model_slug=atlas.model_slug,
         model_id=atlas.model_id,
+        weights_revision=model.revision,
         family=model.family,
         n_layers=atlas.n_layers,
         n_heads=atlas.n_heads,

@@ -690,6 +690,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/citation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Citation
+         * @description How to cite qkatlas itself (from the repository's `CITATION.cff`), with a BibTeX entry; a mode or head
+         *     is cited with it, the atlas revision and the page's address (the dashboard's Share menu).
+         */
+        get: operations["get_citation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1915,6 +1936,11 @@ export interface components {
              * @description The original model id (hub id, timm name or checkpoint).
              */
             model_id: string;
+            /**
+             * Weights Revision
+             * @description The revision of the weights the atlas was built from (hub commit, tag or branch); null when the build did not record one.
+             */
+            weights_revision: string | null;
             /** Family */
             family: string;
             /** N Layers */
@@ -2078,6 +2104,11 @@ export interface components {
              * @description The original model id (hub id, timm name or checkpoint).
              */
             model_id: string;
+            /**
+             * Weights Revision
+             * @description The revision of the weights the atlas was built from (hub commit, tag or branch); null when the build did not record one.
+             */
+            weights_revision: string | null;
             /** Family */
             family: string;
             /** N Layers */
@@ -2809,6 +2840,38 @@ export interface components {
              * @description Served atlases on other datasets (never compared).
              */
             other_datasets: string[];
+        };
+        /**
+         * SoftwareCitation
+         * @description How to cite the software, from the repository's `CITATION.cff`.
+         */
+        SoftwareCitation: {
+            /** Title */
+            title: string;
+            /** Version */
+            version: string;
+            /** Authors */
+            authors: string[];
+            /**
+             * License
+             * @description SPDX id; null when the repository names none.
+             */
+            license: string | null;
+            /**
+             * Repository
+             * @description Where the code is; null when not recorded.
+             */
+            repository: string | null;
+            /**
+             * Message
+             * @description The project's request on how to cite it.
+             */
+            message: string;
+            /**
+             * Bibtex
+             * @description A biblatex `@software` entry made from the fields above.
+             */
+            bibtex: string;
         };
         /**
          * SortOrder
@@ -4882,6 +4945,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_citation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SoftwareCitation"];
                 };
             };
         };

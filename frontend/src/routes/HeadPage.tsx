@@ -24,6 +24,9 @@ import { stepHead } from "../lib/mode/neighbours";
 import { headPath, modelPath, modePath, parseBasis } from "../lib/address/paths";
 import { topImagePath } from "../lib/mode/largeView";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
+import { EmbedBadge } from "../components/layout/EmbedBadge";
+import { ShareMenu } from "../components/share/ShareMenu";
+import { HEAD_EMBED_PARTS, openInFullApp, showsPart, useEmbedOptions } from "../lib/embed/embedOptions";
 
 const ModeSpectrumChart = lazy(() =>
   import("../components/charts/ModeSpectrumChart").then((m) => ({ default: m.ModeSpectrumChart })),
@@ -43,10 +46,23 @@ function HeadView({ summary, layer, head }: { summary: ModelSummary; layer: numb
   const [search, setSearch] = useSearchParams();
   const navigate = useNavigate();
   const basis = parseBasis(search.get("basis"));
+  const embed = useEmbedOptions();
   const model = summary.slug;
   useDocumentTitle(`${modeName(layer, head)} · ${summary.model_id}`);
 
   const detail = useHead(summary, layer, head, basis);
+  const share = {
+    address: `${headPath(model, layer, head)}?basis=${basis}`,
+    title: `Head ${modeName(layer, head)}, ${basis} basis, of ${summary.model_id} (qkatlas)`,
+    parts: HEAD_EMBED_PARTS,
+    model: summary,
+    position: { layer, head, basis, mode: null, sign: null },
+  };
+  const modes = (
+    <Loaded state={detail} label="Loading modes…">
+      {(d) => <HeadModes detail={d} basis={basis} />}
+    </Loaded>
+  );
 
   const withBasis = (path: string) => (basis === "faithful" ? path : `${path}?basis=${basis}`);
   const prev = stepHead({ layer, head }, -1, summary.n_layers, summary.n_heads);
@@ -55,6 +71,16 @@ function HeadView({ summary, layer, head }: { summary: ModelSummary; layer: numb
     prev: prev ? () => navigate(withBasis(headPath(model, prev.layer, prev.head))) : undefined,
     next: next ? () => navigate(withBasis(headPath(model, next.layer, next.head))) : undefined,
   });
+  if (embed.embedded) {
+    return (
+      <>
+        {showsPart(embed, "badge") ? (
+          <EmbedBadge title={`Head ${modeName(layer, head)}`} detail={`${summary.model_id} · ${basis} basis`} />
+        ) : null}
+        {modes}
+      </>
+    );
+  }
 
   return (
     <>
@@ -89,6 +115,7 @@ function HeadView({ summary, layer, head }: { summary: ModelSummary; layer: numb
             onChange={(b) => setSearch(b === "faithful" ? {} : { basis: b }, { replace: true })}
           />
         ) : null}
+        <ShareMenu target={share} />
         <DownloadFigure
           of={{ model, revision: summary.revision, layer, head, sign: "pos", basis }}
           options={DEFAULT_OVERLAY}
@@ -99,21 +126,20 @@ function HeadView({ summary, layer, head }: { summary: ModelSummary; layer: numb
       {plantedModesAt(summary, layer, head, null).map((p) => (
         <PlantedModeNote key={p.mode} model={summary} planted={p} link />
       ))}
-      <Loaded state={detail} label="Loading modes…">
-        {(d) => <HeadModes detail={d} basis={basis} />}
-      </Loaded>
+      {modes}
     </>
   );
 }
 
 function HeadModes({ detail, basis }: { detail: HeadDetail; basis: Basis }) {
   const navigate = useNavigate();
+  const embed = useEmbedOptions();
   const link = (mode: number) => modePath(detail.model, detail.layer, detail.head, mode, { sign: "pos", basis });
   if (detail.modes.length === 0) return <Empty>This head has no modes.</Empty>;
   const nInactive = detail.modes.filter((m) => !m.active).length;
   return (
     <>
-      {detail.active ? (
+      {!showsPart(embed, "spectrum") ? null : detail.active ? (
         <>
           <p>
             σ-weighted cosine of this head
@@ -130,7 +156,7 @@ function HeadModes({ detail, basis }: { detail: HeadDetail; basis: Basis }) {
             <ModeSpectrumChart
               title={`σ and cosine of the ${count(detail.modes.length, "mode")} (click a bar to open the mode)`}
               modes={detail.modes}
-              onSelect={(mode) => navigate(link(mode))}
+              onSelect={(mode) => (embed.embedded ? openInFullApp(link(mode)) : navigate(link(mode)))}
               fileName={[detail.model, `L${detail.layer}-H${detail.head}`, "mode-spectrum"]}
               context={{ model: detail.model, layer: String(detail.layer), head: String(detail.head) }}
             />
@@ -142,44 +168,46 @@ function HeadModes({ detail, basis }: { detail: HeadDetail; basis: Basis }) {
           none of its modes contributes to attention and it has no weighted cosine and no top images.
         </div>
       )}
-      <section aria-labelledby="modes-heading">
-        <h2 id="modes-heading">Modes</h2>
-        <div className="table-scroll">
-          <table className="data-table">
-            <thead>
-              <tr>
-                <th scope="col">mode</th>
-                <th scope="col">best image</th>
-                <th scope="col">
-                  σ<HelpTip term="sigma" />
-                </th>
-                <th scope="col">
-                  attention moved
-                  <HelpTip term="effect" />
-                </th>
-                <th scope="col">
-                  cos u·v
-                  <HelpTip term="cos" />
-                </th>
-                <th scope="col">
-                  best score, pos
-                  <HelpTip term="score" />
-                </th>
-                <th scope="col">
-                  best score, neg
-                  <HelpTip term="neg" />
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {detail.modes.map((m) => (
-                <ModeRow key={m.mode} detail={detail} mode={m} basis={basis} />
-              ))}
-            </tbody>
-          </table>
-        </div>
-        <EffectNote missing={detail.effects_missing ?? null} />
-      </section>
+      {!showsPart(embed, "modes") ? null : (
+        <section aria-labelledby="modes-heading">
+          <h2 id="modes-heading">Modes</h2>
+          <div className="table-scroll">
+            <table className="data-table">
+              <thead>
+                <tr>
+                  <th scope="col">mode</th>
+                  <th scope="col">best image</th>
+                  <th scope="col">
+                    σ<HelpTip term="sigma" />
+                  </th>
+                  <th scope="col">
+                    attention moved
+                    <HelpTip term="effect" />
+                  </th>
+                  <th scope="col">
+                    cos u·v
+                    <HelpTip term="cos" />
+                  </th>
+                  <th scope="col">
+                    best score, pos
+                    <HelpTip term="score" />
+                  </th>
+                  <th scope="col">
+                    best score, neg
+                    <HelpTip term="neg" />
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {detail.modes.map((m) => (
+                  <ModeRow key={m.mode} detail={detail} mode={m} basis={basis} />
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <EffectNote missing={detail.effects_missing ?? null} />
+        </section>
+      )}
     </>
   );
 }

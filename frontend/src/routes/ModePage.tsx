@@ -13,7 +13,6 @@ import { isUploadId } from "../api/uploadUrls";
 import { Breadcrumbs } from "../components/layout/Breadcrumbs";
 import { Facts } from "../components/ui/Facts";
 import { DownloadFigure } from "../components/figure/DownloadFigure";
-import { CopyLinkButton } from "../components/layout/CopyLinkButton";
 import { KeyHints } from "../components/layout/KeyHints";
 import { PlantedModeNote, plantedModesAt } from "../components/model/PlantedModes";
 import { ModelGate } from "../components/layout/ModelGate";
@@ -42,6 +41,9 @@ import { usePendingMoves } from "../lib/common/usePendingMoves";
 import { stepHead, stepIndex } from "../lib/mode/neighbours";
 import { classPath, headPath, modeIndexPath, modelPath } from "../lib/address/paths";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
+import { EmbedBadge } from "../components/layout/EmbedBadge";
+import { ShareMenu } from "../components/share/ShareMenu";
+import { keepEmbed, MODE_EMBED_PARTS, showsPart, useEmbedOptions } from "../lib/embed/embedOptions";
 
 const ScoreDistributionChart = lazy(() =>
   import("../components/charts/ScoreDistributionChart").then((m) => ({ default: m.ScoreDistributionChart })),
@@ -69,12 +71,21 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
   const [search] = useSearchParams();
   const navigate = useNavigate();
   const view = parseModeView(search);
+  const embed = useEmbedOptions();
   const model = summary.slug;
   const name = modeName(pos.layer, pos.head, pos.mode);
   useDocumentTitle(`${name} ${view.sign} · ${summary.model_id}`);
 
+  // In an embed, a change of the view (an attached upload) stays embedded.
   const href = (p: Position, v: ModeView = view) =>
-    `${headPath(model, p.layer, p.head)}/M${p.mode}${modeViewSearch(v)}`;
+    keepEmbed(`${headPath(model, p.layer, p.head)}/M${p.mode}${modeViewSearch(v)}`, search);
+  const share = {
+    address: `${headPath(model, pos.layer, pos.head)}/M${pos.mode}${modeViewSearch({ ...view, upload: null })}`,
+    title: `${name} ${view.sign}, ${view.basis} basis, of ${summary.model_id} (qkatlas)`,
+    parts: MODE_EMBED_PARTS,
+    model: summary,
+    position: { ...pos, sign: view.sign, basis: view.basis },
+  };
   const moves = usePendingMoves({ pos, view }, (state) => href(state.pos, state.view));
   const moveTo = (to: { pos: Position; view: ModeView }, replace: boolean) => {
     moves.moved(to);
@@ -136,6 +147,34 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
     );
   }
 
+  const body = (
+    <Loaded state={detail} label="Loading top images…">
+      {(d) => (
+        <ModeBody
+          detail={d}
+          summary={summary}
+          view={view}
+          name={name}
+          pos={pos}
+          // A new entry: Back returns to the page without the upload (or with the one before).
+          onAttach={(upload) => {
+            const now = moves.current();
+            moveTo({ pos: now.pos, view: { ...now.view, upload } }, false);
+          }}
+        />
+      )}
+    </Loaded>
+  );
+  if (embed.embedded) {
+    return (
+      <>
+        {showsPart(embed, "badge") ? (
+          <EmbedBadge title={`Mode ${name} ${view.sign}`} detail={`${summary.model_id} · ${view.basis} basis`} />
+        ) : null}
+        {body}
+      </>
+    );
+  }
   return (
     <>
       <Breadcrumbs
@@ -163,7 +202,7 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
         <Link className="button" to={modeIndexPath(model)}>
           Mode index
         </Link>
-        <CopyLinkButton />
+        <ShareMenu target={share} />
         <DownloadFigure
           of={{ model, revision: summary.revision, ...pos, sign: view.sign, basis: view.basis }}
           options={view}
@@ -204,22 +243,7 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
       {detail.status === "ok" && !detail.data.active ? null : (
         <OverlayControls value={view} onChange={(o) => setView(o)} />
       )}
-      <Loaded state={detail} label="Loading top images…">
-        {(d) => (
-          <ModeBody
-            detail={d}
-            summary={summary}
-            view={view}
-            name={name}
-            pos={pos}
-            // A new entry: Back returns to the page without the upload (or with the one before).
-            onAttach={(upload) => {
-              const now = moves.current();
-              moveTo({ pos: now.pos, view: { ...now.view, upload } }, false);
-            }}
-          />
-        )}
-      </Loaded>
+      {body}
     </>
   );
 }
@@ -243,6 +267,7 @@ function ModeBody({
   onAttach: (upload: string | null) => void;
 }) {
   const [search, setSearch] = useSearchParams();
+  const embed = useEmbedOptions();
   const samples = useModeSamples(summary, pos, view);
   // A sampled image open in the large view, under the mode it was opened from or one `[`/`]` stepped to.
   const [openedSample, setOpenedSample] = useState<{ position: number; at: SignedModeAt } | null>(null);
@@ -276,7 +301,7 @@ function ModeBody({
   const uploadId = view.upload !== null && isUploadId(view.upload) ? view.upload : null;
   const standing = useUploadModeStanding(uploadId, summary, pos, view);
   const yours = uploadId === null ? null : standing;
-  const tryYourImage = (
+  const tryYourImage = !showsPart(embed, "try") ? null : (
     <TryYourImage
       summary={summary}
       pos={pos}
@@ -328,55 +353,59 @@ function ModeBody({
         ]}
       />
       {tryYourImage}
-      <section aria-labelledby="top-heading">
-        <div className="heading-row">
-          <h2 id="top-heading">
-            Top {detail.top_images.length === 0 ? "images" : count(detail.top_images.length, "image")},{" "}
-            {view.sign === "pos" ? "positive" : "negative"} sign, {view.basis} basis
-          </h2>
-          <HelpTip term="evidence" />
-        </div>
-        {detail.top_images.length === 0 || detail.map_scale === null ? (
-          <Empty>No image in {summary.dataset.name} excites this mode.</Empty>
-        ) : (
-          <>
-            <MapScaleLegend scale={detail.map_scale} options={view} />
-            <TopImageGrid
-              images={detail.top_images}
-              modeLabel={`${name} ${view.sign}`}
-              options={view}
-              labelHref={detail.class_profile ? classPath : undefined}
-              preprocessing={summary.preprocessing.description}
-              explore={{
-                model: summary.slug,
-                layer: detail.layer,
-                head: detail.head,
-                basis: view.basis,
-                highlight: { mode: detail.mode, sign: view.sign },
-              }}
-              scale={detail.map_scale}
-              withPhoto={summary.planted}
-            />
-          </>
-        )}
-        {detail.left_out > 0 && detail.top_images.length > 0 ? (
-          <p className="muted small">
-            {integer(detail.left_out)} more of the top {integer(detail.top_images.length + detail.left_out)} by the
-            paper&apos;s rule {plural(detail.left_out, "is", "are")} not shown:{" "}
-            {plural(detail.left_out, "its score is", "their scores are")} not above the noise floor.
-          </p>
-        ) : null}
-      </section>
+      {!showsPart(embed, "top") ? null : (
+        <section aria-labelledby="top-heading">
+          <div className="heading-row">
+            <h2 id="top-heading">
+              Top {detail.top_images.length === 0 ? "images" : count(detail.top_images.length, "image")},{" "}
+              {view.sign === "pos" ? "positive" : "negative"} sign, {view.basis} basis
+            </h2>
+            <HelpTip term="evidence" />
+          </div>
+          {detail.top_images.length === 0 || detail.map_scale === null ? (
+            <Empty>No image in {summary.dataset.name} excites this mode.</Empty>
+          ) : (
+            <>
+              <MapScaleLegend scale={detail.map_scale} options={view} />
+              <TopImageGrid
+                images={detail.top_images}
+                modeLabel={`${name} ${view.sign}`}
+                options={view}
+                labelHref={detail.class_profile ? classPath : undefined}
+                preprocessing={summary.preprocessing.description}
+                explore={{
+                  model: summary.slug,
+                  layer: detail.layer,
+                  head: detail.head,
+                  basis: view.basis,
+                  highlight: { mode: detail.mode, sign: view.sign },
+                }}
+                scale={detail.map_scale}
+                withPhoto={summary.planted}
+              />
+            </>
+          )}
+          {detail.left_out > 0 && detail.top_images.length > 0 ? (
+            <p className="muted small">
+              {integer(detail.left_out)} more of the top {integer(detail.top_images.length + detail.left_out)} by the
+              paper&apos;s rule {plural(detail.left_out, "is", "are")} not shown:{" "}
+              {plural(detail.left_out, "its score is", "their scores are")} not above the noise floor.
+            </p>
+          ) : null}
+        </section>
+      )}
       <div className="two-col">
-        <Distribution
-          detail={detail}
-          summary={summary}
-          name={`${name} ${view.sign}`}
-          yours={yours?.status === "ok" ? yours.data : null}
-          highlighted={highlighted}
-          onBarClick={bands.length > 0 ? pickBar : undefined}
-        />
-        {detail.class_profile ? (
+        {!showsPart(embed, "distribution") ? null : (
+          <Distribution
+            detail={detail}
+            summary={summary}
+            name={`${name} ${view.sign}`}
+            yours={yours?.status === "ok" ? yours.data : null}
+            highlighted={highlighted}
+            onBarClick={bands.length > 0 ? pickBar : undefined}
+          />
+        )}
+        {!showsPart(embed, "classes") ? null : detail.class_profile ? (
           <ClassProfile profile={detail.class_profile} name={`${name} ${view.sign}`} topK={detail.top_images.length} />
         ) : detail.distribution ? (
           <section aria-labelledby="classes-heading">
@@ -385,20 +414,22 @@ function ModeBody({
           </section>
         ) : null}
       </div>
-      <ModeEffectSection
-        effect={detail.effect ?? null}
-        missing={detail.effect_missing ?? null}
-        name={name}
-        at={{ ...pos, sign: view.sign, basis: view.basis }}
-        model={summary.slug}
-        revision={summary.revision}
-        nModes={summary.n_modes}
-        options={view}
-        preprocessing={summary.preprocessing.description}
-        labelHref={classPath}
-        context={{ model: summary.model_id, mode: name }}
-      />
-      {detail.distribution ? (
+      {embed.embedded ? null : (
+        <ModeEffectSection
+          effect={detail.effect ?? null}
+          missing={detail.effect_missing ?? null}
+          name={name}
+          at={{ ...pos, sign: view.sign, basis: view.basis }}
+          model={summary.slug}
+          revision={summary.revision}
+          nModes={summary.n_modes}
+          options={view}
+          preprocessing={summary.preprocessing.description}
+          labelHref={classPath}
+          context={{ model: summary.model_id, mode: name }}
+        />
+      )}
+      {detail.distribution && showsPart(embed, "samples") ? (
         <section aria-labelledby="samples-heading">
           <div className="heading-row">
             <h2 id="samples-heading">Across the distribution</h2>
@@ -435,7 +466,7 @@ function ModeBody({
           ) : null}
         </section>
       ) : null}
-      <SimilarModes model={summary.slug} position={pos} view={view} />
+      {embed.embedded ? null : <SimilarModes model={summary.slug} position={pos} view={view} />}
     </>
   );
 }

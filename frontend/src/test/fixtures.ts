@@ -35,6 +35,7 @@ export function modelSummary(overrides: Partial<ModelSummary> = {}): ModelSummar
     revision: "0123456789abcdef",
     model_slug: "planted",
     model_id: "planted-vit",
+    weights_revision: null,
     family: "planted",
     n_layers: 2,
     n_heads: 3,

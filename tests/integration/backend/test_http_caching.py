@@ -120,6 +120,7 @@ EXAMPLES = {
     "/api/search": "/api/search?q=red",
     "/api/classes": "/api/classes",
     "/api/classes/{label}": "/api/classes/red_blue",
+    "/api/citation": "/api/citation",
     "/api/uploads/{upload_id}": "/api/uploads/{upload}",
     "/api/uploads/{upload_id}/models/{model}/image.png": "/api/uploads/{upload}/models/{planted}/image.png",
     "/api/uploads/{upload_id}/models/{model}/layers/{layer}/heads/{head}": (

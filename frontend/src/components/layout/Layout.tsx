@@ -1,16 +1,21 @@
 import { Suspense, useCallback, useState } from "react";
-import { Link, NavLink, Outlet } from "react-router";
+import { Link, NavLink, Outlet, useSearchParams } from "react-router";
 import { useAtlasRevisionWatch } from "../../api/atlasRevisions";
 import { ProgressProvider } from "../../api/useProgress";
+import { EmbedContext, parseEmbedOptions } from "../../lib/embed/embedOptions";
 import { PageShortcutsContext, type Shortcut } from "../../lib/keys/shortcuts";
 import { ProgressIndicator } from "../model/ProgressPanel";
 import { SearchBox } from "../search/SearchBox";
+import { EmbedFrame } from "./EmbedFrame";
 import { ShortcutSheet } from "./ShortcutSheet";
 import { Loading } from "../ui/Status";
 import { ThemeToggle } from "./ThemeToggle";
 
 export function Layout() {
   useAtlasRevisionWatch();
+  // Any address with `embed=1` drops the app's chrome (lib/embed): the pages read the options from the context.
+  const [search] = useSearchParams();
+  const embed = parseEmbedOptions(search);
   // The keys the page's components declare, by component, for the shortcut sheet.
   const [declared, setDeclared] = useState<ReadonlyMap<string, Shortcut[]>>(new Map());
   const declare = useCallback((id: string, shortcuts: Shortcut[] | null) => {
@@ -21,6 +26,17 @@ export function Layout() {
       return next;
     });
   }, []);
+  if (embed.embedded) {
+    return (
+      <ProgressProvider>
+        <EmbedContext value={embed}>
+          <EmbedFrame>
+            <Outlet />
+          </EmbedFrame>
+        </EmbedContext>
+      </ProgressProvider>
+    );
+  }
   return (
     <ProgressProvider>
       <PageShortcutsContext value={declare}>

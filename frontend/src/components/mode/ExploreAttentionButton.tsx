@@ -11,6 +11,7 @@ import type { DatasetImageState } from "../../lib/mode/datasetImage";
 import { type SignedMode, uploadPath } from "../../lib/address/paths";
 import { EXPLORER_FRAGMENT } from "../explorer/AttentionExplorer";
 import { ErrorNotice } from "../ui/Status";
+import { useEmbedOptions } from "../../lib/embed/embedOptions";
 
 export interface ExploreTarget {
   model: string;
@@ -23,6 +24,8 @@ export interface ExploreTarget {
 
 export function ExploreAttentionButton({ image, target }: { image: TopImage; target: ExploreTarget }) {
   const navigate = useNavigate();
+  // An embed offers no analysis: the upload page is the full app's ("open in qkatlas").
+  const { embedded } = useEmbedOptions();
   const [state, setState] = useState<{ status: "idle" | "sending" } | { status: "error"; message: string }>({
     status: "idle",
   });
@@ -42,6 +45,7 @@ export function ExploreAttentionButton({ image, target }: { image: TopImage; tar
       setState({ status: "error", message: apiErrorMessage(undefined) });
     }
   };
+  if (embedded) return null;
   return (
     <>
       <button

@@ -4,9 +4,11 @@
  * button too: the segmented controls are buttons, not radio groups, for that reason), except where the
  * focused control handles the key itself: typing in a text field, arrows on a slider or a select, and
  * arrows inside an element marked `data-own-arrows` (the head grid, the patch picker). Events a
- * control has already handled (`preventDefault`, e.g. an open lightbox) are left alone.
+ * control has already handled (`preventDefault`, e.g. an open lightbox) are left alone. An embed
+ * (`embed=1`, lib/embed) has none of these keys.
  */
 import { useEffect, useEffectEvent } from "react";
+import { useEmbedOptions } from "../embed/embedOptions";
 
 export interface KeyNavHandlers {
   prev?: (() => void) | undefined;
@@ -58,11 +60,13 @@ export function keyNavAction(
 }
 
 export function useKeyNav(handlers: KeyNavHandlers): void {
+  // An embed has no keys: they would act on the page around its iframe's focus, unannounced.
+  const { embedded } = useEmbedOptions();
   // An effect event: it sees the latest handlers, without re-subscribing on every render.
   const onKey = useEffectEvent((event: KeyboardEvent) => {
     if (event.defaultPrevented || ownsKey(event.target, event.key)) return;
     const action = keyNavAction(event);
-    const handler = action ? handlers[action] : undefined;
+    const handler = action && !embedded ? handlers[action] : undefined;
     if (handler) {
       event.preventDefault();
       handler();
