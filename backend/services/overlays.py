@@ -38,6 +38,10 @@ class OverlayOptions:
         return f"r{RENDERING_VERSION}:{self.channel.value}:{self.palette.value}:{self.blend:.3f}:{self.opacity:.3f}"
 
 
+#: The overlay the dashboard shows by default (and link previews draw).
+DEFAULT_OPTIONS = OverlayOptions(Channel.both, Palette.red_cyan, DEFAULT_BLEND, DEFAULT_OPACITY)
+
+
 def scale_out(scale: MapScale) -> MapScaleOut:
     return MapScaleOut(query=scale.query, key=scale.key)
 
@@ -62,7 +66,7 @@ def mode_maps(query: np.ndarray, key: np.ndarray, image_size: int, scale: MapSca
     )
 
 
-def overlay_png(
+def overlay_rgb(
     query: np.ndarray,
     key: np.ndarray,
     *,
@@ -70,9 +74,9 @@ def overlay_png(
     options: OverlayOptions,
     scale: MapScale,
     photo: bytes | None,
-) -> bytes:
-    """PNG overlay on ``scale``, with the two patches that make the score outlined; ``photo`` is the encoded
-    image as the model saw it (only decoded when blending)."""
+) -> np.ndarray:
+    """uint8 RGB ``[size, size, 3]`` overlay on ``scale``, with the two patches that make the score outlined;
+    ``photo`` is the encoded image as the model saw it (only decoded when blending)."""
     pixels = None
     if photo is not None and options.blend > 0.0:
         with Image.open(io.BytesIO(photo)) as image:
@@ -89,4 +93,17 @@ def overlay_png(
         blend=options.blend if pixels is not None else 0.0,
         opacity=options.opacity,
     )
-    return encode_png(mark_peaks(rgb, query, key))
+    return mark_peaks(rgb, query, key)
+
+
+def overlay_png(
+    query: np.ndarray,
+    key: np.ndarray,
+    *,
+    size: int,
+    options: OverlayOptions,
+    scale: MapScale,
+    photo: bytes | None,
+) -> bytes:
+    """``overlay_rgb`` as PNG."""
+    return encode_png(overlay_rgb(query, key, size=size, options=options, scale=scale, photo=photo))
