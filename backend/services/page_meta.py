@@ -11,7 +11,7 @@ Uploads are private: their pages get the generic upload title only.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from urllib.parse import quote, urlencode
@@ -48,6 +48,22 @@ class PageMeta:
     def document_title(self) -> str:
         """The ``<title>``, as ``useDocumentTitle`` writes it."""
         return f"{self.title} · {SITE_NAME}" if self.title else SITE_NAME
+
+
+#: What each page is called, as the dashboard's ``pageTitle`` (frontend/src/lib/common/pageTitles.ts) calls it;
+#: both are tested against frontend/src/lib/common/pageTitleCases.json.
+PAGE_TITLES: dict[str, Callable[..., str]] = {
+    "home": lambda: "",
+    "model": lambda model_id: model_id,
+    "modeIndex": lambda model_id: f"Mode index · {model_id}",
+    "head": lambda model_id, layer, head: f"{mode_name(layer, head)} · {model_id}",
+    "mode": lambda model_id, layer, head, mode, sign: f"{mode_name(layer, head, mode)} {sign} · {model_id}",
+    "classes": lambda: "Classes",
+    "class": lambda label: f"Class {label}",
+    "search": lambda query: f"Search: {query}" if query else "Search",
+    "upload": lambda: "Upload an image",
+    "notFound": lambda: "Page not found",
+}
 
 
 def served_revision(atlases: Sequence[Atlas]) -> str:
@@ -109,7 +125,7 @@ def _mode_meta(atlas: Atlas, layer: int, head: int, index: int, query: Mapping[s
     mode = SignedMode(layer, head, index, _SIGNS.get(query.get("sign", ""), Sign.pos))
     basis = _BASES.get(query.get("basis", ""), Basis.faithful)
     name = signed_mode_name(mode)
-    title = f"{name} · {atlas.model_id}"
+    title = PAGE_TITLES["mode"](atlas.model_id, layer, head, index, mode.sign.value)
     if basis not in atlas.bases:
         description = f"Query-key singular mode {name} of {atlas.model_id}: this atlas has no {basis.value} basis."
         return PageMeta(title, description, site_preview_path([atlas]), f"qkatlas: {_TAGLINE}")
@@ -135,7 +151,8 @@ def _head_meta(atlas: Atlas, layer: int, head: int) -> PageMeta:
     facts = head_facts(atlas, layer, head)
     description = f"Head {name} of {atlas.model_id}: its query-key spectrum ({facts}) and its modes' best images."
     alt = f"The singular values σ of head {name} of {atlas.model_id} and the best images of its mode M0 pos"
-    return PageMeta(f"{name} · {atlas.model_id}", description, head_preview_path(atlas, layer, head), alt)
+    title = PAGE_TITLES["head"](atlas.model_id, layer, head)
+    return PageMeta(title, description, head_preview_path(atlas, layer, head), alt)
 
 
 def _model_meta(atlas: Atlas, rest: list[str], query: Mapping[str, str], atlases: Sequence[Atlas]) -> PageMeta:
@@ -146,14 +163,14 @@ def _model_meta(atlas: Atlas, rest: list[str], query: Mapping[str, str], atlases
     )
     if rest == ["modes"]:
         description = f"Every signed mode of {atlas.model_id} in one table ({shape}): σ, firing, top class."
-        return PageMeta(f"Mode index · {atlas.model_id}", description, generic, f"qkatlas: {_TAGLINE}")
+        return PageMeta(PAGE_TITLES["modeIndex"](atlas.model_id), description, generic, f"qkatlas: {_TAGLINE}")
     if len(rest) == 2:
         return _head_meta(atlas, *position(rest))
     if len(rest) == 3:
         layer, head, index = position(rest)
         return _mode_meta(atlas, layer, head, index, query)
     description = f"The query-key singular modes of {atlas.model_id} ({shape})."
-    return PageMeta(atlas.model_id, description, generic, f"qkatlas: {_TAGLINE}")
+    return PageMeta(PAGE_TITLES["model"](atlas.model_id), description, generic, f"qkatlas: {_TAGLINE}")
 
 
 def atlases_with_class(atlases: Sequence[Atlas], label: str) -> list[Atlas]:
@@ -168,7 +185,7 @@ def _class_meta(label: str, atlases: Sequence[Atlas]) -> PageMeta:
         "with their best images."
     )
     alt = f"The modes most selective for the class {label}, each with its best image and its selectivity"
-    return PageMeta(f"Class {label}", description, class_preview_path(label, atlases), alt)
+    return PageMeta(PAGE_TITLES["class"](label), description, class_preview_path(label, atlases), alt)
 
 
 def page_meta(path: str, query: Mapping[str, str], atlases: Sequence[Atlas]) -> PageMeta:
@@ -176,7 +193,7 @@ def page_meta(path: str, query: Mapping[str, str], atlases: Sequence[Atlas]) -> 
     generic = site_preview_path(atlases)
     alt = f"qkatlas: {_TAGLINE}"
     if page_problem(path, query, atlases) is not None:
-        return PageMeta("Page not found", "This address names no page of qkatlas.", generic, alt)
+        return PageMeta(PAGE_TITLES["notFound"](), "This address names no page of qkatlas.", generic, alt)
     parts = address_parts(path)
     if parts[0] == "m":
         address = model_address(parts[1:], atlases)
@@ -185,17 +202,18 @@ def page_meta(path: str, query: Mapping[str, str], atlases: Sequence[Atlas]) -> 
     if parts[0] == "classes" and len(parts) == 2:
         return _class_meta(parts[1], atlases)
     if parts[0] == "classes":
-        return PageMeta("Classes", "Every class of the served datasets, with its modes in each model.", generic, alt)
+        description = "Every class of the served datasets, with its modes in each model."
+        return PageMeta(PAGE_TITLES["classes"](), description, generic, alt)
     if parts[0] == "search":
         text = query.get("q", "").strip()
         description = f"Search the modes of {count(len(atlases), 'served model')} by name or class"
-        return PageMeta(f"Search: {text}" if text else "Search", f"{description}.", generic, alt)
+        return PageMeta(PAGE_TITLES["search"](text), f"{description}.", generic, alt)
     if parts[0] == "upload":
         # Private: the same tags for every upload, nothing of its content.
         description = "See which modes fire on your own image, in every served model."
-        return PageMeta("Upload an image", description, generic, alt)
+        return PageMeta(PAGE_TITLES["upload"](), description, generic, alt)
     names = ", ".join(atlas.model_id for atlas in atlases) or "no model yet"
-    return PageMeta("", f"Browse {_TAGLINE} ({names}).", generic, alt)
+    return PageMeta(PAGE_TITLES["home"](), f"Browse {_TAGLINE} ({names}).", generic, alt)
 
 
 def page_head(meta: PageMeta, url: str, origin: str) -> str:

@@ -22,6 +22,7 @@ import { stepHead } from "../lib/mode/neighbours";
 import { headPath, modelPath, modePath, parseBasis } from "../lib/address/paths";
 import { topImagePath } from "../lib/mode/largeView";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
+import { pageTitle } from "../lib/common/pageTitles";
 
 const ModeSpectrumChart = lazy(() =>
   import("../components/charts/ModeSpectrumChart").then((m) => ({ default: m.ModeSpectrumChart })),
@@ -42,7 +43,7 @@ function HeadView({ summary, layer, head }: { summary: ModelSummary; layer: numb
   const navigate = useNavigate();
   const basis = parseBasis(search.get("basis"));
   const model = summary.slug;
-  useDocumentTitle(`${modeName(layer, head)} · ${summary.model_id}`);
+  useDocumentTitle(pageTitle.head(summary.model_id, layer, head));
 
   const detail = useHead(summary, layer, head, basis);
 

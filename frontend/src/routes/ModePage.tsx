@@ -40,6 +40,7 @@ import { usePendingMoves } from "../lib/common/usePendingMoves";
 import { stepHead, stepIndex } from "../lib/mode/neighbours";
 import { classPath, headPath, modeIndexPath, modelPath } from "../lib/address/paths";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
+import { pageTitle } from "../lib/common/pageTitles";
 
 const ScoreDistributionChart = lazy(() =>
   import("../components/charts/ScoreDistributionChart").then((m) => ({ default: m.ScoreDistributionChart })),
@@ -69,7 +70,7 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
   const view = parseModeView(search);
   const model = summary.slug;
   const name = modeName(pos.layer, pos.head, pos.mode);
-  useDocumentTitle(`${name} ${view.sign} · ${summary.model_id}`);
+  useDocumentTitle(pageTitle.mode(summary.model_id, pos.layer, pos.head, pos.mode, view.sign));
 
   const href = (p: Position, v: ModeView = view) =>
     `${headPath(model, p.layer, p.head)}/M${p.mode}${modeViewSearch(v)}`;

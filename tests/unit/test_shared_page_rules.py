@@ -1,10 +1,12 @@
-"""The security headers have one definition (backend/api/security.py): deploy/nginx.conf carries its rendering,
-and the dashboard's page has the place where the server writes the link-preview tags."""
+"""The security headers have one definition (backend/api/security.py): deploy/nginx.conf carries its rendering;
+the dashboard's page has the place where the server writes the link-preview tags, whose titles are the
+dashboard's own (one table of cases)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pytest
 
 from backend.api.docs import docs_page
 from backend.api.security import NGINX_CONF, content_security_policy, render_nginx_conf
-from backend.services.page_meta import HEAD_PLACEHOLDER
+from backend.services.page_meta import HEAD_PLACEHOLDER, PAGE_TITLES, PageMeta
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,3 +67,12 @@ def test_the_docs_policy_allows_exactly_the_docs_page_inline_script() -> None:
     policy = content_security_policy("/api/docs", "")
     assert f"script-src 'self' 'sha256-{digest}'" in policy
     assert "unsafe-inline" not in policy.split("script-src", 1)[1].split(";")[0]
+
+
+def test_the_server_names_pages_as_the_dashboard_does() -> None:
+    cases = json.loads((ROOT / "frontend" / "src" / "lib" / "common" / "pageTitleCases.json").read_text())
+    assert {case["page"] for case in cases} == set(PAGE_TITLES)
+    for case in cases:
+        title = PAGE_TITLES[case["page"]](*case["args"])
+        assert title == case["title"]
+        assert PageMeta(title, "", "", "").document_title == case["document"]
