@@ -20,7 +20,7 @@ from backend.api.compression import add_compression
 from backend.api.docs import OPENAPI_URL, add_offline_docs
 from backend.api.routes import health, image_maps, images, models, modes, pages, previews, progress, search, uploads
 from backend.api.routes.pages import page_head_html
-from backend.api.security import SecurityHeaders
+from backend.api.security import SecurityHeaders, headers_for
 from backend.core.cache import make_cache
 from backend.core.config import Settings
 from backend.services.analysis.analyzers import ModelUnavailable
@@ -99,7 +99,8 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def _internal(request: Request, _error_: Exception) -> JSONResponse:
         # Logged with its traceback here; the client only learns that it failed.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _error(500, "internal error")
+        # Sent by Starlette's outermost middleware, past SecurityHeaders: the headers are added here.
+        return _error(500, "internal error", headers=headers_for(request.scope))
 
 
 def _serve_frontend(app: FastAPI, dist: Path, services: Services) -> None:

@@ -87,8 +87,15 @@ def security_headers(path: str, query_string: str) -> dict[str, str]:
     return {"Content-Security-Policy": content_security_policy(path, query_string), **FIXED_HEADERS}
 
 
+def headers_for(scope: Scope) -> dict[str, str]:
+    """``security_headers`` of an HTTP request's scope (its address as sent)."""
+    path = scope.get("raw_path") or scope["path"].encode()
+    return security_headers(path.decode("latin-1"), scope["query_string"].decode("latin-1"))
+
+
 class SecurityHeaders:
-    """ASGI middleware putting ``security_headers`` on every HTTP response (replacing any a route set)."""
+    """ASGI middleware putting ``security_headers`` on every HTTP response (replacing any a route set); an
+    unhandled error's 500 is answered outside all middleware, by a handler that adds them itself."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -97,8 +104,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope.get("raw_path") or scope["path"].encode()
-        headers = security_headers(path.decode("latin-1"), scope["query_string"].decode("latin-1"))
+        headers = headers_for(scope)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

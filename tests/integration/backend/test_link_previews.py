@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+import backend.api.routes.pages as pages_routes
 from backend.services.page_meta import HEAD_PLACEHOLDER
 from qkatlas.atlas import Atlas
 from qkatlas.atlas import format as fmt
@@ -251,3 +252,16 @@ def test_every_response_carries_the_security_headers(dashboard: TestClient, atla
         assert "frame-ancestors 'self'" in policy and "script-src 'self' 'sha256-" in policy
     upload = dashboard.post("/api/uploads", files={"file": ("x.png", b"not a png", "image/png")})
     assert upload.status_code >= 400 and upload.headers["content-security-policy"] == APP_POLICY
+
+
+def test_an_unhandled_error_carries_the_security_headers_too(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object) -> None:
+        raise RuntimeError("broken on purpose")
+
+    monkeypatch.setattr(pages_routes, "page_meta", broken)
+    response = client.get("/api/page-head/m/x/L0/H0")
+    assert response.status_code == 500 and response.json() == {"detail": "internal error"}
+    assert response.headers["content-security-policy"] == APP_POLICY
+    assert response.headers["x-content-type-options"] == "nosniff"
