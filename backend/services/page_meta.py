@@ -121,14 +121,16 @@ def mode_facts(atlas: Atlas, mode: SignedMode, basis: Basis) -> list[str]:
     return facts
 
 
-def _mode_meta(atlas: Atlas, layer: int, head: int, index: int, query: Mapping[str, str]) -> PageMeta:
+def _mode_meta(
+    atlas: Atlas, layer: int, head: int, index: int, query: Mapping[str, str], atlases: Sequence[Atlas]
+) -> PageMeta:
     mode = SignedMode(layer, head, index, _SIGNS.get(query.get("sign", ""), Sign.pos))
     basis = _BASES.get(query.get("basis", ""), Basis.faithful)
     name = signed_mode_name(mode)
     title = PAGE_TITLES["mode"](atlas.model_id, layer, head, index, mode.sign.value)
     if basis not in atlas.bases:
         description = f"Query-key singular mode {name} of {atlas.model_id}: this atlas has no {basis.value} basis."
-        return PageMeta(title, description, site_preview_path([atlas]), f"qkatlas: {_TAGLINE}")
+        return PageMeta(title, description, site_preview_path(atlases), f"qkatlas: {_TAGLINE}")
     facts = "; ".join(mode_facts(atlas, mode, basis))
     description = (
         f"Query-key singular mode {name} of {atlas.model_id} ({basis.value} basis): {facts}. "
@@ -168,7 +170,7 @@ def _model_meta(atlas: Atlas, rest: list[str], query: Mapping[str, str], atlases
         return _head_meta(atlas, *position(rest))
     if len(rest) == 3:
         layer, head, index = position(rest)
-        return _mode_meta(atlas, layer, head, index, query)
+        return _mode_meta(atlas, layer, head, index, query, atlases)
     description = f"The query-key singular modes of {atlas.model_id} ({shape})."
     return PageMeta(PAGE_TITLES["model"](atlas.model_id), description, generic, f"qkatlas: {_TAGLINE}")
 

@@ -147,6 +147,7 @@ def mode_preview(atlas: Atlas, mode: SignedMode, basis: Basis) -> bytes:
     top = HEIGHT - _MARGIN - 24 - size
     if not overlays:
         card.text((_MARGIN, top), "This signed mode lists no top images (none is evidence).", 26, colour=MUTED)
+        return card.png()
     for column, rgb in enumerate(overlays):
         card.tile(rgb, (_MARGIN + column * (size + gap), top), size)
     card.text((_MARGIN, HEIGHT - _MARGIN - 16), f"best images, {basis.value} basis · {_MAPS_KEY}", 16, colour=MUTED)
