@@ -25,11 +25,11 @@ def test_nginx_conf_renders_the_python_policy() -> None:
 
 
 def test_nginx_sends_security_headers_from_the_server_level_only() -> None:
-    # A location with an add_header of its own would inherit none of the server's (the security headers).
+    # A location with an add_header (or proxy_hide_header) of its own would inherit none of the server's.
     server = NGINX_CONF.read_text().split("server {", 1)[1]
     depth, adds_in_locations = 0, []
     for line in server.splitlines():
-        if depth >= 1 and line.strip().startswith("add_header"):
+        if depth >= 1 and line.strip().startswith(("add_header", "proxy_hide_header")):
             adds_in_locations.append(line)
         depth += line.count("{") - line.count("}")
     assert adds_in_locations == []
