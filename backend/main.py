@@ -12,12 +12,12 @@ from pathlib import Path
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import backend
 from backend.api.compression import add_compression
-from backend.api.docs import add_offline_docs
+from backend.api.docs import OPENAPI_URL, add_offline_docs
 from backend.api.routes import (
     citation,
     figures,
@@ -28,23 +28,25 @@ from backend.api.routes import (
     models,
     modes,
     pages,
+    previews,
     progress,
     search,
     uploads,
 )
+from backend.api.routes.pages import page_head_html
+from backend.api.security import SecurityHeaders, headers_for
 from backend.core.cache import make_cache
 from backend.core.config import Settings
 from backend.services.analysis.analyzers import ModelUnavailable
 from backend.services.analysis.queue import AnalysisBusy
 from backend.services.analysis.runner import UploadGone
 from backend.services.container import Services
-from backend.services.pages import address_problem
+from backend.services.page_meta import HEAD_PLACEHOLDER, describe_address
 from backend.services.uploads import UploadRejected
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api"
-OPENAPI_URL = f"{API_PREFIX}/openapi.json"
 #: Room for the multipart envelope around an upload of ``max_upload_bytes``.
 _MULTIPART_OVERHEAD = 64 * 1024
 
@@ -110,12 +112,14 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def _internal(request: Request, _error_: Exception) -> JSONResponse:
         # Logged with its traceback here; the client only learns that it failed.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _error(500, "internal error")
+        # Sent by Starlette's outermost middleware, past SecurityHeaders: the headers are added here.
+        return _error(500, "internal error", headers=headers_for(request.scope))
 
 
 def _serve_frontend(app: FastAPI, dist: Path, services: Services) -> None:
-    """The built dashboard at ``/``; other paths get ``index.html`` (client-side routing), with 404 when
-    the address names no page of the atlases served now (the page itself then says what exists)."""
+    """The built dashboard at ``/``; other paths get ``index.html`` (client-side routing) with the address's
+    link-preview tags in its ``<head>``, and 404 when the address names no page of the atlases served now
+    (the page itself then says what exists)."""
     root = dist.resolve()
     index = root / "index.html"
 
@@ -126,10 +130,13 @@ def _serve_frontend(app: FastAPI, dist: Path, services: Services) -> None:
         candidate = (root / path).resolve()
         if path and candidate.is_relative_to(root) and candidate.is_file():
             return FileResponse(candidate)
-        problem = await address_problem(
-            path, request.query_params, services.atlases.atlases, services.lists.exists_async
-        )
-        return FileResponse(index, status_code=200 if problem is None else 404, headers={"Cache-Control": "no-cache"})
+        atlases = services.atlases.atlases
+        problem, meta = await describe_address(path, request.query_params, atlases, services.lists)
+        shell = index.read_text()
+        if HEAD_PLACEHOLDER not in shell:
+            log.warning("%s has no %s: served without link-preview tags (rebuild it)", index, HEAD_PLACEHOLDER)
+        page = shell.replace(HEAD_PLACEHOLDER, page_head_html(request, path, meta), 1)
+        return HTMLResponse(page, status_code=200 if problem is None else 404, headers={"Cache-Control": "no-cache"})
 
 
 def configure_logging(level: str) -> None:
@@ -179,14 +186,16 @@ def create_app(settings: Settings) -> FastAPI:
         progress,
         search,
         pages,
+        previews,
         lists,
         citation,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
-    add_offline_docs(app, docs_url=f"{API_PREFIX}/docs", openapi_url=OPENAPI_URL, title=app.title)
+    add_offline_docs(app)
     _add_error_handlers(app)
     app.add_middleware(_UploadSizeLimit, max_body_bytes=settings.max_upload_bytes + _MULTIPART_OVERHEAD)
     add_compression(app)
+    app.add_middleware(SecurityHeaders)
     if settings.frontend_dist is not None and (settings.frontend_dist / "index.html").is_file():
         _serve_frontend(app, settings.frontend_dist, services)
     return app

@@ -15,20 +15,27 @@ from swagger_ui_bundle import swagger_ui_path
 
 #: Swagger UI's own defaults that would reach out: the spec validator's badge (off).
 _OFFLINE_PARAMETERS = {"validatorUrl": None}
+#: Where the service serves its documentation and the document it reads.
+DOCS_URL, OPENAPI_URL, DOCS_TITLE = "/api/docs", "/api/openapi.json", "qkatlas API"
 
 
-def add_offline_docs(app: FastAPI, *, docs_url: str, openapi_url: str, title: str) -> None:
-    """Serve Swagger UI at ``docs_url`` for the document at ``openapi_url`` (call with FastAPI's ``docs_url=None``)."""
+def docs_page(docs_url: str = DOCS_URL, openapi_url: str = OPENAPI_URL, title: str = DOCS_TITLE) -> HTMLResponse:
+    """The Swagger UI page (its inline script is allowed by hash: backend/api/security.py)."""
     assets = f"{docs_url}/assets"
-    app.mount(assets, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+    return get_swagger_ui_html(
+        openapi_url=openapi_url,
+        title=title,
+        swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+        swagger_css_url=f"{assets}/swagger-ui.css",
+        swagger_favicon_url=f"{assets}/favicon-32x32.png",
+        swagger_ui_parameters=_OFFLINE_PARAMETERS,
+    )
 
-    @app.get(docs_url, include_in_schema=False)
+
+def add_offline_docs(app: FastAPI) -> None:
+    """Serve Swagger UI at ``DOCS_URL`` for the document at ``OPENAPI_URL`` (call with FastAPI's ``docs_url=None``)."""
+    app.mount(f"{DOCS_URL}/assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get(DOCS_URL, include_in_schema=False)
     async def _docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=openapi_url,
-            title=f"{title} API",
-            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
-            swagger_css_url=f"{assets}/swagger-ui.css",
-            swagger_favicon_url=f"{assets}/favicon-32x32.png",
-            swagger_ui_parameters=_OFFLINE_PARAMETERS,
-        )
+        return docs_page()

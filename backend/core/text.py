@@ -18,3 +18,8 @@ def number(value: float, digits: int = 3) -> str:
         return f"{value:.2e}".replace("e+0", "e+").replace("e-0", "e-")
     text = f"{value:,.{digits}f}"
     return text.removeprefix("-") if float(text.replace(",", "")) == 0 else text
+
+
+def percent(fraction: float) -> str:
+    """A fraction as the dashboard writes it: "12.3 %"."""
+    return f"{fraction * 100:.1f} %"

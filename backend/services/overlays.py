@@ -38,6 +38,10 @@ class OverlayOptions:
         return f"r{RENDERING_VERSION}:{self.channel.value}:{self.palette.value}:{self.blend:.3f}:{self.opacity:.3f}"
 
 
+#: The overlay the dashboard shows by default (and link previews draw).
+DEFAULT_OPTIONS = OverlayOptions(Channel.both, Palette.red_cyan, DEFAULT_BLEND, DEFAULT_OPACITY)
+
+
 def scale_out(scale: MapScale) -> MapScaleOut:
     return MapScaleOut(query=scale.query, key=scale.key)
 

@@ -57,8 +57,8 @@ def _in_range(value: str | None, count: int, what: str) -> str | None:
     return None
 
 
-def _model_page(parts: list[str], query: Mapping[str, str], atlases: Sequence[Atlas]) -> str | None:
-    """Why ``/m/<parts…>`` names nothing, or ``None``."""
+def model_address(parts: list[str], atlases: Sequence[Atlas]) -> tuple[Atlas, list[str]] | str:
+    """The atlas ``/m/<parts…>`` names and the rest of the address, or why it names none."""
     if not parts:
         return "no model named"
     # A model id written as two segments (/m/facebook/dino-vits16/…) first: "facebook" alone is a slug prefix.
@@ -67,7 +67,20 @@ def _model_page(parts: list[str], query: Mapping[str, str], atlases: Sequence[At
         found, rest = resolve_model_name(parts[0], atlases), parts[1:]
     if len(found) != 1:
         return f"{len(found)} served atlases answer to {parts[0]!r}" if found else f"no model {parts[0]!r}"
-    atlas = found[0]
+    return found[0], rest
+
+
+def position(segments: list[str]) -> tuple[int, ...]:
+    """The layer, head (and mode) of ``["L3", "H2"(, "M0")]`` (segments ``_model_page`` accepted)."""
+    return tuple(int(segment[1:]) for segment in segments)
+
+
+def _model_page(parts: list[str], query: Mapping[str, str], atlases: Sequence[Atlas]) -> str | None:
+    """Why ``/m/<parts…>`` names nothing, or ``None``."""
+    address = model_address(parts, atlases)
+    if isinstance(address, str):
+        return address
+    atlas, rest = address
     if not rest:
         return None
     if rest == ["modes"]:
@@ -107,12 +120,16 @@ def _class_page(label: str, atlases: Sequence[Atlas]) -> str | None:
     return f"no served dataset has a class {label!r}"
 
 
+def address_parts(path: str) -> list[str]:
+    """The segments of a dashboard address (decoded, without its leading ``/``), a trailing slash ignored."""
+    parts = path.split("/")
+    return parts[:-1] if len(parts) > 1 and parts[-1] == "" else parts
+
+
 def page_problem(path: str, query: Mapping[str, str], atlases: Sequence[Atlas]) -> str | None:
     """Why the dashboard address ``path`` (decoded, without its leading ``/``) with ``query`` names no
     page, or ``None`` when it names one."""
-    parts = path.split("/")
-    if parts and parts[-1] == "" and len(parts) > 1:  # a trailing slash
-        parts = parts[:-1]
+    parts = address_parts(path)
     if "/".join(parts) in _FIXED_PAGES:
         return None
     head, rest = parts[0], parts[1:]

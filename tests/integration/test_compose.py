@@ -27,6 +27,8 @@ import pytest
 import yaml
 from PIL import Image
 
+from backend.api.security import security_headers
+from backend.services.page_meta import HEAD_PLACEHOLDER
 from deploy.native import CONTAINER_CACHE_DIR, write_nginx_config
 from qkatlas.atlas import find_atlases
 
@@ -136,7 +138,9 @@ def compose_nginx(tmp_path: Path, compose_backend: int) -> Iterator[str]:
         pytest.fail("nginx is not installed (apt-get install nginx); .ci/run installs it")
     html = tmp_path / "html"  # a stand-in for the built dashboard (the integration tier runs before the build)
     (html / "assets").mkdir(parents=True)
-    (html / "index.html").write_text("<!doctype html><title>qkatlas</title><div id=root>dashboard-index</div>")
+    (html / "index.html").write_text(
+        f"<!doctype html><html><head>{HEAD_PLACEHOLDER}</head><body><div id=root>dashboard-index</div></body></html>"
+    )
     (html / "assets" / "index-0123abcd.js").write_text("export const modes = [];\n" * 200)
     prefix = tmp_path / "nginx"
     prefix.mkdir()
@@ -164,6 +168,11 @@ def _png(seed: int) -> bytes:
     return buffer.getvalue()
 
 
+def _body(page: str) -> str:
+    """The app page without its head (whose link-preview tags are the address's own)."""
+    return page.split("</head>", 1)[1]
+
+
 def test_nginx_serves_the_dashboard_and_caches_atlas_answers(compose_nginx: str, compose_backend: int) -> None:
     identity = {"Accept-Encoding": "identity"}
     with httpx.Client(base_url=compose_nginx, timeout=60) as http:
@@ -173,10 +182,10 @@ def test_nginx_serves_the_dashboard_and_caches_atlas_answers(compose_nginx: str,
         assert index.status_code == 200 and "dashboard-index" in index.text
         assert index.headers["cache-control"] == "no-cache"
         deep = http.get("/m/planted/L0/H0/M0?sign=neg", headers=identity)
-        assert deep.status_code == 200 and deep.text == index.text
+        assert deep.status_code == 200 and _body(deep.text) == _body(index.text)
         for missing in ("/m/planted/L99/H0/M0", "/m/resnet", "/classes/no-such-class", "/nowhere"):
             answer = http.get(missing, headers=identity)
-            assert (missing, answer.status_code) == (missing, 404) and answer.text == index.text
+            assert (missing, answer.status_code) == (missing, 404) and _body(answer.text) == _body(index.text)
         # A shared list's page exists once the list does (nginx asks the backend, which asks the lists store).
         list_page = f"/lists/{'a' * 26}"
         assert http.get(list_page, headers=identity).status_code == 404
@@ -184,7 +193,8 @@ def test_nginx_serves_the_dashboard_and_caches_atlas_answers(compose_nginx: str,
         created = http.post("/api/lists", json={"title": "Through nginx", "modes": [mode]})
         assert created.status_code == 201, created.text
         shared = http.get(f"/lists/{created.json()['id']}", headers=identity)
-        assert shared.status_code == 200 and shared.text == index.text
+        assert shared.status_code == 200 and _body(shared.text) == _body(index.text)
+        assert "<title>Through nginx · qkatlas</title>" in shared.text  # the list's own link preview
         asset = http.get("/assets/index-0123abcd.js", headers={"Accept-Encoding": "gzip"})
         assert asset.status_code == 200 and asset.headers["content-encoding"] == "gzip"
         assert "immutable" in asset.headers["cache-control"]
@@ -231,3 +241,64 @@ def test_nginx_serves_the_dashboard_and_caches_atlas_answers(compose_nginx: str,
         # Bodies over the upload limit are refused here, as JSON like the backend's own errors.
         too_large = http.post("/api/uploads", files={"file": ("big.png", b"\0" * (12 << 20), "image/png")})
         assert too_large.status_code == 413 and "too large" in too_large.json()["detail"]
+
+
+def test_nginx_serves_the_backends_link_preview_tags_and_security_headers(
+    compose_nginx: str, compose_backend: int
+) -> None:
+    """The page nginx serves has the tags the backend writes (into its own app page, or here for nginx's
+    SSI): the same bytes but for the origin they name; every answer has the backend's security headers."""
+    backend = f"http://127.0.0.1:{compose_backend}"
+    with httpx.Client(base_url=compose_nginx, timeout=60) as http:
+        slug = http.get("/api/models").json()[0]["slug"]
+        label = http.get("/api/classes").json()["classes"][0]["label"]
+        addresses = [
+            "/",
+            f"/m/{slug}",
+            f"/m/{slug}/modes",
+            f"/m/{slug}/L0/H1",
+            f"/m/{slug}/L0/H1/M2?sign=neg&basis=exact",
+            f"/classes/{label}",
+            "/classes",
+            "/search?q=%3Cb%3E%22%26",
+            "/nowhere",
+        ]
+        for address in addresses:
+            page = http.get(address)
+            assert page.headers["content-type"] == "text/html; charset=utf-8", address
+            head = page.text.split("<head>", 1)[1].split("</head>", 1)[0]
+            expected = httpx.get(f"{backend}/api/page-head{address}", timeout=60).text
+            assert head == expected.replace(backend, compose_nginx), address
+            assert "<title>" in head and 'property="og:image"' in head
+        # The preview of a mode through nginx: a 1200 × 630 PNG, cached for good (pinned to the revision).
+        mode = http.get(f"/m/{slug}/L0/H1/M2").text
+        image = mode.split('property="og:image" content="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+        assert image.startswith(f"{compose_nginx}/api/models/{slug}/") and "v=" in image
+        previews = [http.get(image.removeprefix(compose_nginx)) for _ in range(2)]
+        assert [r.headers["x-cache-status"] for r in previews] == ["MISS", "HIT"]
+        assert Image.open(io.BytesIO(previews[1].content)).size == (1200, 630)
+
+        # Security headers: nginx's and the backend's agree, on pages, files, API answers and errors alike.
+        for address in [
+            "/",
+            "/index.html",
+            "/assets/index-0123abcd.js",
+            "/assets/missing.js",
+            f"/m/{slug}/L0/H0/M0?embed=1",
+            f"/m/{slug}/L0/H0?embed=1",
+            f"/m/{slug}/L0/H0/M0",
+            "/lists/abc?embed=1",
+            "/nowhere?embed=1",
+            f"/api/models/{slug}",
+            "/api/models/nope",
+            "/api/docs",
+            "/api/docs/assets/swagger-ui.css",
+            image.removeprefix(compose_nginx),
+        ]:
+            response = http.get(address)
+            path, _, query = address.partition("?")
+            for name, value in security_headers(path, query).items():
+                assert response.headers.get_list(name) == [value], (address, name)
+            assert "x-frame-options" not in response.headers
+        too_large = http.post("/api/uploads", files={"file": ("big.png", b"\0" * (12 << 20), "image/png")})
+        assert too_large.status_code == 413 and too_large.headers["x-content-type-options"] == "nosniff"

@@ -22,6 +22,7 @@ import { DEFAULT_MODE_INDEX_VIEW, modeIndexSearch } from "../lib/search/modeInde
 import { classPath, classesPath, modeIndexPath, modelPath, searchPath } from "../lib/address/paths";
 import { count, integer } from "../lib/common/format";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
+import { pageTitle } from "../lib/common/pageTitles";
 import { tooFewImages, unrankableDataset } from "../lib/search/classReliability";
 import { nearClasses } from "../lib/search/nearClasses";
 
@@ -40,7 +41,7 @@ export default function ClassPage() {
   const [search, setSearch] = useSearchParams();
   const basisParam = search.get("basis");
   const basis = BASES.find((b) => b === basisParam);
-  useDocumentTitle(`Class ${label}`);
+  useDocumentTitle(pageTitle.class(label));
   const result = useClassAcrossModels(label, basis, PER_MODEL);
   const models = useModels();
   const served = models.status === "ok" ? models.data : [];

@@ -15,6 +15,7 @@ import { classPath, modelPath } from "../lib/address/paths";
 import { count, integer } from "../lib/common/format";
 import { useDebouncedDraft } from "../lib/common/useDebouncedDraft";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
+import { pageTitle } from "../lib/common/pageTitles";
 import { tooFewImages, unrankableDataset } from "../lib/search/classReliability";
 import { classWords } from "../lib/search/nearClasses";
 
@@ -22,7 +23,7 @@ import { classWords } from "../lib/search/nearClasses";
 const FILTER_SETTLE_MS = 250;
 
 export default function ClassesPage() {
-  useDocumentTitle("Classes");
+  useDocumentTitle(pageTitle.classes());
   const classes = useClassList();
   const models = useModels();
   const served = models.status === "ok" ? models.data : [];

@@ -27,6 +27,7 @@ import { useDocumentTitle } from "../lib/common/useDocumentTitle";
 import { EmbedBadge } from "../components/layout/EmbedBadge";
 import { ShareMenu } from "../components/share/ShareMenu";
 import { HEAD_EMBED_PARTS, openInFullApp, showsPart, useEmbedOptions } from "../lib/embed/embedOptions";
+import { pageTitle } from "../lib/common/pageTitles";
 
 const ModeSpectrumChart = lazy(() =>
   import("../components/charts/ModeSpectrumChart").then((m) => ({ default: m.ModeSpectrumChart })),
@@ -48,7 +49,7 @@ function HeadView({ summary, layer, head }: { summary: ModelSummary; layer: numb
   const basis = parseBasis(search.get("basis"));
   const embed = useEmbedOptions();
   const model = summary.slug;
-  useDocumentTitle(`${modeName(layer, head)} · ${summary.model_id}`);
+  useDocumentTitle(pageTitle.head(summary.model_id, layer, head));
 
   const detail = useHead(summary, layer, head, basis);
   const share = {

@@ -11,11 +11,12 @@ import { Empty, ErrorNotice, Loaded, Loading } from "../components/ui/Status";
 import { CURVE_VARIANTS, depthSeries, parseCurveVariant, setCurveVariant } from "../lib/charts/depthSeries";
 import { O3_QUERIES, O3_REGIONS, type O3Query, type O3Region, o3Series } from "../lib/charts/o3Series";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
+import { pageTitle } from "../lib/common/pageTitles";
 
 const DepthChart = lazy(() => import("../components/charts/DepthChart").then((m) => ({ default: m.DepthChart })));
 
 export default function HomePage() {
-  useDocumentTitle("");
+  useDocumentTitle(pageTitle.home());
   const models = useModels();
   return (
     <>

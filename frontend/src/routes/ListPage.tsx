@@ -14,6 +14,7 @@ import { Facts } from "../components/ui/Facts";
 import { Empty, Loaded } from "../components/ui/Status";
 import { classPath, listsPath, modePath } from "../lib/address/paths";
 import { count, fmt, modeName } from "../lib/common/format";
+import { pageTitle } from "../lib/common/pageTitles";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
 import { saveDraft } from "../lib/lists/draftList";
 import { topImagePath } from "../lib/mode/largeView";
@@ -27,7 +28,7 @@ export default function ListPage() {
   const { listId = "" } = useParams();
   const list = useLoadable(apiQuery("/api/lists/{list_id}", { path: { list_id: listId } }));
   const navigate = useNavigate();
-  useDocumentTitle(list.status === "ok" ? list.data.title : "Shared list");
+  useDocumentTitle(list.status === "ok" ? pageTitle.list(list.data.title) : "Shared list");
   if (list.status === "error" && (list.httpStatus === 404 || list.httpStatus === 422)) {
     return (
       <NotFound

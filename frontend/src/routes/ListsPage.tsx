@@ -10,6 +10,7 @@ import { apiErrorMessage } from "../api/errors";
 import { Empty, ErrorNotice } from "../components/ui/Status";
 import { listPath, modePath } from "../lib/address/paths";
 import { count, modeName } from "../lib/common/format";
+import { pageTitle } from "../lib/common/pageTitles";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
 import {
   type DraftList,
@@ -31,7 +32,7 @@ type Sharing =
   | { status: "error"; message: string };
 
 export default function ListsPage() {
-  useDocumentTitle("Your list");
+  useDocumentTitle(pageTitle.lists());
   const [draft, update] = useDraftList();
   const [sharing, setSharing] = useState<Sharing>({ status: "idle" });
   const problem = draftProblem(draft);

@@ -28,6 +28,7 @@ import { modeIndexPath, modelPath } from "../lib/address/paths";
 import { count, integer } from "../lib/common/format";
 import { useDebouncedDraft } from "../lib/common/useDebouncedDraft";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
+import { pageTitle } from "../lib/common/pageTitles";
 
 /** Wait after the last keystroke in a text filter before it reaches the URL. */
 const FILTER_SETTLE_MS = 350;
@@ -81,7 +82,7 @@ function ModeIndex({ summary }: { summary: ModelSummary }) {
   const navigate = useNavigate();
   const view = parseModeIndexView(search);
   const model = summary.slug;
-  useDocumentTitle(`Mode index · ${summary.model_id}`);
+  useDocumentTitle(pageTitle.modeIndex(summary.model_id));
   // Every change of sort or filter is a step in the history: back undoes it.
   const setView = (next: ModeIndexView) => navigate(modeIndexPath(model, modeIndexSearch(next)));
 

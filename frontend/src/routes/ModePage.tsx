@@ -44,6 +44,7 @@ import { useDocumentTitle } from "../lib/common/useDocumentTitle";
 import { EmbedBadge } from "../components/layout/EmbedBadge";
 import { ShareMenu } from "../components/share/ShareMenu";
 import { keepEmbed, MODE_EMBED_PARTS, showsPart, useEmbedOptions } from "../lib/embed/embedOptions";
+import { pageTitle } from "../lib/common/pageTitles";
 
 const ScoreDistributionChart = lazy(() =>
   import("../components/charts/ScoreDistributionChart").then((m) => ({ default: m.ScoreDistributionChart })),
@@ -74,7 +75,7 @@ function ModeView({ summary, pos }: { summary: ModelSummary; pos: Position }) {
   const embed = useEmbedOptions();
   const model = summary.slug;
   const name = modeName(pos.layer, pos.head, pos.mode);
-  useDocumentTitle(`${name} ${view.sign} · ${summary.model_id}`);
+  useDocumentTitle(pageTitle.mode(summary.model_id, pos.layer, pos.head, pos.mode, view.sign));
 
   // In an embed, a change of the view (an attached upload) stays embedded.
   const href = (p: Position, v: ModeView = view) =>

@@ -20,6 +20,7 @@ import { headPath, modeIndexPath } from "../lib/address/paths";
 import { spectrumLines } from "../lib/charts/spectra";
 import { count, integer } from "../lib/common/format";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
+import { pageTitle } from "../lib/common/pageTitles";
 
 const DepthChart = lazy(() => import("../components/charts/DepthChart").then((m) => ({ default: m.DepthChart })));
 const SpectrumChart = lazy(() =>
@@ -31,7 +32,7 @@ export default function ModelPage() {
 }
 
 function ModelDetailPage({ summary }: { summary: ModelSummary }) {
-  useDocumentTitle(summary.model_id);
+  useDocumentTitle(pageTitle.model(summary.model_id));
   const detail = useModelDetail(summary.slug);
   return (
     <Loaded state={detail} label="Loading model…" pageTitle={summary.model_id}>
@@ -41,7 +42,7 @@ function ModelDetailPage({ summary }: { summary: ModelSummary }) {
 }
 
 function ModelView({ detail }: { detail: ModelDetail }) {
-  useDocumentTitle(detail.model_id);
+  useDocumentTitle(pageTitle.model(detail.model_id));
   // The grid's colour scale is in the URL, so that a permalink shows the same colours.
   const [search, setSearch] = useSearchParams();
   const scaleMode = parseEnum(HEAD_GRID_SCALE_MODES, search.get("scale"), "fixed");

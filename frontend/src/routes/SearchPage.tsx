@@ -15,6 +15,7 @@ import { atlasName } from "../lib/address/atlasNames";
 import { classPath, modelPath, searchPath } from "../lib/address/paths";
 import { nameHref } from "../lib/search/searchOptions";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
+import { pageTitle } from "../lib/common/pageTitles";
 
 /** The most the API gives. */
 const LIMIT = 100;
@@ -22,7 +23,7 @@ const LIMIT = 100;
 export default function SearchPage() {
   const [search] = useSearchParams();
   const query = (search.get("q") ?? "").trim();
-  useDocumentTitle(query ? `Search: ${query}` : "Search");
+  useDocumentTitle(pageTitle.search(query));
   return (
     <>
       <div className="page-title">

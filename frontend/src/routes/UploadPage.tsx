@@ -34,6 +34,7 @@ import { stepHead } from "../lib/mode/neighbours";
 import type { OverlayOptions } from "../lib/mode/overlay";
 import { type SignedMode, uploadPath } from "../lib/address/paths";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
+import { pageTitle } from "../lib/common/pageTitles";
 import {
   highlightedIndex,
   isHighlighted,
@@ -53,7 +54,7 @@ export default function UploadPage() {
 }
 
 function UploadHome({ uploadId }: { uploadId: string | undefined }) {
-  useDocumentTitle("Upload an image");
+  useDocumentTitle(pageTitle.upload());
   const navigate = useNavigate();
   const [search] = useSearchParams();
   const onDone = useCallback(

@@ -26,7 +26,14 @@ from tests.helpers.clock import FakeClock
 MODE = "layers/0/heads/0/modes/0"
 #: GET routes that are not derived from an atlas or an upload: never stored.
 #: Uncached GET routes, with an address answering 200.
-UNCACHED = {"/api/health": "/api/health", "/api/progress": "/api/progress", "/api/pages/{path}": "/api/pages/classes"}
+UNCACHED = {
+    "/api/health": "/api/health",
+    "/api/progress": "/api/progress",
+    "/api/pages/{path}": "/api/pages/classes",
+    "/api/page-head/{path}": "/api/page-head/classes",
+}
+#: Uncached routes answering with the app page's policy (nginx serves the page with it).
+APP_PAGE_ROUTES = {"/api/pages/{path}", "/api/page-head/{path}"}
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "public, no-cache"
 #: Routes whose body also says whether the atlas has odd-one-out results, which may be added without a
@@ -112,6 +119,13 @@ EXAMPLES = {
     "/api/models/{model}/layers/{layer}/heads/{head}/figure.{file_format}": (
         "/api/models/{planted}/layers/0/heads/0/figure.png"
     ),
+
+    "/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/preview.png": (
+        f"/api/models/{{planted}}/{MODE}/preview.png?sign=neg"
+    ),
+    "/api/models/{model}/layers/{layer}/heads/{head}/preview.png": "/api/models/{planted}/layers/0/heads/0/preview.png",
+    "/api/classes/{label}/preview.png": "/api/classes/red_blue/preview.png",
+    "/api/preview.png": "/api/preview.png",
     "/api/images/{image_id}": "/api/images/{planted}~0",
     "/api/models/{model}/images/{image_id}/maps": "/api/models/{planted}/images/{planted}~0/maps?layer=0&head=0&mode=1",
     "/api/models/{model}/images/{image_id}/overlay.png": (
@@ -224,7 +238,7 @@ def test_errors_and_uncached_routes_carry_no_etag(shared: TestClient, atlases: d
         response = shared.get(url, headers={"If-None-Match": "*"})
         assert response.status_code == 200 and "etag" not in response.headers
         # The page check's policy is the app page's, which nginx answers the address with.
-        assert response.headers["cache-control"] == ("no-cache" if route == "/api/pages/{path}" else "no-store")
+        assert response.headers["cache-control"] == ("no-cache" if route in APP_PAGE_ROUTES else "no-store")
     model = f"/api/models/{atlases['planted'].slug}"
     for url in (f"{model}/{MODE}/top/99/overlay.png", f"{model}/layers/9/heads/0", "/api/models/nope", f"{model}/o3x"):
         missing = shared.get(url, headers={"If-None-Match": "*"})

@@ -6,6 +6,7 @@
 import type { ReactNode } from "react";
 import { Link } from "react-router";
 import { useDocumentTitle } from "../../lib/common/useDocumentTitle";
+import { pageTitle } from "../../lib/common/pageTitles";
 
 export interface NotFoundLink {
   label: string;
@@ -13,7 +14,7 @@ export interface NotFoundLink {
 }
 
 export function NotFound({
-  title = "Page not found",
+  title = pageTitle.notFound(),
   problem,
   exists,
   links = [],
