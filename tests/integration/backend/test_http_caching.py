@@ -119,7 +119,6 @@ EXAMPLES = {
     "/api/models/{model}/layers/{layer}/heads/{head}/figure.{file_format}": (
         "/api/models/{planted}/layers/0/heads/0/figure.png"
     ),
-
     "/api/models/{model}/layers/{layer}/heads/{head}/modes/{mode}/preview.png": (
         f"/api/models/{{planted}}/{MODE}/preview.png?sign=neg"
     ),
