@@ -105,6 +105,19 @@ describe("shared list page", () => {
     );
   });
 
+  it("embeds the list's modes without the editing action, with a link to the full page", async () => {
+    mockApi({
+      "/api/models": { body: [modelSummary()] },
+      [`/api/lists/${LIST_ID}`]: { body: { ...LIST, modes: [listed()] } },
+      "/api/models/planted__shapes/layers/1/heads/2/modes/1": { body: modeDetail() },
+    });
+    renderAt(`/lists/${LIST_ID}?embed=1`);
+    expect(await screen.findByRole("heading", { name: LIST.title })).toBeTruthy();
+    expect(screen.queryByRole("button", { name: "Edit as a new list" })).toBeNull();
+    const full = screen.getByRole("link", { name: /open in qkatlas/ });
+    expect(full.getAttribute("href")).toMatch(new RegExp(`/lists/${LIST_ID}$`));
+  });
+
   it("says clearly when no list has the id", async () => {
     mockApi({ [`/api/lists/${LIST_ID}`]: { status: 404, body: { detail: "no such list" } } });
     renderAt(`/lists/${LIST_ID}`);

@@ -15,6 +15,7 @@ import { Empty, Loaded } from "../components/ui/Status";
 import { classPath, listsPath, modePath } from "../lib/address/paths";
 import { count, fmt, modeName } from "../lib/common/format";
 import { pageTitle } from "../lib/common/pageTitles";
+import { useEmbedOptions } from "../lib/embed/embedOptions";
 import { useDocumentTitle } from "../lib/common/useDocumentTitle";
 import { saveDraft } from "../lib/lists/draftList";
 import { topImagePath } from "../lib/mode/largeView";
@@ -28,6 +29,7 @@ export default function ListPage() {
   const { listId = "" } = useParams();
   const list = useLoadable(apiQuery("/api/lists/{list_id}", { path: { list_id: listId } }));
   const navigate = useNavigate();
+  const embed = useEmbedOptions();
   useDocumentTitle(list.status === "ok" ? pageTitle.list(list.data.title) : "Shared list");
   if (list.status === "error" && (list.httpStatus === 404 || list.httpStatus === 422)) {
     return (
@@ -52,19 +54,21 @@ export default function ListPage() {
             <span className="muted">
               {count(l.modes.length, "mode")} from {count(new Set(l.modes.map((m) => m.model_id)).size, "model")}
             </span>
-            <button
-              type="button"
-              className="button"
-              onClick={() => {
-                saveDraft({
-                  title: l.title,
-                  modes: l.modes.map((m) => ({ ...m, modelId: m.model_id })),
-                });
-                void navigate(listsPath());
-              }}
-            >
-              Edit as a new list
-            </button>
+            {embed.embedded ? null : (
+              <button
+                type="button"
+                className="button"
+                onClick={() => {
+                  saveDraft({
+                    title: l.title,
+                    modes: l.modes.map((m) => ({ ...m, modelId: m.model_id })),
+                  });
+                  void navigate(listsPath());
+                }}
+              >
+                Edit as a new list
+              </button>
+            )}
           </div>
           <ol className="list-columns" aria-label="Modes of the list">
             {l.modes.map((m) => (
