@@ -3,6 +3,7 @@
 // to a fixed folder.
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -116,4 +117,18 @@ export async function unfoldUnrankedModes(page) {
   await page.evaluate(() => {
     for (const details of document.querySelectorAll("details.class-modes-unranked")) details.open = true;
   });
+}
+
+/**
+ * A page with `html` served on another origin of this machine (its own port), as a blog post embedding
+ * qkatlas would be: `{ server, origin }`; close the server when done. (An `about:blank` host has an opaque
+ * origin, which `frame-ancestors *` does not admit.)
+ */
+export async function otherOriginPage(html) {
+  const server = createServer((_request, response) => {
+    response.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
+    response.end(`<!doctype html>${html}`);
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, origin: `http://127.0.0.1:${server.address().port}` };
 }

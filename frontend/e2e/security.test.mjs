@@ -3,10 +3,9 @@
 // and only an embed address (`?embed=1`) may be framed by a page of another origin. The built page also
 // carries its link-preview tags without JavaScript. By hand: QKATLAS_URL=... npm run e2e -- e2e/security.test.mjs
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
 import { test } from "@playwright/test";
 import { join } from "node:path";
-import { BASE_URL, openPage, SCREENSHOTS, screenshot, url } from "./browser.mjs";
+import { BASE_URL, openPage, otherOriginPage, SCREENSHOTS, screenshot, url } from "./browser.mjs";
 
 let browser;
 let planted;
@@ -82,17 +81,12 @@ async function expectEventually(check, what, timeoutMs = 10_000) {
   }
 }
 
-/** A page on another origin of this machine (its own port) framing qkatlas addresses. */
-async function framingPage(addresses) {
+/** A page on another origin of this machine framing qkatlas addresses. */
+function framingPage(addresses) {
   const frames = addresses
     .map((address, index) => `<iframe id="f${index}" src="${url(address)}" width="800" height="600"></iframe>`)
     .join("\n");
-  const server = createServer((_request, response) => {
-    response.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
-    response.end(`<!doctype html><title>elsewhere</title>${frames}`);
-  });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { server, origin: `http://127.0.0.1:${server.address().port}` };
+  return otherOriginPage(`<title>elsewhere</title>${frames}`);
 }
 
 test("another origin may frame an embed address but not the full app", async () => {
