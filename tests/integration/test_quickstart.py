@@ -13,10 +13,11 @@ from qkatlas.atlas import find_atlases
 from qkatlas.images import open_image_source
 from quickstart.default_atlases import fetch_imagenette
 from quickstart.up import main
+from tests.helpers.notebooks import EXAMPLE_NOTEBOOK, run_notebook
 
 
 def test_offline_demo_builds_labelled_atlases_and_reuses_them(
-    tmp_path: Path, photo_dir: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, photo_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     args = ["--offline", "--no-serve", "--atlas-dir", str(tmp_path / "atlases"), "--data-dir", str(tmp_path / "data")]
     assert main([*args, "--photos", str(photo_dir), "--workers", "0"]) == 0
@@ -32,6 +33,9 @@ def test_offline_demo_builds_labelled_atlases_and_reuses_them(
     assert effects == {"planted": True, "facebook/dino-vits16": False}
     assert main([*args, "--photos", str(photo_dir)]) == 0  # second run: nothing rebuilt
     assert capsys.readouterr().out.count("already built") == 2
+    # The example notebook runs end to end on the demo (examples/atlas_from_python.ipynb).
+    printed = run_notebook(EXAMPLE_NOTEBOOK, {"QKATLAS_ATLAS": str(tmp_path / "atlases")}, tmp_path, monkeypatch)
+    assert "planted" in printed and "selectivity" in printed and "band 0" in printed, printed
 
 
 def test_imagenette_is_fetched_once_with_class_names(tmp_path: Path) -> None:
