@@ -1055,8 +1055,9 @@ class ListedAtlasState(StrEnum):
     not_served = "not_served"
 
 
-class ListedMode(BaseModel):
-    """A mode of a shared list, pinned to the atlas revision it was added from."""
+class PinnedMode(BaseModel):
+    """A mode of a shared list as it is stored (and hashed into the list's id): named by its atlas's slug and
+    pinned to the atlas revision it was added from."""
 
     model: str = Field(description="Atlas slug.")
     model_id: str
@@ -1067,6 +1068,11 @@ class ListedMode(BaseModel):
     sign: Sign
     basis: Basis
     note: str
+
+
+class ListedMode(PinnedMode):
+    """A mode of a shared list, pinned to the atlas revision it was added from."""
+
     atlas: ListedAtlasState = Field(
         description="`current`: the atlas served now is the pinned revision; `rebuilt`: it has been rebuilt since "
         "(what the mode shows now may differ); `not_served`: no atlas of that slug is served now."

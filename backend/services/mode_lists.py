@@ -21,12 +21,12 @@ import sqlite3
 import unicodedata
 from collections.abc import Sequence
 from contextlib import closing
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from backend.core.text import count
 from backend.schemas import LIST_ID_PATTERN as LIST_ID_PATTERN
-from backend.schemas import ListedAtlasState, ListedMode, ListModeIn, ModeList, ModeListIn
+from backend.schemas import ListedAtlasState, ListedMode, ListModeIn, ModeList, ModeListIn, PinnedMode
 from backend.services.pages import resolve_model_name
 from qkatlas.atlas import Atlas
 from qkatlas.conventions import Basis, Sign
@@ -40,26 +40,13 @@ class InvalidList(ValueError):
 
 
 @dataclass(frozen=True)
-class PinnedMode:
-    model: str  # atlas slug
-    model_id: str
-    revision: str
-    layer: int
-    head: int
-    mode: int
-    sign: Sign
-    basis: Basis
-    note: str
-
-
-@dataclass(frozen=True)
 class PinnedList:
     title: str
     modes: tuple[PinnedMode, ...]
 
     def canonical_json(self) -> bytes:
         """The stored body, whose hash is the id."""
-        document = {"title": self.title, "modes": [asdict(mode) for mode in self.modes]}
+        document = {"title": self.title, "modes": [mode.model_dump(mode="json") for mode in self.modes]}
         return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
     @property
@@ -70,10 +57,7 @@ class PinnedList:
     @classmethod
     def from_json(cls, raw: bytes) -> PinnedList:
         document = json.loads(raw)
-        modes = tuple(
-            PinnedMode(**{**mode, "sign": Sign(mode["sign"]), "basis": Basis(mode["basis"])})
-            for mode in document["modes"]
-        )
+        modes = tuple(PinnedMode.model_validate(mode) for mode in document["modes"])
         return cls(document["title"], modes)
 
 
@@ -145,7 +129,7 @@ def listed(list_id: str, pinned: PinnedList, atlases: Sequence[Atlas]) -> ModeLi
             if atlas.revision == mode.revision
             else ListedAtlasState.rebuilt
         )
-        return ListedMode(**asdict(mode), atlas=state, current_revision=None if atlas is None else atlas.revision)
+        return ListedMode(**dict(mode), atlas=state, current_revision=None if atlas is None else atlas.revision)
 
     return ModeList(id=list_id, title=pinned.title, modes=[one(mode) for mode in pinned.modes])
 

@@ -255,11 +255,22 @@ def test_a_list_says_when_its_atlas_was_rebuilt_or_is_no_longer_served(
 _WRITER = """
 import sys
 from pathlib import Path
-from backend.services.mode_lists import ListStore, PinnedList, PinnedMode
+from backend.schemas import PinnedMode
+from backend.services.mode_lists import ListStore, PinnedList
 from qkatlas.conventions import Basis, Sign
 
 store = ListStore(Path(sys.argv[1]))
-mode = PinnedMode("planted__x", "planted", "0" * 16, 0, 0, 0, Sign.pos, Basis.faithful, "")
+mode = PinnedMode(
+    model="planted__x",
+    model_id="planted",
+    revision="0" * 16,
+    layer=0,
+    head=0,
+    mode=0,
+    sign=Sign.pos,
+    basis=Basis.faithful,
+    note="",
+)
 for title in [f"shared {n}" for n in range(30)] + [f"{sys.argv[2]} {n}" for n in range(30)]:
     list_id, created = store.put(PinnedList(title, (mode,)))
     print(title, list_id, int(created))
