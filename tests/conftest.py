@@ -1,6 +1,6 @@
 """Shared fixtures: natural photos from scikit-image and atlases built by the real precompute job.
 
-Every test is marked with its tier, the directory it lives in (``unit``, ``integration``, ``e2e``): so
+Every test is marked with its tier, the directory it lives in (``unit``, ``integration``, ``faults``, ``e2e``): so
 ``pytest -m unit`` selects exactly ``tests/unit``. A test outside the tier directories is an error.
 """
 
@@ -14,7 +14,7 @@ from qkatlas.sample_photos import write_sample_photos
 from tests.helpers.atlases import TINY_OVERRIDES, TINY_VIT, build_atlas
 from tests.helpers.clock import FakeClock
 
-TIERS = ("unit", "integration", "e2e")
+TIERS = ("unit", "integration", "faults", "e2e")
 _TESTS = Path(__file__).resolve().parent
 
 
