@@ -1,0 +1,13 @@
+"""The one base of errors a command reports to its user as they are.
+
+An ``ActionableError``'s message says what failed, where (the URL, the folder, the running job) and
+what to do about it. The commands (``python -m quickstart``, ``python -m precompute``) print such a
+message alone, without a traceback unless ``--debug``; any other exception is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+
+class ActionableError(Exception):
+    """A failure with a message written for the person running the command."""
