@@ -66,9 +66,7 @@ def fetch_imagenette(data_dir: Path, url: str = IMAGENETTE_URL, retry: RetryPoli
     local = local_file(url)
     if local is not None and not local.is_file():
         raise source.error(f"there is no file {local}", "Check the path")
-    archive = local or download(
-        source, data_dir / f"imagenette-{hashlib.sha256(url.encode()).hexdigest()[:12]}.tgz", retry
-    )
+    archive = local or download(source, imagenette_archive_path(data_dir, url), retry)
     unpacking = data_dir / ".imagenette-unpacking"
     shutil.rmtree(unpacking, ignore_errors=True)  # what a killed run left
     try:
@@ -82,6 +80,12 @@ def fetch_imagenette(data_dir: Path, url: str = IMAGENETTE_URL, retry: RetryPoli
     if local is None:
         archive.unlink()
     return target
+
+
+def imagenette_archive_path(data_dir: Path, url: str) -> Path:
+    """Where the archive from ``url`` downloads to: named after the URL, so that a partial file is only
+    ever resumed from the address it came from."""
+    return data_dir / f"imagenette-{hashlib.sha256(url.encode()).hexdigest()[:12]}.tgz"
 
 
 def _unpack_val(source: DownloadSource, archive: Path, into: Path, *, keep_archive: bool) -> Path:

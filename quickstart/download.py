@@ -213,7 +213,7 @@ def _receive(
 
 def _copy(first_chunk: bytes, response: http.client.HTTPResponse, out: BinaryIO, bar: tqdm[Any]) -> int:
     copied = 0
-    chunk = first_chunk
+    chunk = first_chunk or response.read(_CHUNK)
     while chunk:
         out.write(chunk)
         bar.update(len(chunk))
