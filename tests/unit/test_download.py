@@ -45,9 +45,9 @@ def test_a_file_url_names_a_local_copy() -> None:
 
 
 def test_an_error_names_the_url_the_problem_and_the_override() -> None:
-    source = DownloadSource("https://example.org/a.tgz", "the archive", "QKATLAS_EXAMPLE_URL")
+    source = DownloadSource("https://example.org/a.tgz", "the archive", "QKATLAS_IMAGENETTE_URL")
     lines = str(source.error("the server answered 404 Not Found")).splitlines()
     assert lines == [
         "Could not get the archive from https://example.org/a.tgz: the server answered 404 Not Found.",
-        "Check the address (and your network), or set QKATLAS_EXAMPLE_URL to another copy's URL.",
+        "Check the address (and your network), or set QKATLAS_IMAGENETTE_URL to another copy's URL.",
     ]
