@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import ssl
 import sys
 import time
 import urllib.error
@@ -160,22 +161,19 @@ def _attempt(source: DownloadSource, part: Path, timeout_s: float) -> None:
                 f"the server answered with a web page (Content-Type {content_type}), not the file",
                 "The address may point at a download page rather than the file itself; check it",
             )
-        start, total = _where_the_body_starts(source, response, kept)
+        start, total = _where_the_body_starts(response, part, kept)
         _receive(source, response, part, start, total)
 
 
-def _where_the_body_starts(
-    source: DownloadSource, response: http.client.HTTPResponse, kept: int
-) -> tuple[int, int | None]:
+def _where_the_body_starts(response: http.client.HTTPResponse, part: Path, kept: int) -> tuple[int, int | None]:
     """The offset the body starts at (``kept`` for a fitting ``206``, else 0) and the full file's size."""
     length = response.headers.get("Content-Length")
     if response.status == 206:
         content_range = parse_content_range(response.headers.get("Content-Range"))
         if content_range is None or content_range.first != kept:
-            raise source.error(
-                f"asked for the bytes from {kept:,} on, the server sent "
-                f"{response.headers.get('Content-Range') or 'a partial answer without Content-Range'}"
-            )
+            part.unlink()
+            sent = response.headers.get("Content-Range") or "no Content-Range"
+            raise _Transient(f"asked for the bytes from {kept:,} on, the server sent {sent}; starting afresh")
         return kept, content_range.total
     return 0, int(length) if length is not None and length.isdigit() else None
 
@@ -200,8 +198,8 @@ def _receive(
         out.truncate(start)
         out.seek(start)
         try:
-            received += _copy(first_chunk, response, out, bar)
-        except (TimeoutError, ConnectionError, http.client.IncompleteRead) as error:
+            received += _copy(source, first_chunk, response, out, bar)
+        except (TimeoutError, ConnectionError, ssl.SSLError, http.client.IncompleteRead) as error:
             received = out.tell()
             raise _Transient(_short_read(received, total, error)) from None
     if total is not None and received != total:
@@ -211,11 +209,21 @@ def _receive(
         raise _Transient(_short_read(received, total, None))
 
 
-def _copy(first_chunk: bytes, response: http.client.HTTPResponse, out: BinaryIO, bar: tqdm[Any]) -> int:
+def _copy(
+    source: DownloadSource, first_chunk: bytes, response: http.client.HTTPResponse, out: BinaryIO, bar: tqdm[Any]
+) -> int:
+    """Append the body to ``out``; return the bytes written. A read that fails raises as it is (the
+    caller retries); a write that fails (a full disk) ends the download with what to do."""
     copied = 0
     chunk = first_chunk or response.read(_CHUNK)
     while chunk:
-        out.write(chunk)
+        try:
+            out.write(chunk)
+        except OSError as error:
+            raise DownloadError(
+                f"Could not write {out.name} while downloading {source.what} from {source.url}: {error.strerror}.\n"
+                "Free some space there (or choose another data folder); the next run resumes from the bytes kept."
+            ) from None
         bar.update(len(chunk))
         copied += len(chunk)
         chunk = response.read(_CHUNK)
