@@ -77,8 +77,9 @@ def fetch_imagenette(data_dir: Path, url: str = IMAGENETTE_URL, retry: RetryPoli
         val.rename(target)
     finally:
         shutil.rmtree(unpacking, ignore_errors=True)
-    if local is None:
-        archive.unlink()
+    for downloaded in data_dir.glob("imagenette-*.tgz*"):  # this archive, and partial ones from other URLs
+        if downloaded != local:
+            downloaded.unlink()
     return target
 
 

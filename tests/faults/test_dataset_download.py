@@ -148,19 +148,22 @@ def test_a_server_without_range_support_still_completes(tmp_path: Path, faults: 
 
 def test_what_a_killed_run_left_does_not_break_the_next(tmp_path: Path, faults: FaultRecorder) -> None:
     """A run killed mid-unpack leaves an unpacking folder, or a target without its class-name mapping;
-    a partial file longer than the file (the file changed on the server) is answered 416."""
+    a partial file longer than the file (the file changed on the server) is answered 416; a partial
+    download from another address is not resumed from this one, and is cleared once this one is in."""
     data = tmp_path / "data"
     with DownloadStandin(GOOD) as server:
         (data / ".imagenette-unpacking" / "imagenette2-320" / "val").mkdir(parents=True)
         (data / "imagenette-val" / VAL_CLASSES[0]).mkdir(parents=True)
         (data / "imagenette-val" / VAL_CLASSES[0] / "half.JPEG").write_bytes(b"\xff\xd8")
         partial_path(imagenette_archive_path(data, server.url)).write_bytes(b"\0" * (len(GOOD) + 10))
+        other_url = partial_path(imagenette_archive_path(data, "https://mirror.invalid/imagenette2-320.tgz"))
+        other_url.write_bytes(GOOD[:100])  # a download from another address, never finished
         assert_imagenette(fetch_imagenette(data, server.url, QUICK))
         assert [r.status for r in server.seen] == [416, 200]
     assert leftovers(data) == [] and not list(data.glob("*.part"))
     faults.record(
-        fault="half-written unpack folder, target and oversized .part",
-        injected=3,
+        fault="half-written unpack folder and target, oversized .part, .part of another URL",
+        injected=4,
         requests=len(server.seen),
         failures_seen=0,
         lost=0,
