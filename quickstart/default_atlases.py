@@ -10,14 +10,14 @@ scikit-image. Finished atlases are reused on the next run.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import os
+import shutil
 import tarfile
-import tempfile
-import urllib.request
-from pathlib import Path
+import zlib
+from pathlib import Path, PurePosixPath
 from typing import Any
-
-from tqdm import tqdm
 
 from precompute.job import run_job
 from precompute.job_config import JobConfig
@@ -27,9 +27,12 @@ from qkatlas.models import model_slug
 from qkatlas.models.hub import hub_reachable
 from qkatlas.models.planted import PLANTED_MODEL_ID, generate_planted_images
 from qkatlas.sample_photos import optional_sample_dir, write_sample_photos
+from quickstart.download import DEFAULT_RETRY, DownloadSource, RetryPolicy, download, local_file
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = "facebook/dino-vits16"
+#: The first bytes of every gzip file: a page served in place of the archive is refused before it is kept.
+GZIP_MAGIC = b"\x1f\x8b"
 IMAGENETTE_URL = os.environ.get(
     "QKATLAS_IMAGENETTE_URL", "https://s3.amazonaws.com/fast-ai-imageclas/imagenette2-320.tgz"
 )
@@ -48,29 +51,78 @@ IMAGENETTE_CLASSES = {
 }
 
 
-def fetch_imagenette(data_dir: Path, url: str = IMAGENETTE_URL) -> Path:
-    """Download and unpack Imagenette once; return its validation folder (one folder per class)."""
+def fetch_imagenette(data_dir: Path, url: str = IMAGENETTE_URL, retry: RetryPolicy = DEFAULT_RETRY) -> Path:
+    """Download and unpack Imagenette once; return its validation folder (one folder per class).
+
+    The archive downloads into ``data_dir`` (named after its URL, its ``.part`` kept when a download is
+    cut, so that the next run resumes it); a ``file://`` URL is read in place. Its ``val/`` folder is
+    unpacked beside the target and moved into place with one rename, so a killed run leaves nothing the
+    next run trips on. Every failure is a ``DownloadError`` naming the URL and ``QKATLAS_IMAGENETTE_URL``.
+    """
     target = data_dir / "imagenette-val"
     if (target / "LOC_synset_mapping.txt").is_file():
         return target
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=data_dir) as tmp:
-        archive = Path(tmp) / "imagenette.tgz"
-        with urllib.request.urlopen(url, timeout=30) as response, open(archive, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc="downloading Imagenette") as bar:
-                while chunk := response.read(1 << 20):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-        unpacked = Path(tmp) / "unpacked"
-        with tarfile.open(archive) as tar:
-            members = [m for m in tar.getmembers() if "/val/" in f"/{m.name}" and (m.isfile() or m.isdir())]
-            tar.extractall(unpacked, members=members, filter="data")
-        val = next(p for p in unpacked.rglob("val") if p.is_dir())
+    source = DownloadSource(url, "the Imagenette archive", "QKATLAS_IMAGENETTE_URL", magic=GZIP_MAGIC)
+    local = local_file(url)
+    if local is not None and not local.is_file():
+        raise source.error(f"there is no file {local}", "Check the path")
+    archive = local or download(source, imagenette_archive_path(data_dir, url), retry)
+    unpacking = data_dir / ".imagenette-unpacking"
+    shutil.rmtree(unpacking, ignore_errors=True)  # what a killed run left
+    try:
+        val = _unpack_val(source, archive, unpacking, keep_archive=local is not None)
         mapping = "".join(f"{wnid} {name}\n" for wnid, name in IMAGENETTE_CLASSES.items())
         (val / "LOC_synset_mapping.txt").write_text(mapping)
+        shutil.rmtree(target, ignore_errors=True)  # a folder without the mapping is not a finished one
         val.rename(target)
+    finally:
+        shutil.rmtree(unpacking, ignore_errors=True)
+    for downloaded in data_dir.glob("imagenette-*.tgz*"):  # this archive, and partial ones from other URLs
+        if downloaded != local:
+            downloaded.unlink()
     return target
+
+
+def imagenette_archive_path(data_dir: Path, url: str) -> Path:
+    """Where the archive from ``url`` downloads to: named after the URL, so that a partial file is only
+    ever resumed from the address it came from."""
+    return data_dir / f"imagenette-{hashlib.sha256(url.encode()).hexdigest()[:12]}.tgz"
+
+
+def _unpack_val(source: DownloadSource, archive: Path, into: Path, *, keep_archive: bool) -> Path:
+    """Unpack the archive's ``<top>/val/<class>/<image>`` files into ``into``; return the ``val`` folder.
+
+    A damaged archive or one without that layout raises ``DownloadError``, and a downloaded archive is
+    then deleted (downloading the same bytes again would not help), so the next run starts afresh.
+    """
+    seen: list[str] = []  # the archive's first few folders, to say what it holds instead
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                parts = PurePosixPath(member.name).parts
+                if len(seen) <= 6 and (folder := "/".join(parts[:2])) not in seen:
+                    seen.append(folder)
+                if "val" in parts[:-1] and (member.isfile() or member.isdir()):
+                    tar.extract(member, into, filter="data")
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as error:
+        if not keep_archive:
+            archive.unlink()
+        gone = "it was deleted, so the next run downloads it again" if not keep_archive else f"the file is {archive}"
+        raise source.error(
+            f"the archive is damaged or not a gzip-compressed tar file ({type(error).__name__}: {error}); {gone}",
+            "If this happens again, check the address",
+        ) from None
+    vals = sorted((p for p in into.rglob("val") if p.is_dir()), key=lambda p: len(p.parts))
+    if not vals or not any(folder.is_dir() for folder in vals[0].iterdir()):
+        if not keep_archive:
+            archive.unlink()
+        holds = ", ".join(seen[:6]) + (", …" if len(seen) > 6 else "") if seen else "nothing"
+        raise source.error(
+            "the archive has no val/ folder of class folders (expected imagenette2-320/val/<class id>/<image>.JPEG, "
+            f"as in imagenette2-320.tgz); it holds {holds}",
+            "Check that the address names Imagenette's archive",
+        )
+    return vals[0]
 
 
 def _demo_photos(data_dir: Path) -> Path:
