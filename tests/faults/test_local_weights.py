@@ -260,23 +260,24 @@ def test_reproduce_labels_only_the_hub_models_random(
 # --------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("state", ["HF_HUB_OFFLINE=1", "not a hub"])
 def test_o3_records_the_local_checkpoint_and_its_hash_without_a_hub(
-    tmp_path: Path, timm_checkpoint: Path, not_a_hub: str, faults: FaultRecorder
+    tmp_path: Path, timm_checkpoint: Path, not_a_hub: str, state: str, faults: FaultRecorder
 ) -> None:
+    before = _NotAHub.requests
     o3 = write_synthetic_o3(tmp_path / "o3", n=3)
     out = tmp_path / "atlases"
-    done = _run(
-        ["o3", "--model", str(timm_checkpoint), "--o3", str(o3), "--out", str(out), "--no-progress"],
-        _hub_env("HF_HUB_OFFLINE=1", not_a_hub),
-    )
+    args = ["o3", "--model", str(timm_checkpoint), "--o3", str(o3), "--out", str(out), "--no-progress"]
+    done = _run(args, _hub_env(state, not_a_hub))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "RANDOM" not in done.stdout
     (written,) = out.glob("*o3.json")
     source = json.loads(written.read_text())["model_source"]
     assert source["id"] == str(timm_checkpoint) and source["random_init"] is False
     assert source["revision"] == folder_hash(timm_checkpoint)
+    assert _NotAHub.requests == before  # timm's local-dir loading never asks the hub
     faults.record(
-        "hub gone (HF_HUB_OFFLINE=1), o3 on a local checkpoint",
+        f"hub gone ({state}), o3 on a local timm checkpoint",
         injected=1,
         requests=1,
         failures_seen=0,
