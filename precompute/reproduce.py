@@ -10,9 +10,12 @@ For every model (default: the paper's 13, docs/method.md#models) it decomposes e
   ``o3.json`` under ``OUT/atlases`` (in its atlas when ``--images`` built one);
 - with ``--images SOURCE``, each model's full atlas under ``OUT/atlases`` (the precompute job).
 
-Weights come from the hub. When it is unreachable (or with ``--random-init``) the same pipeline runs
-on random weights built from each model's real config, and says so in stdout, in every figure title
-and in the first line of every CSV: ``RANDOM WEIGHTS — offline``.
+Weights are chosen per model (``choose_weights``): a local checkpoint folder's own (it never needs
+the hub), the hub's, or, for a hub id while the hub is unreachable (or for every model with
+``--random-init``), random weights built from the model's real config. Random weights are said in
+stdout, in the figure titles and legends and in the CSVs (``RANDOM WEIGHTS — offline``): the first
+line of each CSV names the weights of all its models, and Fig. 3 and Fig. 2's CSVs have a
+``weights`` column per row.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from precompute.job_config import JobConfig
 from precompute.options import add_weight_options
 from qkatlas.atlas.contract import AtlasSummary, O3Record
 from qkatlas.device import resolve_device
-from qkatlas.models import ModelLoadError, load_model, model_slug
+from qkatlas.models import ModelLoadError, load_model, local_checkpoint, model_slug, needs_hub
 from qkatlas.models.base import UnsupportedModelError
 from qkatlas.models.hub import hub_reachable
 from qkatlas.models.known_models import PAPER_MODELS
@@ -45,9 +48,11 @@ from qkatlas.svd import Decomposition, decompose
 
 @dataclass(frozen=True)
 class Weights:
-    """Which weights the run uses; ``random_reason`` is None for the real (hub) weights."""
+    """Which weights one model runs on: ``random_reason`` is None for its own weights, which
+    ``own`` names (the hub's pretrained ones, a local checkpoint's, the planted model's)."""
 
     random_reason: str | None
+    own: str = "pretrained weights"
 
     @property
     def random_init(self) -> bool:
@@ -55,19 +60,36 @@ class Weights:
 
     @property
     def label(self) -> str:
-        """Printed in stdout, every figure title and the first line of every CSV."""
+        """Printed in stdout, in the figure titles and in the CSVs."""
         if self.random_reason is None:
-            return "pretrained weights"
+            return self.own
         return f"RANDOM WEIGHTS — {self.random_reason}"
 
 
-def choose_weights(force_random: bool) -> Weights:
-    """Random weights when asked to or when the hub is unreachable (a few-second probe), else real."""
+def choose_weights(model_id: str, force_random: bool) -> Weights:
+    """``model_id``'s weights: random when asked to; a local checkpoint folder's own (it never needs
+    the hub, so it is never replaced by random weights); the planted model's hand-set ones; random for
+    a hub id while the hub is unreachable (a few-second probe, made only for such an id); else the
+    hub's."""
     if force_random:
         return Weights("--random-init")
+    if local_checkpoint(model_id) is not None:
+        return Weights(None, own="local checkpoint weights")
+    if not needs_hub(model_id):
+        return Weights(None, own="hand-set weights")
     if not hub_reachable():
         return Weights("offline")
     return Weights(None)
+
+
+def weights_label(results: Sequence[ModelResult]) -> str:
+    """What a figure or CSV of several models ran on: their one label, or each label with its models."""
+    models: dict[str, list[str]] = {}
+    for result in results:
+        models.setdefault(result.weights.label, []).append(result.model_id)
+    if len(models) == 1:
+        return next(iter(models))
+    return "MIXED WEIGHTS — " + "; ".join(f"{label}: {', '.join(ids)}" for label, ids in models.items())
 
 
 @dataclass
@@ -76,6 +98,7 @@ class ModelResult:
 
     model_id: str
     slug: str
+    weights: Weights
     dec: Decomposition
     summary: AtlasSummary
     o3: O3Record | None
@@ -88,8 +111,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="the paper's figures (Fig. 3, spectra, Fig. 2 with --o3) as PNG, SVG and CSV",
         description=(
             "Reproduce the paper's figures: Fig. 3 (weighted cosine vs depth) and per-head spectra for every "
-            "model, plus Fig. 2 (odd-one-out attention) with --o3; PNG, SVG and CSV. Offline, it runs on "
-            "random weights and says so."
+            "model, plus Fig. 2 (odd-one-out attention) with --o3; PNG, SVG and CSV. Offline, hub models run on "
+            "random weights and say so; local checkpoint folders always run on their own weights."
         ),
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder for figures, CSVs and atlases/")
@@ -132,7 +155,7 @@ def analyse_model(model_id: str, args: argparse.Namespace, weights: Weights) -> 
         for path in store_o3_result(o3, atlas_root):
             print(f"  O3 results written to {path}")
     summary = summarize_decomposition(dec)
-    return ModelResult(model_id, model_slug(model_id), dec, summary, o3, time.perf_counter() - clock)
+    return ModelResult(model_id, model_slug(model_id), weights, dec, summary, o3, time.perf_counter() - clock)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -140,8 +163,13 @@ def analyse_model(model_id: str, args: argparse.Namespace, weights: Weights) -> 
 # --------------------------------------------------------------------------------------------------
 
 
-def _titled(title: str, weights: Weights) -> str:
-    return title if not weights.random_init else f"{title}\n{weights.label}"
+def _titled(title: str, results: Sequence[ModelResult]) -> str:
+    """``title``, with a second line naming the weights when any model ran on random weights."""
+    return f"{title}\n{weights_label(results)}" if any(r.weights.random_init for r in results) else title
+
+
+def _legend(result: ModelResult) -> str:
+    return f"{result.model_id} (random weights)" if result.weights.random_init else result.model_id
 
 
 def _save_figure(figure: Figure, stem: Path) -> list[Path]:
@@ -151,10 +179,10 @@ def _save_figure(figure: Figure, stem: Path) -> list[Path]:
     return paths
 
 
-def _write_csv(path: Path, weights: Weights, header: Sequence[str], rows: Sequence[Sequence[object]]) -> Path:
+def _write_csv(path: Path, label: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> Path:
     """A CSV whose first line is a ``#`` comment naming the weights (then a header row, then data)."""
     with path.open("w", newline="", encoding="utf-8") as handle:
-        handle.write(f"# {weights.label}\n")
+        handle.write(f"# {label}\n")
         writer = csv.writer(handle)
         writer.writerow(header)
         writer.writerows(rows)
@@ -166,7 +194,7 @@ def _layer_curve(values: Sequence[float | None]) -> np.ndarray:
     return np.array([np.nan if value is None else value for value in values], dtype=np.float64)
 
 
-def write_fig3(results: Sequence[ModelResult], out: Path, weights: Weights) -> list[Path]:
+def write_fig3(results: Sequence[ModelResult], out: Path) -> list[Path]:
     """Weighted cosine vs normalized depth for all models, with each width's ±1.96/√d band."""
     figure = Figure(figsize=(9, 5.5), layout="constrained")
     axes = figure.add_subplot()
@@ -178,10 +206,10 @@ def write_fig3(results: Sequence[ModelResult], out: Path, weights: Weights) -> l
     for result, colour in zip(results, colours, strict=True):
         curve = _layer_curve(result.summary.layer_weighted_cos)  # a layer without an active head is a gap
         axes.plot(result.summary.normalized_depth, curve, "-o", ms=3, color=colour)
-        axes.lines[-1].set_label(result.model_id)
+        axes.lines[-1].set_label(_legend(result))
     axes.axhline(0.0, color="0.3", lw=0.6)
     axes.set(xlabel="normalized depth ℓ/(L−1)", ylabel="σ-weighted cosine (mean over heads)", xlim=(-0.02, 1.02))
-    axes.set_title(_titled("Weighted cosine of query-key singular modes vs depth (paper Fig. 3)", weights))
+    axes.set_title(_titled("Weighted cosine of query-key singular modes vs depth (paper Fig. 3)", results))
     axes.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     paths = _save_figure(figure, out / "fig3_weighted_cosine")
     # weighted_cos_scaled: the paper's released code also divides by d_head (a labelled variant,
@@ -195,6 +223,7 @@ def write_fig3(results: Sequence[ModelResult], out: Path, weights: Weights) -> l
             r.summary.layer_weighted_cos_scaled[layer],
             r.summary.baseline_95,
             *r.dec.shape[2:],
+            r.weights.label,
         )
         for r in results
         for layer, depth in enumerate(r.summary.normalized_depth)
@@ -208,11 +237,12 @@ def write_fig3(results: Sequence[ModelResult], out: Path, weights: Weights) -> l
         "baseline_95",
         "d_head",
         "d_model",
+        "weights",
     )
-    return [*paths, _write_csv(out / "fig3_weighted_cosine.csv", weights, header, rows)]
+    return [*paths, _write_csv(out / "fig3_weighted_cosine.csv", weights_label(results), header, rows)]
 
 
-def write_spectra(result: ModelResult, out: Path, weights: Weights) -> list[Path]:
+def write_spectra(result: ModelResult, out: Path) -> list[Path]:
     """Every head's spectrum as two heatmaps (rows = layer·head, columns = mode): σ_n / σ_0 and cos_n."""
     n_layers, n_heads, n_modes, _ = result.dec.shape
     sigma = result.dec.sigma.reshape(n_layers * n_heads, n_modes)
@@ -234,7 +264,7 @@ def write_spectra(result: ModelResult, out: Path, weights: Weights) -> list[Path
         for boundary in range(1, n_layers):
             axes.axhline(boundary * n_heads - 0.5, color="0.5", lw=0.4)
         figure.colorbar(image, ax=axes, fraction=0.05)
-    figure.suptitle(_titled(f"{result.model_id}: per-head spectra", weights))
+    figure.suptitle(_titled(f"{result.model_id}: per-head spectra", [result]))
     stem = out / "spectra" / result.slug
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = _save_figure(figure, stem)
@@ -253,10 +283,10 @@ def write_spectra(result: ModelResult, out: Path, weights: Weights) -> list[Path
         for mode in range(n_modes)
     ]
     header = ("layer", "head", "mode", "sigma", "cos", "degenerate")
-    return [*paths, _write_csv(stem.with_suffix(".csv"), weights, header, rows)]
+    return [*paths, _write_csv(stem.with_suffix(".csv"), result.weights.label, header, rows)]
 
 
-def write_fig2(results: Sequence[ModelResult], out: Path, weights: Weights) -> list[Path]:
+def write_fig2(results: Sequence[ModelResult], out: Path) -> list[Path]:
     """Same-object / different-object / background ratios vs depth: rows = query, columns = region."""
     with_o3 = [r for r in results if r.o3 is not None]
     figure = Figure(figsize=(14, 7.5), layout="constrained")
@@ -269,7 +299,7 @@ def write_fig2(results: Sequence[ModelResult], out: Path, weights: Weights) -> l
                 assert result.o3 is not None
                 axes.plot(result.o3.normalized_depth, result.o3.query(query).layer.of(region), "-o", ms=3, color=colour)
                 if q == 0 and g == 0:
-                    axes.lines[-1].set_label(result.model_id)
+                    axes.lines[-1].set_label(_legend(result))
             chance = float(np.mean([r.o3.query(query).chance.of(region) for r in with_o3 if r.o3 is not None]))
             axes.axhline(chance, color="0.4", ls="--", lw=0.8)
             axes.set_title(f"{query.replace('_', ' ')}: {region.replace('_', ' ')}", fontsize=10)
@@ -279,7 +309,7 @@ def write_fig2(results: Sequence[ModelResult], out: Path, weights: Weights) -> l
     figure.supylabel("share of the query's attention over patches (mean over heads and images)")
     figure.legend(fontsize=7, loc="outside right center", frameon=False)
     figure.suptitle(
-        _titled("Odd-one-out: where target and distractor queries attend (paper Fig. 2; dashed: uniform)", weights)
+        _titled("Odd-one-out: where target and distractor queries attend (paper Fig. 2; dashed: uniform)", with_o3)
     )
     paths = _save_figure(figure, out / "fig2_o3")
     rows = []
@@ -298,6 +328,7 @@ def write_fig2(results: Sequence[ModelResult], out: Path, weights: Weights) -> l
                         *(table.layer_std.of(region)[layer] for region in REGIONS),
                         *(table.chance.of(region) for region in REGIONS),
                         result.o3.dataset.n_used,
+                        result.weights.label,
                     )
                 )
     header = (
@@ -309,8 +340,9 @@ def write_fig2(results: Sequence[ModelResult], out: Path, weights: Weights) -> l
         *(f"{region}_std" for region in REGIONS),
         *(f"chance_{region}" for region in REGIONS),
         "n_images",
+        "weights",
     )
-    return [*paths, _write_csv(out / "fig2_o3.csv", weights, header, rows)]
+    return [*paths, _write_csv(out / "fig2_o3.csv", weights_label(with_o3), header, rows)]
 
 
 def _colours(n: int) -> list[tuple[float, float, float, float]]:
@@ -330,12 +362,15 @@ def run(args: argparse.Namespace) -> int:
         print("error: --o3-limit must be positive", file=sys.stderr)
         return 2
     clock = time.perf_counter()
-    weights = choose_weights(args.random_init)
-    if weights.random_init:
-        why = "the model hub is unreachable" if weights.random_reason == "offline" else "--random-init was given"
+    plan = {model_id: choose_weights(model_id, args.random_init) for model_id in args.models}
+    random = [model_id for model_id, weights in plan.items() if weights.random_init]
+    if random:
+        label = next(plan[model_id].label for model_id in random)
+        why = "--random-init was given" if args.random_init else "the model hub is unreachable"
+        which = "every model below is" if len(random) == len(plan) else f"{', '.join(random)} are"
         print(
-            f"{weights.label}: {why}, so every model below is built from its real config with random weights. "
-            "The figures show the method's pipeline, NOT the paper's findings."
+            f"{label}: {why}, so {which} built from its real config with random weights. "
+            "Their figures show the method's pipeline, NOT the paper's findings."
         )
     args.out.mkdir(parents=True, exist_ok=True)
     results: list[ModelResult] = []
@@ -344,7 +379,7 @@ def run(args: argparse.Namespace) -> int:
     for number, model_id in enumerate(args.models, start=1):
         print(f"[{number}/{len(args.models)}] {model_id}", flush=True)
         try:
-            result = analyse_model(model_id, args, weights)
+            result = analyse_model(model_id, args, plan[model_id])
         except (ModelLoadError, UnsupportedModelError, ValueError, RuntimeError) as exc:
             print(f"  failed: {exc}", file=sys.stderr)
             failures.append((model_id, str(exc)))
@@ -360,13 +395,14 @@ def run(args: argparse.Namespace) -> int:
         )
         if result.o3 is not None:
             print(format_o3_table(result.o3))
-        written += write_spectra(result, args.out, weights)
+        written += write_spectra(result, args.out)
         results.append(result)
     if results:
-        written += write_fig3(results, args.out, weights)
+        written += write_fig3(results, args.out)
         if args.o3 is not None and any(r.o3 is not None for r in results):
-            written += write_fig2(results, args.out, weights)
-    print(f"{len(results)} of {len(args.models)} models done in {time.perf_counter() - clock:.1f} s ({weights.label})")
+            written += write_fig2(results, args.out)
+    done = f"{len(results)} of {len(args.models)} models done in {time.perf_counter() - clock:.1f} s"
+    print(f"{done} ({weights_label(results) if results else 'no weights loaded'})")
     for path in written:
         print(f"  wrote {path}")
     for model_id, reason in failures:

@@ -41,10 +41,12 @@ from .base import (
     UnsupportedModelError,
     ViTAdapter,
 )
+from .checkpoint_hash import CheckpointChangedError, verified_revision
 from .source import ModelSource
 
 __all__ = [
     "CaptureFn",
+    "CheckpointChangedError",
     "LayerWeights",
     "ModelLoadError",
     "ModelSource",
@@ -53,8 +55,10 @@ __all__ = [
     "ViTAdapter",
     "load_model",
     "load_model_from_source",
+    "local_checkpoint",
     "model_slug",
     "model_source",
+    "needs_hub",
 ]
 
 _TIMM_PREFIXES = ("hf-hub:timm/", "timm/")
@@ -77,9 +81,15 @@ def load_model(
     timm heads of ImageNet classes, random with random weights; Hugging Face ViT/DeiT classification
     checkpoints); the encoder's weights are the same either way, and nothing but
     ``ViTAdapter.outputs`` runs the classifier.
-    Raises ``ModelLoadError`` (unknown id, unreadable checkpoint, hub unreachable) or
-    ``UnsupportedModelError`` (a layout the method does not cover) with the reason.
+    A local checkpoint folder loads its own weights, never the hub's; its revision is its content hash
+    (``checkpoint_hash``), recorded, and checked when ``revision`` is given.
+    Raises ``ModelLoadError`` (unknown id, unreadable checkpoint, hub unreachable; a local folder that
+    no longer hashes to ``revision``: ``CheckpointChangedError``) or ``UnsupportedModelError`` (a
+    layout the method does not cover) with the reason.
     """
+    local = local_checkpoint(model_id)
+    if local is not None and not random_init:
+        revision = verified_revision(local, revision)
     adapter = _load(
         model_id, random_init=random_init, seed=seed, revision=revision, overrides=overrides, classifier=classifier
     )
@@ -174,6 +184,7 @@ def _load_timm_directory(directory: Path, config: dict[str, Any], request: LoadR
         config,
         model_id=request.model_id,
         random_init=request.random_init,
+        revision=request.revision,
         overrides=request.overrides,
         classifier=request.classifier,
     )
@@ -202,6 +213,7 @@ def _load_hf_directory(directory: Path, _config: dict[str, Any], request: LoadRe
         directory,
         model_id=request.model_id,
         random_init=request.random_init,
+        revision=request.revision,
         overrides=request.overrides,
         classifier=request.classifier,
     )
@@ -242,13 +254,28 @@ def _load(
             return family.load(request)
     if random_init:
         torch.manual_seed(seed)
-    local = Path(model_id).expanduser()
-    if local.is_dir():
+    local = local_checkpoint(model_id)
+    if local is not None:
         return _load_local(local, request)
     for family in MODEL_FAMILIES:
         if family.recognises_id(model_id):
             return family.load(request)
     raise ModelLoadError(f"unknown model id {model_id!r}")  # unreachable while a family takes any id
+
+
+def local_checkpoint(model_id: str) -> Path | None:
+    """The local checkpoint folder ``model_id`` names (loaded from disk: it never needs the hub), else
+    ``None`` (a hub id, a timm name, or an id a family owns such as ``planted``)."""
+    if any(model_id in family.names for family in MODEL_FAMILIES):
+        return None
+    local = Path(model_id).expanduser()
+    return local if local.is_dir() else None
+
+
+def needs_hub(model_id: str) -> bool:
+    """Whether loading ``model_id``'s trained weights needs the hub (a hub id or timm name); a local
+    checkpoint folder and the ids a family owns (``planted``) are loaded without it."""
+    return local_checkpoint(model_id) is None and not any(model_id in family.names for family in MODEL_FAMILIES)
 
 
 def _load_local(directory: Path, request: LoadRequest) -> ViTAdapter:

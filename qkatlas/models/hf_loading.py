@@ -193,11 +193,13 @@ def load_hf_directory(
     *,
     model_id: str,
     random_init: bool,
+    revision: str | None,
     overrides: dict[str, Any] | None,
     classifier: bool = False,
 ) -> HFAdapter:
     """A local ``save_pretrained`` folder (``config.json`` with ``model_type``; weights unless
-    ``random_init``; ``preprocessor_config.json`` when present)."""
+    ``random_init``; ``preprocessor_config.json`` when present), read from disk only (never the hub);
+    ``revision``: the folder's content hash (``checkpoint_hash``)."""
     overrides = dict(overrides or {})
     try:
         config = AutoConfig.from_pretrained(directory)
@@ -220,5 +222,5 @@ def load_hf_directory(
     processor_path = directory / _PROCESSOR_FILE
     processor = json.loads(processor_path.read_text()) if processor_path.is_file() else None
     return _adapter(
-        model, family, processor, model_id=model_id, revision=None, random_init=random_init, classifier=head
+        model, family, processor, model_id=model_id, revision=revision, random_init=random_init, classifier=head
     )

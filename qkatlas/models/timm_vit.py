@@ -338,12 +338,14 @@ def load_timm_directory(
     *,
     model_id: str,
     random_init: bool,
+    revision: str | None,
     overrides: dict[str, Any] | None,
     classifier: bool = False,
 ) -> TimmViTAdapter:
     """A timm checkpoint folder (``config.json`` with ``architecture`` and ``pretrained_cfg``, plus
     ``model.safetensors`` or ``pytorch_model.bin``, as ``timm.models.save_for_hf`` writes it),
-    loaded through timm's own ``local-dir:`` path."""
+    loaded through timm's own ``local-dir:`` path (never the hub); ``revision``: the folder's
+    content hash (``checkpoint_hash``)."""
     if not timm.is_model(str(config["architecture"])):
         raise ModelLoadError(f"{directory}: unknown timm architecture {config['architecture']!r}")
     try:
@@ -352,4 +354,4 @@ def load_timm_directory(
         )
     except (OSError, RuntimeError, ValueError, KeyError) as error:
         raise ModelLoadError(f"cannot load the timm checkpoint in {directory}: {error}") from error
-    return _with_class_names(TimmViTAdapter(model, model_id=model_id, random_init=random_init))
+    return _with_class_names(TimmViTAdapter(model, model_id=model_id, random_init=random_init, revision=revision))

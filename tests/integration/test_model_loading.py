@@ -3,6 +3,7 @@ refusals of layouts the method does not cover, and fast failure offline (CPU, no
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ from transformers import (
 )
 
 from qkatlas.models import (
+    CheckpointChangedError,
     ModelLoadError,
     ModelSource,
     UnsupportedModelError,
@@ -165,6 +167,62 @@ def test_load_model_from_source_rebuilds_the_same_weights() -> None:
     rebuilt = load_model_from_source(ModelSource.model_validate(stored))
     _assert_same_weights(rebuilt, adapter)
     assert rebuilt.spec.model_id == adapter.spec.model_id
+
+
+def _content_hash(directory: Path, names: list[str]) -> str:
+    """The documented revision of a checkpoint folder (docs/atlas-format.md) over ``names``, from the files."""
+    digest = hashlib.sha256()
+    for name in sorted(names):
+        data = (directory / name).read_bytes()
+        digest.update(name.encode() + b"\0" + str(len(data)).encode() + b"\0" + data)
+    return "sha256:" + digest.hexdigest()
+
+
+def test_local_checkpoint_revision_is_the_hash_of_its_weight_and_config_files(tmp_path: Path) -> None:
+    original = load_model(
+        "google/vit-base-patch16-224", random_init=True, seed=6, overrides={**_TINY_HF, "image_size": 64}
+    )
+    _save_hf(original, tmp_path, ViTImageProcessor(size={"height": 64, "width": 64}))
+    (tmp_path / "README.md").write_text("notes")  # files that do not change the model are left out
+    (tmp_path / ".cache").mkdir()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "model.safetensors").write_bytes(b"not read")
+    expected = _content_hash(tmp_path, ["config.json", "model.safetensors", "preprocessor_config.json"])
+    loaded = load_model(str(tmp_path))
+    assert model_source(loaded).revision == expected and loaded.spec.revision == expected
+    assert model_source(load_model(str(tmp_path), random_init=True)).revision is None  # random weights: none
+
+    timm_dir = tmp_path / "timm"
+    timm_model = load_model(
+        "vit_tiny_patch16_224", random_init=True, seed=2, overrides={"depth": 1, "embed_dim": 32, "num_heads": 2}
+    )
+    timm.models.save_for_hf(timm_model.module, str(timm_dir), safe_serialization=True)
+    assert model_source(load_model(str(timm_dir))).revision == _content_hash(
+        timm_dir, ["config.json", "model.safetensors"]
+    )
+
+
+def test_a_changed_local_checkpoint_is_refused_against_its_recorded_revision(tmp_path: Path) -> None:
+    original = load_model(
+        "google/vit-base-patch16-224", random_init=True, seed=7, overrides={**_TINY_HF, "image_size": 64}
+    )
+    _hf_module(original).save_pretrained(tmp_path)
+    source = model_source(load_model(str(tmp_path)))
+    assert source.revision is not None
+    # Another checkpoint saved over it: its weights differ, and so does its revision.
+    other = load_model(
+        "google/vit-base-patch16-224", random_init=True, seed=8, overrides={**_TINY_HF, "image_size": 64}
+    )
+    _hf_module(other).save_pretrained(tmp_path)
+    with pytest.raises(CheckpointChangedError, match=f"changed since its revision was recorded.*not {source.revision}"):
+        load_model_from_source(source)
+    now = model_source(load_model(str(tmp_path)))
+    assert not now.same_weights(source)  # a resumed job rebuilds the atlas
+    _assert_same_weights(load_model_from_source(now), other)
+    # A manifest written before revisions were recorded loads the folder as it is.
+    _assert_same_weights(load_model_from_source(source.model_copy(update={"revision": None})), other)
+    with pytest.raises(ModelLoadError, match="content hash"):
+        load_model(str(tmp_path), revision="0" * 40)
 
 
 def test_planted_source_round_trip() -> None:

@@ -174,6 +174,6 @@ def test_same_weights_compares_weights_not_bookkeeping() -> None:
 
 
 def test_forced_random_weights_are_labelled() -> None:
-    weights = choose_weights(force_random=True)
+    weights = choose_weights("facebook/dino-vits16", force_random=True)
     assert weights.random_init
     assert weights.label == "RANDOM WEIGHTS — --random-init"

@@ -13,7 +13,7 @@ import numpy as np
 from qkatlas.analysis import ImageAnalyzer
 from qkatlas.atlas import Atlas
 from qkatlas.device import DeviceName, resolve_device
-from qkatlas.models import load_model_from_source
+from qkatlas.models import CheckpointChangedError, load_model_from_source
 from qkatlas.svd import decompose
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,13 @@ class AnalyzerRegistry:
         try:
             # With the checkpoint's classifier, if any: removing modes reports the classes before and after.
             adapter = load_model_from_source(atlas.manifest.model_source, classifier=True).to(self.device)
+        except CheckpointChangedError as error:  # a local checkpoint no longer hashes to the atlas's revision
+            log.error("cannot analyse uploads with %s: %s", atlas.slug, error)
+            raise ModelUnavailable(
+                "the checkpoint this atlas was built from has changed since (its files no longer hash to the "
+                f"recorded revision {atlas.manifest.model_source.revision}); upload analysis is off for this atlas "
+                "until it is rebuilt from the checkpoint as it is now, or the checkpoint is restored"
+            ) from None
         except Exception as error:  # missing checkpoint, unsupported layout, out of memory ...
             log.exception("cannot load the model of %s", atlas.slug)
             raise ModelUnavailable(f"the model of this atlas cannot be loaded ({type(error).__name__})") from None
