@@ -58,6 +58,19 @@ class Settings(BaseSettings):
         description="Upload analyses running or waiting for a thread, per worker process; one more is refused "
         "with 503 and Retry-After. Larger than the threads: one upload asks for one analysis per served model.",
     )
+    analysis_slots: int = Field(
+        default=16,
+        ge=1,
+        description="With Redis: upload analyses running or waiting in the whole deployment (every worker process "
+        "and replica sharing that Redis); one more is refused with 503 and Retry-After. While Redis is unreachable "
+        "each worker process is bounded by `analysis_queue` alone.",
+    )
+    analysis_lease_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="With Redis: an analysis slot is leased for this long and renewed while the analysis runs, so "
+        "the slots of a worker that dies come back this long after.",
+    )
     analysis_lock_s: float = Field(
         default=60.0,
         gt=0,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from backend.core.cache import Cache, LocalFirstCache, MemoryCache
 from backend.core.config import Settings
 from backend.services.analysis.analyzers import AnalyzerRegistry
+from backend.services.analysis.queue import SharedSlots
 from backend.services.analysis.runner import AnalysisRunner
 from backend.services.atlases import AtlasRegistry
 from backend.services.mode_index import ModeIndex
@@ -57,6 +58,9 @@ class Services:
                 workers=settings.analysis_workers,
                 queue_size=settings.analysis_queue,
                 lock_s=settings.analysis_lock_s,
+                shared_slots=SharedSlots(
+                    cache, settings.analysis_slots, lease_s=settings.analysis_lease_s, clock=settings.clock
+                ),
             ),
             o3=O3Results(),
             mode_index=ModeIndex(),
