@@ -15,6 +15,8 @@ import secrets
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from redis import asyncio as aioredis
@@ -64,6 +66,9 @@ class Cache(ABC):
 
     async def unlock(self, key: str, token: str) -> None:  # noqa: B027 - nothing to release here
         """Release the lock ``key`` if ``token`` still holds it (it may have expired and been taken since)."""
+
+    async def extend_lock(self, key: str, token: str, ttl_s: float) -> None:  # noqa: B027 - nothing held here
+        """Let the lock ``key`` live ``ttl_s`` more seconds if ``token`` still holds it."""
 
     # Leases: ``limit`` holders at most of ``key`` across every process sharing this cache, each until its
     # lease expires (``expires``, on the clock ``now`` is read from) unless renewed. A cache that no other
@@ -167,6 +172,14 @@ end
 return 0
 """
 
+
+#: Let the lock KEYS[1] live ARGV[2] ms more only if it still holds the token ARGV[1].
+_EXTEND_LOCK = """
+if redis.call("get", KEYS[1]) == ARGV[1] then
+    return redis.call("pexpire", KEYS[1], ARGV[2])
+end
+return 0
+"""
 
 #: Take a lease of KEYS[1] (a sorted set of holders scored by lease expiry) if one is free: drop the expired
 #: leases, count the rest against the limit, add the holder. ARGV: now, expiry, limit, holder, key TTL (ms).
@@ -299,6 +312,14 @@ class RedisCache(Cache):
         except (RedisError, OSError) as error:
             self._mark_down(error)
 
+    async def extend_lock(self, key: str, token: str, ttl_s: float) -> None:
+        if not self._up():
+            return
+        try:
+            await self._redis.eval(_EXTEND_LOCK, 1, key, token, max(1, round(ttl_s * 1000)))
+        except (RedisError, OSError) as error:
+            self._mark_down(error)
+
     @staticmethod
     def _lease_ttl_ms(now: float, expires: float) -> int:
         # The set lives as long as the lease just written (every holder renews well within it).
@@ -399,6 +420,9 @@ class LocalFirstCache(Cache):
     async def unlock(self, key: str, token: str) -> None:
         await self._shared.unlock(key, token)
 
+    async def extend_lock(self, key: str, token: str, ttl_s: float) -> None:
+        await self._shared.extend_lock(key, token, ttl_s)
+
     async def take_lease(self, key: str, holder: str, *, limit: int, now: float, expires: float) -> bool | None:
         return await self._shared.take_lease(key, holder, limit=limit, now=now, expires=expires)
 
@@ -410,6 +434,23 @@ class LocalFirstCache(Cache):
 
     async def count_leases(self, key: str, *, now: float) -> int | None:
         return await self._shared.count_leases(key, now=now)
+
+
+@asynccontextmanager
+async def renewed(renew: Callable[[], Awaitable[None]], every_s: float) -> AsyncIterator[None]:
+    """Call ``renew()`` every ``every_s`` seconds while the body runs: what keeps a lease or a lock held by a
+    live process (one that dies stops renewing, and what it held expires)."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            await renew()
+
+    renewing = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        renewing.cancel()
 
 
 def make_cache(redis_url: str | None, memory_bytes: int, *, clock: Clock = time.monotonic) -> Cache:

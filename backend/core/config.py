@@ -68,14 +68,14 @@ class Settings(BaseSettings):
     analysis_lease_s: float = Field(
         default=10.0,
         gt=0,
-        description="With Redis: an analysis slot is leased for this long and renewed while the analysis runs, so "
-        "the slots of a worker that dies come back this long after.",
+        description="With Redis: an analysis's slot and its cross-process lock are leased for this long and renewed "
+        "while it runs, so those of a worker that dies come back this long after (another worker then runs it).",
     )
     analysis_lock_s: float = Field(
         default=60.0,
         gt=0,
-        description="With Redis: how long one analysis's cross-process lock lives, and so the longest another "
-        "worker or replica waits for its result before analysing the upload itself (a crashed holder's lock expires).",
+        description="With Redis: the longest another worker or replica waits for an analysis running elsewhere "
+        "before analysing the upload itself.",
     )
     workers: int = Field(default=1, ge=1, description="Worker processes serving requests (`python -m backend`).")
     log_level: Literal["debug", "info", "warning", "error"] = "info"

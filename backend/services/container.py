@@ -58,6 +58,7 @@ class Services:
                 workers=settings.analysis_workers,
                 queue_size=settings.analysis_queue,
                 lock_s=settings.analysis_lock_s,
+                lease_s=settings.analysis_lease_s,
                 shared_slots=SharedSlots(
                     cache, settings.analysis_slots, lease_s=settings.analysis_lease_s, clock=settings.clock
                 ),

@@ -3,7 +3,6 @@ worker process and replica sharing it); a prompt refusal beyond them."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import secrets
@@ -12,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from typing import Literal
 
-from backend.core.cache import Cache
+from backend.core.cache import Cache, renewed
 from backend.core.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -59,16 +58,13 @@ class SharedSlots:
         """Renew ``holder``'s lease for the body's duration, and release it after."""
 
         async def renew() -> None:
-            while True:
-                await asyncio.sleep(self._lease_s / 3)
-                now = self._clock()
-                await self._cache.renew_lease(self.KEY, holder, now=now, expires=now + self._lease_s)
+            now = self._clock()
+            await self._cache.renew_lease(self.KEY, holder, now=now, expires=now + self._lease_s)
 
-        renewing = asyncio.create_task(renew())
         try:
-            yield
+            async with renewed(renew, self._lease_s / 3):
+                yield
         finally:
-            renewing.cancel()
             await self._cache.release_lease(self.KEY, holder)
 
     async def running(self) -> int | None:

@@ -104,6 +104,7 @@ class AnalysisRunner:
         workers: int,
         queue_size: int,
         lock_s: float,
+        lease_s: float,
         shared_slots: SharedSlots | None = None,
     ) -> None:
         self._cache = cache
@@ -111,7 +112,7 @@ class AnalysisRunner:
         self._analyzers = analyzers
         self._workers = workers
         self._executor: ThreadPoolExecutor | None = None
-        self._flights = Flights(cache, lock_s=lock_s)
+        self._flights = Flights(cache, lock_s=lock_s, lease_s=lease_s)
         self.queue = AnalysisQueue(queue_size, shared=shared_slots)
 
     def close(self) -> None:

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from backend.core.config import Settings
 from backend.main import create_app
 from qkatlas.atlas import Atlas
-from tests.helpers.backend import CountingAnalyzer, FlightWatch, RedisServer, free_port, wait_for
+from tests.helpers.backend import CountingAnalyzer, FlightWatch, RedisServer, free_port, until, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -102,6 +102,35 @@ def test_a_crashed_holders_lock_expires_and_another_replica_analyses(
     assert status == 200
     assert analyzer.calls == 1
     assert 1.0 <= waited_s < 20, "waits for the holder's result at most analysis_lock_s, then analyses itself"
+
+
+def test_a_live_holder_renews_its_lock_while_it_analyses(
+    monkeypatch: pytest.MonkeyPatch,
+    redis_server: RedisServer,
+    atlas_root: Path,
+    atlases: dict[str, Atlas],
+    image: bytes,
+) -> None:
+    analyzer = CountingAnalyzer(monkeypatch, hold=True)
+    app = _app(atlas_root, redis_url=redis_server.url, analysis_lease_s=0.3)
+    atlas = atlases["tiny"]
+    redis = redis_server.client()
+
+    async def scenario() -> int:
+        async with _http(app) as http:
+            upload_id = await _upload(http, image)
+            running = asyncio.ensure_future(http.get(f"/api/uploads/{upload_id}/models/{atlas.slug}/modes"))
+            await analyzer.wait_started()
+            lock = f"qk:lock:analysis:{upload_id}:{atlas.slug}:{atlas.revision}"
+            first_ttl_ms = redis.pttl(lock)
+            assert 0 < first_ttl_ms <= 300
+            # A lock's time to live only grows when its holder extends it.
+            await until(lambda: redis.pttl(lock) > first_ttl_ms, what="the lock renewed")
+            analyzer.released.set()
+            return (await running).status_code
+
+    assert asyncio.run(scenario()) == 200
+    assert not redis.keys("qk:lock:*") and not redis.zcard("qk:analysis-slots")
 
 
 def test_redis_killed_mid_analysis_still_serves_it(
