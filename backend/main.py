@@ -42,7 +42,7 @@ from backend.services.analysis.queue import AnalysisBusy
 from backend.services.analysis.runner import UploadGone
 from backend.services.container import Services
 from backend.services.page_meta import HEAD_PLACEHOLDER, describe_address
-from backend.services.uploads import UploadRejected
+from backend.services.uploads import UPLOAD_GONE, UploadRejected
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(UploadGone)
     async def _gone(_request: Request, _error_: UploadGone) -> JSONResponse:
-        return _error(404, "no such upload (it may have expired)")
+        return _error(404, UPLOAD_GONE)
 
     @app.exception_handler(ModelUnavailable)
     async def _unavailable(_request: Request, error: ModelUnavailable) -> JSONResponse:

@@ -47,6 +47,17 @@ class AtlasFailure(BaseModel):
     reason: str
 
 
+class AnalysisBound(BaseModel):
+    """The bound on upload analyses in force (beyond it: 503 with `Retry-After`)."""
+
+    scope: Literal["deployment", "process"] = Field(
+        description="`deployment`: across every worker process and replica sharing Redis; `process`: each worker "
+        "process on its own (no Redis configured, or Redis unreachable)."
+    )
+    size: int = Field(description="Analyses running or waiting at most, in that scope.")
+    running: int = Field(description="Analyses running or waiting now, in that scope.")
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"] = Field(
         description="`degraded` when a configured Redis is unreachable or an atlas failed to load."
@@ -56,6 +67,7 @@ class Health(BaseModel):
     redis: RedisState
     atlases: list[str] = Field(description="Slugs of the atlases being served.")
     failed_atlases: list[AtlasFailure]
+    analysis: AnalysisBound
 
 
 # --- precompute progress ----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Shared fixtures: natural photos from scikit-image and atlases built by the real precompute job.
+"""Shared fixtures: natural photos from scikit-image, atlases built by the real precompute job, and a real Redis.
 
 Every test is marked with its tier, the directory it lives in (``unit``, ``integration``, ``faults``, ``e2e``): so
 ``pytest -m unit`` selects exactly ``tests/unit``. A test outside the tier directories is an error.
@@ -6,12 +6,16 @@ Every test is marked with its tier, the directory it lives in (``unit``, ``integ
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from qkatlas.sample_photos import write_sample_photos
 from tests.helpers.atlases import TINY_OVERRIDES, TINY_VIT, build_atlas
+from tests.helpers.backend import RedisServer
 from tests.helpers.clock import FakeClock
 
 TIERS = ("unit", "integration", "faults", "e2e")
@@ -33,6 +37,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def clock() -> FakeClock:
     """A clock that moves only by ``clock.advance(seconds)``: pass it as ``clock=`` to what reads the time."""
     return FakeClock()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        # CI installs it, so there a missing server is a failure, never a silent skip.
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(
+            "redis-server is not installed (apt-get install redis-server)"
+        )
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

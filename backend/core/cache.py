@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from redis import asyncio as aioredis
@@ -63,6 +66,27 @@ class Cache(ABC):
 
     async def unlock(self, key: str, token: str) -> None:  # noqa: B027 - nothing to release here
         """Release the lock ``key`` if ``token`` still holds it (it may have expired and been taken since)."""
+
+    async def extend_lock(self, key: str, token: str, ttl_s: float) -> None:  # noqa: B027 - nothing held here
+        """Let the lock ``key`` live ``ttl_s`` more seconds if ``token`` still holds it."""
+
+    # Leases: ``limit`` holders at most of ``key`` across every process sharing this cache, each until its
+    # lease expires (``expires``, on the clock ``now`` is read from) unless renewed. A cache that no other
+    # process shares holds none: None, and the caller bounds its own process.
+
+    async def take_lease(self, key: str, holder: str, *, limit: int, now: float, expires: float) -> bool | None:
+        """Hold one of the ``limit`` leases of ``key`` until ``expires``: whether it was free, None if unshared."""
+        return None
+
+    async def renew_lease(self, key: str, holder: str, *, now: float, expires: float) -> None:  # noqa: B027 - nothing held
+        """Extend ``holder``'s lease to ``expires``; taken again if it lapsed or the store lost it (a restart)."""
+
+    async def release_lease(self, key: str, holder: str) -> None:  # noqa: B027 - nothing held
+        """Give ``holder``'s lease back."""
+
+    async def count_leases(self, key: str, *, now: float) -> int | None:
+        """How many leases of ``key`` are live at ``now``; None if unshared."""
+        return None
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         pass
@@ -146,6 +170,27 @@ if redis.call("get", KEYS[1]) == ARGV[1] then
     return redis.call("del", KEYS[1])
 end
 return 0
+"""
+
+
+#: Let the lock KEYS[1] live ARGV[2] ms more only if it still holds the token ARGV[1].
+_EXTEND_LOCK = """
+if redis.call("get", KEYS[1]) == ARGV[1] then
+    return redis.call("pexpire", KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+#: Take a lease of KEYS[1] (a sorted set of holders scored by lease expiry) if one is free: drop the expired
+#: leases, count the rest against the limit, add the holder. ARGV: now, expiry, limit, holder, key TTL (ms).
+_TAKE_LEASE = """
+redis.call("zremrangebyscore", KEYS[1], "-inf", ARGV[1])
+if redis.call("zcard", KEYS[1]) >= tonumber(ARGV[3]) then
+    return 0
+end
+redis.call("zadd", KEYS[1], ARGV[2], ARGV[4])
+redis.call("pexpire", KEYS[1], ARGV[5])
+return 1
 """
 
 
@@ -267,6 +312,58 @@ class RedisCache(Cache):
         except (RedisError, OSError) as error:
             self._mark_down(error)
 
+    async def extend_lock(self, key: str, token: str, ttl_s: float) -> None:
+        if not self._up():
+            return
+        try:
+            await self._redis.eval(_EXTEND_LOCK, 1, key, token, max(1, round(ttl_s * 1000)))
+        except (RedisError, OSError) as error:
+            self._mark_down(error)
+
+    @staticmethod
+    def _lease_ttl_ms(now: float, expires: float) -> int:
+        # The set lives as long as the lease just written (every holder renews well within it).
+        return max(1, math.ceil((expires - now) * 1000))
+
+    async def take_lease(self, key: str, holder: str, *, limit: int, now: float, expires: float) -> bool | None:
+        if not self._up():
+            return None
+        try:
+            ttl_ms = self._lease_ttl_ms(now, expires)
+            taken = await self._redis.eval(_TAKE_LEASE, 1, key, now, expires, limit, holder, ttl_ms)
+        except (RedisError, OSError) as error:
+            self._mark_down(error)
+            return None
+        return bool(taken)
+
+    async def renew_lease(self, key: str, holder: str, *, now: float, expires: float) -> None:
+        if not self._up():
+            return
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.zadd(key, {holder: expires})
+                pipe.pexpire(key, self._lease_ttl_ms(now, expires))
+                await pipe.execute()
+        except (RedisError, OSError) as error:
+            self._mark_down(error)
+
+    async def release_lease(self, key: str, holder: str) -> None:
+        if not self._up():
+            return  # the lease expires on its own
+        try:
+            await self._redis.zrem(key, holder)
+        except (RedisError, OSError) as error:
+            self._mark_down(error)
+
+    async def count_leases(self, key: str, *, now: float) -> int | None:
+        if not self._up():
+            return None
+        try:
+            return int(await self._redis.zcount(key, f"({now}", "+inf"))
+        except (RedisError, OSError) as error:
+            self._mark_down(error)
+            return None
+
     async def state(self) -> RedisState:
         """Ping Redis now (even during the back-off), so health reflects a recovery at once."""
         try:
@@ -322,6 +419,38 @@ class LocalFirstCache(Cache):
 
     async def unlock(self, key: str, token: str) -> None:
         await self._shared.unlock(key, token)
+
+    async def extend_lock(self, key: str, token: str, ttl_s: float) -> None:
+        await self._shared.extend_lock(key, token, ttl_s)
+
+    async def take_lease(self, key: str, holder: str, *, limit: int, now: float, expires: float) -> bool | None:
+        return await self._shared.take_lease(key, holder, limit=limit, now=now, expires=expires)
+
+    async def renew_lease(self, key: str, holder: str, *, now: float, expires: float) -> None:
+        await self._shared.renew_lease(key, holder, now=now, expires=expires)
+
+    async def release_lease(self, key: str, holder: str) -> None:
+        await self._shared.release_lease(key, holder)
+
+    async def count_leases(self, key: str, *, now: float) -> int | None:
+        return await self._shared.count_leases(key, now=now)
+
+
+@asynccontextmanager
+async def renewed(renew: Callable[[], Awaitable[None]], every_s: float) -> AsyncIterator[None]:
+    """Call ``renew()`` every ``every_s`` seconds while the body runs: what keeps a lease or a lock held by a
+    live process (one that dies stops renewing, and what it held expires)."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            await renew()
+
+    renewing = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        renewing.cancel()
 
 
 def make_cache(redis_url: str | None, memory_bytes: int, *, clock: Clock = time.monotonic) -> Cache:

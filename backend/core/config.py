@@ -58,11 +58,24 @@ class Settings(BaseSettings):
         description="Upload analyses running or waiting for a thread, per worker process; one more is refused "
         "with 503 and Retry-After. Larger than the threads: one upload asks for one analysis per served model.",
     )
+    analysis_slots: int = Field(
+        default=16,
+        ge=1,
+        description="With Redis: upload analyses running or waiting in the whole deployment (every worker process "
+        "and replica sharing that Redis); one more is refused with 503 and Retry-After. While Redis is unreachable "
+        "each worker process is bounded by `analysis_queue` alone.",
+    )
+    analysis_lease_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="With Redis: an analysis's slot and its cross-process lock are leased for this long and renewed "
+        "while it runs, so those of a worker that dies come back this long after (another worker then runs it).",
+    )
     analysis_lock_s: float = Field(
         default=60.0,
         gt=0,
-        description="With Redis: how long one analysis's cross-process lock lives, and so the longest another "
-        "worker or replica waits for its result before analysing the upload itself (a crashed holder's lock expires).",
+        description="With Redis: the longest another worker or replica waits for an analysis running elsewhere "
+        "before analysing the upload itself.",
     )
     workers: int = Field(default=1, ge=1, description="Worker processes serving requests (`python -m backend`).")
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from backend.core.cache import Cache, LocalFirstCache, MemoryCache
 from backend.core.config import Settings
 from backend.services.analysis.analyzers import AnalyzerRegistry
+from backend.services.analysis.queue import SharedSlots
 from backend.services.analysis.runner import AnalysisRunner
 from backend.services.atlases import AtlasRegistry
 from backend.services.mode_index import ModeIndex
@@ -43,6 +44,10 @@ class Services:
             local = MemoryCache(settings.render_cache_bytes, clock=settings.clock)
             renders = LocalFirstCache(local, cache, local_ttl_s=settings.overlay_ttl_s)
         analyzers = AnalyzerRegistry(settings.device)
+        # Without Redis no other process shares a bound: each process's queue is the bound.
+        slots = None
+        if settings.redis_url is not None:
+            slots = SharedSlots(cache, settings.analysis_slots, lease_s=settings.analysis_lease_s, clock=settings.clock)
         return cls(
             settings=settings,
             cache=cache,
@@ -57,6 +62,8 @@ class Services:
                 workers=settings.analysis_workers,
                 queue_size=settings.analysis_queue,
                 lock_s=settings.analysis_lock_s,
+                lease_s=settings.analysis_lease_s,
+                shared_slots=slots,
             ),
             o3=O3Results(),
             mode_index=ModeIndex(),

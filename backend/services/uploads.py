@@ -23,6 +23,9 @@ from backend.schemas import Upload
 from qkatlas.images import DecodeErrorKind, ImageDecodeError, decode_image
 
 UPLOAD_ID_PATTERN = r"^[0-9a-f]{32}$"
+#: The answer about an upload the cache no longer has: its TTL passed, or the cache was lost (uploads live
+#: only there: a restarted Redis, or a restarted service without one, keeps none).
+UPLOAD_GONE = "no such upload: it expired, or the server lost it in a restart; upload the image again"
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +21,39 @@ ROOT = Path(__file__).resolve().parents[2]
 class Reply:
     status: int
     body: bytes
+    #: Names in lower case.
+    headers: dict[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
         return json.loads(self.body)
 
 
 class Service:
-    """``python -m backend`` on a free port, re-listing its folder every 0.2 s."""
+    """``python -m backend`` on a free port, re-listing its folder every 0.2 s; with ``workers`` processes,
+    ``env`` (``QKATLAS_*`` settings) added to the environment, and, with ``hold_dir``, its analyses held on
+    a gate there (``tests.helpers.held_backend``)."""
 
-    def __init__(self, atlas_dir: Path, redis_url: str | None, log: Path) -> None:
+    def __init__(
+        self,
+        atlas_dir: Path,
+        redis_url: str | None,
+        log: Path,
+        *,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        hold_dir: Path | None = None,
+    ) -> None:
         self.url = f"http://127.0.0.1:{free_port()}"
-        command = [sys.executable, "-m", "backend", "--atlas-dir", str(atlas_dir), "--port", self.url.rsplit(":")[-1]]
-        command += ["--atlas-poll-s", "0.2", "--device", "cpu", "--log-level", "warning"]
+        module = "backend" if hold_dir is None else "tests.helpers.held_backend"
+        command = [sys.executable, "-m", module, "--atlas-dir", str(atlas_dir), "--port", self.url.rsplit(":")[-1]]
+        command += ["--atlas-poll-s", "0.2", "--device", "cpu", "--log-level", "warning", "--workers", str(workers)]
         command += ["--redis-url", redis_url] if redis_url else []
+        environment = {**os.environ, **(env or {})}
+        if hold_dir is not None:
+            environment["QKATLAS_TEST_HOLD_DIR"] = str(hold_dir)
         self.log = log
         with log.open("wb") as out:
-            self.process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=environment)
         wait_for(lambda: self._answers(), timeout_s=120, what=f"the service to start; log:\n{self.log_text()}")
 
     def log_text(self) -> str:
@@ -48,14 +66,24 @@ class Service:
         except OSError:
             return False
 
-    def get(self, path: str) -> Reply:
+    def get(self, path: str, *, timeout_s: float = 30) -> Reply:
+        return self._send(urllib.request.Request(self.url + path), timeout_s)
+
+    @staticmethod
+    def _send(request: urllib.request.Request, timeout_s: float) -> Reply:
         try:
-            with urllib.request.urlopen(self.url + path, timeout=30) as response:
-                return Reply(response.status, response.read())
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+                return Reply(response.status, response.read(), {k.lower(): v for k, v in response.headers.items()})
         except urllib.error.HTTPError as error:
-            return Reply(error.code, error.read())
+            return Reply(error.code, error.read(), {k.lower(): v for k, v in error.headers.items()})
 
     def upload(self, data: bytes) -> str:
+        reply = self.post_upload(data)
+        assert reply.status == 201, reply
+        upload_id: str = reply.json()["id"]
+        return upload_id
+
+    def post_upload(self, data: bytes, *, timeout_s: float = 30) -> Reply:
         boundary = "qkatlas-test-boundary"
         body = (
             (
@@ -68,9 +96,7 @@ class Service:
         request = urllib.request.Request(
             self.url + "/api/uploads", data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
         )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            upload_id: str = json.loads(response.read())["id"]
-        return upload_id
+        return self._send(request, timeout_s)
 
     def revisions(self) -> dict[str, str]:
         return {model["slug"]: model["revision"] for model in self.get("/api/models").json()}

@@ -51,7 +51,7 @@ from backend.schemas import (
 from backend.services import upload_results
 from backend.services.ablations import mode_ablation
 from backend.services.overlays import overlay_png
-from backend.services.uploads import UPLOAD_ID_PATTERN, UploadInfo
+from backend.services.uploads import UPLOAD_GONE, UPLOAD_ID_PATTERN, UploadInfo
 from qkatlas.atlas.statistics import SignedMode
 
 router = APIRouter(prefix="/uploads", tags=["uploads"], responses={404: {"model": ErrorBody}}, route_class=CachedRoute)
@@ -99,7 +99,7 @@ async def get_upload_info(
 ) -> UploadInfo:
     info = await services.uploads.info(upload_id)
     if info is None:
-        raise not_found("no such upload (it may have expired)")
+        raise not_found(UPLOAD_GONE)
     return info
 
 

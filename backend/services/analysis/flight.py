@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from backend.core.cache import Cache
+from backend.core.cache import Cache, renewed
 from backend.core.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -42,15 +42,26 @@ class SharedFlight:
     The process that takes the lock computes and stores the result; the others poll (with back-off)
     until the result is in the cache, and read it there. Polling rather than pub/sub: a waiter needs
     nothing from the holder but the cache entry it writes anyway, and a holder that crashes leaves
-    nothing to unsubscribe. A waiter stops waiting when the lock is free without a result (the holder
-    failed: it tries itself) and after ``lock_s`` at the latest, when a crashed holder's lock has
-    expired. Without Redis (or while it is unreachable) every lock is granted: computing in each
-    process is the fallback, never a failed request.
+    nothing to unsubscribe. The lock is leased for ``lease_s`` and renewed while the computation runs,
+    so a holder that dies (killed, out of memory) frees it ``lease_s`` later: a waiter takes it then
+    and computes itself, as it does when the lock is free without a result (the holder failed, or a
+    Redis restart lost lock and result). A waiter waits ``lock_s`` at the most, even for a live holder
+    (a stuck one), then computes too. Without Redis (or while it is unreachable) every lock is granted:
+    computing in each process is the fallback, never a failed request.
     """
 
-    def __init__(self, cache: Cache, *, lock_s: float, clock: Clock = time.monotonic, max_poll_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        cache: Cache,
+        *,
+        lock_s: float,
+        lease_s: float,
+        clock: Clock = time.monotonic,
+        max_poll_s: float = 0.5,
+    ) -> None:
         self._cache = cache
         self._lock_s = lock_s
+        self._lease_s = lease_s
         self._clock = clock
         self._max_poll_s = max_poll_s
 
@@ -60,7 +71,7 @@ class SharedFlight:
         lock_key = f"qk:lock:{key.removeprefix('qk:')}"
         deadline = self._clock() + self._lock_s
         delay = 0.02
-        while (token := await self._cache.lock(lock_key, self._lock_s)) is None:
+        while (token := await self._cache.lock(lock_key, self._lease_s)) is None:
             if await self._cache.exists(done_key):
                 return None
             if self._clock() >= deadline:
@@ -72,7 +83,10 @@ class SharedFlight:
             # Another process may have finished between the caller's cache miss and the lock.
             if token is not None and await self._cache.exists(done_key):
                 return None
-            return await compute()
+            if token is None:
+                return await compute()
+            async with renewed(lambda: self._cache.extend_lock(lock_key, token, self._lease_s), self._lease_s / 3):
+                return await compute()
         finally:
             if token is not None:
                 await self._cache.unlock(lock_key, token)
@@ -81,9 +95,9 @@ class SharedFlight:
 class Flights:
     """One computation per key in this process, and, when asked, in every process sharing ``cache``."""
 
-    def __init__(self, cache: Cache, *, lock_s: float) -> None:
+    def __init__(self, cache: Cache, *, lock_s: float, lease_s: float) -> None:
         self.here = SingleFlight()
-        self._shared = SharedFlight(cache, lock_s=lock_s)
+        self._shared = SharedFlight(cache, lock_s=lock_s, lease_s=lease_s)
 
     async def run(self, key: str, done_key: str, shared: bool, compute: Callable[[], Awaitable[T]]) -> T | None:
         """``compute()`` once for every caller of ``key`` in this process and, if ``shared``, in every

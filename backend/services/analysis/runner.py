@@ -7,9 +7,10 @@ everything about that head, and once for the whole model every mode's scores (wh
 modes needs, without reading every head's maps). The image is an ``AnalysisSubject``: an upload (its
 results live as long as it does), or a dataset image of the atlas (``backend.services.dataset_images``).
 
-Analyses run in a few threads behind a bounded queue (``queue``): when it is full a new one is refused
-at once (``AnalysisBusy``, 503 with ``Retry-After``) rather than queued for ever, so a burst of uploads
-neither piles up work nor slows browsing, which never waits for these threads.
+Analyses run in a few threads behind a bounded queue (``queue``: per process and, with Redis, across the
+deployment): when it is full a new one is refused at once (``AnalysisBusy``, 503 with ``Retry-After``)
+rather than queued for ever, so a burst of uploads neither piles up work nor slows browsing, which never
+waits for these threads.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from backend.services.analysis.codec import (
     RecordCodec,
 )
 from backend.services.analysis.flight import Flights
-from backend.services.analysis.queue import AnalysisQueue
+from backend.services.analysis.queue import AnalysisQueue, SharedSlots
 from backend.services.uploads import UploadInfo, UploadStore
 from qkatlas.ablation import ablate
 from qkatlas.analysis import attention_edge_split
@@ -103,14 +104,16 @@ class AnalysisRunner:
         workers: int,
         queue_size: int,
         lock_s: float,
+        lease_s: float,
+        shared_slots: SharedSlots | None = None,
     ) -> None:
         self._cache = cache
         self._uploads = uploads
         self._analyzers = analyzers
         self._workers = workers
         self._executor: ThreadPoolExecutor | None = None
-        self._flights = Flights(cache, lock_s=lock_s)
-        self.queue = AnalysisQueue(queue_size)
+        self._flights = Flights(cache, lock_s=lock_s, lease_s=lease_s)
+        self.queue = AnalysisQueue(queue_size, shared=shared_slots)
 
     def close(self) -> None:
         """Stop the worker threads (a later request starts new ones: the app may be restarted)."""

@@ -819,6 +819,28 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AnalysisBound
+         * @description The bound on upload analyses in force (beyond it: 503 with `Retry-After`).
+         */
+        AnalysisBound: {
+            /**
+             * Scope
+             * @description `deployment`: across every worker process and replica sharing Redis; `process`: each worker process on its own (no Redis configured, or Redis unreachable).
+             * @enum {string}
+             */
+            scope: "deployment" | "process";
+            /**
+             * Size
+             * @description Analyses running or waiting at most, in that scope.
+             */
+            size: number;
+            /**
+             * Running
+             * @description Analyses running or waiting now, in that scope.
+             */
+            running: number;
+        };
         /** AtlasFailure */
         AtlasFailure: {
             /**
@@ -1326,6 +1348,7 @@ export interface components {
             atlases: string[];
             /** Failed Atlases */
             failed_atlases: components["schemas"]["AtlasFailure"][];
+            analysis: components["schemas"]["AnalysisBound"];
         };
         /** ImageRef */
         ImageRef: {

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,22 +12,7 @@ from fastapi.testclient import TestClient
 from backend.core.config import Settings
 from backend.main import create_app
 from qkatlas.atlas import Atlas, find_atlases
-from tests.helpers.backend import AppFactory, RedisServer
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    if shutil.which("redis-server") is None:
-        # CI installs it, so there a missing server is a failure, never a silent skip.
-        (pytest.fail if os.environ.get("CI") else pytest.skip)(
-            "redis-server is not installed (apt-get install redis-server)"
-        )
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+from tests.helpers.backend import AppFactory
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
-"""Several workers and replicas: one analysis per upload across app instances sharing a real Redis, the
-bounded analysis queue (503 with Retry-After), Redis going away mid-analysis, and ``--workers N``."""
+"""Several workers and replicas: one analysis per upload across app instances sharing a real Redis, its
+lock leased and renewed (a killed holder's lapses, a restart frees its waiters), the bounded analysis queue
+(503 with Retry-After), Redis going away mid-analysis, and ``--workers N``."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from fastapi import FastAPI
 
 from backend.core.config import Settings
 from backend.main import create_app
+from backend.services.uploads import UPLOAD_GONE
 from qkatlas.atlas import Atlas
-from tests.helpers.backend import CountingAnalyzer, FlightWatch, RedisServer, free_port, wait_for
+from tests.helpers.backend import CountingAnalyzer, FlightWatch, RedisServer, free_port, until, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -104,6 +106,60 @@ def test_a_crashed_holders_lock_expires_and_another_replica_analyses(
     assert 1.0 <= waited_s < 20, "waits for the holder's result at most analysis_lock_s, then analyses itself"
 
 
+def test_a_killed_holders_lock_lapses_after_one_lease_and_a_waiter_takes_over(
+    monkeypatch: pytest.MonkeyPatch,
+    redis_server: RedisServer,
+    atlas_root: Path,
+    atlases: dict[str, Atlas],
+    image: bytes,
+) -> None:
+    analyzer = CountingAnalyzer(monkeypatch)
+    # Waiters would wait 10 minutes for a live holder: only the lapsed lease can free this one.
+    app = _app(atlas_root, redis_url=redis_server.url, analysis_lease_s=1.0, analysis_lock_s=600)
+    atlas = atlases["tiny"]
+
+    async def scenario() -> int:
+        async with _http(app) as http:
+            upload_id = await _upload(http, image)
+            # A holder killed mid-analysis: its last renewal gave the lock one lease, and nobody renews it.
+            lock = f"qk:lock:analysis:{upload_id}:{atlas.slug}:{atlas.revision}"
+            redis_server.client().set(lock, "killed", px=1000)
+            response = await asyncio.wait_for(http.get(f"/api/uploads/{upload_id}/models/{atlas.slug}/modes"), 60)
+            return response.status_code
+
+    assert asyncio.run(scenario()) == 200
+    assert analyzer.calls == 1
+
+
+def test_a_live_holder_renews_its_lock_while_it_analyses(
+    monkeypatch: pytest.MonkeyPatch,
+    redis_server: RedisServer,
+    atlas_root: Path,
+    atlases: dict[str, Atlas],
+    image: bytes,
+) -> None:
+    analyzer = CountingAnalyzer(monkeypatch, hold=True)
+    app = _app(atlas_root, redis_url=redis_server.url, analysis_lease_s=0.3)
+    atlas = atlases["tiny"]
+    redis = redis_server.client()
+
+    async def scenario() -> int:
+        async with _http(app) as http:
+            upload_id = await _upload(http, image)
+            running = asyncio.ensure_future(http.get(f"/api/uploads/{upload_id}/models/{atlas.slug}/modes"))
+            await analyzer.wait_started()
+            lock = f"qk:lock:analysis:{upload_id}:{atlas.slug}:{atlas.revision}"
+            first_ttl_ms = redis.pttl(lock)
+            assert 0 < first_ttl_ms <= 300
+            # A lock's time to live only grows when its holder extends it.
+            await until(lambda: redis.pttl(lock) > first_ttl_ms, what="the lock renewed")
+            analyzer.released.set()
+            return (await running).status_code
+
+    assert asyncio.run(scenario()) == 200
+    assert not redis.keys("qk:lock:*") and not redis.zcard("qk:analysis-slots")
+
+
 def test_redis_killed_mid_analysis_still_serves_it(
     monkeypatch: pytest.MonkeyPatch,
     redis_server: RedisServer,
@@ -134,6 +190,42 @@ def test_redis_killed_mid_analysis_still_serves_it(
 
     assert asyncio.run(scenario()) == [200] * 4
     assert analyzer.calls == 2
+
+
+def test_a_redis_restart_frees_a_replica_waiting_on_anothers_analysis(
+    monkeypatch: pytest.MonkeyPatch,
+    redis_server: RedisServer,
+    atlas_root: Path,
+    atlases: dict[str, Atlas],
+    image: bytes,
+) -> None:
+    analyzer = CountingAnalyzer(monkeypatch, hold=True)
+    flights = FlightWatch(monkeypatch)
+    # Waiters would wait 10 minutes for a live holder: only the restart can free this one.
+    first, second = (_app(atlas_root, redis_url=redis_server.url, analysis_lock_s=600) for _ in range(2))
+    atlas = atlases["tiny"]
+
+    async def scenario() -> None:
+        async with _http(first) as one, _http(second) as two:
+            upload_id = await _upload(one, image)
+            path = f"/api/uploads/{upload_id}/models/{atlas.slug}/modes"
+            holder = asyncio.ensure_future(one.get(path))
+            await analyzer.wait_started()
+            waiter = asyncio.ensure_future(two.get(path))
+            await flights.wait_joined(f"qk:analysis:{upload_id}:{atlas.slug}:{atlas.revision}", 2)
+            redis_server.stop()
+            redis_server.start()  # empty: the lock, the upload and any result went with the old one
+            # Answered while the holder's analysis is still held: it was not waiting for that result.
+            done, _ = await asyncio.wait([waiter], timeout=60)
+            assert done, "the waiter still waits for a result the restart lost"
+            assert not holder.done()
+            gone = await waiter
+            assert gone.status_code == 404
+            assert gone.json()["detail"] == UPLOAD_GONE
+            analyzer.released.set()
+            assert (await holder).status_code == 200  # its upload was read before the restart
+
+    asyncio.run(scenario())
 
 
 def test_full_queue_is_503_with_retry_after_and_joining_takes_no_slot(

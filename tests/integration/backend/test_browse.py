@@ -42,6 +42,7 @@ def test_health_lists_atlases_and_device(client: TestClient, atlases: dict[str, 
     assert body["status"] == "ok"
     assert body["device"] == "cpu"
     assert body["redis"] == "not_configured"
+    assert body["analysis"] == {"scope": "process", "size": 16, "running": 0}  # QKATLAS_ANALYSIS_QUEUE
     assert sorted(body["atlases"]) == sorted(a.slug for a in atlases.values())
     assert body["failed_atlases"] == []
 
