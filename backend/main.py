@@ -42,7 +42,7 @@ from backend.services.analysis.queue import AnalysisBusy
 from backend.services.analysis.runner import UploadGone
 from backend.services.container import Services
 from backend.services.page_meta import HEAD_PLACEHOLDER, describe_address
-from backend.services.uploads import UPLOAD_GONE, UploadRejected
+from backend.services.uploads import UPLOAD_GONE, UploadRejected, UploadStoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(UploadRejected)
     async def _rejected(_request: Request, error: UploadRejected) -> JSONResponse:
         return _error(error.status, error.reason)
+
+    @app.exception_handler(UploadStoreUnavailable)
+    async def _store_away(_request: Request, error: UploadStoreUnavailable) -> JSONResponse:
+        return _error(503, str(error), headers={"Retry-After": str(error.retry_after_s)})
 
     @app.exception_handler(UploadGone)
     async def _gone(_request: Request, _error_: UploadGone) -> JSONResponse:

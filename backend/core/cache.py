@@ -41,6 +41,16 @@ class Cache(ABC):
     async def set(self, key: str, value: bytes, ttl_s: int) -> None:
         await self.set_many({key: value}, ttl_s)
 
+    async def shared_reachable(self) -> bool:
+        """Whether the store every process shares answers now: while it does not, a miss proves nothing."""
+        return True
+
+    async def set_many_shared(self, items: dict[str, bytes], ttl_s: int) -> bool:
+        """Store every item where every process sharing this cache sees it; False, storing nothing, while
+        that store is unreachable (a write only this process would see could not be kept as promised)."""
+        await self.set_many(items, ttl_s)
+        return True
+
     @abstractmethod
     async def incr(self, key: str, ttl_s: int) -> int:
         """Increment a counter and return its new value; the counter expires ``ttl_s`` after creation."""
@@ -259,6 +269,21 @@ class RedisCache(Cache):
                 self._mark_down(error)
         await self._fallback.set_many(items, ttl_s)
 
+    async def shared_reachable(self) -> bool:
+        return self._up()
+
+    async def set_many_shared(self, items: dict[str, bytes], ttl_s: int) -> bool:
+        if self._up():
+            try:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    for key, value in items.items():
+                        pipe.set(key, value, ex=ttl_s)
+                    await pipe.execute()
+                return True
+            except (RedisError, OSError) as error:
+                self._mark_down(error)
+        return False
+
     async def get_prefix(self, prefix: str, limit: int = 100) -> dict[str, bytes]:
         if self._up():
             try:
@@ -404,6 +429,12 @@ class LocalFirstCache(Cache):
     async def set_many(self, items: dict[str, bytes], ttl_s: int) -> None:
         await self._local.set_many(items, min(ttl_s, self._local_ttl_s))
         await self._shared.set_many(items, ttl_s)
+
+    async def shared_reachable(self) -> bool:
+        return await self._shared.shared_reachable()
+
+    async def set_many_shared(self, items: dict[str, bytes], ttl_s: int) -> bool:
+        return await self._shared.set_many_shared(items, ttl_s)
 
     async def incr(self, key: str, ttl_s: int) -> int:
         return await self._shared.incr(key, ttl_s)

@@ -69,6 +69,21 @@ class UploadRejected(Exception):
         self.reason = reason
 
 
+class UploadStoreUnavailable(Exception):
+    """The store every worker reads uploads from (Redis) is unreachable (503 with ``Retry-After``): an upload
+    taken now would be seen by this process only, and lost when Redis returns, so it is refused; and an
+    upload not found meanwhile may well be there, so it is not answered as gone."""
+
+    RETRY_AFTER_S = 5
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the server's upload store (Redis) is unreachable, so uploads are paused; "
+            f"try again in {self.RETRY_AFTER_S} s"
+        )
+        self.retry_after_s = self.RETRY_AFTER_S
+
+
 #: 415 for what is not a supported raster image, 413 for too many pixels, 400 for broken data.
 _STATUS: dict[DecodeErrorKind, int] = {"unsupported": 415, "too_large": 413, "corrupt": 400}
 
@@ -104,15 +119,24 @@ class UploadStore:
         upload_id = hashlib.sha256(data).hexdigest()[:32]
         expires_at = self._clock() + self._ttl_s
         info = UploadInfo(upload_id, image.width, image.height, len(data), expires_at, clock=self._clock)
-        await self._cache.set_many({_key(upload_id): data, _meta_key(upload_id): info.to_json()}, self._ttl_s)
+        stored = {_key(upload_id): data, _meta_key(upload_id): info.to_json()}
+        if not await self._cache.set_many_shared(stored, self._ttl_s):
+            raise UploadStoreUnavailable()
         return info
 
+    async def _get(self, key: str) -> bytes | None:
+        """The stored value; ``UploadStoreUnavailable`` rather than None while a miss proves nothing."""
+        value = await self._cache.get(key)
+        if value is None and not await self._cache.shared_reachable():
+            raise UploadStoreUnavailable()
+        return value
+
     async def info(self, upload_id: str) -> UploadInfo | None:
-        raw = await self._cache.get(_meta_key(upload_id))
+        raw = await self._get(_meta_key(upload_id))
         if raw is None:
             return None
         info = UploadInfo.from_json(raw, clock=self._clock)
         return None if info.expired() else info
 
     async def data(self, upload_id: str) -> bytes | None:
-        return await self._cache.get(_key(upload_id))
+        return await self._get(_key(upload_id))

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import pytest
 import redis
 import torch
+import yaml
 from fastapi.testclient import TestClient
 
 from backend.services.analysis.flight import SingleFlight
@@ -24,6 +25,8 @@ from precompute.cli import main as precompute_main
 from qkatlas.analysis import ImageAnalysis, ImageAnalyzer
 from qkatlas.atlas import Atlas
 from tests.helpers.o3_images import write_synthetic_o3
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def wait_for(condition: Callable[[], bool], *, timeout_s: float = 30.0, what: str = "the condition") -> None:
@@ -48,18 +51,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class RedisServer:
-    """A throwaway ``redis-server`` on a free loopback port, without persistence; restartable."""
+#: How ``redis-server`` runs in tests by default: a pure cache that keeps nothing on disk.
+NO_PERSISTENCE = ("--save", "", "--appendonly", "no")
 
-    def __init__(self, workdir: Path) -> None:
+
+def compose_redis_options() -> tuple[str, ...]:
+    """The options docker-compose.yml runs Redis with (its persistence and memory bound)."""
+    command: list[str] = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["redis"]["command"]
+    assert command[0] == "redis-server", command
+    return tuple(command[1:])
+
+
+class RedisServer:
+    """A throwaway ``redis-server`` on a free loopback port, run with ``options`` (default: no persistence)
+    and its files in ``workdir``; restartable (a restart reads what it kept there)."""
+
+    def __init__(self, workdir: Path, options: tuple[str, ...] = NO_PERSISTENCE) -> None:
         self.port = free_port()
         self.workdir = workdir
+        self.options = options
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         self._process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", *self.options],
             cwd=self.workdir,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

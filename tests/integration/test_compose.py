@@ -57,6 +57,10 @@ def test_compose_files_validate_with_health_checks_and_no_secrets() -> None:
             assert not any(word in key.upper() for word in ("PASSWORD", "SECRET", "TOKEN", "KEY")), key
     assert "--workers" in services["backend"]["command"]
     assert f"nginx-cache:{CONTAINER_CACHE_DIR}" in " ".join(services["frontend"]["volumes"])
+    # Redis keeps what it acknowledged across a restart (the fault suite runs it with these options).
+    redis_command = services["redis"]["command"]
+    assert redis_command[redis_command.index("--appendonly") + 1] == "yes"
+    assert "redis-data:/data" in " ".join(services["redis"]["volumes"]) and "redis-data" in config["volumes"]
     # Shared lists outlive the container: their database is on a named volume mounted where it lives.
     lists_folder = str(Path(services["backend"]["environment"]["QKATLAS_LISTS_DB"]).parent)
     assert f"lists:{lists_folder}:rw" in services["backend"]["volumes"]

@@ -70,6 +70,10 @@ UNDER_MODE = UNDER_HEAD + "/modes/{mode}"
         413: {"model": ErrorBody, "description": "File or image too large"},
         415: {"model": ErrorBody, "description": "Not a supported raster image"},
         429: {"model": ErrorBody, "description": "Too many uploads from this address"},
+        503: {
+            "model": ErrorBody,
+            "description": "The upload store (Redis) is unreachable: nothing was kept; try again after `Retry-After`",
+        },
     },
 )
 async def create_upload(
