@@ -18,6 +18,7 @@ and in the first line of every CSV: ``RANDOM WEIGHTS — offline``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import gc
 import sys
@@ -29,11 +30,13 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from precompute.folder_lock import hold_output_folder
 from precompute.job import run_job
 from precompute.job_config import JobConfig
 from precompute.options import add_weight_options
 from qkatlas.atlas.contract import AtlasSummary, O3Record
 from qkatlas.device import resolve_device
+from qkatlas.errors import ActionableError
 from qkatlas.models import ModelLoadError, load_model, model_slug
 from qkatlas.models.base import UnsupportedModelError
 from qkatlas.models.hub import hub_reachable
@@ -326,6 +329,17 @@ def _colours(n: int) -> list[tuple[float, float, float, float]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """With ``--images`` or ``--o3`` (written into ``OUT/atlases``), hold that atlas root's lock throughout."""
+    writes_atlases = args.images is not None or args.o3 is not None
+    try:
+        with hold_output_folder(args.out / "atlases") if writes_atlases else contextlib.nullcontext():
+            return _run(args)
+    except ActionableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.o3_limit is not None and args.o3_limit < 1:
         print("error: --o3-limit must be positive", file=sys.stderr)
         return 2
