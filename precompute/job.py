@@ -271,7 +271,7 @@ class _Job:
         timings.calibration += time.perf_counter() - clock
         if n_groups > 1:
             self.log(f"group {number}/{n_groups}: {', '.join(model.model_id for model in members)}")
-        with BackgroundWriter(RESUME_HINT) as background:
+        with BackgroundWriter(RESUME_HINT, folder=self.config.out) as background:
             clock = time.perf_counter()
             rates = self._stream(streams, preps, background)
             timings.stream += time.perf_counter() - clock
@@ -469,7 +469,7 @@ class _Job:
         try:
             final = write_atlas(self.context, stream, skipped, rate)
         except OSError as error:
-            raise disk_error(error, f"the atlas {stream.slug}", RESUME_HINT) from error
+            raise disk_error(error, f"the atlas {stream.slug}", RESUME_HINT, config.out) from error
         self.log(f"published {final}")
         return JobResult(
             model_id=stream.model_id,
