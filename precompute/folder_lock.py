@@ -34,8 +34,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from qkatlas.atlas import format as fmt
 from qkatlas.errors import ActionableError
+
+#: The lock file, in the folder it locks (a hidden file: never taken for an atlas, which is a folder).
+LOCK_FILE = ".job.lock"
 
 #: How long a refused command waits for the holder's record to be readable: the holder writes it just
 #: after taking the lock, so an empty file means "just started".
@@ -75,7 +77,7 @@ class LockHolder(BaseModel):
     def describe(self) -> str:
         started = self.started.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         command = self.command if len(self.command) <= _COMMAND_SHOWN else self.command[:_COMMAND_SHOWN] + " …"
-        return f"pid {self.pid} on {self.host}, started {started}: {command}"
+        return f"pid {self.pid} on {self.host}, started {started}\n  ({command})"
 
 
 @contextlib.contextmanager
@@ -94,7 +96,7 @@ def hold_output_folder(folder: Path) -> Iterator[None]:
         finally:
             _held[key] -= 1
         return
-    path = folder / fmt.JOB_LOCK
+    path = folder / LOCK_FILE
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as error:
@@ -119,11 +121,12 @@ def _lock(fd: int, path: Path, folder: Path) -> None:
     except OSError as error:
         if error.errno in (errno.EACCES, errno.EAGAIN):
             holder = _read_holder(fd)
-            who = holder.describe() if holder is not None else "its record is unreadable"
+            who = holder.describe() if holder is not None else f"its record in {path} is unreadable"
             raise FolderInUseError(
-                f"the output folder {folder} is in use by another job ({who}). Two jobs on one folder would "
-                "overwrite each other's work: wait for it to finish, or stop it (a job that ended or was killed "
-                "leaves no lock: rerun with --resume to continue its work), or give this one another folder"
+                f"the output folder {folder} is in use by another job: {who}.\n"
+                "Two jobs on one folder would overwrite each other's work: wait for that one to finish, or stop it "
+                "(a job that ended or was killed leaves no lock; rerun with --resume to continue its work), or "
+                "give this one another folder."
             ) from None
         raise FolderLockError(
             f"cannot lock {path}: {error.strerror or error}; the file system does not support locks (an NFS "

@@ -13,8 +13,6 @@ MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
 IMAGES = "images.json"
 PARTIAL_DIR = ".partial"
-#: The lock file of the job writing into an atlas root (``precompute.folder_lock``).
-JOB_LOCK = ".job.lock"
 THUMBS_DIR = "thumbs"
 
 #: name → (relative path, dtype); shapes follow from the manifest (see ``expected_shapes``).

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from precompute.checkpoint import checkpoint_name, read_checkpoint
+from precompute.folder_lock import LOCK_FILE
 from qkatlas.atlas import find_atlases
 from qkatlas.atlas import format as fmt
 from tests.helpers.atlases import (
@@ -175,7 +176,7 @@ def test_a_second_job_on_the_folder_is_refused_at_once_and_a_killed_one_blocks_n
     ]
     for status, output in refusals:
         assert status != 0
-        assert f"the output folder {out} is in use by another job (pid {pid} on " in output, output
+        assert f"the output folder {out} is in use by another job: pid {pid} on " in output, output
         assert "started " in output and "--resume" in output
         assert "loading model" not in output  # refused before any work
     assert "Traceback" not in refusals[0][1]  # (torchrun adds its own report of the failed ranks)
@@ -193,7 +194,7 @@ def test_a_second_job_on_the_folder_is_refused_at_once_and_a_killed_one_blocks_n
     killed_pid = killed.wait_for_fault()
     killed.kill(killed_pid)
     killed.wait()
-    assert f'"pid":{killed_pid}' in (again / fmt.JOB_LOCK).read_text()
+    assert f'"pid":{killed_pid}' in (again / LOCK_FILE).read_text()
     status, output = run_job_to_end([*tiny_job_command(listing, again), "--resume"], tmp_path / "resumed")
     assert status == 0, output
     lost += differences(again / reference.name, reference)
