@@ -104,8 +104,9 @@ def hold_output_folder(folder: Path) -> Iterator[None]:
     try:
         _lock(fd, path, folder)
         record = LockHolder.this_process().model_dump_json().encode()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, record, 0)
+        with contextlib.suppress(OSError):  # a full disk: the lock holds without it (the job reports the disk)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, record, 0)
         _held[key] = 1
         try:
             yield

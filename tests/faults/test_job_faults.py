@@ -222,8 +222,11 @@ def small_disk(tmp_path: Path) -> Iterator[Path | None]:
     """A 64 MiB tmpfs of its own (``None`` where mounting is not allowed: the fault is then injected)."""
     disk = tmp_path / "disk"
     disk.mkdir()
+    if shutil.which("mount") is None or shutil.which("umount") is None:
+        yield None
+        return
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(disk)], capture_output=True)
-    if mounted.returncode != 0 or shutil.which("umount") is None:
+    if mounted.returncode != 0:  # not root, or a container that forbids mounts
         yield None
         return
     try:
