@@ -128,8 +128,9 @@ class _Log:
 
 def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOutcome | None:
     """Build (or resume) the atlas of every model of ``config``. Raises ``FolderInUseError`` at once when
-    another job writes into ``config.out`` (``precompute.folder_lock``), ``JobSetupError`` before any
-    work when a model cannot be loaded, ``ValueError``/``RuntimeError`` with a clear message otherwise.
+    another job writes into ``config.out`` (``FolderLockError`` when it cannot be locked:
+    ``precompute.folder_lock``), ``JobSetupError`` before any work when a model cannot be loaded,
+    ``ValueError``/``RuntimeError`` with a clear message otherwise.
 
     Under ``torchrun`` every rank scores its shard and rank 0 merges, writes and returns the outcome;
     the other ranks return ``None``.
