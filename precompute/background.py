@@ -10,10 +10,13 @@ raised, translated (``disk_error``), at the next ``submit`` or ``flush``.
 from __future__ import annotations
 
 import errno
+import os
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 #: Submitted tasks that may wait for the writer; each holds at most one batch's thumbnails or one
@@ -25,11 +28,32 @@ class DiskFullError(RuntimeError):
     """The device holding the atlas ran out of space; the message says what to do."""
 
 
-def disk_error(error: OSError, what: str, hint: str) -> RuntimeError:
-    """A clear error for a failed write: ``DiskFullError`` when the device is full."""
+def disk_error(error: OSError, what: str, hint: str, folder: Path | None = None) -> RuntimeError:
+    """A clear error for a failed write: ``DiskFullError`` when the device is full, with the space left
+    on the device of the file the error names, else of ``folder`` (a failed ``write`` names none)."""
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        return DiskFullError(f"no space left on the device while writing {what}; {hint}")
+        path = Path(os.fsdecode(error.filename)) if error.filename else folder
+        free = _free_space(path) if path is not None else None
+        where = f" ({free})" if free else ""
+        return DiskFullError(f"no space left on the device while writing {what}{where}; {hint}")
     return RuntimeError(f"could not write {what}: {error.strerror or error}; {hint}")
+
+
+def _free_space(path: Path) -> str | None:
+    """``"1.5 MiB free in /folder"``: the space left to this user on the device of ``path``'s nearest
+    existing folder."""
+    folder = next((parent for parent in (path, *path.parents) if parent.is_dir()), None)
+    if folder is None:
+        return None
+    try:
+        free = float(shutil.disk_usage(folder).free)
+    except OSError:
+        return None
+    units, power = ("B", "KiB", "MiB", "GiB", "TiB"), 0
+    while free >= 1024 and power < len(units) - 1:
+        free, power = free / 1024, power + 1
+    amount = f"{free:.0f} B" if power == 0 else f"{free:.1f} {units[power]}"
+    return f"{amount} free in {folder}"
 
 
 _Task = tuple[Callable[..., object], tuple[Any, ...], str]
@@ -43,8 +67,9 @@ class BackgroundWriter:
     for room in the queue (the stream held up by the disk).
     """
 
-    def __init__(self, hint: str, max_pending: int = MAX_PENDING) -> None:
-        self._hint = hint
+    def __init__(self, hint: str, max_pending: int = MAX_PENDING, folder: Path | None = None) -> None:
+        """``folder``: where the tasks write (its free space is reported when the disk is full)."""
+        self._hint, self._folder = hint, folder
         self._tasks: queue.Queue[_Task | None] = queue.Queue(max_pending)
         self._error: BaseException | None = None
         self.busy_seconds = 0.0
@@ -92,7 +117,7 @@ class BackgroundWriter:
                     try:
                         fn(*args)
                     except OSError as error:
-                        self._error = disk_error(error, what, self._hint)
+                        self._error = disk_error(error, what, self._hint, self._folder)
                     except Exception as error:  # reported to the stream's thread, never lost
                         self._error = RuntimeError(f"could not write {what}: {error}")
                     finally:

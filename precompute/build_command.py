@@ -7,11 +7,13 @@ import os
 import sys
 from pathlib import Path
 
+from precompute.folder_lock import FolderInUseError
 from precompute.job import JobOutcome, run_job
 from precompute.job_config import JobConfig
 from precompute.loading import JobSetupError, atlas_slugs
 from precompute.options import add_weight_options, parse_bases
 from qkatlas.conventions import BASES
+from qkatlas.errors import ActionableError
 from qkatlas.images import default_source_name
 from qkatlas.models import ModelLoadError
 from qkatlas.models.base import UnsupportedModelError
@@ -206,7 +208,10 @@ def run(args: argparse.Namespace) -> int:
     reporter = _progress_reporter(args.progress_redis, config)
     try:
         outcome = run_job(config, on_progress=reporter)
-    except (ModelLoadError, UnsupportedModelError, ValueError, RuntimeError) as exc:
+    except FolderInUseError as exc:  # the running job's progress is its own to report
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (ModelLoadError, UnsupportedModelError, ValueError, RuntimeError, ActionableError) as exc:
         if reporter:
             reporter.finish("failed", str(exc))
         print(f"error: {exc}", file=sys.stderr)

@@ -39,6 +39,7 @@ from precompute.assemble import write_atlas
 from precompute.background import BackgroundWriter, disk_error
 from precompute.checkpoint import checkpoint_name, fingerprint
 from precompute.checkpoint_schedule import CheckpointSchedule
+from precompute.folder_lock import hold_output_folder
 from precompute.job_config import JobConfig, JobContext
 from precompute.loading import JobSetupError, LoadedModel, atlas_slugs, finished_atlas, load_all
 from precompute.model_stream import ModelStream
@@ -50,6 +51,7 @@ from qkatlas.atlas.contract import (
     SkippedImage,
 )
 from qkatlas.device import compute_dtype
+from qkatlas.errors import ActionableError
 from qkatlas.images import (
     SharedBatch,
     iter_device_batches,
@@ -125,8 +127,10 @@ class _Log:
 
 
 def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOutcome | None:
-    """Build (or resume) the atlas of every model of ``config``. Raises ``JobSetupError`` before any
-    work when a model cannot be loaded, ``ValueError``/``RuntimeError`` with a clear message otherwise.
+    """Build (or resume) the atlas of every model of ``config``. Raises ``FolderInUseError`` at once when
+    another job writes into ``config.out`` (``FolderLockError`` when it cannot be locked:
+    ``precompute.folder_lock``), ``JobSetupError`` before any work when a model cannot be loaded,
+    ``ValueError``/``RuntimeError`` with a clear message otherwise.
 
     Under ``torchrun`` every rank scores its shard and rank 0 merges, writes and returns the outcome;
     the other ranks return ``None``.
@@ -136,14 +140,16 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
         raise JobSetupError("no model given")
     shard = Shard.from_environment()
     log = _Log(shard.is_main)
-    source = open_image_source(config.images, name=config.dataset_name, limit=config.limit)
-    slugs = atlas_slugs(config.models, source.name)
     device = shard.device(config.device)
     if shard.world > 1:
         import torch.distributed as dist
 
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    held = contextlib.ExitStack()  # the output folder's lock, for the whole job
     try:
+        _hold_output_folder(config.out, shard, device, held)
+        source = open_image_source(config.images, name=config.dataset_name, limit=config.limit)
+        slugs = atlas_slugs(config.models, source.name)
         models, unloadable = load_all(config, slugs, log)
         if not models:
             raise JobSetupError("none of the models could be loaded")
@@ -191,12 +197,27 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
             for number, group in enumerate(groups, 1):
                 results.extend(job.run_group([todo[i] for i in group.members], number, len(groups)))
     finally:
+        held.close()
         if shard.world > 1:
             dist.destroy_process_group()
     if not shard.is_main:
         return None
     by_model = {result.model_id: result for result in results}
     return JobOutcome([by_model[m] for m in config.models if m in by_model], unloadable, timings)
+
+
+def _hold_output_folder(out: Path, shard: Shard, device: torch.device, held: contextlib.ExitStack) -> None:
+    """Take ``out``'s lock into ``held`` (rank 0 under ``torchrun``). When it is refused, every rank
+    raises the refusal, so that none is left waiting for rank 0 in a collective."""
+    refusal: ActionableError | None = None
+    if shard.is_main:
+        try:
+            held.enter_context(hold_output_folder(out))
+        except ActionableError as error:
+            refusal = error
+    refusal = shard.object_from_main(refusal, device)
+    if refusal is not None:
+        raise refusal
 
 
 def _kept_result(model_id: str, atlas: Path, manifest: AtlasManifest) -> JobResult:
@@ -251,7 +272,7 @@ class _Job:
         timings.calibration += time.perf_counter() - clock
         if n_groups > 1:
             self.log(f"group {number}/{n_groups}: {', '.join(model.model_id for model in members)}")
-        with BackgroundWriter(RESUME_HINT) as background:
+        with BackgroundWriter(RESUME_HINT, folder=self.config.out) as background:
             clock = time.perf_counter()
             rates = self._stream(streams, preps, background)
             timings.stream += time.perf_counter() - clock
@@ -370,10 +391,7 @@ class _Job:
         disk time as the atlases themselves)."""
         config, n_selected = self.config, len(self.selection)
         position = min(stream.position for stream in streams)
-        if self.bar is not None:  # what the checkpoints already cover is not part of this session's rate
-            self.bar.n += sum(stream.position for stream in streams)
-            self.bar.last_print_n = self.bar.n
-            self.bar.refresh()
+        self._advance_bar(sum(stream.position for stream in streams), resumed=True)
         clock = time.perf_counter()
         schedule = CheckpointSchedule(config.checkpoint_every_s)
         for shared in self._batches(preps, self.selection, position):
@@ -384,14 +402,31 @@ class _Job:
                 if self.on_progress and self.shard.is_main:
                     self.on_progress(stream.slug, "stream", stream.position, n_selected)
             position += consumed
-            if self.bar is not None:
-                self.bar.update(consumed * len(behind))
+            self._advance_bar(consumed * len(behind))
             if schedule.due(writing=any(stream.saving for stream in streams)):
                 with schedule.taking():
                     for stream in streams:
                         stream.save(background, schedule)
         seconds = time.perf_counter() - clock
         return [stream.scored_images / seconds if seconds > 0 else 0.0 for stream in streams]
+
+    def _advance_bar(self, images: int, resumed: bool = False) -> None:
+        """Move the job's bar on by ``images`` (``resumed``: covered by the checkpoints, not part of this
+        session's rate), and close it once every image of every model is scored. Its last step is not
+        drawn before closing, which draws the finished bar: drawn once, it is not drawn again below the
+        messages that follow (publishing), nor twice in a log that keeps every redraw (Compose, CI)."""
+        bar = self.bar
+        if bar is None or bar.disable:
+            return
+        if bar.total is not None and bar.n + images >= bar.total:
+            bar.n += images
+            bar.close()
+        elif resumed:
+            bar.n += images
+            bar.last_print_n = bar.n
+            bar.refresh()
+        elif images:
+            bar.update(images)
 
     def _batches(self, preps: list[Preprocessing], indices: list[int], start: int) -> Iterator[SharedBatch]:
         """The images ``indices`` from position ``start`` on, decoded once for every preprocessing of ``preps``."""
@@ -435,7 +470,7 @@ class _Job:
         try:
             final = write_atlas(self.context, stream, skipped, rate)
         except OSError as error:
-            raise disk_error(error, f"the atlas {stream.slug}", RESUME_HINT) from error
+            raise disk_error(error, f"the atlas {stream.slug}", RESUME_HINT, config.out) from error
         self.log(f"published {final}")
         return JobResult(
             model_id=stream.model_id,

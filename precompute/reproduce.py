@@ -21,6 +21,7 @@ line of each CSV names the weights of all its models, and Fig. 3 and Fig. 2's CS
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import gc
 import sys
@@ -32,11 +33,13 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from precompute.folder_lock import hold_output_folder
 from precompute.job import run_job
 from precompute.job_config import JobConfig
 from precompute.options import add_weight_options
 from qkatlas.atlas.contract import AtlasSummary, O3Record
 from qkatlas.device import resolve_device
+from qkatlas.errors import ActionableError
 from qkatlas.models import ModelLoadError, load_model, local_checkpoint, model_slug, needs_hub
 from qkatlas.models.base import UnsupportedModelError
 from qkatlas.models.hub import hub_reachable
@@ -358,6 +361,17 @@ def _colours(n: int) -> list[tuple[float, float, float, float]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """With ``--images`` or ``--o3`` (written into ``OUT/atlases``), hold that atlas root's lock throughout."""
+    writes_atlases = args.images is not None or args.o3 is not None
+    try:
+        with hold_output_folder(args.out / "atlases") if writes_atlases else contextlib.nullcontext():
+            return _run(args)
+    except ActionableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.o3_limit is not None and args.o3_limit < 1:
         print("error: --o3-limit must be positive", file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 
@@ -13,6 +14,8 @@ from qkatlas.distribution_samples import RunningSamples
 from qkatlas.mode_effects import RunningEffects
 from qkatlas.mode_statistics import HistogramBins, RunningDistribution, RunningStatistics
 from qkatlas.topk import RunningTopK
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,16 @@ class Shard:
         tensor = torch.tensor([value], dtype=torch.int64, device=device)
         dist.all_reduce(tensor, op=dist.ReduceOp.MIN)
         return int(tensor.item())
+
+    def object_from_main(self, value: T, device: torch.device) -> T:
+        """The main process's ``value`` (any picklable object) on every rank (``value`` itself in a single process)."""
+        if self.world == 1:
+            return value
+        import torch.distributed as dist
+
+        box: list[T] = [value]
+        dist.broadcast_object_list(box, src=0, device=device)
+        return box[0]
 
     def share_from_main(self, bins: HistogramBins, device: torch.device) -> HistogramBins:
         """The main process's ``bins`` on every rank (``bins`` itself in a single process)."""

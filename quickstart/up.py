@@ -7,7 +7,9 @@ import os
 import sys
 from pathlib import Path
 
+from precompute.folder_lock import hold_output_folder
 from qkatlas.atlas import find_atlases
+from qkatlas.errors import ActionableError
 from quickstart.default_atlases import REPO, build_default_atlases
 
 
@@ -25,7 +27,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--no-serve", action="store_true", help="build the atlases, then stop")
     args = parser.parse_args(argv)
-    build_default_atlases(args.atlas_dir, args.data_dir, offline=args.offline, workers=args.workers, photos=args.photos)
+    try:
+        with hold_output_folder(args.atlas_dir):  # one builder per atlas folder (two `./qk up`s at once)
+            build_default_atlases(
+                args.atlas_dir, args.data_dir, offline=args.offline, workers=args.workers, photos=args.photos
+            )
+    except ActionableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     atlases, failures = find_atlases(args.atlas_dir)
     print(f"{len(atlases)} atlas(es) in {args.atlas_dir}: " + ", ".join(a.slug for a in atlases))
     for path, reason in failures:

@@ -161,7 +161,7 @@ class AtlasWriter:
         Results that depend only on the weights (``o3.json``) carry over from the atlas being replaced
         when it was built from the same weights. Files matching the glob ``discard`` (the job's
         checkpoints) are deleted only once the manifest is written, so a failure before then (a full
-        disk) leaves them for ``--resume``.
+        disk) leaves them for ``--resume``. The folder of partial atlases is removed once it is empty.
         """
         _carry_weight_results(final, self.directory, manifest)
         write_json_atomic(self.directory / fmt.MANIFEST, manifest.to_json_dict())
@@ -176,6 +176,10 @@ class AtlasWriter:
             os.replace(final, old)
             os.replace(self.directory, final)
             shutil.rmtree(old, ignore_errors=True)
+        partials = self.directory.parent
+        if partials.name == fmt.PARTIAL_DIR:
+            with contextlib.suppress(OSError):  # not empty: another model's partial atlas, kept
+                partials.rmdir()
         return final
 
 

@@ -111,22 +111,27 @@ def atlas_contents(path: Path, split_sums: bool = False) -> dict[str, Any]:
     return {"manifest": manifest, "files": {k: v for k, v in files.items() if k not in sums}, "sums": sums}
 
 
+#: The options of the tiny ViT's job that ``tiny_job_command`` runs (besides the tiny overrides).
+TINY_JOB_OPTIONS = ("--random-init", "--top-k", "3", "--batch-size", "2")
+
+
+def tiny_job_command(listing: Path, out: Path, *extra: str) -> list[str]:
+    """``python -m precompute`` building the tiny ViT's atlas of ``listing`` into ``out`` in one process,
+    with a checkpoint as often as the writer keeps up (``extra``: more options)."""
+    overrides = [arg for key, value in TINY_OVERRIDES.items() for arg in ("--override", f"{key}={value}")]
+    return [
+        sys.executable, "-m", "precompute", "--model", TINY_VIT, "--images", str(listing), "--out", str(out),
+        *TINY_JOB_OPTIONS, "--workers", "0", "--checkpoint-every", "0", "--no-progress", *overrides, *extra,
+    ]  # fmt: skip
+
+
 def run_killed_then_resumed(tmp_path: Path, listing: Path, *extra: str) -> tuple[Path, Path]:
     """Build the tiny ViT's atlas of ``listing`` (64 entries) whole, and again in a run killed after a
     checkpoint and resumed (``extra``: more options for both); return ``(resumed atlas, uninterrupted atlas)``."""
-    args = [
-        sys.executable, "-m", "precompute", "--model", TINY_VIT, "--random-init", "--images", str(listing),
-        "--top-k", "3", "--batch-size", "2", "--workers", "0", "--checkpoint-every", "0", "--no-progress", *extra,
-    ]  # fmt: skip
-    for key, value in TINY_OVERRIDES.items():
-        args += ["--override", f"{key}={value}"]
-    reference = build_atlas(
-        tmp_path / "whole", TINY_VIT, listing, "--random-init", "--top-k", "3", "--batch-size", "2", *extra,
-        overrides=TINY_OVERRIDES,
-    )  # fmt: skip
-
+    reference = build_atlas(tmp_path / "whole", TINY_VIT, listing, *TINY_JOB_OPTIONS, *extra, overrides=TINY_OVERRIDES)
     out = tmp_path / "killed"
-    process = subprocess.Popen([*args, "--out", str(out)])
+    args = tiny_job_command(listing, out, *extra)
+    process = subprocess.Popen(args)
     checkpoint = out / ".partial" / reference.name / checkpoint_name(0, 1)
     deadline = time.monotonic() + 120
     while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
@@ -136,22 +141,27 @@ def run_killed_then_resumed(tmp_path: Path, listing: Path, *extra: str) -> tuple
     assert not (out / reference.name).exists(), "the run finished before it could be killed"
     assert 0 < read_checkpoint(checkpoint).header.position < 64
 
-    resumed = subprocess.run([*args, "--out", str(out), "--resume"], capture_output=True, text=True)
+    resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
-    assert not (out / ".partial" / reference.name).exists()
+    assert not (out / ".partial").exists()  # nothing left of the partial state once published
     return out / reference.name, reference
+
+
+def two_ranks_command(images: Path, out: Path, *args: str) -> list[str]:
+    """``python -m precompute`` under ``torchrun`` with two gloo processes on the CPU (the tiny ViT's
+    overrides given; ``args``: the model and the other options)."""
+    overrides = [arg for key, value in TINY_OVERRIDES.items() for arg in ("--override", f"{key}={value}")]
+    return [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+        "-m", "precompute", "--images", str(images), "--out", str(out), "--workers", "0", "--no-progress",
+        "--device", "cpu", *args, *overrides,
+    ]  # fmt: skip
 
 
 def run_two_ranks(images: Path, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``python -m precompute`` under ``torchrun`` with two gloo processes on the CPU (the tiny ViT's
     overrides given); the run must succeed."""
-    overrides = [arg for key, value in TINY_OVERRIDES.items() for arg in ("--override", f"{key}={value}")]
-    result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         "-m", "precompute", "--images", str(images), "--out", str(out), "--workers", "0", "--no-progress",
-         "--device", "cpu", *args, *overrides],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    result = subprocess.run(two_ranks_command(images, out, *args), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 

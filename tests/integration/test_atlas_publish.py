@@ -49,7 +49,7 @@ def test_replacing_an_atlas_never_leaves_its_name_missing(atlas_root: Path, tmp_
         watcher.join()
     assert not missing.is_set(), "a reader saw no atlas while one replaced another"
     assert Atlas.open(final).slug == Atlas.open(sources[20 % 2]).slug
-    assert list((tmp_path / ".partial").iterdir()) == []  # every replaced atlas deleted
+    assert not (tmp_path / ".partial").exists()  # every replaced atlas deleted, then the emptied folder
 
 
 def test_without_an_atomic_swap_it_falls_back_to_two_renames(
@@ -60,4 +60,12 @@ def test_without_an_atomic_swap_it_falls_back_to_two_renames(
     _publish(old, tmp_path, "atlas")
     _publish(new, tmp_path, "atlas")
     assert Atlas.open(tmp_path / "atlas").revision == Atlas.open(new).revision
-    assert list((tmp_path / ".partial").iterdir()) == []
+    assert not (tmp_path / ".partial").exists()
+
+
+def test_the_partial_atlases_of_other_models_are_kept(atlas_root: Path, tmp_path: Path) -> None:
+    other = tmp_path / ".partial" / "other-model"
+    other.mkdir(parents=True)
+    (other / "checkpoint.safetensors").write_bytes(b"another model's resume point")
+    _publish(_sources(atlas_root)[0], tmp_path, "atlas")
+    assert (other / "checkpoint.safetensors").read_bytes() == b"another model's resume point"

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from precompute.cli import main
 from qkatlas.atlas import Atlas
 from qkatlas.images import open_image_source
 from qkatlas.sample_photos import write_sample_photos
@@ -100,6 +101,19 @@ def test_resume_after_kill_reproduces_uninterrupted_run(tmp_path: Path, photo_di
     listing.write_text("".join(f"{photos[i % len(photos)]}\n" for i in range(64)))
     resumed, reference = run_killed_then_resumed(tmp_path, listing)
     assert atlas_contents(resumed) == atlas_contents(reference)
+
+
+def test_the_finished_progress_bar_is_drawn_once(
+    tmp_path: Path, photo_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Even in a log that keeps every redraw (stderr is not a terminal here), with messages after it."""
+    overrides = [arg for key, value in TINY_OVERRIDES.items() for arg in ("--override", f"{key}={value}")]
+    args = ["--model", TINY_VIT, "--random-init", "--images", str(photo_dir), "--out", str(tmp_path), "--workers", "0"]
+    assert main([*args, "--top-k", "2", "--batch-size", "4", *overrides]) == 0
+    stderr = capsys.readouterr().err
+    n = len(open_image_source(photo_dir).items)
+    assert stderr.count(f"| {n}/{n} [") == 1, stderr
+    assert "published" in stderr.split(f"| {n}/{n} [")[1]  # drawn before the messages that follow it
 
 
 def test_corrupt_images_are_skipped_and_reported(tmp_path: Path) -> None:
