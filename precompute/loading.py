@@ -10,13 +10,14 @@ from precompute.job_config import JobConfig
 from qkatlas.atlas import format as fmt
 from qkatlas.atlas import published_manifest
 from qkatlas.atlas.contract import AtlasManifest
+from qkatlas.errors import ActionableError
 from qkatlas.images import ImageSource
 from qkatlas.models import ModelLoadError, load_model, model_slug, model_source
 from qkatlas.models.base import UnsupportedModelError, ViTAdapter
 from qkatlas.svd import Decomposition, decompose
 
 
-class JobSetupError(RuntimeError):
+class JobSetupError(ActionableError, RuntimeError):
     """The job cannot start (a model cannot be loaded, two models would share an atlas, ...)."""
 
 
@@ -51,7 +52,11 @@ def load_all(
         log(f"loading model {number}/{len(config.models)}: {model_id}")
         try:
             adapter = load_model(
-                model_id, random_init=config.random_init, seed=config.seed, overrides=config.overrides or None
+                model_id,
+                random_init=config.random_init,
+                seed=config.seed,
+                revision=config.revision,
+                overrides=config.overrides or None,
             )
             adapter.module.eval()
             dec = decompose(adapter.weights())

@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from precompute.options import add_weight_options
+from precompute.options import add_weight_options, without_hub_hint
 from qkatlas.device import resolve_device
+from qkatlas.errors import report_error
 from qkatlas.models import ModelLoadError, load_model
 from qkatlas.models.base import UnsupportedModelError
 from qkatlas.o3 import analyse_o3_folder, format_o3_table, store_o3_result
@@ -41,13 +42,17 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         adapter = load_model(
-            args.model, random_init=args.random_init, seed=args.seed, overrides=dict(args.override) or None
+            args.model,
+            random_init=args.random_init,
+            seed=args.seed,
+            revision=args.revision,
+            overrides=dict(args.override) or None,
         ).to(resolve_device(args.device))
         result = analyse_o3_folder(
             adapter, args.o3, batch_size=args.batch_size, limit=args.limit, progress=not args.no_progress
         )
     except (ModelLoadError, UnsupportedModelError, ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        report_error(exc, debug=args.debug, hint=without_hub_hint(exc))
         return 1
     paths = store_o3_result(result, args.out)
     if args.random_init:
