@@ -14,6 +14,7 @@ from qkatlas.errors import ActionableError
 from qkatlas.images import ImageSource
 from qkatlas.models import ModelLoadError, load_model, model_slug, model_source
 from qkatlas.models.base import UnsupportedModelError, ViTAdapter
+from qkatlas.models.hub import HubUnavailableError
 from qkatlas.svd import Decomposition, decompose
 
 
@@ -63,7 +64,8 @@ def load_all(
         except (ModelLoadError, UnsupportedModelError, ValueError, RuntimeError, OSError) as error:
             if not config.skip_unloadable:
                 others = " (nothing was computed; --skip-unloadable builds the others)" if len(slugs) > 1 else ""
-                raise JobSetupError(f"cannot load {model_id}: {error}{others}") from error
+                what = str(error) if isinstance(error, HubUnavailableError) else f"cannot load {model_id}: {error}"
+                raise JobSetupError(f"{what}{others}") from error
             failed[model_id] = str(error)
             log(f"skipping {model_id}: {error}")
             continue
