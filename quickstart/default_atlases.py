@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import tarfile
 import tempfile
+import traceback
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -101,16 +102,19 @@ def _pretrained_atlases(out: Path) -> list[str]:
 
 
 def build_default_atlases(
-    out: Path, data_dir: Path, *, offline: bool, workers: int, photos: Path | None = None
+    out: Path, data_dir: Path, *, offline: bool, workers: int, photos: Path | None = None, debug: bool = False
 ) -> None:
     """The default atlas when the hub gives the model (checked before the dataset is downloaded); else
-    the atlases already built from trained weights when there are any; else the offline demo."""
+    the atlases already built from trained weights when there are any; else the offline demo. ``debug``:
+    print the traceback of a hub failure too."""
     if offline:
         why = "--offline was given."
     else:
         try:
             revision = resolve_commit(DEFAULT_MODEL, None)  # config and weights, from the hub or the cache
         except HubUnavailableError as error:
+            if debug:
+                traceback.print_exception(error)
             why = str(error)
         else:
             images = fetch_imagenette(data_dir)

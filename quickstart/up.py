@@ -29,7 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         build_default_atlases(
-            args.atlas_dir, args.data_dir, offline=args.offline, workers=args.workers, photos=args.photos
+            args.atlas_dir,
+            args.data_dir,
+            offline=args.offline,
+            workers=args.workers,
+            photos=args.photos,
+            debug=args.debug,
         )
     except ActionableError as error:  # a download, a disk, a running job: the message says what to do
         report_error(error, debug=args.debug)

@@ -56,6 +56,9 @@ class HubUnavailableError(ModelLoadError):
         self.model_id, self.cause, self.fix = model_id, cause, fix
         super().__init__(f"cannot get the model {model_id!r} from the model hub at {hub_endpoint()}: {cause}.\n{fix}")
 
+    def __reduce__(self) -> tuple[type[HubUnavailableError], tuple[str, str, str]]:
+        return type(self), (self.model_id, self.cause, self.fix)  # picklable, for process pools
+
 
 def hub_endpoint() -> str:
     """The hub's address, and where it was set."""
