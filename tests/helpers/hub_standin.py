@@ -9,12 +9,13 @@
   ``EntryNotFound`` as the hub answers them;
 - ``GET /api/models/{repo}[/revision/{revision}]``: the repository's info (``sha``, ``siblings``).
 
-Each repository has a history of commits (``add_commit``: the newest becomes ``main``), so that tests can
-move ``main`` and pin an older commit. The hub can be switched into a failure mode (``HubMode``): every
-hub request answered 404 (repository missing), 503 (outage), 200 with an HTML page and no hub headers
-(a proxy that is not a hub), or no server at all (connection refused, the port kept for ``set_mode``
-back to ``ok``). Files added with ``add_file`` are served at ``/files/{name}`` whatever the mode (a
-stand-in dataset download). ``requests`` lists every request (``"HEAD /path"``), in order.
+Each repository has a history of commits (``add_commit``: the newest becomes ``main``) and tags
+(``tag``), so that tests can move ``main`` and pin an older commit. The hub can be switched into a
+failure mode (``HubMode``): every hub request answered 404 (repository missing), 503 (outage), 200
+with an HTML page and no hub headers (a proxy that is not a hub), or no server at all (connection
+refused, the port kept for ``set_mode`` back to ``ok``). Files added with ``add_file`` are served at
+``/files/{name}`` whatever the mode (a stand-in dataset download). ``requests`` lists every request
+(``"HEAD /path"``), in order.
 """
 
 from __future__ import annotations
@@ -44,13 +45,15 @@ class HubMode(Enum):
 
 @dataclass
 class _Repo:
-    """Commits oldest first, each a file name → content map."""
+    """Commits oldest first, each a file name → content map; ``tags``: tag name → commit."""
 
     commits: list[tuple[str, dict[str, bytes]]] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
 
     def resolve(self, revision: str) -> tuple[str, dict[str, bytes]] | None:
         if revision == "main" and self.commits:
             return self.commits[-1]
+        revision = self.tags.get(revision, revision)
         return next(((sha, files) for sha, files in self.commits if sha == revision), None)
 
 
@@ -87,6 +90,10 @@ class HubStandIn:
         sha = digest.hexdigest()
         repo.commits.append((sha, files))
         return sha
+
+    def tag(self, repo_id: str, name: str, commit: str) -> None:
+        """Tag ``commit`` of ``repo_id`` as ``name`` (a revision that stays while main moves)."""
+        self.repos[repo_id].tags[name] = commit
 
     def add_file(self, name: str, content: bytes) -> str:
         """Serve ``content`` at ``/files/{name}`` in every mode; returns its URL."""
