@@ -157,6 +157,9 @@ def test_quickstart_without_the_model_builds_the_demo_then_the_real_atlas_when_t
         assert run.returncode == 0, run.stdout + run.stderr
         message = _assert_clear(run, hub, mode)
         assert "OFFLINE DEMO" in run.stdout and "--offline" in run.stdout, run.stdout
+        # Nothing else before the demo starts: the message, then what quickstart does about it.
+        before_demo = run.stdout.split("OFFLINE DEMO")[0].strip().splitlines()
+        assert len(before_demo) == 3 and run.stderr.split("loading model")[0].strip() == "", run.stdout + run.stderr
         assert hub.file_requests(ARCHIVE) == [], "the dataset was downloaded although the model was not there"
         atlases, failures = find_atlases(tmp_path / "atlases")
         assert not failures
