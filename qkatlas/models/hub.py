@@ -19,6 +19,7 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -62,8 +63,7 @@ class HubUnavailableError(ModelLoadError):
 
 def hub_endpoint() -> str:
     """The hub's address, and where it was set."""
-    endpoint = hub_constants.ENDPOINT
-    return f"{endpoint} (HF_ENDPOINT)" if endpoint != hub_constants._HF_DEFAULT_ENDPOINT else endpoint
+    return f"{hub_constants.ENDPOINT} (HF_ENDPOINT)" if os.environ.get("HF_ENDPOINT") else hub_constants.ENDPOINT
 
 
 def _connects(host: str, port: int) -> bool:
@@ -129,9 +129,12 @@ def describe_hub_failure(model_id: str, error: BaseException, *, reachable: bool
     token_fix = "If the repository is private or gated, set HF_TOKEN to a token that may read it."
     if found(GatedRepoError):
         return HubUnavailableError(model_id, "the repository is gated (its terms must be accepted)", token_fix)
-    if found(RepositoryNotFoundError):
+    if (missing_repo := found(RepositoryNotFoundError)) is not None:
+        code = f" (HTTP {missing_repo.response.status_code})" if isinstance(missing_repo, HfHubHTTPError) else ""
         return HubUnavailableError(
-            model_id, "the hub has no such repository (HTTP 404)", f"Check the model id. {token_fix}"
+            model_id,
+            f"the hub has no such repository, or none this token may read{code}",
+            f"Check the model id. {token_fix}",
         )
     if found(RevisionNotFoundError):
         return HubUnavailableError(
@@ -139,7 +142,7 @@ def describe_hub_failure(model_id: str, error: BaseException, *, reachable: bool
         )
     if (missing := found(RemoteEntryNotFoundError)) is not None:
         return HubUnavailableError(
-            model_id, f"a file is missing from the repository ({_first_line(missing)})", "Check the model id."
+            model_id, f"a file is missing from the repository ({_last_line(missing)})", "Check the model id."
         )
     http = next((e for e in chain if isinstance(e, HfHubHTTPError) and e.response is not None), None)
     status = http.response.status_code if isinstance(http, HfHubHTTPError) else None
@@ -161,10 +164,10 @@ def describe_hub_failure(model_id: str, error: BaseException, *, reachable: bool
             f"local cache ({hub_constants.HF_HUB_CACHE})",
             "Check the network (and HTTPS_PROXY), or set HF_ENDPOINT to a reachable mirror of the hub.",
         )
-    return HubUnavailableError(model_id, f"{type(error).__name__}: {_first_line(error)}", mirror_fix)
+    return HubUnavailableError(model_id, f"{type(error).__name__}: {_last_line(error)}", mirror_fix)
 
 
-def _first_line(error: BaseException) -> str:
+def _last_line(error: BaseException) -> str:
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return lines[-1] if lines else type(error).__name__
 

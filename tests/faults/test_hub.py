@@ -279,6 +279,10 @@ def test_job_fails_clearly_without_the_model_then_pins_the_commit_it_loaded(
     np.testing.assert_allclose(_sigma(pinned), _sigma(checkpoints[0]), rtol=1e-5)
     assert not np.allclose(_sigma(pinned), _sigma(latest))
 
+    unknown = _job(images, tmp_path / "unknown", env, "--revision", "v9.9")
+    assert unknown.returncode == 1 and "no such revision" in unknown.stderr and "--revision" in unknown.stderr
+    assert "Traceback" not in unknown.stderr, unknown.stderr
+
     # Resuming keeps the atlas built from the commit main still points to.
     resumed = _job(images, tmp_path / "atlases", env, "--resume")
     assert resumed.returncode == 0 and "kept the finished atlas" in resumed.stdout, resumed.stdout + resumed.stderr
