@@ -1,12 +1,13 @@
 """The atlases ``./qk up`` serves, built once and reused.
 
 With a model hub in reach: DINO ViT-S/16 (``facebook/dino-vits16``) over the Imagenette validation
-split, downloaded on first use, once the model is resolved (its config and weights on the hub or in the
-local cache; the atlas is pinned to the commit they came from). Without the model (or with ``--offline``):
-the atlases already built from trained weights when there are any, else an offline demo that needs
-no download, each atlas labelled as such in the UI (from its manifest's ``model_source``): the planted-mode model over
-generated images, and a random-init DINO ViT-S/16 over the optional ImageNet sample photos when the
-machine has them (``qkatlas.sample_photos.optional_sample_dir``), else over the photos bundled with
+split (reused once built, without asking the hub), downloaded on first use once the model is resolved
+(its config and weights on the hub or in the local cache; the atlas is pinned to the commit they came
+from). Without the model (or with ``--offline``): the atlases already built from trained weights when
+there are any, else an offline demo that needs no download, each atlas labelled as such in the UI
+(from its manifest's ``model_source``): the planted-mode model over generated images, and a
+random-init DINO ViT-S/16 over the optional ImageNet sample photos when the machine has them
+(``qkatlas.sample_photos.optional_sample_dir``), else over the photos bundled with
 scikit-image. Finished atlases are reused on the next run.
 """
 
@@ -34,6 +35,7 @@ from qkatlas.sample_photos import optional_sample_dir, write_sample_photos
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = "facebook/dino-vits16"
+DEFAULT_DATASET = "imagenette-val"
 IMAGENETTE_URL = os.environ.get(
     "QKATLAS_IMAGENETTE_URL", "https://s3.amazonaws.com/fast-ai-imageclas/imagenette2-320.tgz"
 )
@@ -104,9 +106,13 @@ def _pretrained_atlases(out: Path) -> list[str]:
 def build_default_atlases(
     out: Path, data_dir: Path, *, offline: bool, workers: int, photos: Path | None = None, debug: bool = False
 ) -> None:
-    """The default atlas when the hub gives the model (checked before the dataset is downloaded); else
-    the atlases already built from trained weights when there are any; else the offline demo. ``debug``:
-    print the traceback of a hub failure too."""
+    """The default atlas: reused when built, else built when the hub gives the model (checked before the
+    dataset is downloaded); else the atlases already built from trained weights when there are any;
+    else the offline demo. ``debug``: print the traceback of a hub failure too."""
+    default = atlas_slug(model_slug(DEFAULT_MODEL), DEFAULT_DATASET)
+    if (out / default / MANIFEST).is_file():
+        print(f"atlas {default} already built; reusing it (it needs neither the hub nor a download)")
+        return
     if offline:
         why = "--offline was given."
     else:
@@ -118,7 +124,7 @@ def build_default_atlases(
             why = str(error)
         else:
             images = fetch_imagenette(data_dir)
-            _build(out, DEFAULT_MODEL, images, "imagenette-val", workers=workers, revision=revision)
+            _build(out, DEFAULT_MODEL, images, DEFAULT_DATASET, workers=workers, revision=revision)
             return
     print(f"No model from the hub: {why}")
     served = _pretrained_atlases(out)

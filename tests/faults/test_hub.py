@@ -197,31 +197,51 @@ def test_quickstart_without_the_model_builds_the_demo_then_the_real_atlas_when_t
     )
 
 
-def test_quickstart_serves_the_atlas_built_online_when_the_hub_is_gone(
+def test_quickstart_serves_the_atlases_built_with_trained_weights_when_the_hub_is_gone(
     hub: HubStandIn, tmp_path: Path, demo_photos: Path, faults: FaultRecorder
 ) -> None:
-    online = _quickstart(tmp_path, _env(hub, tmp_path), "--photos", str(demo_photos))
-    assert online.returncode == 0, online.stdout + online.stderr
+    images = _image_folder(tmp_path / "images")
+    own = _job(images, tmp_path / "atlases", _env(hub, tmp_path))  # the user's own atlas, trained weights
+    assert own.returncode == 0, own.stdout + own.stderr
+    no_hub = _env(hub, tmp_path, cache="empty-cache")  # the weights went with the hub: only the atlases are left
     hub.set_mode(HubMode.REFUSED)
-    # A fresh model cache: the weights are gone with the hub, only the atlas is left.
-    run = _quickstart(tmp_path, _env(hub, tmp_path, cache="empty-cache"), "--photos", str(demo_photos))
+    run = _quickstart(tmp_path, no_hub, "--photos", str(demo_photos))
     assert run.returncode == 0, run.stdout + run.stderr
     _assert_clear(run, hub, HubMode.REFUSED)
     assert "OFFLINE DEMO" not in run.stdout
-    assert "Serving the 1 atlas(es) with trained weights already built (facebook--dino-vits16__imagenette-val)" in (
-        run.stdout
-    )
+    assert "Serving the 1 atlas(es) with trained weights already built (facebook--dino-vits16__images)" in run.stdout
     assert "the offline demo is built only when there is nothing to serve" in run.stdout
     atlases, failures = find_atlases(tmp_path / "atlases")
-    assert not failures and [a.slug for a in atlases] == ["facebook--dino-vits16__imagenette-val"]
+    assert not failures and [a.slug for a in atlases] == ["facebook--dino-vits16__images"]
+
+    hub.set_mode(HubMode.OK)  # the hub back: the default atlas is built beside it
+    online = _quickstart(tmp_path, _env(hub, tmp_path), "--photos", str(demo_photos))
+    assert online.returncode == 0, online.stdout + online.stderr
+    hub.set_mode(HubMode.REFUSED)
+    again = _quickstart(tmp_path, no_hub, "--photos", str(demo_photos))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "atlas facebook--dino-vits16__imagenette-val already built; reusing it" in again.stdout
+    assert "cannot get the model" not in again.stdout + again.stderr and "OFFLINE DEMO" not in again.stdout
+    atlases, failures = find_atlases(tmp_path / "atlases")
+    slugs = ["facebook--dino-vits16__imagenette-val", "facebook--dino-vits16__images"]
+    assert not failures and sorted(a.slug for a in atlases) == slugs
     faults.record(
-        "hub: gone after an online run (quickstart)",
-        injected=1,
-        requests=1,
+        "hub: gone after online runs (quickstart)",
+        injected=2,
+        requests=2,
         failures_seen=1,
         lost=0,
-        produced="the pretrained atlas served, no demo built",
+        produced="the atlases with trained weights served, no demo built",
     )
+
+
+def _image_folder(images: Path) -> Path:
+    """Two classes of two small images."""
+    for c, wnid in enumerate(WNIDS):
+        (images / wnid).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (40, 30), (90 * i, 200 * c, 40)).save(images / wnid / f"{i}.jpg")
+    return images
 
 
 def _job(images: Path, out: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
@@ -238,11 +258,7 @@ def _sigma(atlas_or_folder: Atlas | Path) -> np.ndarray:
 def test_job_fails_clearly_without_the_model_then_pins_the_commit_it_loaded(
     hub: HubStandIn, tmp_path: Path, checkpoints: tuple[Path, Path], faults: FaultRecorder
 ) -> None:
-    images = tmp_path / "images"
-    for c, wnid in enumerate(WNIDS):
-        (images / wnid).mkdir(parents=True)
-        for i in range(2):
-            Image.new("RGB", (40, 30), (90 * i, 200 * c, 40)).save(images / wnid / f"{i}.jpg")
+    images = _image_folder(tmp_path / "images")
     env = _env(hub, tmp_path)
     for mode in CAUSES:
         hub.set_mode(mode)
