@@ -184,15 +184,22 @@ def load_from_hub(model_id: str, load: Callable[[], _T]) -> _T:
             raise describe_hub_failure(model_id, error, reachable=reachable) from error
 
 
-def resolve_commit(repo_id: str, revision: str | None, *, weight_files: tuple[str, ...] = HF_WEIGHT_FILES) -> str:
+def resolve_commit(
+    repo_id: str,
+    revision: str | None,
+    *,
+    first_file: str = "config.json",
+    weight_files: tuple[str, ...] = HF_WEIGHT_FILES,
+) -> str:
     """The commit that ``revision`` (a branch, tag or commit; default ``main``) of the hub repository
-    ``repo_id`` points to, once its ``config.json`` and the first of ``weight_files`` it has are in the
-    local cache: downloaded from the hub, or found in the cache when the hub is unreachable. Raises
-    ``HubUnavailableError`` (before anything else is fetched) when the hub cannot give them."""
+    ``repo_id`` points to, once its ``first_file`` (a top-level file) and the first of ``weight_files``
+    it has are in the local cache: downloaded from the hub, or found in the cache when the hub is
+    unreachable. Raises ``HubUnavailableError`` (before anything else is fetched) when the hub cannot
+    give them."""
 
     def fetch() -> str:
-        config = Path(hf_hub_download(repo_id, "config.json", revision=revision))
-        commit = config.parent.name  # the cache's layout: .../snapshots/<commit>/config.json
+        config = Path(hf_hub_download(repo_id, first_file, revision=revision))
+        commit = config.parent.name  # the cache's layout: .../snapshots/<commit>/<first_file>
         if not HUB_COMMIT.fullmatch(commit):
             raise ModelLoadError(f"{config}: not in a hub cache snapshot folder; cannot tell its commit")
         failures: list[Exception] = []

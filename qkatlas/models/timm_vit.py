@@ -326,7 +326,9 @@ def load_timm(
     pretrained_cfg = timm.models.get_pretrained_cfg(name)
     hub_id = (pretrained_cfg.hf_hub_id if pretrained_cfg else None) or (f"timm/{name}" if revision else None)
     if hub_id is not None:  # weights from the hub: pinned to the commit ``revision`` points to now
-        revision = resolve_commit(hub_id, revision, weight_files=())
+        # timm repositories have a config.json; those of other libraries (open_clip) name their weights file.
+        first_file = (pretrained_cfg.hf_hub_filename if pretrained_cfg else None) or "config.json"
+        revision = resolve_commit(hub_id, revision, first_file=first_file, weight_files=())
         extra["pretrained_cfg_overlay"] = {"hf_hub_id": f"{hub_id}@{revision}"}
     model = load_from_hub(
         model_id, lambda: _create(name, pretrained=True, overrides=overrides, classifier=classifier, **extra)
