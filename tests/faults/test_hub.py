@@ -305,8 +305,8 @@ def test_job_fails_clearly_without_the_model_then_pins_the_commit_it_loaded(
     faults.record(
         "hub: back, main moved (job)",
         injected=0,
-        requests=3,
-        failures_seen=0,
+        requests=4,  # runs: main, --revision <older commit>, --revision <unknown>, --resume
+        failures_seen=1,
         lost=0,
-        produced="atlases pinned to the commit loaded; --revision rebuilds the older one",
+        produced="atlases pinned to the commit loaded; --revision rebuilds the older one; unknown revision named",
     )
