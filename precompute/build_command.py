@@ -11,9 +11,9 @@ from precompute.folder_lock import FolderInUseError
 from precompute.job import JobOutcome, run_job
 from precompute.job_config import JobConfig
 from precompute.loading import JobSetupError, atlas_slugs
-from precompute.options import add_weight_options, parse_bases
+from precompute.options import add_weight_options, parse_bases, without_hub_hint
 from qkatlas.conventions import BASES
-from qkatlas.errors import ActionableError
+from qkatlas.errors import ActionableError, report_error
 from qkatlas.images import default_source_name
 from qkatlas.models import ModelLoadError
 from qkatlas.models.base import UnsupportedModelError
@@ -193,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         random_init=args.random_init,
         seed=args.seed,
+        revision=args.revision,
         overrides=dict(args.override),
         dataset_name=args.dataset_name,
         bases=args.bases,
@@ -214,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
     except (ModelLoadError, UnsupportedModelError, ValueError, RuntimeError, ActionableError) as exc:
         if reporter:
             reporter.finish("failed", str(exc))
-        print(f"error: {exc}", file=sys.stderr)
+        report_error(exc, debug=args.debug, hint=without_hub_hint(exc))
         return 1
     if reporter:
         reporter.finish("done")

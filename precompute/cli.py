@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from precompute import build_command, o3_command, reproduce
+from qkatlas.errors import ActionableError, report_error
 
 COMMANDS = ("build", "o3", "reproduce")
 
@@ -34,5 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
         argv = ["build", *argv]  # the atlas job needs no subcommand name
     args = build_parser().parse_args(argv)
-    status: int = args.run(args)
+    try:
+        status: int = args.run(args)
+    except ActionableError as error:  # one the subcommand leaves: its message says what to do
+        report_error(error, debug=args.debug)
+        return 1
     return status

@@ -33,6 +33,8 @@ class JobConfig:
     resume: bool = False
     random_init: bool = False
     seed: int = 0
+    #: Hub weights at this branch, tag or commit (``None``: main); the manifest records the commit loaded.
+    revision: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     dataset_name: str | None = None
     bases: tuple[Basis, ...] = BASES

@@ -10,13 +10,15 @@ from precompute.job_config import JobConfig
 from qkatlas.atlas import format as fmt
 from qkatlas.atlas import published_manifest
 from qkatlas.atlas.contract import AtlasManifest
+from qkatlas.errors import ActionableError
 from qkatlas.images import ImageSource
 from qkatlas.models import ModelLoadError, load_model, model_slug, model_source
 from qkatlas.models.base import UnsupportedModelError, ViTAdapter
+from qkatlas.models.hub import HubUnavailableError
 from qkatlas.svd import Decomposition, decompose
 
 
-class JobSetupError(RuntimeError):
+class JobSetupError(ActionableError, RuntimeError):
     """The job cannot start (a model cannot be loaded, two models would share an atlas, ...)."""
 
 
@@ -51,14 +53,19 @@ def load_all(
         log(f"loading model {number}/{len(config.models)}: {model_id}")
         try:
             adapter = load_model(
-                model_id, random_init=config.random_init, seed=config.seed, overrides=config.overrides or None
+                model_id,
+                random_init=config.random_init,
+                seed=config.seed,
+                revision=config.revision,
+                overrides=config.overrides or None,
             )
             adapter.module.eval()
             dec = decompose(adapter.weights())
         except (ModelLoadError, UnsupportedModelError, ValueError, RuntimeError, OSError) as error:
             if not config.skip_unloadable:
                 others = " (nothing was computed; --skip-unloadable builds the others)" if len(slugs) > 1 else ""
-                raise JobSetupError(f"cannot load {model_id}: {error}{others}") from error
+                what = str(error) if isinstance(error, HubUnavailableError) else f"cannot load {model_id}: {error}"
+                raise JobSetupError(f"{what}{others}") from error
             failed[model_id] = str(error)
             log(f"skipping {model_id}: {error}")
             continue

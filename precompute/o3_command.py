@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from precompute.folder_lock import hold_output_folder
-from precompute.options import add_weight_options
+from precompute.options import add_weight_options, without_hub_hint
 from qkatlas.device import resolve_device
-from qkatlas.errors import ActionableError
+from qkatlas.errors import ActionableError, report_error
 from qkatlas.models import ModelLoadError, load_model
 from qkatlas.models.base import UnsupportedModelError
 from qkatlas.o3 import analyse_o3_folder, format_o3_table, store_o3_result
@@ -44,14 +44,18 @@ def run(args: argparse.Namespace) -> int:
     try:
         with hold_output_folder(args.out):  # the atlases it writes into are not another job's to race on
             adapter = load_model(
-                args.model, random_init=args.random_init, seed=args.seed, overrides=dict(args.override) or None
+                args.model,
+                random_init=args.random_init,
+                seed=args.seed,
+                revision=args.revision,
+                overrides=dict(args.override) or None,
             ).to(resolve_device(args.device))
             result = analyse_o3_folder(
                 adapter, args.o3, batch_size=args.batch_size, limit=args.limit, progress=not args.no_progress
             )
             paths = store_o3_result(result, args.out)
     except (ModelLoadError, UnsupportedModelError, ValueError, RuntimeError, ActionableError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        report_error(exc, debug=args.debug, hint=without_hub_hint(exc))
         return 1
     if args.random_init:
         print("RANDOM WEIGHTS: these ratios describe an untrained model, not the paper's.")

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from qkatlas.conventions import BASES, Basis
+from qkatlas.models.hub import HubUnavailableError
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -32,8 +33,15 @@ def parse_bases(text: str) -> tuple[Basis, ...]:
 
 
 def add_weight_options(parser: argparse.ArgumentParser) -> None:
-    """The options every subcommand shares to choose the weights and the device."""
+    """The options every subcommand shares to choose the weights and the device (and ``--debug``)."""
     parser.add_argument("--random-init", action="store_true", help="random weights from the config (offline)")
+    parser.add_argument(
+        "--revision",
+        default=None,
+        metavar="REV",
+        help="hub weights at this branch, tag or commit (default: main); the manifest records the commit it "
+        "pointed to, and the rebuild command the dashboard shows pins it",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed for --random-init")
     parser.add_argument(
         "--override",
@@ -44,3 +52,14 @@ def add_weight_options(parser: argparse.ArgumentParser) -> None:
         help="model config override, e.g. depth=2 (repeatable; values parsed as JSON)",
     )
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an error, not its message alone")
+
+
+def without_hub_hint(error: BaseException) -> str | None:
+    """What a subcommand can do without the hub, when ``error`` (or its cause) is a hub failure."""
+    if not any(isinstance(e, HubUnavailableError) for e in (error, error.__cause__)):
+        return None
+    return (
+        "Without the hub: --random-init builds on random weights (labelled as such everywhere), or give --model "
+        "a local checkpoint folder."
+    )

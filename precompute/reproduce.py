@@ -26,6 +26,7 @@ import csv
 import gc
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,7 +135,9 @@ def analyse_model(model_id: str, args: argparse.Namespace, weights: Weights) -> 
     """SVD (and with ``--images`` the atlas, with ``--o3`` the O3 analysis) of one model."""
     clock = time.perf_counter()
     overrides = dict(args.override) or None
-    adapter = load_model(model_id, random_init=weights.random_init, seed=args.seed, overrides=overrides)
+    adapter = load_model(
+        model_id, random_init=weights.random_init, seed=args.seed, revision=args.revision, overrides=overrides
+    )
     dec = decompose(adapter.weights())
     atlas_root = args.out / "atlases"
     if args.images is not None:
@@ -145,6 +148,7 @@ def analyse_model(model_id: str, args: argparse.Namespace, weights: Weights) -> 
             device=args.device,
             random_init=weights.random_init,
             seed=args.seed,
+            revision=args.revision,
             overrides=dict(args.override),
             show_progress=not args.no_progress,
         )
@@ -395,6 +399,8 @@ def _run(args: argparse.Namespace) -> int:
         try:
             result = analyse_model(model_id, args, plan[model_id])
         except (ModelLoadError, UnsupportedModelError, ValueError, RuntimeError) as exc:
+            if args.debug:
+                traceback.print_exception(exc)
             print(f"  failed: {exc}", file=sys.stderr)
             failures.append((model_id, str(exc)))
             continue

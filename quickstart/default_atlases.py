@@ -1,10 +1,13 @@
 """The atlases ``./qk up`` serves, built once and reused.
 
 With a model hub in reach: DINO ViT-S/16 (``facebook/dino-vits16``) over the Imagenette validation
-split, downloaded on first use. Without one, an offline demo that needs no download, each atlas
-labelled as such in the UI (from its manifest's ``model_source``): the planted-mode model over
-generated images, and a random-init DINO ViT-S/16 over the optional ImageNet sample photos when the
-machine has them (``qkatlas.sample_photos.optional_sample_dir``), else over the photos bundled with
+split (reused once built, without asking the hub), downloaded on first use once the model is resolved
+(its config and weights on the hub or in the local cache; the atlas is pinned to the commit they came
+from). Without the model (or with ``--offline``): the atlases already built from trained weights when
+there are any, else an offline demo that needs no download, each atlas labelled as such in the UI
+(from its manifest's ``model_source``): the planted-mode model over generated images, and a
+random-init DINO ViT-S/16 over the optional ImageNet sample photos when the machine has them
+(``qkatlas.sample_photos.optional_sample_dir``), else over the photos bundled with
 scikit-image. Finished atlases are reused on the next run.
 """
 
@@ -15,16 +18,18 @@ import hashlib
 import os
 import shutil
 import tarfile
+import traceback
 import zlib
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from precompute.job import run_job
 from precompute.job_config import JobConfig
+from qkatlas.atlas import find_atlases
 from qkatlas.atlas.format import MANIFEST, atlas_slug
 from qkatlas.images import default_source_name
 from qkatlas.models import model_slug
-from qkatlas.models.hub import hub_reachable
+from qkatlas.models.hub import HubUnavailableError, resolve_commit
 from qkatlas.models.planted import PLANTED_MODEL_ID, generate_planted_images
 from qkatlas.sample_photos import optional_sample_dir, write_sample_photos
 from quickstart.download import DEFAULT_RETRY, DownloadSource, RetryPolicy, download, local_file
@@ -33,6 +38,8 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = "facebook/dino-vits16"
 #: The first bytes of every gzip file: a page served in place of the archive is refused before it is kept.
 GZIP_MAGIC = b"\x1f\x8b"
+
+DEFAULT_DATASET = "imagenette-val"
 IMAGENETTE_URL = os.environ.get(
     "QKATLAS_IMAGENETTE_URL", "https://s3.amazonaws.com/fast-ai-imageclas/imagenette2-320.tgz"
 )
@@ -142,16 +149,47 @@ def _build(out: Path, model: str, images: Path, dataset: str, **options: Any) ->
     run_job(JobConfig(models=(model,), images=str(images), out=out, dataset_name=dataset, **options))
 
 
+def _pretrained_atlases(out: Path) -> list[str]:
+    """The atlases under ``out`` built from trained weights (not the offline demo's planted or random
+    ones): what a run without the hub serves instead of building the demo."""
+    atlases, _failures = find_atlases(out)
+    return [a.slug for a in atlases if not (a.manifest.model_source.random_init or a.manifest.model_source.planted)]
+
+
 def build_default_atlases(
-    out: Path, data_dir: Path, *, offline: bool, workers: int, photos: Path | None = None
+    out: Path, data_dir: Path, *, offline: bool, workers: int, photos: Path | None = None, debug: bool = False
 ) -> None:
-    if not offline and hub_reachable():
-        images = fetch_imagenette(data_dir)
-        _build(out, DEFAULT_MODEL, images, "imagenette-val", workers=workers)
+    """The default atlas: reused when built, else built when the hub gives the model (checked before the
+    dataset is downloaded); else the atlases already built from trained weights when there are any;
+    else the offline demo. ``debug``: print the traceback of a hub failure too."""
+    default = atlas_slug(model_slug(DEFAULT_MODEL), DEFAULT_DATASET)
+    if (out / default / MANIFEST).is_file():
+        print(f"atlas {default} already built; reusing it (it needs neither the hub nor a download)")
+        return
+    if offline:
+        why = "--offline was given."
+    else:
+        try:
+            revision = resolve_commit(DEFAULT_MODEL, None)  # config and weights, from the hub or the cache
+        except HubUnavailableError as error:
+            if debug:
+                traceback.print_exception(error)
+            why = str(error)
+        else:
+            images = fetch_imagenette(data_dir)
+            _build(out, DEFAULT_MODEL, images, DEFAULT_DATASET, workers=workers, revision=revision)
+            return
+    print(f"No model from the hub: {why}")
+    served = _pretrained_atlases(out)
+    if served:
+        print(
+            f"Serving the {len(served)} atlas(es) with trained weights already built ({', '.join(served)}); "
+            "the offline demo is built only when there is nothing to serve."
+        )
         return
     print(
-        "No model hub reachable (or --offline): building the OFFLINE DEMO instead. It needs no download; "
-        "its atlases are labelled in the dashboard as planted / random weights."
+        "Building the OFFLINE DEMO instead: it needs no download, and its atlases are labelled in the dashboard "
+        "as planted / random weights (--offline skips the hub check)."
     )
     planted_images = data_dir / "planted-images"
     if not planted_images.is_dir():

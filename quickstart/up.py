@@ -9,7 +9,7 @@ from pathlib import Path
 
 from precompute.folder_lock import hold_output_folder
 from qkatlas.atlas import find_atlases
-from qkatlas.errors import ActionableError
+from qkatlas.errors import ActionableError, report_error
 from quickstart.default_atlases import REPO, build_default_atlases
 
 
@@ -26,14 +26,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--no-serve", action="store_true", help="build the atlases, then stop")
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an error, not its message alone")
     args = parser.parse_args(argv)
     try:
         with hold_output_folder(args.atlas_dir):  # one builder per atlas folder (two `./qk up`s at once)
             build_default_atlases(
-                args.atlas_dir, args.data_dir, offline=args.offline, workers=args.workers, photos=args.photos
+                args.atlas_dir,
+                args.data_dir,
+                offline=args.offline,
+                workers=args.workers,
+                photos=args.photos,
+                debug=args.debug,
             )
-    except ActionableError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except ActionableError as error:  # a download, a disk, a running job: the message says what to do
+        report_error(error, debug=args.debug)
         return 1
     atlases, failures = find_atlases(args.atlas_dir)
     print(f"{len(atlases)} atlas(es) in {args.atlas_dir}: " + ", ".join(a.slug for a in atlases))

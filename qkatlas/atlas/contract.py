@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from qkatlas.conventions import Basis, Sign
 from qkatlas.images.preprocessing import Preprocessing
 from qkatlas.models.base import ModelSpec, PlantedMode, PrefixKind
-from qkatlas.models.source import ModelSource
+from qkatlas.models.source import ModelSource, revision_option
 
 FORMAT_VERSION = 5
 OLDEST_READABLE_VERSION = 1
@@ -439,7 +439,7 @@ def _atlas_rebuild_hint(raw: dict[str, Any]) -> str:
     command = (
         f"python -m precompute --model {source.get('id', '<model>')} --images {dataset.get('source', '<images>')} "
         f"--out <atlas root> --top-k {raw.get('top_k', 16)}"
-    )
+    ) + revision_option(source.get("revision"))
     if source.get("random_init"):
         command += f" --random-init --seed {source.get('seed', 0)}"
     return command
@@ -450,7 +450,7 @@ def _o3_rebuild_hint(raw: dict[str, Any]) -> str:
     source, dataset = _object(raw, "model_source"), _object(raw, "dataset")
     command = (
         f"python -m precompute o3 --model {source.get('id', '<model>')} --o3 {dataset.get('source', '<o3 folder>')}"
-    )
+    ) + revision_option(source.get("revision"))
     if source.get("random_init"):
         command += f" --random-init --seed {source.get('seed', 0)}"
     return command

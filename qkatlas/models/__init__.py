@@ -97,7 +97,7 @@ def load_model(
         id=model_id,
         random_init=random_init,
         seed=seed,
-        revision=revision,
+        revision=adapter.spec.revision,  # the commit loaded (``revision`` may be a branch), or None
         overrides=dict(overrides or {}),
         planted=model_id == "planted",
     )

@@ -22,6 +22,7 @@ from pydantic import Field
 from torch import nn
 
 from qkatlas.conventions import Sign
+from qkatlas.errors import ActionableError
 from qkatlas.images.preprocessing import Preprocessing
 
 from .source import ModelSource
@@ -43,8 +44,9 @@ class UnsupportedModelError(ValueError):
     """The model's attention is not a plain bilinear form of LayerNorm outputs (or it is unknown)."""
 
 
-class ModelLoadError(RuntimeError):
-    """The model could not be loaded: unknown id, unreadable checkpoint, or the hub is unreachable."""
+class ModelLoadError(ActionableError, RuntimeError):
+    """The model could not be loaded: unknown id, unreadable checkpoint, or the hub could not give it
+    (``qkatlas.models.hub.HubUnavailableError``); the message says which."""
 
 
 PlantedKind = Literal["contextual", "grouping"]

@@ -31,7 +31,7 @@ from .hf_clip import CLIP_FAMILY
 from .hf_common import HFAdapter, HFFamily, TokenClassifier, preprocessing_from_processor
 from .hf_dinov2 import DINOV2_FAMILY, DINOV2_REGISTERS_FAMILY
 from .hf_vit import DEIT_FAMILY, VIT_FAMILY
-from .hub import load_from_hub
+from .hub import HF_WEIGHT_FILES, load_from_hub, resolve_commit
 from .known_models import KNOWN_HF_MODELS
 
 HF_FAMILIES: tuple[HFFamily, ...] = (
@@ -156,7 +156,8 @@ def load_hf_hub(
     classifier: bool = False,
 ) -> HFAdapter:
     """A Hugging Face hub checkpoint: pretrained weights (downloaded), or ``random_init`` from the
-    hand-written config of a known id (offline) or the hub's config. ``classifier``: keep the
+    hand-written config of a known id (offline; revision ``None``) or the hub's config. The adapter's
+    revision is the commit ``revision`` (default ``main``) pointed to when loaded. ``classifier``: keep the
     checkpoint's classifier, where it is a classification checkpoint with pretrained weights."""
     overrides = dict(overrides or {})
     known = KNOWN_HF_MODELS.get(model_id)
@@ -166,7 +167,10 @@ def load_hf_hub(
         config_class = family.model_class.config_class
         assert config_class is not None
         model = _random_model(family, config_class(**{**attributes, **overrides}), {})
-        return _adapter(model, family, None, model_id=model_id, revision=revision, random_init=True)
+        return _adapter(model, family, None, model_id=model_id, revision=None, random_init=True)
+    # The commit the revision points to now, its files checked before any other download, and pinned for
+    # the rest of the load, so that the manifest records the weights actually loaded.
+    revision = resolve_commit(model_id, revision, weight_files=() if random_init else HF_WEIGHT_FILES)
     config = load_from_hub(model_id, lambda: AutoConfig.from_pretrained(model_id, revision=revision))
     family = _family(config.model_type, model_id)
     head: TokenClassifier | None = None
@@ -178,7 +182,7 @@ def load_hf_hub(
             kwargs = _init_kwargs(family) if model_class is family.model_class else {}
             return load_from_hub(
                 model_id,
-                lambda: model_class.from_pretrained(model_id, revision=revision or "main", **kwargs, **overrides),
+                lambda: model_class.from_pretrained(model_id, revision=revision, **kwargs, **overrides),
             )
 
         model, head = _pretrained(family, config, load, classifier)

@@ -6,14 +6,21 @@ the service to rebuild the model of an atlas for upload analysis.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+#: A hub commit hash: the ``revision`` of weights downloaded from the hub.
+HUB_COMMIT = re.compile(r"[0-9a-f]{40}")
+
 
 class ModelSource(BaseModel):
     """``id`` is a hub id, a timm name, a local checkpoint directory or ``planted``; random weights are
-    rebuilt exactly from ``random_init`` and ``seed``."""
+    rebuilt exactly from ``random_init`` and ``seed``. ``revision``: the hub commit the weights were
+    downloaded at (40 hex digits; ``None`` when unknown: weights timm downloads from elsewhere, atlases
+    built before it was recorded), ``sha256:<hex>`` for the files of a local checkpoint folder, ``None``
+    for random weights from a known config."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -34,3 +41,8 @@ class ModelSource(BaseModel):
             return source.id, source.revision, source.overrides, source.random_init, seed
 
         return weights(self) == weights(other)
+
+
+def revision_option(revision: object) -> str:
+    """`` --revision <commit>`` for a recorded hub commit (pins the weights of a rebuild), else ``""``."""
+    return f" --revision {revision}" if isinstance(revision, str) and HUB_COMMIT.fullmatch(revision) else ""

@@ -38,7 +38,7 @@ from .base import (
     ViTAdapter,
     this_thread_only,
 )
-from .hub import load_from_hub
+from .hub import load_from_hub, resolve_commit
 
 _INTERPOLATIONS = {"bilinear", "bicubic", "nearest"}
 
@@ -307,7 +307,8 @@ def load_timm(
     classifier: bool = False,
 ) -> TimmViTAdapter:
     """A timm model by name (``arch`` or ``arch.tag``): random weights, or the pretrained ones
-    downloaded from the hub (``timm/<arch>.<tag>``, at ``revision`` when given); with the classifier
+    downloaded from the hub (``timm/<arch>.<tag>``, at the commit ``revision`` (default ``main``) points
+    to, which the adapter records; ``None`` for weights timm downloads from elsewhere); with the classifier
     head when ``classifier`` and the model has one."""
     arch = name.split(".", 1)[0]
     if not timm.is_model(arch):
@@ -317,14 +318,17 @@ def load_timm(
         )
     if random_init:
         model = _create(name, pretrained=False, overrides=overrides, classifier=classifier)
-        return _with_class_names(TimmViTAdapter(model, model_id=model_id, random_init=True, revision=revision))
+        return _with_class_names(TimmViTAdapter(model, model_id=model_id, random_init=True))
     # Refuse unsupported layouts before downloading anything: build the skeleton on the meta device.
     with torch.device("meta"):
         check_timm_model_supported(_create(name, pretrained=False, overrides=overrides))
     extra: dict[str, Any] = {}
-    if revision is not None:
-        pretrained_cfg = timm.models.get_pretrained_cfg(name)
-        hub_id = (pretrained_cfg.hf_hub_id if pretrained_cfg else None) or f"timm/{name}"
+    pretrained_cfg = timm.models.get_pretrained_cfg(name)
+    hub_id = (pretrained_cfg.hf_hub_id if pretrained_cfg else None) or (f"timm/{name}" if revision else None)
+    if hub_id is not None:  # weights from the hub: pinned to the commit ``revision`` points to now
+        # timm repositories have a config.json; those of other libraries (open_clip) name their weights file.
+        first_file = (pretrained_cfg.hf_hub_filename if pretrained_cfg else None) or "config.json"
+        revision = resolve_commit(hub_id, revision, first_file=first_file, weight_files=())
         extra["pretrained_cfg_overlay"] = {"hf_hub_id": f"{hub_id}@{revision}"}
     model = load_from_hub(
         model_id, lambda: _create(name, pretrained=True, overrides=overrides, classifier=classifier, **extra)

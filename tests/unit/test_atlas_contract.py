@@ -255,3 +255,24 @@ def test_an_older_version_is_upgraded_one_step_at_a_time(monkeypatch: pytest.Mon
     monkeypatch.setattr(contract, "UPGRADES", {5: upgrade, 6: upgrade})
     assert read_manifest(_manifest()).format_version == 7
     assert steps == [5, 6]
+
+
+def test_the_rebuild_command_pins_a_recorded_hub_commit() -> None:
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    manifest = _manifest(format_version=0)
+    manifest["model_source"] = {"id": "facebook/dino-vits16", "revision": commit}
+    with pytest.raises(FormatError) as error:
+        read_manifest(manifest)
+    assert f"--model facebook/dino-vits16 --images /data/x --out <atlas root> --top-k 8 --revision {commit}" in str(
+        error.value
+    )
+    raw = {"format_version": 0, "model_source": {"id": "m", "revision": None}, "dataset": {"source": "/o3"}}
+    with pytest.raises(FormatError) as o3_error:
+        read_o3(raw)
+    assert "--revision" not in str(o3_error.value)  # nothing recorded (an atlas built before it was): nothing pinned
+
+
+def test_a_manifest_without_a_recorded_revision_still_reads() -> None:
+    manifest = _manifest()
+    manifest["model_source"]["revision"] = None
+    assert read_manifest(manifest).model_source.revision is None

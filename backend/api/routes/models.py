@@ -28,6 +28,7 @@ from backend.schemas import (
 )
 from backend.services import model_views
 from backend.services.mode_index import ModeFilters
+from qkatlas.models.source import revision_option
 
 router = APIRouter(prefix="/models", tags=["models"], responses={404: {"model": ErrorBody}}, route_class=CachedRoute)
 
@@ -49,7 +50,10 @@ async def get_o3(atlas: AtlasDep, services: ServicesDep, _cache: AtlasO3Cache) -
     """Odd-One-Out attention preference (paper Fig. 2), written by `python -m precompute o3`."""
     result = services.o3.get(atlas)
     if result is None:
-        raise not_found(f"model {atlas.slug!r} has no odd-one-out results (run `python -m precompute o3 --model ...`)")
+        source = atlas.manifest.model_source
+        command = f"python -m precompute o3 --model {source.id} --o3 <O3 folder>{revision_option(source.revision)}"
+        command += f" --random-init --seed {source.seed}" if source.random_init else ""
+        raise not_found(f"model {atlas.slug!r} has no odd-one-out results (run `{command}`)")
     return result
 
 
