@@ -30,6 +30,9 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import unquote, urlparse
 
+#: An HTTP answer: status, headers, body.
+_Response = tuple[int, dict[str, str], bytes]
+
 _PROXY_PAGE = b"<html><body><h1>Welcome to the corporate network</h1>Please log in.</body></html>"
 
 
@@ -142,7 +145,7 @@ class HubStandIn:
 
     # --- answers ----------------------------------------------------------------------------------
 
-    def answer(self, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+    def answer(self, method: str, path: str) -> _Response:
         """Status, headers and body for one request (the body is dropped for ``HEAD``)."""
         with self._lock:
             self.requests.append(f"{method} {path}")
@@ -163,17 +166,21 @@ class HubStandIn:
             return self._resolve(repo_id, unquote(revision), filename)
         return 404, {"Content-Type": "text/plain"}, b"not found"
 
-    def _repo(self, repo_id: str) -> _Repo | None:
-        return None if self.mode is HubMode.REPO_MISSING else self.repos.get(repo_id)
-
-    def _resolve(self, repo_id: str, revision: str, filename: str) -> tuple[int, dict[str, str], bytes]:
-        repo = self._repo(repo_id)
+    def _commit(self, repo_id: str, revision: str) -> tuple[str, dict[str, bytes]]:
+        """``(sha, files)`` of ``revision`` in ``repo_id``; ``_Refused`` with the hub's 404 answer."""
+        repo = None if self.mode is HubMode.REPO_MISSING else self.repos.get(repo_id)
         if repo is None:
-            return _error(404, "RepoNotFound", "Repository not found")
+            raise _Refused(_error(404, "RepoNotFound", "Repository not found"))
         commit = repo.resolve(revision)
         if commit is None:
-            return _error(404, "RevisionNotFound", "Invalid rev id")
-        sha, files = commit
+            raise _Refused(_error(404, "RevisionNotFound", "Invalid rev id"))
+        return commit
+
+    def _resolve(self, repo_id: str, revision: str, filename: str) -> _Response:
+        try:
+            sha, files = self._commit(repo_id, revision)
+        except _Refused as refused:
+            return refused.response
         content = files.get(filename)
         if content is None:
             status, headers, body = _error(404, "EntryNotFound", "Entry not found")
@@ -182,24 +189,29 @@ class HubStandIn:
         headers = {"Content-Type": "application/octet-stream", "X-Repo-Commit": sha, "ETag": f'"{etag}"'}
         return 200, headers, content
 
-    def _api(self, rest: str) -> tuple[int, dict[str, str], bytes]:
+    def _api(self, rest: str) -> _Response:
 
         parts = rest.split("/")
         repo_id, revision = "/".join(parts[:2]), "main"
         if len(parts) >= 4 and parts[2] == "revision":
             revision = unquote("/".join(parts[3:]))
-        repo = self._repo(repo_id)
-        if repo is None:
-            return _error(404, "RepoNotFound", "Repository not found")
-        commit = repo.resolve(revision)
-        if commit is None:
-            return _error(404, "RevisionNotFound", "Invalid rev id")
-        sha, files = commit
+        try:
+            sha, files = self._commit(repo_id, revision)
+        except _Refused as refused:
+            return refused.response
         info = {"id": repo_id, "modelId": repo_id, "sha": sha, "siblings": [{"rfilename": name} for name in files]}
         return 200, {"Content-Type": "application/json"}, json.dumps(info).encode()
 
 
-def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
+class _Refused(Exception):
+    """The hub's answer instead of a commit (no such repository or revision)."""
+
+    def __init__(self, response: _Response) -> None:
+        super().__init__(response[0])
+        self.response = response
+
+
+def _error(status: int, code: str, message: str) -> _Response:
     return status, {"Content-Type": "text/plain", "X-Error-Code": code, "X-Error-Message": message}, message.encode()
 
 
