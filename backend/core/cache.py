@@ -30,6 +30,10 @@ from backend.schemas import RedisState
 log = logging.getLogger(__name__)
 
 
+class SharedStoreUnavailable(Exception):
+    """The store the processes share (Redis) does not answer."""
+
+
 class Cache(ABC):
     @abstractmethod
     async def get(self, key: str) -> bytes | None: ...
@@ -41,9 +45,10 @@ class Cache(ABC):
     async def set(self, key: str, value: bytes, ttl_s: int) -> None:
         await self.set_many({key: value}, ttl_s)
 
-    async def shared_reachable(self) -> bool:
-        """Whether the store every process shares answers now: while it does not, a miss proves nothing."""
-        return True
+    async def get_shared(self, key: str) -> bytes | None:
+        """The value as every process sharing this cache sees it; ``SharedStoreUnavailable`` while that store
+        does not answer (a miss in this process's fallback would prove nothing)."""
+        return await self.get(key)
 
     async def set_many_shared(self, items: dict[str, bytes], ttl_s: int) -> bool:
         """Store every item where every process sharing this cache sees it; False, storing nothing, while
@@ -269,20 +274,28 @@ class RedisCache(Cache):
                 self._mark_down(error)
         await self._fallback.set_many(items, ttl_s)
 
-    async def shared_reachable(self) -> bool:
-        return self._up()
+    # Uploads ask Redis itself even during the back-off: they cannot be served from the fallback, and
+    # they are few, so they find Redis back at once (and tell the other calls so).
+    async def get_shared(self, key: str) -> bytes | None:
+        try:
+            value = await self._redis.get(key)
+        except (RedisError, OSError) as error:
+            self._mark_down(error)
+            raise SharedStoreUnavailable() from error
+        self._down_until = 0.0
+        return value if isinstance(value, bytes) else None
 
     async def set_many_shared(self, items: dict[str, bytes], ttl_s: int) -> bool:
-        if self._up():
-            try:
-                async with self._redis.pipeline(transaction=True) as pipe:
-                    for key, value in items.items():
-                        pipe.set(key, value, ex=ttl_s)
-                    await pipe.execute()
-                return True
-            except (RedisError, OSError) as error:
-                self._mark_down(error)
-        return False
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                for key, value in items.items():
+                    pipe.set(key, value, ex=ttl_s)
+                await pipe.execute()
+        except (RedisError, OSError) as error:
+            self._mark_down(error)
+            return False
+        self._down_until = 0.0
+        return True
 
     async def get_prefix(self, prefix: str, limit: int = 100) -> dict[str, bytes]:
         if self._up():
@@ -430,8 +443,8 @@ class LocalFirstCache(Cache):
         await self._local.set_many(items, min(ttl_s, self._local_ttl_s))
         await self._shared.set_many(items, ttl_s)
 
-    async def shared_reachable(self) -> bool:
-        return await self._shared.shared_reachable()
+    async def get_shared(self, key: str) -> bytes | None:
+        return await self._shared.get_shared(key)
 
     async def set_many_shared(self, items: dict[str, bytes], ttl_s: int) -> bool:
         return await self._shared.set_many_shared(items, ttl_s)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 
 from PIL import Image
 
-from backend.core.cache import Cache
+from backend.core.cache import Cache, SharedStoreUnavailable
 from backend.core.clock import Clock
 from backend.schemas import Upload
 from qkatlas.images import DecodeErrorKind, ImageDecodeError, decode_image
@@ -125,11 +125,11 @@ class UploadStore:
         return info
 
     async def _get(self, key: str) -> bytes | None:
-        """The stored value; ``UploadStoreUnavailable`` rather than None while a miss proves nothing."""
-        value = await self._cache.get(key)
-        if value is None and not await self._cache.shared_reachable():
-            raise UploadStoreUnavailable()
-        return value
+        """The stored value; ``UploadStoreUnavailable`` rather than None while the store does not answer."""
+        try:
+            return await self._cache.get_shared(key)
+        except SharedStoreUnavailable:
+            raise UploadStoreUnavailable() from None
 
     async def info(self, upload_id: str) -> UploadInfo | None:
         raw = await self._get(_meta_key(upload_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import urllib.error
@@ -53,7 +54,9 @@ class Service:
             environment["QKATLAS_TEST_HOLD_DIR"] = str(hold_dir)
         self.log = log
         with log.open("wb") as out:
-            self.process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=environment)
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=environment, start_new_session=True
+            )
         wait_for(lambda: self._answers(), timeout_s=120, what=f"the service to start; log:\n{self.log_text()}")
 
     def log_text(self) -> str:
@@ -102,5 +105,11 @@ class Service:
         return {model["slug"]: model["revision"] for model in self.get("/api/models").json()}
 
     def stop(self) -> None:
+        """Stop the service and its workers: gracefully, or killed after 30 s (a worker still busy on a
+        loaded machine; the test is over either way)."""
         self.process.terminate()
-        self.process.wait(timeout=30)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)  # its own session: the workers go with it
+            self.process.wait(timeout=30)
