@@ -5,9 +5,6 @@ half-written breaks the next run, and the next run succeeds once the cause is go
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections import deque
 from pathlib import Path
 
@@ -168,32 +165,4 @@ def test_what_a_killed_run_left_does_not_break_the_next(tmp_path: Path, faults: 
         failures_seen=0,
         lost=0,
         produced="cleared and downloaded afresh; the run succeeded",
-    )
-
-
-def test_the_command_prints_the_message_alone(tmp_path: Path, faults: FaultRecorder) -> None:
-    """Through a process, with the URL set by QKATLAS_IMAGENETTE_URL: a few lines, no traceback.
-
-    The entry point prints an ``ActionableError`` as the commands do (``qkatlas.errors``)."""
-    entry = (
-        "import sys; from pathlib import Path; from qkatlas.errors import ActionableError\n"
-        "from quickstart.default_atlases import fetch_imagenette, imagenette_archive_path\n"
-        "try:\n    fetch_imagenette(Path(sys.argv[1]))\n"
-        "except ActionableError as error:\n    sys.exit(f'error: {error}')\n"
-    )
-    with DownloadStandin(GOOD, always="404") as server:
-        env = {**os.environ, "QKATLAS_IMAGENETTE_URL": server.url, "PYTHONPATH": str(REPO)}
-        run = subprocess.run(
-            [sys.executable, "-c", entry, str(tmp_path / "data")], env=env, capture_output=True, text=True, timeout=120
-        )
-    assert run.returncode == 1 and run.stdout == ""
-    assert_clear(run.stderr, server.url, "404 Not Found")
-    assert [r.status for r in server.seen] == [404]
-    faults.record(
-        fault="dataset URL answers 404 (through a process)",
-        injected=1,
-        requests=len(server.seen),
-        failures_seen=1,
-        lost=0,
-        produced=f"{len(run.stderr.splitlines())} lines on stderr, exit 1, no traceback",
     )

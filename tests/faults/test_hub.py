@@ -236,6 +236,33 @@ def test_quickstart_serves_the_atlases_built_with_trained_weights_when_the_hub_i
     )
 
 
+def test_quickstart_with_the_model_but_no_dataset_says_so_and_succeeds_once_it_is_there(
+    hub: HubStandIn, tmp_path: Path, faults: FaultRecorder
+) -> None:
+    """The whole command, as a user runs it: the model is on the hub, the dataset's URL answers 404."""
+    env = {**_env(hub, tmp_path), "QKATLAS_IMAGENETTE_URL": f"{hub.url}/files/moved-{ARCHIVE}"}
+    run = _quickstart(tmp_path, env)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "Traceback" not in run.stdout + run.stderr and len(run.stderr.strip().splitlines()) <= 4, run.stderr
+    assert f"{hub.url}/files/moved-{ARCHIVE}" in run.stderr and "QKATLAS_IMAGENETTE_URL" in run.stderr, run.stderr
+    assert "404" in run.stderr and "OFFLINE DEMO" not in run.stdout
+    assert not (tmp_path / "data" / "imagenette-val").exists()
+    hub.add_file(f"moved-{ARCHIVE}", _imagenette_archive())  # the mirror has it now
+    again = _quickstart(tmp_path, env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    atlas = Atlas.open(tmp_path / "atlases" / "facebook--dino-vits16__imagenette-val")
+    assert atlas.manifest.dataset.n_images == 2 * 3 and not atlas.manifest.model_source.random_init
+    faults.record(
+        "dataset URL answers 404 while the hub gives the model (quickstart)",
+        injected=1,
+        requests=2,
+        failures_seen=1,
+        lost=0,
+        produced=f"{len(run.stderr.strip().splitlines())} lines naming the URL and QKATLAS_IMAGENETTE_URL, exit 1; "
+        "the next run built the atlas",
+    )
+
+
 def _image_folder(images: Path) -> Path:
     """Two classes of two small images."""
     for c, wnid in enumerate(WNIDS):
