@@ -160,8 +160,14 @@ describe("Try your image on a mode page", () => {
     mockApi({
       "/api/models": { body: [modelSummary()] },
       [MODE]: { body: modeDetail() },
-      [RECORD]: { status: 404, body: { detail: "no such upload: it expired, or the server lost it in a restart; upload the image again" } },
-      [STANDING]: { status: 404, body: { detail: "no such upload: it expired, or the server lost it in a restart; upload the image again" } },
+      [RECORD]: {
+        status: 404,
+        body: { detail: "no such upload: it expired, or the server lost it in a restart; upload the image again" },
+      },
+      [STANDING]: {
+        status: 404,
+        body: { detail: "no such upload: it expired, or the server lost it in a restart; upload the image again" },
+      },
     });
     renderAt(`${PAGE}&upload=${ID}`);
     const alert = await screen.findByText("This upload is no longer on the server.");
