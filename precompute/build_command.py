@@ -210,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         outcome = run_job(config, on_progress=reporter)
     except FolderInUseError as exc:  # the running job's progress is its own to report
-        print(f"error: {exc}", file=sys.stderr)
+        report_error(exc, debug=args.debug)
         return 1
     except (ModelLoadError, UnsupportedModelError, ValueError, RuntimeError, ActionableError) as exc:
         if reporter:

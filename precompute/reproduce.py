@@ -40,7 +40,7 @@ from precompute.job_config import JobConfig
 from precompute.options import add_weight_options
 from qkatlas.atlas.contract import AtlasSummary, O3Record
 from qkatlas.device import resolve_device
-from qkatlas.errors import ActionableError
+from qkatlas.errors import ActionableError, report_error
 from qkatlas.models import ModelLoadError, load_model, local_checkpoint, model_slug, needs_hub
 from qkatlas.models.base import UnsupportedModelError
 from qkatlas.models.hub import hub_reachable
@@ -371,7 +371,7 @@ def run(args: argparse.Namespace) -> int:
         with hold_output_folder(args.out / "atlases") if writes_atlases else contextlib.nullcontext():
             return _run(args)
     except ActionableError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        report_error(exc, debug=args.debug)
         return 1
 
 

@@ -263,16 +263,8 @@ class RedisCache(Cache):
         return await self._fallback.get(key)
 
     async def set_many(self, items: dict[str, bytes], ttl_s: int) -> None:
-        if self._up():
-            try:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for key, value in items.items():
-                        pipe.set(key, value, ex=ttl_s)
-                    await pipe.execute()
-                return
-            except (RedisError, OSError) as error:
-                self._mark_down(error)
-        await self._fallback.set_many(items, ttl_s)
+        if not (self._up() and await self.set_many_shared(items, ttl_s)):
+            await self._fallback.set_many(items, ttl_s)
 
     # Uploads ask Redis itself even during the back-off: they cannot be served from the fallback, and
     # they are few, so they find Redis back at once (and tell the other calls so).
