@@ -50,6 +50,7 @@ from qkatlas.atlas.contract import (
     AtlasManifest,
     SkippedImage,
 )
+from qkatlas.conventions import Basis
 from qkatlas.device import compute_dtype
 from qkatlas.errors import ActionableError
 from qkatlas.images import (
@@ -322,6 +323,10 @@ class _Job:
             for partial, model_fingerprint in zip(partials, fingerprints, strict=True)
         ]
         shard.barrier()  # rank 0 has cleared what an earlier run left before any rank writes
+        kernels = [ModeKernel(model.adapter, model.dec, config.bases) for model in members]
+        if Basis.exact in config.bases:
+            for model, kernel in zip(members, kernels, strict=True):
+                self.log(f"{model.model_id}: exact basis {kernel.projector.qk_route_summary()}")
         return [
             ModelStream.open(
                 model_id=model.model_id,
@@ -332,15 +337,14 @@ class _Job:
                 partial=partial,
                 checkpoint_name=checkpoint,
                 fingerprint=model_fingerprint,
-                scorer=TopKScorer(
-                    ModeKernel(model.adapter, model.dec, config.bases),
-                    EffectKernel(model.adapter, model.dec) if config.effects else None,
-                ),
+                scorer=TopKScorer(kernel, EffectKernel(model.adapter, model.dec) if config.effects else None),
                 top_k=config.top_k,
                 state=state,
                 class_of=self.class_of,
             )
-            for model, partial, model_fingerprint, state in zip(members, partials, fingerprints, states, strict=True)
+            for model, partial, model_fingerprint, state, kernel in zip(
+                members, partials, fingerprints, states, kernels, strict=True
+            )
         ]
 
     def _uncalibrated(self, stream: ModelStream) -> bool:

@@ -18,6 +18,7 @@ import torch
 from qkatlas.mode_effects import EFFECT_TOP_K
 from qkatlas.mode_statistics import N_BINS, STATISTICS_CHUNK
 from qkatlas.models.base import ViTAdapter
+from qkatlas.scoring import merge_window_layers
 
 #: Part of the device's free memory the plan may use: allocator fragmentation and the CUDA context
 #: need the rest.
@@ -45,7 +46,8 @@ def estimate_memory(
 ) -> MemoryNeed:
     """``resident``: weights + mode projector + top-K (scores, indices and the maps of K + 1 slots per
     column) + statistics when kept (``statistics_classes``: the number of classes, else ``None``);
-    ``transient``: one batch's forward pass (tokens, attention, MLP) and projections, and the
+    ``transient``: one batch's forward pass (tokens, attention, MLP) and projections, the maps of the
+    layers one top-K merge takes together (``qkatlas.scoring.merge_window_layers``), and the
     statistics' per-batch buffers, a generous upper estimate since the pass keeps only a few layers'
     tensors alive at once. With ``effects_chunk`` (the attention moved by each mode is measured, in chunks of that many
     elements: ``qkatlas.mode_effects.default_chunk``): their per-mode state, and per batch one layer's
@@ -60,7 +62,10 @@ def estimate_memory(
     hidden = batch_size * n_tokens * spec.d_model * 4
     attention = batch_size * spec.n_heads * n_tokens * n_tokens * 4
     projections = n_bases * batch_size * spec.n_patches * 2 * spec.n_heads * spec.d_head * 4
-    resident, transient = weights + topk + projector, 16 * hidden + 3 * attention + 2 * projections
+    # The top-K merges a window of layers at once, holding their maps until then (qkatlas.scoring).
+    window = merge_window_layers(spec.n_layers, spec.n_patches, spec.n_heads * spec.d_head, n_bases, batch_size, dtype)
+    held_maps = window * n_bases * batch_size * spec.n_patches * 2 * spec.n_heads * spec.d_head * element
+    resident, transient = weights + topk + projector, 16 * hidden + 3 * attention + 2 * projections + held_maps
     if statistics_classes is not None:
         # sums, extremes and bins (8 × 8 bytes), histogram, class sums; per batch: scores, firing and
         # the float64 temporaries of one chunk of columns

@@ -96,11 +96,11 @@ class ImageAnalyzer:
 
         def keep(projected: ProjectedLayer) -> None:
             layer, basis = projected.layer, projected.basis
-            query[basis][layer] = projected.query_maps()[0].T.reshape(shape[1:])
-            key[basis][layer] = projected.key_maps()[0].T.reshape(shape[1:])
-            scores[basis][layer] = projected.scores[0].reshape(*shape[1:3], 2)
+            query[basis][layer] = projected.query_maps()[0].permute(1, 2, 0).reshape(shape[1:])
+            key[basis][layer] = projected.key_maps()[0].permute(1, 2, 0).reshape(shape[1:])
+            scores[basis][layer] = projected.scores[0]
             if basis == Basis.exact:  # the key-only logit term lives on the LayerNorm output
-                patches = projected.tokens[0].double() - self._beta[layer]
+                patches = projected.normed[0].double() - self._beta[layer]
                 salience[layer] = (self._direction[layer] @ patches.T).reshape(spec.n_heads, spec.grid, spec.grid)
 
         self.kernel.run(image.unsqueeze(0), keep)

@@ -9,7 +9,7 @@ basis projects: docs/method.md#projection-bases; the score: docs/method.md#ranki
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,20 +20,49 @@ from qkatlas.conventions import Basis
 from qkatlas.device import autocast, compute_dtype
 from qkatlas.mode_effects import EffectKernel, RunningEffects
 from qkatlas.mode_statistics import RunningStatistics
-from qkatlas.models.base import ViTAdapter
+from qkatlas.models.base import BlockCapture, LayerWeights, ViTAdapter
 from qkatlas.svd import Decomposition
 from qkatlas.topk import RunningTopK
 
+#: Heads whose ``W_q`` or ``W_k`` has a condition number above this keep the direct projection in the
+#: exact basis: the path from the model's own q/k multiplies their rounding by up to that number
+#: (docs/method.md#exact-basis-from-the-models-queries-and-keys).
+QK_PATH_COND_LIMIT = 1e3
+
+
+def _from_projection(weight: torch.Tensor, directions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per head, the matrix ``A [d_h, M]`` with ``(W x)·A_n = directions_n · x`` for every ``x``, and the
+    condition number of ``W``: ``weight [H, d_h, d]`` (``W`` of each head), ``directions [H, M, d]``
+    (in the row space of ``W``), float64 → ``(A [H, d_h, M], cond [H])``. ``A = (Wᵀ)⁺ · directionsᵀ``,
+    i.e. ``R⁻¹ u'`` of the factored SVD (docs/method.md#factored-svd)."""
+    solution = torch.linalg.lstsq(weight.transpose(1, 2), directions.transpose(1, 2)).solution
+    singular = torch.linalg.svdvals(weight)  # [H, d_h], descending
+    smallest = singular[:, -1]
+    cond = torch.where(smallest > 0, singular[:, 0] / smallest.clamp_min(1e-300), torch.inf)
+    return solution, cond
+
 
 class ModeProjector:
-    """Every mode's ``u`` and ``v`` of every layer, resident on ``device`` in ``dtype``.
+    """Every mode's ``u`` and ``v`` of every layer, resident on ``device`` in ``dtype``, and what turns the
+    model's own queries and keys into exact-basis maps.
 
-    ``faithful`` projects the residual entering the block; ``exact`` projects the LayerNorm output and
-    adds ``u_n · c`` (``c = W_q⁺ b_q``) on the query side, so that
-    ``Σ_n σ_n P_U[i,n] P_V[j,n] = √d_h · logit_ij + (terms constant in j)``.
+    ``faithful`` projects the residual entering the block; ``exact`` maps are ``u_n · (x + c)`` and
+    ``v_n · x`` of the LayerNorm output ``x`` (``c = W_q⁺ b_q``), so that
+    ``Σ_n σ_n P_U[i,n] P_V[j,n] = √d_h · logit_ij + (terms constant in j)``. They are taken from the
+    model's queries and keys, ``u_n·(x + c) = q·(R_a⁻¹u'_n)`` and ``v_n·x = (k − b_k)·(R_b⁻¹v'_n)``
+    (``d·d_h`` multiply-adds per token and side instead of ``d²``), except in heads whose ``W_q`` or
+    ``W_k`` is singular or has a condition number above ``cond_limit``, which project ``x`` directly
+    (``cond_limit=0``: every head, what the benchmarks compare the route through q/k against).
     """
 
-    def __init__(self, dec: Decomposition, device: torch.device | str, dtype: torch.dtype) -> None:
+    def __init__(
+        self,
+        dec: Decomposition,
+        weights: Sequence[LayerWeights],
+        device: torch.device | str,
+        dtype: torch.dtype,
+        cond_limit: float = QK_PATH_COND_LIMIT,
+    ) -> None:
         n_layers, n_heads, n_modes, d_model = dec.shape
         self.n_layers, self.n_heads, self.n_modes = n_layers, n_heads, n_modes
         self.n_columns = n_heads * n_modes
@@ -45,51 +74,84 @@ class ModeProjector:
             axis=1,
         )  # [L, 2D, d]
         self.weights = torch.from_numpy(stacked).transpose(1, 2).contiguous().to(device, dtype)  # [L, d, 2D]
-        self.query_offset = torch.from_numpy(dec.query_offset.reshape(n_layers, self.n_columns)).to(
-            device, torch.float32
-        )  # [L, D]
+        query_offset = torch.tensor(dec.query_offset, dtype=torch.float64)  # [L, H, M], a copy: edited below
+        from_query, from_key, key_offset, direct = [], [], [], []
+        for layer, layer_weights in enumerate(weights):
+            a_query, cond_query = _from_projection(layer_weights.w_q, torch.from_numpy(dec.U[layer]).double())
+            a_key, cond_key = _from_projection(layer_weights.w_k, torch.from_numpy(dec.V[layer]).double())
+            direct_heads = (cond_query > cond_limit) | (cond_key > cond_limit)  # [H]
+            keep = (~direct_heads).double()
+            from_query.append(a_query * keep[:, None, None])
+            from_key.append(a_key * keep[:, None, None])
+            # The key side subtracts b_k: a constant per mode, added to the extremes like the query offset.
+            key_offset.append(-torch.einsum("he,hem->hm", layer_weights.b_k, a_key) * keep[:, None])
+            query_offset[layer] *= direct_heads.double()[:, None]  # the path from q already includes u_n·c
+            direct.append(direct_heads.nonzero().flatten().tolist())
+        self.from_query = torch.stack(from_query).to(device, dtype)  # [L, H, d_h, M]
+        self.from_key = torch.stack(from_key).to(device, dtype)  # [L, H, d_h, M]
+        #: ``[L, H, M]`` float32: what the exact basis adds to every query / key map value beyond the projection
+        #: (``u_n·c`` for directly projected heads, ``−b_k·R_b⁻¹v'_n`` on the key side of the others).
+        self.exact_query_offset = query_offset.to(device, torch.float32)
+        self.exact_key_offset = torch.stack(key_offset).to(device, torch.float32)
+        #: Per layer, the heads the exact basis projects directly (singular or ill-conditioned ``W_q``/``W_k``).
+        self.direct_heads: list[list[int]] = direct
 
-    def project_raw(self, layer: int, activations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``activations [B, N, d]`` → ``(X·u, X·v)``, each ``[B, N, D]`` in the projector's dtype,
-        ``D = H·M``, column ``h·M + n`` = mode ``n`` of head ``h``: the maps without the exact basis's
-        query offset (``offset``), which costs a pass over the maps and is better added to what is
-        taken from them."""
-        projected = activations.to(self.weights.dtype) @ self.weights[layer]
-        query, key = torch.split(projected, self.n_columns, dim=-1)
+    def qk_route_summary(self) -> str:
+        """In words, how many heads take the exact basis from the model's queries and keys."""
+        n_heads = self.n_layers * self.n_heads
+        direct = sum(len(heads) for heads in self.direct_heads)
+        summary = f"from the model's queries and keys in {n_heads - direct} of {n_heads} heads"
+        if direct:
+            summary += f"; {direct} projected directly (singular or ill-conditioned W_q or W_k)"
+        return summary
+
+    def project_direct(self, layer: int, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``tokens [B, P, d]`` → ``(X·u, X·v)``, each ``[B, P, H, M]`` in the projector's dtype (views of
+        one matmul's output): what the faithful basis shows of the residual."""
+        projected = tokens.to(self.weights.dtype) @ self.weights[layer]  # [B, P, 2D]
+        query, key = projected.view(*projected.shape[:-1], 2, self.n_heads, self.n_modes).unbind(-3)
         return query, key
 
-    def offset(self, layer: int, basis: Basis) -> torch.Tensor | None:
-        """``[D]`` float32: what the ``exact`` basis adds to every query map value (``u_n · c``)."""
-        return self.query_offset[layer] if basis == Basis.exact else None
-
-    def project(self, layer: int, activations: torch.Tensor, basis: Basis) -> tuple[torch.Tensor, torch.Tensor]:
-        """``activations [B, N, d]`` → ``(P_U, P_V)``, each ``[B, N, D]`` float32, ``D = H·M``.
-
-        Column ``h·M + n`` holds mode ``n`` of head ``h``. ``activations`` must be the residual stream
-        for ``faithful`` and the block's LayerNorm output for ``exact``.
-        """
-        query, key = self.project_raw(layer, activations)
-        offset = self.offset(layer, basis)
-        return (query.float() if offset is None else query.float() + offset), key.float()
+    def project_exact(
+        self, layer: int, normed: torch.Tensor, query: torch.Tensor, key: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The exact basis's maps without the offsets ``exact_query_offset`` / ``exact_key_offset`` (better
+        added to what is taken from the maps): ``normed [B, P, d]``, the model's ``query, key [B, P, H, d_h]``
+        of the same patch tokens → ``[B, P, H, M]`` each, in the projector's dtype."""
+        dtype = self.from_query.dtype
+        query_maps = torch.einsum("bphe,hem->bphm", query.to(dtype), self.from_query[layer])
+        key_maps = torch.einsum("bphe,hem->bphm", key.to(dtype), self.from_key[layer])
+        direct = self.direct_heads[layer]
+        if direct:
+            direct_query, direct_key = self.project_direct(layer, normed)
+            query_maps[:, :, direct] = direct_query[:, :, direct]
+            key_maps[:, :, direct] = direct_key[:, :, direct]
+        return query_maps, key_maps
 
 
 def signed_scores(
-    query: torch.Tensor, key: torch.Tensor, query_offset: torch.Tensor | None = None
+    query: torch.Tensor,
+    key: torch.Tensor,
+    query_offset: torch.Tensor | None = None,
+    key_offset: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The paper's attention score of each mode, for both signs (docs/method.md#ranking-rule), and
     whether the mode fires.
 
-    ``query, key: [B, P, D]`` over patch tokens only (any float dtype; ``query_offset [D]``, when
-    given, is added to every query value) → ``(scores, firing)``, each ``[B, D, 2]``: ``scores``
-    float32, ``pos = max P_U · max P_V``, ``neg = min P_U · min P_V`` (the ``pos`` rule applied to the
-    mode ``(−u, −v)``); ``firing`` bool, both of the signed mode's peaks are positive (so the score is
-    not the quirk's product of two negative maxima). The offset is added to the extremes rather than
-    to every value: rounding is monotonic, so the result is the same.
+    ``query, key: [B, P, H, M]`` over patch tokens only (any float dtype, any strides; ``query_offset``,
+    ``key_offset [H, M]``, when given, are added to every query / key value) → ``(scores, firing)``,
+    each ``[B, H, M, 2]``: ``scores`` float32, ``pos = max P_U · max P_V``, ``neg = min P_U · min P_V``
+    (the ``pos`` rule applied to the mode ``(−u, −v)``); ``firing`` bool, both of the signed mode's
+    peaks are positive (so the score is not the quirk's product of two negative maxima). The offsets
+    are added to the extremes rather than to every value: rounding is monotonic, so the result is the
+    same.
     """
     q_min, q_max = (extreme.float() for extreme in query.aminmax(dim=1))
     k_min, k_max = (extreme.float() for extreme in key.aminmax(dim=1))
     if query_offset is not None:
         q_min, q_max = q_min + query_offset, q_max + query_offset
+    if key_offset is not None:
+        k_min, k_max = k_min + key_offset, k_max + key_offset
     scores = torch.stack([q_max * k_max, q_min * k_min], dim=-1)
     firing = torch.stack([(q_max > 0) & (k_max > 0), (q_min < 0) & (k_min < 0)], dim=-1)
     return scores, firing
@@ -97,32 +159,45 @@ def signed_scores(
 
 @dataclass(frozen=True)
 class ProjectedLayer:
-    """One block of a batch projected in one basis. ``D = H·M`` columns, column ``h·M + n`` = mode
-    ``n`` of head ``h``; maps are those of the ``pos`` mode (the ``neg`` maps are their negatives).
+    """One block of a batch projected in one basis, over its ``P`` patch tokens. Maps are those of the
+    ``pos`` mode (the ``neg`` maps are their negatives), mode ``n`` of head ``h`` at ``[..., h, n]``.
 
-    ``tokens [B, P, d]``: the patch tokens that were projected (residual or LayerNorm output);
-    ``query, key [B, P, D]`` in the kernel's dtype: ``X·u`` and ``X·v``; the query map is
-    ``P_U = query + query_offset`` (``query_offset [D]`` float32 in the exact basis, else None);
-    ``scores [B, D, 2]`` float32: (pos, neg); ``firing [B, D, 2]`` bool (``signed_scores``).
+    ``normed [B, P, d]``: the block's LayerNorm output; ``query, key [B, P, H, M]`` in the kernel's
+    dtype (any strides): the maps without their offsets; ``P_U = query + query_offset``,
+    ``P_V = key + key_offset`` (``[H, M]`` float32 in the exact basis, else None); ``scores [B, H, M, 2]``
+    float32: (pos, neg); ``firing [B, H, M, 2]`` bool (``signed_scores``).
     """
 
     layer: int
     basis: Basis
-    tokens: torch.Tensor
+    normed: torch.Tensor
     query: torch.Tensor
     key: torch.Tensor
     query_offset: torch.Tensor | None
+    key_offset: torch.Tensor | None
     scores: torch.Tensor
     firing: torch.Tensor
 
     def query_maps(self) -> torch.Tensor:
-        """``P_U [B, P, D]`` float32."""
+        """``P_U [B, P, H, M]`` float32."""
         maps = self.query.float()
         return maps if self.query_offset is None else maps + self.query_offset
 
     def key_maps(self) -> torch.Tensor:
-        """``P_V [B, P, D]`` float32."""
-        return self.key.float()
+        """``P_V [B, P, H, M]`` float32."""
+        maps = self.key.float()
+        return maps if self.key_offset is None else maps + self.key_offset
+
+    def maps(self, rows: torch.Tensor, heads: torch.Tensor, modes: torch.Tensor) -> torch.Tensor:
+        """``[n, 2, P]`` float32: the query and key maps of batch rows ``rows [n]`` for the modes
+        ``(heads [n], modes [n])``, offsets included."""
+        query = self.query[rows, :, heads, modes].float()
+        key = self.key[rows, :, heads, modes].float()
+        if self.query_offset is not None:
+            query = query + self.query_offset[heads, modes].unsqueeze(1)
+        if self.key_offset is not None:
+            key = key + self.key_offset[heads, modes].unsqueeze(1)
+        return torch.stack([query, key], dim=1)
 
 
 OnProjected = Callable[[ProjectedLayer], None]
@@ -135,36 +210,50 @@ class ModeKernel:
 
     ``dtype`` is the projection precision; the model runs under autocast to it when it is reduced
     (default: ``compute_dtype`` of the adapter's device, i.e. bfloat16 on CUDA, float32 on the CPU).
+    ``qk_cond_limit``: which heads take the exact basis from the model's queries and keys (``ModeProjector``).
     """
 
     def __init__(
-        self, adapter: ViTAdapter, dec: Decomposition, bases: tuple[Basis, ...], dtype: torch.dtype | None = None
+        self,
+        adapter: ViTAdapter,
+        dec: Decomposition,
+        bases: tuple[Basis, ...],
+        dtype: torch.dtype | None = None,
+        qk_cond_limit: float = QK_PATH_COND_LIMIT,
     ) -> None:
         self.adapter = adapter
         self.bases = bases
         self.device = adapter.device
         self.dtype = compute_dtype(self.device) if dtype is None else dtype
-        self.projector = ModeProjector(dec, self.device, self.dtype)
+        self.projector = ModeProjector(dec, adapter.weights(), self.device, self.dtype, qk_cond_limit)
 
     def run(self, images: torch.Tensor, on_projected: OnProjected, on_normed: OnNormed | None = None) -> None:
         """Forward uint8 ``images [B, 3, S, S]`` (as the model sees them); call ``on_projected`` for
         every layer, in order, and within a layer for every basis of ``bases``, in order; before that,
         ``on_normed`` (when given) with the layer and its LayerNorm output, every token."""
         n_prefix = self.adapter.spec.n_prefix
+        projector = self.projector
 
-        def on_layer(layer: int, residual: torch.Tensor, normed: torch.Tensor) -> None:
+        def on_block(layer: int, capture: BlockCapture) -> None:
             if on_normed is not None:
-                on_normed(layer, normed)
-            for basis in self.bases:  # one matmul per basis covers every head
-                tokens = (residual if basis == Basis.faithful else normed)[:, n_prefix:]
-                query, key = self.projector.project_raw(layer, tokens)
-                offset = self.projector.offset(layer, basis)
-                scores, firing = signed_scores(query, key, offset)
-                on_projected(ProjectedLayer(layer, basis, tokens, query, key, offset, scores, firing))
+                on_normed(layer, capture.normed)
+            normed = capture.normed[:, n_prefix:]
+            for basis in self.bases:
+                if basis == Basis.faithful:  # one matmul covers every head
+                    query, key = projector.project_direct(layer, capture.residual[:, n_prefix:])
+                    query_offset = key_offset = None
+                else:
+                    query, key = projector.project_exact(
+                        layer, normed, capture.query[:, n_prefix:], capture.key[:, n_prefix:]
+                    )
+                    query_offset = projector.exact_query_offset[layer]
+                    key_offset = projector.exact_key_offset[layer]
+                scores, firing = signed_scores(query, key, query_offset, key_offset)
+                on_projected(ProjectedLayer(layer, basis, normed, query, key, query_offset, key_offset, scores, firing))
 
         pixels = self.adapter.normalize(images.to(self.device, non_blocking=True))
         with autocast(self.device, self.dtype):
-            self.adapter.run_with_capture(pixels, on_layer)
+            self.adapter.run_capturing_blocks(pixels, on_block)
 
 
 class TopKScorer:
@@ -254,6 +343,19 @@ class TopKScorer:
         scores[:, block] = projected.scores.flatten(1)
         firing[:, block] = projected.firing.flatten(1)
 
+    def _window_layers(self, batch_size: int) -> int:
+        """How many layers' maps one merge takes (``merge_window_layers``)."""
+        kernel = self.kernel
+        spec = kernel.adapter.spec
+        return merge_window_layers(
+            spec.n_layers,
+            spec.n_patches,
+            self.layout.n_heads * self.layout.n_modes,
+            len(kernel.bases),
+            batch_size,
+            kernel.dtype,
+        )
+
     @torch.inference_mode()
     def score(
         self,
@@ -268,6 +370,10 @@ class TopKScorer:
         ``statistics`` when given (``classes [B]``: each image's class id, −1 for none; default none),
         and measure every mode's effect into ``effects`` when given (the scorer needs its ``EffectKernel``).
 
+        The top-K merges a window of consecutive layers of one basis at once (``merge_window_layers``):
+        a few large merges per batch rather than one per layer and basis, whose many small operations
+        would bound a small model by their launches.
+
         Returns a bool mask ``[B]``, on the device, of the batch rows that entered some top-K, some
         distribution sample or some mode's top effects (whose thumbnails the atlas needs). Nothing here
         waits for the device unless ``topk.compact``: the caller fetches the mask once per batch.
@@ -275,25 +381,20 @@ class TopKScorer:
         device = self.kernel.device
         indices = indices.to(device, non_blocking=True)
         entered = torch.zeros(len(indices), dtype=torch.bool, device=device)
-        signs = self._signs
         # The statistics take all columns of the batch at once: a few large operations, not a few per layer.
         buffers = self._buffers(len(indices)) if statistics is not None else None
+        window_layers = self._window_layers(len(indices))
+        windows: dict[Basis, list[ProjectedLayer]] = {basis: [] for basis in self.kernel.bases}
+        last_layer = self.layout.n_layers - 1
 
         def merge(projected: ProjectedLayer) -> None:
-            query, key, offset = projected.query, projected.key, projected.query_offset
-
-            def fetch(columns: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-                mode, sign = ColumnLayout.mode_and_sign(columns)
-                flip = signs[sign].unsqueeze(1)  # neg maps: the negated pos maps
-                query_map = query[rows, :, mode].float()
-                if offset is not None:
-                    query_map = query_map + offset[mode].unsqueeze(1)
-                return torch.stack([query_map * flip, key[rows, :, mode].float() * flip], dim=1)
-
-            scores = projected.scores.flatten(1)  # [B, D·2]
-            entered.logical_or_(topk.update(scores, indices, self._block(projected), fetch))
             if buffers is not None:
                 self._store(projected, *buffers)
+            window = windows[projected.basis]
+            window.append(projected)
+            if len(window) == window_layers or projected.layer == last_layer:
+                entered.logical_or_(self._merge_window(window, indices, topk))
+                window.clear()
 
         if effects is not None and self.effects is None:
             raise ValueError("this scorer measures no effects: give it an EffectKernel")
@@ -306,3 +407,45 @@ class TopKScorer:
                 classes = torch.full((len(indices),), -1, dtype=torch.int64, device=device)
             entered |= statistics.update(*buffers, classes.to(device, non_blocking=True), indices)
         return entered
+
+    def _merge_window(self, window: list[ProjectedLayer], indices: torch.Tensor, topk: RunningTopK) -> torch.Tensor:
+        """Merge consecutive layers of one basis (``window``) into ``topk`` with one update; the mask of
+        the batch rows that entered some top-K."""
+        first = self._block(window[0])
+        per_layer = first.stop - first.start
+        columns = slice(first.start, first.start + per_layer * len(window))
+        n_modes, k = self.layout.n_modes, topk.k
+
+        def fetch(window_columns: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+            # Both merges list the entries in column order, so each layer's entries are one run: the
+            # fixed-shape merge lists K per column (the runs are known without looking at the device),
+            # the compact one only those that enter (it has synchronized already).
+            if topk.compact:
+                starts = torch.arange(len(window) + 1, device=window_columns.device) * per_layer
+                bounds = torch.searchsorted(window_columns, starts).tolist()
+            else:
+                bounds = [i * per_layer * k for i in range(len(window) + 1)]
+            pieces = []
+            for offset, projected in enumerate(window):
+                run = slice(bounds[offset], bounds[offset + 1])
+                mode, sign = ColumnLayout.mode_and_sign(window_columns[run] - offset * per_layer)
+                flip = self._signs[sign].view(-1, 1, 1)  # neg maps: the negated pos maps
+                pieces.append(projected.maps(rows[run], mode // n_modes, mode % n_modes) * flip)
+            return torch.cat(pieces)
+
+        scores = torch.cat([projected.scores.flatten(1) for projected in window], dim=1)  # [B, W·D·2]
+        return topk.update(scores, indices, columns, fetch)
+
+
+#: The most bytes of maps one top-K merge may hold (``merge_window_layers``): the layers of a window
+#: keep their maps until the window merges.
+MERGE_WINDOW_BYTES = 2 * 1024**3
+
+
+def merge_window_layers(
+    n_layers: int, n_patches: int, n_columns: int, n_bases: int, batch_size: int, dtype: torch.dtype
+) -> int:
+    """Layers per top-K merge: as many as keep ``n_bases`` bases' query and key maps (``[B, P, 2·D]``
+    in ``dtype`` per layer and basis) within ``MERGE_WINDOW_BYTES``, at least one."""
+    per_layer = n_bases * batch_size * n_patches * 2 * n_columns * (torch.finfo(dtype).bits // 8)
+    return max(1, min(n_layers, MERGE_WINDOW_BYTES // per_layer))

@@ -15,8 +15,12 @@ skipped items and reasons), with the model inputs already on the device:
   is never decoded on the GPU) and anything the device decoder refuses (a failed batch is retried one
   file at a time). So corrupt files are skipped with Pillow's reason: Pillow decides.
 
-Decoding overlaps the consumer: a background thread produces up to ``prefetch`` batches ahead, on its
-own CUDA stream; each batch carries an event the consumer's stream waits on when it is yielded.
+By default a batch decodes in line, in the consumer's thread, while the reader threads already read
+the next batch's files. With ``prefetch ≥ 1`` a background thread decodes up to that many batches
+ahead, on its own CUDA stream; each batch carries an event the consumer's stream waits on when it is
+yielded. In line is the default because it was the faster of the two on an H200 (2,645 against 1,861
+img/s end to end, ViT-B/16, one run: docs/benchmarks.md): the thread contends with the one that
+launches the model's kernels for the host.
 
 Choosing the decoder (``resolve_decode``; the job's ``--decode auto|pillow|nvjpeg``): ``auto`` takes
 this path when the device is CUDA and nvJPEG works there (``nvjpeg_available``), else Pillow worker
@@ -156,27 +160,31 @@ def iter_device_batches(
     indices: Sequence[int] | None = None,
     start: int = 0,
     read_workers: int = 4,
-    prefetch: int = 2,
+    prefetch: int = 0,
     counts: DecodeCounts | None = None,
 ) -> Generator[SharedBatch, None, None]:
     """``iter_shared_batches`` decoded on ``device``: the same chunks of ``batch_size`` selected items
     (``indices``, ``start``: as there), the same skipped items and reasons, one ``Batch`` view per
     preprocessing; ``indices [b]`` int64 on the CPU, ``images [b, 3, crop, crop]`` uint8 on ``device``.
 
-    Files are read by ``read_workers`` threads; a background thread decodes up to ``prefetch`` batches
-    ahead (on its own CUDA stream: a yielded batch is ready on the consumer's current stream). Whatever
-    the thread raises is raised here; closing the iterator (or dropping it) stops the thread. ``counts``,
-    when given, collects which decoder each file went to.
+    Files are read by ``read_workers`` threads, one batch ahead. With ``prefetch = 0`` (the default) each
+    batch decodes in the consumer's thread; with ``prefetch ≥ 1`` a background thread decodes up to that
+    many batches ahead (on its own CUDA stream: a yielded batch is ready on the consumer's current
+    stream), whatever it raises is raised here, and closing the iterator (or dropping it) stops it.
+    ``counts``, when given, collects which decoder each file went to.
     """
     selection = select_items(source, preps, batch_size=batch_size, indices=indices, start=start)
     if read_workers < 1:
         raise ValueError(f"read_workers must be >= 1, got {read_workers}")
-    if prefetch < 1:
-        raise ValueError(f"prefetch must be >= 1, got {prefetch}")
+    if prefetch < 0:
+        raise ValueError(f"prefetch must be >= 0, got {prefetch}")
     if not selection:
         return
     chunks = [selection[i : i + batch_size] for i in range(0, len(selection), batch_size)]
     decoder = _ChunkDecoder(source, tuple(preps), device, counts if counts is not None else DecodeCounts())
+    if prefetch == 0:
+        yield from _decoded(chunks, decoder, read_workers)
+        return
     producer = _Producer(chunks, decoder, read_workers, prefetch)
     try:
         while (ready := producer.next()) is not None:
@@ -397,27 +405,32 @@ class _Producer:
         return stack
 
     def _produce(self) -> None:
-        pool = ThreadPoolExecutor(self.read_workers, thread_name_prefix="qkatlas-read")
+        batches = _decoded(self.chunks, self.decoder, self.read_workers)
         try:
-            # The next chunk's reads are submitted before a chunk decodes, so files are read meanwhile.
-            reads: deque[list[Future[_Item]]] = deque()
-            for chunk in self.chunks:
-                reads.append([pool.submit(self.decoder.read, index) for index in chunk])
-                if len(reads) == 2 and not self._emit(reads.popleft()):
+            for batch in batches:
+                if self.stopping.is_set():
                     return
-            while reads:
-                if not self._emit(reads.popleft()):
+                event = None
+                if self.cuda:
+                    event = torch.cuda.Event()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
+                    event.record()
+                if not self._put(_Ready(batch, event)):
                     return
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            batches.close()
 
-    def _emit(self, futures: list[Future[_Item]]) -> bool:
-        """Decode one chunk whose reads were submitted and queue it; whether the consumer still wants more."""
-        if self.stopping.is_set():
-            return False
-        batch = self.decoder.decode([future.result() for future in futures])
-        event = None
-        if self.cuda:
-            event = torch.cuda.Event()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
-            event.record()
-        return self._put(_Ready(batch, event))
+
+def _decoded(chunks: list[list[int]], decoder: _ChunkDecoder, read_workers: int) -> Generator[SharedBatch, None, None]:
+    """The chunks decoded one by one, in the calling thread; ``read_workers`` threads read the files,
+    the next chunk's while one decodes."""
+    pool = ThreadPoolExecutor(read_workers, thread_name_prefix="qkatlas-read")
+    try:
+        reads: deque[list[Future[_Item]]] = deque()
+        for chunk in chunks:
+            reads.append([pool.submit(decoder.read, index) for index in chunk])
+            if len(reads) == 2:
+                yield decoder.decode([future.result() for future in reads.popleft()])
+        while reads:
+            yield decoder.decode([future.result() for future in reads.popleft()])
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

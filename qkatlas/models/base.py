@@ -35,6 +35,26 @@ PrefixKind = Literal["cls", "distillation", "register"]
 CaptureFn = Callable[[int, torch.Tensor, torch.Tensor], None]
 
 
+@dataclass(frozen=True)
+class BlockCapture:
+    """What one block's forward pass shows the method; ``N`` includes prefix tokens.
+
+    ``residual [B, N, d]``: the residual stream entering the block; ``normed [B, N, d]``: the output of
+    its first LayerNorm; ``query, key [B, N, H, d_h]``: the model's own ``W_q·normed + b_q`` and
+    ``W_k·normed + b_k`` as its projections computed them (views of their outputs, biases included,
+    before any scaling), head ``h`` at index ``h``.
+    """
+
+    residual: torch.Tensor
+    normed: torch.Tensor
+    query: torch.Tensor
+    key: torch.Tensor
+
+
+#: Called once per block with ``(layer, capture)`` during ``ViTAdapter.run_capturing_blocks``.
+BlockCaptureFn = Callable[[int, BlockCapture], None]
+
+
 #: Called with one block's attention probabilities ``[B, H, N, N]`` (the model's own softmax) during a
 #: forward pass that captures them (``ViTAdapter.capturing_attention``).
 AttentionFn = Callable[[torch.Tensor], None]
@@ -131,6 +151,17 @@ class QueryProjection:
 
 
 @dataclass(frozen=True)
+class ProjectionOutput:
+    """Where one block's queries (or keys) come out of the model: ``module``'s output ``[B, N, F]``
+    (before any reshape into heads or scaling) holds all heads' in features ``start … start + H·d_h``,
+    head ``h`` in ``start + h·d_h … start + (h + 1)·d_h``: the rows of ``W_q`` (``W_k``) and their
+    bias in ``LayerWeights`` order."""
+
+    module: nn.Module
+    start: int
+
+
+@dataclass(frozen=True)
 class ModelOutputs:
     """What the model makes of a batch. ``embedding [B, D]``: its pooled output (``ViTAdapter.outputs``
     says which per family); ``logits [B, C]``: its classifier's, or None when the adapter has none."""
@@ -189,8 +220,15 @@ class ViTAdapter(ABC):
         """The model's *own* attention probabilities, per layer ``[B, H, N, N]`` (fp32)."""
 
     @abstractmethod
+    def projection_outputs(self, layer: int) -> tuple[ProjectionOutput, ProjectionOutput]:
+        """Where block ``layer``'s queries and keys come out of the model: ``(query, key)``."""
+
     def query_projection(self, layer: int, head: int) -> QueryProjection:
         """The module whose output holds head ``head``'s queries in block ``layer``, and their rows."""
+        query, _key = self.projection_outputs(layer)
+        d_head = self.spec.d_head
+        start = query.start + head * d_head
+        return QueryProjection(query.module, slice(start, start + d_head))
 
     @abstractmethod
     def _outputs(self, pixels: torch.Tensor) -> ModelOutputs:
@@ -244,10 +282,61 @@ class ViTAdapter(ABC):
             for handle in handles:
                 handle.remove()
 
+    @contextlib.contextmanager
+    def _projection_hooks(self, on_block: BlockCaptureFn) -> Iterator[None]:
+        """Hooks that collect each block's residual, LayerNorm output, queries and keys (in whatever
+        order the model computes them) and call ``on_block`` once all four exist."""
+        n_heads, d_head = self.spec.n_heads, self.spec.d_head
+        width = n_heads * d_head
+        parts: dict[int, dict[str, torch.Tensor]] = {}
+
+        def keep(layer: int, name: str, value: torch.Tensor) -> None:
+            found = parts.setdefault(layer, {})
+            found[name] = value
+            if len(found) == 4:
+                del parts[layer]
+                on_block(layer, BlockCapture(found["residual"], found["normed"], found["query"], found["key"]))
+
+        def output_hook(sides: list[tuple[str, int]], layer: int) -> Callable[..., None]:
+            def hook(_m: nn.Module, _a: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+                for name, start in sides:
+                    heads = out[..., start : start + width]
+                    keep(layer, name, heads.view(*heads.shape[:-1], n_heads, d_head))
+
+            return hook
+
+        def keep_inputs(layer: int, residual: torch.Tensor, normed: torch.Tensor) -> None:
+            keep(layer, "residual", residual)
+            keep(layer, "normed", normed)
+
+        handles = []
+        with self._hooks(keep_inputs):
+            for layer in range(self.spec.n_layers):
+                query, key = self.projection_outputs(layer)
+                sides_of: dict[int, list[tuple[str, int]]] = {}
+                for name, output in (("query", query), ("key", key)):
+                    sides_of.setdefault(id(output.module), []).append((name, output.start))
+                modules = {id(query.module): query.module, id(key.module): key.module}
+                for module_id, sides in sides_of.items():  # one hook per module (timm's fused qkv gives both)
+                    hook = this_thread_only(output_hook(sides, layer))
+                    handles.append(modules[module_id].register_forward_hook(hook))
+            try:
+                yield
+            finally:
+                for handle in handles:
+                    handle.remove()
+
     @torch.inference_mode()
     def run_with_capture(self, pixels: torch.Tensor, on_layer: CaptureFn) -> None:
         """Forward ``pixels [B, 3, S, S]``, calling ``on_layer`` at every block (see ``CaptureFn``)."""
         with self._hooks(on_layer):
+            self._run(pixels)
+
+    @torch.inference_mode()
+    def run_capturing_blocks(self, pixels: torch.Tensor, on_block: BlockCaptureFn) -> None:
+        """Forward ``pixels [B, 3, S, S]``, calling ``on_block`` once per block with its residual,
+        LayerNorm output, queries and keys (``BlockCapture``), blocks in order."""
+        with self._projection_hooks(on_block):
             self._run(pixels)
 
     @torch.inference_mode()

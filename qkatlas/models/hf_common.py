@@ -27,7 +27,7 @@ from .base import (
     ModelOutputs,
     ModelSpec,
     PrefixKind,
-    QueryProjection,
+    ProjectionOutput,
     UnsupportedModelError,
     ViTAdapter,
     this_thread_only,
@@ -294,10 +294,10 @@ class HFAdapter(ViTAdapter):
             self._classifier.to(device)
         return self
 
-    def query_projection(self, layer: int, head: int) -> QueryProjection:
-        """The separate query ``Linear`` (CLIP scales its output later, linearly), head ``h``'s rows."""
-        d_head = self.spec.d_head
-        return QueryProjection(self._qk[layer][0], slice(head * d_head, (head + 1) * d_head))
+    def projection_outputs(self, layer: int) -> tuple[ProjectionOutput, ProjectionOutput]:
+        """The separate query and key ``Linear`` layers (CLIP scales the queries later, linearly)."""
+        query, key = self._qk[layer]
+        return ProjectionOutput(query, 0), ProjectionOutput(key, 0)
 
     def _outputs(self, pixels: torch.Tensor) -> ModelOutputs:
         """The model's pooled output where it has one (CLIP: CLS after ``post_layernorm``; DINOv2: CLS

@@ -33,7 +33,7 @@ from .base import (
     ModelSpec,
     PlantedMode,
     PrefixKind,
-    QueryProjection,
+    ProjectionOutput,
     UnsupportedModelError,
     ViTAdapter,
     this_thread_only,
@@ -200,10 +200,10 @@ class TimmViTAdapter(ViTAdapter):
     def _run(self, pixels: torch.Tensor) -> None:
         self._vit().forward_features(pixels)  # embeddings, blocks, final norm; no pooling or head
 
-    def query_projection(self, layer: int, head: int) -> QueryProjection:
-        """The fused ``qkv`` Linear: queries are its first ``H·d_h`` output rows, head by head."""
+    def projection_outputs(self, layer: int) -> tuple[ProjectionOutput, ProjectionOutput]:
+        """The fused ``qkv`` Linear: queries are its first ``H·d_h`` output rows, keys the next."""
         attn = self._attention(layer)
-        return QueryProjection(attn.qkv, slice(head * attn.head_dim, (head + 1) * attn.head_dim))
+        return ProjectionOutput(attn.qkv, 0), ProjectionOutput(attn.qkv, attn.attn_dim)
 
     def _outputs(self, pixels: torch.Tensor) -> ModelOutputs:
         """timm's own pooling (``forward_head(pre_logits=True)``: the CLS token after the final norm, or

@@ -17,10 +17,26 @@ from qkatlas.analysis import ImageAnalyzer, attention_edge_split
 from qkatlas.conventions import Basis
 from qkatlas.images import load_image_file, to_model_input
 from qkatlas.models import ViTAdapter, load_model
+from qkatlas.models.base import BlockCapture
 from qkatlas.scoring import ModeProjector
 from qkatlas.svd import Decomposition, decompose
 from tests.helpers.families import MODELS, TINY
 from tests.helpers.pruned import ACTIVE_MODES, DEAD_WITH_BIAS, prune_heads, randomize_biases_and_norms
+
+
+def _batch(adapter: ViTAdapter, photo_dir: Path) -> torch.Tensor:
+    images = [load_image_file(photo_dir / name) for name in ("astronaut.jpg", "coffee.jpg")]
+    return adapter.normalize(torch.stack([to_model_input(image, adapter.preprocessing) for image in images]))
+
+
+def _exact_maps(projector: ModeProjector, layer: int, capture: BlockCapture) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(P_U, P_V)`` of the exact basis over all tokens (prefix included), ``[B, N, H, M]`` float64, as
+    the kernel takes them from the model's own queries and keys (offsets added)."""
+    query, key = projector.project_exact(layer, capture.normed, capture.query, capture.key)
+    return (
+        query.double() + projector.exact_query_offset[layer].double(),
+        key.double() + projector.exact_key_offset[layer].double(),
+    )
 
 
 def _rebuilt_and_real_attention(
@@ -28,23 +44,43 @@ def _rebuilt_and_real_attention(
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Per layer, ``softmax_j(Σ_n σ_n P_U[i,n] P_V[j,n] / √d_h)`` from the modes alone and the model's
     own attention probabilities, both ``[B, H, N, N]`` over all tokens."""
-    projector = ModeProjector(dec, "cpu", torch.float64)
-    images = [load_image_file(photo_dir / name) for name in ("astronaut.jpg", "coffee.jpg")]
-    batch = torch.stack([to_model_input(image, adapter.preprocessing) for image in images])
-    pixels = adapter.normalize(batch)
-    normed: list[torch.Tensor] = []
-    adapter.run_with_capture(pixels, lambda _l, _r, n: normed.append(n.double()))
+    projector = ModeProjector(dec, adapter.weights(), "cpu", torch.float64)
+    pixels = _batch(adapter, photo_dir)
+    captured: list[BlockCapture] = []
+    adapter.run_capturing_blocks(pixels, lambda _layer, capture: captured.append(capture))
     expected = adapter.attention_probs(pixels)
     spec = adapter.spec
     pairs = []
     for layer in range(spec.n_layers):
-        query, key = projector.project(layer, normed[layer], Basis.exact)  # all tokens, prefix included
-        query = query.double().view(*query.shape[:2], spec.n_heads, spec.d_head)
-        key = key.double().view(*key.shape[:2], spec.n_heads, spec.d_head)
+        query, key = _exact_maps(projector, layer, captured[layer])
         sigma = torch.from_numpy(dec.sigma[layer])  # [H, M]
         logits = torch.einsum("bihm,hm,bjhm->bhij", query, sigma, key) * spec.d_head**-0.5
         pairs.append((logits.softmax(dim=-1).float(), expected[layer].float()))
     return pairs
+
+
+@pytest.mark.parametrize("family", list(MODELS))
+def test_maps_from_the_models_queries_and_keys_equal_the_direct_projection(family: str, photo_dir: Path) -> None:
+    """docs/method.md#exact-basis: ``q·(R_a⁻¹u'_n) = u_n·(x + c)`` and ``(k − b_k)·(R_b⁻¹v'_n) = v_n·x``,
+    in the kernel's float32 against numpy's float64 projection of the LayerNorm output, every family,
+    with biases and LayerNorm parameters randomized."""
+    model_id, overrides = MODELS[family]
+    adapter = load_model(model_id, random_init=True, seed=1, overrides=overrides)
+    randomize_biases_and_norms(adapter.module)
+    adapter.module.eval()
+    dec = decompose(adapter.weights())
+    projector = ModeProjector(dec, adapter.weights(), "cpu", torch.float32)
+    assert projector.direct_heads == [[]] * adapter.spec.n_layers  # random heads are well conditioned
+    captured: list[BlockCapture] = []
+    adapter.run_capturing_blocks(_batch(adapter, photo_dir), lambda _layer, capture: captured.append(capture))
+    for layer, capture in enumerate(captured):
+        normed = capture.normed.double().numpy()  # [B, N, d]
+        direct_query = np.einsum("bnd,hmd->bnhm", normed, dec.U[layer]) + dec.query_offset[layer]
+        direct_key = np.einsum("bnd,hmd->bnhm", normed, dec.V[layer])
+        query, key = _exact_maps(projector, layer, capture)
+        scale = np.abs(direct_query).max()
+        np.testing.assert_allclose(query.numpy(), direct_query, rtol=0, atol=1e-5 * scale)
+        np.testing.assert_allclose(key.numpy(), direct_key, rtol=0, atol=1e-5 * np.abs(direct_key).max())
 
 
 @pytest.mark.parametrize("family", list(MODELS))
@@ -66,6 +102,8 @@ def test_active_modes_of_pruned_and_dead_heads_still_rebuild_the_attention(photo
     prune_heads(adapter.module)
     adapter.module.eval()
     dec = decompose(adapter.weights())
+    # Every head with a zero or rank-deficient W_q or W_k keeps the direct projection (L0 H2 alone is whole).
+    assert ModeProjector(dec, adapter.weights(), "cpu", torch.float32).direct_heads == [[0, 1], [0, 1, 2]]
     for name in ("U", "V", "sigma", "cos", "query_offset"):
         assert np.isfinite(getattr(dec, name)).all(), name
     assert dec.active.sum(axis=-1).tolist() == ACTIVE_MODES

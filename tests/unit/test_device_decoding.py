@@ -132,10 +132,15 @@ def _pixel_differences(pillow: Batch, device: Batch, device_decoded: set[int]) -
 # ---------------------------------------------------------------------------------------------- the stream
 
 
+@pytest.mark.parametrize("prefetch", [0, 2])  # in line (the default), decoded ahead by a thread
 @pytest.mark.parametrize("batch_size", [1, 4, 5, 13])
-def test_same_batches_as_the_pillow_stream(source: ImageSource, batch_size: int) -> None:
+def test_same_batches_as_the_pillow_stream(source: ImageSource, batch_size: int, prefetch: int) -> None:
     counts = DecodeCounts()
-    ours = list(iter_device_batches(source, PREPS, batch_size=batch_size, device=CPU, read_workers=3, counts=counts))
+    ours = list(
+        iter_device_batches(
+            source, PREPS, batch_size=batch_size, device=CPU, read_workers=3, prefetch=prefetch, counts=counts
+        )
+    )
     theirs = list(iter_shared_batches(source, PREPS, batch_size=batch_size))
     assert _summary(ours) == _summary(theirs)
     assert counts.device == len(_device_decoded(source)) and counts.pillow == _EXPECTED_PILLOW
@@ -205,7 +210,7 @@ def test_arguments_are_checked(source: ImageSource) -> None:
         ({"batch_size": 2, "start": -1}, "start"),
         ({"batch_size": 2, "indices": [len(_FILES)]}, "out of range"),
         ({"batch_size": 2, "read_workers": 0}, "read_workers"),
-        ({"batch_size": 2, "prefetch": 0}, "prefetch"),
+        ({"batch_size": 2, "prefetch": -1}, "prefetch"),
     ]:
         with pytest.raises(ValueError, match=match):
             list(iter_device_batches(source, PREPS, device=CPU, **kwargs))  # type: ignore[arg-type]
@@ -291,13 +296,14 @@ def _stream_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith(("qkatlas-device-decode", "qkatlas-read"))]
 
 
-def test_closing_early_stops_the_thread(source: ImageSource) -> None:
-    stream = iter_device_batches(source, PREPS, batch_size=1, device=CPU, prefetch=1)
+@pytest.mark.parametrize("prefetch", [0, 1])
+def test_closing_early_stops_the_threads(source: ImageSource, prefetch: int) -> None:
+    stream = iter_device_batches(source, PREPS, batch_size=1, device=CPU, prefetch=prefetch)
     next(stream)
-    assert _stream_threads()  # running, blocked on the full queue
+    assert _stream_threads()  # readers, and with prefetch the decoding thread blocked on the full queue
     stream.close()
     assert not _stream_threads()
-    dropped = iter_device_batches(source, PREPS, batch_size=1, device=CPU, prefetch=1)
+    dropped = iter_device_batches(source, PREPS, batch_size=1, device=CPU, prefetch=prefetch)
     next(dropped)
     del dropped
     gc.collect()

@@ -1,0 +1,93 @@
+"""The scoring kernel's top-K against brute force: every image captured alone, its tokens projected onto
+the modes in float64 numpy (the exact basis from the LayerNorm output, not from the model's queries
+and keys as the kernel takes it), every column ranked by sorting.
+
+Both merges are checked (compact, the CPU's, and fixed-shape, the GPU's) and with windows of layers
+that do and do not divide the depth (``merge_window_layers``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import qkatlas.scoring
+from qkatlas.conventions import BASES
+from qkatlas.models import ViTAdapter, load_model
+from qkatlas.scoring import ModeKernel, TopKScorer, merge_window_layers
+from qkatlas.svd import Decomposition, decompose
+from tests.helpers.pruned import randomize_biases_and_norms
+
+K = 3
+N_IMAGES, BATCH = 10, 4
+
+
+def _brute_force(adapter: ViTAdapter, dec: Decomposition, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Every column's score of every image ``[N, C]`` and its maps ``[N, C, 2, P]`` (float64)."""
+    spec = adapter.spec
+    scores, maps = [], []
+    for image in images:
+        captured: list[tuple[np.ndarray, np.ndarray]] = []
+
+        def keep(
+            _layer: int,
+            residual: torch.Tensor,
+            normed: torch.Tensor,
+            into: list[tuple[np.ndarray, np.ndarray]] = captured,
+        ) -> None:
+            into.append((residual[0].double().numpy(), normed[0].double().numpy()))
+
+        adapter.run_with_capture(adapter.normalize(image.unsqueeze(0)), keep)
+        per_image_scores, per_image_maps = [], []
+        for position, offset in ((0, np.zeros_like(dec.query_offset)), (1, dec.query_offset)):  # faithful, exact
+            patches = np.stack([c[position][spec.n_prefix :] for c in captured])  # [L, P, d]
+            query = np.einsum("lhmd,lpd->lhmp", dec.U, patches) + offset[..., None]
+            key = np.einsum("lhmd,lpd->lhmp", dec.V, patches)
+            signed = np.stack([query.max(-1) * key.max(-1), query.min(-1) * key.min(-1)], axis=-1)  # [L, H, M, 2]
+            both = np.stack([np.stack([query, key], -2), np.stack([-query, -key], -2)], axis=3)  # [L,H,M,2,2,P]
+            per_image_scores.append(signed.reshape(-1))
+            per_image_maps.append(both.reshape(-1, 2, spec.n_patches))
+        scores.append(np.concatenate(per_image_scores))
+        maps.append(np.concatenate(per_image_maps))
+    return np.stack(scores), np.stack(maps)
+
+
+@pytest.mark.parametrize(("compact", "window_layers"), [(True, 3), (False, 2), (True, 1), (False, 3)])
+def test_top_k_and_maps_equal_brute_force(compact: bool, window_layers: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    adapter = load_model(
+        "vit_tiny_patch16_224",
+        random_init=True,
+        seed=5,
+        overrides={"depth": 3, "embed_dim": 48, "num_heads": 3, "img_size": 48},
+    )
+    randomize_biases_and_norms(adapter.module)
+    adapter.module.eval()
+    dec = decompose(adapter.weights())
+    spec = adapter.spec
+    # The window holds this many layers' maps: set the byte budget that gives it.
+    per_layer = merge_window_layers(1, spec.n_patches, spec.n_heads * spec.d_head, 2, BATCH, torch.float32)
+    assert per_layer == 1
+    one_layer = 2 * BATCH * spec.n_patches * 2 * spec.n_heads * spec.d_head * 4
+    monkeypatch.setattr(qkatlas.scoring, "MERGE_WINDOW_BYTES", one_layer * window_layers)
+    scorer = TopKScorer(ModeKernel(adapter, dec, BASES))
+    assert scorer._window_layers(BATCH) == window_layers
+    topk = scorer.new_top_k(K, compact=compact)
+    images = torch.randint(0, 256, (N_IMAGES, 3, 48, 48), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    entered_rows: list[int] = []
+    for start in range(0, N_IMAGES, BATCH):
+        batch = images[start : start + BATCH]
+        entered = scorer.score(batch, torch.arange(start, start + len(batch)), topk)
+        entered_rows += (start + entered.nonzero().flatten()).tolist()
+
+    expected_scores, expected_maps = _brute_force(adapter, dec, images)
+    order = np.argsort(-expected_scores, axis=0, kind="stable")[:K].T  # [C, K]: ties to the lower index
+    scores, indices, payload = topk.ranked()
+    assert payload is not None
+    np.testing.assert_array_equal(indices.numpy(), order)
+    best = np.take_along_axis(expected_scores.T, order, axis=1)
+    np.testing.assert_allclose(scores.numpy(), best, rtol=1e-4, atol=1e-6 * np.abs(best).max())
+    columns = np.arange(scorer.n_columns)[:, None]
+    want = expected_maps[order, columns]  # [C, K, 2, P]
+    np.testing.assert_allclose(payload.float().numpy(), want, rtol=0, atol=2e-3 * np.abs(want).max())
+    assert set(order.flatten().tolist()) <= set(entered_rows)  # every winner's thumbnail gets written
