@@ -129,6 +129,15 @@ class ModeProjector:
         return query_maps, key_maps
 
 
+def _extremes(maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``maps [B, P, ...]`` → the minimum and maximum over ``P``, float32. One fused pass on a GPU; on
+    the CPU ``aminmax`` over a middle dimension ran ten times slower than ``amin`` and ``amax`` apart."""
+    if maps.device.type == "cpu":
+        return maps.amin(dim=1).float(), maps.amax(dim=1).float()
+    low, high = maps.aminmax(dim=1)
+    return low.float(), high.float()
+
+
 def signed_scores(
     query: torch.Tensor,
     key: torch.Tensor,
@@ -146,8 +155,8 @@ def signed_scores(
     are added to the extremes rather than to every value: rounding is monotonic, so the result is the
     same.
     """
-    q_min, q_max = (extreme.float() for extreme in query.aminmax(dim=1))
-    k_min, k_max = (extreme.float() for extreme in key.aminmax(dim=1))
+    q_min, q_max = _extremes(query)
+    k_min, k_max = _extremes(key)
     if query_offset is not None:
         q_min, q_max = q_min + query_offset, q_max + query_offset
     if key_offset is not None:
@@ -188,16 +197,17 @@ class ProjectedLayer:
         maps = self.key.float()
         return maps if self.key_offset is None else maps + self.key_offset
 
-    def maps(self, rows: torch.Tensor, heads: torch.Tensor, modes: torch.Tensor) -> torch.Tensor:
-        """``[n, 2, P]`` float32: the query and key maps of batch rows ``rows [n]`` for the modes
-        ``(heads [n], modes [n])``, offsets included."""
-        query = self.query[rows, :, heads, modes].float()
-        key = self.key[rows, :, heads, modes].float()
-        if self.query_offset is not None:
-            query = query + self.query_offset[heads, modes].unsqueeze(1)
-        if self.key_offset is not None:
-            key = key + self.key_offset[heads, modes].unsqueeze(1)
-        return torch.stack([query, key], dim=1)
+    def write_maps(
+        self, out: torch.Tensor, rows: torch.Tensor, heads: torch.Tensor, modes: torch.Tensor, flip: torch.Tensor
+    ) -> None:
+        """Write into ``out [n, 2, P]`` (any float dtype) the query and key maps of batch rows ``rows [n]``
+        for the modes ``(heads [n], modes [n])``, offsets included, times ``flip [n]`` (±1: the ``neg``
+        maps are the negated ``pos`` maps); one pass over each side after the gather."""
+        flip = flip.unsqueeze(1)
+        for side, maps, offset in ((0, self.query, self.query_offset), (1, self.key, self.key_offset)):
+            gathered = maps[rows, :, heads, modes]  # [n, P]
+            shift = flip * offset[heads, modes].unsqueeze(1) if offset is not None else torch.zeros_like(flip)
+            torch.addcmul(shift, gathered, flip, out=out[:, side])
 
 
 OnProjected = Callable[[ProjectedLayer], None]
@@ -414,7 +424,9 @@ class TopKScorer:
         first = self._block(window[0])
         per_layer = first.stop - first.start
         columns = slice(first.start, first.start + per_layer * len(window))
-        n_modes, k = self.layout.n_modes, topk.k
+        n_modes, k, payload = self.layout.n_modes, topk.k, topk.payload
+        if payload is None:
+            raise ValueError("the scorer's top-K carries each winner's maps: make it with new_top_k")
 
         def fetch(window_columns: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
             # Both merges list the entries in column order, so each layer's entries are one run: the
@@ -425,13 +437,12 @@ class TopKScorer:
                 bounds = torch.searchsorted(window_columns, starts).tolist()
             else:
                 bounds = [i * per_layer * k for i in range(len(window) + 1)]
-            pieces = []
+            out = torch.empty((len(rows), *payload.shape[2:]), dtype=payload.dtype, device=payload.device)
             for offset, projected in enumerate(window):
                 run = slice(bounds[offset], bounds[offset + 1])
                 mode, sign = ColumnLayout.mode_and_sign(window_columns[run] - offset * per_layer)
-                flip = self._signs[sign].view(-1, 1, 1)  # neg maps: the negated pos maps
-                pieces.append(projected.maps(rows[run], mode // n_modes, mode % n_modes) * flip)
-            return torch.cat(pieces)
+                projected.write_maps(out[run], rows[run], mode // n_modes, mode % n_modes, self._signs[sign])
+            return out
 
         scores = torch.cat([projected.scores.flatten(1) for projected in window], dim=1)  # [B, W·D·2]
         return topk.update(scores, indices, columns, fetch)
