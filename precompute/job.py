@@ -50,7 +50,7 @@ from qkatlas.atlas.contract import (
     AtlasManifest,
     SkippedImage,
 )
-from qkatlas.device import compute_dtype
+from qkatlas.device import precision_dtype, precision_scope, resolve_precision
 from qkatlas.errors import ActionableError
 from qkatlas.images import (
     SharedBatch,
@@ -67,6 +67,7 @@ from qkatlas.mode_statistics import (
 )
 from qkatlas.progress import ProgressSink
 from qkatlas.scoring import ModeKernel, TopKScorer
+from qkatlas.ties import Rounding, analytic_rounding, measured_rounding
 
 #: What every error that stops a job part-way ends with.
 RESUME_HINT = "the last checkpoint is kept: free some space or fix the cause, then rerun with --resume"
@@ -157,10 +158,14 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
             slug_of = dict(zip(config.models, slugs, strict=True))
             for model_id, reason in unloadable.items():
                 on_progress.model_finished(slug_of[model_id], "failed", f"could not be loaded: {reason}")
+        precision = resolve_precision(config.precision, device)
+        if config.precision == "tf32" and precision == "fp32":
+            log("--precision tf32 on the CPU is fp32 (TF32 is a mode of CUDA's matmuls); the atlas records fp32")
         results: list[JobResult] = []
         todo: list[LoadedModel] = []
         for model in models:
-            finished = finished_atlas(config, model, source) if config.resume and not config.rebuild_finished else None
+            resumable = config.resume and not config.rebuild_finished
+            finished = finished_atlas(config, model, source, precision) if resumable else None
             if finished is None:
                 todo.append(model)
                 continue
@@ -169,7 +174,7 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
             results.append(_kept_result(model.model_id, atlas, finished))
             if on_progress:
                 on_progress.model_finished(model.slug, "done")
-        dtype = compute_dtype(device)
+        dtype = precision_dtype(precision)
         n_classes = len(source.classes) if config.statistics else None
         needs = [
             estimate_memory(
@@ -191,9 +196,11 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
         decoder = resolve_decode(config.decode, device)
         if decoder == "nvjpeg" and todo:
             log(f"decoding JPEGs with nvJPEG on {device} (Pillow for the files it cannot read)")
-        context = JobContext(config, source, shard, device, decoder, on_progress, log, started, clock, len(todo))
+        context = JobContext(
+            config, source, shard, device, decoder, on_progress, precision, log, started, clock, len(todo)
+        )
         job = _Job(context, timings)
-        with job.progress_bar():
+        with job.progress_bar(), precision_scope(precision):
             for number, group in enumerate(groups, 1):
                 results.extend(job.run_group([todo[i] for i in group.members], number, len(groups)))
     finally:
@@ -269,6 +276,7 @@ class _Job:
         streams = self._open_all(members, preps)
         timings, clock = self.timings, time.perf_counter()
         self._calibrate([stream for stream in streams if self._uncalibrated(stream)], preps)
+        self._measure_rounding(streams, preps)
         timings.calibration += time.perf_counter() - clock
         if n_groups > 1:
             self.log(f"group {number}/{n_groups}: {', '.join(model.model_id for model in members)}")
@@ -310,6 +318,7 @@ class _Job:
                 bases=config.bases,
                 world=shard.world,
                 decoder=self.context.decoder,
+                precision=self.context.precision,
                 statistics=config.statistics,
                 effects=config.effects,
             )
@@ -333,7 +342,7 @@ class _Job:
                 checkpoint_name=checkpoint,
                 fingerprint=model_fingerprint,
                 scorer=TopKScorer(
-                    ModeKernel(model.adapter, model.dec, config.bases),
+                    ModeKernel(model.adapter, model.dec, config.bases, precision_dtype(self.context.precision)),
                     EffectKernel(model.adapter, model.dec) if config.effects else None,
                 ),
                 top_k=config.top_k,
@@ -373,6 +382,37 @@ class _Job:
                 stream.start_statistics(self._bins(scores, stream.scorer.n_columns), len(self.context.classes))
             if stream.scorer.effects is not None and stream.effects is None:
                 stream.start_effects(self._bins(effects, stream.scorer.effects.n_columns))
+
+    def _measure_rounding(self, streams: list[ModelStream], preps: list[Preprocessing]) -> None:
+        """Set every stream's ``rounding``: for fp32 its analytic bound; for bf16 and tf32 measured on the
+        calibration sample, scored once more in float32 at full precision (``qkatlas.ties``; on every
+        resume too, as it is not checkpointed). Under ``torchrun`` the main process's value is shared."""
+        precision = self.context.precision
+        if precision == "fp32":
+            for stream in streams:
+                stream.rounding = analytic_rounding(stream.adapter.spec.d_model)
+            return
+        sample = list(range(min(CALIBRATION_IMAGES, len(self.source.items))))
+        self.log(f"measuring the rounding of {precision} scores against float32 on the first {len(sample)} images")
+        references = [
+            TopKScorer(ModeKernel(stream.adapter, stream.dec, self.config.bases, torch.float32)) for stream in streams
+        ]
+        scored: list[list[torch.Tensor]] = [[] for _ in streams]
+        exact: list[list[torch.Tensor]] = [[] for _ in streams]
+        for shared in self._batches(preps, sample, 0):
+            for stream, reference, mine, theirs in zip(streams, references, scored, exact, strict=True):
+                batch = shared.views[stream.view]
+                if len(batch):
+                    mine.append(stream.scorer.scores(batch.images)[0])
+                    with precision_scope("fp32"):
+                        theirs.append(reference.scores(batch.images)[0])
+        for stream, mine, theirs in zip(streams, scored, exact, strict=True):
+            n_columns = stream.scorer.n_columns
+            empty = torch.empty((0, n_columns), device=self.device)
+            rounding: Rounding = measured_rounding(
+                precision, torch.cat(mine) if mine else empty, torch.cat(theirs) if theirs else empty
+            )
+            stream.rounding = self.shard.object_from_main(rounding, self.device)
 
     def _bins(self, parts: list[torch.Tensor], n_columns: int) -> HistogramBins:
         """The bins calibrated on the sample's values ``parts`` (batches of ``[b, n_columns]``), the main
