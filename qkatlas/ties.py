@@ -36,6 +36,22 @@ TIE_RULE = (
 )
 
 
+#: What a reader says about an atlas without the tie check.
+TIES_NOT_RECORDED = (
+    "this atlas was built before the tie check (atlas format 5 or older): whether its last places tie at its "
+    "precision is not recorded; rebuild it to add it"
+)
+
+
+@dataclass(frozen=True)
+class TiedPlaces:
+    """A top-K's last places that tie with the best image left out: from place ``first`` (0-based) to the
+    K-th; ``next_score`` is that image's score."""
+
+    first: int
+    next_score: float
+
+
 @dataclass(frozen=True)
 class Rounding:
     """The relative rounding ``epsilon`` of a score at ``precision``: ``measured`` on ``sample_images``

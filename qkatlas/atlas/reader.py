@@ -37,7 +37,7 @@ from qkatlas.atlas.evidence import ModeEvidence, Winner, fires, is_evidence, noi
 from qkatlas.atlas.statistics import ModeStatistics, SignedMode
 from qkatlas.conventions import SIGNS, Basis, Sign
 from qkatlas.svd import active_modes
-from qkatlas.ties import first_tied_place
+from qkatlas.ties import TiedPlaces, first_tied_place
 
 SIGN_AXIS = {sign: axis for axis, sign in enumerate(SIGNS)}
 T = TypeVar("T")
@@ -287,10 +287,10 @@ class Atlas:
         scores = np.asarray(self._arrays["topk_scores"][at])
         return [(int(i), float(s)) for i, s in zip(indices, scores, strict=True) if i >= 0]
 
-    def cutoff_tie(self, basis: Basis, layer: int, head: int, mode: int, sign: Sign) -> int | None:
-        """The first place (0-based) from which the signed mode's last places tie with the best image
-        left out of its top-K at the atlas's precision (``qkatlas.ties.first_tied_place``); ``None`` when
-        they do not, or the atlas has no tie check (built before format 6)."""
+    def cutoff_tie(self, basis: Basis, layer: int, head: int, mode: int, sign: Sign) -> TiedPlaces | None:
+        """The signed mode's last places that tie with the best image left out of its top-K at the atlas's
+        precision (``qkatlas.ties.first_tied_place``); ``None`` when they do not, or the atlas has no tie
+        check (built before format 6)."""
         ties = self.manifest.ties
         if ties is None:
             return None
@@ -299,7 +299,8 @@ class Atlas:
             return None
         at = (self.basis_axis(basis), layer, head, mode, SIGN_AXIS[sign])
         runner_up = float(self._arrays["topk_runner_up"][at])
-        return first_tied_place(np.array([score for _, score in winners]), runner_up, ties.epsilon)
+        first = first_tied_place(np.array([score for _, score in winners]), runner_up, ties.epsilon)
+        return TiedPlaces(first, runner_up) if first is not None else None
 
     def noise_floor(self, basis: Basis, layer: int) -> float:
         """The score a top image of ``layer`` in ``basis`` must exceed to be evidence
