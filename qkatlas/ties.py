@@ -7,9 +7,8 @@ order is not meaningful. ``ε``, the precision's relative rounding of a score, i
 
 * measured for ``bf16`` and ``tf32``: the job scores its calibration sample (the first
   ``CALIBRATION_IMAGES`` images) once more in float32 at full precision, and ``ε`` is the
-  ``ROUNDING_QUANTILE`` quantile, over every (image, column) of the sample, of
-  ``|score − float32 score| / rms_c``, where ``rms_c`` is the root mean square of column ``c``'s
-  float32 scores on the sample (the column's scale; columns whose scores are all 0 are left out);
+  ``ROUNDING_QUANTILE`` quantile of ``|score − float32 score| / |float32 score|`` over the scores
+  like those at a cut-off: in every column, the sample's top ``TOP_SHARE`` by float32 score;
 * analytic for ``fp32``, which has no finer reference in the job: ``2·d·u`` with ``u = 2⁻²⁴`` and ``d``
   the model width. Each map value is a length-``d`` dot product accumulated in float32, whose error
   is at most about ``d·u`` times the sum of its terms' sizes; a score multiplies two of them, so the
@@ -29,6 +28,9 @@ from qkatlas.device import UNIT_ROUNDOFF, Precision
 #: The quantile of the calibration sample's rounding errors that ``ε`` is: the tie check should cover
 #: nearly every score's rounding, not the typical one.
 ROUNDING_QUANTILE = 0.99
+#: The share of the sample, per column, whose scores ``ε`` is measured on: its best, which resemble the
+#: scores at a top-K's cut-off (rounding is relative to a score's size, and the rule applies it so).
+TOP_SHARE = 0.1
 
 TIE_RULE = (
     "two scores a ≥ b of a mode tie when a − b ≤ ε·(|a| + |b|), ε being the relative rounding of a score at the "
@@ -70,19 +72,22 @@ def analytic_rounding(d_model: int) -> Rounding:
 
 def measured_rounding(precision: Precision, scores: torch.Tensor, reference: torch.Tensor) -> Rounding:
     """``ε`` of ``precision`` from the sample's scores ``[N, C]`` and the same images' full-precision
-    float32 ``reference [N, C]`` (module docstring). Non-finite entries are left out."""
-    scores, reference = scores.double(), reference.double()
-    finite = torch.isfinite(scores) & torch.isfinite(reference)
-    reference = torch.where(finite, reference, 0.0)
-    counts = finite.sum(dim=0).clamp_min(1)
-    rms = (reference.square().sum(dim=0) / counts).sqrt()  # [C]
-    kept = finite & (rms > 0)
-    errors = ((scores - reference).abs() / torch.where(rms > 0, rms, 1.0))[kept]
+    float32 ``reference [N, C]`` (module docstring): over each column's top ``TOP_SHARE`` of the sample
+    by reference score, the ``ROUNDING_QUANTILE`` quantile of ``|score − reference| / |reference|``.
+    Entries whose reference is 0 or not finite (inactive modes) are left out."""
+    n_images = len(scores)
+    if n_images == 0:
+        return Rounding(precision, 0.0, "measured", 0)
+    reference = torch.nan_to_num(reference.double(), nan=0.0, posinf=0.0, neginf=0.0)
+    top = reference.topk(max(1, int(np.ceil(TOP_SHARE * n_images))), dim=0).indices  # [n_top, C]
+    exact, rounded = reference.gather(0, top), scores.double().gather(0, top)
+    kept = (exact != 0) & torch.isfinite(rounded)
+    errors = ((rounded - exact).abs() / exact.abs())[kept]
     if errors.numel() == 0:
-        return Rounding(precision, 0.0, "measured", len(scores))
+        return Rounding(precision, 0.0, "measured", n_images)
     position = max(1, int(np.ceil(ROUNDING_QUANTILE * errors.numel())))
     epsilon = float(errors.kthvalue(position).values)  # kthvalue: any size (quantile has a limit)
-    return Rounding(precision, epsilon, "measured", len(scores))
+    return Rounding(precision, epsilon, "measured", n_images)
 
 
 def first_tied_place(scores: np.ndarray, runner_up: float, epsilon: float) -> int | None:
