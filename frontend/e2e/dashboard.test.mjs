@@ -649,6 +649,7 @@ test.describe("statistics: search, the mode index, classes", () => {
         await page.goto(url(`/m/${slug}/L${layer}/H${head}/M${mode}?sign=${sign}&basis=${basis}`));
         await note.scrollIntoViewIfNeeded();
         assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true);
+        assert.deepEqual(await axeViolations(page), [], "axe with the tie note and badges");
         await screenshot(page, `27-mode-cutoff-tie-${size}`);
       });
     });
