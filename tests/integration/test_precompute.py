@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from precompute.checkpoint import checkpoint_name
 from precompute.cli import main
+from precompute.loading import atlas_slugs
 from qkatlas.atlas import Atlas
 from qkatlas.images import open_image_source
 from qkatlas.sample_photos import write_sample_photos
@@ -23,7 +25,9 @@ from tests.helpers.atlases import (
     atlas_contents,
     brute_force_projections,
     build_atlas,
+    killed_after_a_checkpoint,
     run_killed_then_resumed,
+    tiny_job_command,
 )
 
 #: Families with different prefix layouts: CLS; CLS + distillation; CLS + 4 registers.
@@ -130,6 +134,20 @@ def test_resume_after_kill_reproduces_uninterrupted_run(tmp_path: Path, photo_di
     listing.write_text("".join(f"{photos[i % len(photos)]}\n" for i in range(64)))
     resumed, reference = run_killed_then_resumed(tmp_path, listing)
     assert atlas_contents(resumed) == atlas_contents(reference)
+
+
+def test_a_resume_at_another_precision_is_refused_and_names_it(tmp_path: Path, photo_dir: Path) -> None:
+    listing = tmp_path / "images.txt"
+    photos = sorted(photo_dir.iterdir())
+    listing.write_text("".join(f"{photos[i % len(photos)]}\n" for i in range(64)))
+    out = tmp_path / "killed"
+    args = tiny_job_command(listing, out)  # fp32: the CPU's default
+    slug = atlas_slugs([TINY_VIT], open_image_source(listing).name)[0]
+    killed_after_a_checkpoint(args, out / ".partial" / slug / checkpoint_name(0, 1))
+    resumed = subprocess.run([*args, "--resume", "--precision", "bf16"], capture_output=True, text=True)
+    assert resumed.returncode != 0
+    assert "different settings (precision)" in resumed.stderr and "--resume" in resumed.stderr
+    assert "Traceback" not in resumed.stderr
 
 
 def test_the_finished_progress_bar_is_drawn_once(
