@@ -67,7 +67,7 @@ from qkatlas.mode_statistics import (
 )
 from qkatlas.progress import ProgressSink
 from qkatlas.scoring import ModeKernel, TopKScorer
-from qkatlas.ties import Rounding, analytic_rounding, measured_rounding
+from qkatlas.ties import analytic_rounding, measured_rounding
 
 #: What every error that stops a job part-way ends with.
 RESUME_HINT = "the last checkpoint is kept: free some space or fix the cause, then rerun with --resume"
@@ -90,7 +90,8 @@ class JobResult:
 @dataclass
 class JobTimings:
     """Where a job's time went, in seconds, summed over its groups: ``setup`` loading, decomposing and
-    planning; ``calibration`` scoring the statistics' calibration sample; ``stream`` the scoring loop
+    planning; ``calibration`` scoring the statistics' calibration sample (and, below fp32, scoring it
+    again in float32 to measure the precision's rounding: ``qkatlas.ties``); ``stream`` the scoring loop
     (its checkpoints included); ``drain`` waiting, after the stream, for the background writer to
     finish what was queued; ``finish`` merging, writing and publishing the atlases. The background
     writer (thumbnails, checkpoints) was busy ``writer_busy`` seconds, and the stream waited
@@ -394,23 +395,21 @@ class _Job:
             return
         sample = list(range(min(CALIBRATION_IMAGES, len(self.source.items))))
         self.log(f"measuring the rounding of {precision} scores against float32 on the first {len(sample)} images")
-        references = [
-            TopKScorer(ModeKernel(stream.adapter, stream.dec, self.config.bases, torch.float32)) for stream in streams
-        ]
-        scored: list[list[torch.Tensor]] = [[] for _ in streams]
-        exact: list[list[torch.Tensor]] = [[] for _ in streams]
-        for shared in self._batches(preps, sample, 0):
-            for stream, reference, mine, theirs in zip(streams, references, scored, exact, strict=True):
-                batch = shared.views[stream.view]
-                if len(batch):
-                    mine.append(stream.scorer.scores(batch.images)[0])
+        batches = list(self._batches(preps, sample, 0))  # decoded once for every model (~40 MB a view at 224 px)
+        for stream in streams:
+            # One float32 projector at a time: a group's models together would need their memory twice.
+            reference = TopKScorer(ModeKernel(stream.adapter, stream.dec, self.config.bases, torch.float32))
+            scored, exact = [], []
+            for shared in batches:
+                images = shared.views[stream.view].images
+                if len(images):
+                    scored.append(stream.scorer.scores(images)[0])
                     with precision_scope("fp32"):
-                        theirs.append(reference.scores(batch.images)[0])
-        for stream, mine, theirs in zip(streams, scored, exact, strict=True):
-            n_columns = stream.scorer.n_columns
-            empty = torch.empty((0, n_columns), device=self.device)
-            rounding: Rounding = measured_rounding(
-                precision, torch.cat(mine) if mine else empty, torch.cat(theirs) if theirs else empty
+                        exact.append(reference.scores(images)[0])
+            del reference
+            empty = torch.empty((0, stream.scorer.n_columns), device=self.device)
+            rounding = measured_rounding(
+                precision, torch.cat(scored) if scored else empty, torch.cat(exact) if exact else empty
             )
             stream.rounding = self.shard.object_from_main(rounding, self.device)
 
