@@ -145,6 +145,10 @@ class ModelSummary(BaseModel):
     bases: list[Basis]
     dataset: DatasetInfo
     random_init: bool = Field(description="The weights are random (a test or demo atlas).")
+    precision: Literal["bf16", "tf32", "fp32"] | None = Field(
+        description="How the job computed the scores (--precision): bf16, tf32 or fp32; null when the atlas did not "
+        "record it.",
+    )
     planted: bool = Field(description="The hand-set planted-mode demo model (modes respond to known colours).")
     planted_modes: list[PlantedMode] = Field(
         description="The planted model's hand-set modes: where they are, and what their pages should show; empty "
@@ -322,6 +326,22 @@ class TopImage(BaseModel):
     maps_url: str = Field(description="Raw query/key maps as JSON.")
 
 
+class CutoffTie(BaseModel):
+    """The last places of a signed mode's top-K that tie with the best image left out of it at the atlas's
+    precision: their order against it, and among themselves, is not meaningful (docs/method.md#ties-at-the-cut-off)."""
+
+    first_rank: int = Field(
+        description="The first tied place (0 = best); it and every place after it, up to the K-th, tie."
+    )
+    last_rank: int = Field(description="The K-th place (K − 1).")
+    next_score: float = Field(description="The best score left out of the top-K (the (K+1)-th).")
+    precision: Literal["bf16", "tf32", "fp32"] | None = Field(
+        description="The precision the scores were computed in; null when the atlas did not record it."
+    )
+    epsilon: float = Field(description="The relative rounding ε of a score at that precision.")
+    rule: str = Field(description="When two scores tie, in words.")
+
+
 class ScoreDistribution(BaseModel):
     """A signed mode's attention score over every scored image of the dataset (docs/method.md#per-mode-statistics)."""
 
@@ -487,6 +507,11 @@ class ModeDetail(BaseModel):
         default=None, description="The attention the mode moves over the dataset; null when it was not measured."
     )
     effect_missing: str | None = Field(default=None, description="Why `effect` is null; null when it is not.")
+    cutoff_tie: CutoffTie | None = Field(
+        description="The last places of the top-K that tie with the next image at the atlas's precision; null when "
+        "they do not (or `ties_missing` says why it is not known).",
+    )
+    ties_missing: str | None = Field(description="Why ties are not known; null when they are.")
     map_scale: MapScaleOut | None = Field(
         description="The one colour scale of every overlay of this signed mode (its top images' and an upload's): "
         "the largest query and key values over the listed top images; null when it lists none."

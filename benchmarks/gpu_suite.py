@@ -23,6 +23,10 @@ f. host synchronizations per ``TopKScorer.score`` call (``torch.cuda.set_sync_de
 e. the paper's 13 models: forward and precompute img/s each, and the extrapolated 50,000-image job;
 h. the real job (``precompute.job.run_job``) with the paper's 13 models over 2,048 items from the JPEG
    files to published atlases, extrapolated to 50,000 images;
+p. the job's precision (``--precision``): for each of bf16, tf32 and fp32, the forward and scoring
+   img/s of the main model, the agreement of its scores of the photos with float32 at full precision
+   (top-1, top-K sets, top-K overlap, as c3), the tie check's ε and what it flags, and the default it
+   recommends;
 g. ``torch.compile`` of the ViT-B forward (in a subprocess with a timeout), last.
 
 Figures are printed as measured and ``OUT/results.json`` is rewritten after every one, so a run cut
@@ -61,7 +65,16 @@ from precompute.job import run_job
 from precompute.job_config import JobConfig
 from qkatlas.analysis import ImageAnalyzer
 from qkatlas.conventions import BASES, Basis
-from qkatlas.device import autocast, compute_dtype, resolve_device
+from qkatlas.device import (
+    PRECISIONS,
+    Precision,
+    autocast,
+    compute_dtype,
+    precision_dtype,
+    precision_scope,
+    resolve_device,
+    resolve_precision,
+)
 from qkatlas.images import (
     DecodeCounts,
     ImageSource,
@@ -79,6 +92,8 @@ from qkatlas.models.known_models import PAPER_MODELS
 from qkatlas.sample_photos import optional_sample_dir
 from qkatlas.scoring import QK_PATH_COND_LIMIT, ModeKernel, TopKScorer
 from qkatlas.svd import Decomposition, decompose
+from qkatlas.ties import analytic_rounding, measured_rounding
+from qkatlas.topk import RunningTopK
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_IMAGES = next(
@@ -809,6 +824,132 @@ def _ranking_agreement(reference: torch.Tensor, ours: torch.Tensor, k: int) -> d
 
 
 # ------------------------------------------------------------------------------------------------
+# p: the job's precision: speed and agreement with float32, each of bf16, tf32 and fp32
+# ------------------------------------------------------------------------------------------------
+
+#: The rule the section recommends a default by: the fastest precision whose top-1 image is float32's in
+#: at least this fraction of columns (fp32 itself when none is).
+PRECISION_TOP1_BAR = 0.99
+
+
+def section_precision(suite: Suite) -> None:
+    """For each of ``--precision``'s choices, in one run: the job's scoring rate on the main model
+    (``_precision_rates``) and how its scores of the suite's photos (Pillow, as the job decodes them)
+    agree with float32 at full precision (``_ranking_agreement``, as c3), with the tie check's ε
+    measured on the same photos and the share of the columns whose top-K set changed that the check
+    flags (``_precision_agreement``); then the recommended default by ``PRECISION_TOP1_BAR``."""
+    cfg = suite.config
+    adapter, dec = suite.vit()
+    # On the CPU tf32 is fp32 (``resolve_precision``): measured once, as fp32.
+    choices = [name for name in PRECISIONS if resolve_precision(name, suite.device) == name]
+    suite.record("p_precision", model=cfg.model, batch_size=cfg.batch_size, precisions=choices)
+    rates = _precision_rates(suite, adapter, dec, choices)
+    suite.record(
+        "p_precision", **{f"{name}_{key}": value for name, rate in rates.items() for key, value in rate.items()}
+    )
+    agreement = _precision_agreement(suite, adapter, dec, choices)
+    suite.record("p_precision", **{f"{name}_vs_fp32": values for name, values in agreement.items()})
+    eligible = [name for name in choices if agreement[name]["top1_identical_columns"] >= PRECISION_TOP1_BAR]
+    recommended = max(eligible, key=lambda name: rates[name]["precompute_img_s"]) if eligible else "fp32"
+    suite.record(
+        "p_precision",
+        recommended=recommended,
+        rule=f"the fastest precision whose top-1 image is float32's in >= {PRECISION_TOP1_BAR:.0%} of columns",
+    )
+
+
+def _precision_rates(
+    suite: Suite, adapter: ViTAdapter, dec: Decomposition, choices: list[Precision]
+) -> dict[str, dict[str, float]]:
+    """Median img/s of the forward pass alone and of the job's scoring (both bases, top-K with the
+    winners' maps, no statistics) at each precision, rounds interleaved across the precisions so that
+    each sees the same machine state; new random images and indices every batch."""
+    cfg, device = suite.config, suite.device
+    size = adapter.preprocessing.crop
+    steps: dict[tuple[Precision, str], Callable[[torch.Tensor, int], None]] = {}
+    for name in choices:
+        dtype = precision_dtype(name)
+        scorer = TopKScorer(ModeKernel(adapter, dec, BASES, dtype))
+        topk = scorer.new_top_k(cfg.top_k)
+
+        def forward(batch: torch.Tensor, _: int, dtype: torch.dtype = dtype) -> None:
+            with torch.inference_mode(), autocast(device, dtype):
+                adapter.forward(adapter.normalize(batch))
+
+        def score(batch: torch.Tensor, start: int, scorer: TopKScorer = scorer, topk: RunningTopK = topk) -> None:
+            indices = torch.arange(start, start + len(batch), device=device)
+            scorer.score(batch, indices, topk).cpu()  # the job fetches the mask once per batch
+
+        steps[name, "forward"], steps[name, "precompute"] = forward, score
+    seconds: dict[tuple[Precision, str], list[float]] = {label: [] for label in steps}
+    for round_ in range(cfg.warmup + cfg.repeats):
+        for label, step in steps.items():
+            batch = torch.randint(0, 256, (cfg.batch_size, 3, size, size), dtype=torch.uint8, device=device)
+            with precision_scope(label[0]):
+                suite.sync()
+                start = time.perf_counter()
+                step(batch, round_ * cfg.batch_size)
+                suite.sync()
+            if round_ >= cfg.warmup:
+                seconds[label].append(time.perf_counter() - start)
+    rates: dict[str, dict[str, float]] = {}
+    for name in choices:
+        forward_rate = cfg.batch_size / statistics.median(seconds[name, "forward"])
+        precompute_rate = cfg.batch_size / statistics.median(seconds[name, "precompute"])
+        rates[name] = {
+            "forward_img_s": forward_rate,
+            "precompute_img_s": precompute_rate,
+            "precompute_vs_forward": precompute_rate / forward_rate,
+        }
+    for name in choices:
+        rates[name]["precompute_vs_fp32"] = rates[name]["precompute_img_s"] / rates["fp32"]["precompute_img_s"]
+    return rates
+
+
+def _precision_agreement(
+    suite: Suite, adapter: ViTAdapter, dec: Decomposition, choices: list[Precision]
+) -> dict[str, dict[str, Any]]:
+    """Every signed mode's score of the suite's photos at each precision against float32 at full
+    precision (``_ranking_agreement``), with ``epsilon``: a score's relative rounding measured on the
+    same photos as the job measures it (``qkatlas.ties.measured_rounding``; fp32: its analytic bound),
+    ``cutoff_ties``: the share of columns whose K-th and (K+1)-th scores tie at that ε, and
+    ``set_changes_flagged``: of the columns whose top-K set differs from float32's, the share flagged."""
+    cfg = suite.config
+    source = open_image_source(cfg.images)
+    index_of = {item.path: i for i, item in enumerate(source.items)}
+    wanted = [index_of[path] for path in suite.files() if path in index_of]
+    batches = iter_batches(source, adapter.preprocessing, batch_size=cfg.batch_size, workers=0, indices=wanted)
+    images = torch.cat([batch.images for batch in batches])
+    k = min(cfg.top_k, max(1, len(images) // 8))
+    scores: dict[str, torch.Tensor] = {}
+    for name in sorted(choices, key=lambda precision: precision != "fp32"):  # the reference first
+        with precision_scope(name):
+            scores[name] = _mode_scores(adapter, dec, images, cfg.batch_size, precision_dtype(name))
+    reference = scores["fp32"]
+    top_reference = reference.topk(k + 1, dim=0)
+    values: dict[str, dict[str, Any]] = {}
+    for name in choices:
+        ours = scores[name]
+        if name == "fp32":
+            epsilon = analytic_rounding(adapter.spec.d_model).epsilon
+        else:
+            epsilon = measured_rounding(name, ours, reference).epsilon
+        ranked = ours.topk(k + 1, dim=0).values.double()  # [k + 1, C]
+        last, following = ranked[k - 1], ranked[k]
+        tied = (last - following) <= epsilon * (last.abs() + following.abs())  # [C]
+        top_ours = ours.topk(k, dim=0).indices.T
+        same_set = (top_ours.sort(dim=1).values == top_reference.indices[:k].T.sort(dim=1).values).all(dim=1)
+        changed = ~same_set
+        values[name] = {
+            **_ranking_agreement(reference, ours, k),
+            "epsilon": epsilon,
+            "cutoff_ties": float(tied.double().mean()),
+            "set_changes_flagged": float(tied[changed].double().mean()) if bool(changed.any()) else None,
+        }
+    return values
+
+
+# ------------------------------------------------------------------------------------------------
 # d: one upload's analysis
 # ------------------------------------------------------------------------------------------------
 
@@ -1220,6 +1361,7 @@ BARS = (
     ("h_multi_model_job", "steady_vs_models", ">= 0.9"),
     ("f_syncs", "syncs_per_batch", "baseline"),
     ("g_compile", "compiled_vs_eager", ""),
+    ("p_precision", "recommended", "fastest with top-1 agreement >= 99 %"),
 )
 
 
@@ -1276,6 +1418,7 @@ def main() -> None:
         ("c1_cpu_decode", section_cpu_decode, False, 20),
         ("c2_tensor_decode", section_tensor_decode, False, 15),
         ("c3_pixel_diff", section_pixel_diff, False, 15),
+        ("p_precision", section_precision, False, 20),
         ("e_paper_models", section_models, False, 15),
         ("h_multi_model_job", section_multi_job, False, 90),
         ("g_compile", section_compile, False, 60),

@@ -127,6 +127,7 @@ def write_atlas(root: Path, spec: tuple[str, int, int, int, int, int], labels: l
         run=RunInfo(
             device="cpu",
             dtype="float32",
+            precision="fp32",
             batch_size=256,
             workers=8,
             processes=1,
@@ -148,6 +149,7 @@ def write_atlas(root: Path, spec: tuple[str, int, int, int, int, int], labels: l
             samples=None,  # search reads none of them
         ),
         effects=EffectsInfo(computed=False),
+        ties=None,  # search reads no runner-up
     )
     shapes = fmt.expected_shapes(manifest) | fmt.statistics_shapes(manifest)
     dtypes = {name: dtype for name, (_, dtype) in (*fmt.ARRAYS.items(), *fmt.STATISTICS_ARRAYS.items())}

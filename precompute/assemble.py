@@ -33,6 +33,7 @@ from qkatlas.atlas.contract import (
     ScoringRule,
     SkippedImage,
     StatisticsInfo,
+    TiesInfo,
 )
 from qkatlas.conventions import SIGNS
 from qkatlas.distribution_samples import N_BANDS, PER_BAND, sampling_rule
@@ -50,6 +51,7 @@ from qkatlas.mode_statistics import (
 from qkatlas.models import model_slug, model_source
 from qkatlas.summaries import summarize_decomposition
 from qkatlas.svd import DEGENERACY_RTOL, SIGN_RULE
+from qkatlas.ties import TIE_RULE
 
 
 def write_atlas(context: JobContext, stream: ModelStream, skipped: list[SkippedImage], rate: float) -> Path:
@@ -103,12 +105,20 @@ def write_atlas(context: JobContext, stream: ModelStream, skipped: list[SkippedI
             images_per_second=rate,
             resumed=config.resume,
             decoder=context.decoder,
+            precision=context.precision,
         ),
         versions=_versions(),
         statistics=statistics,
         effects=effects,
+        ties=_ties_info(stream),
     )
     return writer.publish(manifest, config.out / stream.slug, discard=CHECKPOINT_GLOB)
+
+
+def _ties_info(stream: ModelStream) -> TiesInfo:
+    rounding = stream.rounding
+    assert rounding is not None, "the job measures every stream's rounding before it streams"
+    return TiesInfo(epsilon=rounding.epsilon, how=rounding.how, sample_images=rounding.sample_images, rule=TIE_RULE)
 
 
 def _versions() -> dict[str, str]:
@@ -184,7 +194,10 @@ def _write_winners(context: JobContext, stream: ModelStream, inactive: np.ndarra
     assert payload is not None
     maps = payload.view(*ranked_shape, 2, spec.grid, spec.grid).cpu().numpy()
     writer.write_maps(maps[..., 0, :, :], maps[..., 1, :, :])
-    writer.write_topk(indices.view(ranked_shape).cpu().numpy(), scores.view(ranked_shape).float().cpu().numpy())
+    runner_up = stream.topk.runner_up.view(layout.shape).cpu().numpy()
+    writer.write_topk(
+        indices.view(ranked_shape).cpu().numpy(), scores.view(ranked_shape).float().cpu().numpy(), runner_up
+    )
     return {int(i) for i in torch.unique(indices[indices >= 0]).cpu().tolist()}
 
 

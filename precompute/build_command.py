@@ -11,7 +11,7 @@ from precompute.folder_lock import FolderInUseError
 from precompute.job import JobOutcome, run_job
 from precompute.job_config import JobConfig
 from precompute.loading import JobSetupError, atlas_slugs
-from precompute.options import add_weight_options, parse_bases, without_hub_hint
+from precompute.options import add_precision_option, add_weight_options, parse_bases, without_hub_hint
 from qkatlas.conventions import BASES
 from qkatlas.errors import ActionableError, report_error
 from qkatlas.images import default_source_name
@@ -107,6 +107,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="JPEG decoder: nvJPEG on the GPU (Pillow for files it cannot read) or Pillow in --workers processes; "
         "auto: nvJPEG where CUDA has it",
     )
+    add_precision_option(parser)
     parser.add_argument("--dataset-name", default=None, help="defaults to the image folder's name")
     parser.add_argument("--bases", type=parse_bases, default=BASES, help="faithful,exact (default both)")
     parser.add_argument(
@@ -205,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
         decode=args.decode,
         statistics=not args.no_statistics,
         effects=args.effects,
+        precision=args.precision,
     )
     reporter = _progress_reporter(args.progress_redis, config)
     try:

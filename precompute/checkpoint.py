@@ -30,7 +30,7 @@ from qkatlas.models import model_source
 from qkatlas.models.base import ViTAdapter
 
 #: Bumped whenever what a checkpoint holds changes; another format is refused, never guessed at.
-CHECKPOINT_FORMAT = 3
+CHECKPOINT_FORMAT = 4
 #: The checkpoint files of a partial atlas (``checkpoint-rank<r>.safetensors`` per process of a
 #: distributed run): what publishing the atlas leaves out.
 CHECKPOINT_GLOB = "checkpoint*.safetensors"
@@ -51,14 +51,16 @@ class CheckpointError(RuntimeError):
 class JobFingerprint(BaseModel):
     """What must match for a checkpoint to be resumed: the model's weights, the images (their
     sources' SHA-256, in order), the batch size, K, the bases, the number of processes, the decoder
-    (its pixels differ by rounding), the statistics' binning rule (whose bins the checkpoint holds) and
-    whether the attention moved by each mode is measured (``effects``: its top-K and bins, else None)."""
+    (its pixels differ by rounding), the precision (its scores differ by rounding), the statistics'
+    binning rule (whose bins the checkpoint holds) and whether the attention moved by each mode is
+    measured (``effects``: its top-K and bins, else None)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     statistics: str | None
     effects: str | None
     decoder: str
+    precision: str
     model_source: dict[str, Any]
     images_sha256: str
     batch_size: int
@@ -76,6 +78,7 @@ def fingerprint(
     bases: tuple[Basis, ...],
     world: int,
     decoder: str,
+    precision: str,
     statistics: bool,
     effects: bool,
 ) -> JobFingerprint:
@@ -89,6 +92,7 @@ def fingerprint(
         ),
         effects=f"top {EFFECT_TOP_K}, {N_BINS} bins, {CALIBRATION_IMAGES} calibration images" if effects else None,
         decoder=decoder,
+        precision=precision,
         model_source=model_source(adapter).model_dump(mode="json"),
         images_sha256=images,
         batch_size=batch_size,
@@ -176,9 +180,7 @@ def load_checkpoint(path: Path, fingerprint: JobFingerprint) -> Checkpoint | Non
         return None
     checkpoint = read_checkpoint(path)
     if checkpoint.header.fingerprint != fingerprint:
-        raise _refused(
-            path,
-            f"the checkpoint in {path.parent} was made with different settings (model, images, batch size, "
-            "top-k, bases, statistics, effects, decoder or number of processes)",
-        )
+        saved, asked = checkpoint.header.fingerprint.model_dump(), fingerprint.model_dump()
+        differ = ", ".join(name for name in asked if saved[name] != asked[name])
+        raise _refused(path, f"the checkpoint in {path.parent} was made with different settings ({differ})")
     return checkpoint

@@ -51,7 +51,7 @@ from qkatlas.atlas.contract import (
     SkippedImage,
 )
 from qkatlas.conventions import Basis
-from qkatlas.device import compute_dtype
+from qkatlas.device import precision_dtype, precision_scope, resolve_precision
 from qkatlas.errors import ActionableError
 from qkatlas.images import (
     SharedBatch,
@@ -68,6 +68,7 @@ from qkatlas.mode_statistics import (
 )
 from qkatlas.progress import ProgressSink
 from qkatlas.scoring import ModeKernel, TopKScorer
+from qkatlas.ties import analytic_rounding, measured_rounding
 
 #: What every error that stops a job part-way ends with.
 RESUME_HINT = "the last checkpoint is kept: free some space or fix the cause, then rerun with --resume"
@@ -90,7 +91,8 @@ class JobResult:
 @dataclass
 class JobTimings:
     """Where a job's time went, in seconds, summed over its groups: ``setup`` loading, decomposing and
-    planning; ``calibration`` scoring the statistics' calibration sample; ``stream`` the scoring loop
+    planning; ``calibration`` scoring the statistics' calibration sample (and, below fp32, scoring it
+    again in float32 to measure the precision's rounding: ``qkatlas.ties``); ``stream`` the scoring loop
     (its checkpoints included); ``drain`` waiting, after the stream, for the background writer to
     finish what was queued; ``finish`` merging, writing and publishing the atlases. The background
     writer (thumbnails, checkpoints) was busy ``writer_busy`` seconds, and the stream waited
@@ -158,10 +160,14 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
             slug_of = dict(zip(config.models, slugs, strict=True))
             for model_id, reason in unloadable.items():
                 on_progress.model_finished(slug_of[model_id], "failed", f"could not be loaded: {reason}")
+        precision = resolve_precision(config.precision, device)
+        if config.precision == "tf32" and precision == "fp32":
+            log("--precision tf32 on the CPU is fp32 (TF32 is a mode of CUDA's matmuls); the atlas records fp32")
         results: list[JobResult] = []
         todo: list[LoadedModel] = []
         for model in models:
-            finished = finished_atlas(config, model, source) if config.resume and not config.rebuild_finished else None
+            resumable = config.resume and not config.rebuild_finished
+            finished = finished_atlas(config, model, source, precision) if resumable else None
             if finished is None:
                 todo.append(model)
                 continue
@@ -170,7 +176,7 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
             results.append(_kept_result(model.model_id, atlas, finished))
             if on_progress:
                 on_progress.model_finished(model.slug, "done")
-        dtype = compute_dtype(device)
+        dtype = precision_dtype(precision)
         n_classes = len(source.classes) if config.statistics else None
         needs = [
             estimate_memory(
@@ -192,9 +198,11 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
         decoder = resolve_decode(config.decode, device)
         if decoder == "nvjpeg" and todo:
             log(f"decoding JPEGs with nvJPEG on {device} (Pillow for the files it cannot read)")
-        context = JobContext(config, source, shard, device, decoder, on_progress, log, started, clock, len(todo))
+        context = JobContext(
+            config, source, shard, device, decoder, on_progress, precision, log, started, clock, len(todo)
+        )
         job = _Job(context, timings)
-        with job.progress_bar():
+        with job.progress_bar(), precision_scope(precision):
             for number, group in enumerate(groups, 1):
                 results.extend(job.run_group([todo[i] for i in group.members], number, len(groups)))
     finally:
@@ -270,6 +278,7 @@ class _Job:
         streams = self._open_all(members, preps)
         timings, clock = self.timings, time.perf_counter()
         self._calibrate([stream for stream in streams if self._uncalibrated(stream)], preps)
+        self._measure_rounding(streams, preps)
         timings.calibration += time.perf_counter() - clock
         if n_groups > 1:
             self.log(f"group {number}/{n_groups}: {', '.join(model.model_id for model in members)}")
@@ -311,6 +320,7 @@ class _Job:
                 bases=config.bases,
                 world=shard.world,
                 decoder=self.context.decoder,
+                precision=self.context.precision,
                 statistics=config.statistics,
                 effects=config.effects,
             )
@@ -323,7 +333,8 @@ class _Job:
             for partial, model_fingerprint in zip(partials, fingerprints, strict=True)
         ]
         shard.barrier()  # rank 0 has cleared what an earlier run left before any rank writes
-        kernels = [ModeKernel(model.adapter, model.dec, config.bases) for model in members]
+        dtype = precision_dtype(self.context.precision)
+        kernels = [ModeKernel(model.adapter, model.dec, config.bases, dtype) for model in members]
         if Basis.exact in config.bases:
             for model, kernel in zip(members, kernels, strict=True):
                 self.log(f"{model.model_id}: exact basis {kernel.projector.qk_route_summary()}")
@@ -377,6 +388,35 @@ class _Job:
                 stream.start_statistics(self._bins(scores, stream.scorer.n_columns), len(self.context.classes))
             if stream.scorer.effects is not None and stream.effects is None:
                 stream.start_effects(self._bins(effects, stream.scorer.effects.n_columns))
+
+    def _measure_rounding(self, streams: list[ModelStream], preps: list[Preprocessing]) -> None:
+        """Set every stream's ``rounding``: for fp32 its analytic bound; for bf16 and tf32 measured on the
+        calibration sample, scored once more in float32 at full precision (``qkatlas.ties``; on every
+        resume too, as it is not checkpointed). Under ``torchrun`` the main process's value is shared."""
+        precision = self.context.precision
+        if precision == "fp32":
+            for stream in streams:
+                stream.rounding = analytic_rounding(stream.adapter.spec.d_model)
+            return
+        sample = list(range(min(CALIBRATION_IMAGES, len(self.source.items))))
+        self.log(f"measuring the rounding of {precision} scores against float32 on the first {len(sample)} images")
+        batches = list(self._batches(preps, sample, 0))  # decoded once for every model (~40 MB a view at 224 px)
+        for stream in streams:
+            # One float32 projector at a time: a group's models together would need their memory twice.
+            reference = TopKScorer(ModeKernel(stream.adapter, stream.dec, self.config.bases, torch.float32))
+            scored, exact = [], []
+            for shared in batches:
+                images = shared.views[stream.view].images
+                if len(images):
+                    scored.append(stream.scorer.scores(images)[0])
+                    with precision_scope("fp32"):
+                        exact.append(reference.scores(images)[0])
+            del reference
+            empty = torch.empty((0, stream.scorer.n_columns), device=self.device)
+            rounding = measured_rounding(
+                precision, torch.cat(scored) if scored else empty, torch.cat(exact) if exact else empty
+            )
+            stream.rounding = self.shard.object_from_main(rounding, self.device)
 
     def _bins(self, parts: list[torch.Tensor], n_columns: int) -> HistogramBins:
         """The bins calibrated on the sample's values ``parts`` (batches of ``[b, n_columns]``), the main

@@ -14,6 +14,7 @@ import torch
 
 from precompute.shard import Shard
 from qkatlas.conventions import BASES, Basis
+from qkatlas.device import Precision, PrecisionName
 from qkatlas.images import DecodeName, ImageSource
 from qkatlas.progress import ProgressSink
 
@@ -52,6 +53,8 @@ class JobConfig:
     statistics: bool = True
     #: Measure the attention each mode moves (``qkatlas.mode_effects``) in the same pass; costly on a CPU.
     effects: bool = False
+    #: How the scores are computed (``qkatlas.device.resolve_precision``): ``auto`` is bf16 on CUDA, fp32 on the CPU.
+    precision: PrecisionName = "auto"
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ class JobContext:
     device: torch.device
     decoder: Literal["pillow", "nvjpeg"]
     on_progress: ProgressSink | None
+    #: ``config.precision`` resolved for ``device``.
+    precision: Precision
     log: Callable[[str], None]
     started: datetime
     start_clock: float

@@ -10,6 +10,7 @@ from precompute.job_config import JobConfig
 from qkatlas.atlas import format as fmt
 from qkatlas.atlas import published_manifest
 from qkatlas.atlas.contract import AtlasManifest
+from qkatlas.device import Precision
 from qkatlas.errors import ActionableError
 from qkatlas.images import ImageSource
 from qkatlas.models import ModelLoadError, load_model, model_slug, model_source
@@ -73,9 +74,12 @@ def load_all(
     return loaded, failed
 
 
-def finished_atlas(config: JobConfig, model: LoadedModel, source: ImageSource) -> AtlasManifest | None:
+def finished_atlas(
+    config: JobConfig, model: LoadedModel, source: ImageSource, precision: Precision
+) -> AtlasManifest | None:
     """The manifest of ``model``'s published atlas when an earlier run of this job finished it (same
-    weights, images, K and bases, and statistics and effects when they are asked for), else ``None``."""
+    weights, images, K, bases and ``precision``, and statistics and effects when they are asked for),
+    else ``None``."""
     manifest = published_manifest(config.out / model.slug)
     if manifest is None:
         return None
@@ -85,6 +89,7 @@ def finished_atlas(config: JobConfig, model: LoadedModel, source: ImageSource) -
         and manifest.dataset.n_images == len(source.items)
         and manifest.top_k == config.top_k
         and tuple(manifest.bases) == config.bases
+        and manifest.run.precision == precision
         and (manifest.statistics is not None or not config.statistics)
         and (manifest.effects.computed or not config.effects)
     )

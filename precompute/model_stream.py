@@ -32,6 +32,7 @@ from qkatlas.mode_statistics import HistogramBins, RunningStatistics
 from qkatlas.models.base import ViTAdapter
 from qkatlas.scoring import TopKScorer
 from qkatlas.svd import Decomposition
+from qkatlas.ties import Rounding
 from qkatlas.topk import RunningTopK
 
 
@@ -112,6 +113,8 @@ class ModelStream:
     statistics: RunningStatistics | None = None
     class_of: torch.Tensor | None = None
     effects: RunningEffects | None = None
+    #: The relative rounding of a score at the job's precision (``qkatlas.ties``), set before the stream.
+    rounding: Rounding | None = None
     _saving: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @staticmethod

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from qkatlas.conventions import BASES, Basis
+from qkatlas.device import PRECISIONS
 from qkatlas.models.hub import HubUnavailableError
 
 
@@ -53,6 +54,19 @@ def add_weight_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--debug", action="store_true", help="print the traceback of an error, not its message alone")
+
+
+def add_precision_option(parser: argparse.ArgumentParser) -> None:
+    """``--precision``: how the atlas job computes its scores (``qkatlas.device.resolve_precision``)."""
+    parser.add_argument(
+        "--precision",
+        choices=["auto", *PRECISIONS],
+        default="auto",
+        help="how the scores are computed: bf16 (bfloat16 autocast and projections), tf32 (float32 tensors, TF32 "
+        "matmuls and convolutions on CUDA) or fp32 (float32 throughout); auto: bf16 on CUDA, fp32 on the CPU. On "
+        "the CPU tf32 is fp32, and bf16 works but is rarely faster. The manifest records it, and each mode's page "
+        "says when its last places tie at it (docs/method.md#ties-at-the-cut-off)",
+    )
 
 
 def without_hub_hint(error: BaseException) -> str | None:

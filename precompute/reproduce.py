@@ -37,7 +37,7 @@ from matplotlib.figure import Figure
 from precompute.folder_lock import hold_output_folder
 from precompute.job import run_job
 from precompute.job_config import JobConfig
-from precompute.options import add_weight_options
+from precompute.options import add_precision_option, add_weight_options
 from qkatlas.atlas.contract import AtlasSummary, O3Record
 from qkatlas.device import resolve_device
 from qkatlas.errors import ActionableError, report_error
@@ -125,6 +125,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--models", nargs="+", default=list(PAPER_MODELS), metavar="ID", help="model ids (default: the paper's 13)"
     )
     parser.add_argument("--images", default=None, help="also build each model's atlas over this image source")
+    add_precision_option(parser)  # of those atlases
     add_weight_options(parser)  # --random-init forces random weights even when the hub is reachable
     parser.add_argument("--o3-limit", type=int, default=None, metavar="N", help="use only the first N O3 examples")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -151,6 +152,7 @@ def analyse_model(model_id: str, args: argparse.Namespace, weights: Weights) -> 
             revision=args.revision,
             overrides=dict(args.override),
             show_progress=not args.no_progress,
+            precision=args.precision,
         )
         outcome = run_job(config)
         for result in outcome.results if outcome is not None else []:

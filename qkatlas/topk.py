@@ -4,6 +4,12 @@ Each column is one (basis, layer, head, mode, sign). The order is "higher score 
 image index", so the result is a pure function of the set of (score, index) pairs seen: independent of
 batch boundaries and of the order in which shards are merged (merging is associative).
 
+Each column also keeps its runner-up: the best score that is not in its top-K (the (K+1)-th in the
+ranking order, ``-inf`` until more than K images were seen). It decides whether the last places are
+a tie at the scores' precision (``qkatlas.ties``). Like the top-K it is a pure function of the scores
+seen: every candidate that leaves (or never enters) the top-K is a runner-up candidate, and the
+running maximum of those is order-free.
+
 Optionally every slot carries a payload (the winner's query and key maps), which moves with its
 entry, so the maps of the winners are known when the stream ends without a second pass over them.
 """
@@ -20,7 +26,8 @@ FetchPayload = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 class RunningTopK:
-    """``scores, indices: [C, K]``; unfilled slots hold ``-inf`` and index ``-1``.
+    """``scores, indices: [C, K]``; unfilled slots hold ``-inf`` and index ``-1``; ``runner_up: [C]``
+    the best score left out of each column's top-K (``-inf`` while there is none).
 
     Slots are kept in no particular order: an entry stays in its slot until it is evicted, and a new
     entry takes an evicted slot, so a merge touches only what changes (with a payload, copying the
@@ -47,6 +54,7 @@ class RunningTopK:
         self.k = k
         self.scores = torch.full((n_columns, k), float("-inf"), device=device)
         self.indices = torch.full((n_columns, k), -1, dtype=torch.int64, device=device)
+        self.runner_up = torch.full((n_columns,), float("-inf"), device=device)
         # One spare slot per column: a fixed-shape merge writes what does not enter there (never read),
         # so it need not read the payload back to leave it unchanged.
         self._payload = (
@@ -77,7 +85,8 @@ class RunningTopK:
         return self._merge(columns, scores, indices, fetch)
 
     def merge(self, other: RunningTopK) -> None:
-        """Fold another shard's top-K (and payload) into this one."""
+        """Fold another shard's top-K (and payload, and runner-up) into this one."""
+        torch.maximum(self.runner_up, other.runner_up.to(self.runner_up.device), out=self.runner_up)
         payload = other.payload.to(self.scores.device) if other.payload is not None else None
 
         def fetch(columns: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
@@ -100,7 +109,13 @@ class RunningTopK:
         block_scores, block_indices = self.scores[columns], self.indices[columns]  # views: writes land in self
         all_scores = torch.cat([block_scores, scores], dim=1)
         all_indices = torch.cat([block_indices, indices], dim=1)
-        best = _rank(all_scores, all_indices)[:, :k]  # [C_block, K]: positions in [current K | new]
+        order = _rank(all_scores, all_indices)
+        best = order[:, :k]  # [C_block, K]: positions in [current K | new]
+        # The best of what this merge leaves out (N ≥ 1 candidates, so position k exists): the runner-up
+        # is the running maximum of these, since nothing left out ever comes back.
+        left_out = all_scores.gather(1, order[:, k : k + 1]).squeeze(1)
+        runner_up = self.runner_up[columns]  # a view: the maximum lands in self
+        torch.maximum(runner_up, left_out, out=runner_up)
         # Pair each column's evicted slots (in slot order) with its entering candidates (in rank
         # order): after a stable sort both come first, equally many, so position j pairs them up.
         kept = torch.zeros(best.shape[0], k + 1, dtype=torch.bool, device=best.device)
@@ -136,7 +151,11 @@ class RunningTopK:
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """A copy of the state on the CPU, unaffected by later merges (it may be saved in the background)."""
-        state = {"scores": self.scores.to("cpu", copy=True), "indices": self.indices.to("cpu", copy=True)}
+        state = {
+            "scores": self.scores.to("cpu", copy=True),
+            "indices": self.indices.to("cpu", copy=True),
+            "runner_up": self.runner_up.to("cpu", copy=True),
+        }
         if self.payload is not None:
             state["payload"] = self.payload.to("cpu", copy=True).contiguous()
         return state
@@ -146,8 +165,11 @@ class RunningTopK:
             raise ValueError(
                 f"top-K state has shape {tuple(state['scores'].shape)}, expected {tuple(self.scores.shape)}"
             )
+        if "runner_up" not in state:
+            raise ValueError("top-K state without the runner-up scores (saved by an older qkatlas): start it again")
         self.scores = state["scores"].to(self.scores.device)
         self.indices = state["indices"].to(self.indices.device)
+        self.runner_up = state["runner_up"].to(self.runner_up.device)
         if self._payload is not None:
             self._payload[:, : self.k] = state["payload"].to(self._payload.device)
 

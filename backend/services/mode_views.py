@@ -12,6 +12,7 @@ from backend.schemas import (
     Basis,
     ClassProfile,
     ClassScoreOut,
+    CutoffTie,
     DatasetImageRef,
     DistributionBand,
     EffectImage,
@@ -32,6 +33,7 @@ from qkatlas.atlas.effects import EFFECTS_NOT_COMPUTED
 from qkatlas.atlas.evidence import EVIDENCE_RULE, Winner
 from qkatlas.atlas.statistics import NOT_COMPUTED, SAMPLES_NOT_COMPUTED, SignedMode
 from qkatlas.render import MapScale, map_scale
+from qkatlas.ties import TIES_NOT_RECORDED
 
 
 def _mode_path(atlas: Atlas, layer: int, head: int, mode: int) -> str:
@@ -110,6 +112,24 @@ def mode_detail(atlas: Atlas, layer: int, head: int, mode: int, basis: Basis, si
         map_scale=scale_out(scale) if scale is not None else None,
         effect=mode_effect(atlas, layer, head, mode),
         effect_missing=None if atlas.effects is not None else EFFECTS_NOT_COMPUTED,
+        cutoff_tie=_cutoff_tie(atlas, basis, SignedMode(layer, head, mode, sign)),
+        ties_missing=None if atlas.manifest.ties is not None else TIES_NOT_RECORDED,
+    )
+
+
+def _cutoff_tie(atlas: Atlas, basis: Basis, mode: SignedMode) -> CutoffTie | None:
+    """The last places of the signed mode's top-K that tie with the next image (None when none do)."""
+    ties = atlas.manifest.ties
+    tied = atlas.cutoff_tie(basis, mode.layer, mode.head, mode.mode, mode.sign)
+    if ties is None or tied is None:
+        return None
+    return CutoffTie(
+        first_rank=tied.first,
+        last_rank=atlas.top_k - 1,
+        next_score=tied.next_score,
+        precision=atlas.manifest.run.precision,
+        epsilon=ties.epsilon,
+        rule=ties.rule,
     )
 
 

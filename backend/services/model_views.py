@@ -60,6 +60,7 @@ def model_summary(atlas: Atlas, *, has_o3: bool) -> ModelSummary:
         bases=list(atlas.bases),
         dataset=DatasetInfo(name=dataset.name, n_images=dataset.n_images, n_skipped=dataset.n_skipped),
         random_init=model.random_init,
+        precision=atlas.manifest.run.precision,
         planted=atlas.manifest.model_source.planted,
         planted_modes=list(model.planted_modes),
         preprocessing=_preprocessing(atlas.manifest.preprocessing),

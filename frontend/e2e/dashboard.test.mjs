@@ -26,6 +26,8 @@ const RUNNING_JOB = process.env.QKATLAS_RUNNING_JOB;
 const MULTI_MODEL_JOB = process.env.QKATLAS_MULTI_MODEL_JOB ? JSON.parse(process.env.QKATLAS_MULTI_MODEL_JOB) : null;
 // {"slug", "model_id", "title"}: a job reported done whose atlas was published after the service started.
 const FINISHED_JOB = process.env.QKATLAS_FINISHED_JOB ? JSON.parse(process.env.QKATLAS_FINISHED_JOB) : null;
+// {"slug", "layer", "head", "mode", "sign", "basis", "first", "k"}: a mode whose last places tie with the next image.
+const TIED_MODE = process.env.QKATLAS_TIED_MODE ? JSON.parse(process.env.QKATLAS_TIED_MODE) : null;
 
 let browser;
 let MODEL;
@@ -619,6 +621,39 @@ test.describe("statistics: search, the mode index, classes", () => {
       await expectHeading(page, /Class .red_blue./);
     });
   });
+
+  for (const [viewport, size] of [
+    [undefined, "1440"],
+    [PHONE, "390"],
+  ]) {
+    test(`a mode page says when its last places tie with the next image at the atlas's precision (${size} px)`, async () => {
+      assert.ok(TIED_MODE, "the wrapper names a mode whose last places tie");
+      const { slug, layer, head, mode, sign, basis, first, k } = TIED_MODE;
+      await withPage({ viewport }, async (page) => {
+        await page.goto(url(`/m/${slug}/L${layer}/H${head}/M${mode}?sign=${sign}&basis=${basis}`));
+        await expectHeading(page, new RegExp(`Mode L${layer} H${head} M${mode}`));
+        const places = first + 1 === k ? `Place ${k}` : `Places ${first + 1}–${k}`;
+        const note = page.getByRole("note").filter({ hasText: `${places} and the next image tie at fp32` });
+        await note.waitFor();
+        assert.match(await note.innerText(), /their order is not meaningful\. Their scores lie within/);
+        // The tied cards say so; the ones above them do not.
+        const cards = page.locator(".image-grid .image-card");
+        assert.equal(await cards.count(), k);
+        for (let rank = 0; rank < k; rank += 1) {
+          assert.equal(await cards.nth(rank).locator(".tie").count(), rank >= first ? 1 : 0, `card ${rank + 1}`);
+        }
+        // The model's facts name the precision.
+        await page.goto(url(`/m/${slug}`));
+        await page.locator(".facts dt", { hasText: "precision" }).waitFor();
+        assert.equal(await page.locator(".facts div", { hasText: "precision" }).locator("dd").innerText(), "fp32");
+        await page.goto(url(`/m/${slug}/L${layer}/H${head}/M${mode}?sign=${sign}&basis=${basis}`));
+        await note.scrollIntoViewIfNeeded();
+        assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true);
+        assert.deepEqual(await axeViolations(page), [], "axe with the tie note and badges");
+        await screenshot(page, `27-mode-cutoff-tie-${size}`);
+      });
+    });
+  }
 
   for (const [viewport, colorScheme, size] of [
     [undefined, "light", "1440"],

@@ -19,11 +19,12 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from qkatlas.conventions import Basis, Sign
+from qkatlas.device import Precision
 from qkatlas.images.preprocessing import Preprocessing
 from qkatlas.models.base import ModelSpec, PlantedMode, PrefixKind
 from qkatlas.models.source import ModelSource, revision_option
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 OLDEST_READABLE_VERSION = 1
 
 
@@ -59,12 +60,26 @@ def _add_effects(document: dict[str, Any]) -> dict[str, Any]:
     return {**document, "format_version": 5, "effects": {"computed": False}}
 
 
+def _add_precision(document: dict[str, Any]) -> dict[str, Any]:
+    """Version 5 → 6: ``run.precision`` and the tie check at the top-K cut-off (``ties``, with
+    ``topk/runner_up.npy``) were added. A version-5 atlas scored in bfloat16 was ``bf16``, one scored in
+    float32 on the CPU ``fp32`` (the CPU has no TF32); anything else is not recorded (``null``). It kept
+    no runner-up (``ties: null``). An ``o3.json`` has nothing to add."""
+    if document.get("kind") == "o3":
+        return {**document, "format_version": 6}
+    run = _object(document, "run")
+    device, dtype = str(run.get("device", "")), run.get("dtype")
+    precision = "bf16" if dtype == "bfloat16" else "fp32" if dtype == "float32" and device == "cpu" else None
+    return {**document, "format_version": 6, "run": {**run, "precision": precision}, "ties": None}
+
+
 #: ``UPGRADES[v]`` turns a version-``v`` file (parsed JSON) into a version-``v + 1`` one.
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     1: _add_statistics,
     2: _add_planted_modes,
     3: _add_samples,
     4: _add_effects,
+    5: _add_precision,
 }
 
 
@@ -184,6 +199,23 @@ class RunInfo(_Record):
         description="How the JPEGs were decoded: Pillow in worker processes, or nvJPEG on the GPU (Pillow for files "
         "it cannot read); the two differ by rounding (docs/benchmarks.md).",
     )
+    precision: Precision | None = Field(
+        description="How the scores were computed (--precision): bf16 (bfloat16 autocast and projections), tf32 "
+        "(float32 with TF32 matmuls) or fp32 (float32 throughout); null when an atlas built before format 6 did "
+        "not say (float32 on a GPU)."
+    )
+
+
+class TiesInfo(_Record):
+    """What decides whether the last places of a top-K tie at the atlas's precision
+    (docs/method.md#ties-at-the-cut-off); ``topk/runner_up.npy`` holds each column's best score left out."""
+
+    epsilon: float = Field(ge=0, description="The relative rounding ε of a score at the atlas's precision.")
+    how: Literal["measured", "analytic"] = Field(
+        description="measured: on the calibration sample against float32 at full precision; analytic: fp32's bound."
+    )
+    sample_images: int = Field(ge=0, description="Images ε was measured on (0 when analytic).")
+    rule: str = Field(description="When two scores tie, in words.")
 
 
 class SamplesInfo(_Record):
@@ -260,6 +292,9 @@ class AtlasManifest(_Record):
     )
     effects: EffectsInfo = Field(
         description="The attention moved by each mode: whether it was measured (--effects) and what it holds."
+    )
+    ties: TiesInfo | None = Field(
+        description="The tie check at the top-K cut-off, or null when the atlas has none (built before format 6)."
     )
 
     @model_validator(mode="after")

@@ -29,6 +29,9 @@ ARRAYS: dict[str, tuple[str, str]] = {
     "maps_key": ("maps/key.npy", "float16"),
 }
 
+#: Each column's best score left out of its top-K (format 6, when ``manifest.ties`` is set): ``[B, L, H, M, 2]``.
+TIES_ARRAYS: dict[str, tuple[str, str]] = {"topk_runner_up": ("topk/runner_up.npy", "float32")}
+
 
 #: Per-mode statistics (format 2, when ``manifest.statistics`` is set); the ``class_`` ones only when
 #: the dataset has class labels, the ``sample_`` ones only when ``statistics.samples`` is set (format 4).
@@ -86,7 +89,7 @@ def effects_shapes(manifest: AtlasManifest) -> dict[str, tuple[int, ...]]:
 
 def array_file(name: str) -> tuple[str, str]:
     """``(relative path, dtype)`` of the array ``name`` of any of the tables above."""
-    for table in (ARRAYS, STATISTICS_ARRAYS, EFFECTS_ARRAYS):
+    for table in (ARRAYS, STATISTICS_ARRAYS, EFFECTS_ARRAYS, TIES_ARRAYS):
         if name in table:
             return table[name]
     raise KeyError(name)
@@ -96,6 +99,11 @@ def _signed_modes(manifest: AtlasManifest) -> tuple[int, ...]:
     """``(B, L, H, M, 2)``: one entry per column of the atlas."""
     model = manifest.model
     return (len(manifest.bases), model.n_layers, model.n_heads, model.d_head, 2)
+
+
+def ties_shapes(manifest: AtlasManifest) -> dict[str, tuple[int, ...]]:
+    """The runner-up array's shape when the atlas has the tie check (none before format 6)."""
+    return {"topk_runner_up": _signed_modes(manifest)} if manifest.ties is not None else {}
 
 
 def statistics_shapes(manifest: AtlasManifest) -> dict[str, tuple[int, ...]]:

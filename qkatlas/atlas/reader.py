@@ -37,6 +37,7 @@ from qkatlas.atlas.evidence import ModeEvidence, Winner, fires, is_evidence, noi
 from qkatlas.atlas.statistics import ModeStatistics, SignedMode
 from qkatlas.conventions import SIGNS, Basis, Sign
 from qkatlas.svd import active_modes
+from qkatlas.ties import TiedPlaces, first_tied_place
 
 SIGN_AXIS = {sign: axis for axis, sign in enumerate(SIGNS)}
 T = TypeVar("T")
@@ -174,7 +175,12 @@ class Atlas:
         except ValueError as exc:  # FormatError, or not JSON at all
             reason = str(exc) if isinstance(exc, FormatError) else f"manifest.json is not JSON ({exc})"
             raise AtlasError(reason) from None
-        shapes = fmt.expected_shapes(manifest) | fmt.statistics_shapes(manifest) | fmt.effects_shapes(manifest)
+        shapes = (
+            fmt.expected_shapes(manifest)
+            | fmt.statistics_shapes(manifest)
+            | fmt.effects_shapes(manifest)
+            | fmt.ties_shapes(manifest)
+        )
         arrays = {}
         for name, shape in shapes.items():
             relative, dtype = fmt.array_file(name)
@@ -280,6 +286,21 @@ class Atlas:
         indices = np.asarray(self._arrays["topk_indices"][at])
         scores = np.asarray(self._arrays["topk_scores"][at])
         return [(int(i), float(s)) for i, s in zip(indices, scores, strict=True) if i >= 0]
+
+    def cutoff_tie(self, basis: Basis, layer: int, head: int, mode: int, sign: Sign) -> TiedPlaces | None:
+        """The signed mode's last places that tie with the best image left out of its top-K at the atlas's
+        precision (``qkatlas.ties.first_tied_place``); ``None`` when they do not, or the atlas has no tie
+        check (built before format 6)."""
+        ties = self.manifest.ties
+        if ties is None:
+            return None
+        winners = self.top_images(basis, layer, head, mode, sign)
+        if len(winners) < self.top_k:  # every image is in the top-K: nothing was left out
+            return None
+        at = (self.basis_axis(basis), layer, head, mode, SIGN_AXIS[sign])
+        runner_up = float(self._arrays["topk_runner_up"][at])
+        first = first_tied_place(np.array([score for _, score in winners]), runner_up, ties.epsilon)
+        return TiedPlaces(first, runner_up) if first is not None else None
 
     def noise_floor(self, basis: Basis, layer: int) -> float:
         """The score a top image of ``layer`` in ``basis`` must exceed to be evidence

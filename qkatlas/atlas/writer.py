@@ -64,10 +64,12 @@ class AtlasWriter:
         self._save("degenerate", dec.degenerate)
         self._save("query_offset", dec.query_offset)
 
-    def write_topk(self, indices: np.ndarray, scores: np.ndarray) -> None:
-        """``indices, scores: [B, L, H, M, 2, K]``; unfilled slots get index -1 and score NaN."""
+    def write_topk(self, indices: np.ndarray, scores: np.ndarray, runner_up: np.ndarray) -> None:
+        """``indices, scores: [B, L, H, M, 2, K]``; unfilled slots get index -1 and score NaN.
+        ``runner_up [B, L, H, M, 2]``: each column's best score left out (-inf when none was)."""
         self._save("topk_indices", indices)
         self._save("topk_scores", np.where(indices < 0, np.nan, scores))
+        self._save("topk_runner_up", runner_up)
 
     def write_maps(self, query: np.ndarray, key: np.ndarray) -> None:
         """Query and key maps of every top-K entry, ``[B, L, H, M, 2, K, T, T]`` (stored as float16)."""

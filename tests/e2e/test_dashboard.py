@@ -30,10 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+import numpy as np
 import pytest
 
 from precompute.cli import main as precompute_main
-from qkatlas.atlas import Atlas
+from qkatlas.atlas import Atlas, atlas_directories
+from qkatlas.conventions import SIGNS
 from qkatlas.progress import RedisProgress
 from tests.e2e.conftest import BROWSER_DURATION
 from tests.helpers.atlases import TINY_OVERRIDES, TINY_VIT, build_atlas
@@ -288,7 +290,12 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 @pytest.fixture(scope="module")
 def browser_results(
-    request: pytest.FixtureRequest, server: str, running_job: None, finished_job: str, photo_dir: Path
+    request: pytest.FixtureRequest,
+    server: str,
+    running_job: None,
+    finished_job: str,
+    photo_dir: Path,
+    served_atlases: Path,
 ) -> dict[str, dict[str, Any]]:
     """Runs the selected browser tests in one Playwright run; each one's result by its ``BrowserTest.name``."""
     params = [getattr(item, "callspec", None) for item in request.session.items if item.path == request.path]
@@ -308,6 +315,7 @@ def browser_results(
         "QKATLAS_FINISHED_JOB": json.dumps(
             {"slug": finished_job, "model_id": TINY_VIT, "title": f"{TINY_VIT} on {FINISHED_JOB_DATASET}"}
         ),
+        "QKATLAS_TIED_MODE": json.dumps(_tied_mode(served_atlases, photo_dir)),
         "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1",
     }
     locations = sorted({test.location for test in selected})
@@ -320,6 +328,26 @@ def browser_results(
     if report.get("errors"):
         pytest.fail("playwright: " + ANSI.sub("", "\n".join(e.get("message", "") for e in report["errors"])))
     return results
+
+
+def _tied_mode(root: Path, photos: Path) -> dict[str, Any]:
+    """A signed mode of the tiny ViT's atlas over ``photos`` whose listed last places tie with the next
+    image at the atlas's precision (the sample photos hold the same cat twice, cat.jpg and chelsea.jpg,
+    whose scores are equal)."""
+    atlas = next(
+        a
+        for a in map(Atlas.open, atlas_directories(root))
+        if a.model_id == TINY_VIT and a.manifest.dataset.source == str(photos)
+    )
+    for basis in atlas.bases:
+        for layer, head, mode in np.ndindex(atlas.n_layers, atlas.n_heads, atlas.n_modes):
+            for sign in SIGNS:
+                tied = atlas.cutoff_tie(basis, layer, head, mode, sign)
+                listed = len(atlas.evidence(basis, layer, head, mode, sign).winners)
+                if tied is not None and listed == atlas.top_k:
+                    where = {"layer": layer, "head": head, "mode": mode, "sign": sign.value, "basis": basis.value}
+                    return {"slug": atlas.slug, **where, "first": tied.first, "k": atlas.top_k}
+    raise AssertionError(f"no mode of {atlas.slug} ties at its cut-off")
 
 
 def _pytest_id(test: BrowserTest) -> str:

@@ -125,21 +125,25 @@ def tiny_job_command(listing: Path, out: Path, *extra: str) -> list[str]:
     ]  # fmt: skip
 
 
+def killed_after_a_checkpoint(args: list[str], checkpoint: Path) -> None:
+    """Run the job ``args`` (of 64 items) and kill it once it has written ``checkpoint`` part-way."""
+    process = subprocess.Popen(args)
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert 0 < read_checkpoint(checkpoint).header.position < 64
+
+
 def run_killed_then_resumed(tmp_path: Path, listing: Path, *extra: str) -> tuple[Path, Path]:
     """Build the tiny ViT's atlas of ``listing`` (64 entries) whole, and again in a run killed after a
     checkpoint and resumed (``extra``: more options for both); return ``(resumed atlas, uninterrupted atlas)``."""
     reference = build_atlas(tmp_path / "whole", TINY_VIT, listing, *TINY_JOB_OPTIONS, *extra, overrides=TINY_OVERRIDES)
     out = tmp_path / "killed"
     args = tiny_job_command(listing, out, *extra)
-    process = subprocess.Popen(args)
-    checkpoint = out / ".partial" / reference.name / checkpoint_name(0, 1)
-    deadline = time.monotonic() + 120
-    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    killed_after_a_checkpoint(args, out / ".partial" / reference.name / checkpoint_name(0, 1))
     assert not (out / reference.name).exists(), "the run finished before it could be killed"
-    assert 0 < read_checkpoint(checkpoint).header.position < 64
 
     resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr

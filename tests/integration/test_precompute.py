@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from precompute.checkpoint import checkpoint_name
 from precompute.cli import main
+from precompute.loading import atlas_slugs
 from qkatlas.atlas import Atlas
 from qkatlas.images import open_image_source
 from qkatlas.sample_photos import write_sample_photos
@@ -23,7 +25,9 @@ from tests.helpers.atlases import (
     atlas_contents,
     brute_force_projections,
     build_atlas,
+    killed_after_a_checkpoint,
     run_killed_then_resumed,
+    tiny_job_command,
 )
 
 #: Families with different prefix layouts: CLS; CLS + distillation; CLS + 4 registers.
@@ -59,6 +63,8 @@ def test_top_k_and_maps_equal_brute_force(tmp_path: Path, photo_dir: Path, layou
         )
     )
     assert atlas.manifest.model.n_prefix == n_prefix
+    assert atlas.manifest.run.precision == "fp32" and atlas.manifest.ties is not None
+    assert atlas.manifest.ties.how == "analytic"
     images = [item.path for item in open_image_source(photo_dir).items]
     reference = brute_force_projections(atlas, images)
     k = atlas.top_k
@@ -71,6 +77,9 @@ def test_top_k_and_maps_equal_brute_force(tmp_path: Path, photo_dir: Path, layou
             np.testing.assert_array_equal(np.moveaxis(order, 0, -1), stored)
             best = np.take_along_axis(scores, order, axis=0)
             np.testing.assert_allclose(np.moveaxis(best, 0, -1), atlas.arrays["topk_scores"][b, ..., s, :], rtol=2e-4)
+            # The runner-up: the (K+1)-th score of the full ranking (the tie check's other side).
+            next_best = -np.sort(-scores, axis=0)[k]
+            np.testing.assert_allclose(next_best, atlas.arrays["topk_runner_up"][b, ..., s], rtol=2e-4)
             # The stored maps of each winner are that image's maps for the signed mode (float16).
             winners_q = np.take_along_axis(qs, order[..., None], axis=0)  # [K, L, H, M, P]
             stored_q = atlas.arrays["maps_query"][b, ..., s, :, :, :].reshape(*stored.shape, -1)
@@ -82,6 +91,30 @@ def test_top_k_and_maps_equal_brute_force(tmp_path: Path, photo_dir: Path, layou
             np.testing.assert_allclose(
                 np.moveaxis(winners_k, 0, -2), stored_k, atol=2e-3 * np.abs(winners_k).max() + 1e-3
             )
+
+
+def test_bf16_on_the_cpu_is_recorded_with_its_rounding_measured_against_float32(
+    tmp_path: Path, photo_dir: Path
+) -> None:
+    path = build_atlas(
+        tmp_path, TINY_VIT, photo_dir, "--random-init", "--top-k", "2", "--precision", "bf16", overrides=TINY_OVERRIDES
+    )
+    manifest = Atlas.open(path).manifest
+    assert manifest.run.precision == "bf16" and manifest.run.dtype == "bfloat16"
+    ties = manifest.ties
+    assert ties is not None and ties.how == "measured"
+    assert ties.sample_images == len(open_image_source(photo_dir).items)
+    # bfloat16 keeps 8 significant bits: a score's rounding, relative to its column's scale, lies well above
+    # float32's (2⁻²⁴) and below a whole part in 8.
+    assert 2.0**-16 < ties.epsilon < 2.0**-3
+
+
+def test_tf32_on_the_cpu_is_fp32_and_says_so(
+    tmp_path: Path, photo_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = build_atlas(tmp_path, TINY_VIT, photo_dir, "--random-init", "--precision", "tf32", overrides=TINY_OVERRIDES)
+    assert Atlas.open(path).manifest.run.precision == "fp32"
+    assert "--precision tf32 on the CPU is fp32" in capsys.readouterr().err
 
 
 def test_thumbnails_and_metadata_of_winners(atlas_root: Path) -> None:
@@ -101,6 +134,20 @@ def test_resume_after_kill_reproduces_uninterrupted_run(tmp_path: Path, photo_di
     listing.write_text("".join(f"{photos[i % len(photos)]}\n" for i in range(64)))
     resumed, reference = run_killed_then_resumed(tmp_path, listing)
     assert atlas_contents(resumed) == atlas_contents(reference)
+
+
+def test_a_resume_at_another_precision_is_refused_and_names_it(tmp_path: Path, photo_dir: Path) -> None:
+    listing = tmp_path / "images.txt"
+    photos = sorted(photo_dir.iterdir())
+    listing.write_text("".join(f"{photos[i % len(photos)]}\n" for i in range(64)))
+    out = tmp_path / "killed"
+    args = tiny_job_command(listing, out)  # fp32: the CPU's default
+    slug = atlas_slugs([TINY_VIT], open_image_source(listing).name)[0]
+    killed_after_a_checkpoint(args, out / ".partial" / slug / checkpoint_name(0, 1))
+    resumed = subprocess.run([*args, "--resume", "--precision", "bf16"], capture_output=True, text=True)
+    assert resumed.returncode != 0
+    assert "different settings (precision)" in resumed.stderr and "--resume" in resumed.stderr
+    assert "Traceback" not in resumed.stderr
 
 
 def test_the_finished_progress_bar_is_drawn_once(

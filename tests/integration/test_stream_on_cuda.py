@@ -67,6 +67,7 @@ _NO_CHECKPOINTS = JobFingerprint(
     statistics=None,
     effects=None,
     decoder="nvjpeg",
+    precision="bf16",
     model_source={},
     images_sha256="",
     batch_size=8,

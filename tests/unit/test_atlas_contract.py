@@ -20,9 +20,9 @@ from qkatlas.atlas.contract import (
 from qkatlas.conventions import Basis, Sign
 from qkatlas.models.base import ModelSpec
 
-#: A manifest as the job writes it (version 3), spelled out by hand rather than produced by the code.
+#: A manifest as the job writes it (version 6), spelled out by hand rather than produced by the code.
 MANIFEST: dict[str, Any] = {
-    "format_version": 5,
+    "format_version": 6,
     "slug": "facebook--dino-vits16__imagenet-samples",
     "model_slug": "facebook--dino-vits16",
     "model": {
@@ -78,6 +78,7 @@ MANIFEST: dict[str, Any] = {
         "images_per_second": 2.5,
         "resumed": False,
         "decoder": "pillow",
+        "precision": "fp32",
     },
     "versions": {"qkatlas": "0.1.0", "torch": "2.14.1"},
     "statistics": {
@@ -98,6 +99,7 @@ MANIFEST: dict[str, Any] = {
         "binning": "64 equal-width bins ...",
         "calibration_images": 256,
     },
+    "ties": {"epsilon": 9.2e-5, "how": "analytic", "sample_images": 0, "rule": "a − b ≤ ε·(|a| + |b|) ..."},
 }
 
 
@@ -183,6 +185,28 @@ def test_a_planted_mode_reads_back_typed_and_a_wrong_one_is_named() -> None:
         read_manifest(manifest)
 
 
+@pytest.mark.parametrize(
+    ("device", "dtype", "precision"),
+    [
+        ("cpu", "float32", "fp32"),
+        ("cuda", "bfloat16", "bf16"),
+        ("cuda:0", "bfloat16", "bf16"),
+        ("cuda", "float32", None),
+    ],
+)
+def test_a_version_5_manifest_reads_with_the_precision_it_used_and_no_tie_check(
+    device: str, dtype: str, precision: str | None
+) -> None:
+    older = copy.deepcopy(MANIFEST)
+    older["format_version"] = 5
+    del older["ties"]
+    del older["run"]["precision"]
+    older["run"].update(device=device, dtype=dtype)
+    manifest = read_manifest(older)
+    assert manifest.format_version == FORMAT_VERSION and manifest.ties is None
+    assert manifest.run.precision == precision
+
+
 def test_a_manifest_from_before_gpu_decoding_reads_as_decoded_by_pillow() -> None:
     older = copy.deepcopy(MANIFEST)
     del older["run"]["decoder"]
@@ -251,10 +275,10 @@ def test_an_older_version_is_upgraded_one_step_at_a_time(monkeypatch: pytest.Mon
         steps.append(raw["format_version"])
         return {**raw, "format_version": raw["format_version"] + 1}
 
-    monkeypatch.setattr(contract, "FORMAT_VERSION", 7)
-    monkeypatch.setattr(contract, "UPGRADES", {5: upgrade, 6: upgrade})
-    assert read_manifest(_manifest()).format_version == 7
-    assert steps == [5, 6]
+    monkeypatch.setattr(contract, "FORMAT_VERSION", 8)
+    monkeypatch.setattr(contract, "UPGRADES", {6: upgrade, 7: upgrade})
+    assert read_manifest(_manifest()).format_version == 8
+    assert steps == [6, 7]
 
 
 def test_the_rebuild_command_pins_a_recorded_hub_commit() -> None:

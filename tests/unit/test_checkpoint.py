@@ -24,6 +24,7 @@ FINGERPRINT = JobFingerprint(
     statistics=None,
     effects=None,
     decoder="pillow",
+    precision="fp32",
     model_source={"kind": "random-init", "seed": 0},
     images_sha256="0" * 64,
     batch_size=2,
@@ -78,9 +79,16 @@ def test_a_checkpoint_of_another_format_is_refused(tmp_path: Path) -> None:
 def test_a_checkpoint_of_another_job_is_refused(tmp_path: Path) -> None:
     path = tmp_path / checkpoint_name(0, 1)
     save_checkpoint(path, _checkpoint(fingerprint=FINGERPRINT.model_copy(update={"top_k": 4})))
-    with pytest.raises(CheckpointError, match="different settings") as refused:
+    with pytest.raises(CheckpointError, match=r"different settings \(top_k\)") as refused:
         load_checkpoint(path, FINGERPRINT)
     assert _fix(path) in str(refused.value)
+
+
+def test_a_checkpoint_of_another_precision_is_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / checkpoint_name(0, 1)
+    save_checkpoint(path, _checkpoint(fingerprint=FINGERPRINT.model_copy(update={"precision": "bf16"})))
+    with pytest.raises(CheckpointError, match=r"different settings \(precision\)"):
+        load_checkpoint(path, FINGERPRINT)
 
 
 @pytest.mark.parametrize("name", [checkpoint_name(0, 1), "checkpoint.pt"], ids=["in-place", "earlier-format"])

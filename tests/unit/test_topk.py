@@ -144,3 +144,50 @@ def test_fixed_shape_merges_never_ask_the_host(monkeypatch: pytest.MonkeyPatch) 
         topk.update(scores[start : start + 8], rows, fetch=lambda c, r: torch.zeros(len(c), 1))
     monkeypatch.undo()
     assert topk.compact is False and (topk.indices >= 0).all()
+
+
+def _brute_force_runner_up(scores: np.ndarray, k: int) -> np.ndarray:
+    """scores [N, C] -> per column, the (k+1)-th best score (-inf when there are k images or fewer)."""
+    ordered = -np.sort(-scores, axis=0)
+    return ordered[k] if len(scores) > k else np.full(scores.shape[1], -np.inf)
+
+
+@pytest.mark.parametrize("compact", [True, False])
+def test_runner_up_is_the_best_score_left_out(compact: bool) -> None:
+    rng = np.random.default_rng(5)
+    scores = rng.integers(0, 8, size=(45, 12)).astype(np.float32)  # ties at the cut-off too
+    scores[rng.random(scores.shape) < 0.05] = np.nan
+    topk = RunningTopK(12, 5, "cpu", compact=compact)
+    for start in range(0, 45, 6):
+        topk.update(torch.from_numpy(scores[start : start + 6]), torch.arange(start, min(start + 6, 45)))
+    np.testing.assert_array_equal(topk.runner_up.numpy(), _brute_force_runner_up(np.nan_to_num(scores, nan=-np.inf), 5))
+
+
+def test_runner_up_survives_shard_merges_and_state_dicts() -> None:
+    rng = np.random.default_rng(6)
+    scores = rng.normal(size=(33, 4)).astype(np.float32)
+    shards = []
+    for rank in range(3):
+        rows = np.arange(rank, 33, 3)
+        shard = RunningTopK(4, 6, "cpu")
+        shard.update(torch.from_numpy(scores[rows]), torch.from_numpy(rows))
+        restored = RunningTopK(4, 6, "cpu")
+        restored.load_state_dict(shard.state_dict())
+        shards.append(restored)
+    merged = shards[1]
+    merged.merge(shards[2])
+    merged.merge(shards[0])
+    np.testing.assert_array_equal(merged.runner_up.numpy(), _brute_force_runner_up(scores, 6))
+
+
+def test_too_few_images_leave_no_runner_up() -> None:
+    topk = RunningTopK(2, 3, "cpu")
+    topk.update(torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), torch.tensor([0, 1, 2]))
+    assert torch.isneginf(topk.runner_up).all()
+
+
+def test_a_state_without_runner_up_is_refused() -> None:
+    old = RunningTopK(2, 3, "cpu").state_dict()
+    del old["runner_up"]
+    with pytest.raises(ValueError, match="runner-up"):
+        RunningTopK(2, 3, "cpu").load_state_dict(old)

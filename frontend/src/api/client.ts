@@ -22,6 +22,7 @@ export type HeadDetail = Schemas["HeadDetail"];
 export type ModeSummary = Schemas["ModeSummary"];
 export type ModeDetail = Schemas["ModeDetail"];
 export type TopImage = Schemas["TopImage"];
+export type CutoffTie = Schemas["CutoffTie"];
 export type MapScale = Schemas["MapScaleOut"];
 export type ScoreDistribution = Schemas["ScoreDistribution"];
 export type ModeEffect = Schemas["ModeEffect"];

@@ -1110,6 +1110,43 @@ export interface components {
             n_images: number;
         };
         /**
+         * CutoffTie
+         * @description The last places of a signed mode's top-K that tie with the best image left out of it at the atlas's
+         *     precision: their order against it, and among themselves, is not meaningful (docs/method.md#ties-at-the-cut-off).
+         */
+        CutoffTie: {
+            /**
+             * First Rank
+             * @description The first tied place (0 = best); it and every place after it, up to the K-th, tie.
+             */
+            first_rank: number;
+            /**
+             * Last Rank
+             * @description The K-th place (K − 1).
+             */
+            last_rank: number;
+            /**
+             * Next Score
+             * @description The best score left out of the top-K (the (K+1)-th).
+             */
+            next_score: number;
+            /**
+             * Precision
+             * @description The precision the scores were computed in; null when the atlas did not record it.
+             */
+            precision: ("bf16" | "tf32" | "fp32") | null;
+            /**
+             * Epsilon
+             * @description The relative rounding ε of a score at that precision.
+             */
+            epsilon: number;
+            /**
+             * Rule
+             * @description When two scores tie, in words.
+             */
+            rule: string;
+        };
+        /**
          * DatasetImageMaps
          * @description One dataset image under one signed mode, computed on demand (`GET /api/models/{model}/images/{image_id}/maps`):
          *     its maps and score from the atlas's model run on the image again.
@@ -1711,6 +1748,13 @@ export interface components {
              * @description Why `effect` is null; null when it is not.
              */
             effect_missing?: string | null;
+            /** @description The last places of the top-K that tie with the next image at the atlas's precision; null when they do not (or `ties_missing` says why it is not known). */
+            cutoff_tie: components["schemas"]["CutoffTie"] | null;
+            /**
+             * Ties Missing
+             * @description Why ties are not known; null when they are.
+             */
+            ties_missing: string | null;
             /** @description The one colour scale of every overlay of this signed mode (its top images' and an upload's): the largest query and key values over the listed top images; null when it lists none. */
             map_scale: components["schemas"]["MapScaleOut"] | null;
         };
@@ -2111,6 +2155,11 @@ export interface components {
              */
             random_init: boolean;
             /**
+             * Precision
+             * @description How the job computed the scores (--precision): bf16, tf32 or fp32; null when the atlas did not record it.
+             */
+            precision: ("bf16" | "tf32" | "fp32") | null;
+            /**
              * Planted
              * @description The hand-set planted-mode demo model (modes respond to known colours).
              */
@@ -2278,6 +2327,11 @@ export interface components {
              * @description The weights are random (a test or demo atlas).
              */
             random_init: boolean;
+            /**
+             * Precision
+             * @description How the job computed the scores (--precision): bf16, tf32 or fp32; null when the atlas did not record it.
+             */
+            precision: ("bf16" | "tf32" | "fp32") | null;
             /**
              * Planted
              * @description The hand-set planted-mode demo model (modes respond to known colours).

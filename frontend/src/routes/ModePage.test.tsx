@@ -252,3 +252,25 @@ describe("mode page samples across the distribution", () => {
     expect((await within(section).findByRole("note")).textContent).toBe(`No samples across the distribution: ${note}.`);
   });
 });
+
+describe("mode page ties at the cut-off", () => {
+  const tie = { first_rank: 1, last_rank: 1, next_score: 8, precision: "bf16" as const, epsilon: 0.004, rule: "a − b" };
+
+  it("says next to the last places that they tie with the next image at the atlas's precision", async () => {
+    mockApi({ "/api/models": { body: [modelSummary()] }, [MODE]: { body: modeDetail({ cutoff_tie: tie }) } });
+    renderAt(URL_);
+    const note = await screen.findByText(/^Place 2 and the next image tie at bf16: their order is not meaningful\./);
+    expect(note.textContent).toContain("(ε = 0.004 relative)");
+    const cards = document.querySelectorAll(".image-card");
+    expect(cards[0]!.querySelector(".tie")).toBeNull();
+    expect(cards[1]!.querySelector(".tie")?.textContent).toContain("tie");
+  });
+
+  it("says nothing of ties where the last places do not tie", async () => {
+    mockApi({ "/api/models": { body: [modelSummary()] }, [MODE]: { body: modeDetail() } });
+    renderAt(URL_);
+    await screen.findByRole("region", { name: "Score over the dataset" });
+    expect(screen.queryByText(/tie at/)).toBeNull();
+    expect(document.querySelector(".image-card .tie")).toBeNull();
+  });
+});

@@ -36,6 +36,7 @@ import { count, fmt, integer, modeName, percent, plural } from "../lib/common/fo
 import { GLOSSARY } from "../lib/help/glossary";
 import { useKeyNav } from "../lib/keys/keyboard";
 import { LARGE_VIEW_PARAM, largeViewRank, largeViewSearch } from "../lib/mode/largeView";
+import { cutoffTieText } from "../lib/mode/cutoffTie";
 import { type ModeView, modeViewSearch, parseModeView } from "../lib/mode/modeView";
 import { usePendingMoves } from "../lib/common/usePendingMoves";
 import { stepHead, stepIndex } from "../lib/mode/neighbours";
@@ -383,7 +384,9 @@ function ModeBody({
                 }}
                 scale={detail.map_scale}
                 withPhoto={summary.planted}
+                tiedFrom={detail.cutoff_tie?.first_rank ?? null}
               />
+              <CutoffTieNote detail={detail} />
             </>
           )}
           {detail.left_out > 0 && detail.top_images.length > 0 ? (
@@ -583,5 +586,18 @@ function TopImageNotFound({
         ...(nTop > 0 ? [{ label: "Its best image (#1)", to: `${modePath}${largeViewSearch(viewSearch, 0)}` }] : []),
       ]}
     />
+  );
+}
+
+/** Next to the last places: they tie with the best image left out of the top images at the atlas's precision. */
+function CutoffTieNote({ detail }: { detail: ModeDetail }) {
+  const text = cutoffTieText(detail.cutoff_tie, detail.top_images.length);
+  const tie = detail.cutoff_tie;
+  if (text === null || !tie) return null;
+  return (
+    <p className="muted small cutoff-tie" role="note">
+      {text} Their scores lie within a score&apos;s rounding at this precision (ε = {fmt(tie.epsilon)} relative) of the
+      best image left out, which scores {fmt(tie.next_score)}. <HelpTip term="tie" />
+    </p>
   );
 }

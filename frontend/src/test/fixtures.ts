@@ -50,6 +50,7 @@ export function modelSummary(overrides: Partial<ModelSummary> = {}): ModelSummar
     bases: ["faithful", "exact"],
     dataset: { name: "shapes", n_images: 10, n_skipped: 0 },
     random_init: true,
+    precision: "fp32",
     planted: false,
     planted_modes: [],
     preprocessing: {
@@ -166,6 +167,8 @@ export function modeDetail(overrides: Partial<ModeDetail> = {}): ModeDetail {
       maps_url: `/api/models/planted__shapes/layers/1/heads/2/modes/1/top/${rank}/maps?sign=pos&basis=faithful`,
     })),
     left_out: 0,
+    cutoff_tie: null,
+    ties_missing: null,
     evidence_rule: "a top image is evidence for a signed mode when its score is above the noise floor",
     // 10 images: one below the first edge (down to −1.4), 8 bins of width 1 from −1, and two from 7 on
     // (up to 9: the top images).

@@ -19,6 +19,7 @@ export function ModelFacts({ model }: { model: ModelSummary }) {
           `${model.dataset.name} (${count(model.dataset.n_images, "image")}, top ${integer(model.top_k)} kept)`,
         ],
         ["bases", model.bases.join(", ")],
+        ["precision", model.precision ?? "not recorded", "precision"],
       ]}
     />
   );

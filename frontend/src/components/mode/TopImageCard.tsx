@@ -9,6 +9,7 @@ import type { TopImage } from "../../api/client";
 import { fmt } from "../../lib/common/format";
 import { LARGE_VIEW_OPENED } from "../../lib/mode/largeView";
 import { type OverlayOptions, overlaySrc, shownMapsText } from "../../lib/mode/overlay";
+import { GLOSSARY } from "../../lib/help/glossary";
 import { HelpTip } from "../ui/HelpTip";
 import { QuirkBadge } from "../ui/SignBadge";
 
@@ -29,6 +30,7 @@ export function TopImageCard({
   largeViewHref,
   linkRef,
   withPhoto = false,
+  tied = false,
 }: {
   image: TopImage;
   modeLabel: string;
@@ -42,6 +44,8 @@ export function TopImageCard({
   /** Show the photo as the model saw it beside the overlay (the planted model's pages: its stimuli are
    * coloured squares in the maps' own colours, which only the clean photo shows apart). */
   withPhoto?: boolean;
+  /** One of the last places that tie with the best image left out at the atlas's precision. */
+  tied?: boolean;
 }) {
   const title = imageTitle(image);
   const onError = useAtlasImageError();
@@ -77,6 +81,14 @@ export function TopImageCard({
         </Link>
         <figcaption>
           <span className="rank">#{image.rank + 1}</span> <span className="score">score {fmt(image.score)}</span>
+          {tied ? (
+            <span className="tie">
+              <span className="badge badge-muted" title={GLOSSARY.tie.text}>
+                tie
+              </span>
+              <HelpTip term="tie" />
+            </span>
+          ) : null}
           {image.fires ? null : (
             <span className="quirk">
               <QuirkBadge />

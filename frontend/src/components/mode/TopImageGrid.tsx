@@ -21,6 +21,7 @@ export function TopImageGrid({
   explore,
   scale,
   withPhoto = false,
+  tiedFrom = null,
 }: {
   images: TopImage[];
   modeLabel: string;
@@ -34,6 +35,8 @@ export function TopImageGrid({
   scale: MapScale;
   /** Each card shows the clean photo beside the overlay (see TopImageCard). */
   withPhoto?: boolean;
+  /** The first of the last places that tie with the best image left out (`ModeDetail.cutoff_tie`). */
+  tiedFrom?: number | null;
 }) {
   const [search] = useSearchParams();
   const location = useLocation();
@@ -63,6 +66,7 @@ export function TopImageGrid({
             labelHref={labelHref}
             largeViewHref={href(image.rank)}
             withPhoto={withPhoto}
+            tied={tiedFrom !== null && image.rank >= tiedFrom}
             linkRef={(element: HTMLAnchorElement | null) => {
               if (element) cards.current.set(image.rank, element);
               else cards.current.delete(image.rank);

@@ -60,6 +60,14 @@ export const GLOSSARY = {
     term: "never fires",
     text: "No image makes both the query and the key map peak above 0. Any positive score it has is the product of two negative maxima, so no image excites it: the top images it still lists are each marked 'does not fire'.",
   },
+  precision: {
+    term: "precision",
+    text: "How the scores were computed: bf16 (bfloat16, 8 significant bits), tf32 (float32 tensors whose GPU matmuls round their inputs to 11 bits) or fp32 (float32 throughout, 24 bits). Lower precision is faster; its rounding can decide the order of images whose scores are nearly equal.",
+  },
+  tie: {
+    term: "tie",
+    text: "This image's score and the best score left out of the top images lie within the rounding of a score at the atlas's precision (measured against float32 when the job ran): which of them made the list is decided by rounding, not by the mode.",
+  },
   quirk: {
     term: "does not fire",
     text: "This image ranks high only through the product of two negative maxima: neither the query map nor the key map peaks above 0 on it, yet the paper's rule multiplies the two into a positive score. It is listed because the score is real, but it does not excite the mode.",
