@@ -185,6 +185,7 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
                 top_k=config.top_k,
                 batch_size=config.batch_size,
                 dtype=dtype,
+                device=device,
                 statistics_classes=n_classes,
                 effects_chunk=default_chunk(device) if config.effects else None,
             )

@@ -41,11 +41,13 @@ def estimate_memory(
     top_k: int,
     batch_size: int,
     dtype: torch.dtype,
+    device: torch.device,
     statistics_classes: int | None = None,
     effects_chunk: int | None = None,
 ) -> MemoryNeed:
     """``resident``: weights + mode projector + top-K (scores, indices and the maps of K + 1 slots per
-    column) + statistics when kept (``statistics_classes``: the number of classes, else ``None``);
+    column) + statistics when kept (``statistics_classes``: the number of classes, else ``None``), on
+    ``device`` (where the model will stream, wherever it is now);
     ``transient``: one batch's forward pass (tokens, attention, MLP) and projections, the maps of the
     layers one top-K merge takes together (``qkatlas.scoring.merge_window_layers``), and the
     statistics' per-batch buffers, a generous upper estimate since the pass keeps only a few layers'
@@ -63,7 +65,9 @@ def estimate_memory(
     attention = batch_size * spec.n_heads * n_tokens * n_tokens * 4
     projections = n_bases * batch_size * spec.n_patches * 2 * spec.n_heads * spec.d_head * 4
     # The top-K merges a window of layers at once, holding their maps until then (qkatlas.scoring).
-    window = merge_window_layers(spec.n_layers, spec.n_patches, spec.n_heads * spec.d_head, n_bases, batch_size, dtype)
+    window = merge_window_layers(
+        spec.n_layers, spec.n_patches, spec.n_heads * spec.d_head, n_bases, batch_size, dtype, device
+    )
     held_maps = window * n_bases * batch_size * spec.n_patches * 2 * spec.n_heads * spec.d_head * element
     resident, transient = weights + topk + projector, 16 * hidden + 3 * attention + 2 * projections + held_maps
     if statistics_classes is not None:

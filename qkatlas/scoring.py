@@ -1,10 +1,11 @@
-"""The scoring kernel: capture → pick the basis's tokens → project onto every mode → score both signs.
+"""The scoring kernel: capture → every mode's maps in each basis → score both signs.
 
 One implementation, used by the precompute stream (``TopKScorer``: merge every batch into a running
-top-K) and by the analysis of one uploaded image (``qkatlas.analysis``). For block ``ℓ`` the ``U`` and
-``V`` vectors of all heads are stacked into one ``[d, 2·H·M]`` matrix, so a single matmul per layer
-and basis yields every query map ``P_U`` and key map ``P_V`` (docs/method.md#maps). Which tokens each
-basis projects: docs/method.md#projection-bases; the score: docs/method.md#ranking-rule.
+top-K) and by the analysis of one uploaded image (``qkatlas.analysis``). For block ``ℓ`` the faithful
+basis projects the residual onto the ``U`` and ``V`` of all heads stacked into one ``[d, 2·H·M]``
+matrix (one matmul); the exact basis turns the model's own queries and keys into the same maps with
+one ``[d_h, M]`` matrix per head and side (docs/method.md#exact-basis-from-the-models-queries-and-keys).
+Maps: docs/method.md#maps; the score: docs/method.md#ranking-rule.
 """
 
 from __future__ import annotations
@@ -108,8 +109,10 @@ class ModeProjector:
     def project_direct(self, layer: int, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``tokens [B, P, d]`` → ``(X·u, X·v)``, each ``[B, P, H, M]`` in the projector's dtype (views of
         one matmul's output): what the faithful basis shows of the residual."""
-        projected = tokens.to(self.weights.dtype) @ self.weights[layer]  # [B, P, 2D]
-        query, key = projected.view(*projected.shape[:-1], 2, self.n_heads, self.n_modes).unbind(-3)
+        n_images, n_tokens, width = tokens.shape
+        # One [B·P, d] GEMM (the patch tokens are a slice: reshape copies them once either way).
+        projected = tokens.to(self.weights.dtype).reshape(-1, width) @ self.weights[layer]  # [B·P, 2D]
+        query, key = projected.view(n_images, n_tokens, 2, self.n_heads, self.n_modes).unbind(2)
         return query, key
 
     def project_exact(
@@ -202,12 +205,15 @@ class ProjectedLayer:
     ) -> None:
         """Write into ``out [n, 2, P]`` (any float dtype) the query and key maps of batch rows ``rows [n]``
         for the modes ``(heads [n], modes [n])``, offsets included, times ``flip [n]`` (±1: the ``neg``
-        maps are the negated ``pos`` maps); one pass over each side after the gather."""
+        maps are the negated ``pos`` maps)."""
         flip = flip.unsqueeze(1)
         for side, maps, offset in ((0, self.query, self.query_offset), (1, self.key, self.key_offset)):
-            gathered = maps[rows, :, heads, modes]  # [n, P]
-            shift = flip * offset[heads, modes].unsqueeze(1) if offset is not None else torch.zeros_like(flip)
-            torch.addcmul(shift, gathered, flip, out=out[:, side])
+            gathered = maps.permute(0, 2, 3, 1)[rows, heads, modes].float()  # [n, P], a new tensor
+            if offset is not None:
+                gathered.add_(offset[heads, modes].unsqueeze(1))
+            # In place, then one plain copy: a mixed-dtype op writing the strided half of ``out`` ran
+            # ten times slower than the copy on the CPU.
+            out[:, side].copy_(gathered.mul_(flip))
 
 
 OnProjected = Callable[[ProjectedLayer], None]
@@ -364,6 +370,7 @@ class TopKScorer:
             len(kernel.bases),
             batch_size,
             kernel.dtype,
+            kernel.device,
         )
 
     @torch.inference_mode()
@@ -448,15 +455,28 @@ class TopKScorer:
         return topk.update(scores, indices, columns, fetch)
 
 
-#: The most bytes of maps one top-K merge may hold (``merge_window_layers``): the layers of a window
-#: keep their maps until the window merges.
+#: The most bytes of maps one top-K merge may hold on an accelerator (``merge_window_bytes``).
 MERGE_WINDOW_BYTES = 2 * 1024**3
 
 
+def merge_window_bytes(device: torch.device) -> int:
+    """How many bytes of maps one top-K merge may hold: the layers of a window keep their maps until the
+    window merges. None on the CPU: there is no launch to save there, and holding a window's maps cost
+    more in memory traffic than the fewer merges saved (random ViT-S/16, batch 32, exact basis: 0.85 ×
+    the forward pass with all 12 layers in one window, 0.95 × layer by layer; docs/benchmarks.md)."""
+    return 0 if device.type == "cpu" else MERGE_WINDOW_BYTES
+
+
 def merge_window_layers(
-    n_layers: int, n_patches: int, n_columns: int, n_bases: int, batch_size: int, dtype: torch.dtype
+    n_layers: int,
+    n_patches: int,
+    n_columns: int,
+    n_bases: int,
+    batch_size: int,
+    dtype: torch.dtype,
+    device: torch.device,
 ) -> int:
     """Layers per top-K merge: as many as keep ``n_bases`` bases' query and key maps (``[B, P, 2·D]``
-    in ``dtype`` per layer and basis) within ``MERGE_WINDOW_BYTES``, at least one."""
+    in ``dtype`` per layer and basis) within ``merge_window_bytes(device)``, at least one."""
     per_layer = n_bases * batch_size * n_patches * 2 * n_columns * (torch.finfo(dtype).bits // 8)
-    return max(1, min(n_layers, MERGE_WINDOW_BYTES // per_layer))
+    return max(1, min(n_layers, merge_window_bytes(device) // per_layer))
