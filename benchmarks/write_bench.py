@@ -28,6 +28,7 @@ import json
 import mmap
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -41,6 +42,7 @@ from precompute_bench import MULTI_MODELS, MULTI_OVERRIDES
 
 from qkatlas.atlas import AtlasWriter
 from qkatlas.atlas import format as fmt
+from qkatlas.atlas import writer as atlas_writer
 from qkatlas.atlas.writer import WRITE_THREADS
 from qkatlas.distribution_samples import N_BANDS, PER_BAND
 from qkatlas.mode_statistics import CLASS_MODES, N_BINS, TOP_CLASSES
@@ -178,20 +180,26 @@ def _folder_bytes(folder: Path) -> int:
 
 def section_write(args: argparse.Namespace, out: dict[str, Any]) -> None:
     """The disk's rate, then the atlas's arrays as the job writes them when a group ends (one file at a
-    time, four at once, and as before 2026-12-07), then its thumbnails as the stream writes them (one
-    or four at once); each until on the disk, in ``--repeats`` rounds, each with its own disk probe
-    (the ratios are each round's, then their median: a shared machine's load moves both). The job uses
-    ``WRITE_THREADS`` (recorded) of them."""
+    time, four at once, four at once without ``O_DIRECT``, and as before 2026-12-07), then its
+    thumbnails as the stream writes them (one or four at once); each until on the disk, in
+    ``--repeats`` rounds, each with its own disk probe (the ratios are each round's, then their
+    median: a shared machine's load moves both). The job uses ``WRITE_THREADS`` (recorded) of them."""
     folder = Path(args.folder)
     disk = disk_write_rate(folder, 64 * MIB)  # whether O_DIRECT works here
     dec, arrays, _ = _vit_b16_arrays(args.classes)
     thumbnails = _thumbnail_pixels(args.thumbnails)
 
-    def arrays_with(threads: int) -> Callable[[Path], None]:
+    def arrays_with(threads: int, direct: bool = True) -> Callable[[Path], None]:
         def write(directory: Path) -> None:
             writer = AtlasWriter(directory, threads=threads)
-            writer.write_decomposition(dec)
-            writer.write_arrays(arrays)
+            direct_bytes = atlas_writer._DIRECT_BYTES
+            if not direct:  # every array through the page cache, as where O_DIRECT is refused
+                atlas_writer._DIRECT_BYTES = sys.maxsize
+            try:
+                writer.write_decomposition(dec)
+                writer.write_arrays(arrays)
+            finally:
+                atlas_writer._DIRECT_BYTES = direct_bytes
 
         return write
 
@@ -204,6 +212,7 @@ def section_write(args: argparse.Namespace, out: dict[str, Any]) -> None:
     variants: dict[str, Callable[[Path], None]] = {
         "arrays_one_file_at_a_time": arrays_with(1),
         "arrays_4_threads": arrays_with(4),
+        "arrays_4_threads_through_the_page_cache": arrays_with(4, direct=False),
         "arrays_as_before": lambda directory: _write_arrays_as_before(directory, dec, arrays),
         "thumbnails_one_at_a_time": thumbnails_with(1),
         "thumbnails_4_threads": thumbnails_with(4),

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import io
 import json
+import mmap
 import os
 import shutil
 import threading
@@ -45,15 +47,21 @@ def _removed_on_failure(tmp: Path) -> Iterator[None]:
         raise
 
 
-#: Files an ``AtlasWriter`` writes at once. Copying into the page cache is CPU work in the kernel, and
-#: numpy's file writes and Pillow's JPEG encoder (into a file) release the GIL, so several files go
-#: through several cores: on the 2-core VM four threads wrote a ViT-B/16 atlas's arrays 1.9 × faster
-#: than one (``benchmarks/write_bench.py``).
+#: Files an ``AtlasWriter`` writes at once. numpy's copies and file writes and Pillow's JPEG encoder
+#: (into a file) release the GIL, so several files go through several cores and keep the disk's
+#: queue full: on the 2-core VM four threads wrote a ViT-B/16 atlas's arrays at 0.97 × the disk's rate, one
+#: at 0.68 × (``benchmarks/write_bench.py``).
 WRITE_THREADS = 4
 
 #: Bytes of an array written at a time (``save_array``): large enough for sequential writes, small
 #: enough to bound the copy of a strided array.
 _CHUNK_BYTES = 64 * 1024 * 1024
+#: Arrays at least this large are written with ``O_DIRECT`` (``save_array``), in whole blocks of
+#: ``_DIRECT_ALIGN`` bytes (a multiple of every common logical block size).
+_DIRECT_BYTES = 16 * 1024 * 1024
+_DIRECT_ALIGN = 4096
+#: The page-aligned buffer of an ``O_DIRECT`` write: ``dd bs=8M``'s block, reused for every write.
+_DIRECT_BUFFER = 8 * 1024 * 1024
 
 
 class AtlasWriter:
@@ -242,21 +250,109 @@ class AtlasWriter:
 
 
 def save_array(path: Path, array: np.ndarray) -> None:
-    """Write ``array`` as a ``.npy`` file (as ``np.save`` would) in chunks of about ``_CHUNK_BYTES``.
+    """Write ``array`` as a ``.npy`` file, byte for byte what ``np.save`` writes, in chunks of about
+    ``_CHUNK_BYTES``.
 
     A strided array (the maps: halves of the top-K's interleaved payload) is made contiguous one chunk
     at a time: ``np.save`` hands it to ``tofile``, which writes it one element at a time (about 100 MB/s
-    of CPU work, whatever the disk). No ``fsync``: the atlas is published by a rename (``publish``), and
-    the page cache lets the next group stream while the kernel writes it out.
+    of CPU work, whatever the disk). An array of ``_DIRECT_BYTES`` or more goes to the disk directly
+    (``O_DIRECT``, past the page cache) where the file system allows it: copying hundreds of MB into the
+    page cache is CPU work in the kernel that, on a busy host, is slower than the disk itself. No
+    ``fsync``: the atlas is published by a rename (``publish``).
     """
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, np.lib.format.header_data_from_array_1_0(array))
+    if array.ndim > 0 and array.nbytes >= _DIRECT_BYTES and _write_direct(path, header.getvalue(), array):
+        return
     with path.open("wb") as file:
-        np.lib.format.write_array_header_1_0(file, np.lib.format.header_data_from_array_1_0(array))
-        if array.ndim == 0 or array.nbytes <= _CHUNK_BYTES:
-            np.ascontiguousarray(array).tofile(file)
-            return
-        rows = max(1, _CHUNK_BYTES // max(array[0].nbytes, 1))
-        for first in range(0, len(array), rows):
-            np.ascontiguousarray(array[first : first + rows]).tofile(file)
+        file.write(header.getvalue())
+        for chunk in _contiguous_chunks(array):
+            chunk.tofile(file)
+
+
+def _contiguous_chunks(array: np.ndarray) -> Iterator[np.ndarray]:
+    """``array``'s rows, about ``_CHUNK_BYTES`` at a time, each made contiguous."""
+    if array.ndim == 0 or len(array) == 0:
+        yield np.ascontiguousarray(array)
+        return
+    rows = max(1, _CHUNK_BYTES // max(array[0].nbytes, 1))
+    for first in range(0, len(array), rows):
+        yield np.ascontiguousarray(array[first : first + rows])
+
+
+def _write_direct(path: Path, header: bytes, array: np.ndarray) -> bool:
+    """Write the ``.npy`` file with ``O_DIRECT``: the bytes go through a page-aligned buffer of
+    ``_DIRECT_BUFFER`` bytes in whole blocks of ``_DIRECT_ALIGN``, the last one padded, then the file is
+    cut to its size. ``False``, with
+    nothing left at ``path``, where the file system refuses ``O_DIRECT`` (tmpfs, some network and FUSE
+    file systems)."""
+    direct = getattr(os, "O_DIRECT", 0)
+    if not direct:
+        return False
+    staging = mmap.mmap(-1, _DIRECT_BUFFER + _DIRECT_ALIGN)  # page-aligned, as O_DIRECT requires
+    buffer = np.frombuffer(staging, np.uint8)
+    try:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | direct, 0o666)
+        except OSError as error:
+            if error.errno != errno.EINVAL:
+                raise
+            return False
+        try:
+            _fill_direct(fd, staging, buffer, header, array)
+        except OSError as error:
+            if error.errno != errno.EINVAL:
+                raise
+            path.unlink(missing_ok=True)  # O_DIRECT accepted at open, refused at write: write it buffered
+            return False
+        finally:
+            os.close(fd)
+    finally:
+        del buffer
+        # A failed write's traceback may still hold a view of the buffer; the mapping then goes with it.
+        with contextlib.suppress(BufferError):
+            staging.close()
+    return True
+
+
+def _fill_direct(fd: int, staging: mmap.mmap, buffer: np.ndarray, header: bytes, array: np.ndarray) -> None:
+    """``_write_direct``'s writes: ``buffer`` is ``staging`` seen as bytes. Rows of ``array`` are copied
+    straight into it (one copy, strided or not)."""
+    pending = total = len(header)
+    buffer[:pending] = np.frombuffer(header, np.uint8)
+    rows = _rows(array, (len(buffer) - _DIRECT_ALIGN) // 2)
+    per_fill = max(1, (len(buffer) - _DIRECT_ALIGN) // max(rows[0].nbytes, 1)) if len(rows) else 1
+    for first in range(0, len(rows), per_fill):
+        part = rows[first : first + per_fill]
+        # pending stays a multiple of the item size: the header's 128 bytes, whole items, whole blocks
+        np.copyto(buffer[pending : pending + part.nbytes].view(array.dtype).reshape(part.shape), part)
+        pending, total = pending + part.nbytes, total + part.nbytes
+        whole = pending - pending % _DIRECT_ALIGN
+        _write_all(fd, staging, whole)
+        buffer[: pending - whole] = buffer[whole:pending]  # the tail, shorter than a block
+        pending -= whole
+    if pending:
+        padded = -(-pending // _DIRECT_ALIGN) * _DIRECT_ALIGN
+        buffer[pending:padded] = 0
+        _write_all(fd, staging, padded)
+    os.ftruncate(fd, total)
+
+
+def _rows(array: np.ndarray, limit: int) -> np.ndarray:
+    """``array`` with its leading axes merged into rows of at most ``limit`` bytes (as few rows as can
+    be): a view when its strides allow (the maps' do), else a copy."""
+    for axis in range(1, array.ndim + 1):
+        row = array.shape[axis:]
+        if int(np.prod(row, dtype=np.int64)) * array.itemsize <= limit:
+            return array.reshape(-1, *row)
+    return array.reshape(-1)
+
+
+def _write_all(fd: int, staging: mmap.mmap, length: int) -> None:
+    with memoryview(staging) as view:
+        written = 0
+        while written < length:
+            written += os.write(fd, view[written:length])
 
 
 _RENAME_EXCHANGE = 2  # linux/fs.h

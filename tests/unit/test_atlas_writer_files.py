@@ -3,7 +3,10 @@ thumbnails Pillow's encoding into memory, whatever the layout or the number of t
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -34,13 +37,58 @@ def test_save_array_writes_what_np_save_writes(tmp_path: Path, name: str) -> Non
     assert (tmp_path / "ours.npy").read_bytes() == (tmp_path / "reference.npy").read_bytes()
 
 
-def test_save_array_in_several_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A strided array larger than a chunk is written chunk by chunk (rows of 2 × 4 × 2 × 7 × 7 values)."""
-    monkeypatch.setattr(atlas_writer, "_CHUNK_BYTES", 1000)
+@pytest.mark.parametrize(("chunk", "direct_buffer"), [(1000, 8192), (4096, 12288), (5000, 20480), (1 << 20, 1 << 23)])
+@pytest.mark.parametrize("name", list(_arrays()))
+def test_save_array_in_chunks_and_past_the_page_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, chunk: int, direct_buffer: int
+) -> None:
+    """Every array written chunk by chunk (a chunk shorter, as long as or longer than a row; rows of
+    2 × 4 × 2 × 7 × 7 values for the payload) and with O_DIRECT, where the test folder allows it,
+    through buffers of two to 2,048 blocks: the blocks straddle the rows and the last one is padded,
+    then cut."""
+    monkeypatch.setattr(atlas_writer, "_CHUNK_BYTES", chunk)
+    monkeypatch.setattr(atlas_writer, "_DIRECT_BYTES", 0)
+    monkeypatch.setattr(atlas_writer, "_DIRECT_BUFFER", direct_buffer)
+    array = _arrays()[name]
+    save_array(tmp_path / "ours.npy", array)
+    np.save(tmp_path / "reference.npy", array)
+    assert (tmp_path / "ours.npy").read_bytes() == (tmp_path / "reference.npy").read_bytes()
+
+
+def test_save_array_where_o_direct_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file system that refuses O_DIRECT (tmpfs, some FUSE ones) gets the same file, written buffered."""
+    opened = os.open
+
+    def without_direct(path: Any, flags: int, *args: Any) -> int:
+        if flags & getattr(os, "O_DIRECT", 0):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return opened(path, flags, *args)
+
+    monkeypatch.setattr(atlas_writer, "_DIRECT_BYTES", 0)
+    monkeypatch.setattr(os, "open", without_direct)
     array = _arrays()["strided half of a payload"]
     save_array(tmp_path / "ours.npy", array)
     np.save(tmp_path / "reference.npy", array)
     assert (tmp_path / "ours.npy").read_bytes() == (tmp_path / "reference.npy").read_bytes()
+
+
+def test_a_full_disk_during_a_direct_write_raises_the_disks_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC from an O_DIRECT write reaches the caller as it is (the job turns it into its disk-full
+    message), whatever is left to clean up."""
+    written = os.write
+
+    def full(fd: int, data: Any) -> int:
+        if len(data) > 100:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return written(fd, data)
+
+    monkeypatch.setattr(atlas_writer, "_DIRECT_BYTES", 0)
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(OSError) as raised:
+        save_array(tmp_path / "ours.npy", _arrays()["strided half of a payload"])
+    assert raised.value.errno == errno.ENOSPC
 
 
 def test_thumbnails_written_to_files_are_the_encoded_bytes(tmp_path: Path) -> None:
