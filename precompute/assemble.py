@@ -2,6 +2,10 @@
 (with the distribution samples), the effects (with their top images), the thumbnails of all three, the
 decomposition, the image list and the manifest, published in one step.
 
+``gather_atlas`` takes what the atlas needs from the finished stream to the host (the part that uses
+the device, on the job's main thread); ``write_atlas`` writes the files from that alone, so the job
+runs it on its publishing thread while the next group of models streams.
+
 Thumbnails are normally all written during the stream; the images scored by another node of a
 distributed run are decoded again here (no model) to write theirs. The atlas's files are typed in
 ``qkatlas.atlas.contract``.
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -20,7 +25,8 @@ import torch
 
 from precompute.checkpoint import CHECKPOINT_GLOB
 from precompute.job_config import JobContext
-from precompute.model_stream import ModelStream
+from precompute.model_stream import ModelStream, Thumbnails
+from qkatlas.atlas import AtlasWriter
 from qkatlas.atlas.contract import (
     FORMAT_VERSION,
     AtlasManifest,
@@ -38,47 +44,113 @@ from qkatlas.atlas.contract import (
 from qkatlas.conventions import SIGNS
 from qkatlas.distribution_samples import N_BANDS, PER_BAND, sampling_rule
 from qkatlas.images import iter_batches
-from qkatlas.mode_effects import EFFECT_BINNING_RULE, EFFECT_DEFINITION
+from qkatlas.images.preprocessing import Preprocessing
+from qkatlas.mode_effects import EFFECT_BINNING_RULE, EFFECT_DEFINITION, EffectsSummary
 from qkatlas.mode_statistics import (
     BINNING_RULE,
     CLASS_MODES,
     N_BINS,
     SELECTIVITY_RULE,
     TOP_CLASSES,
+    ClassRankings,
     StatisticsSummary,
     rank_classes,
 )
 from qkatlas.models import model_slug, model_source
+from qkatlas.models.source import ModelSource
 from qkatlas.summaries import summarize_decomposition
-from qkatlas.svd import DEGENERACY_RTOL, SIGN_RULE
+from qkatlas.svd import DEGENERACY_RTOL, SIGN_RULE, Decomposition
 from qkatlas.ties import TIE_RULE
 
 
-def write_atlas(context: JobContext, stream: ModelStream, skipped: list[SkippedImage], rate: float) -> Path:
-    """Write ``stream``'s atlas (``skipped``: the images no process could decode; ``rate``: the job's
-    scoring rate in images/s) and publish it under the job's output folder; return where."""
-    config, source, writer = context.config, context.source, stream.writer
+@dataclass
+class AtlasParts:
+    """A finished stream's atlas, on the host: everything ``write_atlas`` writes, taken from the stream by
+    ``gather_atlas``. It holds nothing on the device, so the next group of models can stream while it
+    is written (``maps [B, L, H, M, 2, K, 2, T, T]``: the query and key maps of every top-K slot)."""
+
+    slug: str
+    model_id: str
+    writer: AtlasWriter
+    thumbnails: Thumbnails
+    dec: Decomposition
+    model: ModelInfo
+    model_source: ModelSource
+    preprocessing: Preprocessing
+    dtype: str
+    skipped: list[SkippedImage]
+    rate: float
+    indices: np.ndarray
+    scores: np.ndarray
+    runner_up: np.ndarray
+    maps: np.ndarray
+    ties: TiesInfo
+    shown: set[int]
+    statistics: tuple[StatisticsSummary, ClassRankings | None, tuple[int, ...], StatisticsInfo] | None
+    effects: tuple[EffectsSummary, EffectsInfo] | None
+
+
+def gather_atlas(context: JobContext, stream: ModelStream, skipped: list[SkippedImage], rate: float) -> AtlasParts:
+    """Take ``stream``'s atlas to the host (``skipped``: the images no process could decode; ``rate``: the
+    job's scoring rate in images/s)."""
     summary = stream.statistics.summary() if stream.statistics is not None else None
     inactive = stream.scorer.layout.per_mode(~stream.dec.active)  # [C]: pruned or dead heads' columns
-    winner_ids = _write_winners(context, stream, inactive)
-    sample_ids = _sampled_images(summary, inactive)
-    effects, effect_ids = _write_effects(stream)
-    _write_thumbnails(context, stream, winner_ids | sample_ids | effect_ids)
-    statistics = _write_statistics(context, stream, summary)
-    writer.write_decomposition(stream.dec)
-    writer.write_summary(summarize_decomposition(stream.dec))
-    items, left_out = source.items, {entry.index for entry in skipped}
-    writer.write_images(
-        {i: ImageRecord(source=item.source, label=item.label) for i, item in enumerate(items) if i not in left_out}
-    )
+    indices, scores, runner_up, maps = _winners(context, stream, inactive)
+    effects = _effects(stream)
+    effect_ids = {int(i) for i in np.unique(effects[0].top_indices[effects[0].top_indices >= 0])} if effects else set()
     adapter = stream.adapter
-    manifest = AtlasManifest(
-        format_version=FORMAT_VERSION,
+    return AtlasParts(
         slug=stream.slug,
-        model_slug=model_slug(stream.model_id),
+        model_id=stream.model_id,
+        writer=stream.writer,
+        thumbnails=stream.thumbnails,
+        dec=stream.dec,
         model=ModelInfo.from_spec(adapter.spec),
         model_source=model_source(adapter),
         preprocessing=adapter.preprocessing,
+        dtype=str(stream.scorer.kernel.dtype).removeprefix("torch."),
+        skipped=skipped,
+        rate=rate,
+        indices=indices,
+        scores=scores,
+        runner_up=runner_up,
+        maps=maps,
+        ties=_ties_info(stream),
+        shown={int(i) for i in np.unique(indices[indices >= 0])} | _sampled_images(summary, inactive) | effect_ids,
+        statistics=_statistics(context, stream, summary),
+        effects=effects,
+    )
+
+
+def write_atlas(context: JobContext, parts: AtlasParts) -> Path:
+    """Write the atlas of ``parts`` and publish it under the job's output folder; return where. Touches
+    neither the device nor the stream (the job runs it on its publishing thread)."""
+    config, source, writer = context.config, context.source, parts.writer
+    _write_thumbnails(context, parts)
+    writer.write_winners(
+        parts.indices, parts.scores, parts.runner_up, parts.maps[..., 0, :, :], parts.maps[..., 1, :, :]
+    )
+    statistics = None
+    if parts.statistics is not None:
+        summary, rankings, shape, statistics = parts.statistics
+        writer.write_statistics(summary, rankings, shape)
+    effects = EffectsInfo(computed=False)
+    if parts.effects is not None:
+        effects_summary, effects = parts.effects
+        writer.write_effects(effects_summary, parts.dec.sigma.shape)
+    writer.write_decomposition(parts.dec)
+    writer.write_summary(summarize_decomposition(parts.dec))
+    items, left_out = source.items, {entry.index for entry in parts.skipped}
+    writer.write_images(
+        {i: ImageRecord(source=item.source, label=item.label) for i, item in enumerate(items) if i not in left_out}
+    )
+    manifest = AtlasManifest(
+        format_version=FORMAT_VERSION,
+        slug=parts.slug,
+        model_slug=model_slug(parts.model_id),
+        model=parts.model,
+        model_source=parts.model_source,
+        preprocessing=parts.preprocessing,
         bases=config.bases,
         signs=SIGNS,
         scoring=ScoringRule(),
@@ -90,19 +162,19 @@ def write_atlas(context: JobContext, stream: ModelStream, skipped: list[SkippedI
             source=str(source.root),
             layout=source.layout,
             n_images=len(items),
-            n_skipped=len(skipped),
+            n_skipped=len(parts.skipped),
         ),
-        skipped=tuple(skipped),
+        skipped=tuple(parts.skipped),
         run=RunInfo(
             device=str(context.device),
-            dtype=str(stream.scorer.kernel.dtype).removeprefix("torch."),
+            dtype=parts.dtype,
             batch_size=config.batch_size,
             workers=config.workers,
             processes=context.shard.world,
             started=context.started.isoformat(),
             finished=datetime.now(UTC).isoformat(),
             wall_seconds=time.perf_counter() - context.start_clock,
-            images_per_second=rate,
+            images_per_second=parts.rate,
             resumed=config.resume,
             decoder=context.decoder,
             precision=context.precision,
@@ -110,9 +182,9 @@ def write_atlas(context: JobContext, stream: ModelStream, skipped: list[SkippedI
         versions=_versions(),
         statistics=statistics,
         effects=effects,
-        ties=_ties_info(stream),
+        ties=parts.ties,
     )
-    return writer.publish(manifest, config.out / stream.slug, discard=CHECKPOINT_GLOB)
+    return writer.publish(manifest, config.out / parts.slug, discard=CHECKPOINT_GLOB)
 
 
 def _ties_info(stream: ModelStream) -> TiesInfo:
@@ -129,16 +201,16 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _write_statistics(
+def _statistics(
     context: JobContext, stream: ModelStream, summary: StatisticsSummary | None
-) -> StatisticsInfo | None:
-    """Write the statistics' arrays (inactive modes' class rankings left out); return what they hold."""
+) -> tuple[StatisticsSummary, ClassRankings | None, tuple[int, ...], StatisticsInfo] | None:
+    """The statistics' arrays with the class rankings (inactive modes left out), the columns' shape and
+    what they hold; ``None`` when the job keeps none."""
     if stream.statistics is None or summary is None:
         return None
     classes, layout = context.classes, stream.scorer.layout
     rankings = rank_classes(summary, layout.per_mode(stream.dec.active), layout) if classes else None
-    stream.writer.write_statistics(summary, rankings, layout.shape)
-    return StatisticsInfo(
+    info = StatisticsInfo(
         n_bins=N_BINS,
         binning=BINNING_RULE,
         calibration_images=stream.statistics.bins.calibration_images,
@@ -148,18 +220,18 @@ def _write_statistics(
         selectivity=SELECTIVITY_RULE,
         samples=SamplesInfo(bands=N_BANDS, per_band=PER_BAND, rule=sampling_rule(N_BINS)),
     )
+    return summary, rankings, layout.shape, info
 
 
-def _write_effects(stream: ModelStream) -> tuple[EffectsInfo, set[int]]:
-    """Write the effects' arrays when the job measured them; return what they hold and the dataset indices
-    of the images with the largest effects. An image whose effect is 0 (nothing moves: every image of an
-    inactive mode) is not kept among them: its place there would only reflect the tie order."""
+def _effects(stream: ModelStream) -> tuple[EffectsSummary, EffectsInfo] | None:
+    """The effects' arrays and what they hold, when the job measured them. An image whose effect is 0
+    (nothing moves: every image of an inactive mode) is not kept among a mode's top images: its place
+    there would only reflect the tie order."""
     running = stream.effects
     if running is None:
-        return EffectsInfo(computed=False), set()
+        return None
     summary = running.summary()
     summary.top_indices[~(summary.top_values > 0)] = -1
-    stream.writer.write_effects(summary, stream.dec.sigma.shape)
     info = EffectsInfo(
         computed=True,
         definition=EFFECT_DEFINITION,
@@ -168,7 +240,7 @@ def _write_effects(stream: ModelStream) -> tuple[EffectsInfo, set[int]]:
         binning=EFFECT_BINNING_RULE,
         calibration_images=running.bins.calibration_images,
     )
-    return info, {int(i) for i in np.unique(summary.top_indices[summary.top_indices >= 0])}
+    return summary, info
 
 
 def _sampled_images(summary: StatisticsSummary | None, inactive: np.ndarray) -> set[int]:
@@ -183,39 +255,43 @@ def _sampled_images(summary: StatisticsSummary | None, inactive: np.ndarray) -> 
     return {int(i) for i in np.unique(samples.indices[samples.indices >= 0])}
 
 
-def _write_winners(context: JobContext, stream: ModelStream, inactive: np.ndarray) -> set[int]:
-    """Write the top-K and the winners' maps (``inactive [C]``: the columns of inactive modes, which get
-    no winners); return the winners' dataset indices."""
-    config, spec, writer, layout = context.config, stream.adapter.spec, stream.writer, stream.scorer.layout
+def _winners(
+    context: JobContext, stream: ModelStream, inactive: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The top-K in ranking order, ``indices, scores [B, L, H, M, 2, K]``, each column's runner-up
+    ``[B, L, H, M, 2]`` and the slots' maps ``[..., K, 2, T, T]`` on the host (``inactive [C]``: the
+    columns of inactive modes, which get no winners)."""
+    config, spec, layout = context.config, stream.adapter.spec, stream.scorer.layout
     ranked_shape = (*layout.shape, config.top_k)
     scores, indices, payload = stream.topk.ranked()
     # Inactive modes (σ = 0: pruned or dead heads) score 0 for every image; they get no winners.
     indices = indices.masked_fill(torch.from_numpy(inactive).to(indices.device).unsqueeze(1), -1)
     assert payload is not None
     maps = payload.view(*ranked_shape, 2, spec.grid, spec.grid).cpu().numpy()
-    writer.write_maps(maps[..., 0, :, :], maps[..., 1, :, :])
     runner_up = stream.topk.runner_up.view(layout.shape).cpu().numpy()
-    writer.write_topk(
-        indices.view(ranked_shape).cpu().numpy(), scores.view(ranked_shape).float().cpu().numpy(), runner_up
+    return (
+        indices.view(ranked_shape).cpu().numpy(),
+        scores.view(ranked_shape).float().cpu().numpy(),
+        runner_up,
+        maps,
     )
-    return {int(i) for i in torch.unique(indices[indices >= 0]).cpu().tolist()}
 
 
-def _write_thumbnails(context: JobContext, stream: ModelStream, shown: set[int]) -> None:
-    """Make the thumbnails of exactly the ``shown`` images: those scored by another node of a distributed
-    run are decoded again here (no model), those of images no longer shown are removed."""
-    config = context.config
-    missing = sorted(shown - stream.thumbnails.written)
-    prep = stream.adapter.preprocessing
+def _write_thumbnails(context: JobContext, parts: AtlasParts) -> None:
+    """Make the thumbnails of exactly the images the atlas shows (winners, samples, top effects): those
+    scored by another node of a distributed run are decoded again here (no model), those of images no
+    longer shown are removed."""
+    config, thumbnails, shown = context.config, parts.thumbnails, parts.shown
+    missing = sorted(shown - thumbnails.written)
     for batch in iter_batches(
-        context.source, prep, batch_size=config.batch_size, workers=config.workers, indices=missing
+        context.source, parts.preprocessing, batch_size=config.batch_size, workers=config.workers, indices=missing
     ):
         if batch.skipped:
             _, name, reason = batch.skipped[0]
             raise RuntimeError(f"image {name} decoded when it was scored but not now ({reason}); was it changed?")
-        stream.thumbnails.write(batch.indices.tolist(), batch.images)
-        stream.thumbnails.written.update(batch.indices.tolist())
+        thumbnails.write(batch.indices.tolist(), batch.images)
+        thumbnails.written.update(batch.indices.tolist())
         if context.on_progress:
-            done = len(set(missing) & stream.thumbnails.written)
-            context.on_progress(stream.slug, "thumbnails", done, len(missing))
-    stream.writer.remove_thumbnails_except(shown)
+            done = len(set(missing) & thumbnails.written)
+            context.on_progress(parts.slug, "thumbnails", done, len(missing))
+    parts.writer.remove_thumbnails_except(shown)

@@ -63,8 +63,8 @@ class BackgroundWriter:
     """``submit(fn, *args, what=...)`` runs ``fn(*args)`` on the writer thread; use as a context manager
     (leaving it waits for every task and stops the thread). ``hint`` ends every error message.
 
-    ``busy_seconds``: time the thread spent running tasks; ``waited_seconds``: time ``submit`` waited
-    for room in the queue (the stream held up by the disk).
+    ``busy_seconds``: time the thread spent running tasks, ``cpu_seconds`` the CPU time it used doing
+    so; ``waited_seconds``: time ``submit`` waited for room in the queue (the stream held up by the disk).
     """
 
     def __init__(self, hint: str, max_pending: int = MAX_PENDING, folder: Path | None = None) -> None:
@@ -73,6 +73,7 @@ class BackgroundWriter:
         self._tasks: queue.Queue[_Task | None] = queue.Queue(max_pending)
         self._error: BaseException | None = None
         self.busy_seconds = 0.0
+        self.cpu_seconds = 0.0
         self.waited_seconds = 0.0
         self._thread = threading.Thread(target=self._work, name="qkatlas-writer", daemon=True)
         self._thread.start()
@@ -113,7 +114,7 @@ class BackgroundWriter:
                     return
                 fn, args, what = task
                 if self._error is None:
-                    start = time.perf_counter()
+                    start, start_cpu = time.perf_counter(), time.thread_time()
                     try:
                         fn(*args)
                     except OSError as error:
@@ -122,5 +123,6 @@ class BackgroundWriter:
                         self._error = RuntimeError(f"could not write {what}: {error}")
                     finally:
                         self.busy_seconds += time.perf_counter() - start
+                        self.cpu_seconds += time.thread_time() - start_cpu
             finally:
                 self._tasks.task_done()

@@ -147,8 +147,10 @@ def _print_summary(outcome: JobOutcome) -> None:
     print(
         f"time: {t.setup:.1f} s loading and decomposing the models, {t.calibration:.1f} s calibrating the "
         f"statistics, {t.stream:.1f} s scoring, {t.drain:.1f} s finishing the queued writes, "
-        f"{t.finish:.1f} s writing the atlases (thumbnails and checkpoints kept the writer busy "
-        f"{t.writer_busy:.1f} s; scoring waited {t.writer_waited:.1f} s for it)"
+        f"{t.finish:.1f} s taking the atlases to the host and {t.publish_wait:.1f} s waiting for them to be "
+        f"written ({t.publish:.1f} s writing them, beside the next group's stream); thumbnails and "
+        f"checkpoints kept the writer busy {t.writer_busy:.1f} s ({t.writer_cpu:.1f} s of CPU), and scoring "
+        f"waited {t.writer_waited:.1f} s for it"
     )
     for model_id, reason in outcome.unloadable.items():
         print(f"not built: {model_id} could not be loaded ({reason})")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,8 +36,8 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from precompute.assemble import write_atlas
-from precompute.background import BackgroundWriter, disk_error
+from precompute.assemble import AtlasParts, gather_atlas, write_atlas
+from precompute.background import BackgroundWriter
 from precompute.checkpoint import checkpoint_name, fingerprint
 from precompute.checkpoint_schedule import CheckpointSchedule
 from precompute.folder_lock import hold_output_folder
@@ -94,9 +95,13 @@ class JobTimings:
     planning; ``calibration`` scoring the statistics' calibration sample (and, below fp32, scoring it
     again in float32 to measure the precision's rounding: ``qkatlas.ties``); ``stream`` the scoring loop
     (its checkpoints included); ``drain`` waiting, after the stream, for the background writer to
-    finish what was queued; ``finish`` merging, writing and publishing the atlases. The background
-    writer (thumbnails, checkpoints) was busy ``writer_busy`` seconds, and the stream waited
-    ``writer_waited`` seconds for room in its queue. Only ``stream`` grows with the number of images.
+    finish what was queued; ``finish`` merging the atlases and taking them to the host; ``publish_wait``
+    waiting for the publishing thread, which writes and publishes each atlas while the next group
+    streams: for room in its queue, and at the end for the last atlases. The background writer
+    (thumbnails, checkpoints) was busy ``writer_busy`` seconds, using ``writer_cpu`` seconds of CPU
+    (its thumbnail threads' included), and the stream waited ``writer_waited`` seconds for room in its
+    queue; the publishing thread was busy ``publish`` seconds writing atlases. Only ``stream`` grows
+    with the number of images.
     """
 
     setup: float = 0.0
@@ -104,8 +109,11 @@ class JobTimings:
     stream: float = 0.0
     drain: float = 0.0
     finish: float = 0.0
+    publish_wait: float = 0.0
     writer_busy: float = 0.0
+    writer_cpu: float = 0.0
     writer_waited: float = 0.0
+    publish: float = 0.0
 
 
 @dataclass
@@ -203,9 +211,10 @@ def run_job(config: JobConfig, on_progress: ProgressSink | None = None) -> JobOu
             config, source, shard, device, decoder, on_progress, precision, log, started, clock, len(todo)
         )
         job = _Job(context, timings)
-        with job.progress_bar(), precision_scope(precision):
+        with job.progress_bar(), precision_scope(precision), job.publishing():
             for number, group in enumerate(groups, 1):
-                results.extend(job.run_group([todo[i] for i in group.members], number, len(groups)))
+                job.run_group([todo[i] for i in group.members], number, len(groups))
+        results.extend(job.results)
     finally:
         held.close()
         if shard.world > 1:
@@ -255,6 +264,58 @@ class _Job:
         self.selection = context.shard.items(len(context.source.items), context.config.batch_size)
         self.bar: tqdm[Any] | None = None
         self.class_of = torch.tensor(self.source.class_ids(), device=self.device) if self.config.statistics else None
+        self.results: list[JobResult] = []
+        self._publisher: BackgroundWriter | None = None
+        self._published: list[tuple[str, JobResult]] = []  # (slug, result) published, not yet reported
+        self._published_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def publishing(self) -> Iterator[None]:
+        """The publishing thread (rank 0): each finished group's atlases are written and published on it,
+        one at a time, while the next group streams. Leaving waits for the last and raises the first
+        failure (a full disk: ``DiskFullError``, the checkpoints kept for ``--resume``)."""
+        if not self.shard.is_main:
+            yield
+            return
+        # One atlas waits while another is written: the host holds at most two groups' atlases.
+        publisher = BackgroundWriter(RESUME_HINT, max_pending=1, folder=self.config.out)
+        self._publisher = publisher
+        failed = True
+        try:
+            yield
+            failed = False
+        finally:
+            clock = time.perf_counter()
+            publisher.close(raise_error=not failed)
+            self.timings.publish_wait += time.perf_counter() - clock
+            self.timings.publish = publisher.busy_seconds
+            self._report_published()
+
+    def _publish(self, parts: AtlasParts) -> None:
+        """Write and publish one atlas (publishing thread)."""
+        final = write_atlas(self.context, parts)
+        self.log(f"published {final}")
+        n_items = len(self.source.items)
+        result = JobResult(
+            model_id=parts.model_id,
+            atlas_dir=final,
+            n_images=n_items,
+            n_skipped=len(parts.skipped),
+            skipped=parts.skipped,
+            wall_seconds=time.perf_counter() - self.context.start_clock,
+            images_per_second=parts.rate,
+        )
+        with self._published_lock:
+            self._published.append((parts.slug, result))
+
+    def _report_published(self) -> None:
+        """Record the atlases published since the last call and report them done (main thread)."""
+        with self._published_lock:
+            published, self._published = self._published, []
+        for slug, result in published:
+            self.results.append(result)
+            if self.on_progress:
+                self.on_progress.model_finished(slug, "done")
 
     @contextlib.contextmanager
     def progress_bar(self) -> Iterator[None]:
@@ -270,7 +331,8 @@ class _Job:
             self.bar = bar
             yield
 
-    def run_group(self, members: list[LoadedModel], number: int, n_groups: int) -> list[JobResult]:
+    def run_group(self, members: list[LoadedModel], number: int, n_groups: int) -> None:
+        """Stream the images once for ``members``, then hand each atlas to the publishing thread."""
         preps: list[Preprocessing] = []
         for model in members:
             model.adapter.to(self.device)
@@ -291,21 +353,29 @@ class _Job:
             background.flush()
             timings.drain += time.perf_counter() - clock
         timings.writer_busy += background.busy_seconds
+        timings.writer_cpu += background.cpu_seconds + sum(stream.writer.pool_cpu_seconds for stream in streams)
         timings.writer_waited += background.waited_seconds
         clock = time.perf_counter()
-        results = []
+        finished = []
         for stream, rate in zip(streams, rates, strict=True):
-            result = self._finish(stream, rate)
-            if result is not None:
-                results.append(result)
-            if self.on_progress and self.shard.is_main:
-                self.on_progress.model_finished(stream.slug, "done")
+            finished.append(self._finish(stream, rate))
+        del streams  # their device state: the next group needs the device
         timings.finish += time.perf_counter() - clock
-        for model in members:  # the next group needs the device
+        for model in members:
             model.adapter.to("cpu")
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
-        return results
+        for parts in finished:
+            if parts is not None:
+                self._submit(parts)
+        self._report_published()
+
+    def _submit(self, parts: AtlasParts) -> None:
+        """Queue ``parts`` on the publishing thread (waiting while another atlas is queued)."""
+        assert self._publisher is not None
+        clock = time.perf_counter()
+        self._publisher.submit(self._publish, parts, what=f"the atlas {parts.slug}")
+        self.timings.publish_wait += time.perf_counter() - clock
 
     def _open_all(self, members: list[LoadedModel], preps: list[Preprocessing]) -> list[ModelStream]:
         """Each model's stream, from its checkpoint when resuming."""
@@ -496,8 +566,9 @@ class _Job:
             pin_memory=self.device.type == "cuda",
         )
 
-    def _finish(self, stream: ModelStream, rate: float) -> JobResult | None:
-        """Merge the shards (distributed runs), write the winners, publish the atlas (rank 0)."""
+    def _finish(self, stream: ModelStream, rate: float) -> AtlasParts | None:
+        """Merge the shards (distributed runs) and take the atlas to the host (rank 0; ``None`` on the
+        other ranks)."""
         config, shard, source = self.config, self.shard, self.source
         skipped = stream.skipped
         if shard.world > 1:
@@ -512,17 +583,4 @@ class _Job:
         n_items = len(source.items)
         if len(skipped) == n_items:
             raise RuntimeError(f"none of the {n_items} images in {config.images} could be decoded")
-        try:
-            final = write_atlas(self.context, stream, skipped, rate)
-        except OSError as error:
-            raise disk_error(error, f"the atlas {stream.slug}", RESUME_HINT, config.out) from error
-        self.log(f"published {final}")
-        return JobResult(
-            model_id=stream.model_id,
-            atlas_dir=final,
-            n_images=n_items,
-            n_skipped=len(skipped),
-            skipped=skipped,
-            wall_seconds=time.perf_counter() - self.context.start_clock,
-            images_per_second=rate,
-        )
+        return gather_atlas(self.context, stream, skipped, rate)

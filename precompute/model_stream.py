@@ -55,9 +55,7 @@ class Thumbnails:
 
     def write(self, indices: list[int], images: torch.Tensor) -> None:
         """``images``: uint8 ``[n, 3, S, S]`` on the CPU, as the model saw them (writer thread)."""
-        pixels = images.permute(0, 2, 3, 1).numpy()
-        for index, image in zip(indices, pixels, strict=True):
-            self.writer.write_thumbnail(index, image)
+        self.writer.write_thumbnails(indices, list(images.permute(0, 2, 3, 1).numpy()))
 
     def add(self, indices: list[int], images: torch.Tensor, rows: torch.Tensor, background: BackgroundWriter) -> None:
         """Queue the thumbnails of the entered images that have none yet: ``rows`` (int64 on the CPU)

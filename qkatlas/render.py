@@ -19,7 +19,8 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import NamedTuple
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -138,11 +139,25 @@ def render_overlay(
     return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
 
 
+#: How a thumbnail is encoded (``encode_thumbnail``, ``save_thumbnail``).
+_THUMBNAIL_JPEG: dict[str, Any] = {"format": "JPEG", "quality": 92}
+
+
 def encode_thumbnail(rgb: np.ndarray) -> bytes:
-    """uint8 RGB ``[S, S, 3]`` crop as the model saw it → the JPEG an atlas stores as its thumbnail."""
+    """uint8 RGB ``[S, S, 3]`` crop as the model saw it → the JPEG an atlas stores as its thumbnail.
+
+    Pillow encodes into memory holding the GIL throughout; to write a file use ``save_thumbnail``."""
     buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="JPEG", quality=92)
+    Image.fromarray(rgb).save(buffer, **_THUMBNAIL_JPEG)
     return buffer.getvalue()
+
+
+def save_thumbnail(rgb: np.ndarray, path: Path) -> None:
+    """Write ``encode_thumbnail(rgb)``'s bytes to the file ``path``. Pillow streams the encoder's output
+    straight into an open file with the GIL released (it holds it for the whole encode into memory), so
+    thumbnails written this way leave the thread that launches the model's kernels alone."""
+    with path.open("wb") as file:
+        Image.fromarray(rgb).save(file, **_THUMBNAIL_JPEG)
 
 
 def patch_bounds(index: int, grid: int, size: int) -> tuple[int, int]:

@@ -19,6 +19,7 @@ from precompute.checkpoint import Checkpoint, checkpoint_name, read_checkpoint, 
 from precompute.checkpoint_schedule import CheckpointSchedule
 from precompute.cli import main
 from qkatlas.atlas import Atlas
+from qkatlas.atlas import writer as atlas_writer
 from qkatlas.images import load_image_file
 from qkatlas.mode_statistics import CALIBRATION_IMAGES
 from qkatlas.models import load_model
@@ -213,7 +214,7 @@ def _full_disk_after(monkeypatch: pytest.MonkeyPatch, target: Any, name: str, pa
     def failing(*args: Any, **kwargs: Any) -> Any:
         calls[0] += 1
         if calls[0] > n_calls:
-            with open(args[path_arg], "wb") as half:  # not through ``target``, which may be Path.write_bytes
+            with open(args[path_arg], "wb") as half:  # not through ``target``, which may open files itself
                 half.write(b"half a file")
             raise OSError(errno.ENOSPC, "No space left on device")
         return original(*args, **kwargs)
@@ -223,8 +224,13 @@ def _full_disk_after(monkeypatch: pytest.MonkeyPatch, target: Any, name: str, pa
 
 @pytest.mark.parametrize(
     ("target", "name", "path_arg", "n_calls"),
-    # Thumbnails are the only files the job writes with Path.write_bytes (qkatlas.atlas.writer).
-    [(safetensors.torch, "save_file", 1, 1), (Path, "write_bytes", 0, 3), (np, "save", 0, 0)],
+    # Thumbnails are written by save_thumbnail(image, path), arrays by save_array(path, array), several at
+    # once (qkatlas.atlas.writer).
+    [
+        (safetensors.torch, "save_file", 1, 1),
+        (atlas_writer, "save_thumbnail", 1, 3),
+        (atlas_writer, "save_array", 0, 0),
+    ],
     ids=["checkpoint", "thumbnail", "atlas-arrays"],
 )
 def test_a_full_disk_stops_with_a_clear_error_and_resume_completes(

@@ -22,6 +22,7 @@ import functools
 import importlib
 import os
 import signal
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -46,25 +47,29 @@ def _faulty(function: Callable[..., Any]) -> Callable[..., Any]:
     calls_wanted = int(os.environ["QKFAULT_CALLS"]) if "QKFAULT_CALLS" in os.environ else None
     position_wanted = int(os.environ["QKFAULT_POSITION"]) if "QKFAULT_POSITION" in os.environ else None
     state = {"calls": 0, "struck": False}
+    lock = threading.Lock()  # the function may run on several threads at once (the atlas writer's)
 
-    def due(args: tuple[Any, ...]) -> bool:
+    def due(number: int, args: tuple[Any, ...]) -> bool:
+        """Whether the call numbered ``number`` (counted when it began) is the one to strike."""
         if state["struck"]:
             return False
         if calls_wanted is not None:
-            return state["calls"] == calls_wanted
+            return number == calls_wanted
         return position_wanted is not None and getattr(args[0], "position", -1) >= position_wanted
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        state["calls"] += 1
-        if action != "stop" and due(args):
+        with lock:
+            state["calls"] += 1
+            number = state["calls"]
+        if action != "stop" and due(number, args):
             state["struck"] = True
             if action == "fill":
                 _fill_disk()
             else:
                 _no_space()
         result = function(*args, **kwargs)
-        if action == "stop" and due(args):
+        if action == "stop" and due(number, args):
             state["struck"] = True
             _stop()
         return result
