@@ -43,7 +43,7 @@ from precompute_bench import MULTI_MODELS, MULTI_OVERRIDES
 from qkatlas.atlas import AtlasWriter
 from qkatlas.atlas import format as fmt
 from qkatlas.atlas import writer as atlas_writer
-from qkatlas.atlas.writer import WRITE_THREADS
+from qkatlas.atlas.writer import WRITE_THREADS, decomposition_arrays
 from qkatlas.distribution_samples import N_BANDS, PER_BAND
 from qkatlas.mode_statistics import CLASS_MODES, N_BINS, TOP_CLASSES
 from qkatlas.models.known_models import KNOWN_HF_MODELS, PAPER_MODELS
@@ -146,15 +146,7 @@ def _thumbnail_pixels(n: int) -> list[np.ndarray]:
 def _write_arrays_as_before(directory: Path, dec: Decomposition, arrays: dict[str, np.ndarray]) -> None:
     """The writer before 2026-12-07: ``np.save`` of one array after another (a strided array, the maps,
     written one element at a time by numpy)."""
-    named = {
-        "U": dec.U,
-        "V": dec.V,
-        "sigma": dec.sigma,
-        "cos": dec.cos,
-        "degenerate": dec.degenerate,
-        "query_offset": dec.query_offset,
-    }
-    for name, array in {**named, **arrays}.items():
+    for name, array in {**decomposition_arrays(dec), **arrays}.items():
         relative, dtype = fmt.array_file(name)
         (directory / relative).parent.mkdir(parents=True, exist_ok=True)
         np.save(directory / relative, array.astype(dtype, copy=False))

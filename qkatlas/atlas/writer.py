@@ -64,6 +64,18 @@ _DIRECT_ALIGN = 4096
 _DIRECT_BUFFER = 8 * 1024 * 1024
 
 
+def decomposition_arrays(dec: Decomposition) -> dict[str, np.ndarray]:
+    """The ``svd/`` arrays of ``dec``, by their names in docs/atlas-format.md (``qkatlas.atlas.format``)."""
+    return {
+        "U": dec.U,
+        "V": dec.V,
+        "sigma": dec.sigma,
+        "cos": dec.cos,
+        "degenerate": dec.degenerate,
+        "query_offset": dec.query_offset,
+    }
+
+
 class AtlasWriter:
     """Fills ``directory`` (inside ``<root>/.partial/``) with the files of docs/atlas-format.md, up to
     ``threads`` files at once. ``pool_cpu_seconds``: CPU time spent by the threads it started (the
@@ -111,16 +123,7 @@ class AtlasWriter:
         self._in_parallel([(name, arrays[name]) for name in names], self._save)
 
     def write_decomposition(self, dec: Decomposition) -> None:
-        self.write_arrays(
-            {
-                "U": dec.U,
-                "V": dec.V,
-                "sigma": dec.sigma,
-                "cos": dec.cos,
-                "degenerate": dec.degenerate,
-                "query_offset": dec.query_offset,
-            }
-        )
+        self.write_arrays(decomposition_arrays(dec))
 
     def write_winners(
         self, indices: np.ndarray, scores: np.ndarray, runner_up: np.ndarray, query: np.ndarray, key: np.ndarray

@@ -23,7 +23,7 @@ from precompute.checkpoint import checkpoint_name, read_checkpoint
 from precompute.cli import main
 from qkatlas.atlas import Atlas, find_atlases
 from qkatlas.images import load_image_file, to_model_input
-from qkatlas.models import load_model_from_source
+from qkatlas.models import ViTAdapter, load_model_from_source
 
 #: A tiny random-init timm ViT: 2 blocks, width 48, 3 heads of 16 — fast on 2 CPU cores.
 TINY_VIT = "vit_tiny_patch16_224"
@@ -56,10 +56,18 @@ def brute_force_projections(atlas: Atlas, images: list[Path]) -> dict[str, np.nd
 def brute_force_projections_of(atlas: Atlas, inputs: list[torch.Tensor]) -> dict[str, np.ndarray]:
     """``brute_force_projections`` of model inputs (uint8 ``[3, S, S]``, as the model sees them)."""
     adapter = load_model_from_source(atlas.manifest.model_source)
+    arrays = atlas.arrays
+    return brute_force_maps(adapter, arrays["U"], arrays["V"], arrays["query_offset"], inputs)
+
+
+def brute_force_maps(
+    adapter: ViTAdapter, u: np.ndarray, v: np.ndarray, offset: np.ndarray, inputs: list[torch.Tensor]
+) -> dict[str, np.ndarray]:
+    """Per basis, P_U and P_V of every input (uint8 ``[3, S, S]``): ``[N, L, H, M, P]`` float64, each
+    image's tokens captured alone and projected in numpy onto ``u, v [L, H, M, d]`` (``offset [L, H, M]``:
+    ``u_n · c``, added in the exact basis)."""
     spec = adapter.spec
-    u = atlas.arrays["U"].astype(np.float64)  # [L, H, M, d]
-    v = atlas.arrays["V"].astype(np.float64)
-    offset = atlas.arrays["query_offset"]
+    u, v = u.astype(np.float64), v.astype(np.float64)
     out: dict[str, list[np.ndarray]] = {"faithful_q": [], "faithful_k": [], "exact_q": [], "exact_k": []}
     for pixels in inputs:
         captured: list[tuple[np.ndarray, np.ndarray]] = []

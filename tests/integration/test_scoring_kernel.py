@@ -17,6 +17,7 @@ from qkatlas.conventions import BASES
 from qkatlas.models import ViTAdapter, load_model
 from qkatlas.scoring import ModeKernel, TopKScorer
 from qkatlas.svd import Decomposition, decompose
+from tests.helpers.atlases import brute_force_maps
 from tests.helpers.pruned import randomize_biases_and_norms
 
 K = 3
@@ -25,32 +26,15 @@ N_IMAGES, BATCH = 10, 4
 
 def _brute_force(adapter: ViTAdapter, dec: Decomposition, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Every column's score of every image ``[N, C]`` and its maps ``[N, C, 2, P]`` (float64)."""
-    spec = adapter.spec
-    scores, maps = [], []
-    for image in images:
-        captured: list[tuple[np.ndarray, np.ndarray]] = []
-
-        def keep(
-            _layer: int,
-            residual: torch.Tensor,
-            normed: torch.Tensor,
-            into: list[tuple[np.ndarray, np.ndarray]] = captured,
-        ) -> None:
-            into.append((residual[0].double().numpy(), normed[0].double().numpy()))
-
-        adapter.run_with_capture(adapter.normalize(image.unsqueeze(0)), keep)
-        per_image_scores, per_image_maps = [], []
-        for position, offset in ((0, np.zeros_like(dec.query_offset)), (1, dec.query_offset)):  # faithful, exact
-            patches = np.stack([c[position][spec.n_prefix :] for c in captured])  # [L, P, d]
-            query = np.einsum("lhmd,lpd->lhmp", dec.U, patches) + offset[..., None]
-            key = np.einsum("lhmd,lpd->lhmp", dec.V, patches)
-            signed = np.stack([query.max(-1) * key.max(-1), query.min(-1) * key.min(-1)], axis=-1)  # [L, H, M, 2]
-            both = np.stack([np.stack([query, key], -2), np.stack([-query, -key], -2)], axis=3)  # [L,H,M,2,2,P]
-            per_image_scores.append(signed.reshape(-1))
-            per_image_maps.append(both.reshape(-1, 2, spec.n_patches))
-        scores.append(np.concatenate(per_image_scores))
-        maps.append(np.concatenate(per_image_maps))
-    return np.stack(scores), np.stack(maps)
+    maps = brute_force_maps(adapter, dec.U, dec.V, dec.query_offset, list(images))
+    scores, both = [], []
+    for basis in ("faithful", "exact"):
+        query, key = maps[f"{basis}_q"], maps[f"{basis}_k"]  # [N, L, H, M, P]
+        signed = np.stack([query.max(-1) * key.max(-1), query.min(-1) * key.min(-1)], axis=-1)  # [N, L, H, M, 2]
+        pos = np.stack([query, key], axis=-2)  # [N, L, H, M, 2 maps, P]
+        scores.append(signed.reshape(len(images), -1))
+        both.append(np.stack([pos, -pos], axis=4).reshape(len(images), -1, 2, pos.shape[-1]))
+    return np.concatenate(scores, axis=1), np.concatenate(both, axis=1)
 
 
 @pytest.mark.parametrize(("compact", "window_layers"), [(True, 3), (False, 2), (True, 1), (False, 3)])
