@@ -18,7 +18,7 @@ import torch
 from qkatlas.mode_effects import EFFECT_TOP_K
 from qkatlas.mode_statistics import N_BINS, STATISTICS_CHUNK
 from qkatlas.models.base import ViTAdapter
-from qkatlas.scoring import merge_window_layers
+from qkatlas.scoring import candidate_buffer_bytes, merge_window_layers
 
 #: Part of the device's free memory the plan may use: allocator fragmentation and the CUDA context
 #: need the rest.
@@ -46,8 +46,9 @@ def estimate_memory(
     effects_chunk: int | None = None,
 ) -> MemoryNeed:
     """``resident``: weights + mode projector + top-K (scores, indices and the maps of K + 1 slots per
-    column) + statistics when kept (``statistics_classes``: the number of classes, else ``None``), on
-    ``device`` (where the model will stream, wherever it is now);
+    column; on the CPU also the buffers its merges collect candidates in) + statistics when kept
+    (``statistics_classes``: the number of classes, else ``None``), on ``device`` (where the model will
+    stream, wherever it is now);
     ``transient``: one batch's forward pass (tokens, attention, MLP) and projections, the maps of the
     layers one top-K merge takes together (``qkatlas.scoring.merge_window_layers``), and the
     statistics' per-batch buffers, a generous upper estimate since the pass keeps only a few layers'
@@ -70,6 +71,8 @@ def estimate_memory(
     )
     held_maps = window * n_bases * batch_size * spec.n_patches * 2 * spec.n_heads * spec.d_head * element
     resident, transient = weights + topk + projector, 16 * hidden + 3 * attention + 2 * projections + held_maps
+    if device.type == "cpu":  # the CPU's compact merges collect a batch's candidates in buffers they keep
+        resident += candidate_buffer_bytes(spec.n_heads * spec.d_head * 2, batch_size, spec.n_patches)
     if statistics_classes is not None:
         # sums, extremes and bins (8 × 8 bytes), histogram, class sums; per batch: scores, firing and
         # the float64 temporaries of one chunk of columns

@@ -72,7 +72,7 @@ class RunningSamples:
     (``_EMPTY`` when unfilled), each band's slots sorted by key; ``scores`` float32 and ``fires`` bool
     beside them."""
 
-    def __init__(self, n_columns: int, n_bins: int, device: torch.device | str) -> None:
+    def __init__(self, n_columns: int, n_bins: int, device: torch.device | str, compact: bool | None = None) -> None:
         if n_bins % N_BANDS:
             raise ValueError(f"{n_bins} histogram bins do not cut into {N_BANDS} equal bands")
         self.n_bins = n_bins
@@ -80,6 +80,10 @@ class RunningSamples:
         self.keys = torch.full(shape, _EMPTY, dtype=torch.int64, device=device)
         self.scores = torch.full(shape, float("nan"), dtype=torch.float32, device=device)
         self.fires = torch.zeros(shape, dtype=torch.bool, device=device)
+        #: Whether updates list the candidates that can enter first (one host synchronization per update,
+        #: free on the CPU, the default there) and merge only those, rather than every column's band with
+        #: fixed shapes (``qkatlas.topk.RunningTopK`` makes the same choice).
+        self.compact = self.keys.device.type == "cpu" if compact is None else compact
 
     def band_of_bin(self, position: torch.Tensor) -> torch.Tensor:
         """Bin positions (−1 = underflow, ``0 … n_bins − 1``, ``n_bins`` = overflow; any dtype) → band ids (long)."""
@@ -95,7 +99,10 @@ class RunningSamples:
     ) -> torch.Tensor:
         """Merge one batch into ``columns``: ``bands [B, C_block]`` long (``N_BANDS`` = not counted, e.g. a
         non-finite score), ``scores [B, C_block]`` float32, ``fires [B, C_block]`` bool, ``keys [B]`` the
-        images' sample keys. Returns ``[B]`` bool: the rows that entered some band. No host synchronization."""
+        images' sample keys. Returns ``[B]`` bool: the rows that entered some band. No host
+        synchronization unless ``compact``."""
+        if self.compact:
+            return self._update_reaching(columns, bands, scores, fires, keys)
         n_rows, n_block = bands.shape
         order = keys.argsort()  # the batch in key order, so a stable sort by band keeps key order within
         sorted_bands, by_band = bands[order].T.contiguous().sort(dim=1, stable=True)  # [C_block, B]
@@ -120,6 +127,46 @@ class RunningSamples:
         new_row = row.gather(2, (slot - PER_BAND).clamp(min=0))
         hits = torch.zeros(n_rows, dtype=torch.int32, device=bands.device)
         return hits.index_add_(0, new_row.flatten(), entered.flatten().int()) > 0
+
+    def _update_reaching(
+        self, columns: slice, bands: torch.Tensor, scores: torch.Tensor, fires: torch.Tensor, keys: torch.Tensor
+    ) -> torch.Tensor:
+        """``update_columns`` through the candidates whose key is below the largest kept in their band (no
+        other can enter): once the bands are full, few images of a batch are."""
+        n_rows = bands.shape[0]
+        band = bands.clamp(max=N_BANDS - 1)
+        largest = self.keys[columns][:, :, -1].gather(1, band.T).T  # [B, C_block]; _EMPTY while a slot is free
+        row, column = ((bands < N_BANDS) & (keys.unsqueeze(1) < largest)).nonzero(as_tuple=True)
+        if len(row) == 0:
+            return torch.zeros(n_rows, dtype=torch.bool, device=bands.device)
+        group = ((columns.start or 0) + column) * N_BANDS + band[row, column]  # a (column, band) of the whole state
+        by_key = keys[row].argsort()
+        order = by_key[group[by_key].argsort(stable=True)]  # by group, then by key
+        row, column, group = row[order], column[order], group[order]
+        groups, inverse, counts = torch.unique_consecutive(group, return_inverse=True, return_counts=True)
+        place = torch.arange(len(row), device=row.device) - (torch.cumsum(counts, 0) - counts)[inverse]
+        first = place < PER_BAND  # more than PER_BAND new ones in a band: only the smallest keys can stay
+        row, column, inverse, place = row[first], column[first], inverse[first], place[first]
+        shape = (len(groups), PER_BAND)
+        new_keys = torch.full(shape, _EMPTY, dtype=torch.int64, device=row.device)
+        new_keys[inverse, place] = keys[row]
+        new_scores = torch.full(shape, float("nan"), device=row.device)
+        new_scores[inverse, place] = scores[row, column]
+        new_fires = torch.zeros(shape, dtype=torch.bool, device=row.device)
+        new_fires[inverse, place] = fires[row, column]
+        new_rows = torch.zeros(shape, dtype=torch.int64, device=row.device)
+        new_rows[inverse, place] = row
+        kept_keys = self.keys.view(-1, PER_BAND)  # views: writes land in the state
+        kept_scores, kept_fires = self.scores.view(-1, PER_BAND), self.fires.view(-1, PER_BAND)
+        all_keys, slot = torch.cat([kept_keys[groups], new_keys], dim=1).sort(dim=1)
+        slot = slot[:, :PER_BAND]
+        kept_keys[groups] = all_keys[:, :PER_BAND]
+        kept_scores[groups] = torch.cat([kept_scores[groups], new_scores], dim=1).gather(1, slot)
+        kept_fires[groups] = torch.cat([kept_fires[groups], new_fires], dim=1).gather(1, slot)
+        entered = (slot >= PER_BAND) & (all_keys[:, :PER_BAND] != _EMPTY)
+        hits = torch.zeros(n_rows, dtype=torch.bool, device=bands.device)
+        hits[new_rows.gather(1, (slot - PER_BAND).clamp(min=0))[entered]] = True
+        return hits
 
     def merge(self, other: RunningSamples) -> None:
         """Fold another shard's or session's samples into these (the smallest keys of the union)."""

@@ -74,7 +74,7 @@ class ModeProjector:
             ],
             axis=1,
         )  # [L, 2D, d]
-        self.weights = torch.from_numpy(stacked).transpose(1, 2).contiguous().to(device, dtype)  # [L, d, 2D]
+        self.weights = torch.from_numpy(stacked).to(device, dtype)  # [L, 2D, d]
         query_offset = torch.tensor(dec.query_offset, dtype=torch.float64)  # [L, H, M], a copy: edited below
         from_query, from_key, key_offset, direct = [], [], [], []
         for layer, layer_weights in enumerate(weights):
@@ -88,8 +88,10 @@ class ModeProjector:
             key_offset.append(-torch.einsum("he,hem->hm", layer_weights.b_k, a_key) * keep[:, None])
             query_offset[layer] *= direct_heads.double()[:, None]  # the path from q already includes u_n·c
             direct.append(direct_heads.nonzero().flatten().tolist())
-        self.from_query = torch.stack(from_query).to(device, dtype)  # [L, H, d_h, M]
-        self.from_key = torch.stack(from_key).to(device, dtype)  # [L, H, d_h, M]
+        # Stored transposed, ``[L, H, M, d_h]``: the maps come out of one product per side with the tokens
+        # as the innermost (contiguous) axis.
+        self.from_query = torch.stack(from_query).transpose(2, 3).contiguous().to(device, dtype)
+        self.from_key = torch.stack(from_key).transpose(2, 3).contiguous().to(device, dtype)
         #: ``[L, H, M]`` float32: what the exact basis adds to every query / key map value beyond the projection
         #: (``u_n·c`` for directly projected heads, ``−b_k·R_b⁻¹v'_n`` on the key side of the others).
         self.exact_query_offset = query_offset.to(device, torch.float32)
@@ -106,24 +108,33 @@ class ModeProjector:
             summary += f"; {direct} projected directly (singular or ill-conditioned W_q or W_k)"
         return summary
 
-    def project_direct(self, layer: int, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``tokens [B, P, d]`` → ``(X·u, X·v)``, each ``[B, P, H, M]`` in the projector's dtype (views of
-        one matmul's output): what the faithful basis shows of the residual."""
+    def project_direct(
+        self, layer: int, tokens: torch.Tensor, out: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``tokens [B, N, d]`` → ``(X·u, X·v)``, each ``[B, N, H, M]`` in the projector's dtype: what the
+        faithful basis shows of the residual. Both are views of one ``[2D, d] × [d, B·N]`` product, laid
+        out ``[H, M, B, N]`` in memory (``_maps_view``), written into ``out`` when given (``maps_buffer``)."""
         n_images, n_tokens, width = tokens.shape
-        # One [B·P, d] GEMM (the patch tokens are a slice: reshape copies them once either way).
-        projected = tokens.to(self.weights.dtype).reshape(-1, width) @ self.weights[layer]  # [B·P, 2D]
-        query, key = projected.view(n_images, n_tokens, 2, self.n_heads, self.n_modes).unbind(2)
-        return query, key
+        flat = tokens.to(self.weights.dtype).reshape(-1, width).T  # [d, B·N]
+        projected = torch.mm(self.weights[layer], flat, out=None if out is None else out.view(-1, flat.shape[1]))
+        query, key = projected.view(2, self.n_heads, self.n_modes, n_images, n_tokens).unbind(0)
+        return _maps_view(query), _maps_view(key)
 
     def project_exact(
-        self, layer: int, normed: torch.Tensor, query: torch.Tensor, key: torch.Tensor
+        self,
+        layer: int,
+        normed: torch.Tensor,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        out: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The exact basis's maps without the offsets ``exact_query_offset`` / ``exact_key_offset`` (better
-        added to what is taken from the maps): ``normed [B, P, d]``, the model's ``query, key [B, P, H, d_h]``
-        of the same patch tokens → ``[B, P, H, M]`` each, in the projector's dtype."""
-        dtype = self.from_query.dtype
-        query_maps = torch.einsum("bphe,hem->bphm", query.to(dtype), self.from_query[layer])
-        key_maps = torch.einsum("bphe,hem->bphm", key.to(dtype), self.from_key[layer])
+        added to what is taken from the maps): ``normed [B, N, d]``, the model's ``query, key [B, N, H, d_h]``
+        of the same tokens → ``[B, N, H, M]`` each, in the projector's dtype, laid out ``[H, M, B, N]``
+        in memory (``_maps_view``), written into ``out`` when given (``maps_buffer``)."""
+        query_out, key_out = (None, None) if out is None else out.unbind(0)
+        query_maps = self._from_heads(self.from_query[layer], query, query_out)
+        key_maps = self._from_heads(self.from_key[layer], key, key_out)
         direct = self.direct_heads[layer]
         if direct:
             direct_query, direct_key = self.project_direct(layer, normed)
@@ -131,14 +142,58 @@ class ModeProjector:
             key_maps[:, :, direct] = direct_key[:, :, direct]
         return query_maps, key_maps
 
+    def maps_buffer(self, n_images: int, n_tokens: int) -> torch.Tensor:
+        """A buffer that ``project_direct`` and ``project_exact`` can write one layer's maps of ``n_images``
+        images of ``n_tokens`` tokens into: ``[2, H, M, B, N]`` (query side first)."""
+        shape = (2, self.n_heads, self.n_modes, n_images, n_tokens)
+        return torch.empty(shape, dtype=self.weights.dtype, device=self.weights.device)
+
+    def _from_heads(self, matrices: torch.Tensor, heads: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
+        """``matrices [H, M, d_h]`` (one per head), ``heads [B, N, H, d_h]`` (the model's queries or keys,
+        usually a view of its projection's output) → ``[B, N, H, M]`` (into ``out [H, M, B, N]`` when
+        given): one batched product over ``[d_h, B·N]`` views of the heads, which need no copy when ``B``
+        and ``N`` are contiguous in them."""
+        n_images, n_tokens, n_heads, width = heads.shape
+        per_head = heads.to(matrices.dtype).permute(2, 3, 0, 1).reshape(n_heads, width, n_images * n_tokens)
+        maps = torch.bmm(matrices, per_head, out=None if out is None else out.view(n_heads, self.n_modes, -1))
+        return _maps_view(maps.view(n_heads, self.n_modes, n_images, n_tokens))
+
+
+def _maps_view(maps: torch.Tensor) -> torch.Tensor:
+    """``maps [H, M, B, N]`` → the ``[B, N, H, M]`` view every consumer indexes. The tokens stay the
+    innermost axis in memory: the extremes reduce along contiguous rows, and a winner's map is one
+    contiguous row to copy (on the CPU, reducing and gathering across ``H·M``-strided tokens cost
+    more than the products that make the maps)."""
+    return maps.permute(2, 3, 0, 1)
+
+
+def _token_rows(maps: torch.Tensor) -> torch.Tensor | None:
+    """``maps [B, P, H, M]`` laid out ``[H, M, B, ·]`` with the tokens contiguous (``_maps_view``, patch
+    tokens sliced or not) → the ``[H·M·B, P]`` view whose row ``(h·M + m)·B + b`` is one map; None for
+    any other layout."""
+    n_images, n_tokens, n_heads, n_modes = maps.shape
+    image_stride, token_stride, head_stride, mode_stride = maps.stride()
+    if token_stride != 1 or mode_stride != n_images * image_stride or head_stride != n_modes * mode_stride:
+        return None
+    rows = (n_heads * n_modes * n_images, n_tokens)
+    return maps.as_strided(rows, (image_stride, 1), maps.storage_offset())
+
 
 def _extremes(maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``maps [B, P, ...]`` → the minimum and maximum over ``P``, float32. One fused pass on a GPU; on
-    the CPU ``aminmax`` over a middle dimension ran ten times slower than ``amin`` and ``amax`` apart."""
+    """``maps [B, P, ...]`` → the minimum and maximum over ``P``, ``[B, ...]`` float32.
+
+    The reduction sees the other axes in the order they have in memory: on the CPU its threads split
+    the work by that order, and ``[H, M, B]`` maps reduced as ``[B, H, M]`` ran a third slower. One
+    fused pass on a GPU; on the CPU ``aminmax`` ran three times slower than ``amin`` and ``amax`` apart."""
+    strides = maps.stride()
+    others = sorted((axis for axis in range(maps.dim()) if axis != 1), key=lambda axis: -strides[axis])
+    ordered = maps.permute(*others, 1)
+    back = [others.index(axis) for axis in range(maps.dim()) if axis != 1]
     if maps.device.type == "cpu":
-        return maps.amin(dim=1).float(), maps.amax(dim=1).float()
-    low, high = maps.aminmax(dim=1)
-    return low.float(), high.float()
+        low, high = ordered.amin(dim=-1), ordered.amax(dim=-1)
+    else:
+        low, high = ordered.aminmax(dim=-1)
+    return low.permute(*back).float(), high.permute(*back).float()
 
 
 def signed_scores(
@@ -208,7 +263,12 @@ class ProjectedLayer:
         maps are the negated ``pos`` maps)."""
         flip = flip.unsqueeze(1)
         for side, maps, offset in ((0, self.query, self.query_offset), (1, self.key, self.key_offset)):
-            gathered = maps.permute(0, 2, 3, 1)[rows, heads, modes].float()  # [n, P], a new tensor
+            as_rows = _token_rows(maps)
+            if as_rows is None:
+                gathered = maps.permute(0, 2, 3, 1)[rows, heads, modes].float()  # [n, P], a new tensor
+            else:  # whole rows of the kernel's layout: a third faster to copy than by advanced indexing
+                n_images, _, _, n_modes = maps.shape
+                gathered = as_rows.index_select(0, (heads * n_modes + modes) * n_images + rows).float()
             if offset is not None:
                 gathered.add_(offset[heads, modes].unsqueeze(1))
             # In place, then one plain copy: a mixed-dtype op writing the strided half of ``out`` ran
@@ -243,27 +303,48 @@ class ModeKernel:
         self.dtype = compute_dtype(self.device) if dtype is None else dtype
         self.projector = ModeProjector(dec, adapter.weights(), self.device, self.dtype, qk_cond_limit)
 
-    def run(self, images: torch.Tensor, on_projected: OnProjected, on_normed: OnNormed | None = None) -> None:
+    def run(
+        self,
+        images: torch.Tensor,
+        on_projected: OnProjected,
+        on_normed: OnNormed | None = None,
+        hold_maps: bool = False,
+    ) -> None:
         """Forward uint8 ``images [B, 3, S, S]`` (as the model sees them); call ``on_projected`` for
         every layer, in order, and within a layer for every basis of ``bases``, in order; before that,
-        ``on_normed`` (when given) with the layer and its LayerNorm output, every token."""
+        ``on_normed`` (when given) with the layer and its LayerNorm output, every token.
+
+        The maps ``on_projected`` receives are overwritten by the next layer's unless ``hold_maps``: a
+        consumer that keeps them past its call must ask to hold them."""
         n_prefix = self.adapter.spec.n_prefix
         projector = self.projector
+        # Where the maps go: fresh tensors when the consumer holds them, else one buffer per basis that
+        # every layer reuses (on the CPU a fresh one per layer paid the operating system's page faults).
+        buffers: dict[Basis, torch.Tensor] = {}
+
+        def buffer(basis: Basis, tokens: torch.Tensor) -> torch.Tensor | None:
+            if hold_maps:
+                return None
+            if basis not in buffers:
+                buffers[basis] = projector.maps_buffer(tokens.shape[0], tokens.shape[1])
+            return buffers[basis]
 
         def on_block(layer: int, capture: BlockCapture) -> None:
             if on_normed is not None:
                 on_normed(layer, capture.normed)
             normed = capture.normed[:, n_prefix:]
             for basis in self.bases:
+                # Every token is projected and the patch tokens sliced from the maps: slicing them from the
+                # inputs first would copy the inputs.
+                out = buffer(basis, capture.normed)
                 if basis == Basis.faithful:  # one matmul covers every head
-                    query, key = projector.project_direct(layer, capture.residual[:, n_prefix:])
+                    query, key = projector.project_direct(layer, capture.residual, out)
                     query_offset = key_offset = None
                 else:
-                    query, key = projector.project_exact(
-                        layer, normed, capture.query[:, n_prefix:], capture.key[:, n_prefix:]
-                    )
+                    query, key = projector.project_exact(layer, capture.normed, capture.query, capture.key, out)
                     query_offset = projector.exact_query_offset[layer]
                     key_offset = projector.exact_key_offset[layer]
+                query, key = query[:, n_prefix:], key[:, n_prefix:]
                 scores, firing = signed_scores(query, key, query_offset, key_offset)
                 on_projected(ProjectedLayer(layer, basis, normed, query, key, query_offset, key_offset, scores, firing))
 
@@ -290,6 +371,7 @@ class TopKScorer:
         projector = kernel.projector
         self.layout = ColumnLayout(len(kernel.bases), projector.n_layers, projector.n_heads, projector.n_modes)
         self._signs = torch.tensor([1.0, -1.0], device=kernel.device)
+        self._held_candidates: _Candidates | None = None
 
     @property
     def n_columns(self) -> int:
@@ -359,6 +441,20 @@ class TopKScorer:
         scores[:, block] = projected.scores.flatten(1)
         firing[:, block] = projected.firing.flatten(1)
 
+    def _candidates(self, topk: RunningTopK, batch_size: int) -> _Candidates:
+        """The compact merges' buffers for batches of ``batch_size`` (kept while they fit)."""
+        payload = topk.payload
+        if payload is None:
+            raise ValueError("the scorer's top-K carries each winner's maps: make it with new_top_k")
+        entry_bytes = payload[0, 0].nbytes
+        capacity = candidate_capacity(self.layout.block_size, batch_size, entry_bytes)
+        held = self._held_candidates
+        if held is None or held.capacity < capacity or held.maps.dtype != payload.dtype:
+            held = _Candidates(capacity, tuple(payload.shape[2:]), payload.dtype, payload.device)
+            self._held_candidates = held
+        held.count = 0  # nothing carries over from a batch that raised before merging
+        return held
+
     def _window_layers(self, batch_size: int) -> int:
         """How many layers' maps one merge takes (``merge_window_layers``)."""
         kernel = self.kernel
@@ -400,6 +496,39 @@ class TopKScorer:
         entered = torch.zeros(len(indices), dtype=torch.bool, device=device)
         # The statistics take all columns of the batch at once: a few large operations, not a few per layer.
         buffers = self._buffers(len(indices)) if statistics is not None else None
+        if effects is not None and self.effects is None:
+            raise ValueError("this scorer measures no effects: give it an EffectKernel")
+        moved = self._effect_buffer(len(indices)) if effects is not None else None
+        if topk.compact:
+            candidates = self._candidates(topk, len(indices))
+
+            def merge(projected: ProjectedLayer) -> None:
+                if buffers is not None:
+                    self._store(projected, *buffers)
+                candidates.add(self, projected, topk, indices, entered)
+
+            self.kernel.run(images, merge, self._measure(moved))
+            candidates.merge(topk, indices, entered)
+        else:
+            merges = self._windowed_merges(indices, topk, entered, buffers)
+            self.kernel.run(images, merges, self._measure(moved), hold_maps=True)
+        if effects is not None and moved is not None:
+            entered |= effects.update(moved, indices)
+        if statistics is not None and buffers is not None:
+            if classes is None:
+                classes = torch.full((len(indices),), -1, dtype=torch.int64, device=device)
+            entered |= statistics.update(*buffers, classes.to(device, non_blocking=True), indices)
+        return entered
+
+    def _windowed_merges(
+        self,
+        indices: torch.Tensor,
+        topk: RunningTopK,
+        entered: torch.Tensor,
+        buffers: tuple[torch.Tensor, torch.Tensor] | None,
+    ) -> OnProjected:
+        """The fixed-shape merges' consumer: each window of consecutive layers of a basis merges at once,
+        marking the batch rows that enter in ``entered``."""
         window_layers = self._window_layers(len(indices))
         windows: dict[Basis, list[ProjectedLayer]] = {basis: [] for basis in self.kernel.bases}
         last_layer = self.layout.n_layers - 1
@@ -413,17 +542,7 @@ class TopKScorer:
                 entered.logical_or_(self._merge_window(window, indices, topk))
                 window.clear()
 
-        if effects is not None and self.effects is None:
-            raise ValueError("this scorer measures no effects: give it an EffectKernel")
-        moved = self._effect_buffer(len(indices)) if effects is not None else None
-        self.kernel.run(images, merge, self._measure(moved))
-        if effects is not None and moved is not None:
-            entered |= effects.update(moved, indices)
-        if statistics is not None and buffers is not None:
-            if classes is None:
-                classes = torch.full((len(indices),), -1, dtype=torch.int64, device=device)
-            entered |= statistics.update(*buffers, classes.to(device, non_blocking=True), indices)
-        return entered
+        return merge
 
     def _merge_window(self, window: list[ProjectedLayer], indices: torch.Tensor, topk: RunningTopK) -> torch.Tensor:
         """Merge consecutive layers of one basis (``window``) into ``topk`` with one update; the mask of
@@ -453,6 +572,81 @@ class TopKScorer:
 
         scores = torch.cat([projected.scores.flatten(1) for projected in window], dim=1)  # [B, W·D·2]
         return topk.update(scores, indices, columns, fetch)
+
+
+#: The most bytes of candidates' maps a compact top-K merge collects before merging them (``_Candidates``).
+CANDIDATE_BYTES = 128 * 1024**2
+
+
+def candidate_capacity(block_columns: int, batch_size: int, entry_bytes: int) -> int:
+    """How many candidates ``_Candidates`` holds: ``CANDIDATE_BYTES`` of maps (``entry_bytes`` each), and
+    never fewer than one (basis, layer) block can offer (``block_columns`` columns of a batch)."""
+    return max(CANDIDATE_BYTES // entry_bytes, block_columns * batch_size)
+
+
+def candidate_buffer_bytes(block_columns: int, batch_size: int, n_patches: int) -> int:
+    """Bytes of a compact top-K's ``_Candidates`` buffers: per candidate its query and key maps (float16,
+    as the top-K keeps them), its column, score and batch row."""
+    entry_bytes = 2 * n_patches * 2
+    return candidate_capacity(block_columns, batch_size, entry_bytes) * (entry_bytes + 8 + 4 + 8)
+
+
+class _Candidates:
+    """What the layers of a batch offer a compact top-K: per (basis, layer), the entries that reach their
+    column's current worst score (``RunningTopK.reaching``), with their maps, copied while the layer's
+    maps exist; merged together (``merge``) when the batch ends or the buffers are full.
+
+    One merge for a whole batch costs far less than one per layer and basis: it runs its operations
+    once, over the reaching entries only (a few per column early in a stream, fewer later). The
+    columns of different layers and bases never meet, so merging them later changes nothing. The
+    buffers last across batches (fresh ones would pay the operating system's page faults each time).
+    """
+
+    def __init__(self, capacity: int, payload_shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> None:
+        self.capacity = capacity
+        self.columns = torch.empty(capacity, dtype=torch.int64, device=device)
+        self.scores = torch.empty(capacity, dtype=torch.float32, device=device)
+        self.rows = torch.empty(capacity, dtype=torch.int64, device=device)
+        self.maps = torch.empty((capacity, *payload_shape), dtype=dtype, device=device)
+        self.count = 0
+
+    def add(
+        self,
+        scorer: TopKScorer,
+        projected: ProjectedLayer,
+        topk: RunningTopK,
+        indices: torch.Tensor,
+        entered: torch.Tensor,
+    ) -> None:
+        """Collect ``projected``'s reaching entries with their maps (merging what is held first when they
+        would not fit); mark in ``entered [B]`` the batch rows that entered then."""
+        block = scorer._block(projected)
+        scores = projected.scores.flatten(1)  # [B, C_block]
+        column, row = topk.reaching(scores, block)
+        n_new = len(column)
+        if n_new == 0:
+            return
+        if self.count + n_new > self.capacity:
+            self.merge(topk, indices, entered)
+        taken = slice(self.count, self.count + n_new)
+        local = column - block.start
+        mode, sign = ColumnLayout.mode_and_sign(local)
+        n_modes = scorer.layout.n_modes
+        projected.write_maps(self.maps[taken], row, mode // n_modes, mode % n_modes, scorer._signs[sign])
+        self.columns[taken] = column
+        self.scores[taken] = scores[row, local]
+        self.rows[taken] = row
+        self.count += n_new
+
+    def merge(self, topk: RunningTopK, indices: torch.Tensor, entered: torch.Tensor) -> None:
+        """Merge what is held into ``topk``; mark in ``entered [B]`` the batch rows that entered."""
+        if self.count == 0:
+            return
+        held = slice(0, self.count)
+        rows = self.rows[held]
+        merged = topk.merge_candidates(self.columns[held], self.scores[held], indices[rows], self.maps[held])
+        entered[rows[merged]] = True
+        self.count = 0
 
 
 #: The most bytes of maps one top-K merge may hold on an accelerator (``merge_window_bytes``).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 import torch
 
 from qkatlas.distribution_samples import N_BANDS, PER_BAND, RunningSamples, sample_keys
@@ -35,8 +36,16 @@ def _dataset(n_images: int = 300) -> tuple[torch.Tensor, torch.Tensor]:
     return scores, torch.rand(n_images, N_COLUMNS, generator=generator) > 0.3
 
 
-def _stream(batches: list[list[int]], scores: torch.Tensor, fires: torch.Tensor) -> RunningStatistics:
+@pytest.fixture(params=[True, False], ids=["compact", "fixed-shape"])
+def compact(request: pytest.FixtureRequest) -> bool:
+    """Both updates: listing the candidates that can enter first (the CPU's) and fixed shapes (a GPU's)."""
+    flag: bool = request.param
+    return flag
+
+
+def _stream(batches: list[list[int]], scores: torch.Tensor, fires: torch.Tensor, compact: bool) -> RunningStatistics:
     statistics = RunningStatistics(_bins(), 0, "cpu")
+    statistics.samples.compact = compact
     for rows in batches:
         at = torch.tensor(rows)
         statistics.update(scores[at], fires[at], torch.full((len(rows),), -1), at)
@@ -68,9 +77,10 @@ def test_the_key_is_the_documented_hash_and_distinct() -> None:
     assert len(set(many.tolist())) == 100_000 and (many >= 0).all()
 
 
-def test_every_band_keeps_its_smallest_keys_like_brute_force() -> None:
+def test_every_band_keeps_its_smallest_keys_like_brute_force(compact: bool) -> None:
     scores, fires = _dataset()
-    statistics = _stream([list(range(start, min(start + 16, 300))) for start in range(0, 300, 16)], scores, fires)
+    batches = [list(range(start, min(start + 16, 300))) for start in range(0, 300, 16)]
+    statistics = _stream(batches, scores, fires, compact)
     summary = statistics.samples.summary()
     expected = _brute_force(scores, statistics.bins)
     assert sum(len(band) for column in expected for band in column) > N_COLUMNS * 4 * PER_BAND  # several bands used
@@ -86,19 +96,20 @@ def test_every_band_keeps_its_smallest_keys_like_brute_force() -> None:
                     assert np.isnan(summary.scores[column, band, slot]) and not summary.fires[column, band, slot]
 
 
-def test_batches_order_shards_and_a_checkpoint_give_the_same_samples() -> None:
+def test_batches_order_shards_and_a_checkpoint_give_the_same_samples(compact: bool) -> None:
     scores, fires = _dataset()
-    reference = _stream([list(range(300))], scores, fires).samples
+    reference = _stream([list(range(300))], scores, fires, compact).samples
     shuffled = list(range(300))
     random.Random(1).shuffle(shuffled)
     uneven = [shuffled[start : start + size] for start, size in ((0, 1), (1, 50), (51, 7), (58, 242))]
-    assert torch.equal(_stream(uneven, scores, fires).samples.keys, reference.keys)
+    assert torch.equal(_stream(uneven, scores, fires, compact).samples.keys, reference.keys)
     # two shards merged, and a stream interrupted by a checkpoint
-    even = _stream([shuffled[i : i + 10] for i in range(0, 300, 20)], scores, fires)
-    odd = _stream([shuffled[i : i + 10] for i in range(10, 300, 20)], scores, fires)
+    even = _stream([shuffled[i : i + 10] for i in range(0, 300, 20)], scores, fires, compact)
+    odd = _stream([shuffled[i : i + 10] for i in range(10, 300, 20)], scores, fires, compact)
     even.merge(odd)
-    first = _stream([list(range(120))], scores, fires)
+    first = _stream([list(range(120))], scores, fires, compact)
     resumed = RunningStatistics.from_state_dict(first.state_dict(), "cpu")
+    resumed.samples.compact = compact
     at = torch.arange(120, 300)
     resumed.update(scores[at], fires[at], torch.full((180,), -1), at)
     for other in (even.samples, resumed.samples):
@@ -106,9 +117,9 @@ def test_batches_order_shards_and_a_checkpoint_give_the_same_samples() -> None:
             torch.testing.assert_close(getattr(other, name), getattr(reference, name), rtol=0, atol=0, equal_nan=True)
 
 
-def test_the_rows_that_entered_are_reported() -> None:
+def test_the_rows_that_entered_are_reported(compact: bool) -> None:
     scores, fires = _dataset()
-    statistics = _stream([list(range(100))], scores, fires)
+    statistics = _stream([list(range(100))], scores, fires, compact)
     at = torch.arange(100, 164)
     before = set(statistics.samples.summary().indices.flatten().tolist())
     entered = statistics.update(scores[at], fires[at], torch.full((64,), -1), at)
