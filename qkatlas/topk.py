@@ -38,10 +38,12 @@ class RunningTopK:
     slot's payload (zeros when unfilled).
 
     A merge never waits for the device (no host synchronization) unless ``compact``: then it first
-    lists the entries that enter (one ``nonzero``, i.e. one synchronization per merge) and writes only
-    those, which is cheaper where synchronizing costs nothing (the CPU, the default there). Without
-    ``compact`` every one of the ``C × K`` slots is rewritten, the unchanged ones with their own
-    values, so the amount of work is fixed and the GPU's queue never drains mid-batch.
+    lists the candidates that reach their column's current worst score (``reaching``: no other can
+    enter), merges only those columns and candidates, and writes only the entries that enter, which is
+    cheaper where synchronizing costs nothing (the CPU, the default there); ``merge_candidates`` takes
+    such a list from several blocks at once. Without ``compact`` every one of the ``C × K`` slots is
+    rewritten, the unchanged ones with their own values, so the amount of work is fixed and the GPU's
+    queue never drains mid-batch. Image indices must lie below 2³¹ (``_rank``).
     """
 
     def __init__(
