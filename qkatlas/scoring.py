@@ -483,9 +483,10 @@ class TopKScorer:
         ``statistics`` when given (``classes [B]``: each image's class id, −1 for none; default none),
         and measure every mode's effect into ``effects`` when given (the scorer needs its ``EffectKernel``).
 
-        The top-K merges a window of consecutive layers of one basis at once (``merge_window_layers``):
-        a few large merges per batch rather than one per layer and basis, whose many small operations
-        would bound a small model by their launches.
+        A fixed-shape top-K (a GPU's) merges a window of consecutive layers of one basis at once
+        (``merge_window_layers``): a few large merges per batch rather than one per layer and basis, whose
+        many small operations would bound a small model by their launches. A compact one (the CPU's)
+        collects each layer's reaching entries and merges them once per batch (``_Candidates``).
 
         Returns a bool mask ``[B]``, on the device, of the batch rows that entered some top-K, some
         distribution sample or some mode's top effects (whose thumbnails the atlas needs). Nothing here
@@ -555,14 +556,9 @@ class TopKScorer:
             raise ValueError("the scorer's top-K carries each winner's maps: make it with new_top_k")
 
         def fetch(window_columns: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-            # Both merges list the entries in column order, so each layer's entries are one run: the
-            # fixed-shape merge lists K per column (the runs are known without looking at the device),
-            # the compact one only those that enter (it has synchronized already).
-            if topk.compact:
-                starts = torch.arange(len(window) + 1, device=window_columns.device) * per_layer
-                bounds = torch.searchsorted(window_columns, starts).tolist()
-            else:
-                bounds = [i * per_layer * k for i in range(len(window) + 1)]
+            # The fixed-shape merge lists K entries per column in column order, so each layer's entries
+            # are one run, known without looking at the device.
+            bounds = [i * per_layer * k for i in range(len(window) + 1)]
             out = torch.empty((len(rows), *payload.shape[2:]), dtype=payload.dtype, device=payload.device)
             for offset, projected in enumerate(window):
                 run = slice(bounds[offset], bounds[offset + 1])
